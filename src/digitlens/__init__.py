@@ -1,0 +1,5 @@
+"""digitlens: see how a neural network recognises handwritten digits."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

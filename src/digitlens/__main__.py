@@ -1,0 +1,7 @@
+"""``python -m digitlens`` runs the CLI."""
+
+import sys
+
+from digitlens.cli import main
+
+sys.exit(main())

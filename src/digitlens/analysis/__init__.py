@@ -1,0 +1,1 @@
+"""Numbers about a model: metrics, fingerprints, composed weights, neuron importance, ablation."""

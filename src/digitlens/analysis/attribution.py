@@ -1,0 +1,71 @@
+"""Class evidence for one input: which pixels push each class score up or down (S1's panels).
+
+For a single-layer net the evidence is exact: score_c = Σ_i x_i·W[i, c] + b_c, so input×weights
+is each pixel's contribution. For deeper nets we offer two readings and always say which:
+``composed`` (input × composed weights: the linear picture of S2) and ``gradient`` (gradient of
+the class's pre-softmax score with respect to the input, times the input: exact to first order
+around this input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitlens.analysis.compose import composed_weights
+from digitlens.errors import bad_param
+from digitlens.nn import functions as F
+from digitlens.nn.mlp import MLP
+
+METHODS = ("auto", "weights", "composed", "gradient")
+
+
+@dataclass
+class Evidence:
+    method: str              # what "class_weights" are: weights, composed or gradient
+    class_weights: np.ndarray  # (784, n_classes)
+    contributions: np.ndarray  # (784, n_classes) = x[:, None] * class_weights
+    scores: np.ndarray         # (n_classes,) pre-softmax output scores z (from trace)
+    probabilities: np.ndarray
+    prediction: int
+    note: str
+
+
+def input_jacobian(model: MLP, x: np.ndarray) -> np.ndarray:
+    """d z_out / d x for one input: (784, n_classes), by backpropagating each class."""
+    t = model.trace(x)
+    n_out = model.sizes[-1]
+    delta = np.eye(n_out)  # (classes, n_out): one backward pass per class, batched
+    for layer in range(model.n_layers - 1, -1, -1):
+        delta = delta @ model.weights[layer].T.astype(np.float64)  # -> (classes, n_in)
+        if layer:
+            a = t.activations[layer][0].astype(np.float64)
+            delta = delta * F.derivative(model.activations[layer - 1], a)
+    return delta.T
+
+
+def evidence(model: MLP, x: np.ndarray, method: str = "auto") -> Evidence:
+    """Per-class evidence for one input; see the module docstring for the methods."""
+    if method not in METHODS:
+        raise bad_param("method", f"one of {', '.join(METHODS)}", method)
+    x1 = model.as_input(x)
+    if len(x1) != 1:
+        raise bad_param("x", "a single input", x1.shape)
+    if method == "auto":
+        method = "weights" if model.n_layers == 1 else "gradient"
+    if method == "weights" and model.n_layers != 1:
+        raise bad_param("method", "'composed' or 'gradient' for a net with hidden layers",
+                        method)
+    t = model.trace(x1)
+    if method == "weights":
+        cw, note = model.weights[0].astype(np.float64), "input × weights: exact contributions"
+    elif method == "composed":
+        cw = composed_weights(model, model.n_layers - 1)
+        note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
+    else:
+        cw = input_jacobian(model, x1)
+        note = "gradient × input: each pixel's first-order effect on the class score"
+    contrib = x1[0].astype(np.float64)[:, None] * cw
+    return Evidence(method, cw, contrib, t.zs[-1][0].astype(np.float64),
+                    t.probabilities[0].astype(np.float64), int(t.prediction[0]), note)

@@ -1,0 +1,38 @@
+"""Weights composed through the layers: a 28×28 "what this neuron looks for" image per neuron.
+
+S2's view: a neuron in layer l sees the input through W0·W1·…·W(l-1). The product ignores
+biases and non-linearities, so it is a linear picture of the neuron's preferred input, exact
+only for a network without activations; it is still what the images in S2 show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitlens.errors import bad_param
+from digitlens.nn.mlp import MLP
+
+
+def composed_weights(model: MLP, layer: int) -> np.ndarray:
+    """(784, n_layer) composed weights of ``layer`` (0-based over weight layers)."""
+    if not 0 <= layer < model.n_layers:
+        raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
+    out = model.weights[0].astype(np.float64)
+    for w in model.weights[1: layer + 1]:
+        out = out @ w  # (784, n_prev) @ (n_prev, n_next) -> (784, n_next)
+    return out
+
+
+def neuron_images(model: MLP, layer: int) -> np.ndarray:
+    """(n_layer, 28, 28): each neuron's composed weights as an image."""
+    return composed_weights(model, layer).T.reshape(-1, 28, 28)
+
+
+def all_composed(model: MLP) -> list[np.ndarray]:
+    """Composed weights of every layer, output neurons included, computed incrementally."""
+    out, acc = [], model.weights[0].astype(np.float64)
+    out.append(acc)
+    for w in model.weights[1:]:
+        acc = acc @ w
+        out.append(acc)
+    return out

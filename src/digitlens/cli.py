@@ -1,0 +1,64 @@
+"""The ``digitlens`` command: parses arguments, calls the modules, prints results.
+
+Each group of subcommands lives in ``digitlens.commands.<name>`` with a ``register(sub)``
+function. With ``--json`` a command prints one JSON object as its last stdout line. Errors are
+one line on stderr and exit status 1 (2 for usage errors), never a traceback
+(``DIGITLENS_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from digitlens import __version__
+from digitlens.errors import DigitlensError
+
+COMMAND_MODULES = ("core", "render", "serve", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitlens", description="See how a neural network "
+                                     "recognises handwritten digits.")
+    parser.add_argument("--version", action="version", version=f"digitlens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"digitlens.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"digitlens.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DigitlensError as exc:
+        print(f"digitlens: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digitlens: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: one line unless debugging
+        if os.environ.get("DIGITLENS_DEBUG"):
+            raise
+        print(f"digitlens: internal error: {type(exc).__name__}: {exc} "
+              "(set DIGITLENS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

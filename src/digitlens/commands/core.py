@@ -1,0 +1,170 @@
+"""Core commands: data, presets, train, evaluate, predict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from digitlens.analysis.metrics import evaluate_model
+from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.data.preprocess import load_image, preprocess
+from digitlens.data.sources import cache_dir, load_dataset
+from digitlens.nn.presets import PRESETS, default_preset, get_preset
+from digitlens.nn.train import train
+
+
+def register(sub: Any) -> None:
+    data = sub.add_parser("data", help="get MNIST and describe it")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    for name, func, helptext in (("fetch", cmd_data, "fetch, verify and cache MNIST"),
+                                 ("info", cmd_data, "source, counts per class, checksums")):
+        p = dsub.add_parser(name, help=helptext)
+        add_data(p)
+        add_json(p)
+        p.set_defaults(func=func, action=name)
+
+    p = sub.add_parser("presets", help="list the networks of the seeds and the default")
+    add_json(p)
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("train", help="train a preset (flags override it); resumes a run folder")
+    p.add_argument("--preset", default=default_preset().name, help="preset name")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--l2", type=float)
+    p.add_argument("--layers", help="sizes, e.g. 784-128-10")
+    p.add_argument("--activation", choices=("sigmoid", "relu", "tanh"))
+    p.add_argument("--train-size", type=int, help="train on the first N of a seeded shuffle")
+    p.add_argument("--out", help="run folder (default runs/PRESET)")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
+    p.add_argument("model", help="model file or run folder")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict the digit in image files")
+    p.add_argument("model", help="model file or run folder")
+    p.add_argument("images", nargs="+", help="PNG/JPEG files, any size, any polarity")
+    p.add_argument("--raw", action="store_true", help="skip MNIST preprocessing (squash to 28×28)")
+    add_json(p)
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "fetch" and args.dataset in (None, "mnist"):
+        ds = load_dataset("mnist", args.data_dir, fetch=not args.no_fetch, fallback=False, log=say)
+    else:
+        ds = load_data(args)
+    info = ds.info()
+    info["cache"] = str(cache_dir())
+    text = (f"{info['dataset']}: {info['train']} train + {info['test']} test digits from "
+            f"{info['source']}\n" + "\n".join(f"  {k}: {v}" for k, v in info["sha256"].items()))
+    return emit(args, info, text)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    rows = [p.to_dict() for p in PRESETS.values()]
+    text = "\n".join(f"{p['name']:<20}{'*' if p['default'] else ' '} {p['summary']}"
+                     for p in rows)
+    if args.json:
+        print(__import__("json").dumps(rows))
+        return 0
+    print(text)
+    return 0
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs, self.epoch, self.tty = epochs, 1, sys.stderr.isatty()
+
+    def batch(self, k: int, n: int) -> None:
+        if self.tty:
+            filled = int(30 * k / n)
+            sys.stderr.write(f"\repoch {self.epoch}/{self.epochs} [{'#' * filled:<30}] "
+                             f"{100 * k // n:3d}%")
+            sys.stderr.flush()
+
+    def done(self, row: dict[str, Any], _model: Any) -> None:
+        self.epoch = row["epoch"] + 1
+        end = "\n" if True else ""
+        msg = (f"epoch {row['epoch']}/{self.epochs}: test accuracy {row['test_accuracy']:.2%}, "
+               f"loss {row['loss']:.4f}, {row['seconds']:.2f} s")
+        sys.stderr.write(("\r" + " " * 60 + "\r" if self.tty else "") + msg + end)
+        sys.stderr.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset)
+    layers = None
+    if args.layers:
+        try:
+            layers = tuple(int(s) for s in args.layers.replace(",", "-").split("-"))
+        except ValueError:
+            from digitlens.errors import bad_param
+            raise bad_param("layers", "sizes joined by '-', e.g. 784-128-10", args.layers) from None
+    config = preset.config.with_overrides(
+        epochs=args.epochs, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
+        batch_size=args.batch_size, l2=args.l2, layers=layers, activation=args.activation,
+        train_size=args.train_size, dataset=args.dataset)
+    ds = load_dataset(config.dataset, args.data_dir, fetch=not args.no_fetch, log=say)
+    if ds.name != config.dataset:
+        config = config.with_overrides(dataset=ds.name)
+    out = args.out or f"runs/{preset.name}"
+    progress = Progress(config.epochs)
+    t0 = time.perf_counter()
+    result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch)
+    last = result.history[-1] if result.history else {}
+    summary = {
+        "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),
+        "dataset": ds.name, "epochs": len(result.history), "resumed_from": result.resumed_from,
+        "test_accuracy": last.get("test_accuracy"), "seconds_per_epoch": result.seconds_per_epoch,
+        "seconds": time.perf_counter() - t0,
+        "history": [{k: h[k] for k in ("epoch", "test_accuracy", "loss", "test_loss")}
+                    for h in result.history],
+    }
+    acc = last.get("test_accuracy")
+    text = (f"trained {preset.name} ({'-'.join(map(str, config.layers))}) for "
+            f"{len(result.history)} epochs on {ds.name}: test accuracy "
+            f"{acc:.2%}" if acc is not None else "no epochs run") + f"\nrun folder: {out}"
+    return emit(args, summary, text)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model)
+    ds = load_data(args, model)
+    ev = evaluate_model(model, ds.test_images, ds.test_labels)
+    result = {"model": args.model, "dataset": ds.name, **ev.to_dict()}
+    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test digits"]
+    lines += [f"  class {c}: {a:.2%}" for c, a in enumerate(ev.per_class)]
+    return emit(args, result, "\n".join(lines))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = resolve_model(args.model)
+    rows = []
+    for path in args.images:
+        pre = preprocess(load_image(path))
+        x = pre.raw28 if args.raw else pre.centred
+        row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
+        if pre.has_ink or args.raw:
+            probs = model.trace(x).probabilities[0]
+            row.update(digit=int(np.argmax(probs)), probabilities=np.round(probs, 6).tolist())
+        else:
+            row.update(digit=None, probabilities=None)
+        rows.append(row)
+    text = "\n".join(f"{r['image']}: " + (f"{r['digit']} ({max(r['probabilities']):.1%})"
+                                          if r["digit"] is not None else "no ink") for r in rows)
+    return emit(args, {"predictions": rows, "preprocessing": "raw" if args.raw else "mnist"}, text)

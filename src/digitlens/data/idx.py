@@ -1,0 +1,115 @@
+"""Strict IDX reader and writer (raw or gzipped).
+
+IDX is MNIST's format: two zero bytes, a dtype code, the number of dimensions, each dimension as
+a big-endian uint32, then the values big-endian. Every inconsistency is a ``DataError`` that names
+the file and what is wrong, never a NumPy traceback or a silently short array.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from digitlens.errors import DataError
+from digitlens.fileio import atomic_write_bytes
+
+# IDX dtype code -> big-endian NumPy dtype.
+DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_DIMS = 4
+
+
+def decompress(data: bytes, name: str) -> bytes:
+    """Return the raw bytes of ``data``, gunzipping it when it starts with gzip's magic."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{name}: corrupt or truncated gzip data ({exc})") from None
+
+
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse raw or gzipped IDX bytes into a native-endian array, validating everything."""
+    raw = decompress(data, name)
+    if len(raw) < 4:
+        raise DataError(f"{name}: too short for an IDX header ({len(raw)} bytes)")
+    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0:
+        raise DataError(f"{name}: not an IDX file (bad magic number 0x{raw[:4].hex()})")
+    if code not in DTYPES:
+        raise DataError(f"{name}: unknown IDX dtype code 0x{code:02x}")
+    if not 1 <= ndim <= MAX_DIMS:
+        raise DataError(f"{name}: unsupported number of dimensions {ndim}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{name}: truncated header (needs {header} bytes, has {len(raw)})")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = DTYPES[code]
+    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "has trailing bytes"
+        raise DataError(
+            f"{name}: {what}: dimensions {list(dims)} need {expected} bytes, file has {len(raw)}"
+        )
+    arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (raw or gzipped) strictly."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_idx(data, str(path))
+
+
+def encode_idx(arr: np.ndarray) -> bytes:
+    """Encode an array as raw IDX bytes."""
+    native = np.dtype(arr.dtype).newbyteorder("=")
+    if native not in CODES:
+        raise DataError(f"cannot write dtype {arr.dtype} as IDX")
+    if not 1 <= arr.ndim <= MAX_DIMS:
+        raise DataError(f"cannot write a {arr.ndim}-dimensional array as IDX")
+    code = CODES[native]
+    header = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + np.ascontiguousarray(arr, dtype=DTYPES[code]).tobytes()
+
+
+def write_idx(path: str | Path, arr: np.ndarray, compress: bool | None = None) -> None:
+    """Write ``arr`` as IDX atomically; gzipped when ``compress`` or the name ends in .gz."""
+    path = Path(path)
+    data = encode_idx(arr)
+    if compress if compress is not None else path.suffix == ".gz":
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    atomic_write_bytes(path, data)
+
+
+def check_images(arr: np.ndarray, name: str) -> np.ndarray:
+    """Images must be uint8 of shape (n, 28, 28)."""
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[1:] != (28, 28):
+        raise DataError(f"{name}: expected uint8 images of shape (n, 28, 28), got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def check_labels(arr: np.ndarray, name: str, n_classes: int = 10) -> np.ndarray:
+    """Labels must be a 1-D uint8 array with values below ``n_classes``."""
+    if arr.dtype != np.uint8 or arr.ndim != 1:
+        raise DataError(f"{name}: expected a 1-D uint8 label array, got {arr.dtype} {arr.shape}")
+    if arr.size and int(arr.max()) >= n_classes:
+        raise DataError(f"{name}: label {int(arr.max())} out of range 0..{n_classes - 1}")
+    return arr

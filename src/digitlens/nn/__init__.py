@@ -1,0 +1,1 @@
+"""The NumPy MLP engine: pure functions, the model, optimizers, the training loop, presets."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: the embedded real-MNIST sample, small trained models, tool requirements."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlens.data.sources import Dataset, load_sample
+from digitlens.nn.mlp import MLP
+from digitlens.nn.presets import TrainConfig
+from digitlens.nn.train import train
+
+
+def require(tool: str) -> str:
+    """Path of an external program; skip without it, but fail in CI (DIGITLENS_REQUIRE_E2E)."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
+            pytest.fail(f"{tool} is required for end-to-end tests in CI but is not installed")
+        pytest.skip(f"{tool} not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample() -> Dataset:
+    return load_sample()
+
+
+@pytest.fixture(scope="session")
+def trained_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real run (784-32-16-10 ReLU, 5 epochs on the sample) with snapshots."""
+    run = tmp_path_factory.mktemp("run") / "small"
+    config = TrainConfig(layers=(784, 32, 16, 10), epochs=5, batch_size=32, seed=1,
+                         dataset="mnist-sample", preset="test-small")
+    train(config, sample, run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_run: Path) -> MLP:
+    from digitlens.nn.io import load_model
+    return load_model(trained_run)
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
