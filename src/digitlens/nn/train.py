@@ -47,8 +47,6 @@ def validate_config(c: TrainConfig) -> None:
         raise bad_param("optimizer", f"one of {', '.join(OPTIMIZERS)}", c.optimizer)
     if c.schedule not in SCHEDULES:
         raise bad_param("schedule", f"one of {', '.join(SCHEDULES)}", c.schedule)
-    if c.lr_scale not in ("mean", "sum"):
-        raise bad_param("lr_scale", "'mean' or 'sum'", c.lr_scale)
     if c.train_size is not None and c.train_size < 1:
         raise bad_param("train_size", "an int >= 1", c.train_size)
     if c.layers[0] != 784 or c.layers[-1] != 10:
@@ -57,7 +55,7 @@ def validate_config(c: TrainConfig) -> None:
 
 def epoch_lr(c: TrainConfig, epoch: int) -> float:
     """Learning rate for 1-based ``epoch``: constant, or cosine from lr down to lr/100."""
-    base = c.lr * (c.batch_size if c.lr_scale == "sum" else 1)
+    base = c.lr
     if c.schedule == "cosine" and c.epochs > 1:
         frac = (epoch - 1) / (c.epochs - 1)
         return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
