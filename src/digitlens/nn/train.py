@@ -146,6 +146,12 @@ class Run:
                  **{f"opt_{k}": v for k, v in opt_state.items()})
         atomic_write_bytes(self.path / "checkpoint.npz", buf.getvalue())  # the commit point
 
+    def remove_stale_temp_files(self) -> None:
+        """Temp files left by a process killed mid-write (never the real files)."""
+        for folder in (self.path, self.snapshots):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
     def read_checkpoint(self) -> dict[str, Any] | None:
         p = self.path / "checkpoint.npz"
         if not p.exists():
@@ -177,6 +183,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
             model, history = ckpt["model"], ckpt["history"][: ckpt["epoch"]]
             opt_state, rng_state = ckpt["opt"], ckpt["rng"]
         run.path.mkdir(parents=True, exist_ok=True)
+        run.remove_stale_temp_files()
         atomic_write_text(run.path / "config.json", json.dumps(c.to_dict(), indent=1))
         if not run.snapshot_path(0).exists():
             atomic_write_bytes(run.snapshot_path(0), model_bytes(model))

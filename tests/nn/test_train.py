@@ -1,0 +1,122 @@
+"""Training runs: resume after kill -9 ends bit-identical, settings are validated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlens.errors import DigitlensError, ParameterError
+from digitlens.nn.io import load_model
+from digitlens.nn.presets import PRESETS, TrainConfig, get_preset
+from digitlens.nn.train import Run, epoch_lr, train
+
+ARGS = ["train", "--preset", "s0-fingerprints", "--dataset", "mnist-sample", "--layers",
+        "784-256-10", "--batch-size", "16", "--seed", "4", "--epochs", "5"]
+
+
+@pytest.fixture()
+def cli():
+    """Start ``digitlens`` subprocesses; any still running at the end are killed."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        procs.append(subprocess.Popen([sys.executable, "-m", "digitlens", *args],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        return procs[-1]
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def epochs_done(run: Path) -> int:
+    try:
+        return len(json.loads((run / "history.json").read_text())["epochs"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+
+
+@pytest.mark.slow
+def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    ref = cli(*ARGS, "--out", str(straight))
+    proc = cli(*ARGS, "--out", str(killed))
+    deadline = time.time() + 120
+    while epochs_done(killed) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_at_kill = epochs_done(killed)
+    assert 2 <= done_at_kill < 5
+    resumed = cli(*ARGS, "--out", str(killed), "--json")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    # the checkpoint is written last: history.json may be one epoch ahead of it
+    assert summary["resumed_from"] in (done_at_kill - 1, done_at_kill)
+    assert summary["epochs"] == 5
+    assert ref.wait(timeout=300) == 0
+    a, b = load_model(straight), load_model(killed)
+    assert np.array_equal(a.params, b.params)
+    assert Run(straight).history()[-1]["test_accuracy"] == Run(killed).history()[-1][
+        "test_accuracy"]
+    assert Run(killed).snapshot_epochs() == list(range(6))
+    assert not list(killed.rglob("*.tmp"))
+
+
+def test_rerun_of_a_finished_run_trains_nothing(trained_run: Path, sample) -> None:
+    config = Run(trained_run).config()
+    assert config is not None
+    before = (trained_run / "model.npz").read_bytes()
+    result = train(config, sample, trained_run)
+    assert result.resumed_from == len(result.history) == config.epochs
+    assert (trained_run / "model.npz").read_bytes() == before
+
+
+def test_other_settings_in_the_same_folder_are_refused(trained_run: Path, sample) -> None:
+    config = Run(trained_run).config()
+    assert config is not None
+    with pytest.raises(DigitlensError, match="other settings"):
+        train(config.with_overrides(lr=0.5), sample, trained_run)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"lr": -1.0}, "The 'lr' parameter must be a float > 0. Got -1.0 instead."),
+    ({"batch_size": 0}, "'batch_size' parameter must be an int >= 1"),
+    ({"optimizer": "rmsprop"}, "'optimizer' parameter must be one of"),
+    ({"layers": (784, 10, 9)}, "'layers' parameter must be sizes starting with 784"),
+])
+def test_validation(override: dict, message: str, sample) -> None:
+    with pytest.raises(ParameterError) as info:
+        train(TrainConfig(epochs=1).with_overrides(**override), sample)
+    assert message in str(info.value)
+
+
+def test_train_size_and_cosine_schedule(sample) -> None:
+    c = TrainConfig(layers=(784, 10), epochs=3, schedule="cosine", lr=0.1, train_size=100,
+                    optimizer="sgd", batch_size=50)
+    result = train(c, sample)
+    assert [round(h["lr"], 6) for h in result.history] == [0.1, round(epoch_lr(c, 2), 6), 0.001]
+    assert epoch_lr(c, 2) == pytest.approx(0.1 * (0.01 + 0.99 * 0.5))
+
+
+def test_presets_are_the_seeds() -> None:
+    assert sum(p.default for p in PRESETS.values()) == 1
+    s3 = get_preset("s3-machine-academy").config
+    assert (s3.layers, s3.activation, s3.l2, s3.lr, s3.batch_size, s3.init, s3.epochs) == (
+        (784, 64, 10), "sigmoid", 1.5, 0.01, 500, "xavier", 230)
+    assert get_preset("s0-fingerprints").config.layers == (784, 256, 64, 10)
+    assert get_preset("s2-weight-images").config.layers == (784, 512, 256, 10)
+    assert get_preset("s1-single-layer").config.layers == (784, 10)
+    s4 = get_preset("s4-excel").config
+    assert (s4.layers, s4.lr, s4.batch_size, s4.cost) == ((784, 30, 10), 3.0, 10, "quadratic")
