@@ -96,9 +96,9 @@ def test_http_refuses_corrupt_and_truncated(tmp_path: Path, empty_cache: Path, m
     damaged_copy(mirror, tmp_path / "corrupt", gzip.compress(bytes(flipped)))
     good = (mirror / "t10k-labels-idx1-ubyte.gz").read_bytes()
     damaged_copy(mirror, tmp_path / "short", good[:-50])
-    with serve(tmp_path / "corrupt") as corrupt, serve(tmp_path / "short") as truncated:
-        with pytest.raises(DataError) as info:
-            sources.fetch_http([corrupt, truncated])
+    with (serve(tmp_path / "corrupt") as corrupt, serve(tmp_path / "short") as truncated,
+          pytest.raises(DataError) as info):
+        sources.fetch_http([corrupt, truncated])
     assert "checksum mismatch" in str(info.value)
     assert "gzip" in str(info.value)
     assert not (empty_cache / "mnist").exists()

@@ -10,7 +10,8 @@ import numpy as np
 from digitlens.nn.mlp import MLP
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
+                     n_classes: int = 10) -> np.ndarray:
     """``cm[true, predicted]`` counts."""
     cm = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(cm, (labels.astype(np.int64), predictions.astype(np.int64)), 1)

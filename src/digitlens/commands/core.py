@@ -66,7 +66,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         ds = load_dataset("mnist", args.data_dir, fetch=not args.no_fetch, fallback=False, log=say)
     else:
         ds = load_data(args)
-    info = ds.info()
+    info: dict[str, Any] = ds.info()
     info["cache"] = str(cache_dir())
     text = (f"{info['dataset']}: {info['train']} train + {info['test']} test digits from "
             f"{info['source']}\n" + "\n".join(f"  {k}: {v}" for k, v in info["sha256"].items()))

@@ -102,7 +102,8 @@ def write_idx(path: str | Path, arr: np.ndarray, compress: bool | None = None) -
 def check_images(arr: np.ndarray, name: str) -> np.ndarray:
     """Images must be uint8 of shape (n, 28, 28)."""
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[1:] != (28, 28):
-        raise DataError(f"{name}: expected uint8 images of shape (n, 28, 28), got {arr.dtype} {arr.shape}")
+        raise DataError(f"{name}: expected uint8 images of shape (n, 28, 28), "
+                        f"got {arr.dtype} {arr.shape}")
     return arr
 
 

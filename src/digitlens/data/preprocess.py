@@ -19,7 +19,7 @@ from digitlens.errors import bad_param
 FIELD = 28
 BOX = 20
 CENTRE = 14.0
-INK_THRESHOLD = 0.1  # fraction of the brightest ink below which a pixel is background
+INK_THRESHOLD = 0.02  # fraction of the brightest ink below which a pixel is background
 
 
 @dataclass

@@ -108,7 +108,8 @@ def verify(raw: bytes, expected: str, name: str) -> bytes:
     """Refuse ``raw`` unless its SHA-256 is ``expected``."""
     got = sha256(raw)
     if got != expected:
-        raise DataError(f"{name}: checksum mismatch (sha256 {got[:16]}…, expected {expected[:16]}…)")
+        raise DataError(f"{name}: checksum mismatch "
+                        f"(sha256 {got[:16]}…, expected {expected[:16]}…)")
     return raw
 
 

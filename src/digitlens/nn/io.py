@@ -36,7 +36,7 @@ def model_bytes(model: MLP) -> bytes:
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
         arrays[f"W{i}"], arrays[f"b{i}"] = w, b
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 

@@ -181,10 +181,11 @@ class MLP:
         n = len(y)
         n_train = n_train or n
         loss = F.cost(self.cost, self.output_activation, t.output, y)
-        loss += l2 / (2 * n_train) * float(np.sum(self.params[: self.n_weights].astype(np.float64) ** 2))
+        weights = self.params[: self.n_weights].astype(np.float64)
+        loss += l2 / (2 * n_train) * float(np.sum(weights**2))
         grad = np.zeros(self.params.size, np.float64)
-        delta = F.output_delta_(self.cost, self.output_activation, t.output.astype(np.float64).copy(),
-                                y, np.empty_like(t.output, dtype=np.float64))
+        out = t.output.astype(np.float64)
+        delta = F.output_delta_(self.cost, self.output_activation, out, y, np.empty_like(out))
         for layer in range(self.n_layers - 1, -1, -1):
             (wa, wb), (ba, bb) = self.w_slices[layer], self.b_slices[layer]
             grad[wa:wb] = (t.activations[layer].T.astype(np.float64) @ delta).ravel()

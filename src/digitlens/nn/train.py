@@ -9,6 +9,7 @@ to one that was never interrupted.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -139,7 +140,6 @@ class Run:
         atomic_write_bytes(self.snapshot_path(epoch), data)
         atomic_write_bytes(self.path / "model.npz", data)
         atomic_write_text(self.path / "history.json", json.dumps({"epochs": history}, indent=1))
-        import io
         buf = io.BytesIO()
         np.savez(buf, model=np.frombuffer(data, np.uint8), epoch=np.array(epoch),
                  rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)),
@@ -168,7 +168,8 @@ class Run:
 
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
-          on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None) -> RunResult:
+          on_epoch: EpochCallback | None = None,
+          on_batch: BatchCallback | None = None) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted."""
     validate_config(c)
     run = Run(run_dir) if run_dir is not None else None
@@ -219,7 +220,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:
-            run.write_epoch(model, history, opt.state(), rng.bit_generator.state)
+            run.write_epoch(model, history, opt.state(), dict(rng.bit_generator.state))
         if on_epoch is not None:
             on_epoch(row, model)
     spe = float(np.mean(times)) if times else float(np.mean([h["seconds"] for h in history] or [0]))
