@@ -14,8 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 def random_layers(sizes: tuple[int, ...], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """(W (n_in, n_out), b) per layer, scaled so activations stay in a useful range."""
     rng = np.random.default_rng(seed)
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)
     return [(rng.normal(0, 1 / np.sqrt(a), (a, b)).astype(np.float32),
-             rng.normal(0, 0.1, b).astype(np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
+             rng.normal(0, 0.1, b).astype(np.float32)) for a, b in pairs]
 
 
 def mlp_model(layers: list[tuple[np.ndarray, np.ndarray]], hidden: str = "Relu",

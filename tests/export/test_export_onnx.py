@@ -124,7 +124,8 @@ def test_torch_fixtures_regenerate(tmp_path: Path, sample) -> None:
                 import_onnx(path)
             continue
         model, _ = import_onnx(path)
-        dims = [d.dim_value or 1 for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+        shape = onnx.load(str(path)).graph.input[0].type.tensor_type.shape
+        dims = [d.dim_value or 1 for d in shape.dim]
         (theirs,) = run_ort(path, x.reshape(20, *dims[1:]))
         assert (model.predict(x) == np.argmax(theirs, 1)).all()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from conftest import require
 from libreoffice import convert
 
+from conftest import require
 from digitlens.data.sources import Dataset
 from digitlens.errors import ParameterError
 from digitlens.export.xlsx import export_xlsx
