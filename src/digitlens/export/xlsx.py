@@ -303,7 +303,7 @@ def parameters_sheet(book: Book) -> None:
 
 
 def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = "",
-                neuron: tuple[int, int] | None = None, max_maps: int = 64) -> Path:
+                neuron: tuple[int, int] | None = None, max_maps: int = 32) -> Path:
     """Write the workbook for ``model`` showing ``image`` (28×28, 0..1), atomically."""
     path = Path(path)
     atomic_write_bytes(path, workbook_bytes(model, image, caption, neuron, max_maps))
@@ -311,7 +311,7 @@ def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = 
 
 
 def workbook_bytes(model: MLP, image: np.ndarray, caption: str = "",
-                   neuron: tuple[int, int] | None = None, max_maps: int = 64) -> bytes:
+                   neuron: tuple[int, int] | None = None, max_maps: int = 32) -> bytes:
     from digitlens.export.xlsx_views import neuron_sheet, weight_maps_sheet
 
     book = Book(model, image)
