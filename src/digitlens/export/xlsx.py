@@ -282,7 +282,8 @@ def parameters_sheet(book: Book) -> None:
     row = 3
     for li, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
         layer, (n_in, n_out) = li + 1, w.shape
-        ws.write(row, 0, f"layer {layer}: {n_in}→{n_out}, {model.activations[li]}", book.head)
+        ws.merge_range(row, 0, row, min(n_out, 4),
+                       f"layer {layer}: {n_in}→{n_out}, {model.activations[li]}", book.head)
         ws.write(row + 1, 0, "digit" if layer == model.n_layers else "neuron", book.head)
         ws.write_row(row + 1, 1, list(range(1, n_out + 1)) if layer < model.n_layers
                      else list(range(n_out)), book.head)

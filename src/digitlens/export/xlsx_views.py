@@ -38,7 +38,9 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
     li, act = layer - 1, model.activations[layer - 1]
     w = model.weights[li][:, j - 1].astype(np.float64)
     x = fw.acts[li]
-    ws.write(0, 0, f"Neuron {j} of layer {layer} ({act}), cell by cell", book.title)
+    who = (f"Output neuron of digit {j - 1}" if layer == model.n_layers
+           else f"Neuron {j} of layer {layer}")
+    ws.write(0, 0, f"{who} ({act}), cell by cell", book.title)
     ws.write(1, 0, "Each input times its weight; their sum plus the bias is z, the neuron's "
              "input; the activation of z is its output. Change the digit on Draw and watch.",
              book.note)
@@ -72,17 +74,17 @@ def grids(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
     starts = (1, 30, 59)
     titles = ("input x (from Draw)", f"weights: weights_{layer}_{j}", "x × weight")
     ws.set_column_pixels(0, 0, 12)
-    ws.set_column_pixels(1, 86, 20)
+    ws.set_column_pixels(1, 86, 22)
     for c in (29, 58):
         ws.set_column_pixels(c, c, 10)
     for s, t in zip(starts, titles, strict=True):
         ws.merge_range(TOP - 1, s, TOP - 1, s + 27, t, book.head)
     f = book.fmt
-    weight_fmt = f({"num_format": "0.00;-0.00;;", "font_size": 6, "align": "center",
+    weight_fmt = f({"num_format": "#.00;-#.00;;", "font_size": 6, "align": "center",
                     "valign": "vcenter"})
     prod = x * w
     for r in range(28):
-        ws.set_row_pixels(TOP + r, 20)
+        ws.set_row_pixels(TOP + r, 22)
         for c in range(28):
             k = r * 28 + c
             xin = xl_rowcol_to_cell(TOP + r, starts[0] + c)
