@@ -1,7 +1,8 @@
 """ONNX files written with onnx.helper in the layouts other exporters use (no torch needed).
 
 ``torch``: Gemm with weights (n_out, n_in) and transB=1; ``keras``: MatMul with (n_in, n_out)
-weights then Add of the bias; ``plain``: Gemm with (n_in, n_out) and transB=0.
+weights then Add of the bias; ``plain``: Gemm with (n_in, n_out) and transB=0; ``transpose``:
+(n_out, n_in) weights through a Transpose node into MatMul, then Add.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def mlp_model(layers: list[tuple[np.ndarray, np.ndarray]], hidden: str = "Relu",
         elif layout == "plain":
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
             nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [z], name=f"fc{i}"))
+        elif layout == "transpose":  # (out, in) weight transposed in the graph, then MatMul
+            inits += [numpy_helper.from_array(np.ascontiguousarray(w.T), f"wt{i}"),
+                      numpy_helper.from_array(b, f"b{i}")]
+            nodes.append(helper.make_node("Transpose", [f"wt{i}"], [f"w{i}"], perm=[1, 0],
+                                          name=f"transpose{i}"))
+            nodes.append(helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"matmul{i}"))
+            nodes.append(helper.make_node("Add", [f"m{i}", f"b{i}"], [z], name=f"add{i}"))
         else:
             inits += [numpy_helper.from_array(w, f"w{i}"),
                       numpy_helper.from_array(b.reshape(1, -1), f"b{i}")]

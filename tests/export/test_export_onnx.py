@@ -62,6 +62,7 @@ def test_digitlens_round_trip_is_exact(trained_model: MLP, tmp_path: Path) -> No
     ("keras", (28, 28), "Reshape", "Relu", "Softmax"),
     ("keras", (784,), "", "Tanh", None),
     ("plain", (28, 28), "Flatten", "Tanh", "Sigmoid"),
+    ("transpose", (1, 28, 28), "Flatten", "Relu", "Softmax"),
 ])
 def test_import_foreign_layouts(layout: str, shape: tuple[int, ...], flatten: str, hidden: str,
                                final: str | None, sample) -> None:

@@ -68,7 +68,7 @@ def values(wb: openpyxl.Workbook, name: str) -> np.ndarray:  # type: ignore[type
 def test_names_formulas_and_cached_values(models: list[MLP], sample: Dataset,
                                           tmp_path: Path) -> None:
     image = sample.test_images[3] / 255.0
-    for i, model in enumerate(models):
+    for i, model in enumerate([*models, MLP.create((784, 12, 10), "identity", seed=9)]):
         path = export_xlsx(model, tmp_path / f"m{i}.xlsx", image, caption="test", max_maps=8)
         cached = load(path, data_only=True)
         probs, digit = oracle(model, image)
@@ -87,7 +87,7 @@ def test_names_formulas_and_cached_values(models: list[MLP], sample: Dataset,
         assert formulas.sheetnames == ["Draw", "Network", "Neuron", "Parameters", "Weight maps"]
         act = z.parent.cell(z.row, z.column + 1)  # the activation sits right of z
         expected = {"relu": "=MAX(0,", "sigmoid": "=1/(1+EXP(-", "tanh": "=TANH(",
-                    "softmax": "=EXP("}[model.activations[0]]
+                    "softmax": "=EXP(", "identity": "="}[model.activations[0]]
         assert act.value.startswith(expected)
         weights = values(formulas, "weights_1_2").ravel()
         assert np.array_equal(weights.astype(np.float32), model.weights[0][:, 1])

@@ -183,10 +183,14 @@ def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int,
     return inp.name, 784, rest == [784]
 
 
-def constants(proto: Any, name: str) -> dict[str, np.ndarray]:
-    """Initializers and Constant nodes by tensor name."""
+def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
+    """Initializers, Constant nodes and Transposes of constants (exporters that keep a Linear's
+    (out, in) weight and transpose it in the graph), by tensor name."""
     values = {t.name: tensor_array(t, name) for t in proto.graph.initializer}
-    for node in proto.graph.node:
+    for node in nodes:
+        if node.op_type == "Transpose" and node.input[0] in values:
+            perm = attrs(node).get("perm") or None
+            values[node.output[0]] = np.transpose(values[node.input[0]], perm)
         if node.op_type == "Constant" and len(node.output) == 1:
             attr = {a.name: a for a in node.attribute}
             if "value" in attr:
@@ -282,11 +286,12 @@ def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
 
 def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
     """Follow the single chain from the input; return the layers and notes."""
-    values = constants(proto, name)
+    nodes = list(proto.graph.node)  # one wrapper per node, so id() is stable below
+    values = constants(proto, nodes, name)
     inits = {t.name for t in proto.graph.initializer}
     current, width, flat = input_width(proto, {n: 1 for n in inits}, name)
     chain = Chain(name, width, flat)
-    users = consumers(n for n in proto.graph.node if n.op_type != "Constant")
+    users = consumers(n for n in nodes if n.op_type != "Constant")
     outputs = {o.name for o in proto.graph.output}
     visited: set[int] = set()
     while True:
@@ -310,17 +315,18 @@ def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]
                            "and softmax applied")
         w, b, _ = chain.layers[-1]
         chain.layers[-1] = (w, b, "softmax")
-    check_tail(proto, visited, current, name)
+    check_tail(proto, nodes, visited, current, name)
     return chain.layers, chain.notes
 
 
-def check_tail(proto: Any, visited: set[int], end: str, name: str) -> None:
+def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: str) -> None:
     """Every node off the chain must be a harmless extra output computed from its end."""
     known = {end} | {t.name for t in proto.graph.initializer}
-    for node in proto.graph.node:
+    for node in nodes:
         if id(node) in visited:
             continue
-        if node.op_type == "Constant":
+        if node.op_type == "Constant" or (node.op_type == "Transpose" and node.input[0] in known
+                                          and node.input[0] != end):
             known.update(node.output)
             continue
         if node.op_type in TAIL_OPS and all(i in known for i in node.input if i):
