@@ -26,7 +26,7 @@ from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
 
 GRID_ROW, GRID_COL = 4, 1  # Draw!B5 is the top-left pixel
-NET_ROW = 4  # first neuron row on Network (row 5)
+NET_ROW = 5  # first neuron row on Network (row 6)
 ACT_FORMULA = {"sigmoid": "1/(1+EXP(-{z}))", "relu": "MAX(0,{z})", "tanh": "TANH({z})",
                "identity": "{z}"}
 
@@ -107,6 +107,7 @@ class Book:
                       "border": 2, "border_color": "#1F3864", "font_color": "#1F3864"})
         self.white_font = f({"font_color": "#FFFFFF"})
         self.centre = f({"align": "center", "bold": True})
+        self.winner = f({"bg_color": "#C6EFCE", "font_color": "#006100"})
         self.bold = f({"bold": True, "font_color": "#1F3864"})
 
     def fmt(self, props: dict[str, Any]) -> Any:
@@ -121,7 +122,7 @@ class Book:
         ws.conditional_format(r0, c0, r1, c1, {
             "type": "2_color_scale", "min_type": "num", "min_value": 0, "min_color": "#FFFFFF",
             "max_type": "num", "max_value": 1, "max_color": "#000000"})
-        ws.conditional_format(r0, c0, r1, c1, {"type": "cell", "criteria": ">", "value": 0.5,
+        ws.conditional_format(r0, c0, r1, c1, {"type": "cell", "criteria": ">", "value": 0.4,
                                                "format": self.white_font})
 
     def diverging(self, ws: Any, r0: int, c0: int, r1: int, c1: int, limit: float) -> None:
@@ -173,6 +174,9 @@ def draw_sheet(book: Book, caption: str) -> None:
         ws.write_number(r, col, d, book.centre)
         ws.write_formula(r, col + 1, f"=INDEX(probabilities,{d + 1})", book.pct,
                          float(fw.probabilities[d]))
+    first = xl_rowcol_to_cell(GRID_ROW + 7, col, col_abs=True)
+    ws.conditional_format(GRID_ROW + 7, col, GRID_ROW + 6 + n_out, col, {
+        "type": "formula", "criteria": f"={first}=predicted_digit", "format": book.winner})
     ws.conditional_format(GRID_ROW + 7, col + 1, GRID_ROW + 6 + n_out, col + 1, {
         "type": "data_bar", "bar_color": "#5B9BD5", "bar_solid": True, "min_type": "num",
         "min_value": 0, "max_type": "num", "max_value": 1})
@@ -206,8 +210,9 @@ def network_sheet(book: Book) -> None:
     model, fw = book.model, book.fw
     ws.write(0, 0, "Network: every neuron of every layer", book.title)
     ws.write(1, 0, "z = SUMPRODUCT(previous layer, the neuron's weights) + bias;  a = activation"
-             "(z);  softmax: EXP(z − max z) / sum.  Layer 1 reads input_vector, the 784 pixels "
-             "of Draw row by row (far right).", book.note)
+             "(z);  softmax: EXP(z − max z) / their sum.", book.note)
+    ws.write(2, 0, "Layer 1 reads input_vector: the 784 pixels of Draw, row by row (far right).",
+             book.note)
     prev, col = "input_vector", 0
     for li, act in enumerate(model.activations):
         layer, n = li + 1, model.sizes[li + 1]
@@ -267,6 +272,7 @@ def network_sheet(book: Book) -> None:
                          book.num, float(fw.acts[0][k]))
     book.name("input_vector", "Network", NET_ROW, col + 3, NET_ROW + 783, col + 3)
     ws.freeze_panes(NET_ROW, 0)
+    ws.repeat_rows(NET_ROW - 2, NET_ROW - 1)
     ws.fit_to_pages(1, 0)
 
 
