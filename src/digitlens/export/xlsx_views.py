@@ -111,8 +111,10 @@ def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
     """One row per input neuron: its activation, the weight, the product."""
     ws.write_row(TOP - 1, 0, ["input neuron", f"a (layer {layer - 1})", "weight", "a × weight"],
                  book.head)
-    ws.set_column(0, 0, 40)
+    ws.set_column(0, 0, 12)
     ws.set_column(1, 3, 14)
+    ws.set_column(5, 5, 46)
+    ws.set_column(6, 6, 12)
     for i in range(len(w)):
         r = TOP + i
         ws.write_number(r, 0, i + 1, book.label)
@@ -124,8 +126,10 @@ def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
     end = TOP + len(w) - 1
     book.diverging(ws, TOP, 3, end, 3, float(np.abs(x * w).max()))
     book.name("products", "Neuron", TOP, 3, end, 3)
+    ws.freeze_panes(TOP, 0)
+    ws.repeat_rows(TOP - 1)
     ws.fit_to_pages(1, 0)
-    return end + 2, 3
+    return TOP, 6
 
 
 def weight_maps_sheet(book: Book, max_maps: int) -> None:
