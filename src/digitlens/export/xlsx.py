@@ -276,39 +276,6 @@ def network_sheet(book: Book) -> None:
     ws.fit_to_pages(1, 0)
 
 
-def parameters_sheet(book: Book) -> None:
-    """Each layer a block: a row of biases over an n_in × n_out weight matrix (NumPy layout)."""
-    ws = book.wb.add_worksheet("Parameters")
-    model = book.model
-    ws.write(0, 0, "Parameters: every weight and bias", book.title)
-    ws.write(1, 0, "Column j of a block is neuron j: its bias (named biases_L, one row per "
-             "layer), then its weights (named weights_L_j), one row per input.", book.note)
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, max(model.sizes[1:]), 9)
-    row = 3
-    for li, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-        layer, (n_in, n_out) = li + 1, w.shape
-        ws.merge_range(row, 0, row, min(n_out, 4),
-                       f"layer {layer}: {n_in}→{n_out}, {model.activations[li]}", book.head)
-        ws.write(row + 1, 0, "digit" if layer == model.n_layers else "neuron", book.head)
-        ws.write_row(row + 1, 1, list(range(1, n_out + 1)) if layer < model.n_layers
-                     else list(range(n_out)), book.head)
-        ws.write(row + 2, 0, "bias", book.head)
-        ws.write_row(row + 2, 1, b.astype(np.float64).tolist(), book.num_b)
-        book.name(f"biases_{layer}", "Parameters", row + 2, 1, row + 2, n_out)
-        top = row + 3
-        for i in range(n_in):
-            ws.write_string(top + i, 0, f"pixel {i // 28 + 1},{i % 28 + 1}" if layer == 1
-                            else f"from neuron {i + 1}", book.label)
-            ws.write_row(top + i, 1, w[i].astype(np.float64).tolist(), book.num)
-        for j in range(n_out):
-            book.name(f"weights_{layer}_{j + 1}", "Parameters", top, j + 1, top + n_in - 1, j + 1)
-        book.name(f"weights_{layer}", "Parameters", top, 1, top + n_in - 1, n_out)
-        row = top + n_in + 2
-    ws.freeze_panes(0, 1)
-    ws.fit_to_pages(1, 0)
-
-
 def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = "",
                 neuron: tuple[int, int] | None = None, max_maps: int = 32) -> Path:
     """Write the workbook for ``model`` showing ``image`` (28×28, 0..1), atomically."""
@@ -319,7 +286,7 @@ def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = 
 
 def workbook_bytes(model: MLP, image: np.ndarray, caption: str = "",
                    neuron: tuple[int, int] | None = None, max_maps: int = 32) -> bytes:
-    from digitlens.export.xlsx_views import neuron_sheet, weight_maps_sheet
+    from digitlens.export.xlsx_views import neuron_sheet, parameters_sheet, weight_maps_sheet
 
     book = Book(model, image)
     draw_sheet(book, caption)
