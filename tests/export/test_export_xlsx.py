@@ -132,3 +132,29 @@ def test_libreoffice_recalculates_a_new_digit(models: list[MLP], sample: Dataset
         before, _ = oracle(model, shown)
         changed += int(np.abs(probs - before).max() > 1e-3)
     assert changed == len(jobs)  # every answer differs from the cached one: it recalculated
+
+
+@pytest.mark.slow
+def test_every_preset_architecture_exports(sample: Dataset, tmp_path: Path) -> None:
+    """Each preset's network (untrained, same shape and activations) gives a workbook whose
+    cached prediction is the model's."""
+    from digitlens.nn.presets import PRESETS
+
+    image = sample.test_images[7] / 255.0
+    seen = set()
+    for preset in PRESETS.values():
+        c = preset.config
+        key = (c.layers, c.activation, c.output)
+        if key in seen:
+            continue
+        seen.add(key)
+        model = MLP.create(c.layers, c.activation, c.output, c.cost, c.init, seed=3)
+        path = export_xlsx(model, tmp_path / f"{preset.name}.xlsx", image, max_maps=2)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".* extension is not supported", UserWarning)
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        ((sheet, ref),) = list(wb.defined_names["predicted_digit"].destinations)
+        assert sheet == "Draw"
+        assert wb[sheet][ref.replace("$", "")].value == model.predict(image)[0]
+        wb.close()
+    assert len(seen) >= 5
