@@ -191,6 +191,11 @@ def branch(m: onnx.ModelProto) -> None:
     m.graph.node.append(helper.make_node("Relu", ["flat"], ["side"], name="side_relu"))
 
 
+def loop(m: onnx.ModelProto) -> None:
+    """act0 writes back into fc0's input: a hostile cycle (onnx.checker would refuse it)."""
+    next(n for n in m.graph.node if n.name == "act0").output[0] = "flat"
+
+
 def truncated_raw(m: onnx.ModelProto) -> None:
     t = m.graph.initializer[0]
     t.raw_data = t.raw_data[:100]
@@ -205,6 +210,7 @@ def truncated_raw(m: onnx.ModelProto) -> None:
     (lambda: edit(external), "external file"),
     (lambda: edit(branch), "branches at 'flat'"),
     (lambda: edit(truncated_raw), "initializer 'w0' is corrupt"),
+    (lambda: edit(loop), r"loops back at node fc0 \(Gemm\)"),
     (lambda: mlp_model(random_layers((784, 8, 5))).SerializeToString(), "5 outputs"),
     (lambda: mlp_model(random_layers((784, 8, 10)), hidden="Softmax").SerializeToString(),
      "layer 1 ends in a softmax"),

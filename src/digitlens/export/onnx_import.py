@@ -236,6 +236,8 @@ def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]
             raise ModelError(f"{name}: the graph branches at {current!r} (nodes "
                              f"{', '.join(node_label(n) for n in nexts)}); an MLP is one chain")
         node = nexts[0]
+        if id(node) in visited:
+            raise ModelError(f"{name}: the graph loops back at node {node_label(node)}")
         step(chain, node, current, values)
         visited.add(id(node))
         current = node.output[0]
@@ -286,7 +288,7 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]
     if "digitlens" in props:
         try:
             meta = dict(json.loads(props["digitlens"]))
-        except (json.JSONDecodeError, TypeError, ValueError):
+        except (json.JSONDecodeError, TypeError, ValueError, RecursionError):
             meta = {}
     cost = str(meta.pop("cost", "cross_entropy"))
     meta.setdefault("imported_from", {"format": "onnx", "producer": proto.producer_name,

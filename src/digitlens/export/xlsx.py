@@ -89,7 +89,10 @@ class Book:
         self.wb.formats[0].set_font_name("Arial")
         self.wb.formats[0].set_font_size(10)
         self.model = model
-        self.image = np.clip(np.asarray(image, np.float64).reshape(28, 28), 0, 1)
+        image = np.asarray(image, np.float64)
+        if image.size != 784 or not np.all(np.isfinite(image)):
+            raise bad_param("image", "28×28 finite values in 0..1", image.shape)
+        self.image = np.clip(image.reshape(28, 28), 0, 1)
         self.fw = forward64(model, self.image)
         f = self.fmt
         self.title = f({"bold": True, "font_size": 16, "font_color": "#1F3864"})
