@@ -105,3 +105,15 @@ def test_corrupt_bytes_are_refused(tmp_path: Path) -> None:
             parse(data, "m.json")
     with pytest.raises(ModelError, match="cannot read"):
         import_json(tmp_path / "missing.json")
+
+
+def test_oversized_files_are_refused_before_parsing(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from digitlens.export import json_format
+
+    path = export_json(MLP.create((784, 8, 10)), tmp_path / "m.json")
+    monkeypatch.setattr(json_format, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(ModelError, match="is larger than the 1000 allowed"):
+        import_json(path)
+    with pytest.raises(ModelError, match="is larger than the 1000 allowed"):
+        parse(path.read_bytes())

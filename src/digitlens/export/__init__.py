@@ -10,7 +10,8 @@ import numpy as np
 
 from digitlens.errors import ModelError
 
-MAX_FILE_BYTES = 1 << 30  # 1 GiB: far above any MLP on MNIST, far below a memory bomb
+MAX_FILE_BYTES = 1 << 30  # ONNX (raw float bytes): 1 GiB, far above any MLP on MNIST
+MAX_JSON_BYTES = 1 << 27  # JSON: 128 MiB (~10M numbers; each becomes a Python float when parsed)
 MAX_NEURONS = 1 << 16  # per layer
 MAX_PARAMS = 1 << 27  # 134M float32 values = 512 MiB
 MAX_LAYERS = 64

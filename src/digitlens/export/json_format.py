@@ -25,7 +25,7 @@ import numpy as np
 
 from digitlens import __version__
 from digitlens.errors import DigitlensError, ModelError
-from digitlens.export import MAX_FILE_BYTES, check_architecture, check_finite
+from digitlens.export import MAX_JSON_BYTES, check_architecture, check_finite
 from digitlens.fileio import atomic_write_text
 from digitlens.nn.io import PREPROCESSING
 from digitlens.nn.mlp import MLP
@@ -154,8 +154,8 @@ def model_from_doc(doc: Any, name: str) -> MLP:
 
 
 def import_json_bytes(data: bytes, name: str = "<json>") -> MLP:
-    if len(data) > MAX_FILE_BYTES:
-        raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_FILE_BYTES} allowed")
+    if len(data) > MAX_JSON_BYTES:
+        raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_JSON_BYTES} allowed")
     try:
         doc = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -173,8 +173,8 @@ def import_json(path: str | Path) -> MLP:
     path = Path(path)
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
+        if size > MAX_JSON_BYTES:
+            raise ModelError(f"{path}: {size} bytes is larger than the {MAX_JSON_BYTES} allowed")
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
