@@ -24,8 +24,9 @@ def register(sub: Any) -> None:
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--digit", type=int, help="xlsx: show the first test image of this digit")
     pick.add_argument("--image", help="xlsx: show this drawing (PNG/JPEG, MNIST preprocessing)")
-    p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:N "
-                   "(1-based; default: the most active neuron of layer 1)")
+    p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:N, both "
+                   "1-based (output layer: N=1 is digit 0; default: the most active neuron "
+                   "of layer 1)")
     p.add_argument("--max-maps", type=int, default=32,
                    help="xlsx: weight maps drawn per layer (default 32)")
     add_data(p)
