@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from export_onnx_graphs import mlp_model, numpy_forward, random_layers
 from onnx import TensorProto, helper, numpy_helper
-from onnx_graphs import mlp_model, numpy_forward, random_layers
 
 from digitlens.errors import ModelError
 from digitlens.export.onnx_format import export_onnx, import_onnx, import_onnx_bytes

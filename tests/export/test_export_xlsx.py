@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from libreoffice import convert
+from export_libreoffice import convert
 
 from conftest import require
 from digitlens.data.sources import Dataset
