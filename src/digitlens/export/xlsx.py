@@ -103,7 +103,7 @@ class Book:
         self.num_b = f({"num_format": "0.0000", "bold": True})
         self.pixel = f({"num_format": "0.0;-0.0;;@", "font_size": 7, "align": "center",
                         "valign": "vcenter", "border": 1, "border_color": "#E7E6E6",
-                        "font_color": "#7F7F7F"})
+                        "font_color": "#404040"})
         self.tiny = f({"num_format": ";;;", "font_size": 6})
         self.pct = f({"num_format": "0.00%"})
         self.big = f({"bold": True, "font_size": 48, "align": "center", "valign": "vcenter",
