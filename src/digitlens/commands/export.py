@@ -1,0 +1,135 @@
+"""Export and import commands: a model or run to JSON, ONNX or Excel, and JSON/ONNX back."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.errors import DataError, ModelError, bad_param
+from digitlens.nn.mlp import MLP
+
+FORMATS = ("json", "onnx", "xlsx")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("export", help="write a model as JSON, ONNX or an Excel workbook")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="model file or run folder")
+    p.add_argument("--format", choices=FORMATS, help="default: from the --out extension")
+    p.add_argument("--out", required=True, help="file to write")
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--digit", type=int, help="xlsx: show the first test image of this digit")
+    pick.add_argument("--image", help="xlsx: show this drawing (PNG/JPEG, MNIST preprocessing)")
+    p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:N, both "
+                   "1-based (output layer: N=1 is digit 0; default: the most active neuron "
+                   "of layer 1)")
+    p.add_argument("--max-maps", type=int, default=32,
+                   help="xlsx: weight maps drawn per layer (default 32)")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="read a JSON or ONNX network into a digitlens model file")
+    p.add_argument("file", metavar="FILE", help="a .json (digitlens schema) or .onnx MLP")
+    p.add_argument("--out", required=True, help="model file to write (.npz)")
+    add_json(p)
+    p.set_defaults(func=cmd_import)
+
+
+def pick_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.out).suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    raise bad_param("format", f"one of {', '.join(FORMATS)} (or an --out ending in one)",
+                    args.format or suffix or None)
+
+
+def parse_neuron(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        layer, neuron = (int(t) for t in text.split(":"))
+    except ValueError:
+        raise bad_param("neuron", "LAYER:N, e.g. 1:5", text) from None
+    return layer, neuron
+
+
+def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, int | None]:
+    """The digit the workbook opens with: (28×28 in 0..1, caption, true label or None)."""
+    if args.image:
+        from digitlens.data.preprocess import load_image, preprocess
+
+        pre = preprocess(load_image(args.image))
+        if not pre.has_ink:
+            raise DataError(f"{args.image}: no ink found in the drawing")
+        return pre.centred, f"Your drawing {Path(args.image).name}, normalised like MNIST", None
+    ds = load_data(args, model)
+    index = 0
+    if args.digit is not None:
+        if not 0 <= args.digit <= 9:
+            raise bad_param("digit", "an int in 0..9", args.digit)
+        index = int(np.flatnonzero(ds.test_labels == args.digit)[0])
+    label = int(ds.test_labels[index])
+    return (ds.test_images[index] / 255.0, f"{ds.name} test image #{index} (label {label})",
+            label)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fmt = pick_format(args)
+    model = resolve_model(args.model)
+    t0 = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if fmt == "json":
+        from digitlens.export.json_format import export_json
+        path = export_json(model, args.out)
+    elif fmt == "onnx":
+        from digitlens.export.onnx_format import IR_VERSION, OPSET, export_onnx
+        path = export_onnx(model, args.out)
+        extra = {"opset": OPSET, "ir_version": IR_VERSION, "input": "pixels",
+                 "outputs": ["output", "probabilities"]}
+    else:
+        from digitlens.export.xlsx import export_xlsx, forward64
+        if args.max_maps < 0:
+            raise bad_param("max_maps", "an int >= 0", args.max_maps)
+        image, caption, label = shown_image(args, model)
+        path = export_xlsx(model, args.out, image, caption, parse_neuron(args.neuron),
+                           args.max_maps)
+        extra = {"shows": caption, "label": label,
+                 "predicted_digit": forward64(model, image).prediction}
+    seconds = time.perf_counter() - t0
+    size = path.stat().st_size
+    result = {"format": fmt, "out": str(path), "bytes": size, "seconds": round(seconds, 3),
+              "model": model.describe(), **extra}
+    return emit(args, result, f"wrote {path} ({fmt}, {size / 1e6:.2f} MB) in {seconds:.2f} s")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from digitlens.nn.io import save_model
+
+    path = Path(args.file)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in ("json", "onnx"):
+        try:
+            with path.open("rb") as fh:
+                kind = "json" if fh.read(64).lstrip()[:1] == b"{" else "onnx"
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    notes: list[str] = []
+    if kind == "json":
+        from digitlens.export.json_format import import_json
+        model = import_json(path)
+    else:
+        from digitlens.export.onnx_format import import_onnx
+        model, notes = import_onnx(path)
+    for note in notes:
+        say(f"note: {note}")
+    out = save_model(model, args.out)
+    result = {"format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
+              "activations": list(model.activations), "cost": model.cost, "notes": notes}
+    return emit(args, result, f"imported {model.describe()} from {path} into {out}")

@@ -1,0 +1,314 @@
+"""ONNX import: walk a graph made elsewhere along its single chain and rebuild the MLP.
+
+Accepts only what an MLP is made of (``CHAIN_OPS``); anything else is one ``ModelError`` naming
+the node. Weights are read from the file's own bytes: no external data files are followed,
+nothing is unpickled, and sizes are checked before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.errors import DigitlensError, ModelError
+from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture, check_finite
+from digitlens.nn.mlp import MLP
+
+ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
+                  "LogSoftmax": "softmax"}
+CHAIN_OPS = ("Gemm", "MatMul", "Add", "Flatten", "Reshape", "Identity", *ACTIVATION_OPS)
+TAIL_OPS = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax")  # extra outputs after the net
+SUPPORTED = ("Gemm, MatMul + Add, Relu, Sigmoid, Tanh, Softmax, LogSoftmax, and Flatten/Reshape "
+             "of a 784, 28×28 or 1×28×28 input")
+
+
+@dataclass
+class Chain:
+    """What the walk along the graph has built so far."""
+
+    name: str
+    width: int  # features per example of the current tensor (after flattening)
+    flat: bool
+    layers: list[tuple[np.ndarray, np.ndarray, str]] = field(default_factory=list)
+    weight: np.ndarray | None = None  # the open layer: (n_in, n_out)
+    bias: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def close(self, activation: str, node: str) -> None:
+        if self.weight is None:
+            raise ModelError(f"{self.name}: node {node!r} applies {activation} with no layer "
+                             "before it")
+        bias = self.bias if self.bias is not None else np.zeros(self.weight.shape[1], np.float32)
+        self.layers.append((self.weight, bias, activation))
+        self.weight = self.bias = None
+
+
+def node_label(node: Any) -> str:
+    return f"{node.name or '(unnamed)'} ({node.op_type})"
+
+
+def read_proto(data: bytes, name: str) -> Any:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_FILE_BYTES} allowed")
+    try:
+        proto = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{name}: not a readable ONNX file ({type(exc).__name__}; "
+                         "truncated or corrupt?)") from None
+    if not proto.graph.node:
+        raise ModelError(f"{name}: not a readable ONNX file (no graph nodes)")
+    return proto
+
+
+def tensor_array(tensor: Any, name: str) -> np.ndarray:
+    """An initializer as a NumPy array, refusing external data and sizes that lie."""
+    from onnx import TensorProto, numpy_helper
+
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise ModelError(f"{name}: initializer {tensor.name!r} keeps its data in an external "
+                         "file; digitlens reads self-contained ONNX files only")
+    count = 1
+    for d in tensor.dims:
+        if d < 0:
+            raise ModelError(f"{name}: initializer {tensor.name!r} has a negative dimension")
+        count *= d
+    if count > MAX_PARAMS:
+        raise ModelError(f"{name}: initializer {tensor.name!r} claims {count} values, more than "
+                         f"the {MAX_PARAMS} allowed")
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelError(f"{name}: initializer {tensor.name!r} is corrupt ({exc})") from None
+    if array.dtype.kind == "f":
+        check_finite(array, f"initializer {tensor.name!r}", name)
+    return array
+
+
+def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int, bool]:
+    """The graph's one real input: (name, values per example, already flat)."""
+    real = [i for i in proto.graph.input if i.name not in inits]
+    if len(real) != 1:
+        raise ModelError(f"{name}: expected one input, found {len(real)} "
+                         f"({', '.join(i.name for i in real) or 'none'})")
+    inp = real[0]
+    dims = inp.type.tensor_type.shape.dim
+    shape: list[int | None] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if not shape:
+        raise ModelError(f"{name}: input {inp.name!r} has no declared shape")
+    if any(s is None for s in shape[1:]):
+        raise ModelError(f"{name}: input {inp.name!r} has dynamic dimensions other than the "
+                         f"batch ({[s if s is not None else '?' for s in shape]})")
+    rest = [int(s) for s in shape[1:] if s is not None]
+    if rest not in ([784], [28, 28], [1, 28, 28]):
+        raise ModelError(f"{name}: input {inp.name!r} has shape {shape}; digitlens imports "
+                         "networks reading batch×784, batch×28×28 or batch×1×28×28")
+    return inp.name, 784, rest == [784]
+
+
+def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
+    """Initializers, Constant nodes and Transposes of constants (exporters that keep a Linear's
+    (out, in) weight and transpose it in the graph), by tensor name."""
+    values = {t.name: tensor_array(t, name) for t in proto.graph.initializer}
+    for node in nodes:
+        if node.op_type == "Transpose" and node.input[0] in values:
+            perm = attrs(node).get("perm") or None
+            values[node.output[0]] = np.transpose(values[node.input[0]], perm)
+        if node.op_type == "Constant" and len(node.output) == 1:
+            attr = {a.name: a for a in node.attribute}
+            if "value" in attr:
+                values[node.output[0]] = tensor_array(attr["value"].t, name)
+            elif "value_ints" in attr:
+                values[node.output[0]] = np.array(attr["value_ints"].ints, np.int64)
+            elif "value_floats" in attr:
+                values[node.output[0]] = np.array(attr["value_floats"].floats, np.float32)
+    return values
+
+
+def attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -> None:
+    """Apply one chain node to what has been built; raise naming the node if it does not fit."""
+    op, label, a = node.op_type, node_label(node), attrs(node)
+    others = [i for i in node.input if i != current and i]
+    if op == "Identity":
+        return
+    if op in ("Flatten", "Reshape"):
+        if chain.layers or chain.weight is not None:
+            raise ModelError(f"{chain.name}: node {label} reshapes between layers; only the "
+                             "input may be flattened")
+        if op == "Flatten" and a.get("axis", 1) != 1:
+            raise ModelError(f"{chain.name}: node {label} flattens from axis {a['axis']}; "
+                             "expected axis 1 (keep the batch)")
+        if op == "Reshape":
+            shape = values.get(others[0]) if others else None
+            if shape is None or shape.ndim != 1 or len(shape) != 2 or int(shape[1]) != 784:
+                raise ModelError(f"{chain.name}: node {label} reshapes to "
+                                 f"{None if shape is None else shape.tolist()}; expected a "
+                                 "constant [batch or -1, 784]")
+        chain.flat = True
+        return
+    if not chain.flat:
+        raise ModelError(f"{chain.name}: node {label} reads the 28×28 input before it is "
+                         "flattened to 784")
+    if op in ("Gemm", "MatMul"):
+        if chain.weight is not None:
+            chain.close("identity", label)
+        if len(others) < 1 or others[0] not in values or node.input[0] != current:
+            raise ModelError(f"{chain.name}: node {label} must multiply the running tensor by a "
+                             "constant weight matrix")
+        w = values[others[0]].astype(np.float32)
+        if op == "Gemm":
+            if a.get("transA", 0):
+                raise ModelError(f"{chain.name}: node {label} uses transA=1, not supported")
+            w = w.T if a.get("transB", 0) else w
+            w = w * np.float32(a.get("alpha", 1.0))
+        if w.ndim != 2 or w.shape[0] != chain.width:
+            raise ModelError(f"{chain.name}: node {label} has weights of shape {list(w.shape)} "
+                             f"but its input has {chain.width} values")
+        chain.weight = np.ascontiguousarray(w)
+        chain.width = w.shape[1]
+        if op == "Gemm" and len(others) > 1:
+            chain.bias = bias_of(chain, values.get(others[1]), label) * np.float32(
+                a.get("beta", 1.0))
+        return
+    if op == "Add":
+        if chain.weight is None or chain.bias is not None or len(others) != 1:
+            raise ModelError(f"{chain.name}: node {label} adds something that is not the bias "
+                             "of the layer before it")
+        chain.bias = bias_of(chain, values.get(others[0]), label)
+        return
+    act = ACTIVATION_OPS[op]
+    if act == "softmax" and a.get("axis", -1) not in (-1, 1):
+        raise ModelError(f"{chain.name}: node {label} normalises over axis {a['axis']}, "
+                         "expected the class axis")
+    if op == "LogSoftmax":
+        chain.notes.append(f"{label} read as Softmax (same prediction; probabilities = exp)")
+    chain.close(act, label)
+
+
+def bias_of(chain: Chain, b: np.ndarray | None, label: str) -> np.ndarray:
+    if b is None:
+        raise ModelError(f"{chain.name}: node {label} needs a constant bias")
+    if b.size != chain.width or (b.ndim == 2 and b.shape[0] != 1) or b.ndim > 2:
+        raise ModelError(f"{chain.name}: node {label} has a bias of shape {list(b.shape)}, "
+                         f"expected {chain.width} values")
+    return b.reshape(-1).astype(np.float32)
+
+
+def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for node in nodes:
+        for i in node.input:
+            out.setdefault(i, []).append(node)
+    return out
+
+
+def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
+    """Follow the single chain from the input; return the layers and notes."""
+    nodes = list(proto.graph.node)  # one wrapper per node, so id() is stable below
+    values = constants(proto, nodes, name)
+    inits = {t.name for t in proto.graph.initializer}
+    current, width, flat = input_width(proto, {n: 1 for n in inits}, name)
+    chain = Chain(name, width, flat)
+    users = consumers(n for n in nodes if n.op_type != "Constant")
+    outputs = {o.name for o in proto.graph.output}
+    visited: set[int] = set()
+    while True:
+        nexts = [n for n in users.get(current, []) if n.op_type in CHAIN_OPS]
+        if not nexts:
+            others = users.get(current, [])
+            if others and current not in outputs:
+                raise ModelError(f"{name}: node {node_label(others[0])} is not supported "
+                                 f"(digitlens imports MLPs made of {SUPPORTED})")
+            break
+        if len(nexts) > 1:
+            raise ModelError(f"{name}: the graph branches at {current!r} (nodes "
+                             f"{', '.join(node_label(n) for n in nexts)}); an MLP is one chain")
+        node = nexts[0]
+        if id(node) in visited:
+            raise ModelError(f"{name}: the graph loops back at node {node_label(node)}")
+        step(chain, node, current, values)
+        visited.add(id(node))
+        current = node.output[0]
+    if chain.weight is not None:
+        chain.close("identity", "the last layer")
+        chain.notes.append("the last layer has no activation: its outputs are read as logits "
+                           "and softmax applied")
+        w, b, _ = chain.layers[-1]
+        chain.layers[-1] = (w, b, "softmax")
+    check_tail(proto, nodes, visited, current, name)
+    return chain.layers, chain.notes
+
+
+def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: str) -> None:
+    """Every node off the chain must be a harmless extra output computed from its end."""
+    known = {end} | {t.name for t in proto.graph.initializer}
+    for node in nodes:
+        if id(node) in visited:
+            continue
+        if node.op_type == "Constant" or (node.op_type == "Transpose" and node.input[0] in known
+                                          and node.input[0] != end):
+            known.update(node.output)
+            continue
+        if node.op_type in TAIL_OPS and all(i in known for i in node.input if i):
+            known.update(node.output)
+            continue
+        raise ModelError(f"{name}: node {node_label(node)} is not supported (digitlens imports "
+                         f"MLPs made of {SUPPORTED})")
+
+
+def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]]:
+    """An MLP from ONNX bytes, and notes on how it was read."""
+    proto = read_proto(data, name)
+    layers, notes = walk(proto, name)
+    if not layers:
+        raise ModelError(f"{name}: no layers found between the input and the output")
+    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
+    check_architecture(sizes, name)
+    if sizes[-1] != 10:
+        raise ModelError(f"{name}: the network has {sizes[-1]} outputs; digitlens models "
+                         "classify 10 digits")
+    acts = [a for _, _, a in layers]
+    for i, act in enumerate(acts[:-1]):
+        if act == "softmax":
+            raise ModelError(f"{name}: layer {i + 1} ends in a softmax but is not the last layer")
+    meta: dict[str, Any] = {}
+    props = {p.key: p.value for p in proto.metadata_props}
+    if "digitlens" in props:
+        try:
+            meta = dict(json.loads(props["digitlens"]))
+        except (json.JSONDecodeError, TypeError, ValueError, RecursionError):
+            meta = {}
+    cost = str(meta.pop("cost", "cross_entropy"))
+    meta.setdefault("imported_from", {"format": "onnx", "producer": proto.producer_name,
+                                      "producer_version": proto.producer_version,
+                                      "notes": notes})
+    params = np.concatenate([w.ravel() for w, _, _ in layers] +
+                            [b for _, b, _ in layers]).astype(np.float32)
+    try:
+        return MLP(tuple(sizes), tuple(acts), cost, params, meta), notes
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {exc}") from None
+
+
+def import_onnx(path: str | Path) -> tuple[MLP, list[str]]:
+    """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ModelError(f"{path}: larger than the {MAX_FILE_BYTES} bytes allowed")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return import_onnx_bytes(data, str(path))
