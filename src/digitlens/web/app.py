@@ -197,22 +197,23 @@ def create_app(registry: Registry, allow_training: bool = True,
                allowed_hosts: list[str] | None = None) -> Starlette:
     """The app; ``allowed_hosts`` guards a loopback server against DNS rebinding."""
     api = Api(registry, allow_training)
-    routes = [
-        Route("/api/info", api.info),
-        Route("/api/runs", api.runs),
-        Route("/api/runs/{name}", api.run_detail),
-        Route("/api/runs/{name}/model.npz", api.model_file),
-        Route("/api/predict", api.predict, methods=["POST"]),
-        Route("/api/neuron", api.neuron, methods=["POST"]),
-        Route("/api/ablate", api.ablate, methods=["POST"]),
-        Route("/api/test", api.test_digits),
-        Route("/api/confusion", api.confusion),
-        Route("/api/train", api.train, methods=["POST"]),
-        Route("/api/train/jobs", api.train_jobs),
-        Route("/api/train/{job}/events", api.train_events),
-        Route("/api/train/{job}/stop", api.train_stop, methods=["POST"]),
-        Mount("/", StaticFiles(directory=STATIC, html=True), name="static"),
+    api_routes = [
+        Route("/info", api.info),
+        Route("/runs", api.runs),
+        Route("/runs/{name}", api.run_detail),
+        Route("/runs/{name}/model.npz", api.model_file),
+        Route("/predict", api.predict, methods=["POST"]),
+        Route("/neuron", api.neuron, methods=["POST"]),
+        Route("/ablate", api.ablate, methods=["POST"]),
+        Route("/test", api.test_digits),
+        Route("/confusion", api.confusion),
+        Route("/train", api.train, methods=["POST"]),
+        Route("/train/jobs", api.train_jobs),
+        Route("/train/{job}/events", api.train_events),
+        Route("/train/{job}/stop", api.train_stop, methods=["POST"]),
     ]
+    routes = [Mount("/api", routes=api_routes),
+              Mount("/", StaticFiles(directory=STATIC, html=True), name="static")]
     middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={Exception: on_error, HTTPException: on_error,
