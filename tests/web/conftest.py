@@ -117,8 +117,8 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(runs_dir: Path) -> Iterator[Served]:
-    s = Served("--runs-dir", str(runs_dir), "--run", str(runs_dir / "small"))
+def served(served_runs: Path) -> Iterator[Served]:
+    s = Served("--runs-dir", str(served_runs), "--run", str(served_runs / "small"))
     try:
         yield s
     finally:

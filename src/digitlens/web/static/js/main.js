@@ -181,9 +181,9 @@ async function init() {
   readURL();
   pad = new DrawPad($("draw"), onPadChange);
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
-  live.neuronPoint = (layer, index) => {  // page coordinates of a neuron, for tests
+  live.neuronPoint = (layer, index) => {  // viewport coordinates of a neuron, for tests
     const [x, y] = diagram.pos(layer + 1, index), r = diagram.canvas.getBoundingClientRect();
-    return [r.left + window.scrollX + x, r.top + window.scrollY + y];
+    return [r.left + x, r.top + y];
   };
   tests = new TestBrowser(() => run?.name, loadTest);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
