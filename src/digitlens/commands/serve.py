@@ -63,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
     app = create_app(registry, allow_training=training, allowed_hosts=hosts)
 
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
+    # says TCP; without it every response's body waited ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))

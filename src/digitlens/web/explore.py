@@ -22,7 +22,7 @@ from digitlens.analysis.inspect import (
     neuron_detail,
     top_exciting,
 )
-from digitlens.data.preprocess import preprocess
+from digitlens.data.preprocess import Preprocessed, preprocess
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.web import validate as v
 from digitlens.web.runs import LoadedRun, Registry
@@ -46,9 +46,17 @@ class Input:
     mode: str
     has_ink: bool
     steps: dict[str, Any]
+    pre: Preprocessed | None = None
 
     def preprocessing(self) -> dict[str, Any]:
-        return {"source": self.source, "mode": self.mode, "has_ink": self.has_ink, **self.steps}
+        """The steps for the page (rounded only when asked for: most of a response's size)."""
+        out = {"source": self.source, "mode": self.mode, "has_ink": self.has_ink, **self.steps}
+        if self.pre is not None:
+            p = self.pre
+            out.update(raw28=r(p.raw28, 3), fitted=r(p.fitted, 3), centred=r(p.centred, 3),
+                       bbox=list(p.bbox), centre_of_mass=r(np.array(p.centre_of_mass), 2),
+                       offset=list(p.offset))
+        return out
 
 
 def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
@@ -73,12 +81,9 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
         gray = v.image(data["image"])
     pre = preprocess(gray)
     x = pre.centred if mode == "centred" else pre.raw28
-    steps = {"width": int(gray.shape[1]), "height": int(gray.shape[0]), "inverted": pre.inverted,
-             "raw28": r(pre.raw28, 3), "fitted": r(pre.fitted, 3), "centred": r(pre.centred, 3),
-             "bbox": list(pre.bbox), "centre_of_mass": r(np.array(pre.centre_of_mass), 2),
-             "offset": list(pre.offset)}
-    has_ink = pre.has_ink
-    return Input(np.ascontiguousarray(x, np.float32).ravel(), "drawing", mode, has_ink, steps)
+    steps = {"width": int(gray.shape[1]), "height": int(gray.shape[0]), "inverted": pre.inverted}
+    return Input(np.ascontiguousarray(x, np.float32).ravel(), "drawing", mode, pre.has_ink,
+                 steps, pre)
 
 
 def masks_for(run: LoadedRun, data: dict[str, Any]) -> tuple[dict[int, list[int]], Masks]:
@@ -104,7 +109,6 @@ def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     }
     if "activations" in include:
         out["activations"] = [r(a[0]) for a in t.activations[1:]]
-        out["z"] = [r(z[0]) for z in t.zs]
     if "preprocessing" in include:
         out["preprocessing"] = inp.preprocessing()
     if "evidence" in include:

@@ -9,6 +9,7 @@ A run whose ``model.npz`` changes on disk (training still going) is reloaded.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
 from digitlens.web.validate import NAME_RE
 
+RECHECK_S = 1.0
+
 
 @dataclass
 class LoadedRun:
@@ -34,6 +37,7 @@ class LoadedRun:
     model: MLP
     mtime: float
     dataset: Dataset
+    checked: float = 0.0   # when the model file's mtime was last looked at
     evaluation: Evaluation | None = None
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
     ablations: dict[tuple[tuple[int, tuple[int, ...]], ...], float] = field(default_factory=dict)
@@ -135,16 +139,20 @@ class Registry:
             if path is None or run_name is None:
                 known = ", ".join(self.paths) or "none yet: train one first"
                 raise NotFoundError(f"unknown run {run_name!r}; known runs: {known}")
+            cached = self.loaded.get(run_name)
+            now = time.monotonic()
+            if cached is not None and now - cached.checked < RECHECK_S:
+                return cached  # a busy server looks at the disk at most once a second
             file = model_path(path)
             if file is None:
                 raise NotFoundError(f"run {run_name!r} has no model yet")
             mtime = file.stat().st_mtime
-            cached = self.loaded.get(run_name)
             if cached is not None and cached.mtime == mtime:
+                cached.checked = now
                 return cached
             model = load_model(file)
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
-            loaded = LoadedRun(run_name, path, model, mtime, self.dataset(ds_name))
+            loaded = LoadedRun(run_name, path, model, mtime, self.dataset(ds_name), checked=now)
             self.loaded[run_name] = loaded
             return loaded
 

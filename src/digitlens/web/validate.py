@@ -109,7 +109,7 @@ def pixels(value: Any, width: int, height: int) -> np.ndarray:
     if not isinstance(value, list) or len(value) != n:
         got = f"a list of {len(value)}" if isinstance(value, list) else type(value).__name__
         raise bad_param("pixels", f"a list of {n} numbers ({height}×{width}) in 0..1", got)
-    if not all(type(v) in (int, float) for v in value):
+    if not set(map(type, value)) <= {int, float}:  # no strings, booleans, nulls or lists
         raise bad_param("pixels", "numbers only", "a non-number")
     arr = np.asarray(value, dtype=np.float32)
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:

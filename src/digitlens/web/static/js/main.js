@@ -13,7 +13,10 @@ import { knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } f
 import { renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
-const live = { timings: [], renders: 0, ready: false, last: null };
+// Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
+// request's round trip and the drawing alone, in milliseconds.
+const live = { timings: [], fetches: [], draws: [], renders: 0, ready: false, last: null };
+const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests;
@@ -47,12 +50,14 @@ async function predict() {
   if (state.neuron) body.inspect = { layer: state.neuron.layer, neuron: state.neuron.index };
   inflight = true;
   try {
+    const t0 = performance.now();
     const res = await api("api/predict", body);
+    const t1 = performance.now();
     if (res.run === run.name) render(res);
-    if (since !== null) {
-      live.timings.push(performance.now() - since);
-      if (live.timings.length > 5000) live.timings.shift();
-    }
+    const t2 = performance.now();
+    keep(live.fetches, t1 - t0);
+    keep(live.draws, t2 - t1);
+    if (since !== null) keep(live.timings, t2 - since);
   } catch (err) {
     toast(err.message);
   } finally {

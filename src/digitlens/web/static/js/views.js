@@ -54,7 +54,10 @@ export function renderStrip(pad, pre, mode) {
     note.textContent = "No ink yet: draw a digit in the black square.";
     return;
   }
-  const [top, left, bottom, right] = pre.bbox, sx = 112 / pre.width, sy = 112 / pre.height;
+  // the server's bounding box is in the pixels it was sent; map it onto the pad's canvas
+  const u = pad.canvas.width / pre.width, v = pad.canvas.height / pre.height;
+  const [top, left, bottom, right] = [pre.bbox[0] * v, pre.bbox[1] * u, pre.bbox[2] * v, pre.bbox[3] * u];
+  const sx = 112 / pad.canvas.width, sy = 112 / pad.canvas.height;
   rc.strokeStyle = "#f5b942"; rc.lineWidth = 1.5;
   rc.strokeRect(left * sx, top * sy, (right - left) * sx, (bottom - top) * sy);
   const bw = right - left, bh = bottom - top, k = 104 / Math.max(bw, bh);
