@@ -32,7 +32,7 @@ export function renderArithmetic(el, a, layer) {
     `&nbsp; positive terms <span class="pos">${fmt(a.positive_sum)}</span>` +
     ` &nbsp; negative terms <span class="neg">${fmt(a.negative_sum)}</span>` +
     ` &nbsp; sum ${fmt(a.sum)}<br>` +
-    `z = ${fmt(a.sum)} ${a.bias >= 0 ? "+" : "−"} bias ${Math.abs(a.bias).toFixed(4)} = <b>${fmt(a.z)}</b><br>` +
+    `z = sum + bias = ${fmt(a.sum)} + (${fmt(a.bias)}) = <b>${fmt(a.z)}</b><br>` +
     `${valueLine}` +
     `<table>${rows(a.top_positive)}${rows(a.top_negative)}</table>`;
 }
