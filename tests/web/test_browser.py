@@ -63,13 +63,12 @@ class Page:
         raise AssertionError(f"timed out waiting for {expr}")
 
     def settle(self) -> None:
-        """Wait until the newest drawing has been predicted and drawn."""
-        self.page.wait_for_timeout(120)
+        """Wait until the newest drawing has been predicted and drawn (twice idle in a row,
+        so an answer that lands between two looks is not missed)."""
         self.wait("window.digitlens.last !== null")
-        before = -1
-        while before != self.js("window.digitlens.renders"):
-            before = self.js("window.digitlens.renders")
-            self.page.wait_for_timeout(250)
+        for _ in range(2):
+            self.page.wait_for_timeout(60)
+            self.wait("window.digitlens.idle()")
 
     def stroke(self, points: list[tuple[float, float]], release: bool = True) -> None:
         box = self.page.get_by_test_id("draw").bounding_box()
@@ -209,3 +208,20 @@ def test_train_from_the_page(page: Page, shots: Path) -> None:
     assert "epoch 2/2" in page.text("train-status")
     assert page.page.locator("#run option[value=from-the-page]").count() == 1
     page.page.screenshot(path=str(shots / "train.png"))
+
+
+def test_png_downloads(page: Page, tmp_path: Path) -> None:
+    from PIL import Image
+
+    page.stroke(ONE)
+    page.settle()
+    for which, size in (("draw", (280, 280)), ("evidence", (10 * (28 * 4 + 8), 28 * 4))):
+        with page.page.expect_download() as info:
+            page.page.locator(f"button.png[data-png={which}]").click()
+        path = tmp_path / f"{which}.png"
+        info.value.save_as(path)
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size == size
+            if which == "draw":  # the white stroke is there on the black canvas
+                gray = im.convert("L")
+                assert gray.getpixel((140, 140)) > 200 and gray.getpixel((20, 20)) < 30

@@ -21,6 +21,7 @@ window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests;
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null;
+live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
 const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
 
