@@ -27,8 +27,8 @@ export class Diagram {
   }
 
   // Columns: input 28×28, hidden layers as tall grids, output as a column of 10 circles.
-  setModel(sizes, classNames) {
-    this.sizes = sizes; this.classNames = classNames;
+  setModel(sizes, classNames, activations = []) {
+    this.sizes = sizes; this.classNames = classNames; this.activations = activations;
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
     const cols = [];
     const inCell = 4;
@@ -88,7 +88,10 @@ export class Diagram {
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
       let peak = 0;
       for (const v of values) if (v > peak) peak = v;
-      const firing = values.filter((v) => v > 1e-6).length;
+      // "firing": above zero for ReLU; above half way for sigmoid, whose values are never 0
+      const act = ci === 0 ? "input" : this.activations[ci - 1];
+      const cut = act === "sigmoid" ? 0.5 : 1e-6;
+      const firing = values.filter((v) => v > cut).length;
       for (let i = 0; i < c.n; i++) {
         const v = values[i], r = Math.floor(i / c.cols), k = i % c.cols;
         const x = c.x + k * c.cell, y = c.y + r * c.cell;
@@ -103,7 +106,8 @@ export class Diagram {
       const title = ci === 0 ? "input 28×28" : `hidden layer ${ci} · ${c.n}`;
       ctx.fillText(title, c.x + c.w / 2, 18);
       ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(ci === 0 ? `${firing} inked pixels` : `${firing} firing`, c.x + c.w / 2, 34);
+      ctx.fillText(ci === 0 ? `${firing} inked pixels` : act === "sigmoid" ? `${firing} above 0.5`
+        : `${firing} firing`, c.x + c.w / 2, 34);
       if (selected && selected.layer === c.layer && ci > 0) {
         const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
         ctx.strokeStyle = "#f08c00"; ctx.lineWidth = 2.5;

@@ -15,6 +15,10 @@ function sourceName(layer, i) {
   return layer === 0 ? `pixel (${Math.floor(i / 28)}, ${i % 28})` : `h${layer}·${i}`;
 }
 
+const SUB = "₀₁₂₃₄₅₆₇₈₉";
+const composedName = (layer) => Array.from({ length: layer + 1 }, (_, i) =>
+  `W${String(i + 1).split("").map((c) => SUB[+c]).join("")}`).join("·");
+
 const fmt = (v, d = 4) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(d);
 
 export function renderArithmetic(el, a, layer) {
@@ -43,11 +47,12 @@ export function renderInspector(el, d, opts) {
   const pct = (v) => `${(100 * v).toFixed(2)}%`;
   el.innerHTML = `
     <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · neuron ${d.neuron}</b>
-      <span class="hint">${ACT_NAMES[d.activation] || d.activation} · active for ${pct(d.test_active)} of test digits</span>
+      <span class="hint">${ACT_NAMES[d.activation] || d.activation} · ${hidden
+        ? `active for ${pct(d.test_active)} of test digits` : `average value ${d.test_mean.toFixed(3)} on test digits`}</span>
       <button class="png" id="insp-close" title="close">✕</button></div>
     <div class="insp-imgs">
       <figure><canvas id="insp-in"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
-      <figure><canvas id="insp-comp" width="28" height="28"></canvas>composed to 28×28<br><small>${d.layer === 0 ? "same as its weights" : "W₁·…·W" + (d.layer + 1) + ": what it looks for"}</small></figure>
+      <figure><canvas id="insp-comp" width="28" height="28"></canvas>composed to 28×28<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
       <figure><div class="biasbar" id="insp-bias"><div></div></div>bias<br><small>${fmt(d.bias, 3)}</small></figure>
     </div>
     <div class="maths" id="insp-maths" data-testid="arithmetic"></div>

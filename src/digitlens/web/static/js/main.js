@@ -145,7 +145,7 @@ async function selectRun(name) {
   state.run = run.name; writeURL();
   $("run").value = run.name;
   $("model-download").href = `api/runs/${encodeURIComponent(run.name)}/model.npz`;
-  diagram.setModel(run.sizes, run.class_names);
+  diagram.setModel(run.sizes, run.class_names, run.activations);
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
   else closeInspector();

@@ -39,6 +39,7 @@ export function renderStrip(pad, pre, mode) {
   const note = document.getElementById("strip-note");
   document.getElementById("f-centred").classList.toggle("on", pre.source === "test" || mode === "centred");
   document.getElementById("f-raw").classList.toggle("on", pre.source !== "test" && mode === "raw");
+  document.getElementById("strip").classList.toggle("test", pre.source === "test");
   if (pre.source === "test") {
     blank(fit, 20, 20);
     paint(document.getElementById("s-centred"), pre.input, 28, 28, "gray");
