@@ -194,6 +194,12 @@ async function init() {
   tests = new TestBrowser(() => run?.name, loadTest);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
+  document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring
+    if ((e.ctrlKey || e.metaKey) && e.key === "z" && state.tab === "explore" &&
+        !["INPUT", "SELECT"].includes(document.activeElement?.tagName)) {
+      e.preventDefault(); pad.undo();
+    }
+  });
   $("pen-size").addEventListener("click", () => { $("pen-size").textContent = `pen: ${pad.cyclePen()}`; });
   for (const r of document.querySelectorAll("input[name=mode]")) {
     r.checked = r.value === state.mode;
