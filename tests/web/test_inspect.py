@@ -64,6 +64,10 @@ def test_knockout_masks_and_accuracy(trained_model: MLP, sample: Dataset) -> Non
         knockout_masks(trained_model, {2: [0]})  # the output layer
     with pytest.raises(ParameterError, match="knockout neuron"):
         knockout_masks(trained_model, {0: [32]})
+    single = MLP.create((784, 10), activation="sigmoid", seed=0)
+    with pytest.raises(ParameterError, match="no hidden layer"):
+        knockout_masks(single, {0: [1]})
+    assert knockout_masks(single, {}) == {}
 
 
 def test_knocked_out_neuron_reports_zero(trained_model: MLP, sample: Dataset) -> None:

@@ -34,6 +34,8 @@ def check_neuron(model: MLP, layer: int, index: int) -> None:
 def knockout_masks(model: MLP, knockouts: Mapping[int, list[int]] | None) -> dict[int, np.ndarray]:
     """0/1 masks per hidden layer from ``{layer: [neuron indices to switch off]}``."""
     masks: dict[int, np.ndarray] = {}
+    if knockouts and model.n_layers == 1:
+        raise bad_param("knockout", "empty: this network has no hidden layer", knockouts)
     for layer, neurons in (knockouts or {}).items():
         if not (isinstance(layer, int) and 0 <= layer < model.n_layers - 1):
             raise bad_param("knockout layer", f"a hidden layer in 0..{model.n_layers - 2}", layer)
