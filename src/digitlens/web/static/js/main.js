@@ -73,6 +73,7 @@ function render(res) {
   const p = $("prediction");
   p.textContent = res.prediction === null ? "?" : names[res.prediction];
   p.classList.toggle("none", res.prediction === null);
+  p.classList.toggle("long", p.textContent.length > 2);  // Fashion-MNIST's class names
   $("confidence").textContent = res.prediction === null ? "draw a digit"
     : `${(100 * res.probabilities[res.prediction]).toFixed(1)}% sure`;
   renderBars($("bars"), res.probabilities, res.prediction, names);
