@@ -4,8 +4,11 @@
 import { paint, maxAbs } from "./colors.js";
 
 export function renderBars(el, probs, prediction, classNames) {
-  if (el.children.length !== probs.length) {
+  if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
     el.innerHTML = "";
+    el.dataset.names = classNames.join();
+    const longest = Math.max(...classNames.map((n) => String(n).length), 1);
+    el.style.setProperty("--label", longest > 2 ? `${longest + 1}ch` : "18px");
     probs.forEach((_, c) => {
       const li = document.createElement("li");
       li.innerHTML = `<b>${classNames[c] ?? c}</b><div class="track"><div class="fill"></div></div>` +
