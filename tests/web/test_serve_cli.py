@@ -59,3 +59,14 @@ def test_port_in_use_is_a_clear_error(runs_dir: Path) -> None:
                                             ("myhost.lan", False)])
 def test_loopback_detection(host: str, loop: bool) -> None:
     assert is_loopback(host) is loop
+
+
+def test_other_loopback_address_answers_to_itself(runs_dir: Path) -> None:
+    s = Served("--runs-dir", str(runs_dir), "--host", "127.0.0.2")
+    try:
+        assert s.url.startswith("http://127.0.0.2:")
+        assert httpx.get(s.url + "api/info").json()["training"] is True
+        r = httpx.get(s.url + "api/info", headers={"host": "evil.example"})
+        assert r.status_code == 400
+    finally:
+        s.stop()

@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limit_blas_threads(1)
     registry = Registry(Path(args.runs_dir), extra)
     training = loopback or args.allow_training
-    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
+    hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None
     app = create_app(registry, allow_training=training, allowed_hosts=hosts)
 
     # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
