@@ -1,0 +1,228 @@
+"""The live explorer's web app: routes, the one JSON envelope, safety settings.
+
+Every API answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` with a proper
+status. ``DigitlensError``s map to their ``status`` (400 by default); anything else is a bug and
+answers 500 without details. Runs are picked by name from a ``Registry``; the only writes are
+training runs into the runs folder, and only when training is allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from digitlens import __version__
+from digitlens.errors import DigitlensError
+from digitlens.nn.presets import PRESETS, get_preset
+from digitlens.web import explore, sse
+from digitlens.web import validate as v
+from digitlens.web.jobs import Jobs
+from digitlens.web.runs import Registry
+
+STATIC = Path(__file__).with_name("static")
+MAX_TRAIN_EPOCHS = 50
+TRAIN_DATASETS = ("mnist", "mnist-sample")
+log = logging.getLogger("digitlens.web")
+HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                                      "style-src 'self'; script-src 'self'; object-src 'none'"}
+
+
+def ok(body: dict[str, Any] | None = None, status: int = 200) -> JSONResponse:
+    return JSONResponse({"ok": True, **(body or {})}, status_code=status)
+
+
+def fail(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message}, status_code=status)
+
+
+class Guard:
+    """Adds the headers above to every response (plain ASGI: no buffering of SSE streams) and,
+    with ``allowed_hosts``, refuses other Host headers (a page on another site cannot reach a
+    loopback server through DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None) -> None:
+        self.app, self.allowed = app, allowed_hosts
+
+    def host_ok(self, scope: Scope) -> bool:
+        if not self.allowed:
+            return True
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name in self.allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.host_ok(scope):
+            await fail("this server only answers to its own address (Host header refused)",
+                       400)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (k.lower().encode(), val.encode()) for k, val in HEADERS.items()]
+            await send(message)
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+class Api:
+    """The routes, holding the registry, the training jobs and whether training is allowed."""
+
+    def __init__(self, registry: Registry, allow_training: bool) -> None:
+        self.registry, self.allow_training = registry, allow_training
+        self.jobs = Jobs(registry)
+
+    def run_of(self, value: Any) -> Any:
+        return self.registry.get(None if value in (None, "") else v.name(value))
+
+    async def info(self, request: Request) -> Response:
+        return ok({"version": __version__, "training": self.allow_training,
+                   "default_run": self.registry.default, "runs": self.registry.names(),
+                   "presets": [p.to_dict() for p in PRESETS.values()],
+                   "limits": {"body_bytes": v.MAX_BODY, "side": v.MAX_SIDE,
+                              "train_epochs": MAX_TRAIN_EPOCHS}})
+
+    async def runs(self, request: Request) -> Response:
+        await run_in_threadpool(self.registry.refresh)
+        return ok({"default": self.registry.default,
+                   "runs": await run_in_threadpool(self.summaries)})
+
+    def summaries(self) -> list[dict[str, Any]]:
+        rows = []
+        for n in self.registry.names():
+            try:
+                rows.append(self.registry.get(n).summary())
+            except DigitlensError as exc:
+                rows.append({"name": n, "error": str(exc)})
+        return rows
+
+    async def run_detail(self, request: Request) -> Response:
+        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        return ok({"run": run.summary()})
+
+    async def model_file(self, request: Request) -> Response:
+        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        return FileResponse(run.model_file(), media_type="application/octet-stream",
+                            filename=f"{run.name}.npz")
+
+    async def predict(self, request: Request) -> Response:
+        """Computed inline, not in a thread: a few milliseconds of NumPy, and the hop to a
+        worker thread would cost more than it saves."""
+        t0 = time.perf_counter()
+        data = await v.read_json(request)
+        v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "include", "inspect"})
+        run = self.run_of(data.get("run"))
+        response = ok(explore.predict(run, data))
+        response.headers["Server-Timing"] = f"compute;dur={1000 * (time.perf_counter() - t0):.2f}"
+        return response
+
+    async def neuron(self, request: Request) -> Response:
+        data = await v.read_json(request)
+        v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "layer", "neuron"})
+        run = await run_in_threadpool(self.run_of, data.get("run"))
+        return ok(await run_in_threadpool(explore.neuron, self.registry, run, data))
+
+    async def ablate(self, request: Request) -> Response:
+        data = await v.read_json(request)
+        v.only(data, {"run", "knockout"})
+        run = await run_in_threadpool(self.run_of, data.get("run"))
+        return ok(await run_in_threadpool(explore.ablate, self.registry, run, data))
+
+    async def test_digits(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        v.only(params, {"run", "label", "predicted", "misclassified", "offset", "limit"})
+        run = await run_in_threadpool(self.run_of, params.get("run"))
+        return ok(await run_in_threadpool(explore.test_slice, self.registry, run, params))
+
+    async def confusion(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        v.only(params, {"run"})
+        run = await run_in_threadpool(self.run_of, params.get("run"))
+        return ok(await run_in_threadpool(explore.confusion, self.registry, run))
+
+    async def train(self, request: Request) -> Response:
+        if not self.allow_training:
+            raise v.Forbidden("this server is read-only: training is off (it listens beyond "
+                              "this machine; restart it with --allow-training to allow it)")
+        data = await v.read_json(request, limit=4096)
+        v.only(data, {"preset", "epochs", "name", "dataset"})
+        preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
+                                     tuple(PRESETS)))
+        epochs = v.integer(data.get("epochs", preset.config.epochs), "epochs", 1,
+                           MAX_TRAIN_EPOCHS)
+        run_name = v.name(data.get("name", f"{preset.name}-web"))
+        ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
+        ds = await run_in_threadpool(self.registry.dataset, ds_name)
+        config = preset.config.with_overrides(epochs=epochs, dataset=ds.name)
+        job = self.jobs.start(run_name, config, ds)
+        return ok({"job": job.to_dict()}, status=202)
+
+    async def train_jobs(self, request: Request) -> Response:
+        return ok({"training": self.allow_training,
+                   "jobs": [j.to_dict() for j in self.jobs.jobs.values()]})
+
+    async def train_events(self, request: Request) -> Response:
+        job = self.jobs.get(v.name(request.path_params["job"], "job"))
+        start = request.query_params.get("from") or request.headers.get("last-event-id") or "0"
+        return sse.stream(job, v.integer(start, "from", 0, 10**7), request)
+
+    async def train_stop(self, request: Request) -> Response:
+        if not self.allow_training:
+            raise v.Forbidden("this server is read-only")
+        job = self.jobs.get(v.name(request.path_params["job"], "job"))
+        job.stop.set()
+        return ok({"job": job.to_dict()})
+
+
+async def on_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DigitlensError):
+        return fail(str(exc), exc.status)
+    if isinstance(exc, HTTPException):
+        msg = {404: f"no such page or endpoint: {request.url.path}",
+               405: f"method {request.method} not allowed here"}.get(exc.status_code, exc.detail)
+        return fail(msg, exc.status_code)
+    log.exception("internal error on %s", request.url.path)
+    return fail("internal error (see the server log)", 500)
+
+
+def create_app(registry: Registry, allow_training: bool = True,
+               allowed_hosts: list[str] | None = None) -> Starlette:
+    """The app; ``allowed_hosts`` guards a loopback server against DNS rebinding."""
+    api = Api(registry, allow_training)
+    api_routes = [
+        Route("/info", api.info),
+        Route("/runs", api.runs),
+        Route("/runs/{name}", api.run_detail),
+        Route("/runs/{name}/model.npz", api.model_file),
+        Route("/predict", api.predict, methods=["POST"]),
+        Route("/neuron", api.neuron, methods=["POST"]),
+        Route("/ablate", api.ablate, methods=["POST"]),
+        Route("/test", api.test_digits),
+        Route("/confusion", api.confusion),
+        Route("/train", api.train, methods=["POST"]),
+        Route("/train/jobs", api.train_jobs),
+        Route("/train/{job}/events", api.train_events),
+        Route("/train/{job}/stop", api.train_stop, methods=["POST"]),
+    ]
+    routes = [Mount("/api", routes=api_routes),
+              Mount("/", StaticFiles(directory=STATIC, html=True), name="static")]
+    middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={Exception: on_error, HTTPException: on_error,
+                                        DigitlensError: on_error})
+    app.state.api = api
+    return app

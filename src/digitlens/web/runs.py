@@ -1,0 +1,180 @@
+"""The runs a server may show, picked by name: requests never carry paths.
+
+A registry maps safe names to run folders (or model files) found in the runs folder at startup
+or added by ``--run`` and by training from the page. Each loaded run caches what the page asks
+for again and again: the model, its test set, test predictions and per-layer test activations.
+A run whose ``model.npz`` changes on disk (training still going) is reloaded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.analysis.inspect import Masks, accuracy, layer_activations
+from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.data.sources import Dataset, load_dataset
+from digitlens.errors import ModelError, NotFoundError
+from digitlens.nn.io import load_model
+from digitlens.nn.mlp import MLP
+from digitlens.nn.train import Run
+from digitlens.web.validate import NAME_RE
+
+RECHECK_S = 1.0
+
+
+@dataclass
+class LoadedRun:
+    """One run in memory with its caches (filled lazily, under the registry's lock)."""
+
+    name: str
+    path: Path
+    model: MLP
+    mtime: float
+    dataset: Dataset
+    checked: float = 0.0   # when the model file's mtime was last looked at
+    evaluation: Evaluation | None = None
+    test_acts: dict[int, np.ndarray] = field(default_factory=dict)
+    ablations: dict[tuple[tuple[int, tuple[int, ...]], ...], float] = field(default_factory=dict)
+
+    def model_file(self) -> Path:
+        return self.path / "model.npz" if self.path.is_dir() else self.path
+
+    def summary(self) -> dict[str, Any]:
+        m = self.model
+        history = Run(self.path).history() if self.path.is_dir() else []
+        last = history[-1] if history else m.meta.get("history_tail") or {}
+        return {"name": self.name, "sizes": list(m.sizes), "activations": list(m.activations),
+                "cost": m.cost, "describe": m.describe(), "dataset": self.dataset.name,
+                "class_names": list(self.dataset.class_names), "epochs": len(history),
+                "test_accuracy": last.get("test_accuracy"),
+                "preset": m.meta.get("training", {}).get("preset"),
+                "n_test": int(len(self.dataset.test_labels)),
+                "history": [{k: h.get(k) for k in ("epoch", "test_accuracy", "loss", "test_loss")}
+                            for h in history]}
+
+
+def model_path(path: Path) -> Path | None:
+    """The model file of a run folder or a model file itself; None when there is none."""
+    if path.is_dir():
+        p = path / "model.npz"
+        return p if p.is_file() else None
+    return path if path.is_file() and path.suffix == ".npz" else None
+
+
+class Registry:
+    """Named runs; thread-safe (training threads add runs while requests read them)."""
+
+    def __init__(self, runs_dir: Path | None = None, extra: list[Path] | None = None) -> None:
+        self.runs_dir = runs_dir.resolve() if runs_dir is not None else None
+        self.extra = {self.safe_name(p): p.resolve() for p in (extra or [])}
+        self.paths: dict[str, Path] = {}
+        self.loaded: dict[str, LoadedRun] = {}
+        self.datasets: dict[str, Dataset] = {}
+        self.lock = threading.RLock()
+        self.refresh()
+        self.default = next(iter(self.extra), None) or self.pick_default()
+
+    @staticmethod
+    def safe_name(path: Path) -> str:
+        stem = path.name if path.is_dir() else path.stem
+        cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip(".-_")
+        return cleaned[:64] or "run"
+
+    def refresh(self) -> None:
+        """Rescan the runs folder; runs named on the command line always stay."""
+        found: dict[str, Path] = {}
+        if self.runs_dir is not None and self.runs_dir.is_dir():
+            for p in sorted(self.runs_dir.iterdir()):
+                if NAME_RE.match(p.name) and model_path(p) is not None:
+                    found[p.name] = p
+        for n, p in self.extra.items():
+            if model_path(p) is None:
+                raise ModelError(f"{p}: no model here (expected a run folder or a .npz model)")
+            found[n] = p
+        with self.lock:
+            self.paths = found
+
+    def pick_default(self) -> str | None:
+        if "default" in self.paths:
+            return "default"
+        if not self.paths:
+            return None
+        return max(self.paths, key=lambda n: model_path(self.paths[n]).stat().st_mtime)  # type: ignore[union-attr]
+
+    def names(self) -> list[str]:
+        with self.lock:
+            return list(self.paths)
+
+    def new_run_dir(self, run_name: str) -> Path:
+        """A fresh folder for training, inside the runs folder (the name is already checked)."""
+        if self.runs_dir is None:
+            raise NotFoundError("this server has no runs folder to train into")
+        path = (self.runs_dir / run_name).resolve()
+        if path.parent != self.runs_dir:
+            raise NotFoundError(f"bad run name {run_name!r}")
+        return path
+
+    def add(self, run_name: str, path: Path) -> None:
+        with self.lock:
+            self.paths[run_name] = path
+            self.default = self.default or run_name
+
+    def dataset(self, dataset_name: str) -> Dataset:
+        with self.lock:
+            if dataset_name not in self.datasets:
+                self.datasets[dataset_name] = load_dataset(dataset_name, fetch=False)
+            return self.datasets[dataset_name]
+
+    def get(self, run_name: str | None) -> LoadedRun:
+        """The named run (the default when None), reloaded if its model file changed."""
+        run_name = run_name or self.default
+        with self.lock:
+            path = self.paths.get(run_name) if run_name else None
+            if path is None or run_name is None:
+                known = ", ".join(self.paths) or "none yet: train one first"
+                raise NotFoundError(f"unknown run {run_name!r}; known runs: {known}")
+            cached = self.loaded.get(run_name)
+            now = time.monotonic()
+            if cached is not None and now - cached.checked < RECHECK_S:
+                return cached  # a busy server looks at the disk at most once a second
+            file = model_path(path)
+            if file is None:
+                raise NotFoundError(f"run {run_name!r} has no model yet")
+            mtime = file.stat().st_mtime
+            if cached is not None and cached.mtime == mtime:
+                cached.checked = now
+                return cached
+            model = load_model(file)
+            ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
+            loaded = LoadedRun(run_name, path, model, mtime, self.dataset(ds_name), checked=now)
+            self.loaded[run_name] = loaded
+            return loaded
+
+    def evaluation(self, run: LoadedRun) -> Evaluation:
+        with self.lock:
+            if run.evaluation is None:
+                ds = run.dataset
+                run.evaluation = evaluate_model(run.model, ds.test_images, ds.test_labels)
+            return run.evaluation
+
+    def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
+        with self.lock:
+            if layer not in run.test_acts:
+                run.test_acts[layer] = layer_activations(run.model, run.dataset.test_images, layer)
+            return run.test_acts[layer]
+
+    def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
+        key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))
+        with self.lock:
+            if key not in run.ablations:
+                if len(run.ablations) > 256:
+                    run.ablations.clear()
+                ds = run.dataset
+                run.ablations[key] = accuracy(run.model, ds.test_images, ds.test_labels, masks)[0]
+            return run.ablations[key]

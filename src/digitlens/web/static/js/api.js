@@ -1,0 +1,34 @@
+// Talks to the server: every answer is {"ok": true, ...} or {"ok": false, "error": "..."}.
+
+export class ApiError extends Error {}
+
+export async function api(path, body, signal) {
+  const init = body === undefined ? { signal } : {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(body), signal,
+  };
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError("the server is not answering; is digitlens serve still running?");
+  }
+  let data;
+  try {
+    data = await res.json();
+  } catch {
+    throw new ApiError(`unexpected answer from the server (HTTP ${res.status})`);
+  }
+  if (!data.ok) throw new ApiError(data.error || `HTTP ${res.status}`);
+  return data;
+}
+
+let toastTimer = 0;
+export function toast(message) {
+  const el = document.getElementById("toast");
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}

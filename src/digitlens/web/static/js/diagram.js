@@ -1,0 +1,183 @@
+// The network diagram: the input image, every layer's neurons as a grid of squares coloured by
+// their activation (S0's fingerprints), and lines for the strongest signals a·w for this input.
+// Layout and hit-testing live here; every number drawn comes from /api/predict.
+
+import { activationColor, css, divergingColor } from "./colors.js";
+
+function gridShape(n) {  // same rule as digitlens.analysis.inspect.grid_shape
+  const root = Math.sqrt(n);
+  let rows = 1;
+  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
+  if (rows >= root / 2) return [rows, n / rows];
+  const cols = Math.ceil(root);
+  return [Math.ceil(n / cols), cols];
+}
+
+export class Diagram {
+  constructor(canvas, tip, onPick) {
+    this.canvas = canvas; this.tip = tip; this.onPick = onPick;
+    this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
+    this.classNames = [];
+    canvas.addEventListener("click", (e) => {
+      const hit = this.hit(e);
+      if (hit && hit.layer >= 0) this.onPick(hit.layer, hit.index);
+    });
+    canvas.addEventListener("mousemove", (e) => this.hover(e));
+    canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });
+  }
+
+  // Columns: input 28×28, hidden layers as tall grids, output as a column of 10 circles.
+  setModel(sizes, classNames, activations = []) {
+    this.sizes = sizes; this.classNames = classNames; this.activations = activations;
+    const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
+    const cols = [];
+    const inCell = 4;
+    cols.push({ layer: -1, n: sizes[0], rows: 28, cols: 28, cell: inCell, w: 28 * inCell, h: 28 * inCell });
+    const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
+    const cell = Math.max(4, Math.min(22, ...shapes.map(([rows]) => Math.floor(avail / rows))));
+    shapes.forEach(([rows, cs], l) => {
+      cols.push({ layer: l, n: sizes[l + 1], rows, cols: cs, cell, w: cs * cell, h: rows * cell });
+    });
+    const outGap = Math.min(32, avail / sizes[n - 1]);
+    cols.push({ layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: 70, h: outGap * sizes[n - 1] });
+    const total = cols.reduce((s, c) => s + c.w, 0);
+    const W = Math.max(760, Math.min(1300, total + 200 * (cols.length - 1) + 60));
+    const space = (W - 40 - total) / (cols.length - 1);
+    let x = 20;
+    for (const c of cols) {
+      c.x = x; c.y = top + (avail - c.h) / 2; x += c.w + space;
+    }
+    this.layout = { W, H, cols };
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.width = W * dpr; this.canvas.height = H * dpr;
+    this.canvas.style.width = `${W}px`; this.canvas.style.height = `${H}px`;
+    this.dpr = dpr;
+  }
+
+  pos(colIndex, i) {
+    const c = this.layout.cols[colIndex];
+    if (c.out) return [c.x + 12, c.y + c.gap * (i + 0.5)];
+    const r = Math.floor(i / c.cols), k = i % c.cols;
+    return [c.x + (k + 0.5) * c.cell, c.y + (r + 0.5) * c.cell];
+  }
+
+  draw(data, selected, knocked) {
+    this.data = data; this.selected = selected; this.knocked = knocked;
+    if (!this.layout) return;
+    const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+    // lines first, under the neurons
+    (data.flow || []).forEach((conns, l) => {
+      if (!conns.length) return;
+      const peak = Math.abs(conns[0][2]) || 1;
+      for (let k = conns.length - 1; k >= 0; k--) {
+        const [i, j, v] = conns[k], t = Math.abs(v) / peak;
+        const [x0, y0] = this.pos(l, i), [x1, y1] = this.pos(l + 1, j);
+        ctx.strokeStyle = css(divergingColor(Math.sign(v) * (0.35 + 0.65 * t)));
+        ctx.globalAlpha = 0.25 + 0.6 * t; ctx.lineWidth = 0.6 + 2.6 * t;
+        ctx.beginPath(); ctx.moveTo(x0, y0);
+        ctx.bezierCurveTo((x0 + x1) / 2, y0, (x0 + x1) / 2, y1, x1, y1); ctx.stroke();
+      }
+      ctx.globalAlpha = 1;
+    });
+    cols.forEach((c, ci) => {
+      const values = ci === 0 ? data.input : data.activations[ci - 1];
+      if (c.out) return this.drawOutput(ctx, c, data);
+      ctx.fillStyle = "#fff";  // hides the lines' tails inside the grid: they leave its edge
+      if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
+      let peak = 0;
+      for (const v of values) if (v > peak) peak = v;
+      // "firing": above zero for ReLU; above half way for sigmoid, whose values are never 0
+      const act = ci === 0 ? "input" : this.activations[ci - 1];
+      const cut = act === "sigmoid" ? 0.5 : 1e-6;
+      const firing = values.filter((v) => v > cut).length;
+      for (let i = 0; i < c.n; i++) {
+        const v = values[i], r = Math.floor(i / c.cols), k = i % c.cols;
+        const x = c.x + k * c.cell, y = c.y + r * c.cell;
+        if (ci === 0) { const g = Math.round(255 * v); ctx.fillStyle = `rgb(${g},${g},${g})`; }
+        else ctx.fillStyle = css(activationColor(peak > 0 ? v / peak : 0));
+        const inset = ci === 0 ? 0 : Math.max(0.5, c.cell * 0.08);
+        ctx.fillRect(x + inset, y + inset, c.cell - 2 * inset, c.cell - 2 * inset);
+        if (ci > 0 && knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
+      }
+      ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      const title = ci === 0 ? "input 28×28" : `hidden layer ${ci} · ${c.n}`;
+      ctx.fillText(title, c.x + c.w / 2, 18);
+      ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
+      ctx.fillText(ci === 0 ? `${firing} inked pixels` : act === "sigmoid" ? `${firing} above 0.5`
+        : `${firing} firing`, c.x + c.w / 2, 34);
+      if (selected && selected.layer === c.layer && ci > 0) {
+        const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
+        ctx.strokeStyle = "#f08c00"; ctx.lineWidth = 2.5;
+        ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
+      }
+    });
+  }
+
+  cross(ctx, x, y, s) {
+    ctx.fillStyle = "#3b4252"; ctx.fillRect(x, y, s, s);
+    ctx.strokeStyle = "#fff"; ctx.lineWidth = 1.2;
+    ctx.beginPath(); ctx.moveTo(x + 2, y + 2); ctx.lineTo(x + s - 2, y + s - 2);
+    ctx.moveTo(x + s - 2, y + 2); ctx.lineTo(x + 2, y + s - 2); ctx.stroke();
+  }
+
+  drawOutput(ctx, c, data) {
+    const probs = data.probabilities, radius = Math.min(12, c.gap * 0.42);
+    ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif"; ctx.textAlign = "center";
+    ctx.fillText("output", c.x + 12, 18);
+    ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
+    ctx.fillText("probability", c.x + 30, 34);
+    for (let i = 0; i < c.n; i++) {
+      const [x, y] = this.pos(this.layout.cols.length - 1, i);
+      ctx.beginPath(); ctx.arc(x, y, radius, 0, 2 * Math.PI);
+      ctx.fillStyle = css(activationColor(probs[i])); ctx.fill();
+      const sel = this.selected && this.selected.layer === c.layer && this.selected.index === i;
+      ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? "#f08c00" : "#c9d1dc"; ctx.stroke();
+      ctx.fillStyle = probs[i] > 0.55 ? "#fff" : "#1d2433";
+      ctx.font = `${data.prediction === i ? 700 : 500} 12px system-ui, sans-serif`;
+      ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      ctx.fillText(this.classNames[i] ?? i, x, y + 0.5);
+      ctx.fillStyle = "#667085"; ctx.textAlign = "left"; ctx.font = "11.5px system-ui, sans-serif";
+      ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, x + radius + 6, y + 0.5);
+      ctx.textBaseline = "alphabetic";
+    }
+  }
+
+  hit(e) {
+    if (!this.layout) return null;
+    const r = this.canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+    const cols = this.layout.cols;
+    for (let ci = 0; ci < cols.length; ci++) {
+      const c = cols[ci];
+      if (c.out) {
+        for (let i = 0; i < c.n; i++) {
+          const [px, py] = this.pos(ci, i);
+          if ((x - px) ** 2 + (y - py) ** 2 <= 14 ** 2) return { layer: c.layer, index: i, ci };
+        }
+        continue;
+      }
+      if (x < c.x || y < c.y || x >= c.x + c.w || y >= c.y + c.h) continue;
+      const k = Math.floor((x - c.x) / c.cell), row = Math.floor((y - c.y) / c.cell);
+      const i = row * c.cols + k;
+      if (i < c.n) return { layer: c.layer, index: i, ci };
+    }
+    return null;
+  }
+
+  hover(e) {
+    const h = this.hit(e);
+    if (!h || !this.data) { this.tip.hidden = true; this.canvas.style.cursor = "default"; return; }
+    this.canvas.style.cursor = h.layer >= 0 ? "pointer" : "default";
+    const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
+    const out = h.ci === this.layout.cols.length - 1;
+    const name = h.ci === 0 ? `pixel (${Math.floor(h.index / 28)}, ${h.index % 28})`
+      : out ? `output ${this.classNames[h.index] ?? h.index}` : `hidden ${h.ci} · neuron ${h.index}`;
+    const r = this.canvas.getBoundingClientRect();
+    this.tip.textContent = `${name}: ${v.toFixed(3)}${h.layer >= 0 ? " · click to inspect" : ""}`;
+    this.tip.style.left = `${e.clientX - r.left + 14}px`;
+    this.tip.style.top = `${e.clientY - r.top + 10}px`;
+    this.tip.hidden = false;
+  }
+}

@@ -1,0 +1,122 @@
+// The drawing pad: white ink on black like MNIST, strokes kept for undo, mouse/touch/pen
+// through pointer events. It only records and paints strokes; the server does the rest.
+
+const WIDTHS = { thin: 12, medium: 18, thick: 26 };
+
+export class DrawPad {
+  constructor(canvas, onChange) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { willReadFrequently: false });
+    this.onChange = onChange;
+    this.strokes = [];
+    this.background = null;    // a test digit drawn under the strokes
+    this.current = null;
+    this.pen = "medium";
+    this.version = 0;
+    canvas.addEventListener("pointerdown", (e) => this.down(e));
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    for (const t of ["pointerup", "pointercancel", "lostpointercapture"]) {
+      canvas.addEventListener(t, () => this.up());
+    }
+    this.redraw();
+  }
+
+  point(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * this.canvas.width / r.width,
+            (e.clientY - r.top) * this.canvas.height / r.height];
+  }
+
+  down(e) {
+    if (e.button !== undefined && e.button > 0) return;
+    e.preventDefault();
+    this.canvas.setPointerCapture?.(e.pointerId);
+    this.current = { width: WIDTHS[this.pen], points: [this.point(e)] };
+    this.strokes.push(this.current);
+    this.paintStroke(this.current, 0);
+    this.changed(e.timeStamp);
+  }
+
+  move(e) {
+    if (!this.current) return;
+    e.preventDefault();
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    const from = this.current.points.length - 1;
+    for (const ev of events.length ? events : [e]) this.current.points.push(this.point(ev));
+    this.paintStroke(this.current, from);
+    this.changed(e.timeStamp);
+  }
+
+  up() { this.current = null; }
+
+  changed(stamp) { this.version++; this.onChange(stamp ?? performance.now()); }
+
+  paintStroke(s, from) {
+    const c = this.ctx, p = s.points;
+    c.strokeStyle = "#fff"; c.fillStyle = "#fff";
+    c.lineWidth = s.width; c.lineCap = "round"; c.lineJoin = "round";
+    if (p.length === 1) {
+      c.beginPath(); c.arc(p[0][0], p[0][1], s.width / 2, 0, 2 * Math.PI); c.fill();
+      return;
+    }
+    c.beginPath();
+    c.moveTo(p[Math.max(0, from)][0], p[Math.max(0, from)][1]);
+    for (let i = Math.max(1, from + 1); i < p.length; i++) c.lineTo(p[i][0], p[i][1]);
+    c.stroke();
+  }
+
+  redraw() {
+    const c = this.ctx;
+    c.fillStyle = "#000";
+    c.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    if (this.background) {
+      c.imageSmoothingEnabled = true;
+      c.drawImage(this.background, 0, 0, this.canvas.width, this.canvas.height);
+    }
+    for (const s of this.strokes) this.paintStroke(s, 0);
+  }
+
+  clear() { this.strokes = []; this.background = null; this.redraw(); this.changed(); }
+
+  undo() {
+    if (this.strokes.length) this.strokes.pop();
+    else this.background = null;
+    this.redraw(); this.changed();
+  }
+
+  // Show a 28×28 uint8 digit as the drawing (the test-set browser loads digits this way).
+  setBackground(pixels) {
+    const small = document.createElement("canvas");
+    small.width = small.height = 28;
+    const sctx = small.getContext("2d"), img = sctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = pixels[i];
+      img.data[4 * i + 3] = 255;
+    }
+    sctx.putImageData(img, 0, 0);
+    this.background = small;
+    this.strokes = [];
+    this.redraw(); this.changed();
+  }
+
+  isEmpty() { return !this.strokes.length && !this.background; }
+
+  cyclePen() {
+    const names = Object.keys(WIDTHS);
+    this.pen = names[(names.indexOf(this.pen) + 1) % names.length];
+    return this.pen;
+  }
+
+  // The drawing as a PNG at half size (140×140): the server crops and fits it to 20×20 anyway,
+  // and a quarter of the pixels makes each live request ~4 ms cheaper to decode.
+  dataURL() {
+    if (!this.half) {
+      this.half = document.createElement("canvas");
+      this.half.width = this.canvas.width / 2; this.half.height = this.canvas.height / 2;
+    }
+    const c = this.half.getContext("2d");
+    c.imageSmoothingEnabled = true; c.imageSmoothingQuality = "high";
+    c.drawImage(this.canvas, 0, 0, this.half.width, this.half.height);
+    return this.half.toDataURL("image/png");
+  }
+}

@@ -1,0 +1,234 @@
+// Glue: wires the drawing pad, the views, the inspector, the test browser and the trainer to
+// the API. Predictions are requested at most once per animation frame while drawing, and
+// never more than one at a time: the newest drawing is sent as soon as the last answer lands.
+
+import { api, toast } from "./api.js";
+import { downloadCanvas } from "./colors.js";
+import { Diagram } from "./diagram.js";
+import { DrawPad } from "./draw.js";
+import { renderArithmetic, renderInspector } from "./inspector.js";
+import { TestBrowser } from "./testset.js";
+import { Trainer } from "./train.js";
+import { knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
+import { renderBars, renderEvidence, renderStrip } from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+// Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
+// request's round trip and the drawing alone, in milliseconds.
+const live = { timings: [], fetches: [], draws: [], renders: 0, ready: false, last: null };
+const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
+window.digitlens = live;
+
+let runs = [], run = null, pad, diagram, tests;
+let inflight = false, frameQueued = false, pendingSince = null, ablation = null;
+live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
+const ZEROS = new Array(784).fill(0);
+const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
+
+function inputSpec() {
+  if (pad.isEmpty()) return { pixels: ZEROS };
+  if (state.test !== null && !pad.strokes.length) return { test_index: state.test };
+  return { image: pad.dataURL() };
+}
+
+function requestFrame() {
+  if (frameQueued) return;
+  frameQueued = true;
+  requestAnimationFrame(() => { frameQueued = false; if (!inflight) predict(); });
+}
+
+function onPadChange(stamp) {
+  if (state.test !== null && pad.strokes.length) { state.test = null; writeURL(); }
+  if (pendingSince === null) pendingSince = stamp;
+  requestFrame();
+}
+
+async function predict() {
+  if (!run) return;
+  const version = pad.version, since = pendingSince;
+  pendingSince = null;
+  const body = { run: run.name, mode: state.mode, knockout: state.knockout, ...inputSpec() };
+  if (state.neuron) body.inspect = { layer: state.neuron.layer, neuron: state.neuron.index };
+  inflight = true;
+  try {
+    const t0 = performance.now();
+    const res = await api("api/predict", body);
+    const t1 = performance.now();
+    if (res.run === run.name) render(res);
+    const t2 = performance.now();
+    keep(live.fetches, t1 - t0);
+    keep(live.draws, t2 - t1);
+    if (since !== null) keep(live.timings, t2 - since);
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    inflight = false;
+  }
+  if (pad.version !== version || pendingSince !== null) requestFrame();
+}
+
+function render(res) {
+  live.last = res;
+  const names = run.class_names;
+  const p = $("prediction");
+  p.textContent = res.prediction === null ? "?" : names[res.prediction];
+  p.classList.toggle("none", res.prediction === null);
+  p.classList.toggle("long", p.textContent.length > 2);  // Fashion-MNIST's class names
+  $("confidence").textContent = res.prediction === null ? "draw a digit"
+    : `${(100 * res.probabilities[res.prediction]).toFixed(1)}% sure`;
+  renderBars($("bars"), res.probabilities, res.prediction, names);
+  const pre = { ...res.preprocessing, input: res.input };
+  renderStrip(pad, pre, state.mode);
+  diagram.draw(res, state.neuron, knockedOut);
+  renderEvidence($("evidence"), res.evidence, res.prediction, names);
+  if (state.neuron && res.arithmetic && $("insp-maths")) {
+    renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
+  }
+  const src = $("source");
+  src.textContent = state.test !== null && !pad.strokes.length
+    ? `Test digit #${state.test}, labelled ${res.preprocessing.label}. Draw over it to change it.`
+    : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  live.renders++;
+}
+
+async function refreshAblation() {
+  const n = knockoutCount(), note = $("ko-note");
+  if (!n) { note.hidden = true; ablation = null; return; }
+  try {
+    ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
+    note.hidden = false;
+    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · test accuracy ` +
+      `${(100 * ablation.accuracy).toFixed(2)}% → <b>${(100 * ablation.accuracy_without).toFixed(2)}%</b>` +
+      ` <button id="ko-reset" data-testid="ko-reset">switch all back on</button>`;
+    $("ko-reset").addEventListener("click", async () => {
+      state.knockout = {}; writeURL(); await refreshAblation(); requestFrame();
+      if (state.neuron) selectNeuron(state.neuron.layer, state.neuron.index);
+    });
+  } catch (err) { toast(err.message); }
+}
+
+async function selectNeuron(layer, index) {
+  state.neuron = { layer, index }; writeURL();
+  const el = $("inspector");
+  try {
+    const body = { run: run.name, layer, neuron: index, knockout: state.knockout, mode: state.mode,
+                   ...inputSpec() };
+    const d = await api("api/neuron", body);
+    renderInspector(el, d, {
+      nLayers: run.sizes.length - 1, knocked: knockedOut(layer, index),
+      onClose: () => { state.neuron = null; writeURL(); closeInspector(); requestFrame(); },
+      onKnockout: async () => { toggleKnockout(layer, index); writeURL(); await refreshAblation(); requestFrame(); },
+      onLoadTest: loadTest,
+    });
+    renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
+    if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
+  } catch (err) { toast(err.message); }
+}
+
+function closeInspector() {
+  $("inspector").innerHTML = EMPTY_INSPECTOR;
+  if (live.last) diagram.draw(live.last, null, knockedOut);
+}
+
+function loadTest(index, image) {
+  state.test = index; writeURL();
+  showTab("explore");
+  pad.setBackground(image);
+}
+
+async function selectRun(name) {
+  run = runs.find((r) => r.name === name) || runs[0] || null;
+  if (!run) {
+    $("source").textContent = "No trained model yet: train one in the Train tab or with `digitlens train`.";
+    return;
+  }
+  if (state.run !== run.name) { state.neuron = null; state.knockout = {}; }
+  state.run = run.name; writeURL();
+  $("run").value = run.name;
+  $("model-download").href = `api/runs/${encodeURIComponent(run.name)}/model.npz`;
+  diagram.setModel(run.sizes, run.class_names, run.activations);
+  await refreshAblation();
+  if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
+  else closeInspector();
+  requestFrame();
+  if (state.tab === "test") tests.open();
+}
+
+async function loadRuns(select) {
+  const d = await api("api/runs");
+  runs = d.runs.filter((r) => !r.error);
+  const sel = $("run");
+  sel.innerHTML = "";
+  for (const r of runs) {
+    const acc = r.test_accuracy == null ? "" : ` · ${(100 * r.test_accuracy).toFixed(1)}%`;
+    sel.add(new Option(`${r.name} (${r.sizes.join("-")}${acc})`, r.name));
+  }
+  if (select) await selectRun(select);
+  return d.default;
+}
+
+function showTab(tab) {
+  state.tab = tab; writeURL();
+  for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === tab);
+  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${tab}`;
+  if (tab === "test" && run) tests.open();
+}
+
+function evidencePNG() {
+  const figs = [...$("evidence").querySelectorAll("canvas")], k = 4;
+  const out = document.createElement("canvas");
+  out.width = figs.length * (28 * k + 8); out.height = 28 * k;
+  const ctx = out.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  figs.forEach((c, i) => ctx.drawImage(c, i * (28 * k + 8), 0, 28 * k, 28 * k));
+  return out;
+}
+
+async function init() {
+  readURL();
+  pad = new DrawPad($("draw"), onPadChange);
+  diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
+  live.neuronPoint = (layer, index) => {  // viewport coordinates of a neuron, for tests
+    const [x, y] = diagram.pos(layer + 1, index), r = diagram.canvas.getBoundingClientRect();
+    return [r.left + x, r.top + y];
+  };
+  tests = new TestBrowser(() => run?.name, loadTest);
+  $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
+  $("undo").addEventListener("click", () => pad.undo());
+  document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring
+    if ((e.ctrlKey || e.metaKey) && e.key === "z" && state.tab === "explore" &&
+        !["INPUT", "SELECT"].includes(document.activeElement?.tagName)) {
+      e.preventDefault(); pad.undo();
+    }
+  });
+  $("pen-size").addEventListener("click", () => { $("pen-size").textContent = `pen: ${pad.cyclePen()}`; });
+  for (const r of document.querySelectorAll("input[name=mode]")) {
+    r.checked = r.value === state.mode;
+    r.addEventListener("change", () => {
+      state.mode = r.value; writeURL(); requestFrame();
+    });
+  }
+  for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  for (const b of document.querySelectorAll("button.png")) {
+    b.addEventListener("click", () => {
+      const which = b.dataset.png;
+      const canvas = which === "draw" ? pad.canvas : which === "diagram" ? $("diagram") : evidencePNG();
+      downloadCanvas(canvas, `digitlens-${which}.png`);
+    });
+  }
+  $("run").addEventListener("change", (e) => selectRun(e.target.value));
+  try {
+    const info = await api("api/info");
+    new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });
+    const def = await loadRuns();
+    showTab(state.tab);
+    await selectRun(state.run || def);
+    if (state.test !== null && run) {
+      const res = await api("api/predict", { run: run.name, test_index: state.test, include: [] });
+      pad.setBackground(res.input.map((v) => Math.round(v * 255)));
+    }
+  } catch (err) { toast(err.message); }
+  live.ready = true;
+}
+
+init();

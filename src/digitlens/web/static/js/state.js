@@ -1,0 +1,49 @@
+// View state in the URL, so a link reproduces the view: run, tab, mode, selected neuron,
+// knocked-out neurons and a loaded test digit.  ?run=default&n=0.37&ko=0.3,0.17&mode=raw
+
+export const state = {
+  run: null, tab: "explore", mode: "centred", neuron: null, knockout: {}, test: null,
+};
+
+export function readURL() {
+  const q = new URLSearchParams(location.search);
+  if (q.get("run")) state.run = q.get("run");
+  if (["explore", "test", "train"].includes(q.get("tab"))) state.tab = q.get("tab");
+  if (q.get("mode") === "raw") state.mode = "raw";
+  const n = /^(\d+)\.(\d+)$/.exec(q.get("n") || "");
+  if (n) state.neuron = { layer: +n[1], index: +n[2] };
+  for (const item of (q.get("ko") || "").split(",")) {
+    const m = /^(\d+)\.(\d+)$/.exec(item);
+    if (m) (state.knockout[m[1]] ||= []).push(+m[2]);
+  }
+  const t = q.get("test");
+  if (t && /^\d+$/.test(t)) state.test = +t;
+}
+
+export function writeURL() {
+  const q = new URLSearchParams();
+  if (state.run) q.set("run", state.run);
+  if (state.tab !== "explore") q.set("tab", state.tab);
+  if (state.mode !== "centred") q.set("mode", state.mode);
+  if (state.neuron) q.set("n", `${state.neuron.layer}.${state.neuron.index}`);
+  const ko = Object.entries(state.knockout).flatMap(([l, ns]) => ns.map((i) => `${l}.${i}`));
+  if (ko.length) q.set("ko", ko.join(","));
+  if (state.test !== null) q.set("test", String(state.test));
+  const url = `${location.pathname}${q.toString() ? "?" + q : ""}`;
+  history.replaceState(null, "", url);
+}
+
+export function knockedOut(layer, index) {
+  return (state.knockout[layer] || []).includes(index);
+}
+
+export function toggleKnockout(layer, index) {
+  const list = state.knockout[layer] || [];
+  state.knockout[layer] = list.includes(index) ? list.filter((i) => i !== index)
+    : [...list, index].sort((a, b) => a - b);
+  if (!state.knockout[layer].length) delete state.knockout[layer];
+}
+
+export function knockoutCount() {
+  return Object.values(state.knockout).reduce((n, l) => n + l.length, 0);
+}

@@ -1,0 +1,94 @@
+// The test-set browser: a confusion matrix (click a cell), filters by class or "misclassified",
+// and a gallery of digits; clicking a digit loads it into the explorer.
+
+import { api, toast } from "./api.js";
+import { paintDigit } from "./colors.js";
+
+export class TestBrowser {
+  constructor(getRun, onLoad) {
+    this.getRun = getRun; this.onLoad = onLoad; this.query = {}; this.offset = 0;
+    this.filters = document.getElementById("filters");
+    this.gallery = document.getElementById("gallery");
+    this.more = document.getElementById("more");
+    for (let c = 0; c < 10; c++) {
+      const b = document.createElement("button");
+      b.dataset.filter = String(c); b.textContent = String(c);
+      b.dataset.testid = `filter-${c}`;
+      this.filters.insertBefore(b, this.filters.lastElementChild);
+    }
+    this.filters.addEventListener("click", (e) => {
+      const f = e.target.dataset?.filter;
+      if (f === undefined) return;
+      this.show(f === "all" ? {} : f === "misclassified" ? { misclassified: "true" } : { label: f });
+    });
+    this.more.addEventListener("click", () => this.load(true));
+  }
+
+  async open() {
+    try {
+      const cm = await api(`api/confusion?run=${encodeURIComponent(this.getRun())}`);
+      this.renderConfusion(cm);
+      if (!this.gallery.children.length) await this.show({ misclassified: "true" });
+    } catch (err) { toast(err.message); }
+  }
+
+  renderConfusion(cm) {
+    const m = cm.confusion_matrix, n = m.length;
+    let peakOff = 1;
+    m.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > peakOff) peakOff = v; }));
+    const rowsum = m.map((r) => r.reduce((a, b) => a + b, 0));
+    let html = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th>${j}</th>`).join("")}</tr>`;
+    m.forEach((row, i) => {
+      html += `<tr><th>${i}</th>` + row.map((v, j) => {
+        const bg = i === j ? `rgba(20,145,155,${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
+          : v ? `rgba(217,72,15,${0.12 + 0.75 * v / peakOff})` : "#f7f9fc";
+        return `<td data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${i}, predicted ${j}: ${v}">${v || ""}</td>`;
+      }).join("") + "</tr>";
+    });
+    const el = document.getElementById("confusion");
+    el.innerHTML = html + "</table>";
+    el.querySelectorAll("td").forEach((td) => {
+      td.style.background = td.dataset.bg;  // CSSOM, allowed by the page's CSP
+      td.addEventListener("click", () => this.show({ label: td.dataset.true, predicted: td.dataset.pred }));
+    });
+    document.getElementById("test-acc").textContent =
+      `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test digits. ` +
+      `Off-diagonal cells are mistakes: click one to see those digits.`;
+  }
+
+  async show(query) {
+    this.query = query; this.offset = 0;
+    for (const b of this.filters.children) {
+      const f = b.dataset.filter;
+      b.classList.toggle("on", (f === "all" && !Object.keys(query).length) ||
+        (f === "misclassified" && query.misclassified && !query.label) ||
+        (f === query.label && !query.predicted));
+    }
+    await this.load(false);
+  }
+
+  async load(append) {
+    const q = new URLSearchParams({ run: this.getRun(), ...this.query, offset: this.offset, limit: 60 });
+    try {
+      const d = await api(`api/test?${q}`);
+      if (!append) this.gallery.innerHTML = "";
+      for (const t of d.digits) {
+        const f = document.createElement("figure"), c = document.createElement("canvas");
+        paintDigit(c, t.image);
+        c.dataset.index = t.index;
+        c.addEventListener("click", () => this.onLoad(t.index, t.image));
+        f.appendChild(c);
+        f.classList.toggle("wrong", t.label !== t.prediction);
+        f.append(t.label === t.prediction ? `${t.label}` : `${t.label}→${t.prediction}`);
+        this.gallery.appendChild(f);
+      }
+      this.offset += d.digits.length;
+      this.more.hidden = this.offset >= d.total;
+      const q2 = this.query;
+      const what = q2.predicted !== undefined ? `true ${q2.label}, predicted ${q2.predicted}`
+        : q2.label !== undefined ? `digit ${q2.label}` : q2.misclassified ? "misclassified, most confident first" : "all";
+      document.getElementById("gallery-title").textContent = `${d.total} test digits: ${what}` +
+        " (under each: true label, or true→predicted)";
+    } catch (err) { toast(err.message); }
+  }
+}

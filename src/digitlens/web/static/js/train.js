@@ -1,0 +1,102 @@
+// The training tab: start a preset from the page and follow it live over server-sent events:
+// test accuracy per epoch and a mosaic of first-layer weights (red +, blue −).
+
+import { api, toast } from "./api.js";
+import { paint } from "./colors.js";
+
+export class Trainer {
+  constructor(info, onRunReady) {
+    this.onRunReady = onRunReady;
+    this.form = document.getElementById("train");
+    this.status = document.getElementById("train-status");
+    this.stopBtn = document.getElementById("train-stop");
+    this.history = []; this.job = null; this.source = null;
+    const preset = document.getElementById("preset");
+    for (const p of info.presets) preset.add(new Option(`${p.name} (${p.layers.join("-")})`, p.name));
+    preset.value = "s1-single-layer";
+    const describe = () => {
+      const p = info.presets.find((x) => x.name === preset.value);
+      document.getElementById("preset-summary").textContent = p.summary;
+      this.form.elements.name.value = `${p.name}-${new Date().toISOString().slice(5, 16).replace(/[-:T]/g, "")}`;
+    };
+    preset.addEventListener("change", describe); describe();
+    if (!info.training) {
+      document.getElementById("train-off").hidden = false;
+      for (const el of this.form.elements) el.disabled = true;
+    }
+    this.form.addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
+    this.stopBtn.addEventListener("click", () => this.stop());
+    this.chart();
+  }
+
+  async start() {
+    const f = this.form.elements;
+    try {
+      const d = await api("api/train", { preset: f.preset.value, epochs: +f.epochs.value,
+                                          name: f.name.value, dataset: f.dataset.value });
+      this.job = d.job; this.history = []; this.chart();
+      this.status.textContent = `training ${d.job.run}…`;
+      this.stopBtn.disabled = false;
+      this.follow();
+    } catch (err) { toast(err.message); }
+  }
+
+  async stop() {
+    if (this.job) await api(`api/train/${this.job.id}/stop`, {}).catch((e) => toast(e.message));
+  }
+
+  follow() {
+    this.source?.close();
+    const src = new EventSource(`api/train/${this.job.id}/events`);
+    this.source = src;
+    src.addEventListener("start", (e) => {
+      const d = JSON.parse(e.data);
+      this.epochs = d.epochs;
+      this.status.textContent = `training ${d.run}: ${d.layers.join("-")} on ${d.n_train} ${d.dataset} digits…`;
+    });
+    src.addEventListener("epoch", (e) => {
+      const d = JSON.parse(e.data);
+      this.history.push(d.row); this.chart(); this.mosaic(d.mosaic);
+      this.status.textContent = `epoch ${d.row.epoch}/${this.epochs}: test accuracy ` +
+        `${(100 * d.row.test_accuracy).toFixed(2)}% (${d.row.seconds.toFixed(1)} s)`;
+      if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
+    });
+    const finish = (msg) => { src.close(); this.stopBtn.disabled = true; this.status.textContent += ` · ${msg}`; };
+    src.addEventListener("done", () => { finish("done: the run is now in the model picker"); this.onRunReady(this.job.run, true); });
+    src.addEventListener("stopped", () => finish("stopped (resume it with digitlens train --out runs/NAME)"));
+    src.addEventListener("error", (e) => {
+      if (e.data) { finish(`failed: ${JSON.parse(e.data).error}`); }
+    });
+  }
+
+  chart() {
+    const c = document.getElementById("train-chart"), ctx = c.getContext("2d");
+    const W = c.width, H = c.height, L = 40, B = 24;
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+    ctx.strokeStyle = "#e3e7ef"; ctx.fillStyle = "#667085"; ctx.font = "11px system-ui";
+    for (let p = 0; p <= 100; p += 20) {
+      const y = H - B - (H - B - 10) * p / 100;
+      ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();
+      ctx.fillText(`${p}%`, 4, y + 4);
+    }
+    ctx.fillText("epoch", W - 40, H - 6);
+    const n = Math.max(this.epochs || 1, this.history.length, 1);
+    const px = (e) => L + (W - L - 12) * e / n, py = (a) => H - B - (H - B - 10) * a;
+    ctx.strokeStyle = "#14919b"; ctx.lineWidth = 2; ctx.beginPath();
+    this.history.forEach((h, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, px(h.epoch), py(h.test_accuracy)));
+    ctx.stroke();
+    ctx.fillStyle = "#0b3c5d";
+    for (const h of this.history) { ctx.beginPath(); ctx.arc(px(h.epoch), py(h.test_accuracy), 3, 0, 7); ctx.fill(); }
+  }
+
+  mosaic(m) {
+    const side = Math.ceil(Math.sqrt(m.n)), cell = 29, canvas = document.getElementById("train-mosaic");
+    canvas.width = canvas.height = side * cell - 1;
+    const ctx = canvas.getContext("2d"), tile = document.createElement("canvas");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+    m.images.forEach((img, k) => {
+      paint(tile, img, 28, 28, "diverging", 1);
+      ctx.drawImage(tile, (k % side) * cell, Math.floor(k / side) * cell);
+    });
+  }
+}

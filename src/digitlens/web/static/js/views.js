@@ -1,0 +1,104 @@
+// The explorer's views: probability bars, preprocessing strip, per-class evidence. Each takes
+// the server's numbers and draws them; none computes anything about the network.
+
+import { paint, maxAbs } from "./colors.js";
+
+export function renderBars(el, probs, prediction, classNames) {
+  if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
+    el.innerHTML = "";
+    el.dataset.names = classNames.join();
+    const longest = Math.max(...classNames.map((n) => String(n).length), 1);
+    el.style.setProperty("--label", longest > 2 ? `${longest + 1}ch` : "18px");
+    probs.forEach((_, c) => {
+      const li = document.createElement("li");
+      li.innerHTML = `<b>${classNames[c] ?? c}</b><div class="track"><div class="fill"></div></div>` +
+        `<span class="pct"></span>`;
+      el.appendChild(li);
+    });
+  }
+  probs.forEach((p, c) => {
+    const li = el.children[c];
+    li.classList.toggle("top", c === prediction);
+    li.children[1].firstChild.style.width = `${(100 * p).toFixed(1)}%`;
+    li.children[2].textContent = `${(100 * p).toFixed(1)}%`;
+  });
+}
+
+function blank(canvas, w, h) {
+  canvas.width = w; canvas.height = h;
+  const c = canvas.getContext("2d");
+  c.fillStyle = "#000"; c.fillRect(0, 0, w, h);
+  return c;
+}
+
+// The drawing, the crop (both drawn from the pad's own canvas: no numbers involved), then the
+// server's fitted 20×20, centred 28×28 and raw 28×28.
+export function renderStrip(pad, pre, mode) {
+  const raw = document.getElementById("s-raw"), crop = document.getElementById("s-crop");
+  const rc = blank(raw, 112, 112);
+  rc.drawImage(pad.canvas, 0, 0, 112, 112);
+  const cc = blank(crop, 112, 112);
+  const fit = document.getElementById("s-fit");
+  const note = document.getElementById("strip-note");
+  document.getElementById("f-centred").classList.toggle("on", pre.source === "test" || mode === "centred");
+  document.getElementById("f-raw").classList.toggle("on", pre.source !== "test" && mode === "raw");
+  document.getElementById("strip").classList.toggle("test", pre.source === "test");
+  if (pre.source === "test") {
+    blank(fit, 20, 20);
+    paint(document.getElementById("s-centred"), pre.input, 28, 28, "gray");
+    paint(document.getElementById("s-raw28"), pre.input, 28, 28, "gray");
+    note.textContent = `Test digit #${pre.test_index} (labelled ${pre.label}) was already ` +
+      "cropped, fitted and centred when MNIST was made, so it goes in as it is.";
+    return;
+  }
+  paint(document.getElementById("s-raw28"), pre.raw28.flat(), 28, 28, "gray");
+  paint(document.getElementById("s-centred"), pre.centred.flat(), 28, 28, "gray");
+  if (!pre.has_ink) {
+    blank(fit, 20, 20);
+    note.textContent = "No ink yet: draw a digit in the black square.";
+    return;
+  }
+  // the server's bounding box is in the pixels it was sent; map it onto the pad's canvas
+  const u = pad.canvas.width / pre.width, v = pad.canvas.height / pre.height;
+  const [top, left, bottom, right] = [pre.bbox[0] * v, pre.bbox[1] * u, pre.bbox[2] * v, pre.bbox[3] * u];
+  const sx = 112 / pad.canvas.width, sy = 112 / pad.canvas.height;
+  rc.strokeStyle = "#f5b942"; rc.lineWidth = 1.5;
+  rc.strokeRect(left * sx, top * sy, (right - left) * sx, (bottom - top) * sy);
+  const bw = right - left, bh = bottom - top, k = 104 / Math.max(bw, bh);
+  cc.drawImage(pad.canvas, left, top, bw, bh, (112 - bw * k) / 2, (112 - bh * k) / 2, bw * k, bh * k);
+  const fh = pre.fitted.length, fw = pre.fitted[0].length;
+  const fctx = blank(fit, 20, 20), tmp = document.createElement("canvas");
+  paint(tmp, pre.fitted.flat(), fw, fh, "gray");
+  fctx.drawImage(tmp, Math.floor((20 - fw) / 2), Math.floor((20 - fh) / 2));
+  const [cy, cx] = pre.centre_of_mass;
+  note.textContent = mode === "raw"
+    ? "Fed raw: the whole canvas squashed to 28×28. Your digit is not sized or centred the way " +
+      "MNIST digits are, so the network sees something it never learned. Switch back to see the fix."
+    : `Like MNIST: cropped to the ink, scaled to fit 20×20 keeping its shape, then pasted so its ` +
+      `centre of mass (${cy.toFixed(1)}, ${cx.toFixed(1)}) sits at the middle of the 28×28 field.`;
+}
+
+export function renderEvidence(el, ev, prediction, classNames) {
+  const note = document.getElementById("ev-note");
+  if (!ev) {
+    el.innerHTML = "";
+    note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
+    return;
+  }
+  note.textContent = `${ev.note}; red pixels push the class up, blue down`;
+  if (el.children.length !== ev.contributions.length) {
+    el.innerHTML = "";
+    ev.contributions.forEach((_, c) => {
+      const f = document.createElement("figure");
+      f.innerHTML = `<canvas width="28" height="28"></canvas><figcaption></figcaption>`;
+      el.appendChild(f);
+    });
+  }
+  const scale = Math.max(...ev.contributions.map((c) => maxAbs(c)));
+  ev.contributions.forEach((c, k) => {
+    const f = el.children[k];
+    f.classList.toggle("top", k === prediction);
+    paint(f.firstChild, c, 28, 28, "diverging", scale);
+    f.lastChild.textContent = `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`;
+  });
+}

@@ -1,0 +1,163 @@
+"""Request validation in one place: body limits, JSON shape, numbers, names, images.
+
+Every check raises a ``DigitlensError`` subclass whose ``status`` becomes the HTTP status, with
+one message shape ("The 'x' parameter must be ... Got ... instead."), so bad input is a clear
+4xx and never reaches the maths or the file system unchecked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from starlette.requests import Request
+
+from digitlens.errors import DigitlensError, bad_param
+
+MAX_BODY = 4 * 1024 * 1024          # bytes of one request body
+MAX_SIDE = 512                       # largest drawing side, in pixels
+MAX_IMAGE_BYTES = 2 * 1024 * 1024    # decoded bytes of an uploaded image
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,")
+
+
+class TooLarge(DigitlensError):
+    status = 413
+
+
+class UnsupportedMedia(DigitlensError):
+    status = 415
+
+
+class Forbidden(DigitlensError):
+    status = 403
+
+
+class Conflict(DigitlensError):
+    status = 409
+
+
+async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
+    """The request body as a JSON object, refusing oversize bodies before reading them."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise UnsupportedMedia(f"send the body as application/json (got {ctype or 'nothing'!r})")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"request body too large: at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body too large: at most {limit} bytes")
+        chunks.append(chunk)
+    try:
+        data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise DigitlensError(f"the body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise DigitlensError("the body must be a JSON object")
+    return data
+
+
+def _reject_constant(name: str) -> None:
+    raise DigitlensError(f"the body is not valid JSON ({name} is not a number)")
+
+
+def only(data: Mapping[str, Any], allowed: set[str]) -> None:
+    """Refuse unknown fields, so a typo is an error rather than silently ignored."""
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise DigitlensError(f"unknown field {extra[0]!r}; expected some of "
+                             f"{', '.join(sorted(allowed))}")
+
+
+def integer(value: Any, name: str, lo: int, hi: int) -> int:
+    """An int in lo..hi; query strings of digits are accepted too."""
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise bad_param(name, f"an int in {lo}..{hi}", value)
+    return value
+
+
+def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise bad_param(name, f"one of {', '.join(options)}", value)
+    return str(value)
+
+
+def name(value: Any, what: str = "run") -> str:
+    """A run or job name: letters, digits, '.', '_' and '-' only, never a path."""
+    if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
+        got = value if isinstance(value, str) and len(value) < 80 else type(value).__name__
+        raise bad_param(what, "a name of letters, digits, '.', '_' or '-' (at most 64)", got)
+    return value
+
+
+def pixels(value: Any, width: int, height: int) -> np.ndarray:
+    """A flat list of ``width × height`` finite numbers in 0..1 -> (height, width) float32."""
+    n = width * height
+    if not isinstance(value, list) or len(value) != n:
+        got = f"a list of {len(value)}" if isinstance(value, list) else type(value).__name__
+        raise bad_param("pixels", f"a list of {n} numbers ({height}×{width}) in 0..1", got)
+    if not set(map(type, value)) <= {int, float}:  # no strings, booleans, nulls or lists
+        raise bad_param("pixels", "numbers only", "a non-number")
+    arr = np.asarray(value, dtype=np.float32)
+    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise bad_param("pixels", "numbers in 0..1", f"values in {arr.min()}..{arr.max()}")
+    return arr.reshape(height, width)
+
+
+def image(value: Any) -> np.ndarray:
+    """A PNG/JPEG/WebP data URL -> grayscale float32 0..1 (alpha composited on white)."""
+    from digitlens.data.preprocess import to_gray
+    if not isinstance(value, str) or not value.startswith(IMAGE_PREFIXES):
+        raise bad_param("image", "a data URL starting 'data:image/png;base64,' (or jpeg, webp)",
+                        value[:30] if isinstance(value, str) else type(value).__name__)
+    payload = value.split(",", 1)[1]
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise TooLarge(f"image too large: at most {MAX_IMAGE_BYTES} bytes")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_param("image", "valid base64 after the comma", "invalid base64") from None
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            if im.width > MAX_SIDE or im.height > MAX_SIDE:
+                raise bad_param("image", f"at most {MAX_SIDE}×{MAX_SIDE} pixels",
+                                f"{im.width}×{im.height}")
+            im.load()
+            gray = to_gray(im)
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise bad_param("image", "a readable PNG, JPEG or WebP image", str(exc)[:80]) from None
+    return gray
+
+
+def knockouts(value: Any) -> dict[int, list[int]]:
+    """``{"0": [3, 17], "1": [5]}`` (hidden layer -> neurons) with ints checked later per model."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 16:
+        raise bad_param("knockout", "an object mapping a hidden layer to a list of neurons", value)
+    out: dict[int, list[int]] = {}
+    for key, neurons in value.items():
+        layer = integer(key, "knockout layer", 0, 15)
+        if not isinstance(neurons, list) or len(neurons) > 4096:
+            raise bad_param("knockout", "lists of at most 4096 neuron indices",
+                            type(neurons).__name__)
+        out[layer] = sorted({integer(n, "knockout neuron", 0, 1_000_000) for n in neurons})
+    return out
+
+
+def finite(value: float) -> float | None:
+    """JSON has no NaN or infinity: such a value becomes null."""
+    return value if math.isfinite(value) else None

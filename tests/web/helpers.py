@@ -1,0 +1,26 @@
+"""Drawings for the tests: real test digits scaled up onto a canvas, as PNG data URLs."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def canvas_of(digit: np.ndarray, size: int = 280, scale: float = 1.0,
+              at: tuple[int, int] | None = None) -> np.ndarray:
+    """A uint8 28×28 digit enlarged ``size/28 × scale`` and pasted on a black canvas."""
+    side = max(8, int(size * scale))
+    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR))
+    out = np.zeros((size, size), np.uint8)
+    top, left = at if at is not None else ((size - side) // 2, (size - side) // 2)
+    out[top:top + side, left:left + side] = big
+    return out
+
+
+def data_url(gray: np.ndarray, fmt: str = "PNG") -> str:
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()

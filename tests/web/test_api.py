@@ -1,0 +1,202 @@
+"""The explorer's API against a real server, every number checked against an oracle computed
+another way (the engine directly, zeroed weights for knockouts, brute force for top-k)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from digitlens.analysis.metrics import confusion_matrix, evaluate_model
+from digitlens.data.preprocess import preprocess, to_gray
+from digitlens.data.sources import Dataset
+from digitlens.nn.io import load_model
+from digitlens.nn.mlp import MLP
+
+from .helpers import canvas_of, data_url
+
+
+@pytest.fixture(scope="module")
+def small(runs_dir: Path) -> MLP:
+    return load_model(runs_dir / "small")
+
+
+@pytest.fixture(scope="module")
+def single(runs_dir: Path) -> MLP:
+    return load_model(runs_dir / "single")
+
+
+def post(client: httpx.Client, path: str, body: dict, status: int = 200) -> dict:
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text[:300]
+    data = r.json()
+    assert data["ok"] is (status < 400)
+    return data
+
+
+def test_predict_pixels_matches_the_engine(client: httpx.Client, small: MLP,
+                                           sample: Dataset) -> None:
+    digit = sample.test_images[7]
+    pixels = (digit.astype(np.float64) / 255).ravel().tolist()
+    d = post(client, "/api/predict", {"run": "small", "pixels": pixels})
+    pre = preprocess(to_gray(digit.astype(np.float32) / 255))
+    t = small.trace(pre.centred)
+    assert d["prediction"] == int(t.prediction[0])
+    np.testing.assert_allclose(d["probabilities"], t.probabilities[0], atol=1e-4)
+    assert [len(a) for a in d["activations"]] == [32, 16, 10]
+    for got, want in zip(d["activations"], t.activations[1:], strict=True):
+        np.testing.assert_allclose(got, want[0], atol=1e-4)
+    np.testing.assert_allclose(d["preprocessing"]["centred"], pre.centred, atol=1e-3)
+    np.testing.assert_allclose(d["input"], pre.centred.ravel(), atol=1e-3)
+    assert d["preprocessing"]["bbox"] == list(pre.bbox)
+    assert d["has_ink"] is True and d["preprocessing"]["mode"] == "centred"
+
+
+def test_predict_image_and_raw_mode(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    """A small digit drawn in a corner: centred feeds the MNIST-style image, raw the squashed
+    canvas, and both match the engine fed the same arrays."""
+    canvas = canvas_of(sample.test_images[3], scale=0.35, at=(10, 170))
+    gray = to_gray(canvas)
+    pre = preprocess(gray)
+    for mode, x in (("centred", pre.centred), ("raw", pre.raw28)):
+        d = post(client, "/api/predict", {"run": "small", "image": data_url(canvas), "mode": mode})
+        np.testing.assert_allclose(d["input"], x.ravel(), atol=1e-3)
+        np.testing.assert_allclose(d["probabilities"], small.trace(x).probabilities[0], atol=1e-4)
+        assert d["preprocessing"]["mode"] == mode
+        assert (d["preprocessing"]["width"], d["preprocessing"]["height"]) == (280, 280)
+    com = np.array(d["preprocessing"]["centre_of_mass"])
+    assert np.all(np.abs(com - 14) <= 0.5)  # centred like MNIST
+    rows, cols = np.indices((28, 28))
+    raw = np.array(d["input"]).reshape(28, 28)
+    assert (raw * cols).sum() / raw.sum() > 18 and (raw * rows).sum() / raw.sum() < 10
+
+
+def test_predict_test_index_is_fed_as_is(client: httpx.Client, small: MLP,
+                                         sample: Dataset) -> None:
+    d = post(client, "/api/predict", {"run": "small", "test_index": 11, "include": []})
+    np.testing.assert_allclose(d["input"], sample.test_images[11].ravel() / 255, atol=1e-3)
+    assert d["prediction"] == int(small.predict(sample.test_images[11:12])[0])
+    assert "activations" not in d and "evidence" not in d
+
+
+def test_blank_drawing_has_no_prediction(client: httpx.Client) -> None:
+    d = post(client, "/api/predict", {"run": "small", "pixels": [0] * 784})
+    assert d["has_ink"] is False and d["prediction"] is None
+
+
+def test_single_layer_evidence_is_exact(client: httpx.Client, single: MLP,
+                                        sample: Dataset) -> None:
+    """S1: for a 784-10 net, input × weights summed plus the bias is the class score."""
+    d = post(client, "/api/predict", {"run": "single", "test_index": 5})
+    ev = d["evidence"]
+    assert ev["method"] == "weights"
+    x = sample.test_images[5].ravel() / 255
+    contrib = np.array(ev["contributions"])
+    np.testing.assert_allclose(contrib, (x[:, None] * single.weights[0]).T, atol=1e-4)
+    np.testing.assert_allclose(contrib.sum(axis=1) + single.biases[0], ev["scores"], atol=5e-3)
+    np.testing.assert_allclose(ev["scores"], single.trace(x).zs[0][0], atol=1e-4)
+
+
+def test_flow_is_the_strongest_terms(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    d = post(client, "/api/predict", {"run": "small", "test_index": 2})
+    t = small.trace(sample.test_images[2])
+    for layer, conns in enumerate(d["flow"]):
+        a = t.activations[layer][0].astype(np.float64)
+        terms = a[:, None] * small.weights[layer]
+        brute = np.sort(np.abs(terms).ravel())[::-1][: len(conns)]
+        np.testing.assert_allclose(sorted((abs(v) for _, _, v in conns), reverse=True), brute,
+                                   atol=1e-4)
+        for i, j, v in conns:
+            assert v == pytest.approx(terms[i, j], abs=1e-4)
+
+
+def test_neuron_arithmetic_and_knockout(client: httpx.Client, small: MLP,
+                                        sample: Dataset) -> None:
+    layer, index = 1, 3
+    d = post(client, "/api/neuron", {"run": "small", "layer": layer, "neuron": index,
+                                     "test_index": 4})
+    t = small.trace(sample.test_images[4])
+    a = d["arithmetic"]
+    assert a["z"] == pytest.approx(float(t.zs[layer][0][index]), abs=1e-5)
+    assert a["value"] == pytest.approx(float(t.activations[layer + 1][0][index]), abs=1e-5)
+    assert a["sum"] + a["bias"] == pytest.approx(a["z"], abs=1e-9)
+    assert a["positive_sum"] + a["negative_sum"] == pytest.approx(a["sum"], abs=1e-9)
+    assert a["n_inputs"] == 32
+    np.testing.assert_allclose(d["incoming"], small.weights[layer][:, index], atol=1e-4)
+    np.testing.assert_allclose(d["composed"], (small.weights[0] @ small.weights[1])[:, index],
+                               atol=1e-4)
+    # the test digits that excite it most, by brute force
+    acts = small.trace(sample.test_images).activations[layer + 1][:, index]
+    assert [t["value"] for t in d["top_test"]] == pytest.approx(sorted(acts)[::-1][:8], abs=1e-5)
+    # knockout accuracy: the same as zeroing the neuron's outgoing weights
+    zeroed = small.copy()
+    zeroed.weights[layer + 1][index, :] = 0
+    want = float(np.mean(zeroed.predict(sample.test_images) == sample.test_labels))
+    assert d["knockout"]["accuracy_without"] == pytest.approx(want)
+    assert d["knockout"]["accuracy_with"] == pytest.approx(
+        evaluate_model(small, sample.test_images, sample.test_labels).accuracy)
+
+
+def test_output_neuron_uses_softmax(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    d = post(client, "/api/neuron", {"run": "small", "layer": 2, "neuron": 7, "test_index": 0})
+    assert d["kind"] == "output" and "knockout" not in d
+    want = small.trace(sample.test_images[0]).probabilities[0][7]
+    assert d["arithmetic"]["value"] == pytest.approx(float(want), abs=1e-5)
+
+
+def test_ablate_matches_zeroed_weights(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    knock = {"0": [1, 5, 9, 20], "1": [0, 2]}
+    d = post(client, "/api/ablate", {"run": "small", "knockout": knock})
+    zeroed = small.copy()
+    zeroed.weights[1][[1, 5, 9, 20], :] = 0
+    zeroed.weights[2][[0, 2], :] = 0
+    want = float(np.mean(zeroed.predict(sample.test_images) == sample.test_labels))
+    assert d["accuracy_without"] == pytest.approx(want)
+    assert d["knocked_out"] == 6
+    p = post(client, "/api/predict", {"run": "small", "test_index": 9, "knockout": knock,
+                                      "include": ["activations"]})
+    np.testing.assert_allclose(p["probabilities"],
+                               zeroed.trace(sample.test_images[9]).probabilities[0], atol=1e-4)
+    assert p["activations"][0][5] == 0 and p["activations"][1][2] == 0
+
+
+def test_test_slices_and_confusion(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    pred = small.predict(sample.test_images)
+    cm = confusion_matrix(sample.test_labels, pred)
+    d = client.get("/api/confusion", params={"run": "small"}).json()
+    assert d["confusion_matrix"] == cm.tolist()
+    wrong = client.get("/api/test", params={"run": "small", "misclassified": "true",
+                                            "limit": 200}).json()
+    assert wrong["total"] == int((pred != sample.test_labels).sum())
+    assert all(x["label"] != x["prediction"] for x in wrong["digits"])
+    conf = [x["confidence"] for x in wrong["digits"]]
+    assert conf == sorted(conf, reverse=True)
+    i, j = np.unravel_index(np.argmax(cm - np.diag(np.diag(cm))), cm.shape)
+    cell = client.get("/api/test", params={"run": "small", "label": int(i),
+                                           "predicted": int(j)}).json()
+    assert cell["total"] == cm[i, j]
+    sevens = client.get("/api/test", params={"run": "small", "label": 7, "limit": 5}).json()
+    assert sevens["total"] == int((sample.test_labels == 7).sum())
+    first = sevens["digits"][0]
+    assert first["image"] == sample.test_images[first["index"]].ravel().tolist()
+
+
+def test_runs_and_model_download(client: httpx.Client, runs_dir: Path) -> None:
+    d = client.get("/api/runs").json()
+    names = {r["name"]: r for r in d["runs"]}
+    assert {"small", "single"} <= set(names)
+    assert names["small"]["sizes"] == [784, 32, 16, 10]
+    assert names["small"]["epochs"] == 5 and len(names["small"]["history"]) == 5
+    r = client.get("/api/runs/small/model.npz")
+    assert r.status_code == 200
+    assert r.content == (runs_dir / "small" / "model.npz").read_bytes()
+
+
+def test_page_and_assets_are_served(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and 'data-testid="draw"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    js = client.get("/js/main.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]

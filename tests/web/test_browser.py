@@ -1,0 +1,227 @@
+"""The explorer in a real browser (Debian's Chromium through Playwright) against
+``digitlens serve``: draw digits with mouse strokes, inspect a neuron, knock it out, switch
+raw vs centred, browse the test set, train from the page. Screenshots are saved for people to
+look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import require
+
+from .conftest import Served
+
+pytestmark = pytest.mark.e2e
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = require("chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("DIGITLENS_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Page:
+    """A page of the explorer with helpers to draw and wait; it records console errors."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.ctx = browser.new_context(viewport={"width": 1440, "height": 1400})
+        self.page = self.ctx.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url)
+        self.wait("window.digitlens && window.digitlens.ready")
+
+    def js(self, expr: str) -> Any:
+        return self.page.evaluate(f"() => ({expr})")
+
+    def wait(self, expr: str, timeout: float = 15.0) -> None:
+        for _ in range(int(timeout / 0.05)):
+            if self.js(expr):
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"timed out waiting for {expr}")
+
+    def settle(self) -> None:
+        """Wait until the newest drawing has been predicted and drawn (twice idle in a row,
+        so an answer that lands between two looks is not missed)."""
+        self.wait("window.digitlens.last !== null")
+        for _ in range(2):
+            self.page.wait_for_timeout(60)
+            self.wait("window.digitlens.idle()")
+
+    def stroke(self, points: list[tuple[float, float]], release: bool = True) -> None:
+        box = self.page.get_by_test_id("draw").bounding_box()
+        m = self.page.mouse
+        m.move(box["x"] + points[0][0], box["y"] + points[0][1])
+        m.down()
+        for x, y in points[1:]:
+            m.move(box["x"] + x, box["y"] + y, steps=3)
+        if release:
+            m.up()
+
+    def text(self, testid: str) -> str:
+        return str(self.page.get_by_test_id(testid).inner_text())
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@pytest.fixture()
+def page(browser: Any, served: Served) -> Iterator[Page]:
+    p = Page(browser, served.url)
+    yield p
+    errors = p.errors
+    p.close()
+    assert errors == [], errors
+
+
+ONE = [(140.0, 45.0 + 9 * k) for k in range(22)]
+ZERO = [(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 85 * math.cos(t / 20 * 2 * math.pi))
+        for t in range(22)]
+
+
+def test_draw_one_and_zero(page: Page, shots: Path) -> None:
+    assert page.text("prediction") == "?"
+    page.stroke(ONE[:12], release=False)  # mid-stroke: the prediction is already live
+    page.wait("window.digitlens.renders > 0 && window.digitlens.last.has_ink")
+    page.stroke(ONE[12:])
+    page.settle()
+    assert page.text("prediction") == "1"
+    page.page.screenshot(path=str(shots / "draw-1.png"), full_page=True)
+    page.page.get_by_test_id("clear").click()
+    page.settle()
+    assert page.text("prediction") == "?"
+    page.stroke(ZERO)
+    page.settle()
+    assert page.text("prediction") == "0"
+    last = page.js("window.digitlens.last")
+    assert last["prediction"] == 0 and max(last["probabilities"]) == last["probabilities"][0]
+    assert len(page.page.get_by_test_id("evidence").locator("canvas").all()) == 10
+    page.page.screenshot(path=str(shots / "draw-0.png"), full_page=True)
+    page.page.get_by_test_id("undo").click()
+    page.settle()
+    assert page.text("prediction") == "?"
+
+
+def test_inspect_and_knock_out_a_neuron(page: Page, shots: Path) -> None:
+    page.stroke(ZERO)
+    page.settle()
+    page.page.get_by_test_id("diagram").scroll_into_view_if_needed()
+    active = page.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
+    x, y = page.js(f"window.digitlens.neuronPoint(0, {active})")
+    page.page.mouse.click(x, y)
+    page.wait("document.querySelector('[data-testid=inspector-title]') !== null")
+    assert page.text("inspector-title") == f"hidden layer 1 · neuron {active}"
+    value = page.js(f"window.digitlens.last.activations[0][{active}]")
+    assert f"ReLU(z) = {value:.4f}" in page.text("arithmetic")
+    page.page.get_by_test_id("inspector").scroll_into_view_if_needed()
+    page.page.screenshot(path=str(shots / "inspector.png"))
+    page.page.get_by_test_id("knockout").check()
+    page.wait("!document.querySelector('[data-testid=ko-note]').hidden")
+    page.settle()
+    assert "1 neuron switched off" in page.text("ko-note")
+    assert page.js(f"window.digitlens.last.activations[0][{active}]") == 0
+    assert "switched off" in page.text("arithmetic")
+    assert f"ko=0.{active}" in page.page.url and f"n=0.{active}" in page.page.url
+    page.page.screenshot(path=str(shots / "knockout.png"), full_page=True)
+    # the URL reproduces the view
+    again = Page(page.page.context.browser, page.page.url)
+    try:
+        again.wait("document.querySelector('[data-testid=inspector-title]') !== null")
+        assert again.text("inspector-title") == f"hidden layer 1 · neuron {active}"
+        assert again.page.get_by_test_id("knockout").is_checked()
+    finally:
+        again.close()
+
+
+def test_raw_versus_centred(page: Page, shots: Path) -> None:
+    small_one = [(50.0, 20.0 + 5 * k) for k in range(15)]  # short, in the top-left corner
+    page.stroke(small_one)
+    page.settle()
+
+    def centre() -> tuple[float, float]:
+        x = page.js("window.digitlens.last.input")
+        total = sum(x)
+        return (sum(v * (i // 28) for i, v in enumerate(x)) / total,
+                sum(v * (i % 28) for i, v in enumerate(x)) / total)
+
+    assert page.js("window.digitlens.last.preprocessing.mode") == "centred"
+    cy, cx = centre()
+    assert abs(cy - 14) < 1 and abs(cx - 14) < 1
+    page.page.screenshot(path=str(shots / "centred.png"), full_page=True)
+    page.page.get_by_test_id("mode-raw").check()
+    page.settle()
+    assert page.js("window.digitlens.last.preprocessing.mode") == "raw"
+    cy, cx = centre()
+    assert cy < 9 and cx < 7  # the raw canvas keeps the digit small and in its corner
+    assert "on" in page.page.locator("#f-raw").get_attribute("class")
+    assert "mode=raw" in page.page.url
+    page.page.screenshot(path=str(shots / "raw.png"), full_page=True)
+
+
+def test_test_set_browser_loads_a_digit(page: Page, shots: Path) -> None:
+    page.page.get_by_test_id("tab-test").click()
+    page.page.get_by_test_id("cm-7-7").click()
+    page.wait("document.querySelectorAll('[data-testid=gallery] canvas').length > 0")
+    page.page.screenshot(path=str(shots / "test-set.png"))
+    first = page.page.get_by_test_id("gallery").locator("canvas").first
+    index = int(first.get_attribute("data-index"))
+    first.click()
+    page.settle()
+    assert page.page.locator("#tab-explore").is_visible()
+    assert f"Test digit #{index}" in page.text("source")
+    assert page.text("prediction") == "7"
+    assert page.js("window.digitlens.last.preprocessing.source") == "test"
+
+
+def test_train_from_the_page(page: Page, shots: Path) -> None:
+    page.page.get_by_test_id("tab-train").click()
+    form = page.page.get_by_test_id("train-form")
+    form.locator("select[name=preset]").select_option("s1-single-layer")
+    form.locator("input[name=epochs]").fill("2")
+    form.locator("select[name=dataset]").select_option("mnist-sample")
+    form.locator("input[name=name]").fill("from-the-page")
+    page.page.get_by_test_id("train-start").click()
+    page.wait("document.querySelector('[data-testid=train-status]').textContent.includes('done')",
+              timeout=60)
+    assert "epoch 2/2" in page.text("train-status")
+    assert page.page.locator("#run option[value=from-the-page]").count() == 1
+    page.page.screenshot(path=str(shots / "train.png"))
+
+
+def test_png_downloads(page: Page, tmp_path: Path) -> None:
+    from PIL import Image
+
+    page.stroke(ONE)
+    page.settle()
+    for which, size in (("draw", (280, 280)), ("evidence", (10 * (28 * 4 + 8), 28 * 4))):
+        with page.page.expect_download() as info:
+            page.page.locator(f"button.png[data-png={which}]").click()
+        path = tmp_path / f"{which}.png"
+        info.value.save_as(path)
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size == size
+            if which == "draw":  # the white stroke is there on the black canvas
+                gray = im.convert("L")
+                assert gray.getpixel((140, 140)) > 200 and gray.getpixel((20, 20)) < 30

@@ -1,0 +1,72 @@
+"""``digitlens serve`` as a user runs it: prints the URL, serves the runs, fails clearly."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digitlens.commands.serve import is_loopback
+
+from .conftest import Served
+
+
+def test_serve_prints_url_and_serves(served: Served) -> None:
+    assert served.url.startswith("http://127.0.0.1:")
+    info = httpx.get(served.url + "api/info").json()
+    assert info["ok"] and info["training"] is True
+    assert info["default_run"] == "small" and set(info["runs"]) >= {"small", "single"}
+    assert httpx.get(served.url).status_code == 200
+
+
+def test_serve_without_runs_still_starts(tmp_path: Path) -> None:
+    s = Served("--runs-dir", str(tmp_path / "none"))
+    try:
+        info = httpx.get(s.url + "api/info").json()
+        assert info["runs"] == [] and info["default_run"] is None
+        r = httpx.post(s.url + "api/predict", json={"pixels": [0] * 784})
+        assert r.status_code == 404 and "train one first" in r.json()["error"]
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("args", [["--run", "/no/such/run"], ["--port", "70000"]])
+def test_serve_bad_arguments_fail_in_one_line(args: list[str]) -> None:
+    p = subprocess.run([sys.executable, "-m", "digitlens", "serve", *args], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 1
+    assert p.stderr.startswith("digitlens: error:") and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_port_in_use_is_a_clear_error(runs_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        p = subprocess.run([sys.executable, "-m", "digitlens", "serve", "--runs-dir",
+                            str(runs_dir), "--port", str(port)], capture_output=True, text=True,
+                           timeout=60)
+    assert p.returncode == 1 and "try another --port" in p.stderr
+
+
+@pytest.mark.parametrize(("host", "loop"), [("127.0.0.1", True), ("localhost", True),
+                                            ("::1", True), ("127.0.0.5", True),
+                                            ("0.0.0.0", False), ("192.168.1.4", False),  # noqa: S104
+                                            ("myhost.lan", False)])
+def test_loopback_detection(host: str, loop: bool) -> None:
+    assert is_loopback(host) is loop
+
+
+def test_other_loopback_address_answers_to_itself(runs_dir: Path) -> None:
+    s = Served("--runs-dir", str(runs_dir), "--host", "127.0.0.2")
+    try:
+        assert s.url.startswith("http://127.0.0.2:")
+        assert httpx.get(s.url + "api/info").json()["training"] is True
+        r = httpx.get(s.url + "api/info", headers={"host": "evil.example"})
+        assert r.status_code == 400
+    finally:
+        s.stop()
