@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/digitlens data fetch
 	$(BIN)/digitlens train --preset default --out $(RUN)
 	@echo "run folder: $(RUN)  (model: $(RUN)/model.npz, history: $(RUN)/history.json)"
+	$(BIN)/digitlens serve --run $(RUN)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
@@ -35,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_presets.py
 	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN)
+	$(BIN)/python benchmarks/bench_browser.py --run $(RUN)
 
 clean:
 	rm -rf $(VENV) runs out .pytest_cache .mypy_cache .ruff_cache
