@@ -46,8 +46,10 @@ def to_rgb(fig: Any) -> np.ndarray:
 
 
 def percent_axis(ax: Any) -> None:
+    """Percent ticks, with a decimal when the axis spans less than 5 points."""
     from matplotlib.ticker import PercentFormatter
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1 if hi - lo < 0.05 else 0))
 
 
 def accuracy_curve(history: list[dict[str, Any]], width: int = 640, height: int = 300

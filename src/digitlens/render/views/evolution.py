@@ -22,7 +22,7 @@ from digitlens.render.image import Animation
 from digitlens.render.tiles import (Canvas, colorbar, grid_shape, mosaic, text_width,
                                     with_bias_bars)
 
-MAX_HIDDEN = 512
+MAX_HIDDEN = 256
 CURVE_H, CURVE_W = 150, 400
 
 
@@ -159,7 +159,8 @@ def evolution(run: Run | str, every: int = 1, fps: float = 12.0,
     vmax_h = [C.symmetric_limit(m.weights[0][:, :lay.n_hidden]) if lay.n_hidden else 1.0
               for m in fr.models]
     vmax_o = [C.symmetric_limit(m.weights[-1], 100) for m in fr.models]
-    vmax_b = [C.symmetric_limit(m.biases[0], 100) if lay.n_hidden else 1.0 for m in fr.models]
+    vmax_b = [C.symmetric_limit(np.concatenate([m.biases[0], m.biases[-1]]), 100)
+              for m in fr.models]
 
     def frame(i: int) -> np.ndarray:
         m, epoch, acc = fr.models[i], fr.epochs[i], fr.accuracy[i]
@@ -172,8 +173,7 @@ def evolution(run: Run | str, every: int = 1, fps: float = 12.0,
             cv.paste(*lay.hidden_at, mosaic(tiles, lay.hidden_grid[1], 3))
         wo = C.diverging(m.weights[-1].T, vmax_o[i])  # (10, n_prev)
         otiles = vector_tiles(wo, lay.out_grid, lay.oscale)
-        otiles = with_bias_bars(otiles, C.bias(m.biases[-1], C.symmetric_limit(
-            m.biases[-1], 100)), 5)
+        otiles = with_bias_bars(otiles, C.bias(m.biases[-1], vmax_b[i]), 5)
         y, x = lay.out_at
         for k in range(len(otiles)):
             r, c = divmod(k, lay.out_cols)
@@ -191,7 +191,7 @@ def evolution(run: Run | str, every: int = 1, fps: float = 12.0,
         cv.paste(ly, 6, colorbar("div", (f"−{vmax_h[i]:.2g}", "0", f"+{vmax_h[i]:.2g}"),
                                  "hidden weights", 160))
         cv.paste(ly, 236, colorbar("bias", (f"−{vmax_b[i]:.2g}", "0", f"+{vmax_b[i]:.2g}"),
-                                   "hidden biases", 100))
+                                   "biases", 100))
         cv.paste(ly, 406, colorbar("div", (f"−{vmax_o[i]:.2g}", "0", f"+{vmax_o[i]:.2g}"),
                                    "output weights", 160))
         return cv.idx

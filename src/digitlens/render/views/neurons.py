@@ -36,7 +36,7 @@ def neuron_mosaic(model: MLP, rep: NeuronReport) -> np.ndarray:
     """The layer's neurons ranked most → least important, each framed by its status."""
     w = composed_weights(model, rep.layer)  # (784, n)
     order = rep.order[::-1][:MAX_TILES]
-    scale = 2 if len(order) <= 100 else 1
+    scale = 2 if len(order) <= MAX_TILES else 1
     tiles = weight_tiles(w[:, order], C.symmetric_limit(w), scale)
     tiles = framed(tiles, status_colours(rep)[order], 2)
     cols = grid_shape(len(order))[1]

@@ -54,7 +54,7 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
     check_style(style)
     n = min(model.sizes[1], max_neurons)
     w = model.weights[0][:, :n]
-    scale = 2 if n <= 100 else 1
+    scale = 2 if n <= MAX_TILES else 1
     tiles, vmax = tiles_of(w, style, False, scale)
     parts = []
     if style == "diverging":
@@ -97,7 +97,7 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
             body = labelled_row(tiles, names[: len(tiles)], 8, 14, bold=True)
             title = f"Output neurons: {product}"
         else:
-            scale = 2 if n <= 100 else 1
+            scale = 2 if n <= MAX_TILES else 1
             tiles, _ = tiles_of(w[:, :n], style, True, scale)
             body = mosaic(tiles, grid_shape(n)[1], 3)
             more = f", first {n} of {w.shape[1]}" if n < w.shape[1] else ""
