@@ -155,9 +155,11 @@ class NeuronReport:
         return np.argsort(self.importance, kind="stable")
 
     def to_dict(self) -> dict[str, Any]:
-        r = lambda a: [round(float(v), 5) for v in a]  # noqa: E731
+        def r(a: Any) -> list[float]:
+            return [round(float(v), 5) for v in a]
         return {"layer": self.layer, "n": self.n, "importance": r(self.importance),
-                "dead": np.flatnonzero(self.dead).tolist(), "dim": np.flatnonzero(self.dim).tolist(),
+                "dead": np.flatnonzero(self.dead).tolist(),
+                "dim": np.flatnonzero(self.dim).tolist(),
                 "duplicates": [[i, j, round(c, 4)] for i, j, c in self.duplicates],
                 "base_accuracy": self.base_accuracy, "single_zero": r(self.single_zero),
                 "single_mean": r(self.single_mean), "ks": self.ks,
@@ -192,7 +194,7 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
     live = np.flatnonzero(~dead)
     dups: list[tuple[int, int, float]] = []
     if live.size > 1:
-        c = np.corrcoef(h[:, live].T.astype(np.float64))
+        c = np.atleast_2d(np.corrcoef(h[:, live].T.astype(np.float64)))
         iu = np.argwhere(np.triu(c, 1) >= DUPLICATE_CORR)
         dups = [(int(live[i]), int(live[j]), float(c[i, j])) for i, j in iu]
     base = float(np.mean(np.argmax(forward_from(model, h, layer), axis=1) == y))

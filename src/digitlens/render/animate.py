@@ -117,36 +117,34 @@ def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
     first = even(first)
     h, w = first.shape
     n = 0
-    with temp_beside(path) as tmp:
+    with temp_beside(path) as tmp, tempfile.TemporaryFile() as errlog:
         cmd = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgba",
                "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", *(extra_inputs or []),
                *output_args, str(tmp)]
-        errlog = tempfile.TemporaryFile()
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errlog)
-        assert proc.stdin is not None
-        try:
-            last = first
-            for frame in itertools.chain([first], it):
-                last = even(frame)
-                if last.shape != (h, w):
-                    raise bad_param("frames", f"frames of one size {w}x{h}", last.shape[::-1])
-                proc.stdin.write(np.take(PAL32, last).tobytes())
-                n += 1
-            data = np.take(PAL32, last).tobytes()
-            for _ in range(hold_frames(fps)):
-                proc.stdin.write(data)
-                n += 1
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        finally:
-            if not proc.stdin.closed:
-                proc.stdin.close()
-            proc.wait()
+        with subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errlog) as proc:
+            assert proc.stdin is not None
+            try:
+                last = first
+                for frame in itertools.chain([first], it):
+                    last = even(frame)
+                    if last.shape != (h, w):
+                        raise bad_param("frames", f"frames of one size {w}x{h}",
+                                        last.shape[::-1])
+                    proc.stdin.write(np.take(PAL32, last).tobytes())
+                    n += 1
+                data = np.take(PAL32, last).tobytes()
+                for _ in range(hold_frames(fps)):
+                    proc.stdin.write(data)
+                    n += 1
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early: its message below says why
+            finally:
+                if not proc.stdin.closed:
+                    proc.stdin.close()
+                proc.wait()
+        if proc.returncode:
             errlog.seek(0)
             err = errlog.read().decode(errors="replace").strip()
-            errlog.close()
-        if proc.returncode:
             raise DigitlensError(f"ffmpeg failed writing {path.name}: {err[-300:]}")
     return n
 

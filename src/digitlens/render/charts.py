@@ -164,8 +164,9 @@ def mosaic_matplotlib(fig: Any, axes: list[Any], tiles: np.ndarray, vmax: float)
     """The benchmark's reference: one imshow per tile in a reused figure (what a notebook
     would do)."""
     from matplotlib.colors import LinearSegmentedColormap
-    cmap = LinearSegmentedColormap.from_list("div", [np.array(BLUE) / 255, "white",
-                                                     np.array(RED) / 255])
+    blue = tuple(v / 255 for v in BLUE)
+    red = tuple(v / 255 for v in RED)
+    cmap = LinearSegmentedColormap.from_list("div", [blue, (1.0, 1.0, 1.0), red])
     out = []
     for ax, t in zip(axes, tiles, strict=False):
         ax.set_axis_off()

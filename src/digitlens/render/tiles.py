@@ -36,9 +36,9 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
 def text_mask(text: str, size: int, bold: bool = False) -> np.ndarray:
     """Anti-aliased coverage (0..255) of ``text``, cropped to the line's box."""
     f = font(size, bold)
-    left, top, right, bottom = f.getbbox(text or " ")
+    left, _, right, bottom = (int(v) for v in f.getbbox(text or " "))
     ascent, descent = f.getmetrics() if hasattr(f, "getmetrics") else (bottom, 0)
-    img = Image.new("L", (max(1, right - min(0, left)), ascent + descent), 0)
+    img = Image.new("L", (max(1, right - min(0, left)), int(ascent + descent)), 0)
     ImageDraw.Draw(img).text((-min(0, left), 0), text, fill=255, font=f)
     return np.asarray(img)
 

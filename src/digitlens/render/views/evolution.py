@@ -19,8 +19,7 @@ from digitlens.nn.train import Run
 from digitlens.render import colors as C
 from digitlens.render.draw import grid_scale, vector_tiles, weight_tiles
 from digitlens.render.image import Animation
-from digitlens.render.tiles import (Canvas, colorbar, grid_shape, mosaic, text_width,
-                                    with_bias_bars)
+from digitlens.render.tiles import Canvas, colorbar, grid_shape, mosaic, text_width, with_bias_bars
 
 MAX_HIDDEN = 256
 CURVE_H, CURVE_W = 150, 400

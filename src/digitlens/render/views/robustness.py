@@ -10,7 +10,7 @@ from digitlens.render import charts
 from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, outlined
 from digitlens.render.image import Picture
-from digitlens.render.tiles import Canvas, stack, titled
+from digitlens.render.tiles import Canvas, titled
 
 
 def examples_strip(res: Robustness) -> np.ndarray:

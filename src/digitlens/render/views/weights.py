@@ -15,8 +15,15 @@ from digitlens.nn.mlp import MLP
 from digitlens.render import colors as C
 from digitlens.render.draw import labelled_row
 from digitlens.render.image import Picture
-from digitlens.render.tiles import colorbar, grid_shape, mosaic, stack, titled, upscale, \
-    with_bias_bars
+from digitlens.render.tiles import (
+    colorbar,
+    grid_shape,
+    mosaic,
+    stack,
+    titled,
+    upscale,
+    with_bias_bars,
+)
 
 STYLES = ("diverging", "grey")
 MAX_TILES = 256
