@@ -44,8 +44,8 @@ def test_evidence_single_layer_is_exact(single_run, sample) -> None:
     for k, (r, c) in [(0, (10, 12)), (4, (14, 14)), (9, (20, 7))]:
         x0 = EV.LEFT + k * (EV.TILE + EV.GAP) + 3 * c
         w = model.weights[0][r * 28 + c, k]
-        assert colour_at(view, 44 + 3 * r, x0) == pal(C.diverging(np.array(w), vmax_w))
-        y1 = 44 + EV.TILE + 14 + 3 * r
+        assert colour_at(view, EV.TOP + 3 * r, x0) == pal(C.diverging(np.array(w), vmax_w))
+        y1 = EV.TOP + EV.ROW_STEP + 3 * r
         assert colour_at(view, y1, x0) == pal(C.diverging(np.array(xin[r * 28 + c] * w), vmax_c))
     # the true class's header is green; the predicted one orange if it is wrong
     assert view.size[0] == EV.LEFT + 10 * (EV.TILE + EV.GAP) + 10

@@ -239,7 +239,8 @@ def redundant_count(ks: list[int], accuracy: list[float], base: float) -> int:
 
 
 def default_prune_ks(rep: NeuronReport) -> list[int]:
-    """The measured redundant count, then half and three quarters of the layer."""
+    """S3's eyeballed share (12 of 64, i.e. 3/16 of the layer), the measured redundant count,
+    then half and three quarters of the layer."""
     n = rep.n
-    ks = {rep.redundant, n // 2, (3 * n) // 4}
+    ks = {(3 * n) // 16, rep.redundant, n // 2, (3 * n) // 4}
     return sorted(k for k in ks if 0 < k < n)

@@ -51,7 +51,7 @@ def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
     rgb = np.full((h, cm.shape[1] + 20 + gal.shape[1], 3), 255, np.uint8)
     rgb[: cm.shape[0], : cm.shape[1]] = cm
     rgb[: gal.shape[0], cm.shape[1] + 20:] = gal
-    return Picture(rgb, "errors", f"{int(ev.confusion.sum() - np.trace(ev.confusion))} of "
-                   f"{len(labels)} test digits are misclassified ({1 - ev.accuracy:.2%}). Many "
+    return Picture(rgb, "errors", f"{int(ev.confusion.sum() - np.trace(ev.confusion)):,} of "
+                   f"{len(labels):,} test digits are misclassified ({1 - ev.accuracy:.2%}). Many "
                    "mistakes are digits a person would hesitate over too.",
                    {**ev.to_dict(), "gallery": items})

@@ -21,6 +21,12 @@ TILE = 84   # each class's 28×28 images drawn 3× larger
 GAP = 12
 BAR_H = 70
 LEFT = 150
+TOP = 50          # y of the first row of tiles
+ROW_STEP = TILE + 20
+
+
+PRODUCT = {"weights": "input × weights", "composed": "input × composed weights",
+           "gradient": "input × gradient"}
 
 
 def row_label(method: str) -> str:
@@ -39,12 +45,12 @@ class EvidenceLayout:
         self.vmax_c = max(C.symmetric_limit(e.contributions, 99.9) for e in ev_ref)
         self.vmax_s = max(float(np.max(np.abs(e.scores))) for e in ev_ref) * 1.1 or 1.0
         self.width = LEFT + self.n * (TILE + GAP) + 10
-        self.rows_y = [44, 44 + TILE + 14, 44 + 2 * (TILE + 14)]
+        self.rows_y = [TOP, TOP + ROW_STEP, TOP + 2 * ROW_STEP]
         self.height = self.rows_y[2] + 2 * BAR_H + 40 + 70
 
     def draw(self, ev: Evidence, x: np.ndarray, label: int | None) -> np.ndarray:
         cv = Canvas(self.height, self.width)
-        cv.text(self.rows_y[0] - 40, 10, "input", 12, True)
+        cv.text(self.rows_y[0] - 44, 10, "input", 12, True)
         cv.paste(self.rows_y[0], 10, digit_tile(x, 4))
         if label is not None:
             cv.text(self.rows_y[0] + 118, 10, f"true {self.names[label]}", 12, True, "true")
@@ -55,10 +61,9 @@ class EvidenceLayout:
                 colour="muted")
         w = upscale(C.diverging(ev.class_weights.T.reshape(-1, 28, 28), self.vmax_w), 3)
         c = upscale(C.diverging(ev.contributions.T.reshape(-1, 28, 28), self.vmax_c), 3)
-        labels = [row_label(ev.method), "input × " + row_label(ev.method),
-                  "score (sum)"]
+        labels = [row_label(ev.method), PRODUCT[ev.method], "score (sum)"]
         for r, text in enumerate(labels):
-            cv.text(self.rows_y[r] - 16, LEFT, text, 11, True)
+            cv.text(self.rows_y[r] - 19, LEFT, text, 11, True)
         zero_y = self.rows_y[2] + BAR_H + 4
         for k in range(self.n):
             x0 = LEFT + k * (TILE + GAP)
