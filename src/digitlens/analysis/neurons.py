@@ -29,7 +29,7 @@ DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a c
 DIM_FRACTION = 0.25  # importance below 25% of the layer's median
 DUPLICATE_CORR = 0.95
 TOLERANCE = 0.005    # "redundant": switching them off costs at most 0.5 points of accuracy
-FINETUNE_IMAGES = 6000  # training digits used to fine-tune a pruned net (one epoch)
+FINETUNE_IMAGES = 5000  # training digits used to fine-tune a pruned net (one epoch)
 
 
 def check_layer(model: MLP, layer: int | None) -> int:
@@ -240,7 +240,7 @@ def redundant_count(ks: list[int], accuracy: list[float], base: float) -> int:
 
 def default_prune_ks(rep: NeuronReport) -> list[int]:
     """S3's eyeballed share (12 of 64, i.e. 3/16 of the layer), the measured redundant count,
-    then half and three quarters of the layer."""
+    and half the layer."""
     n = rep.n
-    ks = {(3 * n) // 16, rep.redundant, n // 2, (3 * n) // 4}
+    ks = {(3 * n) // 16, rep.redundant, n // 2}
     return sorted(k for k in ks if 0 < k < n)

@@ -98,14 +98,32 @@ def ffmpeg_exe() -> str | None:
         return None
 
 
+# ffmpeg's rawvideo 'pal8' frame: one index byte per pixel, then 256 colours as 0xAARRGGBB
+# little-endian words. Frames go down the pipe as they are drawn: no RGB conversion at all.
+PAL8_TAIL = (C.PALETTE[:, 2].astype(np.uint32) | (C.PALETTE[:, 1].astype(np.uint32) << 8)
+             | (C.PALETTE[:, 0].astype(np.uint32) << 16) | np.uint32(0xFF000000)
+             ).astype("<u4").tobytes()
+# the same colours as RGBA words, for encoders that want RGB (x264's RGB->YUV path is faster)
 PAL32 = (C.PALETTE[:, 0].astype(np.uint32) | (C.PALETTE[:, 1].astype(np.uint32) << 8)
          | (C.PALETTE[:, 2].astype(np.uint32) << 16) | np.uint32(0xFF000000))
 
 
+def pal8_bytes(frame: np.ndarray) -> bytes:
+    return frame.tobytes() + PAL8_TAIL
+
+
+def rgba_bytes(frame: np.ndarray) -> bytes:
+    return np.take(PAL32, frame).tobytes()
+
+
+PIXEL_FORMATS = {"pal8": pal8_bytes, "rgba": rgba_bytes}
+
+
 def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
-                   output_args: list[str], extra_inputs: list[str] | None = None) -> int:
-    """Stream index frames to ffmpeg as RGBA (one uint32 table lookup per frame); ffmpeg encodes
-    in its own process while the next frame is drawn."""
+                   output_args: list[str], pix_fmt: str = "pal8") -> int:
+    """Stream index frames to ffmpeg as 'pal8' (indices plus the palette) or 'rgba' (one table
+    lookup); ffmpeg encodes in its own process while the next frame is drawn."""
+    encode = PIXEL_FORMATS[pix_fmt]
     exe = ffmpeg_exe()
     if exe is None:
         raise DigitlensError("MP4 needs the optional package imageio-ffmpeg: "
@@ -118,9 +136,8 @@ def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
     h, w = first.shape
     n = 0
     with temp_beside(path) as tmp, tempfile.TemporaryFile() as errlog:
-        cmd = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgba",
-               "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", *(extra_inputs or []),
-               *output_args, str(tmp)]
+        cmd = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt,
+               "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", *output_args, str(tmp)]
         with subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errlog) as proc:
             assert proc.stdin is not None
             try:
@@ -130,9 +147,9 @@ def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
                     if last.shape != (h, w):
                         raise bad_param("frames", f"frames of one size {w}x{h}",
                                         last.shape[::-1])
-                    proc.stdin.write(np.take(PAL32, last).tobytes())
+                    proc.stdin.write(encode(last))
                     n += 1
-                data = np.take(PAL32, last).tobytes()
+                data = encode(last)
                 for _ in range(hold_frames(fps)):
                     proc.stdin.write(data)
                     n += 1
@@ -152,7 +169,7 @@ def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
 def write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float) -> int:
     return pipe_to_ffmpeg(frames, path, fps, ["-c:v", "libx264", "-preset", "veryfast",
                                               "-crf", "20", "-pix_fmt", "yuv420p",
-                                              "-movflags", "+faststart"])
+                                              "-movflags", "+faststart"], "rgba")
 
 
 def write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> int:
@@ -160,12 +177,7 @@ def write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> int:
     from the previous frame) when it is installed, else through Pillow."""
     if ffmpeg_exe() is None:
         return write_gif_pillow(frames, path, fps)
-    with tempfile.TemporaryDirectory() as d:
-        pal = Path(d) / "palette.png"
-        Image.fromarray(C.PALETTE.reshape(16, 16, 3)).save(pal)
-        return pipe_to_ffmpeg(frames, path, fps, [
-            "-lavfi", "paletteuse=dither=none:diff_mode=rectangle", "-loop", "0"],
-            ["-i", str(pal)])
+    return pipe_to_ffmpeg(frames, path, fps, ["-f", "gif", "-loop", "0"])
 
 
 WRITERS = {"gif": write_gif, "webp": write_webp, "mp4": write_mp4}

@@ -41,16 +41,17 @@ Log = Callable[[str], None]
 TWIN_SIZE = 500
 
 
-def train_twin(run: Run, ds: Dataset, out: Path, log: Log) -> MLP | None:
-    """The same net trained on only 500 images (S2's comparison), into ``out``."""
+def train_twin(run: Run, ds: Dataset, log: Log) -> MLP | None:
+    """The same net trained on only 500 images (S2's comparison), in memory: writing a run
+    folder (snapshots, checkpoints) would cost more than the training."""
     config = run.config()
     if config is None or (config.train_size or len(ds.train_labels)) <= TWIN_SIZE:
         return None
-    twin = config.with_overrides(train_size=TWIN_SIZE, epochs=min(max(config.epochs, 30), 100))
+    twin = config.with_overrides(train_size=TWIN_SIZE, epochs=min(max(config.epochs, 20), 100))
     log(f"training the same net on {TWIN_SIZE} images for the comparison")
     # its per-epoch test accuracy is only bookkeeping here: 1,000 test digits are plenty
     small_test = replace(ds, test_images=ds.test_images[:1000], test_labels=ds.test_labels[:1000])
-    return train(twin, small_test, out).model
+    return train(twin, small_test).model
 
 
 class Writer:
@@ -86,7 +87,7 @@ class Writer:
 
 def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                  compare: str | None = None, train_twin_run: bool = True,
-                 log: Log = lambda s: None, robustness_n: int = 500) -> dict[str, Any]:
+                 log: Log = lambda s: None, robustness_n: int = 300) -> dict[str, Any]:
     """Write ``out/index.html`` and its images for the run in ``run_path``."""
     run = Run(run_path)
     if not (run.path / "model.npz").exists():
@@ -140,7 +141,7 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                      "lowest weight) to white (its highest).")
     body += w.figure(WV.composed(model, class_names=names), "composed.png")
     twin = load_model(compare) if compare else (
-        train_twin(run, ds, folder / "twin-500", log) if train_twin_run else None)
+        train_twin(run, ds, log) if train_twin_run else None)
     if twin is not None and twin.sizes == model.sizes:
         from digitlens.render.views import compare_labels
         body += w.figure(WV.compare_training(twin, model, *compare_labels(
