@@ -187,18 +187,21 @@ def evolution(run: Run | str, every: int = 1, fps: float = 12.0,
         if acc is not None:
             cv.text(16, 40 + text_width(title, 20, True), f"test accuracy {acc:.2%}", 15)
         ly = lay.legend_y
-        cv.paste(ly, 6, colorbar("div", (f"−{vmax_h[i]:.2g}", "0", f"+{vmax_h[i]:.2g}"),
-                                 "hidden weights", 160))
+        if lay.n_hidden:
+            cv.paste(ly, 6, colorbar("div", (f"−{vmax_h[i]:.2g}", "0", f"+{vmax_h[i]:.2g}"),
+                                     "hidden weights", 160))
         cv.paste(ly, 236, colorbar("bias", (f"−{vmax_b[i]:.2g}", "0", f"+{vmax_b[i]:.2g}"),
                                    "biases", 100))
         cv.paste(ly, 406, colorbar("div", (f"−{vmax_o[i]:.2g}", "0", f"+{vmax_o[i]:.2g}"),
                                    "output weights", 160))
         return cv.idx
 
-    return Animation(len(fr.epochs), frame, fps, "evolution",
-                     "Watch the hidden neurons grow from noise into stroke detectors: red pixels "
-                     "excite a neuron, blue ones inhibit it. Neurons that stay pale are the ones "
-                     "the network barely uses.",
+    caption = ("Watch the hidden neurons grow from noise into stroke detectors: red pixels "
+               "excite a neuron, blue ones inhibit it. Neurons that stay pale are the ones the "
+               "network barely uses." if lay.n_hidden else
+               "Watch each output neuron's weights turn from noise into a blurry template of its "
+               "digit: red pixels vote for the class, blue ones against.")
+    return Animation(len(fr.epochs), frame, fps, "evolution", caption,
                      {"epochs": fr.epochs, "test_accuracy": fr.accuracy, "vmax_hidden": vmax_h,
                       "vmax_output": vmax_o, "vmax_bias": vmax_b,
                       "hidden_at": lay.hidden_at, "hscale": lay.hscale,

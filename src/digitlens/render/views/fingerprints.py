@@ -49,7 +49,9 @@ class FingerprintLayout:
             self.x.append(self.x[-1] + max(img.shape[1], 120) + 36)
         self.top = 34
         self.height = self.top + max(150, *(p.shape[0] for p in probe)) + 60
-        self.width = self.x[-1]
+        self.legend = colorbar("grey", ("0", "", "layer max"), "activation: brighter = the "
+                               "neuron fires more (one scale per layer)", 220)
+        self.width = max(self.x[-1], self.x[1] + self.legend.shape[1] + 10)
 
     def panel(self, n: int, k: int) -> int:
         return 300 if k == self.model.n_layers - 1 else PANEL
@@ -73,15 +75,13 @@ class FingerprintLayout:
             if k == last and v.size <= 12:
                 cell = (img.shape[1] - 2 + 2) // v.size
                 for c in range(v.size):
-                    colour = "text" if c != pred else ("true" if label in (None, pred)
-                                                       else "wrong")
+                    colour = ("true" if c == label or (c == pred and label is None)
+                              else "wrong" if c == pred else "text")
                     cv.text(self.top + img.shape[0] + 4, x0 + 1 + c * cell + (cell - 2) // 2,
-                            self.names[c], 12, c == pred, colour, "centre")
+                            self.names[c], 12, c in (pred, label), colour, "centre")
                 cv.text(self.top + img.shape[0] + 22, x0, f"{float(v[pred]):.0%} sure", 11,
                         colour="muted")
-        cv.paste(self.height - 46, self.x[1], colorbar(
-            "grey", ("0", "", "layer max"), "activation: brighter = the neuron fires more "
-            "(one scale per layer)", 220))
+        cv.paste(self.height - 46, self.x[1], self.legend)
         return cv.idx, {"activations": [a[0].tolist() for a in t.activations[1:]],
                         "prediction": pred}
 

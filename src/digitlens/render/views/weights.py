@@ -73,7 +73,11 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
                         axis=1, gap=30)
     else:
         legends = legend_for(style, vmax, "weight")
-    parts.append(mosaic(tiles, grid_shape(n)[1], 3))
+    if model.n_layers == 1:  # a 784-10 net: these are the output neurons, label them
+        names = list(model.meta.get("class_names") or [str(i) for i in range(n)])
+        parts.append(labelled_row(tiles, names[:n], 8, 13, bold=True))
+    else:
+        parts.append(mosaic(tiles, grid_shape(n)[1], 3))
     parts.append(legends)
     what = "an output neuron" if model.n_layers == 1 else "a first-layer neuron"
     shown = f" (first {n} of {model.sizes[1]})" if n < model.sizes[1] else ""
