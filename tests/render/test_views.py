@@ -182,3 +182,19 @@ def test_jupyter_reprs(trained_model, sample) -> None:
     anim = Animation(3, lambda i: np.full((10, 12), C.GREY_START + 20 * i, np.uint8), 5.0)
     html = anim._repr_html_()
     assert html.startswith('<img src="data:image/gif;base64,')
+
+
+def test_neurons_view_frames_dead_neurons(trained_model, sample) -> None:
+    from digitlens.analysis.neurons import analyse_neurons
+    from digitlens.render.views.neurons import neurons_view
+    m = trained_model.copy()
+    m.weights[0][:, 5] = 0.0   # first-layer neuron 5 sees nothing: a dead neuron
+    m.biases[0][5] = -1.0
+    rep = analyse_neurons(m, sample.test_images[:300], sample.test_labels[:300], layer=0)
+    assert rep.dead[5]
+    view = neurons_view(m, rep)
+    assert view.data["dead"] == np.flatnonzero(rep.dead).tolist()
+    colours = {tuple(c) for c in view.rgb().reshape(-1, 3)[::7]}
+    assert C.NAMED["dead"] in colours
+    # least important last: the dead neuron's tile is framed in the final row of the mosaic
+    assert rep.order[0] in np.flatnonzero(rep.dead)
