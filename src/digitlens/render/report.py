@@ -119,7 +119,9 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                     "fingerprint.png")
     body += w.figure(FP.fingerprint_animation(model, x[fives], y[fives], x[:1000], 3.0, names),
                      "fingerprint-fives.gif")
-    body += w.figure(FP.class_fingerprints_view(model, x, y, names), "fingerprint-classes.png")
+    classes = FP.class_fingerprints_view(model, x, y, names)
+    body += w.figure(classes, "fingerprint-classes.png")
+    findings = [accuracy_finding(ev, names), fingerprint_finding(classes.data, model)]
     sections.append(section("fingerprints", "2. Every digit has a fingerprint", body, "S0"))
 
     # 3. evidence
@@ -155,6 +157,9 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
         body = w.figure(neurons_view(model, rep), "neurons.png")
         body += neuron_table(rep)
         sections.append(section("neurons", "5. Neurons that matter", body, "S3"))
+        findings.append(f"<b>{rep.redundant} of {rep.n}</b> neurons in hidden layer "
+                        f"{rep.layer + 1} can be switched off together for at most "
+                        f"{TOLERANCE * 100:.1f} points of accuracy.")
 
     # 6. errors
     sections.append(section("errors", "6. Where it goes wrong",
@@ -162,6 +167,10 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
 
     # 7. robustness
     res = robustness(model, x, y, n=robustness_n)
+    i = len(res.shifts) - 1
+    findings.append(f"Moved {res.shifts[i]:g} pixels off-centre, digits are recognised "
+                    f"<b>{res.shift_raw[i]:.0%}</b> of the time; centred first as MNIST was, "
+                    f"<b>{res.shift_preprocessed[i]:.0%}</b>.")
     body = w.figure(robustness_view(res), "robustness.png")
     body += table(["shift (px)", *[f"{v:g}" for v in res.shifts]],
                   [["as drawn", *[f"{a:.1%}" for a in res.shift_raw]],
@@ -175,10 +184,34 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     meta = {"model": model.describe(), "accuracy": ev.accuracy, "n_test": int(len(y)),
             "epochs": len(history), "dataset": ds.name, "params": int(model.params.size)}
     doc = page(f"How a {'-'.join(map(str, model.sizes))} network reads digits",
-               settings_table(config.to_dict() if config else {}, meta), sections)
+               settings_table(config.to_dict() if config else {}, meta) + findings_box(findings),
+               sections)
     atomic_write_text(folder / "index.html", doc)
     return {"index": str(folder / "index.html"), "files": w.files, "accuracy": ev.accuracy,
             "timings": w.timings}
+
+
+def accuracy_finding(ev: Any, names: list[str]) -> str:
+    """The overall score and the most common mix-up."""
+    off = ev.confusion.copy()
+    np.fill_diagonal(off, 0)
+    t, p = np.unravel_index(int(np.argmax(off)), off.shape)
+    return (f"<b>{ev.accuracy:.2%}</b> of the test digits are read right; the most common "
+            f"mix-up is a <b>{names[t]}</b> read as a <b>{names[p]}</b> ({int(off[t, p])} times).")
+
+
+def fingerprint_finding(data: dict[str, Any], model: MLP) -> str:
+    k = len(data["consistency"]) - 2 if model.n_layers > 1 else 0
+    r = float(np.mean(data["consistency"][k]))
+    where = f"hidden layer {k + 1}" if model.n_layers > 1 else "the output layer"
+    return (f"In {where}, a single digit's activations correlate <b>r = {r:.2f}</b> on average "
+            f"with its class's mean fingerprint; the nearest mean alone names "
+            f"<b>{data['readout_accuracy'][k]:.0%}</b> of the digits.")
+
+
+def findings_box(findings: list[str]) -> str:
+    items = "".join(f"<li>{f}</li>" for f in findings)
+    return f'<div class="findings"><b>What this page shows, in numbers</b><ul>{items}</ul></div>'
 
 
 def neuron_table(rep: Any) -> str:

@@ -31,6 +31,9 @@ th:first-child, td:first-child { text-align: left; } th { background: #f6f6f6; }
 .settings { display: flex; flex-wrap: wrap; gap: 6px 22px; font-size: 14px; margin-top: 10px; }
 .settings span b { color: var(--ink); } .settings span { color: var(--muted); }
 .big { font-size: 22px; color: var(--true); font-weight: 700; }
+.findings { margin-top: 14px; background: #f4f5fb; border-left: 4px solid var(--accent);
+            padding: 10px 16px; border-radius: 4px; max-width: 980px; font-size: 15px; }
+.findings ul { margin: 6px 0 0; padding-left: 20px; }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
 """
 
@@ -71,7 +74,7 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
     items.append(f"<span>parameters: <b>{meta['params']:,}</b></span>")
     items.append(f"<span>dataset: <b>{html.escape(str(meta['dataset']))}</b></span>")
     return (f'<p><span class="big">{meta["accuracy"]:.2%}</span> of {meta["n_test"]:,} test digits '
-            f"recognised after {meta['epochs']} epochs ({html.escape(meta['model'])}).</p>"
+            f"recognised after {meta['epochs']} epochs.</p>"
             f'<div class="settings">{"".join(items)}</div>')
 
 
