@@ -167,7 +167,7 @@ def pipe_to_ffmpeg(frames: Iterable[np.ndarray], path: Path, fps: float,
 
 
 def write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float) -> int:
-    return pipe_to_ffmpeg(frames, path, fps, ["-c:v", "libx264", "-preset", "veryfast",
+    return pipe_to_ffmpeg(frames, path, fps, ["-c:v", "libx264", "-preset", "superfast",
                                               "-crf", "20", "-pix_fmt", "yuv420p",
                                               "-movflags", "+faststart"], "rgba")
 
