@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,12 @@ def single_run(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
     train(TrainConfig(layers=(784, 10), init="xavier", optimizer="sgd", lr=0.5, batch_size=50,
                       epochs=3, dataset="mnist-sample", preset="test-single"), sample, run)
     return run
+
+
+@pytest.fixture()
+def require_tool(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """The shared ``require`` of tests/conftest.py, however pytest was started (the tests folder
+    is not a package, so it cannot always be imported by name)."""
+    shared = request.config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
+    assert shared is not None, "tests/conftest.py was not loaded"
+    return shared.require

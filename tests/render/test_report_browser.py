@@ -9,9 +9,8 @@ from digitlens.render.report import build_report
 
 
 @pytest.mark.e2e
-def test_report_in_chromium(trained_run, tmp_path) -> None:
-    from tests.conftest import require
-    chromium = require("chromium")
+def test_report_in_chromium(trained_run, tmp_path, require_tool) -> None:
+    chromium = require_tool("chromium")
     pw = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "report"
     build_report(trained_run, out, load_sample(), train_twin_run=False, robustness_n=100)
