@@ -59,6 +59,15 @@ def text_width(text: str, size: int, bold: bool = False) -> int:
     return int(text_mask(text, size, bold).shape[1])
 
 
+def fit_size(texts: list[str], width: int, sizes: tuple[int, ...] = (16, 13, 11, 9),
+             bold: bool = True) -> int:
+    """The largest font size at which every text fits in ``width`` pixels."""
+    for size in sizes:
+        if all(text_width(t, size, bold) <= width for t in texts):
+            return size
+    return sizes[-1]
+
+
 def grid_shape(n: int) -> tuple[int, int]:
     """(rows, cols) for n tiles: a row up to 12, an exact near-square factorisation if one has
     aspect ≤ 2 (256 → 16×16, 512 → 16×32), else a square-ish grid with empty cells."""

@@ -11,7 +11,7 @@ from digitlens.render import charts
 from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile
 from digitlens.render.image import Picture
-from digitlens.render.tiles import Canvas, titled
+from digitlens.render.tiles import Canvas, fit_size, titled
 
 
 def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[str],
@@ -21,6 +21,7 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
     cell_w, cell_h = 96, 128
     rows = max(1, -(-len(wrong) // cols))
     cv = Canvas(rows * cell_h, cols * cell_w)
+    size = fit_size([f"true {n}" for n in names], cell_w - 8, (11, 10, 9))
     items = []
     for k, i in enumerate(wrong):
         r, c = divmod(k, cols)
@@ -29,7 +30,7 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
         top = np.argsort(-p, kind="stable")[:2]
         cv.rect(y, x + 6, 88, 88, C.INDEX["wrong"])
         cv.paste(y + 2, x + 8, digit_tile(images[i], 3))
-        cv.text(y + 92, x + 6, f"true {names[int(labels[i])]}", 11, True, "true")
+        cv.text(y + 92, x + 6, f"true {names[int(labels[i])]}", size, True, "true")
         cv.text(y + 107, x + 6, f"{names[top[0]]} {p[top[0]]:.0%} · {names[top[1]]} "
                 f"{p[top[1]]:.0%}", 10, colour="muted")
         items.append({"index": int(i), "true": int(labels[i]), "top": [int(t) for t in top],

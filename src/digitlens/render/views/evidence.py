@@ -15,7 +15,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.render import colors as C
 from digitlens.render.draw import as_image28, digit_tile
 from digitlens.render.image import Animation, Picture
-from digitlens.render.tiles import Canvas, colorbar, upscale
+from digitlens.render.tiles import Canvas, colorbar, fit_size, upscale
 
 TILE = 84   # each class's 28×28 images drawn 3× larger
 GAP = 12
@@ -65,11 +65,13 @@ class EvidenceLayout:
         for r, text in enumerate(labels):
             cv.text(self.rows_y[r] - 19, LEFT, text, 11, True)
         zero_y = self.rows_y[2] + BAR_H + 4
+        head = fit_size(self.names[: self.n], TILE + GAP - 2)
         for k in range(self.n):
             x0 = LEFT + k * (TILE + GAP)
             highlight = "true" if k == label else ("wrong" if k == ev.prediction and not ok
                                                    else None)
-            cv.text(6, x0 + TILE // 2, self.names[k], 16, True, highlight or "text", "centre")
+            cv.text(6 + (16 - head) // 2, x0 + TILE // 2, self.names[k], head, True,
+                    highlight or "text", "centre")
             cv.paste(self.rows_y[0], x0, w[k])
             cv.paste(self.rows_y[1], x0, c[k])
             if highlight:

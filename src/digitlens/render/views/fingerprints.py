@@ -14,7 +14,7 @@ from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.render.draw import cells_row, digit_tile, layer_grid, outlined
 from digitlens.render.image import Animation, Picture
-from digitlens.render.tiles import Canvas, colorbar, grid_shape, stack, titled
+from digitlens.render.tiles import Canvas, colorbar, grid_shape, stack, text_width, titled
 
 PANEL = 192  # the longer side of each hidden layer's grid, in pixels
 
@@ -74,12 +74,16 @@ class FingerprintLayout:
             cv.paste(self.top, x0, img)
             if k == last and v.size <= 12:
                 cell = (img.shape[1] - 2 + 2) // v.size
+                # long class names (fashion-mnist) do not fit under a cell: number the cells
+                short = all(text_width(n, 12, True) <= cell for n in self.names[: v.size])
+                labels = self.names if short else [str(c) for c in range(v.size)]
                 for c in range(v.size):
                     colour = ("true" if c == label or (c == pred and label is None)
                               else "wrong" if c == pred else "text")
                     cv.text(self.top + img.shape[0] + 4, x0 + 1 + c * cell + (cell - 2) // 2,
-                            self.names[c], 12, c in (pred, label), colour, "centre")
-                cv.text(self.top + img.shape[0] + 22, x0, f"{float(v[pred]):.0%} sure", 11,
+                            labels[c], 12, c in (pred, label), colour, "centre")
+                said = "" if short else f"{self.names[pred]}, "
+                cv.text(self.top + img.shape[0] + 22, x0, f"{said}{float(v[pred]):.0%} sure", 11,
                         colour="muted")
         cv.paste(self.height - 46, self.x[1], self.legend)
         return cv.idx, {"activations": [a[0].tolist() for a in t.activations[1:]],
