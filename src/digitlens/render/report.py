@@ -109,8 +109,7 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                     "line is the training loss.") if history else ""
     video = "evolution.mp4" if ffmpeg_exe() else "evolution.gif"
     every = max(1, len(run.snapshot_epochs()) // 240)
-    body += w.figure(evolution(run, every, 12.0 if len(history) > 40 else 2.0, (x, y), names),
-                     video)
+    body += w.figure(evolution(run, every, None, (x, y), names), video)
     sections.append(section("training", "1. Watching it learn", body, "S3"))
 
     # 2. fingerprints

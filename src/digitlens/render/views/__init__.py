@@ -101,7 +101,7 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
     if name == "evolution":
         from digitlens.render.views.evolution import evolution
         r = run if isinstance(run, Run) else Run(run)
-        anim = evolution(r, o.get("every", 1), o.get("fps", 12.0), (x, y), names)
+        anim = evolution(r, o.get("every", 1), o.get("fps"), (x, y), names)
         if not animated and "epoch" in o:
             epochs = anim.data["epochs"]
             if o["epoch"] not in epochs:

@@ -145,12 +145,14 @@ class EvolutionLayout:
         return np.asarray(img) > 0
 
 
-def evolution(run: Run | str, every: int = 1, fps: float = 12.0,
+def evolution(run: Run | str, every: int = 1, fps: float | None = None,
               test: tuple[np.ndarray, np.ndarray] | None = None,
               class_names: list[str] | None = None) -> Animation:
-    """The training video of a run (see the module docstring)."""
+    """The training video of a run (see the module docstring); ``fps`` defaults to 12 for long
+    runs and 2 for short ones, so ten epochs do not flash by."""
     run = run if isinstance(run, Run) else Run(run)
     fr = load_frames(run, every, test)
+    fps = fps or (12.0 if len(fr.epochs) > 40 else 2.0)
     first = fr.models[-1]
     names = class_names or list(first.meta.get("class_names") or [str(i) for i in range(10)])
     lay = EvolutionLayout(first, fr.epochs[-1], names)
