@@ -182,9 +182,12 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
 
     meta = {"model": model.describe(), "accuracy": ev.accuracy, "n_test": int(len(y)),
             "epochs": len(history), "dataset": ds.name, "params": int(model.params.size)}
-    doc = page(f"How a {'-'.join(map(str, model.sizes))} network reads digits",
+    subject = "clothes" if ds.name.startswith("fashion") else "digits"
+    label = {"mnist": "MNIST", "mnist-sample": "MNIST (embedded sample)",
+             "fashion-mnist": "Fashion-MNIST"}.get(ds.name, ds.name)
+    doc = page(f"How a {'-'.join(map(str, model.sizes))} network reads {subject}",
                settings_table(config.to_dict() if config else {}, meta) + findings_box(findings),
-               sections)
+               sections, label)
     atomic_write_text(folder / "index.html", doc)
     return {"index": str(folder / "index.html"), "files": w.files, "accuracy": ev.accuracy,
             "timings": w.timings}

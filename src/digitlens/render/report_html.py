@@ -78,15 +78,16 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
             f'<div class="settings">{"".join(items)}</div>')
 
 
-def page(title: str, header: str, sections: list[tuple[str, str, str]]) -> str:
+def page(title: str, header: str, sections: list[tuple[str, str, str]],
+         dataset: str = "MNIST") -> str:
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(s for _, _, s in sections)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{html.escape(title)}</h1>"
-            f"<p>Everything below was computed from this one trained network and the MNIST test "
-            f"set. Colours mean the same everywhere: <b style='color:#b2182b'>red</b> positive, "
+            f"<p>Everything below was computed from this one trained network and the "
+            f"{html.escape(dataset)} test set. Colours mean the same everywhere: <b style='color:#b2182b'>red</b> positive, "
             f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
             f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
             f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer.</p>"
