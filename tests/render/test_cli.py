@@ -71,6 +71,9 @@ def test_evolution_still_at_an_epoch(trained_run, tmp_path, capsys) -> None:
     (["render", "errors", "--run", "RUN", "--out", "x.mp4"], "still image"),
     (["render", "weights", "--run", "/no/such/run", "--out", "x.png"], "no such"),
     (["render", "evidence", "--run", "RUN", "--digit", "42", "--out", "x.png"], "digit"),
+    (["render", "fingerprints", "--run", "RUN", "--frames", "0", "--out", "x.gif"], "frames"),
+    (["render", "evolution", "--run", "RUN", "--fps", "0", "--out", "x.gif"], "fps"),
+    (["render", "neurons", "--run", "RUN", "--layer", "5", "--out", "x.png"], "layer"),
 ])
 def test_bad_input_is_one_clear_line(argv, message, trained_run, tmp_path, capsys) -> None:
     argv = [a.replace("RUN", str(trained_run)).replace("x.", str(tmp_path / "x.")) for a in argv]

@@ -81,6 +81,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         animated = False
     if fmt == "mp4" and not get_view(args.view).animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
+    check_options(args)
     model = resolve_model(args.run)
     ds = load_data(args, model)
     t0 = time.perf_counter()
@@ -99,6 +100,22 @@ def cmd_render(args: argparse.Namespace) -> int:
               "data": summary_of(view.data)}
     return emit(args, result, f"wrote {out} ({frames} frame{'s' if frames != 1 else ''}, "
                               f"{seconds:.2f} s)")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Numeric options, validated before any work, in the one message shape."""
+    for name in ("frames", "every", "n"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise bad_param(name, "an int >= 1", v)
+    for name in ("index", "epoch", "layer"):
+        v = getattr(args, name)
+        if v is not None and v < 0:
+            raise bad_param(name, "an int >= 0", v)
+    if args.fps is not None and not 0 < args.fps <= 60:
+        raise bad_param("fps", "a number in (0, 60]", args.fps)
+    if args.digit is not None and not 0 <= args.digit <= 9:
+        raise bad_param("digit", "a class index in 0..9", args.digit)
 
 
 def summary_of(data: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,8 @@ class Writer:
     """Saves figures into the report folder and remembers what it wrote."""
 
     def __init__(self, folder: Path, log: Log) -> None:
-        self.folder, self.log, self.files = folder, log, []  # type: ignore[var-annotated]
+        self.folder, self.log = folder, log
+        self.files: list[str] = []
         self.timings: dict[str, float] = {}
         self._t = time.perf_counter()
 
