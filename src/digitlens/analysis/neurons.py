@@ -1,0 +1,246 @@
+"""Which hidden neurons matter (S3's "about 12 of 64 are redundant", measured).
+
+Importance of neuron j = (norm of its outgoing weights) × (spread of its activation over the
+data): a neuron that barely varies, or whose output nobody listens to, cannot move the result.
+We flag dead (output nearly constant), dim (importance well below the layer's median) and
+near-duplicate neurons, then *prove* it by ablation: accuracy with each neuron switched off,
+with the k least important switched off, and after pruning them and fine-tuning.
+
+"Switched off" has two readings, both reported: output forced to 0 (``model.trace`` masks) and
+output frozen at its mean over the data (the neuron carries no information but the next layer
+still gets its average input; this equals pruning it and folding the mean into the next bias).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from digitlens.errors import bad_param
+from digitlens.nn import functions as F
+from digitlens.nn.mlp import MLP
+from digitlens.nn.optim import make_optimizer
+from digitlens.nn.trainer import BatchStepper
+
+DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
+DIM_FRACTION = 0.25  # importance below 25% of the layer's median
+DUPLICATE_CORR = 0.95
+TOLERANCE = 0.005    # "redundant": switching them off costs at most 0.5 points of accuracy
+FINETUNE_IMAGES = 5000  # training digits used to fine-tune a pruned net (one epoch)
+
+
+def check_layer(model: MLP, layer: int | None) -> int:
+    """A hidden layer index (0-based over hidden layers); default the last hidden layer."""
+    if model.n_layers < 2:
+        raise bad_param("layer", "a hidden layer, but this network has none", layer)
+    if layer is None:
+        return model.n_layers - 2
+    if not 0 <= layer < model.n_layers - 1:
+        raise bad_param("layer", f"a hidden layer index in 0..{model.n_layers - 2}", layer)
+    return layer
+
+
+def hidden_activations(model: MLP, x: np.ndarray, layer: int) -> np.ndarray:
+    """(n, n_neurons) activations of hidden layer ``layer``."""
+    return model.trace(x).activations[layer + 1]
+
+
+def forward_from(model: MLP, h: np.ndarray, layer: int) -> np.ndarray:
+    """Continue the forward pass from hidden layer ``layer``'s activations to the output."""
+    a = h
+    for k in range(layer + 1, model.n_layers):
+        z = a @ model.weights[k] + model.biases[k]  # (n, n_k) @ (n_k, n_k+1)
+        a = F.ACTIVATIONS[model.activations[k]](z)
+    return a
+
+
+def accuracy_off(model: MLP, h: np.ndarray, y: np.ndarray, layer: int, off: Sequence[int] |
+                 np.ndarray, fill: np.ndarray, z_next: np.ndarray | None = None) -> float:
+    """Accuracy with neurons ``off`` of ``layer`` replaced by ``fill`` (their 0 or their mean),
+    as a low-rank correction of the next layer's input ``z_next`` (computed if not given)."""
+    w = model.weights[layer + 1]
+    z = h @ w + model.biases[layer + 1] if z_next is None else z_next
+    off = np.asarray(off, np.int64)
+    if off.size:
+        z = z - (h[:, off] - fill[off]) @ w[off]  # (n, k) @ (k, n_next)
+    a = F.ACTIVATIONS[model.activations[layer + 1]](z)
+    if layer + 2 < model.n_layers:
+        a = forward_from(model, a, layer + 1)
+    return float(np.mean(np.argmax(a, axis=1) == y))
+
+
+def single_ablation(model: MLP, h: np.ndarray, y: np.ndarray, layer: int,
+                    fill: np.ndarray) -> np.ndarray:
+    """Accuracy with each neuron switched off alone, by a rank-1 update of the next layer's
+    input: z' = z − (h_j − fill_j)·W[j, :] (one multiply per neuron, not a full forward)."""
+    w = model.weights[layer + 1]
+    z = h @ w + model.biases[layer + 1]  # (n, n_l) @ (n_l, n_next)
+    out = np.empty(h.shape[1])
+    for j in range(h.shape[1]):
+        zj = z - np.outer(h[:, j] - fill[j], w[j])
+        a = F.ACTIVATIONS[model.activations[layer + 1]](zj)
+        if layer + 2 < model.n_layers:
+            a = forward_from(model, a, layer + 1)
+        out[j] = np.mean(np.argmax(a, axis=1) == y)
+    return out
+
+
+def prune(model: MLP, layer: int, remove: Sequence[int] | np.ndarray,
+          fold: np.ndarray | None = None) -> MLP:
+    """A smaller network without neurons ``remove`` of hidden ``layer``. With ``fold`` (their
+    constant outputs, e.g. their means) the next layer's bias absorbs fold·W, so the pruned net
+    computes exactly what the original computes with those neurons frozen."""
+    remove = np.unique(np.asarray(remove, np.int64))
+    keep = np.setdiff1d(np.arange(model.sizes[layer + 1]), remove)
+    if keep.size == 0:
+        raise bad_param("remove", "fewer neurons than the layer has", len(remove))
+    sizes = list(model.sizes)
+    sizes[layer + 1] = int(keep.size)
+    out = MLP(tuple(sizes), model.activations, model.cost, meta=dict(model.meta))
+    for k in range(model.n_layers):
+        w, b = model.weights[k], model.biases[k]
+        if k == layer:
+            w, b = w[:, keep], b[keep]
+        elif k == layer + 1:
+            if fold is not None and remove.size:
+                b = b + np.asarray(fold, np.float64)[remove] @ w[remove].astype(np.float64)
+            w = w[keep]
+        out.weights[k][...] = w
+        out.biases[k][...] = b
+    return out
+
+
+def finetune(model: MLP, x: np.ndarray, y: np.ndarray, epochs: int = 1, lr: float = 1e-3,
+             batch_size: int = 128, seed: int = 0) -> MLP:
+    """A copy of ``model`` trained a little more (Adam) on float inputs ``x`` (n, 784)."""
+    m = model.copy()
+    opt = make_optimizer("adam", m.params.size, 0.9)
+    stepper = BatchStepper(m, opt, min(batch_size, len(x)), 0.0, len(x))
+    rng = np.random.default_rng(seed)
+    yy = np.asarray(y, np.int64)
+    for _ in range(epochs):
+        perm = rng.permutation(len(x))
+        for i in range(0, len(x), batch_size):
+            stepper.step(x, yy, perm[i:i + batch_size], lr)
+    return m
+
+
+@dataclass
+class NeuronReport:
+    layer: int
+    n: int
+    importance: np.ndarray
+    mean: np.ndarray
+    spread: np.ndarray         # activation std over the data
+    outgoing: np.ndarray       # norm of outgoing weights
+    dead: np.ndarray
+    dim: np.ndarray
+    duplicates: list[tuple[int, int, float]]
+    base_accuracy: float
+    single_zero: np.ndarray    # accuracy with each neuron output forced to 0
+    single_mean: np.ndarray    # ... frozen at its mean
+    ks: list[int] = field(default_factory=list)
+    dimmest_zero: list[float] = field(default_factory=list)
+    dimmest_mean: list[float] = field(default_factory=list)
+    random_mean: list[float] = field(default_factory=list)
+    redundant: int = 0
+    pruning: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def order(self) -> np.ndarray:
+        """Neurons from least to most important."""
+        return np.argsort(self.importance, kind="stable")
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(a: Any) -> list[float]:
+            return [round(float(v), 5) for v in a]
+        return {"layer": self.layer, "n": self.n, "importance": r(self.importance),
+                "dead": np.flatnonzero(self.dead).tolist(),
+                "dim": np.flatnonzero(self.dim).tolist(),
+                "duplicates": [[i, j, round(c, 4)] for i, j, c in self.duplicates],
+                "base_accuracy": self.base_accuracy, "single_zero": r(self.single_zero),
+                "single_mean": r(self.single_mean), "ks": self.ks,
+                "dimmest_zero": r(self.dimmest_zero), "dimmest_mean": r(self.dimmest_mean),
+                "random_mean": r(self.random_mean), "redundant": self.redundant,
+                "tolerance": TOLERANCE, "pruning": self.pruning}
+
+
+def k_grid(n: int, points: int = 33) -> list[int]:
+    if n <= 2 * points:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, points).round().astype(int).tolist()))
+
+
+def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None = None,
+                    train: tuple[np.ndarray, np.ndarray] | None = None,
+                    prune_ks: Sequence[int] | None = None, finetune_epochs: int = 1,
+                    seed: int = 0) -> NeuronReport:
+    """Importance, flags and ablations of one hidden layer on labelled inputs (x, y); with
+    ``train`` (float (n, 784), labels) also prune the k least important and fine-tune."""
+    layer = check_layer(model, layer)
+    x = model.as_input(x)
+    y = np.asarray(y, np.int64)
+    h = hidden_activations(model, x, layer)
+    mean = h.mean(axis=0, dtype=np.float64).astype(np.float32)
+    spread = h.std(axis=0, dtype=np.float64)
+    outgoing = np.linalg.norm(model.weights[layer + 1].astype(np.float64), axis=1)
+    importance = outgoing * spread
+    med_spread = float(np.median(spread)) or 1.0
+    dead = spread <= DEAD_SPREAD * med_spread
+    dim = ~dead & (importance < DIM_FRACTION * float(np.median(importance)))
+    live = np.flatnonzero(~dead)
+    dups: list[tuple[int, int, float]] = []
+    if live.size > 1:
+        c = np.atleast_2d(np.corrcoef(h[:, live].T.astype(np.float64)))
+        iu = np.argwhere(np.triu(c, 1) >= DUPLICATE_CORR)
+        dups = [(int(live[i]), int(live[j]), float(c[i, j])) for i, j in iu]
+    base = float(np.mean(np.argmax(forward_from(model, h, layer), axis=1) == y))
+    zeros = np.zeros_like(mean)
+    rep = NeuronReport(layer, h.shape[1], importance, mean, spread, outgoing, dead, dim, dups,
+                       base, single_ablation(model, h, y, layer, zeros),
+                       single_ablation(model, h, y, layer, mean))
+    order = rep.order
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(h.shape[1])
+    rep.ks = k_grid(h.shape[1])
+    z = h @ model.weights[layer + 1] + model.biases[layer + 1]
+    for k in rep.ks:
+        rep.dimmest_zero.append(accuracy_off(model, h, y, layer, order[:k], zeros, z))
+        rep.dimmest_mean.append(accuracy_off(model, h, y, layer, order[:k], mean, z))
+        rep.random_mean.append(accuracy_off(model, h, y, layer, shuffled[:k], mean, z))
+    rep.redundant = redundant_count(rep.ks, rep.dimmest_mean, base)
+    if train is not None:
+        ks = prune_ks if prune_ks is not None else default_prune_ks(rep)
+        for k in ks:
+            if not 0 < k < h.shape[1]:
+                continue
+            small = prune(model, layer, order[:k], fold=mean)
+            pruned_acc = float(np.mean(small.predict(x) == y))
+            tuned = finetune(small, model.as_input(train[0]), train[1], finetune_epochs,
+                             seed=seed)
+            rep.pruning.append({"k": int(k), "kept": int(h.shape[1] - k), "before": base,
+                                "pruned": pruned_acc,
+                                "finetuned": float(np.mean(tuned.predict(x) == y))})
+    return rep
+
+
+def redundant_count(ks: list[int], accuracy: list[float], base: float) -> int:
+    """Largest k such that switching off the k least important (and any fewer) costs at most
+    ``TOLERANCE`` of accuracy."""
+    best = 0
+    for k, a in zip(ks, accuracy, strict=True):
+        if a < base - TOLERANCE:
+            break
+        best = k
+    return best
+
+
+def default_prune_ks(rep: NeuronReport) -> list[int]:
+    """S3's eyeballed share (12 of 64, i.e. 3/16 of the layer), the measured redundant count,
+    and half the layer."""
+    n = rep.n
+    ks = {(3 * n) // 16, rep.redundant, n // 2}
+    return sorted(k for k in ks if 0 < k < n)

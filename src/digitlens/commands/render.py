@@ -1,0 +1,146 @@
+"""``digitlens render VIEW`` (one view as PNG, GIF, WebP or MP4), ``render --list`` and
+``digitlens report`` (every view as a static HTML page)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.errors import DigitlensError, bad_param
+from digitlens.render.animate import FORMATS
+from digitlens.render.image import STILL_FORMATS, Animation
+
+
+def register(sub: Any) -> None:
+    from digitlens.render.views import VIEWS
+    p = sub.add_parser("render", help="draw a view of a run as PNG, GIF, WebP or MP4",
+                       description="Views: " + "; ".join(f"{v.name} ({v.seed}): {v.summary}"
+                                                         for v in VIEWS.values()))
+    p.add_argument("view", nargs="?", help="view name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the views")
+    p.add_argument("--run", help="run folder (or a model file for views without snapshots)")
+    p.add_argument("--out", help="output file: .png/.webp (still) or .gif/.webp/.mp4 (animated)")
+    p.add_argument("--animate", action="store_true",
+                   help="with .webp: write an animation rather than a still")
+    p.add_argument("--index", type=int, help="which matching test digit (0 = first)")
+    p.add_argument("--digit", type=int, help="use test digits of this class")
+    p.add_argument("--frames", type=int, help="digits in an animation")
+    p.add_argument("--mode", choices=("example", "classes"), help="fingerprints: one digit or "
+                   "every class's mean")
+    p.add_argument("--method", choices=("auto", "weights", "composed", "gradient"),
+                   help="evidence for deeper nets")
+    p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
+    p.add_argument("--layer", type=int, help="neurons: hidden layer (0-based, default last)")
+    p.add_argument("--compare", help="weights: a run of the same net on fewer images (S2)")
+    p.add_argument("--every", type=int, help="evolution: every k-th snapshot")
+    p.add_argument("--epoch", type=int, help="evolution as a still: which epoch (default last)")
+    p.add_argument("--fps", type=float, help="frames per second")
+    p.add_argument("--n", type=int, help="errors: gallery size; robustness: digits; neurons: "
+                   "fine-tuning images")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("report", help="every view of a run as a static HTML page")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--out", required=True, help="output folder (index.html and images)")
+    p.add_argument("--compare", help="a run of the same net trained on fewer images (default: "
+                   "train one on 500 images)")
+    p.add_argument("--no-compare", action="store_true", help="skip the few-images comparison")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_report)
+
+
+OPTIONS = ("index", "digit", "frames", "mode", "method", "style", "layer", "compare", "every",
+           "epoch", "fps", "n")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from digitlens.render.views import VIEWS, build, get_view
+    if args.list:
+        rows = [{"name": v.name, "seed": v.seed, "summary": v.summary, "animated": v.animated}
+                for v in VIEWS.values()]
+        text = "\n".join(f"{r['name']:<13}{r['seed']:<7}{'anim ' if r['animated'] else '     '}"
+                         f"{r['summary']}" for r in rows)
+        return emit(args, {"views": rows}, text)
+    if not args.view:
+        raise bad_param("view", f"one of {', '.join(VIEWS)} (or --list)", None)
+    get_view(args.view)
+    if not args.run or not args.out:
+        raise DigitlensError("render needs --run RUN and --out FILE")
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in set(FORMATS) | set(STILL_FORMATS):
+        raise bad_param("out", "a .png, .webp, .gif, .jpg or .mp4 file", str(out))
+    animated = fmt in ("gif", "mp4") or (fmt == "webp" and args.animate)
+    if fmt == "gif" and not get_view(args.view).animated:
+        animated = False
+    if fmt == "mp4" and not get_view(args.view).animated:
+        raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
+    check_options(args)
+    model = resolve_model(args.run)
+    ds = load_data(args, model)
+    t0 = time.perf_counter()
+    opts = {k: getattr(args, k) for k in OPTIONS}
+    view = build(args.view, args.run, ds, animated, **opts)
+    if isinstance(view, Animation) and not animated:
+        view.poster().save(out)
+        frames = 1
+    else:
+        view.save(out)
+        frames = view.n_frames if isinstance(view, Animation) else 1
+    seconds = time.perf_counter() - t0
+    say(f"{args.view}: {view.caption}")
+    result = {"view": args.view, "out": str(out), "format": fmt, "frames": frames,
+              "seconds": round(seconds, 3), "caption": view.caption,
+              "data": summary_of(view.data)}
+    return emit(args, result, f"wrote {out} ({frames} frame{'s' if frames != 1 else ''}, "
+                              f"{seconds:.2f} s)")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Numeric options, validated before any work, in the one message shape."""
+    for name in ("frames", "every", "n"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise bad_param(name, "an int >= 1", v)
+    for name in ("index", "epoch", "layer"):
+        v = getattr(args, name)
+        if v is not None and v < 0:
+            raise bad_param(name, "an int >= 0", v)
+    if args.fps is not None and not 0 < args.fps <= 60:
+        raise bad_param("fps", "a number in (0, 60]", args.fps)
+    if args.digit is not None and not 0 <= args.digit <= 9:
+        raise bad_param("digit", "a class index in 0..9", args.digit)
+
+
+def summary_of(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe numbers of a view (arrays as lists, long lists kept)."""
+    import numpy as np
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+    return {k: clean(v) for k, v in data.items() if k != "activations"}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from digitlens.render.report import build_report
+    model = resolve_model(args.run)
+    ds = load_data(args, model)
+    t0 = time.perf_counter()
+    info = build_report(args.run, args.out, ds, compare=args.compare,
+                        train_twin_run=not args.no_compare and args.compare is None, log=say)
+    info["seconds"] = round(time.perf_counter() - t0, 2)
+    return emit(args, info, f"wrote {info['index']} ({info['seconds']:.1f} s)")

@@ -1,0 +1,97 @@
+"""The report's HTML: one self-contained page, inline CSS, no scripts, no network."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+CSS = """
+:root { --ink:#222; --muted:#666; --accent:#313695; --true:#1a9850; --wrong:#f07800; }
+* { box-sizing: border-box; }
+body { font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       margin: 0; background: #fafafa; }
+header { background: #fff; border-bottom: 1px solid #e5e5e5; padding: 28px 40px 18px; }
+header h1 { margin: 0 0 6px; font-size: 28px; }
+header p { margin: 4px 0; color: var(--muted); max-width: 880px; }
+nav { margin-top: 12px; display: flex; flex-wrap: wrap; gap: 8px; }
+nav a { color: var(--accent); text-decoration: none; font-size: 14px; border: 1px solid #d6d9ee;
+        border-radius: 14px; padding: 2px 10px; background: #f4f5fb; }
+main { padding: 10px 40px 60px; max-width: 1500px; }
+section { background: #fff; border: 1px solid #e8e8e8; border-radius: 10px; margin: 22px 0;
+          padding: 18px 24px; }
+h2 { margin: 0 0 6px; font-size: 22px; } h2 .seed { font-size: 13px; color: var(--muted);
+     font-weight: normal; margin-left: 8px; }
+figure { margin: 18px 0; } figure img, figure video { max-width: 100%; height: auto;
+     border: 1px solid #eee; border-radius: 4px; }
+figcaption { color: var(--muted); font-size: 14.5px; max-width: 880px; margin-top: 6px; }
+figcaption::before { content: "Look: "; font-weight: 600; color: var(--accent); }
+table { border-collapse: collapse; margin: 12px 0; font-size: 14px; }
+th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { background: #f6f6f6; }
+.settings { display: flex; flex-wrap: wrap; gap: 6px 22px; font-size: 14px; margin-top: 10px; }
+.settings span b { color: var(--ink); } .settings span { color: var(--muted); }
+.big { font-size: 22px; color: var(--true); font-weight: 700; }
+.findings { margin-top: 14px; background: #f4f5fb; border-left: 4px solid var(--accent);
+            padding: 10px 16px; border-radius: 4px; max-width: 980px; font-size: 15px; }
+.findings ul { margin: 6px 0 0; padding-left: 20px; }
+footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
+"""
+
+INTRO = {
+    "training": "A network starts as random numbers. Each epoch it sees every training digit once "
+                "and nudges its weights to make fewer mistakes.",
+    "fingerprints": "Feed a digit in and every neuron produces a number: its activation. Drawn as "
+                    "brightness, the activations of a layer form a pattern.",
+    "evidence": "The output layer adds up evidence for each digit class; the biggest total wins.",
+    "weights": "Each first-layer neuron multiplies the 784 pixels by its 784 weights. Drawn as a "
+               "28×28 image, the weights show what the neuron responds to.",
+    "neurons": "Are all the neurons needed? We rank them, switch them off and measure.",
+    "errors": "Nobody is perfect: here is what the network gets wrong.",
+    "robustness": "MNIST digits are centred and sized the same way. A drawing that is not looks "
+                  "unfamiliar to the network.",
+}
+
+
+def section(anchor: str, title: str, body: str, seed: str) -> tuple[str, str, str]:
+    tag = f'<span class="seed">({html.escape(seed)})</span>' if seed else ""
+    intro = INTRO.get(anchor, "")
+    return anchor, title, (f'<section id="{anchor}"><h2>{html.escape(title)}{tag}</h2>'
+                           f"<p>{html.escape(intro)}</p>{body}</section>")
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                  for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
+    keys = ("preset", "layers", "activation", "output", "cost", "optimizer", "lr", "batch_size",
+            "l2", "epochs", "schedule", "train_size", "seed")
+    items = [f"<span>{html.escape(k.replace('_', ' '))}: <b>{html.escape(str(config[k]))}</b>"
+             "</span>" for k in keys if k in config and config[k] is not None]
+    items.append(f"<span>parameters: <b>{meta['params']:,}</b></span>")
+    items.append(f"<span>dataset: <b>{html.escape(str(meta['dataset']))}</b></span>")
+    return (f'<p><span class="big">{meta["accuracy"]:.2%}</span> of {meta["n_test"]:,} test digits '
+            f"recognised after {meta['epochs']} epochs.</p>"
+            f'<div class="settings">{"".join(items)}</div>')
+
+
+def page(title: str, header: str, sections: list[tuple[str, str, str]],
+         dataset: str = "MNIST") -> str:
+    nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
+    body = "".join(s for _, _, s in sections)
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            f"<header><h1>{html.escape(title)}</h1>"
+            f"<p>Everything below was computed from this one trained network and the "
+            f"{html.escape(dataset)} test set. Colours mean the same everywhere: "
+            f"<b style='color:#b2182b'>red</b> positive, "
+            f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
+            f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
+            f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer.</p>"
+            f"{header}<nav>{nav}</nav></header><main>{body}</main>"
+            f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "
+            f"VIEW --run RUN --out FILE</code>.</footer></body></html>")

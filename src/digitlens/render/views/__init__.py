@@ -1,0 +1,131 @@
+"""Every view by name: what it shows, which outputs it makes, and one entry point that builds it
+from a run folder and a dataset (used by the CLI and the report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from digitlens.data.sources import Dataset
+from digitlens.errors import NotFoundError, bad_param
+from digitlens.nn.io import load_model
+from digitlens.nn.mlp import MLP
+from digitlens.nn.train import Run
+from digitlens.render.image import Animation, Picture
+
+
+@dataclass(frozen=True)
+class ViewInfo:
+    name: str
+    seed: str
+    summary: str
+    animated: bool  # can also be written as GIF/WebP/MP4
+
+
+VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
+    ViewInfo("fingerprints", "S0", "a digit beside each layer's activations; --mode classes for "
+             "every class's mean fingerprint and how consistent it is", True),
+    ViewInfo("evidence", "S1", "per class: weights, input × weights, the summed score; true "
+             "class green, wrong prediction orange", True),
+    ViewInfo("weights", "S2/S3", "first-layer weights per neuron (--style diverging|grey); "
+             "--compare RUN for S2's few-vs-many images comparison", False),
+    ViewInfo("composed", "S2", "weights composed through the layers (W1·W2, W1·W2·W3) for every "
+             "deeper neuron, output neurons included", False),
+    ViewInfo("evolution", "S3", "training epoch by epoch from the run's snapshots: weight mosaic "
+             "with bias bars, output weights, accuracy so far", True),
+    ViewInfo("neurons", "S3", "hidden neurons ranked by importance, dead/dim/duplicates, proved by "
+             "ablation and pruning + fine-tuning", False),
+    ViewInfo("errors", "-", "confusion matrix and a gallery of misclassified digits with their "
+             "top two classes", False),
+    ViewInfo("robustness", "S3", "accuracy when digits are moved or resized, as drawn vs after "
+             "MNIST preprocessing", False),
+]}
+
+
+def get_view(name: str) -> ViewInfo:
+    try:
+        return VIEWS[name]
+    except KeyError:
+        raise NotFoundError(f"unknown view {name!r}; choose one of {', '.join(VIEWS)}") from None
+
+
+def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int = 0) -> np.ndarray:
+    """Indices of the first ``count`` test digits of class ``digit`` (any class if None)."""
+    idx = np.arange(len(labels)) if digit is None else np.flatnonzero(labels == digit)
+    idx = idx[start:start + count]
+    if idx.size == 0:
+        raise bad_param("digit", "a class with examples in the test set", digit)
+    return idx
+
+
+def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
+          **opt: Any) -> Picture | Animation:
+    """Build view ``name`` for a run folder (or model file) on dataset ``ds``. Options (all
+    optional): index, digit, frames, mode, method, style, layer, compare, every, fps, n."""
+    info = get_view(name)
+    if animated and not info.animated:
+        raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
+    model: MLP = load_model(run.path if isinstance(run, Run) else run)
+    names = list(ds.class_names)
+    x, y = ds.test_images, ds.test_labels
+    o = {k: v for k, v in opt.items() if v is not None}
+    if name == "fingerprints":
+        from digitlens.render.views import fingerprints as V
+        if o.get("mode", "example") == "classes":
+            return V.class_fingerprints_view(model, x, y, names)
+        idx = digit_indices(y, o.get("digit", 5), o.get("frames", 24) if animated else 1,
+                            o.get("index", 0))
+        if animated:
+            return V.fingerprint_animation(model, x[idx], y[idx], x[:1000],
+                                           o.get("fps", 3.0), names)
+        return V.fingerprint(model, x[idx[0]], int(y[idx[0]]), x[:1000], names)
+    if name == "evidence":
+        from digitlens.render.views import evidence as E
+        idx = digit_indices(y, o.get("digit"), o.get("frames", 20) if animated else 1,
+                            o.get("index", 0))
+        if animated:
+            return E.evidence_animation(model, x[idx], y[idx], o.get("method", "auto"),
+                                        o.get("fps", 1.5), names)
+        return E.evidence_panel(model, x[idx[0]], int(y[idx[0]]), o.get("method", "auto"), names)
+    if name == "weights":
+        from digitlens.render.views import weights as W
+        if "compare" in o:
+            return W.compare_training(load_model(o["compare"]), model, *compare_labels(
+                load_model(o["compare"]), model, len(ds.train_labels)), class_names=names)
+        return W.first_layer(model, o.get("style", "diverging"))
+    if name == "composed":
+        from digitlens.render.views import weights as W
+        return W.composed(model, o.get("style", "diverging"), class_names=names)
+    if name == "evolution":
+        from digitlens.render.views.evolution import evolution
+        r = run if isinstance(run, Run) else Run(run)
+        anim = evolution(r, o.get("every", 1), o.get("fps"), (x, y), names)
+        if not animated and "epoch" in o:
+            epochs = anim.data["epochs"]
+            if o["epoch"] not in epochs:
+                raise bad_param("epoch", f"one of the snapshot epochs {epochs[0]}..{epochs[-1]}",
+                                o["epoch"])
+            anim.poster_index = epochs.index(o["epoch"])
+        return anim
+    if name == "neurons":
+        from digitlens.analysis.neurons import FINETUNE_IMAGES, analyse_neurons
+        from digitlens.render.views.neurons import neurons_view
+        n_tune = o.get("n", FINETUNE_IMAGES)
+        rep = analyse_neurons(model, x, y, o.get("layer"),
+                              train=(ds.train_images[:n_tune], ds.train_labels[:n_tune]))
+        return neurons_view(model, rep)
+    if name == "errors":
+        from digitlens.render.views.errors import errors_view
+        return errors_view(model, x, y, o.get("n", 40), names)
+    from digitlens.analysis.robustness import robustness
+    from digitlens.render.views.robustness import robustness_view
+    return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
+
+
+def compare_labels(small: MLP, full: MLP, n_default: int) -> tuple[str, str]:
+    """'500 images' / '60,000 images' from each model's training settings."""
+    def count(m: MLP) -> int:
+        return int(m.meta.get("training", {}).get("train_size") or n_default)
+    return f"{count(small):,} images", f"{count(full):,} images"

@@ -1,0 +1,58 @@
+"""View 6: where the network goes wrong: a confusion matrix and a gallery of misclassified
+digits, each with its top two classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.nn.mlp import MLP
+from digitlens.render import charts
+from digitlens.render import colors as C
+from digitlens.render.draw import digit_tile
+from digitlens.render.image import Picture
+from digitlens.render.tiles import Canvas, fit_size, titled
+
+
+def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[str],
+            n: int = 40, cols: int = 10) -> tuple[np.ndarray, list[dict[str, object]]]:
+    """The ``n`` most confident mistakes: the digit, its true class, the top two guesses."""
+    wrong = ev.misclassified(labels)[:n]
+    cell_w, cell_h = 96, 128
+    rows = max(1, -(-len(wrong) // cols))
+    cv = Canvas(rows * cell_h, cols * cell_w)
+    size = fit_size([f"true {n}" for n in names], cell_w - 8, (11, 10, 9))
+    items = []
+    for k, i in enumerate(wrong):
+        r, c = divmod(k, cols)
+        y, x = r * cell_h, c * cell_w
+        p = ev.probabilities[i]
+        top = np.argsort(-p, kind="stable")[:2]
+        cv.rect(y, x + 6, 88, 88, C.INDEX["wrong"])
+        cv.paste(y + 2, x + 8, digit_tile(images[i], 3))
+        cv.text(y + 92, x + 6, f"true {names[int(labels[i])]}", size, True, "true")
+        cv.text(y + 107, x + 6, f"{names[top[0]]} {p[top[0]]:.0%} · {names[top[1]]} "
+                f"{p[top[1]]:.0%}", 10, colour="muted")
+        items.append({"index": int(i), "true": int(labels[i]), "top": [int(t) for t in top],
+                      "probabilities": [float(p[t]) for t in top]})
+    return cv.idx, items
+
+
+def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
+                class_names: list[str] | None = None) -> Picture:
+    """Confusion matrix beside the gallery of the most confident mistakes."""
+    names = class_names or list(model.meta.get("class_names") or [str(i) for i in range(10)])
+    ev = evaluate_model(model, images, labels)
+    cm = charts.confusion(ev.confusion, names)
+    gal, items = gallery(images, labels, ev, names, n)
+    gal = C.to_rgb(titled(gal, f"The {len(items)} most confident mistakes",
+                          subtitle="orange frame: misclassified; under each: the true digit, "
+                                   "then the network's top two guesses"))
+    h = max(cm.shape[0], gal.shape[0])
+    rgb = np.full((h, cm.shape[1] + 20 + gal.shape[1], 3), 255, np.uint8)
+    rgb[: cm.shape[0], : cm.shape[1]] = cm
+    rgb[: gal.shape[0], cm.shape[1] + 20:] = gal
+    return Picture(rgb, "errors", f"{int(ev.confusion.sum() - np.trace(ev.confusion)):,} of "
+                   f"{len(labels):,} test digits are misclassified ({1 - ev.accuracy:.2%}). Many "
+                   "mistakes are digits a person would hesitate over too.",
+                   {**ev.to_dict(), "gallery": items})

@@ -1,0 +1,169 @@
+"""View 1 (S0): a digit beside every layer's activations, drawn as brightness grids.
+
+The numbers are ``model.trace``'s activations; one brightness scale per layer (a high
+percentile over many digits) is shared by every frame, so a brighter square really is a
+stronger response.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitlens.analysis.fingerprints import activation_scales, class_fingerprints
+from digitlens.errors import bad_param
+from digitlens.nn.mlp import MLP
+from digitlens.render.draw import cells_row, digit_tile, layer_grid, outlined
+from digitlens.render.image import Animation, Picture
+from digitlens.render.tiles import Canvas, colorbar, grid_shape, stack, text_width, titled
+
+PANEL = 192  # the longer side of each hidden layer's grid, in pixels
+
+
+def layer_names(model: MLP) -> list[str]:
+    hidden = [f"hidden {i + 1} ({n})" for i, n in enumerate(model.sizes[1:-1])]
+    return [*hidden, f"output ({model.sizes[-1]})"]
+
+
+def names_of(model: MLP, class_names: list[str] | None) -> list[str]:
+    return class_names or list(model.meta.get("class_names") or
+                               [str(i) for i in range(model.sizes[-1])])
+
+
+def layer_image(values: np.ndarray, vmax: float, is_output: bool, panel: int) -> np.ndarray:
+    """A layer's activations: a row of cells for a small output layer, else a grid."""
+    if is_output and values.size <= 12:
+        return cells_row(values, vmax, max(5, min(26, (panel - 2 * values.size) // values.size)))
+    g = grid_shape(values.size)
+    return outlined(layer_grid(values, vmax, panel, g))
+
+
+class FingerprintLayout:
+    """Fixed positions for the input and each layer's image, so frames line up."""
+
+    def __init__(self, model: MLP, scales: list[float], class_names: list[str]) -> None:
+        self.model, self.scales, self.names = model, scales, class_names
+        probe = [layer_image(np.zeros(n), 1.0, k == model.n_layers - 1, self.panel(n, k))
+                 for k, n in enumerate(model.sizes[1:])]
+        self.x = [20, 20 + 112 + 40]
+        for img in probe:
+            self.x.append(self.x[-1] + max(img.shape[1], 120) + 36)
+        self.top = 34
+        self.height = self.top + max(150, *(p.shape[0] for p in probe)) + 60
+        self.legend = colorbar("grey", ("0", "", "layer max"), "activation: brighter = the "
+                               "neuron fires more (one scale per layer)", 220)
+        self.width = max(self.x[-1], self.x[1] + self.legend.shape[1] + 10)
+
+    def panel(self, n: int, k: int) -> int:
+        return 300 if k == self.model.n_layers - 1 else PANEL
+
+    def draw(self, x: np.ndarray, label: int | None) -> tuple[np.ndarray, dict[str, object]]:
+        t = self.model.trace(x)
+        pred = int(t.prediction[0])
+        cv = Canvas(self.height, self.width)
+        cv.text(8, self.x[0], "input", 12, True)
+        cv.paste(self.top, self.x[0], digit_tile(t.activations[0][0], 4))
+        if label is not None:
+            cv.text(self.top + 118, self.x[0], f"true {self.names[label]}", 12, True, "true")
+            cv.text(self.top + 134, self.x[0], f"predicted {self.names[pred]}", 12, True,
+                    "true" if pred == label else "wrong")
+        last = self.model.n_layers - 1
+        for k, a in enumerate(t.activations[1:]):
+            x0, v = self.x[k + 1], a[0]
+            cv.text(8, x0, layer_names(self.model)[k], 12, True)
+            img = layer_image(v, self.scales[k], k == last, self.panel(v.size, k))
+            cv.paste(self.top, x0, img)
+            if k == last and v.size <= 12:
+                cell = (img.shape[1] - 2 + 2) // v.size
+                # long class names (fashion-mnist) do not fit under a cell: number the cells
+                short = all(text_width(n, 12, True) <= cell for n in self.names[: v.size])
+                labels = self.names if short else [str(c) for c in range(v.size)]
+                for c in range(v.size):
+                    colour = ("true" if c == label or (c == pred and label is None)
+                              else "wrong" if c == pred else "text")
+                    cv.text(self.top + img.shape[0] + 4, x0 + 1 + c * cell + (cell - 2) // 2,
+                            labels[c], 12, c in (pred, label), colour, "centre")
+                said = "" if short else f"{self.names[pred]}, "
+                cv.text(self.top + img.shape[0] + 22, x0, f"{said}{float(v[pred]):.0%} sure", 11,
+                        colour="muted")
+        cv.paste(self.height - 46, self.x[1], self.legend)
+        return cv.idx, {"activations": [a[0].tolist() for a in t.activations[1:]],
+                        "prediction": pred}
+
+
+def fingerprint(model: MLP, image: np.ndarray, label: int | None = None,
+                reference: np.ndarray | None = None, class_names: list[str] | None = None
+                ) -> Picture:
+    """One digit and its activations in every layer. ``reference`` digits set the brightness
+    scales (default: the digit itself)."""
+    ref = image if reference is None else reference
+    lay = FingerprintLayout(model, activation_scales(model, ref), names_of(model, class_names))
+    idx, data = lay.draw(image, label)
+    data["scales"] = lay.scales
+    return Picture(idx, "fingerprints", "The same few neurons light up for every version of a "
+                   "digit: that pattern is the digit's fingerprint.", data)
+
+
+def fingerprint_animation(model: MLP, images: np.ndarray, labels: np.ndarray | None = None,
+                          reference: np.ndarray | None = None, fps: float = 3.0,
+                          class_names: list[str] | None = None) -> Animation:
+    """Many versions of a digit, one per frame, with fixed brightness scales."""
+    if len(images) == 0:
+        raise bad_param("images", "at least one digit", 0)
+    ref = images if reference is None else reference
+    lay = FingerprintLayout(model, activation_scales(model, ref), names_of(model, class_names))
+
+    def frame(i: int) -> np.ndarray:
+        return lay.draw(images[i], None if labels is None else int(labels[i]))[0]
+
+    return Animation(len(images), frame, fps, "fingerprints",
+                     "Different handwriting, same fingerprint: watch the last hidden layer "
+                     "keep lighting up the same squares.", {"scales": lay.scales}, 0)
+
+
+def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
+                            class_names: list[str] | None = None) -> Picture:
+    """Mean fingerprint of each class (a column each) in each layer (a row each), with its
+    consistency r (mean correlation of single digits with their class mean) against the
+    closest other class's mean."""
+    names = names_of(model, class_names)
+    fp = class_fingerprints(model, images, labels, len(names))
+    x = model.as_input(images)
+    col_w = 104
+    rows = []
+    head = Canvas(24, 130 + len(names) * col_w)
+    for c, name in enumerate(names):
+        head.text(0, 130 + c * col_w + 48, name, 18, True, align="centre")
+    rows.append(head.idx)
+    digits = [outlined(digit_tile(x[np.asarray(labels) == c].mean(axis=0), 3))
+              for c in range(len(names))]
+    rows.append(_row("mean digit", "", digits, [""] * len(names), col_w))
+    for k, m in enumerate(fp.means):
+        vmax = float(np.max(m)) or 1.0
+        imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
+        notes = [f"r {fp.consistency[k, c]:.2f} / {fp.nearest_other[k, c]:.2f}"
+                 for c in range(len(names))]
+        rows.append(_row(layer_names(model)[k], f"read-out {fp.readout_accuracy[k]:.0%}",
+                         imgs, notes, col_w))
+    legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
+    img = titled(stack([*rows, legend], gap=14), "Mean fingerprint of each digit",
+                 subtitle="r a / b: single digits correlate a with their own class's mean and b "
+                          "with the closest other one (1 = identical); read-out: how often the "
+                          "nearest mean names the right digit")
+    return Picture(img, "fingerprints-classes", "Each column is one digit's average "
+                   "fingerprint. r near 1 means every handwriting fires the same neurons.",
+                   fp.to_dict())
+
+
+def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int
+         ) -> np.ndarray:
+    h = max(i.shape[0] for i in imgs) + 16
+    cv = Canvas(h, 130 + len(imgs) * col_w)
+    cv.text(h // 2 - 14, 0, title, 11, True)
+    cv.text(h // 2 + 2, 0, sub, 10, colour="muted")
+    for c, (img, note) in enumerate(zip(imgs, notes, strict=True)):
+        x = 130 + c * col_w + (col_w - 8 - img.shape[1]) // 2
+        cv.paste(0, x, img)
+        if note:
+            cv.text(img.shape[0] + 2, 130 + c * col_w + (col_w - 8) // 2, note, 9,
+                    colour="muted", align="centre")
+    return cv.idx

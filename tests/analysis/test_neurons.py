@@ -1,0 +1,104 @@
+"""Neuron importance, flags and ablations, each checked against a second way of computing it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlens.analysis import neurons as N
+from digitlens.errors import ParameterError
+from digitlens.nn.mlp import MLP
+
+
+def masked_accuracy(model: MLP, x: np.ndarray, y: np.ndarray, layer: int, off: list[int]) -> float:
+    mask = np.ones(model.sizes[layer + 1], np.float32)
+    mask[off] = 0
+    return float(np.mean(model.trace(x, masks={layer: mask}).prediction == y))
+
+
+@pytest.fixture(scope="module")
+def data(sample):
+    return sample.test_images[:600], sample.test_labels[:600].astype(np.int64)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_zero_ablation_matches_trace_masks(trained_model, data, layer) -> None:
+    x, y = data
+    h = N.hidden_activations(trained_model, x, layer)
+    zeros = np.zeros(h.shape[1], np.float32)
+    single = N.single_ablation(trained_model, h, y, layer, zeros)
+    for j in range(h.shape[1]):
+        assert abs(single[j] - masked_accuracy(trained_model, x, y, layer, [j])) <= 1 / len(y)
+    for off in ([0, 3, 5], list(range(h.shape[1] // 2))):
+        fast = N.accuracy_off(trained_model, h, y, layer, off, zeros)
+        assert abs(fast - masked_accuracy(trained_model, x, y, layer, off)) <= 1 / len(y)
+
+
+def test_pruning_with_folded_mean_equals_freezing(trained_model, data) -> None:
+    x, y = data
+    layer = 0
+    h = N.hidden_activations(trained_model, x, layer)
+    mean = h.mean(axis=0)
+    off = [1, 4, 7, 8]
+    small = N.prune(trained_model, layer, off, fold=mean)
+    assert small.sizes == (784, 28, 16, 10)
+    frozen = h.copy()
+    frozen[:, off] = mean[off]
+    expected = N.forward_from(trained_model, frozen, layer)
+    np.testing.assert_allclose(small.trace(x).output, expected, rtol=1e-4, atol=1e-5)
+    assert abs(float(np.mean(small.predict(x) == y))
+               - N.accuracy_off(trained_model, h, y, layer, off, mean)) <= 1 / len(y)
+
+
+def test_importance_flags_and_duplicates(trained_model, data) -> None:
+    x, y = data
+    m = trained_model.copy()
+    m.weights[1][:, 2] = 0.0        # hidden-2 neuron 2 hears nothing: constant output
+    m.biases[1][2] = 0.5
+    m.weights[1][:, 9] = m.weights[1][:, 4]  # neuron 9 copies neuron 4
+    m.biases[1][9] = m.biases[1][4]
+    rep = N.analyse_neurons(m, x, y, layer=1)
+    h = m.trace(x).activations[2].astype(np.float64)
+    expected = np.linalg.norm(m.weights[2].astype(np.float64), axis=1) * h.std(axis=0)
+    np.testing.assert_allclose(rep.importance, expected, rtol=1e-4, atol=1e-7)
+    assert rep.dead[2] and not rep.dead[4]
+    assert any({i, j} == {4, 9} for i, j, _ in rep.duplicates)
+    assert rep.order[0] == 2 or rep.importance[rep.order[0]] <= rep.importance[2]
+    assert rep.ks[0] == 0 and rep.dimmest_mean[0] == rep.base_accuracy
+    assert rep.base_accuracy == float(np.mean(m.predict(x) == y))
+
+
+def test_redundant_count_stops_at_first_failure() -> None:
+    base = 0.9
+    assert N.redundant_count([0, 1, 2, 3, 4], [0.9, 0.899, 0.89, 0.9, 0.9], base) == 1
+    assert N.redundant_count([0, 5], [0.9, 0.896], base) == 5
+
+
+def test_prune_and_finetune_report(trained_model, sample, data) -> None:
+    x, y = data
+    rep = N.analyse_neurons(trained_model, x, y, layer=0,
+                            train=(sample.train_images[:800], sample.train_labels[:800]),
+                            prune_ks=[8, 16])
+    assert [p["k"] for p in rep.pruning] == [8, 16]
+    for p in rep.pruning:
+        i = rep.ks.index(p["k"])
+        assert abs(p["pruned"] - rep.dimmest_mean[i]) <= 1 / len(y)
+        assert 0.0 <= p["finetuned"] <= 1.0
+
+
+def test_finetune_changes_weights_and_lowers_loss(trained_model, sample) -> None:
+    small = N.prune(trained_model, 0, [0, 1, 2, 3, 4, 5, 6, 7])
+    x = small.as_input(sample.train_images[:500])
+    y = sample.train_labels[:500].astype(np.int64)
+    before = small.loss_and_gradient(x, y)[0]
+    tuned = N.finetune(small, x, y, epochs=2)
+    assert not np.array_equal(tuned.params, small.params)
+    assert tuned.loss_and_gradient(x, y)[0] < before
+
+
+def test_bad_layers() -> None:
+    single = MLP.create((784, 10), "relu")
+    with pytest.raises(ParameterError, match="no"):
+        N.check_layer(single, None)
+    with pytest.raises(ParameterError, match="0..1"):
+        N.check_layer(MLP.create((784, 8, 6, 10)), 2)

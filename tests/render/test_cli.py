@@ -1,0 +1,99 @@
+"""`digitlens render` and `digitlens report` end to end, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlens.cli import main
+from digitlens.render.views import VIEWS
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, dict, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    data = json.loads(lines[-1]) if code == 0 and "--json" in argv and lines else {}
+    return code, data, err
+
+
+def test_list(capsys) -> None:
+    code, data, _ = run_cli(capsys, "render", "--list", "--json")
+    assert code == 0
+    assert [v["name"] for v in data["views"]] == list(VIEWS) == [
+        "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "errors",
+        "robustness"]
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
+    out = tmp_path / f"{view}.png"
+    extra = ["--n", "100"] if view == "robustness" else []
+    code, data, err = run_cli(capsys, "render", view, "--run", str(trained_run), "--out",
+                              str(out), "--json", *extra)
+    assert code == 0, err
+    assert data["view"] == view and data["frames"] == 1
+    with Image.open(out) as im:
+        assert im.width > 200 and im.height > 100
+        px = np.asarray(im.convert("RGB"))
+    assert len(np.unique(px.reshape(-1, 3), axis=0)) > 8  # a picture, not a blank
+
+
+def test_animations(trained_run, tmp_path, capsys) -> None:
+    for view, ext, frames in (("evolution", "gif", 6), ("fingerprints", "gif", 5),
+                              ("evidence", "mp4", 5)):
+        out = tmp_path / f"{view}.{ext}"
+        code, data, err = run_cli(capsys, "render", view, "--run", str(trained_run), "--out",
+                                  str(out), "--frames", "5", "--json")
+        assert code == 0, err
+        assert data["frames"] >= frames and out.stat().st_size > 1000
+    code, data, _ = run_cli(capsys, "render", "fingerprints", "--mode", "classes", "--run",
+                            str(trained_run), "--out", str(tmp_path / "c.png"), "--json")
+    assert code == 0 and len(data["data"]["consistency"]) == 3
+
+
+def test_evolution_still_at_an_epoch(trained_run, tmp_path, capsys) -> None:
+    out = tmp_path / "e2.png"
+    code, _, err = run_cli(capsys, "render", "evolution", "--run", str(trained_run), "--epoch",
+                           "2", "--out", str(out))
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "render", "evolution", "--run", str(trained_run), "--epoch",
+                           "99", "--out", str(out))
+    assert code == 1 and "epoch" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["render", "nope", "--run", "RUN", "--out", "x.png"], "unknown view"),
+    (["render", "weights", "--run", "RUN", "--out", "x.txt"], "'out'"),
+    (["render", "errors", "--run", "RUN", "--out", "x.mp4"], "still image"),
+    (["render", "weights", "--run", "/no/such/run", "--out", "x.png"], "no such"),
+    (["render", "evidence", "--run", "RUN", "--digit", "42", "--out", "x.png"], "digit"),
+    (["render", "fingerprints", "--run", "RUN", "--frames", "0", "--out", "x.gif"], "frames"),
+    (["render", "evolution", "--run", "RUN", "--fps", "0", "--out", "x.gif"], "fps"),
+    (["render", "neurons", "--run", "RUN", "--layer", "5", "--out", "x.png"], "layer"),
+])
+def test_bad_input_is_one_clear_line(argv, message, trained_run, tmp_path, capsys) -> None:
+    argv = [a.replace("RUN", str(trained_run)).replace("x.", str(tmp_path / "x.")) for a in argv]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_report(trained_run, tmp_path, capsys) -> None:
+    out = tmp_path / "report"
+    code, data, err = run_cli(capsys, "report", "--run", str(trained_run), "--out", str(out),
+                              "--json")
+    assert code == 0, err
+    html = (out / "index.html").read_text()
+    for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "errors",
+                   "robustness"):
+        assert f'id="{anchor}"' in html
+    for name in data["files"]:
+        assert (out / name).stat().st_size > 500
+        assert f'"{name}"' in html or name.endswith("-poster.png")
+    assert "weights-compare.png" in data["files"]  # the 500-image twin was trained
+    assert f"{data['accuracy']:.2%}" in html

@@ -1,0 +1,200 @@
+"""Every view draws the numbers the model computes, at the pixels where they belong."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlens.analysis.metrics import evaluate_model
+from digitlens.errors import ParameterError
+from digitlens.nn.io import load_model
+from digitlens.nn.mlp import MLP
+from digitlens.nn.train import Run
+from digitlens.render import colors as C
+from digitlens.render.image import Animation, Picture
+from digitlens.render.tiles import grid_shape
+from digitlens.render.views import evidence as EV
+from digitlens.render.views import fingerprints as FP
+from digitlens.render.views import weights as W
+from digitlens.render.views.errors import errors_view
+from digitlens.render.views.evolution import evolution
+
+
+def colour_at(view: Picture, y: int, x: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in view.rgb()[y, x])
+
+
+def pal(i: np.ndarray | int) -> tuple[int, ...]:
+    return tuple(int(v) for v in C.PALETTE[int(i)])
+
+
+def test_evidence_single_layer_is_exact(single_run, sample) -> None:
+    model = load_model(single_run)
+    x, label = sample.test_images[3], int(sample.test_labels[3])
+    view = EV.evidence_panel(model, x, label)
+    t = model.trace(x)
+    assert view.data["method"] == "weights"
+    np.testing.assert_allclose(view.data["scores"], t.zs[-1][0], rtol=1e-6)
+    assert view.data["prediction"] == int(t.prediction[0])
+    vmax_w, vmax_c = view.data["vmax_weights"], view.data["vmax_contributions"]
+    xin = model.as_input(x)[0]
+    for k, (r, c) in [(0, (10, 12)), (4, (14, 14)), (9, (20, 7))]:
+        x0 = EV.LEFT + k * (EV.TILE + EV.GAP) + 3 * c
+        w = model.weights[0][r * 28 + c, k]
+        assert colour_at(view, EV.TOP + 3 * r, x0) == pal(C.diverging(np.array(w), vmax_w))
+        y1 = EV.TOP + EV.ROW_STEP + 3 * r
+        assert colour_at(view, y1, x0) == pal(C.diverging(np.array(xin[r * 28 + c] * w), vmax_c))
+    # the true class's header is green; the predicted one orange if it is wrong
+    assert view.size[0] == EV.LEFT + 10 * (EV.TILE + EV.GAP) + 10
+
+
+def test_evidence_deep_net_says_which_method(trained_model, sample) -> None:
+    for method in ("composed", "gradient"):
+        view = EV.evidence_panel(trained_model, sample.test_images[0], 7, method)
+        assert view.data["method"] == method and method in view.caption
+    anim = EV.evidence_animation(trained_model, sample.test_images[:4], sample.test_labels[:4])
+    assert anim.n_frames == 4 and anim.frame(0).shape == anim.frame(3).shape
+    np.testing.assert_allclose(anim.data["scores"][2],
+                               trained_model.trace(sample.test_images[2]).zs[-1][0], rtol=1e-5)
+    with pytest.raises(ParameterError):
+        EV.evidence_panel(trained_model, sample.test_images[0], 7, "weights")
+
+
+def test_fingerprint_cells_show_trace_activations(trained_model, sample) -> None:
+    x = sample.test_images[8]
+    view = FP.fingerprint(trained_model, x, int(sample.test_labels[8]), sample.test_images[:300])
+    t = trained_model.trace(x)
+    for got, want in zip(view.data["activations"], t.activations[1:], strict=True):
+        np.testing.assert_allclose(got, want[0], rtol=1e-6)
+    lay = FP.FingerprintLayout(trained_model, view.data["scales"], [str(i) for i in range(10)])
+    rows, cols = grid_shape(32)
+    cell = FP.PANEL // max(rows, cols)
+    a = t.activations[1][0]
+    for j in (0, 13, 31):
+        r, c = divmod(j, cols)
+        y = lay.top + 1 + r * cell + cell // 2
+        xx = lay.x[1] + 1 + c * cell + cell // 2
+        assert colour_at(view, y, xx) == pal(C.grey(np.array(a[j]), 0, view.data["scales"][0]))
+
+
+def test_fingerprint_animation_and_classes(trained_model, sample) -> None:
+    fives = np.flatnonzero(sample.test_labels == 5)[:6]
+    anim = FP.fingerprint_animation(trained_model, sample.test_images[fives],
+                                    sample.test_labels[fives])
+    assert anim.n_frames == 6 and not np.array_equal(anim.frame(0), anim.frame(1))
+    view = FP.class_fingerprints_view(trained_model, sample.test_images, sample.test_labels)
+    assert len(view.data["consistency"]) == 3 and len(view.data["readout_accuracy"]) == 3
+
+
+def test_evolution_frames_and_pixels(sigmoid_run, sample) -> None:
+    run = Run(sigmoid_run)
+    anim = evolution(run, test=(sample.test_images, sample.test_labels))
+    assert anim.n_frames == len(run.snapshot_epochs()) == 7
+    assert anim.data["epochs"] == list(range(7))
+    hist = [h["test_accuracy"] for h in run.history()]
+    assert anim.data["test_accuracy"][1:] == hist
+    m0 = run.load_snapshot(0)
+    assert anim.data["test_accuracy"][0] == float(np.mean(m0.predict(sample.test_images)
+                                                          == sample.test_labels))
+    y, x = anim.data["hidden_at"]
+    s = anim.data["hscale"]
+    for i in (0, 6):
+        m = run.load_snapshot(i)
+        f = anim.frame(i)
+        assert f.shape[::-1] == tuple(anim.data["size"])
+        assert f[y, x] == C.diverging(np.array(m.weights[0][0, 0]), anim.data["vmax_hidden"][i])
+        px = 28 * 13 + 5  # a pixel inside neuron 0's tile
+        assert f[y + s * (px // 28), x + s * (px % 28)] == C.diverging(
+            np.array(m.weights[0][px, 0]), anim.data["vmax_hidden"][i])
+        bar = f[y + 5, x + 28 * s + 1]
+        assert bar == C.bias(np.array(m.biases[0][0]), anim.data["vmax_bias"][i])
+
+
+def test_evolution_files(sigmoid_run, tmp_path) -> None:
+    from digitlens.render.animate import hold_frames, write_gif_pillow
+    anim = evolution(sigmoid_run, fps=10)
+    hold = hold_frames(10)
+    gif = anim.save(tmp_path / "e.gif")
+    with Image.open(gif) as im:
+        assert im.n_frames == 7 + hold
+        im.seek(3)
+        got = np.asarray(im.convert("RGB"))
+    np.testing.assert_array_equal(got, C.to_rgb(anim.frame(3)))
+    import imageio_ffmpeg
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(anim.save(tmp_path / "e.mp4")))
+    assert frames == 7 + hold
+    with Image.open(anim.save(tmp_path / "e.webp")) as im:
+        assert im.n_frames == 7
+    assert write_gif_pillow(anim.frames(), tmp_path / "p.gif", 10) == 7 + hold
+    with Image.open(tmp_path / "p.gif") as im:
+        im.seek(6)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), C.to_rgb(anim.frame(6)))
+    assert anim.poster().size == anim.data["size"]
+
+
+def test_first_layer_weights(sigmoid_run) -> None:
+    model = load_model(sigmoid_run)
+    view = W.first_layer(model, "diverging")
+    head = 14 + 8 + 16
+    assert colour_at(view, head, 0) == pal(C.diverging(np.array(model.weights[0][0, 0]),
+                                                       view.data["vmax"]))
+    grey = W.first_layer(model, "grey")
+    tile = grey.rgb()[head:head + 56, :56]
+    assert (tile == 0).all(axis=2).any() and (tile == 255).all(axis=2).any()
+
+
+@pytest.mark.parametrize("sizes", [(784, 10), (784, 7, 10), (784, 30, 12, 10),
+                                   (784, 20, 9, 5, 10)])
+def test_composed_any_depth(sizes) -> None:
+    model = MLP.create(sizes, "relu", seed=3)
+    view = W.composed(model)
+    assert view.data["layers"] == list(sizes[1:])
+    assert view.size[0] > 200 and view.size[1] > 100
+    assert W.first_layer(model).size[0] > 50
+
+
+def test_compare_needs_same_shape(trained_model, sigmoid_run) -> None:
+    other = load_model(sigmoid_run)
+    with pytest.raises(ParameterError, match="same layer sizes"):
+        W.compare_training(other, trained_model)
+    assert W.compare_training(trained_model.copy(), trained_model).size[1] > 400
+
+
+def test_errors_view_numbers(trained_model, sample) -> None:
+    x, y = sample.test_images, sample.test_labels
+    view = errors_view(trained_model, x, y, 12)
+    ev = evaluate_model(trained_model, x, y)
+    assert view.data["accuracy"] == ev.accuracy
+    assert view.data["confusion_matrix"] == ev.confusion.tolist()
+    assert len(view.data["gallery"]) == 12
+    for item in view.data["gallery"]:
+        assert item["true"] == int(y[item["index"]]) != item["top"][0]
+        assert item["top"][0] == int(ev.predictions[item["index"]])
+
+
+def test_jupyter_reprs(trained_model, sample) -> None:
+    pic = FP.fingerprint(trained_model, sample.test_images[0])
+    with Image.open(io.BytesIO(pic._repr_png_())) as im:
+        assert im.size == pic.size
+    anim = Animation(3, lambda i: np.full((10, 12), C.GREY_START + 20 * i, np.uint8), 5.0)
+    html = anim._repr_html_()
+    assert html.startswith('<img src="data:image/gif;base64,')
+
+
+def test_neurons_view_frames_dead_neurons(trained_model, sample) -> None:
+    from digitlens.analysis.neurons import analyse_neurons
+    from digitlens.render.views.neurons import neurons_view
+    m = trained_model.copy()
+    m.weights[0][:, 5] = 0.0   # first-layer neuron 5 sees nothing: a dead neuron
+    m.biases[0][5] = -1.0
+    rep = analyse_neurons(m, sample.test_images[:300], sample.test_labels[:300], layer=0)
+    assert rep.dead[5]
+    view = neurons_view(m, rep)
+    assert view.data["dead"] == np.flatnonzero(rep.dead).tolist()
+    colours = {tuple(c) for c in view.rgb().reshape(-1, 3)[::7]}
+    assert C.NAMED["dead"] in colours
+    # least important last: the dead neuron's tile is framed in the final row of the mosaic
+    assert rep.order[0] in np.flatnonzero(rep.dead)
