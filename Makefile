@@ -22,7 +22,9 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/digitlens data fetch
 	$(BIN)/digitlens train --preset default --out $(RUN)
+	$(BIN)/digitlens report --run $(RUN) --out $(RUN)/report
 	@echo "run folder: $(RUN)  (model: $(RUN)/model.npz, history: $(RUN)/history.json)"
+	@echo "report: $(RUN)/report/index.html"
 	$(BIN)/digitlens serve --run $(RUN)
 
 test: $(STAMP) sysdeps
@@ -36,6 +38,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_presets.py
 	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/digitlens train --preset s3-machine-academy --out runs/s3-machine-academy
+	$(BIN)/digitlens train --preset default --out $(RUN)
+	$(BIN)/python benchmarks/bench_render.py --s3 runs/s3-machine-academy --default $(RUN)
 	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN)
 	$(BIN)/python benchmarks/bench_browser.py --run $(RUN)
 

@@ -1,9 +1,7 @@
-"""Shared fixtures: the embedded real-MNIST sample, small trained models, tool requirements."""
+"""Shared fixtures: the embedded real-MNIST sample and a small trained run."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +11,6 @@ from digitlens.data.sources import Dataset, load_sample
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
-
-
-def require(tool: str) -> str:
-    """Path of an external program; skip without it, but fail in CI (DIGITLENS_REQUIRE_E2E)."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
-            pytest.fail(f"{tool} is required for end-to-end tests in CI but is not installed")
-        pytest.skip(f"{tool} not installed")
-    return path
 
 
 @pytest.fixture(scope="session")

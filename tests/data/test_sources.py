@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require
 from digitlens.data import sources
 from digitlens.data.idx import encode_idx
 from digitlens.data.sources import FILENAMES, PARTS, load_dataset
 from digitlens.errors import DataError
+from support import require
 
 
 @contextlib.contextmanager

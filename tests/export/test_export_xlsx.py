@@ -11,13 +11,13 @@ import openpyxl
 import pytest
 from export_libreoffice import convert
 
-from conftest import require
 from digitlens.data.sources import Dataset
 from digitlens.errors import ParameterError
 from digitlens.export.xlsx import export_xlsx
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
+from support import require
 
 
 def oracle(model: MLP, image: np.ndarray) -> tuple[np.ndarray, int]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import require
+from support import require
 
 from .conftest import Served
 
