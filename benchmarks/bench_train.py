@@ -10,6 +10,7 @@ Usage: python benchmarks/bench_train.py [--epochs 3] [--data-dir DIR]
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -90,6 +91,9 @@ def main() -> None:
     ds = load_dataset("mnist", data_dir=args.data_dir, fallback=False)
     x = ds.train_images.reshape(-1, 784).astype(np.float32) / 255
     y = ds.train_labels.astype(np.int64)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f}: other work shares the cores; figures will be low")
     rate = matmul_rate()
     ours = min(digitlens_epochs(x, y, args.epochs))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

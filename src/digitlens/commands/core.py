@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--activation", choices=("sigmoid", "relu", "tanh"))
     p.add_argument("--train-size", type=int, help="train on the first N of a seeded shuffle")
     p.add_argument("--out", help="run folder (default runs/PRESET)")
+    p.add_argument("--threads", type=int, help="BLAS threads (default: all cores, 1 when busy)")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_train)
@@ -125,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{preset.name}"
     progress = Progress(config.epochs)
     t0 = time.perf_counter()
-    result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch)
+    result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,
+                   threads=args.threads)
     last = result.history[-1] if result.history else {}
     summary = {
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),

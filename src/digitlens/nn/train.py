@@ -27,6 +27,7 @@ from digitlens.nn.io import load_model, load_model_bytes, model_bytes, save_mode
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import OPTIMIZERS, make_optimizer
 from digitlens.nn.presets import TrainConfig
+from digitlens.nn.threads import blas_threads
 from digitlens.nn.trainer import BatchStepper
 
 SCHEDULES = ("constant", "cosine")
@@ -168,10 +169,19 @@ class Run:
 
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
-          on_epoch: EpochCallback | None = None,
-          on_batch: BatchCallback | None = None) -> RunResult:
-    """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted."""
+          on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None,
+          threads: int | None = None) -> RunResult:
+    """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
+
+    ``threads`` caps BLAS threads (see ``digitlens.nn.threads``; None picks by load)."""
     validate_config(c)
+    with blas_threads(threads):
+        return train_unlimited(c, ds, run_dir, on_epoch, on_batch)
+
+
+def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
+                    on_epoch: EpochCallback | None, on_batch: BatchCallback | None) -> RunResult:
+    """The loop of ``train`` (BLAS threads as they are)."""
     run = Run(run_dir) if run_dir is not None else None
     model, history, opt_state, rng_state = new_model(c, ds), [], None, None
     if run is not None:

@@ -107,7 +107,8 @@ class Jobs:
             job.emit("epoch", row=row, mosaic=mosaic(model))
 
         try:
-            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch)
+            # one BLAS thread: the server keeps a core for the people drawing
+            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch, threads=1)
             job.state = "done"
             job.emit("done", run=job.run)
         except Stopped:
