@@ -1,11 +1,15 @@
-"""Drawings for the tests: real test digits scaled up onto a canvas, as PNG data URLs."""
+"""Drawings for the tests (real test digits scaled up onto a canvas, as PNG data URLs) and
+reading downloaded workbooks."""
 
 from __future__ import annotations
 
 import base64
 import io
+import warnings
+from typing import Any
 
 import numpy as np
+import openpyxl
 from PIL import Image
 
 
@@ -24,3 +28,19 @@ def data_url(gray: np.ndarray, fmt: str = "PNG") -> str:
     buf = io.BytesIO()
     Image.fromarray(gray).save(buf, fmt)
     return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def load_xlsx(data: bytes) -> Any:
+    """A workbook with its cached values; openpyxl drops (and warns about) the Excel 2010
+    data-bar extension, which is expected."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".* extension is not supported", UserWarning)
+        return openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+
+
+def named(wb: Any, name: str) -> np.ndarray:
+    """The values under a defined name as a 2-D float array."""
+    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    cells = wb[sheet][ref.replace("$", "")]
+    rows = cells if isinstance(cells, tuple) else ((cells,),)
+    return np.array([[c.value for c in row] for row in rows], dtype=float)

@@ -1,7 +1,7 @@
 """The explorer in a real browser (Debian's Chromium through Playwright) against
 ``digitlens serve``: draw digits with mouse strokes, inspect a neuron, knock it out, switch
-raw vs centred, browse the test set, train from the page. Screenshots are saved for people to
-look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
+raw vs centred, browse the test set, train from the page, download the model. Screenshots are
+saved for people to look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from digitlens.data.sources import Dataset
 from support import require
 
 from .conftest import Served
@@ -225,3 +227,34 @@ def test_png_downloads(page: Page, tmp_path: Path) -> None:
             if which == "draw":  # the white stroke is there on the black canvas
                 gray = im.convert("L")
                 assert gray.getpixel((140, 140)) > 200 and gray.getpixel((20, 20)) < 30
+
+
+def test_model_downloads(page: Page, sample: Dataset, served_runs: Path, shots: Path,
+                         tmp_path: Path) -> None:
+    """The header's links: JSON reads back as the served model; the Excel workbook shows a test
+    digit of the class the network predicts for the drawing, and predicts it too."""
+    from digitlens.export.json_format import import_json
+    from digitlens.nn.io import load_model
+
+    from .helpers import load_xlsx, named
+
+    page.stroke(ONE)
+    page.settle()
+    assert page.text("prediction") == "1"
+    links = page.page.locator("nav.downloads a")
+    assert links.all_inner_texts() == ["model.npz", "JSON", "ONNX", "Excel"]
+    page.page.screenshot(path=str(shots / "downloads.png"))
+    saved = {}
+    for which, name in (("json", "small.json"), ("xlsx", "small-digit-1.xlsx")):
+        with page.page.expect_download() as info:
+            page.page.get_by_test_id(f"download-{which}").click()
+        assert info.value.suggested_filename == name
+        saved[which] = tmp_path / name
+        info.value.save_as(saved[which])
+    served = load_model(served_runs / "small")
+    assert import_json(saved["json"]).params.tobytes() == served.params.tobytes()
+    wb = load_xlsx(saved["xlsx"].read_bytes())
+    first_one = int(np.flatnonzero(sample.test_labels == 1)[0])
+    np.testing.assert_allclose(named(wb, "input_pixels"), sample.test_images[first_one] / 255,
+                               atol=1e-12)
+    assert named(wb, "predicted_digit")[0, 0] == served.predict(sample.test_images[first_one])[0]

@@ -28,6 +28,7 @@ from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
 from digitlens.web import explore, sse
 from digitlens.web import validate as v
+from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
 from digitlens.web.runs import Registry
 
@@ -85,6 +86,7 @@ class Api:
     def __init__(self, registry: Registry, allow_training: bool) -> None:
         self.registry, self.allow_training = registry, allow_training
         self.jobs = Jobs(registry)
+        self.downloads = Downloads()
 
     def run_of(self, value: Any) -> Any:
         return self.registry.get(None if value in (None, "") else v.name(value))
@@ -118,6 +120,21 @@ class Api:
         run = await run_in_threadpool(self.run_of, request.path_params["name"])
         return FileResponse(run.model_file(), media_type="application/octet-stream",
                             filename=f"{run.name}.npz")
+
+    async def export_file(self, request: Request) -> Response:
+        """JSON, ONNX or the workbook, built in a worker thread: a big net's workbook takes
+        seconds, and the event loop keeps answering meanwhile. Allowed on read-only servers
+        (nothing is written)."""
+        fmt = v.choice(request.path_params["format"], "format", FORMATS)
+        params = dict(request.query_params)
+        v.only(params, {"digit"})
+        if "digit" in params and fmt != "xlsx":
+            raise DigitlensError("'digit' only applies to the xlsx export (the digit the "
+                                 "workbook shows)")
+        digit = v.integer(params["digit"], "digit", 0, 9) if "digit" in params else None
+        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        made = await run_in_threadpool(self.downloads.get, run, fmt, digit)
+        return Response(made.body, media_type=made.media_type, headers=made.headers)
 
     async def predict(self, request: Request) -> Response:
         """Computed inline, not in a thread: a few milliseconds of NumPy, and the hop to a
@@ -208,6 +225,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/runs", api.runs),
         Route("/runs/{name}", api.run_detail),
         Route("/runs/{name}/model.npz", api.model_file),
+        Route("/runs/{name}/export/{format}", api.export_file),
         Route("/predict", api.predict, methods=["POST"]),
         Route("/neuron", api.neuron, methods=["POST"]),
         Route("/ablate", api.ablate, methods=["POST"]),

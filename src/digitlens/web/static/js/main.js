@@ -67,8 +67,18 @@ async function predict() {
   if (pad.version !== version || pendingSince !== null) requestFrame();
 }
 
+// The workbook shows a test image of the class the network sees now (a drawing's pixels do
+// not fit in a link; the workbook's grid takes any digit typed in).
+function excelLink(digit) {
+  const link = $("xlsx-download"), base = `api/runs/${encodeURIComponent(run.name)}/export/xlsx`;
+  link.href = digit === null ? base : `${base}?digit=${digit}`;
+  link.title = "an Excel workbook whose formulas compute the prediction, showing " +
+    (digit === null ? "the first test image" : `a test image of class ${run.class_names[digit]}`);
+}
+
 function render(res) {
   live.last = res;
+  excelLink(res.prediction);
   const names = run.class_names;
   const p = $("prediction");
   p.textContent = res.prediction === null ? "?" : names[res.prediction];
@@ -145,7 +155,11 @@ async function selectRun(name) {
   if (state.run !== run.name) { state.neuron = null; state.knockout = {}; }
   state.run = run.name; writeURL();
   $("run").value = run.name;
-  $("model-download").href = `api/runs/${encodeURIComponent(run.name)}/model.npz`;
+  const base = `api/runs/${encodeURIComponent(run.name)}`;
+  $("model-download").href = `${base}/model.npz`;
+  $("json-download").href = `${base}/export/json`;
+  $("onnx-download").href = `${base}/export/onnx`;
+  excelLink(null);
   diagram.setModel(run.sizes, run.class_names, run.activations);
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
