@@ -81,6 +81,11 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("digitlens: error: "), proc.stderr
         assert "Traceback" not in proc.stderr
+    usage = run("train", "--epochs", "abc", ok=False)
+    assert usage.returncode == 2
+    assert usage.stderr.strip().splitlines() == [
+        "digitlens: error: argument --epochs: invalid int value: 'abc' (see 'digitlens train "
+        "--help')"]
     proc = run("train", "--dataset", "mnist-sample", "--lr", "-1", "--out",
                str(tmp_path / "r"), ok=False)
     assert "The 'lr' parameter must be a float > 0. Got -1.0 instead." in proc.stderr

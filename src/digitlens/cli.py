@@ -2,8 +2,8 @@
 
 Each group of subcommands lives in ``digitlens.commands.<name>`` with a ``register(sub)``
 function. With ``--json`` a command prints one JSON object as its last stdout line. Errors are
-one line on stderr and exit status 1 (2 for usage errors), never a traceback
-(``DIGITLENS_DEBUG=1`` shows it).
+one line on stderr and exit status 1 (2 for usage errors such as a bad flag value), never a
+traceback (``DIGITLENS_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from digitlens import __version__
 from digitlens.errors import DigitlensError
@@ -20,9 +21,16 @@ from digitlens.errors import DigitlensError
 COMMAND_MODULES = ("core", "render", "serve", "export")
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line too (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"digitlens: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digitlens", description="See how a neural network "
-                                     "recognises handwritten digits.")
+    parser = Parser(prog="digitlens", description="See how a neural network "
+                    "recognises handwritten digits.")
     parser.add_argument("--version", action="version", version=f"digitlens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -125,6 +125,13 @@ def test_folder_source_raw_and_gz(tmp_path: Path, empty_cache: Path,
     assert np.bincount(ds.test_labels).sum() == 10000
 
 
+def test_a_named_folder_that_fails_is_reported(tmp_path: Path, empty_cache: Path) -> None:
+    said: list[str] = []
+    ds = load_dataset("mnist", data_dir=tmp_path / "absent", fetch=False, log=said.append)
+    assert ds.is_sample
+    assert said[0] == f"ignoring data folder {tmp_path / 'absent'}: no such folder"
+
+
 def test_checksum_mismatch_in_folder_is_refused(tmp_path: Path, empty_cache: Path) -> None:
     folder = tmp_path / "fake"
     folder.mkdir()

@@ -44,6 +44,7 @@ META = json.loads(str(np.load(io.BytesIO(GOOD))["meta"]))
 
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "not a readable model file"),
+    (b"just some text, not a model", r"not an \.npz archive"),
     (b"PK\x03\x04garbage", "not a readable model file"),
     (GOOD[: len(GOOD) // 2], "not a readable model file"),
     (rewrite(GOOD, meta=None), "no metadata"),

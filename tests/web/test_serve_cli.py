@@ -34,10 +34,14 @@ def test_serve_without_runs_still_starts(tmp_path: Path) -> None:
         s.stop()
 
 
-@pytest.mark.parametrize("args", [["--run", "/no/such/run"], ["--port", "70000"]])
-def test_serve_bad_arguments_fail_in_one_line(args: list[str]) -> None:
-    p = subprocess.run([sys.executable, "-m", "digitlens", "serve", *args], capture_output=True,
-                       text=True, timeout=60)
+@pytest.mark.parametrize("args", [["--run", "/no/such/run"], ["--port", "70000"],
+                                  ["--run", "GARBAGE"]])
+def test_serve_bad_arguments_fail_in_one_line(args: list[str], tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a model")
+    args = [str(garbage) if a == "GARBAGE" else a for a in args]
+    p = subprocess.run([sys.executable, "-m", "digitlens", "serve", "--port", "0", *args],
+                       capture_output=True, text=True, timeout=60)
     assert p.returncode == 1
     assert p.stderr.startswith("digitlens: error:") and len(p.stderr.strip().splitlines()) == 1
 

@@ -70,7 +70,9 @@ def cmd_data(args: argparse.Namespace) -> int:
     info: dict[str, Any] = ds.info()
     info["cache"] = str(cache_dir())
     text = (f"{info['dataset']}: {info['train']} train + {info['test']} test digits from "
-            f"{info['source']}\n" + "\n".join(f"  {k}: {v}" for k, v in info["sha256"].items()))
+            f"{info['source']}\n  train per class: {info['train_per_class']}\n"
+            f"  test per class:  {info['test_per_class']}\n"
+            + "\n".join(f"  sha256 {k}: {v}" for k, v in info["sha256"].items()))
     return emit(args, info, text)
 
 
@@ -163,7 +165,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
         if pre.has_ink or args.raw:
             probs = model.trace(x).probabilities[0]
-            row.update(digit=int(np.argmax(probs)), probabilities=np.round(probs, 6).tolist())
+            row.update(digit=int(np.argmax(probs)),
+                       probabilities=np.round(probs.astype(np.float64), 6).tolist())
         else:
             row.update(digit=None, probabilities=None)
         rows.append(row)

