@@ -16,7 +16,7 @@ import numpy as np
 from digitlens.analysis.compose import composed_weights
 from digitlens.errors import bad_param
 from digitlens.nn import functions as F
-from digitlens.nn.mlp import MLP
+from digitlens.nn.mlp import MLP, Trace
 
 METHODS = ("auto", "weights", "composed", "gradient")
 
@@ -32,21 +32,25 @@ class Evidence:
     note: str
 
 
-def input_jacobian(model: MLP, x: np.ndarray) -> np.ndarray:
-    """d z_out / d x for one input: (784, n_classes), by backpropagating each class."""
-    t = model.trace(x)
+def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None) -> np.ndarray:
+    """d z_out / d x for one input: (784, n_classes), by backpropagating each class.
+
+    In float32, the model's own precision: the live page asks for this on every pointer move,
+    and a float64 copy of a big first layer costs more than the whole backward pass."""
+    t = trace if trace is not None else model.trace(x)
     n_out = model.sizes[-1]
-    delta = np.eye(n_out)  # (classes, n_out): one backward pass per class, batched
+    delta = np.eye(n_out, dtype=np.float32)  # (classes, n_out): every class at once
     for layer in range(model.n_layers - 1, -1, -1):
-        delta = delta @ model.weights[layer].T.astype(np.float64)  # -> (classes, n_in)
+        delta = delta @ model.weights[layer].T  # (classes, n_out) @ (n_out, n_in)
         if layer:
-            a = t.activations[layer][0].astype(np.float64)
-            delta = delta * F.derivative(model.activations[layer - 1], a)
-    return delta.T
+            delta *= F.derivative(model.activations[layer - 1], t.activations[layer][0])
+    return delta.T.astype(np.float64)
 
 
-def evidence(model: MLP, x: np.ndarray, method: str = "auto") -> Evidence:
-    """Per-class evidence for one input; see the module docstring for the methods."""
+def evidence(model: MLP, x: np.ndarray, method: str = "auto",
+             trace: Trace | None = None) -> Evidence:
+    """Per-class evidence for one input; see the module docstring for the methods.
+    ``trace``: this input's trace when the caller already has it (it is not recomputed)."""
     if method not in METHODS:
         raise bad_param("method", f"one of {', '.join(METHODS)}", method)
     x1 = model.as_input(x)
@@ -57,14 +61,14 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto") -> Evidence:
     if method == "weights" and model.n_layers != 1:
         raise bad_param("method", "'composed' or 'gradient' for a net with hidden layers",
                         method)
-    t = model.trace(x1)
+    t = trace if trace is not None else model.trace(x1)
     if method == "weights":
         cw, note = model.weights[0].astype(np.float64), "input × weights: exact contributions"
     elif method == "composed":
         cw = composed_weights(model, model.n_layers - 1)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
     else:
-        cw = input_jacobian(model, x1)
+        cw = input_jacobian(model, x1, t)
         note = "gradient × input: each pixel's first-order effect on the class score"
     contrib = x1[0].astype(np.float64)[:, None] * cw
     return Evidence(method, cw, contrib, t.zs[-1][0].astype(np.float64),

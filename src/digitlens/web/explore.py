@@ -112,7 +112,7 @@ def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     if "preprocessing" in include:
         out["preprocessing"] = inp.preprocessing()
     if "evidence" in include:
-        ev = evidence(model, inp.x) if not masks else None
+        ev = evidence(model, inp.x, trace=t) if not masks else None
         if ev is not None:
             out["evidence"] = {"method": ev.method, "note": ev.note,
                                "contributions": r(ev.contributions.T, 4), "scores": r(ev.scores)}

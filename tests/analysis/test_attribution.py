@@ -1,0 +1,35 @@
+"""Class evidence against oracles: exact sums for one layer, finite differences for deeper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlens.analysis.attribution import evidence, input_jacobian
+from digitlens.nn.mlp import MLP
+
+
+def test_single_layer_contributions_sum_to_the_scores(sample) -> None:
+    model = MLP.create((784, 10), "relu", seed=0)
+    model.params[...] = np.random.default_rng(0).normal(0, 0.05, model.params.size)
+    ev = evidence(model, sample.test_images[0])
+    assert ev.method == "weights"
+    np.testing.assert_allclose(ev.contributions.sum(axis=0) + model.biases[0], ev.scores,
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "sigmoid", "tanh"])
+def test_jacobian_matches_finite_differences(hidden: str, trained_model: MLP, sample) -> None:
+    model = MLP(trained_model.sizes, (hidden,) * (trained_model.n_layers - 1) + ("softmax",),
+                params=trained_model.params.copy())
+    x = sample.test_images[7].astype(np.float64).ravel() / 255
+    jac = input_jacobian(model, x)
+    eps = 1e-2
+    for i in np.flatnonzero(x > 0.5)[:5]:
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        fd = (model.trace(up).zs[-1][0] - model.trace(down).zs[-1][0]) / (2 * eps)
+        np.testing.assert_allclose(jac[i], fd, rtol=2e-2, atol=2e-3)
+    ev = evidence(model, x, "gradient")
+    np.testing.assert_allclose(ev.contributions, x[:, None] * jac)
