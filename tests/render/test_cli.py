@@ -97,3 +97,7 @@ def test_report(trained_run, tmp_path, capsys) -> None:
         assert f'"{name}"' in html or name.endswith("-poster.png")
     assert "weights-compare.png" in data["files"]  # the 500-image twin was trained
     assert f"{data['accuracy']:.2%}" in html
+    # counts agree with their nouns; the video leaves its controls a band below the frame
+    assert "after 5 epochs" in html and " 1 epochs" not in html
+    assert "pruned + 1 epoch fine-tuning" in html and "its optimizer (adam" in html
+    assert '<figure class="video" style="--w: ' in html

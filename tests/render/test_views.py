@@ -198,3 +198,64 @@ def test_neurons_view_frames_dead_neurons(trained_model, sample) -> None:
     assert C.NAMED["dead"] in colours
     # least important last: the dead neuron's tile is framed in the final row of the mosaic
     assert rep.order[0] in np.flatnonzero(rep.dead)
+
+
+@pytest.mark.parametrize("hidden", [1, 5, 30])
+def test_neurons_key_is_measured_for_small_layers(sample, hidden) -> None:
+    from digitlens.analysis.neurons import analyse_neurons
+    from digitlens.render.tiles import text_width
+    from digitlens.render.views.neurons import KEY, neuron_mosaic, neurons_view
+    m = MLP.create((784, hidden, 10), "sigmoid", "sigmoid", seed=hidden)
+    rep = analyse_neurons(m, sample.test_images[:200], sample.test_labels[:200])
+    img = neuron_mosaic(m, rep)  # wraps at the mosaic's own width
+    longest = max(text_width(t, 11) for _, t in KEY)
+    assert img.shape[1] >= longest + 18
+    assert np.all(img[:, -1] == C.WHITE)  # nothing runs into the right edge, so nothing is cut
+    pic = neurons_view(m, rep)  # in the view the key has the charts' width: one line
+    assert pic.rgb().shape[1] >= 980 and np.all(pic.rgb()[:, -1] == 255)
+
+
+def test_swatch_legend_wraps_and_never_clips() -> None:
+    from digitlens.render.tiles import swatch_legend, text_width
+    items = [(C.INDEX["dead"], "dead (output never changes)"), (C.INDEX["dim"], "dim"),
+             (C.INDEX["dup"], "near-duplicate of another neuron")]
+    widths = [12 + 6 + text_width(t, 11) for _, t in items]
+    wide = swatch_legend(items, 2000)
+    narrow = swatch_legend(items, widths[0] + 18 + widths[1])  # two lines
+    tiny = swatch_legend(items, 10)  # one item a line, each wider than asked
+    assert wide.shape[1] == sum(widths) + 2 * 18
+    assert wide.shape[0] < narrow.shape[0] < tiny.shape[0]
+    assert narrow.shape[1] == widths[0] + 18 + widths[1]
+    assert tiny.shape[1] == max(widths)  # as wide as the widest text, not as asked
+
+
+def test_neuron_sentences_agree_with_their_counts(sample, trained_model) -> None:
+    from dataclasses import replace
+
+    from digitlens.analysis.neurons import analyse_neurons
+    from digitlens.render.views.neurons import neurons_view, redundancy_sentence
+    rep = analyse_neurons(trained_model, sample.test_images[:300], sample.test_labels[:300])
+    one = redundancy_sentence(replace(rep, redundant=1))
+    assert one.startswith("Switching off the least important neuron of 16 costs")
+    assert "neurons of 16 together" in redundancy_sentence(replace(rep, redundant=3))
+    assert "<b>3</b>" in redundancy_sentence(replace(rep, redundant=3), bold=True)
+    none = redundancy_sentence(replace(rep, redundant=0))
+    assert none.startswith("None of the 16 neurons is redundant")
+    assert "1 least" not in one + none and " 0 least" not in none
+    assert "It is redundant" in neurons_view(trained_model, replace(rep, redundant=1)).caption
+    assert "1 near-duplicate pairs" not in str(neurons_view(trained_model, replace(
+        rep, duplicates=[(0, 1, 0.99)])).data)
+
+
+def test_neurons_view_refuses_a_net_without_hidden_layer(single_run, sample) -> None:
+    from digitlens.render.views import build
+    with pytest.raises(ParameterError, match="784-10 network has no hidden layer"):
+        build("neurons", single_run, sample)
+
+
+def test_counted_words() -> None:
+    from digitlens.wording import count, plural
+    assert count(1, "neuron") == "1 neuron" and count(30, "neuron") == "30 neurons"
+    assert count(0, "pair") == "0 pairs" and count(60000, "digit") == "60,000 digits"
+    assert count(1.0, "pixel", fmt="g") == "1 pixel" and count(6, "pixel", fmt="g") == "6 pixels"
+    assert plural(1, "is", "are") == "is" and plural(2, "is", "are") == "are"

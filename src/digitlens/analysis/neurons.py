@@ -9,33 +9,43 @@ with the k least important switched off, and after pruning them and fine-tuning.
 "Switched off" has two readings, both reported: output forced to 0 (``model.trace`` masks) and
 output frozen at its mean over the data (the neuron carries no information but the next layer
 still gets its average input; this equals pruning it and folding the mean into the next bias).
+
+Fine-tuning a pruned net continues the run's own training (``FinetuneSettings``): same optimizer,
+batch size and L2, on the run's own training digits, starting at the learning rate of its last
+epoch and annealed to zero. It must not undo what the run converged to.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from digitlens.errors import bad_param
+from digitlens.errors import ParameterError, bad_param
 from digitlens.nn import functions as F
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
+from digitlens.nn.train import training_subset
 from digitlens.nn.trainer import BatchStepper
 
 DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
 DIM_FRACTION = 0.25  # importance below 25% of the layer's median
 DUPLICATE_CORR = 0.95
 TOLERANCE = 0.005    # "redundant": switching them off costs at most 0.5 points of accuracy
-FINETUNE_IMAGES = 5000  # training digits used to fine-tune a pruned net (one epoch)
+FINETUNE_IMAGES = 60_000  # at most this many of the run's training digits fine-tune a pruned
+                          # net (one epoch; all of MNIST's 60,000)
 
 
 def check_layer(model: MLP, layer: int | None) -> int:
     """A hidden layer index (0-based over hidden layers); default the last hidden layer."""
     if model.n_layers < 2:
-        raise bad_param("layer", "a hidden layer, but this network has none", layer)
+        shape = "-".join(map(str, model.sizes))
+        raise ParameterError(f"A {shape} network has no hidden layer, so it has no hidden "
+                             "neurons to rank or switch off; its only neurons are the output "
+                             "classes (see the 'evidence' and 'weights' views)")
     if layer is None:
         return model.n_layers - 2
     if not 0 <= layer < model.n_layers - 1:
@@ -113,18 +123,77 @@ def prune(model: MLP, layer: int, remove: Sequence[int] | np.ndarray,
     return out
 
 
-def finetune(model: MLP, x: np.ndarray, y: np.ndarray, epochs: int = 1, lr: float = 1e-3,
-             batch_size: int = 128, seed: int = 0) -> MLP:
-    """A copy of ``model`` trained a little more (Adam) on float inputs ``x`` (n, 784)."""
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """How a pruned net is trained a little more: the run's own optimizer, batch size and L2,
+    from the learning rate of the run's last epoch down to zero (half a cosine).
+
+    A trained net sits where its last learning rate left it. Larger steps knock it out of that
+    minimum, and one short epoch does not bring it back, so fine-tuning would cost accuracy
+    instead of recovering it. A fresh Adam at the run's *initial* rate is the worst case: its
+    first steps move every weight by about lr whatever the gradient (m̂/√v̂ ≈ ±1), 100× the last
+    steps of a cosine-scheduled run. Annealing to zero also lets a constant-rate SGD run settle
+    below the noise level it trained at."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-5
+    batch_size: int = 128
+    l2: float = 0.0
+    momentum: float = 0.9
+    n_train: int | None = None  # the run's training-set size, which scales L2; None: len(x)
+
+    @classmethod
+    def of(cls, model: MLP) -> FinetuneSettings:
+        """The settings of the run that trained ``model`` (from its metadata); for a model
+        without them, Adam at a small rate."""
+        t = model.meta.get("training") or {}
+        if not t:
+            return cls()
+        lr = (model.meta.get("history_tail") or {}).get("lr")
+        if lr is None:  # the last epoch's rate: the cosine schedule ends at lr/100
+            cosine = t.get("schedule") == "cosine" and int(t.get("epochs", 1)) > 1
+            lr = float(t.get("lr", 1e-3)) * (0.01 if cosine else 1.0)
+        size = t.get("train_size")
+        return cls(str(t.get("optimizer", "adam")), float(lr), int(t.get("batch_size", 128)),
+                   float(t.get("l2", 0.0)), float(t.get("momentum", 0.9)),
+                   int(size) if size else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def finetune_data(model: MLP, images: np.ndarray, labels: np.ndarray,
+                  limit: int | None = FINETUNE_IMAGES
+                  ) -> tuple[np.ndarray, np.ndarray, FinetuneSettings]:
+    """The run's own training digits (the same ``train_size`` subset it trained on, at most
+    ``limit``) and its fine-tuning settings, L2 scaled by the size of its whole training set."""
+    t = model.meta.get("training") or {}
+    keep = training_subset(len(labels), t.get("train_size"), int(t.get("seed", 0)))
+    if keep is not None:
+        images, labels = images[keep], labels[keep]
+    settings = replace(FinetuneSettings.of(model), n_train=len(labels))
+    return images[:limit], labels[:limit], settings
+
+
+def finetune(model: MLP, x: np.ndarray, y: np.ndarray, epochs: int = 1,
+             settings: FinetuneSettings | None = None, seed: int = 0) -> MLP:
+    """A copy of ``model`` trained a little more on float inputs ``x`` (n, 784), by default
+    with the settings of the run that trained it (``FinetuneSettings.of``)."""
+    s = settings if settings is not None else FinetuneSettings.of(model)
     m = model.copy()
-    opt = make_optimizer("adam", m.params.size, 0.9)
-    stepper = BatchStepper(m, opt, min(batch_size, len(x)), 0.0, len(x))
+    opt = make_optimizer(s.optimizer, m.params.size, s.momentum)
+    batch = max(1, min(s.batch_size, len(x)))
+    stepper = BatchStepper(m, opt, batch, s.l2, s.n_train or len(x))
     rng = np.random.default_rng(seed)
     yy = np.asarray(y, np.int64)
+    total = epochs * -(-len(x) // batch)
+    t = 0
     for _ in range(epochs):
         perm = rng.permutation(len(x))
-        for i in range(0, len(x), batch_size):
-            stepper.step(x, yy, perm[i:i + batch_size], lr)
+        for i in range(0, len(x), batch):
+            lr = s.lr * 0.5 * (1 + math.cos(math.pi * t / total))
+            stepper.step(x, yy, perm[i:i + batch], lr)
+            t += 1
     return m
 
 
@@ -148,6 +217,7 @@ class NeuronReport:
     random_mean: list[float] = field(default_factory=list)
     redundant: int = 0
     pruning: list[dict[str, float]] = field(default_factory=list)
+    finetuning: dict[str, Any] = field(default_factory=dict)  # digits, epochs and settings
 
     @property
     def order(self) -> np.ndarray:
@@ -165,7 +235,8 @@ class NeuronReport:
                 "single_mean": r(self.single_mean), "ks": self.ks,
                 "dimmest_zero": r(self.dimmest_zero), "dimmest_mean": r(self.dimmest_mean),
                 "random_mean": r(self.random_mean), "redundant": self.redundant,
-                "tolerance": TOLERANCE, "pruning": self.pruning}
+                "tolerance": TOLERANCE, "pruning": self.pruning,
+                "finetuning": self.finetuning}
 
 
 def k_grid(n: int, points: int = 33) -> list[int]:
@@ -177,9 +248,11 @@ def k_grid(n: int, points: int = 33) -> list[int]:
 def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None = None,
                     train: tuple[np.ndarray, np.ndarray] | None = None,
                     prune_ks: Sequence[int] | None = None, finetune_epochs: int = 1,
-                    seed: int = 0) -> NeuronReport:
+                    seed: int = 0, finetune_with: FinetuneSettings | None = None
+                    ) -> NeuronReport:
     """Importance, flags and ablations of one hidden layer on labelled inputs (x, y); with
-    ``train`` (float (n, 784), labels) also prune the k least important and fine-tune."""
+    ``train`` (images, labels; see ``finetune_data``) also prune the k least important and
+    fine-tune (``finetune_with``, default the run's own settings)."""
     layer = check_layer(model, layer)
     x = model.as_input(x)
     y = np.asarray(y, np.int64)
@@ -213,14 +286,17 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
         rep.random_mean.append(accuracy_off(model, h, y, layer, shuffled[:k], mean, z))
     rep.redundant = redundant_count(rep.ks, rep.dimmest_mean, base)
     if train is not None:
+        settings = finetune_with if finetune_with is not None else FinetuneSettings.of(model)
+        x_train = model.as_input(train[0])
+        rep.finetuning = {"digits": len(x_train), "epochs": finetune_epochs,
+                          **settings.to_dict()}
         ks = prune_ks if prune_ks is not None else default_prune_ks(rep)
         for k in ks:
             if not 0 < k < h.shape[1]:
                 continue
             small = prune(model, layer, order[:k], fold=mean)
             pruned_acc = float(np.mean(small.predict(x) == y))
-            tuned = finetune(small, model.as_input(train[0]), train[1], finetune_epochs,
-                             seed=seed)
+            tuned = finetune(small, x_train, train[1], finetune_epochs, settings, seed)
             rep.pruning.append({"k": int(k), "kept": int(h.shape[1] - k), "before": base,
                                 "pruned": pruned_acc,
                                 "finetuned": float(np.mean(tuned.predict(x) == y))})

@@ -15,6 +15,7 @@ from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
 from digitlens.nn.presets import PRESETS, default_preset, get_preset
 from digitlens.nn.train import train
+from digitlens.wording import count
 
 
 def register(sub: Any) -> None:
@@ -141,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     acc = last.get("test_accuracy")
     text = (f"trained {preset.name} ({'-'.join(map(str, config.layers))}) for "
-            f"{len(result.history)} epochs on {ds.name}: test accuracy "
+            f"{count(len(result.history), 'epoch')} on {ds.name}: test accuracy "
             f"{acc:.2%}" if acc is not None else "no epochs run") + f"\nrun folder: {out}"
     return emit(args, summary, text)
 

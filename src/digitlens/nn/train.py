@@ -64,6 +64,14 @@ def epoch_lr(c: TrainConfig, epoch: int) -> float:
     return base
 
 
+def training_subset(n: int, train_size: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of the ``train_size`` training images a run with ``seed`` trains on, or
+    None when it uses all ``n``."""
+    if train_size is None or train_size >= n:
+        return None
+    return np.sort(np.random.default_rng(seed + 1).permutation(n)[:train_size])
+
+
 def as_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
@@ -203,8 +211,8 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if rng_state is not None:
         rng.bit_generator.state = rng_state
     x, y = as_float(ds.train_images), ds.train_labels.astype(np.int64)
-    if c.train_size is not None and c.train_size < len(x):
-        keep = np.sort(np.random.default_rng(c.seed + 1).permutation(len(x))[: c.train_size])
+    keep = training_subset(len(x), c.train_size, c.seed)
+    if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
     opt = make_optimizer(c.optimizer, model.params.size, c.momentum)

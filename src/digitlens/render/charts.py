@@ -112,7 +112,7 @@ def _square(i: int, j: int, colour: str) -> Any:
     return Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=colour, edgecolor="none", zorder=0.5)
 
 
-def neuron_charts(rep: Any, width: int = 980, height: int = 330) -> np.ndarray:
+def neuron_charts(rep: Any, width: int = 980, height: int = 370) -> np.ndarray:
     """Importance (sorted, flagged), accuracy with the k least important switched off, and the
     cost of switching off each neuron alone."""
     fig = figure(width, height)
@@ -137,7 +137,9 @@ def neuron_charts(rep: Any, width: int = 980, height: int = 330) -> np.ndarray:
             fontsize=8, color=ACCENT)
     percent_axis(a2)
     style(a2, "Switch off the k least important", "k neurons switched off", "test accuracy")
-    a2.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.08), frameon=False)
+    # below the axes: inside, it would cover the curves wherever they happen to run
+    a2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2,
+              frameon=False, handlelength=1.5, columnspacing=1.0)
     drop = rep.base_accuracy - rep.single_mean
     a3.scatter(rep.importance, drop * 100, s=10, color=ACCENT)
     style(a3, "One neuron off at a time", "importance", "accuracy lost (points)")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.analysis.metrics import evaluate_model
-from digitlens.analysis.neurons import FINETUNE_IMAGES, TOLERANCE, analyse_neurons
+from digitlens.analysis.neurons import NeuronReport, analyse_neurons, finetune_data
 from digitlens.analysis.robustness import robustness
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
@@ -34,8 +34,9 @@ from digitlens.render.views import fingerprints as FP
 from digitlens.render.views import weights as WV
 from digitlens.render.views.errors import errors_view
 from digitlens.render.views.evolution import evolution
-from digitlens.render.views.neurons import neurons_view
+from digitlens.render.views.neurons import neurons_view, redundancy_sentence
 from digitlens.render.views.robustness import robustness_view
+from digitlens.wording import count
 
 Log = Callable[[str], None]
 TWIN_SIZE = 500
@@ -77,12 +78,15 @@ class Writer:
         src = html.escape(self.save(view, name))
         cap = html.escape(caption or view.caption)
         if name.endswith(".mp4"):
-            poster = self.save(view.poster() if isinstance(view, Animation) else view,
-                               name.replace(".mp4", "-poster.png"))
-            media = (f'<video src="{src}" poster="{html.escape(poster)}" controls loop muted '
-                     f'autoplay playsinline></video>')
-        else:
-            media = f'<img src="{src}" alt="{html.escape(alt or view.name)}" loading="lazy">'
+            still = view.poster() if isinstance(view, Animation) else view
+            poster = self.save(still, name.replace(".mp4", "-poster.png"))
+            h, w = still.rgb().shape[:2]
+            # the player's controls overlay the bottom of a video; the frame sits at the top of
+            # a box one control band taller (CSS .video), so they never cover its legend
+            return (f'<figure class="video" style="--w: {w}; --h: {h}"><video src="{src}" '
+                    f'poster="{html.escape(poster)}" width="{w}" height="{h}" controls loop '
+                    f"muted autoplay playsinline></video><figcaption>{cap}</figcaption></figure>")
+        media = f'<img src="{src}" alt="{html.escape(alt or view.name)}" loading="lazy">'
         return f"<figure>{media}<figcaption>{cap}</figcaption></figure>"
 
 
@@ -152,14 +156,12 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
 
     # 5. neurons
     if model.n_layers > 1:
-        rep = analyse_neurons(model, x, y, train=(ds.train_images[:FINETUNE_IMAGES],
-                                                  ds.train_labels[:FINETUNE_IMAGES]))
+        tx, ty, tune = finetune_data(model, ds.train_images, ds.train_labels)
+        rep = analyse_neurons(model, x, y, train=(tx, ty), finetune_with=tune)
         body = w.figure(neurons_view(model, rep), "neurons.png")
         body += neuron_table(rep)
         sections.append(section("neurons", "5. Neurons that matter", body, "S3"))
-        findings.append(f"<b>{rep.redundant} of {rep.n}</b> neurons in hidden layer "
-                        f"{rep.layer + 1} can be switched off together for at most "
-                        f"{TOLERANCE * 100:.1f} points of accuracy.")
+        findings.append(f"Hidden layer {rep.layer + 1}: {redundancy_sentence(rep, bold=True)}")
 
     # 6. errors
     sections.append(section("errors", "6. Where it goes wrong",
@@ -168,7 +170,8 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     # 7. robustness
     res = robustness(model, x, y, n=robustness_n)
     i = len(res.shifts) - 1
-    findings.append(f"Moved {res.shifts[i]:g} pixels off-centre, digits are recognised "
+    findings.append(f"Moved {count(res.shifts[i], 'pixel', fmt='g')} off-centre, digits are "
+                    f"recognised "
                     f"<b>{res.shift_raw[i]:.0%}</b> of the time; centred first as MNIST was, "
                     f"<b>{res.shift_preprocessed[i]:.0%}</b>.")
     body = w.figure(robustness_view(res), "robustness.png")
@@ -200,7 +203,8 @@ def accuracy_finding(ev: Any, names: list[str]) -> str:
     np.fill_diagonal(off, 0)
     t, p = np.unravel_index(int(np.argmax(off)), off.shape)
     return (f"<b>{ev.accuracy:.2%}</b> of the test digits are read right; the most common "
-            f"mix-up is a <b>{names[t]}</b> read as a <b>{names[p]}</b> ({int(off[t, p])} times).")
+            f"mix-up is a <b>{names[t]}</b> read as a <b>{names[p]}</b> "
+            f"({count(int(off[t, p]), 'time')}).")
 
 
 def fingerprint_finding(data: dict[str, Any], model: MLP) -> str:
@@ -217,19 +221,28 @@ def findings_box(findings: list[str]) -> str:
     return f'<div class="findings"><b>What this page shows, in numbers</b><ul>{items}</ul></div>'
 
 
-def neuron_table(rep: Any) -> str:
+def neuron_table(rep: NeuronReport) -> str:
     """The S3 claim as a measured table."""
     rows = []
     for p in rep.pruning:
-        k = p["k"]
+        k = int(p["k"])
         i = rep.ks.index(k) if k in rep.ks else int(np.argmin(np.abs(np.array(rep.ks) - k)))
         rows.append([str(k), str(p["kept"]), f"{rep.dimmest_zero[i]:.2%}",
                      f"{rep.dimmest_mean[i]:.2%}", f"{p['pruned']:.2%}", f"{p['finetuned']:.2%}"])
-    head = (f"<p>All {rep.n} neurons: <b>{rep.base_accuracy:.2%}</b>. Switching off the "
-            f"<b>{rep.redundant}</b> least important neurons together costs at most "
-            f"{TOLERANCE * 100:.1f} points. (S3 guessed by eye that about 12 of its 64 hidden "
-            f"neurons were redundant; the first row removes the same share, "
-            f"{(3 * rep.n) // 16} of {rep.n}.)</p>")
+    share = (3 * rep.n) // 16
+    s3 = ("S3 guessed by eye that about 12 of its 64 hidden neurons were redundant"
+          + (f"; the row k = {share} removes the same share of this layer" if
+             any(p["k"] == share for p in rep.pruning) else "") + ".")
+    head = (f"<p>All {count(rep.n, 'neuron')}: <b>{rep.base_accuracy:.2%}</b>. "
+            f"{redundancy_sentence(rep, bold=True)} ({s3})</p>")
+    if not rows:
+        return head
+    tune = rep.finetuning
+    epochs = int(tune.get("epochs", 1))
+    note = (f"<p>Fine-tuning continues the run's own training: {count(epochs, 'epoch')} over "
+            f"{count(int(tune.get('digits', 0)), 'training digit')} with its optimizer "
+            f"({html.escape(str(tune.get('optimizer')))}, batch {tune.get('batch_size')}), "
+            f"the learning rate falling from its last epoch's {tune.get('lr', 0):g} to zero.</p>")
     return head + table(["k least important removed", "neurons kept", "switched off (output 0)",
                          "frozen at their mean", "pruned (mean folded into bias)",
-                         f"pruned + 1 epoch fine-tuning ({FINETUNE_IMAGES:,} digits)"], rows)
+                         f"pruned + {count(epochs, 'epoch')} fine-tuning"], rows) + note

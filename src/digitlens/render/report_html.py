@@ -5,8 +5,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from digitlens.wording import count
+
 CSS = """
-:root { --ink:#222; --muted:#666; --accent:#313695; --true:#1a9850; --wrong:#f07800; }
+:root { --ink:#222; --muted:#666; --accent:#313695; --true:#1a9850; --wrong:#f07800;
+        --controls: 96px; }
 * { box-sizing: border-box; }
 body { font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
        margin: 0; background: #fafafa; }
@@ -23,6 +26,10 @@ h2 { margin: 0 0 6px; font-size: 22px; } h2 .seed { font-size: 13px; color: var(
      font-weight: normal; margin-left: 8px; }
 figure { margin: 18px 0; } figure img, figure video { max-width: 100%; height: auto;
      border: 1px solid #eee; border-radius: 4px; }
+figure.video { container-type: inline-size; max-width: calc(var(--w) * 1px + 2px); }
+figure.video video { display: block; width: 100%; max-width: none; background: #fff;
+     height: calc((100cqw - 2px) * var(--h) / var(--w) + 2px + var(--controls));
+     object-fit: contain; object-position: top; }
 figcaption { color: var(--muted); font-size: 14.5px; max-width: 880px; margin-top: 6px; }
 figcaption::before { content: "Look: "; font-weight: 600; color: var(--accent); }
 table { border-collapse: collapse; margin: 12px 0; font-size: 14px; }
@@ -73,8 +80,9 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
              "</span>" for k in keys if k in config and config[k] is not None]
     items.append(f"<span>parameters: <b>{meta['params']:,}</b></span>")
     items.append(f"<span>dataset: <b>{html.escape(str(meta['dataset']))}</b></span>")
-    return (f'<p><span class="big">{meta["accuracy"]:.2%}</span> of {meta["n_test"]:,} test digits '
-            f"recognised after {meta['epochs']} epochs.</p>"
+    return (f'<p><span class="big">{meta["accuracy"]:.2%}</span> of '
+            f"{count(meta['n_test'], 'test digit')} recognised after "
+            f"{count(meta['epochs'], 'epoch')}.</p>"
             f'<div class="settings">{"".join(items)}</div>')
 
 

@@ -195,6 +195,34 @@ def colorbar(kind: str, labels: tuple[str, str, str], title: str, width: int = 1
     return cv.idx
 
 
+def swatch_legend(items: list[tuple[int, str]], max_width: int, size: int = 11,
+                  swatch: int = 12, gap: int = 18) -> np.ndarray:
+    """A key of (colour index, text) items, each a swatch and its text, flowing left to right
+    and onto a new line when the next one would pass ``max_width``. Every text is measured, so
+    nothing is clipped: an item wider than ``max_width`` gets a line of its own and widens the
+    key to fit it."""
+    widths = [swatch + 6 + text_width(text, size) for _, text in items]
+    lines: list[list[int]] = [[]]
+    x = 0
+    for i, w in enumerate(widths):
+        if lines[-1] and x + gap + w > max_width:
+            lines.append([])
+            x = 0
+        x += (gap if lines[-1] else 0) + w
+        lines[-1].append(i)
+    line_h = max(swatch, text_mask("Ag", size).shape[0]) + 6
+    width = max(sum(widths[i] for i in line) + gap * (len(line) - 1) for line in lines)
+    cv = Canvas(line_h * len(lines) - 6, max(width, 1))
+    for row, line in enumerate(lines):
+        x, y = 0, row * line_h
+        for i in line:
+            colour, text = items[i]
+            cv.rect(y + 2, x, swatch, swatch, colour)
+            cv.text(y, x + swatch + 6, text, size)
+            x += widths[i] + gap
+    return cv.idx
+
+
 def stack(parts: list[np.ndarray], axis: int = 0, gap: int = 10, align: str = "start",
           fill: int = C.WHITE) -> np.ndarray:
     """Stack index images vertically (axis 0) or horizontally (axis 1) with gaps."""

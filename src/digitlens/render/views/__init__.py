@@ -14,6 +14,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
 from digitlens.render.image import Animation, Picture
+from digitlens.wording import count
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,11 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
             anim.poster_index = epochs.index(o["epoch"])
         return anim
     if name == "neurons":
-        from digitlens.analysis.neurons import FINETUNE_IMAGES, analyse_neurons
+        from digitlens.analysis.neurons import FINETUNE_IMAGES, analyse_neurons, finetune_data
         from digitlens.render.views.neurons import neurons_view
-        n_tune = o.get("n", FINETUNE_IMAGES)
-        rep = analyse_neurons(model, x, y, o.get("layer"),
-                              train=(ds.train_images[:n_tune], ds.train_labels[:n_tune]))
+        tx, ty, tune = finetune_data(model, ds.train_images, ds.train_labels,
+                                     o.get("n", FINETUNE_IMAGES))
+        rep = analyse_neurons(model, x, y, o.get("layer"), train=(tx, ty), finetune_with=tune)
         return neurons_view(model, rep)
     if name == "errors":
         from digitlens.render.views.errors import errors_view
@@ -126,6 +127,6 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
 
 def compare_labels(small: MLP, full: MLP, n_default: int) -> tuple[str, str]:
     """'500 images' / '60,000 images' from each model's training settings."""
-    def count(m: MLP) -> int:
+    def size(m: MLP) -> int:
         return int(m.meta.get("training", {}).get("train_size") or n_default)
-    return f"{count(small):,} images", f"{count(full):,} images"
+    return count(size(small), "image"), count(size(full), "image")

@@ -12,6 +12,7 @@ from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, fit_size, titled
+from digitlens.wording import count, plural
 
 
 def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[str],
@@ -45,14 +46,17 @@ def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
     ev = evaluate_model(model, images, labels)
     cm = charts.confusion(ev.confusion, names)
     gal, items = gallery(images, labels, ev, names, n)
-    gal = C.to_rgb(titled(gal, f"The {len(items)} most confident mistakes",
+    title = {0: "No mistakes", 1: "The most confident mistake"}.get(
+        len(items), f"The {len(items)} most confident mistakes")
+    gal = C.to_rgb(titled(gal, title,
                           subtitle="orange frame: misclassified; under each: the true digit, "
                                    "then the network's top two guesses"))
     h = max(cm.shape[0], gal.shape[0])
     rgb = np.full((h, cm.shape[1] + 20 + gal.shape[1], 3), 255, np.uint8)
     rgb[: cm.shape[0], : cm.shape[1]] = cm
     rgb[: gal.shape[0], cm.shape[1] + 20:] = gal
-    return Picture(rgb, "errors", f"{int(ev.confusion.sum() - np.trace(ev.confusion)):,} of "
-                   f"{len(labels):,} test digits are misclassified ({1 - ev.accuracy:.2%}). Many "
+    wrong = int(ev.confusion.sum() - np.trace(ev.confusion))
+    return Picture(rgb, "errors", f"{wrong:,} of {count(len(labels), 'test digit')} "
+                   f"{plural(wrong, 'is', 'are')} misclassified ({1 - ev.accuracy:.2%}). Many "
                    "mistakes are digits a person would hesitate over too.",
                    {**ev.to_dict(), "gallery": items})

@@ -79,7 +79,10 @@ class EvolutionLayout:
         oh = self.out_grid[0] * self.oscale
         self.out_cols = 5
         self.out_cell = (oh + 20, ow + 10)
-        x_right = left + self.mosaic_w + (30 if self.n_hidden else 0)
+        # the right column starts after the mosaic or its title, whichever is wider
+        self.hidden_title = (self._hidden_title(model) if self.n_hidden else "")
+        head_w = text_width(self.hidden_title, 12, True) if self.n_hidden else 0
+        x_right = left + max(self.mosaic_w, head_w) + (30 if self.n_hidden else 0)
         self.out_at = (top + 22, x_right)
         out_block_w = self.out_cols * self.out_cell[1]
         self.curve_at = (self.out_at[0] + 2 * self.out_cell[0] + 46, x_right)
@@ -93,14 +96,15 @@ class EvolutionLayout:
         self.class_names = class_names
         self.base = self._background(model)
 
+    def _hidden_title(self, model: MLP) -> str:
+        shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
+            if model.sizes[1] > self.n_hidden else ""
+        return f"Hidden layer{shown}: each neuron's 784 input weights, bias bar at right"
+
     def _background(self, model: MLP) -> Canvas:
         cv = Canvas(self.height, self.width)
         if self.n_hidden:
-            shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
-                if model.sizes[1] > self.n_hidden else ""
-            cv.text(self.hidden_at[0] - 20, self.hidden_at[1],
-                    f"Hidden layer{shown}: each neuron's 784 input weights, bias bar at right",
-                    12, True)
+            cv.text(self.hidden_at[0] - 20, self.hidden_at[1], self.hidden_title, 12, True)
         y, x = self.out_at
         what = "hidden neuron" if model.n_layers > 1 else "pixel"
         cv.text(y - 20, x, f"Output neurons: one weight per {what}", 12, True)

@@ -2,7 +2,8 @@
 
 The mosaic shows the layer's neurons from most to least important (first-layer weights, or
 composed weights for deeper layers), framed purple if dead, grey if dim, teal if a
-near-duplicate; the charts prove it with ablations (``digitlens.analysis.neurons``).
+near-duplicate; the charts prove it with ablations (``digitlens.analysis.neurons``). The key
+and the sentences are measured and worded for any layer size, one neuron to thousands.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens.analysis.compose import composed_weights
-from digitlens.analysis.neurons import NeuronReport
+from digitlens.analysis.neurons import TOLERANCE, NeuronReport
 from digitlens.nn.mlp import MLP
 from digitlens.render import charts
 from digitlens.render import colors as C
 from digitlens.render.draw import weight_tiles
 from digitlens.render.image import Picture
-from digitlens.render.tiles import Canvas, framed, grid_shape, mosaic, stack, titled
+from digitlens.render.tiles import framed, grid_shape, mosaic, stack, swatch_legend, titled
+from digitlens.wording import count
 
-MAX_TILES = 256
+MAX_TILES = 1024  # more neurons than this: the most and the least important half each
+SCALE_UP_TO = 256  # layers up to this size get tiles at twice the size
+KEY = (("dead", "dead (output never changes)"), ("dim", "dim"),
+       ("dup", "near-duplicate of another neuron"))
 
 
 def status_colours(rep: NeuronReport) -> np.ndarray:
@@ -32,39 +37,66 @@ def status_colours(rep: NeuronReport) -> np.ndarray:
     return out
 
 
-def neuron_mosaic(model: MLP, rep: NeuronReport) -> np.ndarray:
-    """The layer's neurons ranked most → least important, each framed by its status."""
+def shown_neurons(rep: NeuronReport) -> np.ndarray:
+    """The neurons drawn, most important first: all of them, or for a layer wider than
+    ``MAX_TILES`` the most and the least important half each (the flagged ones are last)."""
+    order = rep.order[::-1]
+    if len(order) <= MAX_TILES:
+        return order
+    half = MAX_TILES // 2
+    return np.concatenate([order[:half], order[-half:]])
+
+
+def neuron_mosaic(model: MLP, rep: NeuronReport, width: int = 0) -> np.ndarray:
+    """The layer's neurons ranked most → least important, each framed by its status, over a
+    colour key that wraps to fit ``width`` (or the mosaic's width if wider)."""
     w = composed_weights(model, rep.layer)  # (784, n)
-    order = rep.order[::-1][:MAX_TILES]
-    scale = 2 if len(order) <= MAX_TILES else 1
+    order = shown_neurons(rep)
+    scale = 2 if len(order) <= SCALE_UP_TO else 1
     tiles = weight_tiles(w[:, order], C.symmetric_limit(w), scale)
     tiles = framed(tiles, status_colours(rep)[order], 2)
     cols = grid_shape(len(order))[1]
     img = mosaic(tiles, cols, 4)
-    key = Canvas(20, img.shape[1])
-    x = 0
-    for colour, text in (("dead", "dead (output never changes)"), ("dim", "dim"),
-                         ("dup", "near-duplicate of another neuron")):
-        key.rect(4, x, 12, 12, C.INDEX[colour])
-        x += 18 + key.text(2, x + 18, text, 11) + 18
-    return stack([img, key.idx], gap=6)
+    key = swatch_legend([(C.INDEX[c], text) for c, text in KEY], max(width, img.shape[1]))
+    return stack([img, key], gap=6)
+
+
+def redundancy_sentence(rep: NeuronReport, bold: bool = False) -> str:
+    """How many of the least important neurons can go together within ``TOLERANCE``, in words
+    that agree with the count (``bold``: the count in HTML <b>)."""
+    k, n = rep.redundant, rep.n
+    cost = f"{TOLERANCE * 100:.1f} points of accuracy"
+    if k == 0:
+        if n == 1:
+            return f"The layer's only neuron is needed: switching it off costs more than {cost}."
+        tried = next((j for j in rep.ks if j > 0), 1)
+        which = ("the least important one" if tried == 1
+                 else f"the {tried} least important together")
+        return f"None of the {n} neurons is redundant: switching off even {which} costs more " \
+               f"than {cost}."
+    if k == 1:
+        return f"Switching off the least important neuron of {n} costs at most {cost}."
+    num = f"<b>{k}</b>" if bold else str(k)
+    return f"Switching off the {num} least important neurons of {n} together costs at most {cost}."
 
 
 def neurons_view(model: MLP, rep: NeuronReport) -> Picture:
     """Mosaic and charts for one layer's neuron report."""
     what = "first-layer weights" if rep.layer == 0 else "composed weights"
-    top = titled(neuron_mosaic(model, rep),
-                 f"Hidden layer {rep.layer + 1}: {rep.n} neurons, most important first",
+    shown = len(shown_neurons(rep))
+    title = f"Hidden layer {rep.layer + 1}: {count(rep.n, 'neuron')}, most important first"
+    if shown < rep.n:
+        title += f" (the {shown // 2} most and {shown // 2} least important)"
+    chart = charts.neuron_charts(rep)
+    top = titled(neuron_mosaic(model, rep, chart.shape[1]), title,
                  subtitle=f"each tile is a neuron's {what} (red +, blue −, one shared scale); "
                           f"{int(rep.dead.sum())} dead, {int(rep.dim.sum())} dim, "
-                          f"{len(rep.duplicates)} near-duplicate pairs")
-    chart = charts.neuron_charts(rep)
-    rgb_top = C.to_rgb(np.pad(top, ((0, 0), (0, max(0, chart.shape[1] - top.shape[1]))),
-                              constant_values=C.WHITE))
+                          f"{count(len(rep.duplicates), 'near-duplicate pair')}")
+    rgb_top = C.to_rgb(top)
     width = max(rgb_top.shape[1], chart.shape[1])
     rgb = np.full((rgb_top.shape[0] + 16 + chart.shape[0], width, 3), 255, np.uint8)
     rgb[: rgb_top.shape[0], : rgb_top.shape[1]] = rgb_top
     rgb[rgb_top.shape[0] + 16:, : chart.shape[1]] = chart
-    return Picture(rgb, "neurons", f"Switching off the {rep.redundant} least important neurons "
-                   f"of {rep.n} costs at most half a point of accuracy: they are redundant, as "
-                   "S3 suspected from the pale tiles.", rep.to_dict())
+    verdict = {0: "", 1: " It is redundant, as S3 suspected from the pale tiles."}.get(
+        rep.redundant, " They are redundant, as S3 suspected from the pale tiles.")
+    return Picture(rgb, "neurons", redundancy_sentence(rep) + verdict, rep.to_dict())

@@ -11,6 +11,7 @@ from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, outlined
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, titled
+from digitlens.wording import count
 
 
 def examples_strip(res: Robustness) -> np.ndarray:
@@ -39,7 +40,8 @@ def robustness_view(res: Robustness) -> Picture:
     rgb[: chart.shape[0], : chart.shape[1]] = chart
     rgb[chart.shape[0] + 16:, : strip.shape[1]] = strip
     i0 = res.shifts.index(max(res.shifts))
-    return Picture(rgb, "robustness", f"Moved {res.shifts[i0]:g} pixels, raw digits drop to "
+    moved = count(res.shifts[i0], "pixel", fmt="g")
+    return Picture(rgb, "robustness", f"Moved {moved}, raw digits drop to "
                    f"{res.shift_raw[i0]:.0%} accuracy; centring them first as MNIST did brings "
                    f"it back to {res.shift_preprocessed[i0]:.0%}. This is why S3's drawing "
                    "canvas failed until it centred the drawing.", res.to_dict())

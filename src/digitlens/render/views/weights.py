@@ -24,6 +24,7 @@ from digitlens.render.tiles import (
     upscale,
     with_bias_bars,
 )
+from digitlens.wording import count
 
 STYLES = ("diverging", "grey")
 MAX_TILES = 256
@@ -112,7 +113,7 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
             tiles, _ = tiles_of(w[:, :n], style, True, scale)
             body = mosaic(tiles, grid_shape(n)[1], 3)
             more = f", first {n} of {w.shape[1]}" if n < w.shape[1] else ""
-            title = f"Hidden layer {layer + 1} ({w.shape[1]} neurons{more}): {product}"
+            title = f"Hidden layer {layer + 1} ({count(w.shape[1], 'neuron')}{more}): {product}"
         sections.append(titled(body, title, 13))
     sections.append(legend_for(style, 0.0, "composed weight"))
     img = titled(stack(sections, gap=22), "What deeper neurons look for: weights composed "
