@@ -106,3 +106,15 @@ def test_fuzz_mutated_valid_file(pos: int, byte: int, cut: int, zipped: bool) ->
     except DataError:
         return
     assert arr.size * arr.dtype.itemsize + 4 + 4 * arr.ndim <= len(VALID)
+
+
+def test_gzip_bomb_is_refused_without_inflating_it() -> None:
+    bomb = gzip.compress(b"\0" * (70 << 20), 9)  # 70 MB of zeros in ~70 KB
+    with pytest.raises(DataError, match="decompresses to more than"):
+        parse_idx(bomb, "bomb.gz")
+
+
+def test_dimensions_that_overflow_int64_are_refused() -> None:
+    data = b"\x00\x00\x08\x04" + struct.pack(">4I", *[65536] * 4)
+    with pytest.raises(DataError, match="truncated"):
+        parse_idx(data, "huge")

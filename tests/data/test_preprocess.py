@@ -74,3 +74,14 @@ def test_transparent_png_and_aspect() -> None:
 def test_bad_input(bad: np.ndarray) -> None:
     with pytest.raises(ParameterError):
         preprocess(bad)
+
+
+@pytest.mark.parametrize("paper", [0.97, 0.9, 0.8])
+def test_off_white_paper_is_background_not_ink(paper: float, sample) -> None:
+    digit = sample.test_images[3]
+    drawing = np.asarray(as_drawing(digit, 4, (20, 30), (150, 150), True), np.float32) / 255
+    drawing = paper * drawing  # the same drawing on greyer paper (ink stays black)
+    clean = preprocess(as_drawing(digit, 4, (20, 30), (150, 150), True))
+    pre = preprocess(drawing)
+    assert pre.bbox == clean.bbox
+    assert np.abs(pre.centred - clean.centred).max() < 0.05

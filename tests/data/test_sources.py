@@ -16,7 +16,7 @@ import pytest
 from digitlens.data import sources
 from digitlens.data.idx import encode_idx
 from digitlens.data.sources import FILENAMES, PARTS, load_dataset
-from digitlens.errors import DataError
+from digitlens.errors import DataError, NotFoundError
 from support import require
 
 
@@ -112,6 +112,7 @@ def test_http_with_sample_files_and_given_checksums(tmp_path: Path, sample) -> N
     assert got == raws
 
 
+@pytest.mark.e2e
 def test_folder_source_raw_and_gz(tmp_path: Path, empty_cache: Path,
                                   mnist_raws: dict[str, bytes]) -> None:
     folder = tmp_path / "mine"
@@ -150,8 +151,43 @@ def test_fallback_to_sample_says_so(empty_cache: Path) -> None:
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(Exception, match="unknown dataset"):
+    with pytest.raises(NotFoundError, match="unknown dataset"):
         load_dataset("cifar")
+
+
+def test_a_mirror_speaking_garbage_is_just_a_failed_source(empty_cache: Path) -> None:
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def answer() -> None:
+        conn, _ = srv.accept()
+        conn.recv(1024)
+        conn.sendall(b"garbage, not http\r\n\r\n")
+        conn.close()
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(DataError, match="no HTTP mirror served MNIST"):
+            sources.fetch_http([f"http://127.0.0.1:{srv.getsockname()[1]}/"], timeout=10)
+    finally:
+        srv.close()
+
+
+def test_unwritable_cache_keeps_a_good_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                sample) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DIGITLENS_CACHE", str(blocker / "cache"))
+    monkeypatch.delenv("DIGITLENS_DATA_DIR", raising=False)
+    raws = sources.raw_bytes_of(sample)
+    write_gz(tmp_path / "m", raws)
+    monkeypatch.setitem(sources.SHA256, "mnist", {p: sources.sha256(raws[p]) for p in PARTS})
+    said: list[str] = []
+    with serve(tmp_path / "m") as url:
+        ds = load_dataset("mnist", mirrors=[url], log=said.append)
+    assert len(ds.train_labels) == 2000 and not ds.is_sample
+    assert any("verified but not cached" in s for s in said)
 
 
 @pytest.mark.e2e

@@ -79,8 +79,11 @@ def test_gradient_matches_finite_differences(hidden: str, output: str, cost: str
     y = rng.integers(0, 10, 6)
     n_train = 50
     p64 = model.params.astype(np.float64)
-    active = np.concatenate([np.flatnonzero(x.any(axis=0))[:6] * 5,  # some first-layer weights
-                             np.arange(model.n_weights - 40, model.params.size)])
+    lit = np.flatnonzero(x.any(axis=0))[:4]
+    w1, w2 = model.w_slices[1]
+    active = np.concatenate([lit * 5, lit * 5 + 3,             # first-layer weights, 2 neurons
+                             np.arange(w1, w2),                # every middle-layer weight
+                             np.arange(model.n_weights - 40, model.params.size)])  # last + biases
 
     def f(p: np.ndarray) -> float:
         return reference_loss(p, sizes, model.activations, cost, x, y, l2, n_train)

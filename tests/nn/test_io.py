@@ -57,6 +57,10 @@ META = json.loads(str(np.load(io.BytesIO(GOOD))["meta"]))
     (rewrite(GOOD, meta=np.array(json.dumps({**META, "activations": ["relu", "gelu"]}))),
      "'output' parameter"),
     (rewrite(GOOD, W0=np.array([object()] * 3, dtype=object)), "not a readable model file"),
+    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": [784]}))), "bad layer sizes"),
+    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": ["x", 10]}))), "bad layer sizes"),
+    (rewrite(GOOD, W0=np.zeros((784, 6), np.complex64)), "floating-point"),
+    (rewrite(GOOD, W0=np.full((784, 6), "a")), "floating-point"),
 ])
 def test_damage(data: bytes, message: str) -> None:
     with pytest.raises(ModelError, match=message):

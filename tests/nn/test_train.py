@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlens.errors import DigitlensError, ParameterError
+from digitlens.errors import DigitlensError, ModelError, ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.presets import PRESETS, TrainConfig, get_preset
 from digitlens.nn.train import Run, epoch_lr, train
@@ -120,3 +120,46 @@ def test_presets_are_the_seeds() -> None:
     assert get_preset("s1-single-layer").config.layers == (784, 10)
     s4 = get_preset("s4-excel").config
     assert (s4.layers, s4.lr, s4.batch_size, s4.cost) == ((784, 30, 10), 3.0, 10, "quadratic")
+
+
+def test_divergence_is_an_error_and_saves_nothing(sample, tmp_path: Path) -> None:
+    c = TrainConfig(layers=(784, 16, 10), epochs=2, optimizer="sgd", lr=1e30, batch_size=100)
+    with pytest.raises(DigitlensError, match="diverged in epoch 1"):
+        train(c, sample, tmp_path / "run")
+    assert Run(tmp_path / "run").history() == []
+    load_model(tmp_path / "run")  # the initial model is still a valid file
+
+
+def test_zero_epochs_still_leaves_a_model(sample, tmp_path: Path) -> None:
+    train(TrainConfig(layers=(784, 10), epochs=0), sample, tmp_path / "r")
+    assert load_model(tmp_path / "r").sizes == (784, 10)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(trained_run: Path, sample, tmp_path: Path) -> None:
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    data = bytearray((copy / "checkpoint.npz").read_bytes())
+    data[200] ^= 0xFF
+    (copy / "checkpoint.npz").write_bytes(bytes(data))
+    config = Run(copy).config()
+    assert config is not None
+    with pytest.raises(ModelError, match="corrupt checkpoint"):
+        train(config.with_overrides(epochs=config.epochs + 1), sample, copy)
+
+
+def test_cosine_schedule_cannot_be_stretched(sample, tmp_path: Path) -> None:
+    c = TrainConfig(layers=(784, 10), epochs=1, schedule="cosine", batch_size=200)
+    train(c, sample, tmp_path / "r")
+    with pytest.raises(DigitlensError, match="cannot be stretched"):
+        train(c.with_overrides(epochs=3), sample, tmp_path / "r")
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"l2": float("inf")}, "'l2' parameter must be a finite float >= 0"),
+    ({"seed": -1}, "'seed' parameter must be an int >= 0"),
+    ({"layers": (784, 100_000, 10)}, "at most 50,000,000 parameters"),
+])
+def test_more_validation(override: dict, message: str, sample) -> None:
+    with pytest.raises(ParameterError, match=message):
+        train(TrainConfig(epochs=1).with_overrides(**override), sample)

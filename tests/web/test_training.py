@@ -49,6 +49,10 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
     assert runs["web-s1"]["sizes"] == [784, 10] and runs["web-s1"]["epochs"] == 2
     p = client.post("/api/predict", json={"run": "web-s1", "test_index": 0}).json()
     assert p["ok"] and p["evidence"]["method"] == "weights"
+    # a reconnecting EventSource asks from past the final event: the stream must end, not idle
+    with client.stream("GET", f"/api/train/{job['id']}/events?from={len(got)}",
+                       timeout=10) as late:
+        assert [ln for ln in late.iter_lines() if ln.startswith("data: ")] == []
     again = client.post("/api/train", json={"preset": "s1-single-layer", "epochs": 1,
                                             "name": "web-s1", "dataset": "mnist-sample"})
     assert again.status_code == 409 and "already exists" in again.json()["error"]

@@ -148,3 +148,31 @@ def test_jpeg_and_rgba_drawings_work(client: httpx.Client) -> None:
     assert d["ok"] and d["preprocessing"]["inverted"] is True and d["has_ink"]
     jpg = data_url(np.asarray(img.convert("L")), "JPEG")
     assert client.post("/api/predict", json={"run": "small", "image": jpg}).json()["ok"]
+
+
+def test_only_the_named_image_format_is_decoded(client: httpx.Client) -> None:
+    """PostScript behind a PNG prefix must never reach Ghostscript; the server stays up."""
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n{ } loop\nshowpage\n"
+    for prefix in ("data:image/png;base64,", "data:image/jpeg;base64,"):
+        r = client.post("/api/predict", json={"run": "small", "image": prefix +
+                                              base64.b64encode(eps).decode()}, timeout=10)
+        assert r.status_code == 400 and "readable PNG, JPEG or WebP" in r.json()["error"]
+    buf = io.BytesIO()
+    Image.new("L", (28, 28)).save(buf, "BMP")
+    bmp = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    assert client.post("/api/predict", json={"run": "small", "image": bmp}).status_code == 400
+    assert client.get("/api/info").json()["ok"]
+
+
+@pytest.mark.parametrize("body", [
+    '{"run": "small", "pixels": [' + ",".join(["0"] * 783) + ",1" + "0" * 400 + "]}",
+    '{"run": "small", "test_index": 1' + "0" * 5000 + "}",
+])
+def test_huge_numbers_are_a_400(client: httpx.Client, body: str) -> None:
+    r = client.post("/api/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["ok"] is False
+
+
+def test_names_with_a_trailing_newline_are_refused(client: httpx.Client) -> None:
+    r = client.post("/api/predict", json={"run": "small\n", "test_index": 0})
+    assert r.status_code in (400, 404) and r.json()["ok"] is False

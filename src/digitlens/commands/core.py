@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,8 +83,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
     rows = [p.to_dict() for p in PRESETS.values()]
     text = "\n".join(f"{p['name']:<20}{'*' if p['default'] else ' '} {p['summary']}"
                      for p in rows)
-    if args.json:
-        print(__import__("json").dumps(rows))
+    if args.json:  # the contract's one JSON value: here the list of presets itself
+        print(json.dumps(rows))
         return 0
     print(text)
     return 0
@@ -103,10 +105,9 @@ class Progress:
 
     def done(self, row: dict[str, Any], _model: Any) -> None:
         self.epoch = row["epoch"] + 1
-        end = "\n" if True else ""
         msg = (f"epoch {row['epoch']}/{self.epochs}: test accuracy {row['test_accuracy']:.2%}, "
                f"loss {row['loss']:.4f}, {row['seconds']:.2f} s")
-        sys.stderr.write(("\r" + " " * 60 + "\r" if self.tty else "") + msg + end)
+        sys.stderr.write(("\r" + " " * 60 + "\r" if self.tty else "") + msg + "\n")
         sys.stderr.flush()
 
 
@@ -128,6 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"
     progress = Progress(config.epochs)
+    from digitlens.nn.train import Run
+    progress.epoch = len(Run(out).history()) + 1 if Path(out).is_dir() else 1
     t0 = time.perf_counter()
     result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,
                    threads=args.threads)

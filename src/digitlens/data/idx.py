@@ -8,6 +8,7 @@ the file and what is wrong, never a NumPy traceback or a silently short array.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -28,6 +29,7 @@ DTYPES: dict[int, np.dtype] = {
 }
 CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_RAW = 64 << 20  # MNIST's largest raw file is 47,040,016 bytes; gzip bombs stop here
 MAX_DIMS = 4
 
 
@@ -35,10 +37,19 @@ def decompress(data: bytes, name: str) -> bytes:
     """Return the raw bytes of ``data``, gunzipping it when it starts with gzip's magic."""
     if not data.startswith(GZIP_MAGIC):
         return data
+    out, rest = bytearray(), data
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        while rest:  # member by member (gzip allows several), never past MAX_RAW bytes
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(rest, MAX_RAW + 1 - len(out))
+            if len(out) > MAX_RAW:
+                raise DataError(f"{name}: decompresses to more than {MAX_RAW} bytes")
+            if not d.eof:
+                raise DataError(f"{name}: corrupt or truncated gzip data (unexpected end)")
+            rest = d.unused_data
+    except zlib.error as exc:
         raise DataError(f"{name}: corrupt or truncated gzip data ({exc})") from None
+    return bytes(out)
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -58,7 +69,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{name}: truncated header (needs {header} bytes, has {len(raw)})")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = DTYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # exact: no int64 wrap-around
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "has trailing bytes"
         raise DataError(

@@ -7,6 +7,7 @@ cached; downloads land in a temp file that is renamed only after verification.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import subprocess
@@ -137,7 +138,11 @@ def read_folder(folder: Path, name: str, verify_sums: bool = True) -> dict[str, 
         path = next((p for p in (base, base.with_name(base.name + ".gz")) if p.is_file()), None)
         if path is None:
             raise DataError(f"{folder}: no {FILENAMES[part]}[.gz]")
-        raw = decompress(path.read_bytes(), str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raw = decompress(data, str(path))
         raws[part] = verify(raw, SHA256[name][part], str(path)) if verify_sums else raw
     return raws
 
@@ -158,7 +163,8 @@ def fetch_http(mirrors: Sequence[str], timeout: float = 30.0,
                     raise DataError(f"{url}: larger than {MAX_DOWNLOAD} bytes")
                 raws[part] = verify(decompress(data, url), sums[part], url)
             return raws
-        except (urllib.error.URLError, OSError, ValueError, DataError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError,
+                DataError) as exc:
             errors.append(f"{base}: {getattr(exc, 'reason', exc)}")
     raise DataError("no HTTP mirror served MNIST: " + "; ".join(errors))
 
@@ -249,8 +255,11 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
                 errors.append(str(exc))
                 say(f"  failed: {str(exc)[:300]}")
                 continue
-            store_cache(raws, cache)
-            say(f"MNIST verified and cached in {cache}")
+            try:
+                store_cache(raws, cache)
+                say(f"MNIST verified and cached in {cache}")
+            except OSError as exc:  # a good download is still good without a cache
+                say(f"MNIST verified but not cached ({cache}: {exc.strerror or exc})")
             return from_raw(name, raws, str(cache))
     if fallback and name == "mnist":
         say("MNIST not available (" + "; ".join(errors)[-400:] + "); "

@@ -73,11 +73,12 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
     if "meta" not in arrays:
         raise ModelError(f"{name}: no metadata")
     meta = parse_meta(arrays.pop("meta"), name)
-    try:
-        sizes = [int(s) for s in meta["sizes"]]
-        activations, cost = list(meta["activations"]), str(meta["cost"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{name}: metadata lacks {exc}") from None
+    sizes, activations, cost = meta.get("sizes"), meta.get("activations"), meta.get("cost")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and s >= 1 for s in sizes)):
+        raise ModelError(f"{name}: bad layer sizes in the metadata: {str(sizes)[:80]}")
+    if not isinstance(activations, list) or not isinstance(cost, str):
+        raise ModelError(f"{name}: metadata lacks activations or cost")
     pieces = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         w, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
@@ -86,6 +87,8 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
                              f"({n_in}, {n_out})/({n_out},)")
         pieces.append((w, b))
     for w, b in pieces:
+        if w.dtype.kind != "f" or b.dtype.kind != "f":
+            raise ModelError(f"{name}: parameters must be floating-point, not {w.dtype}/{b.dtype}")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ModelError(f"{name}: parameters contain NaN or infinity")
     params = np.concatenate([w.ravel() for w, _ in pieces] + [b for _, b in pieces]).astype(

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,15 @@ import numpy as np
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
-from digitlens.nn.io import load_model, load_model_bytes, model_bytes, save_model
-from digitlens.nn.mlp import MLP
+from digitlens.nn.io import load_model, load_model_bytes, model_bytes
+from digitlens.nn.mlp import MLP, n_params
 from digitlens.nn.optim import OPTIMIZERS, make_optimizer
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.threads import blas_threads
 from digitlens.nn.trainer import BatchStepper
 
 SCHEDULES = ("constant", "cosine")
+MAX_PARAMS = 50_000_000  # 200 MB of float32 parameters; far beyond any MLP worth drawing
 EpochCallback = Callable[[dict[str, Any], MLP], None]
 BatchCallback = Callable[[int, int], None]
 
@@ -43,8 +45,10 @@ def validate_config(c: TrainConfig) -> None:
         raise bad_param("batch_size", "an int >= 1", c.batch_size)
     if not (isinstance(c.epochs, int) and 0 <= c.epochs <= 100_000):
         raise bad_param("epochs", "an int in 0..100000", c.epochs)
-    if not (isinstance(c.l2, int | float) and c.l2 >= 0):
-        raise bad_param("l2", "a float >= 0", c.l2)
+    if not (isinstance(c.l2, int | float) and c.l2 >= 0 and math.isfinite(c.l2)):
+        raise bad_param("l2", "a finite float >= 0", c.l2)
+    if not (isinstance(c.seed, int) and 0 <= c.seed < 2**63):
+        raise bad_param("seed", "an int >= 0", c.seed)
     if c.optimizer not in OPTIMIZERS:
         raise bad_param("optimizer", f"one of {', '.join(OPTIMIZERS)}", c.optimizer)
     if c.schedule not in SCHEDULES:
@@ -53,6 +57,9 @@ def validate_config(c: TrainConfig) -> None:
         raise bad_param("train_size", "an int >= 1", c.train_size)
     if c.layers[0] != 784 or c.layers[-1] != 10:
         raise bad_param("layers", "sizes starting with 784 and ending with 10", list(c.layers))
+    if any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
+        raise bad_param("layers", f"positive sizes with at most {MAX_PARAMS:,} parameters",
+                        list(c.layers))
 
 
 def epoch_lr(c: TrainConfig, epoch: int) -> float:
@@ -171,7 +178,8 @@ class Run:
                         "epoch": int(z["epoch"]), "rng": json.loads(str(z["rng"])),
                         "history": json.loads(str(z["history"])),
                         "opt": {k[4:]: z[k] for k in z.files if k.startswith("opt_")}}
-        except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError,
+                DigitlensError) as exc:
             raise ModelError(f"{p}: corrupt checkpoint ({exc}); delete the run folder to "
                              "start over") from None
 
@@ -201,23 +209,37 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         if ckpt is not None:
             model, history = ckpt["model"], ckpt["history"][: ckpt["epoch"]]
             opt_state, rng_state = ckpt["opt"], ckpt["rng"]
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.remove_stale_temp_files()
-        atomic_write_text(run.path / "config.json", json.dumps(c.to_dict(), indent=1))
-        if not run.snapshot_path(0).exists():
-            atomic_write_bytes(run.snapshot_path(0), model_bytes(model))
+        if (old is not None and old.epochs != c.epochs and c.schedule != "constant"
+                and history):
+            raise DigitlensError(f"{run.path} follows a {c.schedule} schedule over "
+                                 f"{old.epochs} epochs, which cannot be stretched afterwards; "
+                                 "train into another --out")
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.remove_stale_temp_files()
+            atomic_write_text(run.path / "config.json", json.dumps(c.to_dict(), indent=1))
+            if not run.snapshot_path(0).exists():
+                atomic_write_bytes(run.snapshot_path(0), model_bytes(model))
+                atomic_write_bytes(run.path / "model.npz", model_bytes(model))
+        except OSError as exc:
+            raise ModelError(f"{run.path}: cannot write the run folder "
+                             f"({exc.strerror or exc})") from None
     resumed_from = len(history)
     rng = np.random.default_rng(c.seed)
-    if rng_state is not None:
-        rng.bit_generator.state = rng_state
+    opt = make_optimizer(c.optimizer, model.params.size, c.momentum)
+    try:
+        if rng_state is not None:
+            rng.bit_generator.state = rng_state
+        if opt_state is not None:
+            opt.load_state(opt_state)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{run_dir}/checkpoint.npz: corrupt optimizer or random state ({exc}); "
+                         "delete the run folder to start over") from None
     x, y = as_float(ds.train_images), ds.train_labels.astype(np.int64)
     keep = training_subset(len(x), c.train_size, c.seed)
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
-    opt = make_optimizer(c.optimizer, model.params.size, c.momentum)
-    if opt_state is not None:
-        opt.load_state(opt_state)
     stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
     n_batches = -(-len(x) // c.batch_size)
     times = []
@@ -226,12 +248,16 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         lr = epoch_lr(c, epoch)
         perm = rng.permutation(len(x))
         total = 0.0
-        for k, i in enumerate(range(0, len(x), c.batch_size)):
-            total += stepper.step(x, y, perm[i:i + c.batch_size], lr)
-            if on_batch is not None and k % 20 == 0:
-                on_batch(k, n_batches)
+        with np.errstate(all="ignore"):  # a diverging run is caught below, as a whole
+            for k, i in enumerate(range(0, len(x), c.batch_size)):
+                total += stepper.step(x, y, perm[i:i + c.batch_size], lr)
+                if on_batch is not None and k % 20 == 0:
+                    on_batch(k, n_batches)
         seconds = time.perf_counter() - t0
         times.append(seconds)
+        if not (math.isfinite(total) and np.all(np.isfinite(model.params))):
+            raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
+                                 "infinite); nothing of this epoch was saved: lower --lr")
         acc, test_loss = evaluate(model, xt, yt)
         row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                "loss": total / n_batches, "lr": lr, "seconds": seconds}
@@ -243,7 +269,3 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
             on_epoch(row, model)
     spe = float(np.mean(times)) if times else float(np.mean([h["seconds"] for h in history] or [0]))
     return RunResult(model, history, run.path if run else None, resumed_from, spe)
-
-
-def save_final(result: RunResult, path: str | Path) -> Path:
-    return save_model(result.model, path)

@@ -137,13 +137,13 @@ class Api:
         return Response(made.body, media_type=made.media_type, headers=made.headers)
 
     async def predict(self, request: Request) -> Response:
-        """Computed inline, not in a thread: a few milliseconds of NumPy, and the hop to a
-        worker thread would cost more than it saves."""
+        """In a worker thread: decoding an uploaded image can take long (a crafted JPEG), and
+        the run registry may wait on a lock, so the event loop never runs either."""
         t0 = time.perf_counter()
         data = await v.read_json(request)
         v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "include", "inspect"})
-        run = self.run_of(data.get("run"))
-        response = ok(explore.predict(run, data))
+        run = await run_in_threadpool(self.run_of, data.get("run"))
+        response = ok(await run_in_threadpool(explore.predict, run, data))
         response.headers["Server-Timing"] = f"compute;dur={1000 * (time.perf_counter() - t0):.2f}"
         return response
 

@@ -33,6 +33,8 @@ async def follow(job: Job, start: int, request: Request) -> AsyncIterator[str]:
                 return
             i += 1
             idle = 0.0
+        if events and events[-1]["event"] in FINAL:  # a client that starts past the end
+            return
         if await request.is_disconnected():
             return
         await asyncio.sleep(POLL_S)

@@ -25,8 +25,12 @@ from digitlens.errors import DigitlensError, bad_param
 MAX_BODY = 4 * 1024 * 1024          # bytes of one request body
 MAX_SIDE = 512                       # largest drawing side, in pixels
 MAX_IMAGE_BYTES = 2 * 1024 * 1024    # decoded bytes of an uploaded image
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: no trailing newline
 IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,")
+# Only these decoders ever see request bytes: Pillow would otherwise sniff any format, EPS
+# included (which runs Ghostscript). Progressive JPEGs with very many scans decode slowly.
+IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+MAX_JPEG_SCANS = 64
 
 
 class TooLarge(DigitlensError):
@@ -61,8 +65,8 @@ async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
         chunks.append(chunk)
     try:
         data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise DigitlensError(f"the body is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # JSON syntax, encoding, ints over 4300 digits
+        raise DigitlensError(f"the body is not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
         raise DigitlensError("the body must be a JSON object")
     return data
@@ -111,7 +115,10 @@ def pixels(value: Any, width: int, height: int) -> np.ndarray:
         raise bad_param("pixels", f"a list of {n} numbers ({height}×{width}) in 0..1", got)
     if not set(map(type, value)) <= {int, float}:  # no strings, booleans, nulls or lists
         raise bad_param("pixels", "numbers only", "a non-number")
-    arr = np.asarray(value, dtype=np.float32)
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except OverflowError:
+        raise bad_param("pixels", "numbers in 0..1", "a number too large") from None
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
         raise bad_param("pixels", "numbers in 0..1", f"values in {arr.min()}..{arr.max()}")
     return arr.reshape(height, width)
@@ -130,8 +137,11 @@ def image(value: Any) -> np.ndarray:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise bad_param("image", "valid base64 after the comma", "invalid base64") from None
+    fmt = IMAGE_FORMATS[value[len("data:image/"):].split(";", 1)[0]]
+    if fmt == "JPEG" and raw.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise bad_param("image", f"a JPEG with at most {MAX_JPEG_SCANS} scans", "more")
     try:
-        with Image.open(io.BytesIO(raw)) as im:
+        with Image.open(io.BytesIO(raw), formats=[fmt]) as im:
             if im.width > MAX_SIDE or im.height > MAX_SIDE:
                 raise bad_param("image", f"at most {MAX_SIDE}×{MAX_SIDE} pixels",
                                 f"{im.width}×{im.height}")
