@@ -27,6 +27,8 @@ from digitlens.web.validate import Conflict
 MOSAIC_NEURONS = 36
 
 
+KEEP_JOBS = 8  # a job keeps every epoch's mosaic; older finished jobs are dropped
+
 class Stopped(Exception):
     """Raised inside the training loop when the user presses stop."""
 
@@ -78,6 +80,9 @@ class Jobs:
                 raise Conflict(f"a run named {run_name!r} already exists; pick another name")
             job = Job(f"job{next(self.counter)}", run_name, config)
             self.jobs[job.id] = job
+            for old in list(self.jobs)[:-KEEP_JOBS]:  # finished jobs' event logs, oldest first
+                if self.jobs[old].state not in ("queued", "running"):
+                    del self.jobs[old]
         thread = threading.Thread(target=self._work, args=(job, dataset, path), daemon=True,
                                   name=f"digitlens-{job.id}")
         thread.start()

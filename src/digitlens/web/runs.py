@@ -156,25 +156,34 @@ class Registry:
             self.loaded[run_name] = loaded
             return loaded
 
+    # The caches below are filled outside the lock: a test-set pass takes a while, and other
+    # requests (which take the lock to find their run) must not wait for it. Two requests may
+    # compute the same value at once; both get the same answer.
+
     def evaluation(self, run: LoadedRun) -> Evaluation:
-        with self.lock:
-            if run.evaluation is None:
-                ds = run.dataset
-                run.evaluation = evaluate_model(run.model, ds.test_images, ds.test_labels)
-            return run.evaluation
+        if run.evaluation is None:
+            ds = run.dataset
+            run.evaluation = evaluate_model(run.model, ds.test_images, ds.test_labels)
+        return run.evaluation
 
     def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
-        with self.lock:
-            if layer not in run.test_acts:
-                run.test_acts[layer] = layer_activations(run.model, run.dataset.test_images, layer)
-            return run.test_acts[layer]
+        acts = run.test_acts.get(layer)
+        if acts is None:
+            acts = layer_activations(run.model, run.dataset.test_images, layer)
+            with self.lock:
+                run.test_acts[layer] = acts
+        return acts
 
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))
         with self.lock:
-            if key not in run.ablations:
-                if len(run.ablations) > 256:
-                    run.ablations.clear()
-                ds = run.dataset
-                run.ablations[key] = accuracy(run.model, ds.test_images, ds.test_labels, masks)[0]
-            return run.ablations[key]
+            hit = run.ablations.get(key)
+        if hit is not None:
+            return hit
+        ds = run.dataset
+        value = accuracy(run.model, ds.test_images, ds.test_labels, masks)[0]
+        with self.lock:
+            if len(run.ablations) > 256:
+                run.ablations.clear()
+            run.ablations[key] = value
+        return value
