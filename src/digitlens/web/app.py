@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -212,6 +212,8 @@ async def on_error(request: Request, exc: Exception) -> Response:
         msg = {404: f"no such page or endpoint: {request.url.path}",
                405: f"method {request.method} not allowed here"}.get(exc.status_code, exc.detail)
         return fail(msg, exc.status_code)
+    if isinstance(exc, ClientDisconnect):  # the client left mid-body: nobody to answer
+        return fail("the request body was cut off", 400)
     log.exception("internal error on %s", request.url.path)
     return fail("internal error (see the server log)", 500)
 

@@ -150,7 +150,11 @@ class Registry:
             if cached is not None and cached.mtime == mtime:
                 cached.checked = now
                 return cached
-            model = load_model(file)
+            try:
+                model = load_model(file)
+            except ModelError as exc:  # say which run, not where it lives on this machine
+                reason = str(exc).split(": ", 1)[-1]
+                raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
             loaded = LoadedRun(run_name, path, model, mtime, self.dataset(ds_name), checked=now)
             self.loaded[run_name] = loaded
