@@ -114,7 +114,7 @@ class Progress:
 def cmd_train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     layers = None
-    if args.layers:
+    if args.layers is not None:
         try:
             layers = tuple(int(s) for s in args.layers.replace(",", "-").split("-"))
         except ValueError:
@@ -155,8 +155,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ds = load_data(args, model)
     ev = evaluate_model(model, ds.test_images, ds.test_labels)
     result = {"model": args.model, "dataset": ds.name, **ev.to_dict()}
-    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test digits"]
-    lines += [f"  class {c}: {a:.2%}" for c, a in enumerate(ev.per_class)]
+    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test images"]
+    names = [f"class {c}" + ("" if n == str(c) else f" ({n})") for c, n in
+             enumerate(ds.class_names)]
+    lines += [f"  {names[c]}: {a:.2%}" for c, a in enumerate(ev.per_class)]
     return emit(args, result, "\n".join(lines))
 
 

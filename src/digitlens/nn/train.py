@@ -259,6 +259,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
             raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
                                  "infinite); nothing of this epoch was saved: lower --lr")
         acc, test_loss = evaluate(model, xt, yt)
+        # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                "loss": total / n_batches, "lr": lr, "seconds": seconds}
         history.append(row)
