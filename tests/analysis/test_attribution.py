@@ -33,3 +33,17 @@ def test_jacobian_matches_finite_differences(hidden: str, trained_model: MLP, sa
         np.testing.assert_allclose(jac[i], fd, rtol=2e-2, atol=2e-3)
     ev = evidence(model, x, "gradient")
     np.testing.assert_allclose(ev.contributions, x[:, None] * jac)
+
+
+def test_knocked_out_neurons_pass_no_gradient(trained_model: MLP, sample) -> None:
+    """Oracle: knocking neurons out equals zeroing their outgoing weights."""
+    mask = np.ones(trained_model.sizes[1], np.float32)
+    mask[::3] = 0
+    x = sample.test_images[11]
+    knocked = input_jacobian(trained_model, x, masks={0: mask})
+    zeroed = trained_model.copy()
+    zeroed.weights[1][mask == 0, :] = 0
+    np.testing.assert_allclose(knocked, input_jacobian(zeroed, x), rtol=1e-5, atol=1e-6)
+    composed = evidence(trained_model, x, "composed", masks={0: mask}).class_weights
+    np.testing.assert_allclose(composed, evidence(zeroed, x, "composed").class_weights,
+                               rtol=1e-6, atol=1e-9)

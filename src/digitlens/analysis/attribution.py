@@ -9,6 +9,7 @@ around this input).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,25 +33,40 @@ class Evidence:
     note: str
 
 
-def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None) -> np.ndarray:
+def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None,
+                   masks: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
     """d z_out / d x for one input: (784, n_classes), by backpropagating each class.
 
     In float32, the model's own precision: the live page asks for this on every pointer move,
-    and a float64 copy of a big first layer costs more than the whole backward pass."""
-    t = trace if trace is not None else model.trace(x)
+    and a float64 copy of a big first layer costs more than the whole backward pass.
+    ``masks`` (as in ``MLP.trace``): knocked-out neurons pass no gradient."""
+    t = trace if trace is not None else model.trace(x, masks=masks)
     n_out = model.sizes[-1]
     delta = np.eye(n_out, dtype=np.float32)  # (classes, n_out): every class at once
     for layer in range(model.n_layers - 1, -1, -1):
         delta = delta @ model.weights[layer].T  # (classes, n_out) @ (n_out, n_in)
         if layer:
             delta *= F.derivative(model.activations[layer - 1], t.activations[layer][0])
+            if masks is not None and layer - 1 in masks:
+                delta *= np.asarray(masks[layer - 1], np.float32)
     return delta.T.astype(np.float64)
 
 
-def evidence(model: MLP, x: np.ndarray, method: str = "auto",
-             trace: Trace | None = None) -> Evidence:
+def masked_composed(model: MLP, masks: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Composed weights through the layers with knocked-out neurons' paths removed."""
+    out = model.weights[0].astype(np.float64)
+    for layer, w in enumerate(model.weights[1:]):
+        if layer in masks:
+            out = out * np.asarray(masks[layer], np.float64)  # zero the dead neurons' columns
+        out = out @ w
+    return out
+
+
+def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | None = None,
+             masks: Mapping[int, np.ndarray] | None = None) -> Evidence:
     """Per-class evidence for one input; see the module docstring for the methods.
-    ``trace``: this input's trace when the caller already has it (it is not recomputed)."""
+    ``trace``: this input's trace when the caller already has it (made with the same
+    ``masks``); ``masks`` knock hidden neurons out, as in ``MLP.trace``."""
     if method not in METHODS:
         raise bad_param("method", f"one of {', '.join(METHODS)}", method)
     x1 = model.as_input(x)
@@ -61,14 +77,15 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto",
     if method == "weights" and model.n_layers != 1:
         raise bad_param("method", "'composed' or 'gradient' for a net with hidden layers",
                         method)
-    t = trace if trace is not None else model.trace(x1)
+    t = trace if trace is not None else model.trace(x1, masks=masks)
     if method == "weights":
         cw, note = model.weights[0].astype(np.float64), "input × weights: exact contributions"
     elif method == "composed":
-        cw = composed_weights(model, model.n_layers - 1)
+        cw = composed_weights(model, model.n_layers - 1) if not masks else masked_composed(
+            model, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
     else:
-        cw = input_jacobian(model, x1, t)
+        cw = input_jacobian(model, x1, t, masks)
         note = "gradient × input: each pixel's first-order effect on the class score"
     contrib = x1[0].astype(np.float64)[:, None] * cw
     return Evidence(method, cw, contrib, t.zs[-1][0].astype(np.float64),

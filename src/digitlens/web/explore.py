@@ -112,12 +112,9 @@ def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     if "preprocessing" in include:
         out["preprocessing"] = inp.preprocessing()
     if "evidence" in include:
-        ev = evidence(model, inp.x, trace=t) if not masks else None
-        if ev is not None:
-            out["evidence"] = {"method": ev.method, "note": ev.note,
-                               "contributions": r(ev.contributions.T, 4), "scores": r(ev.scores)}
-        else:
-            out["evidence"] = None
+        ev = evidence(model, inp.x, trace=t, masks=masks or None)
+        out["evidence"] = {"method": ev.method, "note": ev.note,
+                           "contributions": r(ev.contributions.T, 4), "scores": r(ev.scores)}
     if data.get("inspect") is not None:
         out["arithmetic"] = inspect_arithmetic(run, data["inspect"], inp, masks)
     if "flow" in include:
