@@ -259,3 +259,18 @@ def test_counted_words() -> None:
     assert count(0, "pair") == "0 pairs" and count(60000, "digit") == "60,000 digits"
     assert count(1.0, "pixel", fmt="g") == "1 pixel" and count(6, "pixel", fmt="g") == "6 pixels"
     assert plural(1, "is", "are") == "is" and plural(2, "is", "are") == "are"
+
+
+def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample) -> None:
+    from digitlens.analysis.metrics import evaluate_model
+    from digitlens.data.sources import CLASS_NAMES
+    from digitlens.render.views.errors import gallery
+    ev = evaluate_model(trained_model, sample.test_images, sample.test_labels)
+    short, _ = gallery(sample.test_images, sample.test_labels, ev, list(CLASS_NAMES["mnist"]),
+                       n=10)
+    long, _ = gallery(sample.test_images, sample.test_labels, ev,
+                      list(CLASS_NAMES["fashion-mnist"]), n=10)
+    assert short.shape[0] == 128 and long.shape[0] == 140
+    # the extra line (rows 119..131 of the cell) carries text only for long names
+    assert (short[119:128] != short[0, 0]).sum() == 0
+    assert (long[119:131] != long[0, 0]).sum() > 0

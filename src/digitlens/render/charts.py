@@ -94,13 +94,14 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=7 if v > 999 else 8,
                         color="white" if i == j or off[i, j] > 0.6 * vmax else "#222222")
-    ax.set_xticks(range(n), names)
+    digits = all(len(name) <= 2 for name in names)
+    ax.set_xticks(range(n), names, rotation=0 if digits else 45,
+                  ha="center" if digits else "right", rotation_mode="anchor")
     ax.set_yticks(range(n), names)
-    ax.set_xlabel("predicted", fontsize=9)
-    ax.set_ylabel("true digit", fontsize=9)
+    ax.set_xlabel("predicted (right answers on the green diagonal)", fontsize=9)
+    ax.set_ylabel("true digit" if digits else "true class", fontsize=9)
     ax.tick_params(labelsize=8, length=0)
-    ax.set_title("Confusion matrix (right answers green)", fontsize=11, loc="left",
-                 fontweight="bold")
+    ax.set_title("Confusion matrix", fontsize=11, loc="left", fontweight="bold")
     bar = fig.colorbar(im, ax=ax, shrink=0.8)
     bar.set_label("mistakes in a cell", fontsize=8)
     bar.ax.tick_params(labelsize=7)

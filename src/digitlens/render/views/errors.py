@@ -19,10 +19,14 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
             n: int = 40, cols: int = 10) -> tuple[np.ndarray, list[dict[str, object]]]:
     """The ``n`` most confident mistakes: the digit, its true class, the top two guesses."""
     wrong = ev.misclassified(labels)[:n]
-    cell_w, cell_h = 96, 128
+    cell_w = 96
+    guesses = [f"{name} 100%" for name in names]
+    one_line = max(len(name) for name in names) <= 2  # digits: both guesses on one line
+    cell_h = 128 if one_line else 140
     rows = max(1, -(-len(wrong) // cols))
     cv = Canvas(rows * cell_h, cols * cell_w)
-    size = fit_size([f"true {n}" for n in names], cell_w - 8, (11, 10, 9))
+    size = fit_size([f"true {n}" for n in names], cell_w - 8, (11, 10, 9, 8))
+    guess_size = 10 if one_line else fit_size(guesses, cell_w - 8, (10, 9, 8, 7), bold=False)
     items = []
     for k, i in enumerate(wrong):
         r, c = divmod(k, cols)
@@ -32,8 +36,12 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
         cv.rect(y, x + 6, 88, 88, C.INDEX["wrong"])
         cv.paste(y + 2, x + 8, digit_tile(images[i], 3))
         cv.text(y + 92, x + 6, f"true {names[int(labels[i])]}", size, True, "true")
-        cv.text(y + 107, x + 6, f"{names[top[0]]} {p[top[0]]:.0%} · {names[top[1]]} "
-                f"{p[top[1]]:.0%}", 10, colour="muted")
+        first, second = (f"{names[t]} {p[t]:.0%}" for t in top)
+        if one_line:
+            cv.text(y + 107, x + 6, f"{first} · {second}", guess_size, colour="muted")
+        else:  # long class names (Fashion-MNIST): one guess a line
+            cv.text(y + 106, x + 6, first, guess_size, colour="muted")
+            cv.text(y + 119, x + 6, second, guess_size, colour="muted")
         items.append({"index": int(i), "true": int(labels[i]), "top": [int(t) for t in top],
                       "probabilities": [float(p[t]) for t in top]})
     return cv.idx, items
@@ -49,7 +57,8 @@ def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
     title = {0: "No mistakes", 1: "The most confident mistake"}.get(
         len(items), f"The {len(items)} most confident mistakes")
     gal = C.to_rgb(titled(gal, title,
-                          subtitle="orange frame: misclassified; under each: the true digit, "
+                          subtitle="orange frame: misclassified; under each: the true "
+                                   f"{'digit' if max(map(len, names)) <= 2 else 'class'}, "
                                    "then the network's top two guesses"))
     h = max(cm.shape[0], gal.shape[0])
     rgb = np.full((h, cm.shape[1] + 20 + gal.shape[1], 3), 255, np.uint8)
