@@ -52,16 +52,6 @@ def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None,
     return delta.T.astype(np.float64)
 
 
-def masked_composed(model: MLP, masks: Mapping[int, np.ndarray]) -> np.ndarray:
-    """Composed weights through the layers with knocked-out neurons' paths removed."""
-    out = model.weights[0].astype(np.float64)
-    for layer, w in enumerate(model.weights[1:]):
-        if layer in masks:
-            out = out * np.asarray(masks[layer], np.float64)  # zero the dead neurons' columns
-        out = out @ w
-    return out
-
-
 def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | None = None,
              masks: Mapping[int, np.ndarray] | None = None) -> Evidence:
     """Per-class evidence for one input; see the module docstring for the methods.
@@ -81,8 +71,7 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | Non
     if method == "weights":
         cw, note = model.weights[0].astype(np.float64), "input × weights: exact contributions"
     elif method == "composed":
-        cw = composed_weights(model, model.n_layers - 1) if not masks else masked_composed(
-            model, masks)
+        cw = composed_weights(model, model.n_layers - 1, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
     else:
         cw = input_jacobian(model, x1, t, masks)

@@ -7,18 +7,24 @@ only for a network without activations; it is still what the images in S2 show.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 
 
-def composed_weights(model: MLP, layer: int) -> np.ndarray:
-    """(784, n_layer) composed weights of ``layer`` (0-based over weight layers)."""
+def composed_weights(model: MLP, layer: int,
+                     masks: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """(784, n_layer) composed weights of ``layer`` (0-based over weight layers).
+    ``masks`` (as in ``MLP.trace``) remove knocked-out hidden neurons' paths."""
     if not 0 <= layer < model.n_layers:
         raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
     out = model.weights[0].astype(np.float64)
-    for w in model.weights[1: layer + 1]:
+    for hidden, w in enumerate(model.weights[1: layer + 1]):
+        if masks is not None and hidden in masks:
+            out = out * np.asarray(masks[hidden], np.float64)  # zero dead neurons' columns
         out = out @ w  # (784, n_prev) @ (n_prev, n_next) -> (784, n_next)
     return out
 

@@ -68,10 +68,10 @@ def to_gray(image: Image.Image | np.ndarray) -> np.ndarray:
 def ink_bright(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     """Make ink bright on pure black: invert when the border (the background) is light, then
     take the background level away, so off-white paper or a grey canvas is not read as ink."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    inverted = float(np.median(border)) > 0.5
+    border = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    inverted = border > 0.5
     ink = 1.0 - gray if inverted else gray
-    background = float(np.median(1.0 - border if inverted else border))
+    background = 1.0 - border if inverted else border
     if background > 0:
         ink = np.clip((ink - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
     return ink.astype(np.float32), inverted

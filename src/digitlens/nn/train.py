@@ -219,8 +219,9 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
             run.remove_stale_temp_files()
             atomic_write_text(run.path / "config.json", json.dumps(c.to_dict(), indent=1))
             if not run.snapshot_path(0).exists():
-                atomic_write_bytes(run.snapshot_path(0), model_bytes(model))
-                atomic_write_bytes(run.path / "model.npz", model_bytes(model))
+                initial = model_bytes(model)
+                atomic_write_bytes(run.snapshot_path(0), initial)
+                atomic_write_bytes(run.path / "model.npz", initial)
         except OSError as exc:
             raise ModelError(f"{run.path}: cannot write the run folder "
                              f"({exc.strerror or exc})") from None
