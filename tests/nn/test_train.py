@@ -28,7 +28,8 @@ def cli():
     procs: list[subprocess.Popen] = []
 
     def start(*args: str) -> subprocess.Popen:
-        procs.append(subprocess.Popen([sys.executable, "-m", "digitlens", *args],
+        env = {k: v for k, v in os.environ.items() if k != "DIGITLENS_THREADS"}
+        procs.append(subprocess.Popen([sys.executable, "-m", "digitlens", *args], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         return procs[-1]
     yield start
@@ -48,8 +49,10 @@ def epochs_done(run: Path) -> int:
 @pytest.mark.slow
 def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    ref = cli(*ARGS, "--out", str(straight))
-    proc = cli(*ARGS, "--out", str(killed))
+    # one BLAS thread for both: OpenBLAS's sums depend on the count, and by default it is
+    # picked by load, which two trainings running side by side change
+    ref = cli(*ARGS, "--threads", "1", "--out", str(straight))
+    proc = cli(*ARGS, "--threads", "1", "--out", str(killed))
     deadline = time.time() + 120
     while epochs_done(killed) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -58,7 +61,7 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
     proc.wait()
     done_at_kill = epochs_done(killed)
     assert 2 <= done_at_kill < 5
-    resumed = cli(*ARGS, "--out", str(killed), "--json")
+    resumed = cli(*ARGS, "--out", str(killed), "--json")  # the checkpoint's count is reused
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     summary = json.loads(out.decode().strip().splitlines()[-1])
@@ -72,6 +75,24 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
         "test_accuracy"]
     assert Run(killed).snapshot_epochs() == list(range(6))
     assert not list(killed.rglob("*.tmp"))
+    assert {row["threads"] for row in Run(killed).history()} == {1}
+
+
+def test_resume_keeps_the_recorded_thread_count(tmp_path: Path, sample, monkeypatch) -> None:
+    """Two threads round differently from one; a resumed run must not switch silently."""
+    import digitlens.nn.threads as threads
+    monkeypatch.delenv("DIGITLENS_THREADS", raising=False)
+    c = TrainConfig(layers=(784, 32, 10), epochs=3, batch_size=20, lr=0.1, seed=3,
+                    train_size=400)
+    straight = train(c, sample, tmp_path / "a", threads=1)
+    train(c.with_overrides(epochs=2), sample, tmp_path / "b", threads=1)
+    monkeypatch.setattr(threads, "auto_threads", lambda: 2)
+    resumed = train(c, sample, tmp_path / "b")
+    assert resumed.resumed_from == 2
+    assert [row["threads"] for row in resumed.history] == [1, 1, 1]
+    assert np.array_equal(straight.model.params, resumed.model.params)
+    fresh = train(c, sample, tmp_path / "c")
+    assert [row["threads"] for row in fresh.history] == [2, 2, 2]
 
 
 def test_rerun_of_a_finished_run_trains_nothing(trained_run: Path, sample) -> None:

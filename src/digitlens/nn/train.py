@@ -2,9 +2,14 @@
 
 A run folder holds ``config.json``, ``model.npz`` (latest finished epoch), ``history.json``,
 ``snapshots/epoch-NNNN.npz`` (epoch 0 is the initial weights) and ``checkpoint.npz`` (params,
-optimizer state, RNG state). Every file is written atomically and the checkpoint is written
-last, so a run killed at any instant resumes from its last finished epoch and ends bit-identical
-to one that was never interrupted.
+optimizer state, RNG state, BLAS thread count). Every file is written atomically and the
+checkpoint is written last, so a run killed at any instant resumes from its last finished epoch
+and ends bit-identical to one that was never interrupted.
+
+OpenBLAS sums a 784-long dot product in a different order with one thread than with two (the
+last bits of a weight differ after an epoch), so the thread count is part of a run's numbers: a
+resumed run keeps the count its checkpoint recorded unless ``--threads``/``DIGITLENS_THREADS``
+says otherwise, and each history row names the count it was trained with.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -150,7 +156,7 @@ class Run:
         return load_model(self.path / "model.npz")
 
     def write_epoch(self, model: MLP, history: list[dict[str, Any]], opt_state: dict[str, Any],
-                    rng_state: dict[str, Any]) -> None:
+                    rng_state: dict[str, Any], threads: int) -> None:
         epoch = len(history)
         data = model_bytes(model)
         atomic_write_bytes(self.snapshot_path(epoch), data)
@@ -159,6 +165,7 @@ class Run:
         buf = io.BytesIO()
         np.savez(buf, model=np.frombuffer(data, np.uint8), epoch=np.array(epoch),
                  rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)),
+                 threads=np.array(threads),
                  **{f"opt_{k}": v for k, v in opt_state.items()})
         atomic_write_bytes(self.path / "checkpoint.npz", buf.getvalue())  # the commit point
 
@@ -167,6 +174,19 @@ class Run:
         for folder in (self.path, self.snapshots):
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
+
+    def recorded_threads(self) -> int | None:
+        """The BLAS thread count the checkpoint was trained with (None: no checkpoint, or one
+        written before counts were recorded)."""
+        p = self.path / "checkpoint.npz"
+        try:
+            with np.load(p, allow_pickle=False) as z:  # reads only this entry
+                return int(z["threads"]) if "threads" in z.files else None
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelError(f"{p}: corrupt checkpoint ({exc}); delete the run folder to "
+                             "start over") from None
 
     def read_checkpoint(self) -> dict[str, Any] | None:
         p = self.path / "checkpoint.npz"
@@ -189,15 +209,20 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
           threads: int | None = None) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
 
-    ``threads`` caps BLAS threads (see ``digitlens.nn.threads``; None picks by load)."""
+    ``threads`` caps BLAS threads (see ``digitlens.nn.threads``). None: ``DIGITLENS_THREADS``,
+    else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
+    load."""
     validate_config(c)
-    with blas_threads(threads):
-        return train_unlimited(c, ds, run_dir, on_epoch, on_batch)
+    if threads is None and not os.environ.get("DIGITLENS_THREADS") and run_dir is not None:
+        threads = Run(run_dir).recorded_threads()
+    with blas_threads(threads) as count:
+        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count)
 
 
 def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
-                    on_epoch: EpochCallback | None, on_batch: BatchCallback | None) -> RunResult:
-    """The loop of ``train`` (BLAS threads as they are)."""
+                    on_epoch: EpochCallback | None, on_batch: BatchCallback | None,
+                    threads: int = 1) -> RunResult:
+    """The loop of ``train``; BLAS threads are as they are, ``threads`` is what gets recorded."""
     run = Run(run_dir) if run_dir is not None else None
     model, history, opt_state, rng_state = new_model(c, ds), [], None, None
     if run is not None:
@@ -262,11 +287,11 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         acc, test_loss = evaluate(model, xt, yt)
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
-               "loss": total / n_batches, "lr": lr, "seconds": seconds}
+               "loss": total / n_batches, "lr": lr, "seconds": seconds, "threads": threads}
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:
-            run.write_epoch(model, history, opt.state(), dict(rng.bit_generator.state))
+            run.write_epoch(model, history, opt.state(), dict(rng.bit_generator.state), threads)
         if on_epoch is not None:
             on_epoch(row, model)
     spe = float(np.mean(times)) if times else float(np.mean([h["seconds"] for h in history] or [0]))
