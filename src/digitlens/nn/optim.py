@@ -1,4 +1,4 @@
-"""Optimizers over one flat float32 parameter buffer: each step is a few in-place ufuncs.
+"""Optimizers over one flat float32 parameter buffer: each step is one fused update loop.
 
 State arrays are flat too, so saving and resuming an optimizer is saving a few vectors.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens.errors import bad_param
+from digitlens.nn.kernels import kernel
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -36,10 +37,13 @@ class SGD(Optimizer):
 
     name = "sgd"
 
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.update = kernel("sgd")
+
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
-        np.multiply(grad, np.float32(lr), out=self.tmp)
-        params -= self.tmp
+        self.update(params, grad, np.float32(lr), self.tmp)
 
 
 class Momentum(Optimizer):
@@ -51,6 +55,7 @@ class Momentum(Optimizer):
         super().__init__(size)
         self.mu = np.float32(mu)
         self.v = np.zeros(size, np.float32)
+        self.update = kernel("momentum")
 
     def state(self) -> dict[str, np.ndarray]:
         return {**super().state(), "v": self.v}
@@ -61,14 +66,11 @@ class Momentum(Optimizer):
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
-        self.v *= self.mu
-        np.multiply(grad, np.float32(lr), out=self.tmp)
-        self.v -= self.tmp
-        params += self.v
+        self.update(params, grad, self.v, self.mu, np.float32(lr), self.tmp)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), exactly, in ten passes over the buffer.
+    """Adam (Kingma & Ba), exactly, as one fused loop (or ten NumPy passes).
 
     We keep m' = m/(1-β1) and v' = v/(1-β2) so the moment updates lose their (1-β) factors
     (m' = β1·m' + g), and fold both bias corrections and ε into two scalars:
@@ -84,6 +86,7 @@ class Adam(Optimizer):
         self.b1, self.b2, self.eps = beta1, beta2, eps
         self.m = np.zeros(size, np.float32)
         self.v = np.zeros(size, np.float32)
+        self.update = kernel("adam")
 
     def state(self) -> dict[str, np.ndarray]:
         return {**super().state(), "m": self.m, "v": self.v}
@@ -95,19 +98,11 @@ class Adam(Optimizer):
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
-        b1, b2, tmp = np.float32(self.b1), np.float32(self.b2), self.tmp
-        self.m *= b1
-        self.m += grad                      # m' = β1 m' + g
-        np.multiply(grad, grad, out=tmp)
-        self.v *= b2
-        self.v += tmp                       # v' = β2 v' + g²
         k = 1.0 / np.sqrt((1 - self.b2) / (1 - self.b2**self.t))
         c1 = lr * (1 - self.b1) / (1 - self.b1**self.t) * k
-        np.sqrt(self.v, out=tmp)
-        tmp += np.float32(self.eps * k)
-        np.divide(self.m, tmp, out=tmp)
-        tmp *= np.float32(c1)
-        params -= tmp
+        # m' = β1 m' + g; v' = β2 v' + g²; p -= c1·m'/(√v' + ε')  (digitlens.nn.kernels)
+        self.update(params, grad, self.m, self.v, np.float32(self.b1), np.float32(self.b2),
+                    np.float32(self.eps * k), np.float32(c1), self.tmp)
 
 
 def make_optimizer(name: str, size: int, momentum: float = 0.9) -> Optimizer:
