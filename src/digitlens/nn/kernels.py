@@ -94,10 +94,20 @@ def _compile() -> dict[str, Kernel] | None:
 NUMPY: dict[str, Kernel] = {"adam": adam_numpy, "momentum": momentum_numpy, "sgd": sgd_numpy}
 
 
+ARGS = {"adam": (4, 4), "momentum": (3, 2), "sgd": (2, 1)}  # (arrays before scalars, scalars)
+
+
+@functools.cache
 def kernel(name: str) -> Kernel:
-    """The fastest available update for optimizer ``name`` ("adam", "momentum", "sgd")."""
+    """The fastest available update for optimizer ``name`` ("adam", "momentum", "sgd"),
+    compiled now (a one-element call) so the first training step is not the one that waits."""
     fused = _compile()
-    return (fused or NUMPY)[name]
+    if fused is None:
+        return NUMPY[name]
+    n_arrays, n_scalars = ARGS[name]
+    one = [np.zeros(1, np.float32) for _ in range(n_arrays + 1)]
+    fused[name](*one[:n_arrays], *[np.float32(1)] * n_scalars, one[-1])
+    return fused[name]
 
 
 def backend() -> str:
