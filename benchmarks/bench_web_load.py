@@ -8,14 +8,20 @@ are measured side by side in one run:
 * ``api``:  ``{"pixels": [784 numbers]}`` with ``include: ["activations", "preprocessing"]``:
   prediction, probabilities, every layer's values and the preprocessing steps (the documented
   predict call; goal p95 ≤ 50 ms, 0 errors);
-* ``page``: what the page sends per animation frame while drawing: a 280×280 PNG of the
-  drawing and everything (activations, preprocessing, evidence, diagram lines).
+* ``page``: what the page sends per pointer move while drawing: its canvas at half size
+  (140×140) as ``gray`` bytes, answered with everything (activations, preprocessing,
+  evidence, diagram lines) in the packed form;
+* ``image`` (only when asked for with ``--kinds``): the same drawing as a PNG data URL,
+  answered as JSON (the upload path, and what the page sent before the packed form).
 
 Prints p50/p95/p99/max latency, errors and achieved request rate for each, plus the machine's
 load so a reader can judge the numbers.
 
+With ``--workers N`` the server runs N processes (``digitlens serve --workers``, read-only);
+the CPU time printed is then that of all of them.
+
 Usage: python benchmarks/bench_web_load.py [--run RUN] [--clients 100] [--rate 10]
-       [--seconds 30] [--kinds api,page]
+       [--seconds 30] [--kinds api,page] [--workers 1]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +63,18 @@ def bodies() -> dict[str, bytes]:
     ds = load_sample()
     digit = ds.test_images[0]
     pixels = (digit.astype(np.float64) / 255).round(4).ravel().tolist()
-    big = Image.fromarray(digit).resize((200, 200), Image.Resampling.BILINEAR)
-    canvas = Image.new("L", (280, 280))
-    canvas.paste(big, (40, 40))
+    big = Image.fromarray(digit).resize((100, 100), Image.Resampling.BILINEAR)
+    canvas = Image.new("L", (140, 140))  # the page's canvas at half size, as it sends it
+    canvas.paste(big, (20, 20))
     buf = io.BytesIO()
     canvas.save(buf, "PNG")
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    gray = base64.b64encode(canvas.tobytes()).decode()
     return {
         "api": json.dumps({"pixels": pixels, "include": ["activations", "preprocessing"]}).encode(),
-        "page": json.dumps({"image": url, "mode": "centred", "knockout": {}}).encode(),
+        "page": json.dumps({"gray": gray, "width": 140, "height": 140, "mode": "centred",
+                            "knockout": {}, "format": "packed"}).encode(),
+        "image": json.dumps({"image": url, "mode": "centred", "knockout": {}}).encode(),
     }
 
 
@@ -87,7 +97,8 @@ class Client:
         m = re.search(rb"(?i)content-length: *(\d+)", head)
         body = await reader.readexactly(int(m.group(1))) if m else b""
         self.latencies.append(time.perf_counter() - t0)
-        if status != 200 or not body.startswith(b'{"ok":true'):
+        if status != 200 or not (body.startswith(b'{"ok":true') or
+                                 body[:4] == b"DLP1" and body[8:18] == b'{"ok":true'):
             self.errors.append(f"HTTP {status}")
 
     async def run(self, rate: float, until: float, start_delay: float) -> None:
@@ -123,24 +134,37 @@ async def load(host: str, port: int, body: bytes, clients: int, rate: float,
 
 
 def server_cpu(pid: int) -> float:
-    """CPU seconds the server process has used (user + system), from /proc."""
+    """CPU seconds the server process and its worker processes have used (user + system),
+    from /proc."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        kids = [int(k) for t in Path(f"/proc/{pid}/task").iterdir()
+                for k in (t / "children").read_text().split()]
+        return own + sum(server_cpu(k) for k in kids)
     except (OSError, IndexError, ValueError):
         return float("nan")
 
 
-def start_server(run: Path) -> tuple[subprocess.Popen[str], str, int]:
+def start_server(run: Path, workers: int = 1) -> tuple[subprocess.Popen[str], str, int]:
+    """``digitlens serve`` on a free port, once it answers (workers take a moment)."""
     proc = subprocess.Popen([sys.executable, "-m", "digitlens", "serve", "--run", str(run),
-                             "--runs-dir", str(run.parent), "--port", "0"],
+                             "--runs-dir", str(run.parent), "--port", "0",
+                             "--workers", str(workers)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     m = re.search(r"http://([\d.]+):(\d+)/", proc.stdout.readline())
     if not m:
         proc.kill()
         raise SystemExit("the server did not start")
-    return proc, m.group(1), int(m.group(2))
+    host, port = m.group(1), int(m.group(2))
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/api/info", timeout=5):  # noqa: S310
+                break
+        except OSError:
+            time.sleep(0.05)
+    return proc, host, port
 
 
 def main() -> None:
@@ -150,13 +174,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=10.0, help="requests per second per client")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--kinds", default="api,page")
+    ap.add_argument("--workers", type=int, default=1, help="server processes")
     args = ap.parse_args()
     run = find_run(args.run)
-    proc, host, port = start_server(run)
+    proc, host, port = start_server(run, args.workers)
     try:
         all_bodies = bodies()
         print(f"run {run}; {args.clients} clients × {args.rate:g} req/s for {args.seconds:g} s "
-              f"on {host}:{port}; {os.cpu_count()} CPUs, load average "
+              f"on {host}:{port}, {args.workers} server process{'es' * (args.workers > 1)}; "
+              f"{os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.2f} before")
         print(f"{'kind':<6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
               f"{'max ms':>9}{'errors':>8}{'cpu ms/r':>10}  goal p95 ≤ 50 ms, 0 errors")

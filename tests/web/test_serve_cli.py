@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -74,3 +75,29 @@ def test_other_loopback_address_answers_to_itself(runs_dir: Path) -> None:
         assert r.status_code == 400
     finally:
         s.stop()
+
+
+def test_workers_answer_read_only(runs_dir: Path) -> None:
+    """Several worker processes share the port; none trains (a job lives in one process)."""
+    s = Served("--runs-dir", str(runs_dir), "--workers", "2")
+    try:
+        for _ in range(200):
+            try:
+                info = httpx.get(s.url + "api/info").json()
+                break
+            except httpx.TransportError:  # the workers are still starting
+                time.sleep(0.05)
+        assert info["training"] is False
+        r = httpx.post(s.url + "api/predict", json={"test_index": 3, "include": []})
+        assert r.status_code == 200 and r.json()["ok"]
+        r = httpx.post(s.url + "api/train", json={})
+        assert r.status_code == 403 and "worker processes" in r.json()["error"]
+    finally:
+        s.stop()
+
+
+def test_workers_refuse_training(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "digitlens", "serve", "--port", "0", "--runs-dir",
+                        str(tmp_path), "--workers", "2", "--allow-training"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "--allow-training" in p.stderr

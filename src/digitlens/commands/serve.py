@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import ipaddress
+import json
+import os
 import socket
 import threading
 import webbrowser
@@ -26,6 +29,9 @@ def register(sub: Any) -> None:
     p.add_argument("--allow-training", action="store_true",
                    help="allow training from the page when listening beyond this machine")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes answering requests (default 1); more use more cores for "
+                        "many clients, with training from the page off")
     p.set_defaults(func=cmd_serve)
 
 
@@ -54,6 +60,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise bad_param("port", "an int in 0..65535", args.port)
+    if not 1 <= args.workers <= 32:
+        raise bad_param("workers", "an int in 1..32", args.workers)
+    if args.workers > 1 and args.allow_training:
+        raise bad_param("workers", "1 with --allow-training (a training job lives in one "
+                        "process)", args.workers)
     loopback = is_loopback(args.host)
     extra = [Path(args.run)] if args.run else []
     if args.run and not Path(args.run).exists():
@@ -64,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # threads on a busy machine cost far more than they save (see digitlens.nn.threads).
     threadpool_limits(limits=1, user_api="blas")
     registry = Registry(Path(args.runs_dir), extra)
-    training = loopback or args.allow_training
+    training = (loopback or args.allow_training) and args.workers == 1
     hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None
     app = create_app(registry, allow_training=training, allowed_hosts=hosts)
 
@@ -85,12 +96,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     say("runs: " + (", ".join(runs) if runs else "none yet (train one on the page or with "
                     "digitlens train)"))
     say("training from the page: " + ("on" if training else
-                                      "off (read-only; add --allow-training)"))
+                                      f"off ({args.workers} worker processes)" if args.workers > 1
+                                      else "off (read-only; add --allow-training)"))
     print(f"digitlens explorer: {url}", flush=True)
     if args.open:
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+    if args.workers > 1:
+        return serve_workers(args, extra, hosts, sock)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
+    return 0
+
+
+def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] | None,
+                  sock: socket.socket) -> int:
+    """Several processes on one listening socket, under uvicorn's supervisor (which restarts a
+    worker that dies). One Python process answers on one core at most; each worker loads its
+    own copy of the runs, and none trains (a job and its progress stream live in one process).
+    uvicorn starts workers afresh, so they build the app from the environment."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from digitlens.web.app import SERVE_ENV
+    os.environ[SERVE_ENV] = json.dumps({"runs_dir": args.runs_dir, "hosts": hosts,
+                                        "extra": [str(p) for p in extra]})
+    config = uvicorn.Config("digitlens.web.app:from_environment", factory=True,
+                            workers=args.workers, log_level="warning", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=2)
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
+        Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
+                     sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
     return 0

@@ -8,7 +8,9 @@ training runs into the runs folder, and only when training is allowed.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
-from digitlens.web import explore, sse
+from digitlens.web import encode, explore, sse
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -139,16 +141,22 @@ class Api:
     async def predict(self, request: Request) -> Response:
         """Pixels and test digits are answered inline (a few bounded milliseconds of NumPy; a
         worker-thread hop halved the API's throughput). Uploaded images go to a worker thread:
-        decoding one can take long (a crafted JPEG), and the event loop must keep running."""
+        decoding one can take long (a crafted JPEG), and the event loop must keep running.
+        ``format: "packed"`` answers in ``digitlens.web.encode``'s binary form (errors stay
+        JSON)."""
         t0 = time.perf_counter()
         data = await v.read_json(request)
-        v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "include", "inspect"})
+        v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "include", "inspect", "format"})
+        fmt = v.choice(data.pop("format", "json"), "format", encode.FORMATS)
         if "image" in data:
             run = await run_in_threadpool(self.run_of, data.get("run"))
             result = await run_in_threadpool(explore.predict, run, data)
         else:
             result = explore.predict(self.run_of(data.get("run")), data)
-        response = ok(result)
+        body = {"ok": True, **result}
+        response = (Response(encode.to_packed(body), media_type=encode.PACKED_TYPE)
+                    if fmt == "packed" else
+                    Response(encode.to_json(body), media_type="application/json"))
         response.headers["Server-Timing"] = f"compute;dur={1000 * (time.perf_counter() - t0):.2f}"
         return response
 
@@ -179,7 +187,8 @@ class Api:
     async def train(self, request: Request) -> Response:
         if not self.allow_training:
             raise v.Forbidden("this server is read-only: training is off (it listens beyond "
-                              "this machine; restart it with --allow-training to allow it)")
+                              "this machine, or runs several worker processes; restart it "
+                              "with --allow-training and one worker to allow it)")
         data = await v.read_json(request, limit=4096)
         v.only(data, {"preset", "epochs", "name", "dataset"})
         preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
@@ -221,6 +230,19 @@ async def on_error(request: Request, exc: Exception) -> Response:
         return fail("the request body was cut off", 400)
     log.exception("internal error on %s", request.url.path)
     return fail("internal error (see the server log)", 500)
+
+
+SERVE_ENV = "DIGITLENS_SERVE_WORKER"
+
+
+def from_environment() -> Starlette:
+    """The read-only app of one of ``digitlens serve --workers N``'s processes, from the
+    settings the command left in the environment."""
+    from threadpoolctl import threadpool_limits
+    settings = json.loads(os.environ[SERVE_ENV])
+    threadpool_limits(limits=1, user_api="blas")  # as the single-process server does
+    registry = Registry(Path(settings["runs_dir"]), [Path(p) for p in settings["extra"]])
+    return create_app(registry, allow_training=False, allowed_hosts=settings["hosts"])
 
 
 def create_app(registry: Registry, allow_training: bool = True,

@@ -25,11 +25,13 @@ from digitlens.analysis.inspect import (
 from digitlens.data.preprocess import Preprocessed, preprocess
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.web import validate as v
+from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
 
 MODES = ("centred", "raw")
 INCLUDES = ("activations", "preprocessing", "evidence", "flow")
-INPUT_FIELDS = {"pixels", "width", "height", "image", "test_index", "mode"}
+INPUTS = ("pixels", "gray", "image", "test_index")
+INPUT_FIELDS = {*INPUTS, "width", "height", "mode"}
 
 
 def r(a: np.ndarray | float, digits: int = 4) -> Any:
@@ -49,23 +51,24 @@ class Input:
     pre: Preprocessed | None = None
 
     def preprocessing(self) -> dict[str, Any]:
-        """The steps for the page (rounded only when asked for: most of a response's size)."""
+        """The steps for the page (only when asked for: most of a response's size)."""
         out = {"source": self.source, "mode": self.mode, "has_ink": self.has_ink, **self.steps}
         if self.pre is not None:
             p = self.pre
-            out.update(raw28=r(p.raw28, 3), fitted=r(p.fitted, 3), centred=r(p.centred, 3),
-                       bbox=list(p.bbox), centre_of_mass=r(np.array(p.centre_of_mass), 2),
-                       offset=list(p.offset))
+            out.update(raw28=Numbers(p.raw28, 3, True), fitted=Numbers(p.fitted, 3, True),
+                       centred=Numbers(p.centred, 3, True), bbox=list(p.bbox),
+                       centre_of_mass=r(np.array(p.centre_of_mass), 2), offset=list(p.offset))
         return out
 
 
 def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
-    """One of ``pixels`` (+ width/height), ``image`` (data URL) or ``test_index``."""
-    given = [k for k in ("pixels", "image", "test_index") if k in data]
+    """One of ``pixels`` or ``gray`` (+ width/height), ``image`` (data URL) or
+    ``test_index``."""
+    given = [k for k in INPUTS if k in data]
     if len(given) != 1:
         raise DigitlensError("give exactly one input: 'pixels' (784 numbers in 0..1, or "
-                             "width×height with 'width'/'height'), 'image' (a data URL) or "
-                             "'test_index'")
+                             "width×height with 'width'/'height'), 'gray' (the same as base64 "
+                             "bytes 0..255), 'image' (a data URL) or 'test_index'")
     mode = v.choice(data.get("mode", "centred"), "mode", MODES)
     if given[0] == "test_index":
         n = len(run.dataset.test_labels)
@@ -73,10 +76,11 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
         x = run.dataset.test_images[i].astype(np.float32) / 255
         return Input(x.ravel(), "test", mode, True,
                      {"test_index": i, "label": int(run.dataset.test_labels[i])})
-    if given[0] == "pixels":
+    if given[0] in ("pixels", "gray"):
         w = v.integer(data.get("width", 28), "width", 8, v.MAX_SIDE)
         h = v.integer(data.get("height", 28), "height", 8, v.MAX_SIDE)
-        gray = v.pixels(data["pixels"], w, h)
+        read = v.pixels if given[0] == "pixels" else v.gray_bytes
+        gray = read(data[given[0]], w, h)
     else:
         gray = v.image(data["image"])
     pre = preprocess(gray)
@@ -93,7 +97,8 @@ def masks_for(run: LoadedRun, data: dict[str, Any]) -> tuple[dict[int, list[int]
 
 def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     """Prediction, probabilities and, as asked by ``include``, every layer's values, the
-    preprocessing steps, per-class evidence and the diagram's strongest connections."""
+    preprocessing steps, per-class evidence and the diagram's strongest connections. Arrays
+    are ``Numbers``, for ``digitlens.web.encode`` to write as JSON or packed."""
     include = data.get("include", list(INCLUDES))
     if not isinstance(include, list) or any(i not in INCLUDES for i in include):
         raise bad_param("include", f"a list of some of {', '.join(INCLUDES)}", include)
@@ -105,16 +110,17 @@ def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "run": run.name, "has_ink": inp.has_ink,
         "prediction": int(t.prediction[0]) if inp.has_ink else None,
-        "probabilities": r(probs), "input": r(inp.x, 3), "knockout": knock,
+        "probabilities": Numbers(probs), "input": Numbers(inp.x, 3, True), "knockout": knock,
     }
     if "activations" in include:
-        out["activations"] = [r(a[0]) for a in t.activations[1:]]
+        out["activations"] = [Numbers(a[0]) for a in t.activations[1:]]
     if "preprocessing" in include:
         out["preprocessing"] = inp.preprocessing()
     if "evidence" in include:
         ev = evidence(model, inp.x, trace=t, masks=masks or None)
         out["evidence"] = {"method": ev.method, "note": ev.note,
-                           "contributions": r(ev.contributions.T, 4), "scores": r(ev.scores)}
+                           "contributions": Numbers(ev.contributions.T),
+                           "scores": Numbers(ev.scores)}
     if data.get("inspect") is not None:
         out["arithmetic"] = inspect_arithmetic(run, data["inspect"], inp, masks)
     if "flow" in include:
@@ -140,7 +146,7 @@ def neuron(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str
     layer = v.integer(data.get("layer"), "layer", 0, model.n_layers - 1)
     index = v.integer(data.get("neuron"), "neuron", 0, model.sizes[layer + 1] - 1)
     knock, masks = masks_for(run, data)
-    inp = read_input(data, run) if set(data) & {"pixels", "image", "test_index"} else None
+    inp = read_input(data, run) if set(data) & set(INPUTS) else None
     d = neuron_detail(model, layer, index, inp.x if inp is not None else None, masks or None)
     acts = registry.test_activations(run, layer)[:, index]
     top = top_exciting(acts, 8)

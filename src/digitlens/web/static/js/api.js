@@ -1,4 +1,7 @@
-// Talks to the server: every answer is {"ok": true, ...} or {"ok": false, "error": "..."}.
+// Talks to the server: every answer is {"ok": true, ...} or {"ok": false, "error": "..."},
+// as JSON or, when the request asked for format "packed", in the packed form (packed.js).
+
+import { PACKED_TYPE, unpack } from "./packed.js";
 
 export class ApiError extends Error {}
 
@@ -16,7 +19,8 @@ export async function api(path, body, signal) {
   }
   let data;
   try {
-    data = await res.json();
+    const packed = (res.headers.get("content-type") || "").startsWith(PACKED_TYPE);
+    data = packed ? unpack(await res.arrayBuffer()) : await res.json();
   } catch {
     throw new ApiError(`unexpected answer from the server (HTTP ${res.status})`);
   }

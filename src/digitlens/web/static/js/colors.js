@@ -23,6 +23,17 @@ export function divergingColor(t) {  // t in -1..1
 
 export function css(rgb) { return `rgb(${rgb[0] | 0},${rgb[1] | 0},${rgb[2] | 0})`; }
 
+// The maps sampled at 1/255 steps, drawn from on every pointer move (thousands of cells a
+// frame: building a colour per cell cost more than drawing it). Step k of ACT is t = k/255;
+// step k of DIV is t = (k - 255)/255.
+const STEPS = 255;
+const ACT_RGB = Array.from({ length: STEPS + 1 }, (_, k) => activationColor(k / STEPS));
+const DIV_RGB = Array.from({ length: 2 * STEPS + 1 }, (_, k) => divergingColor((k - STEPS) / STEPS));
+export const ACT_CSS = ACT_RGB.map(css);
+const clampStep = (t) => Math.round(Math.max(0, Math.min(1, t)) * STEPS);
+export const activationStep = (t) => clampStep(t);
+const divStep = (t) => Math.round(Math.max(-1, Math.min(1, t)) * STEPS) + STEPS;
+
 export function maxAbs(values) {
   let m = 0;
   for (const v of values) { const a = Math.abs(v); if (a > m) m = a; }
@@ -38,11 +49,13 @@ export function paint(canvas, values, w, h, kind = "gray", scale = null) {
   const s = scale ?? (kind === "gray" ? 1 : maxAbs(values));
   for (let i = 0; i < w * h; i++) {
     const v = values[i] ?? 0;
-    let rgb;
-    if (kind === "gray") { const g = Math.max(0, Math.min(255, (v / s) * 255)); rgb = [g, g, g]; }
-    else if (kind === "diverging") rgb = divergingColor(v / s);
-    else rgb = activationColor(v / s);
-    d[4 * i] = rgb[0]; d[4 * i + 1] = rgb[1]; d[4 * i + 2] = rgb[2]; d[4 * i + 3] = 255;
+    if (kind === "gray") {
+      d[4 * i] = d[4 * i + 1] = d[4 * i + 2] = (v / s) * 255;  // the array clamps and rounds
+    } else {
+      const rgb = kind === "diverging" ? DIV_RGB[divStep(v / s)] : ACT_RGB[clampStep(v / s)];
+      d[4 * i] = rgb[0]; d[4 * i + 1] = rgb[1]; d[4 * i + 2] = rgb[2];
+    }
+    d[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
 }

@@ -2,7 +2,7 @@
 // their activation (S0's fingerprints), and lines for the strongest signals a·w for this input.
 // Layout and hit-testing live here; every number drawn comes from /api/predict.
 
-import { activationColor, css, divergingColor } from "./colors.js";
+import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
 
 function gridShape(n) {  // same rule as digitlens.analysis.inspect.grid_shape
   const root = Math.sqrt(n);
@@ -86,20 +86,27 @@ export class Diagram {
       if (c.out) return this.drawOutput(ctx, c, data);
       ctx.fillStyle = "#fff";  // hides the lines' tails inside the grid: they leave its edge
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
-      let peak = 0;
-      for (const v of values) if (v > peak) peak = v;
+      let peak = 0, firing = 0;
       // "firing": above zero for ReLU; above half way for sigmoid, whose values are never 0
       const act = ci === 0 ? "input" : this.activations[ci - 1];
       const cut = act === "sigmoid" ? 0.5 : 1e-6;
-      const firing = values.filter((v) => v > cut).length;
       for (let i = 0; i < c.n; i++) {
-        const v = values[i], r = Math.floor(i / c.cols), k = i % c.cols;
+        const v = values[i];
+        if (v > peak) peak = v;
+        if (v > cut) firing++;
+      }
+      if (ci === 0) {  // the input as an image, scaled up without smoothing (one draw call)
+        paint(this.inputCanvas ||= document.createElement("canvas"), values, 28, 28, "gray");
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(this.inputCanvas, c.x, c.y, c.w, c.h);
+      }
+      const inset = Math.max(0.5, c.cell * 0.08), side = c.cell - 2 * inset;
+      for (let i = 0; ci > 0 && i < c.n; i++) {
+        const r = Math.floor(i / c.cols), k = i % c.cols;
         const x = c.x + k * c.cell, y = c.y + r * c.cell;
-        if (ci === 0) { const g = Math.round(255 * v); ctx.fillStyle = `rgb(${g},${g},${g})`; }
-        else ctx.fillStyle = css(activationColor(peak > 0 ? v / peak : 0));
-        const inset = ci === 0 ? 0 : Math.max(0.5, c.cell * 0.08);
-        ctx.fillRect(x + inset, y + inset, c.cell - 2 * inset, c.cell - 2 * inset);
-        if (ci > 0 && knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
+        ctx.fillStyle = ACT_CSS[activationStep(peak > 0 ? values[i] / peak : 0)];
+        ctx.fillRect(x + inset, y + inset, side, side);
+        if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
       }
       ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif";
       ctx.textAlign = "center";

@@ -1,6 +1,8 @@
 // Glue: wires the drawing pad, the views, the inspector, the test browser and the trainer to
-// the API. Predictions are requested at most once per animation frame while drawing, and
-// never more than one at a time: the newest drawing is sent as soon as the last answer lands.
+// the API. While drawing, a change is sent at once when the last request went out at least a
+// frame ago (waiting for the next frame would add up to 16 ms to every answer), otherwise at
+// the next frame: at most one request per frame, and never more than one at a time; the newest
+// drawing is sent as soon as the last answer lands. Answers come packed (float32 arrays).
 
 import { api, toast } from "./api.js";
 import { downloadCanvas } from "./colors.js";
@@ -20,7 +22,8 @@ const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); 
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests;
-let inflight = false, frameQueued = false, pendingSince = null, ablation = null;
+let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
+const FRAME_MS = 1000 / 60;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
 const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
@@ -28,11 +31,12 @@ const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
 function inputSpec() {
   if (pad.isEmpty()) return { pixels: ZEROS };
   if (state.test !== null && !pad.strokes.length) return { test_index: state.test };
-  return { image: pad.dataURL() };
+  return pad.gray();
 }
 
 function requestFrame() {
   if (frameQueued) return;
+  if (!inflight && performance.now() - sentAt >= FRAME_MS) { predict(); return; }
   frameQueued = true;
   requestAnimationFrame(() => { frameQueued = false; if (!inflight) predict(); });
 }
@@ -47,9 +51,11 @@ async function predict() {
   if (!run) return;
   const version = pad.version, since = pendingSince;
   pendingSince = null;
-  const body = { run: run.name, mode: state.mode, knockout: state.knockout, ...inputSpec() };
+  const body = { run: run.name, mode: state.mode, knockout: state.knockout, format: "packed",
+                 ...inputSpec() };
   if (state.neuron) body.inspect = { layer: state.neuron.layer, neuron: state.neuron.index };
   inflight = true;
+  sentAt = performance.now();
   try {
     const t0 = performance.now();
     const res = await api("api/predict", body);
@@ -238,7 +244,8 @@ async function init() {
     showTab(state.tab);
     await selectRun(state.run || def);
     if (state.test !== null && run) {
-      const res = await api("api/predict", { run: run.name, test_index: state.test, include: [] });
+      const res = await api("api/predict", { run: run.name, test_index: state.test, include: [],
+                                             format: "packed" });
       pad.setBackground(res.input.map((v) => Math.round(v * 255)));
     }
   } catch (err) { toast(err.message); }

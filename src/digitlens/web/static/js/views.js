@@ -1,7 +1,9 @@
 // The explorer's views: probability bars, preprocessing strip, per-class evidence. Each takes
-// the server's numbers and draws them; none computes anything about the network.
+// the server's numbers (packed: float32 arrays with a .shape) and draws them; none computes
+// anything about the network.
 
 import { paint, maxAbs } from "./colors.js";
+import { rows } from "./packed.js";
 
 export function renderBars(el, probs, prediction, classNames) {
   if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
@@ -24,8 +26,9 @@ export function renderBars(el, probs, prediction, classNames) {
   });
 }
 
-function blank(canvas, w, h) {
-  canvas.width = w; canvas.height = h;
+function blank(canvas, w, h) {  // resizing a canvas reallocates it: only when it changes
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
   const c = canvas.getContext("2d");
   c.fillStyle = "#000"; c.fillRect(0, 0, w, h);
   return c;
@@ -51,8 +54,8 @@ export function renderStrip(pad, pre, mode) {
       "cropped, fitted and centred when MNIST was made, so it goes in as it is.";
     return;
   }
-  paint(document.getElementById("s-raw28"), pre.raw28.flat(), 28, 28, "gray");
-  paint(document.getElementById("s-centred"), pre.centred.flat(), 28, 28, "gray");
+  paint(document.getElementById("s-raw28"), pre.raw28, 28, 28, "gray");
+  paint(document.getElementById("s-centred"), pre.centred, 28, 28, "gray");
   if (!pre.has_ink) {
     blank(fit, 20, 20);
     note.textContent = "No ink yet: draw a digit in the black square.";
@@ -66,9 +69,9 @@ export function renderStrip(pad, pre, mode) {
   rc.strokeRect(left * sx, top * sy, (right - left) * sx, (bottom - top) * sy);
   const bw = right - left, bh = bottom - top, k = 104 / Math.max(bw, bh);
   cc.drawImage(pad.canvas, left, top, bw, bh, (112 - bw * k) / 2, (112 - bh * k) / 2, bw * k, bh * k);
-  const fh = pre.fitted.length, fw = pre.fitted[0].length;
-  const fctx = blank(fit, 20, 20), tmp = document.createElement("canvas");
-  paint(tmp, pre.fitted.flat(), fw, fh, "gray");
+  const [fh, fw] = pre.fitted.shape;
+  const fctx = blank(fit, 20, 20), tmp = (renderStrip.tmp ||= document.createElement("canvas"));
+  paint(tmp, pre.fitted, fw, fh, "gray");
   fctx.drawImage(tmp, Math.floor((20 - fw) / 2), Math.floor((20 - fh) / 2));
   const [cy, cx] = pre.centre_of_mass;
   note.textContent = mode === "raw"
@@ -86,16 +89,17 @@ export function renderEvidence(el, ev, prediction, classNames) {
     return;
   }
   note.textContent = `${ev.note}; red pixels push the class up, blue down`;
-  if (el.children.length !== ev.contributions.length) {
+  const contributions = rows(ev.contributions);
+  if (el.children.length !== contributions.length) {
     el.innerHTML = "";
-    ev.contributions.forEach((_, c) => {
+    contributions.forEach((_, c) => {
       const f = document.createElement("figure");
       f.innerHTML = `<canvas width="28" height="28"></canvas><figcaption></figcaption>`;
       el.appendChild(f);
     });
   }
-  const scale = Math.max(...ev.contributions.map((c) => maxAbs(c)));
-  ev.contributions.forEach((c, k) => {
+  const scale = maxAbs(ev.contributions);
+  contributions.forEach((c, k) => {
     const f = el.children[k];
     f.classList.toggle("top", k === prediction);
     paint(f.firstChild, c, 28, 28, "diverging", scale);
