@@ -68,6 +68,7 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
     # the checkpoint is written last: history.json may be one epoch ahead of it
     assert summary["resumed_from"] in (done_at_kill - 1, done_at_kill)
     assert summary["epochs"] == 5
+    assert summary["threads"] == 1  # the count the checkpoint recorded, not a new pick
     assert ref.wait(timeout=300) == 0
     a, b = load_model(straight), load_model(killed)
     assert np.array_equal(a.params, b.params)

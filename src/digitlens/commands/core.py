@@ -139,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),
         "dataset": ds.name, "epochs": len(result.history), "resumed_from": result.resumed_from,
         "test_accuracy": last.get("test_accuracy"), "seconds_per_epoch": result.seconds_per_epoch,
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0, "threads": last.get("threads"),
         "history": [{k: h[k] for k in ("epoch", "test_accuracy", "loss", "test_loss")}
                     for h in result.history],
     }
