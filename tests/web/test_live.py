@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,8 +15,11 @@ import pytest
 
 from digitlens.data.sources import Dataset
 from digitlens.web import validate as v
+from digitlens.web.app import create_app
 from digitlens.web.encode import from_packed
+from digitlens.web.runs import Registry
 
+from .conftest import ThreadServer
 from .helpers import canvas_of, data_url
 
 pytest.importorskip("websockets")
@@ -116,3 +120,9 @@ def test_same_origin_accepted_foreign_origin_and_host_refused(api_url: str) -> N
 def test_plain_get_explains_the_channel(client: httpx.Client) -> None:
     r = client.get("/api/live")
     assert r.status_code == 426 and "WebSocket" in r.json()["error"]
+
+
+def test_read_only_servers_offer_the_channel(served_runs: Path, sample: Dataset) -> None:
+    app = create_app(Registry(served_runs), allow_training=False)
+    with ThreadServer(app) as url, connect(ws_url(url)) as ws:
+        assert from_packed(ask(ws, gray_body(sample)))["ok"] is True
