@@ -6,8 +6,10 @@ on loopback.
 Starts ``digitlens serve`` and Debian's Chromium (through Playwright), draws strokes with the
 mouse at about 120 moves per second, and reads the page's own measurements: for each answer
 drawn, the time since the oldest pointer move it reflects, and its split into the request's
-round trip (the server computes everything) and the drawing, and the server's own compute
-time per request (its Server-Timing header). Prints p50/p95/p99 of each.
+round trip (over the live WebSocket while it is open, else by fetch; the server computes
+everything) and the drawing, and the server's own compute time per request (``compute_ms`` in
+a socket answer, the Server-Timing header of a fetch). Prints p50/p95/p99 of each, and how
+many answers came by each path.
 
 Usage: python benchmarks/bench_browser.py [--run RUN] [--strokes 6] [--inspect]
 """
@@ -82,9 +84,10 @@ def main() -> None:
             time.sleep(0.5)
             m = page.evaluate("() => ({t: window.digitlens.timings, f: window.digitlens.fetches,"
                               " d: window.digitlens.draws, r: window.digitlens.renders,"
-                              " s: performance.getEntriesByType('resource')"
+                              " v: window.digitlens.via, s: window.digitlens.computes.concat("
+                              "performance.getEntriesByType('resource')"
                               ".filter((e) => e.name.endsWith('/api/predict'))"
-                              ".flatMap((e) => e.serverTiming.map((t) => t.duration))})")
+                              ".flatMap((e) => e.serverTiming.map((t) => t.duration)))})")
             browser.close()
     finally:
         proc.terminate()
@@ -92,6 +95,7 @@ def main() -> None:
     print(f"run {run}; {moves} pointer moves in {seconds:.1f} s ({moves / seconds:.0f}/s), "
           f"{m['r']} redraws; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
           + ("; a neuron selected" if args.inspect else ""))
+    print(f"answers over the live socket: {m['v']['socket']}, by fetch: {m['v']['fetch']}")
     print(f"{'milliseconds':<34}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}")
     print(row("pointer move -> all views redrawn", m["t"]))
     print(row("  of which request round trip", m["f"]))

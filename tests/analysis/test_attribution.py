@@ -47,3 +47,20 @@ def test_knocked_out_neurons_pass_no_gradient(trained_model: MLP, sample) -> Non
     composed = evidence(trained_model, x, "composed", masks={0: mask}).class_weights
     np.testing.assert_allclose(composed, evidence(zeroed, x, "composed").class_weights,
                                rtol=1e-6, atol=1e-9)
+
+
+def test_ink_only_evidence_has_the_same_contributions(trained_model: MLP, sample) -> None:
+    """The live page's shortcut: the gradient where the input is 0 multiplies 0."""
+    mask = np.ones(trained_model.sizes[1], np.float32)
+    mask[::5] = 0
+    x = sample.test_images[4].astype(np.float32).ravel() / 255
+    for masks in (None, {0: mask}):
+        full = evidence(trained_model, x, masks=masks)
+        ink = evidence(trained_model, x, masks=masks, ink_only=True)
+        np.testing.assert_allclose(ink.contributions, full.contributions, rtol=1e-5, atol=1e-7)
+        assert ink.note == full.note and ink.method == full.method == "gradient"
+        np.testing.assert_array_equal(ink.scores, full.scores)
+        inked = np.flatnonzero(x)
+        np.testing.assert_allclose(ink.class_weights[inked], full.class_weights[inked],
+                                   rtol=1e-5, atol=1e-7)
+        assert not ink.class_weights[x == 0].any()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from digitlens.data.sources import Dataset
+from digitlens.web import live
 from support import require
 
 from .conftest import Served
@@ -45,8 +46,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Page:
     """A page of the explorer with helpers to draw and wait; it records console errors."""
 
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str,
+                 prepare: Callable[[Any], None] | None = None) -> None:
         self.ctx = browser.new_context(viewport={"width": 1440, "height": 1400})
+        if prepare is not None:  # routes and scripts that must be in place before loading
+            prepare(self.ctx)
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -117,6 +121,9 @@ def test_draw_one_and_zero(page: Page, shots: Path) -> None:
     page.stroke(ZERO)
     page.settle()
     assert page.text("prediction") == "0"
+    # the live socket carried the drawing (by fetch on a server without a WebSocket library)
+    assert page.js("window.digitlens.via.socket" if live.available() else
+                   "window.digitlens.via.fetch") > 0
     last = page.js("window.digitlens.last")
     assert last["prediction"] == 0 and max(last["probabilities"]) == last["probabilities"][0]
     assert len(page.page.get_by_test_id("evidence").locator("canvas").all()) == 10
@@ -258,3 +265,27 @@ def test_model_downloads(page: Page, sample: Dataset, served_runs: Path, shots: 
     np.testing.assert_allclose(named(wb, "input_pixels"), sample.test_images[first_one] / 255,
                                atol=1e-12)
     assert named(wb, "predicted_digit")[0, 0] == served.predict(sample.test_images[first_one])[0]
+
+
+@pytest.mark.parametrize("how", ["refused", "closed"])
+def test_falls_back_to_fetch_without_the_socket(browser: Any, served: Served, how: str) -> None:
+    """The page draws live by fetch when the socket cannot open (the server refuses the
+    handshake, as one without the channel does) or is closed by the other end."""
+    def prepare(ctx: Any) -> None:
+        if how == "refused":
+            ctx.add_init_script("window.WebSocket = class extends WebSocket { constructor(url)"
+                                " { super(String(url).replace('/api/live', '/api/none')); } };")
+        else:
+            ctx.route_web_socket("**/api/live", lambda ws: ws.close())
+
+    p = Page(browser, served.url, prepare)
+    try:
+        p.stroke(ONE)
+        p.settle()
+        assert p.text("prediction") == "1"
+        assert p.js("window.digitlens.via.socket") == 0
+        assert p.js("window.digitlens.via.fetch") > 0
+        assert p.js("window.digitlens.computes.length") == 0
+        assert [e for e in p.errors if "WebSocket" not in e] == []
+    finally:
+        p.close()

@@ -114,3 +114,20 @@ def test_strongest_connections_skip_knocked_out_targets(trained_model: MLP,
     flow = strongest_connections(trained_model, t, 30, masks)
     assert all(j >= 16 for _, j, _ in flow[0])  # nothing flows into switched-off neurons
     assert all(i >= 16 for i, _, _ in flow[1])  # nor out of them
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), k=st.integers(1, 60), sparsity=st.floats(0.0, 0.99))
+def test_strongest_connections_from_row_peaks_are_the_same(trained_model: MLP, seed: int,
+                                                           k: int, sparsity: float) -> None:
+    """The shortcut through each row's largest weight gives exactly the full answer (ties and
+    order included), with and without knocked-out neurons."""
+    rng = np.random.default_rng(seed)
+    x = rng.random(784).astype(np.float32)
+    x[rng.random(784) < sparsity] = 0
+    x[:3] = 0.5  # equal inputs: ties between rows
+    peaks = [np.abs(w).max(axis=1) for w in trained_model.weights]
+    for masks in (None, knockout_masks(trained_model, {0: [1, 5, 9]})):
+        t = trained_model.trace(x, masks=masks)
+        assert (strongest_connections(trained_model, t, k, masks, peaks)
+                == strongest_connections(trained_model, t, k, masks))

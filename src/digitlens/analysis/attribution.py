@@ -34,29 +34,40 @@ class Evidence:
 
 
 def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None,
-                   masks: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+                   masks: Mapping[int, np.ndarray] | None = None,
+                   pixels: np.ndarray | None = None) -> np.ndarray:
     """d z_out / d x for one input: (784, n_classes), by backpropagating each class.
 
     In float32, the model's own precision: the live page asks for this on every pointer move,
     and a float64 copy of a big first layer costs more than the whole backward pass.
-    ``masks`` (as in ``MLP.trace``): knocked-out neurons pass no gradient."""
+    ``masks`` (as in ``MLP.trace``): knocked-out neurons pass no gradient. ``pixels``: only
+    these inputs' rows are computed (the others stay 0), as the first layer's product, the
+    largest, then costs only those rows."""
     t = trace if trace is not None else model.trace(x, masks=masks)
     n_out = model.sizes[-1]
     delta = np.eye(n_out, dtype=np.float32)  # (classes, n_out): every class at once
     for layer in range(model.n_layers - 1, -1, -1):
-        delta = delta @ model.weights[layer].T  # (classes, n_out) @ (n_out, n_in)
+        w = model.weights[layer] if layer or pixels is None else model.weights[0][pixels]
+        delta = delta @ w.T  # (classes, n_out) @ (n_out, n_in)
         if layer:
             delta *= F.derivative(model.activations[layer - 1], t.activations[layer][0])
             if masks is not None and layer - 1 in masks:
                 delta *= np.asarray(masks[layer - 1], np.float32)
-    return delta.T.astype(np.float64)
+    if pixels is None:
+        return delta.T.astype(np.float64)
+    out = np.zeros((model.sizes[0], n_out))
+    out[pixels] = delta.T
+    return out
 
 
 def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | None = None,
-             masks: Mapping[int, np.ndarray] | None = None) -> Evidence:
+             masks: Mapping[int, np.ndarray] | None = None, ink_only: bool = False) -> Evidence:
     """Per-class evidence for one input; see the module docstring for the methods.
     ``trace``: this input's trace when the caller already has it (made with the same
-    ``masks``); ``masks`` knock hidden neurons out, as in ``MLP.trace``."""
+    ``masks``); ``masks`` knock hidden neurons out, as in ``MLP.trace``. ``ink_only``: for
+    callers that only show the contributions (the live page): the gradient is computed only
+    where the input is not 0 (elsewhere its contribution is 0 whatever the gradient), and
+    ``class_weights`` are 0 there."""
     if method not in METHODS:
         raise bad_param("method", f"one of {', '.join(METHODS)}", method)
     x1 = model.as_input(x)
@@ -74,7 +85,7 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | Non
         cw = composed_weights(model, model.n_layers - 1, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
     else:
-        cw = input_jacobian(model, x1, t, masks)
+        cw = input_jacobian(model, x1, t, masks, np.flatnonzero(x1[0]) if ink_only else None)
         note = "gradient × input: each pixel's first-order effect on the class score"
     contrib = x1[0].astype(np.float64)[:, None] * cw
     return Evidence(method, cw, contrib, t.zs[-1][0].astype(np.float64),

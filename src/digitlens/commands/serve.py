@@ -17,6 +17,9 @@ from digitlens.commands import say
 from digitlens.errors import bad_param
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+# The live socket's answers are mostly float32 noise: compressing them (uvicorn's default)
+# costs both ends time and saves next to nothing.
+DEFLATE = False
 
 
 def register(sub: Any) -> None:
@@ -55,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     from digitlens.commands import resolve_model
+    from digitlens.web import live
     from digitlens.web.app import create_app
     from digitlens.web.runs import Registry
 
@@ -86,6 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        # Listening now, before the URL is printed: connections wait in the backlog while
+        # uvicorn starts (importing its WebSocket library takes a moment) instead of failing.
+        sock.listen(2048)
     except OSError as exc:
         from digitlens.errors import DigitlensError
         raise DigitlensError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
@@ -98,13 +105,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     say("training from the page: " + ("on" if training else
                                       f"off ({args.workers} worker processes)" if args.workers > 1
                                       else "off (read-only; add --allow-training)"))
+    if not live.available():
+        say("live channel: off; " + live.NO_LIBRARY)
     print(f"digitlens explorer: {url}", flush=True)
     if args.open:
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
     if args.workers > 1:
         return serve_workers(args, extra, hosts, sock)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, ws_per_message_deflate=DEFLATE)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
@@ -124,7 +133,8 @@ def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] 
                                         "extra": [str(p) for p in extra]})
     config = uvicorn.Config("digitlens.web.app:from_environment", factory=True,
                             workers=args.workers, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2)
+                            lifespan="off", timeout_graceful_shutdown=2,
+                            ws_per_message_deflate=DEFLATE)
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
         Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
                      sockets=[sock]).run()

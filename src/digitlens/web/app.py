@@ -21,14 +21,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
-from digitlens.web import encode, explore, sse
+from digitlens.web import encode, explore, live, sse
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -55,7 +56,8 @@ def fail(message: str, status: int) -> JSONResponse:
 class Guard:
     """Adds the headers above to every response (plain ASGI: no buffering of SSE streams) and,
     with ``allowed_hosts``, refuses other Host headers (a page on another site cannot reach a
-    loopback server through DNS rebinding)."""
+    loopback server through DNS rebinding). WebSockets get the Host check too, and must come
+    from a page of this server (``live.origin_ok``): no CORS rule guards them."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None) -> None:
         self.app, self.allowed = app, allowed_hosts
@@ -71,6 +73,9 @@ class Guard:
         if scope["type"] == "http" and not self.host_ok(scope):
             await fail("this server only answers to its own address (Host header refused)",
                        400)(scope, receive, send)
+            return
+        if scope["type"] == "websocket" and not (self.host_ok(scope) and live.origin_ok(scope)):
+            await send({"type": "websocket.close", "code": 1008})  # refused: HTTP 403
             return
 
         async def send_with_headers(message: Any) -> None:
@@ -139,13 +144,20 @@ class Api:
         return Response(made.body, media_type=made.media_type, headers=made.headers)
 
     async def predict(self, request: Request) -> Response:
-        """Pixels and test digits are answered inline (a few bounded milliseconds of NumPy; a
+        """``POST /api/predict``; errors are JSON whatever the format."""
+        t0 = time.perf_counter()
+        body, media_type = await self.answer(await v.read_json(request))
+        response = Response(body, media_type=media_type)
+        response.headers["Server-Timing"] = f"compute;dur={1000 * (time.perf_counter() - t0):.2f}"
+        return response
+
+    async def answer(self, data: dict[str, Any], since: float | None = None) -> tuple[bytes, str]:
+        """A predict request's answer and media type, for HTTP and the live socket alike.
+        Pixels and test digits are answered inline (a few bounded milliseconds of NumPy; a
         worker-thread hop halved the API's throughput). Uploaded images go to a worker thread:
         decoding one can take long (a crafted JPEG), and the event loop must keep running.
-        ``format: "packed"`` answers in ``digitlens.web.encode``'s binary form (errors stay
-        JSON)."""
-        t0 = time.perf_counter()
-        data = await v.read_json(request)
+        ``format: "packed"`` answers in ``digitlens.web.encode``'s binary form, with
+        ``compute_ms`` since ``since`` when given."""
         v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "include", "inspect", "format"})
         fmt = v.choice(data.pop("format", "json"), "format", encode.FORMATS)
         if "image" in data:
@@ -154,11 +166,14 @@ class Api:
         else:
             result = explore.predict(self.run_of(data.get("run")), data)
         body = {"ok": True, **result}
-        response = (Response(encode.to_packed(body), media_type=encode.PACKED_TYPE)
-                    if fmt == "packed" else
-                    Response(encode.to_json(body), media_type="application/json"))
-        response.headers["Server-Timing"] = f"compute;dur={1000 * (time.perf_counter() - t0):.2f}"
-        return response
+        if fmt == "packed":
+            return encode.to_packed(body, since), encode.PACKED_TYPE
+        return encode.to_json(body).encode(), "application/json"
+
+    async def live_socket(self, websocket: WebSocket) -> None:
+        """The live drawing loop's socket (``digitlens.web.live``): predictions only, so
+        read-only servers offer it too."""
+        await live.serve(websocket, self.answer)
 
     async def neuron(self, request: Request) -> Response:
         data = await v.read_json(request)
@@ -256,6 +271,8 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/runs/{name}/model.npz", api.model_file),
         Route("/runs/{name}/export/{format}", api.export_file),
         Route("/predict", api.predict, methods=["POST"]),
+        WebSocketRoute("/live", api.live_socket),
+        Route("/live", live.refuse_http),
         Route("/neuron", api.neuron, methods=["POST"]),
         Route("/ablate", api.ablate, methods=["POST"]),
         Route("/test", api.test_digits),

@@ -117,15 +117,15 @@ def predict(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     if "preprocessing" in include:
         out["preprocessing"] = inp.preprocessing()
     if "evidence" in include:
-        ev = evidence(model, inp.x, trace=t, masks=masks or None)
+        ev = evidence(model, inp.x, trace=t, masks=masks or None, ink_only=True)
         out["evidence"] = {"method": ev.method, "note": ev.note,
                            "contributions": Numbers(ev.contributions.T),
                            "scores": Numbers(ev.scores)}
     if data.get("inspect") is not None:
         out["arithmetic"] = inspect_arithmetic(run, data["inspect"], inp, masks)
     if "flow" in include:
-        out["flow"] = [[[i, j, round(w, 4)] for i, j, w in layer]
-                       for layer in strongest_connections(model, t, 40, masks or None)]
+        flow = strongest_connections(model, t, 40, masks or None, run.row_peaks())
+        out["flow"] = [[[i, j, round(w, 4)] for i, j, w in layer] for layer in flow]
     return out
 
 

@@ -41,6 +41,14 @@ class LoadedRun:
     evaluation: Evaluation | None = None
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
     ablations: dict[tuple[tuple[int, tuple[int, ...]], ...], float] = field(default_factory=dict)
+    peaks: list[np.ndarray] | None = None
+
+    def row_peaks(self) -> list[np.ndarray]:
+        """Each weight layer's ``max |w|`` per row, for ``strongest_connections`` on every
+        pointer move (a loaded model never changes: a new file makes a new ``LoadedRun``)."""
+        if self.peaks is None:
+            self.peaks = [np.abs(w).max(axis=1) for w in self.model.weights]
+        return self.peaks
 
     def model_file(self) -> Path:
         return self.path / "model.npz" if self.path.is_dir() else self.path

@@ -63,8 +63,13 @@ async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
         if size > limit:
             raise TooLarge(f"request body too large: at most {limit} bytes")
         chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+def parse_json(raw: bytes | str) -> dict[str, Any]:
+    """A request's JSON object, from an HTTP body or a WebSocket message alike."""
     try:
-        data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
+        data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSON syntax, encoding, ints over 4300 digits
         raise DigitlensError(f"the body is not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):

@@ -2,11 +2,13 @@
 // the API. While drawing, a change is sent at once when the last request went out at least a
 // frame ago (waiting for the next frame would add up to 16 ms to every answer), otherwise at
 // the next frame: at most one request per frame, and never more than one at a time; the newest
-// drawing is sent as soon as the last answer lands. Answers come packed (float32 arrays).
+// drawing is sent as soon as the last answer lands. Answers come packed (float32 arrays), over
+// the live WebSocket while it is open (live.js), otherwise by fetch.
 
 import { api, toast } from "./api.js";
 import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
+import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
@@ -16,12 +18,14 @@ import { renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
-// request's round trip and the drawing alone, in milliseconds.
-const live = { timings: [], fetches: [], draws: [], renders: 0, ready: false, last: null };
+// request's round trip (socket or fetch) and the drawing alone, in milliseconds; the server's
+// compute per socket answer (fetches carry it in their Server-Timing header); answers by path.
+const live = { timings: [], fetches: [], draws: [], computes: [], via: { socket: 0, fetch: 0 },
+               renders: 0, ready: false, last: null };
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests;
+let runs = [], run = null, pad, diagram, tests, channel;
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
 const FRAME_MS = 1000 / 60;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
@@ -58,7 +62,7 @@ async function predict() {
   sentAt = performance.now();
   try {
     const t0 = performance.now();
-    const res = await api("api/predict", body);
+    const res = await ask(body);
     const t1 = performance.now();
     if (res.run === run.name) render(res);
     const t2 = performance.now();
@@ -71,6 +75,23 @@ async function predict() {
     inflight = false;
   }
   if (pad.version !== version || pendingSince !== null) requestFrame();
+}
+
+// Over the socket when it is open; by fetch when it is not or closes meanwhile.
+async function ask(body) {
+  if (channel.open) {
+    try {
+      const res = await channel.request(body);
+      live.via.socket++;
+      if (res.compute_ms !== undefined) keep(live.computes, res.compute_ms);
+      return res;
+    } catch (err) {
+      if (!(err instanceof Closed)) throw err;
+    }
+  }
+  const res = await api("api/predict", body);
+  live.via.fetch++;
+  return res;
 }
 
 // The workbook shows a test image of the class the network sees now (a drawing's pixels do
@@ -206,6 +227,7 @@ function evidencePNG() {
 
 async function init() {
   readURL();
+  channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
   live.neuronPoint = (layer, index) => {  // viewport coordinates of a neuron, for tests
