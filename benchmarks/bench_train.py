@@ -98,7 +98,10 @@ def main() -> None:
     ap.add_argument("--data-dir")
     args = ap.parse_args()
     ds = load_dataset("mnist", data_dir=args.data_dir, fallback=False)
-    x = ds.train_images.reshape(-1, 784).astype(np.float32) / 255
+    # each engine reads MNIST its usual way: digitlens (like `digitlens train`) gathers batches
+    # from the uint8 pixels and scales them as it goes; PyTorch indexes a float32 copy
+    x8 = np.ascontiguousarray(ds.train_images.reshape(-1, 784))
+    x = x8.astype(np.float32) / np.float32(255)
     y = ds.train_labels.astype(np.int64)
     load = os.getloadavg()[0]
     if load > 0.5:
@@ -107,7 +110,7 @@ def main() -> None:
     updates = {"fastest": kernels.kernel("adam")}
     if kernels.backend() == "numba":
         updates["numpy"] = kernels.adam_numpy
-    times = digitlens_epochs(x, y, args.epochs, updates)
+    times = digitlens_epochs(x8, y, args.epochs, updates)
     ours = min(times["fastest"])
     plain = min(times["numpy"]) if "numpy" in times else None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -21,7 +21,7 @@ def fused() -> dict[str, kernels.Kernel]:
         if os.environ.get("DIGITLENS_REQUIRE_E2E"):
             pytest.fail("numba (the 'fast' extra) is required in CI")
         pytest.skip("numba not installed")
-    return {name: kernels.kernel(name) for name in ("adam", "momentum", "sgd")}
+    return {name: kernels.kernel(name) for name in kernels.NUMPY}
 
 
 def awkward(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -72,3 +72,79 @@ def test_numpy_backend_can_be_forced() -> None:
 def test_optimizers_use_the_kernels(fused) -> None:
     for name in ("adam", "momentum", "sgd"):
         assert make_optimizer(name, 4).update is fused[name]  # type: ignore[attr-defined]
+
+
+def test_gather_scales_like_the_float_copy(fused) -> None:
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (50, 784), dtype=np.uint8)
+    idx = rng.permutation(50)[:17]
+    expected = images[idx].astype(f32) / f32(255)  # what training fed before (as_float)
+    for gather in (fused["gather"], kernels.gather_numpy):
+        out = np.full((17, 784), np.nan, f32)
+        gather(images, idx, out, np.empty((17, 784), np.uint8))
+        assert np.array_equal(out, expected)
+
+
+def test_gather_refuses_rows_out_of_range(fused) -> None:
+    images = np.zeros((4, 3), np.uint8)
+    out, tmp = np.empty((1, 3), f32), np.empty((1, 3), np.uint8)
+    for bad in (4, -1):
+        with pytest.raises(IndexError):
+            fused["gather"](images, np.array([bad]), out, tmp)
+
+
+def test_a_step_from_uint8_equals_one_from_float32() -> None:
+    from digitlens.nn.mlp import MLP
+    from digitlens.nn.trainer import BatchStepper
+    rng = np.random.default_rng(6)
+    images = rng.integers(0, 256, (40, 784), dtype=np.uint8)
+    labels = rng.integers(0, 10, 40)
+    models = [MLP.create((784, 16, 10), "relu", seed=1) for _ in range(2)]
+    for model, x in zip(models, (images, images.astype(f32) / f32(255)), strict=True):
+        stepper = BatchStepper(model, make_optimizer("adam", model.params.size), 8)
+        for i in range(0, 40, 8):
+            stepper.step(x, labels, np.arange(i, i + 8), 1e-2)
+    assert np.array_equal(models[0].params, models[1].params)
+
+
+def test_layer_kernels_equal_numpy_bit_for_bit(fused) -> None:
+    rng = np.random.default_rng(7)
+    for b, n in ((1, 1), (5, 3), (128, 256), (33, 10)):
+        z = awkward(rng, b * n).reshape(b, n)
+        z[0, 0] = np.nan
+        bias = awkward(rng, n)
+        a = np.abs(awkward(rng, b * n)).reshape(b, n) * (rng.random((b, n)) < 0.5)
+        y = rng.integers(0, n, b)
+        results = []
+        for impl in (fused, kernels.NUMPY):
+            zz, dd, pp = z.copy(), z.copy(), np.abs(z) / (1 + np.abs(z))
+            gb1, gb2 = np.full(n, np.nan, f32), np.full(n, np.nan, f32)
+            with np.errstate(all="ignore"):
+                impl["bias_relu"](zz, bias)
+                impl["relu_back_sum"](dd, a, gb1)
+                impl["softmax_ce_delta"](pp, y, gb2)
+            results.append([zz, dd, gb1, pp, gb2])
+        for x1, x2 in zip(*results, strict=True):
+            assert np.array_equal(x1, x2, equal_nan=True)
+        assert np.isnan(results[0][0][0, 0])  # ReLU keeps NaN, as np.maximum does
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation: str) -> None:
+    """Whole steps (gather, layers, deltas, bias sums, Adam) give the same weights both ways."""
+    from digitlens.nn import optim, trainer
+    from digitlens.nn.mlp import MLP
+    rng = np.random.default_rng(8)
+    images = rng.integers(0, 256, (64, 784), dtype=np.uint8)
+    labels = rng.integers(0, 10, 64)
+    params = []
+    for use_numpy in (False, True):
+        if use_numpy:
+            monkeypatch.setattr(trainer, "kernel", kernels.NUMPY.__getitem__)
+            monkeypatch.setattr(optim, "kernel", kernels.NUMPY.__getitem__)
+        model = MLP.create((784, 32, 16, 10), activation, seed=2)
+        stepper = trainer.BatchStepper(model, make_optimizer("adam", model.params.size), 16)
+        for i in range(0, 64, 16):
+            stepper.step(images, labels, np.arange(i, i + 16), 1e-2)
+        params.append(model.params.copy())
+    assert np.array_equal(params[0], params[1])

@@ -261,7 +261,9 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{run_dir}/checkpoint.npz: corrupt optimizer or random state ({exc}); "
                          "delete the run folder to start over") from None
-    x, y = as_float(ds.train_images), ds.train_labels.astype(np.int64)
+    # uint8: the stepper scales each batch as it gathers it (a quarter of the memory traffic)
+    x = np.ascontiguousarray(ds.train_images.reshape(len(ds.train_images), -1), np.uint8)
+    y = ds.train_labels.astype(np.int64)
     keep = training_subset(len(x), c.train_size, c.seed)
     if keep is not None:
         x, y = x[keep], y[keep]
