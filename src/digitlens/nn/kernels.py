@@ -167,9 +167,10 @@ def _compile() -> dict[str, Kernel] | None:
     # error_model="numpy": a division by zero gives inf/nan like NumPy instead of raising,
     # which is also what lets LLVM vectorise the loop. cache=True: compiled once per machine.
     jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
-    loops = {"adam": _adam_loop, "momentum": _momentum_loop, "sgd": _sgd_loop,
-             "gather": _gather_loop, "bias_relu": _bias_relu_loop,
-             "relu_back_sum": _relu_back_sum_loop, "softmax_ce_delta": _softmax_ce_delta_loop}
+    loops: dict[str, Kernel] = {"adam": _adam_loop, "momentum": _momentum_loop, "sgd": _sgd_loop,
+                                "gather": _gather_loop, "bias_relu": _bias_relu_loop,
+                                "relu_back_sum": _relu_back_sum_loop,
+                                "softmax_ce_delta": _softmax_ce_delta_loop}
     return {name: jit(loop) for name, loop in loops.items()}
 
 
