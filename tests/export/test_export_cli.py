@@ -72,24 +72,31 @@ def test_xlsx_export_shows_the_chosen_digit(trained_run: Path, tmp_path: Path, s
     assert res["predicted_digit"] == model.predict(preprocess(sample.test_images[9]).centred)[0]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["export", "{run}", "--out", "{tmp}/x.bin"], "'format' parameter must be one of"),
-    (["export", "{tmp}/missing", "--out", "{tmp}/x.json"], "no such model file"),
-    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--neuron", "x"], "'neuron' parameter"),
-    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--digit", "12"], "'digit' parameter"),
-    (["import", "{tmp}/trunc.onnx", "--out", "{tmp}/m.npz"], "not a readable ONNX file"),
-    (["import", "{tmp}/trunc.json", "--out", "{tmp}/m.npz"], "not valid JSON"),
-    (["import", "{fixtures}/torch-conv.onnx", "--out", "{tmp}/m.npz"], r"/0/Conv \(Conv\)"),
+@pytest.mark.parametrize(("argv", "message", "status"), [
+    (["export", "{run}", "--out", "{tmp}/x.bin"], "'format' parameter must be one of", 2),
+    (["export", "{tmp}/missing", "--out", "{tmp}/x.json"], "no such model file", 1),
+    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--neuron", "x"], "'neuron' parameter", 2),
+    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--digit", "12"], "'digit' parameter", 2),
+    (["export", "{run}", "--out", "{tmp}/x.json", "--digit", "3"],
+     "--digit only applies to the xlsx export", 2),
+    (["import", "{tmp}/trunc.onnx", "--out", "{tmp}/m.npz"], "not a readable ONNX file", 1),
+    (["import", "{tmp}/trunc.json", "--out", "{tmp}/m.npz"], "not valid JSON", 1),
+    (["import", "{fixtures}/torch-conv.onnx", "--out", "{tmp}/m.npz"], r"/0/Conv \(Conv\)", 1),
+    (["import", "{run}/model.npz", "--out", "{tmp}/m.npz"], "a digitlens model file already", 1),
+    (["import", "{tmp}/picture.png", "--out", "{tmp}/m.npz"],
+     r"import reads \.json .* or \.onnx networks, and this file is neither", 1),
 ])
-def test_errors_are_one_line(argv: list[str], message: str, trained_run: Path, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line(argv: list[str], message: str, status: int, trained_run: Path,
+                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Out-of-range flag values exit 2 (usage errors); bad files exit 1."""
     good = (FIXTURES / "torch-flat-sigmoid-softmax.onnx").read_bytes()
     (tmp_path / "trunc.onnx").write_bytes(good[:5000])
     (tmp_path / "trunc.json").write_text('{"format": "digitlens-network", "version": 1, "si')
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     args = [a.format(run=trained_run, tmp=tmp_path, fixtures=FIXTURES) for a in argv]
     extra = ["--dataset", "mnist-sample"] if "--digit" in argv else []
     code, _, err = run(capsys, *args, *extra)
-    assert code == 1
+    assert code == status
     assert len(err.strip().splitlines()) == 1 and err.startswith("digitlens: error:")
     assert re.search(message, err)
     assert not (tmp_path / "m.npz").exists()

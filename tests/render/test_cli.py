@@ -62,24 +62,26 @@ def test_evolution_still_at_an_epoch(trained_run, tmp_path, capsys) -> None:
     assert code == 0, err
     code, _, err = run_cli(capsys, "render", "evolution", "--run", str(trained_run), "--epoch",
                            "99", "--out", str(out))
-    assert code == 1 and "epoch" in err and "Traceback" not in err
+    assert code == 2 and "epoch" in err and "Traceback" not in err  # a flag value out of range
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["render", "nope", "--run", "RUN", "--out", "x.png"], "unknown view"),
-    (["render", "weights", "--run", "RUN", "--out", "x.txt"], "'out'"),
-    (["render", "errors", "--run", "RUN", "--out", "x.mp4"], "still image"),
-    (["render", "weights", "--run", "/no/such/run", "--out", "x.png"], "no such"),
-    (["render", "evidence", "--run", "RUN", "--digit", "42", "--out", "x.png"], "digit"),
-    (["render", "fingerprints", "--run", "RUN", "--frames", "0", "--out", "x.gif"], "frames"),
-    (["render", "evolution", "--run", "RUN", "--fps", "0", "--out", "x.gif"], "fps"),
-    (["render", "neurons", "--run", "RUN", "--layer", "5", "--out", "x.png"], "layer"),
+@pytest.mark.parametrize(("argv", "message", "status"), [
+    (["render", "nope", "--run", "RUN", "--out", "x.png"], "unknown view", 1),
+    (["render", "weights", "--run", "RUN", "--out", "x.txt"], "'out'", 2),
+    (["render", "errors", "--run", "RUN", "--out", "x.mp4"], "still image", 2),
+    (["render", "weights", "--run", "/no/such/run", "--out", "x.png"], "no such", 1),
+    (["render", "evidence", "--run", "RUN", "--digit", "42", "--out", "x.png"], "digit", 2),
+    (["render", "fingerprints", "--run", "RUN", "--frames", "0", "--out", "x.gif"], "frames", 2),
+    (["render", "evolution", "--run", "RUN", "--fps", "0", "--out", "x.gif"], "fps", 2),
+    (["render", "neurons", "--run", "RUN", "--layer", "5", "--out", "x.png"], "layer", 2),
 ])
-def test_bad_input_is_one_clear_line(argv, message, trained_run, tmp_path, capsys) -> None:
+def test_bad_input_is_one_clear_line(argv, message, status, trained_run, tmp_path,
+                                     capsys) -> None:
+    """A flag value out of range is a usage error (2); a missing or unknown thing is 1."""
     argv = [a.replace("RUN", str(trained_run)).replace("x.", str(tmp_path / "x.")) for a in argv]
     code = main(argv)
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == status
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 

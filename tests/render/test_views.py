@@ -236,7 +236,7 @@ def test_neuron_sentences_agree_with_their_counts(sample, trained_model) -> None
     from digitlens.render.views.neurons import neurons_view, redundancy_sentence
     rep = analyse_neurons(trained_model, sample.test_images[:300], sample.test_labels[:300])
     one = redundancy_sentence(replace(rep, redundant=1))
-    assert one.startswith("Switching off the least important neuron of 16 costs")
+    assert one.startswith("Freezing the least important neuron of 16 at its mean output")
     assert "neurons of 16 together" in redundancy_sentence(replace(rep, redundant=3))
     assert "<b>3</b>" in redundancy_sentence(replace(rep, redundant=3), bold=True)
     none = redundancy_sentence(replace(rep, redundant=0))

@@ -35,15 +35,16 @@ def test_serve_without_runs_still_starts(tmp_path: Path) -> None:
         s.stop()
 
 
-@pytest.mark.parametrize("args", [["--run", "/no/such/run"], ["--port", "70000"],
-                                  ["--run", "GARBAGE"]])
-def test_serve_bad_arguments_fail_in_one_line(args: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("args", "status"), [(["--run", "/no/such/run"], 1),
+                                            (["--port", "70000"], 2), (["--run", "GARBAGE"], 1)])
+def test_serve_bad_arguments_fail_in_one_line(args: list[str], status: int,
+                                              tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a model")
     args = [str(garbage) if a == "GARBAGE" else a for a in args]
     p = subprocess.run([sys.executable, "-m", "digitlens", "serve", "--port", "0", *args],
                        capture_output=True, text=True, timeout=60)
-    assert p.returncode == 1
+    assert p.returncode == status
     assert p.stderr.startswith("digitlens: error:") and len(p.stderr.strip().splitlines()) == 1
 
 
@@ -100,4 +101,4 @@ def test_workers_refuse_training(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "digitlens", "serve", "--port", "0", "--runs-dir",
                         str(tmp_path), "--workers", "2", "--allow-training"],
                        capture_output=True, text=True, timeout=60)
-    assert p.returncode == 1 and "--allow-training" in p.stderr
+    assert p.returncode == 2 and "--allow-training" in p.stderr

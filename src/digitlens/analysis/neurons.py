@@ -34,7 +34,7 @@ from digitlens.nn.trainer import BatchStepper
 DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
 DIM_FRACTION = 0.25  # importance below 25% of the layer's median
 DUPLICATE_CORR = 0.95
-TOLERANCE = 0.005    # "redundant": switching them off costs at most 0.5 points of accuracy
+TOLERANCE = 0.005    # "redundant": freezing them at their mean costs at most 0.5 points
 FINETUNE_IMAGES = 60_000  # at most this many of the run's training digits fine-tune a pruned
                           # net (one epoch; all of MNIST's 60,000)
 
@@ -304,8 +304,8 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
 
 
 def redundant_count(ks: list[int], accuracy: list[float], base: float) -> int:
-    """Largest k such that switching off the k least important (and any fewer) costs at most
-    ``TOLERANCE`` of accuracy."""
+    """Largest k such that freezing the k least important (and any fewer) costs at most
+    ``TOLERANCE`` of accuracy (``accuracy``: the frozen-at-mean curve)."""
     best = 0
     for k, a in zip(ks, accuracy, strict=True):
         if a < base - TOLERANCE:

@@ -144,9 +144,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                     for h in result.history],
     }
     acc = last.get("test_accuracy")
-    text = (f"trained {preset.name} ({'-'.join(map(str, config.layers))}) for "
-            f"{count(len(result.history), 'epoch')} on {ds.name}: test accuracy "
-            f"{acc:.2%}" if acc is not None else "no epochs run") + f"\nrun folder: {out}"
+    what = f"{preset.name} ({'-'.join(map(str, config.layers))})"
+    epochs = count(len(result.history), "epoch")
+    if acc is None:
+        text = "no epochs run"
+    elif result.resumed_from == len(result.history):
+        text = f"{what} already has its {epochs}: nothing to train; test accuracy {acc:.2%}"
+    else:
+        text = f"trained {what} for {epochs} on {ds.name}: test accuracy {acc:.2%}"
+    text += f"\nrun folder: {out}"
     return emit(args, summary, text)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
-from digitlens.errors import DataError, ModelError, bad_param
+from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.nn.mlp import MLP
 
 FORMATS = ("json", "onnx", "xlsx")
@@ -82,6 +82,13 @@ def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, 
 
 def cmd_export(args: argparse.Namespace) -> int:
     fmt = pick_format(args)
+    workbook_only = [flag for flag, given in (("--digit", args.digit is not None),
+                                              ("--image", args.image is not None),
+                                              ("--neuron", args.neuron is not None),
+                                              ("--max-maps", args.max_maps != 32)) if given]
+    if fmt != "xlsx" and workbook_only:
+        raise ParameterError(f"{', '.join(workbook_only)} only applies to the xlsx export "
+                             f"(this one writes {fmt})")
     model = resolve_model(args.model)
     t0 = time.perf_counter()
     extra: dict[str, Any] = {}
@@ -117,16 +124,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     if kind not in ("json", "onnx"):
         try:
             with path.open("rb") as fh:
-                kind = "json" if fh.read(64).lstrip()[:1] == b"{" else "onnx"
+                head = fh.read(64)
         except OSError as exc:
             raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if kind == "npz" or head[:2] == b"PK":
+            raise ModelError(f"{path}: this is a digitlens model file already (import reads "
+                             ".json or .onnx networks); give it to the other commands as it is")
+        kind = "json" if head.lstrip()[:1] == b"{" else "onnx?"
     notes: list[str] = []
     if kind == "json":
         from digitlens.export.json_format import import_json
         model = import_json(path)
     else:
         from digitlens.export.onnx_format import import_onnx
-        model, notes = import_onnx(path)
+        try:
+            model, notes = import_onnx(path)
+        except ModelError as exc:
+            if kind == "onnx":
+                raise
+            raise ModelError(f"{path}: import reads .json (digitlens schema) or .onnx networks, "
+                             f"and this file is neither ({exc})") from None
+        kind = "onnx"
     for note in notes:
         say(f"note: {note}")
     out = save_model(model, args.out)

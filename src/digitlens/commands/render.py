@@ -98,8 +98,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     result = {"view": args.view, "out": str(out), "format": fmt, "frames": frames,
               "seconds": round(seconds, 3), "caption": view.caption,
               "data": summary_of(view.data)}
-    return emit(args, result, f"wrote {out} ({frames} frame{'s' if frames != 1 else ''}, "
-                              f"{seconds:.2f} s)")
+    shown = f"{frames} frames, the last one held longer" if frames > 1 else "1 frame"
+    return emit(args, result, f"wrote {out} ({shown}, {seconds:.2f} s)")
 
 
 def check_options(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.commands import say
-from digitlens.errors import bad_param
+from digitlens.errors import ModelError, bad_param
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # The live socket's answers are mostly float32 noise: compressing them (uvicorn's default)
@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loopback = is_loopback(args.host)
     extra = [Path(args.run)] if args.run else []
     if args.run and not Path(args.run).exists():
-        raise bad_param("run", "an existing run folder or model file", args.run)
+        raise ModelError(f"{args.run}: no such model file or run folder")
     if args.run:
         resolve_model(args.run)  # a corrupt model is refused here, not on every request
     # One BLAS thread for the whole server: its products are small, and spinning OpenBLAS

@@ -228,8 +228,11 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if run is not None:
         old = run.config()
         if old is not None and old.with_overrides(epochs=c.epochs) != c:
-            raise DigitlensError(f"{run.path} holds a run with other settings; choose another "
-                                 "--out or delete it")
+            was, now = old.to_dict(), c.to_dict()
+            diff = ", ".join(f"{k} {was[k]!r} (asked: {now[k]!r})" for k in now
+                             if k != "epochs" and was.get(k) != now[k])
+            raise DigitlensError(f"{run.path} holds a run with other settings: {diff}; choose "
+                                 "another --out or delete it")
         ckpt = run.read_checkpoint()
         if ckpt is not None:
             model, history = ckpt["model"], ckpt["history"][: ckpt["epoch"]]

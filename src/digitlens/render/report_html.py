@@ -99,7 +99,9 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]],
             f"<b style='color:#b2182b'>red</b> positive, "
             f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
             f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
-            f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer.</p>"
+            f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer. "
+            f"The tags S0–S4 after a title name the presets whose networks first showed that "
+            f"picture (<code>digitlens presets</code> lists them).</p>"
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "
             f"VIEW --run RUN --out FILE</code>.</footer></body></html>")

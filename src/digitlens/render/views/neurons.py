@@ -63,21 +63,26 @@ def neuron_mosaic(model: MLP, rep: NeuronReport, width: int = 0) -> np.ndarray:
 
 def redundancy_sentence(rep: NeuronReport, bold: bool = False) -> str:
     """How many of the least important neurons can go together within ``TOLERANCE``, in words
-    that agree with the count (``bold``: the count in HTML <b>)."""
+    that agree with the count (``bold``: the count in HTML <b>). The count is measured with the
+    neurons frozen at their mean output, which is what pruning them (the mean folded into the
+    next layer's bias) computes; the words say so, because outputting 0 instead costs more."""
     k, n = rep.redundant, rep.n
     cost = f"{TOLERANCE * 100:.1f} points of accuracy"
     if k == 0:
         if n == 1:
-            return f"The layer's only neuron is needed: switching it off costs more than {cost}."
+            return (f"The layer's only neuron is needed: freezing it at its mean output costs "
+                    f"more than {cost}.")
         tried = next((j for j in rep.ks if j > 0), 1)
         which = ("the least important one" if tried == 1
                  else f"the {tried} least important together")
-        return f"None of the {n} neurons is redundant: switching off even {which} costs more " \
-               f"than {cost}."
+        return f"None of the {n} neurons is redundant: freezing even {which} at their mean " \
+               f"output costs more than {cost}."
     if k == 1:
-        return f"Switching off the least important neuron of {n} costs at most {cost}."
+        return (f"Freezing the least important neuron of {n} at its mean output (pruning it) "
+                f"costs at most {cost}.")
     num = f"<b>{k}</b>" if bold else str(k)
-    return f"Switching off the {num} least important neurons of {n} together costs at most {cost}."
+    return (f"Freezing the {num} least important neurons of {n} together at their mean outputs "
+            f"(pruning them) costs at most {cost}.")
 
 
 def neurons_view(model: MLP, rep: NeuronReport) -> Picture:
