@@ -120,10 +120,10 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
                  "through the layers", subtitle="a linear picture: biases and activations are "
                  "left out, so read it as 'roughly what this neuron wants to see'")
     return Picture(img, "composed", "Multiply the weight matrices together and each deeper "
-                   "neuron gets a 28×28 picture too. In a small or heavily regularised net "
-                   "(S3, S4) the output neurons show their digit; in a big net trained on all "
-                   "60,000 digits they look like noise, because each relies on many features "
-                   "at once.",
+                   "neuron gets a 28×28 picture too. With strong L2 (S3) the output neurons' "
+                   "pictures are smooth and some trace their digit's strokes; in a big net "
+                   "trained without it they look like noise, because each output relies on "
+                   "many features at once.",
                    {"style": style, "layers": [c.shape[1] for c in comps]})
 
 
