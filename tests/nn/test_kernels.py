@@ -148,3 +148,24 @@ def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation:
             stepper.step(images, labels, np.arange(i, i + 16), 1e-2)
         params.append(model.params.copy())
     assert np.array_equal(params[0], params[1])
+
+
+def test_without_a_writable_cache_the_loops_still_compile(fused, monkeypatch) -> None:
+    """numba refuses cache=True when no cache folder is writable; compile per process then."""
+    import numba
+    real = numba.njit
+    asked: list[bool] = []
+
+    def njit(**options):
+        asked.append(options["cache"])
+        if options["cache"]:
+            def refuse(fn):
+                raise RuntimeError("cannot cache function: no locator available")
+            return refuse
+        return real(**options)
+    monkeypatch.setattr(numba, "njit", njit)
+    loops = kernels._compile.__wrapped__()
+    assert asked == [True, False] and loops is not None
+    p, g = np.ones(3, f32), np.ones(3, f32)
+    loops["sgd"](p, g, f32(0.5), np.empty(3, f32))
+    assert np.array_equal(p, np.full(3, 0.5, f32))

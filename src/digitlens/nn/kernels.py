@@ -164,14 +164,20 @@ def _compile() -> dict[str, Kernel] | None:
         import numba
     except ImportError:
         return None
-    # error_model="numpy": a division by zero gives inf/nan like NumPy instead of raising,
-    # which is also what lets LLVM vectorise the loop. cache=True: compiled once per machine.
-    jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
     loops: dict[str, Kernel] = {"adam": _adam_loop, "momentum": _momentum_loop, "sgd": _sgd_loop,
                                 "gather": _gather_loop, "bias_relu": _bias_relu_loop,
                                 "relu_back_sum": _relu_back_sum_loop,
                                 "softmax_ce_delta": _softmax_ce_delta_loop}
-    return {name: jit(loop) for name, loop in loops.items()}
+    # error_model="numpy": a division by zero gives inf/nan like NumPy instead of raising,
+    # which is also what lets LLVM vectorise the loop. cache=True: compiled once per machine,
+    # unless no cache folder is writable (numba refuses then): compiled once per process.
+    for cache in (True, False):
+        jit = numba.njit(cache=cache, nogil=True, boundscheck=False, error_model="numpy")
+        try:
+            return {name: jit(loop) for name, loop in loops.items()}
+        except RuntimeError:
+            continue
+    return None
 
 
 NUMPY: dict[str, Kernel] = {"adam": adam_numpy, "momentum": momentum_numpy, "sgd": sgd_numpy,
