@@ -128,6 +128,8 @@ def test_evolution_files(sigmoid_run, tmp_path) -> None:
     assert frames == 7 + hold
     with Image.open(anim.save(tmp_path / "e.webp")) as im:
         assert im.n_frames == 7
+        im.seek(3)  # lossless: the exact colours
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), C.to_rgb(anim.frame(3)))
     assert write_gif_pillow(anim.frames(), tmp_path / "p.gif", 10) == 7 + hold
     with Image.open(tmp_path / "p.gif") as im:
         im.seek(6)
