@@ -78,8 +78,10 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     cases.append(("evaluate", str(tmp_path / "garbage.npz")))
     for args in cases:
         proc = run(*args, ok=False)
-        # out-of-range flag values are usage errors (2), like unparseable ones; the rest 1
-        assert proc.returncode == (2 if ("-1" in args or "-3" in args) else 1), args
+        # flag values out of range or not among the choices are usage errors (2), like
+        # unparseable ones; a missing or corrupt file is 1
+        usage = "-1" in args or "-3" in args or "nope" in args
+        assert proc.returncode == (2 if usage else 1), args
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("digitlens: error: "), proc.stderr
         assert "Traceback" not in proc.stderr

@@ -3,8 +3,8 @@
 Each group of subcommands lives in ``digitlens.commands.<name>`` with a ``register(sub)``
 function. With ``--json`` a command prints one JSON object as its last stdout line. Errors are
 one line on stderr and exit status 1 (2 for usage errors: an unknown flag, or a flag value of
-the wrong type or out of range, which the library reports as ``ParameterError``), never a
-traceback (``DIGITLENS_DEBUG=1`` shows it).
+the wrong type, out of range or not among the choices, which the library reports as
+``ParameterError`` or ``NotFoundError``), never a traceback (``DIGITLENS_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from digitlens import __version__
-from digitlens.errors import DigitlensError, ParameterError
+from digitlens.errors import DigitlensError, NotFoundError, ParameterError
 
 COMMAND_MODULES = ("core", "render", "serve", "export")
 
@@ -55,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DigitlensError as exc:
         print(f"digitlens: error: {exc}", file=sys.stderr)
-        # a value that parsed but is out of range (--epochs -3, --digit 12) is a usage error too
-        return 2 if isinstance(exc, ParameterError) else 1
+        # a flag value out of range (--epochs -3) or not among the choices (--preset nope) is a
+        # usage error too; a bad file, missing data or a failed run is 1
+        return 2 if isinstance(exc, ParameterError | NotFoundError) else 1
     except KeyboardInterrupt:
         print("digitlens: interrupted", file=sys.stderr)
         return 130

@@ -66,7 +66,7 @@ def test_evolution_still_at_an_epoch(trained_run, tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message", "status"), [
-    (["render", "nope", "--run", "RUN", "--out", "x.png"], "unknown view", 1),
+    (["render", "nope", "--run", "RUN", "--out", "x.png"], "unknown view", 2),
     (["render", "weights", "--run", "RUN", "--out", "x.txt"], "'out'", 2),
     (["render", "errors", "--run", "RUN", "--out", "x.mp4"], "still image", 2),
     (["render", "weights", "--run", "/no/such/run", "--out", "x.png"], "no such", 1),
@@ -77,7 +77,8 @@ def test_evolution_still_at_an_epoch(trained_run, tmp_path, capsys) -> None:
 ])
 def test_bad_input_is_one_clear_line(argv, message, status, trained_run, tmp_path,
                                      capsys) -> None:
-    """A flag value out of range is a usage error (2); a missing or unknown thing is 1."""
+    """A flag value out of range or not among the choices is a usage error (2); a missing run
+    is 1."""
     argv = [a.replace("RUN", str(trained_run)).replace("x.", str(tmp_path / "x.")) for a in argv]
     code = main(argv)
     err = capsys.readouterr().err

@@ -140,7 +140,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             model, notes = import_onnx(path)
         except ModelError as exc:
-            if kind == "onnx":
+            if kind == "onnx" or "not a readable ONNX file" not in str(exc):
                 raise
             raise ModelError(f"{path}: import reads .json (digitlens schema) or .onnx networks, "
                              f"and this file is neither ({exc})") from None

@@ -113,10 +113,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         return serve_workers(args, extra, hosts, sock)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, ws_per_message_deflate=DEFLATE)
+                            timeout_graceful_shutdown=2, ws_per_message_deflate=DEFLATE,
+                            **ws_limits())
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
+
+
+def ws_limits() -> dict[str, Any]:
+    """A live-socket message is a predict body: uvicorn refuses bigger ones before buffering
+    them, and a client that does not read its answers can queue only two."""
+    from digitlens.web.validate import MAX_BODY
+    return {"ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2}
 
 
 def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] | None,
@@ -134,7 +142,7 @@ def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] 
     config = uvicorn.Config("digitlens.web.app:from_environment", factory=True,
                             workers=args.workers, log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=2,
-                            ws_per_message_deflate=DEFLATE)
+                            ws_per_message_deflate=DEFLATE, **ws_limits())
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
         Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
                      sockets=[sock]).run()

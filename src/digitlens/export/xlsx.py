@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from digitlens.errors import bad_param
+from digitlens.errors import ModelError, bad_param
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
 
@@ -82,7 +82,8 @@ class Book:
         import xlsxwriter
 
         if model.sizes[0] != 784:
-            raise bad_param("model", "a network with 784 inputs", model.sizes[0])
+            raise ModelError(f"the workbook draws 28×28 inputs: this network has "
+                             f"{model.sizes[0]} inputs, not 784")
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True})
         # Arial: LibreOffice has a metric twin (Liberation Sans), so grids stay square there too

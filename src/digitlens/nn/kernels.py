@@ -60,7 +60,10 @@ def sgd_numpy(p: np.ndarray, g: np.ndarray, lr: np.float32, tmp: np.ndarray) -> 
 
 def gather_numpy(images: np.ndarray, idx: np.ndarray, out: np.ndarray,
                  tmp: np.ndarray) -> None:
-    """out = images[idx] / 255 for uint8 ``images`` (``tmp``: a uint8 buffer shaped like out)."""
+    """out = images[idx] / 255 for uint8 ``images`` (``tmp``: a uint8 buffer shaped like out).
+    Rows out of range raise IndexError (negative ones too, as in the fused loop)."""
+    if idx.size and (idx.min() < 0 or idx.max() >= len(images)):
+        raise IndexError("row index out of range")
     np.take(images, idx, axis=0, out=tmp)
     np.divide(tmp, np.float32(255), out=out)
 
@@ -79,6 +82,8 @@ def relu_back_sum_numpy(delta: np.ndarray, a: np.ndarray, gb: np.ndarray) -> Non
 
 def softmax_ce_delta_numpy(a: np.ndarray, y: np.ndarray, gb: np.ndarray) -> None:
     """Softmax + cross-entropy output delta in place: (a - onehot(y)) / n; gb its batch sum."""
+    if len(y) and (y.min() < 0 or y.max() >= a.shape[1]):
+        raise IndexError("label out of range")
     a[np.arange(len(y)), y] -= 1
     a /= len(y)
     np.sum(a, axis=0, out=gb)
@@ -87,6 +92,8 @@ def softmax_ce_delta_numpy(a: np.ndarray, y: np.ndarray, gb: np.ndarray) -> None
 def _gather_loop(images: Any, idx: Any, out: Any, tmp: Any) -> None:
     scale = np.float32(255)
     n = images.shape[0]
+    if idx.size > out.shape[0] or out.shape[1] != images.shape[1]:
+        raise ValueError("out does not fit the gathered rows")
     for i in range(idx.size):
         k = idx[i]
         if k < 0 or k >= n:
@@ -102,34 +109,36 @@ def _bias_relu_loop(z: Any, bias: Any) -> None:
         row = z[i]
         for j in range(row.size):
             v = row[j] + bias[j]
-            row[j] = v if (v >= zero or v != v) else zero
+            row[j] = v if (v > zero or v != v) else zero  # -0.0 -> +0.0, as np.maximum
 
 
-# The two loops below build the bias gradient as row 0, then each further row added in order:
-# that is how NumPy's axis-0 sum of a C-ordered array adds, so the rounding is the same.
+# The two loops below build the bias gradient as +0.0 plus each row in order: that is how
+# NumPy's axis-0 sum of a C-ordered array adds (a column of -0.0 sums to +0.0), so the rounding
+# is the same, for rows at least 2 wide (a (b, 1) column NumPy sums pairwise: ``BatchStepper``
+# keeps NumPy's form for 1-wide layers).
 def _relu_back_sum_loop(delta: Any, a: Any, gb: Any) -> None:
     one, zero = np.float32(1), np.float32(0)
+    gb[:] = zero
     for i in range(delta.shape[0]):
         d, act = delta[i], a[i]
         for j in range(d.size):
             d[j] = d[j] * (one if act[j] > zero else zero)
-        if i == 0:
-            gb[:] = d
-        else:
-            gb += d
+        gb += d
 
 
 def _softmax_ce_delta_loop(a: Any, y: Any, gb: Any) -> None:
     n = np.float32(y.size)
+    if y.size != a.shape[0]:
+        raise ValueError("one label per row")
+    gb[:] = np.float32(0)
     for i in range(a.shape[0]):
         row = a[i]
+        if y[i] < 0 or y[i] >= row.size:
+            raise IndexError("label out of range")
         row[y[i]] -= np.float32(1)
         for j in range(row.size):
             row[j] = row[j] / n
-        if i == 0:
-            gb[:] = row
-        else:
-            gb += row
+        gb += row
 
 
 def _adam_loop(p: Any, g: Any, m: Any, v: Any, b1: Any, b2: Any, eps: Any, c1: Any,

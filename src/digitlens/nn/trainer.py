@@ -38,8 +38,10 @@ class BatchStepper:
         self.l2c = np.float32(l2 / n_train) if l2 else None
         self.l2tmp = np.empty(model.n_weights, f32) if l2 else None
         self.fwd = [self.bias_and(a) for a in model.activations]
-        self.bwd = [self.back_and_sum(a) for a in model.activations[:-1]]
-        fused_delta = model.cost == "cross_entropy" and model.output_activation == "softmax"
+        self.bwd = [self.back_and_sum(a, n) for a, n in zip(model.activations[:-1], sizes[1:-1],
+                                                             strict=True)]
+        fused_delta = (model.cost == "cross_entropy" and model.output_activation == "softmax"
+                       and sizes[-1] > 1)
         self.out_delta = kernel("softmax_ce_delta") if fused_delta else None
 
     @staticmethod
@@ -55,10 +57,11 @@ class BatchStepper:
         return step
 
     @staticmethod
-    def back_and_sum(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-                                            None]:
-        """delta *= f'(z) (from a = f(z)), then the layer's bias gradient: delta's batch sum."""
-        if name == "relu":
+    def back_and_sum(name: str, width: int) -> Callable[
+            [np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]:
+        """delta *= f'(z) (from a = f(z)), then the layer's bias gradient: delta's batch sum.
+        ReLU as one fused loop, except 1 wide, where NumPy's sum adds in another order."""
+        if name == "relu" and width > 1:
             fused = kernel("relu_back_sum")
             return lambda delta, a, gb, tmp: fused(delta, a, gb)
         d = F.DERIVATIVES_[name]
