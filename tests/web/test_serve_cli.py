@@ -102,3 +102,27 @@ def test_workers_refuse_training(tmp_path: Path) -> None:
                         str(tmp_path), "--workers", "2", "--allow-training"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "--allow-training" in p.stderr
+
+
+def test_live_socket_messages_are_capped_by_the_server(served: Served) -> None:
+    """uvicorn itself refuses a live-socket message beyond the body limit (it closes the socket:
+    1009, message too big) instead of buffering it; one just over the limit gets the JSON
+    error and the socket goes on."""
+    websockets = pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    from digitlens.web.validate import MAX_BODY
+    url = "ws" + served.url[len("http"):] + "api/live"
+    with connect(url, max_size=None) as ws:
+        ws.send("x" * (MAX_BODY + 1))
+        answer = ws.recv(timeout=30)
+        assert isinstance(answer, str) and "too large" in answer
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            ws.send("x" * (MAX_BODY + 4096))  # the close may already interrupt the send
+            ws.recv(timeout=30)
+    # without the cap the server would read it whole and answer "too large" instead; the close
+    # can cut the client's send short, so its close frame is not always seen
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
+    with connect(url) as ws:  # the server goes on
+        ws.send("{}")
+        assert "give exactly one input" in str(ws.recv(timeout=30))
