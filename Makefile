@@ -41,7 +41,8 @@ bench: $(STAMP)
 	$(BIN)/digitlens train --preset s3-machine-academy --out runs/s3-machine-academy
 	$(BIN)/digitlens train --preset default --out $(RUN)
 	$(BIN)/python benchmarks/bench_render.py --s3 runs/s3-machine-academy --default $(RUN)
-	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN)
+	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN) --workers 2
+	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN) --kinds api --seconds 15
 	$(BIN)/python benchmarks/bench_browser.py --run $(RUN)
 
 clean:
