@@ -26,6 +26,7 @@ def test_limit_applies_and_restores() -> None:
 def test_env_and_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGITLENS_THREADS", "3")
     assert auto_threads() == 3
+    assert auto_threads(recorded=1) == 3  # the variable says so: it beats a run's record
     monkeypatch.setenv("DIGITLENS_THREADS", "many")
     with pytest.raises(ParameterError, match="DIGITLENS_THREADS"):
         auto_threads()
@@ -35,5 +36,6 @@ def test_env_and_load(monkeypatch: pytest.MonkeyPatch) -> None:
     assert auto_threads() == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert auto_threads() == cores
+    assert auto_threads(recorded=1) == 1  # a resumed run keeps its count whatever the load
     with pytest.raises(ParameterError, match="'threads' parameter"), blas_threads(0):
         pass

@@ -87,7 +87,9 @@ def test_resume_keeps_the_recorded_thread_count(tmp_path: Path, sample, monkeypa
                     train_size=400)
     straight = train(c, sample, tmp_path / "a", threads=1)
     train(c.with_overrides(epochs=2), sample, tmp_path / "b", threads=1)
-    monkeypatch.setattr(threads, "auto_threads", lambda: 2)
+    # an idle two-core machine: the pick by load says 2
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     resumed = train(c, sample, tmp_path / "b")
     assert resumed.resumed_from == 2
     assert [row["threads"] for row in resumed.history] == [1, 1, 1]

@@ -121,7 +121,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     kind = path.suffix.lower().lstrip(".")
-    if kind not in ("json", "onnx"):
+    guessed = kind not in ("json", "onnx")  # no telling suffix: the content decides
+    if guessed:
         try:
             with path.open("rb") as fh:
                 head = fh.read(64)
@@ -130,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if kind == "npz" or head[:2] == b"PK":
             raise ModelError(f"{path}: this is a digitlens model file already (import reads "
                              ".json or .onnx networks); give it to the other commands as it is")
-        kind = "json" if head.lstrip()[:1] == b"{" else "onnx?"
+        kind = "json" if head.lstrip()[:1] == b"{" else "onnx"
     notes: list[str] = []
     if kind == "json":
         from digitlens.export.json_format import import_json
@@ -140,11 +141,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             model, notes = import_onnx(path)
         except ModelError as exc:
-            if kind == "onnx" or "not a readable ONNX file" not in str(exc):
+            if not guessed or "not a readable ONNX file" not in str(exc):
                 raise
             raise ModelError(f"{path}: import reads .json (digitlens schema) or .onnx networks, "
                              f"and this file is neither ({exc})") from None
-        kind = "onnx"
     for note in notes:
         say(f"note: {note}")
     out = save_model(model, args.out)

@@ -112,19 +112,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
     if args.workers > 1:
         return serve_workers(args, extra, hosts, sock)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, ws_per_message_deflate=DEFLATE,
-                            **ws_limits())
+    config = uvicorn.Config(app, **server_options())
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
 
 
-def ws_limits() -> dict[str, Any]:
-    """A live-socket message is a predict body: uvicorn refuses bigger ones before buffering
-    them, and a client that does not read its answers can queue only two."""
+def server_options() -> dict[str, Any]:
+    """uvicorn's settings, one process or several. A live-socket message is a predict body:
+    uvicorn refuses bigger ones before buffering them, and a client that does not read its
+    answers can queue only two."""
     from digitlens.web.validate import MAX_BODY
-    return {"ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2}
+    return {"log_level": "warning", "access_log": False, "lifespan": "off",
+            "timeout_graceful_shutdown": 2, "ws_per_message_deflate": DEFLATE,
+            "ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2}
 
 
 def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] | None,
@@ -140,9 +141,7 @@ def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] 
     os.environ[SERVE_ENV] = json.dumps({"runs_dir": args.runs_dir, "hosts": hosts,
                                         "extra": [str(p) for p in extra]})
     config = uvicorn.Config("digitlens.web.app:from_environment", factory=True,
-                            workers=args.workers, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2,
-                            ws_per_message_deflate=DEFLATE, **ws_limits())
+                            workers=args.workers, **server_options())
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
         Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
                      sockets=[sock]).run()

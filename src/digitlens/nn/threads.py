@@ -17,14 +17,17 @@ from collections.abc import Iterator
 from digitlens.errors import bad_param
 
 
-def auto_threads() -> int:
-    """All cores on an idle machine, one when the 1-minute load already fills them."""
+def auto_threads(recorded: int | None = None) -> int:
+    """``DIGITLENS_THREADS``, else ``recorded`` (a resumed run's count), else all cores on an
+    idle machine and one when the 1-minute load already fills them."""
     env = os.environ.get("DIGITLENS_THREADS")
     if env:
         try:
             return max(1, int(env))
         except ValueError:
             raise bad_param("DIGITLENS_THREADS", "an int >= 1", env) from None
+    if recorded is not None:
+        return recorded
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
@@ -34,9 +37,9 @@ def auto_threads() -> int:
 
 
 @contextlib.contextmanager
-def blas_threads(n: int | None) -> Iterator[int]:
-    """Limit BLAS to ``n`` threads (``None``: ``auto_threads()``) inside the block."""
-    count = auto_threads() if n is None else n
+def blas_threads(n: int | None, recorded: int | None = None) -> Iterator[int]:
+    """Limit BLAS to ``n`` threads (``None``: ``auto_threads(recorded)``) inside the block."""
+    count = auto_threads(recorded) if n is None else n
     if count < 1:
         raise bad_param("threads", "an int >= 1", count)
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -185,8 +184,7 @@ class Run:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ModelError(f"{p}: corrupt checkpoint ({exc}); delete the run folder to "
-                             "start over") from None
+            raise corrupt_checkpoint(p, exc) from None
 
     def read_checkpoint(self) -> dict[str, Any] | None:
         p = self.path / "checkpoint.npz"
@@ -200,8 +198,11 @@ class Run:
                         "opt": {k[4:]: z[k] for k in z.files if k.startswith("opt_")}}
         except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError,
                 DigitlensError) as exc:
-            raise ModelError(f"{p}: corrupt checkpoint ({exc}); delete the run folder to "
-                             "start over") from None
+            raise corrupt_checkpoint(p, exc) from None
+
+
+def corrupt_checkpoint(path: Path, exc: Exception) -> ModelError:
+    return ModelError(f"{path}: corrupt checkpoint ({exc}); delete the run folder to start over")
 
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
@@ -213,9 +214,8 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
     load."""
     validate_config(c)
-    if threads is None and not os.environ.get("DIGITLENS_THREADS") and run_dir is not None:
-        threads = Run(run_dir).recorded_threads()
-    with blas_threads(threads) as count:
+    recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
+    with blas_threads(threads, recorded) as count:
         return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count)
 
 
