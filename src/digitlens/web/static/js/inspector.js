@@ -1,6 +1,6 @@
 // The neuron inspector: what a neuron looks for (incoming and composed weights, bias), S4's
 // arithmetic of its current value with the real numbers, the test digits that excite it most,
-// and a switch to knock it out. Detail comes from /api/neuron, live numbers from /api/predict.
+// and a switch to knock it out. Detail comes from /api/neuron, live numbers from the engine (local.js).
 
 import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
 
@@ -77,7 +77,7 @@ export function renderInspector(el, d, opts) {
     const c = document.createElement("canvas");
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
     paintDigit(c, t.image);
-    c.addEventListener("click", () => onLoadTest(t.index, t.image));
+    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label));
     top.appendChild(c);
   }
   el.querySelector("#insp-close").addEventListener("click", onClose);
