@@ -6,7 +6,8 @@
 import { BIAS, DIV, GREY } from "./palette.js";
 
 const GREY_TOP = GREY.length - 1, DIV_HALF = (DIV.length - 1) / 2;
-export const BIAS_POS = css(BIAS.at(-1)), BIAS_NEG = css(BIAS[0]);
+export const BIAS_POS = css(BIAS.at(-1));
+export const BIAS_NEG = css(BIAS[0]);
 
 // t in 0..1 -> a GREY entry, as colors.grey(values, 0, 1)
 export function activationColor(t) { return GREY[activationStep(t)]; }

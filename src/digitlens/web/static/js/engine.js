@@ -10,7 +10,10 @@
 // (a dot product per input) read memory in order. Sums run in float64 and are stored as
 // float32, as the Python engine stores them.
 
-export const FIELD = 28, BOX = 20, CENTRE = 14, INK_THRESHOLD = 0.02;
+export const FIELD = 28;
+export const BOX = 20;
+export const CENTRE = 14;
+export const INK_THRESHOLD = 0.02;
 export const MAX_SIDE = 512;
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];

@@ -60,7 +60,7 @@ export function renderInspector(el, d, opts) {
     <div class="excite" id="insp-top"></div>
     ${hidden ? `<label class="switch"><input type="checkbox" id="insp-ko" data-testid="knockout" ${knocked ? "checked" : ""}>
       switch this neuron off</label>
-      <p class="ko-acc" data-testid="knockout-accuracy">test accuracy ${pct(d.knockout.accuracy_with)} with it,
+      <p class="ko-acc" data-testid="knockout-accuracy">${d.knockout.scope || "test accuracy"} ${pct(d.knockout.accuracy_with)} with it,
       <b>${pct(d.knockout.accuracy_without)}</b> without it</p>`
     : `<p class="ko-acc">An output neuron is a class itself, so it cannot be switched off.</p>`}`;
   const [h, w] = d.incoming_shape;

@@ -148,6 +148,7 @@ async function ask(body) {
 // not fit in a link; the workbook's grid takes any digit typed in).
 function excelLink(digit) {
   const link = $("xlsx-download"), base = `api/runs/${encodeURIComponent(run.name)}/export/xlsx`;
+  if (!link) return;
   link.href = digit === null ? base : `${base}?digit=${digit}`;
   link.title = "an Excel workbook whose formulas compute the prediction, showing " +
     (digit === null ? "the first test image" : `a test image of class ${run.class_names[digit]}`);
@@ -176,6 +177,7 @@ function render(res) {
   src.textContent = state.test !== null && !pad.strokes.length
     ? `Test digit #${state.test}, labelled ${res.preprocessing.label}. Draw over it to change it.`
     : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
 
@@ -185,7 +187,7 @@ async function refreshAblation() {
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
-    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · test accuracy ` +
+    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · ${ablation.scope || "test accuracy"} ` +
       `${(100 * ablation.accuracy).toFixed(2)}% → <b>${(100 * ablation.accuracy_without).toFixed(2)}%</b>` +
       ` <button id="ko-reset" data-testid="ko-reset">switch all back on</button>`;
     $("ko-reset").addEventListener("click", async () => {
@@ -238,9 +240,11 @@ async function selectRun(name) {
   state.run = run.name; writeURL();
   $("run").value = run.name;
   const base = `api/runs/${encodeURIComponent(run.name)}`;
-  $("model-download").href = `${base}/model.npz`;
-  $("json-download").href = `${base}/export/json`;
-  $("onnx-download").href = `${base}/export/onnx`;
+  if ($("model-download")) {  // the single-file explorer has no downloads
+    $("model-download").href = `${base}/model.npz`;
+    $("json-download").href = `${base}/export/json`;
+    $("onnx-download").href = `${base}/export/onnx`;
+  }
   excelLink(null);
   diagram.setModel(run.sizes, run.class_names, run.activations);
   net = null;
@@ -323,7 +327,7 @@ async function init() {
   $("run").addEventListener("change", (e) => selectRun(e.target.value));
   try {
     const info = await api("api/info");
-    new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });
+    if (info.presets.length) new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });
     const def = await loadRuns();
     showTab(state.tab);
     await selectRun(state.run || def);
