@@ -164,8 +164,10 @@ def test_palette_js_is_generated_from_the_report_palette() -> None:
 
 def test_packer_wraps_modules_and_refuses_what_it_cannot_pack(tmp_path: Path) -> None:
     node = require("node")
-    (tmp_path / "a.js").write_text('export const X = 2;\nexport function twice(v) { return X * v; }\n'
-                                   'function hidden() { return 1; }\nexport { hidden as shown };\n')
+    (tmp_path / "a.js").write_text('export const X = 2;\n'
+                                   'export function twice(v) { return X * v; }\n'
+                                   'function hidden() { return 1; }\n'
+                                   'export { hidden as shown };\n')
     (tmp_path / "b.js").write_text('import { twice, shown as s } from "./a.js";\n'
                                    'console.log(JSON.stringify([twice(21), s(), typeof X]));\n')
     (tmp_path / "bundle.js").write_text(pack(tmp_path / "b.js"))

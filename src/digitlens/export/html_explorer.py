@@ -95,7 +95,8 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<link rel="stylesheet"[^>]*>', f"<style>\n{css}</style>"),
         (r'<script type="module" src="js/main.js"></script>', ""),
         (r'<img src="favicon.svg"', f'<img src="data:image/svg+xml;base64,{icon}"'),
-        (r"<title>[^<]*</title>", f"<title>digitlens · {htmlmod.escape(run_name)} · explorer</title>"),
+        (r"<title>[^<]*</title>",
+         f"<title>digitlens · {htmlmod.escape(run_name)} · explorer</title>"),
         (r'<button role="tab" data-tab="train"[^<]*</button>', ""),
         (r'<nav class="downloads".*?</nav>', ""),
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
@@ -103,7 +104,7 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
          f"accuracies are measured on the {n} test digits it carries</footer>"),
     ]
     for pattern, new in replacements:
-        html, count = re.subn(pattern, lambda _m, new=new: new, html, count=1, flags=re.S)
+        html, count = re.subn(pattern, new.replace("\\", "\\\\"), html, count=1, flags=re.S)
         if count != 1:
             raise ModelError(f"the explorer page has changed: no {pattern!r} to replace")
     tail = (f'<script type="application/json" id="digitlens-offline">{script_json(payload)}'
