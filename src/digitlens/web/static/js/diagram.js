@@ -4,15 +4,7 @@
 // laid out at its natural size and scaled by CSS to the width it is given (phones).
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
-
-function gridShape(n) {  // same rule as digitlens.analysis.inspect.grid_shape
-  const root = Math.sqrt(n);
-  let rows = 1;
-  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
-  if (rows >= root / 2) return [rows, n / rows];
-  const cols = Math.ceil(root);
-  return [Math.ceil(n / cols), cols];
-}
+import { gridShape } from "./engine.js";
 
 export class Diagram {
   constructor(canvas, tip, onPick) {

@@ -58,6 +58,7 @@ class Offline {
     const order = values.map((v, k) => k).sort((a, b) => values[b] - values[a] || a - b).slice(0, 8);
     const d = {
       layer, neuron, n_layers: nLayers, kind: hidden ? "hidden" : "output",
+      population: `the ${this.labels.length} shipped test digits`,
       activation: net.activations[layer], bias: w.bias, incoming: w.incoming,
       incoming_shape: w.incoming_shape, composed: w.composed, grid: gridShape(net.sizes[layer + 1]),
       outgoing: null, test_mean: values.reduce((s, v) => s + v, 0) / values.length,
