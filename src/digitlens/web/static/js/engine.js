@@ -505,6 +505,9 @@ export function resize(src, h, w, outH, outW) {
   if (outW !== w) {
     const { bounds, kernels } = coefficients(w, outW), tmp = new Float32Array(h * outW);
     for (let y = 0; y < h; y++) {
+      let blank = true;  // a blank row stays blank (most of a canvas): skip its sums
+      for (let x = y * w, end = x + w; x < end && blank; x++) blank = cur[x] === 0;
+      if (blank) continue;
       for (let xx = 0; xx < outW; xx++) {
         const k = kernels[xx], base = y * w + bounds[xx];
         let s = 0;
