@@ -105,7 +105,16 @@ function readBiases(value, n, where) {
  * json`). Anything the page cannot run (another schema, other input sizes, wrong shapes,
  * non-finite numbers) is an EngineError naming the field.
  */
+const LOADED = new WeakMap();  // the same parsed document is decoded and checked once
+
 export function loadNetwork(doc) {
+  if (doc && typeof doc === "object" && LOADED.has(doc)) return LOADED.get(doc);
+  const net = readNetwork(doc);
+  LOADED.set(doc, net);
+  return net;
+}
+
+function readNetwork(doc) {
   if (!doc || typeof doc !== "object" || doc.format !== "digitlens-network") {
     throw new EngineError('not a digitlens network (no "format": "digitlens-network")');
   }
