@@ -207,21 +207,22 @@ def corrupt_checkpoint(path: Path, exc: Exception) -> ModelError:
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
           on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None,
-          threads: int | None = None) -> RunResult:
+          threads: int | None = None, monitor: bool = True) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
 
     ``threads`` caps BLAS threads (see ``digitlens.nn.threads``). None: ``DIGITLENS_THREADS``,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
-    load."""
+    load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
+    (``digitlens.analysis.monitor``; it only reads the model)."""
     validate_config(c)
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
     with blas_threads(threads, recorded) as count:
-        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count)
+        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor)
 
 
 def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
                     on_epoch: EpochCallback | None, on_batch: BatchCallback | None,
-                    threads: int = 1) -> RunResult:
+                    threads: int = 1, monitor: bool = True) -> RunResult:
     """The loop of ``train``; BLAS threads are as they are, ``threads`` is what gets recorded."""
     run = Run(run_dir) if run_dir is not None else None
     model, history, opt_state, rng_state = new_model(c, ds), [], None, None
@@ -271,6 +272,9 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
+    if monitor and model.n_layers > 1:
+        from digitlens.analysis.monitor import neuron_counts, probe_set
+        probe = probe_set(xt)
     stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
     n_batches = -(-len(x) // c.batch_size)
     times = []
@@ -293,6 +297,8 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                "loss": total / n_batches, "lr": lr, "seconds": seconds, "threads": threads}
+        if monitor and model.n_layers > 1:
+            row["neurons"] = neuron_counts(model, probe)
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:
