@@ -14,6 +14,7 @@ test digits and scored on the other half. A probe, unlike k nearest neighbours (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -194,10 +195,8 @@ def umap_embedding(h: np.ndarray, cache: Path | None, key: str, seed: int = 0) -
         buf = io.BytesIO()
         np.savez(buf, embedding=emb, fingerprint=np.array(digest),
                  meta=np.array(json.dumps({"method": "umap", "key": key, "seed": seed})))
-        try:
+        with contextlib.suppress(OSError):  # a read-only run folder: drawn, not cached
             atomic_write_bytes(path, buf.getvalue())
-        except OSError:
-            pass  # a read-only run folder: the map is still drawn, only not cached
     return emb
 
 

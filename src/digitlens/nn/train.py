@@ -295,8 +295,9 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
                                  "infinite); nothing of this epoch was saved: lower --lr")
         acc, test_loss = evaluate(model, xt, yt)
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
-        row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
-               "loss": total / n_batches, "lr": lr, "seconds": seconds, "threads": threads}
+        row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
+                               "loss": total / n_batches, "lr": lr, "seconds": seconds,
+                               "threads": threads}
         if monitor and model.n_layers > 1:
             row["neurons"] = neuron_counts(model, probe)
         history.append(row)

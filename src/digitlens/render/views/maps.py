@@ -50,8 +50,8 @@ def map_view(maps: list[LayerMap], labels: np.ndarray, names: list[str]) -> Pict
     if len(maps) > 1:
         caption = (f"Each dot is a test digit, coloured by its class. A straight line through "
                    f"the {first.name.split(' (')[0]} separates {first.separation:.1%} of the "
-                   f"digits by class; through {last.name.split(' (')[0]}, {last.separation:.1%}: the "
-                   "layers untangle the digits.")
+                   f"digits by class; through {last.name.split(' (')[0]}, "
+                   f"{last.separation:.1%}: the layers untangle the digits.")
     else:
         caption = (f"Each dot is a test digit of {first.name}, coloured by its class; a linear "
                    f"probe separates {first.separation:.1%} of them.")
