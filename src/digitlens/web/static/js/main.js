@@ -8,6 +8,7 @@
 import { api, toast } from "./api.js";
 import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
+import { HiddenMap } from "./hiddenmap.js";
 import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
@@ -25,7 +26,7 @@ const live = { timings: [], fetches: [], draws: [], computes: [], via: { socket:
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel;
+let runs = [], run = null, pad, diagram, tests, channel, hmap;
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
 const FRAME_MS = 1000 / 60;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
@@ -118,6 +119,7 @@ function render(res) {
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
   renderEvidence($("evidence"), res.evidence, res.prediction, names);
+  hmap.update(res);
   if (state.neuron && res.arithmetic && $("insp-maths")) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
   }
@@ -188,6 +190,7 @@ async function selectRun(name) {
   $("onnx-download").href = `${base}/export/onnx`;
   excelLink(null);
   diagram.setModel(run.sizes, run.class_names, run.activations);
+  hmap.load(run).catch((err) => toast(err.message));
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
   else closeInspector();
@@ -234,6 +237,8 @@ async function init() {
     const [x, y] = diagram.pos(layer + 1, index), r = diagram.canvas.getBoundingClientRect();
     return [r.left + x, r.top + y];
   };
+  hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
+  live.map = hmap;  // the moving point, for tests
   tests = new TestBrowser(() => run?.name, loadTest);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
