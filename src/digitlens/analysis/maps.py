@@ -109,8 +109,9 @@ def probe_accuracy(h: np.ndarray, y: np.ndarray, ridge: float = PROBE_RIDGE) -> 
     t = np.eye(n_classes)[ya]
     gram = xc.T @ xc  # (d, d)
     lam = ridge * max(float(np.trace(gram)) / max(gram.shape[0], 1), 1e-12)
-    w = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), xc.T @ (t - t.mean(axis=0)))
-    pred = np.argmax((xb - mu) @ w, axis=1)
+    prior = t.mean(axis=0)  # the intercept of centred data: each class's share
+    w = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), xc.T @ (t - prior))
+    pred = np.argmax((xb - mu) @ w + prior, axis=1)
     return float(np.mean(pred == yb))
 
 
