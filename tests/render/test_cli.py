@@ -24,14 +24,15 @@ def test_list(capsys) -> None:
     code, data, _ = run_cli(capsys, "render", "--list", "--json")
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
-        "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "errors",
-        "robustness"]
+        "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "map",
+        "compare", "errors", "robustness"]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
     out = tmp_path / f"{view}.png"
     extra = ["--n", "100"] if view == "robustness" else []
+    extra += ["--compare", str(trained_run)] if view == "compare" else []
     code, data, err = run_cli(capsys, "render", view, "--run", str(trained_run), "--out",
                               str(out), "--json", *extra)
     assert code == 0, err

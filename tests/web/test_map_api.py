@@ -1,0 +1,41 @@
+"""``GET /api/map`` against a real server: the map is the NumPy PCA of the run's test
+activations, and bad requests are one JSON error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from digitlens.analysis.maps import all_layers, fit_pca
+from digitlens.data.sources import Dataset
+from digitlens.nn.io import load_model
+
+
+def test_map_is_the_pca_of_the_test_activations(client: httpx.Client, runs_dir: Path,
+                                               sample: Dataset) -> None:
+    model = load_model(runs_dir / "small")
+    for layer in (0, 1):
+        d = client.get("/api/map", params={"run": "small", "layer": layer}).json()
+        assert d["ok"] and d["layer"] == layer and d["method"] == "pca"
+        h = all_layers(model, sample.test_images)[layer + 1]
+        p = fit_pca(h)
+        np.testing.assert_allclose(d["mean"], p.mean, atol=1e-4)
+        np.testing.assert_allclose(d["components"], p.components, atol=1e-5)
+        np.testing.assert_allclose(d["points"], p.project(h), atol=2e-3)
+        assert d["labels"] == sample.test_labels.tolist()
+        assert 0 < d["separation"] <= 1 and len(d["colours"]) == 10
+    default = client.get("/api/map", params={"run": "small"}).json()
+    assert default["layer"] == 1
+
+
+def test_map_errors(client: httpx.Client) -> None:
+    r = client.get("/api/map", params={"run": "small", "layer": 2})
+    assert r.status_code == 400 and "layer" in r.json()["error"]
+    r = client.get("/api/map", params={"run": "single"})
+    assert r.status_code == 400 and "no hidden layer" in r.json()["error"]
+    r = client.get("/api/map", params={"run": "nope"})
+    assert r.status_code == 404 and not r.json()["ok"]
+    r = client.get("/api/map", params={"run": "small", "colour": "red"})
+    assert r.status_code == 400
