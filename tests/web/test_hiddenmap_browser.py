@@ -61,3 +61,23 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path) -> None:  # noqa: F81
     a0 = np.asarray(page.js("Array.from(window.digitlens.last.activations[0])"), np.float64)
     np.testing.assert_allclose(map_point(page), (a0 - m0["mean"]) @ np.asarray(
         m0["components"]).T, rtol=1e-4, atol=1e-4)
+
+
+def test_train_tab_shows_the_neuron_monitor_live(page: Page, served_runs: Path,  # noqa: F811
+                                                 shots: Path) -> None:  # noqa: F811
+    page.page.get_by_test_id("tab-train").click()
+    form = page.page.get_by_test_id("train-form")
+    form.locator("select[name=preset]").select_option("s0-fingerprints")
+    form.locator("input[name=epochs]").fill("1")
+    form.locator("select[name=dataset]").select_option("mnist-sample")
+    form.locator("input[name=name]").fill("monitored")
+    page.page.get_by_test_id("train-start").click()
+    page.wait("document.querySelector('[data-testid=train-status]').textContent.includes('done')",
+              timeout=90)
+    import json
+    row = json.loads((served_runs / "monitored" / "history.json").read_text())["epochs"][0]
+    shown = page.text("train-neurons")
+    for n in row["neurons"]:
+        assert (f"layer {n['layer'] + 1}: {n['dead']} dead, {n['dim']} dim, "
+                f"{n['duplicates']} near-duplicate of {n['n']}") in shown
+    page.page.screenshot(path=str(shots / "train-neurons.png"))
