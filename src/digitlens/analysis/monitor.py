@@ -28,8 +28,13 @@ def probe_set(test_images: np.ndarray, size: int = PROBE_SIZE) -> np.ndarray:
 
 def neuron_counts(model: MLP, probe: np.ndarray) -> list[dict[str, Any]]:
     """Per hidden layer: {"layer", "n", "dead", "dim", "duplicates"} on ``probe``."""
-    acts = model.trace(probe).activations
-    return [{"layer": k, **flag_neurons(acts[k + 1], model.weights[k + 1]).counts()}
+    return counts_of(model, model.trace(probe).activations)
+
+
+def counts_of(model: MLP, activations: list[np.ndarray]) -> list[dict[str, Any]]:
+    """``neuron_counts`` from a trace's activations of the probe digits (the training loop
+    takes them from its test evaluation, which already ran the forward pass)."""
+    return [{"layer": k, **flag_neurons(activations[k + 1], model.weights[k + 1]).counts()}
             for k in range(model.n_layers - 1)]
 
 

@@ -30,7 +30,7 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
 from digitlens.nn.io import load_model, load_model_bytes, model_bytes
-from digitlens.nn.mlp import MLP, n_params
+from digitlens.nn.mlp import MLP, Trace, n_params
 from digitlens.nn.optim import OPTIMIZERS, make_optimizer
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.threads import blas_threads
@@ -88,10 +88,17 @@ def as_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
 
-def evaluate(model: MLP, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(accuracy, mean cost) on a labelled set."""
+def evaluate(model: MLP, images: np.ndarray, labels: np.ndarray,
+             first: list[Trace] | None = None) -> tuple[float, float]:
+    """(accuracy, mean cost) on a labelled set; ``first`` receives the trace of the first
+    5,000 images (the neuron monitor reads its probe digits there, without a second pass)."""
     from digitlens.nn import functions as F
-    outs = [model.trace(images[i:i + 5000]).output for i in range(0, len(images), 5000)]
+    outs = []
+    for i in range(0, len(images), 5000):
+        t = model.trace(images[i:i + 5000])
+        if i == 0 and first is not None:
+            first.append(t)
+        outs.append(t.output)
     out = np.concatenate(outs)
     acc = float(np.mean(np.argmax(out, axis=1) == labels))
     return acc, F.cost(model.cost, model.output_activation, out, labels.astype(np.int64))
@@ -272,9 +279,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
-    if monitor and model.n_layers > 1:
-        from digitlens.analysis.monitor import neuron_counts, probe_set
-        probe = probe_set(xt)
+    monitoring = monitor and model.n_layers > 1
     stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
     n_batches = -(-len(x) // c.batch_size)
     times = []
@@ -293,13 +298,15 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         if not (math.isfinite(total) and np.all(np.isfinite(model.params))):
             raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
                                  "infinite); nothing of this epoch was saved: lower --lr")
-        acc, test_loss = evaluate(model, xt, yt)
+        first: list[Trace] = []
+        acc, test_loss = evaluate(model, xt, yt, first if monitoring else None)
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                                "loss": total / n_batches, "lr": lr, "seconds": seconds,
                                "threads": threads}
-        if monitor and model.n_layers > 1:
-            row["neurons"] = neuron_counts(model, probe)
+        if monitoring:  # reads the first test digits' activations; changes nothing
+            from digitlens.analysis.monitor import PROBE_SIZE, counts_of
+            row["neurons"] = counts_of(model, [a[:PROBE_SIZE] for a in first[0].activations])
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:
