@@ -53,5 +53,6 @@ def monitor_figure(w: Any, history: list[dict[str, Any]]) -> str:
         return ""
     pic = Picture(neuron_history_chart(counts), "neurons-history")
     return w.figure(pic, "neurons-history.png",
-                    history_sentence(counts) + " A learning rate that is too high makes ReLU "
-                    "neurons die: the solid lines climb and stay up.")
+                    history_sentence(counts) + " Solid lines are dead neurons: with a learning "
+                    "rate that is too high, ReLU neurons die early and these lines climb and "
+                    "stay up.")

@@ -98,8 +98,8 @@ def compare_view(c: Comparison, a: MLP, b: MLP, images: np.ndarray, names: list[
     dis = d["disagreements"]
     gallery = titled(disagreement_gallery(c, images, names),
                      f"They disagree on {dis['count']:,} test digits",
-                     subtitle=f"A alone is right on {dis['only_a_right']}, B alone on "
-                              f"{dis['only_b_right']}; the first {min(GALLERY, dis['count'])} "
+                     subtitle=f"A alone is right on {dis['only_a_right']:,}, B alone on "
+                              f"{dis['only_b_right']:,}; the first {min(GALLERY, dis['count'])} "
                               "shown (green: right, orange: wrong)")
     sims = [s for _, _, s in c.matches]
     more = (f"the {PAIRS} most similar pairs, then the {PAIRS} least"

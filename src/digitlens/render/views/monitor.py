@@ -13,7 +13,7 @@ from digitlens.render.colors import CLASS_COLOURS
 STYLES = (("dead", "-"), ("dim", "--"), ("duplicates", ":"))
 
 
-def neuron_history_chart(counts: dict[str, Any], width: int = 640, height: int = 240
+def neuron_history_chart(counts: dict[str, Any], width: int = 640, height: int = 300
                          ) -> np.ndarray:
     """Dead (solid), dim (dashed) and near-duplicate (dotted) neurons per epoch, one colour
     per hidden layer, as a share of the layer."""
@@ -28,10 +28,10 @@ def neuron_history_chart(counts: dict[str, Any], width: int = 640, height: int =
                     marker="o" if len(ep) <= 30 else None, markersize=3,
                     label=f"layer {layer['layer'] + 1} ({layer['n']}): {key}")
     ax.set_ylim(0, max(0.05, ax.get_ylim()[1]))
-    charts.style(ax, "Dead, dim and near-duplicate neurons per epoch", "epoch",
-                 "share of the layer")
+    charts.style(ax, "Dead, dim, near-duplicate neurons", "epoch", "share of the layer")
     charts.percent_axis(ax)
-    ax.legend(fontsize=7, ncol=len(counts["layers"]), loc="upper left")
+    fig.legend(fontsize=7, ncol=len(counts["layers"]), loc="outside lower center",
+               frameon=False)
     return charts.to_rgb(fig)
 
 

@@ -99,7 +99,7 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
     chart = charts.neuron_charts(rep)
     if history is not None:
         from digitlens.render.views.monitor import neuron_history_chart
-        line = neuron_history_chart(history, chart.shape[1], 240)
+        line = neuron_history_chart(history, chart.shape[1], 300)
         chart = np.concatenate([chart, np.full((8, chart.shape[1], 3), 255, np.uint8), line])
     top = titled(neuron_mosaic(model, rep, chart.shape[1]), title,
                  subtitle=f"each tile is a neuron's {what} (red +, blue −, one shared scale); "
