@@ -43,7 +43,11 @@ def main() -> None:
     ap.add_argument("--other", help="a second run of the same shape (default: a fresh net)")
     ap.add_argument("--lr-runs", nargs="*", default=[])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--browser", action="store_true",
+                    help="also time the moving point in Chromium (digitlens serve + Playwright)")
     a = ap.parse_args()
+    if a.browser:
+        browser_point(a.run)
     ds = load_dataset("mnist", fetch=False)
     model = load_model(a.run)
     x, y = ds.test_images, ds.test_labels
@@ -89,6 +93,47 @@ def main() -> None:
         print(f"lr {cfg['lr']:g} ({cfg['optimizer']}): dead per epoch (layer 1/layer 2 of "
               f"{'/'.join(str(n['n']) for n in rows[0]['neurons'])}): {dead}; test accuracy "
               f"{rows[-1]['test_accuracy']:.2%}")
+
+
+def browser_point(run: str) -> None:
+    """Milliseconds per update of the explorer's moving point (projection + redraw of the map
+    with its 10,000 test digits), against a 60 Hz frame (16.7 ms)."""
+    import re
+    import subprocess
+    import sys
+
+    from playwright.sync_api import sync_playwright
+    proc = subprocess.Popen([sys.executable, "-m", "digitlens", "serve", "--port", "0", "--run",
+                             run], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)  # type: ignore[union-attr]
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                  args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(url)
+            for _ in range(1200):  # a function, not a string: the page's CSP forbids eval
+                if page.evaluate("() => !!(window.digitlens && window.digitlens.map && "
+                                 "window.digitlens.map.map)"):
+                    break
+                page.wait_for_timeout(100)
+            ms = page.evaluate("""() => {
+              const m = window.digitlens.map, n = m.map.mean.length, t = [];
+              for (let k = 0; k < 200; k++) {
+                const acts = Array.from({length: n}, () => Math.random());
+                const res = {has_ink: true, activations: []};
+                res.activations[m.map.layer] = Float32Array.from(acts);
+                const t0 = performance.now(); m.update(res); t.push(performance.now() - t0);
+              }
+              t.sort((a, b) => a - b); return [t[100], t[190]];
+            }""")
+            b.close()
+        print(f"explorer: moving point (projection + redraw) median {ms[0]:.2f} ms, 95th "
+              f"percentile {ms[1]:.2f} ms per update (a 60 Hz frame is 16.7 ms)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
