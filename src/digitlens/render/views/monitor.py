@@ -30,6 +30,8 @@ def neuron_history_chart(counts: dict[str, Any], width: int = 640, height: int =
     ax.set_ylim(0, max(0.05, ax.get_ylim()[1]))
     charts.style(ax, "Dead, dim, near-duplicate neurons", "epoch", "share of the layer")
     charts.percent_axis(ax)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.legend(fontsize=7, ncol=len(counts["layers"]), loc="outside lower center",
                frameon=False)
     return charts.to_rgb(fig)
