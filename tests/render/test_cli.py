@@ -93,13 +93,15 @@ def test_report(trained_run, tmp_path, capsys) -> None:
                               "--json")
     assert code == 0, err
     html = (out / "index.html").read_text()
-    for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "errors",
-                   "robustness"):
+    for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "maps",
+                   "errors", "robustness"):
         assert f'id="{anchor}"' in html
     for name in data["files"]:
         assert (out / name).stat().st_size > 500
         assert f'"{name}"' in html or name.endswith("-poster.png")
     assert "weights-compare.png" in data["files"]  # the 500-image twin was trained
+    assert {"compare-few-many.png", "maps.png", "neurons-history.png"} <= set(data["files"])
+    assert "linear-probe accuracy" in html
     assert f"{data['accuracy']:.2%}" in html
     # counts agree with their nouns; the video leaves its controls a band below the frame
     assert "after 5 epochs" in html and " 1 epochs" not in html
