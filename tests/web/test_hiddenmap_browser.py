@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitlens.analysis.maps import all_layers
+from digitlens.data.sources import Dataset
+from digitlens.nn.io import load_model
+
 from .test_browser import ONE, ZERO, Page, browser, page, shots  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +21,8 @@ def map_point(p: Page) -> list[float] | None:
     return p.js("window.digitlens.map.point")  # type: ignore[no-any-return]
 
 
-def test_drawing_moves_on_the_map(page: Page, shots: Path) -> None:  # noqa: F811
+def test_drawing_moves_on_the_map(page: Page, shots: Path, served_runs: Path,  # noqa: F811
+                                  sample: Dataset) -> None:
     page.wait("window.digitlens.map.map !== null")
     m = page.js("window.digitlens.map.map")
     assert m["layer"] == 1 and len(m["points"]) == len(m["labels"]) > 0
@@ -47,10 +52,22 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path) -> None:  # noqa: F81
     page.wait("document.querySelectorAll('[data-testid=map-near] figure').length === 5")
     shown = [int(i) for i in page.js("[...document.querySelectorAll("
                                      "'[data-testid=map-near] figure')].map(f => f.dataset.index)")]
-    pts = np.asarray(m["points"])
-    d = ((pts - np.asarray(moved)) ** 2).sum(1)
-    assert sorted(d[shown]) == pytest.approx(sorted(np.sort(d)[:5]))
-    assert "your drawing" in page.text("map-near")
+    h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # hidden layer 2
+    d = ((h - acts) ** 2).sum(1)
+    assert d[shown] == pytest.approx(np.sort(d)[:5], rel=1e-4, abs=1e-6)
+    assert "your drawing in hidden layer 2" in page.text("map-near")
+    # elsewhere on the map: the test digits under the cursor, nearest on the map
+    page.page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.wait("document.querySelector('[data-testid=map-near]').textContent.includes('here')")
+    page.wait("document.querySelectorAll('[data-testid=map-near] figure').length === 5")
+    corner = page.js("window.digitlens.map.fromCanvas([5 / " + str(scale) + ", 5 / " +
+                     str(scale) + "])")
+    shown = [int(i) for i in page.js("[...document.querySelectorAll("
+                                     "'[data-testid=map-near] figure')].map(f => f.dataset.index)")]
+    d2 = ((np.asarray(m["points"]) - corner) ** 2).sum(1)
+    assert sorted(d2[shown]) == pytest.approx(sorted(np.sort(d2)[:5]))
+    page.page.mouse.move(box["x"] + px * scale, box["y"] + py * scale)
+    page.wait("document.querySelector('[data-testid=map-near]').textContent.includes('drawing')")
     page.page.wait_for_timeout(300)  # the thumbnails
     page.page.screenshot(path=str(shots / "hidden-map.png"), full_page=True)
     # another layer: a new map, the same drawing projected with its own components

@@ -39,3 +39,22 @@ def test_map_errors(client: httpx.Client) -> None:
     assert r.status_code == 404 and not r.json()["ok"]
     r = client.get("/api/map", params={"run": "small", "colour": "red"})
     assert r.status_code == 400
+
+
+def test_near_digits_in_the_layer(client: httpx.Client, runs_dir: Path, sample: Dataset) -> None:
+    model = load_model(runs_dir / "small")
+    h = all_layers(model, sample.test_images)[1]  # hidden layer 1 (32)
+    q = h[17] + 0.01
+    d = client.post("/api/map/near", json={"run": "small", "layer": 0,
+                                           "activations": q.tolist(), "k": 4}).json()
+    brute = np.argsort(((h - q) ** 2).sum(1), kind="stable")[:4]
+    assert d["ok"] and d["indices"][0] == 17 and d["indices"] == brute.tolist()
+    assert d["labels"] == sample.test_labels[brute].tolist()
+    np.testing.assert_allclose(d["distances"], np.linalg.norm(h[brute] - q, axis=1), atol=1e-3)
+    for bad in ({"activations": [0.0] * 5}, {"activations": [0.0] * 31 + ["x"]},
+                {"activations": [0.0] * 32, "k": 0}, {"activations": "no"}):
+        r = client.post("/api/map/near", json={"run": "small", "layer": 0, **bad})
+        assert r.status_code == 400 and not r.json()["ok"], bad
+    nan = '{"run": "small", "layer": 0, "activations": [' + ", ".join(["NaN"] * 32) + "]}"
+    r = client.post("/api/map/near", content=nan, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and not r.json()["ok"]

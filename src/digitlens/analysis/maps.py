@@ -203,16 +203,22 @@ def umap_embedding(h: np.ndarray, cache: Path | None, key: str, seed: int = 0) -
     return emb
 
 
+def nearest(h: np.ndarray, query: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (m, k) of the ``k`` rows of ``h`` (n, d) nearest to each query (m, d), nearest
+    first, and their Euclidean distances."""
+    q = np.atleast_2d(np.asarray(query, np.float64))
+    hh = np.asarray(h, np.float64)
+    d2 = (q**2).sum(1)[:, None] - 2 * q @ hh.T + (hh**2).sum(1)[None, :]  # (m, d) @ (d, n)
+    k = min(k, len(hh))
+    near = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return near, np.sqrt(np.maximum(np.take_along_axis(d2, near, 1), 0))
+
+
 def place_by_neighbours(h: np.ndarray, emb: np.ndarray, query: np.ndarray,
                         k: int = 5) -> np.ndarray:
     """Map points for new activations ``query`` (m, d) on an embedding ``emb`` (n, 2) of ``h``:
     the inverse-distance weighted mean of the embeddings of the ``k`` nearest of ``h``."""
-    q = np.atleast_2d(np.asarray(query, np.float64))
-    hh = np.asarray(h, np.float64)
-    d2 = (q**2).sum(1)[:, None] - 2 * q @ hh.T + (hh**2).sum(1)[None, :]  # (m, n)
-    k = min(k, len(hh))
-    near = np.argsort(d2, axis=1)[:, :k]
-    dist = np.sqrt(np.maximum(np.take_along_axis(d2, near, 1), 0))
+    near, dist = nearest(h, query, k)
     wts = 1.0 / (dist + 1e-9)
     return (wts[:, :, None] * emb[near]).sum(1) / wts.sum(1, keepdims=True)
 

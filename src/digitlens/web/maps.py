@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.maps import page_map
-from digitlens.errors import ParameterError
+from digitlens.analysis.maps import nearest, page_map
+from digitlens.errors import ParameterError, bad_param
 from digitlens.render.colors import CLASS_COLOURS
 from digitlens.web import validate as v
 from digitlens.web.runs import LoadedRun, Registry
@@ -43,3 +43,27 @@ def hidden_map(registry: Registry, run: LoadedRun, params: dict[str, Any]) -> di
                 _cache.pop(next(iter(_cache)))
             _cache[key] = hit
     return hit
+
+
+def near_digits(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+    """``POST /api/map/near``: the ``k`` test digits whose activations in hidden ``layer`` are
+    nearest (Euclidean, all the layer's numbers, not the 2-D map) to ``activations``."""
+    hidden = run.model.n_layers - 1
+    if hidden < 1:
+        raise ParameterError(f"run {run.name!r} has no hidden layer to map")
+    layer = v.integer(data.get("layer", hidden - 1), "layer", 0, hidden - 1)
+    k = v.integer(data.get("k", 5), "k", 1, 50)
+    width = run.model.sizes[layer + 1]
+    acts = data.get("activations")
+    if not isinstance(acts, list) or len(acts) != width or not all(
+            isinstance(a, int | float) and not isinstance(a, bool) and np.isfinite(a)
+            for a in acts):
+        raise bad_param("activations", f"a list of {width} finite numbers (hidden layer "
+                        f"{layer + 1})", f"{type(acts).__name__} of {len(acts)}"
+                        if isinstance(acts, list) else type(acts).__name__)
+    h = registry.test_activations(run, layer)
+    idx, dist = nearest(h, np.asarray(acts, np.float64), k)
+    labels = run.dataset.test_labels
+    return {"run": run.name, "layer": layer, "indices": idx[0].tolist(),
+            "labels": [int(labels[i]) for i in idx[0]],
+            "distances": [round(float(d), 4) for d in dist[0]]}

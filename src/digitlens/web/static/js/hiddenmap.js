@@ -1,7 +1,8 @@
 // The hidden-space map: one hidden layer's test digits projected on their two principal
 // directions (GET api/map), and the current drawing as a point moving on it as you draw. PCA is
 // linear, so the point is (activations − mean) · components, computed here from the activations
-// the page already has. Hovering near the point lists its nearest test digits on the map.
+// the page already has. Hovering the point lists the test digits nearest to the drawing in the
+// layer itself (POST api/map/near); hovering elsewhere, the test digits under the cursor.
 
 import { api } from "./api.js";
 import { paint } from "./colors.js";
@@ -116,13 +117,23 @@ export class HiddenMap {
     const py = (e.clientY - r.top) * this.canvas.height / r.height;
     const here = this.pixel();
     const onPoint = here && Math.hypot(here[0] - px, here[1] - py) < 14;
-    const centre = onPoint ? this.point : this.fromCanvas([px, py]);
-    const idx = nearest(this.map.points, centre, 5);
-    const key = idx.join(",");
+    const key = onPoint ? `point:${this.updates}` : nearest(this.map.points, this.fromCanvas([px, py]), 5).join(",");
     if (key === this.shown) return;
     this.shown = key;
+    let idx, title;
+    if (onPoint) {  // nearest in the layer itself (all its numbers), not on the flat map
+      const m = this.map, acts = Array.from(this.last.activations[m.layer]);
+      try {
+        idx = (await api("api/map/near", { run: this.run.name, layer: m.layer, activations: acts })).indices;
+      } catch { return; }
+      if (this.shown !== key) return;
+      title = `nearest test digits to your drawing in ${m.name.split(" (")[0]}`;
+    } else {
+      idx = key.split(",").map(Number);
+      title = "test digits here on the map";
+    }
     const names = this.run.class_names;
-    this.near.innerHTML = `<span>${onPoint ? "nearest test digits to your drawing" : "test digits here"}:</span>`;
+    this.near.innerHTML = `<span>${title}:</span>`;
     for (const i of idx) {
       const fig = document.createElement("figure"), c = document.createElement("canvas");
       c.width = c.height = 28; fig.append(c);
