@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
-from digitlens.errors import ModelError
+from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 
 
@@ -42,7 +42,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = load_any(args.run_a), load_any(args.run_b)
     check_comparable(a, b)
     if args.out and Path(args.out).suffix.lower() != ".png":
-        raise ModelError(f"{args.out}: the comparison is drawn as a .png")
+        raise bad_param("out", "a .png file", args.out)
     ds = load_data(args, a)
     t0 = time.perf_counter()
     c = compare_models(a, b, ds.test_images, ds.test_labels)
