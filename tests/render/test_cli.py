@@ -24,14 +24,15 @@ def test_list(capsys) -> None:
     code, data, _ = run_cli(capsys, "render", "--list", "--json")
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
-        "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "errors",
-        "robustness"]
+        "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "map",
+        "compare", "errors", "robustness"]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
     out = tmp_path / f"{view}.png"
     extra = ["--n", "100"] if view == "robustness" else []
+    extra += ["--compare", str(trained_run)] if view == "compare" else []
     code, data, err = run_cli(capsys, "render", view, "--run", str(trained_run), "--out",
                               str(out), "--json", *extra)
     assert code == 0, err
@@ -92,13 +93,15 @@ def test_report(trained_run, tmp_path, capsys) -> None:
                               "--json")
     assert code == 0, err
     html = (out / "index.html").read_text()
-    for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "errors",
-                   "robustness"):
+    for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "maps",
+                   "errors", "robustness"):
         assert f'id="{anchor}"' in html
     for name in data["files"]:
         assert (out / name).stat().st_size > 500
         assert f'"{name}"' in html or name.endswith("-poster.png")
     assert "weights-compare.png" in data["files"]  # the 500-image twin was trained
+    assert {"compare-few-many.png", "maps.png", "neurons-history.png"} <= set(data["files"])
+    assert "linear-probe accuracy" in html
     assert f"{data['accuracy']:.2%}" in html
     # counts agree with their nouns; the video leaves its controls a band below the frame
     assert "after 5 epochs" in html and " 1 epochs" not in html

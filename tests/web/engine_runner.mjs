@@ -32,6 +32,11 @@ try {
       const t = net.trace(x.subarray(k * 784, (k + 1) * 784), { knockout });
       ar[`${k}/${layer}/${neuron}`] = E.arithmetic(net, t, layer, neuron);
     }
+    if (job.projection) {  // the hidden-space map's moving point
+      const { layer, mean, components } = job.projection, pts = [];
+      for (let k = 0; k < n; k++) pts.push(...E.project(net.trace(x.subarray(k * 784, (k + 1) * 784)).activations[layer], mean, components));
+      out.projection = b64(pts);
+    }
     Object.assign(out, { probabilities: b64(probs), predictions: preds, evidence: ev, arithmetic: ar, flow });
   }
   if (job.drawings) {

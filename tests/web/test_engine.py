@@ -254,3 +254,22 @@ def test_the_documented_node_example_runs(nets: dict[str, MLP], tmp_path: Path) 
     out = subprocess.run([node, "example.mjs"], cwd=tmp_path, capture_output=True, text=True,
                          check=True, timeout=60).stdout.split()
     assert out[0] in "0123456789" and out[-1] == "7840"
+
+
+def test_map_projection_matches_python(nets: dict[str, MLP], sample: Dataset,
+                                       tmp_path: Path) -> None:
+    """The hidden-space map's moving point: engine.js's project against PCA.project."""
+    from digitlens.analysis.maps import fit_pca
+
+    model = nets["tanh"]
+    export_json(model, tmp_path / "net.json")
+    x = sample.test_images.reshape(-1, 784).astype(np.float32)[:200] / 255
+    for layer in range(model.n_layers - 1):
+        h = model.trace(x).activations[layer + 1]
+        pca = fit_pca(h)
+        out = run_engine(tmp_path, {"network": str(tmp_path / "net.json"), "inputs": b64(x),
+                                    "projection": {"layer": layer, "mean": pca.mean.tolist(),
+                                                   "components": pca.components.tolist()}})
+        assert "error" not in out, out.get("error")
+        np.testing.assert_allclose(floats(out["projection"]).reshape(-1, 2), pca.project(h),
+                                   atol=1e-4)

@@ -198,6 +198,52 @@ def finetune(model: MLP, x: np.ndarray, y: np.ndarray, epochs: int = 1,
 
 
 @dataclass
+class Flags:
+    """One layer's neurons flagged dead, dim or near-duplicate, with the numbers behind it."""
+
+    spread: np.ndarray       # activation std over the data
+    outgoing: np.ndarray     # norm of outgoing weights
+    importance: np.ndarray   # outgoing × spread
+    dead: np.ndarray
+    dim: np.ndarray
+    duplicates: list[tuple[int, int, float]]
+
+    def counts(self) -> dict[str, int]:
+        """Dead, dim and near-duplicate neurons (those in at least one near-duplicate pair)."""
+        dup = {i for i, j, _ in self.duplicates} | {j for _, j, _ in self.duplicates}
+        return {"n": int(self.dead.size), "dead": int(self.dead.sum()),
+                "dim": int(self.dim.sum()), "duplicates": len(dup)}
+
+
+def correlation(h: np.ndarray) -> np.ndarray:
+    """Pearson correlation between the columns of ``h`` (n, k): one float32 Gram matrix of the
+    centred columns (a quarter of ``np.corrcoef``'s float64 time; the monitor runs it every
+    epoch), scaled by the column norms, computed in float64."""
+    hc = h - h.mean(axis=0, dtype=np.float64).astype(h.dtype)
+    gram = (hc.T @ hc).astype(np.float64)  # (k, n) @ (n, k) -> (k, k)
+    norm = np.sqrt(np.maximum(np.diag(gram), 1e-30))
+    return np.atleast_2d(gram / np.outer(norm, norm))
+
+
+def flag_neurons(h: np.ndarray, w_next: np.ndarray) -> Flags:
+    """The one definition of dead, dim and near-duplicate, from a layer's activations ``h``
+    (n, n_neurons) on some data and its outgoing weights ``w_next`` (n_neurons, n_next)."""
+    spread = h.std(axis=0, dtype=np.float64)
+    outgoing = np.linalg.norm(w_next.astype(np.float64), axis=1)
+    importance = outgoing * spread
+    med_spread = float(np.median(spread)) or 1.0
+    dead = spread <= DEAD_SPREAD * med_spread
+    dim = ~dead & (importance < DIM_FRACTION * float(np.median(importance)))
+    live = np.flatnonzero(~dead)
+    dups: list[tuple[int, int, float]] = []
+    if live.size > 1:
+        c = correlation(h[:, live])
+        iu = np.argwhere(np.triu(c, 1) >= DUPLICATE_CORR)
+        dups = [(int(live[i]), int(live[j]), float(c[i, j])) for i, j in iu]
+    return Flags(spread, outgoing, importance, dead, dim, dups)
+
+
+@dataclass
 class NeuronReport:
     layer: int
     n: int
@@ -258,18 +304,9 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
     y = np.asarray(y, np.int64)
     h = hidden_activations(model, x, layer)
     mean = h.mean(axis=0, dtype=np.float64).astype(np.float32)
-    spread = h.std(axis=0, dtype=np.float64)
-    outgoing = np.linalg.norm(model.weights[layer + 1].astype(np.float64), axis=1)
-    importance = outgoing * spread
-    med_spread = float(np.median(spread)) or 1.0
-    dead = spread <= DEAD_SPREAD * med_spread
-    dim = ~dead & (importance < DIM_FRACTION * float(np.median(importance)))
-    live = np.flatnonzero(~dead)
-    dups: list[tuple[int, int, float]] = []
-    if live.size > 1:
-        c = np.atleast_2d(np.corrcoef(h[:, live].T.astype(np.float64)))
-        iu = np.argwhere(np.triu(c, 1) >= DUPLICATE_CORR)
-        dups = [(int(live[i]), int(live[j]), float(c[i, j])) for i, j in iu]
+    f = flag_neurons(h, model.weights[layer + 1])
+    spread, outgoing, importance, dead, dim, dups = (f.spread, f.outgoing, f.importance, f.dead,
+                                                     f.dim, f.duplicates)
     base = float(np.mean(np.argmax(forward_from(model, h, layer), axis=1) == y))
     zeros = np.zeros_like(mean)
     rep = NeuronReport(layer, h.shape[1], importance, mean, spread, outgoing, dead, dim, dups,

@@ -30,11 +30,13 @@ def register(sub: Any) -> None:
     p.add_argument("--frames", type=int, help="digits in an animation")
     p.add_argument("--mode", choices=("example", "classes"), help="fingerprints: one digit or "
                    "every class's mean")
-    p.add_argument("--method", choices=("auto", "weights", "composed", "gradient"),
-                   help="evidence for deeper nets")
+    p.add_argument("--method", choices=("auto", "weights", "composed", "gradient", "pca", "umap"),
+                   help="evidence for deeper nets (auto|weights|composed|gradient); map: "
+                        "pca (default) or umap (the maps extra)")
     p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
     p.add_argument("--layer", type=int, help="neurons: hidden layer (0-based, default last)")
-    p.add_argument("--compare", help="weights: a run of the same net on fewer images (S2)")
+    p.add_argument("--compare", help="weights: a run of the same net on fewer images (S2); "
+                   "compare: the second run or model")
     p.add_argument("--every", type=int, help="evolution: every k-th snapshot")
     p.add_argument("--epoch", type=int, help="evolution as a still: which epoch (default last)")
     p.add_argument("--fps", type=float, help="frames per second")

@@ -30,7 +30,7 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
 from digitlens.nn.io import load_model, load_model_bytes, model_bytes
-from digitlens.nn.mlp import MLP, n_params
+from digitlens.nn.mlp import MLP, Trace, n_params
 from digitlens.nn.optim import OPTIMIZERS, make_optimizer
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.threads import blas_threads
@@ -88,10 +88,17 @@ def as_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
 
-def evaluate(model: MLP, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(accuracy, mean cost) on a labelled set."""
+def evaluate(model: MLP, images: np.ndarray, labels: np.ndarray,
+             first: list[Trace] | None = None) -> tuple[float, float]:
+    """(accuracy, mean cost) on a labelled set; ``first`` receives the trace of the first
+    5,000 images (the neuron monitor reads its probe digits there, without a second pass)."""
     from digitlens.nn import functions as F
-    outs = [model.trace(images[i:i + 5000]).output for i in range(0, len(images), 5000)]
+    outs = []
+    for i in range(0, len(images), 5000):
+        t = model.trace(images[i:i + 5000])
+        if i == 0 and first is not None:
+            first.append(t)
+        outs.append(t.output)
     out = np.concatenate(outs)
     acc = float(np.mean(np.argmax(out, axis=1) == labels))
     return acc, F.cost(model.cost, model.output_activation, out, labels.astype(np.int64))
@@ -207,21 +214,22 @@ def corrupt_checkpoint(path: Path, exc: Exception) -> ModelError:
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
           on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None,
-          threads: int | None = None) -> RunResult:
+          threads: int | None = None, monitor: bool = True) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
 
     ``threads`` caps BLAS threads (see ``digitlens.nn.threads``). None: ``DIGITLENS_THREADS``,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
-    load."""
+    load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
+    (``digitlens.analysis.monitor``; it only reads the model)."""
     validate_config(c)
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
     with blas_threads(threads, recorded) as count:
-        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count)
+        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor)
 
 
 def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
                     on_epoch: EpochCallback | None, on_batch: BatchCallback | None,
-                    threads: int = 1) -> RunResult:
+                    threads: int = 1, monitor: bool = True) -> RunResult:
     """The loop of ``train``; BLAS threads are as they are, ``threads`` is what gets recorded."""
     run = Run(run_dir) if run_dir is not None else None
     model, history, opt_state, rng_state = new_model(c, ds), [], None, None
@@ -271,6 +279,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
+    monitoring = monitor and model.n_layers > 1
     stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
     n_batches = -(-len(x) // c.batch_size)
     times = []
@@ -289,10 +298,15 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         if not (math.isfinite(total) and np.all(np.isfinite(model.params))):
             raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
                                  "infinite); nothing of this epoch was saved: lower --lr")
-        acc, test_loss = evaluate(model, xt, yt)
+        first: list[Trace] = []
+        acc, test_loss = evaluate(model, xt, yt, first if monitoring else None)
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
-        row = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
-               "loss": total / n_batches, "lr": lr, "seconds": seconds, "threads": threads}
+        row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
+                               "loss": total / n_batches, "lr": lr, "seconds": seconds,
+                               "threads": threads}
+        if monitoring:  # reads the first test digits' activations; changes nothing
+            from digitlens.analysis.monitor import PROBE_SIZE, counts_of
+            row["neurons"] = counts_of(model, [a[:PROBE_SIZE] for a in first[0].activations])
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:

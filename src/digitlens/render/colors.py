@@ -38,6 +38,9 @@ NAMED: dict[str, tuple[int, int, int]] = {
     "dim": (150, 150, 150),       # a dim neuron's frame
     "dup": (0, 150, 170),         # a near-duplicate neuron's frame
 }
+# one colour per class for maps and per-class charts (ColorBrewer/Tableau-like, distinguishable)
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf")
 NAMED_START = 225
 INDEX = {name: NAMED_START + i for i, name in enumerate(NAMED)}
 WHITE = INDEX["white"]

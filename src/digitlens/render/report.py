@@ -28,6 +28,7 @@ from digitlens.render import charts
 from digitlens.render.animate import ffmpeg_exe
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
+from digitlens.render.report_network import maps_section, monitor_figure, twin_comparison
 from digitlens.render.views import digit_indices
 from digitlens.render.views import evidence as EV
 from digitlens.render.views import fingerprints as FP
@@ -115,6 +116,7 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     video = "evolution.mp4" if ffmpeg_exe() else "evolution.gif"
     every = max(1, len(run.snapshot_epochs()) // 240)
     body += w.figure(evolution(run, every, None, (x, y), names), video)
+    body += monitor_figure(w, history)
     sections.append(section("training", "1. Watching it learn", body, "S3"))
 
     # 2. fingerprints
@@ -152,6 +154,7 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
         from digitlens.render.views import compare_labels
         body += w.figure(WV.compare_training(twin, model, *compare_labels(
             twin, model, len(ds.train_labels)), class_names=names), "weights-compare.png")
+        body += twin_comparison(w, twin, model, ds)
     sections.append(section("weights", "4. What the neurons look for", body, "S2, S3"))
 
     # 5. neurons
@@ -162,6 +165,12 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
         body += neuron_table(rep)
         sections.append(section("neurons", "5. Neurons that matter", body, "S3"))
         findings.append(f"Hidden layer {rep.layer + 1}: {redundancy_sentence(rep, bold=True)}")
+
+    # 5b. hidden-space maps
+    if model.n_layers > 1:
+        body, finding = maps_section(w, model, ds)
+        findings.append(finding)
+        sections.append(section("maps", "5b. The layers untangle the digits", body, "S0"))
 
     # 6. errors
     sections.append(section("errors", "6. Where it goes wrong",

@@ -53,6 +53,8 @@ INTRO = {
     "weights": "Each first-layer neuron multiplies the 784 pixels by its 784 weights. Drawn as a "
                "28×28 image, the weights show what the neuron responds to.",
     "neurons": "Are all the neurons needed? We rank them, switch them off and measure.",
+    "maps": "Each layer turns a digit into a list of numbers, a point in a space with one axis "
+            "per neuron. Flattened to two dimensions, the test digits of one class gather.",
     "errors": "Nobody is perfect: here is what the network gets wrong.",
     "robustness": "MNIST digits are centred and sized the same way. A drawing that is not looks "
                   "unfamiliar to the network.",

@@ -199,6 +199,20 @@ class Api:
         run = await run_in_threadpool(self.run_of, params.get("run"))
         return ok(await run_in_threadpool(explore.confusion, self.registry, run))
 
+    async def hidden_map(self, request: Request) -> Response:
+        from digitlens.web.maps import hidden_map
+        params = dict(request.query_params)
+        v.only(params, {"run", "layer"})
+        run = await run_in_threadpool(self.run_of, params.get("run"))
+        return ok(await run_in_threadpool(hidden_map, self.registry, run, params))
+
+    async def map_near(self, request: Request) -> Response:
+        from digitlens.web.maps import near_digits
+        data = await v.read_json(request)
+        v.only(data, {"run", "layer", "activations", "k"})
+        run = await run_in_threadpool(self.run_of, data.get("run"))
+        return ok(await run_in_threadpool(near_digits, self.registry, run, data))
+
     async def train(self, request: Request) -> Response:
         if not self.allow_training:
             raise v.Forbidden("this server is read-only: training is off (it listens beyond "
@@ -277,6 +291,8 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/ablate", api.ablate, methods=["POST"]),
         Route("/test", api.test_digits),
         Route("/confusion", api.confusion),
+        Route("/map", api.hidden_map),
+        Route("/map/near", api.map_near, methods=["POST"]),
         Route("/train", api.train, methods=["POST"]),
         Route("/train/jobs", api.train_jobs),
         Route("/train/{job}/events", api.train_events),

@@ -4,6 +4,7 @@ from a run folder and a dataset (used by the CLI and the report)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,10 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
              "with bias bars, output weights, accuracy so far", True),
     ViewInfo("neurons", "S3", "hidden neurons ranked by importance, dead/dim/duplicates, proved by "
              "ablation and pruning + fine-tuning", False),
+    ViewInfo("map", "S0", "each hidden layer's test digits projected to 2-D (--method pca|umap, "
+             "--layer L), with a linear probe's accuracy per layer, input pixels included", False),
+    ViewInfo("compare", "S2", "two models side by side (--compare RUN): accuracy per class, "
+             "confusion difference, disagreements, matched first-layer neurons", False),
     ViewInfo("errors", "-", "confusion matrix and a gallery of misclassified digits with their "
              "top two classes", False),
     ViewInfo("robustness", "S3", "accuracy when digits are moved or resized, as drawn vs after "
@@ -116,13 +121,58 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
         tx, ty, tune = finetune_data(model, ds.train_images, ds.train_labels,
                                      o.get("n", FINETUNE_IMAGES))
         rep = analyse_neurons(model, x, y, o.get("layer"), train=(tx, ty), finetune_with=tune)
-        return neurons_view(model, rep)
+        return neurons_view(model, rep, run_counts(run))
+    if name == "map":
+        return map_of(run, model, ds, o)
+    if name == "compare":
+        return compare_of(model, ds, o)
     if name == "errors":
         from digitlens.render.views.errors import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
     from digitlens.analysis.robustness import robustness
     from digitlens.render.views.robustness import robustness_view
     return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
+
+
+def run_counts(run: str | Run) -> dict[str, Any] | None:
+    """The neuron monitor's per-epoch counts of a run folder (None for a model file)."""
+    from digitlens.analysis.monitor import history_counts
+    r = run if isinstance(run, Run) else Run(run)
+    return history_counts(r.history()) if r.path.is_dir() else None
+
+
+def map_of(run: str | Run, model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+    from digitlens.analysis.maps import check_map_layer, hidden_maps
+    from digitlens.render.views.maps import map_view
+    method = o.get("method", "pca")
+    if method not in ("pca", "umap"):
+        raise bad_param("method", "pca or umap for the map view", method)
+    layers = check_map_layer(model, o.get("layer"))
+    path = run.path if isinstance(run, Run) else Path(run)
+    cache = path / "maps" if path.is_dir() else None
+    maps = hidden_maps(model, ds.test_images, ds.test_labels, layers, method, cache)
+    return map_view(maps, ds.test_labels, list(ds.class_names))
+
+
+def compare_of(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+    from digitlens.analysis.compare import compare_models
+    from digitlens.render.views.compare import compare_view
+    if "compare" not in o:
+        raise bad_param("compare", "a second run or model file (--compare RUN)", None)
+    other = load_model(o["compare"])
+    c = compare_models(model, other, ds.test_images, ds.test_labels)
+    return compare_view(c, model, other, ds.test_images, list(ds.class_names),
+                        model_label(model, len(ds.train_labels)),
+                        model_label(other, len(ds.train_labels)))
+
+
+def model_label(m: MLP, n_train: int) -> str:
+    """'784-512-256-10, 60,000 images' from a model's shape and training settings."""
+    shape = "-".join(map(str, m.sizes))
+    t = m.meta.get("training") or {}
+    if not t:
+        return f"{shape}, imported" if m.meta.get("imported_from") else shape
+    return f"{shape}, {count(int(t.get('train_size') or n_train), 'image')}"
 
 
 def compare_labels(small: MLP, full: MLP, n_default: int) -> tuple[str, str]:

@@ -167,7 +167,15 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
     vmax_b = [C.symmetric_limit(np.concatenate([m.biases[0], m.biases[-1]]), 100)
               for m in fr.models]
 
+    counts = {int(h["epoch"]): h["neurons"] for h in run.history() if h.get("neurons")}
+
     def frame(i: int) -> np.ndarray:
+        idx = picture(i)
+        if not counts:
+            return idx
+        return np.vstack([idx, neuron_line(counts.get(fr.epochs[i]), lay.width)])
+
+    def picture(i: int) -> np.ndarray:
         m, epoch, acc = fr.models[i], fr.epochs[i], fr.accuracy[i]
         cv = Canvas(1, 1)
         cv.idx = lay.base.idx.copy()
@@ -211,4 +219,19 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
                      {"epochs": fr.epochs, "test_accuracy": fr.accuracy, "vmax_hidden": vmax_h,
                       "vmax_output": vmax_o, "vmax_bias": vmax_b,
                       "hidden_at": lay.hidden_at, "hscale": lay.hscale,
-                      "hidden_grid": lay.hidden_grid, "size": (lay.width, lay.height)})
+                      "hidden_grid": lay.hidden_grid,
+                      "size": (lay.width, lay.height + (LINE_H if counts else 0))})
+
+
+LINE_H = 24
+
+
+def neuron_line(layers: list[dict[str, int]] | None, width: int) -> np.ndarray:
+    """The strip under a frame: the neuron monitor's counts after this epoch (history.json)."""
+    cv = Canvas(LINE_H, width)
+    text = ("dead / dim / near-duplicate neurons on 1,000 test digits: " + " · ".join(
+        f"layer {n['layer'] + 1}: {n['dead']} / {n['dim']} / {n['duplicates']} of {n['n']}"
+        for n in layers) if layers else "dead / dim / near-duplicate neurons: not measured "
+        "before the first epoch")
+    cv.text(4, 16, text, 12, colour="text" if layers else "muted")
+    return cv.idx

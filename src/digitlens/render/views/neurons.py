@@ -8,6 +8,8 @@ and the sentences are measured and worded for any layer size, one neuron to thou
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from digitlens.analysis.compose import composed_weights
@@ -85,14 +87,20 @@ def redundancy_sentence(rep: NeuronReport, bold: bool = False) -> str:
             f"(pruning them) costs at most {cost}.")
 
 
-def neurons_view(model: MLP, rep: NeuronReport) -> Picture:
-    """Mosaic and charts for one layer's neuron report."""
+def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None = None
+                 ) -> Picture:
+    """Mosaic and charts for one layer's neuron report; with ``history`` (the run's per-epoch
+    counts, ``digitlens.analysis.monitor.history_counts``) a chart of them underneath."""
     what = "first-layer weights" if rep.layer == 0 else "composed weights"
     shown = len(shown_neurons(rep))
     title = f"Hidden layer {rep.layer + 1}: {count(rep.n, 'neuron')}, most important first"
     if shown < rep.n:
         title += f" (the {shown // 2} most and {shown // 2} least important)"
     chart = charts.neuron_charts(rep)
+    if history is not None:
+        from digitlens.render.views.monitor import neuron_history_chart
+        line = neuron_history_chart(history, chart.shape[1], 300)
+        chart = np.concatenate([chart, np.full((8, chart.shape[1], 3), 255, np.uint8), line])
     top = titled(neuron_mosaic(model, rep, chart.shape[1]), title,
                  subtitle=f"each tile is a neuron's {what} (red +, blue −, one shared scale); "
                           f"{int(rep.dead.sum())} dead, {int(rep.dim.sum())} dim, "

@@ -8,6 +8,7 @@ export class ApiError extends Error {}
 // The single-file explorer has no server: it answers the same paths itself (offline.js).
 let local = null;
 export function answerLocally(handler) { local = handler; }
+export const servedLocally = () => local !== null;
 
 export async function api(path, body, signal) {
   if (local) {

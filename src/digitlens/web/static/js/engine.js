@@ -452,3 +452,16 @@ export function accuracy(net, images, labels, knockout) {
   }
   return { accuracy: n ? right / n : 0, predictions };
 }
+
+// A layer's values on its two principal directions: (a − mean) · componentsᵀ, as
+// analysis/maps.py projects the test digits (the hidden-space map's moving point).
+export function project(activations, mean, components) {
+  const out = [0, 0];
+  for (let c = 0; c < 2; c++) {
+    const w = components[c];
+    let s = 0;
+    for (let i = 0; i < mean.length; i++) s += (activations[i] - mean[i]) * w[i];
+    out[c] = s;
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ import { loadNetwork } from "./engine.js";
 import { localAnswer } from "./local.js";
 import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
+import { HiddenMap } from "./hiddenmap.js";
 import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
@@ -31,7 +32,7 @@ const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -172,6 +173,7 @@ function render(res) {
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
   renderEvidence($("evidence"), res.evidence, res.prediction, names);
+  hmap.update(res);
   if (state.neuron && res.arithmetic && $("insp-maths")) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
   }
@@ -259,6 +261,7 @@ async function selectRun(name) {
       problem(`${run.name}: ${err.message}; asking the server instead`);
     }
   }
+  hmap.load(run).catch((err) => toast(err.message));
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
   else closeInspector();
@@ -302,6 +305,8 @@ async function init() {
   pad = new DrawPad($("draw"), onPadChange);
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
+  hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
+  live.map = hmap;  // the moving point, for tests
   tests = new TestBrowser(() => run?.name, loadTest);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());

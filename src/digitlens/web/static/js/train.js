@@ -34,7 +34,7 @@ export class Trainer {
     try {
       const d = await api("api/train", { preset: f.preset.value, epochs: +f.epochs.value,
                                           name: f.name.value, dataset: f.dataset.value });
-      this.job = d.job; this.history = []; this.chart();
+      this.job = d.job; this.history = []; this.chart(); this.neurons({});
       this.status.textContent = `training ${d.job.run}…`;
       this.stopBtn.disabled = false;
       this.follow();
@@ -56,7 +56,7 @@ export class Trainer {
     });
     src.addEventListener("epoch", (e) => {
       const d = JSON.parse(e.data);
-      this.history.push(d.row); this.chart(); this.mosaic(d.mosaic);
+      this.history.push(d.row); this.chart(); this.mosaic(d.mosaic); this.neurons(d.row);
       this.status.textContent = `epoch ${d.row.epoch}/${this.epochs}: test accuracy ` +
         `${(100 * d.row.test_accuracy).toFixed(2)}% (${d.row.seconds.toFixed(1)} s)`;
       if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
@@ -87,6 +87,14 @@ export class Trainer {
     ctx.stroke();
     ctx.fillStyle = "#0b3c5d";
     for (const h of this.history) { ctx.beginPath(); ctx.arc(px(h.epoch), py(h.test_accuracy), 3, 0, 7); ctx.fill(); }
+  }
+
+  // The neuron monitor's counts for this epoch (dead, dim, near-duplicate per hidden layer).
+  neurons(row) {
+    const el = document.getElementById("train-neurons");
+    if (!row.neurons || !row.neurons.length) { el.textContent = ""; return; }
+    el.textContent = `after epoch ${row.epoch}, on 1,000 test digits: ` + row.neurons.map((n) =>
+      `layer ${n.layer + 1}: ${n.dead} dead, ${n.dim} dim, ${n.duplicates} near-duplicate of ${n.n}`).join(" · ");
   }
 
   mosaic(m) {

@@ -1,0 +1,69 @@
+"""``GET /api/map``: a hidden layer's PCA map of the test set for the explorer. The answer holds
+the projection itself (mean and two components), so the page places the current drawing on the
+map from the activations it already has, with no request per stroke."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from digitlens.analysis.maps import nearest, page_map
+from digitlens.errors import ParameterError, bad_param
+from digitlens.render.colors import CLASS_COLOURS
+from digitlens.web import validate as v
+from digitlens.web.runs import LoadedRun, Registry
+
+_cache: dict[tuple[str, float, int], dict[str, Any]] = {}
+_lock = threading.Lock()
+KEEP = 16  # maps kept in memory (a map is ~100 kB)
+
+
+def hidden_map(registry: Registry, run: LoadedRun, params: dict[str, Any]) -> dict[str, Any]:
+    """The map of hidden layer ``layer`` (default the last) of ``run``, computed once per
+    model file and layer."""
+    hidden = run.model.n_layers - 1
+    if hidden < 1:
+        raise ParameterError(f"run {run.name!r} has no hidden layer to map")
+    layer = v.integer(params.get("layer", hidden - 1), "layer", 0, hidden - 1)
+    key = (run.name, run.mtime, layer)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is None:
+        ds = run.dataset
+        acts = registry.test_activations(run, layer)
+        m = page_map(run.model, ds.test_images, ds.test_labels, layer, acts)
+        hit = {"run": run.name, "n_hidden": hidden, **m, "colours": list(CLASS_COLOURS),
+               "mean": np.round(m["mean"], 5).tolist(),
+               "components": np.round(m["components"], 6).tolist(),
+               "points": np.round(m["points"], 3).tolist()}
+        with _lock:
+            if len(_cache) >= KEEP:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = hit
+    return hit
+
+
+def near_digits(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+    """``POST /api/map/near``: the ``k`` test digits whose activations in hidden ``layer`` are
+    nearest (Euclidean, all the layer's numbers, not the 2-D map) to ``activations``."""
+    hidden = run.model.n_layers - 1
+    if hidden < 1:
+        raise ParameterError(f"run {run.name!r} has no hidden layer to map")
+    layer = v.integer(data.get("layer", hidden - 1), "layer", 0, hidden - 1)
+    k = v.integer(data.get("k", 5), "k", 1, 50)
+    width = run.model.sizes[layer + 1]
+    acts = data.get("activations")
+    if not isinstance(acts, list) or len(acts) != width or not all(
+            isinstance(a, int | float) and not isinstance(a, bool) and np.isfinite(a)
+            for a in acts):
+        raise bad_param("activations", f"a list of {width} finite numbers (hidden layer "
+                        f"{layer + 1})", f"{type(acts).__name__} of {len(acts)}"
+                        if isinstance(acts, list) else type(acts).__name__)
+    h = registry.test_activations(run, layer)
+    idx, dist = nearest(h, np.asarray(acts, np.float64), k)
+    labels = run.dataset.test_labels
+    return {"run": run.name, "layer": layer, "indices": idx[0].tolist(),
+            "labels": [int(labels[i]) for i in idx[0]],
+            "distances": [round(float(d), 4) for d in dist[0]]}

@@ -1,0 +1,60 @@
+"""``GET /api/map`` against a real server: the map is the NumPy PCA of the run's test
+activations, and bad requests are one JSON error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from digitlens.analysis.maps import all_layers, fit_pca
+from digitlens.data.sources import Dataset
+from digitlens.nn.io import load_model
+
+
+def test_map_is_the_pca_of_the_test_activations(client: httpx.Client, runs_dir: Path,
+                                               sample: Dataset) -> None:
+    model = load_model(runs_dir / "small")
+    for layer in (0, 1):
+        d = client.get("/api/map", params={"run": "small", "layer": layer}).json()
+        assert d["ok"] and d["layer"] == layer and d["method"] == "pca"
+        h = all_layers(model, sample.test_images)[layer + 1]
+        p = fit_pca(h)
+        np.testing.assert_allclose(d["mean"], p.mean, atol=1e-4)
+        np.testing.assert_allclose(d["components"], p.components, atol=1e-5)
+        np.testing.assert_allclose(d["points"], p.project(h), atol=2e-3)
+        assert d["labels"] == sample.test_labels.tolist()
+        assert 0 < d["separation"] <= 1 and len(d["colours"]) == 10
+    default = client.get("/api/map", params={"run": "small"}).json()
+    assert default["layer"] == 1
+
+
+def test_map_errors(client: httpx.Client) -> None:
+    r = client.get("/api/map", params={"run": "small", "layer": 2})
+    assert r.status_code == 400 and "layer" in r.json()["error"]
+    r = client.get("/api/map", params={"run": "single"})
+    assert r.status_code == 400 and "no hidden layer" in r.json()["error"]
+    r = client.get("/api/map", params={"run": "nope"})
+    assert r.status_code == 404 and not r.json()["ok"]
+    r = client.get("/api/map", params={"run": "small", "colour": "red"})
+    assert r.status_code == 400
+
+
+def test_near_digits_in_the_layer(client: httpx.Client, runs_dir: Path, sample: Dataset) -> None:
+    model = load_model(runs_dir / "small")
+    h = all_layers(model, sample.test_images)[1]  # hidden layer 1 (32)
+    q = h[17] + 0.01
+    d = client.post("/api/map/near", json={"run": "small", "layer": 0,
+                                           "activations": q.tolist(), "k": 4}).json()
+    brute = np.argsort(((h - q) ** 2).sum(1), kind="stable")[:4]
+    assert d["ok"] and d["indices"][0] == 17 and d["indices"] == brute.tolist()
+    assert d["labels"] == sample.test_labels[brute].tolist()
+    np.testing.assert_allclose(d["distances"], np.linalg.norm(h[brute] - q, axis=1), atol=1e-3)
+    for bad in ({"activations": [0.0] * 5}, {"activations": [0.0] * 31 + ["x"]},
+                {"activations": [0.0] * 32, "k": 0}, {"activations": "no"}):
+        r = client.post("/api/map/near", json={"run": "small", "layer": 0, **bad})
+        assert r.status_code == 400 and not r.json()["ok"], bad
+    nan = '{"run": "small", "layer": 0, "activations": [' + ", ".join(["NaN"] * 32) + "]}"
+    r = client.post("/api/map/near", content=nan, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and not r.json()["ok"]
