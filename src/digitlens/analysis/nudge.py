@@ -215,8 +215,10 @@ def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "d
     res = (deepfool if method == "deepfool" else fgsm)(model, x, target)
     if require and not res.flipped:
         want = f"say {target}" if target is not None else f"stop saying {res.source}"
-        raise UnflippableError(f"no change within the 0..1 pixel box makes this network {want} "
-                               f"({method} gave up after {res.iterations} steps)")
+        how = (f"DeepFool gave up after {res.iterations} steps" if method == "deepfool"
+               else "no FGSM step of size 0..1 flips it")
+        raise UnflippableError(f"found no change within the 0..1 pixel box that makes this "
+                               f"network {want} ({how})")
     return res
 
 
