@@ -232,12 +232,12 @@ def nudge_many(model: MLP, images: np.ndarray, method: str = "deepfool") -> list
 
 def summary(results: list[Nudge | None], indices: np.ndarray) -> dict[str, Any]:
     """``n``, ``flipped``, ``median_l2`` (over flipped digits) and one row per digit."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, res in zip(indices, results, strict=True):
         ok = res is not None and res.flipped
         rows.append({"test_index": int(i), "from": None if res is None else res.source,
                      "to": res.to if ok and res else None, "l2": res.l2 if ok and res else None,
                      "flipped": ok})
-    l2 = [r["l2"] for r in rows if r["flipped"]]
+    l2 = [float(r["l2"]) for r in rows if r["flipped"]]
     return {"n": len(rows), "flipped": len(l2),
             "median_l2": float(np.median(l2)) if l2 else None, "results": rows}
