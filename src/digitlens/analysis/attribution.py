@@ -19,7 +19,7 @@ from digitlens.errors import bad_param
 from digitlens.nn import functions as F
 from digitlens.nn.mlp import MLP, Trace
 
-METHODS = ("auto", "weights", "composed", "gradient")
+METHODS = ("auto", "weights", "composed", "gradient", "integrated-gradients")
 
 
 @dataclass
@@ -102,6 +102,10 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | Non
     elif method == "composed":
         cw = composed_weights(model, model.n_layers - 1, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
+    elif method == "integrated-gradients":
+        from digitlens.analysis.integrated import class_path_gradients
+        cw = class_path_gradients(model, x1[0])
+        note = "integrated gradients from black: they add up to score − black's score"
     else:
         cw = input_jacobian(model, x1, t, masks, np.flatnonzero(x1[0]) if ink_only else None)
         note = "gradient × input: each pixel's first-order effect on the class score"

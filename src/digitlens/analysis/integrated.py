@@ -89,6 +89,15 @@ def path_gradients(model: MLP, x: np.ndarray, base: np.ndarray, target: int,
     return weights @ g, np.array([z[-1], z[0]])
 
 
+def class_path_gradients(model: MLP, x: np.ndarray, steps: int = STEPS) -> np.ndarray:
+    """(784, n_classes): every class's path-averaged gradient from black to ``x``; times x,
+    the integrated gradients of every class (the evidence panels' method)."""
+    xv = model.as_input(x)[0].astype(np.float64)
+    zero = np.zeros_like(xv)
+    return np.stack([path_gradients(model, xv, zero, c, steps)[0]
+                     for c in range(model.sizes[-1])], axis=1)
+
+
 def attribute(model: MLP, x: np.ndarray, method: str = "integrated-gradients",
               target: int | None = None, steps: int = STEPS,
               baseline: str = "black") -> Attribution:

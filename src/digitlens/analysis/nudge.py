@@ -47,6 +47,7 @@ class Nudge:
     iterations: int
     epsilon: float | None     # FGSM's step
     probabilities: np.ndarray  # of the nudged image
+    original_probabilities: np.ndarray
 
     @property
     def difference(self) -> np.ndarray:
@@ -199,11 +200,12 @@ def fgsm(model: MLP, x: np.ndarray, target: int | None = None, scan: int = 128) 
 
 def _result(model: MLP, method: str, x0: np.ndarray, adv: np.ndarray, source: int,
             target: int | None, iterations: int, eps: float | None) -> Nudge:
-    t = model.trace(adv)  # the check: what the engine itself reads in the nudged image
+    t = model.trace(np.stack([adv, x0]))  # the check: what the engine reads in the nudged image
     to = int(t.prediction[0])
-    flipped = bool(_done(t.prediction, source, target)[0])
+    flipped = bool(_done(t.prediction[:1], source, target)[0])
+    p = t.probabilities.astype(np.float64)
     return Nudge(method, x0, adv.astype(np.float64), source, to, target, flipped, iterations,
-                 eps, t.probabilities[0].astype(np.float64))
+                 eps, p[0], p[1])
 
 
 def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "deepfool",
