@@ -29,7 +29,7 @@ from starlette.websockets import WebSocket
 from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
-from digitlens.web import encode, explore, live, sse
+from digitlens.web import ask, encode, explore, live, sse
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -277,6 +277,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/ablate", api.ablate, methods=["POST"]),
         Route("/test", api.test_digits),
         Route("/confusion", api.confusion),
+        *ask.routes(api),
         Route("/train", api.train, methods=["POST"]),
         Route("/train/jobs", api.train_jobs),
         Route("/train/{job}/events", api.train_events),
