@@ -22,6 +22,7 @@ from starlette.routing import Route
 from digitlens.analysis import dream as D
 from digitlens.analysis import integrated as IG
 from digitlens.analysis import nudge as N
+from digitlens.analysis.attribution import evidence
 from digitlens.errors import DigitlensError
 from digitlens.web import explore
 from digitlens.web import validate as v
@@ -52,8 +53,26 @@ def nudge(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
             "probabilities": np.round(res.probabilities, 5).tolist()}
 
 
+def every_class(run: LoadedRun, x: np.ndarray) -> dict[str, Any]:
+    """Integrated gradients of every class from a black image (the evidence panel's switch),
+    with the worst class's completeness error."""
+    ev = evidence(run.model, x, "integrated-gradients")
+    black = run.model.trace(np.zeros_like(x)).zs[-1][0].astype(np.float64)
+    gain = ev.scores - black
+    err = np.abs(ev.contributions.sum(axis=0) - gain) / np.maximum(np.abs(gain), 1e-12)
+    return {"run": run.name, "method": "integrated-gradients", "target": "all",
+            "baseline": "black", "steps": IG.STEPS, "note": ev.note,
+            "scores": np.round(ev.scores, 5).tolist(), "completeness_error": float(err.max()),
+            "contributions": np.round(ev.contributions.T, 6).tolist()}
+
+
 def attribute(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     inp = drawing(run, data)
+    if data.get("target") == "all":
+        v.only(data, INPUT | {"target", "steps"})
+        if data.get("steps", IG.STEPS) != IG.STEPS:
+            raise DigitlensError(f"target 'all' integrates over {IG.STEPS} steps")
+        return every_class(run, inp.x)
     method = v.choice(data.get("method", "integrated-gradients"), "method", IG.METHODS)
     steps = v.integer(data.get("steps", IG.STEPS), "steps", 1, 1024)
     baseline = v.choice(data.get("baseline", "black"), "baseline", IG.BASELINES)

@@ -10,6 +10,9 @@ import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
 import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
+import { showDream } from "./dream.js";
+import { EvidenceMethod } from "./evidence-method.js";
+import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
@@ -25,7 +28,7 @@ const live = { timings: [], fetches: [], draws: [], computes: [], via: { socket:
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel;
+let runs = [], run = null, pad, diagram, tests, channel, nudge, evMethod;
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
 const FRAME_MS = 1000 / 60;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
@@ -33,6 +36,8 @@ const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
 
 function inputSpec() {
+  const kept = nudge?.input();  // a nudged digit the user kept, fed as it is
+  if (kept) return kept;
   if (pad.isEmpty()) return { pixels: ZEROS };
   if (state.test !== null && !pad.strokes.length) return { test_index: state.test };
   return pad.gray();
@@ -117,7 +122,7 @@ function render(res) {
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
-  renderEvidence($("evidence"), res.evidence, res.prediction, names);
+  if (!evMethod.takeOver(res)) renderEvidence($("evidence"), res.evidence, res.prediction, names);
   if (state.neuron && res.arithmetic && $("insp-maths")) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
   }
@@ -158,6 +163,7 @@ async function selectNeuron(layer, index) {
       onLoadTest: loadTest,
     });
     renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
+    showDream(el, run, layer, index);
     if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
   } catch (err) { toast(err.message); }
 }
@@ -187,6 +193,7 @@ async function selectRun(name) {
   $("json-download").href = `${base}/export/json`;
   $("onnx-download").href = `${base}/export/onnx`;
   excelLink(null);
+  nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations);
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
@@ -229,6 +236,13 @@ async function init() {
   readURL();
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
+  nudge = new Nudge(pad, { run: () => run, input: inputSpec,
+                           onKeep: () => { state.test = null; writeURL(); } });
+  live.nudge = nudge;
+  evMethod = new EvidenceMethod(document.querySelector(".evidence-card h2"), {
+    run: () => run, input: inputSpec, redraw: () => requestFrame(),
+    render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
+  });
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
   live.neuronPoint = (layer, index) => {  // viewport coordinates of a neuron, for tests
     const [x, y] = diagram.pos(layer + 1, index), r = diagram.canvas.getBoundingClientRect();
