@@ -10,7 +10,7 @@ export async function showDream(el, run, layer, neuron) {
   if (!imgs || !run) return;
   const fig = document.createElement("figure");
   fig.dataset.testid = "dream";
-  fig.innerHTML = `<canvas width="28" height="28"></canvas>dream<br><small>dreaming…</small>`;
+  fig.innerHTML = `<canvas width="28" height="28"></canvas>dream: its real optimum<br><small>dreaming…</small>`;
   imgs.appendChild(fig);
   try {
     const d = await api("api/dream", { run: run.name, layer, neuron });
@@ -19,7 +19,8 @@ export async function showDream(el, run, layer, neuron) {
     paint(fig.querySelector("canvas"), d.image.map((v) => (v - lo) / ((hi - lo) || 1)), 28, 28);
     const small = fig.querySelector("small");
     small.dataset.testid = "dream-value";
-    small.textContent = `reaches ${d.activation.toFixed(2)}; best training digit ${d.max_train_activation.toFixed(2)}`;
+    const what = d.kind === "output" ? "score z" : "value";
+    small.textContent = `${what} ${d.activation.toFixed(2)}; best training digit ${d.max_train_activation.toFixed(2)}`;
     fig.title = "The input this neuron likes most, found by gradient ascent from the mean " +
       "training digit (pixels kept in 0..1, smoothed). The composed weights are a linear " +
       "approximation of what it wants; this is the network's real optimum.";
