@@ -25,7 +25,7 @@ def test_list(capsys) -> None:
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
         "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "errors",
-        "robustness"]
+        "nudge", "robustness"]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
