@@ -23,7 +23,7 @@ import numpy as np
 
 from digitlens.analysis.attribution import input_jacobian
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.nn.mlp import MLP
+from digitlens.nn.mlp import MLP, Trace
 
 METHODS = ("deepfool", "fgsm")
 OVERSHOOT = 0.02
@@ -108,13 +108,14 @@ def box_step(w: np.ndarray, gap: np.ndarray, lo: np.ndarray,
     return r, reach
 
 
-def _check(model: MLP, x: np.ndarray, target: int | None) -> tuple[np.ndarray, int]:
+def _check(model: MLP, x: np.ndarray, target: int | None) -> tuple[np.ndarray, int, Trace]:
     x1 = model.as_input(x)
     if len(x1) != 1:
         raise bad_param("x", "a single image", x1.shape)
     if not np.any(x1 > 0):
         raise DigitlensError("the drawing is blank: there is no digit to nudge")
-    source = int(model.trace(x1).prediction[0])
+    t = model.trace(x1)
+    source = int(t.prediction[0])
     n = model.sizes[-1]
     if target is not None:
         if not (isinstance(target, int | np.integer) and 0 <= target < n):
@@ -122,7 +123,7 @@ def _check(model: MLP, x: np.ndarray, target: int | None) -> tuple[np.ndarray, i
         if target == source:
             raise bad_param("target", f"a class other than the current prediction {source}",
                             int(target))
-    return x1[0].astype(np.float64), source
+    return x1[0].astype(np.float64), source, t
 
 
 def _done(pred: np.ndarray, source: int, target: int | None) -> np.ndarray:
@@ -141,14 +142,16 @@ def shrink(model: MLP, x0: np.ndarray, adv: np.ndarray, source: int, target: int
 def deepfool(model: MLP, x: np.ndarray, target: int | None = None,
              overshoot: float = OVERSHOOT, max_iter: int = MAX_ITER) -> Nudge:
     """DeepFool in the pixel box; untargeted (nearest other class) or towards ``target``."""
-    x0, source = _check(model, x, target)
+    x0, source, t = _check(model, x, target)
     n = model.sizes[-1]
     cur = x0.copy()
-    it = 0
+    it, flipped = 0, False
     for it in range(max_iter + 1):
-        t = model.trace(cur)
+        if it:
+            t = model.trace(cur)
         pred = int(t.prediction[0])
-        if _done(t.prediction, source, target)[0] or it == max_iter:
+        flipped = bool(_done(t.prediction, source, target)[0])
+        if flipped or it == max_iter:
             break
         z = t.zs[-1][0].astype(np.float64)
         jac = input_jacobian(model, cur, t)  # (784, n): d z_k / d x
@@ -166,7 +169,6 @@ def deepfool(model: MLP, x: np.ndarray, target: int | None = None,
         if not np.any(r[best]):
             break
         cur = np.clip(cur + r[best], 0.0, 1.0)
-    flipped = bool(_done(model.trace(cur).prediction, source, target)[0])
     if flipped:
         cur = shrink(model, x0, cur, source, target)
     return _result(model, "deepfool", x0, cur, source, target, it, None)
@@ -174,8 +176,7 @@ def deepfool(model: MLP, x: np.ndarray, target: int | None = None,
 
 def fgsm(model: MLP, x: np.ndarray, target: int | None = None, scan: int = 128) -> Nudge:
     """FGSM with the smallest flipping ε: x' = clip(x ± ε·sign(∇ cross-entropy), 0, 1)."""
-    x0, source = _check(model, x, target)
-    t = model.trace(x0)
+    x0, source, t = _check(model, x, target)
     jac = input_jacobian(model, x0, t)
     p = t.probabilities[0].astype(np.float64)
     onehot = np.eye(model.sizes[-1])[source if target is None else target]
