@@ -66,12 +66,15 @@ def ask_section(model: MLP, ds: Dataset, figure: Figure,
     body += table(["true class", "digits", "DeepFool median L2", "FGSM median L2",
                    "most often flips into"], rows)
     flipped = flipped_of(df, np.arange(len(df)))
-    if flipped:
-        res = min(flipped, key=lambda r: r.l2)
-        label = int(y[next(i for i, r in enumerate(df) if r is res)])
-        body += figure(nudge_view(res, names, label), "nudge.png",
-                       "The most fragile of these digits: the change that flips it is spread "
-                       "thinly over many pixels, too faint to see in the nudged digit.")
+    right = [i for i, r in enumerate(df) if r is not None and r.flipped and r.source == y[i]]
+    if right:  # the most fragile digit that was read right: fooled, not corrected
+        i = min(right, key=lambda k: df[k].l2)  # type: ignore[union-attr]
+        res = df[i]
+        assert res is not None
+        body += figure(nudge_view(res, names, int(y[i])), "nudge.png",
+                       "The most fragile of these digits that the network read right: the "
+                       "change that fools it is spread thinly over many pixels, too faint to "
+                       "see in the nudged digit.")
     findings = []
     if rows and flipped:
         fragile = min((r for r in rows if r[2] != "–"), key=lambda r: float(r[2]))
