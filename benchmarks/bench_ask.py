@@ -5,7 +5,7 @@ at least 3x smaller than FGSM's, <= 20 ms per digit, every nudged digit really r
 integrated gradients' completeness error <= 1 % at 64 steps, <= 30 ms per digit; every class
 dream above max_train_activation, <= 2 s per neuron.
 
-Usage: python benchmarks/bench_ask.py [--run runs/default] [--n 1000] [--ig 1000]
+Usage: python benchmarks/bench_ask.py [--run runs/default] [--n 1000] [--ig 1000] [--threads 1]
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ def main() -> None:
     ap.add_argument("--run", default="runs/default")
     ap.add_argument("--n", type=int, default=1000, help="test digits to nudge")
     ap.add_argument("--ig", type=int, default=1000, help="test digits for integrated gradients")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1, as the "
+                    "web server uses: one digit's matrices are too small to share)")
     args = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=args.threads, user_api="blas")
     model = load_model(args.run)
     ds = load_dataset(model.meta.get("dataset", {}).get("name", "mnist"), None, fetch=False)
     print(f"model {model.describe()} on {ds.name}")
