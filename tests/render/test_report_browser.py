@@ -38,7 +38,7 @@ def test_report_in_chromium(trained_run, tmp_path, require_tool) -> None:
                 "getComputedStyle(e).objectPosition])")
         browser.close()
     assert len(imgs) >= 10 and all(w > 100 for w in widths)
-    assert len(sections) == 7
+    assert len(sections) == 8
     assert all(u.startswith("file://") for u in requests)
     assert not errors
     if ffmpeg_exe():
