@@ -236,11 +236,12 @@ async function init() {
   readURL();
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
-  nudge = new Nudge(pad, { run: () => run, input: inputSpec,
+  const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
+  nudge = new Nudge(pad, { run: () => run, input: question,
                            onKeep: () => { state.test = null; writeURL(); } });
   live.nudge = nudge;
   evMethod = new EvidenceMethod(document.querySelector(".evidence-card h2"), {
-    run: () => run, input: inputSpec, redraw: () => requestFrame(),
+    run: () => run, input: question, redraw: () => requestFrame(),
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
