@@ -85,6 +85,8 @@ def test_bad_questions_are_clear_4xx(client: httpx.Client, small: MLP,
         ("/api/dream", {"run": "small", "layer": 3, "neuron": 0}, "'layer'"),
         ("/api/dream", {"run": "small", "layer": 0, "neuron": 32}, "'neuron'"),
         ("/api/dream", {"run": "nope", "layer": 0, "neuron": 0}, "nope"),
+        ("/api/predict", {"run": "small", "net_input": [2] * 784}, "'net_input'"),
+        ("/api/predict", {"run": "small", "net_input": [0.5] * 100}, "'net_input'"),
     ]
     for path, body, msg in cases:
         r = client.post(path, json=body)

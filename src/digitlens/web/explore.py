@@ -23,7 +23,7 @@ from digitlens.analysis.inspect import (
     top_exciting,
 )
 from digitlens.data.preprocess import Preprocessed, preprocess
-from digitlens.errors import DigitlensError, bad_param
+from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.web import validate as v
 from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
@@ -78,7 +78,10 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
         return Input(x.ravel(), "test", mode, True,
                      {"test_index": i, "label": int(run.dataset.test_labels[i])})
     if given[0] == "net_input":  # 784 values fed as they are (a nudged digit the page kept)
-        x = v.pixels(data["net_input"], 28, 28).ravel()
+        try:
+            x = v.pixels(data["net_input"], 28, 28).ravel()
+        except ParameterError as exc:  # the same checks, under this field's name
+            raise ParameterError(str(exc).replace("'pixels'", "'net_input'")) from None
         return Input(x, "net input", mode, bool(np.any(x > 0)), {})
     if given[0] in ("pixels", "gray"):
         w = v.integer(data.get("width", 28), "width", 8, v.MAX_SIDE)
