@@ -57,6 +57,11 @@ def test_attribute_is_complete(client: httpx.Client, small: MLP, sample: Dataset
     gi = post(client, "/api/attribute", {"run": "small", "test_index": 5, "target": 1,
                                          "method": "gradient-input", "baseline": "blur"})
     assert gi["target"] == 1 and gi["baseline"] == "blur"
+    every = post(client, "/api/attribute", {"run": "small", "test_index": 5, "target": "all"})
+    contrib = np.array(every["contributions"])
+    assert contrib.shape == (10, 784) and every["prediction"] == res["target"]
+    np.testing.assert_allclose(contrib[res["target"]], res["attributions"], atol=1e-5)
+    assert every["completeness_error"] == pytest.approx(res["completeness_error"], abs=1e-4)
 
 
 def test_dream_beats_the_training_digits(client: httpx.Client, small: MLP) -> None:

@@ -39,7 +39,8 @@ export class EvidenceMethod {
       if (this.method !== "integrated-gradients") return;
       const contributions = Float32Array.from(d.contributions.flat());
       contributions.shape = [d.contributions.length, 784];
-      this.opts.render({ note: `${d.note} (completeness error at most ${(100 * d.completeness_error).toFixed(2)}%)`,
+      const name = run.class_names[d.prediction] ?? d.prediction;
+      this.opts.render({ note: `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)`,
                          contributions, scores: d.scores }, prediction);
     } catch (err) {
       this.opts.render(null, prediction, err.message);
