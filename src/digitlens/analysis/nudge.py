@@ -24,6 +24,7 @@ import numpy as np
 from digitlens.analysis.attribution import input_jacobian
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP, Trace
+from digitlens.nn.threads import blas_threads
 
 METHODS = ("deepfool", "fgsm")
 OVERSHOOT = 0.02
@@ -226,10 +227,14 @@ def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "d
 
 
 def nudge_many(model: MLP, images: np.ndarray, method: str = "deepfool") -> list[Nudge | None]:
-    """Untargeted nudges of many images (None for a blank one): the robustness table."""
+    """Untargeted nudges of many images (None for a blank one): the robustness table. BLAS
+    runs on one thread: one digit's products are too small to share, and spinning threads
+    on a busy machine made each nudge twenty times slower."""
     out: list[Nudge | None] = []
-    for im in model.as_input(images):
-        out.append(nudge(model, im, None, method, require=False) if np.any(im > 0) else None)
+    with blas_threads(1):
+        for im in model.as_input(images):
+            out.append(nudge(model, im, None, method, require=False) if np.any(im > 0)
+                       else None)
     return out
 
 

@@ -14,6 +14,7 @@ from digitlens.analysis import nudge as N
 from digitlens.analysis.compose import composed_weights
 from digitlens.data.sources import Dataset
 from digitlens.nn.mlp import MLP
+from digitlens.nn.threads import blas_threads
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table
 from digitlens.render.views.ask import dreams_view, nudge_view
@@ -100,8 +101,9 @@ def dream_figures(model: MLP, ds: Dataset, figure: Figure) -> str:
     start = train.mean(axis=0)
     maxima = D.train_maxima(model, train)
     out = model.n_layers - 1
-    dreams = [D.dream(model, out, c, start, max_train=float(maxima[out][c]))
-              for c in range(model.sizes[-1])]
+    with blas_threads(1):  # one image at a time: too small to share among threads
+        dreams = [D.dream(model, out, c, start, max_train=float(maxima[out][c]))
+                  for c in range(model.sizes[-1])]
     beat = sum(d.activation > (d.max_train_activation or np.inf) for d in dreams)
     body = (f"<p>What does each output neuron want to see? Gradient ascent from the mean "
             f"training digit finds the input that gives its score the highest value (pixels "
@@ -114,8 +116,9 @@ def dream_figures(model: MLP, ds: Dataset, figure: Figure) -> str:
                                "classes"), "dreams-classes.png", "")
     if model.n_layers > 1:
         layer, top = important_hidden(model, ds.test_images[:2000], N_NEURONS)
-        hd = [D.dream(model, layer, int(j), start, max_train=float(maxima[layer][j]))
-              for j in top]
+        with blas_threads(1):
+            hd = [D.dream(model, layer, int(j), start, max_train=float(maxima[layer][j]))
+                  for j in top]
         body += figure(dreams_view(hd, composed_weights(model, layer)[:, top],
                                    [f"#{j}" for j in top], "hidden"), "dreams-hidden.png",
                        f"The {len(top)} most important neurons of hidden layer {layer + 1} "
