@@ -57,7 +57,8 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
 def dreams_view(dreams: list[Dream], composed: np.ndarray, labels: list[str],
                 title: str) -> Picture:
     """A row of dreams (each stretched black..white) over the same neurons' composed weights
-    (``composed``: (784, n), red/blue), labelled with the dream's value and the best digit's."""
+    (``composed``: (784, n), red/blue), labelled with the dream's value and the best digit's;
+    ``title`` names the picture (``dreams-<title>``)."""
     imgs = np.stack([d.image.reshape(28, 28) for d in dreams])
     tiles = upscale(C.grey_minmax(imgs), 3)
     vmax = C.symmetric_limit(composed)
@@ -75,6 +76,6 @@ def dreams_view(dreams: list[Dream], composed: np.ndarray, labels: list[str],
                "the highest any training digit gives. Bottom: its composed weights, a linear "
                "approximation that ignores the activations; the dream is the network's real "
                "optimum.")
-    return Picture(pad(body, 8), "dreams", caption,
+    return Picture(pad(body, 8), f"dreams-{title}", caption,
                    {"activations": [d.activation for d in dreams],
                     "max_train": [d.max_train_activation for d in dreams]})
