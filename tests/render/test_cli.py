@@ -25,7 +25,7 @@ def test_list(capsys) -> None:
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
         "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "map",
-        "compare", "errors", "robustness"]
+        "compare", "errors", "nudge", "robustness"]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
@@ -94,8 +94,9 @@ def test_report(trained_run, tmp_path, capsys) -> None:
     assert code == 0, err
     html = (out / "index.html").read_text()
     for anchor in ("training", "fingerprints", "evidence", "weights", "neurons", "maps",
-                   "errors", "robustness"):
+                   "errors", "robustness", "ask"):
         assert f'id="{anchor}"' in html
+    assert "DeepFool median L2" in html and "dreams-classes.png" in data["files"]
     for name in data["files"]:
         assert (out / name).stat().st_size > 500
         assert f'"{name}"' in html or name.endswith("-poster.png")

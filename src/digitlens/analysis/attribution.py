@@ -19,7 +19,7 @@ from digitlens.errors import bad_param
 from digitlens.nn import functions as F
 from digitlens.nn.mlp import MLP, Trace
 
-METHODS = ("auto", "weights", "composed", "gradient")
+METHODS = ("auto", "weights", "composed", "gradient", "integrated-gradients")
 
 
 @dataclass
@@ -60,6 +60,24 @@ def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None,
     return out
 
 
+def input_gradient(model: MLP, x: np.ndarray, layer: int, coef: np.ndarray,
+                   trace: Trace | None = None) -> np.ndarray:
+    """d (Σ_j coef_j · z_j) / d x for every input of a batch, z being weight layer ``layer``'s
+    pre-activations (``n_layers - 1``: the output scores): (n, 784), float64.
+
+    The batched, any-neuron sibling of ``input_jacobian``: integrated gradients need one class
+    at many points of a path, a dream one hidden neuron. ``coef``: (n_out,) for every input
+    alike, or (n, n_out) per input."""
+    t = trace if trace is not None else model.trace(x)
+    n = len(t.activations[0])
+    delta = np.array(np.broadcast_to(np.asarray(coef, np.float32), (n, model.sizes[layer + 1])))
+    for lay in range(layer, -1, -1):
+        delta = delta @ model.weights[lay].T  # (n, n_out) @ (n_out, n_in)
+        if lay:
+            delta *= F.derivative(model.activations[lay - 1], t.activations[lay])
+    return delta.astype(np.float64)
+
+
 def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | None = None,
              masks: Mapping[int, np.ndarray] | None = None, ink_only: bool = False) -> Evidence:
     """Per-class evidence for one input; see the module docstring for the methods.
@@ -84,6 +102,10 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | Non
     elif method == "composed":
         cw = composed_weights(model, model.n_layers - 1, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
+    elif method == "integrated-gradients":
+        from digitlens.analysis.integrated import class_path_gradients
+        cw = class_path_gradients(model, x1[0])
+        note = "integrated gradients from black: they add up to score − black's score"
     else:
         cw = input_jacobian(model, x1, t, masks, np.flatnonzero(x1[0]) if ink_only else None)
         note = "gradient × input: each pixel's first-order effect on the class score"

@@ -30,9 +30,12 @@ def register(sub: Any) -> None:
     p.add_argument("--frames", type=int, help="digits in an animation")
     p.add_argument("--mode", choices=("example", "classes"), help="fingerprints: one digit or "
                    "every class's mean")
-    p.add_argument("--method", choices=("auto", "weights", "composed", "gradient", "pca", "umap"),
-                   help="evidence for deeper nets (auto|weights|composed|gradient); map: "
+    p.add_argument("--method", choices=("auto", "weights", "composed", "gradient",
+                                        "integrated-gradients", "deepfool", "fgsm", "pca",
+                                        "umap"),
+                   help="evidence: how deeper nets are read; nudge: deepfool or fgsm; map: "
                         "pca (default) or umap (the maps extra)")
+    p.add_argument("--target", type=int, help="nudge: the class to make it say")
     p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
     p.add_argument("--layer", type=int, help="neurons: hidden layer (0-based, default last)")
     p.add_argument("--compare", help="weights: a run of the same net on fewer images (S2); "
@@ -58,7 +61,7 @@ def register(sub: Any) -> None:
 
 
 OPTIONS = ("index", "digit", "frames", "mode", "method", "style", "layer", "compare", "every",
-           "epoch", "fps", "n")
+           "epoch", "fps", "n", "target")
 
 
 def cmd_render(args: argparse.Namespace) -> int:

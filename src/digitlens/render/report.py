@@ -193,6 +193,13 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     sections.append(section("robustness", "7. Why your own drawing fails (until it is centred)",
                             body, "S3"))
 
+    # 8. asking the network (digitlens.render.report_ask)
+    from digitlens.render.report_ask import ask_section
+    body, more = ask_section(model, ds, w.figure)
+    findings += more
+    sections.append(section("ask", "8. The smallest change that fools it, and what it dreams "
+                            "of", body, ""))
+
     meta = {"model": model.describe(), "accuracy": ev.accuracy, "n_test": int(len(y)),
             "epochs": len(history), "dataset": ds.name, "params": int(model.params.size)}
     subject = "clothes" if ds.name.startswith("fashion") else "digits"

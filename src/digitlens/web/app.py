@@ -29,7 +29,7 @@ from starlette.websockets import WebSocket
 from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
-from digitlens.web import encode, explore, live, sse
+from digitlens.web import ask, encode, explore, live, sse
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -293,6 +293,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/confusion", api.confusion),
         Route("/map", api.hidden_map),
         Route("/map/near", api.map_near, methods=["POST"]),
+        *ask.routes(api),
         Route("/train", api.train, methods=["POST"]),
         Route("/train/jobs", api.train_jobs),
         Route("/train/{job}/events", api.train_events),

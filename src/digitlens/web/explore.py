@@ -23,14 +23,14 @@ from digitlens.analysis.inspect import (
     top_exciting,
 )
 from digitlens.data.preprocess import Preprocessed, preprocess
-from digitlens.errors import DigitlensError, bad_param
+from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.web import validate as v
 from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
 
 MODES = ("centred", "raw")
 INCLUDES = ("activations", "preprocessing", "evidence", "flow")
-INPUTS = ("pixels", "gray", "image", "test_index")
+INPUTS = ("pixels", "gray", "image", "test_index", "net_input")
 INPUT_FIELDS = {*INPUTS, "width", "height", "mode"}
 
 
@@ -62,13 +62,14 @@ class Input:
 
 
 def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
-    """One of ``pixels`` or ``gray`` (+ width/height), ``image`` (data URL) or
-    ``test_index``."""
+    """One of ``pixels`` or ``gray`` (+ width/height), ``image`` (data URL), ``test_index`` or
+    ``net_input`` (784 values 0..1 fed to the network without preprocessing)."""
     given = [k for k in INPUTS if k in data]
     if len(given) != 1:
         raise DigitlensError("give exactly one input: 'pixels' (784 numbers in 0..1, or "
                              "width×height with 'width'/'height'), 'gray' (the same as base64 "
-                             "bytes 0..255), 'image' (a data URL) or 'test_index'")
+                             "bytes 0..255), 'image' (a data URL), 'test_index' or "
+                             "'net_input' (784 numbers in 0..1, not preprocessed)")
     mode = v.choice(data.get("mode", "centred"), "mode", MODES)
     if given[0] == "test_index":
         n = len(run.dataset.test_labels)
@@ -76,6 +77,12 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
         x = run.dataset.test_images[i].astype(np.float32) / 255
         return Input(x.ravel(), "test", mode, True,
                      {"test_index": i, "label": int(run.dataset.test_labels[i])})
+    if given[0] == "net_input":  # 784 values fed as they are (a nudged digit the page kept)
+        try:
+            x = v.pixels(data["net_input"], 28, 28).ravel()
+        except ParameterError as exc:  # the same checks, under this field's name
+            raise ParameterError(str(exc).replace("'pixels'", "'net_input'")) from None
+        return Input(x, "net input", mode, bool(np.any(x > 0)), {})
     if given[0] in ("pixels", "gray"):
         w = v.integer(data.get("width", 28), "width", 8, v.MAX_SIDE)
         h = v.integer(data.get("height", 28), "height", 8, v.MAX_SIDE)

@@ -45,6 +45,8 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
              "confusion difference, disagreements, matched first-layer neurons", False),
     ViewInfo("errors", "-", "confusion matrix and a gallery of misclassified digits with their "
              "top two classes", False),
+    ViewInfo("nudge", "-", "the smallest change that flips a test digit (--method deepfool|fgsm, "
+             "--target C): original, nudged, the change in red/blue, both predictions", False),
     ViewInfo("robustness", "S3", "accuracy when digits are moved or resized, as drawn vs after "
              "MNIST preprocessing", False),
 ]}
@@ -69,7 +71,7 @@ def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int 
 def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
           **opt: Any) -> Picture | Animation:
     """Build view ``name`` for a run folder (or model file) on dataset ``ds``. Options (all
-    optional): index, digit, frames, mode, method, style, layer, compare, every, fps, n."""
+    optional): index, digit, frames, mode, method, style, layer, compare, every, fps, n, target."""
     info = get_view(name)
     if animated and not info.animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
@@ -129,6 +131,12 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
     if name == "errors":
         from digitlens.render.views.errors import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
+    if name == "nudge":
+        from digitlens.analysis.nudge import nudge
+        from digitlens.render.views.ask import nudge_view
+        i = int(digit_indices(y, o.get("digit"), 1, o.get("index", 0))[0])
+        res = nudge(model, x[i], o.get("target"), o.get("method", "deepfool"))
+        return nudge_view(res, names, int(y[i]))
     from digitlens.analysis.robustness import robustness
     from digitlens.render.views.robustness import robustness_view
     return robustness_view(robustness(model, x, y, n=o.get("n", 500)))

@@ -26,12 +26,12 @@ ROW_STEP = TILE + 20
 
 
 PRODUCT = {"weights": "input × weights", "composed": "input × composed weights",
-           "gradient": "input × gradient"}
+           "gradient": "input × gradient", "integrated-gradients": "integrated gradients"}
 
 
 def row_label(method: str) -> str:
     return {"weights": "weights", "composed": "composed weights",
-            "gradient": "input gradient"}[method]
+            "gradient": "input gradient", "integrated-gradients": "path-averaged gradient"}[method]
 
 
 class EvidenceLayout:
@@ -122,6 +122,9 @@ def caption(method: str) -> str:
         return base + "In a network without hidden layers you can see the digits in the weights."
     if method == "composed":
         return base + "This deep net is read through its composed weights (a linear picture)."
+    if method == "integrated-gradients":
+        return base + ("This deep net is read by integrated gradients: each pixel's share of the "
+                       "score gained on the way from a black image to this digit.")
     return base + ("This deep net is read through the gradient of each score: what each pixel "
                    "would change, for this digit.")
 

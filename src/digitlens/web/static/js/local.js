@@ -6,11 +6,15 @@ import { arithmetic, evidence, preprocess, strongestConnections } from "./engine
 
 const BLANK = new Float32Array(784);
 
-// input: {gray: Uint8Array, width, height} (a drawing), {test: index, image: 784 bytes, label}
-// or null (an empty pad).
+// input: {gray: Uint8Array, width, height} (a drawing), {test: index, image: 784 bytes, label},
+// {net_input: 784 values} (a kept nudge, not preprocessed) or null (an empty pad).
 export function localAnswer(net, input, { mode = "centred", knockout = {}, neuron = null, run = "" } = {}) {
   let x = BLANK, pre, hasInk;
-  if (input && input.test !== undefined) {
+  if (input && input.net_input !== undefined) {  // a kept nudge: the network's input as it is
+    x = Float32Array.from(input.net_input);
+    hasInk = x.some((v) => v > 0);
+    pre = { source: "net input", mode, has_ink: hasInk };
+  } else if (input && input.test !== undefined) {
     x = Float32Array.from(input.image, (v) => v / 255);
     hasInk = true;
     pre = { source: "test", mode, has_ink: true, test_index: input.test, label: input.label };

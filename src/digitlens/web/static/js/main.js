@@ -15,6 +15,9 @@ import { Diagram } from "./diagram.js";
 import { HiddenMap } from "./hiddenmap.js";
 import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
+import { showDream } from "./dream.js";
+import { EvidenceMethod } from "./evidence-method.js";
+import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
@@ -32,7 +35,7 @@ const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -42,6 +45,8 @@ const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
 
 function inputSpec() {
+  const kept = nudge?.input();  // a nudged digit the user kept, fed as it is
+  if (kept) return kept;
   if (pad.isEmpty()) return { pixels: ZEROS };
   if (state.test !== null && !pad.strokes.length) return { test_index: state.test };
   return pad.gray();
@@ -64,6 +69,8 @@ function onPadChange(stamp) {
 
 // The pad as the engine's input: a test digit as it is, a drawing as grey bytes, or null.
 function localInput() {
+  const kept = nudge?.input();  // a nudged digit the user kept, fed as it is
+  if (kept) return kept;
   if (pad.isEmpty()) return null;
   if (state.test !== null && !pad.strokes.length && testDigit) {
     return { test: state.test, image: testDigit.image, label: testDigit.label };
@@ -172,7 +179,7 @@ function render(res) {
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
-  renderEvidence($("evidence"), res.evidence, res.prediction, names);
+  if (!evMethod.takeOver(res)) renderEvidence($("evidence"), res.evidence, res.prediction, names);
   hmap.update(res);
   if (state.neuron && res.arithmetic && $("insp-maths")) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
@@ -216,6 +223,7 @@ async function selectNeuron(layer, index) {
     });
     renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
     $("inspector").hidden = false;
+    showDream(el, run, layer, index);
     if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
     requestFrame();  // this neuron's arithmetic for the current drawing
   } catch (err) { toast(err.message); }
@@ -250,6 +258,7 @@ async function selectRun(name) {
     $("onnx-download").href = `${base}/export/onnx`;
   }
   excelLink(null);
+  nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations);
   net = null;
   if (!SERVER_LOOP) {
@@ -303,6 +312,14 @@ async function init() {
   readURL();
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
+  const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
+  nudge = new Nudge(pad, { run: () => run, input: question,
+                           onKeep: () => { state.test = null; writeURL(); } });
+  live.nudge = nudge;
+  evMethod = new EvidenceMethod(document.querySelector(".evidence-card h2"), {
+    run: () => run, input: question, redraw: () => requestFrame(),
+    render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
+  });
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
