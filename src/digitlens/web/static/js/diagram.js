@@ -169,8 +169,8 @@ export class Diagram {
         continue;
       }
       if (x < c.x || y < c.y || x >= c.x + c.w || y >= c.y + c.h) continue;
-      const k = Math.floor((x - c.x) / c.cell), row = Math.floor((y - c.y) / c.cell);
-      const i = row * c.cols + k;
+      const col = Math.floor((x - c.x) / c.cell), row = Math.floor((y - c.y) / c.cell);
+      const i = row * c.cols + col;
       if (i < c.n) return { layer: c.layer, index: i, ci };
     }
     return null;

@@ -46,12 +46,15 @@ export function renderStrip(pad, pre, mode) {
   document.getElementById("f-centred").classList.toggle("on", pre.source === "test" || mode === "centred");
   document.getElementById("f-raw").classList.toggle("on", pre.source !== "test" && mode === "raw");
   document.getElementById("strip").classList.toggle("test", pre.source === "test");
-  if (pre.source === "test") {
+  if (pre.source === "test" || pre.source === "net input") {
     blank(fit, 20, 20);
     paint(document.getElementById("s-centred"), pre.input, 28, 28, "gray");
     paint(document.getElementById("s-raw28"), pre.input, 28, 28, "gray");
-    note.textContent = `Test digit #${pre.test_index} (labelled ${pre.label}) was already ` +
-      "cropped, fitted and centred when MNIST was made, so it goes in as it is.";
+    note.textContent = pre.source === "test"
+      ? `Test digit #${pre.test_index} (labelled ${pre.label}) was already ` +
+        "cropped, fitted and centred when MNIST was made, so it goes in as it is."
+      : "The nudged digit you kept goes in as it is: preprocessing it again would blur its " +
+        "faint change away.";
     return;
   }
   paint(document.getElementById("s-raw28"), pre.raw28, 28, 28, "gray");
