@@ -145,6 +145,13 @@ Schema = Any
 REQUIRED = "__required__"
 
 
+class Maybe:
+    """Schema: ``None`` or a value of ``schema``."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+
+
 def check_schema(value: Any, schema: Schema, name: str, where: str,
                  error: ErrorType = DataError) -> None:
     """Refuse ``value`` unless it has the types ``schema`` says; the message names the field."""
@@ -152,7 +159,10 @@ def check_schema(value: Any, schema: Schema, name: str, where: str,
         got = type(value).__name__
         return error(f"{name}: {where} must be {expected}, not {got}")
 
-    if isinstance(schema, dict):
+    if isinstance(schema, Maybe):
+        if value is not None:
+            check_schema(value, schema.schema, name, where, error)
+    elif isinstance(schema, dict):
         if not isinstance(value, dict):
             raise bad("an object")
         for key in schema.get(REQUIRED, ()):
