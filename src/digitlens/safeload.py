@@ -73,7 +73,7 @@ def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
         if fd >= 0:
             os.close(fd)
     if len(data) > limit:
-        raise error(f"{path}: larger than the {limit} bytes a {what} may have")
+        raise error(f"{path}: is larger than the {limit} allowed bytes of a {what}")
     return data
 
 

@@ -30,6 +30,7 @@ from digitlens.safeload import (
 FORMAT = "digitlens-mlp"
 VERSION = 1
 INPUT_PIXELS = 28 * 28
+N_CLASSES = 10
 PREPROCESSING = {
     "input": "28x28 grayscale, row-major, ink bright, values pixel/255 in 0..1",
     "drawings": "crop to ink, fit 20x20 keeping aspect, centre of mass at (14, 14) in 28x28",
@@ -103,6 +104,17 @@ def check_bounded(sizes: list[int], activations: list[str], pieces: list[tuple[n
         bound = 1.0 if act in ("sigmoid", "tanh", "softmax") else pre
 
 
+def check_io_sizes(sizes: list[int], name: str) -> None:
+    """Every digitlens dataset is 28×28 images of 10 classes: a model must read and answer that
+    many, or it would predict from part of an image (or crash on the test set)."""
+    if sizes[0] != INPUT_PIXELS:
+        raise ModelError(f"{name}: the model reads {sizes[0]} inputs but digitlens images have "
+                         f"{INPUT_PIXELS} pixels (28×28)")
+    if sizes[-1] != N_CLASSES:
+        raise ModelError(f"{name}: the model has {sizes[-1]} outputs but digitlens datasets "
+                         f"have {N_CLASSES} classes")
+
+
 def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
     """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``. Sizes
     come from the arrays and must agree with the metadata's; parameters must be finite as the
@@ -117,9 +129,7 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
         validate_architecture(sizes, activations, cost)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {str(exc).removeprefix(name + ': ')}") from None
-    if sizes[0] != INPUT_PIXELS:
-        raise ModelError(f"{name}: the model reads {sizes[0]} inputs but digitlens images have "
-                         f"{INPUT_PIXELS} pixels (28×28)")
+    check_io_sizes(sizes, name)
     names = meta.get("class_names")
     if names is not None and len(names) != sizes[-1]:
         raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
@@ -146,6 +156,13 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
         return MLP(tuple(sizes), tuple(activations), cost, params, extra)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
+
+
+def verified(model: MLP, name: str) -> MLP:
+    """``model`` as every command will load it: an importer hands back only what the loading
+    boundary accepts, so no import writes a file that is refused afterwards."""
+    load_model_bytes(model_bytes(model), name)
+    return model
 
 
 def load_model(path: str | Path) -> MLP:
