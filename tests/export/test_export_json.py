@@ -52,8 +52,8 @@ def test_document_follows_the_schema(trained_model: MLP) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False, min_value=-1e25,
-                          max_value=1e25), min_size=80, max_size=80))
+@given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False, min_value=-2.0**80,
+                          max_value=2.0**80), min_size=80, max_size=80))
 def test_any_float32_survives(values: list[float]) -> None:
     """Every float32 a usable model can hold (loading refuses weights whose sums can overflow
     float32, so at most about 1e28 per weight here) reads back bit for bit."""
