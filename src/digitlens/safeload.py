@@ -301,7 +301,7 @@ def decode_image(raw: bytes, name: str, formats: tuple[str, ...] = IMAGE_FORMATS
     (Pillow reads it from the header without decoding). Returns a loaded PIL image."""
     from PIL import Image
 
-    if b"\xff\xd8" == raw[:2] and raw.count(b"\xff\xda") > MAX_JPEG_SCANS:
+    if raw[:2] == b"\xff\xd8" and raw.count(b"\xff\xda") > MAX_JPEG_SCANS:
         raise error(f"{name}: a JPEG with more than {MAX_JPEG_SCANS} scans")
     try:
         with Image.open(io.BytesIO(raw), formats=list(formats)) as im:
@@ -313,7 +313,7 @@ def decode_image(raw: bytes, name: str, formats: tuple[str, ...] = IMAGE_FORMATS
     except DigitlensError:
         raise
     except Image.UnidentifiedImageError:
-        raise error(f"{name}: not a {', '.join(formats)} image") from None
+        raise error(f"{name}: not a readable {', '.join(formats)} image") from None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError, EOFError,
             struct.error, TypeError, IndexError, ZeroDivisionError, MemoryError) as exc:
         raise error(f"{name}: not a readable image ({str(exc)[:80]})") from None

@@ -102,7 +102,8 @@ def test_corrupt_bytes_are_refused(tmp_path: Path) -> None:
     nan = text[:i] + "NaN" + text[i + 3:]
     for data, message in [(text[: len(text) // 2].encode(), "not valid JSON .*truncated"),
                           (b"\xff\xfe", "not UTF-8"), (b"[" * 100000, "nested too deeply|JSON"),
-                          (nan.encode(), "NaN is not a number JSON allows"), (b"[]", "not a digitlens")]:
+                          (nan.encode(), "NaN is not a number JSON allows"),
+                          (b"[]", "not a digitlens")]:
         with pytest.raises(ModelError, match=message):
             parse(data, "m.json")
     with pytest.raises(ModelError, match="cannot read"):

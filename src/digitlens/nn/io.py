@@ -85,7 +85,8 @@ def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{name}: not a digitlens model file")
     if meta.get("version") != VERSION:
-        raise ModelError(f"{name}: unsupported model format version {str(meta.get('version'))[:20]}")
+        raise ModelError(f"{name}: unsupported model format version "
+                         f"{str(meta.get('version'))[:20]}")
     check_schema(meta, META_SCHEMA, name, "metadata", ModelError)
     return meta
 
