@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -47,12 +47,9 @@ MAX_PARAMS = 1 << 27        # 134M float32 values = 512 MiB
 MAX_LAYERS = 64
 
 
-def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
-                 what: str = "file") -> bytes:
-    """The bytes of the regular file ``path``, refusing anything else and anything over
-    ``limit`` bytes. Opened non-blocking, so a FIFO cannot hang the open; checked with fstat on
-    the open descriptor (no race with a rename), then read with the bound itself."""
-    path = Path(path)
+def open_regular(path: str | Path, error: ErrorType = DataError, what: str = "file") -> BinaryIO:
+    """``path`` opened for reading if it is a regular file. Opened non-blocking, so a FIFO
+    cannot hang the open; checked with fstat on the open descriptor (no race with a rename)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -62,19 +59,35 @@ def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
         if stat.S_ISDIR(mode):
             raise error(f"{path}: is a folder, not a {what}")
         if not stat.S_ISREG(mode):
-            raise error(f"{path}: not a regular file ({kind_of(mode)}); digitlens reads "
+            raise error(f"{path}: is {kind_of(mode)}, not a regular file; digitlens reads "
                         f"a {what} only from a regular file")
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            fd = -1
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
+                 what: str = "file") -> bytes:
+    """The bytes of the regular file ``path``, refusing anything else and anything over
+    ``limit`` bytes (read with the bound itself: ``st_size`` is never trusted)."""
+    with open_regular(path, error, what) as fh:
+        try:
             data = fh.read(limit + 1)
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(data) > limit:
         raise error(f"{path}: is larger than the {limit} allowed bytes of a {what}")
     return data
+
+
+def read_head(path: str | Path, n: int, error: ErrorType = DataError, what: str = "file") -> bytes:
+    """The first ``n`` bytes of the regular file ``path`` (to tell a format by its start)."""
+    with open_regular(path, error, what) as fh:
+        try:
+            return fh.read(n)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def kind_of(mode: int) -> str:

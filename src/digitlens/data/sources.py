@@ -23,7 +23,7 @@ import numpy as np
 
 from digitlens.data.idx import MAX_RAW, check_images, check_labels, decompress, parse_idx
 from digitlens.errors import DataError, NotFoundError
-from digitlens.fileio import atomic_write_bytes
+from digitlens.fileio import WriteError, atomic_write_bytes
 from digitlens.safeload import read_bounded
 
 PARTS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -255,8 +255,8 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
             try:
                 store_cache(raws, cache)
                 say(f"MNIST verified and cached in {cache}")
-            except OSError as exc:  # a good download is still good without a cache
-                say(f"MNIST verified but not cached ({cache}: {exc.strerror or exc})")
+            except WriteError as exc:  # a good download is still good without a cache
+                say(f"MNIST verified but not cached ({exc})")
             return from_raw(name, raws, str(cache))
     if fallback and name == "mnist":
         say("MNIST not available (" + "; ".join(errors)[-400:] + "); "
