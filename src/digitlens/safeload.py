@@ -363,3 +363,18 @@ def check_architecture(sizes: list[int], name: str, error: ErrorType = ModelErro
     total = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if total > MAX_PARAMS:
         raise error(f"{name}: {total} parameters is more than the {MAX_PARAMS} allowed")
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None``: JSON has no NaN or infinity,
+    and a reader must never get ``NaN`` (invalid JSON). Loading refuses models that could
+    produce one; this is the last guard on the way out (CLI ``--json`` and the API)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    if isinstance(value, np.floating | np.integer | np.ndarray):
+        return finite_json(value.tolist())
+    return value

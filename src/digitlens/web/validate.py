@@ -88,9 +88,10 @@ def only(data: Mapping[str, Any], allowed: set[str]) -> None:
                              f"{', '.join(sorted(allowed))}")
 
 
-def integer(value: Any, name: str, lo: int, hi: int) -> int:
-    """An int in lo..hi; query strings of digits are accepted too."""
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
+def integer(value: Any, name: str, lo: int, hi: int, strict: bool = False) -> int:
+    """An int in lo..hi; query strings of digits are accepted too, unless ``strict`` (a JSON
+    body's field, where "5" is a type error)."""
+    if not strict and isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise bad_param(name, f"an int in {lo}..{hi}", value)
