@@ -212,12 +212,14 @@ def check_schema(value: Any, schema: Schema, name: str, where: str,
 
 # --- npz / npy ------------------------------------------------------------------------------
 
-def read_npz(data: bytes, name: str, limit: int, error: ErrorType = DataError,
-             what: str = ".npz archive") -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive, never unpickling and never allocating more than
-    ``limit`` bytes in all: each member's declared size is checked before it is inflated, it is
-    inflated with that bound, and each ``.npy`` header must describe exactly the bytes that
-    follow it."""
+def read_npz(data: bytes, name: str, limit: int | Mapping[str, int],
+             error: ErrorType = DataError, what: str = ".npz archive",
+             only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, never unpickling. ``limit``: the bytes all members
+    may inflate to, or the most each named member may (any other member is refused). Declared
+    sizes are checked before anything is inflated, members are inflated with that bound (a
+    member lying about its size is caught, not trusted), and each ``.npy`` header must describe
+    exactly the bytes that follow it. ``only``: read just these members."""
     if not data.startswith(b"PK"):
         raise error(f"{name}: not a readable {what} (not an .npz archive)")
     arrays: dict[str, np.ndarray] = {}
@@ -226,15 +228,24 @@ def read_npz(data: bytes, name: str, limit: int, error: ErrorType = DataError,
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
             if len(infos) > 4096:
-                raise error(f"{name}: {len(infos)} members, too many for a model file")
+                raise error(f"{name}: {len(infos)} members, too many for a {what}")
             for info in infos:
                 key = info.filename.removesuffix(".npy")
                 if not info.filename.endswith(".npy") or key in arrays:
                     raise error(f"{name}: member {info.filename[:60]!r} is not one array")
-                total += info.file_size
-                if total > limit:
-                    raise error(f"{name}: its members inflate to more than the {limit} bytes "
-                                "allowed")
+                if only is not None and key not in only:
+                    continue
+                if isinstance(limit, Mapping):
+                    if key not in limit:
+                        raise error(f"{name}: unexpected member {key[:60]!r}")
+                    if info.file_size > limit[key]:
+                        raise error(f"{name}: member {key!r} declares {info.file_size} bytes, "
+                                    f"more than its {limit[key]} can be")
+                else:
+                    total += info.file_size
+                    if total > limit:
+                        raise error(f"{name}: its members inflate to more than the {limit} "
+                                    "bytes allowed")
                 with zf.open(info) as fh:
                     raw = fh.read(info.file_size + 1)
                 if len(raw) != info.file_size:

@@ -120,10 +120,11 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
     """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``. Sizes
     come from the arrays and must agree with the metadata's; parameters must be finite as the
     float32 they are used in."""
-    arrays = dict(read_npz(data, name, MAX_MODEL_BYTES, ModelError, "model file"))
-    if "meta" not in arrays:
+    head = read_npz(data, name, {"meta": 4 * MAX_META_CHARS + 256}, ModelError, "model file",
+                    only=("meta",))
+    if "meta" not in head:
         raise ModelError(f"{name}: no metadata")
-    meta = parse_meta(arrays.pop("meta"), name)
+    meta = parse_meta(head["meta"], name)
     sizes, activations, cost = meta["sizes"], meta["activations"], meta["cost"]
     check_architecture(sizes, name)
     try:
@@ -134,7 +135,13 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
     names = meta.get("class_names")
     if names is not None and len(names) != sizes[-1]:
         raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
-    expected = {f"{k}{i}" for i in range(len(sizes) - 1) for k in "Wb"}
+    # each member may hold at most its float64 array: a bomb is refused before it inflates
+    limits = {"meta": 4 * MAX_META_CHARS + 256}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        limits[f"W{i}"], limits[f"b{i}"] = 8 * n_in * n_out + 256, 8 * n_out + 256
+    arrays = read_npz(data, name, limits, ModelError, "model file")
+    del arrays["meta"]
+    expected = set(limits) - {"meta"}
     if set(arrays) != expected:
         odd = sorted(set(arrays) ^ expected)[0]
         state = "missing" if odd in expected else "unexpected"

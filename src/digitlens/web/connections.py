@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-REQUEST_TIMEOUT = 10.0   # seconds for a request's headers and body
+# seconds for a request's headers and body (DIGITLENS_REQUEST_TIMEOUT for tests and benchmarks)
+REQUEST_TIMEOUT = float(os.environ.get("DIGITLENS_REQUEST_TIMEOUT", "10"))
 KEEP_ALIVE = 5           # seconds an idle keep-alive connection stays open (uvicorn's setting)
 HARD_CAP = 4096          # connections, whatever the descriptor limit
 SPARE_FDS = 256          # descriptors kept for files, the listening socket and the runtime
