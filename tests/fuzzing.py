@@ -139,12 +139,14 @@ def mutate_npz(data: bytes, rng: np.random.Generator) -> bytes:
     if choice < 0.7:
         key = sorted(members)[int(rng.integers(0, len(members)))]
         members[key] = mutate(members[key], rng)
-    else:
-        meta = np.load(io.BytesIO(members["meta.npy"]), allow_pickle=False)
-        doc = mutate_json(json.loads(str(meta)), rng)
+    else:  # a JSON string member: the model's metadata, a checkpoint's history or rng state
+        texts = [k for k in sorted(members) if k in ("meta.npy", "rng.npy", "history.npy")]
+        key = texts[int(rng.integers(0, len(texts)))]
+        text = np.load(io.BytesIO(members[key]), allow_pickle=False)
+        doc = mutate_json(json.loads(str(text)), rng)
         buf = io.BytesIO()
         np.save(buf, np.array(json.dumps(doc)))
-        members["meta.npy"] = buf.getvalue()
+        members[key] = buf.getvalue()
     if rng.random() < 0.03:  # a bomb: a header declaring 2^40 elements, or 64 MiB of zeros
         if rng.random() < 0.5:
             return bomb_npz(members)
@@ -311,7 +313,6 @@ def json_cases(n: int, seed: int) -> Tally:
 
 
 def onnx_cases(n: int, seed: int) -> Tally:
-    import onnx
 
     from digitlens.export.onnx_format import to_onnx
     from digitlens.export.onnx_import import import_onnx_bytes

@@ -300,6 +300,11 @@ def parse_npy(raw: bytes, where: str, error: ErrorType = DataError) -> np.ndarra
         raise error(f"{where} declares shape {list(shape)} of {dtype} ({count * dtype.itemsize} "
                     f"bytes) but holds {body}")
     arr = np.frombuffer(raw, dtype, count, offset=start + hlen)
+    if dtype.kind == "U":  # UTF-32 text: every code point must be a real character
+        points = np.frombuffer(raw, dtype.byteorder.replace("|", "=") + "u4", count * dtype.itemsize
+                               // 4, offset=start + hlen)
+        if np.any(points > 0x10FFFF) or np.any((points >= 0xD800) & (points <= 0xDFFF)):
+            raise error(f"{where} holds text that is not valid Unicode")
     return arr.reshape(shape, order="F" if header["fortran_order"] else "C")
 
 

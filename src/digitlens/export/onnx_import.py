@@ -156,7 +156,25 @@ def attrs(node: Any, name: str) -> dict[str, Any]:
     for key, value in out.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ModelError(f"{name}: node {node_label(node)}: attribute {key} is {value}")
+        kind = ATTRIBUTE_TYPES.get(key)
+        if kind is not None and not ok_attribute(value, kind):
+            raise ModelError(f"{name}: node {node_label(node)}: attribute {key} must be "
+                             f"{'a list of ints' if kind is list else kind.__name__}, not "
+                             f"{type(value).__name__}")
     return out
+
+
+# attributes the walk reads, and their types (anything else would reach the maths unchecked)
+ATTRIBUTE_TYPES: dict[str, type] = {"alpha": float, "beta": float, "transA": int,
+                                    "transB": int, "axis": int, "perm": list}
+
+
+def ok_attribute(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(v, int) for v in value)
 
 
 def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -> None:
@@ -314,8 +332,8 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]
     cost = meta.pop("cost", "cross_entropy") if acts[-1] == "sigmoid" else "cross_entropy"
     for key in ARCHITECTURE:
         meta.pop(key, None)
-    meta.setdefault("imported_from", {"format": "onnx", "producer": proto.producer_name[:200],
-                                      "producer_version": proto.producer_version[:200],
+    meta.setdefault("imported_from", {"format": "onnx", "producer": text(proto.producer_name),
+                                      "producer_version": text(proto.producer_version),
                                       "notes": notes})
     params = np.concatenate([w.ravel() for w, _, _ in layers] +
                             [b for _, b, _ in layers]).astype(np.float32)
@@ -324,6 +342,13 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
     return verified(model, name), notes
+
+
+def text(value: Any) -> str:
+    """A protobuf string field as text (a corrupt file can hold bytes that are not UTF-8)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value)[:200]
 
 
 def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
