@@ -19,6 +19,7 @@ import math
 import os
 import stat
 import struct
+import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -333,7 +334,10 @@ def decode_image(raw: bytes, name: str, formats: tuple[str, ...] = IMAGE_FORMATS
     if raw[:2] == b"\xff\xd8" and raw.count(b"\xff\xda") > MAX_JPEG_SCANS:
         raise error(f"{name}: a JPEG with more than {MAX_JPEG_SCANS} scans")
     try:
-        with Image.open(io.BytesIO(raw), formats=list(formats)) as im:
+        with warnings.catch_warnings():  # Pillow's own, looser, bomb warning: ours is stricter
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw), formats=list(formats))
+        with im:
             if im.width > max_side or im.height > max_side:
                 raise error(f"{name}: {im.width}×{im.height} pixels; at most "
                             f"{max_side}×{max_side}")
@@ -343,6 +347,8 @@ def decode_image(raw: bytes, name: str, formats: tuple[str, ...] = IMAGE_FORMATS
         raise
     except Image.UnidentifiedImageError:
         raise error(f"{name}: not a readable {', '.join(formats)} image") from None
+    except Image.DecompressionBombError:
+        raise error(f"{name}: far more pixels than {max_side}×{max_side}") from None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError, EOFError,
             struct.error, TypeError, IndexError, ZeroDivisionError, MemoryError) as exc:
         raise error(f"{name}: not a readable image ({str(exc)[:80]})") from None
