@@ -349,7 +349,7 @@ def decode_image(raw: bytes, name: str, formats: tuple[str, ...] = IMAGE_FORMATS
         raise error(f"{name}: not a readable {', '.join(formats)} image") from None
     except Image.DecompressionBombError:
         raise error(f"{name}: far more pixels than {max_side}×{max_side}") from None
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError, EOFError,
+    except (OSError, ValueError, SyntaxError, EOFError,
             struct.error, TypeError, IndexError, ZeroDivisionError, MemoryError) as exc:
         raise error(f"{name}: not a readable image ({str(exc)[:80]})") from None
 
