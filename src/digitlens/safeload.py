@@ -74,7 +74,15 @@ def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
     ``limit`` bytes (read with the bound itself: ``st_size`` is never trusted)."""
     with open_regular(path, error, what) as fh:
         try:
-            data = fh.read(limit + 1)
+            # st_size only sizes the first read (a regular file may still grow, and a huge
+            # bound must not become a huge buffer); reading stops at the bound either way
+            first = min(limit + 1, os.fstat(fh.fileno()).st_size + 1)
+            chunks = [fh.read(first)]
+            size = len(chunks[0])
+            while size <= limit and chunks[-1]:
+                chunks.append(fh.read(min(limit + 1 - size, 1 << 20)))
+                size += len(chunks[-1])
+            data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
         except OSError as exc:
             raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(data) > limit:
