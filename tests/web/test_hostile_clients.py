@@ -201,3 +201,47 @@ def test_caches_fill_once_however_many_ask(hostile_runs: Path,
     for layer, acts in out:  # every asker got the one cached array, equal to a fresh pass
         assert acts is registry.test_activations(run, layer)
     np.testing.assert_array_equal(out[0][1], real(run.model, run.dataset.test_images, out[0][0]))
+
+
+API_SEEDS = [
+    ("POST", "/api/predict", {"run": "small", "pixels": [0.0] * 784, "include": ["layers"]}),
+    ("POST", "/api/predict", {"run": "small", "test_index": 3, "knockout": {"0": [1, 2]}}),
+    ("POST", "/api/neuron", {"run": "small", "layer": 0, "neuron": 3, "test_index": 1}),
+    ("POST", "/api/ablate", {"run": "small", "knockout": {"0": [1]}}),
+    ("POST", "/api/train", {"preset": "s1-single-layer", "epochs": 1, "name": "fz"}),
+]
+
+
+def no_constant(name: str) -> None:
+    raise AssertionError(f"{name} in an answer")
+
+
+def test_api_byte_mutation_fuzz(client: httpx.Client) -> None:
+    """Seeded byte and structure mutations of real request bodies (and of query strings): every
+    answer is the JSON envelope with a status below 500, and no answer holds NaN."""
+    import fuzzing
+    rng = np.random.default_rng(21)
+    n = int(1500 * float(os.environ.get("DIGITLENS_FUZZ_SCALE", "1")))
+    statuses: dict[int, int] = {}
+    for i in range(n):
+        method, path, body = API_SEEDS[i % len(API_SEEDS)]
+        if path == "/api/train":  # structure only: never start real training jobs here
+            doc = fuzzing.mutate_json(body, rng)
+            data = json.dumps(doc).encode()
+            if isinstance(doc, dict) and doc.get("epochs") == 1 and "preset" in doc:
+                continue
+        elif rng.random() < 0.5:
+            data = json.dumps(fuzzing.mutate_json(body, rng)).encode()
+        else:
+            data = fuzzing.mutate(json.dumps(body).encode(), rng)
+        headers = {"Content-Type": "application/json"}
+        r = client.request(method, path, content=data, headers=headers)
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        assert r.status_code < 500, (path, data[:200], r.text[:300])
+        doc = json.loads(r.content, parse_constant=no_constant)  # no NaN/Infinity anywhere
+        assert isinstance(doc, dict) and doc["ok"] is (r.status_code < 300)
+    for query in ["run=%00", "label=-1", "offset=99999999999", "limit=abc", "run=" + "a" * 500,
+                  "predicted=1e400", "misclassified=maybe"]:
+        r = client.get("/api/test?" + query)
+        assert r.status_code < 500 and r.json()["ok"] is False
+    assert statuses.get(200, 0) > 0 and sum(statuses.values()) > n // 2
