@@ -47,7 +47,7 @@ def main() -> None:
                "image": lambda: fuzzing.image_cases(n["image"], args.seed + 5)}
     bad = 0
     print(f"seed {args.seed}; a hang is a case over {fuzzing.HANG_S:.0f} s")
-    for name, runner in runners.items():
+    for runner in runners.values():
         t0 = time.perf_counter()
         tally = runner()
         print(f"{tally.line()}  [{time.perf_counter() - t0:.1f} s]", flush=True)

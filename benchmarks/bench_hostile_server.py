@@ -182,9 +182,9 @@ def main() -> None:
     text = log.read_text()
     left = sum("left during its request body" in line for line in text.splitlines())
     closed = sum("no complete request within" in line for line in text.splitlines())
-    print(f"server log: {text.count('Traceback')} tracebacks, {left} 'left mid-body' lines for "
-          f"{args.disconnects} disconnects, {closed} deadline closes, "
-          f"{len(text.splitlines())} lines in all   goal: 0 tracebacks")
+    print(f"server log: {text.count('Traceback')} tracebacks; {closed} deadline closes and {left} "
+          f"'left during its request body' lines (the {args.disconnects} mid-body disconnects "
+          "and the half-sent bodies the deadline closed), one line each   goal: 0 tracebacks")
 
 
 if __name__ == "__main__":
