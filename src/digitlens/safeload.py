@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import struct
 import warnings
@@ -135,6 +136,8 @@ def parse_json(data: bytes | str, name: str, error: ErrorType = DataError,
 
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+        if nesting(text) > max_depth:
+            raise error(f"{name}: JSON nested deeper than {max_depth} levels")
         doc = json.loads(text, parse_float=number, parse_int=integer, parse_constant=constant)
     except UnicodeDecodeError:
         raise error(f"{name}: not UTF-8 text") from None
@@ -143,20 +146,20 @@ def parse_json(data: bytes | str, name: str, error: ErrorType = DataError,
                     f"{exc.colno}; truncated?)") from None
     except RecursionError:
         raise error(f"{name}: JSON nested deeper than {max_depth} levels") from None
-    if depth(doc) > max_depth:
-        raise error(f"{name}: JSON nested deeper than {max_depth} levels")
     return doc
 
 
-def depth(doc: Any) -> int:
-    """Nesting depth of a parsed document, without recursion."""
-    deepest, stack = 0, [(doc, 1)]
-    while stack:
-        value, d = stack.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, d)
-            stack.extend((v, d + 1) for v in (value.values() if isinstance(value, dict)
-                                               else value))
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def nesting(text: str) -> int:
+    """The deepest bracket nesting of JSON text (strings skipped), before it is parsed: only
+    the brackets are walked in Python, the rest is the regex engine's."""
+    deepest = level = 0
+    for mark in BRACKETS.findall(JSON_STRING.sub("", text)):
+        level += 1 if mark in "[{" else -1
+        deepest = max(deepest, level)
     return deepest
 
 
