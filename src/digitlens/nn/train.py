@@ -47,6 +47,7 @@ from digitlens.safeload import (
 
 SCHEDULES = ("constant", "cosine")
 MAX_PARAMS = 50_000_000  # 200 MB of float32 parameters; far beyond any MLP worth drawing
+MAX_CHECKPOINT_BYTES = 3 * MAX_MODEL_BYTES  # the model, and Adam's two moments as large
 MAX_RUN_JSON = 64 << 20  # config.json and history.json (a history row is ~150 bytes)
 CONFIG_SCHEMA = {REQUIRED: ("layers",), "layers": [int], "activation": str, "output": str,
                  "cost": str, "init": str, "optimizer": str, "lr": float, "momentum": float,
@@ -198,16 +199,26 @@ class Run:
                 tmp.unlink(missing_ok=True)
 
     def checkpoint_arrays(self) -> dict[str, np.ndarray] | None:
-        """The checkpoint's arrays, through the loading boundary (None: no checkpoint)."""
+        """The checkpoint's arrays, through the loading boundary (None: no checkpoint). Its
+        model is read first; every other member may then hold at most what a model of that
+        size needs, checked before it inflates."""
         p = self.path / "checkpoint.npz"
         try:
-            data = read_bounded(p, MAX_MODEL_BYTES * 4, ModelError, "checkpoint")
+            data = read_bounded(p, MAX_CHECKPOINT_BYTES, ModelError, "checkpoint")
         except ModelError:
             if not os.path.lexists(p):
                 return None
             raise
         try:
-            return read_npz(data, str(p), MAX_MODEL_BYTES * 4, ModelError, "checkpoint")
+            head = read_npz(data, str(p), {"model": MAX_MODEL_BYTES}, ModelError, "checkpoint",
+                            only=("model",))
+            if "model" not in head or head["model"].dtype != np.uint8:
+                raise ModelError(f"{p}: no model in the checkpoint")
+            n = load_model_bytes(head["model"].tobytes(), str(p)).params.size
+            limits = {"model": MAX_MODEL_BYTES, "epoch": 256, "threads": 256,
+                      "rng": MAX_RUN_JSON, "history": MAX_RUN_JSON, "opt_t": 256,
+                      "opt_m": 8 * n + 256, "opt_v": 8 * n + 256}
+            return read_npz(data, str(p), limits, ModelError, "checkpoint")
         except ModelError as exc:
             raise corrupt_checkpoint(p, exc) from None
 
