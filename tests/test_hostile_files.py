@@ -24,7 +24,7 @@ from fuzzing import npz_members, zip_members
 sys.path.insert(0, str(Path(__file__).parent / "export"))
 from export_onnx_graphs import mlp_model, random_layers  # noqa: E402
 
-from digitlens.errors import DigitlensError, ModelError  # noqa: E402
+from digitlens.errors import ModelError  # noqa: E402
 from digitlens.export.json_format import import_json_bytes, to_json_text
 from digitlens.export.onnx_import import import_onnx_bytes
 from digitlens.fileio import WriteError, atomic_write_text
@@ -55,6 +55,17 @@ def with_meta(**changes: object) -> bytes:
 
 def header(text: str, body: bytes = b"") -> bytes:
     return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode() + body
+
+
+def lying_sizes(data: bytes, member: str, delta: int) -> bytes:
+    """A stored archive whose directory entry for ``member`` declares ``delta`` more (or fewer)
+    uncompressed bytes than the member holds."""
+    data = zip_members(npz_members(data))
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46: entry + 46 + len(member)] != member.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    size = int.from_bytes(data[entry + 24: entry + 28], "little") + delta
+    return data[:entry + 24] + size.to_bytes(4, "little") + data[entry + 28:]
 
 
 def model_of(sizes: tuple[int, ...], weights64: float | None = None) -> bytes:
@@ -95,15 +106,15 @@ NPZ_CASES = [
     ("12 outputs", model_of((784, 12)), "12 outputs"),
     ("float64 1e300 weights", model_of((784, 10), 1e300), "too large for float32"),
     ("weights that overflow when summed", model_of((784, 10), 1e36), "beyond what float32"),
-    ("member declaring more than it holds", GOOD.replace(b"W0.npy", b"W0.npy", 1), None),
+    ("member declaring fewer bytes than it holds", lying_sizes(GOOD, "W0.npy", -100),
+     "not a readable model file"),
+    ("member declaring more bytes than it holds", lying_sizes(GOOD, "W0.npy", +100),
+     "not a readable model file|holds .* but declares"),
 ]
 
 
 @pytest.mark.parametrize(("label", "data", "message"), NPZ_CASES, ids=[c[0] for c in NPZ_CASES])
-def test_damaged_model_files(label: str, data: bytes, message: str | None) -> None:
-    if message is None:
-        assert load_model_bytes(data, "m.npz").sizes == (784, 6, 10)
-        return
+def test_damaged_model_files(label: str, data: bytes, message: str) -> None:
     with pytest.raises(ModelError, match=message) as err:
         load_model_bytes(data, "m.npz")
     assert str(err.value).startswith("m.npz")
@@ -424,7 +435,3 @@ def test_concurrent_loads_of_one_file_agree(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(out) == 8 and all(np.array_equal(m.params, MODEL.params) for m in out)
-
-
-def test_every_error_is_a_digitlens_error() -> None:
-    assert issubclass(WriteError, DigitlensError)
