@@ -435,3 +435,19 @@ def test_concurrent_loads_of_one_file_agree(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(out) == 8 and all(np.array_equal(m.params, MODEL.params) for m in out)
+
+
+def test_videos_and_reports_refuse_odd_targets(tmp_path: Path) -> None:
+    """The video writer's own temp-and-rename and the report folder follow the same rules."""
+    from digitlens.fileio import make_folder
+    from digitlens.render.animate import temp_beside
+    fifo = tmp_path / "evolution.gif"
+    os.mkfifo(fifo)
+    with pytest.raises(WriteError, match="a FIFO"), temp_beside(fifo):
+        pass
+    assert fifo.is_fifo()
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(WriteError, match="cannot make this folder"):
+        make_folder(tmp_path / "file" / "report")
+    with pytest.raises(WriteError, match="not a folder"):
+        make_folder(tmp_path / "file")

@@ -63,6 +63,16 @@ def check_target(path: Path) -> None:
                          "writes regular files (it would replace it)")
 
 
+def make_folder(path: Path) -> None:
+    """``mkdir -p`` with a ``WriteError`` naming the path (a file in the way, no permission)."""
+    if os.path.lexists(path) and not path.is_dir():
+        raise WriteError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot make this folder ({exc.strerror or exc})") from None
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:  # type: ignore[type-arg]
     """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds.
