@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN ?= runs/default
 
-.PHONY: install demo test check bench sysdeps clean
+.PHONY: install demo test check bench fuzz sysdeps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
+
+# Hostile inputs at ten times the tests' case counts, then the figures (docs/hostile-input.md).
+fuzz: $(STAMP)
+	DIGITLENS_FUZZ_SCALE=10 $(BIN)/python -m pytest -q tests/test_fuzz_loaders.py
+	$(BIN)/python benchmarks/bench_fuzz.py --scale 2 --seed 1
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

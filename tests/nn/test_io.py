@@ -56,10 +56,11 @@ META = json.loads(str(np.load(io.BytesIO(GOOD))["meta"]))
     (rewrite(GOOD, W1=np.full((6, 10), np.nan, np.float32)), "NaN"),
     (rewrite(GOOD, meta=np.array(json.dumps({**META, "activations": ["relu", "gelu"]}))),
      "'output' parameter"),
-    (rewrite(GOOD, W0=np.array([object()] * 3, dtype=object)), "not a readable model file"),
-    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": [784]}))), "bad layer sizes"),
-    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": ["x", 10]}))), "bad layer sizes"),
-    (rewrite(GOOD, W0=np.zeros((784, 6), np.complex64)), "floating-point"),
+    (rewrite(GOOD, W0=np.array([object()] * 3, dtype=object)), "dtype object"),
+    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": [784]}))), "1 to 64 weight layers"),
+    (rewrite(GOOD, meta=np.array(json.dumps({**META, "sizes": ["x", 10]}))),
+     r"sizes\[0\] must be an integer"),
+    (rewrite(GOOD, W0=np.zeros((784, 6), np.complex64)), "dtype complex64"),
     (rewrite(GOOD, W0=np.full((784, 6), "a")), "floating-point"),
 ])
 def test_damage(data: bytes, message: str) -> None:

@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
 from digitlens.errors import ModelError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
+from digitlens.safeload import check_fits, finite_json
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
@@ -34,13 +37,17 @@ def load_data(args: argparse.Namespace, model: MLP | None = None) -> Dataset:
     name = args.dataset
     if name is None and model is not None:
         name = model.meta.get("dataset", {}).get("name")
-    return load_dataset(name or "mnist", args.data_dir, fetch=not args.no_fetch, log=say)
+    ds = load_dataset(name or "mnist", args.data_dir, fetch=not args.no_fetch, log=say)
+    if model is not None:
+        check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+                   "the model", f"dataset {ds.name!r}", ModelError)
+    return ds
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str = "") -> int:
     """Human text normally; with --json one JSON object as the last stdout line."""
     if getattr(args, "json", False):
-        print(json.dumps(result, separators=(",", ":")))
+        print(json.dumps(finite_json(result), separators=(",", ":"), allow_nan=False))
     elif text:
         print(text)
     return 0

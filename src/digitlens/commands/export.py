@@ -128,11 +128,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     kind = path.suffix.lower().lstrip(".")
     guessed = kind not in ("json", "onnx")  # no telling suffix: the content decides
     if guessed:
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(64)
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        from digitlens.safeload import read_head
+        head = read_head(path, 64, ModelError, "network file")
         if kind == "npz" or head[:2] == b"PK":
             raise ModelError(f"{path}: this is a digitlens model file already (import reads "
                              ".json or .onnx networks); give it to the other commands as it is")

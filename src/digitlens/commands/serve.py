@@ -60,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digitlens.commands import resolve_model
     from digitlens.web import live
     from digitlens.web.app import create_app
+    from digitlens.web.connections import raise_fd_limit
     from digitlens.web.runs import Registry
 
     if not 0 <= args.port <= 65535:
@@ -78,6 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # One BLAS thread for the whole server: its products are small, and spinning OpenBLAS
     # threads on a busy machine cost far more than they save (see digitlens.nn.threads).
     threadpool_limits(limits=1, user_api="blas")
+    raise_fd_limit()  # room for many clients; the connection cap stays below it
     registry = Registry(Path(args.runs_dir), extra)
     training = (loopback or args.allow_training) and args.workers == 1
     hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None
@@ -122,10 +124,13 @@ def server_options() -> dict[str, Any]:
     """uvicorn's settings, one process or several. A live-socket message is a predict body:
     uvicorn refuses bigger ones before buffering them, and a client that does not read its
     answers can queue only two."""
+    from digitlens.web import connections
     from digitlens.web.validate import MAX_BODY
     return {"log_level": "warning", "access_log": False, "lifespan": "off",
             "timeout_graceful_shutdown": 2, "ws_per_message_deflate": DEFLATE,
-            "ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2}
+            "ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2,
+            "http": connections.protocol_class(), "timeout_keep_alive": connections.KEEP_ALIVE,
+            "h11_max_incomplete_event_size": 16 * 1024}
 
 
 def serve_workers(args: argparse.Namespace, extra: list[Path], hosts: list[str] | None,

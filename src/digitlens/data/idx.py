@@ -17,6 +17,7 @@ import numpy as np
 
 from digitlens.errors import DataError
 from digitlens.fileio import atomic_write_bytes
+from digitlens.safeload import read_bounded
 
 # IDX dtype code -> big-endian NumPy dtype.
 DTYPES: dict[int, np.dtype] = {
@@ -80,13 +81,8 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (raw or gzipped) strictly."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return parse_idx(data, str(path))
+    """Read an IDX file (raw or gzipped) strictly: a regular file of at most ``MAX_RAW`` bytes."""
+    return parse_idx(read_bounded(path, MAX_RAW, DataError, "IDX file"), str(path))
 
 
 def encode_idx(arr: np.ndarray) -> bytes:

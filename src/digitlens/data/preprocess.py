@@ -117,11 +117,7 @@ def preprocess(image: Image.Image | np.ndarray) -> Preprocessed:
 
 
 def load_image(path: str) -> Image.Image:
-    """Open an image file with a clear error for anything Pillow cannot read."""
-    from digitlens.errors import DataError
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from None
+    """An image file through the loading boundary: the server's decoders (PNG, JPEG, WebP, GIF,
+    BMP) and at most ``MAX_IMAGE_SIDE`` pixels a side, checked before decoding."""
+    from digitlens.safeload import load_image_file
+    return load_image_file(path)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlens.data.idx import check_images, check_labels, decompress, parse_idx
+from digitlens.data.idx import MAX_RAW, check_images, check_labels, decompress, parse_idx
 from digitlens.errors import DataError, NotFoundError
-from digitlens.fileio import atomic_write_bytes
+from digitlens.fileio import WriteError, atomic_write_bytes
+from digitlens.safeload import read_bounded
 
 PARTS = ("train_images", "train_labels", "test_images", "test_labels")
 FILENAMES = {
@@ -138,11 +139,7 @@ def read_folder(folder: Path, name: str, verify_sums: bool = True) -> dict[str, 
         path = next((p for p in (base, base.with_name(base.name + ".gz")) if p.is_file()), None)
         if path is None:
             raise DataError(f"{folder}: no {FILENAMES[part]}[.gz]")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        raw = decompress(data, str(path))
+        raw = decompress(read_bounded(path, MAX_RAW, DataError, "IDX file"), str(path))
         raws[part] = verify(raw, SHA256[name][part], str(path)) if verify_sums else raw
     return raws
 
@@ -258,8 +255,8 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
             try:
                 store_cache(raws, cache)
                 say(f"MNIST verified and cached in {cache}")
-            except OSError as exc:  # a good download is still good without a cache
-                say(f"MNIST verified but not cached ({cache}: {exc.strerror or exc})")
+            except WriteError as exc:  # a good download is still good without a cache
+                say(f"MNIST verified but not cached ({exc})")
             return from_raw(name, raws, str(cache))
     if fallback and name == "mnist":
         say("MNIST not available (" + "; ".join(errors)[-400:] + "); "

@@ -27,12 +27,13 @@ from digitlens import __version__
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_JSON_BYTES, check_architecture, check_finite
 from digitlens.fileio import atomic_write_text
-from digitlens.nn.io import PREPROCESSING
+from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, PREPROCESSING, check_io_sizes, verified
 from digitlens.nn.mlp import MLP
+from digitlens.safeload import REQUIRED, check_schema, parse_json, read_bounded
 
 FORMAT = "digitlens-network"
 VERSION = 1
-RESERVED_META = ("format", "version", "preprocessing")
+RESERVED_META = ("format", "version", "preprocessing", "sizes", "activations", "cost")
 
 
 def probability_rule(output: str) -> str:
@@ -122,6 +123,7 @@ def model_from_doc(doc: Any, name: str) -> MLP:
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
         raise ModelError(f"{name}: sizes must be integers, got {sizes}")
     check_architecture(sizes, name)
+    check_io_sizes(sizes, name)
     cost = field(doc, "cost", str, "the file", name)
     layers = field(doc, "layers", list, "the file", name)
     if len(layers) != len(sizes) - 1:
@@ -145,37 +147,30 @@ def model_from_doc(doc: Any, name: str) -> MLP:
     provenance = doc.get("provenance", {})
     if not isinstance(provenance, dict):
         raise ModelError(f"{name}: provenance must be an object")
+    # provenance is a record, never the architecture: sizes, activations and cost come from
+    # the layers and the top-level fields only
     meta = {k: v for k, v in provenance.items() if k not in ("writer", *RESERVED_META)}
+    check_schema(meta, {k: t for k, t in META_SCHEMA.items() if k not in ARCHITECTURE
+                        and k != REQUIRED}, name, "provenance", ModelError)
+    names = meta.get("class_names")
+    if names is not None and len(names) != sizes[-1]:
+        raise ModelError(f"{name}: provenance.class_names has {len(names)} names for "
+                         f"{sizes[-1]} outputs")
     params = np.concatenate([w.ravel() for w in ws] + bs).astype(np.float32)
     try:
-        return MLP(tuple(sizes), tuple(acts), cost, params, meta)
+        model = MLP(tuple(sizes), tuple(acts), cost, params, meta)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
+    return verified(model, name)
 
 
 def import_json_bytes(data: bytes, name: str = "<json>") -> MLP:
     if len(data) > MAX_JSON_BYTES:
         raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_JSON_BYTES} allowed")
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ModelError(f"{name}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column "
-                         f"{exc.colno}; truncated?)") from None
-    except RecursionError:
-        raise ModelError(f"{name}: JSON nested too deeply") from None
-    return model_from_doc(doc, name)
+    return model_from_doc(parse_json(data, name, ModelError), name)
 
 
 def import_json(path: str | Path) -> MLP:
     """Read a ``digitlens-network`` JSON file; every problem is a one-line ``ModelError``."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise ModelError(f"{path}: {size} bytes is larger than the {MAX_JSON_BYTES} allowed")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return import_json_bytes(data, str(path))
+    return import_json_bytes(read_bounded(path, MAX_JSON_BYTES, ModelError, "JSON network"),
+                             str(path))

@@ -7,7 +7,7 @@ nothing is unpickled, and sizes are checked before anything is allocated.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
-from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture, check_finite
+from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
+from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
+from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
 
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
                   "LogSoftmax": "softmax"}
@@ -60,11 +62,14 @@ def read_proto(data: bytes, name: str) -> Any:
         raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_FILE_BYTES} allowed")
     try:
         proto = onnx.load_model_from_string(data)
-    except (DecodeError, ValueError, RuntimeError) as exc:
+    except (DecodeError, ValueError, RuntimeError, RecursionError, MemoryError) as exc:
         raise ModelError(f"{name}: not a readable ONNX file ({type(exc).__name__}; "
                          "truncated or corrupt?)") from None
     if not proto.graph.node:
         raise ModelError(f"{name}: not a readable ONNX file (no graph nodes)")
+    for node in proto.graph.node:
+        if not node.output or not all(node.output):
+            raise ModelError(f"{name}: node {node_label(node)} has no output")
     return proto
 
 
@@ -85,10 +90,14 @@ def tensor_array(tensor: Any, name: str) -> np.ndarray:
                          f"the {MAX_PARAMS} allowed")
     try:
         array = numpy_helper.to_array(tensor)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise ModelError(f"{name}: initializer {tensor.name!r} is corrupt ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - onnx's own decoder: any failure is a corrupt file
+        raise ModelError(f"{name}: initializer {tensor.name!r} is corrupt "
+                         f"({type(exc).__name__}: {str(exc)[:60]})") from None
+    if array.dtype.kind not in "fiub":
+        raise ModelError(f"{name}: initializer {tensor.name!r} holds {array.dtype} values, "
+                         "not numbers")
     if array.dtype.kind == "f":
-        check_finite(array, f"initializer {tensor.name!r}", name)
+        finite_as(array, np.float32, f"initializer {tensor.name!r}", name, ModelError)
     return array
 
 
@@ -118,9 +127,13 @@ def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
     (out, in) weight and transpose it in the graph), by tensor name."""
     values = {t.name: tensor_array(t, name) for t in proto.graph.initializer}
     for node in nodes:
-        if node.op_type == "Transpose" and node.input[0] in values:
-            perm = attrs(node).get("perm") or None
-            values[node.output[0]] = np.transpose(values[node.input[0]], perm)
+        if node.op_type == "Transpose" and node.input and node.input[0] in values:
+            source = values[node.input[0]]
+            perm = attrs(node, name).get("perm") or None
+            if perm is not None and sorted(perm) != list(range(source.ndim)):
+                raise ModelError(f"{name}: node {node_label(node)} has perm {list(perm)[:8]}, "
+                                 f"not a permutation of {source.ndim} axes")
+            values[node.output[0]] = np.transpose(source, perm)
         if node.op_type == "Constant" and len(node.output) == 1:
             attr = {a.name: a for a in node.attribute}
             if "value" in attr:
@@ -132,14 +145,41 @@ def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
     return values
 
 
-def attrs(node: Any) -> dict[str, Any]:
+def attrs(node: Any, name: str) -> dict[str, Any]:
+    """A node's attributes; numbers must be finite (alpha=inf would poison every weight)."""
     from onnx import helper
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    try:
+        out = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    except Exception as exc:  # noqa: BLE001 - onnx's decoder: undefined attribute types
+        raise ModelError(f"{name}: node {node_label(node)} has an unreadable attribute "
+                         f"({str(exc)[:60]})") from None
+    for key, value in out.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ModelError(f"{name}: node {node_label(node)}: attribute {key} is {value}")
+        kind = ATTRIBUTE_TYPES.get(key)
+        if kind is not None and not ok_attribute(value, kind):
+            raise ModelError(f"{name}: node {node_label(node)}: attribute {key} must be "
+                             f"{'a list of ints' if kind is list else kind.__name__}, not "
+                             f"{type(value).__name__}")
+    return out
+
+
+# attributes the walk reads, and their types (anything else would reach the maths unchecked)
+ATTRIBUTE_TYPES: dict[str, type] = {"alpha": float, "beta": float, "transA": int,
+                                    "transB": int, "axis": int, "perm": list}
+
+
+def ok_attribute(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(v, int) for v in value)
 
 
 def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -> None:
     """Apply one chain node to what has been built; raise naming the node if it does not fit."""
-    op, label, a = node.op_type, node_label(node), attrs(node)
+    op, label, a = node.op_type, node_label(node), attrs(node, chain.name)
     others = [i for i in node.input if i != current and i]
     if op == "Identity":
         return
@@ -167,20 +207,23 @@ def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -
         if len(others) < 1 or others[0] not in values or node.input[0] != current:
             raise ModelError(f"{chain.name}: node {label} must multiply the running tensor by a "
                              "constant weight matrix")
-        w = values[others[0]].astype(np.float32)
+        w = finite_as(values[others[0]], np.float32, f"node {label}'s weights", chain.name,
+                      ModelError)
         if op == "Gemm":
             if a.get("transA", 0):
                 raise ModelError(f"{chain.name}: node {label} uses transA=1, not supported")
             w = w.T if a.get("transB", 0) else w
-            w = w * np.float32(a.get("alpha", 1.0))
+            w = finite_as(w * np.float64(a.get("alpha", 1.0)), np.float32,
+                          f"node {label}'s weights × alpha", chain.name, ModelError)
         if w.ndim != 2 or w.shape[0] != chain.width:
             raise ModelError(f"{chain.name}: node {label} has weights of shape {list(w.shape)} "
                              f"but its input has {chain.width} values")
         chain.weight = np.ascontiguousarray(w)
         chain.width = w.shape[1]
         if op == "Gemm" and len(others) > 1:
-            chain.bias = bias_of(chain, values.get(others[1]), label) * np.float32(
-                a.get("beta", 1.0))
+            chain.bias = finite_as(bias_of(chain, values.get(others[1]), label)
+                                   * np.float64(a.get("beta", 1.0)), np.float32,
+                                   f"node {label}'s bias × beta", chain.name, ModelError)
         return
     if op == "Add":
         if chain.weight is None or chain.bias is not None or len(others) != 1:
@@ -203,7 +246,7 @@ def bias_of(chain: Chain, b: np.ndarray | None, label: str) -> np.ndarray:
     if b.size != chain.width or (b.ndim == 2 and b.shape[0] != 1) or b.ndim > 2:
         raise ModelError(f"{chain.name}: node {label} has a bias of shape {list(b.shape)}, "
                          f"expected {chain.width} values")
-    return b.reshape(-1).astype(np.float32)
+    return finite_as(b.reshape(-1), np.float32, f"node {label}'s bias", chain.name, ModelError)
 
 
 def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
@@ -283,32 +326,47 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]
     for i, act in enumerate(acts[:-1]):
         if act == "softmax":
             raise ModelError(f"{name}: layer {i + 1} ends in a softmax but is not the last layer")
-    meta: dict[str, Any] = {}
-    props = {p.key: p.value for p in proto.metadata_props}
-    if "digitlens" in props:
-        try:
-            meta = dict(json.loads(props["digitlens"]))
-        except (json.JSONDecodeError, TypeError, ValueError, RecursionError):
-            meta = {}
-    cost = str(meta.pop("cost", "cross_entropy"))
-    meta.setdefault("imported_from", {"format": "onnx", "producer": proto.producer_name,
-                                      "producer_version": proto.producer_version,
+    meta = digitlens_meta(proto, name)
+    # metadata never overrides the graph: sizes and activations come from the layers; the cost
+    # (not in a graph) is taken only where the output allows a choice (sigmoid)
+    cost = meta.pop("cost", "cross_entropy") if acts[-1] == "sigmoid" else "cross_entropy"
+    for key in ARCHITECTURE:
+        meta.pop(key, None)
+    meta.setdefault("imported_from", {"format": "onnx", "producer": text(proto.producer_name),
+                                      "producer_version": text(proto.producer_version),
                                       "notes": notes})
     params = np.concatenate([w.ravel() for w, _, _ in layers] +
                             [b for _, b, _ in layers]).astype(np.float32)
     try:
-        return MLP(tuple(sizes), tuple(acts), cost, params, meta), notes
+        model = MLP(tuple(sizes), tuple(acts), str(cost), params, meta)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
+    return verified(model, name), notes
+
+
+def text(value: Any) -> str:
+    """A protobuf string field as text (a corrupt file can hold bytes that are not UTF-8)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value)[:200]
+
+
+def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
+    """The ``digitlens`` metadata entry a digitlens export leaves, if well-formed (else none:
+    it is a record, not needed to read the graph)."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    if "digitlens" not in props:
+        return {}
+    try:
+        meta = parse_json(props["digitlens"], name, ModelError)
+        schema = {k: t for k, t in META_SCHEMA.items() if k not in ARCHITECTURE and k != REQUIRED}
+        check_schema(meta, {**schema, "cost": str}, name, "metadata", ModelError)
+    except ModelError:
+        return {}
+    return dict(meta)
 
 
 def import_onnx(path: str | Path) -> tuple[MLP, list[str]]:
     """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``)."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ModelError(f"{path}: larger than the {MAX_FILE_BYTES} bytes allowed")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return import_onnx_bytes(data, str(path))
+    return import_onnx_bytes(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
+                             str(path))

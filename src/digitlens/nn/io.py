@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,48 @@ import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.fileio import atomic_write_bytes
-from digitlens.nn.mlp import MLP
+from digitlens.nn.mlp import MLP, validate_architecture
+from digitlens.safeload import (
+    REQUIRED,
+    check_architecture,
+    check_schema,
+    finite_as,
+    parse_json,
+    read_bounded,
+    read_npz,
+)
 
 FORMAT = "digitlens-mlp"
 VERSION = 1
+INPUT_PIXELS = 28 * 28
+N_CLASSES = 10
 PREPROCESSING = {
     "input": "28x28 grayscale, row-major, ink bright, values pixel/255 in 0..1",
     "drawings": "crop to ink, fit 20x20 keeping aspect, centre of mass at (14, 14) in 28x28",
 }
 
 
+ARCHITECTURE = ("format", "version", "sizes", "activations", "cost")
+MAX_MODEL_BYTES = 1 << 30
+MAX_META_CHARS = 1 << 20
+# pre-activations beyond this could overflow float32 (3.4e38) in a product or a sum
+MAX_PREACTIVATION = 1e30
+# The metadata's types; fields not listed are kept as they are but never used for maths.
+META_SCHEMA = {REQUIRED: ARCHITECTURE, "format": (FORMAT,), "version": (VERSION,),
+               "sizes": [int], "activations": [str], "cost": str, "preprocessing": dict,
+               "training": dict, "dataset": {"name": str, "sha256": dict},
+               "class_names": [str], "imported_from": dict,
+               "history_tail": {"epoch": int, "test_accuracy": float, "test_loss": float,
+                                "loss": float, "lr": float, "seconds": float, "threads": int}}
+
+
 def model_bytes(model: MLP) -> bytes:
-    meta = {"format": FORMAT, "version": VERSION, "sizes": list(model.sizes),
-            "activations": list(model.activations), "cost": model.cost,
-            "preprocessing": PREPROCESSING, **{k: v for k, v in model.meta.items()
-                                               if k not in ("format", "version")}}
+    """The file's bytes. The architecture is written last, from the arrays' model itself: no
+    metadata key can stand in for it."""
+    extra = {k: v for k, v in model.meta.items() if k not in ARCHITECTURE}
+    meta = {"preprocessing": PREPROCESSING, **extra, "format": FORMAT, "version": VERSION,
+            "sizes": list(model.sizes), "activations": list(model.activations),
+            "cost": model.cost}
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
         arrays[f"W{i}"], arrays[f"b{i}"] = w, b
@@ -48,65 +74,109 @@ def save_model(model: MLP, path: str | Path) -> Path:
 
 
 def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
+    """The metadata string: JSON with limits, then checked field by field against the schema."""
     if raw.dtype.kind != "U" or raw.ndim != 0:
         raise ModelError(f"{name}: metadata is not a JSON string")
-    try:
-        meta = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{name}: metadata is not valid JSON ({exc})") from None
+    text = str(raw)
+    if len(text) > MAX_META_CHARS:
+        raise ModelError(f"{name}: metadata of {len(text)} characters (at most "
+                         f"{MAX_META_CHARS})")
+    meta = parse_json(text, f"{name}: metadata", ModelError)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{name}: not a digitlens model file")
     if meta.get("version") != VERSION:
-        raise ModelError(f"{name}: unsupported model format version {meta.get('version')!r}")
+        raise ModelError(f"{name}: unsupported model format version "
+                         f"{str(meta.get('version'))[:20]}")
+    check_schema(meta, META_SCHEMA, name, "metadata", ModelError)
     return meta
 
 
+def check_bounded(sizes: list[int], activations: list[str], pieces: list[tuple[np.ndarray,
+                  np.ndarray]], name: str) -> None:
+    """Refuse weights whose products can overflow float32 on inputs in 0..1: each layer's
+    largest possible pre-activation, bounded in float64 (sigmoid and tanh reset it to 1)."""
+    bound = 1.0
+    for i, ((w, b), act) in enumerate(zip(pieces, activations, strict=True)):
+        pre = float(np.max(np.abs(w.astype(np.float64)).sum(axis=0) * bound
+                           + np.abs(b.astype(np.float64))))
+        if not pre <= MAX_PREACTIVATION:
+            raise ModelError(f"{name}: layer {i + 1}'s weights are so large that its outputs "
+                             f"can reach {pre:.3g}, beyond what float32 holds safely")
+        bound = 1.0 if act in ("sigmoid", "tanh", "softmax") else pre
+
+
+def check_io_sizes(sizes: list[int], name: str) -> None:
+    """Every digitlens dataset is 28×28 images of 10 classes: a model must read and answer that
+    many, or it would predict from part of an image (or crash on the test set)."""
+    if sizes[0] != INPUT_PIXELS:
+        raise ModelError(f"{name}: the model reads {sizes[0]} inputs but digitlens images have "
+                         f"{INPUT_PIXELS} pixels (28×28)")
+    if sizes[-1] != N_CLASSES:
+        raise ModelError(f"{name}: the model has {sizes[-1]} outputs but digitlens datasets "
+                         f"have {N_CLASSES} classes")
+
+
 def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
-    """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``."""
-    if not data.startswith(b"PK"):
-        raise ModelError(f"{name}: not a readable model file (not an .npz archive)")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise ModelError(f"{name}: not a readable model file ({exc})") from None
-    if "meta" not in arrays:
+    """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``. Sizes
+    come from the arrays and must agree with the metadata's; parameters must be finite as the
+    float32 they are used in."""
+    head = read_npz(data, name, {"meta": 4 * MAX_META_CHARS + 256}, ModelError, "model file",
+                    only=("meta",))
+    if "meta" not in head:
         raise ModelError(f"{name}: no metadata")
-    meta = parse_meta(arrays.pop("meta"), name)
-    sizes, activations, cost = meta.get("sizes"), meta.get("activations"), meta.get("cost")
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and s >= 1 for s in sizes)):
-        raise ModelError(f"{name}: bad layer sizes in the metadata: {str(sizes)[:80]}")
-    if not isinstance(activations, list) or not isinstance(cost, str):
-        raise ModelError(f"{name}: metadata lacks activations or cost")
+    meta = parse_meta(head["meta"], name)
+    sizes, activations, cost = meta["sizes"], meta["activations"], meta["cost"]
+    check_architecture(sizes, name)
+    try:
+        validate_architecture(sizes, activations, cost)
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {str(exc).removeprefix(name + ': ')}") from None
+    check_io_sizes(sizes, name)
+    names = meta.get("class_names")
+    if names is not None and len(names) != sizes[-1]:
+        raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
+    # each member may hold at most its float64 array: a bomb is refused before it inflates
+    limits = {"meta": 4 * MAX_META_CHARS + 256}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        limits[f"W{i}"], limits[f"b{i}"] = 8 * n_in * n_out + 256, 8 * n_out + 256
+    arrays = read_npz(data, name, limits, ModelError, "model file")
+    del arrays["meta"]
+    expected = set(limits) - {"meta"}
+    if set(arrays) != expected:
+        odd = sorted(set(arrays) ^ expected)[0]
+        state = "missing" if odd in expected else "unexpected"
+        raise ModelError(f"{name}: array {odd[:20]!r} (layer {odd[1:][:8]}) is {state} for "
+                         f"sizes {sizes}")
     pieces = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        w, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
-        if w is None or b is None or w.shape != (n_in, n_out) or b.shape != (n_out,):
-            raise ModelError(f"{name}: layer {i} weights/biases missing or not of shape "
-                             f"({n_in}, {n_out})/({n_out},)")
-        pieces.append((w, b))
-    for w, b in pieces:
+        w, b = arrays[f"W{i}"], arrays[f"b{i}"]
+        if w.shape != (n_in, n_out) or b.shape != (n_out,):
+            raise ModelError(f"{name}: layer {i} weights/biases have shapes {list(w.shape)}/"
+                             f"{list(b.shape)}, not ({n_in}, {n_out})/({n_out},) as the sizes say")
         if w.dtype.kind != "f" or b.dtype.kind != "f":
             raise ModelError(f"{name}: parameters must be floating-point, not {w.dtype}/{b.dtype}")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise ModelError(f"{name}: parameters contain NaN or infinity")
-    params = np.concatenate([w.ravel() for w, _ in pieces] + [b for _, b in pieces]).astype(
-        np.float32)
-    extra = {k: v for k, v in meta.items() if k not in ("sizes", "activations", "cost")}
+        pieces.append((finite_as(w, np.float32, f"layer {i} weights", name, ModelError),
+                       finite_as(b, np.float32, f"layer {i} biases", name, ModelError)))
+    check_bounded(sizes, activations, pieces, name)
+    params = np.concatenate([w.ravel() for w, _ in pieces] + [b for _, b in pieces])
+    extra = {k: v for k, v in meta.items() if k not in ARCHITECTURE}
     try:
         return MLP(tuple(sizes), tuple(activations), cost, params, extra)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
 
 
+def verified(model: MLP, name: str) -> MLP:
+    """``model`` as every command will load it: an importer hands back only what the loading
+    boundary accepts, so no import writes a file that is refused afterwards."""
+    load_model_bytes(model_bytes(model), name)
+    return model
+
+
 def load_model(path: str | Path) -> MLP:
-    """Load a model file, or the model of a run folder."""
+    """Load a model file, or the model of a run folder (regular files only, read with a bound)."""
     path = Path(path)
     if path.is_dir():
         path = path / "model.npz"
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return load_model_bytes(data, str(path))
+    return load_model_bytes(read_bounded(path, MAX_MODEL_BYTES, ModelError, "model file"),
+                            str(path))

@@ -17,8 +17,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +29,33 @@ import numpy as np
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
-from digitlens.nn.io import load_model, load_model_bytes, model_bytes
+from digitlens.nn.io import MAX_MODEL_BYTES, load_model, load_model_bytes, model_bytes
 from digitlens.nn.mlp import MLP, Trace, n_params
 from digitlens.nn.optim import OPTIMIZERS, make_optimizer
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.threads import blas_threads
 from digitlens.nn.trainer import BatchStepper
+from digitlens.safeload import (
+    REQUIRED,
+    Maybe,
+    check_schema,
+    finite_as,
+    parse_json,
+    read_bounded,
+    read_npz,
+)
 
 SCHEDULES = ("constant", "cosine")
 MAX_PARAMS = 50_000_000  # 200 MB of float32 parameters; far beyond any MLP worth drawing
+MAX_CHECKPOINT_BYTES = 3 * MAX_MODEL_BYTES  # the model, and Adam's two moments as large
+MAX_RUN_JSON = 64 << 20  # config.json and history.json (a history row is ~150 bytes)
+CONFIG_SCHEMA = {REQUIRED: ("layers",), "layers": [int], "activation": str, "output": str,
+                 "cost": str, "init": str, "optimizer": str, "lr": float, "momentum": float,
+                 "batch_size": int, "l2": float, "epochs": int, "schedule": str, "seed": int,
+                 "dataset": str, "train_size": Maybe(int), "preset": str}
+HISTORY_SCHEMA = {REQUIRED: ("epochs",), "epochs": [{
+    REQUIRED: ("epoch",), "epoch": int, "test_accuracy": float, "test_loss": float,
+    "loss": float, "lr": float, "seconds": float, "threads": int}]}
 EpochCallback = Callable[[dict[str, Any], MLP], None]
 BatchCallback = Callable[[int, int], None]
 
@@ -133,7 +151,9 @@ class Run:
         return self.snapshots / f"epoch-{epoch:04d}.npz"
 
     def snapshot_epochs(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.snapshots.glob("epoch-*.npz"))
+        """Epochs with a snapshot file (names that are not ``epoch-NNNN.npz`` are ignored)."""
+        names = (p.stem.split("-", 1)[1] for p in self.snapshots.glob("epoch-*.npz"))
+        return sorted(int(n) for n in names if n.isdigit() and n.isascii() and len(n) <= 6)
 
     def load_snapshot(self, epoch: int) -> MLP:
         return load_model(self.snapshot_path(epoch))
@@ -142,21 +162,25 @@ class Run:
         p = self.path / "config.json"
         if not p.exists():
             return None
+        d = parse_json(read_bounded(p, MAX_RUN_JSON, ModelError, "run config"),
+                       f"{p}: unreadable run config", ModelError)
+        check_schema(d, CONFIG_SCHEMA, str(p), "the run config", ModelError)
+        d["layers"] = tuple(d["layers"])
         try:
-            d = json.loads(p.read_text())
-            d["layers"] = tuple(d["layers"])
-            return TrainConfig(**d)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            c = TrainConfig(**d)
+            validate_config(c)
+        except (TypeError, DigitlensError) as exc:
             raise ModelError(f"{p}: unreadable run config ({exc})") from None
+        return c
 
     def history(self) -> list[dict[str, Any]]:
         p = self.path / "history.json"
         if not p.exists():
             return []
-        try:
-            return list(json.loads(p.read_text())["epochs"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ModelError(f"{p}: unreadable history ({exc})") from None
+        d = parse_json(read_bounded(p, MAX_RUN_JSON, ModelError, "history"),
+                       f"{p}: unreadable history", ModelError)
+        check_schema(d, HISTORY_SCHEMA, str(p), "the history", ModelError)
+        return list(d["epochs"])
 
     def model(self) -> MLP:
         return load_model(self.path / "model.npz")
@@ -181,30 +205,63 @@ class Run:
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
+    def checkpoint_arrays(self) -> dict[str, np.ndarray] | None:
+        """The checkpoint's arrays, through the loading boundary (None: no checkpoint). Its
+        model is read first; every other member may then hold at most what a model of that
+        size needs, checked before it inflates."""
+        p = self.path / "checkpoint.npz"
+        try:
+            data = read_bounded(p, MAX_CHECKPOINT_BYTES, ModelError, "checkpoint")
+        except ModelError:
+            if not os.path.lexists(p):
+                return None
+            raise
+        try:
+            head = read_npz(data, str(p), {"model": MAX_MODEL_BYTES}, ModelError, "checkpoint",
+                            only=("model",))
+            if "model" not in head or head["model"].dtype != np.uint8:
+                raise ModelError(f"{p}: no model in the checkpoint")
+            n = load_model_bytes(head["model"].tobytes(), str(p)).params.size
+            limits = {"model": MAX_MODEL_BYTES, "epoch": 256, "threads": 256,
+                      "rng": MAX_RUN_JSON, "history": MAX_RUN_JSON, "opt_t": 256,
+                      "opt_m": 8 * n + 256, "opt_v": 8 * n + 256}
+            return read_npz(data, str(p), limits, ModelError, "checkpoint")
+        except ModelError as exc:
+            raise corrupt_checkpoint(p, exc) from None
+
     def recorded_threads(self) -> int | None:
         """The BLAS thread count the checkpoint was trained with (None: no checkpoint, or one
         written before counts were recorded)."""
-        p = self.path / "checkpoint.npz"
-        try:
-            with np.load(p, allow_pickle=False) as z:  # reads only this entry
-                return int(z["threads"]) if "threads" in z.files else None
-        except FileNotFoundError:
+        z = self.checkpoint_arrays()
+        if z is None or "threads" not in z:
             return None
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise corrupt_checkpoint(p, exc) from None
+        t = z["threads"]
+        if t.shape != () or t.dtype.kind not in "iu" or not 1 <= int(t) <= 4096:
+            raise corrupt_checkpoint(self.path / "checkpoint.npz", ValueError("bad thread count"))
+        return int(t)
 
     def read_checkpoint(self) -> dict[str, Any] | None:
         p = self.path / "checkpoint.npz"
-        if not p.exists():
+        z = self.checkpoint_arrays()
+        if z is None:
             return None
         try:
-            with np.load(p, allow_pickle=False) as z:
-                return {"model": load_model_bytes(z["model"].tobytes(), str(p)),
-                        "epoch": int(z["epoch"]), "rng": json.loads(str(z["rng"])),
-                        "history": json.loads(str(z["history"])),
-                        "opt": {k[4:]: z[k] for k in z.files if k.startswith("opt_")}}
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError,
-                DigitlensError) as exc:
+            for key, kind in (("model", "u"), ("epoch", "iu"), ("rng", "U"), ("history", "U")):
+                if key not in z or z[key].dtype.kind not in kind:
+                    raise ValueError(f"{key!r} missing or of dtype "
+                                     f"{z[key].dtype if key in z else None}")
+            epoch = int(z["epoch"])
+            rng = parse_json(str(z["rng"]), "random state", ModelError)
+            history = parse_json(str(z["history"]), "history", ModelError)
+            check_schema({"epochs": history}, HISTORY_SCHEMA, "", "history", ModelError)
+            if not isinstance(rng, dict) or not 0 <= epoch <= len(history):
+                raise ValueError(f"epoch {epoch} with {len(history)} history rows")
+            opt = {k[4:]: v for k, v in z.items() if k.startswith("opt_")}
+            for k, v in opt.items():
+                finite_as(v, np.float32, f"optimizer state {k!r}", str(p), ModelError)
+            return {"model": load_model_bytes(z["model"].tobytes(), str(p)), "epoch": epoch,
+                    "rng": rng, "history": history, "opt": opt}
+        except (ValueError, TypeError, DigitlensError) as exc:
             raise corrupt_checkpoint(p, exc) from None
 
 
@@ -222,6 +279,9 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
     load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
     (``digitlens.analysis.monitor``; it only reads the model)."""
     validate_config(c)
+    if run_dir is not None and os.path.lexists(run_dir) and not Path(run_dir).is_dir():
+        raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
+                             "(choose another path)")
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
     with blas_threads(threads, recorded) as count:
         return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor)

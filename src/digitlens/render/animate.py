@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from digitlens.errors import DigitlensError, bad_param
+from digitlens.fileio import WriteError, check_target, make_folder
 from digitlens.render import colors as C
 
 FORMATS = ("gif", "webp", "mp4")
@@ -27,14 +28,24 @@ HOLD_LAST = 1.5  # seconds the last frame stays up
 
 @contextlib.contextmanager
 def temp_beside(path: Path) -> Iterator[Path]:
-    """A temporary path in ``path``'s folder, renamed onto ``path`` if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    """A temporary path in ``path``'s folder, renamed onto ``path`` if the block succeeds.
+    Only a regular file is ever replaced (see ``digitlens.fileio``)."""
+    check_target(path)
+    make_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         yield Path(tmp)
+        check_target(path)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise WriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

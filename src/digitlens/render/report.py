@@ -20,7 +20,7 @@ from digitlens.analysis.neurons import NeuronReport, analyse_neurons, finetune_d
 from digitlens.analysis.robustness import robustness
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
-from digitlens.fileio import atomic_write_text
+from digitlens.fileio import atomic_write_text, make_folder
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run, train
@@ -99,7 +99,7 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     if not (run.path / "model.npz").exists():
         raise ModelError(f"{run.path}: not a run folder (no model.npz)")
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     model = run.model()
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket
 from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
+from digitlens.safeload import finite_json
 from digitlens.web import ask, encode, explore, live, sse
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
@@ -46,7 +47,7 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"
 
 
 def ok(body: dict[str, Any] | None = None, status: int = 200) -> JSONResponse:
-    return JSONResponse({"ok": True, **(body or {})}, status_code=status)
+    return JSONResponse(finite_json({"ok": True, **(body or {})}), status_code=status)
 
 
 def fail(message: str, status: int) -> JSONResponse:
@@ -114,9 +115,9 @@ class Api:
         rows = []
         for n in self.registry.names():
             try:
-                rows.append(self.registry.get(n).summary())
-            except DigitlensError as exc:
-                rows.append({"name": n, "error": str(exc)})
+                rows.append({**self.registry.get(n).summary(), "usable": True})
+            except DigitlensError as exc:  # one bad run never fails the listing
+                rows.append({"name": n, "usable": False, "error": str(exc)})
         return rows
 
     async def run_detail(self, request: Request) -> Response:
@@ -223,7 +224,7 @@ class Api:
         preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
                                      tuple(PRESETS)))
         epochs = v.integer(data.get("epochs", preset.config.epochs), "epochs", 1,
-                           MAX_TRAIN_EPOCHS)
+                           MAX_TRAIN_EPOCHS, strict=True)
         run_name = v.name(data.get("name", f"{preset.name}-web"))
         ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
         ds = await run_in_threadpool(self.registry.dataset, ds_name)
@@ -255,10 +256,17 @@ async def on_error(request: Request, exc: Exception) -> Response:
         msg = {404: f"no such page or endpoint: {request.url.path}",
                405: f"method {request.method} not allowed here"}.get(exc.status_code, exc.detail)
         return fail(msg, exc.status_code)
-    if isinstance(exc, ClientDisconnect):  # the client left mid-body: nobody to answer
-        return fail("the request body was cut off", 400)
     log.exception("internal error on %s", request.url.path)
     return fail("internal error (see the server log)", 500)
+
+
+async def on_disconnect(request: Request, exc: Exception) -> Response:
+    """The client left mid-body: one line in the log, nobody to answer (handled here, not as
+    an internal error, so no traceback is printed)."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.warning("%s left during its request body (%s %s)", client, request.method,
+                request.url.path)
+    return fail("the request body was cut off", 400)
 
 
 SERVE_ENV = "DIGITLENS_SERVE_WORKER"
@@ -304,6 +312,7 @@ def create_app(registry: Registry, allow_training: bool = True,
     middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={Exception: on_error, HTTPException: on_error,
-                                        DigitlensError: on_error})
+                                        DigitlensError: on_error,
+                                        ClientDisconnect: on_disconnect})
     app.state.api = api
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,39 @@ from digitlens.errors import ModelError, NotFoundError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
+from digitlens.safeload import check_fits
 from digitlens.web.validate import NAME_RE
 
 RECHECK_S = 1.0
+HEAVY_AT_ONCE = 2  # test-set passes computed at the same time, whatever the requests
+
+
+def _libc() -> Any:
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:  # not glibc: nothing to tune
+        return None
+
+
+_LIBC = _libc()
+M_ARENA_MAX = -8
+ARENAS = 2
+
+
+def limit_arenas() -> None:
+    """At most ``ARENAS`` malloc arenas: glibc gives each of the request thread pool's 40
+    threads its own, each keeping what a test-set pass freed (40 cold requests left ~600 MB
+    resident; with two arenas, ~90 MB)."""
+    if _LIBC is not None:
+        _LIBC.mallopt(M_ARENA_MAX, ARENAS)
+
+
+def release_memory() -> None:
+    """Hand the temporaries of a test-set pass back to the system."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 @dataclass
@@ -38,9 +69,10 @@ class LoadedRun:
     mtime: float
     dataset: Dataset
     checked: float = 0.0   # when the model file's mtime was last looked at
-    evaluation: Evaluation | None = None
+    results: dict[str, Evaluation] = field(default_factory=dict)
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
-    ablations: dict[tuple[tuple[int, tuple[int, ...]], ...], float] = field(default_factory=dict)
+    flights: dict[Any, threading.Lock] = field(default_factory=dict)
+    ablations: dict[Any, float] = field(default_factory=dict)
     peaks: list[np.ndarray] | None = None
 
     def row_peaks(self) -> list[np.ndarray]:
@@ -85,6 +117,8 @@ class Registry:
         self.loaded: dict[str, LoadedRun] = {}
         self.datasets: dict[str, Dataset] = {}
         self.lock = threading.RLock()
+        self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
+        limit_arenas()  # before the server's request threads exist
         self.refresh()
         self.default = next(iter(self.extra), None) or self.pick_default()
 
@@ -164,38 +198,51 @@ class Registry:
                 reason = str(exc).split(": ", 1)[-1]
                 raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
-            loaded = LoadedRun(run_name, path, model, mtime, self.dataset(ds_name), checked=now)
+            ds = self.dataset(ds_name)
+            check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+                       f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
+            loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)
             self.loaded[run_name] = loaded
             return loaded
 
-    # The caches below are filled outside the lock: a test-set pass takes a while, and other
-    # requests (which take the lock to find their run) must not wait for it. Two requests may
-    # compute the same value at once; both get the same answer.
+    # The caches below are filled outside the registry's lock (a test-set pass takes a while,
+    # and other requests take that lock to find their run) but once per key: concurrent asks
+    # for the same value wait for the one computing it (single flight), and at most
+    # ``HEAVY_AT_ONCE`` test-set passes run at a time, so 40 cold requests cost one pass of
+    # memory, not 40 (the budget, docs/hostile-input.md: <= 500 MB over the loaded runs).
+
+    def single_flight(self, run: LoadedRun, key: Any, cache: dict[Any, Any],
+                      compute: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in cache:
+                return cache[key]
+            flight = run.flights.setdefault(key, threading.Lock())
+        with flight:
+            with self.lock:
+                if key in cache:
+                    return cache[key]
+            with self.heavy:
+                value = compute()
+                release_memory()
+            with self.lock:
+                cache[key] = value
+                run.flights.pop(key, None)
+            return value
 
     def evaluation(self, run: LoadedRun) -> Evaluation:
-        if run.evaluation is None:
-            ds = run.dataset
-            run.evaluation = evaluate_model(run.model, ds.test_images, ds.test_labels)
-        return run.evaluation
+        ds = run.dataset
+        return self.single_flight(run, "evaluation", run.results, lambda: evaluate_model(
+            run.model, ds.test_images, ds.test_labels))  # type: ignore[no-any-return]
 
     def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
-        acts = run.test_acts.get(layer)
-        if acts is None:
-            acts = layer_activations(run.model, run.dataset.test_images, layer)
-            with self.lock:
-                run.test_acts[layer] = acts
-        return acts
+        return self.single_flight(run, layer, run.test_acts, lambda: layer_activations(  # type: ignore[no-any-return]
+            run.model, run.dataset.test_images, layer))
 
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))
         with self.lock:
-            hit = run.ablations.get(key)
-        if hit is not None:
-            return hit
-        ds = run.dataset
-        value = accuracy(run.model, ds.test_images, ds.test_labels, masks)[0]
-        with self.lock:
-            if len(run.ablations) > 256:
+            if key not in run.ablations and len(run.ablations) > 256:
                 run.ablations.clear()
-            run.ablations[key] = value
-        return value
+        ds = run.dataset
+        return self.single_flight(run, ("ablation", key), run.ablations, lambda: accuracy(  # type: ignore[no-any-return]
+            run.model, ds.test_images, ds.test_labels, masks)[0])

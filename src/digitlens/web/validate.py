@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import math
 import re
@@ -17,20 +16,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from starlette.requests import Request
 
-from digitlens.errors import DigitlensError, bad_param
+from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.safeload import IMAGE_FORMATS as DECODERS
+from digitlens.safeload import decode_image
 
 MAX_BODY = 4 * 1024 * 1024          # bytes of one request body
 MAX_SIDE = 512                       # largest drawing side, in pixels
 MAX_IMAGE_BYTES = 2 * 1024 * 1024    # decoded bytes of an uploaded image
 NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: no trailing newline
-IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,")
-# Only these decoders ever see request bytes: Pillow would otherwise sniff any format, EPS
-# included (which runs Ghostscript). Progressive JPEGs with very many scans decode slowly.
-IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
-MAX_JPEG_SCANS = 64
+# Only the loading boundary's decoders (digitlens.safeload.IMAGE_FORMATS) ever see request
+# bytes, and only the one the data URL names.
+IMAGE_FORMATS = {f.lower(): f for f in DECODERS}
+IMAGE_PREFIXES = tuple(f"data:image/{f};base64," for f in IMAGE_FORMATS)
 
 
 class TooLarge(DigitlensError):
@@ -89,9 +88,10 @@ def only(data: Mapping[str, Any], allowed: set[str]) -> None:
                              f"{', '.join(sorted(allowed))}")
 
 
-def integer(value: Any, name: str, lo: int, hi: int) -> int:
-    """An int in lo..hi; query strings of digits are accepted too."""
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
+def integer(value: Any, name: str, lo: int, hi: int, strict: bool = False) -> int:
+    """An int in lo..hi; query strings of digits are accepted too, unless ``strict`` (a JSON
+    body's field, where "5" is a type error)."""
+    if not strict and isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise bad_param(name, f"an int in {lo}..{hi}", value)
@@ -148,10 +148,12 @@ def gray_bytes(value: Any, width: int, height: int) -> np.ndarray:
 
 
 def image(value: Any) -> np.ndarray:
-    """A PNG/JPEG/WebP data URL -> grayscale float32 0..1 (alpha composited on white)."""
+    """A PNG/JPEG/WebP/GIF/BMP data URL -> grayscale float32 0..1 (alpha composited on
+    white)."""
     from digitlens.data.preprocess import to_gray
     if not isinstance(value, str) or not value.startswith(IMAGE_PREFIXES):
-        raise bad_param("image", "a data URL starting 'data:image/png;base64,' (or jpeg, webp)",
+        raise bad_param("image", "a data URL starting 'data:image/png;base64,' (or jpeg, webp, "
+                        "gif, bmp)",
                         value[:30] if isinstance(value, str) else type(value).__name__)
     payload = value.split(",", 1)[1]
     if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
@@ -161,18 +163,8 @@ def image(value: Any) -> np.ndarray:
     except (binascii.Error, ValueError):
         raise bad_param("image", "valid base64 after the comma", "invalid base64") from None
     fmt = IMAGE_FORMATS[value[len("data:image/"):].split(";", 1)[0]]
-    if fmt == "JPEG" and raw.count(b"\xff\xda") > MAX_JPEG_SCANS:
-        raise bad_param("image", f"a JPEG with at most {MAX_JPEG_SCANS} scans", "more")
-    try:
-        with Image.open(io.BytesIO(raw), formats=[fmt]) as im:
-            if im.width > MAX_SIDE or im.height > MAX_SIDE:
-                raise bad_param("image", f"at most {MAX_SIDE}×{MAX_SIDE} pixels",
-                                f"{im.width}×{im.height}")
-            im.load()
-            gray = to_gray(im)
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise bad_param("image", "a readable PNG, JPEG or WebP image", str(exc)[:80]) from None
-    return gray
+    with decode_image(raw, "image", (fmt,), MAX_SIDE, ParameterError) as im:
+        return to_gray(im)
 
 
 def knockouts(value: Any) -> dict[int, list[int]]:
