@@ -182,15 +182,15 @@ def colorbar(kind: str, labels: tuple[str, str, str], title: str, width: int = 1
         row = C.bias(ramp * 2 - 1, 1.0)
     else:
         row = C.grey(ramp, 0.0, 1.0)
-    pad = max(30, (text_width(title, 11) - width) // 2 + 4)
-    cv = Canvas(height + 34, width + 2 * pad)
-    cv.text(0, pad + width // 2, title, 11, align="centre")
+    pad = max(30, (text_width(title, 12) - width) // 2 + 4)
+    cv = Canvas(height + 36, width + 2 * pad)
+    cv.text(0, pad + width // 2, title, 12, align="centre")
     cv.rect(14, pad - 1, height + 2, width + 2, C.INDEX["frame"])
     cv.paste(15, pad, np.repeat(row[None, :], height, axis=0))
     y = 17 + height
-    cv.text(y, pad, labels[0], 10, align="centre")
-    cv.text(y, pad + width // 2, labels[1], 10, align="centre")
-    cv.text(y, pad + width, labels[2], 10, align="centre")
+    cv.text(y, pad, labels[0], 12, align="centre")
+    cv.text(y, pad + width // 2, labels[1], 12, align="centre")
+    cv.text(y, pad + width, labels[2], 12, align="centre")
     cv.idx.flags.writeable = False
     return cv.idx
 
