@@ -167,6 +167,6 @@ def zip_kind(path: Path) -> str:
     if any(n.startswith(("word/", "ppt/")) for n in names) or "content.xml" in names:
         return "an office document, not a network"
     if names and all(n.endswith(".npy") for n in names):
-        return ("a NumPy .npz archive: if it is a digitlens model, give it to the other "
-                "commands as it is, no import needed")
+        return ("a digitlens model file already (a NumPy .npz archive): give it to the other "
+                "commands as it is")
     return f"a zip archive of {len(names)} files that is not a network"
