@@ -147,8 +147,8 @@ def robustness_section(s: Subject, p: ReportPage) -> str:
     res = robustness(s.model, s.x, s.y, n=p.robustness_n)
     i = len(res.shifts) - 1
     p.findings.append(f"Moved {count(res.shifts[i], 'pixel', fmt='g')} off-centre, digits are "
-                      f"recognised <b>{res.shift_raw[i]:.0%}</b> of the time; centred first as "
-                      f"MNIST was, <b>{res.shift_preprocessed[i]:.0%}</b>.")
+                      f"recognised <b>{res.shift_raw[i]:.0%}</b> of the time by the {s.label} "
+                      f"net; centred first as MNIST was, <b>{res.shift_preprocessed[i]:.0%}</b>.")
     n = count(res.n, "test digit")
     body = p.figure(robustness_view(res), "robustness.png",
                     alt="Line chart of accuracy as digits are moved and resized, as drawn and "

@@ -234,4 +234,7 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
                      {"epochs": fr.epochs, "test_accuracy": fr.accuracy, "vmax_hidden": vmax_h,
                       "vmax_output": vmax_o, "vmax_bias": vmax_b,
                       "hidden_at": lay.hidden_at, "hscale": lay.hscale,
-                      "hidden_grid": lay.hidden_grid, "size": (lay.width, lay.height)})
+                      "hidden_grid": lay.hidden_grid, "size": (lay.width, lay.height),
+                      "out_at": lay.out_at, "out_grid": lay.out_grid, "oscale": lay.oscale,
+                      "out_cell": lay.out_cell, "out_cols": lay.out_cols,
+                      "output_title": lay.output_title(first)})
