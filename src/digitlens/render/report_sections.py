@@ -174,7 +174,7 @@ def workbook(s: Subject, p: ReportPage) -> str:
     export_xlsx(s.model, p.folder / name, s.x[i].reshape(28, 28).astype(np.float64),
                 f"test digit {s.names[int(s.y[i])]}")
     p.files.append(name)
-    body = (f"<p><a class='download' href='{html.escape(name)}' download>Download the "
+    body = (f'<p><a class="download" href="{html.escape(name)}" download>Download the '
             f"workbook ({html.escape(name)})</a>: every weight, bias and neuron value of the "
             f"{html.escape(s.label)} net as formulas (SUMPRODUCT + sigmoid), a test digit 7 "
             "on the Draw sheet; type your own pixels and the prediction recalculates. It opens "
