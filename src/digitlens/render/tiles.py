@@ -251,11 +251,11 @@ def titled(img: np.ndarray, title: str, size: int = 14, bold: bool = True,
            subtitle: str = "") -> np.ndarray:
     """Put a title (and an optional muted subtitle) above an index image."""
     width = max(img.shape[1], text_width(title, size, bold) + 4,
-                text_width(subtitle, 11) + 4 if subtitle else 0)
+                text_width(subtitle, 12) + 4 if subtitle else 0)
     head = size + 8 + (16 if subtitle else 0)
     cv = Canvas(head + img.shape[0], width)
     cv.text(0, 0, title, size, bold)
     if subtitle:
-        cv.text(size + 5, 0, subtitle, 11, colour="muted")
+        cv.text(size + 5, 0, subtitle, 12, colour="muted")
     cv.paste(head, 0, img)
     return cv.idx
