@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN ?= runs/default
+PORT ?= 8000
 
 .PHONY: install demo test check bench fuzz sysdeps clean
 
@@ -19,13 +20,10 @@ install: $(STAMP)
 sysdeps:
 	@bash scripts/install-system-deps.sh
 
+# trains the seeds' networks beside the default (finished runs are not retrained), builds the
+# gallery report only when a run changed, then serves the explorer on $(PORT)
 demo: $(STAMP)
-	$(BIN)/digitlens data fetch
-	$(BIN)/digitlens train --preset default --out $(RUN)
-	$(BIN)/digitlens report --run $(RUN) --out $(RUN)/report
-	@echo "run folder: $(RUN)  (model: $(RUN)/model.npz, history: $(RUN)/history.json)"
-	@echo "report: $(RUN)/report/index.html"
-	$(BIN)/digitlens serve --run $(RUN)
+	$(BIN)/python scripts/demo.py --runs-dir runs --port $(PORT)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,10 @@ def test_xlsx_export_shows_the_chosen_digit(trained_run: Path, tmp_path: Path, s
     (["import", "{tmp}/trunc.json", "--out", "{tmp}/m.npz"], "not valid JSON", 1),
     (["import", "{fixtures}/torch-conv.onnx", "--out", "{tmp}/m.npz"], r"/0/Conv \(Conv\)", 1),
     (["import", "{run}/model.npz", "--out", "{tmp}/m.npz"], "a digitlens model file already", 1),
+    (["import", "{tmp}/s3.xlsx", "--out", "{tmp}/m.npz"],
+     r"s3\.xlsx: an Excel workbook .*import reads networks saved as \.json .* or \.onnx", 1),
+    (["import", "{tmp}/notes.zip", "--out", "{tmp}/m.npz"],
+     r"a zip archive of 2 files that is not a network; import reads", 1),
     (["import", "{tmp}/picture.png", "--out", "{tmp}/m.npz"],
      r"import reads \.json .* or \.onnx networks, and this file is neither", 1),
 ])
@@ -93,6 +98,11 @@ def test_errors_are_one_line(argv: list[str], message: str, status: int, trained
     (tmp_path / "trunc.onnx").write_bytes(good[:5000])
     (tmp_path / "trunc.json").write_text('{"format": "digitlens-network", "version": 1, "si')
     (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    for name, members in (("s3.xlsx", ["[Content_Types].xml", "xl/workbook.xml"]),
+                          ("notes.zip", ["a.txt", "b.txt"])):
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            for m in members:
+                zf.writestr(m, "x")
     args = [a.format(run=trained_run, tmp=tmp_path, fixtures=FIXTURES) for a in argv]
     extra = ["--dataset", "mnist-sample"] if "--digit" in argv else []
     code, _, err = run(capsys, *args, *extra)

@@ -272,7 +272,7 @@ def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample
                        n=10)
     long, _ = gallery(sample.test_images, sample.test_labels, ev,
                       list(CLASS_NAMES["fashion-mnist"]), n=10)
-    assert short.shape[0] == 128 and long.shape[0] == 140
-    # the extra line (rows 119..131 of the cell) carries text only for long names
-    assert (short[119:128] != short[0, 0]).sum() == 0
-    assert (long[119:131] != long[0, 0]).sum() > 0
+    assert short.shape[0] == 132 and long.shape[0] == 146
+    # the extra line (rows 124..136 of the cell) carries text only for long names
+    assert (short[124:132] != short[0, 0]).sum() == 0
+    assert (long[124:136] != long[0, 0]).sum() > 0

@@ -45,6 +45,11 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
     assert [e["row"]["test_accuracy"] for e in epochs] == [h["test_accuracy"] for h in history]
     mosaic = np.array(epochs[-1]["mosaic"]["images"])
     assert mosaic.shape == (10, 784) and np.abs(mosaic).max() == pytest.approx(1.0)
+    assert epochs[-1]["mosaic"]["total"] == 10
+    # a late follower replays every row but only the newest mosaic (a long run keeps one)
+    replay = [d for k, d in events(client, job["id"]) if k == "epoch"]
+    assert [e["row"] for e in replay] == [e["row"] for e in epochs]
+    assert ["mosaic" in e for e in replay] == [False, True]
     runs = {x["name"]: x for x in client.get("/api/runs").json()["runs"]}
     assert runs["web-s1"]["sizes"] == [784, 10] and runs["web-s1"]["epochs"] == 2
     p = client.post("/api/predict", json={"run": "web-s1", "test_index": 0}).json()
@@ -59,9 +64,14 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
 
 
 def test_stop_leaves_a_resumable_run(client: httpx.Client, served_runs: Path) -> None:
-    r = client.post("/api/train", json={"preset": "s0-fingerprints", "epochs": 50,
+    """S3's preset runs with its own 230 epochs (under the cap) until stopped."""
+    info = client.get("/api/info").json()
+    assert info["limits"]["train_epochs"] >= max(p["config"]["epochs"] for p in info["presets"])
+    r = client.post("/api/train", json={"preset": "s3-machine-academy",
                                         "name": "web-stop", "dataset": "mnist-sample"})
+    assert r.status_code == 202, r.text
     job = r.json()["job"]["id"]
+    assert r.json()["job"]["config"]["epochs"] == 230
     assert client.post(f"/api/train/{job}/stop", json={}).status_code == 200
     got = events(client, job)
     assert got[-1][0] == "stopped"
@@ -72,7 +82,8 @@ def test_stop_leaves_a_resumable_run(client: httpx.Client, served_runs: Path) ->
 
 @pytest.mark.parametrize(("body", "message"), [
     ({"preset": "nope"}, "'preset' parameter"),
-    ({"epochs": 0}, "'epochs' parameter must be an int in 1..50"),
+    ({"epochs": 0}, "'epochs' parameter must be an int in 1..250"),
+    ({"epochs": 251}, "'epochs' parameter must be an int in 1..250"),
     ({"epochs": 500}, "'epochs'"),
     ({"name": "../../tmp/x"}, "'run' parameter must be a name"),
     ({"name": "a/b"}, "'run' parameter"),

@@ -131,8 +131,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         from digitlens.safeload import read_head
         head = read_head(path, 64, ModelError, "network file")
         if kind == "npz" or head[:2] == b"PK":
-            raise ModelError(f"{path}: this is a digitlens model file already (import reads "
-                             ".json or .onnx networks); give it to the other commands as it is")
+            raise ModelError(f"{path}: {zip_kind(path)}; import reads networks saved as .json "
+                             "(digitlens schema) or .onnx")
         kind = "json" if head.lstrip()[:1] == b"{" else "onnx"
     notes: list[str] = []
     if kind == "json":
@@ -153,3 +153,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     result = {"format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
               "activations": list(model.activations), "cost": model.cost, "notes": notes}
     return emit(args, result, f"imported {model.describe()} from {path} into {out}")
+
+
+def zip_kind(path: Path) -> str:
+    """What a zip archive handed to ``import`` is, from its member names (never unpickled)."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "a damaged or unreadable zip archive"
+    if any(n.startswith("xl/") for n in names):
+        return ("an Excel workbook (.xlsx), such as `digitlens export --format xlsx` writes; "
+                "it shows a network but is not read back")
+    if any(n.startswith(("word/", "ppt/")) for n in names) or "content.xml" in names:
+        return "an office document, not a network"
+    if names and all(n.endswith(".npy") for n in names):
+        return ("a digitlens model file already (a NumPy .npz archive): give it to the other "
+                "commands as it is")
+    return f"a zip archive of {len(names)} files that is not a network"

@@ -49,12 +49,17 @@ def register(sub: Any) -> None:
     add_json(p)
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("report", help="every view of a run as a static HTML page")
-    p.add_argument("--run", required=True, help="run folder")
+    p = sub.add_parser("report", help="every view of a run (or of several, each seed's section "
+                       "from its own network) as a static HTML page")
+    p.add_argument("--run", required=True, action="append",
+                   help="run folder; repeat it for a gallery where each section is drawn from "
+                        "the run of the preset that first showed it")
     p.add_argument("--out", required=True, help="output folder (index.html and images)")
     p.add_argument("--compare", help="a run of the same net trained on fewer images (default: "
                    "train one on 500 images)")
     p.add_argument("--no-compare", action="store_true", help="skip the few-images comparison")
+    p.add_argument("--if-changed", action="store_true", help="leave the report as it is when "
+                   "its runs, the code and the options are the same as when it was made")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_report)
@@ -142,10 +147,18 @@ def summary_of(data: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from digitlens.render.report import build_report
-    model = resolve_model(args.run)
+    model = resolve_model(args.run[0])
+    for run in args.run[1:]:
+        resolve_model(run)
     ds = load_data(args, model)
     t0 = time.perf_counter()
     info = build_report(args.run, args.out, ds, compare=args.compare,
-                        train_twin_run=not args.no_compare and args.compare is None, log=say)
+                        train_twin_run=not args.no_compare and args.compare is None, log=say,
+                        force=not args.if_changed)
     info["seconds"] = round(time.perf_counter() - t0, 2)
+    if info["skipped"]:
+        return emit(args, info, f"{info['index']} is up to date: {info['reason']} "
+                                "(drop --if-changed to rebuild it)")
+    for name, sec in info["sections"].items():
+        say(f"  section {name}: {sec:.1f} s")
     return emit(args, info, f"wrote {info['index']} ({info['seconds']:.1f} s)")

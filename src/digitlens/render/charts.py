@@ -31,9 +31,9 @@ def figure(width: float, height: float) -> Any:
 
 def style(ax: Any, title: str = "", xlabel: str = "", ylabel: str = "") -> None:
     ax.set_title(title, fontsize=11, loc="left", fontweight="bold")
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.set_ylabel(ylabel, fontsize=9)
-    ax.tick_params(labelsize=8)
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.grid(True, color="#e6e6e6", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -52,26 +52,42 @@ def percent_axis(ax: Any) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1 if hi - lo < 0.05 else 0))
 
 
-def accuracy_curve(history: list[dict[str, Any]], width: int = 640, height: int = 300
+def accuracy_curve(history: list[dict[str, Any]], width: int = 760, height: int = 300
                    ) -> np.ndarray:
-    """Test accuracy and training loss per epoch."""
+    """Test accuracy and training loss per epoch on the full 0–100% axis, and beside it a
+    panel that zooms into the later epochs and says so (a zoomed axis alone makes noise look
+    like a dip)."""
     fig = figure(width, height)
-    ax = fig.add_subplot(1, 1, 1)
+    ax, zoom = fig.subplots(1, 2, width_ratios=[1.35, 1])
     ep = [h["epoch"] for h in history]
     acc = [h["test_accuracy"] for h in history]
     ax.plot(ep, acc, color=ACCENT, marker="o" if len(ep) <= 30 else None, ms=3,
             label="test accuracy")
+    ax.set_ylim(0, 1.0)
     percent_axis(ax)
-    style(ax, "Test accuracy after each epoch", "epoch", "test accuracy")
+    style(ax, "Test accuracy after each epoch", "epoch", "test accuracy (0–100%)")
     if acc:
         ax.annotate(f"{acc[-1]:.2%}", (ep[-1], acc[-1]), textcoords="offset points",
-                    xytext=(-4, -14), ha="right", fontsize=9, color=ACCENT)
+                    xytext=(-4, -16), ha="right", fontsize=10, color=ACCENT)
     ax2 = ax.twinx()
     ax2.plot(ep, [h["loss"] for h in history], color=MUTED, linestyle="--", linewidth=1,
              label="training loss")
-    ax2.set_ylabel("training loss (dashed)", fontsize=9, color=MUTED)
-    ax2.tick_params(labelsize=8, colors=MUTED)
+    ax2.set_ylabel("training loss (dashed)", fontsize=10, color=MUTED)
+    ax2.tick_params(labelsize=9, colors=MUTED)
     ax2.spines["top"].set_visible(False)
+    later = max(0, len(ep) // 3) if len(ep) > 3 else 0
+    zep, zacc = ep[later:], acc[later:]
+    zoom.plot(zep, zacc, color=ACCENT, marker="o" if len(zep) <= 30 else None, ms=3)
+    if zacc:
+        lo, hi = min(zacc), max(zacc)
+        pad = max((hi - lo) * 0.15, 0.002)
+        zoom.set_ylim(lo - pad, min(1.0, hi + pad))
+    percent_axis(zoom)
+    lo_pct = zoom.get_ylim()[0]
+    style(zoom, f"Zoom: y-axis starts at {lo_pct:.1%}", "epoch", "test accuracy (zoomed)")
+    zoom.title.set_color(WRONG)
+    for side in ("left", "bottom"):
+        zoom.spines[side].set_color(WRONG)
     return to_rgb(fig)
 
 

@@ -41,6 +41,14 @@ th:first-child, td:first-child { text-align: left; } th { background: #f6f6f6; }
 .findings { margin-top: 14px; background: #f4f5fb; border-left: 4px solid var(--accent);
             padding: 10px 16px; border-radius: 4px; max-width: 980px; font-size: 15px; }
 .findings ul { margin: 6px 0 0; padding-left: 20px; }
+.drawn { font-size: 14px; color: var(--muted); margin: 2px 0 8px; }
+.note { font-size: 14px; color: var(--muted); max-width: 880px; }
+a.download { font-weight: 600; color: var(--accent); }
+.models { overflow-x: auto; } .models td, .models th { text-align: left; }
+.models td:nth-child(4), .models td:nth-child(5), .models td:nth-child(6) { text-align: right; }
+section table { display: block; overflow-x: auto; max-width: 100%; }
+@media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
+  section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
 """
 
@@ -56,6 +64,7 @@ INTRO = {
     "maps": "Each layer turns a digit into a list of numbers, a point in a space with one axis "
             "per neuron. Flattened to two dimensions, the test digits of one class gather.",
     "errors": "Nobody is perfect: here is what the network gets wrong.",
+    "workbook": "The same arithmetic, one spreadsheet cell at a time: nothing hidden.",
     "robustness": "MNIST digits are centred and sized the same way. A drawing that is not looks "
                   "unfamiliar to the network.",
 }
@@ -89,15 +98,14 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def page(title: str, header: str, sections: list[tuple[str, str, str]],
-         dataset: str = "MNIST") -> str:
+         lead: str = "Everything below was computed from one trained network.") -> str:
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(s for _, _, s in sections)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{html.escape(title)}</h1>"
-            f"<p>Everything below was computed from this one trained network and the "
-            f"{html.escape(dataset)} test set. Colours mean the same everywhere: "
+            f"<p>{html.escape(lead)} Colours mean the same everywhere: "
             f"<b style='color:#b2182b'>red</b> positive, "
             f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
             f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "

@@ -182,15 +182,15 @@ def colorbar(kind: str, labels: tuple[str, str, str], title: str, width: int = 1
         row = C.bias(ramp * 2 - 1, 1.0)
     else:
         row = C.grey(ramp, 0.0, 1.0)
-    pad = max(30, (text_width(title, 11) - width) // 2 + 4)
-    cv = Canvas(height + 34, width + 2 * pad)
-    cv.text(0, pad + width // 2, title, 11, align="centre")
+    pad = max(30, (text_width(title, 12) - width) // 2 + 4)
+    cv = Canvas(height + 36, width + 2 * pad)
+    cv.text(0, pad + width // 2, title, 12, align="centre")
     cv.rect(14, pad - 1, height + 2, width + 2, C.INDEX["frame"])
     cv.paste(15, pad, np.repeat(row[None, :], height, axis=0))
     y = 17 + height
-    cv.text(y, pad, labels[0], 10, align="centre")
-    cv.text(y, pad + width // 2, labels[1], 10, align="centre")
-    cv.text(y, pad + width, labels[2], 10, align="centre")
+    cv.text(y, pad, labels[0], 12, align="centre")
+    cv.text(y, pad + width // 2, labels[1], 12, align="centre")
+    cv.text(y, pad + width, labels[2], 12, align="centre")
     cv.idx.flags.writeable = False
     return cv.idx
 
@@ -251,11 +251,11 @@ def titled(img: np.ndarray, title: str, size: int = 14, bold: bool = True,
            subtitle: str = "") -> np.ndarray:
     """Put a title (and an optional muted subtitle) above an index image."""
     width = max(img.shape[1], text_width(title, size, bold) + 4,
-                text_width(subtitle, 11) + 4 if subtitle else 0)
+                text_width(subtitle, 12) + 4 if subtitle else 0)
     head = size + 8 + (16 if subtitle else 0)
     cv = Canvas(head + img.shape[0], width)
     cv.text(0, 0, title, size, bold)
     if subtitle:
-        cv.text(size + 5, 0, subtitle, 11, colour="muted")
+        cv.text(size + 5, 0, subtitle, 12, colour="muted")
     cv.paste(head, 0, img)
     return cv.idx

@@ -37,7 +37,7 @@ from digitlens.web.jobs import Jobs
 from digitlens.web.runs import Registry
 
 STATIC = Path(__file__).with_name("static")
-MAX_TRAIN_EPOCHS = 50
+MAX_TRAIN_EPOCHS = 250  # room for every preset's own epochs (S3: 230)
 TRAIN_DATASETS = ("mnist", "mnist-sample")
 log = logging.getLogger("digitlens.web")
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",

@@ -24,7 +24,7 @@ from digitlens.nn.train import train
 from digitlens.web.runs import Registry
 from digitlens.web.validate import Conflict
 
-MOSAIC_NEURONS = 36
+MOSAIC_NEURONS = 64  # all of S3's hidden layer; wider layers say how many are shown
 
 
 KEEP_JOBS = 8  # a job keeps every epoch's mosaic; older finished jobs are dropped
@@ -34,11 +34,14 @@ class Stopped(Exception):
 
 
 def mosaic(model: MLP, n: int = MOSAIC_NEURONS) -> dict[str, Any]:
-    """The first ``n`` neurons' first-layer weight images, each scaled to -1..1 (S3's video)."""
-    imgs = neuron_images(model, 0)[:n]
+    """The first ``n`` neurons' first-layer weight images, each scaled to -1..1 (S3's video),
+    and ``total``, how many the layer has."""
+    every = neuron_images(model, 0)
+    imgs = every[:n]
     peak = np.abs(imgs).reshape(len(imgs), -1).max(axis=1)
     scaled = imgs / np.where(peak > 0, peak, 1)[:, None, None]
-    return {"n": int(len(imgs)), "images": np.round(scaled.reshape(len(imgs), -1), 2).tolist()}
+    return {"n": int(len(imgs)), "total": int(len(every)),
+            "images": np.round(scaled.reshape(len(imgs), -1), 2).tolist()}
 
 
 @dataclass
@@ -109,6 +112,12 @@ class Jobs:
         def on_epoch(row: dict[str, Any], model: MLP) -> None:
             if row["epoch"] == 1:
                 self.registry.add(job.run, path)
+            # only the newest mosaic is kept for late followers: a 230-epoch run would
+            # otherwise hold 230 of them
+            for i in range(len(job.events) - 1, -1, -1):
+                if job.events[i]["event"] == "epoch":
+                    job.events[i] = {k: v for k, v in job.events[i].items() if k != "mosaic"}
+                    break
             job.emit("epoch", row=row, mosaic=mosaic(model))
 
         try:

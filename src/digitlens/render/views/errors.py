@@ -19,14 +19,15 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
             n: int = 40, cols: int = 10) -> tuple[np.ndarray, list[dict[str, object]]]:
     """The ``n`` most confident mistakes: the digit, its true class, the top two guesses."""
     wrong = ev.misclassified(labels)[:n]
-    cell_w = 96
+    cell_w = 106  # room for both guesses in 12-px text
     guesses = [f"{name} 100%" for name in names]
     one_line = max(len(name) for name in names) <= 2  # digits: both guesses on one line
-    cell_h = 128 if one_line else 140
+    cell_h = 132 if one_line else 146
     rows = max(1, -(-len(wrong) // cols))
     cv = Canvas(rows * cell_h, cols * cell_w)
-    size = fit_size([f"true {n}" for n in names], cell_w - 8, (11, 10, 9, 8))
-    guess_size = 10 if one_line else fit_size(guesses, cell_w - 8, (10, 9, 8, 7), bold=False)
+    size = fit_size([f"true {n}" for n in names], cell_w - 8, (12, 11, 10, 9))
+    guess_size = 12 if one_line else fit_size(guesses, cell_w - 8, (12, 11, 10, 9),
+                                                  bold=False)
     items = []
     for k, i in enumerate(wrong):
         r, c = divmod(k, cols)
@@ -38,10 +39,10 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
         cv.text(y + 92, x + 6, f"true {names[int(labels[i])]}", size, True, "true")
         first, second = (f"{names[t]} {p[t]:.0%}" for t in top)
         if one_line:
-            cv.text(y + 107, x + 6, f"{first} · {second}", guess_size, colour="muted")
+            cv.text(y + 108, x + 6, f"{first} · {second}", guess_size, colour="muted")
         else:  # long class names (Fashion-MNIST): one guess a line
             cv.text(y + 106, x + 6, first, guess_size, colour="muted")
-            cv.text(y + 119, x + 6, second, guess_size, colour="muted")
+            cv.text(y + 122, x + 6, second, guess_size, colour="muted")
         items.append({"index": int(i), "true": int(labels[i]), "top": [int(t) for t in top],
                       "probabilities": [float(p[t]) for t in top]})
     return cv.idx, items

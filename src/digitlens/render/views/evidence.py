@@ -29,6 +29,12 @@ PRODUCT = {"weights": "input × weights", "composed": "input × composed weights
            "gradient": "input × gradient", "integrated-gradients": "integrated gradients"}
 
 
+# the bars are the output layer's z; only for a 784-10 net is that the sum of the maps above
+Z_LABEL = {"weights": "output z = sum of the map above + bias",
+           "composed": "output z (the net's own score, not the map's sum)",
+           "gradient": "output z (the net's own score, not the map's sum)"}
+
+
 def row_label(method: str) -> str:
     return {"weights": "weights", "composed": "composed weights",
             "gradient": "input gradient", "integrated-gradients": "path-averaged gradient"}[method]
@@ -61,9 +67,9 @@ class EvidenceLayout:
                 colour="muted")
         w = upscale(C.diverging(ev.class_weights.T.reshape(-1, 28, 28), self.vmax_w), 3)
         c = upscale(C.diverging(ev.contributions.T.reshape(-1, 28, 28), self.vmax_c), 3)
-        labels = [row_label(ev.method), PRODUCT[ev.method], "score (sum)"]
+        labels = [row_label(ev.method), PRODUCT[ev.method], Z_LABEL[ev.method]]
         for r, text in enumerate(labels):
-            cv.text(self.rows_y[r] - 19, LEFT, text, 11, True)
+            cv.text(self.rows_y[r] - 19, LEFT, text, 12, True)
         zero_y = self.rows_y[2] + BAR_H + 4
         head = fit_size(self.names[: self.n], TILE + GAP - 2)
         for k in range(self.n):
@@ -92,9 +98,9 @@ class EvidenceLayout:
                                                  f"+{self.vmax_w:.2g}"), labels[0], 150))
         cv.paste(ly, LEFT + 220, colorbar("div", (f"−{self.vmax_c:.2g}", "0",
                                                   f"+{self.vmax_c:.2g}"), labels[1], 150))
-        cv.text(ly + 4, LEFT + 460, ev.note, 11, colour="muted")
-        cv.text(ly + 22, LEFT + 460, "bars: each class's output score z; the largest wins", 11,
-                colour="muted")
+        cv.text(ly + 4, LEFT + 460, ev.note, 12, colour="muted")
+        cv.text(ly + 22, LEFT + 460, "bars: each class's output z before its activation; the "
+                "largest wins", 12, colour="muted")
         return cv.idx
 
 

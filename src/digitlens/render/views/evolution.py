@@ -34,16 +34,24 @@ class Frames:
     accuracy: list[float | None]  # test accuracy after each epoch (epoch 0: if measured)
 
 
-def load_frames(run: Run, every: int = 1, test: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> Frames:
-    """Load every ``every``-th snapshot (always the last); accuracy from the run's history, and
-    for epoch 0 measured on ``test`` (images, labels) when given."""
+def story_epochs(epochs: list[int], dense: int = 40) -> list[int]:
+    """The snapshots a training video shows: every epoch of the first ``dense`` (where the
+    neurons change fastest), then every 2nd up to 100 and every 5th after, and the last."""
+    chosen = [e for e in epochs
+              if e <= dense or (e <= 100 and e % 2 == 0) or (e > 100 and e % 5 == 0)]
+    return chosen + ([epochs[-1]] if epochs and chosen[-1:] != epochs[-1:] else [])
+
+
+def load_frames(run: Run, every: int = 1, test: tuple[np.ndarray, np.ndarray] | None = None,
+                only: list[int] | None = None) -> Frames:
+    """Load every ``every``-th snapshot (or those in ``only``; always the last); accuracy from
+    the run's history, and for epoch 0 measured on ``test`` (images, labels) when given."""
     epochs = run.snapshot_epochs()
     if not epochs:
         raise ModelError(f"{run.path}: no snapshots to animate (is it a run folder?)")
     if every < 1:
         raise bad_param("every", "an int >= 1", every)
-    chosen = epochs[::every]
+    chosen = epochs[::every] if only is None else [e for e in epochs if e in set(only)]
     if chosen[-1] != epochs[-1]:
         chosen.append(epochs[-1])
     acc_by_epoch: dict[int, float | None] = {int(h["epoch"]): float(h["test_accuracy"])
@@ -101,13 +109,22 @@ class EvolutionLayout:
             if model.sizes[1] > self.n_hidden else ""
         return f"Hidden layer{shown}: each neuron's 784 input weights, bias bar at right"
 
+    def output_title(self, model: MLP) -> str:
+        """Whose weights the output grids are: the pixels (784-10), the mosaic's neurons (one
+        hidden layer) or the last hidden layer's, which the mosaic does not show."""
+        if model.n_layers == 1:
+            return "Output neurons: one weight per pixel"
+        grid = "×".join(map(str, self.out_grid))
+        if model.n_layers == 2:
+            return f"Output neurons: {grid} weights, one per hidden neuron"
+        return f"Output neurons: {grid} weights from layer {model.n_layers - 1} (not drawn)"
+
     def _background(self, model: MLP) -> Canvas:
         cv = Canvas(self.height, self.width)
         if self.n_hidden:
             cv.text(self.hidden_at[0] - 20, self.hidden_at[1], self.hidden_title, 12, True)
         y, x = self.out_at
-        what = "hidden neuron" if model.n_layers > 1 else "pixel"
-        cv.text(y - 20, x, f"Output neurons: one weight per {what}", 12, True)
+        cv.text(y - 20, x, self.output_title(model), 12, True)
         for i, name in enumerate(self.class_names[:10]):
             r, c = divmod(i, self.out_cols)
             cv.text(y + r * self.out_cell[0] + self.out_cell[0] - 18,
@@ -123,12 +140,12 @@ class EvolutionLayout:
         for pct in (0, 25, 50, 75, 100):
             yy = y + CURVE_H - int(round(pct / 100 * CURVE_H))
             cv.rect(yy, x0, 1, self.curve_w, C.INDEX["panel"] if pct % 50 else C.INDEX["frame"])
-            cv.text(yy - 7, x0 - 4, f"{pct}%", 10, colour="muted", align="right")
+            cv.text(yy - 7, x0 - 4, f"{pct}%", 12, colour="muted", align="right")
         cv.rect(y + CURVE_H, x0, 1, self.curve_w, C.INDEX["muted"])
-        cv.text(y + CURVE_H + 4, x0, "0", 10, colour="muted")
-        cv.text(y + CURVE_H + 4, x0 + self.curve_w, f"{self.last_epoch}", 10, colour="muted",
+        cv.text(y + CURVE_H + 4, x0, "0", 12, colour="muted")
+        cv.text(y + CURVE_H + 4, x0 + self.curve_w, f"{self.last_epoch}", 12, colour="muted",
                 align="right")
-        cv.text(y + CURVE_H + 4, x0 + self.curve_w // 2, "epoch", 10, colour="muted",
+        cv.text(y + CURVE_H + 4, x0 + self.curve_w // 2, "epoch", 12, colour="muted",
                 align="centre")
 
     def curve_point(self, epoch: int, acc: float) -> tuple[int, int]:
@@ -151,12 +168,14 @@ class EvolutionLayout:
 
 def evolution(run: Run | str, every: int = 1, fps: float | None = None,
               test: tuple[np.ndarray, np.ndarray] | None = None,
-              class_names: list[str] | None = None) -> Animation:
-    """The training video of a run (see the module docstring); ``fps`` defaults to 12 for long
-    runs and 2 for short ones, so ten epochs do not flash by."""
+              class_names: list[str] | None = None, only: list[int] | None = None
+              ) -> Animation:
+    """The training video of a run (see the module docstring) over every ``every``-th snapshot
+    or those in ``only``; ``fps`` defaults to 8 for long runs and 2 for short ones, so ten
+    epochs do not flash by and the first forty of a long run last five seconds."""
     run = run if isinstance(run, Run) else Run(run)
-    fr = load_frames(run, every, test)
-    fps = fps or (12.0 if len(fr.epochs) > 40 else 2.0)
+    fr = load_frames(run, every, test, only)
+    fps = fps or (8.0 if len(fr.epochs) > 40 else 2.0)
     first = fr.models[-1]
     names = class_names or list(first.meta.get("class_names") or [str(i) for i in range(10)])
     lay = EvolutionLayout(first, fr.epochs[-1], names)
@@ -210,17 +229,24 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
                                    "output weights", 160))
         return cv.idx
 
-    caption = ("Watch the hidden neurons grow from noise into stroke detectors: red pixels "
-               "excite a neuron, blue ones inhibit it. Neurons that stay pale are the ones the "
-               "network barely uses." if lay.n_hidden else
+    caption = ("Watch the hidden neurons grow, over the epochs, from noise into stroke and "
+               "blob detectors: red pixels excite a neuron, blue ones inhibit it. Neurons that "
+               "stay pale are the ones the network barely uses." if lay.n_hidden else
                "Watch each output neuron's weights turn from noise into a blurry template of its "
                "digit: red pixels vote for the class, blue ones against.")
+    if only is not None and len(fr.epochs) < len(run.snapshot_epochs()):
+        caption += (f" {len(fr.epochs)} of the {len(run.snapshot_epochs())} snapshots are shown: "
+                    "every epoch while the weights change fastest, then every 2nd and every "
+                    "5th; the epoch counter says which.")
     return Animation(len(fr.epochs), frame, fps, "evolution", caption,
                      {"epochs": fr.epochs, "test_accuracy": fr.accuracy, "vmax_hidden": vmax_h,
                       "vmax_output": vmax_o, "vmax_bias": vmax_b,
                       "hidden_at": lay.hidden_at, "hscale": lay.hscale,
                       "hidden_grid": lay.hidden_grid,
-                      "size": (lay.width, lay.height + (LINE_H if counts else 0))})
+                      "size": (lay.width, lay.height + (LINE_H if counts else 0)),
+                      "out_at": lay.out_at, "out_grid": lay.out_grid, "oscale": lay.oscale,
+                      "out_cell": lay.out_cell, "out_cols": lay.out_cols,
+                      "output_title": lay.output_title(first)})
 
 
 LINE_H = 24

@@ -140,15 +140,15 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
     for k, m in enumerate(fp.means):
         vmax = float(np.max(m)) or 1.0
         imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
-        notes = [f"r {fp.consistency[k, c]:.2f} / {fp.nearest_other[k, c]:.2f}"
+        notes = [f"r {fp.consistency[k, c]:.2f} vs {fp.nearest_other[k, c]:.2f}"
                  for c in range(len(names))]
         rows.append(_row(layer_names(model)[k], f"read-out {fp.readout_accuracy[k]:.0%}",
                          imgs, notes, col_w))
     legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
     img = titled(stack([*rows, legend], gap=14), "Mean fingerprint of each digit",
-                 subtitle="r a / b: single digits correlate a with their own class's mean and b "
-                          "with the closest other one (1 = identical); read-out: how often the "
-                          "nearest mean names the right digit")
+                 subtitle="r 0.9 vs 0.6: single digits correlate 0.9 on average with their own "
+                          "class's mean and 0.6 with the closest other class's (1 = identical); "
+                          "read-out: how often the nearest mean names the right digit")
     return Picture(img, "fingerprints-classes", "Each column is one digit's average "
                    "fingerprint. r near 1 means every handwriting fires the same neurons.",
                    fp.to_dict())
@@ -158,12 +158,12 @@ def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: 
          ) -> np.ndarray:
     h = max(i.shape[0] for i in imgs) + 16
     cv = Canvas(h, 130 + len(imgs) * col_w)
-    cv.text(h // 2 - 14, 0, title, 11, True)
-    cv.text(h // 2 + 2, 0, sub, 10, colour="muted")
+    cv.text(h // 2 - 14, 0, title, 12, True)
+    cv.text(h // 2 + 2, 0, sub, 12, colour="muted")
     for c, (img, note) in enumerate(zip(imgs, notes, strict=True)):
         x = 130 + c * col_w + (col_w - 8 - img.shape[1]) // 2
         cv.paste(0, x, img)
         if note:
-            cv.text(img.shape[0] + 2, 130 + c * col_w + (col_w - 8) // 2, note, 9,
+            cv.text(img.shape[0] + 2, 130 + c * col_w + (col_w - 8) // 2, note, 12,
                     colour="muted", align="centre")
     return cv.idx

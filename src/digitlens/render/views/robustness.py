@@ -24,7 +24,7 @@ def examples_strip(res: Robustness) -> np.ndarray:
     for k, key in enumerate(keys):
         kind, v = key.split(":")
         x = 130 + k * cell
-        cv.text(0, x + 32, f"{v} px" if kind == "shift" else f"×{v}", 10, colour="muted",
+        cv.text(0, x + 32, f"{v} px" if kind == "shift" else f"×{v}", 12, colour="muted",
                 align="centre")
         for r in range(2):
             cv.paste(22 + r * (cell + 6), x, outlined(digit_tile(res.examples[key][r], 2)))

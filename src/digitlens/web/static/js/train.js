@@ -1,5 +1,6 @@
 // The training tab: start a preset from the page and follow it live over server-sent events:
-// test accuracy per epoch and a mosaic of first-layer weights (red +, blue −).
+// test accuracy per epoch and a mosaic of first-layer weights (red +, blue −). Each preset runs
+// with its own epochs by default, up to the server's cap (info.limits.train_epochs).
 
 import { api, toast } from "./api.js";
 import { paint } from "./colors.js";
@@ -14,9 +15,12 @@ export class Trainer {
     const preset = document.getElementById("preset");
     for (const p of info.presets) preset.add(new Option(`${p.name} (${p.layers.join("-")})`, p.name));
     preset.value = "s1-single-layer";
+    const cap = info.limits?.train_epochs || 250;
+    this.form.elements.epochs.max = String(cap);
     const describe = () => {
       const p = info.presets.find((x) => x.name === preset.value);
       document.getElementById("preset-summary").textContent = p.summary;
+      this.form.elements.epochs.value = String(Math.min(p.config?.epochs || 5, cap));
       this.form.elements.name.value = `${p.name}-${new Date().toISOString().slice(5, 16).replace(/[-:T]/g, "")}`;
     };
     preset.addEventListener("change", describe); describe();
@@ -26,6 +30,15 @@ export class Trainer {
     }
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
     this.stopBtn.addEventListener("click", () => this.stop());
+    // keep the chart's own aspect (a stretching flex row squashed its text) and say how many
+    // neurons the mosaic shows
+    const chart = document.getElementById("train-chart");
+    Object.assign(chart.style, { alignSelf: "flex-start", maxWidth: "100%", height: "auto" });
+    const mosaic = document.getElementById("train-mosaic");
+    this.mosaicNote = document.createElement("p");
+    this.mosaicNote.className = "explain";
+    this.mosaicNote.dataset.testid = "train-mosaic-note";
+    mosaic.insertAdjacentElement("afterend", this.mosaicNote);
     this.chart();
   }
 
@@ -79,9 +92,13 @@ export class Trainer {
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();
       ctx.fillText(`${p}%`, 4, y + 4);
     }
-    ctx.fillText("epoch", W - 40, H - 6);
     const n = Math.max(this.epochs || 1, this.history.length, 1);
     const px = (e) => L + (W - L - 12) * e / n, py = (a) => H - B - (H - B - 10) * a;
+    const step = [1, 2, 5, 10, 20, 25, 50, 100].find((s) => n / s <= 8) || 100;
+    ctx.textAlign = "center";
+    for (let e = 0; e <= n; e += step) ctx.fillText(String(e), px(e), H - 8);
+    if (n % step) ctx.fillText(String(n), px(n), H - 8);
+    ctx.textAlign = "right"; ctx.fillText("epoch", W - 8, H - 20); ctx.textAlign = "left";
     ctx.strokeStyle = "#14919b"; ctx.lineWidth = 2; ctx.beginPath();
     this.history.forEach((h, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, px(h.epoch), py(h.test_accuracy)));
     ctx.stroke();
@@ -106,5 +123,8 @@ export class Trainer {
       paint(tile, img, 28, 28, "diverging", 1);
       ctx.drawImage(tile, (k % side) * cell, Math.floor(k / side) * cell);
     });
+    const total = m.total || m.n;
+    this.mosaicNote.textContent = m.n < total ? `first ${m.n} of ${total} first-layer neurons`
+      : `all ${m.n} first-layer neurons`;
   }
 }

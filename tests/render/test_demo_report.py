@@ -1,0 +1,79 @@
+"""``make demo``'s steps on the embedded sample (one epoch each): every seed's section is drawn
+from the seed's own run, S4's workbook is linked, and a second pass retrains and rebuilds
+nothing. The report's stamp: unchanged runs skip, a changed run rebuilds."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from digitlens.nn.presets import TrainConfig
+from digitlens.nn.train import train
+from digitlens.render.report import build_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo(runs: Path) -> str:
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--runs-dir",
+                        str(runs), "--dataset", "mnist-sample", "--epochs", "1", "--no-serve"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout + r.stderr
+
+
+@pytest.mark.e2e
+def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    demo(runs)
+    report = runs / "report"
+    page = (report / "index.html").read_text()
+    drawn = dict(re.findall(r'<section id="(\w+)">.*?Drawn from <code>([^<]+)</code>', page))
+    assert {k: Path(html.unescape(v)).name for k, v in drawn.items()} == {
+        "training": "s3-machine-academy", "fingerprints": "s0-fingerprints",
+        "evidence": "s1-single-layer", "weights": "default", "neurons": "s3-machine-academy",
+        "errors": "default", "robustness": "s3-machine-academy", "workbook": "s4-excel"}
+    assert "weights-compare.png" in page  # S2's 500 images against all, from runs/s2-500
+    with zipfile.ZipFile(report / "s4-excel.xlsx") as zf:
+        assert "xl/workbook.xml" in zf.namelist()
+    assert 'href="s4-excel.xlsx"' in page
+    # every image says how big it is and what it shows
+    for tag in re.findall(r"<img [^>]+>", page):
+        assert re.search(r'width="\d+" height="\d+"', tag) and 'alt="' in tag
+        assert not re.search(r'alt="[\w-]+(\.\w+)?"', tag)  # not a file-like name
+    mtime = (report / "index.html").stat().st_mtime_ns
+    t = time.perf_counter()
+    again = demo(runs)
+    assert "nothing to train" in again and "is up to date" in again
+    assert (report / "index.html").stat().st_mtime_ns == mtime
+    assert time.perf_counter() - t < 120
+
+
+def test_report_rebuilds_only_when_something_changed(sample, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """(One cheap section: the stamp is what is tested; the demo test builds whole pages.)"""
+    import digitlens.render.report as R
+    monkeypatch.setattr(R, "SECTIONS", [s for s in R.SECTIONS if s.anchor == "evidence"])
+    run, out = tmp_path / "run", tmp_path / "report"
+    config = TrainConfig(layers=(784, 10), epochs=1, batch_size=50, optimizer="sgd", lr=0.5,
+                         init="xavier", dataset="mnist-sample", preset="s1-single-layer")
+    train(config, sample, run)
+    opts = {"train_twin_run": False, "robustness_n": 50, "force": False}
+    first = build_report(run, out, sample, **opts)
+    assert not first["skipped"] and (out / "report-stamp.json").exists()
+    assert build_report(run, out, sample, **opts)["skipped"]
+    train(config.with_overrides(epochs=2), sample, run)  # resumes: one more epoch
+    again = build_report(run, out, sample, **opts)
+    assert not again["skipped"] and "2 epochs" in (out / "index.html").read_text()
+    assert build_report(run, out, sample, **opts)["skipped"]
+    (out / first["files"][0]).unlink()  # a figure gone: rebuild
+    assert not build_report(run, out, sample, **opts)["skipped"]
+    # the options are part of the stamp too
+    assert not build_report(run, out, sample, **{**opts, "robustness_n": 60})["skipped"]
