@@ -32,7 +32,8 @@ PRODUCT = {"weights": "input × weights", "composed": "input × composed weights
 # the bars are the output layer's z; only for a 784-10 net is that the sum of the maps above
 Z_LABEL = {"weights": "output z = sum of the map above + bias",
            "composed": "output z (the net's own score, not the map's sum)",
-           "gradient": "output z (the net's own score, not the map's sum)"}
+           "gradient": "output z (the net's own score, not the map's sum)",
+           "integrated-gradients": "output z (the map sums to z(x) − z(black))"}
 
 
 def row_label(method: str) -> str:
