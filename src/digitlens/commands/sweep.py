@@ -105,3 +105,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               "them", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_render_sweep(args: argparse.Namespace) -> int:
+    """``render sweep --sweep DIR --x KEY [--hue KEY] --out FILE.png``."""
+    from digitlens.errors import DigitlensError
+    from digitlens.render.sweep import grid_keys, sweep_chart
+    from digitlens.sweep.table import read_results
+    if not args.sweep or not args.out:
+        raise DigitlensError("render sweep needs --sweep SWEEP_DIR and --out FILE.png")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".webp", ".jpg", ".jpeg"):
+        raise bad_param("out", "a .png, .webp or .jpg file", str(out))
+    results = read_results(args.sweep)
+    t0 = time.perf_counter()
+    picture = sweep_chart(results, args.x or grid_keys(results)[0], args.hue)
+    picture.save(out)
+    seconds = time.perf_counter() - t0
+    say(f"sweep: {picture.caption}")
+    result = {"view": "sweep", "out": str(out), "format": out.suffix.lower().lstrip("."),
+              "frames": 1, "seconds": round(seconds, 3), "caption": picture.caption,
+              "data": picture.data}
+    return emit(args, result, f"wrote {out} ({seconds:.2f} s)")

@@ -92,8 +92,10 @@ class Writer:
 
 def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                  compare: str | None = None, train_twin_run: bool = True,
-                 log: Log = lambda s: None, robustness_n: int = 300) -> dict[str, Any]:
-    """Write ``out/index.html`` and its images for the run in ``run_path``."""
+                 log: Log = lambda s: None, robustness_n: int = 300,
+                 sweep: str | Path | None = None) -> dict[str, Any]:
+    """Write ``out/index.html`` and its images for the run in ``run_path`` (and a section for
+    the sweep folder ``sweep``)."""
     run = Run(run_path)
     if not (run.path / "model.npz").exists():
         raise ModelError(f"{run.path}: not a run folder (no model.npz)")
@@ -183,6 +185,12 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
                    ["preprocessed", *[f"{a:.1%}" for a in res.scale_preprocessed]]])
     sections.append(section("robustness", "7. Why your own drawing fails (until it is centred)",
                             body, "S3"))
+
+    if sweep is not None:
+        from digitlens.render.sweep import sweep_section
+        from digitlens.sweep.table import read_results
+        sections.append(section("sweep", f"{len(sections) + 1}. Many networks: a sweep",
+                                sweep_section(w, read_results(sweep)), "S2, S3"))
 
     meta = {"model": model.describe(), "accuracy": ev.accuracy, "n_test": int(len(y)),
             "epochs": len(history), "dataset": ds.name, "params": int(model.params.size)}
