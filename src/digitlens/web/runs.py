@@ -23,6 +23,7 @@ from digitlens.errors import ModelError, NotFoundError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
+from digitlens.web.sweeps import point_runs
 from digitlens.web.validate import NAME_RE
 
 RECHECK_S = 1.0
@@ -101,6 +102,7 @@ class Registry:
             for p in sorted(self.runs_dir.iterdir()):
                 if NAME_RE.match(p.name) and model_path(p) is not None:
                     found[p.name] = p
+            found.update(point_runs(self.runs_dir))  # sweeps' points: SWEEP.POINT
         for n, p in self.extra.items():
             if model_path(p) is None:
                 raise ModelError(f"{p}: no model here (expected a run folder or a .npz model)")
