@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -161,7 +162,8 @@ class Point:
     @property
     def name(self) -> str:
         """The run folder's name, e.g. ``hidden64-train_size500-seed0``."""
-        parts = [f"{k}{'all' if v is None else v}" for k, v in self.settings.items()]
+        parts = [k + re.sub(r"[^A-Za-z0-9._-]", "", "all" if v is None else str(v))
+                 for k, v in self.settings.items()]
         return "-".join([*parts, f"seed{self.seed}"])
 
     def to_dict(self) -> dict[str, Any]:
