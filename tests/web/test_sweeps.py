@@ -22,6 +22,7 @@ from .conftest import Served, ThreadServer
 from .test_browser import FLAGS
 
 pytestmark = pytest.mark.e2e
+POINT = "grid.optimizersgd-lr0.05-hidden8-seed0"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def sweep_runs(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     root = tmp_path_factory.mktemp("sweeps") / "runs"
     shutil.copytree(runs_dir, root)
     proc = subprocess.run([sys.executable, "-m", "digitlens", "sweep", "--preset",
-                           "s0-fingerprints", "--grid", "optimizer=sgd;lr=0.05,1e30;hidden=8", "--epochs", "2",
+                           "s0-fingerprints", "--grid", "optimizer=sgd;lr=0.05,1e30;hidden=8",
+                           "--epochs", "2",
                            "--dataset", "mnist-sample", "--workers", "1", "--out",
                            str(root / "grid")], capture_output=True, text=True, timeout=180,
                           check=False)
@@ -60,7 +62,7 @@ def test_api_lists_sweeps_and_opens_their_points(client: httpx.Client, sweep_run
     table = json.loads((sweep_runs / "grid" / "results.json").read_text())["points"]
     good, bad = sweep["points"]
     assert good["test_accuracy"] == table[0]["test_accuracy"] and good["status"] == "done"
-    assert good["run"] == "grid.optimizersgd-lr0.05-hidden8-seed0"
+    assert good["run"] == POINT
     assert bad["status"] == "failed" and "diverged" in bad["error"]
     assert "run_dir" not in good and str(sweep_runs) not in json.dumps(d)  # names, not paths
     run = client.get(f"/api/runs/{good['run']}").json()["run"]
@@ -94,12 +96,12 @@ def test_clicking_a_point_opens_its_run(sweep_runs: Path, tmp_path: Path) -> Non
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(tmp_path / f"sweeps-{width}.png"))
                 if width == 1366:
-                    page.click("[data-run='grid.optimizersgd-lr0.05-hidden8-seed0']")
-                    page.wait_for_url("**/?run=grid.optimizersgd-lr0.05-hidden8-seed0")
-                    page.wait_for_selector("[data-testid=run] option[value='grid.optimizersgd-lr0.05-hidden8-seed0']",
+                    page.click(f"[data-run='{POINT}']")
+                    page.wait_for_url(f"**/?run={POINT}")
+                    page.wait_for_selector(f"[data-testid=run] option[value='{POINT}']",
                                            state="attached")
                     page.wait_for_timeout(300)
-                    assert page.input_value("[data-testid=run]") == "grid.optimizersgd-lr0.05-hidden8-seed0"
+                    assert page.input_value("[data-testid=run]") == POINT
                     assert page.is_visible("#tab-explore")
                 page.close()
             browser.close()

@@ -48,10 +48,10 @@ def summarise(results: dict[str, Any], x: str, hue: str | None = None) -> list[d
         if r["status"] == "done" and r["test_accuracy"] is not None:
             g.setdefault(xv, []).append(float(r["test_accuracy"]))
     out = []
-    for name, cells in groups.items():
+    for parts, cells in groups.items():
         xs = [v for v in order if v in cells]
         accs = [cells[v] for v in xs]
-        out.append({"label": ", ".join(name), "x": xs, "values": accs,
+        out.append({"label": ", ".join(parts), "x": xs, "values": accs,
                     "mean": [float(np.mean(a)) for a in accs],
                     "std": [float(np.std(a, ddof=1)) if len(a) > 1 else 0.0 for a in accs],
                     "n": [len(a) for a in accs]})
