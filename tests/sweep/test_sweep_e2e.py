@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,9 +21,10 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-# S0's shape shrunk: each point is ~1 s of training on the embedded sample
-GRID = ["--preset", "s0-fingerprints", "--grid", "hidden=24,48", "--seeds", "0,1",
-        "--epochs", "6", "--dataset", "mnist-sample"]
+# S0's net with wider layers on the embedded sample: a point takes about a second, long
+# enough to kill something mid-way
+GRID = ["--preset", "s0-fingerprints", "--grid", "hidden=128,256", "--seeds", "0,1",
+        "--epochs", "8", "--dataset", "mnist-sample"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,8 +42,8 @@ def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
                           timeout=timeout, check=False)
 
 
-def sweep(out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    proc = cli("sweep", *GRID, "--out", str(out), "--workers", "2", "--json", *extra)
+def sweep(out: Path, workers: int = 2) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    proc = cli("sweep", *GRID, "--out", str(out), "--workers", str(workers), "--json")
     result = json.loads(proc.stdout.splitlines()[-1]) if proc.stdout.strip() else {}
     return proc, result
 
@@ -70,29 +72,30 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_local_cluster_sweep_writes_runs_and_table(reference: Path, tmp_path: Path) -> None:
     results = json.loads((reference / "results.json").read_text())
     rows = {r["point"]: r for r in results["points"]}
-    assert set(rows) == {f"hidden{h}-seed{s}" for h in (24, 48) for s in (0, 1)}
-    r = rows["hidden48-seed1"]
-    hist = json.loads((reference / "hidden48-seed1" / "history.json").read_text())["epochs"]
-    assert r["test_accuracy"] == hist[-1]["test_accuracy"] and r["epochs"] == 6
+    assert set(rows) == {f"hidden{h}-seed{s}" for h in (128, 256) for s in (0, 1)}
+    r = rows["hidden256-seed1"]
+    hist = json.loads((reference / "hidden256-seed1" / "history.json").read_text())["epochs"]
+    assert r["test_accuracy"] == hist[-1]["test_accuracy"] and r["epochs"] == 8
     assert r["best_test_accuracy"] == max(h["test_accuracy"] for h in hist)
-    assert r["params"] == 784 * 48 + 48 + 48 * 48 + 48 + 48 * 10 + 10
+    assert r["params"] == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
     assert all(h["threads"] == 1 for h in hist)
     csv = (reference / "results.csv").read_text().splitlines()
     assert csv[0].startswith("hidden,point,seed,status,test_accuracy") and len(csv) == 5
     # the same point trained alone by `digitlens train` is bit-identical
     alone = tmp_path / "alone"
-    proc = cli("train", "--preset", "s0-fingerprints", "--layers", "784-48-48-10", "--seed", "1",
-               "--epochs", "6", "--dataset", "mnist-sample", "--threads", "1", "--out", str(alone))
+    proc = cli("train", "--preset", "s0-fingerprints", "--layers", "784-256-256-10", "--seed",
+               "1", "--epochs", "8", "--dataset", "mnist-sample", "--threads", "1", "--out",
+               str(alone))
     assert proc.returncode == 0, proc.stderr
-    assert numbers(tmp_path)["alone"] == numbers(reference)["hidden48-seed1"]
+    assert numbers(tmp_path)["alone"] == numbers(reference)["hidden256-seed1"]
     # every run view works on a point
     png = tmp_path / "w.png"
-    proc = cli("render", "weights", "--run", str(reference / "hidden24-seed0"), "--out", str(png))
+    proc = cli("render", "weights", "--run", str(reference / "hidden128-seed0"), "--out", str(png))
     assert proc.returncode == 0 and png.stat().st_size > 1000, proc.stderr
     proc = cli("render", "sweep", "--sweep", str(reference), "--x", "hidden", "--out", str(png),
                "--json")
     data = json.loads(proc.stdout.splitlines()[-1])["data"]
-    accs = [rows[f"hidden24-seed{s}"]["test_accuracy"] for s in (0, 1)]
+    accs = [rows[f"hidden128-seed{s}"]["test_accuracy"] for s in (0, 1)]
     assert data["groups"][0]["mean"][0] == pytest.approx(np.mean(accs))
 
 
@@ -107,7 +110,7 @@ def test_finished_sweep_is_not_recomputed(reference: Path, tmp_path: Path) -> No
 def test_kill_9_of_the_sweep_then_resume_is_bit_identical(reference: Path,
                                                           tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    cmd = [str(BIN / "digitlens"), "sweep", *GRID, "--out", str(out), "--workers", "2"]
+    cmd = [str(BIN / "digitlens"), "sweep", *GRID, "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: any(len(json.loads(h.read_text())["epochs"]) >= 2
@@ -119,7 +122,7 @@ def test_kill_9_of_the_sweep_then_resume_is_bit_identical(reference: Path,
     assert any(r["status"] == "pending" for r in partial["points"])
     again, result = sweep(out)
     assert again.returncode == 0, again.stderr
-    assert "already done" in again.stderr
+    assert re.search(r"sweep: [1-4] of 4 points to train", again.stderr), again.stderr
     assert numbers(out) == numbers(reference)
 
 
@@ -177,6 +180,8 @@ def test_scheduler_and_worker_processes_same_numbers_and_a_killed_worker(
         wait_for(lambda: any(len(json.loads(h.read_text())["epochs"]) >= 1
                              for h in out.glob("*/history.json")), 120)
         os.killpg(procs[1].pid, signal.SIGKILL)  # one worker (and its nanny) dies mid-sweep
+        mid = json.loads((out / "results.json").read_text())["points"]
+        assert any(p["status"] == "pending" for p in mid)
         stdout, stderr = sweep_proc.communicate(timeout=180)
         assert sweep_proc.returncode == 0, stderr
         result = json.loads(stdout.splitlines()[-1])
@@ -220,3 +225,17 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, reference: Pat
                "--dataset", "mnist-sample", "--out", str(reference))
     assert proc.returncode == 1 and "--extend" in proc.stderr
     assert (reference / "sweep.json").read_text() == before
+
+
+def test_report_section_shows_the_chart_and_every_point(reference: Path, tmp_path: Path) -> None:
+    from digitlens.render.report import Writer
+    from digitlens.render.sweep import sweep_section
+    from digitlens.sweep.table import read_results
+    results = read_results(reference)
+    html = sweep_section(Writer(tmp_path, lambda _s: None), results)
+    assert (tmp_path / "sweep.png").stat().st_size > 5000
+    assert html.count("<tr>") == 1 + len(results["points"])
+    best = results["points"][0]["best_test_accuracy"]
+    assert f"{best:.2%}" in html
+    proc = cli("report", "--help")
+    assert "--sweep" in proc.stdout

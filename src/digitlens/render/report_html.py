@@ -56,6 +56,8 @@ INTRO = {
     "errors": "Nobody is perfect: here is what the network gets wrong.",
     "robustness": "MNIST digits are centred and sized the same way. A drawing that is not looks "
                   "unfamiliar to the network.",
+    "sweep": "The same preset trained many times over a grid of settings and seeds (digitlens "
+             "sweep): how much each setting matters, and how much is the luck of the seed.",
 }
 
 

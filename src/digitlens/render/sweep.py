@@ -106,11 +106,7 @@ def sweep_chart(results: dict[str, Any], x: str, hue: str | None = None, width: 
 def sweep_section(w: Any, results: dict[str, Any], x: str | None = None) -> str:
     """The report's sweep section: the chart against the first grid key, then the table."""
     keys = grid_keys(results)
-    n = len(results["points"])
-    body = (f"<p>The same preset trained {n} times over a grid of settings and seeds "
-            f"(digitlens sweep): how much each setting matters, and how much is "
-            f"the luck of the seed.</p>")
-    body += w.figure(sweep_chart(results, x or keys[0]), "sweep.png")
+    body = w.figure(sweep_chart(results, x or keys[0]), "sweep.png")
     head = [*keys, "seed", "status", "final", "best", "epochs", "parameters"]
     rows = []
     for r in results["points"]:
