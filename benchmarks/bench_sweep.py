@@ -1,8 +1,9 @@
 """Sweep figures, measured in one run on the S3 net (784-h-10 sigmoid) on MNIST:
 
 - the points one after another in this process vs a local Dask cluster of ``--workers``
-  processes: wall time ratio (goal ≤ 0.6) and scheduling overhead per point (goal ≤ 0.2 s: the
-  sweep's wall time minus the busiest worker's time inside its tasks, per point);
+  processes, in alternating rounds: wall time ratio (goal ≤ 0.6) and scheduling overhead per
+  point (goal ≤ 0.2 s: each round's wall time minus its busiest worker's time inside its
+  tasks, per point);
 - the same sweep on a ``dask scheduler`` and two ``dask worker`` processes on loopback: the
   numbers bit for bit the same as the local cluster's;
 - again with one worker killed mid-sweep: every point completes, still bit-identical.
@@ -53,19 +54,49 @@ def numbers(folder: Path) -> dict[str, Any]:
     return out
 
 
-def local_cluster(folder: Path, args: argparse.Namespace) -> tuple[float, float, float]:
-    """(wall seconds of the sweep, cluster start seconds, overhead seconds per point)."""
+def serial(specs: list[dict[str, Any]]) -> float:
+    t0 = time.perf_counter()
+    for s in specs:
+        answer = run_point(s)
+        assert answer["error"] is None, answer["error"]
+    return time.perf_counter() - t0
+
+
+def clustered(cluster: Cluster, specs: list[dict[str, Any]]) -> tuple[float, float]:
+    """(wall seconds, the busiest worker's seconds inside its tasks)."""
+    busy: dict[int, float] = defaultdict(float)
+    t0 = time.perf_counter()
+    cluster.map(specs, lambda _s, a: busy.__setitem__(a["pid"], busy[a["pid"]] + a["seconds"]))
+    return time.perf_counter() - t0, max(busy.values())
+
+
+def compare(root: Path, args: argparse.Namespace) -> None:
+    """Serial and clustered in alternating rounds (one seed each, ABBA order), so that the
+    load of a shared machine drifting during the run weighs on both alike."""
     t0 = time.perf_counter()
     cluster = Cluster(None, args.workers)
     cluster.client.wait_for_workers(args.workers)
     started = time.perf_counter() - t0
-    busy: dict[int, float] = defaultdict(float)
-    specs = specs_for(folder, args)
-    t1 = time.perf_counter()
-    cluster.map(specs, lambda _s, a: busy.__setitem__(a["pid"], busy[a["pid"]] + a["seconds"]))
-    wall = time.perf_counter() - t1
+    serial_s = cluster_s = busy_s = 0.0
+    n = 0
+    for i, seed in enumerate(G.parse_seeds(args.seeds)):
+        a = [s for s in specs_for(root / "serial", args) if s["name"].endswith(f"-seed{seed}")]
+        b = [s for s in specs_for(root / "local", args) if s["name"].endswith(f"-seed{seed}")]
+        rounds = [("s", a), ("c", b)] if i % 2 == 0 else [("c", b), ("s", a)]
+        for kind, specs in rounds:
+            if kind == "s":
+                serial_s += serial(specs)
+            else:
+                wall, busy = clustered(cluster, specs)
+                cluster_s, busy_s, n = cluster_s + wall, busy_s + wall - busy, n + len(specs)
+        print(f"  seed {seed}: one after another {serial_s:7.1f} s, cluster {cluster_s:7.1f} s "
+              f"so far (load average {os.getloadavg()[0]:.1f})", flush=True)
     cluster.close()
-    return wall, started, (wall - max(busy.values())) / len(specs)
+    print(f"one after another (1 thread each): {serial_s:8.1f} s", flush=True)
+    print(f"local cluster, {args.workers} workers:     {cluster_s:8.1f} s  (+{started:.1f} s to "
+          f"start the cluster)   ratio {cluster_s / serial_s:.2f} (goal ≤ 0.6), with start "
+          f"{(cluster_s + started) / serial_s:.2f}", flush=True)
+    print(f"scheduling overhead per point:     {busy_s / n:8.3f} s  (goal ≤ 0.2)", flush=True)
 
 
 def cli_sweep(folder: Path, address: str, args: argparse.Namespace) -> subprocess.Popen[str]:
@@ -129,21 +160,11 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = Path(tmp)
-        specs = specs_for(root / "serial", args)
-        print(f"{len(specs)} points of the S3 net (hidden {args.hidden}, seeds {args.seeds}, "
+        n = len(specs_for(root, args))
+        print(f"{n} points of the S3 net (hidden {args.hidden}, seeds {args.seeds}, "
               f"{args.epochs} epochs on {args.dataset}); load average {os.getloadavg()[0]:.2f}",
               flush=True)
-        t0 = time.perf_counter()
-        for s in specs:
-            answer = run_point(s)
-            assert answer["error"] is None, answer["error"]
-        serial = time.perf_counter() - t0
-        print(f"one after another (1 thread each): {serial:8.1f} s", flush=True)
-        wall, started, overhead = local_cluster(root / "local", args)
-        print(f"local cluster, {args.workers} workers:     {wall:8.1f} s  "
-              f"(+{started:.1f} s to start the cluster)   ratio {wall / serial:.2f} (goal ≤ 0.6), "
-              f"with start {(wall + started) / serial:.2f}", flush=True)
-        print(f"scheduling overhead per point:     {overhead:8.3f} s  (goal ≤ 0.2)", flush=True)
+        compare(root, args)
         same = numbers(root / "local") == numbers(root / "serial")
         print(f"local cluster == one after another, bit for bit: {same}", flush=True)
         done, wall = processes(root / "procs", args, kill=False)

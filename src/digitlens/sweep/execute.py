@@ -21,6 +21,7 @@ from typing import Any
 
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import DigitlensError
+from digitlens.nn.mlp import n_params
 from digitlens.nn.presets import TrainConfig
 
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -68,6 +69,13 @@ def run_point(spec: dict[str, Any]) -> dict[str, Any]:
     return {"error": error, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
 
 
+def cost(spec: dict[str, Any]) -> int:
+    """A point's rough work, parameters × images × epochs: the biggest start first, so that
+    the last to finish are short ones and workers are not left idle beside a long one."""
+    c = spec["config"]
+    return n_params(c["layers"]) * (c["train_size"] or 60_000) * max(1, c["epochs"])
+
+
 def dask() -> Any:
     try:
         import distributed
@@ -91,9 +99,10 @@ class Cluster:
                                      f"{timeout:g} s ({type(exc).__name__}: {exc})") from None
         else:
             n = workers or os.cpu_count() or 1
+            # ":0": the scheduler's HTTP server on a free port, never a clash on 8787
             self.cluster = d.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                          dashboard_address=None, env=BLAS_ENV,
-                                          silence_logs=logging.ERROR)
+                                          host="127.0.0.1", dashboard_address=":0",
+                                          env=BLAS_ENV, silence_logs=logging.ERROR)
             self.client = d.Client(self.cluster)
         self.where = scheduler or f"a local cluster of {workers or os.cpu_count()} workers"
 
@@ -107,7 +116,7 @@ class Cluster:
         d = dask()
         tag = uuid.uuid4().hex[:8]
         futures = {self.client.submit(run_point, s, key=f"digitlens-{tag}-{s['name']}",
-                                      pure=False): s for s in specs}
+                                      pure=False, priority=cost(s)): s for s in specs}
         for fut in d.as_completed(futures):
             try:
                 answer = fut.result()
