@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +127,27 @@ def test_kill_9_of_the_sweep_then_resume_is_bit_identical(reference: Path,
     assert numbers(out) == numbers(reference)
 
 
+def test_extend_adds_points_and_keeps_the_finished_ones(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    shutil.copytree(reference, out)
+    before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/model.npz")}
+    args = ["sweep", "--preset", "s0-fingerprints", "--grid", "hidden=32", "--seeds", "0",
+            "--epochs", "8", "--dataset", "mnist-sample", "--out", str(out), "--workers", "1",
+            "--json"]
+    refused = cli(*args)
+    assert refused.returncode == 1 and "--extend" in refused.stderr
+    proc = cli(*args, "--extend")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 of 5 points to train" in proc.stderr
+    points = json.loads(proc.stdout.splitlines()[-1])["points"]
+    assert [p["point"] for p in points][-1] == "hidden32-seed0" and len(points) == 5
+    assert all(p["status"] == "done" for p in points)
+    after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/model.npz")}
+    assert {k: after[k] for k in before} == before
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["grids"] == ["hidden=128,256", "hidden=32"]
+
+
 def test_failing_point_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     proc = cli("sweep", "--preset", "s0-fingerprints", "--grid",
@@ -163,16 +185,19 @@ def test_scheduler_and_worker_processes_same_numbers_and_a_killed_worker(
                                str(port), "--no-dashboard"], env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
+        wait_for(lambda: socket_open(port), 60)
+        out = tmp_path / "sweep"
+        proc = cli("sweep", *GRID, "--out", str(out), "--scheduler", address, "--timeout", "2")
+        assert proc.returncode == 1 and "has no workers" in proc.stderr, proc.stderr
+        assert not out.exists()
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
                  "--no-dashboard", "--host", "127.0.0.1"], env=env, start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from distributed import Client
-        wait_for(lambda: socket_open(port), 60)
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
-        out = tmp_path / "sweep"
         cmd = [str(BIN / "digitlens"), "sweep", *GRID, "--out", str(out), "--scheduler",
                address, "--json"]
         sweep_proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

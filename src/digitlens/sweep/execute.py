@@ -97,6 +97,13 @@ class Cluster:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise DigitlensError(f"cannot reach the Dask scheduler {scheduler} within "
                                      f"{timeout:g} s ({type(exc).__name__}: {exc})") from None
+            try:
+                self.client.wait_for_workers(1, timeout=timeout)
+            except (OSError, TimeoutError) as exc:
+                self.close()
+                raise DigitlensError(f"the Dask scheduler {scheduler} has no workers (none "
+                                     f"joined within {timeout:g} s; start some with 'dask "
+                                     f"worker {scheduler}')") from exc
         else:
             n = workers or os.cpu_count() or 1
             # ":0": the scheduler's HTTP server on a free port, never a clash on 8787
