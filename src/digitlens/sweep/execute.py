@@ -119,7 +119,7 @@ class Cluster:
     def map(self, specs: list[dict[str, Any]],
             done: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
         """Run every spec; call ``done(spec, answer)`` as each finishes, in finishing order. A
-        task whose workers kept dying answers ``{"error": ...}`` too."""
+        task whose workers kept dying, or that raised, answers ``{"error": ...}`` too."""
         d = dask()
         tag = uuid.uuid4().hex[:8]
         futures = {self.client.submit(run_point, s, key=f"digitlens-{tag}-{s['name']}",
@@ -129,6 +129,8 @@ class Cluster:
                 answer = fut.result()
             except d.KilledWorker as exc:
                 answer = {"error": f"its workers died while training it ({exc})"}
+            except Exception as exc:  # a bug in one point must not lose the others
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
             done(futures[fut], answer)
 
     def close(self) -> None:
