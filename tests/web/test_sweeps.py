@@ -67,7 +67,9 @@ def test_api_lists_sweeps_and_opens_their_points(client: httpx.Client, sweep_run
     assert "run_dir" not in good and str(sweep_runs) not in json.dumps(d)  # names, not paths
     run = client.get(f"/api/runs/{good['run']}").json()["run"]
     assert run["test_accuracy"] == good["test_accuracy"] and run["sizes"] == [784, 8, 8, 10]
-    assert good["run"] in [r["name"] for r in client.get("/api/runs").json()["runs"]]
+    runs = client.get("/api/runs").json()
+    assert good["run"] in [r["name"] for r in runs["runs"]]
+    assert runs["default"] in ("small", "single")  # the folder's own runs first, not a point
     png = client.get("/api/sweeps/grid/chart.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     for url, status in (("/api/sweeps/nope/chart.png", 404), ("/api/sweeps?x=1", 400),

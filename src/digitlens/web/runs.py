@@ -111,11 +111,13 @@ class Registry:
             self.paths = found
 
     def pick_default(self) -> str | None:
+        """``default``, else the newest run of the runs folder itself (not a sweep's point)."""
         if "default" in self.paths:
             return "default"
         if not self.paths:
             return None
-        return max(self.paths, key=lambda n: model_path(self.paths[n]).stat().st_mtime)  # type: ignore[union-attr]
+        own = [n for n in self.paths if self.paths[n].parent == self.runs_dir] or list(self.paths)
+        return max(own, key=lambda n: model_path(self.paths[n]).stat().st_mtime)  # type: ignore[union-attr]
 
     def names(self) -> list[str]:
         with self.lock:
