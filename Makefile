@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_browser.py --run $(RUN)
 	$(BIN)/python benchmarks/bench_ask.py --run $(RUN)
 	$(BIN)/python benchmarks/bench_ask_page.py --run $(RUN)
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) runs out .pytest_cache .mypy_cache .ruff_cache

@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
     p.add_argument("--fps", type=float, help="frames per second")
     p.add_argument("--n", type=int, help="errors: gallery size; robustness: digits; neurons: "
                    "fine-tuning images")
+    p.add_argument("--sweep", help="sweep: the sweep folder (render sweep --sweep DIR --x KEY)")
+    p.add_argument("--x", help="sweep: the grid key along the x-axis (default: the first)")
+    p.add_argument("--hue", help="sweep: the grid key that gets one line per value")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_render)
@@ -60,6 +63,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-compare", action="store_true", help="skip the few-images comparison")
     p.add_argument("--if-changed", action="store_true", help="leave the report as it is when "
                    "its runs, the code and the options are the same as when it was made")
+    p.add_argument("--sweep", help="add a section for this sweep folder (digitlens sweep)")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_report)
@@ -77,6 +81,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         text = "\n".join(f"{r['name']:<13}{r['seed']:<7}{'anim ' if r['animated'] else '     '}"
                          f"{r['summary']}" for r in rows)
         return emit(args, {"views": rows}, text)
+    if args.view == "sweep":
+        from digitlens.commands.sweep import cmd_render_sweep
+        return cmd_render_sweep(args)
     if not args.view:
         raise bad_param("view", f"one of {', '.join(VIEWS)} (or --list)", None)
     get_view(args.view)
@@ -154,7 +161,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     info = build_report(args.run, args.out, ds, compare=args.compare,
                         train_twin_run=not args.no_compare and args.compare is None, log=say,
-                        force=not args.if_changed)
+                        force=not args.if_changed, sweep=args.sweep)
     info["seconds"] = round(time.perf_counter() - t0, 2)
     if info["skipped"]:
         return emit(args, info, f"{info['index']} is up to date: {info['reason']} "

@@ -184,13 +184,17 @@ def up_to_date(folder: Path, stamp: dict[str, Any]) -> bool:
 def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, ds: Dataset,
                  compare: str | None = None, train_twin_run: bool = True,
                  log: Log = lambda s: None, robustness_n: int = 300,
-                 force: bool = True) -> dict[str, Any]:
-    """Write ``out/index.html`` and its images for one run folder or several. With
-    ``force=False`` an unchanged report (same runs, code, data and options) is left as is."""
+                 force: bool = True, sweep: str | Path | None = None) -> dict[str, Any]:
+    """Write ``out/index.html`` and its images for one run folder or several (and a section
+    for the sweep folder ``sweep``). With ``force=False`` an unchanged report (same runs,
+    sweep results, code, data and options) is left as is."""
     runs = [run_path] if isinstance(run_path, str | Path) else list(run_path)
     folder = Path(out)
+    results = Path(sweep) / "results.json" if sweep is not None else None
     stamp = stamp_of(runs, ds, {"compare": compare, "twin": train_twin_run,
-                                "robustness_n": robustness_n})
+                                "robustness_n": robustness_n, "sweep": str(sweep),
+                                "sweep_results": hashlib.sha256(results.read_bytes()).hexdigest()
+                                if results is not None and results.is_file() else None})
     if not force and up_to_date(folder, stamp):
         return {"index": str(folder / "index.html"), "skipped": True,
                 "reason": "the runs, the code and the options did not change since it was made"}
@@ -218,6 +222,11 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
             body = drawn_from(s) + body
         sections.append(section(sec.anchor, f"{len(sections) + 1}. {sec.title}", body,
                                 sec.seed))
+    if sweep is not None:
+        from digitlens.render.sweep import sweep_section
+        from digitlens.sweep.table import read_results
+        sections.append(section("sweep", f"{len(sections) + 1}. Many networks: a sweep",
+                                sweep_section(p, read_results(sweep)), "S2, S3"))
     main = subjects[0]
     p.findings.insert(0, accuracy_finding(main))
     shown = next((s for s in subjects if s.preset == "default"), main)

@@ -67,6 +67,8 @@ INTRO = {
     "workbook": "The same arithmetic, one spreadsheet cell at a time: nothing hidden.",
     "robustness": "MNIST digits are centred and sized the same way. A drawing that is not looks "
                   "unfamiliar to the network.",
+    "sweep": "The same preset trained many times over a grid of settings and seeds (digitlens "
+             "sweep): how much each setting matters, and how much is the luck of the seed.",
 }
 
 

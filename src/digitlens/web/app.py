@@ -30,7 +30,7 @@ from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
 from digitlens.safeload import finite_json
-from digitlens.web import ask, encode, explore, live, sse
+from digitlens.web import ask, encode, explore, live, sse, sweeps
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -119,6 +119,20 @@ class Api:
             except DigitlensError as exc:  # one bad run never fails the listing
                 rows.append({"name": n, "usable": False, "error": str(exc)})
         return rows
+
+    async def sweeps(self, request: Request) -> Response:
+        """The sweeps in the runs folder and their points (``digitlens.web.sweeps``)."""
+        if request.query_params:
+            raise DigitlensError("api/sweeps takes no parameters")
+        await run_in_threadpool(self.registry.refresh)
+        found = await run_in_threadpool(sweeps.listing, self.registry.runs_dir,
+                                        set(self.registry.names()))
+        return ok({"sweeps": found})
+
+    async def sweep_chart(self, request: Request) -> Response:
+        name = v.name(request.path_params["name"], "sweep")
+        png = await run_in_threadpool(sweeps.chart_png, self.registry.runs_dir, name)
+        return Response(png, media_type="image/png")
 
     async def run_detail(self, request: Request) -> Response:
         run = await run_in_threadpool(self.run_of, request.path_params["name"])
@@ -290,6 +304,8 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/info", api.info),
         Route("/runs", api.runs),
         Route("/runs/{name}", api.run_detail),
+        Route("/sweeps", api.sweeps),
+        Route("/sweeps/{name}/chart.png", api.sweep_chart),
         Route("/runs/{name}/model.npz", api.model_file),
         Route("/runs/{name}/export/{format}", api.export_file),
         Route("/predict", api.predict, methods=["POST"]),

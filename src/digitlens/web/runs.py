@@ -25,6 +25,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
 from digitlens.safeload import check_fits
+from digitlens.web.sweeps import point_runs
 from digitlens.web.validate import NAME_RE
 
 RECHECK_S = 1.0
@@ -135,6 +136,7 @@ class Registry:
             for p in sorted(self.runs_dir.iterdir()):
                 if NAME_RE.match(p.name) and model_path(p) is not None:
                     found[p.name] = p
+            found.update(point_runs(self.runs_dir))  # sweeps' points: SWEEP.POINT
         for n, p in self.extra.items():
             if model_path(p) is None:
                 raise ModelError(f"{p}: no model here (expected a run folder or a .npz model)")
@@ -143,11 +145,13 @@ class Registry:
             self.paths = found
 
     def pick_default(self) -> str | None:
+        """``default``, else the newest run of the runs folder itself (not a sweep's point)."""
         if "default" in self.paths:
             return "default"
         if not self.paths:
             return None
-        return max(self.paths, key=lambda n: model_path(self.paths[n]).stat().st_mtime)  # type: ignore[union-attr]
+        own = [n for n in self.paths if self.paths[n].parent == self.runs_dir] or list(self.paths)
+        return max(own, key=lambda n: model_path(self.paths[n]).stat().st_mtime)  # type: ignore[union-attr]
 
     def names(self) -> list[str]:
         with self.lock:

@@ -1,0 +1,185 @@
+"""The grid: ``"hidden=16,32;train_size=500,60000"`` parsed into typed values, its points
+(Cartesian product × seeds) and each point's ``TrainConfig``.
+
+``hidden=64`` sets every hidden layer of the preset to 64 neurons (a preset without a hidden
+layer gets one); ``hidden=64x32`` sets the hidden layers to exactly 64 then 32 (the depth may
+change); ``layers=784-64-10`` gives the whole shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from digitlens.data.sources import DATASETS
+from digitlens.errors import ParameterError, bad_param
+from digitlens.nn.functions import ACTIVATIONS
+from digitlens.nn.mlp import INITS
+from digitlens.nn.optim import OPTIMIZERS
+from digitlens.nn.presets import TrainConfig
+from digitlens.nn.train import SCHEDULES, validate_config
+
+Value = int | float | str | None
+MAX_POINTS = 10_000
+
+
+def positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise ValueError
+    return n
+
+
+def positive_float(text: str) -> float:
+    x = float(text)
+    if not (x > 0 and math.isfinite(x)):
+        raise ValueError
+    return x
+
+
+def nonneg_float(text: str) -> float:
+    x = float(text)
+    if not (x >= 0 and math.isfinite(x)):
+        raise ValueError
+    return x
+
+
+def hidden_sizes(text: str) -> int | str:
+    """``64`` (every hidden layer) or ``64x32`` (exactly these hidden layers)."""
+    parts = [positive_int(s) for s in text.lower().split("x")]
+    return parts[0] if len(parts) == 1 else "x".join(map(str, parts))
+
+
+def layer_sizes(text: str) -> str:
+    return "-".join(str(positive_int(s)) for s in text.split("-"))
+
+
+def train_size(text: str) -> int | None:
+    return None if text == "all" else positive_int(text)
+
+
+def choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError
+        return text
+    return parse
+
+
+# key -> (parser, what a value must be)
+KEYS: dict[str, tuple[Callable[[str], Value], str]] = {
+    "hidden": (hidden_sizes, "a size like 64 (every hidden layer) or sizes like 64x32"),
+    "layers": (layer_sizes, "sizes joined by '-', e.g. 784-64-10"),
+    "activation": (choice(tuple(ACTIVATIONS)), f"one of {', '.join(ACTIVATIONS)}"),
+    "optimizer": (choice(OPTIMIZERS), f"one of {', '.join(OPTIMIZERS)}"),
+    "schedule": (choice(SCHEDULES), f"one of {', '.join(SCHEDULES)}"),
+    "init": (choice(INITS), f"one of {', '.join(INITS)}"),
+    "dataset": (choice(DATASETS), f"one of {', '.join(DATASETS)}"),
+    "lr": (positive_float, "a float > 0"),
+    "momentum": (nonneg_float, "a float >= 0"),
+    "l2": (nonneg_float, "a float >= 0"),
+    "batch_size": (positive_int, "an int >= 1"),
+    "train_size": (train_size, "an int >= 1 or 'all'"),
+}
+
+
+def parse_grid(text: str) -> dict[str, list[Value]]:
+    """``"key=v1,v2;key2=v3"`` -> ``{"key": [v1, v2], "key2": [v3]}``, typed and checked."""
+    grid: dict[str, list[Value]] = {}
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        key, sep, values = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise bad_param("grid", "'key=v1,v2;key2=v3'", part)
+        if key not in KEYS:
+            raise ParameterError(f"unknown grid key {key!r}; choose from {', '.join(KEYS)}")
+        if key in grid:
+            raise ParameterError(f"grid key {key!r} is given twice")
+        parse, must = KEYS[key]
+        parsed: list[Value] = []
+        for raw in (v.strip() for v in values.split(",")):
+            try:
+                value = parse(raw)
+            except ValueError:
+                raise bad_param(f"grid {key}", must, raw) from None
+            if value not in parsed:
+                parsed.append(value)
+        if not parsed:
+            raise bad_param(f"grid {key}", must, values)
+        grid[key] = parsed
+    if not grid:
+        raise bad_param("grid", "at least one 'key=v1,v2' (e.g. hidden=16,32,64)", text)
+    if "hidden" in grid and "layers" in grid:
+        raise ParameterError("grid keys 'hidden' and 'layers' both set the layer sizes; "
+                             "use one")
+    return grid
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or a range ``"0-4"``."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            lo, dash, hi = part.partition("-")
+            span = range(int(lo), int(hi) + 1) if dash else [int(lo)]
+            seeds.extend(s for s in span if s not in seeds)
+    except ValueError:
+        raise bad_param("seeds", "ints >= 0 like 0,1,2 or 0-4", text) from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise bad_param("seeds", "ints >= 0 like 0,1,2 or 0-4", text)
+    return seeds
+
+
+def apply(base: TrainConfig, settings: dict[str, Value], seed: int) -> TrainConfig:
+    """The config of one point: ``base`` with the point's settings and seed."""
+    kw: dict[str, Any] = {k: v for k, v in settings.items() if k not in ("hidden", "layers")}
+    if "train_size" in settings:
+        kw["train_size"] = settings["train_size"]  # None (all) must override too
+    layers = base.layers
+    if "layers" in settings:
+        layers = tuple(int(s) for s in str(settings["layers"]).split("-"))
+    if "hidden" in settings:
+        sizes = [int(s) for s in str(settings["hidden"]).split("x")]
+        if len(sizes) == 1:
+            sizes *= max(1, len(base.layers) - 2)
+        layers = (base.layers[0], *sizes, base.layers[-1])
+    return replace(base, **kw, layers=layers, seed=seed)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One network of the sweep: its grid settings and seed."""
+
+    settings: dict[str, Value]
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """The run folder's name, e.g. ``hidden64-train_size500-seed0``."""
+        parts = [k + re.sub(r"[^A-Za-z0-9._-]", "", "all" if v is None else str(v))
+                 for k, v in self.settings.items()]
+        return "-".join([*parts, f"seed{self.seed}"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "settings": dict(self.settings), "seed": self.seed}
+
+
+def points(grid: dict[str, list[Value]], seeds: list[int], base: TrainConfig) -> list[Point]:
+    """Every combination × seed, each checked as a training config before any work."""
+    total = math.prod(len(v) for v in grid.values()) * len(seeds)
+    if total > MAX_POINTS:
+        raise bad_param("grid", f"at most {MAX_POINTS:,} points", f"{total:,} points")
+    out = []
+    for combo in itertools.product(*grid.values()):
+        settings = dict(zip(grid, combo, strict=True))
+        for seed in seeds:
+            p = Point(settings, seed)
+            validate_config(apply(base, settings, seed))
+            out.append(p)
+    return out
