@@ -253,11 +253,12 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, reference: Pat
 
 
 def test_report_section_shows_the_chart_and_every_point(reference: Path, tmp_path: Path) -> None:
-    from digitlens.render.report import Writer
+    from digitlens.data.sources import load_sample
+    from digitlens.render.report import ReportPage
     from digitlens.render.sweep import sweep_section
     from digitlens.sweep.table import read_results
     results = read_results(reference)
-    html = sweep_section(Writer(tmp_path, lambda _s: None), results)
+    html = sweep_section(ReportPage(tmp_path, load_sample(), lambda _s: None), results)
     assert (tmp_path / "sweep.png").stat().st_size > 5000
     assert html.count("<tr>") == 1 + len(results["points"])
     best = results["points"][0]["best_test_accuracy"]

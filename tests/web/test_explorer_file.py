@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from digitlens.data.sources import Dataset
+from digitlens.errors import ModelError
 from digitlens.export.html_explorer import build_html
 from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
@@ -152,12 +153,14 @@ def test_a_hand_edited_network_is_refused_in_the_page(explorer: Path, browser: A
         p.close()
 
 
-def test_runs_it_cannot_show_are_refused_with_one_line(tmp_path: Path) -> None:
+def test_runs_it_cannot_show_are_refused_with_one_line(sample: Dataset, tmp_path: Path) -> None:
     model = MLP.create((100, 10, 10))
     save_model(model, tmp_path / "odd.npz")
     done = export(tmp_path / "odd.npz", tmp_path / "odd.html")
     assert done.returncode == 1 and not (tmp_path / "odd.html").exists()
-    assert done.stderr.count("\n") == 1 and "draws 28×28 digits" in done.stderr
+    assert done.stderr.count("\n") == 1 and "784 pixels" in done.stderr  # refused at load
+    with pytest.raises(ModelError, match="draws 28×28 digits"):  # and by the exporter itself
+        build_html(model, sample, "odd")
 
 
 def test_default_network_fits_the_budget(sample: Dataset) -> None:

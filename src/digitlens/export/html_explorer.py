@@ -94,10 +94,12 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<link rel="icon"[^>]*>', f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">'),
         (r'<link rel="stylesheet"[^>]*>', f"<style>\n{css}</style>"),
         (r'<script type="module" src="js/main.js"></script>', ""),
+        (r'<script type="module" src="js/sweep.js"></script>', ""),  # sweeps live on a server
         (r'<img src="favicon.svg"', f'<img src="data:image/svg+xml;base64,{icon}"'),
         (r"<title>[^<]*</title>",
          f"<title>digitlens · {htmlmod.escape(run_name)} · explorer</title>"),
         (r'<button role="tab" data-tab="train"[^<]*</button>', ""),
+        (r'<button role="tab" data-tab="sweeps"[^<]*</button>', ""),
         (r'<nav class="downloads".*?</nav>', ""),
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
          f"({model.describe()}) · a single-file explorer: everything is computed in this page; "
