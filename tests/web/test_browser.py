@@ -208,7 +208,9 @@ def test_raw_versus_centred(page: Page, shots: Path) -> None:
 def test_test_set_browser_loads_a_digit(page: Page, shots: Path) -> None:
     page.page.get_by_test_id("tab-test").click()
     page.page.get_by_test_id("cm-7-7").click()
-    page.wait("document.querySelectorAll('[data-testid=gallery] canvas').length > 0")
+    page.wait("document.getElementById('gallery-title').textContent.includes('true 7, "
+              "predicted 7') && document.querySelectorAll('[data-testid=gallery] canvas')"
+              ".length > 0")
     page.page.screenshot(path=str(shots / "test-set.png"))
     first = page.page.get_by_test_id("gallery").locator("canvas").first
     index = int(first.get_attribute("data-index"))

@@ -70,8 +70,10 @@ export class TestBrowser {
 
   async load(append) {
     const q = new URLSearchParams({ run: this.getRun(), ...this.query, offset: this.offset, limit: 60 });
+    const ticket = (this.ticket = (this.ticket || 0) + 1);  // the newest question wins
     try {
       const d = await api(`api/test?${q}`);
+      if (ticket !== this.ticket) return;  // a later click asked for other digits meanwhile
       if (!append) this.gallery.innerHTML = "";
       for (const t of d.digits) {
         const f = document.createElement("figure"), c = document.createElement("canvas");
