@@ -51,6 +51,14 @@ class Paused(DigitlensError):
     status = 409
 
 
+def whole(value: Any, name: str, lo: int, hi: int) -> int:
+    """A JSON integer in lo..hi (no strings of digits, no booleans)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_param(name, f"an int in {lo}..{hi}", value if isinstance(value, str | float)
+                        and len(str(value)) < 40 else type(value).__name__)
+    return v.integer(value, name, lo, hi)
+
+
 @dataclass
 class Lesson:
     """What the server serves: the model, the record, the teacher's token and settings."""
@@ -129,11 +137,11 @@ class Api:
             raise bad_param("device", "4 to 64 letters, digits, '_' or '-'",
                             device if isinstance(device, str) and len(device) < 80
                             else type(device).__name__)
-        label = v.integer(data.get("label"), "label", 0, 9)
-        width = v.integer(data.get("width"), "width", MIN_SIDE, MAX_SIDE)
-        height = v.integer(data.get("height"), "height", MIN_SIDE, MAX_SIDE)
+        label = whole(data.get("label"), "label", 0, 9)
+        width = whole(data.get("width"), "width", MIN_SIDE, MAX_SIDE)
+        height = whole(data.get("height"), "height", MIN_SIDE, MAX_SIDE)
         page = data.get("prediction")
-        page = None if page is None else v.integer(page, "prediction", 0, 9)
+        page = None if page is None else whole(page, "prediction", 0, 9)
         lesson = self.lesson
         if lesson.paused:
             raise Paused("the teacher has paused drawing for now")
@@ -189,7 +197,7 @@ class Api:
         data = await v.read_json(request, limit=1024)
         v.only(data, {"digit"})
         digit = data.get("digit")
-        digit = None if digit is None else v.integer(digit, "digit", 0, 9)
+        digit = None if digit is None else whole(digit, "digit", 0, 9)
         await run_in_threadpool(self.lesson.store.set_setting, "prompt",
                                 "" if digit is None else str(digit))
         self.lesson.events.publish("settings", self.lesson.settings())
