@@ -52,9 +52,13 @@ class Broadcaster:
                         return
                     yield ": keep-alive\n\n"
                     continue
-                if text is None:
+                chunk = [text]
+                while not q.empty() and chunk[-1] is not None:  # all that waits, in one write
+                    chunk.append(q.get_nowait())
+                if None in chunk:
+                    yield "".join(t for t in chunk if t is not None)
                     return
-                yield text
+                yield "".join(chunk)  # type: ignore[arg-type]
         finally:
             self.queues.discard(q)
 

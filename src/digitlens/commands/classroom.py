@@ -96,7 +96,9 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     if loopback:
         say("listening on this machine only: add --host 0.0.0.0 for phones in the room")
     try:
-        uvicorn.Server(uvicorn.Config(app, **server_options())).run(sockets=[sock])
+        # phones send every few seconds: keep their connections open between drawings
+        options = {**server_options(), "timeout_keep_alive": 30}
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
     finally:
         store.close()
     return 0
