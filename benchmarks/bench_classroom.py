@@ -3,9 +3,9 @@ open, then ``kill -9`` of the server during the load and a restart.
 
 Starts ``digitlens classroom`` in its own process. Each simulated student is one keep-alive
 HTTP/1.1 connection from one asyncio process (a bare-bones client, so the generator costs
-little CPU) sending what the phone page sends: its pad at half size, 140×140 ``gray`` bytes (an MNIST
-test digit drawn large), its pseudonymous device id and the digit it meant, at its own phase
-within the period. One more connection follows the dashboard's event stream and notes when
+little CPU) sending what the phone page sends: its pad at half size, 140×140 ``gray`` bytes
+(an MNIST test digit drawn large), its pseudonymous device id and the digit it meant, at its
+own phase within the period. One more connection follows the dashboard's event stream and notes when
 each drawing reaches it.
 
 Measured, side by side in one run:
