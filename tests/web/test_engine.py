@@ -191,7 +191,8 @@ def test_preprocess_matches_python_on_generated_drawings(nets: dict[str, MLP],
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda d: d.update(format="other"), "not a digitlens network"),
     (lambda d: d.update(version=2), "unsupported schema version"),
-    (lambda d: d.update(sizes=[100, 10], layers=[{**d["layers"][0], "weights": [[0.0] * 100] * 10}]),
+    (lambda d: d.update(sizes=[100, 10],
+                        layers=[{**d["layers"][0], "weights": [[0.0] * 100] * 10}]),
      "takes 100 inputs"),
     (lambda d: d["layers"][0]["weights"].pop(), "must be 10 rows"),
     (lambda d: d["layers"][0]["weights"][3].__setitem__(5, "x"), "is not a number"),
@@ -208,3 +209,32 @@ def test_engine_refuses_bad_networks_with_a_clear_message(edit: Any, message: st
     out = run_engine(tmp_path, {"network": str(tmp_path / "net.json"), "inputs": b64(
         np.zeros(784, np.float32))})
     assert out.get("error", "").startswith("EngineError: ") and message in out["error"]
+
+
+def test_engine_refuses_bad_drawings_and_inputs_with_a_clear_message() -> None:
+    node = require("node")
+    script = f"""
+    const E = await import({json.dumps(ENGINE.as_uri())});
+    const said = (f) => {{ try {{ f(); return "accepted"; }} catch (e) {{
+      return (e instanceof E.EngineError ? "" : "not an EngineError: ") + e.message; }} }};
+    const net = new E.Network([784, 10], ["softmax"], [new Float32Array(7840)],
+                              [new Float32Array(10)], []);
+    console.log(JSON.stringify({{
+      huge: said(() => E.preprocess(new Uint8Array(600 * 600), 600, 600)),
+      short: said(() => E.preprocess(new Uint8Array(10), 8, 8)),
+      blank: E.preprocess(new Uint8Array(64 * 64), 64, 64).has_ink,
+      white: E.preprocess(new Uint8Array(64 * 64).fill(255), 64, 64).has_ink,
+      size: said(() => net.trace(new Float32Array(100))),
+      range: said(() => net.trace(new Float32Array(784).fill(2))),
+      nan: said(() => net.trace(new Float32Array(784).fill(NaN))),
+      knock: said(() => net.trace(new Float32Array(784), {{ knockout: {{ "0": [1] }} }})),
+    }}));
+    """
+    out = json.loads(subprocess.run([node, "--input-type=module", "-e", script], check=True,
+                                    capture_output=True, text=True, timeout=60).stdout)
+    assert out["huge"] == "the drawing is 600×600; at most 512×512 pixels"
+    assert out["short"] == "the drawing must hold 64 grey levels, got 10"
+    assert out["blank"] is False and out["white"] is False
+    assert out["size"] == "the input must be 784 numbers, got 100"
+    assert out["range"] == out["nan"] == "the input's values must lie in 0..1"
+    assert out["knock"] == "this network has no hidden layer to knock out"

@@ -10,7 +10,10 @@
 // (a dot product per input) read memory in order. Sums run in float64 and are stored as
 // float32, as the Python engine stores them.
 
-export const FIELD = 28, BOX = 20, CENTRE = 14, INK_THRESHOLD = 0.02;
+export const FIELD = 28;
+export const BOX = 20;
+export const CENTRE = 14;
+export const INK_THRESHOLD = 0.02;
 export const MAX_SIDE = 512;
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
@@ -152,6 +155,7 @@ export class Network {
     const out = new Map();
     for (const [key, list] of Object.entries(knockout || {})) {
       const layer = Number(key);
+      if (this.nLayers === 1 && list?.length) throw new EngineError("this network has no hidden layer to knock out");
       if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers - 1) {
         throw new EngineError(`knockout layer ${key} is not a hidden layer (0..${this.nLayers - 2})`);
       }
@@ -217,6 +221,22 @@ export class Network {
     return { input, zs, activations: acts, probabilities, prediction, masks };
   }
 
+  /** max_j |W[i, j]| per input row i of weight layer `l` (kept: the weights never change). */
+  rowPeaks(l) {
+    this.peaks ||= [];
+    if (!this.peaks[l]) {
+      const w = this.weights[l], nIn = this.sizes[l], nOut = this.sizes[l + 1];
+      const p = new Float32Array(nIn);
+      for (let i = 0; i < nIn; i++) {
+        let m = 0;
+        for (let j = 0; j < nOut; j++) { const v = Math.abs(w[i * nOut + j]); if (v > m) m = v; }
+        p[i] = m;
+      }
+      this.peaks[l] = p;
+    }
+    return this.peaks[l];
+  }
+
   /** Values of layer `l` counted over weight layers: 0 = the input, 1 = first hidden... */
   valuesBefore(trace, layer) { return layer === 0 ? trace.input : trace.activations[layer - 1]; }
 }
@@ -239,35 +259,36 @@ export function evidence(net, trace) {
     for (const i of ink) for (let c = 0; c < C; c++) contributions[c * nIn + i] = x[i] * w[i * C + c];
     return { method: "weights", note: "input × weights: exact contributions", contributions, scores };
   }
-  // delta: (classes, n) d score_c / d value_i, backpropagated layer by layer; only the rows
-  // that can be non-zero are computed (active neurons, inked pixels).
-  let delta = new Float64Array(C * C), n = C;
+  // delta (n, classes): d score_c / d value_i, backpropagated layer by layer. Only the rows
+  // that can be non-zero are computed (active, not knocked-out neurons; inked pixels), and
+  // each weight is read once for all classes.
+  let delta = new Float64Array(C * C), live = Int32Array.from({ length: C }, (_, j) => j);
   for (let c = 0; c < C; c++) delta[c * C + c] = 1;
-  let live = Array.from({ length: C }, (_, j) => j);
+  const acc = new Float64Array(C);
   for (let l = net.nLayers - 1; l >= 0; l--) {
-    const w = net.weights[l], nOut = n, nPrev = net.sizes[l];
-    const next = new Float64Array(C * nPrev), rows = [];
-    let candidates;
-    if (l === 0) candidates = ink;
-    else {
-      const a = trace.activations[l - 1], d = DERIVATIVES[net.activations[l - 1]], off = trace.masks.get(l - 1);
-      candidates = [];
-      for (let i = 0; i < nPrev; i++) if (!(off && off[i]) && d(a[i]) !== 0) candidates.push(i);
-    }
-    for (const i of candidates) {
-      const row = i * nOut;
-      const g = l === 0 ? 1 : DERIVATIVES[net.activations[l - 1]](trace.activations[l - 1][i]);
-      for (let c = 0; c < C; c++) {
-        let s = 0;
-        const base = c * nOut;
-        for (const j of live) s += delta[base + j] * w[row + j];
-        next[c * nPrev + i] = s * g;
+    const w = net.weights[l], nOut = net.sizes[l + 1], nPrev = net.sizes[l];
+    const next = new Float64Array(nPrev * C), rows = [];
+    const a = l ? trace.activations[l - 1] : null, d = l ? DERIVATIVES[net.activations[l - 1]] : null;
+    const off = l ? trace.masks.get(l - 1) : null;
+    for (let i = 0; i < nPrev; i++) {
+      let g = 1;
+      if (l === 0) { if (x[i] === 0) continue; } else {
+        if (off && off[i]) continue;
+        g = d(a[i]);
+        if (g === 0) continue;
       }
+      acc.fill(0);
+      const row = i * nOut;
+      for (let k = 0; k < live.length; k++) {
+        const j = live[k], wij = w[row + j], base = j * C;
+        for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+      }
+      for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
       rows.push(i);
     }
-    delta = next; n = nPrev; live = rows;
+    delta = next; live = Int32Array.from(rows);
   }
-  for (const i of ink) for (let c = 0; c < C; c++) contributions[c * nIn + i] = x[i] * delta[c * nIn + i];
+  for (const i of ink) for (let c = 0; c < C; c++) contributions[c * nIn + i] = x[i] * delta[i * C + c];
   return { method: "gradient", note: "gradient × input: each pixel's first-order effect on the class score",
            contributions, scores };
 }
@@ -283,12 +304,14 @@ export function strongestConnections(net, trace, k = 40) {
   const out = [];
   for (let l = 0; l < net.nLayers; l++) {
     const a = net.valuesBefore(trace, l), w = net.weights[l], nOut = net.sizes[l + 1];
-    const off = trace.masks.get(l);
-    const best = [];  // [magnitude, flat order, i, j, term], sorted strongest first
+    const off = trace.masks.get(l), peaks = net.rowPeaks(l);
+    const best = [];  // [magnitude, i, j, term], sorted strongest first
     let floor = 0;
     for (let i = 0; i < a.length; i++) {
       const ai = a[i];
       if (ai === 0) continue;
+      // |a_i|·max_j|w_ij| bounds the row (rounding keeps order): most rows never reach the floor
+      if (best.length === k && f32(Math.abs(ai) * peaks[i]) < floor) continue;
       const row = i * nOut;
       for (let j = 0; j < nOut; j++) {
         const t = f32(ai * w[row + j]), m = Math.abs(t);
@@ -336,13 +359,26 @@ export function arithmetic(net, trace, layer, index, top = 8) {
     value = Math.exp(z - m) / s;
   } else value = ACT_DOUBLE[act](z);
   const off = trace.masks.get(layer)?.[index] === 1;
-  const order = Array.from({ length: n }, (_, i) => i).sort((p, q) => terms[q] - terms[p] || p - q);
+  // np.argsort(-terms, stable)[:top] of the positive terms, and its reverse's of the negative
+  // ones (most negative first; equal values: higher index first), by one scan
+  const pos8 = [], neg8 = [];
+  const insert = (list, i, before) => {
+    if (list.length === top && !before(i, list[top - 1])) return;
+    let p = list.length;
+    while (p > 0 && before(i, list[p - 1])) p--;
+    list.splice(p, 0, i);
+    if (list.length > top) list.pop();
+  };
+  for (let i = 0; i < n; i++) {
+    if (terms[i] > 0) insert(pos8, i, (u, v) => terms[u] > terms[v]);
+    else if (terms[i] < 0) insert(neg8, i, (u, v) => terms[u] < terms[v] || (terms[u] === terms[v] && u > v));
+  }
   const row = (i) => ({ index: i, input: inputs[i], weight: w[i * nOut + index], product: terms[i] });
   return {
     n_inputs: n, n_active: active, sum, positive_sum: pos, negative_sum: neg, bias, z,
     activation: act, value: off ? 0 : value, knocked_out: off,
-    top_positive: order.slice(0, top).filter((i) => terms[i] > 0).map(row),
-    top_negative: order.slice().reverse().slice(0, top).filter((i) => terms[i] < 0).map(row),
+    top_positive: pos8.map(row),
+    top_negative: neg8.map(row),
   };
 }
 
@@ -433,7 +469,18 @@ function lanczos(x) {
 }
 
 // Pillow's precompute_coeffs for LANCZOS (Resample.c): support grows with the downscale.
+// Kept per size pair: the pad sends the same size on every move.
+const COEFFS = new Map();
 function coefficients(inSize, outSize) {
+  const key = `${inSize}/${outSize}`;
+  if (!COEFFS.has(key)) {
+    if (COEFFS.size > 256) COEFFS.clear();
+    COEFFS.set(key, computeCoefficients(inSize, outSize));
+  }
+  return COEFFS.get(key);
+}
+
+function computeCoefficients(inSize, outSize) {
   const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
   const bounds = [], kernels = [];
   for (let xx = 0; xx < outSize; xx++) {
