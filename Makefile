@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN) --workers 2
 	$(BIN)/python benchmarks/bench_web_load.py --run $(RUN) --kinds api --seconds 15
 	$(BIN)/python benchmarks/bench_browser.py --run $(RUN)
+	$(BIN)/python benchmarks/bench_classroom.py --run $(RUN)
 
 clean:
 	rm -rf $(VENV) runs out .pytest_cache .mypy_cache .ruff_cache

@@ -138,6 +138,24 @@ def test_limits_tokens_origins_and_settings(lesson: Classroom, api: httpx.Client
     assert stored(lesson.db)[1][3] == 1  # kept in the record, flagged
 
 
+def test_a_locked_database_is_a_clear_503_and_nothing_is_lost(lesson: Classroom,
+                                                               api: httpx.Client,
+                                                               sample: Dataset) -> None:
+    before = len(stored(lesson.db))
+    other = sqlite3.connect(lesson.db, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        r = submit(api, "locked-1", 5, sample.test_images[5])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert "nothing was saved, try again" in r.json()["error"]
+    assert len(stored(lesson.db)) == before
+    r = submit(api, "locked-1", 5, sample.test_images[5])
+    assert r.status_code == 201 and r.json()["id"] in stored(lesson.db)
+
+
 def test_the_dashboard_hears_a_drawing_at_once(lesson: Classroom, sample: Dataset) -> None:
     got: list[tuple[float, dict[str, Any]]] = []
     ready = threading.Event()
