@@ -17,11 +17,16 @@ Measured, side by side in one run:
 * kill phase: the same load for ``--kill-after`` seconds, ``kill -9``, restart on the same
   file: answered drawings missing afterwards (must be 0).
 
+Both for the server's ``--sync full`` (each commit on disk before the answer: safe from a
+power cut) and ``--sync normal`` (safe from a crash of the server, fsync at checkpoints),
+side by side.
+
 Goals (issue 15): submission p95 ≤ 50 ms, 0 errors, every answered drawing stored,
 dashboard p95 ≤ 1 s, 0 answered drawings lost to kill -9.
 
 Usage: python benchmarks/bench_classroom.py [--run RUN] [--students 300] [--interval 5]
-       [--seconds 60] [--kill-after 10]   (quick: --students 60 --seconds 10 --kill-after 4)
+       [--seconds 60] [--kill-after 10] [--sync full,normal]
+       (quick: --students 60 --seconds 10 --kill-after 4)
 """
 
 from __future__ import annotations
@@ -70,9 +75,9 @@ def drawings(n: int) -> list[tuple[int, str]]:
 
 
 class Server:
-    def __init__(self, run: Path, db: Path) -> None:
+    def __init__(self, run: Path, db: Path, sync: str = "full") -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "digitlens", "classroom", "--run",
-                                      str(run), "--db", str(db), "--port", "0"],
+                                      str(run), "--db", str(db), "--port", "0", "--sync", sync],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         student = self.proc.stdout.readline()
@@ -186,22 +191,10 @@ def pct(a: list[float], q: float) -> float:
     return float(np.percentile(np.array(a) * 1000, q)) if a else float("nan")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run")
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--interval", type=float, default=5.0)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--kill-after", type=float, default=10.0)
-    args = ap.parse_args()
-    run = find_run(args.run)
-    pool = drawings(100)
-    tmp = Path(tempfile.mkdtemp(prefix="digitlens-class-bench-"))
-    print(f"{args.students} students × a {SIDE}×{SIDE} drawing every {args.interval:g} s for "
-          f"{args.seconds:g} s; dashboard open; run {run}; load average {os.getloadavg()[0]:.2f}")
-
-    db = tmp / "class.sqlite"
-    server = Server(run, db)
+def steady(run: Path, db: Path, sync: str, args: argparse.Namespace,
+           pool: list[tuple[int, str]]) -> dict[str, float]:
+    """The steady load; latencies, errors and the database's count afterwards."""
+    server = Server(run, db, sync)
     cs, seen, wall = asyncio.run(load(server, args.students, args.interval, args.seconds, pool))
     lat = [x for c in cs for x in c.latencies]
     errors = [e for c in cs for e in c.errors]
@@ -210,44 +203,73 @@ def main() -> None:
     server.proc.send_signal(signal.SIGTERM)
     server.proc.wait(20)
     stored = db_ids(db)
-    missing = set(sent) - stored
-    res = {"submissions": len(lat), "rate_per_s": len(lat) / wall, "errors": len(errors),
-           "submit_p50_ms": pct(lat, 50), "submit_p95_ms": pct(lat, 95),
-           "submit_p99_ms": pct(lat, 99), "submit_max_ms": pct(lat, 100),
-           "dashboard_seen": len(dash), "dashboard_p50_ms": pct(dash, 50),
-           "dashboard_p95_ms": pct(dash, 95), "dashboard_max_ms": pct(dash, 100),
-           "db_rows": len(stored), "answered_missing_from_db": len(missing)}
-    print(f"submissions  {len(lat)} answered at {res['rate_per_s']:.1f}/s, errors {len(errors)}"
-          f"{' (' + ', '.join(sorted(set(errors))[:5]) + ')' if errors else ''}")
-    print(f"  latency ms  p50 {res['submit_p50_ms']:.1f}  p95 {res['submit_p95_ms']:.1f}  "
-          f"p99 {res['submit_p99_ms']:.1f}  max {res['submit_max_ms']:.1f}   (goal p95 <= 50)")
-    print(f"dashboard    {len(dash)}/{len(sent)} drawings seen; ms p50 "
-          f"{res['dashboard_p50_ms']:.1f}  p95 {res['dashboard_p95_ms']:.1f}  max "
-          f"{res['dashboard_max_ms']:.1f}   (goal p95 <= 1000)")
-    print(f"database     {len(stored)} rows; answered but missing: {len(missing)}")
+    return {"submissions": len(lat), "rate_per_s": len(lat) / wall, "errors": len(errors),
+            "submit_p50_ms": pct(lat, 50), "submit_p95_ms": pct(lat, 95),
+            "submit_p99_ms": pct(lat, 99), "submit_max_ms": pct(lat, 100),
+            "dashboard_seen": len(dash), "dashboard_p50_ms": pct(dash, 50),
+            "dashboard_p95_ms": pct(dash, 95), "dashboard_max_ms": pct(dash, 100),
+            "db_rows": len(stored), "answered_missing_from_db": len(set(sent) - stored)}
 
-    # kill -9 during the load, then restart on the same file
-    db2 = tmp / "killed.sqlite"
-    server = Server(run, db2)
 
-    async def killed() -> tuple[list[Student], dict[int, float], float]:
+def killed(run: Path, db: Path, sync: str, args: argparse.Namespace,
+           pool: list[tuple[int, str]]) -> dict[str, float]:
+    """The load, ``kill -9`` after ``--kill-after`` s, a restart: answered drawings lost."""
+    server = Server(run, db, sync)
+
+    async def go() -> tuple[list[Student], dict[int, float], float]:
         task = asyncio.create_task(load(server, args.students, args.interval,
                                         args.kill_after + 30, pool))
         await asyncio.sleep(args.kill_after)
         server.proc.send_signal(signal.SIGKILL)
         return await task
 
-    cs, _, _ = asyncio.run(killed())
+    cs, _, _ = asyncio.run(go())
     server.proc.wait(10)
     acked = {i for c in cs for i in c.sent}
-    again = Server(run, db2)
-    time.sleep(0.5)
-    lost = acked - db_ids(db2)
+    again = Server(run, db, sync)
+    lost = acked - db_ids(db)
     again.proc.send_signal(signal.SIGTERM)
     again.proc.wait(20)
-    res.update(kill_answered=len(acked), kill_lost=len(lost))
-    print(f"kill -9      after {args.kill_after:g} s: {len(acked)} drawings answered before the "
-          f"kill, {len(lost)} missing after the restart (goal 0)")
+    return {"kill_answered": len(acked), "kill_lost": len(lost)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run")
+    ap.add_argument("--students", type=int, default=300)
+    ap.add_argument("--interval", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--kill-after", type=float, default=10.0)
+    ap.add_argument("--sync", default="full,normal",
+                    help="the server's --sync settings to measure, side by side")
+    args = ap.parse_args()
+    run = find_run(args.run)
+    pool = drawings(100)
+    tmp = Path(tempfile.mkdtemp(prefix="digitlens-class-bench-"))
+    modes = args.sync.split(",")
+    print(f"{args.students} students × a {SIDE}×{SIDE} drawing every {args.interval:g} s for "
+          f"{args.seconds:g} s; dashboard open; run {run}; load average {os.getloadavg()[0]:.2f}")
+    res = {m: {**steady(run, tmp / f"{m}.sqlite", m, args, pool),
+               **killed(run, tmp / f"{m}-killed.sqlite", m, args, pool)} for m in modes}
+    rows = [("answered", "submissions", "{:.0f}"), ("per second", "rate_per_s", "{:.1f}"),
+            ("errors", "errors", "{:.0f}"), ("submit p50 ms", "submit_p50_ms", "{:.1f}"),
+            ("submit p95 ms (goal <= 50)", "submit_p95_ms", "{:.1f}"),
+            ("submit p99 ms", "submit_p99_ms", "{:.1f}"), ("submit max ms", "submit_max_ms",
+                                                           "{:.1f}"),
+            ("dashboard seen", "dashboard_seen", "{:.0f}"),
+            ("dashboard p50 ms", "dashboard_p50_ms", "{:.1f}"),
+            ("dashboard p95 ms (goal <= 1000)", "dashboard_p95_ms", "{:.1f}"),
+            ("rows in the database", "db_rows", "{:.0f}"),
+            ("answered, missing from it", "answered_missing_from_db", "{:.0f}"),
+            (f"answered before kill -9 at {args.kill_after:g} s", "kill_answered", "{:.0f}"),
+            ("of those lost (goal 0)", "kill_lost", "{:.0f}")]
+    print(f"{'--sync':<34}" + "".join(f"{m:>12}" for m in modes))
+    for title, key, fmt in rows:
+        print(f"{title:<34}" + "".join(f"{fmt.format(res[m][key]):>12}" for m in modes))
+    if len(modes) == 2:
+        a, b = modes
+        print(f"p95 ratio {a}/{b}: {res[a]['submit_p95_ms'] / res[b]['submit_p95_ms']:.2f}; "
+              f"load average now {os.getloadavg()[0]:.2f}")
     print(json.dumps(res))
 
 

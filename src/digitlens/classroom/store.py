@@ -1,10 +1,13 @@
 """The class's record: one SQLite file (WAL) of drawings and the lesson's settings.
 
-A drawing is acknowledged only after its transaction committed (``synchronous=FULL``), so an
-answered submission survives ``kill -9`` and even a power cut. Writes go through one writer
-thread that commits whatever is queued in one transaction (group commit): many phones at once
-cost one fsync, not one each. Reads for the dashboard come from an in-memory copy of the rows
-kept beside the file; removal is a flag, so the file stays the lesson's full record.
+A drawing is acknowledged only after its transaction committed, so an answered submission
+survives ``kill -9`` of the server; with ``sync="full"`` (the default) each commit also reaches
+the disk before the answer and survives a power cut; ``"normal"`` leaves that to the next
+checkpoint (SQLite's WAL ``synchronous=NORMAL``), which saves an fsync per commit. Writes go
+through one writer thread that commits whatever is queued in one transaction (group commit):
+many phones at once cost one fsync, not one each. Reads for the dashboard come from an
+in-memory copy of the rows kept beside the file; removal is a flag, so the file stays the
+lesson's full record.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CREATE TABLE IF NOT EXISTS drawings (
 COLUMNS = ("id", "created", "device", "label", "prediction", "page_prediction", "confidence",
            "p_label", "prompt", "width", "height", "model", "pixels", "removed")
 MAX_BATCH = 256
+SYNC = ("full", "normal")
 
 
 class Unavailable(DigitlensError):
@@ -86,13 +90,16 @@ class Drawing:
         return out
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating) the file in WAL mode with FULL sync; a locked file waits 2 s at most."""
+def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
+    """Open (creating) the file in WAL mode; a locked file waits 2 s at most."""
+    if sync not in SYNC:
+        from digitlens.errors import bad_param
+        raise bad_param("sync", f"one of {', '.join(SYNC)}", sync)
     try:
         con = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False,
                               isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")
+        con.execute(f"PRAGMA synchronous={sync.upper()}")
         con.executescript(SCHEMA)
         row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
@@ -112,9 +119,9 @@ def from_row(row: tuple[Any, ...]) -> Drawing:
 class Store:
     """The database plus its in-memory copy; thread-safe. ``on_change`` hears every change."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sync: str = "full") -> None:
         self.path = Path(path)
-        self.con = connect(self.path)
+        self.con = connect(self.path, sync)
         self.lock = threading.RLock()      # the in-memory rows and settings (held briefly)
         self.db_lock = threading.RLock()   # the connection (held across a commit's fsync)
         self.rows: dict[int, Drawing] = {}

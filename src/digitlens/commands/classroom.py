@@ -23,6 +23,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks one)")
     p.add_argument("--db", default=DEFAULT_DB,
                    help=f"the class's record, an SQLite file (default {DEFAULT_DB})")
+    p.add_argument("--sync", default="full", choices=("full", "normal"),
+                   help="full (default): each drawing is on disk before it is acknowledged, "
+                        "safe from a power cut; normal: safe from a crash of the server "
+                        "(kill -9) but not of the machine, and faster on slow disks")
     p.set_defaults(func=cmd_classroom)
     csub = p.add_subparsers(dest="classroom_command", metavar="ACTION")
     e = csub.add_parser("export", help="the class's drawings as IDX files for train --data-dir")
@@ -68,7 +72,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     qr.make("check")  # segno missing: say so before anything starts
     model = resolve_model(args.run)
     threadpool_limits(limits=1, user_api="blas")
-    store = Store(args.db)
+    store = Store(args.db, args.sync)
     token = store.setting("token")
     if not token:  # one per class record: a restarted server keeps the teacher's URL
         token = secrets.token_urlsafe(18)
