@@ -124,7 +124,12 @@ def test_a_lesson(browser: Any, lesson: Classroom, shots: Path) -> None:
     phone = Tab(browser, lesson.student, phone=True)
     desks = [Tab(browser, lesson.student) for _ in range(2)]
     names = {t.js("window.classroom.device") for t in (phone, *desks)}
-    assert len(names) == 3  # each device its own pseudonym
+    assert len(names) == 3  # each device its own pseudonym, kept across reloads
+    mine = phone.js("window.classroom.device")
+    phone.page.reload()
+    phone.wait("window.classroom && window.classroom.ready")
+    assert phone.js("window.classroom.device") == mine
+    assert phone.page.get_by_test_id("pseudonym").inner_text() == mine
     with httpx.Client(base_url=lesson.base, timeout=10) as api:
         sent = []
         for tab, stroke, meant in ((phone, ONE, 1), (desks[0], SEVEN, 7), (desks[1], ZERO, 0)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,3 +150,34 @@ def test_terminal_qr_decodes_to_the_url() -> None:
     assert [c.text for c in zxingcpp.read_barcodes(img)] == [url]
     svg = qr.svg(url)  # decoded from the screen in test_browser.py
     assert svg.startswith(b"<svg") and f"<title>student page: {url}</title>".encode() in svg
+
+
+def test_fine_tuning_starts_from_the_given_model(trained_model: Any, sample: Any,
+                                                 tmp_path: Path) -> None:
+    from digitlens.errors import ParameterError
+    from digitlens.nn.io import load_model
+    from digitlens.nn.presets import TrainConfig
+    from digitlens.nn.train import train
+    config = TrainConfig(layers=trained_model.sizes, epochs=1, batch_size=64, lr=1e-4,
+                         dataset="mnist-sample")
+    result = train(config, sample, tmp_path / "tuned", init=trained_model)
+    start = load_model(tmp_path / "tuned" / "snapshots" / "epoch-0000.npz")
+    assert np.array_equal(start.params, trained_model.params)
+    assert not np.array_equal(result.model.params, trained_model.params)
+    assert result.model.meta["fine_tuned_from"]["dataset"] == trained_model.meta["dataset"]
+    with pytest.raises(ParameterError, match="'init'"):
+        train(TrainConfig(layers=(784, 10), epochs=1), sample, None, init=trained_model)
+
+
+def test_normal_sync_puts_drawings_into_the_file_itself_within_a_second(tmp_path: Path) -> None:
+    """What a power cut would leave: the main file without its WAL (checkpointed each second)."""
+    import shutil
+    s = Store(tmp_path / "c.sqlite", "normal")
+    for d in range(5):
+        s.add(make(d, d)).result(5)
+    time.sleep(1.6)
+    shutil.copy(tmp_path / "c.sqlite", tmp_path / "copy.sqlite")  # the main file only
+    con = sqlite3.connect(tmp_path / "copy.sqlite")
+    assert con.execute("SELECT count(*) FROM drawings").fetchone()[0] == 5
+    con.close()
+    s.close()

@@ -23,10 +23,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks one)")
     p.add_argument("--db", default=DEFAULT_DB,
                    help=f"the class's record, an SQLite file (default {DEFAULT_DB})")
-    p.add_argument("--sync", default="full", choices=("full", "normal"),
-                   help="full (default): each drawing is on disk before it is acknowledged, "
-                        "safe from a power cut; normal: safe from a crash of the server "
-                        "(kill -9) but not of the machine, and faster on slow disks")
+    p.add_argument("--sync", default="normal", choices=("normal", "full"),
+                   help="normal (default): an acknowledged drawing survives a crash of the "
+                        "server, and the file is synced to disk every second; full: each "
+                        "drawing is on disk before it is acknowledged (slower where fsync is)")
     p.set_defaults(func=cmd_classroom)
     csub = p.add_subparsers(dest="classroom_command", metavar="ACTION")
     e = csub.add_parser("export", help="the class's drawings as IDX files for train --data-dir")
