@@ -70,7 +70,7 @@ function gray() {
 
 // ------------------------------------------------------------------ reading it in the page
 function read() {
-  if (!state.net) return;
+  if (!state.net) { updateSubmit(); return; }
   const pre = preprocess(gray(), SIDE, SIDE);
   if (!pre.has_ink) { state.prediction = null; showReading(null); updateSubmit(); return; }
   const t = state.net.trace(pre.centred);
@@ -148,7 +148,9 @@ function showLabel() {
 }
 function updateSubmit() {
   const b = $("submit");
-  b.disabled = state.paused || !state.drawn || state.prediction === null || state.label === null || state.busy;
+  // without the network in the page (it failed to load) the server's reading is shown on sending
+  const unread = state.net !== null && state.prediction === null;
+  b.disabled = state.paused || !state.drawn || unread || state.label === null || state.busy;
   b.textContent = state.paused ? "Paused by your teacher" : "Send to the class";
 }
 function applySettings(s) {
