@@ -186,6 +186,7 @@ def test_a_lesson(browser: Any, lesson: Classroom, shots: Path) -> None:
         first.hover()
         first.locator("button.remove").click()
         teacher.wait("window.classroom.n === 3")
+        teacher.wait("window.classroom.rendered === window.classroom.events")
         assert api.get("/api/class/summary", params={"token": lesson.token}).json()["n"] == 3
         assert teacher.page.get_by_test_id("gallery-1").locator("figure").count() == 0
 
