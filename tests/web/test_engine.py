@@ -55,8 +55,9 @@ def b64(a: np.ndarray) -> str:
 def nets(sample: Dataset, trained_run: Path,
          tmp_path_factory: pytest.TempPathFactory) -> dict[str, MLP]:
     """A ReLU (the shared small run), a sigmoid (sigmoid outputs, quadratic cost), a tanh and
-    a single-layer net, trained on the sample."""
-    out = {"relu": load_model(trained_run)}
+    a single-layer net, trained on the sample; and an untrained three-class net."""
+    out = {"relu": load_model(trained_run),
+           "three": MLP.create((784, 20, 3), "relu", seed=5)}  # not ten classes: the general path
     root = tmp_path_factory.mktemp("engine-nets")
     for name, cfg in {
         "sigmoid": TrainConfig(layers=(784, 30, 10), activation="sigmoid", output="sigmoid",
@@ -72,7 +73,7 @@ def nets(sample: Dataset, trained_run: Path,
     return out
 
 
-KNOCKOUTS = {"relu": {0: [3, 17, 20], 1: [5]}, "sigmoid": {0: [1, 2, 29]},
+KNOCKOUTS = {"relu": {0: [3, 17, 20], 1: [5]}, "three": {0: [1, 4]}, "sigmoid": {0: [1, 2, 29]},
              "tanh": {0: [0, 7], 1: [19]}, "single": {}}
 
 

@@ -284,13 +284,28 @@ export function evidence(net, trace) {
         g = d(a[i]);
         if (g === 0) continue;
       }
-      acc.fill(0);
       const row = i * nOut;
-      for (let k = 0; k < live.length; k++) {
-        const j = live[k], wij = w[row + j], base = j * C;
-        for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+      if (C === 10) {  // ten classes (digits): sums kept in registers, about twice as fast
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0;
+        for (let k = 0; k < live.length; k++) {
+          const j = live[k], wij = w[row + j], b = j * 10;
+          s0 += delta[b] * wij; s1 += delta[b + 1] * wij; s2 += delta[b + 2] * wij;
+          s3 += delta[b + 3] * wij; s4 += delta[b + 4] * wij; s5 += delta[b + 5] * wij;
+          s6 += delta[b + 6] * wij; s7 += delta[b + 7] * wij; s8 += delta[b + 8] * wij;
+          s9 += delta[b + 9] * wij;
+        }
+        const o = i * 10;
+        next[o] = s0 * g; next[o + 1] = s1 * g; next[o + 2] = s2 * g; next[o + 3] = s3 * g;
+        next[o + 4] = s4 * g; next[o + 5] = s5 * g; next[o + 6] = s6 * g; next[o + 7] = s7 * g;
+        next[o + 8] = s8 * g; next[o + 9] = s9 * g;
+      } else {
+        acc.fill(0);
+        for (let k = 0; k < live.length; k++) {
+          const j = live[k], wij = w[row + j], base = j * C;
+          for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+        }
+        for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
       }
-      for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
       rows.push(i);
     }
     delta = next; live = Int32Array.from(rows);

@@ -77,7 +77,7 @@ export function renderInspector(el, d, opts) {
     const c = document.createElement("canvas");
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
     paintDigit(c, t.image);
-    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label));
+    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label, t.name));
     top.appendChild(c);
   }
   el.querySelector("#insp-close").addEventListener("click", onClose);
