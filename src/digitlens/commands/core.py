@@ -47,6 +47,8 @@ def register(sub: Any) -> None:
     p.add_argument("--train-size", type=int, help="train on the first N of a seeded shuffle")
     p.add_argument("--out", help="run folder (default runs/PRESET)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: all cores, 1 when busy)")
+    p.add_argument("--init", help="start from this run's or model file's weights (fine-tune; "
+                   "its architecture replaces the preset's)")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_train)
@@ -124,6 +126,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
         batch_size=args.batch_size, l2=args.l2, layers=layers, activation=args.activation,
         train_size=args.train_size, dataset=args.dataset)
+    init = resolve_model(args.init) if args.init else None
+    if init is not None:  # fine-tuning: the model's architecture, the preset's training
+        config = config.with_overrides(layers=init.sizes, output=init.activations[-1],
+                                       cost=init.cost, activation=init.activations[0]
+                                       if init.n_layers > 1 else None)
     ds = load_dataset(config.dataset, args.data_dir, fetch=not args.no_fetch, log=say)
     if ds.name != config.dataset:
         config = config.with_overrides(dataset=ds.name)
@@ -133,11 +140,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress.epoch = len(Run(out).history()) + 1 if Path(out).is_dir() else 1
     t0 = time.perf_counter()
     result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,
-                   threads=args.threads)
+                   threads=args.threads, init=init)
     last = result.history[-1] if result.history else {}
     summary = {
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),
         "dataset": ds.name, "epochs": len(result.history), "resumed_from": result.resumed_from,
+        "init": args.init,
         "test_accuracy": last.get("test_accuracy"), "seconds_per_epoch": result.seconds_per_epoch,
         "seconds": time.perf_counter() - t0, "threads": last.get("threads"),
         "history": [{k: h[k] for k in ("epoch", "test_accuracy", "loss", "test_loss")}

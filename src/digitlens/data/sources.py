@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlens.data.idx import MAX_RAW, check_images, check_labels, decompress, parse_idx
+from digitlens.data.idx_folder import is_idx_folder, load_idx_folder
 from digitlens.errors import DataError, NotFoundError
 from digitlens.fileio import WriteError, atomic_write_bytes
 from digitlens.safeload import read_bounded
@@ -215,6 +216,8 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
     be had; without it a ``DataError`` lists what each source said.
     """
     say = log or (lambda _msg: None)
+    if data_dir is not None and is_idx_folder(data_dir):  # one's own digits, with a manifest
+        return load_idx_folder(data_dir)  # type: ignore[no-any-return]
     if name == "mnist-sample":
         return load_sample()
     if name not in SHA256:

@@ -131,10 +131,20 @@ class RunResult:
     seconds_per_epoch: float
 
 
-def new_model(c: TrainConfig, ds: Dataset) -> MLP:
+def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
+    """A fresh network per ``c``, or (fine-tuning) a copy of ``init``, whose architecture the
+    config must then match."""
     meta = {"training": c.to_dict(), "dataset": {"name": ds.name, "sha256": ds.checksums},
             "class_names": list(ds.class_names)}
-    return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)
+    if init is None:
+        return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)
+    if (init.sizes, init.activations[-1], init.cost) != (c.layers, c.output, c.cost):
+        raise bad_param("init", f"a model of the config's architecture {list(c.layers)}",
+                        init.describe())
+    model = init.copy()
+    model.meta = {**meta, "fine_tuned_from": {k: init.meta.get(k) for k in
+                                              ("training", "dataset", "history_tail")}}
+    return model
 
 
 class Run:
@@ -271,8 +281,10 @@ def corrupt_checkpoint(path: Path, exc: Exception) -> ModelError:
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
           on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None,
-          threads: int | None = None, monitor: bool = True) -> RunResult:
+          threads: int | None = None, monitor: bool = True,
+          init: MLP | None = None) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
+    ``init``: start from this model's weights (fine-tuning) instead of a fresh one.
 
     ``threads`` caps BLAS threads (see ``digitlens.nn.threads``). None: ``DIGITLENS_THREADS``,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
@@ -284,15 +296,16 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
                              "(choose another path)")
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
     with blas_threads(threads, recorded) as count:
-        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor)
+        return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor, init)
 
 
 def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
                     on_epoch: EpochCallback | None, on_batch: BatchCallback | None,
-                    threads: int = 1, monitor: bool = True) -> RunResult:
+                    threads: int = 1, monitor: bool = True,
+                    init: MLP | None = None) -> RunResult:
     """The loop of ``train``; BLAS threads are as they are, ``threads`` is what gets recorded."""
     run = Run(run_dir) if run_dir is not None else None
-    model, history, opt_state, rng_state = new_model(c, ds), [], None, None
+    model, history, opt_state, rng_state = new_model(c, ds, init), [], None, None
     if run is not None:
         old = run.config()
         if old is not None and old.with_overrides(epochs=c.epochs) != c:

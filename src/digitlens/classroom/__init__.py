@@ -1,0 +1,1 @@
+"""A class draws on phones; the teacher's screen shows how the network reads its handwriting."""

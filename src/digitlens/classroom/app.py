@@ -1,0 +1,272 @@
+"""The classroom server: students submit drawings, the teacher (with the token) watches.
+
+Students may only read their page, the network and the lesson's status, and submit drawings.
+Every teacher endpoint needs the token (``?token=``), compared in constant time. The server
+re-reads each drawing with the Python engine (``digitlens.data.preprocess`` and ``MLP.trace``)
+and stores what the student meant, what the network said and what the page said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from digitlens.classroom import qr
+from digitlens.classroom.events import Broadcaster
+from digitlens.classroom.limits import Limits
+from digitlens.classroom.store import Drawing, Store, confusion, hardest
+from digitlens.data.preprocess import preprocess
+from digitlens.errors import DigitlensError, bad_param
+from digitlens.nn.mlp import MLP
+from digitlens.web import live
+from digitlens.web import validate as v
+from digitlens.web.app import STATIC as EXPLORER_STATIC
+from digitlens.web.app import Guard, ok, on_error
+
+STATIC = Path(__file__).with_name("static")
+MIN_SIDE, MAX_SIDE = 28, 512
+MAX_BODY = 4 * ((MAX_SIDE * MAX_SIDE + 2) // 3) + 1024  # the biggest drawing, base64, and JSON
+DEVICE_RE = re.compile(r"\A[A-Za-z0-9_-]{4,64}\Z")
+FIELDS = {"device", "label", "gray", "width", "height", "prediction"}
+RECENT = 400
+GALLERY = 8
+
+
+class Paused(DigitlensError):
+    status = 409
+
+
+def whole(value: Any, name: str, lo: int, hi: int) -> int:
+    """A JSON integer in lo..hi (no strings of digits, no booleans)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_param(name, f"an int in {lo}..{hi}", value if isinstance(value, str | float)
+                        and len(str(value)) < 40 else type(value).__name__)
+    return v.integer(value, name, lo, hi)
+
+
+@dataclass
+class Lesson:
+    """What the server serves: the model, the record, the teacher's token and settings."""
+
+    store: Store
+    model: MLP
+    run: str
+    token: str
+    student_url: str
+    mnist_accuracy: float | None
+    limits: Limits = field(default_factory=Limits)
+    events: Broadcaster = field(default_factory=Broadcaster)
+    network_json: str = ""
+
+    @property
+    def prompt(self) -> int | None:
+        value = self.store.setting("prompt", "")
+        return int(value) if value else None
+
+    @property
+    def paused(self) -> bool:
+        return self.store.setting("paused", "0") == "1"
+
+    def settings(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "paused": self.paused}
+
+    def check_token(self, request: Request) -> None:
+        given = request.query_params.get("token", "")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode()):
+            raise v.Forbidden("this is the teacher's page: open it with the teacher URL "
+                              "(its token is missing or wrong)")
+
+    def read(self, gray_b64: Any, width: int, height: int, device: str, label: int,
+             page_prediction: int | None, prompt: int | None) -> Drawing:
+        """Decode, normalise as MNIST was, and read the drawing with the network."""
+        gray = v.gray_bytes(gray_b64, width, height)
+        pre = preprocess(gray)
+        if not pre.has_ink:
+            raise DigitlensError("the drawing has no ink: draw a digit first")
+        t = self.model.trace(pre.centred)
+        probs = t.probabilities[0]
+        pred = int(t.prediction[0])
+        pixels = np.clip(np.rint(pre.centred * 255), 0, 255).astype(np.uint8).tobytes()
+        return Drawing(0, time.time(), device, label, pred, page_prediction,
+                       float(probs[pred]), float(probs[label]), prompt, width, height,
+                       self.run, pixels)
+
+    def summary(self) -> dict[str, Any]:
+        rows = self.store.drawings()
+        cm = confusion(rows)
+        n = int(cm.sum())
+        return {"n": n, "confusion": cm.tolist(),
+                "accuracy": float(np.trace(cm) / n) if n else None,
+                "mnist_accuracy": self.mnist_accuracy, "run": self.run,
+                "devices": len({d.device for d in rows}), **self.settings()}
+
+
+def origin_ok(request: Request) -> None:
+    """A browser's write must come from a page of this server (no other site may post)."""
+    if not live.origin_ok(request.scope):
+        raise v.Forbidden("this request came from a page of another site (Origin refused)")
+
+
+class Api:
+    def __init__(self, lesson: Lesson) -> None:
+        self.lesson = lesson
+
+    async def submit(self, request: Request) -> Response:
+        """``POST /api/class/drawings``: validated, rate-limited, read by the network,
+        committed, then answered 201 (never before the commit)."""
+        origin_ok(request)
+        data = await v.read_json(request, limit=MAX_BODY)
+        v.only(data, FIELDS)
+        device = data.get("device")
+        if not isinstance(device, str) or not DEVICE_RE.match(device):
+            raise bad_param("device", "4 to 64 letters, digits, '_' or '-'",
+                            device if isinstance(device, str) and len(device) < 80
+                            else type(device).__name__)
+        label = whole(data.get("label"), "label", 0, 9)
+        width = whole(data.get("width"), "width", MIN_SIDE, MAX_SIDE)
+        height = whole(data.get("height"), "height", MIN_SIDE, MAX_SIDE)
+        page = data.get("prediction")
+        page = None if page is None else whole(page, "prediction", 0, 9)
+        lesson = self.lesson
+        if lesson.paused:
+            raise Paused("the teacher has paused drawing for now")
+        prompt = lesson.prompt
+        if prompt is not None and label != prompt:
+            raise Paused(f"the teacher asks everyone to draw a {prompt} now")
+        lesson.limits.enter(device)
+        try:
+            drawing = await run_in_threadpool(lesson.read, data.get("gray"), width, height,
+                                              device, label, page, prompt)
+            stored = await asyncio.wrap_future(lesson.store.add(drawing))
+        finally:
+            lesson.limits.leave()
+        lesson.events.publish("drawing", stored.to_dict())
+        return ok({"id": stored.id, "prediction": stored.prediction,
+                   "confidence": round(stored.confidence, 4), "label": stored.label},
+                  status=201)
+
+    async def status(self, request: Request) -> Response:
+        return ok({"run": self.lesson.run, **self.lesson.settings(),
+                   "limits": {"drawings_per_second": self.lesson.limits.device_rate,
+                              "side": [MIN_SIDE, MAX_SIDE], "body_bytes": MAX_BODY}})
+
+    async def network(self, request: Request) -> Response:
+        return Response(self.lesson.network_json, media_type="application/json",
+                        headers={"Cache-Control": "no-cache"})
+
+    async def qr_svg(self, request: Request) -> Response:
+        return Response(qr.svg(self.lesson.student_url), media_type="image/svg+xml")
+
+    async def summary(self, request: Request) -> Response:
+        self.lesson.check_token(request)
+        return ok(self.lesson.summary())
+
+    async def state(self, request: Request) -> Response:
+        """Everything the dashboard draws at once; events keep it current afterwards."""
+        self.lesson.check_token(request)
+        rows = self.lesson.store.drawings()
+        keep = {d.id: d for d in rows[-RECENT:]}
+        keep.update({d.id: d for d in hardest(rows)})
+        for digit in range(10):
+            keep.update({d.id: d for d in [r for r in rows if r.label == digit][-GALLERY:]})
+        return ok({"summary": self.lesson.summary(), "student_url": self.lesson.student_url,
+                   "drawings": [d.to_dict() for d in sorted(keep.values(), key=lambda d: d.id)]})
+
+    async def events(self, request: Request) -> Response:
+        self.lesson.check_token(request)
+        return self.lesson.events.stream(request)
+
+    async def set_prompt(self, request: Request) -> Response:
+        self.lesson.check_token(request)
+        origin_ok(request)
+        data = await v.read_json(request, limit=1024)
+        v.only(data, {"digit"})
+        digit = data.get("digit")
+        digit = None if digit is None else whole(digit, "digit", 0, 9)
+        await run_in_threadpool(self.lesson.store.set_setting, "prompt",
+                                "" if digit is None else str(digit))
+        self.lesson.events.publish("settings", self.lesson.settings())
+        return ok(self.lesson.settings())
+
+    async def set_pause(self, request: Request) -> Response:
+        self.lesson.check_token(request)
+        origin_ok(request)
+        data = await v.read_json(request, limit=1024)
+        v.only(data, {"paused"})
+        if not isinstance(data.get("paused"), bool):
+            raise bad_param("paused", "true or false", data.get("paused"))
+        await run_in_threadpool(self.lesson.store.set_setting, "paused",
+                                "1" if data["paused"] else "0")
+        self.lesson.events.publish("settings", self.lesson.settings())
+        return ok(self.lesson.settings())
+
+    async def remove(self, request: Request) -> Response:
+        self.lesson.check_token(request)
+        origin_ok(request)
+        drawing_id = v.integer(request.path_params["id"], "id", 1, 10**9)
+        d = await run_in_threadpool(self.lesson.store.remove, drawing_id)
+        if d is None:
+            raise HTTPException(404)
+        self.lesson.events.publish("removed", {"id": d.id, "label": d.label,
+                                               "prediction": d.prediction})
+        return ok({"id": d.id, "removed": True})
+
+
+async def class_error(request: Request, exc: Exception) -> Response:
+    """The explorer's envelope; busy and rate-limit answers say when to try again."""
+    response = await on_error(request, exc)
+    if response.status_code in (429, 503):
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+def page(name: str) -> Any:
+    async def serve(request: Request) -> Response:
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+    return serve
+
+
+def create_app(lesson: Lesson, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The app; ``allowed_hosts`` guards a loopback server against DNS rebinding."""
+    if not lesson.network_json:
+        from digitlens.export.json_format import to_json_text
+        lesson.network_json = to_json_text(lesson.model)
+    api = Api(lesson)
+    routes = [
+        Route("/", page("student.html")),
+        Route("/teacher", page("teacher.html")),
+        Mount("/api/class", routes=[
+            Route("/drawings", api.submit, methods=["POST"]),
+            Route("/drawings/{id}", api.remove, methods=["DELETE"]),
+            Route("/status", api.status),
+            Route("/network", api.network),
+            Route("/qr.svg", api.qr_svg),
+            Route("/summary", api.summary),
+            Route("/state", api.state),
+            Route("/events", api.events),
+            Route("/prompt", api.set_prompt, methods=["POST"]),
+            Route("/pause", api.set_pause, methods=["POST"]),
+        ]),
+        Mount("/classroom", StaticFiles(directory=STATIC)),
+        Mount("/explorer", StaticFiles(directory=EXPLORER_STATIC)),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+                    exception_handlers={Exception: class_error, HTTPException: class_error,
+                                        DigitlensError: class_error})
+    app.state.lesson = lesson
+    return app

@@ -1,0 +1,268 @@
+"""The class's record: one SQLite file (WAL) of drawings and the lesson's settings.
+
+A drawing is acknowledged only after its transaction committed, so an answered submission
+survives ``kill -9`` of the server. With ``sync="normal"`` (the default, SQLite's WAL
+``synchronous=NORMAL``) a checkpoint fsyncs the file every second, so a power cut can take at
+most about the last second's drawings; ``"full"`` fsyncs every commit before the answer (slow
+where fsync is slow). Writes go through one writer thread that commits whatever is queued in
+one transaction (group commit): many phones at once cost one fsync, not one each. Reads for
+the dashboard come from an in-memory copy of the rows kept beside the file; removal is a flag,
+so the file stays the lesson's full record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.errors import DataError, DigitlensError
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    device TEXT NOT NULL,
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    prediction INTEGER NOT NULL CHECK (prediction BETWEEN 0 AND 9),
+    page_prediction INTEGER CHECK (page_prediction BETWEEN 0 AND 9),
+    confidence REAL NOT NULL,
+    p_label REAL NOT NULL,
+    prompt INTEGER,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    pixels BLOB NOT NULL CHECK (length(pixels) = 784),
+    removed INTEGER NOT NULL DEFAULT 0
+);
+"""
+COLUMNS = ("id", "created", "device", "label", "prediction", "page_prediction", "confidence",
+           "p_label", "prompt", "width", "height", "model", "pixels", "removed")
+MAX_BATCH = 256
+SYNC = ("normal", "full")
+SYNC_EVERY_S = 1.0
+
+
+class Unavailable(DigitlensError):
+    """The database cannot take a write now (locked, disk full, read-only): try again."""
+
+    status = 503
+
+
+@dataclass
+class Drawing:
+    """One stored drawing; ``pixels`` are the MNIST-normalised 28×28 bytes (ink bright)."""
+
+    id: int
+    created: float
+    device: str
+    label: int
+    prediction: int
+    page_prediction: int | None
+    confidence: float   # the network's probability of its prediction
+    p_label: float      # its probability of the digit the student meant
+    prompt: int | None
+    width: int
+    height: int
+    model: str
+    pixels: bytes
+    removed: int = 0
+
+    @property
+    def correct(self) -> bool:
+        return self.prediction == self.label
+
+    def to_dict(self, pixels: bool = True) -> dict[str, Any]:
+        import base64
+        out = {k: getattr(self, k) for k in COLUMNS if k not in ("pixels", "removed")}
+        out["confidence"] = round(self.confidence, 4)
+        out["p_label"] = round(self.p_label, 4)
+        if pixels:
+            out["pixels"] = base64.b64encode(self.pixels).decode("ascii")
+        return out
+
+
+def connect(path: Path, sync: str = "normal") -> sqlite3.Connection:
+    """Open (creating) the file in WAL mode; a locked file waits 2 s at most."""
+    if sync not in SYNC:
+        from digitlens.errors import bad_param
+        raise bad_param("sync", f"one of {', '.join(SYNC)}", sync)
+    try:
+        con = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False,
+                              isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute(f"PRAGMA synchronous={sync.upper()}")
+        con.executescript(SCHEMA)
+        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise DataError(f"{path}: class database of schema version {row[0]}, newer than "
+                            f"this digitlens understands ({SCHEMA_VERSION}); update digitlens")
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: not a usable class database ({exc})") from None
+    return con
+
+
+def from_row(row: tuple[Any, ...]) -> Drawing:
+    return Drawing(*row)
+
+
+class Store:
+    """The database plus its in-memory copy; thread-safe. ``on_change`` hears every change."""
+
+    def __init__(self, path: str | Path, sync: str = "normal") -> None:
+        self.path, self.sync = Path(path), sync
+        self.con = connect(self.path, sync)
+        self.lock = threading.RLock()      # the in-memory rows and settings (held briefly)
+        self.db_lock = threading.RLock()   # the connection (held across a commit's fsync)
+        self.rows: dict[int, Drawing] = {}
+        self.meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        cur = self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM drawings "  # noqa: S608
+                               "WHERE removed = 0 ORDER BY id")
+        for row in cur:
+            d = from_row(row)
+            self.rows[d.id] = d
+        self.queue: queue.Queue[tuple[Drawing, Future[Drawing]] | None] = queue.Queue()
+        self.writer = threading.Thread(target=self.write_loop, name="classroom-writer",
+                                       daemon=True)
+        self.writer.start()
+
+    # settings -------------------------------------------------------------------------------
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        with self.lock:
+            return self.meta.get(key, default)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.db_lock:
+            try:
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            except sqlite3.Error as exc:
+                raise Unavailable(f"the class database cannot save this now ({exc})") from None
+        with self.lock:
+            self.meta[key] = value
+
+    # drawings -------------------------------------------------------------------------------
+    def add(self, drawing: Drawing) -> Future[Drawing]:
+        """Queue a drawing; the future resolves (with its id set) once it is committed, or
+        fails with ``Unavailable`` when it could not be."""
+        fut: Future[Drawing] = Future()
+        self.queue.put((drawing, fut))
+        return fut
+
+    def write_loop(self) -> None:
+        synced, dirty = time.monotonic(), False
+        while True:
+            if dirty and time.monotonic() - synced >= SYNC_EVERY_S:
+                self.checkpoint()
+                synced, dirty = time.monotonic(), False
+            try:
+                item = self.queue.get(timeout=SYNC_EVERY_S if dirty else None)
+            except queue.Empty:
+                continue
+            if item is None:
+                if dirty:
+                    self.checkpoint()
+                return
+            dirty = self.sync == "normal"
+            batch = [item]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.queue.put(None)
+                    break
+                batch.append(nxt)
+            self.commit(batch)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file, both fsynced (``sync="normal"`` does it every
+        ``SYNC_EVERY_S``, bounding what a power cut can take); failures wait for the next."""
+        with self.db_lock, contextlib.suppress(sqlite3.Error):
+            self.con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def commit(self, batch: list[tuple[Drawing, Future[Drawing]]]) -> None:
+        with self.db_lock:
+            try:
+                self.con.execute("BEGIN IMMEDIATE")
+                for d, _ in batch:
+                    cur = self.con.execute(
+                        f"INSERT INTO drawings ({', '.join(COLUMNS[1:-1])}) "  # noqa: S608
+                        f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))})",
+                        (d.created, d.device, d.label, d.prediction, d.page_prediction,
+                         d.confidence, d.p_label, d.prompt, d.width, d.height, d.model,
+                         d.pixels))
+                    d.id = int(cur.lastrowid or 0)
+                self.con.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.con.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.con.execute("ROLLBACK")
+                err = Unavailable(f"the class database cannot store drawings now ({exc}); "
+                                  "nothing was saved, try again")
+                for _, fut in batch:
+                    fut.set_exception(err)
+                return
+        with self.lock:
+            for d, _ in batch:
+                self.rows[d.id] = d
+        for d, fut in batch:
+            fut.set_result(d)
+
+    def remove(self, drawing_id: int) -> Drawing | None:
+        """Hide a drawing from the lesson (it stays in the file, flagged); None if unknown."""
+        with self.db_lock:
+            d = self.rows.get(drawing_id)
+            if d is None:
+                return None
+            try:
+                self.con.execute("UPDATE drawings SET removed = 1 WHERE id = ?", (drawing_id,))
+            except sqlite3.Error as exc:
+                raise Unavailable(f"the class database cannot save this now ({exc})") from None
+            with self.lock:
+                self.rows.pop(drawing_id, None)
+            return d
+
+    def drawings(self) -> list[Drawing]:
+        """The lesson's drawings (not removed), oldest first."""
+        with self.lock:
+            return list(self.rows.values())
+
+    def count_all(self) -> int:
+        """Rows in the file, removed ones included (for checks after a crash)."""
+        with self.db_lock:
+            return int(self.con.execute("SELECT count(*) FROM drawings").fetchone()[0])
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.writer.join(timeout=5)
+        with self.db_lock:
+            self.con.close()
+
+
+def confusion(drawings: list[Drawing]) -> np.ndarray:
+    """10×10 counts: rows the digit the student meant, columns what the network said."""
+    cm = np.zeros((10, 10), np.int64)
+    for d in drawings:
+        cm[d.label, d.prediction] += 1
+    return cm
+
+
+def hardest(drawings: list[Drawing], limit: int = 24, sure: float = 0.6) -> list[Drawing]:
+    """Wrongly read drawings and those read right but with less than ``sure`` probability,
+    newest first."""
+    hard = [d for d in drawings if not d.correct or d.p_label < sure]
+    return sorted(hard, key=lambda d: d.id, reverse=True)[:limit]
+
