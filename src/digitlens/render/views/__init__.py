@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import Dataset
-from digitlens.errors import NotFoundError, bad_param
+from digitlens.errors import ModelError, NotFoundError, bad_param
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
@@ -61,14 +61,16 @@ def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int 
     return idx
 
 
-def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
+def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
           **opt: Any) -> Picture | Animation:
-    """Build view ``name`` for a run folder (or model file) on dataset ``ds``. Options (all
-    optional): index, digit, frames, mode, method, style, layer, compare, every, fps, n."""
+    """Build view ``name`` for a run folder, a model file or a loaded model on dataset ``ds``.
+    Options (all optional): index, digit, frames, mode, method, style, layer, compare, every,
+    fps, n."""
     info = get_view(name)
     if animated and not info.animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
-    model: MLP = load_model(run.path if isinstance(run, Run) else run)
+    model: MLP = run if isinstance(run, MLP) else load_model(
+        run.path if isinstance(run, Run) else run)
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels
     o = {k: v for k, v in opt.items() if v is not None}
@@ -101,6 +103,8 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
         return W.composed(model, o.get("style", "diverging"), class_names=names)
     if name == "evolution":
         from digitlens.render.views.evolution import evolution
+        if isinstance(run, MLP):
+            raise ModelError("the evolution view needs a run folder with snapshots, not a model")
         r = run if isinstance(run, Run) else Run(run)
         anim = evolution(r, o.get("every", 1), o.get("fps"), (x, y), names)
         if not animated and "epoch" in o:
