@@ -173,8 +173,8 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
 
 
 def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
-    """The digit in ``image``: a 28×28 array in 0..1 (used as is), any other grayscale array,
-    a PIL image or an image file path (MNIST preprocessing first unless ``raw``).
+    """The digit in ``image``: a 28×28 array in 0..1 or uint8 (used as is; also a widget's
+    784 ``pixels``), any other grayscale array, a PIL image or an image file path (MNIST preprocessing first unless ``raw``).
 
     >>> p = dl.predict(run, run.dataset.test_images[0])     # doctest: +SKIP
     >>> p.digit, p.probabilities.round(2)                    # doctest: +SKIP
@@ -210,6 +210,8 @@ def input_of(image: Any, raw: bool = False) -> tuple[np.ndarray, bool]:
     from digitlens.data.preprocess import load_image, preprocess
     if isinstance(image, str | Path):
         image = load_image(str(image))
+    if isinstance(image, list | tuple):  # a widget's pixels
+        image = np.asarray(image, np.float32)
     if isinstance(image, np.ndarray):
         a = np.asarray(image)
         if a.size == 784 and a.ndim in (1, 2):
