@@ -39,7 +39,8 @@ class Explorer(anywidget.AnyWidget):
     network = t.Unicode("").tag(sync=True)              # digitlens-network v1 JSON, for the page
     sizes = t.List(t.Int()).tag(sync=True)
     class_names = t.List(t.Unicode()).tag(sync=True)
-    drawing = t.Bytes(b"").tag(sync=True)               # the pad's grey levels, kernel mode
+    # the pad's grey levels, kernel mode (binary buffers arrive as memoryview)
+    drawing = t.Bytes(b"").tag(sync=True, from_json=lambda v, _w: bytes(v or b""))
     drawing_size = t.List(t.Int(), [0, 0]).tag(sync=True)
     pixels = t.List(t.Float()).tag(sync=True)           # the 784 inputs the network saw
     prediction = t.Int(None, allow_none=True).tag(sync=True)
