@@ -70,8 +70,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "comp = dl.analysis.composed(run)\n[c.shape for c in comp.images]"),
         ("md", "S2 trained the same network on 500 images and on all 60,000. With the sample "
                "the comparison is 500 vs 2,000; with `DATASET = \"mnist\"` it is S2's."),
-        ("code", 'small = dl.train(preset="s2-weight-images", epochs=2, train_size=500, '
-                 'out="runs/nb-s2-500", dataset=DATASET)\n'
+        ("code", 'small = dl.train(preset="s2-weight-images", epochs=2, train_size=500,\n'
+                 '                 out="runs/nb-s2-500", dataset=DATASET)\n'
                  "dl.views.weights(run, compare=small)"),
     ],
     "s3-training-video-and-canvas": [
@@ -83,8 +83,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "S3 trains for 230 epochs on 60,000 digits with batches of 500. On the "
                "2,000-digit sample, batches of 50 give the same number of steps per epoch "
                "as a few of S3's."),
-        ("code", 'run = dl.train(preset="s3-machine-academy", epochs=15, batch_size=50, '
-                 'out="runs/nb-s3", dataset=DATASET, monitor=monitor)\nrun'),
+        ("code", 'run = dl.train(preset="s3-machine-academy", epochs=15, batch_size=50,\n'
+                 '               out="runs/nb-s3", dataset=DATASET, monitor=monitor)\nrun'),
         ("md", "The training video, epoch by epoch (a GIF here; `.save(\"s3.mp4\")` writes "
                "an MP4):"),
         ("code", "video = dl.views.evolution(run)\nvideo"),
@@ -127,15 +127,16 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "goes through ONNX into digitlens, and every view works on it. PyTorch is "
                "optional (`pip install torch==2.13.0`); without it this notebook loads the "
                "same kind of network that `examples/data/make_torch_mlp.py` exported."),
-        ("code", SETUP + "\nfrom pathlib import Path\n\n"
+        ("code", "import sys\nfrom pathlib import Path\n\n" + SETUP + "\n\n"
                  "try:\n    import torch\nexcept ImportError:\n    torch = None\n"
                  "print('PyTorch', torch.__version__ if torch else 'not installed: using the "
                  "committed ONNX file')"),
         ("code", "if torch is not None:\n"
-                 "    from digitlens.data.sources import load_dataset\n"
-                 "    import sys; sys.path.insert(0, 'data')\n"
-                 "    from make_torch_mlp import train_and_export\n"
-                 "    onnx_path = train_and_export(load_dataset(DATASET), Path('runs/my-torch.onnx'))\n"
+                 "    sys.path.insert(0, 'data')\n"
+                 "    from make_torch_mlp import train_and_export\n\n"
+                 "    from digitlens.data.sources import load_dataset\n\n"
+                 "    sample = load_dataset(DATASET)\n"
+                 "    onnx_path = train_and_export(sample, Path('runs/my-torch.onnx'))\n"
                  "else:\n    onnx_path = Path('data/torch-mlp.onnx')\nonnx_path"),
         ("code", "run = dl.load(onnx_path, dataset=DATASET)\nrun"),
         ("code", "print('test accuracy', dl.analysis.evaluate(run).accuracy)\n"

@@ -38,4 +38,5 @@ def train_and_export(ds: Any, out: Path, epochs: int = 8, seed: int = 0) -> Path
 
 if __name__ == "__main__":
     from digitlens.data.sources import load_dataset
-    print(train_and_export(load_dataset("mnist-sample"), Path(__file__).with_name("torch-mlp.onnx")))
+    here = Path(__file__).with_name("torch-mlp.onnx")
+    print(train_and_export(load_dataset("mnist-sample"), here))

@@ -174,7 +174,8 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
 
 def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
     """The digit in ``image``: a 28×28 array in 0..1 or uint8 (used as is; also a widget's
-    784 ``pixels``), any other grayscale array, a PIL image or an image file path (MNIST preprocessing first unless ``raw``).
+    784 ``pixels``), any other grayscale array, a PIL image or an image file path (MNIST
+    preprocessing first unless ``raw``).
 
     >>> p = dl.predict(run, run.dataset.test_images[0])     # doctest: +SKIP
     >>> p.digit, p.probabilities.round(2)                    # doctest: +SKIP
