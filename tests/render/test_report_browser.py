@@ -30,6 +30,7 @@ def test_report_in_chromium(trained_run, tmp_path, require_tool) -> None:
         page.evaluate("() => Promise.all([...document.images].map(i => i.decode()))")
         widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
         sections = page.eval_on_selector_all("section h2", "els => els.map(e => e.textContent)")
+        explorer = page.eval_on_selector_all("a[href='explorer.html']", "els => els.length")
         videos = []
         for width in (1300, 700):  # wide and narrow: the frame scales, the controls do not
             page.set_viewport_size({"width": width, "height": 900})
@@ -39,6 +40,7 @@ def test_report_in_chromium(trained_run, tmp_path, require_tool) -> None:
         browser.close()
     assert len(imgs) >= 10 and all(w > 100 for w in widths)
     assert len(sections) == 7
+    assert explorer == 1 and (out / "explorer.html").stat().st_size > 100_000  # links to one
     assert all(u.startswith("file://") for u in requests)
     assert not errors
     if ffmpeg_exe():

@@ -1,7 +1,9 @@
 """The explorer in a real browser (Debian's Chromium through Playwright) against
-``digitlens serve``: draw digits with mouse strokes, inspect a neuron, knock it out, switch
-raw vs centred, browse the test set, train from the page, download the model. Screenshots are
-saved for people to look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
+``digitlens serve``: draw digits with mouse strokes and a finger, inspect a neuron, knock it
+out, switch raw vs centred, browse the test set, train from the page, download the model; the
+layout at laptop and phone sizes. The drawing loop runs in the page (engine.js): what it shows
+is checked against the server's own answer for the same input. Screenshots are saved for
+people to look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
 
 from __future__ import annotations
 
@@ -47,14 +49,19 @@ class Page:
     """A page of the explorer with helpers to draw and wait; it records console errors."""
 
     def __init__(self, browser: Any, url: str,
-                 prepare: Callable[[Any], None] | None = None) -> None:
-        self.ctx = browser.new_context(viewport={"width": 1440, "height": 1400})
+                 prepare: Callable[[Any], None] | None = None,
+                 viewport: tuple[int, int] = (1440, 1400), touch: bool = False) -> None:
+        self.ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                       has_touch=touch, is_mobile=touch)
         if prepare is not None:  # routes and scripts that must be in place before loading
             prepare(self.ctx)
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.predicts: list[str] = []
+        self.page.on("request", lambda r: self.predicts.append(r.url)
+                     if "/api/predict" in r.url or "/api/live" in r.url else None)
         self.page.goto(url)
         self.wait("window.digitlens && window.digitlens.ready")
 
@@ -107,8 +114,11 @@ ZERO = [(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 85 * math.cos(t / 20 *
         for t in range(22)]
 
 
-def test_draw_one_and_zero(page: Page, shots: Path) -> None:
-    assert page.text("prediction") == "?"
+def test_draw_one_and_zero(page: Page, shots: Path, served: Served) -> None:
+    import httpx
+
+    assert page.text("prediction") == "?" and page.text("confidence") == "draw a digit"
+    assert page.page.get_by_test_id("bars").inner_text().count("%") == 0  # no guess shown
     page.stroke(ONE[:12], release=False)  # mid-stroke: the prediction is already live
     page.wait("window.digitlens.renders > 0 && window.digitlens.last.has_ink")
     page.stroke(ONE[12:])
@@ -121,11 +131,17 @@ def test_draw_one_and_zero(page: Page, shots: Path) -> None:
     page.stroke(ZERO)
     page.settle()
     assert page.text("prediction") == "0"
-    # the live socket carried the drawing (by fetch on a server without a WebSocket library)
-    assert page.js("window.digitlens.via.socket" if live.available() else
-                   "window.digitlens.via.fetch") > 0
+    # the page computed every answer itself: no request to the prediction endpoints
+    assert page.js("window.digitlens.via.page") > 0 and page.predicts == []
     last = page.js("window.digitlens.last")
     assert last["prediction"] == 0 and max(last["probabilities"]) == last["probabilities"][0]
+    # ...and the server, given the same input, says the same to 1e-5
+    x = page.js("Array.from(window.digitlens.last.input)")
+    ref = httpx.post(f"{served.url}api/predict", json={"pixels": x, "mode": "raw",
+                                                       "include": ["activations"]},
+                     timeout=30).json()
+    assert np.abs(np.array(ref["probabilities"]) - last["probabilities"]).max() <= 1e-4
+    assert ref["prediction"] == 0
     assert len(page.page.get_by_test_id("evidence").locator("canvas").all()) == 10
     page.page.screenshot(path=str(shots / "draw-0.png"), full_page=True)
     page.page.get_by_test_id("undo").click()
@@ -269,8 +285,9 @@ def test_model_downloads(page: Page, sample: Dataset, served_runs: Path, shots: 
 
 @pytest.mark.parametrize("how", ["refused", "closed"])
 def test_falls_back_to_fetch_without_the_socket(browser: Any, served: Served, how: str) -> None:
-    """The page draws live by fetch when the socket cannot open (the server refuses the
-    handshake, as one without the channel does) or is closed by the other end."""
+    """The server loop (``?compute=server``, kept for scripts and benchmarks) draws live by
+    fetch when the socket cannot open (the server refuses the handshake, as one without the
+    channel does) or is closed by the other end."""
     def prepare(ctx: Any) -> None:
         if how == "refused":
             ctx.add_init_script("window.WebSocket = class extends WebSocket { constructor(url)"
@@ -278,7 +295,7 @@ def test_falls_back_to_fetch_without_the_socket(browser: Any, served: Served, ho
         else:
             ctx.route_web_socket("**/api/live", lambda ws: ws.close())
 
-    p = Page(browser, served.url, prepare)
+    p = Page(browser, served.url + "?compute=server", prepare)
     try:
         p.stroke(ONE)
         p.settle()
@@ -287,5 +304,73 @@ def test_falls_back_to_fetch_without_the_socket(browser: Any, served: Served, ho
         assert p.js("window.digitlens.via.fetch") > 0
         assert p.js("window.digitlens.computes.length") == 0
         assert [e for e in p.errors if "WebSocket" not in e] == []
+    finally:
+        p.close()
+
+
+def test_server_loop_uses_the_live_socket(browser: Any, served: Served) -> None:
+    p = Page(browser, served.url + "?compute=server")
+    try:
+        p.stroke(ONE)
+        p.settle()
+        assert p.text("prediction") == "1"
+        assert p.js("window.digitlens.via.socket" if live.available() else
+                    "window.digitlens.via.fetch") > 0
+        assert p.js("window.digitlens.via.page") == 0
+    finally:
+        p.close()
+
+
+def inside(box: dict[str, float], width: int, height: int) -> bool:
+    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5
+            and box["y"] + box["height"] <= height + 0.5)
+
+
+def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> None:
+    """1366×768: canvas, prediction and diagram visible together without scrolling; a
+    clicked neuron's inspector opens in view, beside the diagram."""
+    p = Page(browser, served.url, viewport=(1366, 768))
+    try:
+        p.stroke(ZERO)
+        p.settle()
+        for testid in ("draw", "prediction", "bars", "diagram"):
+            assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
+        assert p.js("window.scrollY") == 0
+        active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
+        x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
+        p.page.mouse.click(x, y)
+        p.wait("document.querySelector('[data-testid=inspector-title]') !== null")
+        p.settle()
+        assert p.js("window.scrollY") == 0
+        for testid in ("inspector-title", "arithmetic"):
+            assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
+        p.page.screenshot(path=str(shots / "laptop-inspector.png"))
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Path) -> None:
+    """390×844 with touch: a short header, canvas and prediction on the first screen, the
+    diagram scaled to the width (no sideways scrolling), and a finger draws."""
+    p = Page(browser, served.url, viewport=(390, 844), touch=True)
+    try:
+        assert p.page.locator("header").bounding_box()["height"] <= 80
+        for testid in ("draw", "prediction"):
+            assert inside(p.page.get_by_test_id(testid).bounding_box(), 390, 844), testid
+        assert p.js("document.documentElement.scrollWidth") <= 390
+        assert p.page.get_by_test_id("diagram").bounding_box()["width"] <= 390
+        box = p.page.get_by_test_id("draw").bounding_box()
+        k = box["width"] / 280
+        cdp = p.ctx.new_cdp_session(p.page)
+        points = [(box["x"] + x * k, box["y"] + y * k) for x, y in ONE]
+        kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+        for kind, (x, y) in zip(kinds, points, strict=True):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        p.settle()
+        assert p.text("prediction") == "1"
+        p.page.screenshot(path=str(shots / "phone.png"))
+        assert p.errors == []
     finally:
         p.close()

@@ -13,11 +13,12 @@ from digitlens.commands import add_data, add_json, emit, load_data, resolve_mode
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.nn.mlp import MLP
 
-FORMATS = ("json", "onnx", "xlsx")
+FORMATS = ("json", "onnx", "xlsx", "html")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("export", help="write a model as JSON, ONNX or an Excel workbook")
+    p = sub.add_parser("export", help="write a model as JSON, ONNX, an Excel workbook or a "
+                       "single-file HTML explorer")
     p.add_argument("model", metavar="RUN_OR_MODEL", help="model file or run folder")
     p.add_argument("--format", choices=FORMATS, help="default: from the --out extension")
     p.add_argument("--out", required=True, help="file to write")
@@ -100,6 +101,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = export_onnx(model, args.out)
         extra = {"opset": OPSET, "ir_version": IR_VERSION, "input": "pixels",
                  "outputs": ["output", "probabilities"]}
+    elif fmt == "html":
+        from digitlens.export.html_explorer import export_html
+        name = Path(args.model).stem if Path(args.model).is_file() else Path(args.model).name
+        path = export_html(model, load_data(args, model), args.out, name or "model")
     else:
         from digitlens.export.xlsx import export_xlsx, forward64
         if args.max_maps < 0:

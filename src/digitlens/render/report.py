@@ -190,11 +190,25 @@ def build_report(run_path: str | Path, out: str | Path, ds: Dataset,
     label = {"mnist": "MNIST", "mnist-sample": "MNIST (embedded sample)",
              "fashion-mnist": "Fashion-MNIST"}.get(ds.name, ds.name)
     doc = page(f"How a {'-'.join(map(str, model.sizes))} network reads {subject}",
-               settings_table(config.to_dict() if config else {}, meta) + findings_box(findings),
+               settings_table(config.to_dict() if config else {}, meta)
+               + explorer_link(model, ds, run.path.name, folder) + findings_box(findings),
                sections, label)
     atomic_write_text(folder / "index.html", doc)
     return {"index": str(folder / "index.html"), "files": w.files, "accuracy": ev.accuracy,
             "timings": w.timings}
+
+
+def explorer_link(model: MLP, ds: Dataset, name: str, folder: Path) -> str:
+    """Write the single-file explorer beside the report and link to it (nothing for a run
+    it cannot show)."""
+    from digitlens.export.html_explorer import export_html
+    try:
+        export_html(model, ds, folder / "explorer.html", name)
+    except ModelError:
+        return ""
+    return ('<p class="explorer">Draw your own digits and watch every neuron: '
+            '<a href="explorer.html">explorer.html</a>, one file that works offline in any '
+            'browser (send it to a friend).</p>')
 
 
 def accuracy_finding(ev: Any, names: list[str]) -> str:

@@ -5,7 +5,16 @@ import { PACKED_TYPE, unpack } from "./packed.js";
 
 export class ApiError extends Error {}
 
+// The single-file explorer has no server: it answers the same paths itself (offline.js).
+let local = null;
+export function answerLocally(handler) { local = handler; }
+
 export async function api(path, body, signal) {
+  if (local) {
+    const data = await local(path, body);
+    if (!data.ok) throw new ApiError(data.error);
+    return data;
+  }
   const init = body === undefined ? { signal } : {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify(body), signal,
@@ -35,4 +44,22 @@ export function toast(message) {
   el.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+// A plain JSON document (a model's export), not an envelope; errors still come as one.
+export async function fetchJSON(path) {
+  if (local) return (await local(path)).document;
+  let res, data;
+  try {
+    res = await fetch(path);
+  } catch {
+    throw new ApiError("the server is not answering; is digitlens serve still running?");
+  }
+  try {
+    data = await res.json();
+  } catch {
+    throw new ApiError(`${path}: not valid JSON (HTTP ${res.status})`);
+  }
+  if (data && data.ok === false) throw new ApiError(data.error);
+  return data;
 }

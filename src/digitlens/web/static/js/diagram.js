@@ -1,6 +1,7 @@
 // The network diagram: the input image, every layer's neurons as a grid of squares coloured by
 // their activation (S0's fingerprints), and lines for the strongest signals a·w for this input.
-// Layout and hit-testing live here; every number drawn comes from /api/predict.
+// Layout and hit-testing live here; every number drawn comes from the engine. The canvas is
+// laid out at its natural size and scaled by CSS to the width it is given (phones).
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
 
@@ -41,17 +42,26 @@ export class Diagram {
     const outGap = Math.min(32, avail / sizes[n - 1]);
     cols.push({ layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: 70, h: outGap * sizes[n - 1] });
     const total = cols.reduce((s, c) => s + c.w, 0);
-    const W = Math.max(760, Math.min(1300, total + 200 * (cols.length - 1) + 60));
+    const W = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));
     const space = (W - 40 - total) / (cols.length - 1);
     let x = 20;
     for (const c of cols) {
       c.x = x; c.y = top + (avail - c.h) / 2; x += c.w + space;
     }
     this.layout = { W, H, cols };
-    const dpr = window.devicePixelRatio || 1;
+    const dpr = Math.max(1, window.devicePixelRatio || 1);
     this.canvas.width = W * dpr; this.canvas.height = H * dpr;
-    this.canvas.style.width = `${W}px`; this.canvas.style.height = `${H}px`;
+    this.canvas.style.maxWidth = `${W}px`;
     this.dpr = dpr;
+  }
+
+  // CSS pixels of the page per layout pixel (the canvas shrinks to fit narrow screens)
+  scale() { return this.canvas.getBoundingClientRect().width / this.layout.W || 1; }
+
+  // viewport coordinates of a neuron (for tests and benchmarks)
+  clientPoint(colIndex, i) {
+    const [x, y] = this.pos(colIndex, i), r = this.canvas.getBoundingClientRect(), k = this.scale();
+    return [r.left + x * k, r.top + y * k];
   }
 
   pos(colIndex, i) {
@@ -84,7 +94,7 @@ export class Diagram {
     cols.forEach((c, ci) => {
       const values = ci === 0 ? data.input : data.activations[ci - 1];
       if (c.out) return this.drawOutput(ctx, c, data);
-      ctx.fillStyle = "#fff";  // hides the lines' tails inside the grid: they leave its edge
+      ctx.fillStyle = "#3b4252";  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
       let peak = 0, firing = 0;
       // "firing": above zero for ReLU; above half way for sigmoid, whose values are never 0
@@ -124,8 +134,8 @@ export class Diagram {
   }
 
   cross(ctx, x, y, s) {
-    ctx.fillStyle = "#3b4252"; ctx.fillRect(x, y, s, s);
-    ctx.strokeStyle = "#fff"; ctx.lineWidth = 1.2;
+    ctx.fillStyle = "#f08c00"; ctx.fillRect(x, y, s, s);
+    ctx.strokeStyle = "#000"; ctx.lineWidth = 1.2;
     ctx.beginPath(); ctx.moveTo(x + 2, y + 2); ctx.lineTo(x + s - 2, y + s - 2);
     ctx.moveTo(x + s - 2, y + 2); ctx.lineTo(x + 2, y + s - 2); ctx.stroke();
   }
@@ -142,7 +152,7 @@ export class Diagram {
       ctx.fillStyle = css(activationColor(probs[i])); ctx.fill();
       const sel = this.selected && this.selected.layer === c.layer && this.selected.index === i;
       ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? "#f08c00" : "#c9d1dc"; ctx.stroke();
-      ctx.fillStyle = probs[i] > 0.55 ? "#fff" : "#1d2433";
+      ctx.fillStyle = probs[i] > 0.55 ? "#1d2433" : "#fff";
       ctx.font = `${data.prediction === i ? 700 : 500} 12px system-ui, sans-serif`;
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
       ctx.fillText(this.classNames[i] ?? i, x, y + 0.5);
@@ -154,14 +164,15 @@ export class Diagram {
 
   hit(e) {
     if (!this.layout) return null;
-    const r = this.canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+    const r = this.canvas.getBoundingClientRect(), k = this.scale();
+    const x = (e.clientX - r.left) / k, y = (e.clientY - r.top) / k;
     const cols = this.layout.cols;
     for (let ci = 0; ci < cols.length; ci++) {
       const c = cols[ci];
       if (c.out) {
         for (let i = 0; i < c.n; i++) {
           const [px, py] = this.pos(ci, i);
-          if ((x - px) ** 2 + (y - py) ** 2 <= 14 ** 2) return { layer: c.layer, index: i, ci };
+          if ((x - px) ** 2 + (y - py) ** 2 <= Math.max(14, 18 / k) ** 2) return { layer: c.layer, index: i, ci };
         }
         continue;
       }

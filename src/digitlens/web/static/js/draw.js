@@ -1,5 +1,5 @@
 // The drawing pad: white ink on black like MNIST, strokes kept for undo, mouse/touch/pen
-// through pointer events. It only records and paints strokes; the server does the rest.
+// through pointer events. It only records and paints strokes; the engine does the rest.
 // Moves come from pointerrawupdate where the browser has it (secure contexts: localhost):
 // it is delivered as soon as the pointer moves, while pointermove waits for the next frame,
 // up to 16 ms later, and that wait was half of the page's input-to-answer time.
@@ -115,7 +115,7 @@ export class DrawPad {
   // API's "gray" input: base64 of one byte per pixel, the grey level Pillow would read from a
   // PNG of it (ITU-R 601 luma), so the server sees the same numbers as from an image, without
   // a PNG to encode here and decode there.
-  gray() {
+  grayBytes() {
     if (!this.half) {
       this.half = document.createElement("canvas");
       this.half.width = this.canvas.width / 2; this.half.height = this.canvas.height / 2;
@@ -128,6 +128,11 @@ export class DrawPad {
     for (let i = 0, j = 0; i < out.length; i++, j += 4) {
       out[i] = (rgba[j] * 19595 + rgba[j + 1] * 38470 + rgba[j + 2] * 7471 + 0x8000) >> 16;
     }
+    return { gray: out, width: w, height: h };
+  }
+
+  gray() {
+    const { gray: out, width: w, height: h } = this.grayBytes();
     let text = "";
     for (let i = 0; i < out.length; i += 0x8000) {
       text += String.fromCharCode.apply(null, out.subarray(i, i + 0x8000));

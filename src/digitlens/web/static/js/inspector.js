@@ -1,6 +1,6 @@
 // The neuron inspector: what a neuron looks for (incoming and composed weights, bias), S4's
 // arithmetic of its current value with the real numbers, the test digits that excite it most,
-// and a switch to knock it out. Detail comes from /api/neuron, live numbers from /api/predict.
+// and a switch to knock it out. Detail comes from /api/neuron, live numbers from the engine (local.js).
 
 import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
 
@@ -60,7 +60,7 @@ export function renderInspector(el, d, opts) {
     <div class="excite" id="insp-top"></div>
     ${hidden ? `<label class="switch"><input type="checkbox" id="insp-ko" data-testid="knockout" ${knocked ? "checked" : ""}>
       switch this neuron off</label>
-      <p class="ko-acc" data-testid="knockout-accuracy">test accuracy ${pct(d.knockout.accuracy_with)} with it,
+      <p class="ko-acc" data-testid="knockout-accuracy">${d.knockout.scope || "test accuracy"} ${pct(d.knockout.accuracy_with)} with it,
       <b>${pct(d.knockout.accuracy_without)}</b> without it</p>`
     : `<p class="ko-acc">An output neuron is a class itself, so it cannot be switched off.</p>`}`;
   const [h, w] = d.incoming_shape;
@@ -77,7 +77,7 @@ export function renderInspector(el, d, opts) {
     const c = document.createElement("canvas");
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
     paintDigit(c, t.image);
-    c.addEventListener("click", () => onLoadTest(t.index, t.image));
+    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label));
     top.appendChild(c);
   }
   el.querySelector("#insp-close").addEventListener("click", onClose);

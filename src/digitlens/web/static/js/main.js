@@ -1,11 +1,15 @@
-// Glue: wires the drawing pad, the views, the inspector, the test browser and the trainer to
-// the API. While drawing, a change is sent at once when the last request went out at least a
-// frame ago (waiting for the next frame would add up to 16 ms to every answer), otherwise at
-// the next frame: at most one request per frame, and never more than one at a time; the newest
-// drawing is sent as soon as the last answer lands. Answers come packed (float32 arrays), over
-// the live WebSocket while it is open (live.js), otherwise by fetch.
+// Glue: wires the drawing pad, the views, the inspector, the test browser and the trainer.
+// The drawing loop runs in the page: each model's weights are fetched once (its JSON export)
+// and engine.js computes preprocessing, values, evidence, lines and arithmetic (local.js).
+// The server answers what needs the test set or training: slices, confusion, a neuron's top
+// test digits and knock-out accuracy. A change is computed at once when the last one was at
+// least 4 ms ago (a frame ago for the server loop), otherwise at the next frame.
+// ?compute=server keeps the former loop (every change sent to /api/predict, packed, over the
+// live WebSocket while it is open, otherwise by fetch) for benchmarks/bench_browser.py.
 
-import { api, toast } from "./api.js";
+import { api, fetchJSON, toast } from "./api.js";
+import { loadNetwork } from "./engine.js";
+import { localAnswer } from "./local.js";
 import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
 import { Closed, LiveChannel } from "./live.js";
@@ -18,16 +22,20 @@ import { renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
-// request's round trip (socket or fetch) and the drawing alone, in milliseconds; the server's
-// compute per socket answer (fetches carry it in their Server-Timing header); answers by path.
-const live = { timings: [], fetches: [], draws: [], computes: [], via: { socket: 0, fetch: 0 },
-               renders: 0, ready: false, last: null };
+// engine's compute in the page, the request's round trip (server loop: socket or fetch) and
+// the drawing alone, in milliseconds; the server's compute per socket answer (fetches carry
+// it in their Server-Timing header); answers by path.
+const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
+               via: { socket: 0, fetch: 0, page: 0 }, renders: 0, ready: false, last: null,
+               problem: null };
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null;
+const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
+const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
-const FRAME_MS = 1000 / 60;
+const FRAME_MS = 1000 / 60, GAP_MS = 4;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
 const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
@@ -40,7 +48,9 @@ function inputSpec() {
 
 function requestFrame() {
   if (frameQueued) return;
-  if (!inflight && performance.now() - sentAt >= FRAME_MS) { predict(); return; }
+  // the page computes in a few ms: a change at most every GAP_MS, sooner than the next frame
+  const gap = SERVER_LOOP || !net ? FRAME_MS : GAP_MS;
+  if (!inflight && performance.now() - sentAt >= gap) { predict(); return; }
   frameQueued = true;
   requestAnimationFrame(() => { frameQueued = false; if (!inflight) predict(); });
 }
@@ -51,8 +61,50 @@ function onPadChange(stamp) {
   requestFrame();
 }
 
-async function predict() {
+// The pad as the engine's input: a test digit as it is, a drawing as grey bytes, or null.
+function localInput() {
+  if (pad.isEmpty()) return null;
+  if (state.test !== null && !pad.strokes.length && testDigit) {
+    return { test: state.test, image: testDigit.image, label: testDigit.label };
+  }
+  return pad.grayBytes();
+}
+
+function predict() {
   if (!run) return;
+  if (SERVER_LOOP || !net) { predictOnServer(); return; }
+  const since = pendingSince;
+  pendingSince = null;
+  sentAt = performance.now();
+  let res;
+  try {
+    res = localAnswer(net, localInput(), { mode: state.mode, knockout: state.knockout,
+                                           neuron: state.neuron && { layer: state.neuron.layer, index: state.neuron.index },
+                                           run: run.name });
+  } catch (err) {
+    problem(err.message);
+    return;
+  }
+  const t1 = performance.now();
+  render(res);
+  const t2 = performance.now();
+  live.via.page++;
+  keep(live.engine, t1 - sentAt);
+  keep(live.draws, t2 - t1);
+  if (since !== null) keep(live.timings, t2 - since);
+}
+
+// A problem the page cannot compute past (a network it cannot run, a drawing it refuses):
+// said where the prediction would be, and as a toast.
+function problem(message) {
+  live.problem = message;
+  const p = $("prediction");
+  p.textContent = "!"; p.classList.add("none");
+  $("confidence").textContent = message;
+  toast(message);
+}
+
+async function predictOnServer() {
   const version = pad.version, since = pendingSince;
   pendingSince = null;
   const body = { run: run.name, mode: state.mode, knockout: state.knockout, format: "packed",
@@ -98,6 +150,7 @@ async function ask(body) {
 // not fit in a link; the workbook's grid takes any digit typed in).
 function excelLink(digit) {
   const link = $("xlsx-download"), base = `api/runs/${encodeURIComponent(run.name)}/export/xlsx`;
+  if (!link) return;
   link.href = digit === null ? base : `${base}?digit=${digit}`;
   link.title = "an Excel workbook whose formulas compute the prediction, showing " +
     (digit === null ? "the first test image" : `a test image of class ${run.class_names[digit]}`);
@@ -113,7 +166,8 @@ function render(res) {
   p.classList.toggle("long", p.textContent.length > 2);  // Fashion-MNIST's class names
   $("confidence").textContent = res.prediction === null ? "draw a digit"
     : `${(100 * res.probabilities[res.prediction]).toFixed(1)}% sure`;
-  renderBars($("bars"), res.probabilities, res.prediction, names);
+  live.problem = null;
+  renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
@@ -125,6 +179,7 @@ function render(res) {
   src.textContent = state.test !== null && !pad.strokes.length
     ? `Test digit #${state.test}, labelled ${res.preprocessing.label}. Draw over it to change it.`
     : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
 
@@ -134,7 +189,7 @@ async function refreshAblation() {
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
-    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · test accuracy ` +
+    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · ${ablation.scope || "test accuracy"} ` +
       `${(100 * ablation.accuracy).toFixed(2)}% → <b>${(100 * ablation.accuracy_without).toFixed(2)}%</b>` +
       ` <button id="ko-reset" data-testid="ko-reset">switch all back on</button>`;
     $("ko-reset").addEventListener("click", async () => {
@@ -148,8 +203,8 @@ async function selectNeuron(layer, index) {
   state.neuron = { layer, index }; writeURL();
   const el = $("inspector");
   try {
-    const body = { run: run.name, layer, neuron: index, knockout: state.knockout, mode: state.mode,
-                   ...inputSpec() };
+    const body = { run: run.name, layer, neuron: index, knockout: state.knockout };
+    if (SERVER_LOOP || !net) Object.assign(body, { mode: state.mode, ...inputSpec() });
     const d = await api("api/neuron", body);
     renderInspector(el, d, {
       nLayers: run.sizes.length - 1, knocked: knockedOut(layer, index),
@@ -158,17 +213,21 @@ async function selectNeuron(layer, index) {
       onLoadTest: loadTest,
     });
     renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
+    $("inspector").hidden = false;
     if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
+    requestFrame();  // this neuron's arithmetic for the current drawing
   } catch (err) { toast(err.message); }
 }
 
 function closeInspector() {
   $("inspector").innerHTML = EMPTY_INSPECTOR;
+  $("inspector").hidden = true;
   if (live.last) diagram.draw(live.last, null, knockedOut);
 }
 
-function loadTest(index, image) {
+function loadTest(index, image, label) {
   state.test = index; writeURL();
+  testDigit = { image, label };
   showTab("explore");
   pad.setBackground(image);
 }
@@ -183,11 +242,23 @@ async function selectRun(name) {
   state.run = run.name; writeURL();
   $("run").value = run.name;
   const base = `api/runs/${encodeURIComponent(run.name)}`;
-  $("model-download").href = `${base}/model.npz`;
-  $("json-download").href = `${base}/export/json`;
-  $("onnx-download").href = `${base}/export/onnx`;
+  if ($("model-download")) {  // the single-file explorer has no downloads
+    $("model-download").href = `${base}/model.npz`;
+    $("json-download").href = `${base}/export/json`;
+    $("onnx-download").href = `${base}/export/onnx`;
+  }
   excelLink(null);
   diagram.setModel(run.sizes, run.class_names, run.activations);
+  net = null;
+  if (!SERVER_LOOP) {
+    if (!nets.has(run.name)) {
+      nets.set(run.name, fetchJSON(`${base}/export/json`).then(loadNetwork));
+    }
+    try { net = await nets.get(run.name); } catch (err) {
+      nets.delete(run.name);
+      problem(`${run.name}: ${err.message}; asking the server instead`);
+    }
+  }
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
   else closeInspector();
@@ -230,10 +301,7 @@ async function init() {
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
-  live.neuronPoint = (layer, index) => {  // viewport coordinates of a neuron, for tests
-    const [x, y] = diagram.pos(layer + 1, index), r = diagram.canvas.getBoundingClientRect();
-    return [r.left + x, r.top + y];
-  };
+  live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   tests = new TestBrowser(() => run?.name, loadTest);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
@@ -261,17 +329,20 @@ async function init() {
   $("run").addEventListener("change", (e) => selectRun(e.target.value));
   try {
     const info = await api("api/info");
-    new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });
+    if (info.presets.length) new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });
     const def = await loadRuns();
     showTab(state.tab);
     await selectRun(state.run || def);
     if (state.test !== null && run) {
-      const res = await api("api/predict", { run: run.name, test_index: state.test, include: [],
-                                             format: "packed" });
-      pad.setBackground(res.input.map((v) => Math.round(v * 255)));
+      const res = await api("api/predict", { run: run.name, test_index: state.test,
+                                             include: ["preprocessing"], format: "packed" });
+      const image = Array.from(res.input, (v) => Math.round(v * 255));
+      testDigit = { image, label: res.preprocessing.label };
+      pad.setBackground(image);
     }
   } catch (err) { toast(err.message); }
   live.ready = true;
 }
 
-init();
+export { init as start };
+if (!globalThis.digitlensOffline) init();

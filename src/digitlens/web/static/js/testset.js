@@ -52,7 +52,8 @@ export class TestBrowser {
       td.addEventListener("click", () => this.show({ label: td.dataset.true, predicted: td.dataset.pred }));
     });
     document.getElementById("test-acc").textContent =
-      `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test digits. ` +
+      (cm.scope ? `${cm.scope[0].toUpperCase()}${cm.scope.slice(1)}: ${(100 * cm.accuracy).toFixed(2)}%. `
+        : `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test digits. `) +
       `Off-diagonal cells are mistakes: click one to see those digits.`;
   }
 
@@ -76,7 +77,7 @@ export class TestBrowser {
         const f = document.createElement("figure"), c = document.createElement("canvas");
         paintDigit(c, t.image);
         c.dataset.index = t.index;
-        c.addEventListener("click", () => this.onLoad(t.index, t.image));
+        c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label));
         f.appendChild(c);
         f.classList.toggle("wrong", t.label !== t.prediction);
         f.append(t.label === t.prediction ? `${t.label}` : `${t.label}→${t.prediction}`);

@@ -1,11 +1,11 @@
 // The explorer's views: probability bars, preprocessing strip, per-class evidence. Each takes
-// the server's numbers (packed: float32 arrays with a .shape) and draws them; none computes
+// the engine's (or the server's) numbers (packed: float32 arrays with a .shape) and draws them; none computes
 // anything about the network.
 
 import { paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
 
-export function renderBars(el, probs, prediction, classNames) {
+export function renderBars(el, probs, prediction, classNames, hasInk = true) {
   if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
     el.innerHTML = "";
     el.dataset.names = classNames.join();
@@ -22,7 +22,7 @@ export function renderBars(el, probs, prediction, classNames) {
     const li = el.children[c];
     li.classList.toggle("top", c === prediction);
     li.children[1].firstChild.style.width = `${(100 * p).toFixed(1)}%`;
-    li.children[2].textContent = `${(100 * p).toFixed(1)}%`;
+    li.children[2].textContent = hasInk ? `${(100 * p).toFixed(1)}%` : "";
   });
 }
 
@@ -88,7 +88,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
     return;
   }
-  note.textContent = `${ev.note}; red pixels push the class up, blue down`;
+  note.textContent = ev.note ? `${ev.note}; red pixels push the class up, blue down` : "draw a digit";
   const contributions = rows(ev.contributions);
   if (el.children.length !== contributions.length) {
     el.innerHTML = "";

@@ -1,0 +1,120 @@
+"""The explorer as ONE self-contained HTML file: opens from ``file://`` with no server.
+
+Inside: the served page's HTML, CSS and ES modules (packed into one inline script by
+``digitlens.web.pack``, entry ``js/offline.js``), the network as a ``digitlens-network`` v1
+document whose weights and biases are base64 of little-endian float32 (exact: the values the
+model holds, 4 bytes each; the JSON export's decimal text would be ~2.5× larger), and a
+balanced sample of test digits (uint8, base64) with their labels, for the test-set browser and
+knock-out accuracies measured on that sample.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as htmlmod
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens import __version__
+from digitlens.data.sources import Dataset
+from digitlens.errors import ModelError
+from digitlens.export.json_format import to_json_text
+from digitlens.fileio import atomic_write_text
+from digitlens.nn.mlp import MLP
+from digitlens.web.pack import pack
+
+STATIC = Path(__file__).parents[1] / "web" / "static"
+PER_CLASS = 50              # sample digits per class
+MAX_WEIGHTS = 4_000_000     # ~21 MB of base64: beyond this a page takes too long to open
+
+
+def b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def check_representable(model: MLP, data: Dataset, name: str) -> None:
+    """One error line for a run the single-file explorer cannot show."""
+    if model.sizes[0] != 784:
+        raise ModelError(f"{name}: the HTML explorer draws 28×28 digits, but this network takes "
+                         f"{model.sizes[0]} inputs")
+    weights = sum(a * b for a, b in zip(model.sizes[:-1], model.sizes[1:], strict=True))
+    if weights > MAX_WEIGHTS:
+        raise ModelError(f"{name}: {weights} weights is more than the {MAX_WEIGHTS} the HTML "
+                         "explorer inlines")
+    if data.test_images.shape[1:] != (28, 28):
+        raise ModelError(f"{name}: the test digits of {data.name} are not 28×28")
+    if int(data.test_labels.max(initial=0)) >= model.sizes[-1]:
+        raise ModelError(f"{name}: {data.name} has more classes than the network's "
+                         f"{model.sizes[-1]} outputs")
+
+
+def network_document(model: MLP) -> dict[str, Any]:
+    """The JSON export's document, parameters as base64 float32 (rows: one per neuron)."""
+    doc: dict[str, Any] = json.loads(to_json_text(model))
+    for layer, w, b in zip(doc["layers"], model.weights, model.biases, strict=True):
+        layer["weights"] = {"encoding": "float32-base64", "data": b64(w.T.astype("<f4"))}
+        layer["biases"] = {"encoding": "float32-base64", "data": b64(b.astype("<f4"))}
+    return doc
+
+
+def balanced_sample(data: Dataset, per_class: int = PER_CLASS) -> dict[str, Any]:
+    """The first ``per_class`` test digits of each class, in test-set order."""
+    labels = data.test_labels.astype(np.int64)
+    idx = np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class]
+                                  for c in np.unique(labels)]))
+    return {"images": b64(data.test_images[idx].astype(np.uint8)),
+            "labels": labels[idx].tolist(), "indices": idx.tolist(), "dataset": data.name}
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def build_html(model: MLP, data: Dataset, run_name: str) -> str:
+    """The whole page as text."""
+    check_representable(model, data, run_name)
+    sample = balanced_sample(data)
+    summary = {"name": run_name, "sizes": list(model.sizes), "activations": list(model.activations),
+               "cost": model.cost, "describe": model.describe(), "dataset": data.name,
+               "class_names": list(data.class_names)[:model.sizes[-1]], "version": __version__,
+               "test_accuracy": None, "n_test": len(sample["labels"])}
+    payload = {"run": run_name, "network": network_document(model), "sample": sample,
+               "summary": summary}
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    css = (STATIC / "css" / "style.css").read_text(encoding="utf-8")
+    icon = base64.b64encode((STATIC / "favicon.svg").read_bytes()).decode("ascii")
+    bundle = pack(STATIC / "js" / "offline.js")
+    n = len(sample["labels"])
+    replacements = [
+        (r'<link rel="icon"[^>]*>', f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">'),
+        (r'<link rel="stylesheet"[^>]*>', f"<style>\n{css}</style>"),
+        (r'<script type="module" src="js/main.js"></script>', ""),
+        (r'<img src="favicon.svg"', f'<img src="data:image/svg+xml;base64,{icon}"'),
+        (r"<title>[^<]*</title>",
+         f"<title>digitlens · {htmlmod.escape(run_name)} · explorer</title>"),
+        (r'<button role="tab" data-tab="train"[^<]*</button>', ""),
+        (r'<nav class="downloads".*?</nav>', ""),
+        (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
+         f"({model.describe()}) · a single-file explorer: everything is computed in this page; "
+         f"accuracies are measured on the {n} test digits it carries</footer>"),
+    ]
+    for pattern, new in replacements:
+        html, count = re.subn(pattern, new.replace("\\", "\\\\"), html, count=1, flags=re.S)
+        if count != 1:
+            raise ModelError(f"the explorer page has changed: no {pattern!r} to replace")
+    tail = (f'<script type="application/json" id="digitlens-offline">{script_json(payload)}'
+            "</script>\n<script>window.digitlensOffline = true;</script>\n"
+            f'<script type="module">\n{bundle}</script>\n</body>')
+    return html.replace("</body>", tail, 1)
+
+
+def export_html(model: MLP, data: Dataset, path: str | Path, run_name: str) -> Path:
+    """Write the single-file explorer, atomically."""
+    path = Path(path)
+    atomic_write_text(path, build_html(model, data, run_name))
+    return path

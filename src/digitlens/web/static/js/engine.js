@@ -1,0 +1,611 @@
+// The page's one engine: MNIST preprocessing of a drawing, the forward pass, gradient × input
+// evidence, the diagram's strongest connections and one neuron's arithmetic. It mirrors
+// digitlens's Python engine (data/preprocess.py, nn/mlp.py, analysis/attribution.py,
+// analysis/flow.py, analysis/inspect.py), which stays the reference: tests/web/test_engine.py
+// compares the two number for number. No DOM, no dependencies: it runs in a browser and in
+// Node 20. It never trains. New analyses add a function here (taking a Network and a trace).
+//
+// Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
+// the layout in which both the forward pass (a row per non-zero input) and the backward pass
+// (a dot product per input) read memory in order. Sums run in float64 and are stored as
+// float32, as the Python engine stores them.
+
+export const FIELD = 28;
+export const BOX = 20;
+export const CENTRE = 14;
+export const INK_THRESHOLD = 0.02;
+export const MAX_SIDE = 512;
+export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
+export const OUTPUTS = ["softmax", "sigmoid"];
+const EPS = 1e-12;
+
+/** Every problem the engine refuses: one clear sentence, for the page to show. */
+export class EngineError extends Error {}
+
+const f32 = Math.fround;
+const ACTIVATIONS = {
+  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
+  relu: (z) => (z > 0 ? z : 0),
+  tanh: Math.tanh,
+  identity: (z) => z,
+};
+// f'(z) in terms of a = f(z), as digitlens.nn.functions.derivative
+const DERIVATIVES = {
+  sigmoid: (a) => a * (1 - a),
+  relu: (a) => (a > 0 ? 1 : 0),
+  tanh: (a) => 1 - a * a,
+  identity: () => 1,
+};
+
+function withShape(array, shape) { array.shape = shape; return array; }
+
+// ---------------------------------------------------------------------------- the network
+
+function decodeFloat32(text, count, where) {
+  let bytes;
+  try {
+    const bin = atob(text);
+    bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  } catch {
+    throw new EngineError(`${where} is not valid base64`);
+  }
+  if (bytes.length !== 4 * count) {
+    throw new EngineError(`${where} holds ${bytes.length / 4} numbers, expected ${count}`);
+  }
+  return new Float32Array(bytes.buffer);
+}
+
+function checkFinite(a, where) {
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i])) throw new EngineError(`${where} holds a value that is not a finite float32 number`);
+  }
+}
+
+// A layer's weights: nested lists [n_out][n_in] (the JSON export) or, in the single-file
+// explorer, {"encoding": "float32-base64", "data": ...} of the same n_out × n_in values.
+function readWeights(value, nIn, nOut, where) {
+  const w = new Float32Array(nIn * nOut);  // (n_in, n_out)
+  if (value && value.encoding === "float32-base64") {
+    const flat = decodeFloat32(value.data, nIn * nOut, where);
+    for (let j = 0; j < nOut; j++) for (let i = 0; i < nIn; i++) w[i * nOut + j] = flat[j * nIn + i];
+  } else {
+    if (!Array.isArray(value) || value.length !== nOut) {
+      throw new EngineError(`${where} must be ${nOut} rows of ${nIn} numbers`);
+    }
+    for (let j = 0; j < nOut; j++) {
+      const row = value[j];
+      if (!Array.isArray(row) || row.length !== nIn) {
+        throw new EngineError(`${where}[${j}] must be a list of ${nIn} numbers`);
+      }
+      for (let i = 0; i < nIn; i++) {
+        if (typeof row[i] !== "number") throw new EngineError(`${where}[${j}][${i}] is not a number`);
+        w[i * nOut + j] = row[i];
+      }
+    }
+  }
+  checkFinite(w, where);
+  return w;
+}
+
+function readBiases(value, n, where) {
+  let b;
+  if (value && value.encoding === "float32-base64") b = decodeFloat32(value.data, n, where);
+  else {
+    if (!Array.isArray(value) || value.length !== n) throw new EngineError(`${where} must be a list of ${n} numbers`);
+    if (value.some((x) => typeof x !== "number")) throw new EngineError(`${where} holds a non-number`);
+    b = Float32Array.from(value);
+  }
+  checkFinite(b, where);
+  return b;
+}
+
+/**
+ * A network from the parsed `digitlens-network` v1 document (`digitlens export --format
+ * json`). Anything the page cannot run (another schema, other input sizes, wrong shapes,
+ * non-finite numbers) is an EngineError naming the field.
+ */
+export function loadNetwork(doc) {
+  if (!doc || typeof doc !== "object" || doc.format !== "digitlens-network") {
+    throw new EngineError('not a digitlens network (no "format": "digitlens-network")');
+  }
+  if (doc.version !== 1) throw new EngineError(`unsupported schema version ${JSON.stringify(doc.version)} (this page reads version 1)`);
+  const sizes = doc.sizes;
+  if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
+    throw new EngineError("sizes must be a list of at least two positive integers");
+  }
+  if (sizes[0] !== FIELD * FIELD) {
+    throw new EngineError(`this network takes ${sizes[0]} inputs; the page draws 28×28 = 784-pixel digits`);
+  }
+  if (sizes.reduce((n, s, i) => (i ? n + sizes[i - 1] * s : n), 0) > 50_000_000) {
+    throw new EngineError("this network is too large to run in the page (over 50 million weights)");
+  }
+  if (!Array.isArray(doc.layers) || doc.layers.length !== sizes.length - 1) {
+    throw new EngineError(`layers must list ${sizes.length - 1} layers for sizes ${sizes.join("-")}`);
+  }
+  const weights = [], biases = [], activations = [];
+  doc.layers.forEach((layer, l) => {
+    const where = `layers[${l}]`, last = l === sizes.length - 2;
+    if (!layer || typeof layer !== "object") throw new EngineError(`${where} must be an object`);
+    const act = layer.activation;
+    if (!(last ? OUTPUTS : HIDDEN).includes(act)) {
+      throw new EngineError(`${where}.activation must be one of ${(last ? OUTPUTS : HIDDEN).join(", ")}, got ${JSON.stringify(act)}`);
+    }
+    activations.push(act);
+    weights.push(readWeights(layer.weights, sizes[l], sizes[l + 1], `${where}.weights`));
+    biases.push(readBiases(layer.biases, sizes[l + 1], `${where}.biases`));
+  });
+  const classes = doc.output?.classes;
+  const names = Array.isArray(classes) && classes.length === sizes.at(-1) ? classes.map(String)
+    : Array.from({ length: sizes.at(-1) }, (_, i) => String(i));
+  return new Network(sizes, activations, weights, biases, names, doc.provenance || {});
+}
+
+export class Network {
+  constructor(sizes, activations, weights, biases, classNames, provenance = {}) {
+    this.sizes = sizes; this.activations = activations;
+    this.weights = weights; this.biases = biases;
+    this.classNames = classNames; this.provenance = provenance;
+  }
+
+  get nLayers() { return this.sizes.length - 1; }
+
+  /** {layer: [neurons]} (keys as strings or numbers) -> Map layer -> Uint8Array(1 = off). */
+  masks(knockout) {
+    const out = new Map();
+    for (const [key, list] of Object.entries(knockout || {})) {
+      const layer = Number(key);
+      if (this.nLayers === 1 && list?.length) throw new EngineError("this network has no hidden layer to knock out");
+      if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers - 1) {
+        throw new EngineError(`knockout layer ${key} is not a hidden layer (0..${this.nLayers - 2})`);
+      }
+      if (!Array.isArray(list) || !list.length) continue;
+      const n = this.sizes[layer + 1], off = new Uint8Array(n);
+      for (const i of list) {
+        if (!Number.isInteger(i) || i < 0 || i >= n) throw new EngineError(`knockout neuron ${i} is not in 0..${n - 1}`);
+        off[i] = 1;
+      }
+      out.set(layer, off);
+    }
+    return out;
+  }
+
+  /**
+   * The forward pass of one input (MLP.trace): `pixels` 784 values in 0..1. Returns
+   * {input, zs, activations (per layer, output last), probabilities, prediction, knockout}.
+   */
+  trace(pixels, { knockout } = {}) {
+    if (!pixels || pixels.length !== this.sizes[0]) {
+      throw new EngineError(`the input must be ${this.sizes[0]} numbers, got ${pixels?.length}`);
+    }
+    const masks = this.masks(knockout);
+    const input = Float32Array.from(pixels);
+    for (let i = 0; i < input.length; i++) {
+      if (!(input[i] >= 0 && input[i] <= 1)) throw new EngineError("the input's values must lie in 0..1");
+    }
+    let a = input;
+    const zs = [], acts = [];
+    const acc = new Float64Array(Math.max(...this.sizes));
+    for (let l = 0; l < this.nLayers; l++) {
+      const w = this.weights[l], b = this.biases[l], nIn = this.sizes[l], nOut = this.sizes[l + 1];
+      for (let j = 0; j < nOut; j++) acc[j] = 0;
+      for (let i = 0; i < nIn; i++) {  // (n_in) @ (n_in, n_out): a row per non-zero input
+        const ai = a[i];
+        if (ai === 0) continue;
+        const row = i * nOut;
+        for (let j = 0; j < nOut; j++) acc[j] += ai * w[row + j];
+      }
+      const z = new Float32Array(nOut), out = new Float32Array(nOut), act = this.activations[l];
+      for (let j = 0; j < nOut; j++) z[j] = acc[j] + b[j];
+      if (act === "softmax") {
+        let m = -Infinity, s = 0;
+        for (let j = 0; j < nOut; j++) if (z[j] > m) m = z[j];
+        for (let j = 0; j < nOut; j++) { acc[j] = Math.exp(z[j] - m); s += acc[j]; }
+        for (let j = 0; j < nOut; j++) out[j] = acc[j] / s;
+      } else {
+        const f = ACTIVATIONS[act];
+        for (let j = 0; j < nOut; j++) out[j] = f(z[j]);
+      }
+      const off = masks.get(l);
+      if (off) for (let j = 0; j < nOut; j++) if (off[j]) out[j] = 0;
+      zs.push(z); acts.push(out); a = out;
+    }
+    const output = acts.at(-1);
+    let probabilities = output, prediction = 0;
+    if (this.activations.at(-1) !== "softmax") {
+      let s = 0;
+      for (const v of output) s += v;
+      probabilities = output.map((v) => v / Math.max(s, EPS));
+    }
+    for (let j = 1; j < output.length; j++) if (output[j] > output[prediction]) prediction = j;
+    return { input, zs, activations: acts, probabilities, prediction, masks };
+  }
+
+  /** max_j |W[i, j]| per input row i of weight layer `l` (kept: the weights never change). */
+  rowPeaks(l) {
+    this.peaks ||= [];
+    if (!this.peaks[l]) {
+      const w = this.weights[l], nIn = this.sizes[l], nOut = this.sizes[l + 1];
+      const p = new Float32Array(nIn);
+      for (let i = 0; i < nIn; i++) {
+        let m = 0;
+        for (let j = 0; j < nOut; j++) { const v = Math.abs(w[i * nOut + j]); if (v > m) m = v; }
+        p[i] = m;
+      }
+      this.peaks[l] = p;
+    }
+    return this.peaks[l];
+  }
+
+  /** Values of layer `l` counted over weight layers: 0 = the input, 1 = first hidden... */
+  valuesBefore(trace, layer) { return layer === 0 ? trace.input : trace.activations[layer - 1]; }
+}
+
+// ---------------------------------------------------------------------------- evidence
+
+/**
+ * Per-class evidence for one traced input (analysis.attribution.evidence, ink only): for a
+ * single-layer net input × weights, otherwise gradient of each class's score × input.
+ * contributions: Float32Array (classes × 784) with .shape; scores: the output z.
+ */
+export function evidence(net, trace) {
+  const nIn = net.sizes[0], C = net.sizes.at(-1), x = trace.input;
+  const ink = [];
+  for (let i = 0; i < nIn; i++) if (x[i] !== 0) ink.push(i);
+  const contributions = withShape(new Float32Array(C * nIn), [C, nIn]);
+  const scores = trace.zs.at(-1);
+  if (net.nLayers === 1) {
+    const w = net.weights[0];
+    for (const i of ink) for (let c = 0; c < C; c++) contributions[c * nIn + i] = x[i] * w[i * C + c];
+    return { method: "weights", note: "input × weights: exact contributions", contributions, scores };
+  }
+  // delta (n, classes): d score_c / d value_i, backpropagated layer by layer. Only the rows
+  // that can be non-zero are computed (active, not knocked-out neurons; inked pixels), and
+  // each weight is read once for all classes.
+  let delta = new Float64Array(C * C), live = Int32Array.from({ length: C }, (_, j) => j);
+  for (let c = 0; c < C; c++) delta[c * C + c] = 1;
+  const acc = new Float64Array(C);
+  for (let l = net.nLayers - 1; l >= 0; l--) {
+    const w = net.weights[l], nOut = net.sizes[l + 1], nPrev = net.sizes[l];
+    const next = new Float64Array(nPrev * C), rows = [];
+    const a = l ? trace.activations[l - 1] : null, d = l ? DERIVATIVES[net.activations[l - 1]] : null;
+    const off = l ? trace.masks.get(l - 1) : null;
+    for (let i = 0; i < nPrev; i++) {
+      let g = 1;
+      if (l === 0) { if (x[i] === 0) continue; } else {
+        if (off && off[i]) continue;
+        g = d(a[i]);
+        if (g === 0) continue;
+      }
+      acc.fill(0);
+      const row = i * nOut;
+      for (let k = 0; k < live.length; k++) {
+        const j = live[k], wij = w[row + j], base = j * C;
+        for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+      }
+      for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
+      rows.push(i);
+    }
+    delta = next; live = Int32Array.from(rows);
+  }
+  for (const i of ink) for (let c = 0; c < C; c++) contributions[c * nIn + i] = x[i] * delta[i * C + c];
+  return { method: "gradient", note: "gradient × input: each pixel's first-order effect on the class score",
+           contributions, scores };
+}
+
+// ---------------------------------------------------------------------------- diagram lines
+
+/**
+ * Per weight layer up to `k` [source, target, a_source·w] of largest magnitude, strongest
+ * first, ties in index order (analysis.flow.strongest_connections); knocked-out targets
+ * carry nothing.
+ */
+export function strongestConnections(net, trace, k = 40) {
+  const out = [];
+  for (let l = 0; l < net.nLayers; l++) {
+    const a = net.valuesBefore(trace, l), w = net.weights[l], nOut = net.sizes[l + 1];
+    const off = trace.masks.get(l), peaks = net.rowPeaks(l);
+    const best = [];  // [magnitude, i, j, term], sorted strongest first
+    let floor = 0;
+    for (let i = 0; i < a.length; i++) {
+      const ai = a[i];
+      if (ai === 0) continue;
+      // |a_i|·max_j|w_ij| bounds the row (rounding keeps order): most rows never reach the floor
+      if (best.length === k && f32(Math.abs(ai) * peaks[i]) < floor) continue;
+      const row = i * nOut;
+      for (let j = 0; j < nOut; j++) {
+        const t = f32(ai * w[row + j]), m = Math.abs(t);
+        if (m === 0 || (best.length === k && m <= floor) || (off && off[j])) continue;
+        let p = best.length;
+        while (p > 0 && best[p - 1][0] < m) p--;
+        best.splice(p, 0, [m, i, j, t]);
+        if (best.length > k) best.pop();
+        if (best.length === k) floor = best[k - 1][0];
+      }
+    }
+    out.push(best.map(([, i, j, t]) => [i, j, t]));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------- one neuron
+
+const ACT_DOUBLE = { ...ACTIVATIONS };
+
+/**
+ * One neuron's value worked out term by term (analysis.inspect.arithmetic(...).to_dict()):
+ * layer counted over weight layers (0 = first hidden), index the neuron.
+ */
+export function arithmetic(net, trace, layer, index, top = 8) {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= net.nLayers) throw new EngineError(`layer must be in 0..${net.nLayers - 1}`);
+  const nOut = net.sizes[layer + 1];
+  if (!Number.isInteger(index) || index < 0 || index >= nOut) throw new EngineError(`neuron must be in 0..${nOut - 1}`);
+  const inputs = net.valuesBefore(trace, layer), w = net.weights[layer], n = inputs.length;
+  const terms = new Float64Array(n);
+  let sum = 0, pos = 0, neg = 0, active = 0;
+  for (let i = 0; i < n; i++) {
+    const t = inputs[i] * w[i * nOut + index];
+    terms[i] = t; sum += t;
+    if (t > 0) pos += t; else if (t < 0) neg += t;
+    if (inputs[i] !== 0) active++;
+  }
+  const bias = net.biases[layer][index], z = sum + bias, act = net.activations[layer];
+  let value;
+  if (act === "softmax") {
+    const zs = trace.zs[layer];
+    let m = -Infinity, s = 0;
+    for (const v of zs) if (v > m) m = v;
+    for (const v of zs) s += Math.exp(v - m);
+    value = Math.exp(z - m) / s;
+  } else value = ACT_DOUBLE[act](z);
+  const off = trace.masks.get(layer)?.[index] === 1;
+  // np.argsort(-terms, stable)[:top] of the positive terms, and its reverse's of the negative
+  // ones (most negative first; equal values: higher index first), by one scan
+  const pos8 = [], neg8 = [];
+  const insert = (list, i, before) => {
+    if (list.length === top && !before(i, list[top - 1])) return;
+    let p = list.length;
+    while (p > 0 && before(i, list[p - 1])) p--;
+    list.splice(p, 0, i);
+    if (list.length > top) list.pop();
+  };
+  for (let i = 0; i < n; i++) {
+    if (terms[i] > 0) insert(pos8, i, (u, v) => terms[u] > terms[v]);
+    else if (terms[i] < 0) insert(neg8, i, (u, v) => terms[u] < terms[v] || (terms[u] === terms[v] && u > v));
+  }
+  const row = (i) => ({ index: i, input: inputs[i], weight: w[i * nOut + index], product: terms[i] });
+  return {
+    n_inputs: n, n_active: active, sum, positive_sum: pos, negative_sum: neg, bias, z,
+    activation: act, value: off ? 0 : value, knocked_out: off,
+    top_positive: pos8.map(row),
+    top_negative: neg8.map(row),
+  };
+}
+
+/** (784 × n) weights composed through the layers up to `layer` (analysis.compose). */
+export function composedWeights(net, layer) {
+  let acc = Float64Array.from(net.weights[0]), n = net.sizes[1];
+  for (let l = 1; l <= layer; l++) {
+    const w = net.weights[l], m = net.sizes[l + 1], next = new Float64Array(784 * m);
+    for (let p = 0; p < 784; p++) {
+      for (let i = 0; i < n; i++) {
+        const v = acc[p * n + i];
+        if (v === 0) continue;
+        for (let j = 0; j < m; j++) next[p * m + j] += v * w[i * m + j];
+      }
+    }
+    acc = next; n = m;
+  }
+  return withShape(acc, [784, n]);
+}
+
+/** A neuron's incoming weights and composed 28×28 image (for an inspector without server). */
+export function neuronWeights(net, layer, index) {
+  const nIn = net.sizes[layer], nOut = net.sizes[layer + 1], w = net.weights[layer];
+  const incoming = new Float64Array(nIn);
+  for (let i = 0; i < nIn; i++) incoming[i] = w[i * nOut + index];
+  const comp = composedWeights(net, layer), m = comp.shape[1], composed = new Float64Array(784);
+  for (let p = 0; p < 784; p++) composed[p] = comp[p * m + index];
+  return { incoming, incoming_shape: gridShape(nIn), composed, bias: net.biases[layer][index] };
+}
+
+/** Rows × columns for showing n values (analysis.inspect.grid_shape). */
+export function gridShape(n) {
+  const root = Math.sqrt(n);
+  let rows = 1;
+  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
+  if (rows >= root / 2) return [rows, n / rows];
+  const cols = Math.ceil(root);
+  return [Math.ceil(n / cols), cols];
+}
+
+/** Accuracy and predictions over many uint8 digits (784 bytes each), with knock-outs. */
+export function accuracy(net, images, labels, knockout) {
+  const n = labels.length, x = new Float32Array(784), predictions = new Int32Array(n);
+  let right = 0;
+  for (let k = 0; k < n; k++) {
+    for (let i = 0; i < 784; i++) x[i] = images[k * 784 + i] / 255;
+    predictions[k] = net.trace(x, { knockout }).prediction;
+    if (predictions[k] === labels[k]) right++;
+  }
+  return { accuracy: n ? right / n : 0, predictions };
+}
+
+// ---------------------------------------------------------------------------- preprocessing
+
+// numpy's pairwise summation (the order np.sum adds in), with `round` applied after every
+// addition: Math.fround for float32 arrays. The centre of mass is rounded to whole pixels,
+// so the order of a float32 sum decides a pixel now and then.
+function pairwiseSum(a, start, n, round) {
+  if (n < 8) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s = round(s + a[start + i]);
+    return s;
+  }
+  if (n <= 128) {
+    const r = [];
+    for (let j = 0; j < 8; j++) r.push(a[start + j]);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = round(r[j] + a[start + i + j]);
+    let s = round(round(round(r[0] + r[1]) + round(r[2] + r[3])) + round(round(r[4] + r[5]) + round(r[6] + r[7])));
+    for (; i < n; i++) s = round(s + a[start + i]);
+    return s;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return round(pairwiseSum(a, start, n2, round) + pairwiseSum(a, start + n2, n - n2, round));
+}
+const same = (v) => v;
+
+function roundHalfEven(x) {  // Python's round()
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
+}
+
+function lanczos(x) {
+  if (!(x >= -3 && x < 3)) return 0;
+  const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
+  return sinc(x) * sinc(x / 3);
+}
+
+// Pillow's precompute_coeffs for LANCZOS (Resample.c): support grows with the downscale.
+// Kept per size pair: the pad sends the same size on every move.
+const COEFFS = new Map();
+function coefficients(inSize, outSize) {
+  const key = `${inSize}/${outSize}`;
+  if (!COEFFS.has(key)) {
+    if (COEFFS.size > 256) COEFFS.clear();
+    COEFFS.set(key, computeCoefficients(inSize, outSize));
+  }
+  return COEFFS.get(key);
+}
+
+function computeCoefficients(inSize, outSize) {
+  const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
+  const bounds = [], kernels = [];
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale, ss = 1 / filterscale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    const k = new Float64Array(Math.max(0, xmax));
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) { k[x] = lanczos((x + xmin - center + 0.5) * ss); ww += k[x]; }
+    if (ww !== 0) for (let x = 0; x < xmax; x++) k[x] /= ww;
+    bounds.push(xmin); kernels.push(k);
+  }
+  return { bounds, kernels };
+}
+
+/**
+ * Pillow's Image.resize(LANCZOS) of a mode-"F" (float32) image, as preprocess.resize calls
+ * it: a horizontal pass into a float32 image, then a vertical one; then clipped to 0..1.
+ */
+export function resize(src, h, w, outH, outW) {
+  let cur = src, curW = w;
+  if (outW !== w) {
+    const { bounds, kernels } = coefficients(w, outW), tmp = new Float32Array(h * outW);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < outW; xx++) {
+        const k = kernels[xx], base = y * w + bounds[xx];
+        let s = 0;
+        for (let x = 0; x < k.length; x++) s += cur[base + x] * k[x];
+        tmp[y * outW + xx] = s;
+      }
+    }
+    cur = tmp; curW = outW;
+  }
+  if (outH !== h) {
+    const { bounds, kernels } = coefficients(h, outH), tmp = new Float32Array(outH * curW);
+    for (let yy = 0; yy < outH; yy++) {
+      const k = kernels[yy], y0 = bounds[yy];
+      for (let x = 0; x < curW; x++) {
+        let s = 0;
+        for (let y = 0; y < k.length; y++) s += cur[(y0 + y) * curW + x] * k[y];
+        tmp[yy * curW + x] = s;
+      }
+    }
+    cur = tmp;
+  }
+  const out = withShape(new Float32Array(outH * outW), [outH, outW]);
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(0, cur[i]));
+  return out;
+}
+
+function median(values) {  // np.median of float32 values (the middle two averaged in float32)
+  const s = Float32Array.from(values).sort(), n = s.length, m = n >> 1;
+  return n % 2 ? s[m] : f32(f32(s[m - 1] + s[m]) / 2);
+}
+
+/**
+ * MNIST's normalisation of a drawing (data.preprocess.preprocess): `gray` width×height bytes,
+ * 0 black .. 255 white, row by row. Ink is made bright (dark-on-light inverted), cropped,
+ * fitted to 20×20 keeping the aspect, pasted into 28×28 with its centre of mass at (14, 14).
+ * Every step is returned; `centred` (and `raw28`, the whole canvas squashed) feed the net.
+ */
+export function preprocess(gray, width, height) {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new EngineError(`the drawing's size must be whole pixels, got ${width}×${height}`);
+  }
+  if (width > MAX_SIDE || height > MAX_SIDE) {
+    throw new EngineError(`the drawing is ${width}×${height}; at most ${MAX_SIDE}×${MAX_SIDE} pixels`);
+  }
+  if (!gray || gray.length !== width * height) {
+    throw new EngineError(`the drawing must hold ${width * height} grey levels, got ${gray?.length}`);
+  }
+  const n = width * height, g = new Float32Array(n);
+  for (let i = 0; i < n; i++) g[i] = Math.min(1, Math.max(0, gray[i] / 255));
+  // ink_bright: the border's median is the background
+  const border = [];
+  for (let x = 0; x < width; x++) border.push(g[x]);
+  for (let x = 0; x < width; x++) border.push(g[(height - 1) * width + x]);
+  for (let y = 0; y < height; y++) border.push(g[y * width]);
+  for (let y = 0; y < height; y++) border.push(g[y * width + width - 1]);
+  const bg = median(border), inverted = bg > 0.5;
+  const background = inverted ? 1 - bg : bg;
+  const ink = withShape(new Float32Array(n), [height, width]);
+  const denom = f32(Math.max(1 - background, 1e-6)), bg32 = f32(background);
+  let peak = 0;
+  for (let i = 0; i < n; i++) {
+    let v = inverted ? f32(1 - g[i]) : g[i];
+    if (background > 0) v = Math.min(1, Math.max(0, f32(f32(v - bg32) / denom)));
+    ink[i] = v;
+    if (v > peak) peak = v;
+  }
+  const raw28 = resize(ink, height, width, FIELD, FIELD);
+  const result = { width, height, ink, inverted, raw28, has_ink: false,
+                   cropped: withShape(new Float32Array(0), [0, 0]),
+                   fitted: withShape(new Float32Array(0), [0, 0]),
+                   centred: withShape(new Float32Array(784), [FIELD, FIELD]),
+                   bbox: [0, 0, 0, 0], centre_of_mass: [CENTRE, CENTRE], offset: [0, 0] };
+  if (peak <= 0.05) return result;
+  const cut = f32(INK_THRESHOLD * peak);
+  let top = height, bottom = -1, left = width, right = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (ink[y * width + x] > cut) {
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  bottom += 1; right += 1;
+  const h = bottom - top, w = right - left, cropped = withShape(new Float32Array(h * w), [h, w]);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) cropped[y * w + x] = ink[(top + y) * width + left + x];
+  const scale = BOX / Math.max(h, w);
+  const fh = Math.max(1, roundHalfEven(h * scale)), fw = Math.max(1, roundHalfEven(w * scale));
+  const fitted = resize(cropped, h, w, fh, fw);
+  result.cropped = cropped; result.fitted = fitted;
+  const total = pairwiseSum(fitted, 0, fitted.length, f32);
+  if (total <= 0) return result;
+  const wy = new Float64Array(fitted.length), wx = new Float64Array(fitted.length);
+  for (let i = 0; i < fitted.length; i++) { wy[i] = fitted[i] * Math.floor(i / fw); wx[i] = fitted[i] * (i % fw); }
+  const cy = pairwiseSum(wy, 0, wy.length, same) / total, cx = pairwiseSum(wx, 0, wx.length, same) / total;
+  const oy = Math.min(Math.max(roundHalfEven(CENTRE - cy), 0), FIELD - fh);
+  const ox = Math.min(Math.max(roundHalfEven(CENTRE - cx), 0), FIELD - fw);
+  for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) result.centred[(oy + y) * FIELD + ox + x] = fitted[y * fw + x];
+  Object.assign(result, { has_ink: true, bbox: [top, left, bottom, right],
+                          centre_of_mass: [cy + oy, cx + ox], offset: [oy, ox] });
+  return result;
+}

@@ -1,0 +1,149 @@
+// The single-file explorer (`digitlens export RUN --format html`): no server. The network and
+// a balanced sample of test digits are inlined in the page (#digitlens-offline); this module
+// answers the API paths the page asks (api.js answerLocally) from them with engine.js, so
+// the same views and glue run as on the served page. Accuracies are measured on the shipped
+// sample and say so.
+
+import { answerLocally } from "./api.js";
+import { accuracy, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
+import { start } from "./main.js";
+
+function bytesOf(text) {
+  const bin = atob(text), out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+class Offline {
+  constructor(data) {
+    this.name = data.run;
+    this.doc = data.network;
+    this.net = loadNetwork(data.network);  // refuses a hand-edited network, with the reason
+    const images = bytesOf(data.sample.images), labels = data.sample.labels;
+    if (images.length !== 784 * labels.length) throw new EngineError("the shipped sample is damaged");
+    this.images = images; this.labels = labels; this.indices = data.sample.indices;
+    this.summary = { ...data.summary, name: this.name };
+    this.scope = `accuracy on the ${labels.length} shipped test digits`;
+    this.cache = new Map();  // knock-out key -> {accuracy, predictions, probabilities}
+  }
+
+  image(k) { return Array.from(this.images.subarray(784 * k, 784 * (k + 1))); }
+
+  evaluate(knockout = {}) {
+    const key = JSON.stringify(knockout);
+    if (!this.cache.has(key)) {
+      const r = accuracy(this.net, this.images, this.labels, knockout);
+      this.cache.set(key, r);
+    }
+    return this.cache.get(key);
+  }
+
+  // Every layer's values for every sample digit (for a neuron's top digits), computed once.
+  layerValues(layer) {
+    if (!this.values) {
+      const x = new Float32Array(784);
+      this.values = this.labels.map((_, k) => {
+        for (let i = 0; i < 784; i++) x[i] = this.images[784 * k + i] / 255;
+        const t = this.net.trace(x);
+        return { acts: t.activations, confidence: t.probabilities[t.prediction] };
+      });
+    }
+    return this.values.map((v) => v.acts[layer]);
+  }
+
+  neuron({ layer, neuron, knockout = {} }) {
+    const net = this.net, nLayers = net.nLayers, hidden = layer < nLayers - 1;
+    const w = neuronWeights(net, layer, neuron);
+    const values = this.layerValues(layer).map((a) => a[neuron]);
+    const order = values.map((v, k) => k).sort((a, b) => values[b] - values[a] || a - b).slice(0, 8);
+    const d = {
+      layer, neuron, n_layers: nLayers, kind: hidden ? "hidden" : "output",
+      activation: net.activations[layer], bias: w.bias, incoming: w.incoming,
+      incoming_shape: w.incoming_shape, composed: w.composed, grid: gridShape(net.sizes[layer + 1]),
+      outgoing: null, test_mean: values.reduce((s, v) => s + v, 0) / values.length,
+      test_active: values.filter((v) => v > 1e-6).length / values.length,
+      top_test: order.map((k) => ({ index: k, label: this.labels[k], value: values[k], image: this.image(k) })),
+    };
+    if (hidden) {
+      const off = { ...knockout, [layer]: [...new Set([...(knockout[layer] || []), neuron])] };
+      d.knockout = { accuracy_with: this.evaluate().accuracy,
+                     accuracy_without: this.evaluate(off).accuracy, scope: this.scope };
+    }
+    return d;
+  }
+
+  confusion() {
+    const C = this.net.sizes.at(-1), m = Array.from({ length: C }, () => new Array(C).fill(0));
+    const { predictions, accuracy: acc } = this.evaluate();
+    this.labels.forEach((y, k) => { m[y][predictions[k]]++; });
+    return { run: this.name, accuracy: acc, confusion_matrix: m, n: this.labels.length, scope: this.scope };
+  }
+
+  slice(q) {
+    const { predictions } = this.evaluate();
+    this.layerValues(0);
+    let idx = this.labels.map((_, k) => k);
+    if (q.get("label") !== null) idx = idx.filter((k) => this.labels[k] === +q.get("label"));
+    if (q.get("predicted") !== null) idx = idx.filter((k) => predictions[k] === +q.get("predicted"));
+    const wrong = q.get("misclassified") === "true";
+    if (wrong) idx = idx.filter((k) => predictions[k] !== this.labels[k]);
+    if (wrong || q.get("predicted") !== null) {
+      idx.sort((a, b) => this.values[b].confidence - this.values[a].confidence || a - b);
+    }
+    const offset = +(q.get("offset") || 0), limit = +(q.get("limit") || 60);
+    return { run: this.name, total: idx.length, offset, digits: idx.slice(offset, offset + limit).map((k) => ({
+      index: k, label: this.labels[k], prediction: predictions[k],
+      confidence: this.values[k].confidence, image: this.image(k) })) };
+  }
+
+  answer(path, body = {}) {
+    const [route, query] = path.split("?"), q = new URLSearchParams(query || "");
+    if (route === "api/info") {
+      return { version: this.summary.version, training: false, default_run: this.name,
+               runs: [this.name], presets: [], limits: {} };
+    }
+    if (route === "api/runs") return { default: this.name, runs: [this.summary] };
+    if (route.endsWith("/export/json")) return { document: this.doc };
+    if (route === "api/neuron") return this.neuron(body);
+    if (route === "api/ablate") {
+      const n = Object.values(body.knockout || {}).reduce((s, l) => s + l.length, 0);
+      return { run: this.name, knockout: body.knockout, accuracy: this.evaluate().accuracy,
+               accuracy_without: this.evaluate(body.knockout).accuracy,
+               n_test: this.labels.length, knocked_out: n, scope: this.scope };
+    }
+    if (route === "api/confusion") return this.confusion();
+    if (route === "api/test") return this.slice(q);
+    if (route === "api/predict" && body.test_index !== undefined) {
+      const k = body.test_index;
+      if (!(k >= 0 && k < this.labels.length)) throw new EngineError(`no sample digit #${k}`);
+      return { input: Float32Array.from(this.image(k), (v) => v / 255),
+               preprocessing: { label: this.labels[k] } };
+    }
+    throw new EngineError(`${route} needs the digitlens server; this page works without one`);
+  }
+}
+
+function boot() {
+  let offline;
+  try {
+    offline = new Offline(JSON.parse(document.getElementById("digitlens-offline").textContent));
+  } catch (err) {
+    const msg = `This explorer cannot start: ${err.message}`;
+    document.getElementById("confidence").textContent = msg;
+    document.getElementById("prediction").textContent = "!";
+    answerLocally(async () => ({ ok: false, error: msg }));
+    window.digitlens.problem = msg;
+    window.digitlens.ready = true;
+    return;
+  }
+  answerLocally(async (path, body) => {
+    try {
+      return { ok: true, ...offline.answer(path, body) };
+    } catch (err) {
+      return { ok: false, error: err.message };
+    }
+  });
+  start();
+}
+
+boot();

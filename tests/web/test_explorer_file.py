@@ -1,0 +1,182 @@
+"""The single-file explorer (``digitlens export RUN --format html``) end to end: written by the
+real CLI in a subprocess, opened from ``file://`` in real Chromium with every network request
+refused, drawn on, inspected, knocked out, browsed; its numbers checked against the Python
+engine. Also: what it refuses, its size for the default network, the packer, the palette."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digitlens.data.sources import Dataset
+from digitlens.export.html_explorer import build_html
+from digitlens.nn.io import load_model, save_model
+from digitlens.nn.mlp import MLP
+from digitlens.web.pack import PackError, pack
+from digitlens.web.palette import TARGET, palette_js
+from support import require
+
+from .test_browser import FLAGS, ONE, Page
+
+pytestmark = pytest.mark.e2e
+
+
+def export(run: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "digitlens", "export", str(run), "--format",
+                           "html", "--out", str(out), "--dataset", "mnist-sample", "--json",
+                           *extra], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def explorer(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("html") / "explorer.html"
+    done = export(trained_run, out)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["format"] == "html" and result["bytes"] == out.stat().st_size
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = require("chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def offline(ctx: Any) -> None:
+    """No network at all: anything but the file itself is refused (and recorded)."""
+    ctx.set_offline(True)
+    ctx.requests = []
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            ctx.requests.append(url)
+            route.abort()
+    ctx.route("**/*", handle)
+
+
+def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: Path,
+                                     sample: Dataset) -> None:
+    text = explorer.read_text()
+    assert "<script src" not in text and "<link rel=\"stylesheet\"" not in text
+    p = Page(browser, explorer.as_uri(), offline, viewport=(1366, 768))
+    try:
+        p.wait("window.digitlens.renders > 0")
+        assert p.text("prediction") == "?" and p.text("confidence") == "draw a digit"
+        p.stroke(ONE)
+        p.settle()
+        assert p.text("prediction") == "1"
+        model = load_model(trained_run)
+        x = np.array(p.js("Array.from(window.digitlens.last.input)"), np.float32)
+        probs = np.array(p.js("Array.from(window.digitlens.last.probabilities)"))
+        assert np.abs(model.trace(x).probabilities[0] - probs).max() <= 1e-5
+        assert p.page.locator("#s-fit").is_visible()  # the preprocessing strip
+        assert len(p.page.get_by_test_id("evidence").locator("canvas").all()) == 10
+        # the inspector, and a knock-out measured on the shipped sample, labelled so
+        active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
+        x0, y0 = p.js(f"window.digitlens.neuronPoint(0, {active})")
+        p.page.mouse.click(x0, y0)
+        p.wait("document.querySelector('[data-testid=inspector-title]') !== null")
+        p.settle()
+        assert "ReLU(z)" in p.text("arithmetic")
+        p.page.get_by_test_id("knockout").check()
+        p.wait("!document.querySelector('[data-testid=ko-note]').hidden")
+        p.settle()
+        assert p.js(f"window.digitlens.last.activations[0][{active}]") == 0
+        note = p.text("knockout-accuracy")
+        assert "on the 500 shipped test digits" in note
+        with_it, without = (float(v) for v in re.findall(r"([\d.]+)%", note))
+        sample_x, sample_y = shipped(text)
+        mask = np.ones(model.sizes[1], np.float32)
+        mask[active] = 0
+        acc = float(np.mean(model.trace(sample_x, masks={0: mask}).prediction == sample_y))
+        assert without == pytest.approx(100 * acc, abs=0.006)
+        assert with_it == pytest.approx(100 * np.mean(model.predict(sample_x) == sample_y),
+                                        abs=0.006)
+        # the test-set browser over the sample: load a digit into the explorer
+        p.page.get_by_test_id("tab-test").click()
+        p.page.get_by_test_id("cm-3-3").click()
+        p.wait("document.querySelectorAll('[data-testid=gallery] canvas').length > 0")
+        p.page.get_by_test_id("gallery").locator("canvas").first.click()
+        p.settle()
+        assert p.text("prediction") == "3"
+        assert p.page.get_by_test_id("clear").is_visible()
+        assert p.ctx.requests == [] and p.errors == []
+    finally:
+        p.close()
+
+
+def shipped(html: str) -> tuple[np.ndarray, np.ndarray]:
+    data = json.loads(re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S).group(1))
+    images = np.frombuffer(base64.b64decode(data["sample"]["images"]), np.uint8)
+    labels = np.array(data["sample"]["labels"])
+    assert np.bincount(labels).tolist() == [50] * 10  # balanced
+    return images.reshape(-1, 784).astype(np.float32) / 255, labels
+
+
+def test_a_hand_edited_network_is_refused_in_the_page(explorer: Path, browser: Any,
+                                                      tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"
+    broken.write_text(explorer.read_text().replace('"activation":"relu"', '"activation":"gelu"', 1))
+    p = Page(browser, broken.as_uri(), offline)
+    try:
+        assert "layers[0].activation must be one of" in p.text("confidence")
+        assert p.text("prediction") == "!"
+    finally:
+        p.errors.clear()
+        p.close()
+
+
+def test_runs_it_cannot_show_are_refused_with_one_line(tmp_path: Path) -> None:
+    model = MLP.create((100, 10, 10))
+    save_model(model, tmp_path / "odd.npz")
+    done = export(tmp_path / "odd.npz", tmp_path / "odd.html")
+    assert done.returncode == 1 and not (tmp_path / "odd.html").exists()
+    assert done.stderr.count("\n") == 1 and "draws 28×28 digits" in done.stderr
+
+
+def test_default_network_fits_the_budget(sample: Dataset) -> None:
+    text = build_html(MLP.create((784, 512, 256, 10)), sample, "default")
+    size = len(text.encode())
+    print(f"\nexplorer.html for 784-512-256-10: {size / 1e6:.2f} MB")
+    assert size <= 4_000_000
+
+
+def test_palette_js_is_generated_from_the_report_palette() -> None:
+    assert TARGET.read_text() == palette_js()
+
+
+def test_packer_wraps_modules_and_refuses_what_it_cannot_pack(tmp_path: Path) -> None:
+    node = require("node")
+    (tmp_path / "a.js").write_text('export const X = 2;\n'
+                                   'export function twice(v) { return X * v; }\n'
+                                   'function hidden() { return 1; }\n'
+                                   'export { hidden as shown };\n')
+    (tmp_path / "b.js").write_text('import { twice, shown as s } from "./a.js";\n'
+                                   'console.log(JSON.stringify([twice(21), s(), typeof X]));\n')
+    (tmp_path / "bundle.js").write_text(pack(tmp_path / "b.js"))
+    out = subprocess.run([node, str(tmp_path / "bundle.js")], capture_output=True, text=True,
+                         check=True).stdout
+    assert json.loads(out) == [42, 1, "undefined"]  # a module's names stay its own
+    (tmp_path / "c.js").write_text("export const A = 1, B = 2;\n")
+    with pytest.raises(PackError, match="one name per exported declaration"):
+        pack(tmp_path / "c.js")
+    (tmp_path / "d.js").write_text('import * as all from "./a.js";\n')
+    with pytest.raises(PackError, match="only `import"):
+        pack(tmp_path / "d.js")
