@@ -128,6 +128,7 @@ def test_explorer_in_jupyterlab(lab: str) -> None:
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{lab}/lab/tree/explorer.ipynb")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar')"
@@ -136,12 +137,13 @@ def test_explorer_in_jupyterlab(lab: str) -> None:
         canvas = page.locator("[data-testid=dl-canvas]")
         try:
             canvas.wait_for(timeout=60_000)
-        except Exception:
+        except Exception as exc:
             if SHOTS:
                 page.screenshot(path=str(Path(SHOTS) / "jupyterlab-no-widget.png"))
-            raise
+            raise AssertionError(f"the widget did not render; page errors: {errors}") from exc
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
+        mode = page.locator("[data-testid=dl-mode]").text_content()
         pred = page.locator("[data-testid=dl-prediction]")
         results = {}
         for digit, points in (
@@ -169,6 +171,7 @@ def test_explorer_in_jupyterlab(lab: str) -> None:
                 page.screenshot(path=str(Path(SHOTS) / f"jupyterlab-explorer-{digit}.png"))
         browser.close()
     assert not errors, errors
+    assert mode == "computed in this page (engine.js)"
     for digit, (shown, kernel) in results.items():
         assert kernel[0] == "KERNEL"
         # the page, the widget's synced prediction and the Python engine on its pixels agree

@@ -185,3 +185,21 @@ def test_explorer_kernel_mode_predicts_a_drawing(run: dl.LoadedRun) -> None:
     assert ar["value"] == pytest.approx(float(t.activations[1][0, 5]), abs=1e-3)
     w.selected = {"layer": 0, "index": 99}
     assert "error" in w.state["inspector"]
+
+
+@pytest.mark.e2e
+def test_widget_modules_load_in_node(tmp_path: Path) -> None:
+    """Each widget's ESM (the page's modules packed in front of the widget's script) is a
+    module Node can import, with anywidget's ``render`` as its default export."""
+    from digitlens.notebook.explorer import PAGE_MODULES
+    from digitlens.notebook.modules import widget_esm
+    from support import require
+    node = require("node")
+    for name, mods in (("explorer", PAGE_MODULES), ("monitor", ())):
+        path = tmp_path / f"{name}.mjs"
+        path.write_text(widget_esm(name, mods))
+        out = subprocess.run([node, "-e", f"import({json.dumps(str(path))}).then(m => "
+                              "console.log(typeof m.default.render))"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "function", out.stderr
+    assert "function loadNetwork" in widget_esm("explorer", PAGE_MODULES)

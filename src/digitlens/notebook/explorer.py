@@ -17,7 +17,7 @@ import numpy as np
 import traitlets as t
 
 from digitlens.api import RunLike, as_run
-from digitlens.notebook.modules import page_module, widget_css, widget_esm
+from digitlens.notebook.modules import has_page_module, widget_css, widget_esm
 
 PAGE_MODULES = ("colors", "draw", "engine")
 
@@ -52,7 +52,7 @@ class Explorer(anywidget.AnyWidget):
         self.run = as_run(run)
         model = self.run.model
         names = list(model.meta.get("class_names") or [str(i) for i in range(model.sizes[-1])])
-        mode = compute or ("page" if page_module("engine") else "kernel")
+        mode = compute or ("page" if has_page_module("engine") else "kernel")
         network = ""
         if mode == "page":
             from digitlens.export.json_format import to_json_text

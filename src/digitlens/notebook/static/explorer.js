@@ -1,13 +1,18 @@
 // dl.Explorer: the explorer's drawing pad (draw.js) and colours (colors.js); the numbers come
 // from the in-page engine (engine.js) in "page" mode, else from the kernel's Python engine.
+// In page mode the drawing, prediction and probabilities are synced back to the kernel at most
+// every SYNC_MS (and once more after the last change), so the loop never waits for Python.
+
+const SYNC_MS = 120;
 
 const CELL = 10;  // px per neuron square in the network diagram
 
-function gridShape(n) {
-  if (n === 784) return [28, 28];
-  let cols = Math.ceil(Math.sqrt(n));
-  while (n % cols && cols < n && cols - Math.sqrt(n) < 3) cols++;
-  if (n % cols) cols = Math.ceil(Math.sqrt(n));
+function gridShape(n) {  // as engine.js's gridShape (analysis.inspect.grid_shape)
+  const root = Math.sqrt(n);
+  let rows = 1;
+  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
+  if (rows >= root / 2) return [rows, n / rows];
+  const cols = Math.ceil(root);
   return [Math.ceil(n / cols), cols];
 }
 
@@ -15,9 +20,10 @@ function layerLabel(sizes, k) {
   return k === sizes.length - 2 ? `output (${sizes[k + 1]})` : `hidden ${k + 1} (${sizes[k + 1]})`;
 }
 
-async function render({ model, el }) {
-  const mods = await loadModules();
-  const C = mods.colors, sizes = model.get("sizes"), names = model.get("class_names");
+function render({ model, el }) {
+  const C = PAGE.colors, E = PAGE.engine, sizes = model.get("sizes"), names = model.get("class_names");
+  const inPage = model.get("compute") === "page" && E !== undefined;
+  const net = inPage ? E.loadNetwork(JSON.parse(model.get("network"))) : null;
   const root = h("div", { class: "dl-explorer" });
   el.append(root);
 
@@ -40,7 +46,7 @@ async function render({ model, el }) {
     return { row, fill };
   });
   const mode = h("div", { class: "dl-note", "data-testid": "dl-mode",
-    text: model.get("compute") === "page" ? "computed in this page" : "computed by the kernel" });
+    text: inPage ? "computed in this page (engine.js)" : "computed by the kernel" });
   root.append(h("div", { class: "dl-col" }, h("div", { class: "dl-title", text: "Prediction" }),
     pred, bars, mode));
 
@@ -58,10 +64,10 @@ async function render({ model, el }) {
     });
     return { cv, r, c, n };
   });
-  const net = h("div", { class: "dl-col dl-net" }, h("div", { class: "dl-title", text: "Network" }));
-  layers.forEach((L, k) => net.append(h("div", { class: "dl-note", text: layerLabel(sizes, k) }), L.cv));
-  net.append(h("div", { class: "dl-note", text: "click a neuron to inspect it" }));
-  root.append(net);
+  const netBox = h("div", { class: "dl-col dl-net" }, h("div", { class: "dl-title", text: "Network" }));
+  layers.forEach((L, k) => netBox.append(h("div", { class: "dl-note", text: layerLabel(sizes, k) }), L.cv));
+  netBox.append(h("div", { class: "dl-note", text: "click a neuron to inspect it" }));
+  root.append(netBox);
 
   // evidence and inspector
   const evTitle = h("div", { class: "dl-title", text: "Evidence: input × weights per class" });
@@ -114,25 +120,54 @@ async function render({ model, el }) {
       h("pre", { text: `z = Σ inputs × weights + bias\n  = ${f(a.positive_sum)} (positive) ${f(a.negative_sum)} (negative) + ${f(a.bias)}\n  = ${f(a.z)}\n${a.activation}(z) = ${f(a.value)}` }));
   }
 
-  const drawPad = new mods.draw.DrawPad(pad, () => schedule());
+  // page mode: the engine computes everything a frame needs; the kernel hears the results
+  let last = null, lastSync = 0, syncTimer = null;
+  function inspectPage(t, sel) {
+    try {
+      return { layer: sel.layer, index: sel.index, arithmetic: E.arithmetic(net, t, sel.layer, sel.index, 6),
+        weights: E.neuronWeights(net, sel.layer, sel.index).composed };
+    } catch (err) { return { error: err.message }; }
+  }
+  function computePage() {
+    const g = drawPad.grayBytes(), t0 = performance.now();
+    const pre = E.preprocess(g.gray, g.width, g.height);
+    const t = net.trace(pre.centred), ev = E.evidence(net, t), sel = model.get("selected");
+    const s = { has_ink: pre.has_ink, pixels: pre.centred, activations: t.activations,
+      probabilities: t.probabilities, evidence: { method: ev.method, scores: ev.scores, contributions: ev.contributions },
+      inspector: sel && Number.isInteger(sel.layer) ? inspectPage(t, sel) : null };
+    show(s);
+    el.dataset.computeMs = (performance.now() - t0).toFixed(2);
+    last = { pixels: Array.from(pre.centred), prediction: pre.has_ink ? t.prediction : null,
+      probabilities: Array.from(t.probabilities) };
+    syncLater();
+  }
+  function syncLater() {
+    const wait = lastSync + SYNC_MS - performance.now();
+    if (syncTimer) return;
+    syncTimer = setTimeout(() => {
+      syncTimer = null; lastSync = performance.now();
+      for (const [k, v] of Object.entries(last)) model.set(k, v);
+      model.save_changes();
+    }, Math.max(0, wait));
+  }
+  // kernel mode: send the pad's grey levels; the kernel answers through `state`
+  function sendToKernel() {
+    const g = drawPad.grayBytes();
+    model.set("drawing_size", [g.width, g.height]);
+    model.set("drawing", new DataView(g.gray.buffer.slice(0)));
+    model.save_changes();
+  }
+  const drawPad = new PAGE.draw.DrawPad(pad, () => schedule());
   let pending = false;
   function schedule() {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => { pending = false; send(); });
-  }
-  function send() {
-    const g = drawPad.gray();
-    const bin = atob(g.gray), bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    model.set("drawing_size", [g.width, g.height]);
-    model.set("drawing", new DataView(bytes.buffer));
-    model.save_changes();
+    requestAnimationFrame(() => { pending = false; if (inPage) computePage(); else sendToKernel(); });
   }
   clear.addEventListener("click", () => drawPad.clear());
   undo.addEventListener("click", () => drawPad.undo());
-  model.on("change:state", () => show(model.get("state")));
-  show(model.get("state"));
+  if (inPage) model.on("change:selected", () => computePage());
+  else { model.on("change:state", () => show(model.get("state"))); show(model.get("state")); }
 }
 
 export default { render };
