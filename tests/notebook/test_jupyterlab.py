@@ -5,17 +5,13 @@ printed by a follow-up cell), and check both against the Python engine."""
 
 from __future__ import annotations
 
-import json
+import math
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from lab_server import FLAGS, jupyter_lab, open_notebook, run_cell, stroke, write_notebook
 
 from digitlens.data.sources import Dataset
 from digitlens.nn.presets import TrainConfig
@@ -23,19 +19,7 @@ from digitlens.nn.train import train
 from support import require
 
 pytestmark = pytest.mark.e2e
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 SHOTS = os.environ.get("DIGITLENS_SCREENSHOTS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cell(source: str) -> dict[str, Any]:
-    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-            "execution_count": None}
 
 
 @pytest.fixture(scope="module")
@@ -51,76 +35,13 @@ def lab(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     config = TrainConfig(layers=(784, 100, 10), epochs=12, batch_size=32, seed=2,
                          dataset="mnist-sample", preset="test-lab")
     train(config, sample, root / "run")
-    nb = {"cells": [cell("import digitlens as dl\nw = dl.Explorer('run')\nw"),
-                    cell("print('KERNEL', w.prediction, dl.predict(w.run, w.pixels).digit)")],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (root / "explorer.ipynb").write_text(json.dumps(nb))
-    port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".jupyter"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
-    log = (root / "lab.log").open("wb")
-    root_flag = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", *root_flag, "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-         "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/status", timeout=2):  # noqa: S310
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                raise RuntimeError("JupyterLab did not start: " +
-                                   (root / "lab.log").read_text()[-2000:]) from None
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
-
-
-def stroke(page: Any, box: dict[str, float], points: list[tuple[float, float]]) -> None:
-    """A mouse stroke through points given as fractions of the canvas."""
-    def at(p: tuple[float, float]) -> tuple[float, float]:
-        return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*at(p), steps=4)
-    page.mouse.up()
-
-
-def run_cell(page: Any, index: int) -> None:
-    """Shift+Enter in a cell; again if the kernel was not listening yet (the prompt stays
-    empty: JupyterLab drops a run asked for while its kernel connection is being made)."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    before = cell.locator(".jp-InputPrompt").text_content()
-    for _ in range(6):
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
-        for _ in range(20):
-            page.wait_for_timeout(250)
-            if cell.locator(".jp-InputPrompt").text_content() != before:
-                return
-    raise AssertionError(f"cell {index} never ran")
+    write_notebook(root / "explorer.ipynb", "import digitlens as dl\nw = dl.Explorer('run')\nw",
+                   "print('KERNEL', w.prediction, dl.predict(w.run, w.pixels).digit)")
+    with jupyter_lab(root) as url:
+        yield url
 
 
 def test_explorer_in_jupyterlab(lab: str) -> None:
-    import math
-
     chromium = require("chromium")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
@@ -129,10 +50,7 @@ def test_explorer_in_jupyterlab(lab: str) -> None:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{lab}/lab/tree/explorer.ipynb")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar')"
-                               "?.textContent || '')", timeout=60_000)
+        open_notebook(page, lab, "explorer.ipynb")
         run_cell(page, 0)
         canvas = page.locator("[data-testid=dl-canvas]")
         try:
@@ -157,7 +75,7 @@ def test_explorer_in_jupyterlab(lab: str) -> None:
             stroke(page, box, points)
             page.wait_for_function("document.querySelector('[data-testid=dl-prediction]')"
                                    ".textContent !== '–'", timeout=20_000)
-            page.wait_for_timeout(300)  # the last move's answer
+            page.wait_for_timeout(400)  # the last change's sync to the kernel
             shown = pred.text_content()
             run_cell(page, 1)
             out = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")

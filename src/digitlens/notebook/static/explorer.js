@@ -5,7 +5,7 @@
 
 const SYNC_MS = 120;
 
-const CELL = 10;  // px per neuron square in the network diagram
+const CELL = 16;  // px per neuron square in the network diagram
 
 function gridShape(n) {  // as engine.js's gridShape (analysis.inspect.grid_shape)
   const root = Math.sqrt(n);
@@ -54,7 +54,7 @@ function render({ model, el }) {
   const layers = sizes.slice(1).map((n, k) => {
     const [r, c] = gridShape(n);
     const cv = h("canvas", { class: "dl-layer", "data-layer": k, width: c, height: r });
-    cv.style.width = `${Math.min(c * CELL, 200)}px`;
+    cv.style.width = `${Math.min(c * CELL, 240)}px`;
     cv.addEventListener("click", (e) => {
       const b = cv.getBoundingClientRect();
       const col = Math.floor((e.clientX - b.left) / b.width * c);
@@ -136,7 +136,7 @@ function render({ model, el }) {
       probabilities: t.probabilities, evidence: { method: ev.method, scores: ev.scores, contributions: ev.contributions },
       inspector: sel && Number.isInteger(sel.layer) ? inspectPage(t, sel) : null };
     show(s);
-    el.dataset.computeMs = (performance.now() - t0).toFixed(2);
+    root.dataset.computeMs = (performance.now() - t0).toFixed(2);
     last = { pixels: Array.from(pre.centred), prediction: pre.has_ink ? t.prediction : null,
       probabilities: Array.from(t.probabilities) };
     syncLater();
@@ -157,12 +157,20 @@ function render({ model, el }) {
     model.set("drawing", new DataView(g.gray.buffer.slice(0)));
     model.save_changes();
   }
-  const drawPad = new PAGE.draw.DrawPad(pad, () => schedule());
-  let pending = false;
-  function schedule() {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => { pending = false; if (inPage) computePage(); else sendToKernel(); });
+  // A change is computed at once (at most one every MIN_GAP_MS, as the explorer does); each
+  // answer's delay since the oldest pointer move it reflects is kept in root.dlTimes.
+  const MIN_GAP_MS = 4;
+  root.dlTimes = [];
+  let oldest = null, lastRun = -Infinity, timer = null;
+  const drawPad = new PAGE.draw.DrawPad(pad, (stamp) => schedule(stamp));
+  function schedule(stamp) {
+    if (oldest === null) oldest = stamp ?? performance.now();
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null; lastRun = performance.now();
+      const since = oldest; oldest = null;
+      if (inPage) { computePage(); root.dlTimes.push(performance.now() - since); } else sendToKernel();
+    }, Math.max(0, lastRun + MIN_GAP_MS - performance.now()));
   }
   clear.addEventListener("click", () => drawPad.clear());
   undo.addEventListener("click", () => drawPad.undo());
