@@ -161,7 +161,7 @@ function render({ model, el }) {
   // answer's delay since the oldest pointer move it reflects is kept in root.dlTimes.
   const MIN_GAP_MS = 4;
   root.dlTimes = [];
-  let oldest = null, lastRun = -Infinity, timer = null;
+  let oldest = null, lastRun = -Infinity, timer = null, kernelSince = null;
   const drawPad = new PAGE.draw.DrawPad(pad, (stamp) => schedule(stamp));
   function schedule(stamp) {
     if (oldest === null) oldest = stamp ?? performance.now();
@@ -169,13 +169,21 @@ function render({ model, el }) {
     timer = setTimeout(() => {
       timer = null; lastRun = performance.now();
       const since = oldest; oldest = null;
-      if (inPage) { computePage(); root.dlTimes.push(performance.now() - since); } else sendToKernel();
+      if (inPage) { computePage(); root.dlTimes.push(performance.now() - since); } else {
+        kernelSince = kernelSince ?? since; sendToKernel();
+      }
     }, Math.max(0, lastRun + MIN_GAP_MS - performance.now()));
   }
   clear.addEventListener("click", () => drawPad.clear());
   undo.addEventListener("click", () => drawPad.undo());
   if (inPage) model.on("change:selected", () => computePage());
-  else { model.on("change:state", () => show(model.get("state"))); show(model.get("state")); }
+  else {
+    model.on("change:state", () => {
+      show(model.get("state"));
+      if (kernelSince !== null) { root.dlTimes.push(performance.now() - kernelSince); kernelSince = null; }
+    });
+    show(model.get("state"));
+  }
 }
 
 export default { render };
