@@ -71,12 +71,18 @@ def jupyter_lab(root: Path) -> Iterator[str]:
         log.close()
 
 
-def open_notebook(page: Any, url: str, name: str) -> None:
-    """Open a notebook and wait until its kernel is idle."""
-    page.goto(f"{url}/lab/tree/{name}")
+UIS = {"lab": "lab/tree", "notebook7": "notebooks"}  # front end -> its notebook URL path
+
+
+def open_notebook(page: Any, url: str, name: str, ui: str = "lab") -> None:
+    """Open a notebook in JupyterLab or Notebook 7 (served by the same server); in JupyterLab
+    wait until the status bar says the kernel is idle (Notebook 7 has no status bar: run_cell
+    retries until the kernel listens)."""
+    page.goto(f"{url}/{UIS[ui]}/{name}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar')"
-                           "?.textContent || '')", timeout=60_000)
+    if ui == "lab":
+        page.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar')"
+                               "?.textContent || '')", timeout=60_000)
 
 
 def run_cell(page: Any, index: int) -> None:
