@@ -91,6 +91,7 @@ def run_cell(page: Any, index: int) -> None:
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     before = cell.locator(".jp-InputPrompt").text_content()
     for _ in range(6):
+        cell.scroll_into_view_if_needed()
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         for _ in range(20):

@@ -7,6 +7,7 @@ function render({ model, el }) {
   const curve = h("canvas", { width: W, height: H, "data-testid": "dl-monitor-curve" });
   const img = h("img", { class: "dl-mosaic", alt: "first-layer weights" });
   img.style.maxWidth = "420px";
+  img.style.display = "none";  // until the first epoch's mosaic
   root.append(h("div", { class: "dl-col" }, status, curve), h("div", { class: "dl-col" },
     h("div", { class: "dl-title", text: "First-layer weights (red +, blue −)" }), img));
   el.append(root);
@@ -22,6 +23,8 @@ function render({ model, el }) {
       c.fillText(`${p * 100}%`, 2, y + 3);
     }
     c.fillText("epoch", W / 2, H - 4);
+    c.fillText("0", L, H - 4);
+    c.textAlign = "right"; c.fillText(String(total), W - 6, H - 4); c.textAlign = "left";
     c.strokeStyle = "#14919b"; c.lineWidth = 2; c.beginPath();
     ep.forEach((e, i) => {
       const x = L + (e / total) * (W - L - 6), y = 8 + (1 - acc[i]) * (H - 28);
@@ -31,7 +34,7 @@ function render({ model, el }) {
     if (ep.length) {
       status.textContent = `epoch ${ep[ep.length - 1]} of ${total}: test accuracy ${(100 * acc[acc.length - 1]).toFixed(2)}%`;
     }
-    if (model.get("mosaic")) img.src = model.get("mosaic");
+    if (model.get("mosaic")) { img.src = model.get("mosaic"); img.style.display = ""; }
   }
   for (const k of ["epochs", "mosaic", "total"]) model.on(`change:${k}`, draw);
   draw();
