@@ -203,3 +203,18 @@ def test_widget_modules_load_in_node(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=60)
         assert out.stdout.strip() == "function", out.stderr
     assert "function loadNetwork" in widget_esm("explorer", PAGE_MODULES)
+
+
+def test_explorer_page_mode_gets_the_exact_network(run: dl.LoadedRun) -> None:
+    """Page mode hands engine.js the digitlens-network document with float32 weights as they
+    are (base64), so the page computes with the model's own numbers."""
+    import base64
+    w = dl.Explorer(run)
+    assert w.compute == "page" and w.drawing == b""
+    doc = json.loads(w.network)
+    assert doc["format"] == "digitlens-network" and doc["sizes"] == [784, 32, 16, 10]
+    for layer, wt, b in zip(doc["layers"], run.model.weights, run.model.biases, strict=True):
+        got = np.frombuffer(base64.b64decode(layer["weights"]["data"]), "<f4")
+        np.testing.assert_array_equal(got.reshape(wt.shape[1], wt.shape[0]).T, wt)
+        np.testing.assert_array_equal(np.frombuffer(base64.b64decode(layer["biases"]["data"]),
+                                                    "<f4"), b)

@@ -36,7 +36,7 @@ class Explorer(anywidget.AnyWidget):
     _esm = t.Unicode().tag(sync=True)
     _css = t.Unicode().tag(sync=True)
     compute = t.Unicode("kernel").tag(sync=True)       # "page" (engine.js) or "kernel"
-    network = t.Unicode("").tag(sync=True)              # digitlens-network v1 JSON, for the page
+    network = t.Unicode("").tag(sync=True)  # digitlens-network v1 JSON (page mode), weights base64
     sizes = t.List(t.Int()).tag(sync=True)
     class_names = t.List(t.Unicode()).tag(sync=True)
     # the pad's grey levels, kernel mode (binary buffers arrive as memoryview)
@@ -54,9 +54,11 @@ class Explorer(anywidget.AnyWidget):
         names = list(model.meta.get("class_names") or [str(i) for i in range(model.sizes[-1])])
         mode = compute or ("page" if has_page_module("engine") else "kernel")
         network = ""
-        if mode == "page":
-            from digitlens.export.json_format import to_json_text
-            network = to_json_text(model)
+        if mode == "page":  # the single-file explorer's document: exact float32, base64
+            import json
+
+            from digitlens.export.html_explorer import network_document
+            network = json.dumps(network_document(model), separators=(",", ":"))
         super().__init__(_esm=widget_esm("explorer", PAGE_MODULES), _css=widget_css("explorer"),
                          compute=mode, network=network, sizes=list(model.sizes),
                          class_names=names, **kwargs)

@@ -66,7 +66,7 @@ function render({ model, el }) {
   });
   const netBox = h("div", { class: "dl-col dl-net" }, h("div", { class: "dl-title", text: "Network" }));
   layers.forEach((L, k) => netBox.append(h("div", { class: "dl-note", text: layerLabel(sizes, k) }), L.cv));
-  netBox.append(h("div", { class: "dl-note", text: "click a neuron to inspect it" }));
+  netBox.append(h("div", { class: "dl-note", text: "click a neuron to inspect it (orange)" }));
   root.append(netBox);
 
   // evidence and inspector
@@ -91,6 +91,12 @@ function render({ model, el }) {
       const m = Math.max(...a) || 1;
       vals.set(a.map((v) => v / m));
       C.paint(L.cv, vals, L.c, L.r, "act", 1);
+      const sel = model.get("selected");
+      if (sel && sel.layer === k && sel.index < L.n) {  // the inspected neuron, in orange
+        const ctx = L.cv.getContext("2d");
+        ctx.fillStyle = "#e8730c";
+        ctx.fillRect(sel.index % L.c, Math.floor(sel.index / L.c), 1, 1);
+      }
     });
     const p = s.probabilities, best = p.indexOf(Math.max(...p));
     pred.textContent = s.has_ink ? names[best] : "–";
