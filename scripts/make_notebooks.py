@@ -80,9 +80,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "hidden neurons' weights after every epoch."),
         ("code", SETUP),
         ("code", "monitor = dl.TrainingMonitor()\nmonitor"),
-        ("md", "S3 trains for 230 epochs on 60,000 digits with batches of 500. On the "
-               "2,000-digit sample, batches of 50 give the same number of steps per epoch "
-               "as a few of S3's."),
+        ("md", "S3 takes 120 steps an epoch (60,000 digits in batches of 500) for 230 "
+               "epochs. On the 2,000-digit sample, batches of 50 give 40 steps an epoch, so "
+               "the 15 epochs here are about 5 of S3's: expect a curve that is still rising."),
         ("code", 'run = dl.train(preset="s3-machine-academy", epochs=15, batch_size=50,\n'
                  '               out="runs/nb-s3", dataset=DATASET, monitor=monitor)\nrun'),
         ("md", "The training video, epoch by epoch (a GIF here; `.save(\"s3.mp4\")` writes "
