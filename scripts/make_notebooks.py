@@ -150,6 +150,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
 def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_markdown_cell(src) if kind == "md" else new_code_cell(src)
                              for kind, src in cells])
+    for i, cell in enumerate(nb.cells):  # stable ids: a rewrite changes only edited cells
+        cell.id = f"cell-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
