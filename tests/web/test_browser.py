@@ -339,7 +339,7 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
         x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
         p.page.mouse.click(x, y)
-        p.wait("document.querySelector('[data-testid=inspector-title]') !== null")
+        p.wait("document.querySelector('[data-testid=inspector-title]') !== null", 45)
         p.settle()
         assert p.js("window.scrollY") == 0
         for testid in ("inspector-title", "arithmetic"):
@@ -370,6 +370,14 @@ def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Pa
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         p.settle()
         assert p.text("prediction") == "1"
+        p.page.get_by_test_id("diagram").scroll_into_view_if_needed()
+        p.page.wait_for_timeout(200)  # the page has stopped moving
+        active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
+        x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
+        p.page.touchscreen.tap(x, y)
+        p.wait("document.querySelector('[data-testid=inspector-title]') !== null", 45)
+        assert inside(p.page.get_by_test_id("inspector-title").bounding_box(), 390, 844)
+        assert p.js("document.documentElement.scrollWidth") <= 390
         p.page.screenshot(path=str(shots / "phone.png"))
         assert p.errors == []
     finally:

@@ -55,8 +55,9 @@ def b64(a: np.ndarray) -> str:
 def nets(sample: Dataset, trained_run: Path,
          tmp_path_factory: pytest.TempPathFactory) -> dict[str, MLP]:
     """A ReLU (the shared small run), a sigmoid (sigmoid outputs, quadratic cost), a tanh and
-    a single-layer net, trained on the sample."""
-    out = {"relu": load_model(trained_run)}
+    a single-layer net, trained on the sample; and an untrained three-class net."""
+    out = {"relu": load_model(trained_run),
+           "three": MLP.create((784, 20, 3), "relu", seed=5)}  # not ten classes: the general path
     root = tmp_path_factory.mktemp("engine-nets")
     for name, cfg in {
         "sigmoid": TrainConfig(layers=(784, 30, 10), activation="sigmoid", output="sigmoid",
@@ -72,7 +73,7 @@ def nets(sample: Dataset, trained_run: Path,
     return out
 
 
-KNOCKOUTS = {"relu": {0: [3, 17, 20], 1: [5]}, "sigmoid": {0: [1, 2, 29]},
+KNOCKOUTS = {"relu": {0: [3, 17, 20], 1: [5]}, "three": {0: [1, 4]}, "sigmoid": {0: [1, 2, 29]},
              "tanh": {0: [0, 7], 1: [19]}, "single": {}}
 
 
@@ -238,3 +239,18 @@ def test_engine_refuses_bad_drawings_and_inputs_with_a_clear_message() -> None:
     assert out["size"] == "the input must be 784 numbers, got 100"
     assert out["range"] == out["nan"] == "the input's values must lie in 0..1"
     assert out["knock"] == "this network has no hidden layer to knock out"
+
+
+def test_the_documented_node_example_runs(nets: dict[str, MLP], tmp_path: Path) -> None:
+    """docs/engine.md's example, as written, against an exported network."""
+    import re
+
+    node = require("node")
+    doc = (Path(__file__).parents[2] / "docs/engine.md").read_text()
+    code = re.search(r"```js\n(.*?)```", doc, re.S).group(1)  # type: ignore[union-attr]
+    code = code.replace("./src/digitlens/web/static/js/engine.js", ENGINE.as_uri())
+    (tmp_path / "example.mjs").write_text(code)
+    export_json(nets["relu"], tmp_path / "net.json")
+    out = subprocess.run([node, "example.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    assert out[0] in "0123456789" and out[-1] == "7840"

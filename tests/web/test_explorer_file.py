@@ -116,10 +116,19 @@ def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: 
         p.page.get_by_test_id("gallery").locator("canvas").first.click()
         p.settle()
         assert p.text("prediction") == "3"
+        m = re.match(r"Test digit #(\d+) \(shipped digit (\d+) of 500\), labelled 3",
+                     p.text("source"))
+        assert m and shipped_indices(text)[int(m.group(2)) - 1] == int(m.group(1))
+        assert sample_y[int(m.group(2)) - 1] == 3
         assert p.page.get_by_test_id("clear").is_visible()
         assert p.ctx.requests == [] and p.errors == []
     finally:
         p.close()
+
+
+def shipped_indices(html: str) -> list[int]:
+    data = json.loads(re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S).group(1))
+    return list(data["sample"]["indices"])
 
 
 def shipped(html: str) -> tuple[np.ndarray, np.ndarray]:

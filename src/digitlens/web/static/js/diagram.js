@@ -4,15 +4,7 @@
 // laid out at its natural size and scaled by CSS to the width it is given (phones).
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
-
-function gridShape(n) {  // same rule as digitlens.analysis.inspect.grid_shape
-  const root = Math.sqrt(n);
-  let rows = 1;
-  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
-  if (rows >= root / 2) return [rows, n / rows];
-  const cols = Math.ceil(root);
-  return [Math.ceil(n / cols), cols];
-}
+import { gridShape } from "./engine.js";
 
 export class Diagram {
   constructor(canvas, tip, onPick) {
@@ -157,7 +149,7 @@ export class Diagram {
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
       ctx.fillText(this.classNames[i] ?? i, x, y + 0.5);
       ctx.fillStyle = "#667085"; ctx.textAlign = "left"; ctx.font = "11.5px system-ui, sans-serif";
-      ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, x + radius + 6, y + 0.5);
+      if (data.has_ink !== false) ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, x + radius + 6, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }
   }
@@ -194,8 +186,9 @@ export class Diagram {
       : out ? `output ${this.classNames[h.index] ?? h.index}` : `hidden ${h.ci} · neuron ${h.index}`;
     const r = this.canvas.getBoundingClientRect();
     this.tip.textContent = `${name}: ${v.toFixed(3)}${h.layer >= 0 ? " · click to inspect" : ""}`;
-    this.tip.style.left = `${e.clientX - r.left + 14}px`;
+    this.tip.hidden = false;  // kept inside the diagram (a phone has no room beside it)
+    const left = Math.min(e.clientX - r.left + 14, r.width - this.tip.offsetWidth - 2);
+    this.tip.style.left = `${Math.max(0, left)}px`;
     this.tip.style.top = `${e.clientY - r.top + 10}px`;
-    this.tip.hidden = false;
   }
 }

@@ -8,19 +8,17 @@
 // Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
 // the layout in which both the forward pass (a row per non-zero input) and the backward pass
 // (a dot product per input) read memory in order. Sums run in float64 and are stored as
-// float32, as the Python engine stores them.
+// float32, as the Python engine stores them. Preprocessing lives in preprocess.js and is
+// exported from here too: this module is the engine's one entry point.
 
-export const FIELD = 28;
-export const BOX = 20;
-export const CENTRE = 14;
-export const INK_THRESHOLD = 0.02;
-export const MAX_SIDE = 512;
+import { EngineError } from "./engine-error.js";
+import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, preprocess, resize } from "./preprocess.js";
+
+export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, MAX_SIDE, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;
 
-/** Every problem the engine refuses: one clear sentence, for the page to show. */
-export class EngineError extends Error {}
 
 const f32 = Math.fround;
 const ACTIVATIONS = {
@@ -105,7 +103,16 @@ function readBiases(value, n, where) {
  * json`). Anything the page cannot run (another schema, other input sizes, wrong shapes,
  * non-finite numbers) is an EngineError naming the field.
  */
+const LOADED = new WeakMap();  // the same parsed document is decoded and checked once
+
 export function loadNetwork(doc) {
+  if (doc && typeof doc === "object" && LOADED.has(doc)) return LOADED.get(doc);
+  const net = readNetwork(doc);
+  LOADED.set(doc, net);
+  return net;
+}
+
+function readNetwork(doc) {
   if (!doc || typeof doc !== "object" || doc.format !== "digitlens-network") {
     throw new EngineError('not a digitlens network (no "format": "digitlens-network")');
   }
@@ -277,13 +284,28 @@ export function evidence(net, trace) {
         g = d(a[i]);
         if (g === 0) continue;
       }
-      acc.fill(0);
       const row = i * nOut;
-      for (let k = 0; k < live.length; k++) {
-        const j = live[k], wij = w[row + j], base = j * C;
-        for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+      if (C === 10) {  // ten classes (digits): sums kept in registers, about twice as fast
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0;
+        for (let k = 0; k < live.length; k++) {
+          const j = live[k], wij = w[row + j], b = j * 10;
+          s0 += delta[b] * wij; s1 += delta[b + 1] * wij; s2 += delta[b + 2] * wij;
+          s3 += delta[b + 3] * wij; s4 += delta[b + 4] * wij; s5 += delta[b + 5] * wij;
+          s6 += delta[b + 6] * wij; s7 += delta[b + 7] * wij; s8 += delta[b + 8] * wij;
+          s9 += delta[b + 9] * wij;
+        }
+        const o = i * 10;
+        next[o] = s0 * g; next[o + 1] = s1 * g; next[o + 2] = s2 * g; next[o + 3] = s3 * g;
+        next[o + 4] = s4 * g; next[o + 5] = s5 * g; next[o + 6] = s6 * g; next[o + 7] = s7 * g;
+        next[o + 8] = s8 * g; next[o + 9] = s9 * g;
+      } else {
+        acc.fill(0);
+        for (let k = 0; k < live.length; k++) {
+          const j = live[k], wij = w[row + j], base = j * C;
+          for (let c = 0; c < C; c++) acc[c] += delta[base + c] * wij;
+        }
+        for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
       }
-      for (let c = 0; c < C; c++) next[i * C + c] = acc[c] * g;
       rows.push(i);
     }
     delta = next; live = Int32Array.from(rows);
@@ -429,183 +451,4 @@ export function accuracy(net, images, labels, knockout) {
     if (predictions[k] === labels[k]) right++;
   }
   return { accuracy: n ? right / n : 0, predictions };
-}
-
-// ---------------------------------------------------------------------------- preprocessing
-
-// numpy's pairwise summation (the order np.sum adds in), with `round` applied after every
-// addition: Math.fround for float32 arrays. The centre of mass is rounded to whole pixels,
-// so the order of a float32 sum decides a pixel now and then.
-function pairwiseSum(a, start, n, round) {
-  if (n < 8) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s = round(s + a[start + i]);
-    return s;
-  }
-  if (n <= 128) {
-    const r = [];
-    for (let j = 0; j < 8; j++) r.push(a[start + j]);
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = round(r[j] + a[start + i + j]);
-    let s = round(round(round(r[0] + r[1]) + round(r[2] + r[3])) + round(round(r[4] + r[5]) + round(r[6] + r[7])));
-    for (; i < n; i++) s = round(s + a[start + i]);
-    return s;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return round(pairwiseSum(a, start, n2, round) + pairwiseSum(a, start + n2, n - n2, round));
-}
-const same = (v) => v;
-
-function roundHalfEven(x) {  // Python's round()
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
-}
-
-function lanczos(x) {
-  if (!(x >= -3 && x < 3)) return 0;
-  const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
-  return sinc(x) * sinc(x / 3);
-}
-
-// Pillow's precompute_coeffs for LANCZOS (Resample.c): support grows with the downscale.
-// Kept per size pair: the pad sends the same size on every move.
-const COEFFS = new Map();
-function coefficients(inSize, outSize) {
-  const key = `${inSize}/${outSize}`;
-  if (!COEFFS.has(key)) {
-    if (COEFFS.size > 256) COEFFS.clear();
-    COEFFS.set(key, computeCoefficients(inSize, outSize));
-  }
-  return COEFFS.get(key);
-}
-
-function computeCoefficients(inSize, outSize) {
-  const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
-  const bounds = [], kernels = [];
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale, ss = 1 / filterscale;
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    const k = new Float64Array(Math.max(0, xmax));
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) { k[x] = lanczos((x + xmin - center + 0.5) * ss); ww += k[x]; }
-    if (ww !== 0) for (let x = 0; x < xmax; x++) k[x] /= ww;
-    bounds.push(xmin); kernels.push(k);
-  }
-  return { bounds, kernels };
-}
-
-/**
- * Pillow's Image.resize(LANCZOS) of a mode-"F" (float32) image, as preprocess.resize calls
- * it: a horizontal pass into a float32 image, then a vertical one; then clipped to 0..1.
- */
-export function resize(src, h, w, outH, outW) {
-  let cur = src, curW = w;
-  if (outW !== w) {
-    const { bounds, kernels } = coefficients(w, outW), tmp = new Float32Array(h * outW);
-    for (let y = 0; y < h; y++) {
-      for (let xx = 0; xx < outW; xx++) {
-        const k = kernels[xx], base = y * w + bounds[xx];
-        let s = 0;
-        for (let x = 0; x < k.length; x++) s += cur[base + x] * k[x];
-        tmp[y * outW + xx] = s;
-      }
-    }
-    cur = tmp; curW = outW;
-  }
-  if (outH !== h) {
-    const { bounds, kernels } = coefficients(h, outH), tmp = new Float32Array(outH * curW);
-    for (let yy = 0; yy < outH; yy++) {
-      const k = kernels[yy], y0 = bounds[yy];
-      for (let x = 0; x < curW; x++) {
-        let s = 0;
-        for (let y = 0; y < k.length; y++) s += cur[(y0 + y) * curW + x] * k[y];
-        tmp[yy * curW + x] = s;
-      }
-    }
-    cur = tmp;
-  }
-  const out = withShape(new Float32Array(outH * outW), [outH, outW]);
-  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(0, cur[i]));
-  return out;
-}
-
-function median(values) {  // np.median of float32 values (the middle two averaged in float32)
-  const s = Float32Array.from(values).sort(), n = s.length, m = n >> 1;
-  return n % 2 ? s[m] : f32(f32(s[m - 1] + s[m]) / 2);
-}
-
-/**
- * MNIST's normalisation of a drawing (data.preprocess.preprocess): `gray` width×height bytes,
- * 0 black .. 255 white, row by row. Ink is made bright (dark-on-light inverted), cropped,
- * fitted to 20×20 keeping the aspect, pasted into 28×28 with its centre of mass at (14, 14).
- * Every step is returned; `centred` (and `raw28`, the whole canvas squashed) feed the net.
- */
-export function preprocess(gray, width, height) {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new EngineError(`the drawing's size must be whole pixels, got ${width}×${height}`);
-  }
-  if (width > MAX_SIDE || height > MAX_SIDE) {
-    throw new EngineError(`the drawing is ${width}×${height}; at most ${MAX_SIDE}×${MAX_SIDE} pixels`);
-  }
-  if (!gray || gray.length !== width * height) {
-    throw new EngineError(`the drawing must hold ${width * height} grey levels, got ${gray?.length}`);
-  }
-  const n = width * height, g = new Float32Array(n);
-  for (let i = 0; i < n; i++) g[i] = Math.min(1, Math.max(0, gray[i] / 255));
-  // ink_bright: the border's median is the background
-  const border = [];
-  for (let x = 0; x < width; x++) border.push(g[x]);
-  for (let x = 0; x < width; x++) border.push(g[(height - 1) * width + x]);
-  for (let y = 0; y < height; y++) border.push(g[y * width]);
-  for (let y = 0; y < height; y++) border.push(g[y * width + width - 1]);
-  const bg = median(border), inverted = bg > 0.5;
-  const background = inverted ? 1 - bg : bg;
-  const ink = withShape(new Float32Array(n), [height, width]);
-  const denom = f32(Math.max(1 - background, 1e-6)), bg32 = f32(background);
-  let peak = 0;
-  for (let i = 0; i < n; i++) {
-    let v = inverted ? f32(1 - g[i]) : g[i];
-    if (background > 0) v = Math.min(1, Math.max(0, f32(f32(v - bg32) / denom)));
-    ink[i] = v;
-    if (v > peak) peak = v;
-  }
-  const raw28 = resize(ink, height, width, FIELD, FIELD);
-  const result = { width, height, ink, inverted, raw28, has_ink: false,
-                   cropped: withShape(new Float32Array(0), [0, 0]),
-                   fitted: withShape(new Float32Array(0), [0, 0]),
-                   centred: withShape(new Float32Array(784), [FIELD, FIELD]),
-                   bbox: [0, 0, 0, 0], centre_of_mass: [CENTRE, CENTRE], offset: [0, 0] };
-  if (peak <= 0.05) return result;
-  const cut = f32(INK_THRESHOLD * peak);
-  let top = height, bottom = -1, left = width, right = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (ink[y * width + x] > cut) {
-        if (y < top) top = y;
-        if (y > bottom) bottom = y;
-        if (x < left) left = x;
-        if (x > right) right = x;
-      }
-    }
-  }
-  bottom += 1; right += 1;
-  const h = bottom - top, w = right - left, cropped = withShape(new Float32Array(h * w), [h, w]);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) cropped[y * w + x] = ink[(top + y) * width + left + x];
-  const scale = BOX / Math.max(h, w);
-  const fh = Math.max(1, roundHalfEven(h * scale)), fw = Math.max(1, roundHalfEven(w * scale));
-  const fitted = resize(cropped, h, w, fh, fw);
-  result.cropped = cropped; result.fitted = fitted;
-  const total = pairwiseSum(fitted, 0, fitted.length, f32);
-  if (total <= 0) return result;
-  const wy = new Float64Array(fitted.length), wx = new Float64Array(fitted.length);
-  for (let i = 0; i < fitted.length; i++) { wy[i] = fitted[i] * Math.floor(i / fw); wx[i] = fitted[i] * (i % fw); }
-  const cy = pairwiseSum(wy, 0, wy.length, same) / total, cx = pairwiseSum(wx, 0, wx.length, same) / total;
-  const oy = Math.min(Math.max(roundHalfEven(CENTRE - cy), 0), FIELD - fh);
-  const ox = Math.min(Math.max(roundHalfEven(CENTRE - cx), 0), FIELD - fw);
-  for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) result.centred[(oy + y) * FIELD + ox + x] = fitted[y * fw + x];
-  Object.assign(result, { has_ink: true, bbox: [top, left, bottom, right],
-                          centre_of_mass: [cy + oy, cx + ox], offset: [oy, ox] });
-  return result;
 }

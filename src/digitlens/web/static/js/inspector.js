@@ -48,7 +48,7 @@ export function renderInspector(el, d, opts) {
   el.innerHTML = `
     <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · neuron ${d.neuron}</b>
       <span class="hint">${ACT_NAMES[d.activation] || d.activation} · ${hidden
-        ? `active for ${pct(d.test_active)} of test digits` : `average value ${d.test_mean.toFixed(3)} on test digits`}</span>
+        ? `active for ${pct(d.test_active)} of ${d.population || "test digits"}` : `average value ${d.test_mean.toFixed(3)} on ${d.population || "test digits"}`}</span>
       <button class="png" id="insp-close" title="close">✕</button></div>
     <div class="insp-imgs">
       <figure><canvas id="insp-in"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
@@ -77,7 +77,7 @@ export function renderInspector(el, d, opts) {
     const c = document.createElement("canvas");
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
     paintDigit(c, t.image);
-    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label));
+    c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label, t.name));
     top.appendChild(c);
   }
   el.querySelector("#insp-close").addEventListener("click", onClose);

@@ -177,7 +177,7 @@ function render(res) {
   }
   const src = $("source");
   src.textContent = state.test !== null && !pad.strokes.length
-    ? `Test digit #${state.test}, labelled ${res.preprocessing.label}. Draw over it to change it.`
+    ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
     : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
@@ -225,9 +225,9 @@ function closeInspector() {
   if (live.last) diagram.draw(live.last, null, knockedOut);
 }
 
-function loadTest(index, image, label) {
+function loadTest(index, image, label, name) {
   state.test = index; writeURL();
-  testDigit = { image, label };
+  testDigit = { image, label, name };
   showTab("explore");
   pad.setBackground(image);
 }

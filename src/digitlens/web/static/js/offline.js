@@ -29,6 +29,9 @@ class Offline {
 
   image(k) { return Array.from(this.images.subarray(784 * k, 784 * (k + 1))); }
 
+  // a shipped digit is known by its place in the sample; people by its test-set number
+  nameOf(k) { return `Test digit #${this.indices[k]} (shipped digit ${k + 1} of ${this.labels.length})`; }
+
   evaluate(knockout = {}) {
     const key = JSON.stringify(knockout);
     if (!this.cache.has(key)) {
@@ -58,11 +61,13 @@ class Offline {
     const order = values.map((v, k) => k).sort((a, b) => values[b] - values[a] || a - b).slice(0, 8);
     const d = {
       layer, neuron, n_layers: nLayers, kind: hidden ? "hidden" : "output",
+      population: `the ${this.labels.length} shipped test digits`,
       activation: net.activations[layer], bias: w.bias, incoming: w.incoming,
       incoming_shape: w.incoming_shape, composed: w.composed, grid: gridShape(net.sizes[layer + 1]),
       outgoing: null, test_mean: values.reduce((s, v) => s + v, 0) / values.length,
       test_active: values.filter((v) => v > 1e-6).length / values.length,
-      top_test: order.map((k) => ({ index: k, label: this.labels[k], value: values[k], image: this.image(k) })),
+      top_test: order.map((k) => ({ index: k, label: this.labels[k], value: values[k], image: this.image(k),
+                                    name: this.nameOf(k) })),
     };
     if (hidden) {
       const off = { ...knockout, [layer]: [...new Set([...(knockout[layer] || []), neuron])] };
@@ -92,7 +97,7 @@ class Offline {
     }
     const offset = +(q.get("offset") || 0), limit = +(q.get("limit") || 60);
     return { run: this.name, total: idx.length, offset, digits: idx.slice(offset, offset + limit).map((k) => ({
-      index: k, label: this.labels[k], prediction: predictions[k],
+      index: k, name: this.nameOf(k), label: this.labels[k], prediction: predictions[k],
       confidence: this.values[k].confidence, image: this.image(k) })) };
   }
 

@@ -77,7 +77,7 @@ export class TestBrowser {
         const f = document.createElement("figure"), c = document.createElement("canvas");
         paintDigit(c, t.image);
         c.dataset.index = t.index;
-        c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label));
+        c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label, t.name));
         f.appendChild(c);
         f.classList.toggle("wrong", t.label !== t.prediction);
         f.append(t.label === t.prediction ? `${t.label}` : `${t.label}→${t.prediction}`);

@@ -103,6 +103,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     const f = el.children[k];
     f.classList.toggle("top", k === prediction);
     paint(f.firstChild, c, 28, 28, "diverging", scale);
-    f.lastChild.textContent = `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`;
+    f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
+      : `${classNames[k] ?? k}`;
   });
 }
