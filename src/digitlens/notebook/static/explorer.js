@@ -1,9 +1,10 @@
 // dl.Explorer: the explorer's drawing pad (draw.js) and colours (colors.js); the numbers come
 // from the in-page engine (engine.js) in "page" mode, else from the kernel's Python engine.
-// In page mode the drawing, prediction and probabilities are synced back to the kernel at most
-// every SYNC_MS (and once more after the last change), so the loop never waits for Python.
+// In page mode the drawing, prediction and probabilities are synced back to the kernel once the
+// drawing rests SYNC_MS (and every SYNC_MAX_MS during a long stroke), so the loop never waits
+// for Python and serialising the traits does not land between two pointer moves.
 
-const SYNC_MS = 120;
+const SYNC_MS = 150, SYNC_MAX_MS = 1000;
 
 const CELL = 16;  // px per neuron square in the network diagram
 
@@ -127,7 +128,7 @@ function render({ model, el }) {
   }
 
   // page mode: the engine computes everything a frame needs; the kernel hears the results
-  let last = null, lastSync = 0, syncTimer = null;
+  let last = null, lastSync = performance.now(), syncTimer = null;
   function inspectPage(t, sel) {
     try {
       return { layer: sel.layer, index: sel.index, arithmetic: E.arithmetic(net, t, sel.layer, sel.index, 6),
@@ -147,14 +148,15 @@ function render({ model, el }) {
       probabilities: Array.from(t.probabilities) };
     syncLater();
   }
-  function syncLater() {
-    const wait = lastSync + SYNC_MS - performance.now();
-    if (syncTimer) return;
-    syncTimer = setTimeout(() => {
+  function syncLater() {  // once the drawing rests SYNC_MS, or every SYNC_MAX_MS while it moves
+    clearTimeout(syncTimer);
+    const sync = () => {
       syncTimer = null; lastSync = performance.now();
       for (const [k, v] of Object.entries(last)) model.set(k, v);
       model.save_changes();
-    }, Math.max(0, wait));
+    };
+    if (performance.now() - lastSync > SYNC_MAX_MS) sync();
+    else syncTimer = setTimeout(sync, SYNC_MS);
   }
   // kernel mode: send the pad's grey levels; the kernel answers through `state`
   function sendToKernel() {
