@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import Dataset
-from digitlens.errors import NotFoundError, bad_param
+from digitlens.errors import ModelError, NotFoundError, bad_param
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
@@ -68,14 +68,16 @@ def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int 
     return idx
 
 
-def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
+def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
           **opt: Any) -> Picture | Animation:
-    """Build view ``name`` for a run folder (or model file) on dataset ``ds``. Options (all
-    optional): index, digit, frames, mode, method, style, layer, compare, every, fps, n, target."""
+    """Build view ``name`` for a run folder, a model file or a loaded model on dataset ``ds``.
+    Options (all optional): index, digit, frames, mode, method, style, layer, compare, every,
+    fps, n, target."""
     info = get_view(name)
     if animated and not info.animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
-    model: MLP = load_model(run.path if isinstance(run, Run) else run)
+    model: MLP = run if isinstance(run, MLP) else load_model(
+        run.path if isinstance(run, Run) else run)
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels
     o = {k: v for k, v in opt.items() if v is not None}
@@ -108,6 +110,8 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
         return W.composed(model, o.get("style", "diverging"), class_names=names)
     if name == "evolution":
         from digitlens.render.views.evolution import evolution
+        if isinstance(run, MLP):
+            raise ModelError("the evolution view needs a run folder with snapshots, not a model")
         r = run if isinstance(run, Run) else Run(run)
         anim = evolution(r, o.get("every", 1), o.get("fps"), (x, y), names)
         if not animated and "epoch" in o:
@@ -142,22 +146,24 @@ def build(name: str, run: str | Run, ds: Dataset, animated: bool = False,
     return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
 
 
-def run_counts(run: str | Run) -> dict[str, Any] | None:
-    """The neuron monitor's per-epoch counts of a run folder (None for a model file)."""
+def run_counts(run: str | Run | MLP) -> dict[str, Any] | None:
+    """The neuron monitor's per-epoch counts of a run folder (None for a model)."""
     from digitlens.analysis.monitor import history_counts
+    if isinstance(run, MLP):
+        return None
     r = run if isinstance(run, Run) else Run(run)
     return history_counts(r.history()) if r.path.is_dir() else None
 
 
-def map_of(run: str | Run, model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+def map_of(run: str | Run | MLP, model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
     from digitlens.analysis.maps import check_map_layer, hidden_maps
     from digitlens.render.views.maps import map_view
     method = o.get("method", "pca")
     if method not in ("pca", "umap"):
         raise bad_param("method", "pca or umap for the map view", method)
     layers = check_map_layer(model, o.get("layer"))
-    path = run.path if isinstance(run, Run) else Path(run)
-    cache = path / "maps" if path.is_dir() else None
+    path = run.path if isinstance(run, Run) else None if isinstance(run, MLP) else Path(run)
+    cache = path / "maps" if path is not None and path.is_dir() else None
     maps = hidden_maps(model, ds.test_images, ds.test_labels, layers, method, cache)
     return map_view(maps, ds.test_labels, list(ds.class_names))
 

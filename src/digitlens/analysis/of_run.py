@@ -1,0 +1,90 @@
+"""Each analysis of a whole run in one call, for ``dl.analysis``: the run's model on its test
+set. Every function returns the analysis module's own dataclass of NumPy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from digitlens.analysis.attribution import Evidence
+from digitlens.analysis.fingerprints import ClassFingerprints
+from digitlens.analysis.inspect import Arithmetic
+from digitlens.analysis.metrics import Evaluation
+from digitlens.analysis.neurons import NeuronReport
+from digitlens.analysis.robustness import Robustness
+from digitlens.api import RunLike, as_run, input_of
+from digitlens.nn.mlp import Trace
+
+
+@dataclass
+class Composed:
+    """Composed weights (W0·W1·…) of every layer: ``images[l]`` is (n_neurons, 28, 28)."""
+
+    images: list[np.ndarray]
+
+
+def evaluate(run: RunLike) -> Evaluation:
+    """Test accuracy, per-class accuracy, confusion matrix, predictions and probabilities.
+
+    >>> dl.analysis.evaluate(run).confusion.shape        # doctest: +SKIP
+    (10, 10)
+    """
+    from digitlens.analysis.metrics import evaluate_model
+    r = as_run(run)
+    return evaluate_model(r.model, r.dataset.test_images, r.dataset.test_labels)
+
+
+def class_fingerprints(run: RunLike) -> ClassFingerprints:
+    """Each class's mean activations per layer and how consistently single digits match them."""
+    from digitlens.analysis.fingerprints import class_fingerprints as of
+    r = as_run(run)
+    return of(r.model, r.dataset.test_images, r.dataset.test_labels,
+                              len(r.dataset.class_names))
+
+
+def trace(run: RunLike, image: Any) -> Trace:
+    """Every layer's z and activation for one image (the network's one forward pass)."""
+    return as_run(run).model.trace(input_of(image)[0].reshape(1, -1))
+
+
+def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
+    """Per-class weights, input × weights and scores for one image (S1)."""
+    from digitlens.analysis.attribution import evidence as evidence_of
+    return evidence_of(as_run(run).model, input_of(image)[0], method)
+
+
+def composed(run: RunLike) -> Composed:
+    """Weights composed through the layers as 28×28 images (S2)."""
+    from digitlens.analysis.compose import all_composed
+    return Composed([w.T.reshape(-1, 28, 28) for w in all_composed(as_run(run).model)])
+
+
+def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:
+    """One neuron's value recomputed term by term: Σ inputs × weights + bias, then f (S4)."""
+    from digitlens.analysis.inspect import arithmetic as arithmetic_of
+    return arithmetic_of(as_run(run).model, layer, index, input_of(image)[0].reshape(1, -1))
+
+
+def neuron_report(run: RunLike, layer: int | None = None, finetune: bool = True) -> NeuronReport:
+    """Importance, dead/dim/duplicate neurons, ablation and pruning of a hidden layer (S3)."""
+    from digitlens.analysis.neurons import analyse_neurons, finetune_data
+    r = as_run(run)
+    ds = r.dataset
+    if not finetune:
+        return analyse_neurons(r.model, ds.test_images, ds.test_labels, layer)
+    tx, ty, tune = finetune_data(r.model, ds.train_images, ds.train_labels)
+    return analyse_neurons(r.model, ds.test_images, ds.test_labels, layer, train=(tx, ty),
+                           finetune_with=tune)
+
+
+def robustness_sweep(run: RunLike, n: int = 500) -> Robustness:
+    """Accuracy of moved and resized test digits, as drawn and after MNIST preprocessing."""
+    from digitlens.analysis.robustness import robustness as robustness_of
+    r = as_run(run)
+    return robustness_of(r.model, r.dataset.test_images, r.dataset.test_labels, n=n)
+
+
+__all__ = ["Composed", "arithmetic", "class_fingerprints", "composed", "evaluate", "evidence",
+           "neuron_report", "robustness_sweep", "trace"]

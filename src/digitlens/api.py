@@ -1,0 +1,238 @@
+"""The Python API a notebook types: ``dl.load``, ``dl.train``, ``dl.predict``.
+
+A thin layer over nn/, data/ and export/: it finds the model, the history and the dataset that
+belong together, so a view or an analysis needs one argument instead of four imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from digitlens.errors import ModelError, bad_param
+
+if TYPE_CHECKING:
+    from digitlens.data.sources import Dataset
+    from digitlens.nn.mlp import MLP
+
+MODEL_SUFFIXES = (".npz", ".json", ".onnx")
+
+
+class NotARunError(ModelError):
+    """The path given to ``dl.load`` is neither a run folder nor a model file."""
+
+    status = 404
+
+
+@dataclass
+class LoadedRun:
+    """A trained network with its history and dataset, as ``dl.load`` and ``dl.train`` return.
+
+    >>> run = dl.load("runs/s3")          # doctest: +SKIP
+    >>> run.model.sizes, run.history[-1]["test_accuracy"], run.dataset.name   # doctest: +SKIP
+    ((784, 64, 10), 0.925, 'mnist')
+    """
+
+    path: Path
+    model: MLP
+    history: list[dict[str, Any]] = field(default_factory=list)
+    is_folder: bool = False
+    dataset_name: str | None = None
+    _dataset: Dataset | None = field(default=None, repr=False)
+
+    @property
+    def dataset(self) -> Dataset:
+        """The dataset the model was trained on (loaded once; the embedded sample when MNIST
+        cannot be had)."""
+        if self._dataset is None:
+            from digitlens.data.sources import load_dataset
+            name = self.dataset_name or self.model.meta.get("dataset", {}).get("name") or "mnist"
+            self._dataset = load_dataset(name)
+        return self._dataset
+
+    @property
+    def accuracy(self) -> float | None:
+        """Test accuracy after the last epoch (None for a model file without history)."""
+        return float(self.history[-1]["test_accuracy"]) if self.history else None
+
+    def __repr__(self) -> str:
+        acc = f", test accuracy {self.accuracy:.2%}" if self.accuracy is not None else ""
+        kind = "run" if self.is_folder else "model"
+        return (f"<digitlens {kind} {self.path}: {'-'.join(map(str, self.model.sizes))}, "
+                f"{len(self.history)} epochs{acc}>")
+
+
+def load_any_model(path: Path) -> MLP:
+    """A model file by suffix: .npz (digitlens), .json (digitlens-network), .onnx (import)."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        from digitlens.export.json_format import import_json
+        return import_json(path)
+    if suffix == ".onnx":
+        from digitlens.export.onnx_import import import_onnx
+        return import_onnx(path)[0]
+    from digitlens.nn.io import load_model
+    return load_model(path)
+
+
+def load(path: str | Path, dataset: str | Dataset | None = None) -> LoadedRun:
+    """Load a run folder (model, history, snapshots) or a model file (.npz, .json, .onnx).
+
+    ``dataset``: a dataset name ("mnist", "mnist-sample", "fashion-mnist") or a loaded
+    ``Dataset``; default the one the model was trained on. Raises ``NotARunError`` when
+    ``path`` is neither.
+
+    >>> run = dl.load("runs/default")       # doctest: +SKIP
+    >>> run.model.sizes                      # doctest: +SKIP
+    (784, 512, 256, 10)
+    """
+    p = Path(path)
+    if p.is_dir():
+        if not (p / "model.npz").is_file():
+            raise NotARunError(f"{p}: not a run folder (no model.npz in it)")
+        from digitlens.nn.train import Run
+        run = Run(p)
+        model, history, folder = run.model(), run.history(), True
+    elif p.is_file():
+        if p.suffix.lower() not in MODEL_SUFFIXES:
+            raise NotARunError(f"{p}: not a run folder or a model file (.npz, .json, .onnx)")
+        model, history, folder = load_any_model(p), [], False
+    else:
+        raise NotARunError(f"{p}: no such run folder or model file")
+    loaded = LoadedRun(p, model, history, folder)
+    if isinstance(dataset, str):
+        loaded.dataset_name = dataset
+    elif dataset is not None:
+        loaded._dataset = dataset
+    return loaded
+
+
+RunLike = LoadedRun | str | Path
+
+
+def as_run(run: RunLike) -> LoadedRun:
+    """A ``LoadedRun`` from one or a path (so every function also takes a path)."""
+    return run if isinstance(run, LoadedRun) else load(run)
+
+
+def train(preset: str = "default", epochs: int | None = None, out: str | Path | None = None,
+          dataset: str = "mnist", progress: bool = True, monitor: Any = None,
+          threads: int | None = None, **overrides: Any) -> LoadedRun:
+    """Train a preset (keyword arguments override its settings, as the CLI's flags do) into the
+    run folder ``out`` (default ``runs/PRESET``); an interrupted run resumes.
+
+    ``progress``: a progress bar (tqdm's notebook bar in Jupyter). ``monitor``: a
+    ``dl.TrainingMonitor`` (or True for a new one, displayed) that draws the accuracy curve and
+    the weight mosaic after every epoch.
+
+    >>> run = dl.train(preset="s3-machine-academy", epochs=5, out="runs/s3-short",
+    ...                dataset="mnist-sample")     # doctest: +SKIP
+    """
+    from digitlens.data.sources import load_dataset
+    from digitlens.nn.presets import get_preset
+    from digitlens.nn.train import Run
+    from digitlens.nn.train import train as train_loop
+    config = get_preset(preset).config.with_overrides(epochs=epochs, dataset=dataset,
+                                                      **overrides)
+    if isinstance(config.layers, list):
+        config = config.with_overrides(layers=tuple(config.layers))
+    ds = load_dataset(config.dataset)
+    if ds.name != config.dataset:
+        config = config.with_overrides(dataset=ds.name)
+    folder = Path(out) if out is not None else Path("runs") / preset
+    done = len(Run(folder).history()) if folder.is_dir() else 0
+    callbacks: list[Callable[[dict[str, Any], MLP], None]] = []
+    bar = None
+    if progress:
+        from digitlens.notebook.progress import epoch_bar
+        bar = epoch_bar(config.epochs, done)
+        if bar is not None:
+            callbacks.append(bar.on_epoch)
+    if monitor is True:
+        from digitlens.notebook.monitor import TrainingMonitor
+        monitor = TrainingMonitor()
+        from IPython.display import display
+        display(monitor)
+    if monitor:
+        monitor.start(config.epochs, Run(folder).history() if folder.is_dir() else [])
+        callbacks.append(monitor.on_epoch)
+
+    def on_epoch(row: dict[str, Any], model: MLP) -> None:
+        for cb in callbacks:
+            cb(row, model)
+    try:
+        result = train_loop(config, ds, folder, on_epoch=on_epoch, threads=threads)
+    finally:
+        if bar is not None:
+            bar.close()
+    return LoadedRun(folder, result.model, result.history, True, _dataset=ds)
+
+
+def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
+    """The digit in ``image``: a 28×28 array in 0..1 or uint8 (used as is; also a widget's
+    784 ``pixels``), any other grayscale array, a PIL image or an image file path (MNIST
+    preprocessing first unless ``raw``).
+
+    >>> p = dl.predict(run, run.dataset.test_images[0])     # doctest: +SKIP
+    >>> p.digit, p.probabilities.round(2)                    # doctest: +SKIP
+    """
+    r = as_run(run)
+    x, has_ink = input_of(image, raw)
+    t = r.model.trace(x.reshape(1, -1))
+    names = list(r.model.meta.get("class_names") or [str(i) for i in range(r.model.sizes[-1])])
+    probs = t.probabilities[0].astype(np.float64)
+    return Prediction(int(t.prediction[0]) if has_ink else None, probs, x.reshape(28, 28),
+                      names)
+
+
+@dataclass
+class Prediction:
+    """What ``dl.predict`` returns: the digit (None without ink), its probabilities and the
+    28×28 input the network saw."""
+
+    digit: int | None
+    probabilities: np.ndarray  # (n_classes,)
+    input: np.ndarray          # (28, 28) float32 in 0..1
+    class_names: list[str]
+
+    def __repr__(self) -> str:
+        if self.digit is None:
+            return "<prediction: no ink>"
+        return (f"<prediction: {self.class_names[self.digit]} "
+                f"({self.probabilities[self.digit]:.1%} sure)>")
+
+
+def input_of(image: Any, raw: bool = False) -> tuple[np.ndarray, bool]:
+    """(784 float32 input, has ink) from an array, a PIL image or a path."""
+    from digitlens.data.preprocess import load_image, preprocess
+    if isinstance(image, str | Path):
+        image = load_image(str(image))
+    if isinstance(image, list | tuple):  # a widget's pixels
+        image = np.asarray(image, np.float32)
+    if isinstance(image, np.ndarray):
+        a = np.asarray(image)
+        if a.size == 784 and a.ndim in (1, 2):
+            a = a.reshape(28, 28)
+            x = a.astype(np.float32) / (255 if a.dtype == np.uint8 else 1)
+            if x.min() < 0 or x.max() > 1 or not np.all(np.isfinite(x)):
+                raise bad_param("image", "28×28 values in 0..1 (or uint8 0..255)",
+                                f"values in {x.min():.3g}..{x.max():.3g}")
+            return x.ravel(), bool(x.max() > 0)
+    elif not _is_pil(image):
+        raise bad_param("image", "a NumPy array, a PIL image or an image file path",
+                        type(image).__name__)
+    pre = preprocess(image)
+    x = pre.raw28 if raw else pre.centred
+    return np.asarray(x, np.float32).ravel(), pre.has_ink
+
+
+def _is_pil(obj: Any) -> bool:
+    from PIL import Image
+    return isinstance(obj, Image.Image)
+
+
+__all__ = ["LoadedRun", "NotARunError", "Prediction", "load", "predict", "train", "as_run"]
