@@ -1,8 +1,10 @@
 """ONNX import: walk a graph made elsewhere along its single chain and rebuild the MLP.
 
 Accepts only what an MLP is made of (``CHAIN_OPS``); anything else is one ``ModelError`` naming
-the node. Weights are read from the file's own bytes: no external data files are followed,
-nothing is unpickled, and sizes are checked before anything is allocated.
+the node. Weights are read from the file's own bytes or, as ``torch.onnx.export(dynamo=True)``
+writes them, from data files beside the model (only inside its folder, every range checked
+against the tensor's shape and dtype); nothing is unpickled, and sizes are checked before
+anything is allocated.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
-from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
+from digitlens.safeload import (REQUIRED, beside, check_schema, finite_as, parse_json,
+                                read_bounded, read_range)
 
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
                   "LogSoftmax": "softmax"}
 CHAIN_OPS = ("Gemm", "MatMul", "Add", "Flatten", "Reshape", "Identity", *ACTIVATION_OPS)
 TAIL_OPS = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax")  # extra outputs after the net
+OPSETS = range(13, 22)  # default-domain opsets whose MLP operators read as below
+MAX_IR_VERSION = 10
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Sigmoid, Tanh, Softmax, LogSoftmax, and Flatten/Reshape "
              "of a 784, 28×28 or 1×28×28 input")
 
@@ -67,19 +72,26 @@ def read_proto(data: bytes, name: str) -> Any:
                          "truncated or corrupt?)") from None
     if not proto.graph.node:
         raise ModelError(f"{name}: not a readable ONNX file (no graph nodes)")
+    if proto.ir_version > MAX_IR_VERSION:
+        raise ModelError(f"{name}: ONNX IR version {proto.ir_version}; digitlens reads IR "
+                         f"versions up to {MAX_IR_VERSION}")
+    for opset in proto.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version not in OPSETS:
+            raise ModelError(f"{name}: ONNX opset {opset.version}; digitlens reads opsets "
+                             f"{OPSETS.start}-{OPSETS.stop - 1}")
     for node in proto.graph.node:
         if not node.output or not all(node.output):
             raise ModelError(f"{name}: node {node_label(node)} has no output")
     return proto
 
 
-def tensor_array(tensor: Any, name: str) -> np.ndarray:
-    """An initializer as a NumPy array, refusing external data and sizes that lie."""
+def tensor_array(tensor: Any, name: str, folder: Path | None = None) -> np.ndarray:
+    """An initializer as a NumPy array, refusing sizes that lie; external data is read from
+    the model's ``folder`` only (none given: refused)."""
     from onnx import TensorProto, numpy_helper
 
     if tensor.data_location == TensorProto.EXTERNAL:
-        raise ModelError(f"{name}: initializer {tensor.name!r} keeps its data in an external "
-                         "file; digitlens reads self-contained ONNX files only")
+        tensor = external_tensor(tensor, name, folder)
     count = 1
     for d in tensor.dims:
         if d < 0:
@@ -99,6 +111,57 @@ def tensor_array(tensor: Any, name: str) -> np.ndarray:
     if array.dtype.kind == "f":
         finite_as(array, np.float32, f"initializer {tensor.name!r}", name, ModelError)
     return array
+
+
+def external_tensor(tensor: Any, name: str, folder: Path | None) -> Any:
+    """A copy of ``tensor`` with its bytes read from the data file it names, after checking
+    the location stays in the model's folder and the range holds exactly its shape × dtype."""
+    from onnx import TensorProto, helper
+
+    label = f"initializer {tensor.name!r}"
+    if folder is None:
+        raise ModelError(f"{name}: {label} keeps its data in an external file; give the model "
+                         "as a file (with its data file beside it), not as bytes")
+    fields = {e.key: e.value for e in tensor.external_data}
+    if "location" not in fields:
+        raise ModelError(f"{name}: {label} is external but names no location")
+    try:
+        offset = int(fields.get("offset", "0"))
+        length = int(fields["length"]) if "length" in fields else None
+    except ValueError:
+        raise ModelError(f"{name}: {label} has a non-integer offset or length "
+                         f"({fields.get('offset', '')[:20]!r}, {fields.get('length', '')[:20]!r})"
+                         ) from None
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{name}: {label} has unknown data type {tensor.data_type}") from None
+    if tensor.data_type not in (TensorProto.FLOAT16, TensorProto.FLOAT, TensorProto.DOUBLE,
+                                TensorProto.INT64, TensorProto.INT32):
+        raise ModelError(f"{name}: {label} holds {helper.tensor_dtype_to_string(tensor.data_type)}"
+                         " values; external data must be float16/32/64 (or int32/64 shapes)")
+    count = 1
+    for d in tensor.dims:
+        if d < 0:
+            raise ModelError(f"{name}: {label} has a negative dimension")
+        count *= d
+        if count > MAX_PARAMS:
+            raise ModelError(f"{name}: {label} claims more than the {MAX_PARAMS} values allowed")
+    need = count * itemsize
+    if length is not None and length != need:
+        raise ModelError(f"{name}: {label} says its external data is {length} bytes, but shape "
+                         f"{list(tensor.dims)} of "
+                         f"{helper.tensor_dtype_to_string(tensor.data_type)} needs {need}")
+    if offset < 0:
+        raise ModelError(f"{name}: {label} has a negative offset {offset}")
+    path = beside(folder, fields["location"], name, ModelError)
+    raw = read_range(path, offset, need, ModelError, "external data file")
+    copy = TensorProto()
+    copy.CopyFrom(tensor)
+    del copy.external_data[:]
+    copy.data_location = TensorProto.DEFAULT
+    copy.raw_data = raw
+    return copy
 
 
 def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int, bool]:
@@ -122,10 +185,11 @@ def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int,
     return inp.name, 784, rest == [784]
 
 
-def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
+def constants(proto: Any, nodes: list[Any], name: str,
+              folder: Path | None = None) -> dict[str, np.ndarray]:
     """Initializers, Constant nodes and Transposes of constants (exporters that keep a Linear's
     (out, in) weight and transpose it in the graph), by tensor name."""
-    values = {t.name: tensor_array(t, name) for t in proto.graph.initializer}
+    values = {t.name: tensor_array(t, name, folder) for t in proto.graph.initializer}
     for node in nodes:
         if node.op_type == "Transpose" and node.input and node.input[0] in values:
             source = values[node.input[0]]
@@ -257,10 +321,11 @@ def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
+def walk(proto: Any, name: str, folder: Path | None = None
+         ) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
     """Follow the single chain from the input; return the layers and notes."""
     nodes = list(proto.graph.node)  # one wrapper per node, so id() is stable below
-    values = constants(proto, nodes, name)
+    values = constants(proto, nodes, name, folder)
     inits = {t.name for t in proto.graph.initializer}
     current, width, flat = input_width(proto, {n: 1 for n in inits}, name)
     chain = Chain(name, width, flat)
@@ -311,10 +376,11 @@ def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: 
                          f"MLPs made of {SUPPORTED})")
 
 
-def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]]:
-    """An MLP from ONNX bytes, and notes on how it was read."""
+def import_onnx_bytes(data: bytes, name: str = "<onnx>",
+                      folder: Path | None = None) -> tuple[MLP, list[str]]:
+    """An MLP from ONNX bytes, and notes on how it was read (external data from ``folder``)."""
     proto = read_proto(data, name)
-    layers, notes = walk(proto, name)
+    layers, notes = walk(proto, name, folder)
     if not layers:
         raise ModelError(f"{name}: no layers found between the input and the output")
     sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
@@ -369,4 +435,4 @@ def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
 def import_onnx(path: str | Path) -> tuple[MLP, list[str]]:
     """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``)."""
     return import_onnx_bytes(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
-                             str(path))
+                             str(path), Path(path).parent)
