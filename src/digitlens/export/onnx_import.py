@@ -398,9 +398,14 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>",
     cost = meta.pop("cost", "cross_entropy") if acts[-1] == "sigmoid" else "cross_entropy"
     for key in ARCHITECTURE:
         meta.pop(key, None)
+    external = sorted({e.value[:200] for t in proto.graph.initializer for e in t.external_data
+                       if e.key == "location"})
+    opsets = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     meta.setdefault("imported_from", {"format": "onnx", "producer": text(proto.producer_name),
                                       "producer_version": text(proto.producer_version),
-                                      "notes": notes})
+                                      "opset": opsets[0] if opsets else None,
+                                      "ir_version": int(proto.ir_version),
+                                      "external_data": external, "notes": notes})
     params = np.concatenate([w.ravel() for w, _, _ in layers] +
                             [b for _, b, _ in layers]).astype(np.float32)
     try:
