@@ -15,8 +15,15 @@ import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from make_import_fixtures import (KERAS_MODEL, ONNX_MODEL, PICKLED_MODULE, PT_MODEL, REFERENCE,
-                                  SAFETENSORS_MODEL, digit_inputs)
+from make_import_fixtures import (
+    KERAS_MODEL,
+    ONNX_MODEL,
+    PICKLED_MODULE,
+    PT_MODEL,
+    REFERENCE,
+    SAFETENSORS_MODEL,
+    digit_inputs,
+)
 
 from digitlens.cli import main
 from digitlens.errors import ModelError
@@ -211,7 +218,11 @@ def test_named_layers_are_ordered_naturally(tmp_path: Path) -> None:
 
 # --- fuzzing --------------------------------------------------------------------------------
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
 @given(header=st.one_of(st.binary(max_size=200), st.dictionaries(
     st.sampled_from(["0.weight", "0.bias", "__metadata__", "x"]),
     st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "I64", "BF16", "Q"]),
@@ -228,7 +239,7 @@ def test_fuzzed_safetensors_header(tmp_path: Path, header: bytes | dict[str, obj
         import_state_dict(path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@FUZZ
 @given(location=st.one_of(st.just(f"{ONNX_MODEL}.data"), st.text(max_size=30)),
        offset=st.one_of(st.integers(-10, 1 << 62).map(str), st.text(max_size=8)),
        length=st.one_of(st.integers(-10, 1 << 62).map(str), st.just("100352")))

@@ -164,7 +164,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in notes:
         say(f"note: {note}")
     out = save_model(model, args.out)
-    result = {"format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
+    result: dict[str, Any] = {"format": kind, "file": str(path), "out": str(out),
+              "sizes": list(model.sizes),
               "activations": list(model.activations), "cost": model.cost, "notes": notes}
     if kind == "onnx":
         origin = model.meta.get("imported_from", {})

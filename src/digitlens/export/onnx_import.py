@@ -21,8 +21,15 @@ from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
-from digitlens.safeload import (REQUIRED, beside, check_schema, finite_as, parse_json,
-                                read_bounded, read_range)
+from digitlens.safeload import (
+    REQUIRED,
+    beside,
+    check_schema,
+    finite_as,
+    parse_json,
+    read_bounded,
+    read_range,
+)
 
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
                   "LogSoftmax": "softmax"}

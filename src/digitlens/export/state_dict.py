@@ -55,8 +55,8 @@ def load_pt(data: bytes, name: str) -> Mapping[str, Any]:
     except Exception as exc:  # noqa: BLE001 - torch's unpickler: any failure is a refusal
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
         wanted = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
-        why = (f"it needs to unpickle {wanted[1]}" if wanted else
-               f"{type(exc).__name__}: {text.strip().splitlines()[0][:100] if text.strip() else ''}")
+        first = text.strip().splitlines()[0][:100] if text.strip() else ""
+        why = f"it needs to unpickle {wanted[1]}" if wanted else f"{type(exc).__name__}: {first}"
         raise ModelError(f"{name}: refused by torch.load(weights_only=True), which reads "
                          f"tensors only ({why}); save model.state_dict() instead") from None
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"],
@@ -164,9 +164,11 @@ def import_state_dict(path: str | Path, activation: str | None = None,
     if class_names is not None and len(class_names) != sizes[-1]:
         raise ModelError(f"{name}: {len(class_names)} class names given for {sizes[-1]} "
                          "outputs")
-    assumed = {"activation": activation or "relu", "output": output or "softmax",
-               "input": "pixels scaled to 0..1, flattened row by row (as digitlens feeds)",
-               "layer_order": "layer names, numbers compared as numbers"}
+    assumed: dict[str, Any] = {"activation": activation or "relu",
+                               "output": output or "softmax",
+                               "input": "pixels scaled to 0..1, flattened row by row "
+                                        "(as digitlens feeds)",
+                               "layer_order": "layer names, numbers compared as numbers"}
     if class_names is None:
         assumed["class_names"] = [str(d) for d in range(10)]
     acts = [assumed["activation"]] * (len(weights) - 1) + [assumed["output"]]
