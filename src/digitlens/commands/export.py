@@ -164,9 +164,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in notes:
         say(f"note: {note}")
     out = save_model(model, args.out)
-    result: dict[str, Any] = {"format": kind, "file": str(path), "out": str(out),
-              "sizes": list(model.sizes),
-              "activations": list(model.activations), "cost": model.cost, "notes": notes}
+    result: dict[str, Any] = {
+        "format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
+        "activations": list(model.activations), "cost": model.cost, "notes": notes}
     if kind == "onnx":
         origin = model.meta.get("imported_from", {})
         result["read"] = {k: origin.get(k) for k in ("producer", "producer_version", "opset",
