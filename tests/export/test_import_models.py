@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -32,6 +34,19 @@ from digitlens.export.state_dict import import_state_dict
 from digitlens.nn.mlp import MLP
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def needs(module: str) -> Any:
+    """An optional development module (torch, safetensors, onnxscript: the ``dev`` extra):
+    skip without it, but fail in CI (DIGITLENS_REQUIRE_E2E)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
+            pytest.fail(f"{module} is required in CI (pip install -e '.[dev]')")
+        pytest.skip(f"{module} not installed")
+
+
 CASES = [(ONNX_MODEL, [], "relu"), (KERAS_MODEL, [], "relu"), (SAFETENSORS_MODEL, [], "relu"),
          (PT_MODEL, ["--activation", "tanh"], "tanh")]
 
@@ -51,15 +66,17 @@ def assert_matches(model: MLP, reference: np.ndarray) -> None:
 
 @pytest.mark.parametrize(("name", "flags", "ref"), CASES)
 def test_fixture_matches_torch_reference(name: str, flags: list[str], ref: str) -> None:
+    if name.endswith((".pt", ".safetensors")):
+        needs("torch" if name.endswith(".pt") else "safetensors")
     reference = np.load(FIXTURES / REFERENCE)[ref]
     assert_matches(load(FIXTURES / name, flags), reference)
 
 
 def test_live_torch_matches(tmp_path: Path) -> None:
     """Re-export with the installed torch and compare with its live outputs."""
-    pytest.importorskip("torch")
-    pytest.importorskip("safetensors")
-    pytest.importorskip("onnxscript")
+    needs("torch")
+    needs("safetensors")
+    needs("onnxscript")
     from make_import_fixtures import export_all
 
     export_all(tmp_path)
@@ -123,7 +140,7 @@ def good_tensors() -> dict[str, np.ndarray]:
 
 def bad_files(tmp: Path) -> list[tuple[Path, str]]:
     """(file, expected message) pairs: each must fail as one line, exit 1, nothing written."""
-    pytest.importorskip("safetensors")
+    needs("safetensors")
     outside = tmp / "outside.data"
     shutil.copy(FIXTURES / f"{ONNX_MODEL}.data", outside)
     link_dir = tmp / "link"
@@ -136,6 +153,9 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
     opset = onnx.load(str(FIXTURES / KERAS_MODEL))
     opset.opset_import[0].version = 11
     (tmp / "opset11.onnx").write_bytes(opset.SerializeToString())
+    opset.opset_import[0].version, opset.ir_version = 18, 11
+    (tmp / "ir11.onnx").write_bytes(opset.SerializeToString())
+    shutil.copy(FIXTURES / PT_MODEL, tmp / "weights.bin")
     t = good_tensors()
     return [
         (dynamo_copy(tmp / "abs", location=str(outside)), "leaves the model's folder"),
@@ -148,6 +168,8 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
         (truncated, "fewer than the"),
         (missing, "is missing"),
         (tmp / "opset11.onnx", "opset 11"),
+        (tmp / "ir11.onnx", "IR version 11"),
+        (tmp / "weights.bin", "a PyTorch file (torch.save); name it .pt"),
         (FIXTURES / PICKLED_MODULE, "refused by torch.load(weights_only=True)"),
         (safetensors_file(tmp / "bn.safetensors", {**t, "1.running_mean": np.zeros(16,
                                                                                    np.float32)}),
@@ -165,7 +187,7 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
 
 
 def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch")
+    needs("torch")
     for path, message in bad_files(tmp_path):
         out = tmp_path / "never.npz"
         code = main(["import", str(path), "--out", str(out)])
@@ -177,7 +199,7 @@ def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
 
     class Boom:
         def __reduce__(self) -> tuple[object, tuple[str]]:
@@ -193,10 +215,29 @@ def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["import", str(FIXTURES / KERAS_MODEL), "--out", str(tmp_path / "m.npz"),
                  "--activation", "tanh"]) == 2
     assert "--activation only applies to state_dict files" in capsys.readouterr().err
+    assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
+                 "--classes", "a,b"]) == 2
+    assert "classes" in capsys.readouterr().err and not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.e2e
+def test_class_names_reach_the_model_file(tmp_path: Path) -> None:
+    needs("safetensors")
+    names = ",".join(f"sym{i}" for i in range(10))
+    out = tmp_path / "m.npz"
+    proc = subprocess.run([sys.executable, "-m", "digitlens", "import",
+                           str(FIXTURES / SAFETENSORS_MODEL), "--out", str(out), "--classes",
+                           names, "--json"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "class_names" not in res["assumed"] and "activation" in res["assumed"]
+    from digitlens.nn.io import load_model
+    assert load_model(out).meta["class_names"] == names.split(",")
 
 
 def test_named_layers_are_ordered_naturally(tmp_path: Path) -> None:
-    pytest.importorskip("safetensors")
+    needs("safetensors")
     rng = np.random.default_rng(1)
     sizes = [784, 12, 11, 10]
     tensors = {}
@@ -231,7 +272,7 @@ FUZZ = settings(max_examples=60, deadline=None,
        body=st.binary(max_size=64))
 def test_fuzzed_safetensors_header(tmp_path: Path, header: bytes | dict[str, object],
                                    body: bytes) -> None:
-    pytest.importorskip("safetensors")
+    needs("safetensors")
     head = header if isinstance(header, bytes) else json.dumps(header).encode()
     path = tmp_path / "f.safetensors"
     path.write_bytes(len(head).to_bytes(8, "little") + head + body)
