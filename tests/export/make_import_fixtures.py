@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ONNX_MODEL = "import-dynamo.onnx"  # its weights: import-dynamo.onnx.data
 PT_MODEL = "import-tanh.pt"  # hidden tanh (import with --activation tanh)
 SAFETENSORS_MODEL = "import-relu.safetensors"
+FLATTEN_MODEL = "import-dynamo-flatten.onnx"  # 1×28×28 input, sigmoid, LogSoftmax
 KERAS_MODEL = "import-keras.onnx"
 PICKLED_MODULE = "import-whole-module.pt"  # torch.save(model): needs pickle beyond tensors
 REFERENCE = "import-reference.npz"
@@ -102,20 +103,26 @@ def export_all(out: Path = FIXTURES) -> list[Path]:
     x = digit_inputs()
     relu = sequential((784, 32, 16, 10), nn.ReLU, 11)
     tanh = sequential((784, 24, 10), nn.Tanh, 12)
+    sigmoid = sequential((784, 20, 10), nn.Sigmoid, 13)
+    flat = nn.Sequential(nn.Flatten(), *sigmoid, nn.LogSoftmax(dim=1)).eval()
     onnx_path = out / ONNX_MODEL
-    for stale in (onnx_path, out / f"{ONNX_MODEL}.data"):
-        stale.unlink(missing_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(relu, (torch.from_numpy(x[:1]),), str(onnx_path), dynamo=True,
-                          input_names=["image"], output_names=["logits"],
-                          dynamic_shapes=({0: "batch"},), external_data=True)
+    for net, path, shape in ((relu, onnx_path, (1, 784)),
+                             (flat, out / FLATTEN_MODEL, (1, 1, 28, 28))):
+        for stale in (path, out / f"{path.name}.data"):
+            stale.unlink(missing_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (torch.from_numpy(x[:1].reshape(shape)),), str(path),
+                              dynamo=True, input_names=["image"], output_names=["scores"],
+                              dynamic_shapes=({0: "batch"},), external_data=True)
     torch.save(tanh.state_dict(), out / PT_MODEL)
     save_file(relu.state_dict(), str(out / SAFETENSORS_MODEL))
     keras_layout(relu, out / KERAS_MODEL)
     torch.save(tanh, out / PICKLED_MODULE)
-    np.savez(out / REFERENCE, relu=probabilities(relu, x), tanh=probabilities(tanh, x))
-    return [onnx_path, out / f"{ONNX_MODEL}.data", out / PT_MODEL, out / SAFETENSORS_MODEL,
+    np.savez(out / REFERENCE, relu=probabilities(relu, x), tanh=probabilities(tanh, x),
+             sigmoid=probabilities(sigmoid, x))
+    return [onnx_path, out / f"{ONNX_MODEL}.data", out / FLATTEN_MODEL,
+            out / f"{FLATTEN_MODEL}.data", out / PT_MODEL, out / SAFETENSORS_MODEL,
             out / KERAS_MODEL, out / PICKLED_MODULE, out / REFERENCE]
 
 

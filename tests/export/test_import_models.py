@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from make_import_fixtures import (
+    FLATTEN_MODEL,
     KERAS_MODEL,
     ONNX_MODEL,
     PICKLED_MODULE,
@@ -47,8 +48,8 @@ def needs(module: str) -> Any:
         pytest.skip(f"{module} not installed")
 
 
-CASES = [(ONNX_MODEL, [], "relu"), (KERAS_MODEL, [], "relu"), (SAFETENSORS_MODEL, [], "relu"),
-         (PT_MODEL, ["--activation", "tanh"], "tanh")]
+CASES = [(ONNX_MODEL, [], "relu"), (FLATTEN_MODEL, [], "sigmoid"), (KERAS_MODEL, [], "relu"),
+         (SAFETENSORS_MODEL, [], "relu"), (PT_MODEL, ["--activation", "tanh"], "tanh")]
 
 
 def load(path: Path, flags: list[str]) -> MLP:
@@ -209,6 +210,15 @@ def test_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"weights_only=True.*unpickle"):
         import_state_dict(tmp_path / "evil.pt")
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(("opset", "ir"), [(13, 7), (17, 8), (21, 10)])
+def test_opsets_13_to_21_read_alike(opset: int, ir: int, tmp_path: Path) -> None:
+    proto = onnx.load(str(FIXTURES / KERAS_MODEL))
+    proto.opset_import[0].version, proto.ir_version = opset, ir
+    onnx.checker.check_model(proto)
+    (tmp_path / "m.onnx").write_bytes(proto.SerializeToString())
+    assert_matches(import_onnx(tmp_path / "m.onnx")[0], np.load(FIXTURES / REFERENCE)["relu"])
 
 
 def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
