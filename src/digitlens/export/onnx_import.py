@@ -19,17 +19,10 @@ import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
+from digitlens.export.onnx_external import external_tensor
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
-from digitlens.safeload import (
-    REQUIRED,
-    beside,
-    check_schema,
-    finite_as,
-    parse_json,
-    read_bounded,
-    read_range,
-)
+from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
 
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
                   "LogSoftmax": "softmax"}
@@ -118,57 +111,6 @@ def tensor_array(tensor: Any, name: str, folder: Path | None = None) -> np.ndarr
     if array.dtype.kind == "f":
         finite_as(array, np.float32, f"initializer {tensor.name!r}", name, ModelError)
     return array
-
-
-def external_tensor(tensor: Any, name: str, folder: Path | None) -> Any:
-    """A copy of ``tensor`` with its bytes read from the data file it names, after checking
-    the location stays in the model's folder and the range holds exactly its shape × dtype."""
-    from onnx import TensorProto, helper
-
-    label = f"initializer {tensor.name!r}"
-    if folder is None:
-        raise ModelError(f"{name}: {label} keeps its data in an external file; give the model "
-                         "as a file (with its data file beside it), not as bytes")
-    fields = {e.key: e.value for e in tensor.external_data}
-    if "location" not in fields:
-        raise ModelError(f"{name}: {label} is external but names no location")
-    try:
-        offset = int(fields.get("offset", "0"))
-        length = int(fields["length"]) if "length" in fields else None
-    except ValueError:
-        raise ModelError(f"{name}: {label} has a non-integer offset or length "
-                         f"({fields.get('offset', '')[:20]!r}, {fields.get('length', '')[:20]!r})"
-                         ) from None
-    try:
-        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
-    except (KeyError, TypeError, ValueError):
-        raise ModelError(f"{name}: {label} has unknown data type {tensor.data_type}") from None
-    if tensor.data_type not in (TensorProto.FLOAT16, TensorProto.FLOAT, TensorProto.DOUBLE,
-                                TensorProto.INT64, TensorProto.INT32):
-        raise ModelError(f"{name}: {label} holds {helper.tensor_dtype_to_string(tensor.data_type)}"
-                         " values; external data must be float16/32/64 (or int32/64 shapes)")
-    count = 1
-    for d in tensor.dims:
-        if d < 0:
-            raise ModelError(f"{name}: {label} has a negative dimension")
-        count *= d
-        if count > MAX_PARAMS:
-            raise ModelError(f"{name}: {label} claims more than the {MAX_PARAMS} values allowed")
-    need = count * itemsize
-    if length is not None and length != need:
-        raise ModelError(f"{name}: {label} says its external data is {length} bytes, but shape "
-                         f"{list(tensor.dims)} of "
-                         f"{helper.tensor_dtype_to_string(tensor.data_type)} needs {need}")
-    if offset < 0:
-        raise ModelError(f"{name}: {label} has a negative offset {offset}")
-    path = beside(folder, fields["location"], name, ModelError)
-    raw = read_range(path, offset, need, ModelError, "external data file")
-    copy = TensorProto()
-    copy.CopyFrom(tensor)
-    del copy.external_data[:]
-    copy.data_location = TensorProto.DEFAULT
-    copy.raw_data = raw
-    return copy
 
 
 def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int, bool]:
