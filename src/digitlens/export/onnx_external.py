@@ -40,14 +40,7 @@ def external_tensor(tensor: Any, name: str, folder: Path | None) -> Any:
                                 TensorProto.INT64, TensorProto.INT32):
         raise ModelError(f"{name}: {label} holds {helper.tensor_dtype_to_string(tensor.data_type)}"
                          " values; external data must be float16/32/64 (or int32/64 shapes)")
-    count = 1
-    for d in tensor.dims:
-        if d < 0:
-            raise ModelError(f"{name}: {label} has a negative dimension")
-        count *= d
-        if count > MAX_PARAMS:
-            raise ModelError(f"{name}: {label} claims more than the {MAX_PARAMS} values allowed")
-    need = count * itemsize
+    need = element_count(tensor, name) * itemsize
     if length is not None and length != need:
         raise ModelError(f"{name}: {label} says its external data is {length} bytes, but shape "
                          f"{list(tensor.dims)} of "
@@ -62,3 +55,16 @@ def external_tensor(tensor: Any, name: str, folder: Path | None) -> Any:
     copy.data_location = TensorProto.DEFAULT
     copy.raw_data = raw
     return copy
+
+
+def element_count(tensor: Any, name: str) -> int:
+    """How many values an initializer's dims declare, refused before anything is allocated."""
+    count = 1
+    for d in tensor.dims:
+        if d < 0:
+            raise ModelError(f"{name}: initializer {tensor.name!r} has a negative dimension")
+        count *= d
+    if count > MAX_PARAMS:
+        raise ModelError(f"{name}: initializer {tensor.name!r} claims {count} values, more than "
+                         f"the {MAX_PARAMS} allowed")
+    return count

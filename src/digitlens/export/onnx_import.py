@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
-from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
-from digitlens.export.onnx_external import external_tensor
+from digitlens.export import MAX_FILE_BYTES, check_architecture
+from digitlens.export.onnx_external import element_count, external_tensor
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
@@ -92,14 +92,7 @@ def tensor_array(tensor: Any, name: str, folder: Path | None = None) -> np.ndarr
 
     if tensor.data_location == TensorProto.EXTERNAL:
         tensor = external_tensor(tensor, name, folder)
-    count = 1
-    for d in tensor.dims:
-        if d < 0:
-            raise ModelError(f"{name}: initializer {tensor.name!r} has a negative dimension")
-        count *= d
-    if count > MAX_PARAMS:
-        raise ModelError(f"{name}: initializer {tensor.name!r} claims {count} values, more than "
-                         f"the {MAX_PARAMS} allowed")
+    element_count(tensor, name)
     try:
         array = numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - onnx's own decoder: any failure is a corrupt file
