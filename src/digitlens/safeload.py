@@ -100,6 +100,48 @@ def read_head(path: str | Path, n: int, error: ErrorType = DataError, what: str 
             raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
+def read_range(path: str | Path, offset: int, length: int, error: ErrorType = DataError,
+               what: str = "file") -> bytes:
+    """Exactly ``length`` bytes at ``offset`` of the regular file ``path`` (a tensor kept in a
+    data file beside a model): a file too short for the range is refused, not padded."""
+    if offset < 0 or length < 0:
+        raise error(f"{path}: negative offset or length ({offset}, {length})")
+    with open_regular(path, error, what) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if offset + length > size:
+                raise error(f"{path}: holds {size} bytes, fewer than the {offset + length} "
+                            f"needed (offset {offset} + length {length})")
+            fh.seek(offset)
+            data = fh.read(length)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) != length:
+        raise error(f"{path}: ended after {len(data)} of {length} bytes at offset {offset}")
+    return data
+
+
+def beside(folder: str | Path, location: str, name: str, error: ErrorType = DataError) -> Path:
+    """The file ``location`` names inside ``folder``, refusing absolute paths, ``..``, drive or
+    backslash tricks and symlinks that lead out of the folder."""
+    text = str(location)
+    if not text or "\\" in text or "\0" in text or ":" in text:
+        raise error(f"{name}: external data location {text[:80]!r} is not a plain file name")
+    rel = Path(text)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise error(f"{name}: external data location {text[:80]!r} leaves the model's folder; "
+                    "only files beside the model are read")
+    root = Path(os.path.realpath(folder))
+    target = Path(os.path.realpath(root / rel))
+    if target != root and root not in target.parents:
+        raise error(f"{name}: external data location {text[:80]!r} is a link out of the "
+                    "model's folder; only files beside the model are read")
+    if not target.exists():
+        raise error(f"{name}: external data file {text[:80]!r} is missing (it must be beside "
+                    "the model, as the exporter wrote it)")
+    return target
+
+
 def kind_of(mode: int) -> str:
     """What a non-regular file is, in words."""
     for test, word in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),

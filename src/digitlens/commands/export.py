@@ -34,9 +34,17 @@ def register(sub: Any) -> None:
     add_json(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import", help="read a JSON or ONNX network into a digitlens model file")
-    p.add_argument("file", metavar="FILE", help="a .json (digitlens schema) or .onnx MLP")
+    p = sub.add_parser("import", help="read a JSON, ONNX or PyTorch state_dict network into a "
+                       "digitlens model file")
+    p.add_argument("file", metavar="FILE", help="a .json (digitlens schema) or .onnx MLP, or a "
+                   "PyTorch state_dict of Linear layers (.pt, .pth, .safetensors)")
     p.add_argument("--out", required=True, help="model file to write (.npz)")
+    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh"),
+                   help="state_dict: the hidden layers' activation (default relu)")
+    p.add_argument("--output", choices=("softmax", "sigmoid"),
+                   help="state_dict: the output layer (default softmax over the logits)")
+    p.add_argument("--classes", help="state_dict: the 10 class names, comma-separated "
+                   "(default the digits 0-9)")
     add_json(p)
     p.set_defaults(func=cmd_import)
 
@@ -126,6 +134,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     kind = path.suffix.lower().lstrip(".")
+    if kind in ("pt", "pth", "safetensors"):
+        return import_weights(args, path)
+    given = [f"--{k}" for k in ("activation", "output", "classes") if getattr(args, k)]
+    if given:
+        raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, .pth, "
+                             ".safetensors); a {kind or 'json/onnx'} network says it itself")
     guessed = kind not in ("json", "onnx")  # no telling suffix: the content decides
     if guessed:
         from digitlens.safeload import read_head
@@ -150,8 +164,38 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in notes:
         say(f"note: {note}")
     out = save_model(model, args.out)
-    result = {"format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
-              "activations": list(model.activations), "cost": model.cost, "notes": notes}
+    result: dict[str, Any] = {
+        "format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
+        "activations": list(model.activations), "cost": model.cost, "notes": notes}
+    if kind == "onnx":
+        origin = model.meta.get("imported_from", {})
+        result["read"] = {k: origin.get(k) for k in ("producer", "producer_version", "opset",
+                                                     "ir_version", "external_data")}
+        result["assumed"] = {"input": "pixels scaled to 0..1 (as digitlens feeds)"}
+    return emit(args, result, f"imported {model.describe()} from {path} into {out}")
+
+
+def import_weights(args: argparse.Namespace, path: Path) -> int:
+    """A PyTorch state_dict (.pt/.pth/.safetensors): what was read and what was assumed."""
+    from digitlens.export.state_dict import import_state_dict
+    from digitlens.nn.io import save_model
+
+    classes = None
+    if args.classes is not None:
+        classes = [c.strip() for c in args.classes.split(",")]
+        if len(classes) != 10 or not all(classes) or any(len(c) > 40 for c in classes):
+            raise bad_param("classes", "10 non-empty comma-separated names", args.classes[:80])
+    got = import_state_dict(path, args.activation, args.output, classes)
+    for note in got.notes:
+        say(f"note: {note}")
+    for key, value in got.assumed.items():
+        if key in ("activation", "output"):
+            say(f"assumed: {key} {value} (not in the file; give --{key} to choose)")
+    out = save_model(got.model, args.out)
+    model = got.model
+    result = {"format": got.read["format"], "file": str(path), "out": str(out),
+              "sizes": list(model.sizes), "activations": list(model.activations),
+              "cost": model.cost, "read": got.read, "assumed": got.assumed, "notes": got.notes}
     return emit(args, result, f"imported {model.describe()} from {path} into {out}")
 
 
@@ -168,6 +212,9 @@ def zip_kind(path: Path) -> str:
                 "it shows a network but is not read back")
     if any(n.startswith(("word/", "ppt/")) for n in names) or "content.xml" in names:
         return "an office document, not a network"
+    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        return ("a PyTorch file (torch.save); name it .pt to import it as a state_dict with "
+                "torch.load(weights_only=True)")
     if names and all(n.endswith(".npy") for n in names):
         return ("a digitlens model file already (a NumPy .npz archive): give it to the other "
                 "commands as it is")

@@ -1,8 +1,10 @@
 """ONNX import: walk a graph made elsewhere along its single chain and rebuild the MLP.
 
 Accepts only what an MLP is made of (``CHAIN_OPS``); anything else is one ``ModelError`` naming
-the node. Weights are read from the file's own bytes: no external data files are followed,
-nothing is unpickled, and sizes are checked before anything is allocated.
+the node. Weights are read from the file's own bytes or, as ``torch.onnx.export(dynamo=True)``
+writes them, from data files beside the model (only inside its folder, every range checked
+against the tensor's shape and dtype); nothing is unpickled, and sizes are checked before
+anything is allocated.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
-from digitlens.export import MAX_FILE_BYTES, MAX_PARAMS, check_architecture
+from digitlens.export import MAX_FILE_BYTES, check_architecture
+from digitlens.export.onnx_external import element_count, external_tensor
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
@@ -25,6 +28,8 @@ ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax
                   "LogSoftmax": "softmax"}
 CHAIN_OPS = ("Gemm", "MatMul", "Add", "Flatten", "Reshape", "Identity", *ACTIVATION_OPS)
 TAIL_OPS = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax")  # extra outputs after the net
+OPSETS = range(13, 22)  # default-domain opsets whose MLP operators read as below
+MAX_IR_VERSION = 10
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Sigmoid, Tanh, Softmax, LogSoftmax, and Flatten/Reshape "
              "of a 784, 28×28 or 1×28×28 input")
 
@@ -67,27 +72,27 @@ def read_proto(data: bytes, name: str) -> Any:
                          "truncated or corrupt?)") from None
     if not proto.graph.node:
         raise ModelError(f"{name}: not a readable ONNX file (no graph nodes)")
+    if proto.ir_version > MAX_IR_VERSION:
+        raise ModelError(f"{name}: ONNX IR version {proto.ir_version}; digitlens reads IR "
+                         f"versions up to {MAX_IR_VERSION}")
+    for opset in proto.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version not in OPSETS:
+            raise ModelError(f"{name}: ONNX opset {opset.version}; digitlens reads opsets "
+                             f"{OPSETS.start}-{OPSETS.stop - 1}")
     for node in proto.graph.node:
         if not node.output or not all(node.output):
             raise ModelError(f"{name}: node {node_label(node)} has no output")
     return proto
 
 
-def tensor_array(tensor: Any, name: str) -> np.ndarray:
-    """An initializer as a NumPy array, refusing external data and sizes that lie."""
+def tensor_array(tensor: Any, name: str, folder: Path | None = None) -> np.ndarray:
+    """An initializer as a NumPy array, refusing sizes that lie; external data is read from
+    the model's ``folder`` only (none given: refused)."""
     from onnx import TensorProto, numpy_helper
 
     if tensor.data_location == TensorProto.EXTERNAL:
-        raise ModelError(f"{name}: initializer {tensor.name!r} keeps its data in an external "
-                         "file; digitlens reads self-contained ONNX files only")
-    count = 1
-    for d in tensor.dims:
-        if d < 0:
-            raise ModelError(f"{name}: initializer {tensor.name!r} has a negative dimension")
-        count *= d
-    if count > MAX_PARAMS:
-        raise ModelError(f"{name}: initializer {tensor.name!r} claims {count} values, more than "
-                         f"the {MAX_PARAMS} allowed")
+        tensor = external_tensor(tensor, name, folder)
+    element_count(tensor, name)
     try:
         array = numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - onnx's own decoder: any failure is a corrupt file
@@ -122,10 +127,11 @@ def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int,
     return inp.name, 784, rest == [784]
 
 
-def constants(proto: Any, nodes: list[Any], name: str) -> dict[str, np.ndarray]:
+def constants(proto: Any, nodes: list[Any], name: str,
+              folder: Path | None = None) -> dict[str, np.ndarray]:
     """Initializers, Constant nodes and Transposes of constants (exporters that keep a Linear's
     (out, in) weight and transpose it in the graph), by tensor name."""
-    values = {t.name: tensor_array(t, name) for t in proto.graph.initializer}
+    values = {t.name: tensor_array(t, name, folder) for t in proto.graph.initializer}
     for node in nodes:
         if node.op_type == "Transpose" and node.input and node.input[0] in values:
             source = values[node.input[0]]
@@ -257,10 +263,11 @@ def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def walk(proto: Any, name: str) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
+def walk(proto: Any, name: str, folder: Path | None = None
+         ) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
     """Follow the single chain from the input; return the layers and notes."""
     nodes = list(proto.graph.node)  # one wrapper per node, so id() is stable below
-    values = constants(proto, nodes, name)
+    values = constants(proto, nodes, name, folder)
     inits = {t.name for t in proto.graph.initializer}
     current, width, flat = input_width(proto, {n: 1 for n in inits}, name)
     chain = Chain(name, width, flat)
@@ -311,10 +318,11 @@ def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: 
                          f"MLPs made of {SUPPORTED})")
 
 
-def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]]:
-    """An MLP from ONNX bytes, and notes on how it was read."""
+def import_onnx_bytes(data: bytes, name: str = "<onnx>",
+                      folder: Path | None = None) -> tuple[MLP, list[str]]:
+    """An MLP from ONNX bytes, and notes on how it was read (external data from ``folder``)."""
     proto = read_proto(data, name)
-    layers, notes = walk(proto, name)
+    layers, notes = walk(proto, name, folder)
     if not layers:
         raise ModelError(f"{name}: no layers found between the input and the output")
     sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
@@ -332,9 +340,14 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>") -> tuple[MLP, list[str]
     cost = meta.pop("cost", "cross_entropy") if acts[-1] == "sigmoid" else "cross_entropy"
     for key in ARCHITECTURE:
         meta.pop(key, None)
+    external = sorted({e.value[:200] for t in proto.graph.initializer for e in t.external_data
+                       if e.key == "location"})
+    opsets = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     meta.setdefault("imported_from", {"format": "onnx", "producer": text(proto.producer_name),
                                       "producer_version": text(proto.producer_version),
-                                      "notes": notes})
+                                      "opset": opsets[0] if opsets else None,
+                                      "ir_version": int(proto.ir_version),
+                                      "external_data": external, "notes": notes})
     params = np.concatenate([w.ravel() for w, _, _ in layers] +
                             [b for _, b, _ in layers]).astype(np.float32)
     try:
@@ -369,4 +382,4 @@ def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
 def import_onnx(path: str | Path) -> tuple[MLP, list[str]]:
     """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``)."""
     return import_onnx_bytes(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
-                             str(path))
+                             str(path), Path(path).parent)

@@ -1,0 +1,193 @@
+"""PyTorch ``state_dict`` import: ``.pt``/``.pth`` (``torch.load(weights_only=True)``, never full
+unpickling) and ``.safetensors`` (safetensors' numpy API) of an ``nn.Sequential`` of ``Linear``
+layers, rebuilt as an MLP.
+
+A state_dict holds weights only: the activations and the output are not in it, so they are
+given (``--activation``, ``--output``) or assumed (ReLU, softmax) and reported as assumed.
+Layers are ordered by their names with numbers compared as numbers (``0, 2, 4`` of a
+Sequential, ``fc1, fc2, fc10``); the shapes must then chain, 784 inputs to 10 outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.errors import DigitlensError, ModelError
+from digitlens.export import MAX_FILE_BYTES, check_architecture
+from digitlens.nn.io import verified
+from digitlens.nn.mlp import MLP
+from digitlens.safeload import finite_as, read_bounded
+
+HIDDEN = ("relu", "sigmoid", "tanh")
+OUTPUTS = ("softmax", "sigmoid")
+SUFFIXES = ("pt", "pth", "safetensors")
+DTYPES = ("float16", "float32", "float64")
+KEY = re.compile(r"^(?P<layer>[A-Za-z0-9_.]{1,200})\.(?P<part>weight|bias)$")
+
+
+@dataclass
+class Imported:
+    """The model and what the import read and assumed (the ``--json`` record)."""
+
+    model: MLP
+    read: dict[str, Any]
+    assumed: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_pt(data: bytes, name: str) -> Mapping[str, Any]:
+    """A ``.pt``/``.pth`` file's tensors: ``weights_only=True`` refuses any pickle beyond
+    tensors and plain containers, so nothing in the file can run code."""
+    try:
+        import torch
+    except ImportError:
+        raise ModelError(f"{name}: reading .pt/.pth files needs PyTorch "
+                         "(pip install 'digitlens[torch]')") from None
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's unpickler: any failure is a refusal
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        wanted = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+        first = text.strip().splitlines()[0][:100] if text.strip() else ""
+        why = f"it needs to unpickle {wanted[1]}" if wanted else f"{type(exc).__name__}: {first}"
+        raise ModelError(f"{name}: refused by torch.load(weights_only=True), which reads "
+                         f"tensors only ({why}); save model.state_dict() instead") from None
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"],
+                                                                       Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping):
+        raise ModelError(f"{name}: holds a {type(obj).__name__}, not a state_dict (a mapping "
+                         "of names to tensors; save model.state_dict())")
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            raise ModelError(f"{name}: entry {str(key)[:80]!r} is a {type(value).__name__}, "
+                             "not a tensor")
+        if str(value.dtype).removeprefix("torch.") not in DTYPES:
+            raise ModelError(f"{name}: tensor {str(key)[:80]!r} holds {value.dtype}; "
+                             f"digitlens reads {', '.join(DTYPES)}")
+        out[str(key)] = value.detach().cpu().contiguous().numpy()
+    return out
+
+
+def load_safetensors(data: bytes, name: str) -> Mapping[str, Any]:
+    """A ``.safetensors`` file's tensors through the library's own (header-checking) parser."""
+    try:
+        from safetensors.numpy import load
+    except ImportError:
+        raise ModelError(f"{name}: reading .safetensors files needs the safetensors package "
+                         "(pip install 'digitlens[safetensors]')") from None
+    try:
+        return load(data)
+    except Exception as exc:  # noqa: BLE001 - the library's parser: any failure is corrupt
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise ModelError(f"{name}: not a readable safetensors file ({type(exc).__name__}: "
+                         f"{first})") from None
+
+
+def order_key(layer: str) -> list[tuple[int, Any]]:
+    """Natural order: ``fc2`` before ``fc10``, ``2`` before ``10``."""
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.findall(r"\d+|\D+", layer)]
+
+
+def layers_of(tensors: Mapping[str, Any], name: str) -> tuple[list[str], list[np.ndarray],
+                                                             list[np.ndarray], list[str]]:
+    """(layer names, weights (n_in, n_out) float32, biases, notes), checked to chain."""
+    if not tensors:
+        raise ModelError(f"{name}: holds no tensors")
+    parts: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in tensors.items():
+        m = KEY.match(key)
+        if m is None:
+            raise ModelError(f"{name}: tensor {key[:80]!r} is not a layer's weight or bias; "
+                             "digitlens imports Sequentials of Linear layers (keys like "
+                             "'0.weight', '0.bias')")
+        if np.asarray(array).dtype.name not in DTYPES:
+            raise ModelError(f"{name}: tensor {key!r} holds {np.asarray(array).dtype}; "
+                             f"digitlens reads {', '.join(DTYPES)}")
+        parts.setdefault(m["layer"], {})[m["part"]] = np.asarray(array)
+    names = sorted(parts, key=order_key)
+    weights, biases, notes = [], [], []
+    width: int | None = None
+    for layer in names:
+        if "weight" not in parts[layer]:
+            raise ModelError(f"{name}: layer {layer!r} has a bias but no weight")
+        w = parts[layer]["weight"]
+        if w.ndim != 2:
+            raise ModelError(f"{name}: {layer}.weight has shape {list(w.shape)}; a Linear "
+                             "layer's weight is (out, in)")
+        n_out, n_in = (int(s) for s in w.shape)
+        if width is not None and n_in != width:
+            raise ModelError(f"{name}: {layer}.weight reads {n_in} values but the layer before "
+                             f"it gives {width} (layers in name order: {', '.join(names)})")
+        b = parts[layer].get("bias")
+        if b is None:
+            notes.append(f"layer {layer!r} has no bias: zeros used")
+            b = np.zeros(n_out, np.float32)
+        if b.shape != (n_out,):
+            raise ModelError(f"{name}: {layer}.bias has shape {list(b.shape)}, expected "
+                             f"[{n_out}]")
+        weights.append(np.ascontiguousarray(
+            finite_as(w, np.float32, f"{layer}.weight", name, ModelError).T))
+        biases.append(finite_as(b, np.float32, f"{layer}.bias", name, ModelError))
+        width = n_out
+    return names, weights, biases, notes
+
+
+def import_state_dict(path: str | Path, activation: str | None = None,
+                      output: str | None = None,
+                      class_names: list[str] | None = None) -> Imported:
+    """An MLP from a ``.pt``/``.pth``/``.safetensors`` state_dict of Linear layers."""
+    name = str(path)
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind not in SUFFIXES:
+        raise ModelError(f"{name}: a state_dict file ends in .pt, .pth or .safetensors")
+    if activation is not None and activation not in HIDDEN:
+        raise ModelError(f"{name}: --activation must be one of {', '.join(HIDDEN)}")
+    if output is not None and output not in OUTPUTS:
+        raise ModelError(f"{name}: --output must be one of {', '.join(OUTPUTS)}")
+    data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
+    tensors = load_safetensors(data, name) if kind == "safetensors" else load_pt(data, name)
+    layers, weights, biases, notes = layers_of(tensors, name)
+    sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
+    check_architecture(sizes, name)
+    if sizes[0] != 784 or sizes[-1] != 10:
+        raise ModelError(f"{name}: the layers read {sizes[0]} inputs and give {sizes[-1]} "
+                         "outputs; digitlens models read 784 pixels and classify 10 digits")
+    if class_names is not None and len(class_names) != sizes[-1]:
+        raise ModelError(f"{name}: {len(class_names)} class names given for {sizes[-1]} "
+                         "outputs")
+    assumed: dict[str, Any] = {"activation": activation or "relu",
+                               "output": output or "softmax",
+                               "input": "pixels scaled to 0..1, flattened row by row "
+                                        "(as digitlens feeds)",
+                               "layer_order": "layer names, numbers compared as numbers"}
+    if class_names is None:
+        assumed["class_names"] = [str(d) for d in range(10)]
+    acts = [assumed["activation"]] * (len(weights) - 1) + [assumed["output"]]
+    read = {"format": "safetensors" if kind == "safetensors" else "pytorch",
+            "layers": layers, "sizes": sizes,
+            "tensors": {k: {"shape": list(np.asarray(v).shape),
+                            "dtype": np.asarray(v).dtype.name} for k, v in tensors.items()}}
+    meta: dict[str, Any] = {"imported_from": {"format": read["format"], "layers": layers,
+                                              "assumed": {k: assumed[k] for k in
+                                                          ("activation", "output")},
+                                              "notes": notes}}
+    if class_names is not None:
+        meta["class_names"] = list(class_names)
+    params = np.concatenate([w.ravel() for w in weights] + biases).astype(np.float32)
+    try:
+        model = MLP(tuple(sizes), tuple(acts), "cross_entropy", params, meta)
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {exc}") from None
+    given = {k for k, v in (("activation", activation), ("output", output),
+                            ("class_names", class_names)) if v is not None}
+    return Imported(verified(model, name), read,
+                    {k: v for k, v in assumed.items() if k not in given}, notes)

@@ -1,0 +1,306 @@
+"""The model files people have: PyTorch's dynamo ONNX (external data), state_dicts (.pt,
+.safetensors) and Keras-layout ONNX, checked against torch's own probabilities."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from make_import_fixtures import (
+    FLATTEN_MODEL,
+    KERAS_MODEL,
+    ONNX_MODEL,
+    PICKLED_MODULE,
+    PT_MODEL,
+    REFERENCE,
+    SAFETENSORS_MODEL,
+    digit_inputs,
+)
+
+from digitlens.cli import main
+from digitlens.errors import ModelError
+from digitlens.export.onnx_format import import_onnx
+from digitlens.export.state_dict import import_state_dict
+from digitlens.nn.mlp import MLP
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def needs(module: str) -> Any:
+    """An optional development module (torch, safetensors, onnxscript: the ``dev`` extra):
+    skip without it, but fail in CI (DIGITLENS_REQUIRE_E2E)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
+            pytest.fail(f"{module} is required in CI (pip install -e '.[dev]')")
+        pytest.skip(f"{module} not installed")
+
+
+CASES = [(ONNX_MODEL, [], "relu"), (FLATTEN_MODEL, [], "sigmoid"), (KERAS_MODEL, [], "relu"),
+         (SAFETENSORS_MODEL, [], "relu"), (PT_MODEL, ["--activation", "tanh"], "tanh")]
+
+
+def load(path: Path, flags: list[str]) -> MLP:
+    if path.suffix == ".onnx":
+        return import_onnx(path)[0]
+    return import_state_dict(path, activation=flags[1] if flags else None).model
+
+
+def assert_matches(model: MLP, reference: np.ndarray) -> None:
+    probs = model.trace(model.as_input(digit_inputs())).probabilities
+    assert probs.shape == (1000, 10)
+    assert np.abs(probs - reference).max() <= 1e-5
+    assert (probs.argmax(1) == reference.argmax(1)).all()
+
+
+@pytest.mark.parametrize(("name", "flags", "ref"), CASES)
+def test_fixture_matches_torch_reference(name: str, flags: list[str], ref: str) -> None:
+    if name.endswith((".pt", ".safetensors")):
+        needs("torch" if name.endswith(".pt") else "safetensors")
+    reference = np.load(FIXTURES / REFERENCE)[ref]
+    assert_matches(load(FIXTURES / name, flags), reference)
+
+
+def test_live_torch_matches(tmp_path: Path) -> None:
+    """Re-export with the installed torch and compare with its live outputs."""
+    needs("torch")
+    needs("safetensors")
+    needs("onnxscript")
+    from make_import_fixtures import export_all
+
+    export_all(tmp_path)
+    reference = np.load(tmp_path / REFERENCE)
+    assert onnx.load(str(tmp_path / ONNX_MODEL), load_external_data=False).ir_version <= 10
+    for name, flags, ref in CASES:
+        assert_matches(load(tmp_path / name, flags), reference[ref])
+
+
+@pytest.mark.e2e
+def test_cli_imports_each_format_and_says_what_it_assumed(tmp_path: Path) -> None:
+    for name, flags, _ in CASES:
+        out = tmp_path / f"{name}.npz"
+        proc = subprocess.run([sys.executable, "-m", "digitlens", "import", str(FIXTURES / name),
+                               "--out", str(out), "--json", *flags],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert res["sizes"][0] == 784 and res["sizes"][-1] == 10 and out.is_file()
+        if name.endswith((".pt", ".safetensors")):
+            assert res["assumed"]["output"] == "softmax"
+            assert ("activation" in res["assumed"]) == (not flags)
+            assert res["read"]["layers"] == ["0", "2", "4"][:len(res["sizes"]) - 1]
+        if name == ONNX_MODEL:
+            assert res["read"]["external_data"] == [f"{ONNX_MODEL}.data"]
+            assert res["read"]["opset"] == 20 and res["read"]["ir_version"] == 10
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def dynamo_copy(folder: Path, **fields: str) -> Path:
+    """The dynamo fixture and its data file copied to ``folder``, with the first external
+    initializer's fields replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    proto = onnx.load(str(FIXTURES / ONNX_MODEL), load_external_data=False)
+    shutil.copy(FIXTURES / f"{ONNX_MODEL}.data", folder / f"{ONNX_MODEL}.data")
+    tensor = next(t for t in proto.graph.initializer if t.external_data)
+    for entry in tensor.external_data:
+        if entry.key in fields:
+            entry.value = fields.pop(entry.key)
+    for key, value in fields.items():
+        tensor.external_data.add(key=key, value=value)
+    path = folder / "m.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+def safetensors_file(path: Path, tensors: dict[str, np.ndarray]) -> Path:
+    from safetensors.numpy import save_file
+    save_file(tensors, str(path))
+    return path
+
+
+def good_tensors() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {"0.weight": rng.normal(size=(16, 784)).astype(np.float32) * 0.05,
+            "0.bias": np.zeros(16, np.float32),
+            "2.weight": rng.normal(size=(10, 16)).astype(np.float32),
+            "2.bias": np.zeros(10, np.float32)}
+
+
+def bad_files(tmp: Path) -> list[tuple[Path, str]]:
+    """(file, expected message) pairs: each must fail as one line, exit 1, nothing written."""
+    needs("safetensors")
+    outside = tmp / "outside.data"
+    shutil.copy(FIXTURES / f"{ONNX_MODEL}.data", outside)
+    link_dir = tmp / "link"
+    linked = dynamo_copy(link_dir, location="escape.data")
+    os.symlink(outside, link_dir / "escape.data")
+    truncated = dynamo_copy(tmp / "short")
+    (tmp / "short" / f"{ONNX_MODEL}.data").write_bytes(b"\0" * 100)
+    missing = dynamo_copy(tmp / "missing")
+    (tmp / "missing" / f"{ONNX_MODEL}.data").unlink()
+    opset = onnx.load(str(FIXTURES / KERAS_MODEL))
+    opset.opset_import[0].version = 11
+    (tmp / "opset11.onnx").write_bytes(opset.SerializeToString())
+    opset.opset_import[0].version, opset.ir_version = 18, 11
+    (tmp / "ir11.onnx").write_bytes(opset.SerializeToString())
+    shutil.copy(FIXTURES / PT_MODEL, tmp / "weights.bin")
+    t = good_tensors()
+    return [
+        (dynamo_copy(tmp / "abs", location=str(outside)), "leaves the model's folder"),
+        (dynamo_copy(tmp / "dots", location="../outside.data"), "leaves the model's folder"),
+        (linked, "link out of the model's folder"),
+        (dynamo_copy(tmp / "long", length="999999"), "needs 100352"),
+        (dynamo_copy(tmp / "small", length="4"), "needs 100352"),
+        (dynamo_copy(tmp / "far", offset="1000000"), "fewer than the"),
+        (dynamo_copy(tmp / "nan", offset="x"), "non-integer offset"),
+        (truncated, "fewer than the"),
+        (missing, "is missing"),
+        (tmp / "opset11.onnx", "opset 11"),
+        (tmp / "ir11.onnx", "IR version 11"),
+        (tmp / "weights.bin", "a PyTorch file (torch.save); name it .pt"),
+        (FIXTURES / PICKLED_MODULE, "refused by torch.load(weights_only=True)"),
+        (safetensors_file(tmp / "bn.safetensors", {**t, "1.running_mean": np.zeros(16,
+                                                                                   np.float32)}),
+         "'1.running_mean' is not a layer's weight or bias"),
+        (safetensors_file(tmp / "int.safetensors", {**t, "2.bias": np.zeros(10, np.int32)}),
+         "holds int32"),
+        (safetensors_file(tmp / "chain.safetensors", {**t, "2.weight": t["2.weight"][:, :15]}),
+         "reads 15 values but the layer before it gives 16"),
+        (safetensors_file(tmp / "inf.safetensors", {**t, "2.bias": np.full(10, np.inf,
+                                                                            np.float32)}),
+         "NaN or infinity"),
+        (safetensors_file(tmp / "in.safetensors", {"0.weight": np.ones((10, 783), np.float32)}),
+         "read 783 inputs"),
+    ]
+
+
+def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    needs("torch")
+    for path, message in bad_files(tmp_path):
+        out = tmp_path / "never.npz"
+        code = main(["import", str(path), "--out", str(out)])
+        _, err = capsys.readouterr()
+        assert code == 1, path
+        assert message in err, (path, err)
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert not out.exists()
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
+    torch = needs("torch")
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    torch.save({"0.weight": torch.zeros(10, 784), "x": Boom()}, tmp_path / "evil.pt")
+    with pytest.raises(ModelError, match=r"weights_only=True.*unpickle"):
+        import_state_dict(tmp_path / "evil.pt")
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(("opset", "ir"), [(13, 7), (17, 8), (21, 10)])
+def test_opsets_13_to_21_read_alike(opset: int, ir: int, tmp_path: Path) -> None:
+    proto = onnx.load(str(FIXTURES / KERAS_MODEL))
+    proto.opset_import[0].version, proto.ir_version = opset, ir
+    onnx.checker.check_model(proto)
+    (tmp_path / "m.onnx").write_bytes(proto.SerializeToString())
+    assert_matches(import_onnx(tmp_path / "m.onnx")[0], np.load(FIXTURES / REFERENCE)["relu"])
+
+
+def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(FIXTURES / KERAS_MODEL), "--out", str(tmp_path / "m.npz"),
+                 "--activation", "tanh"]) == 2
+    assert "--activation only applies to state_dict files" in capsys.readouterr().err
+    assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
+                 "--classes", "a,b"]) == 2
+    assert "classes" in capsys.readouterr().err and not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.e2e
+def test_class_names_reach_the_model_file(tmp_path: Path) -> None:
+    needs("safetensors")
+    names = ",".join(f"sym{i}" for i in range(10))
+    out = tmp_path / "m.npz"
+    proc = subprocess.run([sys.executable, "-m", "digitlens", "import",
+                           str(FIXTURES / SAFETENSORS_MODEL), "--out", str(out), "--classes",
+                           names, "--json"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "class_names" not in res["assumed"] and "activation" in res["assumed"]
+    from digitlens.nn.io import load_model
+    assert load_model(out).meta["class_names"] == names.split(",")
+
+
+def test_named_layers_are_ordered_naturally(tmp_path: Path) -> None:
+    needs("safetensors")
+    rng = np.random.default_rng(1)
+    sizes = [784, 12, 11, 10]
+    tensors = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        tensors[f"fc{[2, 9, 10][i]}.weight"] = rng.normal(size=(b, a)).astype(np.float16)
+    got = import_state_dict(safetensors_file(tmp_path / "n.safetensors", tensors),
+                            "sigmoid", "sigmoid", [f"c{i}" for i in range(10)])
+    assert got.read["layers"] == ["fc2", "fc9", "fc10"]
+    assert got.model.sizes == (784, 12, 11, 10) and got.assumed == {
+        "input": got.assumed["input"], "layer_order": got.assumed["layer_order"]}
+    assert got.model.activations == ("sigmoid", "sigmoid", "sigmoid")
+    assert got.model.meta["class_names"][3] == "c3"
+    assert len(got.notes) == 3  # no biases: zeros, each said
+    w = tensors["fc2.weight"].astype(np.float32)
+    x = digit_inputs()[:5]
+    first = 1 / (1 + np.exp(-(x @ w.T)))
+    assert np.allclose(got.model.trace(got.model.as_input(x)).activations[1], first, atol=1e-5)
+
+
+# --- fuzzing --------------------------------------------------------------------------------
+
+FUZZ = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(header=st.one_of(st.binary(max_size=200), st.dictionaries(
+    st.sampled_from(["0.weight", "0.bias", "__metadata__", "x"]),
+    st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "I64", "BF16", "Q"]),
+                           "shape": st.lists(st.integers(-2, 1000), max_size=3),
+                           "data_offsets": st.lists(st.integers(-5, 1 << 40), max_size=3)}))),
+       body=st.binary(max_size=64))
+def test_fuzzed_safetensors_header(tmp_path: Path, header: bytes | dict[str, object],
+                                   body: bytes) -> None:
+    needs("safetensors")
+    head = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path = tmp_path / "f.safetensors"
+    path.write_bytes(len(head).to_bytes(8, "little") + head + body)
+    with pytest.raises(ModelError):
+        import_state_dict(path)
+
+
+@FUZZ
+@given(location=st.one_of(st.just(f"{ONNX_MODEL}.data"), st.text(max_size=30)),
+       offset=st.one_of(st.integers(-10, 1 << 62).map(str), st.text(max_size=8)),
+       length=st.one_of(st.integers(-10, 1 << 62).map(str), st.just("100352")))
+def test_fuzzed_external_data_fields(tmp_path: Path, location: str, offset: str,
+                                     length: str) -> None:
+    path = dynamo_copy(tmp_path / "fz", location=location, offset=offset, length=length)
+    try:
+        model = import_onnx(path)[0]
+    except ModelError as exc:
+        assert "\n" not in str(exc)
+    else:  # only the exporter's own fields can succeed
+        assert location == f"{ONNX_MODEL}.data" and length == "100352"
+        assert model.sizes == (784, 32, 16, 10)
