@@ -22,6 +22,7 @@ export class Diagram {
   // Columns: input 28×28, hidden layers as tall grids, output as a column of 10 circles.
   setModel(sizes, classNames, activations = []) {
     this.sizes = sizes; this.classNames = classNames; this.activations = activations;
+    this.data = null; this.tip.hidden = true;  // the former model's numbers fit no longer
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
     const cols = [];
     const inCell = 4;
@@ -65,7 +66,7 @@ export class Diagram {
 
   draw(data, selected, knocked) {
     this.data = data; this.selected = selected; this.knocked = knocked;
-    if (!this.layout) return;
+    if (!this.layout || data.activations.length !== this.layout.cols.length - 1) return;
     const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);

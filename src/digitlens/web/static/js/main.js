@@ -21,7 +21,7 @@ import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
-import { knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
+import { fitState, knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
 import { renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -185,9 +185,11 @@ function render(res) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
   }
   const src = $("source");
-  src.textContent = state.test !== null && !pad.strokes.length
-    ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
-    : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  src.textContent = res.preprocessing.source === "net input"
+    ? "The nudged digit you kept, fed as it is. Draw over it to change it."
+    : state.test !== null && !pad.strokes.length
+      ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
+      : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
@@ -249,6 +251,7 @@ async function selectRun(name) {
     return;
   }
   if (state.run !== run.name) { state.neuron = null; state.knockout = {}; }
+  fitState(run.sizes);  // a link's neuron or knock-outs that this model does not have
   state.run = run.name; writeURL();
   $("run").value = run.name;
   const base = `api/runs/${encodeURIComponent(run.name)}`;
@@ -260,6 +263,7 @@ async function selectRun(name) {
   excelLink(null);
   nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations);
+  live.last = null;  // the former model's answer fits neither the diagram nor the map
   net = null;
   if (!SERVER_LOOP) {
     if (!nets.has(run.name)) {
