@@ -1,0 +1,82 @@
+"""Where the explorer's features meet, in real Chromium against ``digitlens serve``: switching
+between models of different depths, a link naming a neuron the model lacks, a kept nudge, the
+hidden-space map's legend. Each test fails on the bug it was written for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Served
+from .test_browser import ONE, Page, browser  # noqa: F401  (the module's browser fixture)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_switching_models_of_other_depths(browser: Any, served: Served) -> None:  # noqa: F811
+    """small (two hidden layers) -> single (none) -> small with a drawing on the pad: the
+    former model's answer must not be drawn on the new model's diagram (it threw)."""
+    p = Page(browser, served.url, viewport=(1366, 768))
+    try:
+        p.stroke(ONE)
+        p.settle()
+        for name in ("single", "small", "single"):
+            p.page.get_by_test_id("run").select_option(name)
+            p.wait(f"window.digitlens.last && window.digitlens.last.run === '{name}'")
+            p.settle()
+            assert p.text("prediction") == "1", name
+            depth = p.js("window.digitlens.last.activations.length")
+            assert depth == (1 if name == "single" else 3)
+        p.page.get_by_test_id("diagram").hover()  # the tooltip reads the new model's numbers
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_link_with_a_neuron_the_model_lacks(browser: Any, served: Served) -> None:  # noqa: F811
+    """?n= and ?ko= from another model's link: dropped, not sent (they answered 400)."""
+    p = Page(browser, served.url + "?run=single&n=1.7&ko=0.3,1.2")
+    try:
+        p.settle()
+        assert p.js("location.search") == "?run=single"
+        assert p.page.get_by_test_id("inspector").is_hidden()
+        assert p.page.get_by_test_id("ko-note").is_hidden()
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_kept_nudge_is_shown_as_fed(browser: Any, served: Served) -> None:  # noqa: F811
+    """After "Keep it": the source line names the nudged digit (it said "0 strokes") and the
+    strip shows no crop or fit of it (they were blank)."""
+    p = Page(browser, served.url, viewport=(1366, 768))
+    try:
+        p.stroke(ONE)
+        p.settle()
+        p.page.get_by_test_id("nudge-go").click()
+        p.page.get_by_test_id("nudge-keep").click()
+        p.wait("window.digitlens.last.preprocessing.source === 'net input'")
+        p.settle()
+        assert "nudged digit" in p.text("source")
+        assert "stroke" not in p.text("source")
+        assert p.js("document.getElementById('strip').classList.contains('test')")
+        assert not p.page.locator("#s-crop").is_visible()
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_map_has_a_legend_and_the_page_width(browser: Any, served: Served) -> None:  # noqa: F811
+    p = Page(browser, served.url, viewport=(1366, 768))
+    try:
+        p.stroke(ONE)
+        p.settle()
+        legend = p.page.get_by_test_id("map-legend")
+        legend.wait_for(timeout=15000)
+        assert legend.inner_text().split() == [str(d) for d in range(10)]
+        card = p.page.locator(".map-card").bounding_box()
+        assert card["width"] > 1000  # not squeezed into the drawing pad's column
+        assert p.errors == []
+    finally:
+        p.close()
