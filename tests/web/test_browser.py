@@ -343,6 +343,7 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         p.page.mouse.click(x, y)
         p.wait("document.querySelector('[data-testid=inspector-title]') !== null", 45)
         p.settle()
+        assert p.js("document.getElementById('tip').hidden")  # not left over the inspector
         assert p.js("window.scrollY") == 0
         for testid in ("inspector-title", "arithmetic"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid

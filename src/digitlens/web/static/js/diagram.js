@@ -13,7 +13,9 @@ export class Diagram {
     this.classNames = [];
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
-      if (hit && hit.layer >= 0) this.onPick(hit.layer, hit.index);
+      if (!hit || hit.layer < 0) return;
+      this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
+      this.onPick(hit.layer, hit.index);
     });
     canvas.addEventListener("mousemove", (e) => this.hover(e));
     canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });

@@ -2,7 +2,7 @@
 // pointer move) or integrated gradients (POST /api/attribute with target "all", asked when
 // the drawing has been still for a moment: it integrates 64 gradients per class).
 
-import { api } from "./api.js";
+import { api, servedLocally } from "./api.js";
 
 const WAIT_MS = 150;
 
@@ -17,6 +17,7 @@ export class EvidenceMethod {
     label.innerHTML = `<select data-testid="evidence-method">
       <option value="gradient">gradient × input</option>
       <option value="integrated-gradients">integrated gradients</option></select>`;
+    label.hidden = servedLocally();  // integrated gradients are asked of the server
     heading.insertBefore(label, heading.querySelector("button"));
     this.select = label.querySelector("select");
     this.select.addEventListener("change", () => { this.method = this.select.value; this.opts.redraw(); });
