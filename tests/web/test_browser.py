@@ -360,9 +360,10 @@ def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Pa
     try:
         assert p.page.locator("header").bounding_box()["height"] <= 80
         # a real run's label (a <select> is as wide as its widest option) keeps it short too
-        p.js("document.getElementById('run').add(new Option('default (784-512-256-10 · 98.4%)', 'x'))")
+        run = "document.getElementById('run')"
+        p.js(f"{run}.add(new Option('default (784-512-256-10 · 98.4%)', 'x'))")
         assert p.page.locator("header").bounding_box()["height"] <= 80
-        p.js("document.getElementById('run').remove(document.getElementById('run').length - 1)")
+        p.js(f"{run}.remove({run}.length - 1)")
         for testid in ("draw", "prediction"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 390, 844), testid
         assert p.js("document.documentElement.scrollWidth") <= 390

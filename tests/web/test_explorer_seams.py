@@ -80,3 +80,23 @@ def test_map_has_a_legend_and_the_page_width(browser: Any, served: Served) -> No
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_nudge_with_neurons_switched_off_says_so(browser: Any, served: Served) -> None:  # noqa: F811
+    """The server's nudge ignores knock-outs; with some on, the panel says it used them all."""
+    p = Page(browser, served.url + "?run=small&ko=0.3")
+    try:
+        p.stroke(ONE)
+        p.settle()
+        p.page.get_by_test_id("nudge-go").click()
+        p.page.get_by_test_id("nudge-keep").wait_for(timeout=30000)
+        assert "whole network" in p.text("nudge-panel")
+        p.page.get_by_test_id("nudge-dismiss").click()
+        p.page.get_by_test_id("ko-reset").click()
+        p.wait("document.querySelector('[data-testid=ko-note]').hidden")
+        p.page.get_by_test_id("nudge-go").click()
+        p.page.get_by_test_id("nudge-keep").wait_for(timeout=30000)
+        assert "whole network" not in p.text("nudge-panel")
+        assert p.errors == []
+    finally:
+        p.close()

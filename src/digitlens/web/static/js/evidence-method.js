@@ -41,8 +41,9 @@ export class EvidenceMethod {
       const contributions = Float32Array.from(d.contributions.flat());
       contributions.shape = [d.contributions.length, 784];
       const name = run.class_names[d.prediction] ?? d.prediction;
-      this.opts.render({ note: `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)`,
-                         contributions, scores: d.scores }, prediction);
+      const caveat = this.opts.caveat?.() ? " (of the whole network: no neuron switched off)" : "";
+      const note = `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)${caveat}`;
+      this.opts.render({ note, contributions, scores: d.scores }, prediction);
     } catch (err) {
       this.opts.render(null, prediction, err.message);
     }

@@ -317,11 +317,12 @@ async function init() {
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
   const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
-  nudge = new Nudge(pad, { run: () => run, input: question,
+  const intact = () => knockoutCount() > 0;  // the server's nudge and IG use the whole network
+  nudge = new Nudge(pad, { run: () => run, input: question, caveat: intact,
                            onKeep: () => { state.test = null; writeURL(); } });
   live.nudge = nudge;
   evMethod = new EvidenceMethod(document.querySelector(".evidence-card h2"), {
-    run: () => run, input: question, redraw: () => requestFrame(),
+    run: () => run, input: question, redraw: () => requestFrame(), caveat: intact,
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));

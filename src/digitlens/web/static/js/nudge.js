@@ -92,7 +92,7 @@ export class Nudge {
     this.panel.innerHTML = `<b>${names[res.from]} → <span data-testid="nudge-to">${names[res.to]}</span></b>
       (${(100 * res.probability).toFixed(0)}% sure) with a change of L2 ${res.l2.toFixed(2)}:
       ${res.changed_pixels} pixels, none by more than ${res.linf.toFixed(2)}.
-      <span class="hint">red: ink added, blue: ink taken away</span>
+      <span class="hint">red: ink added, blue: ink taken away.${this.opts.caveat?.() ? " Found on the whole network: switched-off neurons are back on for it." : ""}</span>
       <span class="buttons"><button data-testid="nudge-keep">Keep it</button>
       <button data-testid="nudge-dismiss">Dismiss</button></span>`;
     this.panel.querySelector("[data-testid=nudge-keep]").addEventListener("click", () => this.keep());
