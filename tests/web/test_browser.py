@@ -338,6 +338,9 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         for testid in ("draw", "prediction", "bars", "diagram"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
         assert p.js("window.scrollY") == 0
+        card = p.page.locator(".draw-card").bounding_box()
+        png = p.page.locator("button.png[data-png=draw]").bounding_box()
+        assert png["x"] + png["width"] <= card["x"] + card["width"] - 8  # inside the card
         active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
         x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
         p.page.mouse.click(x, y)
