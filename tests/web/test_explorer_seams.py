@@ -100,3 +100,27 @@ def test_nudge_with_neurons_switched_off_says_so(browser: Any, served: Served) -
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_training_followed_late_draws_its_epochs(browser: Any, served: Served) -> None:  # noqa: F811
+    """The server keeps only the newest epoch's mosaic, so a page whose event stream opens after
+    the first epochs replays epochs without one (it threw on them)."""
+    p = Page(browser, served.url, viewport=(1366, 768))
+    try:
+        def late(route: Any) -> None:  # the stream opens once the short run is over
+            p.page.wait_for_timeout(4000)
+            route.continue_()
+        p.page.route("**/events", late)
+        p.page.get_by_test_id("tab-train").click()
+        form = p.page.get_by_test_id("train-form")
+        form.locator("select[name=preset]").select_option("s1-single-layer")
+        form.locator("input[name=epochs]").fill("2")
+        form.locator("select[name=dataset]").select_option("mnist-sample")
+        form.locator("input[name=name]").fill("followed-late")
+        p.page.get_by_test_id("train-start").click()
+        p.wait("document.querySelector('[data-testid=train-status]').textContent.includes('done')",
+               timeout=60)
+        assert p.text("train-mosaic-note") == "all 10 first-layer neurons"
+        assert p.errors == []
+    finally:
+        p.close()

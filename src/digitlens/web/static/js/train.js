@@ -69,7 +69,8 @@ export class Trainer {
     });
     src.addEventListener("epoch", (e) => {
       const d = JSON.parse(e.data);
-      this.history.push(d.row); this.chart(); this.mosaic(d.mosaic); this.neurons(d.row);
+      this.history.push(d.row); this.chart(); this.neurons(d.row);
+      if (d.mosaic) this.mosaic(d.mosaic);  // the server keeps only the newest epoch's mosaic
       this.status.textContent = `epoch ${d.row.epoch}/${this.epochs}: test accuracy ` +
         `${(100 * d.row.test_accuracy).toFixed(2)}% (${d.row.seconds.toFixed(1)} s)`;
       if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
