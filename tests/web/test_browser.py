@@ -350,6 +350,17 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         assert p.js("window.scrollY") == 0
         for testid in ("inspector-title", "arithmetic"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
+        for testid in ("draw", "clear", "bars"):  # the inspector leaves them in sight
+            box = p.page.get_by_test_id(testid).bounding_box()
+            top = p.page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest("
+                                  "'[data-testid]')?.dataset.testid",
+                                  [box["x"] + box["width"] - 3, box["y"] + box["height"] - 3])
+            assert top == testid, (testid, top)
+        # an output neuron, at the far right, is still clickable with the inspector open
+        x, y = p.js("window.digitlens.neuronPoint(2, 3)")
+        p.page.mouse.click(x, y)
+        p.wait("document.querySelector('[data-testid=inspector-title]').textContent"
+               ".startsWith('output layer · neuron 3')", 45)
         p.page.screenshot(path=str(shots / "laptop-inspector.png"))
         assert p.errors == []
     finally:

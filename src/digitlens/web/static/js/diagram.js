@@ -164,11 +164,13 @@ export class Diagram {
     const cols = this.layout.cols;
     for (let ci = 0; ci < cols.length; ci++) {
       const c = cols[ci];
-      if (c.out) {
+      if (c.out) {  // the nearest circle within reach (reach grows as the diagram shrinks)
+        let best = null, bestD = Math.max(14, 18 / k) ** 2;
         for (let i = 0; i < c.n; i++) {
-          const [px, py] = this.pos(ci, i);
-          if ((x - px) ** 2 + (y - py) ** 2 <= Math.max(14, 18 / k) ** 2) return { layer: c.layer, index: i, ci };
+          const [px, py] = this.pos(ci, i), d = (x - px) ** 2 + (y - py) ** 2;
+          if (d <= bestD) { best = { layer: c.layer, index: i, ci }; bestD = d; }
         }
+        if (best) return best;
         continue;
       }
       if (x < c.x || y < c.y || x >= c.x + c.w || y >= c.y + c.h) continue;
