@@ -196,7 +196,7 @@ function render(res) {
 
 async function refreshAblation() {
   const n = knockoutCount(), note = $("ko-note");
-  if (!n) { note.hidden = true; ablation = null; return; }
+  if (!n) { note.hidden = true; ablation = null; placeInspector(); return; }
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
@@ -207,6 +207,7 @@ async function refreshAblation() {
       state.knockout = {}; writeURL(); await refreshAblation(); requestFrame();
       if (state.neuron) selectNeuron(state.neuron.layer, state.neuron.index);
     });
+    placeInspector();
   } catch (err) { toast(err.message); }
 }
 
@@ -225,10 +226,25 @@ async function selectNeuron(layer, index) {
     });
     renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
     $("inspector").hidden = false;
+    placeInspector();
     showDream(el, run, layer, index);
     if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
     requestFrame();  // this neuron's arithmetic for the current drawing
   } catch (err) { toast(err.message); }
+}
+
+// On wide screens the inspector docks under the prediction and the diagram (style.css); here it
+// starts below whichever ends lower (a knock-out note lengthens the prediction) when that
+// leaves it room, so no bar of the prediction is hidden.
+function placeInspector() {
+  const el = $("inspector");
+  el.style.top = ""; el.style.maxHeight = "";
+  if (el.hidden || !matchMedia("(min-width: 1101px)").matches) return;
+  const below = Math.max($("bars").getBoundingClientRect().bottom,
+                         $("diagram").getBoundingClientRect().bottom) + 10;
+  if (innerHeight - below >= 240) {
+    el.style.top = `${below}px`; el.style.maxHeight = `${innerHeight - below - 8}px`;
+  }
 }
 
 function closeInspector() {
@@ -354,6 +370,7 @@ async function init() {
     });
   }
   $("run").addEventListener("change", (e) => selectRun(e.target.value));
+  window.addEventListener("resize", placeInspector);
   try {
     const info = await api("api/info");
     if (info.presets.length) new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });

@@ -76,7 +76,11 @@ export class Trainer {
       if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
     });
     const finish = (msg) => { src.close(); this.stopBtn.disabled = true; this.status.textContent += ` · ${msg}`; };
-    src.addEventListener("done", () => { finish("done: the run is now in the model picker"); this.onRunReady(this.job.run, true); });
+    src.addEventListener("done", async () => {  // say "in the picker" once it is there
+      src.close();
+      try { await this.onRunReady(this.job.run, true); } catch (err) { toast(err.message); }
+      finish("done: the run is now in the model picker");
+    });
     src.addEventListener("stopped", () => finish("stopped (resume it with digitlens train --out runs/NAME)"));
     src.addEventListener("error", (e) => {
       if (e.data) { finish(`failed: ${JSON.parse(e.data).error}`); }
