@@ -338,14 +338,29 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         for testid in ("draw", "prediction", "bars", "diagram"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
         assert p.js("window.scrollY") == 0
+        card = p.page.locator(".draw-card").bounding_box()
+        png = p.page.locator("button.png[data-png=draw]").bounding_box()
+        assert png["x"] + png["width"] <= card["x"] + card["width"] - 8  # inside the card
         active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
         x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
         p.page.mouse.click(x, y)
         p.wait("document.querySelector('[data-testid=inspector-title]') !== null", 45)
         p.settle()
+        assert p.js("document.getElementById('tip').hidden")  # not left over the inspector
         assert p.js("window.scrollY") == 0
         for testid in ("inspector-title", "arithmetic"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 1366, 768), testid
+        for testid in ("draw", "clear", "bars"):  # the inspector leaves them in sight
+            box = p.page.get_by_test_id(testid).bounding_box()
+            top = p.page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest("
+                                  "'[data-testid]')?.dataset.testid",
+                                  [box["x"] + box["width"] - 3, box["y"] + box["height"] - 3])
+            assert top == testid, (testid, top)
+        # an output neuron, at the far right, is still clickable with the inspector open
+        x, y = p.js("window.digitlens.neuronPoint(2, 3)")
+        p.page.mouse.click(x, y)
+        p.wait("document.querySelector('[data-testid=inspector-title]').textContent"
+               ".startsWith('output layer · neuron 3')", 45)
         p.page.screenshot(path=str(shots / "laptop-inspector.png"))
         assert p.errors == []
     finally:
@@ -358,6 +373,11 @@ def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Pa
     p = Page(browser, served.url, viewport=(390, 844), touch=True)
     try:
         assert p.page.locator("header").bounding_box()["height"] <= 80
+        # a real run's label (a <select> is as wide as its widest option) keeps it short too
+        run = "document.getElementById('run')"
+        p.js(f"{run}.add(new Option('default (784-512-256-10 · 98.4%)', 'x'))")
+        assert p.page.locator("header").bounding_box()["height"] <= 80
+        p.js(f"{run}.remove({run}.length - 1)")
         for testid in ("draw", "prediction"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 390, 844), testid
         assert p.js("document.documentElement.scrollWidth") <= 390

@@ -96,6 +96,11 @@ def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: 
         p.wait("document.querySelector('[data-testid=inspector-title]') !== null")
         p.settle()
         assert "ReLU(z)" in p.text("arithmetic")
+        # what only the server computes is not offered (each could only fail here)
+        for testid in ("nudge-go", "evidence-method", "dream"):
+            assert p.page.get_by_test_id(testid).count() == 0 or \
+                not p.page.get_by_test_id(testid).is_visible(), testid
+        assert "needs the digitlens server" not in p.text("inspector")
         p.page.get_by_test_id("knockout").check()
         p.wait("!document.querySelector('[data-testid=ko-note]').hidden")
         p.settle()

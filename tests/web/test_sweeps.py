@@ -93,6 +93,9 @@ def test_clicking_a_point_opens_its_run(sweep_runs: Path, tmp_path: Path) -> Non
                 page.wait_for_selector("[data-testid=sweep-point][data-run]")
                 rows = page.locator("[data-testid=sweep-point]")
                 assert rows.count() == 2
+                # one seed per setting: no spread to report (it read "± sd 0.00%")
+                sds = page.locator("table.sweep-means tbody td:last-child").all_inner_texts()
+                assert sds and set(sds) <= {"—"}, sds
                 # the diverged point keeps its last finished epoch (here the initial weights)
                 assert page.locator("[data-testid=sweep-point][data-run]").count() == 2
                 page.wait_for_load_state("networkidle")

@@ -13,7 +13,9 @@ export class Diagram {
     this.classNames = [];
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
-      if (hit && hit.layer >= 0) this.onPick(hit.layer, hit.index);
+      if (!hit || hit.layer < 0) return;
+      this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
+      this.onPick(hit.layer, hit.index);
     });
     canvas.addEventListener("mousemove", (e) => this.hover(e));
     canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });
@@ -22,6 +24,7 @@ export class Diagram {
   // Columns: input 28×28, hidden layers as tall grids, output as a column of 10 circles.
   setModel(sizes, classNames, activations = []) {
     this.sizes = sizes; this.classNames = classNames; this.activations = activations;
+    this.data = null; this.tip.hidden = true;  // the former model's numbers fit no longer
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
     const cols = [];
     const inCell = 4;
@@ -65,7 +68,7 @@ export class Diagram {
 
   draw(data, selected, knocked) {
     this.data = data; this.selected = selected; this.knocked = knocked;
-    if (!this.layout) return;
+    if (!this.layout || data.activations.length !== this.layout.cols.length - 1) return;
     const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
@@ -161,11 +164,13 @@ export class Diagram {
     const cols = this.layout.cols;
     for (let ci = 0; ci < cols.length; ci++) {
       const c = cols[ci];
-      if (c.out) {
+      if (c.out) {  // the nearest circle within reach (reach grows as the diagram shrinks)
+        let best = null, bestD = Math.max(14, 18 / k) ** 2;
         for (let i = 0; i < c.n; i++) {
-          const [px, py] = this.pos(ci, i);
-          if ((x - px) ** 2 + (y - py) ** 2 <= Math.max(14, 18 / k) ** 2) return { layer: c.layer, index: i, ci };
+          const [px, py] = this.pos(ci, i), d = (x - px) ** 2 + (y - py) ** 2;
+          if (d <= bestD) { best = { layer: c.layer, index: i, ci }; bestD = d; }
         }
+        if (best) return best;
         continue;
       }
       if (x < c.x || y < c.y || x >= c.x + c.w || y >= c.y + c.h) continue;

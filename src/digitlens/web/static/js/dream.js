@@ -2,12 +2,12 @@
 // ascent from the mean training digit on the server), shown beside its incoming and composed
 // weights. The composed weights are a linear approximation; the dream is the real optimum.
 
-import { api } from "./api.js";
+import { api, servedLocally } from "./api.js";
 import { paint } from "./colors.js";
 
 export async function showDream(el, run, layer, neuron) {
   const imgs = el.querySelector(".insp-imgs");
-  if (!imgs || !run) return;
+  if (!imgs || !run || servedLocally()) return;  // dreams are computed on the server
   const fig = document.createElement("figure");
   fig.dataset.testid = "dream";
   fig.innerHTML = `<canvas width="28" height="28"></canvas>dream: its real optimum<br><small>dreaming…</small>`;

@@ -2,7 +2,7 @@
 // pointer move) or integrated gradients (POST /api/attribute with target "all", asked when
 // the drawing has been still for a moment: it integrates 64 gradients per class).
 
-import { api } from "./api.js";
+import { api, servedLocally } from "./api.js";
 
 const WAIT_MS = 150;
 
@@ -17,6 +17,7 @@ export class EvidenceMethod {
     label.innerHTML = `<select data-testid="evidence-method">
       <option value="gradient">gradient × input</option>
       <option value="integrated-gradients">integrated gradients</option></select>`;
+    label.hidden = servedLocally();  // integrated gradients are asked of the server
     heading.insertBefore(label, heading.querySelector("button"));
     this.select = label.querySelector("select");
     this.select.addEventListener("change", () => { this.method = this.select.value; this.opts.redraw(); });
@@ -40,8 +41,9 @@ export class EvidenceMethod {
       const contributions = Float32Array.from(d.contributions.flat());
       contributions.shape = [d.contributions.length, 784];
       const name = run.class_names[d.prediction] ?? d.prediction;
-      this.opts.render({ note: `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)`,
-                         contributions, scores: d.scores }, prediction);
+      const caveat = this.opts.caveat?.() ? " (of the whole network: no neuron switched off)" : "";
+      const note = `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)${caveat}`;
+      this.opts.render({ note, contributions, scores: d.scores }, prediction);
     } catch (err) {
       this.opts.render(null, prediction, err.message);
     }

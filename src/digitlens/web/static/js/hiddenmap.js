@@ -32,6 +32,7 @@ export class HiddenMap {
   }
 
   async load(run, layer = null) {
+    if (run !== this.run) this.last = null;  // another model's activations
     this.run = run; this.map = null; this.point = null;
     const hidden = run.sizes.length - 2;
     // the single-file explorer ships no test set to map
@@ -50,6 +51,14 @@ export class HiddenMap {
     this.box = [x0 - pad, x1 + pad, y0 - pad, y1 + pad];
     this.note.textContent = `${m.name}: a linear probe separates ${(100 * m.separation).toFixed(1)}% ` +
       `of the test digits · PC1 ${(100 * m.explained_ratio[0]).toFixed(0)}%, PC2 ${(100 * m.explained_ratio[1]).toFixed(0)}% of the variance`;
+    const legend = document.createElement("span");  // which colour is which class
+    legend.className = "map-legend"; legend.dataset.testid = "map-legend";
+    run.class_names.forEach((name, k) => {
+      const item = document.createElement("span"), sw = document.createElement("i");
+      sw.style.background = m.colours[k % m.colours.length];
+      item.append(sw, name); legend.append(item);
+    });
+    this.note.append(legend);
     this.drawBackground();
     if (this.last) this.update(this.last); else this.draw();
   }

@@ -21,7 +21,7 @@ import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
-import { knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
+import { fitState, knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
 import { renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -185,16 +185,18 @@ function render(res) {
     renderArithmetic($("insp-maths"), res.has_ink ? res.arithmetic : null, state.neuron.layer);
   }
   const src = $("source");
-  src.textContent = state.test !== null && !pad.strokes.length
-    ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
-    : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  src.textContent = res.preprocessing.source === "net input"
+    ? "The nudged digit you kept, fed as it is. Draw over it to change it."
+    : state.test !== null && !pad.strokes.length
+      ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
+      : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
 
 async function refreshAblation() {
   const n = knockoutCount(), note = $("ko-note");
-  if (!n) { note.hidden = true; ablation = null; return; }
+  if (!n) { note.hidden = true; ablation = null; placeInspector(); return; }
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
@@ -205,6 +207,7 @@ async function refreshAblation() {
       state.knockout = {}; writeURL(); await refreshAblation(); requestFrame();
       if (state.neuron) selectNeuron(state.neuron.layer, state.neuron.index);
     });
+    placeInspector();
   } catch (err) { toast(err.message); }
 }
 
@@ -223,10 +226,25 @@ async function selectNeuron(layer, index) {
     });
     renderArithmetic($("insp-maths"), d.arithmetic && !pad.isEmpty() ? d.arithmetic : null, layer);
     $("inspector").hidden = false;
+    placeInspector();
     showDream(el, run, layer, index);
     if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
     requestFrame();  // this neuron's arithmetic for the current drawing
   } catch (err) { toast(err.message); }
+}
+
+// On wide screens the inspector docks under the prediction and the diagram (style.css); here it
+// starts below whichever ends lower (a knock-out note lengthens the prediction) when that
+// leaves it room, so no bar of the prediction is hidden.
+function placeInspector() {
+  const el = $("inspector");
+  el.style.top = ""; el.style.maxHeight = "";
+  if (el.hidden || !matchMedia("(min-width: 1101px)").matches) return;
+  const below = Math.max($("bars").getBoundingClientRect().bottom,
+                         $("diagram").getBoundingClientRect().bottom) + 10;
+  if (innerHeight - below >= 240) {
+    el.style.top = `${below}px`; el.style.maxHeight = `${innerHeight - below - 8}px`;
+  }
 }
 
 function closeInspector() {
@@ -249,6 +267,7 @@ async function selectRun(name) {
     return;
   }
   if (state.run !== run.name) { state.neuron = null; state.knockout = {}; }
+  fitState(run.sizes);  // a link's neuron or knock-outs that this model does not have
   state.run = run.name; writeURL();
   $("run").value = run.name;
   const base = `api/runs/${encodeURIComponent(run.name)}`;
@@ -260,6 +279,7 @@ async function selectRun(name) {
   excelLink(null);
   nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations);
+  live.last = null;  // the former model's answer fits neither the diagram nor the map
   net = null;
   if (!SERVER_LOOP) {
     if (!nets.has(run.name)) {
@@ -313,11 +333,12 @@ async function init() {
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
   const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
-  nudge = new Nudge(pad, { run: () => run, input: question,
+  const intact = () => knockoutCount() > 0;  // the server's nudge and IG use the whole network
+  nudge = new Nudge(pad, { run: () => run, input: question, caveat: intact,
                            onKeep: () => { state.test = null; writeURL(); } });
   live.nudge = nudge;
   evMethod = new EvidenceMethod(document.querySelector(".evidence-card h2"), {
-    run: () => run, input: question, redraw: () => requestFrame(),
+    run: () => run, input: question, redraw: () => requestFrame(), caveat: intact,
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
@@ -349,6 +370,7 @@ async function init() {
     });
   }
   $("run").addEventListener("change", (e) => selectRun(e.target.value));
+  window.addEventListener("resize", placeInspector);
   try {
     const info = await api("api/info");
     if (info.presets.length) new Trainer(info, async (name, done) => { await loadRuns(); $("run").value = run?.name ?? name; if (done && !run) await selectRun(name); });

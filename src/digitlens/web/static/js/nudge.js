@@ -5,7 +5,7 @@
 // can keep drawing; until they do, the page sends it to the network exactly as it is
 // (net_input), since preprocessing it again would blur a change this faint away.
 
-import { api } from "./api.js";
+import { api, servedLocally } from "./api.js";
 
 const TINT = 0.6;  // how strongly a changed pixel is tinted, relative to the largest change
 
@@ -28,6 +28,7 @@ export class Nudge {
     box.innerHTML = `<label>make it say <select data-testid="nudge-target">
         <option value="">any other digit</option></select></label>
       <button data-testid="nudge-go" title="the smallest change that flips the prediction (DeepFool)">nudge</button>`;
+    box.hidden = servedLocally();  // DeepFool runs on the server: the single file has none
     this.pad.canvas.insertAdjacentElement("afterend", box);
     this.select = box.querySelector("select");
     box.querySelector("button").addEventListener("click", () => this.ask());
@@ -91,7 +92,7 @@ export class Nudge {
     this.panel.innerHTML = `<b>${names[res.from]} → <span data-testid="nudge-to">${names[res.to]}</span></b>
       (${(100 * res.probability).toFixed(0)}% sure) with a change of L2 ${res.l2.toFixed(2)}:
       ${res.changed_pixels} pixels, none by more than ${res.linf.toFixed(2)}.
-      <span class="hint">red: ink added, blue: ink taken away</span>
+      <span class="hint">red: ink added, blue: ink taken away.${this.opts.caveat?.() ? " Found on the whole network: switched-off neurons are back on for it." : ""}</span>
       <span class="buttons"><button data-testid="nudge-keep">Keep it</button>
       <button data-testid="nudge-dismiss">Dismiss</button></span>`;
     this.panel.querySelector("[data-testid=nudge-keep]").addEventListener("click", () => this.keep());

@@ -47,3 +47,14 @@ export function toggleKnockout(layer, index) {
 export function knockoutCount() {
   return Object.values(state.knockout).reduce((n, l) => n + l.length, 0);
 }
+
+// Drop what a link names but this model lacks (a neuron or knock-out beyond its layers),
+// so a shared or stale URL opens the model instead of failing its requests.
+export function fitState(sizes) {
+  const fits = (layer, index, layers) => layer < layers && index < sizes[layer + 1];
+  if (state.neuron && !fits(state.neuron.layer, state.neuron.index, sizes.length - 1)) state.neuron = null;
+  for (const [layer, list] of Object.entries(state.knockout)) {
+    const kept = list.filter((i) => fits(+layer, i, sizes.length - 2));
+    if (kept.length) state.knockout[layer] = kept; else delete state.knockout[layer];
+  }
+}

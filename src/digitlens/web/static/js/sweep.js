@@ -70,7 +70,8 @@ function sweepCard(sweep) {
   for (const g of means(sweep)) {
     const row = body.insertRow();
     if (g.mean === best) row.className = "best";
-    cell(row, g.key); cell(row, String(g.n)); cell(row, pct(g.mean)); cell(row, pct(g.sd));
+    cell(row, g.key); cell(row, String(g.n)); cell(row, pct(g.mean));
+    cell(row, g.n > 1 ? pct(g.sd) : "—");  // one seed has no spread to show
   }
   top.append(summary);
 

@@ -70,13 +70,17 @@ export class Trainer {
     src.addEventListener("epoch", (e) => {
       const d = JSON.parse(e.data);
       this.history.push(d.row); this.chart(); this.neurons(d.row);
-      if (d.mosaic) this.mosaic(d.mosaic);  // replayed older epochs carry none (only the newest is kept)
+      if (d.mosaic) this.mosaic(d.mosaic);  // the server keeps only the newest epoch's mosaic
       this.status.textContent = `epoch ${d.row.epoch}/${this.epochs}: test accuracy ` +
         `${(100 * d.row.test_accuracy).toFixed(2)}% (${d.row.seconds.toFixed(1)} s)`;
       if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
     });
     const finish = (msg) => { src.close(); this.stopBtn.disabled = true; this.status.textContent += ` · ${msg}`; };
-    src.addEventListener("done", () => { finish("done: the run is now in the model picker"); this.onRunReady(this.job.run, true); });
+    src.addEventListener("done", async () => {  // say "in the picker" once it is there
+      src.close();
+      try { await this.onRunReady(this.job.run, true); } catch (err) { toast(err.message); }
+      finish("done: the run is now in the model picker");
+    });
     src.addEventListener("stopped", () => finish("stopped (resume it with digitlens train --out runs/NAME)"));
     src.addEventListener("error", (e) => {
       if (e.data) { finish(`failed: ${JSON.parse(e.data).error}`); }

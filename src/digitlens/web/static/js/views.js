@@ -43,9 +43,11 @@ export function renderStrip(pad, pre, mode) {
   const cc = blank(crop, 112, 112);
   const fit = document.getElementById("s-fit");
   const note = document.getElementById("strip-note");
-  document.getElementById("f-centred").classList.toggle("on", pre.source === "test" || mode === "centred");
-  document.getElementById("f-raw").classList.toggle("on", pre.source !== "test" && mode === "raw");
-  document.getElementById("strip").classList.toggle("test", pre.source === "test");
+  // a test digit or a kept nudge is already the network's 28×28 input: no crop or fit to show
+  const asIs = pre.source === "test" || pre.source === "net input";
+  document.getElementById("f-centred").classList.toggle("on", asIs || mode === "centred");
+  document.getElementById("f-raw").classList.toggle("on", !asIs && mode === "raw");
+  document.getElementById("strip").classList.toggle("test", asIs);
   if (pre.source === "test" || pre.source === "net input") {
     blank(fit, 20, 20);
     paint(document.getElementById("s-centred"), pre.input, 28, 28, "gray");
