@@ -30,7 +30,7 @@ def demo(runs: Path) -> str:
 
 
 @pytest.mark.e2e
-def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path) -> None:
+def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path, require_tool) -> None:
     runs = tmp_path / "runs"
     demo(runs)
     report = runs / "report"
@@ -50,6 +50,16 @@ def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path) -> None:
     for tag in re.findall(r"<img [^>]+>", page):
         assert re.search(r'width="\d+" height="\d+"', tag) and 'alt="' in tag
         assert not re.search(r'alt="[\w-]+(\.\w+)?"', tag)  # not a file-like name
+        assert "&amp;#" not in tag  # escaped once
+    # on a phone the runs table scrolls inside its box; the page does not
+    pw = pytest.importorskip("playwright.sync_api")
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_tool("chromium"),
+                                    args=["--no-sandbox"])
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto((report / "index.html").as_uri())
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        browser.close()
     mtime = (report / "index.html").stat().st_mtime_ns
     t = time.perf_counter()
     again = demo(runs)
