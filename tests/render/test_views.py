@@ -261,6 +261,9 @@ def test_counted_words() -> None:
     assert count(0, "pair") == "0 pairs" and count(60000, "digit") == "60,000 digits"
     assert count(1.0, "pixel", fmt="g") == "1 pixel" and count(6, "pixel", fmt="g") == "6 pixels"
     assert plural(1, "is", "are") == "is" and plural(2, "is", "are") == "are"
+    from digitlens.wording import article
+    assert [article(d) for d in "0123456789"] == ["a"] * 8 + ["an", "a"]  # "an 8" alone
+    assert article("Ankle boot") == "an" and article("Sneaker") == "a" and article("11") == "an"
 
 
 def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample) -> None:
