@@ -68,6 +68,21 @@ def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path, require_tool) -> 
     assert time.perf_counter() - t < 120
 
 
+def test_demo_refuses_a_busy_port_before_training(tmp_path: Path) -> None:
+    """A port in use is said at once, in one line, not after minutes of training."""
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--runs-dir",
+                            str(tmp_path / "runs"), "--dataset", "mnist-sample", "--port",
+                            str(port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and not (tmp_path / "runs").exists()
+    assert r.stderr.strip() == (f"demo: port {port} is in use; choose another, e.g. "
+                                f"make demo PORT={port + 1}")
+
+
 def test_report_rebuilds_only_when_something_changed(sample, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """(One cheap section: the stamp is what is tested; the demo test builds whole pages.)"""
