@@ -51,6 +51,9 @@ def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path, require_tool) -> 
         assert re.search(r'width="\d+" height="\d+"', tag) and 'alt="' in tag
         assert not re.search(r'alt="[\w-]+(\.\w+)?"', tag)  # not a file-like name
         assert "&amp;#" not in tag  # escaped once
+    # each picture links to itself, so a phone can show it whole
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert f'<a href="{src}"><img src="{src}"' in page
     # on a phone the runs table scrolls inside its box; the page does not
     pw = pytest.importorskip("playwright.sync_api")
     with pw.sync_playwright() as p:

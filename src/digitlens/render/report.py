@@ -134,8 +134,9 @@ class ReportPage:
                     f'poster="{html.escape(poster)}" width="{w}" height="{h}" controls loop '
                     f'muted autoplay playsinline aria-label="{alt_text}"></video>'
                     f"<figcaption>{cap}</figcaption></figure>")
-        media = (f'<img src="{src}" width="{w}" height="{h}" alt="{alt_text}" '
-                 f'loading="lazy">')
+        # a link to the picture itself: on a phone the page shrinks it, a tap shows it whole
+        media = (f'<a href="{src}"><img src="{src}" width="{w}" height="{h}" alt="{alt_text}" '
+                 f'loading="lazy"></a>')
         return f"<figure>{media}<figcaption>{cap}</figcaption></figure>"
 
     def twin(self, s: Subject) -> MLP | None:
