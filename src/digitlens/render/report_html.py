@@ -47,6 +47,7 @@ a.download { font-weight: 600; color: var(--accent); }
 .models { overflow-x: auto; } .models td, .models th { text-align: left; }
 .models td:nth-child(4), .models td:nth-child(5), .models td:nth-child(6) { text-align: right; }
 section table, header table { display: block; overflow-x: auto; max-width: 100%; }
+header td:last-child { min-width: 16em; }  /* "drawn here" keeps a readable width */
 @media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
   section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
