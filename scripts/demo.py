@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -55,14 +56,28 @@ def train_args(runs: Path, run: tuple[str, str, list[str], str], epochs: int | N
             *flags, *data]
 
 
+def port_free(port: int) -> bool:
+    """Whether the explorer could listen on ``port``: asked first, not after minutes of training."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs-dir", default="runs")
-    ap.add_argument("--port", default=os.environ.get("PORT", "8000"))
+    ap.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
     ap.add_argument("--dataset", default=None, help="e.g. mnist-sample for a quick try")
     ap.add_argument("--epochs", type=int, help="cap every run's epochs (quick tries)")
     ap.add_argument("--no-serve", action="store_true", help="stop after the report")
     a = ap.parse_args(argv)
+    if not a.no_serve and not port_free(a.port):
+        raise SystemExit(f"demo: port {a.port} is in use; choose another, e.g. "
+                         f"make demo PORT={a.port + 1}")
     runs = Path(a.runs_dir)
     data = ["--dataset", a.dataset] if a.dataset else []
     times: list[tuple[str, float]] = []

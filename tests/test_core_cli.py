@@ -65,6 +65,17 @@ def test_train_evaluate_predict(tmp_path: Path, sample) -> None:
     assert np.mean(np.array(digits) == expected) >= 0.75
     assert all(abs(sum(p["probabilities"]) - 1) < 1e-4 for p in pred["predictions"])
 
+    # a small dataset (a class's drawings) without some classes in its test part: those
+    # classes say so instead of showing an accuracy of 0%
+    from digitlens.data.idx_folder import write_idx_folder
+    keep = np.flatnonzero(np.isin(sample.test_labels, [0, 4]))[:6]
+    write_idx_folder(tmp_path / "few", "few", {
+        "train_images": sample.train_images[:20], "train_labels": sample.train_labels[:20],
+        "test_images": sample.test_images[keep], "test_labels": sample.test_labels[keep]})
+    text = run("evaluate", str(out), "--data-dir", str(tmp_path / "few")).stdout
+    assert "on 6 " in text and text.count("no test images") == 8
+    assert "class 1: no test images" in text and "class 0: " in text and "class 0: no" not in text
+
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     cases = [

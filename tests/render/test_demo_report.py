@@ -30,7 +30,7 @@ def demo(runs: Path) -> str:
 
 
 @pytest.mark.e2e
-def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path) -> None:
+def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path, require_tool) -> None:
     runs = tmp_path / "runs"
     demo(runs)
     report = runs / "report"
@@ -50,12 +50,40 @@ def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path) -> None:
     for tag in re.findall(r"<img [^>]+>", page):
         assert re.search(r'width="\d+" height="\d+"', tag) and 'alt="' in tag
         assert not re.search(r'alt="[\w-]+(\.\w+)?"', tag)  # not a file-like name
+        assert "&amp;#" not in tag  # escaped once
+    # each picture links to itself, so a phone can show it whole
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert f'<a href="{src}"><img src="{src}"' in page
+    # on a phone the runs table scrolls inside its box; the page does not
+    pw = pytest.importorskip("playwright.sync_api")
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_tool("chromium"),
+                                    args=["--no-sandbox"])
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto((report / "index.html").as_uri())
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        browser.close()
     mtime = (report / "index.html").stat().st_mtime_ns
     t = time.perf_counter()
     again = demo(runs)
     assert "nothing to train" in again and "is up to date" in again
     assert (report / "index.html").stat().st_mtime_ns == mtime
     assert time.perf_counter() - t < 120
+
+
+def test_demo_refuses_a_busy_port_before_training(tmp_path: Path) -> None:
+    """A port in use is said at once, in one line, not after minutes of training."""
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--runs-dir",
+                            str(tmp_path / "runs"), "--dataset", "mnist-sample", "--port",
+                            str(port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and not (tmp_path / "runs").exists()
+    assert r.stderr.strip() == (f"demo: port {port} is in use; choose another, e.g. "
+                                f"make demo PORT={port + 1}")
 
 
 def test_report_rebuilds_only_when_something_changed(sample, tmp_path: Path,

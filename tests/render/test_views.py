@@ -87,6 +87,11 @@ def test_fingerprint_animation_and_classes(trained_model, sample) -> None:
     assert anim.n_frames == 6 and not np.array_equal(anim.frame(0), anim.frame(1))
     view = FP.class_fingerprints_view(trained_model, sample.test_images, sample.test_labels)
     assert len(view.data["consistency"]) == 3 and len(view.data["readout_accuracy"]) == 3
+    # the output layer's row is a one-row strip: its "read-out" line still fits in the row
+    row = FP._row("output (10)", "read-out 98%", [np.zeros((10, 96), np.uint8)], [""], 104)
+    labels = row[:, :130]
+    inked = np.flatnonzero((labels != labels[0, 0]).any(axis=1))
+    assert inked.size and inked[-1] < row.shape[0] - 2  # blank rows under the text
 
 
 def test_evolution_frames_and_pixels(sigmoid_run, sample) -> None:
@@ -261,6 +266,9 @@ def test_counted_words() -> None:
     assert count(0, "pair") == "0 pairs" and count(60000, "digit") == "60,000 digits"
     assert count(1.0, "pixel", fmt="g") == "1 pixel" and count(6, "pixel", fmt="g") == "6 pixels"
     assert plural(1, "is", "are") == "is" and plural(2, "is", "are") == "are"
+    from digitlens.wording import article
+    assert [article(d) for d in "0123456789"] == ["a"] * 8 + ["an", "a"]  # "an 8" alone
+    assert article("Ankle boot") == "an" and article("Sneaker") == "a" and article("11") == "an"
 
 
 def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample) -> None:

@@ -172,7 +172,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test images"]
     names = [f"class {c}" + ("" if n == str(c) else f" ({n})") for c, n in
              enumerate(ds.class_names)]
-    lines += [f"  {names[c]}: {a:.2%}" for c, a in enumerate(ev.per_class)]
+    totals = ev.confusion.sum(axis=1)  # a class without test images has no accuracy, not 0%
+    lines += [f"  {names[c]}: {a:.2%}" if totals[c] else f"  {names[c]}: no test images"
+              for c, a in enumerate(ev.per_class)]
     return emit(args, result, "\n".join(lines))
 
 

@@ -33,7 +33,7 @@ from digitlens.nn.train import Run, train
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section
-from digitlens.wording import count
+from digitlens.wording import article, count
 
 Log = Callable[[str], None]
 TWIN_SIZE = 500
@@ -121,10 +121,11 @@ class ReportPage:
                alt: str = "") -> str:
         """A saved figure with its caption, size and a description of what it shows."""
         src = html.escape(self.save(view, name))
-        cap = html.escape(caption or view.caption)
+        text = caption or view.caption
+        cap = html.escape(text)
         still = view.poster() if isinstance(view, Animation) else view
         w, h = still.size
-        alt_text = html.escape(alt or cap)
+        alt_text = html.escape(alt or text)  # escaped once: no &amp;#x27; in the alt
         if name.endswith(".mp4"):
             poster = self.save(still, name.replace(".mp4", "-poster.png"))
             # the player's controls overlay the bottom of a video; the frame sits at the top of
@@ -133,8 +134,9 @@ class ReportPage:
                     f'poster="{html.escape(poster)}" width="{w}" height="{h}" controls loop '
                     f'muted autoplay playsinline aria-label="{alt_text}"></video>'
                     f"<figcaption>{cap}</figcaption></figure>")
-        media = (f'<img src="{src}" width="{w}" height="{h}" alt="{alt_text}" '
-                 f'loading="lazy">')
+        # a link to the picture itself: on a phone the page shrinks it, a tap shows it whole
+        media = (f'<a href="{src}"><img src="{src}" width="{w}" height="{h}" alt="{alt_text}" '
+                 f'loading="lazy"></a>')
         return f"<figure>{media}<figcaption>{cap}</figcaption></figure>"
 
     def twin(self, s: Subject) -> MLP | None:
@@ -292,7 +294,8 @@ def accuracy_finding(s: Subject) -> str:
     np.fill_diagonal(off, 0)
     t, q = np.unravel_index(int(np.argmax(off)), off.shape)
     return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} net; "
-            f"its most common mix-up is a <b>{s.names[t]}</b> read as a <b>{s.names[q]}</b> "
+            f"its most common mix-up is {article(s.names[t])} <b>{s.names[t]}</b> read as "
+            f"{article(s.names[q])} <b>{s.names[q]}</b> "
             f"({count(int(off[t, q]), 'time')}).")
 
 

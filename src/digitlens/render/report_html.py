@@ -41,12 +41,13 @@ th:first-child, td:first-child { text-align: left; } th { background: #f6f6f6; }
 .findings { margin-top: 14px; background: #f4f5fb; border-left: 4px solid var(--accent);
             padding: 10px 16px; border-radius: 4px; max-width: 980px; font-size: 15px; }
 .findings ul { margin: 6px 0 0; padding-left: 20px; }
-.drawn { font-size: 14px; color: var(--muted); margin: 2px 0 8px; }
+.drawn { font-size: 14px; color: var(--muted); margin: 2px 0 8px; overflow-wrap: anywhere; }
 .note { font-size: 14px; color: var(--muted); max-width: 880px; }
 a.download { font-weight: 600; color: var(--accent); }
 .models { overflow-x: auto; } .models td, .models th { text-align: left; }
 .models td:nth-child(4), .models td:nth-child(5), .models td:nth-child(6) { text-align: right; }
-section table { display: block; overflow-x: auto; max-width: 100%; }
+section table, header table { display: block; overflow-x: auto; max-width: 100%; }
+header td:last-child { min-width: 16em; }  /* "drawn here" keeps a readable width */
 @media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
   section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }

@@ -13,6 +13,7 @@ from digitlens.render import charts
 from digitlens.render.colors import hex_of
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table
+from digitlens.wording import count
 
 LINE_COLOURS = ("accent", "wrong", "true", "dup", "dead", "muted")
 AXIS = {"hidden": "hidden neurons (per hidden layer)", "train_size": "training images",
@@ -99,7 +100,8 @@ def sweep_chart(results: dict[str, Any], x: str, hue: str | None = None, width: 
     if any(g["label"] for g in groups):
         ax.legend(fontsize=8, frameon=False)
     caption = (f"Each dot is one network's final test accuracy; the line joins the means over "
-               f"up to {n_seeds} seeds and the band spans one standard deviation either side.")
+               f"up to {count(n_seeds, 'seed')} and the band spans one standard deviation "
+               f"either side.")
     return Picture(charts.to_rgb(fig), "sweep", caption, {"groups": groups, "x": x, "log": log})
 
 

@@ -156,7 +156,8 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
 
 def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int
          ) -> np.ndarray:
-    h = max(i.shape[0] for i in imgs) + 16
+    # tall enough for the title and the line under it beside a one-row strip (the output layer)
+    h = max(max(i.shape[0] for i in imgs) + 16, 40 if sub else 0)
     cv = Canvas(h, 130 + len(imgs) * col_w)
     cv.text(h // 2 - 14, 0, title, 12, True)
     cv.text(h // 2 + 2, 0, sub, 12, colour="muted")
