@@ -126,11 +126,17 @@ def test_folder_source_raw_and_gz(tmp_path: Path, empty_cache: Path,
     assert np.bincount(ds.test_labels).sum() == 10000
 
 
-def test_a_named_folder_that_fails_is_reported(tmp_path: Path, empty_cache: Path) -> None:
-    said: list[str] = []
-    ds = load_dataset("mnist", data_dir=tmp_path / "absent", fetch=False, log=said.append)
-    assert ds.is_sample
-    assert said[0] == f"ignoring data folder {tmp_path / 'absent'}: no such folder"
+def test_a_named_folder_that_fails_is_an_error(tmp_path: Path, empty_cache: Path,
+                                               mnist_raws: dict[str, bytes]) -> None:
+    with pytest.raises(DataError, match=f"data folder {tmp_path / 'absent'}: no such folder"):
+        load_dataset("mnist", data_dir=tmp_path / "absent", fetch=False)
+    cut = tmp_path / "cut"  # a truncated images file: named, so no fallback to the cache
+    cut.mkdir()
+    for part in PARTS:
+        raw = mnist_raws[part]
+        (cut / FILENAMES[part]).write_bytes(raw[: len(raw) // 2] if part == "test_images" else raw)
+    with pytest.raises(DataError, match="data folder .*cut"):
+        load_dataset("mnist", data_dir=cut, fetch=False)
 
 
 def test_checksum_mismatch_in_folder_is_refused(tmp_path: Path, empty_cache: Path) -> None:

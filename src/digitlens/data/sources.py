@@ -230,18 +230,20 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
         folders.append(FASHION_DIR)
     errors: list[str] = []
     for folder in folders:
+        # a folder the user named (--data-dir, DIGITLENS_DATA_DIR) that fails is an error: a
+        # silent fallback to other data would train or evaluate on what they did not ask for
         given = data_dir is not None and folder == Path(data_dir)
         if not folder.is_dir():
-            errors.append(f"{folder}: no such folder")
             if given:
-                say(f"ignoring data folder {folder}: no such folder")
+                raise DataError(f"data folder {folder}: no such folder")
+            errors.append(f"{folder}: no such folder")
             continue
         try:
             return from_raw(name, read_folder(folder, name), str(folder))
         except DataError as exc:
-            errors.append(str(exc))
             if given:
-                say(f"ignoring data folder {folder}: {exc}")
+                raise DataError(f"data folder {folder}: {exc}") from None
+            errors.append(str(exc))
     if fetch and name == "mnist":
         env_mirrors = os.environ.get("DIGITLENS_MNIST_MIRRORS")
         chosen = mirrors or (env_mirrors.split() if env_mirrors else MIRRORS)
