@@ -62,7 +62,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     from digitlens.classroom import qr
     from digitlens.classroom.app import Lesson, create_app
     from digitlens.classroom.store import Store
-    from digitlens.commands.serve import is_loopback, server_options
+    from digitlens.commands.serve import is_loopback, listen, server_options
 
     if args.run is None:
         raise ParameterError("give --run RUN (the model the class draws for), or an action: "
@@ -77,15 +77,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
     if not token:  # one per class record: a restarted server keeps the teacher's URL
         token = secrets.token_urlsafe(18)
         store.set_setting("token", token)
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET,
-                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-        sock.listen(2048)
-    except OSError as exc:
-        raise DigitlensError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                             "try another --port") from None
+    sock = listen(args.host, args.port)
     base = f"http://{reachable_host(args.host)}:{sock.getsockname()[1]}"
     loopback = is_loopback(args.host)
     hosts = ["127.0.0.1", "localhost", "[::1]", reachable_host(args.host)] if loopback else None

@@ -85,20 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None
     app = create_app(registry, allow_training=training, allowed_hosts=hosts)
 
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
-    # says TCP; without it every response's body waited ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET,
-                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-        # Listening now, before the URL is printed: connections wait in the backlog while
-        # uvicorn starts (importing its WebSocket library takes a moment) instead of failing.
-        sock.listen(2048)
-    except OSError as exc:
-        from digitlens.errors import DigitlensError
-        raise DigitlensError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                             "try another --port") from None
+    sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     url = f"http://{url_host(args.host)}:{port}/"
     runs = registry.names()
@@ -118,6 +105,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before any URL is printed: connections wait in the backlog
+    while uvicorn starts (importing its WebSocket library takes a moment) instead of failing.
+    IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
+    says TCP; without it every response's body waited for a delayed ACK."""
+    from digitlens.errors import DigitlensError
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise DigitlensError(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                             "try another --port") from None
+    return sock
 
 
 def server_options() -> dict[str, Any]:
