@@ -7,7 +7,6 @@ to the student URL; prompt, pause and removal reach the pages. Screenshots are s
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from support import require
+from support import chromium, screenshot_folder
 
 from .conftest import Classroom
 
 pytestmark = pytest.mark.e2e
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 # strokes in the pad's 0..1 coordinates: a one, a seven and a zero
 ONE = [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.55, 0.5), (0.42, 0.85)]
@@ -33,12 +30,8 @@ ZERO = [(0.5 + 0.25 * c, 0.5 + 0.33 * s) for c, s in
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = require("chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +43,7 @@ def lesson(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("DIGITLENS_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return screenshot_folder(tmp_path_factory)
 
 
 class Tab:

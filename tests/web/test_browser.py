@@ -8,7 +8,6 @@ people to look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,31 +17,23 @@ import pytest
 
 from digitlens.data.sources import Dataset
 from digitlens.web import live
-from support import require
+from support import CHROMIUM_FLAGS, chromium, screenshot_folder
 
 from .conftest import Served
 
 pytestmark = pytest.mark.e2e
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = require("chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("DIGITLENS_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return screenshot_folder(tmp_path_factory)
 
 
 class Page:

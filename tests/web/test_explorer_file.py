@@ -24,9 +24,9 @@ from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.pack import PackError, pack
 from digitlens.web.palette import TARGET, palette_js
-from support import require
+from support import chromium, require
 
-from .test_browser import FLAGS, ONE, Page
+from .test_browser import ONE, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +49,8 @@ def explorer(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = require("chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def offline(ctx: Any) -> None:
