@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from support import stop_process
+
 
 class Classroom:
     """``digitlens classroom`` as a subprocess; the two URLs it printed."""
@@ -38,13 +40,8 @@ class Classroom:
         self.port = int(self.base.rsplit(":", 1)[1])
 
     def stop(self) -> str:
-        self.proc.terminate()
-        try:
-            _, err = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return err
+        """Stop the server; its remaining stderr."""
+        return stop_process(self.proc)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -23,6 +23,7 @@ from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
+from support import stop_process
 
 
 @pytest.fixture(scope="session")
@@ -107,13 +108,7 @@ class Served:
 
     def stop(self) -> str:
         """Stop the server; its remaining stderr."""
-        self.proc.terminate()
-        try:
-            _, err = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return err
+        return stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import io
 import warnings
 from typing import Any
 
+import httpx
 import numpy as np
 import openpyxl
 from PIL import Image
@@ -44,3 +45,12 @@ def named(wb: Any, name: str) -> np.ndarray:
     cells = wb[sheet][ref.replace("$", "")]
     rows = cells if isinstance(cells, tuple) else ((cells,),)
     return np.array([[c.value for c in row] for row in rows], dtype=float)
+
+
+def post(client: httpx.Client, path: str, body: dict, status: int = 200) -> dict:
+    """POST JSON to the API; the status and the envelope's ``ok`` must agree with ``status``."""
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text[:300]
+    data = r.json()
+    assert data["ok"] is (status < 400)
+    return data

@@ -15,7 +15,7 @@ from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 
-from .helpers import canvas_of, data_url
+from .helpers import canvas_of, data_url, post
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,6 @@ def small(runs_dir: Path) -> MLP:
 @pytest.fixture(scope="module")
 def single(runs_dir: Path) -> MLP:
     return load_model(runs_dir / "single")
-
-
-def post(client: httpx.Client, path: str, body: dict, status: int = 200) -> dict:
-    r = client.post(path, json=body)
-    assert r.status_code == status, r.text[:300]
-    data = r.json()
-    assert data["ok"] is (status < 400)
-    return data
 
 
 def test_predict_pixels_matches_the_engine(client: httpx.Client, small: MLP,

@@ -13,7 +13,7 @@ from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 
-from .helpers import canvas_of, data_url
+from .helpers import canvas_of, data_url, post
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +21,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def small(runs_dir: Path) -> MLP:
     return load_model(runs_dir / "small")
-
-
-def post(client: httpx.Client, path: str, body: dict, status: int = 200) -> dict:
-    r = client.post(path, json=body)
-    assert r.status_code == status, r.text[:300]
-    data = r.json()
-    assert data["ok"] is (status < 400)
-    return data
 
 
 def test_nudge_a_drawing_and_feed_it_back(client: httpx.Client, small: MLP,
