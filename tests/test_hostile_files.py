@@ -100,10 +100,11 @@ NPZ_CASES = [
     ("history_tail NaN", with_member("meta", npy(np.array(json.dumps(
         {**json.loads(str(np.load(io.BytesIO(npz_members(GOOD)["meta.npy"])))),
          "history_tail": {"test_accuracy": float("nan")}})))), "NaN is not a number"),
-    ("[4, 10] model", model_of((4, 10)), "reads 4 inputs but digitlens images have 784"),
-    ("1 output", model_of((784, 1)), "1 outputs but digitlens datasets have 10"),
-    ("3 outputs", model_of((784, 3)), "3 outputs"),
-    ("12 outputs", model_of((784, 12)), "12 outputs"),
+    ("input_shape that is not the inputs", with_meta(input_shape=[10, 10]),
+     "input_shape \\[10, 10\\] is not a height×width of the model's 784 inputs"),
+    ("input_shape of three numbers", with_meta(input_shape=[28, 28, 1]), "input_shape"),
+    ("input_shape of a string", with_meta(input_shape="28x28"),
+     "metadata.input_shape must be a list"),
     ("float64 1e300 weights", model_of((784, 10), 1e300), "too large for float32"),
     ("weights that overflow when summed", model_of((784, 10), 1e36), "beyond what float32"),
     ("member declaring fewer bytes than it holds", lying_sizes(GOOD, "W0.npy", -100),
@@ -239,7 +240,15 @@ JSON_CASES = [
     ("provenance class_names as a string", json_doc(provenance={"class_names": "0123"}),
      "provenance.class_names must be a list"),
     ("NaN", json_doc()[:-1] + b', "x": NaN}', "NaN is not a number"),
-    ("sizes [4, 10]", json_doc(sizes=[4, 10]), "reads 4 inputs"),
+    ("sizes [4, 10] for 784→6→10 layers", json_doc(sizes=[4, 10]), "layers listed"),
+    ("input shape 10×10 for 784 inputs", json_doc(input={"shape": [10, 10]}),
+     "input_shape \\[10, 10\\] is not a height×width of the model's 784 inputs"),
+    ("11 output classes", json_doc(output={"classes": list("0123456789x")},
+                                    provenance={}),
+     "11 class names for 10 outputs"),
+    ("classes that disagree", json_doc(output={"classes": list("abcdefghij")},
+                                       provenance={"class_names": list("0123456789")}),
+     "output.classes and provenance.class_names differ"),
 ]
 
 

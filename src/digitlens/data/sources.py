@@ -79,6 +79,11 @@ class Dataset:
     class_names: tuple[str, ...] = CLASS_NAMES["mnist"]
 
     @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of every image."""
+        return int(self.train_images.shape[1]), int(self.train_images.shape[2])
+
+    @property
     def is_sample(self) -> bool:
         return self.name == "mnist-sample"
 

@@ -27,8 +27,8 @@ from digitlens import __version__
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_JSON_BYTES, check_architecture, check_finite
 from digitlens.fileio import atomic_write_text
-from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, PREPROCESSING, check_io_sizes, verified
-from digitlens.nn.mlp import MLP
+from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, check_io_meta, preprocessing_for, verified
+from digitlens.nn.mlp import MLP, default_input_shape
 from digitlens.safeload import REQUIRED, check_schema, parse_json, read_bounded
 
 FORMAT = "digitlens-network"
@@ -55,13 +55,13 @@ def to_json_text(model: MLP) -> str:
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
         check_finite(w, f"layer {i + 1} weights", "model")
         check_finite(b, f"layer {i + 1} biases", "model")
-    classes = model.meta.get("class_names") or [str(d) for d in range(model.sizes[-1])]
+    classes = list(model.class_names)
     provenance = {"writer": f"digitlens {__version__}",
                   **{k: v for k, v in model.meta.items() if k not in RESERVED_META}}
     doc: dict[str, Any] = {
         "format": FORMAT, "version": VERSION, "sizes": list(model.sizes), "cost": model.cost,
-        "input": {"shape": [28, 28], "order": "row-major", "range": [0, 1],
-                  "preprocessing": PREPROCESSING},
+        "input": {"shape": list(model.input_shape), "order": "row-major", "range": [0, 1],
+                  "preprocessing": preprocessing_for(model.input_shape)},
         "output": {"classes": classes, "activation": model.output_activation,
                    "probabilities": probability_rule(model.output_activation)},
         "layers": [{"inputs": n_in, "neurons": n_out, "activation": act,
@@ -123,7 +123,6 @@ def model_from_doc(doc: Any, name: str) -> MLP:
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
         raise ModelError(f"{name}: sizes must be integers, got {sizes}")
     check_architecture(sizes, name)
-    check_io_sizes(sizes, name)
     cost = field(doc, "cost", str, "the file", name)
     layers = field(doc, "layers", list, "the file", name)
     if len(layers) != len(sizes) - 1:
@@ -152,10 +151,23 @@ def model_from_doc(doc: Any, name: str) -> MLP:
     meta = {k: v for k, v in provenance.items() if k not in ("writer", *RESERVED_META)}
     check_schema(meta, {k: t for k, t in META_SCHEMA.items() if k not in ARCHITECTURE
                         and k != REQUIRED}, name, "provenance", ModelError)
-    names = meta.get("class_names")
-    if names is not None and len(names) != sizes[-1]:
-        raise ModelError(f"{name}: provenance.class_names has {len(names)} names for "
-                         f"{sizes[-1]} outputs")
+    # the image shape and class names the document states (older files: MNIST's 28×28 and
+    # provenance's names); the same checks as a model file's metadata
+    shape = doc.get("input", {}).get("shape") if isinstance(doc.get("input"), dict) else None
+    if shape is not None:
+        check_schema({"input_shape": shape}, {"input_shape": [int]}, name, "input", ModelError)
+        if tuple(shape) != default_input_shape(sizes[0]):
+            meta["input_shape"] = shape
+    classes = doc.get("output", {}).get("classes") if isinstance(doc.get("output"),
+                                                                  dict) else None
+    if classes is not None:
+        check_schema({"class_names": classes}, {"class_names": [str]}, name, "output",
+                     ModelError)
+        if meta.get("class_names", classes) != classes:
+            raise ModelError(f"{name}: output.classes and provenance.class_names differ")
+        if "class_names" in meta or classes != [str(i) for i in range(len(classes))]:
+            meta["class_names"] = classes
+    check_io_meta(sizes, meta, name)
     params = np.concatenate([w.ravel() for w in ws] + bs).astype(np.float32)
     try:
         model = MLP(tuple(sizes), tuple(acts), cost, params, meta)

@@ -29,12 +29,21 @@ from digitlens.safeload import (
 
 FORMAT = "digitlens-mlp"
 VERSION = 1
-INPUT_PIXELS = 28 * 28
-N_CLASSES = 10
 PREPROCESSING = {
     "input": "28x28 grayscale, row-major, ink bright, values pixel/255 in 0..1",
     "drawings": "crop to ink, fit 20x20 keeping aspect, centre of mass at (14, 14) in 28x28",
 }
+
+
+def preprocessing_for(shape: tuple[int, int]) -> dict[str, str]:
+    """What the model's input is, in words, for an image of ``shape`` (MNIST's text for 28×28;
+    the drawing box is MNIST's 20-in-28 rule scaled, see docs/datasets.md)."""
+    h, w = shape
+    if (h, w) == (28, 28):
+        return dict(PREPROCESSING)
+    return {"input": f"{h}x{w} grayscale, row-major, ink bright, values pixel/255 in 0..1",
+            "drawings": f"crop to ink, fit in {h}x{w} scaled from MNIST's 20-in-28 box, "
+                        "centre of mass at the centre"}
 
 
 ARCHITECTURE = ("format", "version", "sizes", "activations", "cost")
@@ -46,7 +55,7 @@ MAX_PREACTIVATION = 1e30
 META_SCHEMA = {REQUIRED: ARCHITECTURE, "format": (FORMAT,), "version": (VERSION,),
                "sizes": [int], "activations": [str], "cost": str, "preprocessing": dict,
                "training": dict, "dataset": {"name": str, "sha256": dict},
-               "class_names": [str], "imported_from": dict,
+               "class_names": [str], "input_shape": [int], "imported_from": dict,
                "history_tail": {"epoch": int, "test_accuracy": float, "test_loss": float,
                                 "loss": float, "lr": float, "seconds": float, "threads": int}}
 
@@ -55,8 +64,8 @@ def model_bytes(model: MLP) -> bytes:
     """The file's bytes. The architecture is written last, from the arrays' model itself: no
     metadata key can stand in for it."""
     extra = {k: v for k, v in model.meta.items() if k not in ARCHITECTURE}
-    meta = {"preprocessing": PREPROCESSING, **extra, "format": FORMAT, "version": VERSION,
-            "sizes": list(model.sizes), "activations": list(model.activations),
+    meta = {"preprocessing": preprocessing_for(model.input_shape), **extra, "format": FORMAT,
+            "version": VERSION, "sizes": list(model.sizes), "activations": list(model.activations),
             "cost": model.cost}
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
@@ -105,15 +114,18 @@ def check_bounded(sizes: list[int], activations: list[str], pieces: list[tuple[n
         bound = 1.0 if act in ("sigmoid", "tanh", "softmax") else pre
 
 
-def check_io_sizes(sizes: list[int], name: str) -> None:
-    """Every digitlens dataset is 28×28 images of 10 classes: a model must read and answer that
-    many, or it would predict from part of an image (or crash on the test set)."""
-    if sizes[0] != INPUT_PIXELS:
-        raise ModelError(f"{name}: the model reads {sizes[0]} inputs but digitlens images have "
-                         f"{INPUT_PIXELS} pixels (28×28)")
-    if sizes[-1] != N_CLASSES:
-        raise ModelError(f"{name}: the model has {sizes[-1]} outputs but digitlens datasets "
-                         f"have {N_CLASSES} classes")
+def check_io_meta(sizes: list[int], meta: dict[str, Any], name: str) -> None:
+    """The image shape and class names a model file gives must fit its first and last layers:
+    any image size and class count is allowed, but a 784-input model that calls itself 10×10
+    would be drawn and fed wrongly everywhere."""
+    shape = meta.get("input_shape")
+    if shape is not None and (len(shape) != 2 or min(shape) < 1
+                              or shape[0] * shape[1] != sizes[0]):
+        raise ModelError(f"{name}: input_shape {str(shape)[:40]} is not a height×width of "
+                         f"the model's {sizes[0]} inputs")
+    names = meta.get("class_names")
+    if names is not None and len(names) != sizes[-1]:
+        raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
 
 
 def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
@@ -131,10 +143,7 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
         validate_architecture(sizes, activations, cost)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {str(exc).removeprefix(name + ': ')}") from None
-    check_io_sizes(sizes, name)
-    names = meta.get("class_names")
-    if names is not None and len(names) != sizes[-1]:
-        raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
+    check_io_meta(sizes, meta, name)
     # each member may hold at most its float64 array: a bomb is refused before it inflates
     limits = {"meta": 4 * MAX_META_CHARS + 256}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

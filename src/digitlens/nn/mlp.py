@@ -20,6 +20,13 @@ from digitlens.nn import functions as F
 INITS = ("xavier", "he", "normal")
 
 
+def default_input_shape(n_in: int) -> tuple[int, int]:
+    """The image a model with ``n_in`` inputs reads when its file does not say: MNIST's 28×28
+    for 784, a square for a square number, else one row of ``n_in`` pixels."""
+    side = int(round(n_in ** 0.5))
+    return (side, side) if side * side == n_in else (1, n_in)
+
+
 @dataclass
 class Trace:
     """Everything one forward pass computed, for a batch.
@@ -130,11 +137,29 @@ class MLP:
     def output_activation(self) -> str:
         return self.activations[-1]
 
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(height, width) of the images the model reads, row-major: ``meta["input_shape"]``,
+        else :func:`default_input_shape`."""
+        shape = self.meta.get("input_shape")
+        if shape is None:
+            return default_input_shape(self.sizes[0])
+        return int(shape[0]), int(shape[1])
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """One name per output: ``meta["class_names"]``, else "0", "1", …"""
+        names = self.meta.get("class_names")
+        if names is None:
+            return tuple(str(i) for i in range(self.sizes[-1]))
+        return tuple(str(n) for n in names)
+
     def copy(self) -> MLP:
         return MLP(self.sizes, self.activations, self.cost, self.params.copy(), dict(self.meta))
 
     def as_input(self, x: np.ndarray) -> np.ndarray:
-        """Any of (784,), (28, 28), (n, 784), (n, 28, 28), float 0..1 or uint8 -> (n, 784) f32."""
+        """Any of (P,), (H, W), (n, P), (n, H, W) with P = H·W inputs, float 0..1 or uint8
+        -> (n, P) float32."""
         x = np.asarray(x)
         n_in = self.sizes[0]
         if x.dtype == np.uint8:

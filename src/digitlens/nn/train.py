@@ -135,7 +135,7 @@ def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
     """A fresh network per ``c``, or (fine-tuning) a copy of ``init``, whose architecture the
     config must then match."""
     meta = {"training": c.to_dict(), "dataset": {"name": ds.name, "sha256": ds.checksums},
-            "class_names": list(ds.class_names)}
+            "class_names": list(ds.class_names), "input_shape": list(ds.image_shape)}
     if init is None:
         return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)
     if (init.sizes, init.activations[-1], init.cost) != (c.layers, c.output, c.cost):
