@@ -96,9 +96,9 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("digitlens: error: "), proc.stderr
         assert "Traceback" not in proc.stderr
-    usage = run("train", "--epochs", "abc", ok=False)
-    assert usage.returncode == 2
-    assert usage.stderr.strip().splitlines() == [
+    bad = run("train", "--epochs", "abc", ok=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
         "digitlens: error: argument --epochs: invalid int value: 'abc' (see 'digitlens train "
         "--help')"]
     proc = run("train", "--dataset", "mnist-sample", "--lr", "-1", "--out",

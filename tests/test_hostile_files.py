@@ -184,7 +184,8 @@ def plain_with(change) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def string_weights(p: onnx.ModelProto) -> None:
-    p.graph.initializer[0].CopyFrom(helper.make_tensor("w0", TensorProto.STRING, [2], [b"a", b"b"]))
+    p.graph.initializer[0].CopyFrom(helper.make_tensor(
+        "w0", TensorProto.STRING, [2], [b"a", b"b"]))  # type: ignore[list-item]
 
 
 def huge_dims(p: onnx.ModelProto) -> None:

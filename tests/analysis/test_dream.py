@@ -40,6 +40,7 @@ def test_class_dreams_beat_every_training_digit(trained_model: MLP, sample) -> N
     out = trained_model.n_layers - 1
     for c in range(10):
         d = D.dream(trained_model, out, c, mean, max_train=float(maxima[out][c]))
+        assert d.max_train_activation is not None
         assert d.activation > d.max_train_activation > d.start_activation
         assert d.image.min() >= 0 and d.image.max() <= 1
         z = trained_model.trace(d.image).zs[-1][0, c]

@@ -92,7 +92,7 @@ def test_prune_and_finetune_report(trained_model, sample, data) -> None:
                             prune_ks=[8, 16])
     assert [p["k"] for p in rep.pruning] == [8, 16]
     for p in rep.pruning:
-        i = rep.ks.index(p["k"])
+        i = rep.ks.index(int(p["k"]))
         assert abs(p["pruned"] - rep.dimmest_mean[i]) <= 1 / len(y)
         assert 0.0 <= p["finetuned"] <= 1.0
 

@@ -133,7 +133,7 @@ def test_a_lesson(browser: Any, lesson: Classroom, shots: Path) -> None:
     assert phone.js("window.classroom.device") == mine
     assert phone.page.get_by_test_id("pseudonym").inner_text() == mine
     with httpx.Client(base_url=lesson.base, timeout=10) as api:
-        sent = []
+        sent: list[Any] = []
         for tab, stroke, meant in ((phone, ONE, 1), (desks[0], SEVEN, 7), (desks[1], ZERO, 0)):
             tab.draw(stroke)
             page_says = tab.js("window.classroom.prediction")

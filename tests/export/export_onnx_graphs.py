@@ -7,6 +7,9 @@ weights then Add of the bias; ``plain``: Gemm with (n_in, n_out) and transB=0; `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -60,7 +63,7 @@ def mlp_model(layers: list[tuple[np.ndarray, np.ndarray]], hidden: str = "Relu",
         if op is None:
             x = z
             continue
-        kw = {"axis": -1} if op in ("Softmax", "LogSoftmax") else {}
+        kw: dict[str, Any] = {"axis": -1} if op in ("Softmax", "LogSoftmax") else {}
         nodes.append(helper.make_node(op, [z], [f"a{i}"], name=f"act{i}", **kw))
         x = f"a{i}"
     nodes += extra_nodes or []
@@ -78,7 +81,9 @@ def mlp_model(layers: list[tuple[np.ndarray, np.ndarray]], hidden: str = "Relu",
 def numpy_forward(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray, hidden: str,
                   final: str | None) -> np.ndarray:
     """The oracle: float64 forward pass of the same maths."""
-    fns = {"Relu": lambda z: np.maximum(z, 0), "Sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    Fn = Callable[[np.ndarray], np.ndarray]
+    fns: dict[str | None, Fn] = {
+           "Relu": lambda z: np.maximum(z, 0), "Sigmoid": lambda z: 1 / (1 + np.exp(-z)),
            "Tanh": np.tanh, None: lambda z: z,
            "Softmax": lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(
                z - z.max(1, keepdims=True)).sum(1, keepdims=True)}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def networks() -> dict[str, tuple[object, tuple[int, ...]]]:
+def networks() -> dict[str, tuple[Any, tuple[int, ...]]]:
     """name -> (torch module in eval mode, example input shape)."""
     import torch
     from torch import nn

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -25,9 +27,11 @@ def oracle(model: MLP, image: np.ndarray) -> tuple[np.ndarray, int]:
     a = image.reshape(784).astype(np.float64)
     for w, b, act in zip(model.weights, model.biases, model.activations, strict=True):
         z = a @ w.astype(np.float64) + b.astype(np.float64)
-        a = {"relu": lambda z: np.where(z > 0, z, 0.0), "tanh": np.tanh, "identity": lambda z: z,
+        acts: dict[str, Callable[[Any], Any]] = {
+            "relu": lambda z: np.where(z > 0, z, 0.0), "tanh": np.tanh, "identity": lambda z: z,
              "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-             "softmax": lambda z: np.exp(z - z.max())}[act](z)
+             "softmax": lambda z: np.exp(z - z.max())}
+        a = acts[act](z)
     p = a / a.sum()
     return p, int(np.argmax(p))
 

@@ -25,8 +25,9 @@ def free_port() -> int:
 
 
 def write_notebook(path: Path, *sources: str) -> None:
-    cells = [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
-              "execution_count": None} for src in sources]
+    cells: list[dict[str, Any]] = [
+        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
+         "execution_count": None} for src in sources]
     path.write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5,
                                 "metadata": {"kernelspec": {"name": "python3",
                                                             "display_name": "Python 3",

@@ -104,7 +104,7 @@ def test_explorer_in_jupyterlab(lab: str, ui: str) -> None:
                 "() => { const o = document.querySelectorAll('.jp-Notebook .jp-Cell')[1]"
                 ".querySelector('.jp-OutputArea-output'); return o && /KERNEL/.test(o.textContent)"
                 " }", timeout=30_000)
-            kernel = out.text_content().split()
+            kernel = (out.text_content() or "").split()
             results[digit] = (shown, kernel)
             if SHOTS:
                 page.screenshot(path=str(Path(SHOTS) / f"{ui}-explorer-{digit}.png"))

@@ -102,7 +102,8 @@ def test_predict_matches_the_forward_pass(run: dl.LoadedRun, tmp_path: Path) -> 
 def test_every_view_returns_a_displayable_object(run: dl.LoadedRun, tmp_path: Path) -> None:
     kinds = {}
     for name in dl.views.NAMES:
-        kw: dict[str, Any] = {"robustness": {"n": 100}, "compare": {"other": run}}.get(name, {})
+        options: dict[str, dict[str, Any]] = {"robustness": {"n": 100}, "compare": {"other": run}}
+        kw = options.get(name, {})
         v = getattr(dl.views, name)(run, **kw)
         kinds[name] = type(v)
         if isinstance(v, Picture):

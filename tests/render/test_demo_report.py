@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,7 +96,7 @@ def test_report_rebuilds_only_when_something_changed(sample, tmp_path: Path,
     config = TrainConfig(layers=(784, 10), epochs=1, batch_size=50, optimizer="sgd", lr=0.5,
                          init="xavier", dataset="mnist-sample", preset="s1-single-layer")
     train(config, sample, run)
-    opts = {"train_twin_run": False, "robustness_n": 50, "force": False}
+    opts: dict[str, Any] = {"train_twin_run": False, "robustness_n": 50, "force": False}
     first = build_report(run, out, sample, **opts)
     assert not first["skipped"] and (out / "report-stamp.json").exists()
     assert build_report(run, out, sample, **opts)["skipped"]

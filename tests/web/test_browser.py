@@ -242,7 +242,9 @@ def test_png_downloads(page: Page, tmp_path: Path) -> None:
             assert im.format == "PNG" and im.size == size
             if which == "draw":  # the white stroke is there on the black canvas
                 gray = im.convert("L")
-                assert gray.getpixel((140, 140)) > 200 and gray.getpixel((20, 20)) < 30
+                centre, corner = gray.getpixel((140, 140)), gray.getpixel((20, 20))
+                assert isinstance(centre, int) and isinstance(corner, int)
+                assert centre > 200 and corner < 30
 
 
 def test_model_downloads(page: Page, sample: Dataset, served_runs: Path, shots: Path,

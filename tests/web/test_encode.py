@@ -90,7 +90,8 @@ def test_fast_json_writes_what_json_dumps_writes() -> None:
     unit[rng.random((28, 28)) < 0.6] = 0
     unit[0, :3] = [1.0, 0.0005, 0.9995]  # the table's ends and rounding half-way
     wide = (rng.standard_normal(50) * 30).astype(np.float32)
-    body = {"ok": True, "a": Numbers(unit, 3, True), "b": [Numbers(unit[0], 4, True)],
+    body: dict[str, Any] = {
+            "ok": True, "a": Numbers(unit, 3, True), "b": [Numbers(unit[0], 4, True)],
             "c": {"d": Numbers(wide), "e": "text", "f": [[1, 2, 0.5]]}, "g": None,
             "h": Numbers(wide, 3, True)}  # said to be in 0..1 but is not: written the slow way
     assert json.loads(to_json(body)) == plain(body)  # plain fields first: same object

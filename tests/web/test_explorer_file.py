@@ -128,13 +128,19 @@ def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: 
         p.close()
 
 
+def offline_data(html: str) -> Any:
+    found = re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S)
+    assert found is not None
+    return json.loads(found.group(1))
+
+
 def shipped_indices(html: str) -> list[int]:
-    data = json.loads(re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S).group(1))
+    data = offline_data(html)
     return list(data["sample"]["indices"])
 
 
 def shipped(html: str) -> tuple[np.ndarray, np.ndarray]:
-    data = json.loads(re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S).group(1))
+    data = offline_data(html)
     images = np.frombuffer(base64.b64decode(data["sample"]["images"]), np.uint8)
     labels = np.array(data["sample"]["labels"])
     assert np.bincount(labels).tolist() == [50] * 10  # balanced

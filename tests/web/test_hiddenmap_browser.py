@@ -76,7 +76,9 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path, served_runs: Path,  #
     page.wait("window.digitlens.map.point !== null")
     m0 = page.js("window.digitlens.map.map")
     a0 = np.asarray(page.js("Array.from(window.digitlens.last.activations[0])"), np.float64)
-    np.testing.assert_allclose(map_point(page), (a0 - m0["mean"]) @ np.asarray(
+    point = map_point(page)
+    assert point is not None
+    np.testing.assert_allclose(point, (a0 - m0["mean"]) @ np.asarray(
         m0["components"]).T, rtol=1e-4, atol=1e-4)
 
 

@@ -74,7 +74,7 @@ def address(url: str) -> tuple[str, int]:
 def raw(url: str, data: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(address(url), timeout=timeout) as s:
         s.sendall(data)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = s.recv(65536)
             if not chunk:
