@@ -19,7 +19,7 @@ from digitlens.render.tiles import grid_shape
 from digitlens.render.views import evidence as EV
 from digitlens.render.views import fingerprints as FP
 from digitlens.render.views import weights as W
-from digitlens.render.views.errors import errors_view
+from digitlens.render.views.confusion import errors_view
 from digitlens.render.views.evolution import evolution
 
 
@@ -274,7 +274,7 @@ def test_counted_words() -> None:
 def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample) -> None:
     from digitlens.analysis.metrics import evaluate_model
     from digitlens.data.sources import CLASS_NAMES
-    from digitlens.render.views.errors import gallery
+    from digitlens.render.views.confusion import gallery
     ev = evaluate_model(trained_model, sample.test_images, sample.test_labels)
     short, _ = gallery(sample.test_images, sample.test_labels, ev, list(CLASS_NAMES["mnist"]),
                        n=10)

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from digitlens.analysis.attribution import evidence
 from digitlens.analysis.flow import strongest_connections
-from digitlens.analysis.inspect import arithmetic, knockout_masks
+from digitlens.analysis.inspector import arithmetic, knockout_masks
 from digitlens.data.preprocess import preprocess
 from digitlens.data.sources import Dataset
 from digitlens.export.json_format import export_json

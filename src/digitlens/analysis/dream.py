@@ -14,7 +14,7 @@ connected rather than salt-and-pepper. Steps are Adam's, so a neuron whose gradi
 still moves. The composed weights of the report are a linear approximation of what a neuron
 wants; the dream is the network's real optimum within the pixel box.
 
-Layers are numbered as in ``digitlens.analysis.inspect``: layer 0 is the first hidden layer,
+Layers are numbered as in ``digitlens.analysis.inspector``: layer 0 is the first hidden layer,
 ``n_layers - 1`` the output. The ``activation`` reported is the neuron's value, f(z), for a
 hidden neuron and the score z for an output neuron; ``max_train_activation`` is the same
 quantity's highest value over the training digits.
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.analysis.attribution import input_gradient
-from digitlens.analysis.inspect import check_neuron
+from digitlens.analysis.inspector import check_neuron
 from digitlens.nn.mlp import MLP
 
 STEPS = 200

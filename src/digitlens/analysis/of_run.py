@@ -10,7 +10,8 @@ import numpy as np
 
 from digitlens.analysis.attribution import Evidence
 from digitlens.analysis.fingerprints import ClassFingerprints
-from digitlens.analysis.inspect import Arithmetic
+from digitlens.analysis.inspector import Arithmetic
+from digitlens.analysis.inspector import arithmetic as arithmetic_of
 from digitlens.analysis.metrics import Evaluation
 from digitlens.analysis.neurons import NeuronReport
 from digitlens.analysis.robustness import Robustness
@@ -63,7 +64,6 @@ def composed(run: RunLike) -> Composed:
 
 def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:
     """One neuron's value recomputed term by term: Σ inputs × weights + bias, then f (S4)."""
-    from digitlens.analysis.inspect import arithmetic as arithmetic_of
     return arithmetic_of(as_run(run).model, layer, index, input_of(image)[0].reshape(1, -1))
 
 

@@ -1,7 +1,7 @@
 """Asking the net about one drawing: ``nudge`` (the smallest change that flips it),
 ``attribute`` (integrated gradients or gradient × input) and ``dream`` (what a neuron wants).
 
-Layers are numbered as in the web API and ``digitlens.analysis.inspect``: layer 0 is the first
+Layers are numbered as in the web API and ``digitlens.analysis.inspector``: layer 0 is the first
 hidden layer, the last layer the output; ``--class C`` is the output layer's neuron C.
 """
 
@@ -131,7 +131,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         layer, neuron = args.layer, args.neuron
     if args.steps is not None and not 1 <= args.steps <= 10000:
         raise bad_param("steps", "an int in 1..10000", args.steps)
-    from digitlens.analysis.inspect import check_neuron
+    from digitlens.analysis.inspector import check_neuron
     check_neuron(model, layer, neuron)
     ds = load_data(args, model)
     train = model.as_input(ds.train_images)

@@ -114,7 +114,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         name = Path(args.model).stem if Path(args.model).is_file() else Path(args.model).name
         path = export_html(model, load_data(args, model), args.out, name or "model")
     else:
-        from digitlens.export.xlsx import export_xlsx, forward64
+        from digitlens.export.xlsx import export_xlsx
+        from digitlens.export.xlsx_book import forward64
         if args.max_maps < 0:
             raise bad_param("max_maps", "an int >= 0", args.max_maps)
         image, caption, label = shown_image(args, model)

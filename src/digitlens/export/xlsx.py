@@ -13,133 +13,18 @@ the same formulas), so viewers that do not recalculate still show the right numb
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from digitlens.errors import ModelError, bad_param
+from digitlens.export.xlsx_book import ACT_FORMULA, Book, abs_ref
+from digitlens.export.xlsx_sheets import neuron_sheet, parameters_sheet, weight_maps_sheet
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
 
 GRID_ROW, GRID_COL = 4, 1  # Draw!B5 is the top-left pixel
 NET_ROW = 5  # first neuron row on Network (row 6)
-ACT_FORMULA = {"sigmoid": "1/(1+EXP(-{z}))", "relu": "MAX(0,{z})", "tanh": "TANH({z})",
-               "identity": "{z}"}
-
-
-@dataclass
-class Forward:
-    """The workbook's maths in float64: what every formula cell should show."""
-
-    zs: list[np.ndarray]
-    acts: list[np.ndarray]  # acts[0] is the input (784,)
-    exps: np.ndarray  # softmax numerators EXP(z - max z), or the sigmoid outputs
-    probabilities: np.ndarray
-    prediction: int
-
-
-def forward64(model: MLP, x: np.ndarray) -> Forward:
-    a = np.asarray(x, np.float64).reshape(784)
-    zs, acts = [], [a]
-    for w, b, act in zip(model.weights, model.biases, model.activations, strict=True):
-        z = a @ w.astype(np.float64) + b.astype(np.float64)  # (784,) @ (784, n) -> (n,)
-        if act == "softmax":
-            e = np.exp(z - z.max())
-            a = e / e.sum()
-        elif act == "sigmoid":
-            a = 1 / (1 + np.exp(-z))
-        elif act == "relu":
-            a = np.maximum(0, z)
-        elif act == "tanh":
-            a = np.tanh(z)
-        else:
-            a = z
-        zs.append(z)
-        acts.append(a)
-    exps = np.exp(zs[-1] - zs[-1].max()) if model.output_activation == "softmax" else acts[-1]
-    probs = exps / exps.sum()
-    return Forward(zs, acts, exps, probs, int(np.argmax(probs)))
-
-
-def abs_ref(sheet: str, row: int, col: int, row2: int | None = None,
-            col2: int | None = None) -> str:
-    """An absolute reference like ``'Weight maps'!$B$5:$AC$32``."""
-    quoted = f"'{sheet}'" if " " in sheet else sheet
-    first = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-    if row2 is None or col2 is None:
-        return f"{quoted}!{first}"
-    return f"{quoted}!{first}:{xl_rowcol_to_cell(row2, col2, row_abs=True, col_abs=True)}"
-
-
-class Book:
-    """One workbook being written: formats made once, names defined in one place."""
-
-    def __init__(self, model: MLP, image: np.ndarray) -> None:
-        import xlsxwriter
-
-        if model.sizes[0] != 784:
-            raise ModelError(f"the workbook draws 28×28 inputs: this network has "
-                             f"{model.sizes[0]} inputs, not 784")
-        self.buf = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True})
-        # Arial: LibreOffice has a metric twin (Liberation Sans), so grids stay square there too
-        self.wb.formats[0].set_font_name("Arial")
-        self.wb.formats[0].set_font_size(10)
-        self.model = model
-        image = np.asarray(image, np.float64)
-        if image.size != 784 or not np.all(np.isfinite(image)):
-            raise bad_param("image", "28×28 finite values in 0..1", image.shape)
-        self.image = np.clip(image.reshape(28, 28), 0, 1)
-        self.fw = forward64(model, self.image)
-        f = self.fmt
-        self.title = f({"bold": True, "font_size": 16, "font_color": "#1F3864"})
-        self.note = f({"italic": True, "font_color": "#595959"})
-        self.head = f({"bold": True, "bg_color": "#D9E1F2", "border": 1, "align": "center"})
-        self.label = f({"font_color": "#595959", "align": "right"})
-        self.num = f({"num_format": "0.0000"})
-        self.num_b = f({"num_format": "0.0000", "bold": True})
-        self.pixel = f({"num_format": "0.0;-0.0;;@", "font_size": 7, "align": "center",
-                        "valign": "vcenter", "border": 1, "border_color": "#E7E6E6",
-                        "font_color": "#404040"})
-        self.tiny = f({"num_format": ";;;", "font_size": 6})
-        self.pct = f({"num_format": "0.00%"})
-        self.big = f({"bold": True, "font_size": 48, "align": "center", "valign": "vcenter",
-                      "border": 2, "border_color": "#1F3864", "font_color": "#1F3864"})
-        self.white_font = f({"font_color": "#FFFFFF"})
-        self.centre = f({"align": "center", "bold": True})
-        self.winner = f({"bg_color": "#C6EFCE", "font_color": "#006100"})
-        self.bold = f({"bold": True, "font_color": "#1F3864"})
-
-    def fmt(self, props: dict[str, Any]) -> Any:
-        return self.wb.add_format({"font_name": "Arial", "font_size": 10, **props})
-
-    def name(self, name: str, sheet: str, row: int, col: int, row2: int | None = None,
-             col2: int | None = None) -> None:
-        self.wb.define_name(name, "=" + abs_ref(sheet, row, col, row2, col2))
-
-    def grey_scale(self, ws: Any, r0: int, c0: int, r1: int, c1: int) -> None:
-        """White (0) to black (1), with white digits on dark cells."""
-        ws.conditional_format(r0, c0, r1, c1, {
-            "type": "2_color_scale", "min_type": "num", "min_value": 0, "min_color": "#FFFFFF",
-            "max_type": "num", "max_value": 1, "max_color": "#000000"})
-        ws.conditional_format(r0, c0, r1, c1, {"type": "cell", "criteria": ">", "value": 0.4,
-                                               "format": self.white_font})
-
-    def diverging(self, ws: Any, r0: int, c0: int, r1: int, c1: int, limit: float) -> None:
-        """Blue (negative) – white (0) – red (positive), symmetric so 0 is always white."""
-        limit = float(limit) or 1.0
-        ws.conditional_format(r0, c0, r1, c1, {
-            "type": "3_color_scale", "min_type": "num", "min_value": -limit,
-            "min_color": "#2166AC", "mid_type": "num", "mid_value": 0, "mid_color": "#FFFFFF",
-            "max_type": "num", "max_value": limit, "max_color": "#B2182B"})
-
-    def close(self) -> bytes:
-        self.wb.close()
-        return self.buf.getvalue()
 
 
 def draw_sheet(book: Book, caption: str) -> None:
@@ -290,8 +175,6 @@ def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = 
 
 def workbook_bytes(model: MLP, image: np.ndarray, caption: str = "",
                    neuron: tuple[int, int] | None = None, max_maps: int = 32) -> bytes:
-    from digitlens.export.xlsx_views import neuron_sheet, parameters_sheet, weight_maps_sheet
-
     book = Book(model, image)
     draw_sheet(book, caption)
     network_sheet(book)

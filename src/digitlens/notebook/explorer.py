@@ -113,7 +113,7 @@ class Explorer(anywidget.AnyWidget):
     def inspect(self, x: np.ndarray, layer: int, index: int) -> dict[str, Any]:
         """A neuron's composed incoming weights (28×28) and its arithmetic for input ``x``."""
         from digitlens.analysis.compose import composed_weights
-        from digitlens.analysis.inspect import arithmetic
+        from digitlens.analysis.inspector import arithmetic
         from digitlens.errors import DigitlensError
         model = self.run.model
         try:

@@ -26,7 +26,7 @@ from digitlens.render.views import digit_indices
 from digitlens.render.views import evidence as EV
 from digitlens.render.views import fingerprints as FP
 from digitlens.render.views import weights as WV
-from digitlens.render.views.errors import errors_view
+from digitlens.render.views.confusion import errors_view
 from digitlens.render.views.evolution import evolution, story_epochs
 from digitlens.render.views.neurons import neurons_view, redundancy_sentence
 from digitlens.render.views.robustness import robustness_view

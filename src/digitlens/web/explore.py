@@ -2,7 +2,7 @@
 
 No maths lives here beyond picking and rounding: preprocessing comes from
 ``digitlens.data.preprocess``, values from ``MLP.trace``, evidence from ``analysis.attribution``,
-diagram lines from ``analysis.flow``, neuron detail from ``analysis.inspect``.
+diagram lines from ``analysis.flow``, neuron detail from ``analysis.inspector``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from digitlens.analysis.attribution import evidence
 from digitlens.analysis.flow import strongest_connections
-from digitlens.analysis.inspect import (
+from digitlens.analysis.inspector import (
     Masks,
     arithmetic,
     grid_shape,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.inspect import Masks, accuracy, layer_activations
+from digitlens.analysis.inspector import Masks, accuracy, layer_activations
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import ModelError, NotFoundError

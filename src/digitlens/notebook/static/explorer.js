@@ -8,7 +8,7 @@ const SYNC_MS = 150, SYNC_MAX_MS = 1000;
 
 const CELL = 16;  // px per neuron square in the network diagram
 
-function gridShape(n) {  // as engine.js's gridShape (analysis.inspect.grid_shape)
+function gridShape(n) {  // as engine.js's gridShape (analysis.inspector.grid_shape)
   const root = Math.sqrt(n);
   let rows = 1;
   for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;

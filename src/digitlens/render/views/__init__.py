@@ -133,7 +133,7 @@ def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
     if name == "compare":
         return compare_of(model, ds, o)
     if name == "errors":
-        from digitlens.render.views.errors import errors_view
+        from digitlens.render.views.confusion import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
     if name == "nudge":
         from digitlens.analysis.nudge import nudge

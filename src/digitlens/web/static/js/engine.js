@@ -1,7 +1,7 @@
 // The page's one engine: MNIST preprocessing of a drawing, the forward pass, gradient × input
 // evidence, the diagram's strongest connections and one neuron's arithmetic. It mirrors
 // digitlens's Python engine (data/preprocess.py, nn/mlp.py, analysis/attribution.py,
-// analysis/flow.py, analysis/inspect.py), which stays the reference: tests/web/test_engine.py
+// analysis/flow.py, analysis/inspector.py), which stays the reference: tests/web/test_engine.py
 // compares the two number for number. No DOM, no dependencies: it runs in a browser and in
 // Node 20. It never trains. New analyses add a function here (taking a Network and a trace).
 //
@@ -355,7 +355,7 @@ export function strongestConnections(net, trace, k = 40) {
 const ACT_DOUBLE = { ...ACTIVATIONS };
 
 /**
- * One neuron's value worked out term by term (analysis.inspect.arithmetic(...).to_dict()):
+ * One neuron's value worked out term by term (analysis.inspector.arithmetic(...).to_dict()):
  * layer counted over weight layers (0 = first hidden), index the neuron.
  */
 export function arithmetic(net, trace, layer, index, top = 8) {
@@ -431,7 +431,7 @@ export function neuronWeights(net, layer, index) {
   return { incoming, incoming_shape: gridShape(nIn), composed, bias: net.biases[layer][index] };
 }
 
-/** Rows × columns for showing n values (analysis.inspect.grid_shape). */
+/** Rows × columns for showing n values (analysis.inspector.grid_shape). */
 export function gridShape(n) {
   const root = Math.sqrt(n);
   let rows = 1;

@@ -1,7 +1,8 @@
 """The workbook's sheets that hold and explain the numbers: Parameters, Neuron, Weight maps.
 
-``xlsx.py`` holds the sheets that compute (Draw, Network); these store every parameter under
-its defined name, lay one neuron out cell by cell (S4's walkthrough) and draw weight maps.
+``xlsx.py`` holds the sheets that compute (Draw, Network) and writes the workbook; these store
+every parameter under its defined name, lay one neuron out cell by cell (S4's walkthrough) and
+draw weight maps. Both build on ``xlsx_book.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from digitlens.analysis.compose import all_composed
 from digitlens.errors import bad_param
-from digitlens.export.xlsx import ACT_FORMULA, Book
+from digitlens.export.xlsx_book import ACT_FORMULA, Book
 
 TOP = 4  # first grid row of the Neuron sheet
 MAP_PX, PER_ROW = 7, 8
