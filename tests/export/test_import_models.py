@@ -139,8 +139,29 @@ def good_tensors() -> dict[str, np.ndarray]:
             "2.bias": np.zeros(10, np.float32)}
 
 
-def bad_files(tmp: Path) -> list[tuple[Path, str]]:
-    """(file, expected message) pairs: each must fail as one line, exit 1, nothing written."""
+class Custom:
+    """A class of the test's own, pickled into a .pt (weights_only must refuse it)."""
+
+    def __init__(self) -> None:
+        self.scale = 2.0
+
+
+def pt_file(path: Path, obj: object) -> Path:
+    import torch
+    torch.save(obj, path)
+    return path
+
+
+def raw_safetensors(path: Path, header: bytes, body: bytes = b"",
+                    length: int | None = None) -> Path:
+    """A safetensors file written byte by byte (the library would refuse to write these)."""
+    path.write_bytes((len(header) if length is None else length).to_bytes(8, "little")
+                     + header + body)
+    return path
+
+
+def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
+    """(file, flags, expected message): each must fail as one line, exit 1, nothing written."""
     needs("safetensors")
     outside = tmp / "outside.data"
     shutil.copy(FIXTURES / f"{ONNX_MODEL}.data", outside)
@@ -158,7 +179,13 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
     (tmp / "ir11.onnx").write_bytes(opset.SerializeToString())
     shutil.copy(FIXTURES / PT_MODEL, tmp / "weights.bin")
     t = good_tensors()
-    return [
+    torch = needs("torch")
+    tt = {k: torch.from_numpy(v) for k, v in t.items()}
+    tiny = tmp / "tiny.safetensors"
+    tiny.write_bytes(b"\1\0")
+    one = json.dumps({"0.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                      "0.bias": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})
+    files: list[tuple[Path, str]] = [
         (dynamo_copy(tmp / "abs", location=str(outside)), "leaves the model's folder"),
         (dynamo_copy(tmp / "dots", location="../outside.data"), "leaves the model's folder"),
         (linked, "link out of the model's folder"),
@@ -176,22 +203,53 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
                                                                                    np.float32)}),
          "'1.running_mean' is not a layer's weight or bias"),
         (safetensors_file(tmp / "int.safetensors", {**t, "2.bias": np.zeros(10, np.int32)}),
-         "holds int32"),
+         "'2.bias' holds I32 values"),
         (safetensors_file(tmp / "chain.safetensors", {**t, "2.weight": t["2.weight"][:, :15]}),
          "reads 15 values but the layer before it gives 16"),
         (safetensors_file(tmp / "inf.safetensors", {**t, "2.bias": np.full(10, np.inf,
                                                                             np.float32)}),
          "NaN or infinity"),
-        (safetensors_file(tmp / "in.safetensors", {"0.weight": np.ones((10, 783), np.float32)}),
-         "read 783 inputs"),
+        (pt_file(tmp / "custom.pt", {**tt, "scale": Custom()}),
+         "needs to unpickle test_import_models.Custom"),
+        (pt_file(tmp / "module.pt", torch.nn.Sequential(torch.nn.Linear(784, 10))),
+         "needs to unpickle torch.nn.modules.container.Sequential"),
+        (pt_file(tmp / "bf16.pt", {**tt, "0.bias": tt["0.bias"].bfloat16()}),
+         "holds torch.bfloat16"),
+        (pt_file(tmp / "list.pt", [tt["0.weight"]]), "holds a list, not a state_dict"),
+        (pt_file(tmp / "int.pt", {**tt, "epochs": 3}), "entry 'epochs' is a int, not a tensor"),
+        (safetensors_file(tmp / "i8.safetensors", {**t, "0.bias": np.zeros(16, np.int8)}),
+         "'0.bias' holds I8 values"),
+        (raw_safetensors(tmp / "bf16.safetensors", json.dumps(
+            {"0.weight": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}}).encode(),
+            b"\0" * 8), "'0.weight' holds BF16 values"),
+        (raw_safetensors(tmp / "overlap.safetensors", one.encode(), b"\0" * 12),
+         "invalid offset for tensor `0.bias`"),
+        (raw_safetensors(tmp / "long.safetensors", b"{}", length=1 << 40),
+         "its header claims 1099511627776 bytes"),
+        (raw_safetensors(tmp / "short.safetensors", b"{}", length=1), "not valid JSON"),
+        (raw_safetensors(tmp / "deep.safetensors", b'{"a":' * 100 + b"1" + b"}" * 100),
+         "nested deeper than 3 levels"),
+        (raw_safetensors(tmp / "list.safetensors", b"[1, 2]"), "not a table of tensors"),
+        (tiny, "shorter than the 8-byte header length"),
+    ]
+    return [(path, [], message) for path, message in files] + [
+        (FIXTURES / SAFETENSORS_MODEL, ["--input-shape", "27x27"],
+         "--input-shape 27x27 is 729 pixels but the first layer reads 784"),
+        (FIXTURES / KERAS_MODEL, ["--input-shape", "7x100"],
+         "700 pixels but the first layer reads 784"),
+        (FIXTURES / FLATTEN_MODEL, ["--input-shape", "1x784"],
+         "differs from the 28x28 image the graph's input declares"),
+        (FIXTURES / PT_MODEL, ["--classes", "a,b"], "2 class names given for 10 outputs"),
+        (FIXTURES / ONNX_MODEL, ["--classes", ",".join("abcdefghijk")],
+         "11 class names given for 10 outputs"),
     ]
 
 
 def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     needs("torch")
-    for path, message in bad_files(tmp_path):
+    for path, flags, message in bad_files(tmp_path):
         out = tmp_path / "never.npz"
-        code = main(["import", str(path), "--out", str(out)])
+        code = main(["import", str(path), "--out", str(out), *flags])
         _, err = capsys.readouterr()
         assert code == 1, path
         assert message in err, (path, err)
@@ -225,9 +283,16 @@ def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["import", str(FIXTURES / KERAS_MODEL), "--out", str(tmp_path / "m.npz"),
                  "--activation", "tanh"]) == 2
     assert "--activation only applies to state_dict files" in capsys.readouterr().err
-    assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
-                 "--classes", "a,b"]) == 2
-    assert "classes" in capsys.readouterr().err and not (tmp_path / "m.npz").exists()
+    for flag, value, message in (("--classes", "a,,b", "non-empty names"),
+                                 ("--classes", "a,a", "a given twice"),
+                                 ("--classes", "x" * 41, "at most 40 characters"),
+                                 ("--input-shape", "8by8", "HEIGHTxWIDTH"),
+                                 ("--input-shape", "0x784", "at least 1")):
+        assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
+                     flag, value]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "m.npz").exists()
 
 
 @pytest.mark.e2e
@@ -257,7 +322,10 @@ def test_named_layers_are_ordered_naturally(tmp_path: Path) -> None:
                             "sigmoid", "sigmoid", [f"c{i}" for i in range(10)])
     assert got.read["layers"] == ["fc2", "fc9", "fc10"]
     assert got.model.sizes == (784, 12, 11, 10) and got.assumed == {
-        "input": got.assumed["input"], "layer_order": got.assumed["layer_order"]}
+        "input": got.assumed["input"], "layer_order": got.assumed["layer_order"],
+        "input_shape": [28, 28]}
+    assert got.given == {"activation": "sigmoid", "output": "sigmoid",
+                         "class_names": [f"c{i}" for i in range(10)]}
     assert got.model.activations == ("sigmoid", "sigmoid", "sigmoid")
     assert got.model.meta["class_names"][3] == "c3"
     assert len(got.notes) == 3  # no biases: zeros, each said
