@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from make_import_fixtures import (
     PT_MODEL,
     REFERENCE,
     SAFETENSORS_MODEL,
+    SYMBOLS_PT,
     digit_inputs,
 )
 
@@ -33,6 +35,7 @@ from digitlens.errors import ModelError
 from digitlens.export.onnx_format import import_onnx
 from digitlens.export.state_dict import import_state_dict
 from digitlens.nn.mlp import MLP
+from fuzzing import mutate, npz_members, zip_members
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -341,21 +344,81 @@ FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+def loads_or_refuses(load: Any, *args: Any) -> None:
+    """A fuzzed file either loads as a usable model or is one ``ModelError`` line; any other
+    exception fails, and so does a case still running after 10 s (SIGALRM)."""
+    def hang(signum: int, frame: Any) -> None:
+        raise AssertionError("a fuzzed file took over 10 s")
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    try:
+        got = load(*args)
+    except ModelError as exc:
+        assert "\n" not in str(exc)
+        return
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    model = got.model
+    n = model.sizes[0]
+    p = model.trace(np.linspace(0, 1, 2 * n, dtype=np.float32).reshape(2, n)).probabilities
+    assert np.all(np.isfinite(p)) and np.allclose(p.sum(1), 1, atol=1e-4)
+
+
+ENTRY = st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "F64", "I64", "I8", "BF16",
+                                                         "BOOL", "Q", ""]),
+                               "shape": st.lists(st.integers(-2, 1000), max_size=3),
+                               "data_offsets": st.lists(st.integers(-5, 1 << 40), max_size=3)})
+SMALL = st.fixed_dictionaries({"dtype": st.just("F32"),
+                               "shape": st.lists(st.integers(0, 3), min_size=1, max_size=2),
+                               "data_offsets": st.lists(st.integers(0, 40), min_size=2,
+                                                        max_size=2)})
+JSONISH = st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=40)
+
+
 @FUZZ
-@given(header=st.one_of(st.binary(max_size=200), st.dictionaries(
-    st.sampled_from(["0.weight", "0.bias", "__metadata__", "x"]),
-    st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "I64", "BF16", "Q"]),
-                           "shape": st.lists(st.integers(-2, 1000), max_size=3),
-                           "data_offsets": st.lists(st.integers(-5, 1 << 40), max_size=3)}))),
-       body=st.binary(max_size=64))
-def test_fuzzed_safetensors_header(tmp_path: Path, header: bytes | dict[str, object],
-                                   body: bytes) -> None:
+@given(header=st.one_of(
+    st.binary(max_size=200),
+    st.dictionaries(st.sampled_from(["0.weight", "0.bias", "__metadata__", "x", "2.weight"]),
+                    st.one_of(ENTRY, SMALL, JSONISH)),
+    JSONISH),
+    body=st.binary(max_size=64),
+    length=st.one_of(st.none(), st.integers(0, 1 << 64 - 1)),
+    nested=st.integers(0, 300))
+def test_fuzzed_safetensors_header(tmp_path: Path, header: Any, body: bytes,
+                                   length: int | None, nested: int) -> None:
+    """Headers of any bytes, tables of odd entries (overlapping or short offsets, other dtypes,
+    negative shapes), any JSON, nested JSON and lying header lengths."""
     needs("safetensors")
     head = header if isinstance(header, bytes) else json.dumps(header).encode()
+    if nested and not isinstance(header, bytes):
+        head = b'{"a":' * nested + head + b"}" * nested
     path = tmp_path / "f.safetensors"
-    path.write_bytes(len(head).to_bytes(8, "little") + head + body)
-    with pytest.raises(ModelError):
-        import_state_dict(path)
+    size = len(head) if length is None else length
+    path.write_bytes(size.to_bytes(8, "little") + head + body)
+    loads_or_refuses(import_state_dict, path)
+
+
+@FUZZ
+@given(seed=st.integers(0, 1 << 32), member=st.booleans())
+def test_fuzzed_pt_zip(tmp_path: Path, seed: int, member: bool) -> None:
+    """A real ``.pt`` (a zip of data.pkl and storages) damaged in its bytes, or one member
+    damaged and the zip rebuilt: torch's weights-only reader and the checks after it answer
+    every case with a model or one ModelError."""
+    needs("torch")
+    rng = np.random.default_rng(seed)
+    good = (FIXTURES / SYMBOLS_PT).read_bytes()
+    if member:
+        members = npz_members(good)
+        key = sorted(members)[int(rng.integers(0, len(members)))]
+        data = zip_members({**members, key: mutate(members[key], rng)})
+    else:
+        data = mutate(good, rng)
+    path = tmp_path / "f.pt"
+    path.write_bytes(data)
+    loads_or_refuses(import_state_dict, path, "tanh")
 
 
 @FUZZ

@@ -185,8 +185,8 @@ def import_network(path: Path, kind: str, shape: tuple[int, int] | None,
         head = read_head(path, 64, ModelError, "network file")
         if kind == "npz" or head[:2] == b"PK":
             raise ModelError(f"{path}: {zip_kind(path)}; import reads networks saved as .json "
-                             "(digitlens schema), .onnx, or state_dicts (.pt, .pth, "
-                             ".safetensors)")
+                             "(digitlens schema) or .onnx (and state_dicts named "
+                             ".pt, .pth or .safetensors)")
         kind = "json" if head.lstrip()[:1] == b"{" else "onnx"
     if kind == "json":
         from digitlens.export.imported import with_io

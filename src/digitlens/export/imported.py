@@ -165,6 +165,7 @@ def with_io(model: MLP, name: str, input_shape: tuple[int, int] | None,
     with the caller's shape or names put in their place."""
     meta = dict(model.meta)
     rec = Record({"format": "json", "layers": [str(i) for i in range(model.n_layers)],
+                  "sizes": list(model.sizes),
                   "activations": list(model.activations), "external_data": [],
                   "input_shape": list(model.input_shape),
                   "class_names": list(model.class_names)})
