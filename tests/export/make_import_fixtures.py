@@ -132,7 +132,8 @@ def keras_layout(net: Any, path: Path, act: str = "Relu") -> None:
     onnx.save(model, str(path))
 
 
-def export_all(out: Path = FIXTURES) -> list[Path]:
+def export_all(out: Path = FIXTURES, shapes: bool = True) -> list[Path]:
+    """Every fixture (``shapes=False``: only the 784-input ones)."""
     import torch
     from safetensors.torch import save_file
     from torch import nn
@@ -155,7 +156,8 @@ def export_all(out: Path = FIXTURES) -> list[Path]:
              sigmoid=probabilities(sigmoid, x))
     return [onnx_path, out / f"{ONNX_MODEL}.data", out / FLATTEN_MODEL,
             out / f"{FLATTEN_MODEL}.data", out / PT_MODEL, out / SAFETENSORS_MODEL,
-            out / KERAS_MODEL, out / PICKLED_MODULE, out / REFERENCE, *export_shapes(out)]
+            out / KERAS_MODEL, out / PICKLED_MODULE, out / REFERENCE,
+            *(export_shapes(out) if shapes else [])]
 
 
 def dynamo_export(net: Any, example: np.ndarray, path: Path) -> None:
