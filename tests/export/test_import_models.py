@@ -230,6 +230,8 @@ def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
         (raw_safetensors(tmp / "long.safetensors", b"{}", length=1 << 40),
          "its header claims 1099511627776 bytes"),
         (raw_safetensors(tmp / "short.safetensors", b"{}", length=1), "not valid JSON"),
+        (raw_safetensors(tmp / "huge.safetensors", b"{" + b" " * (1 << 24) + b"}"),
+         "digitlens reads headers up to 16777216"),
         (raw_safetensors(tmp / "deep.safetensors", b'{"a":' * 100 + b"1" + b"}" * 100),
          "nested deeper than 3 levels"),
         (raw_safetensors(tmp / "list.safetensors", b"[1, 2]"), "not a table of tensors"),
@@ -258,6 +260,25 @@ def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert message in err, (path, err)
         assert err.count("\n") == 1 and "Traceback" not in err
         assert not out.exists()
+
+
+@pytest.mark.e2e
+def test_cli_process_refuses_bad_files(tmp_path: Path) -> None:
+    """A few rows of the table through a real ``digitlens import`` process: exit 1, one line
+    on stderr, no traceback, and no --out file."""
+    needs("torch")
+    picked = ("link out of the model's folder", "refused by torch.load(weights_only=True)",
+              "'0.weight' holds BF16 values", "2 class names given for 10 outputs")
+    rows = [row for row in bad_files(tmp_path) if row[2] in picked]
+    assert len(rows) == len(picked)
+    for path, flags, message in rows:
+        out = tmp_path / "never.npz"
+        proc = subprocess.run([sys.executable, "-m", "digitlens", "import", str(path), "--out",
+                               str(out), *flags], capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr and proc.stderr.count("\n") == 1
+        assert "Traceback" not in proc.stderr and not out.exists()
 
 
 def test_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
