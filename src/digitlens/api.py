@@ -98,7 +98,7 @@ def load_any_model(path: Path, activation: str | None = None, output: str | None
     if names is None and shape is None:
         return model
     from digitlens.export.imported import with_io
-    return with_io(model, str(path), shape, names).model
+    return with_io(model, str(path), shape, names, suffix.lstrip(".")).model
 
 
 def load(path: str | Path, dataset: str | Dataset | None = None, *,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,11 +159,11 @@ def assemble(name: str, layers: Sequence[tuple[np.ndarray, np.ndarray, str]], co
 
 
 def with_io(model: MLP, name: str, input_shape: tuple[int, int] | None,
-            class_names: list[str] | None) -> Imported:
-    """A model read from a format that names its image and classes itself (digitlens JSON),
-    with the caller's shape or names put in their place."""
+            class_names: list[str] | None, fmt: str = "json") -> Imported:
+    """A model read from a format that names its image and classes itself (digitlens JSON or
+    a model file), with the caller's shape or names put in their place."""
     meta = dict(model.meta)
-    rec = Record({"format": "json", "layers": [str(i) for i in range(model.n_layers)],
+    rec = Record({"format": fmt, "layers": [str(i) for i in range(model.n_layers)],
                   "sizes": list(model.sizes),
                   "activations": list(model.activations), "external_data": [],
                   "input_shape": list(model.input_shape),
@@ -172,7 +171,3 @@ def with_io(model: MLP, name: str, input_shape: tuple[int, int] | None,
     settle(name, model.sizes, rec, meta, input_shape, class_names)
     layers = list(zip(model.weights, model.biases, model.activations, strict=True))
     return rec.of(assemble(name, layers, model.cost, meta))
-
-
-def suffix_of(path: str | Path) -> str:
-    return Path(path).suffix.lower().lstrip(".")
