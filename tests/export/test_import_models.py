@@ -184,6 +184,8 @@ def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
     t = good_tensors()
     torch = needs("torch")
     tt = {k: torch.from_numpy(v) for k, v in t.items()}
+    latin = tmp / "latin1.txt"
+    latin.write_bytes("chiffre zéro\n".encode("latin-1"))
     tiny = tmp / "tiny.safetensors"
     tiny.write_bytes(b"\1\0")
     one = json.dumps({"0.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
@@ -245,6 +247,9 @@ def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
         (FIXTURES / FLATTEN_MODEL, ["--input-shape", "1x784"],
          "differs from the 28x28 image the graph's input declares"),
         (FIXTURES / PT_MODEL, ["--classes", "a,b"], "2 class names given for 10 outputs"),
+        (FIXTURES / SAFETENSORS_MODEL, ["--classes", f"@{tmp / 'none.txt'}"],
+         "class names " + str(tmp / "none.txt") + ": cannot read"),
+        (FIXTURES / SAFETENSORS_MODEL, ["--classes", f"@{latin}"], "not UTF-8 text"),
         (FIXTURES / ONNX_MODEL, ["--classes", ",".join("abcdefghijk")],
          "11 class names given for 10 outputs"),
     ]

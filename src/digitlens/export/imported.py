@@ -78,11 +78,13 @@ def parse_classes(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str) and value.startswith("@"):
-        raw = read_bounded(value[1:], MAX_CLASSES_FILE, ModelError, "class names file")
         try:
+            raw = read_bounded(value[1:], MAX_CLASSES_FILE, ModelError, "class names file")
             text = raw.decode("utf-8-sig")
+        except ModelError as exc:
+            raise ModelError(f"class names {exc}") from None
         except UnicodeDecodeError:
-            raise ModelError(f"{value[1:]}: class names file is not UTF-8 text") from None
+            raise ModelError(f"class names {value[1:]}: not UTF-8 text") from None
         names = [line.strip() for line in text.splitlines() if line.strip()]
         where = value[1:]
     elif isinstance(value, str):
