@@ -218,18 +218,25 @@ def test_dl_load_errors_are_typed(tmp_path: Path, trained_run: Path) -> None:
     assert np.array_equal(renamed.model.params, load_model(trained_run).params)
 
 
-@pytest.mark.parametrize(("layout", "input_shape"), [
-    ("torch", (64,)), ("plain", (64,)), ("matmul", (64,)), ("transpose", (64,)),
-    ("torch", (1, 8, 8)), ("matmul", (8, 8))])
-def test_onnx_layouts_of_any_size(layout: str, input_shape: tuple[int, ...]) -> None:
-    """Hand-built graphs of 64 inputs and 5 classes in each layout an exporter writes, against
-    the float64 forward pass of the same maths."""
+@pytest.mark.parametrize(("layout", "input_shape", "flatten"), [
+    ("torch", (64,), "Flatten"), ("plain", (64,), "Flatten"), ("matmul", (64,), "Flatten"),
+    ("transpose", (64,), "Flatten"), ("torch", (1, 8, 8), "Flatten"),
+    ("matmul", (8, 8), "Flatten"), ("matmul", (8, 8), "Reshape")])
+def test_onnx_layouts_of_any_size(layout: str, input_shape: tuple[int, ...],
+                                  flatten: str) -> None:
+    """Hand-built graphs of 64 inputs and 5 classes in each layout an exporter writes (Keras:
+    MatMul + Add, its Flatten a Reshape to [-1, 64]), against the float64 forward pass of the
+    same maths."""
     from export_onnx_graphs import mlp_model, numpy_forward, random_layers
+    from onnx import numpy_helper
 
     from digitlens.export.onnx_import import read_onnx_bytes
 
     layers = random_layers((64, 12, 5))
-    proto = mlp_model(layers, layout=layout, input_shape=input_shape)
+    proto = mlp_model(layers, layout=layout, input_shape=input_shape, flatten=flatten)
+    for init in proto.graph.initializer:
+        if init.name == "flat_shape":  # the helper writes MNIST's [-1, 784]
+            init.CopyFrom(numpy_helper.from_array(np.array([-1, 64], np.int64), "flat_shape"))
     got = read_onnx_bytes(proto.SerializeToString(), "any.onnx")
     assert got.model.sizes == (64, 12, 5) and got.model.input_shape == (8, 8)
     assert got.read["input_shape"] == (None if input_shape == (64,) else [8, 8])
