@@ -86,7 +86,7 @@ def input_width(proto: Any, inits: dict[str, Any], name: str
     rest = [int(s) for s in shape[1:] if s is not None]
     if len(rest) == 3 and rest[0] != 1:
         raise ModelError(f"{name}: input {inp.name!r} has shape {declared}: {rest[0]} "
-                         "channels; digitlens reads one grayscale channel (batch×1×H×W)")
+                         "channels; digitlens reads one grey channel (batch×1×H×W)")
     if len(rest) not in (1, 2, 3) or min(rest) < 1:
         raise ModelError(f"{name}: input {inp.name!r} has shape {declared}; digitlens imports "
                          "networks reading batch×N, batch×H×W or batch×1×H×W")
