@@ -205,15 +205,16 @@ def run_cases(name: str, cases: Iterator[bytes], check: Callable[[bytes], str]) 
     return tally
 
 
-PROBE = np.linspace(0, 1, 784, dtype=np.float32).reshape(1, 784)
-
-
 def model_answers(model: Any) -> str:
-    """"ok" when a loaded model is usable as every command uses it, "nan" otherwise."""
-    if model.sizes[0] != 784 or model.sizes[-1] != 10:
+    """"ok" when a loaded model is usable as every command uses it (any input size and class
+    count, its image shape and class names fitting them), "nan" otherwise."""
+    n = model.sizes[0]
+    h, w = model.input_shape
+    if h * w != n or len(model.class_names) != model.sizes[-1]:
         return "nan"
-    trace = model.trace(np.vstack([PROBE, np.ones((1, 784), np.float32), np.zeros((1, 784),
-                                                                                    np.float32)]))
+    probe = np.linspace(0, 1, n, dtype=np.float32).reshape(1, n)
+    trace = model.trace(np.vstack([probe, np.ones((1, n), np.float32),
+                                   np.zeros((1, n), np.float32)]))
     p = trace.probabilities
     if not (np.all(np.isfinite(model.params)) and np.all(np.isfinite(p))
             and np.allclose(p.sum(axis=1), 1, atol=1e-3)):

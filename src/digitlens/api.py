@@ -6,20 +6,21 @@ belong together, so a view or an analysis needs one argument instead of four imp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digitlens.errors import ModelError, bad_param
+from digitlens.errors import ModelError, ParameterError, bad_param
 
 if TYPE_CHECKING:
     from digitlens.data.sources import Dataset
     from digitlens.nn.mlp import MLP
 
-MODEL_SUFFIXES = (".npz", ".json", ".onnx")
+MODEL_SUFFIXES = (".npz", ".json", ".onnx", ".pt", ".pth", ".safetensors")
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 
 class NotARunError(ModelError):
@@ -66,41 +67,78 @@ class LoadedRun:
                 f"{len(self.history)} epochs{acc}>")
 
 
-def load_any_model(path: Path) -> MLP:
-    """A model file by suffix: .npz (digitlens), .json (digitlens-network), .onnx (import)."""
+def load_any_model(path: Path, activation: str | None = None, output: str | None = None,
+                   classes: str | Sequence[str] | None = None,
+                   input_shape: str | Sequence[int] | None = None) -> MLP:
+    """A model file by suffix: .npz (digitlens), .json (digitlens-network), .onnx (with its
+    external data beside it), .pt/.pth/.safetensors (a state_dict of Linear layers).
+
+    ``activation``/``output`` apply to state_dicts only (an ONNX or JSON network says them);
+    ``classes`` and ``input_shape`` name the outputs and the image of an imported file."""
+    from digitlens.export.imported import parse_classes, parse_shape
     suffix = path.suffix.lower()
+    given = {k: v for k, v in (("activation", activation), ("output", output))
+             if v is not None}
+    if given and suffix not in STATE_DICT_SUFFIXES:
+        raise ParameterError(f"{', '.join(given)} only applies to state_dict files "
+                             f"({', '.join(STATE_DICT_SUFFIXES)}); {path.name} says it itself")
+    names, shape = parse_classes(classes), parse_shape(input_shape)
+    if suffix in STATE_DICT_SUFFIXES:
+        from digitlens.export.state_dict import import_state_dict
+        return import_state_dict(path, activation, output, names, shape).model
+    if suffix == ".onnx":
+        from digitlens.export.onnx_import import read_onnx
+        return read_onnx(path, shape, names).model
     if suffix == ".json":
         from digitlens.export.json_format import import_json
-        return import_json(path)
-    if suffix == ".onnx":
-        from digitlens.export.onnx_import import import_onnx
-        return import_onnx(path)[0]
-    from digitlens.nn.io import load_model
-    return load_model(path)
+        model = import_json(path)
+    else:
+        from digitlens.nn.io import load_model
+        model = load_model(path)
+    if names is None and shape is None:
+        return model
+    from digitlens.export.imported import with_io
+    return with_io(model, str(path), shape, names, suffix.lstrip(".")).model
 
 
-def load(path: str | Path, dataset: str | Dataset | None = None) -> LoadedRun:
-    """Load a run folder (model, history, snapshots) or a model file (.npz, .json, .onnx).
+def load(path: str | Path, dataset: str | Dataset | None = None, *,
+         activation: str | None = None, output: str | None = None,
+         classes: str | Sequence[str] | None = None,
+         input_shape: str | Sequence[int] | None = None) -> LoadedRun:
+    """Load a run folder (model, history, snapshots) or a model file: .npz, .json, .onnx (its
+    ``.data`` file beside it), or a PyTorch state_dict (.pt, .pth, .safetensors).
 
     ``dataset``: a dataset name ("mnist", "mnist-sample", "fashion-mnist") or a loaded
-    ``Dataset``; default the one the model was trained on. Raises ``NotARunError`` when
-    ``path`` is neither.
+    ``Dataset``; default the one the model was trained on. A state_dict does not say its
+    activations: ``activation`` ("relu", default; "sigmoid", "tanh") and ``output``
+    ("softmax", default; "sigmoid"). ``classes`` (a list, "a,b,c" or "@classes.txt") and
+    ``input_shape`` ((8, 8) or "8x8") name what a file does not say. Raises ``NotARunError``
+    when ``path`` is neither, ``ModelError`` for a file it cannot read, ``ParameterError`` for
+    a keyword that does not fit.
 
     >>> run = dl.load("runs/default")       # doctest: +SKIP
     >>> run.model.sizes                      # doctest: +SKIP
     (784, 512, 256, 10)
+    >>> dl.load("mlp.safetensors", activation="tanh", classes="a,b,c").model.class_names
+    ... # doctest: +SKIP
+    ('a', 'b', 'c')
     """
     p = Path(path)
     if p.is_dir():
         if not (p / "model.npz").is_file():
             raise NotARunError(f"{p}: not a run folder (no model.npz in it)")
+        if any(v is not None for v in (activation, output, classes, input_shape)):
+            raise ParameterError(f"{p}: activation, output, classes and input_shape apply to "
+                                 "a model file being imported, not to a run folder")
         from digitlens.nn.train import Run
         run = Run(p)
         model, history, folder = run.model(), run.history(), True
     elif p.is_file():
         if p.suffix.lower() not in MODEL_SUFFIXES:
-            raise NotARunError(f"{p}: not a run folder or a model file (.npz, .json, .onnx)")
-        model, history, folder = load_any_model(p), [], False
+            raise NotARunError(f"{p}: not a run folder or a model file "
+                               f"({', '.join(MODEL_SUFFIXES)})")
+        model = load_any_model(p, activation, output, classes, input_shape)
+        history, folder = [], False
     else:
         raise NotARunError(f"{p}: no such run folder or model file")
     loaded = LoadedRun(p, model, history, folder)

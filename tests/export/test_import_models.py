@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from make_import_fixtures import (
     PT_MODEL,
     REFERENCE,
     SAFETENSORS_MODEL,
+    SYMBOLS_PT,
     digit_inputs,
 )
 
@@ -33,6 +35,7 @@ from digitlens.errors import ModelError
 from digitlens.export.onnx_format import import_onnx
 from digitlens.export.state_dict import import_state_dict
 from digitlens.nn.mlp import MLP
+from fuzzing import mutate, npz_members, zip_members
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -80,7 +83,7 @@ def test_live_torch_matches(tmp_path: Path) -> None:
     needs("onnxscript")
     from make_import_fixtures import export_all
 
-    export_all(tmp_path)
+    export_all(tmp_path, shapes=False)  # the other sizes: test_import_shapes
     reference = np.load(tmp_path / REFERENCE)
     assert onnx.load(str(tmp_path / ONNX_MODEL), load_external_data=False).ir_version <= 10
     for name, flags, ref in CASES:
@@ -139,8 +142,29 @@ def good_tensors() -> dict[str, np.ndarray]:
             "2.bias": np.zeros(10, np.float32)}
 
 
-def bad_files(tmp: Path) -> list[tuple[Path, str]]:
-    """(file, expected message) pairs: each must fail as one line, exit 1, nothing written."""
+class Custom:
+    """A class of the test's own, pickled into a .pt (weights_only must refuse it)."""
+
+    def __init__(self) -> None:
+        self.scale = 2.0
+
+
+def pt_file(path: Path, obj: object) -> Path:
+    import torch
+    torch.save(obj, path)
+    return path
+
+
+def raw_safetensors(path: Path, header: bytes, body: bytes = b"",
+                    length: int | None = None) -> Path:
+    """A safetensors file written byte by byte (the library would refuse to write these)."""
+    path.write_bytes((len(header) if length is None else length).to_bytes(8, "little")
+                     + header + body)
+    return path
+
+
+def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
+    """(file, flags, expected message): each must fail as one line, exit 1, nothing written."""
     needs("safetensors")
     outside = tmp / "outside.data"
     shutil.copy(FIXTURES / f"{ONNX_MODEL}.data", outside)
@@ -158,7 +182,15 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
     (tmp / "ir11.onnx").write_bytes(opset.SerializeToString())
     shutil.copy(FIXTURES / PT_MODEL, tmp / "weights.bin")
     t = good_tensors()
-    return [
+    torch = needs("torch")
+    tt = {k: torch.from_numpy(v) for k, v in t.items()}
+    latin = tmp / "latin1.txt"
+    latin.write_bytes("chiffre zéro\n".encode("latin-1"))
+    tiny = tmp / "tiny.safetensors"
+    tiny.write_bytes(b"\1\0")
+    one = json.dumps({"0.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                      "0.bias": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})
+    files: list[tuple[Path, str]] = [
         (dynamo_copy(tmp / "abs", location=str(outside)), "leaves the model's folder"),
         (dynamo_copy(tmp / "dots", location="../outside.data"), "leaves the model's folder"),
         (linked, "link out of the model's folder"),
@@ -176,27 +208,82 @@ def bad_files(tmp: Path) -> list[tuple[Path, str]]:
                                                                                    np.float32)}),
          "'1.running_mean' is not a layer's weight or bias"),
         (safetensors_file(tmp / "int.safetensors", {**t, "2.bias": np.zeros(10, np.int32)}),
-         "holds int32"),
+         "'2.bias' holds I32 values"),
         (safetensors_file(tmp / "chain.safetensors", {**t, "2.weight": t["2.weight"][:, :15]}),
          "reads 15 values but the layer before it gives 16"),
         (safetensors_file(tmp / "inf.safetensors", {**t, "2.bias": np.full(10, np.inf,
                                                                             np.float32)}),
          "NaN or infinity"),
-        (safetensors_file(tmp / "in.safetensors", {"0.weight": np.ones((10, 783), np.float32)}),
-         "read 783 inputs"),
+        (pt_file(tmp / "custom.pt", {**tt, "scale": Custom()}),
+         "needs to unpickle test_import_models.Custom"),
+        (pt_file(tmp / "module.pt", torch.nn.Sequential(torch.nn.Linear(784, 10))),
+         "needs to unpickle torch.nn.modules.container.Sequential"),
+        (pt_file(tmp / "bf16.pt", {**tt, "0.bias": tt["0.bias"].bfloat16()}),
+         "holds torch.bfloat16"),
+        (pt_file(tmp / "list.pt", [tt["0.weight"]]), "holds a list, not a state_dict"),
+        (pt_file(tmp / "int.pt", {**tt, "epochs": 3}), "entry 'epochs' is a int, not a tensor"),
+        (safetensors_file(tmp / "i8.safetensors", {**t, "0.bias": np.zeros(16, np.int8)}),
+         "'0.bias' holds I8 values"),
+        (raw_safetensors(tmp / "bf16.safetensors", json.dumps(
+            {"0.weight": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}}).encode(),
+            b"\0" * 8), "'0.weight' holds BF16 values"),
+        (raw_safetensors(tmp / "overlap.safetensors", one.encode(), b"\0" * 12),
+         "invalid offset for tensor `0.bias`"),
+        (raw_safetensors(tmp / "long.safetensors", b"{}", length=1 << 40),
+         "its header claims 1099511627776 bytes"),
+        (raw_safetensors(tmp / "short.safetensors", b"{}", length=1), "not valid JSON"),
+        (raw_safetensors(tmp / "huge.safetensors", b"{" + b" " * (1 << 24) + b"}"),
+         "digitlens reads headers up to 16777216"),
+        (raw_safetensors(tmp / "deep.safetensors", b'{"a":' * 100 + b"1" + b"}" * 100),
+         "nested deeper than 3 levels"),
+        (raw_safetensors(tmp / "list.safetensors", b"[1, 2]"), "not a table of tensors"),
+        (tiny, "shorter than the 8-byte header length"),
+    ]
+    return [(path, [], message) for path, message in files] + [
+        (FIXTURES / SAFETENSORS_MODEL, ["--input-shape", "27x27"],
+         "--input-shape 27x27 is 729 pixels but the first layer reads 784"),
+        (FIXTURES / KERAS_MODEL, ["--input-shape", "7x100"],
+         "700 pixels but the first layer reads 784"),
+        (FIXTURES / FLATTEN_MODEL, ["--input-shape", "1x784"],
+         "differs from the 28x28 image the graph's input declares"),
+        (FIXTURES / PT_MODEL, ["--classes", "a,b"], "2 class names given for 10 outputs"),
+        (FIXTURES / SAFETENSORS_MODEL, ["--classes", f"@{tmp / 'none.txt'}"],
+         "class names " + str(tmp / "none.txt") + ": cannot read"),
+        (FIXTURES / SAFETENSORS_MODEL, ["--classes", f"@{latin}"], "not UTF-8 text"),
+        (FIXTURES / ONNX_MODEL, ["--classes", ",".join("abcdefghijk")],
+         "11 class names given for 10 outputs"),
     ]
 
 
 def test_bad_files_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     needs("torch")
-    for path, message in bad_files(tmp_path):
+    for path, flags, message in bad_files(tmp_path):
         out = tmp_path / "never.npz"
-        code = main(["import", str(path), "--out", str(out)])
+        code = main(["import", str(path), "--out", str(out), *flags])
         _, err = capsys.readouterr()
         assert code == 1, path
         assert message in err, (path, err)
         assert err.count("\n") == 1 and "Traceback" not in err
         assert not out.exists()
+
+
+@pytest.mark.e2e
+def test_cli_process_refuses_bad_files(tmp_path: Path) -> None:
+    """A few rows of the table through a real ``digitlens import`` process: exit 1, one line
+    on stderr, no traceback, and no --out file."""
+    needs("torch")
+    picked = ("link out of the model's folder", "refused by torch.load(weights_only=True)",
+              "'0.weight' holds BF16 values", "2 class names given for 10 outputs")
+    rows = [row for row in bad_files(tmp_path) if row[2] in picked]
+    assert len(rows) == len(picked)
+    for path, flags, message in rows:
+        out = tmp_path / "never.npz"
+        proc = subprocess.run([sys.executable, "-m", "digitlens", "import", str(path), "--out",
+                               str(out), *flags], capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr and proc.stderr.count("\n") == 1
+        assert "Traceback" not in proc.stderr and not out.exists()
 
 
 def test_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
@@ -225,9 +312,16 @@ def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["import", str(FIXTURES / KERAS_MODEL), "--out", str(tmp_path / "m.npz"),
                  "--activation", "tanh"]) == 2
     assert "--activation only applies to state_dict files" in capsys.readouterr().err
-    assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
-                 "--classes", "a,b"]) == 2
-    assert "classes" in capsys.readouterr().err and not (tmp_path / "m.npz").exists()
+    for flag, value, message in (("--classes", "a,,b", "non-empty names"),
+                                 ("--classes", "a,a", "a given twice"),
+                                 ("--classes", "x" * 41, "at most 40 characters"),
+                                 ("--input-shape", "8by8", "HEIGHTxWIDTH"),
+                                 ("--input-shape", "0x784", "at least 1")):
+        assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),
+                     flag, value]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "m.npz").exists()
 
 
 @pytest.mark.e2e
@@ -257,7 +351,10 @@ def test_named_layers_are_ordered_naturally(tmp_path: Path) -> None:
                             "sigmoid", "sigmoid", [f"c{i}" for i in range(10)])
     assert got.read["layers"] == ["fc2", "fc9", "fc10"]
     assert got.model.sizes == (784, 12, 11, 10) and got.assumed == {
-        "input": got.assumed["input"], "layer_order": got.assumed["layer_order"]}
+        "input": got.assumed["input"], "layer_order": got.assumed["layer_order"],
+        "input_shape": [28, 28]}
+    assert got.given == {"activation": "sigmoid", "output": "sigmoid",
+                         "class_names": [f"c{i}" for i in range(10)]}
     assert got.model.activations == ("sigmoid", "sigmoid", "sigmoid")
     assert got.model.meta["class_names"][3] == "c3"
     assert len(got.notes) == 3  # no biases: zeros, each said
@@ -273,21 +370,81 @@ FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+def loads_or_refuses(load: Any, *args: Any) -> None:
+    """A fuzzed file either loads as a usable model or is one ``ModelError`` line; any other
+    exception fails, and so does a case still running after 10 s (SIGALRM)."""
+    def hang(signum: int, frame: Any) -> None:
+        raise AssertionError("a fuzzed file took over 10 s")
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    try:
+        got = load(*args)
+    except ModelError as exc:
+        assert "\n" not in str(exc)
+        return
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    model = got.model
+    n = model.sizes[0]
+    p = model.trace(np.linspace(0, 1, 2 * n, dtype=np.float32).reshape(2, n)).probabilities
+    assert np.all(np.isfinite(p)) and np.allclose(p.sum(1), 1, atol=1e-4)
+
+
+ENTRY = st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "F64", "I64", "I8", "BF16",
+                                                         "BOOL", "Q", ""]),
+                               "shape": st.lists(st.integers(-2, 1000), max_size=3),
+                               "data_offsets": st.lists(st.integers(-5, 1 << 40), max_size=3)})
+SMALL = st.fixed_dictionaries({"dtype": st.just("F32"),
+                               "shape": st.lists(st.integers(0, 3), min_size=1, max_size=2),
+                               "data_offsets": st.lists(st.integers(0, 40), min_size=2,
+                                                        max_size=2)})
+JSONISH = st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=40)
+
+
 @FUZZ
-@given(header=st.one_of(st.binary(max_size=200), st.dictionaries(
-    st.sampled_from(["0.weight", "0.bias", "__metadata__", "x"]),
-    st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "I64", "BF16", "Q"]),
-                           "shape": st.lists(st.integers(-2, 1000), max_size=3),
-                           "data_offsets": st.lists(st.integers(-5, 1 << 40), max_size=3)}))),
-       body=st.binary(max_size=64))
-def test_fuzzed_safetensors_header(tmp_path: Path, header: bytes | dict[str, object],
-                                   body: bytes) -> None:
+@given(header=st.one_of(
+    st.binary(max_size=200),
+    st.dictionaries(st.sampled_from(["0.weight", "0.bias", "__metadata__", "x", "2.weight"]),
+                    st.one_of(ENTRY, SMALL, JSONISH)),
+    JSONISH),
+    body=st.binary(max_size=64),
+    length=st.one_of(st.none(), st.integers(0, 1 << 64 - 1)),
+    nested=st.integers(0, 300))
+def test_fuzzed_safetensors_header(tmp_path: Path, header: Any, body: bytes,
+                                   length: int | None, nested: int) -> None:
+    """Headers of any bytes, tables of odd entries (overlapping or short offsets, other dtypes,
+    negative shapes), any JSON, nested JSON and lying header lengths."""
     needs("safetensors")
     head = header if isinstance(header, bytes) else json.dumps(header).encode()
+    if nested and not isinstance(header, bytes):
+        head = b'{"a":' * nested + head + b"}" * nested
     path = tmp_path / "f.safetensors"
-    path.write_bytes(len(head).to_bytes(8, "little") + head + body)
-    with pytest.raises(ModelError):
-        import_state_dict(path)
+    size = len(head) if length is None else length
+    path.write_bytes(size.to_bytes(8, "little") + head + body)
+    loads_or_refuses(import_state_dict, path)
+
+
+@FUZZ
+@given(seed=st.integers(0, 1 << 32), member=st.booleans())
+def test_fuzzed_pt_zip(tmp_path: Path, seed: int, member: bool) -> None:
+    """A real ``.pt`` (a zip of data.pkl and storages) damaged in its bytes, or one member
+    damaged and the zip rebuilt: torch's weights-only reader and the checks after it answer
+    every case with a model or one ModelError."""
+    needs("torch")
+    rng = np.random.default_rng(seed)
+    good = (FIXTURES / SYMBOLS_PT).read_bytes()
+    if member:
+        members = npz_members(good)
+        key = sorted(members)[int(rng.integers(0, len(members)))]
+        data = zip_members({**members, key: mutate(members[key], rng)})
+    else:
+        data = mutate(good, rng)
+    path = tmp_path / "f.pt"
+    path.write_bytes(data)
+    loads_or_refuses(import_state_dict, path, "tanh")
 
 
 @FUZZ

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.nn.mlp import MLP
+
+if TYPE_CHECKING:
+    from digitlens.export.imported import Imported
 
 FORMATS = ("json", "onnx", "xlsx", "html")
 
@@ -43,8 +46,11 @@ def register(sub: Any) -> None:
                    help="state_dict: the hidden layers' activation (default relu)")
     p.add_argument("--output", choices=("softmax", "sigmoid"),
                    help="state_dict: the output layer (default softmax over the logits)")
-    p.add_argument("--classes", help="state_dict: the 10 class names, comma-separated "
-                   "(default the digits 0-9)")
+    p.add_argument("--classes", help="class names, one per output: comma-separated, or "
+                   "@FILE with one per line (default: the file's own, else 0..n-1)")
+    p.add_argument("--input-shape", metavar="HxW", help="the image the first layer reads, "
+                   "e.g. 8x8 (default: what the file says, else 28x28 for 784 inputs, a "
+                   "square for a square number, else 1xN)")
     add_json(p)
     p.set_defaults(func=cmd_import)
 
@@ -131,73 +137,70 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """Any supported network file to a model file, saying what was read, given and assumed."""
+    from digitlens.export.imported import parse_classes, parse_shape
     from digitlens.nn.io import save_model
 
     path = Path(args.file)
     kind = path.suffix.lower().lstrip(".")
+    shape, classes = parse_shape(args.input_shape), parse_classes(args.classes)
     if kind in ("pt", "pth", "safetensors"):
-        return import_weights(args, path)
-    given = [f"--{k}" for k in ("activation", "output", "classes") if getattr(args, k)]
-    if given:
-        raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, .pth, "
-                             ".safetensors); a {kind or 'json/onnx'} network says it itself")
+        from digitlens.export.state_dict import import_state_dict
+        got = import_state_dict(path, args.activation, args.output, classes, shape)
+    else:
+        given = [f"--{k}" for k in ("activation", "output") if getattr(args, k)]
+        if given:
+            raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, "
+                                 f".pth, .safetensors); a {kind or 'json/onnx'} network says "
+                                 "it itself")
+        got = import_network(path, kind, shape, classes)
+    for note in got.notes:
+        say(f"note: {note}")
+    flags = {"input_shape": "input-shape"}
+    if got.read["format"] in ("pytorch", "safetensors"):
+        flags.update(activation="activation", output="output")
+    for key, flag in flags.items():
+        if key in got.assumed:
+            value = got.assumed[key]
+            shown = "x".join(map(str, value)) if key == "input_shape" else value
+            say(f"assumed: {key} {shown} (not in the file; give --{flag} to choose)")
+    if "class_names" in got.assumed:
+        say(f"assumed: class names 0..{len(got.assumed['class_names']) - 1} (not in the file; "
+            "give --classes to name them)")
+    out = save_model(got.model, args.out)
+    model = got.model
+    result = {"format": got.read["format"], "file": str(path), "out": str(out),
+              "sizes": list(model.sizes), "activations": list(model.activations),
+              "cost": model.cost, "input_shape": list(model.input_shape),
+              "class_names": list(model.class_names), "read": got.read, "given": got.given,
+              "assumed": got.assumed, "notes": got.notes}
+    return emit(args, result, f"imported {model.describe()} from {path} into {out}")
+
+
+def import_network(path: Path, kind: str, shape: tuple[int, int] | None,
+                   classes: list[str] | None) -> Imported:
+    """A .json or .onnx network (or a file without a telling suffix, told by its content)."""
     guessed = kind not in ("json", "onnx")  # no telling suffix: the content decides
     if guessed:
         from digitlens.safeload import read_head
         head = read_head(path, 64, ModelError, "network file")
         if kind == "npz" or head[:2] == b"PK":
             raise ModelError(f"{path}: {zip_kind(path)}; import reads networks saved as .json "
-                             "(digitlens schema) or .onnx")
+                             "(digitlens schema) or .onnx (and state_dicts named "
+                             ".pt, .pth or .safetensors)")
         kind = "json" if head.lstrip()[:1] == b"{" else "onnx"
-    notes: list[str] = []
     if kind == "json":
+        from digitlens.export.imported import with_io
         from digitlens.export.json_format import import_json
-        model = import_json(path)
-    else:
-        from digitlens.export.onnx_format import import_onnx
-        try:
-            model, notes = import_onnx(path)
-        except ModelError as exc:
-            if not guessed or "not a readable ONNX file" not in str(exc):
-                raise
-            raise ModelError(f"{path}: import reads .json (digitlens schema) or .onnx networks, "
-                             f"and this file is neither ({exc})") from None
-    for note in notes:
-        say(f"note: {note}")
-    out = save_model(model, args.out)
-    result: dict[str, Any] = {
-        "format": kind, "file": str(path), "out": str(out), "sizes": list(model.sizes),
-        "activations": list(model.activations), "cost": model.cost, "notes": notes}
-    if kind == "onnx":
-        origin = model.meta.get("imported_from", {})
-        result["read"] = {k: origin.get(k) for k in ("producer", "producer_version", "opset",
-                                                     "ir_version", "external_data")}
-        result["assumed"] = {"input": "pixels scaled to 0..1 (as digitlens feeds)"}
-    return emit(args, result, f"imported {model.describe()} from {path} into {out}")
-
-
-def import_weights(args: argparse.Namespace, path: Path) -> int:
-    """A PyTorch state_dict (.pt/.pth/.safetensors): what was read and what was assumed."""
-    from digitlens.export.state_dict import import_state_dict
-    from digitlens.nn.io import save_model
-
-    classes = None
-    if args.classes is not None:
-        classes = [c.strip() for c in args.classes.split(",")]
-        if len(classes) != 10 or not all(classes) or any(len(c) > 40 for c in classes):
-            raise bad_param("classes", "10 non-empty comma-separated names", args.classes[:80])
-    got = import_state_dict(path, args.activation, args.output, classes)
-    for note in got.notes:
-        say(f"note: {note}")
-    for key, value in got.assumed.items():
-        if key in ("activation", "output"):
-            say(f"assumed: {key} {value} (not in the file; give --{key} to choose)")
-    out = save_model(got.model, args.out)
-    model = got.model
-    result = {"format": got.read["format"], "file": str(path), "out": str(out),
-              "sizes": list(model.sizes), "activations": list(model.activations),
-              "cost": model.cost, "read": got.read, "assumed": got.assumed, "notes": got.notes}
-    return emit(args, result, f"imported {model.describe()} from {path} into {out}")
+        return with_io(import_json(path), str(path), shape, classes)
+    from digitlens.export.onnx_import import read_onnx
+    try:
+        return read_onnx(path, shape, classes)
+    except ModelError as exc:
+        if not guessed or "not a readable ONNX file" not in str(exc):
+            raise
+        raise ModelError(f"{path}: import reads .json (digitlens schema) or .onnx networks, "
+                         f"and this file is neither ({exc})") from None
 
 
 def zip_kind(path: Path) -> str:

@@ -17,10 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.errors import DigitlensError, ModelError
-from digitlens.export import MAX_FILE_BYTES, check_architecture
-from digitlens.export.onnx_external import element_count, external_tensor
-from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, verified
+from digitlens.errors import ModelError
+from digitlens.export import MAX_FILE_BYTES
+from digitlens.export.imported import PIXELS, Imported, Record, assemble, settle
+from digitlens.export.onnx_graph import (  # noqa: F401 - the limits, re-exported
+    MAX_IR_VERSION,
+    OPSETS,
+    attrs,
+    constants,
+    node_label,
+    read_proto,
+    text,
+)
+from digitlens.nn.io import ARCHITECTURE, META_SCHEMA
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import REQUIRED, check_schema, finite_as, parse_json, read_bounded
 
@@ -28,10 +37,8 @@ ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax
                   "LogSoftmax": "softmax"}
 CHAIN_OPS = ("Gemm", "MatMul", "Add", "Flatten", "Reshape", "Identity", *ACTIVATION_OPS)
 TAIL_OPS = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax")  # extra outputs after the net
-OPSETS = range(13, 22)  # default-domain opsets whose MLP operators read as below
-MAX_IR_VERSION = 10
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Sigmoid, Tanh, Softmax, LogSoftmax, and Flatten/Reshape "
-             "of a 784, 28×28 or 1×28×28 input")
+             "of a batch×N, batch×H×W or batch×1×H×W input")
 
 
 @dataclass
@@ -45,6 +52,9 @@ class Chain:
     weight: np.ndarray | None = None  # the open layer: (n_in, n_out)
     bias: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    image: tuple[int, int] | None = None  # the height×width the input declares
+    names: list[str] = field(default_factory=list)  # the node that multiplies, per layer
+    logits: bool = False  # the last layer had no activation (softmax assumed)
 
     def close(self, activation: str, node: str) -> None:
         if self.weight is None:
@@ -55,59 +65,10 @@ class Chain:
         self.weight = self.bias = None
 
 
-def node_label(node: Any) -> str:
-    return f"{node.name or '(unnamed)'} ({node.op_type})"
-
-
-def read_proto(data: bytes, name: str) -> Any:
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    if len(data) > MAX_FILE_BYTES:
-        raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_FILE_BYTES} allowed")
-    try:
-        proto = onnx.load_model_from_string(data)
-    except (DecodeError, ValueError, RuntimeError, RecursionError, MemoryError) as exc:
-        raise ModelError(f"{name}: not a readable ONNX file ({type(exc).__name__}; "
-                         "truncated or corrupt?)") from None
-    if not proto.graph.node:
-        raise ModelError(f"{name}: not a readable ONNX file (no graph nodes)")
-    if proto.ir_version > MAX_IR_VERSION:
-        raise ModelError(f"{name}: ONNX IR version {proto.ir_version}; digitlens reads IR "
-                         f"versions up to {MAX_IR_VERSION}")
-    for opset in proto.opset_import:
-        if opset.domain in ("", "ai.onnx") and opset.version not in OPSETS:
-            raise ModelError(f"{name}: ONNX opset {opset.version}; digitlens reads opsets "
-                             f"{OPSETS.start}-{OPSETS.stop - 1}")
-    for node in proto.graph.node:
-        if not node.output or not all(node.output):
-            raise ModelError(f"{name}: node {node_label(node)} has no output")
-    return proto
-
-
-def tensor_array(tensor: Any, name: str, folder: Path | None = None) -> np.ndarray:
-    """An initializer as a NumPy array, refusing sizes that lie; external data is read from
-    the model's ``folder`` only (none given: refused)."""
-    from onnx import TensorProto, numpy_helper
-
-    if tensor.data_location == TensorProto.EXTERNAL:
-        tensor = external_tensor(tensor, name, folder)
-    element_count(tensor, name)
-    try:
-        array = numpy_helper.to_array(tensor)
-    except Exception as exc:  # noqa: BLE001 - onnx's own decoder: any failure is a corrupt file
-        raise ModelError(f"{name}: initializer {tensor.name!r} is corrupt "
-                         f"({type(exc).__name__}: {str(exc)[:60]})") from None
-    if array.dtype.kind not in "fiub":
-        raise ModelError(f"{name}: initializer {tensor.name!r} holds {array.dtype} values, "
-                         "not numbers")
-    if array.dtype.kind == "f":
-        finite_as(array, np.float32, f"initializer {tensor.name!r}", name, ModelError)
-    return array
-
-
-def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int, bool]:
-    """The graph's one real input: (name, values per example, already flat)."""
+def input_width(proto: Any, inits: dict[str, Any], name: str
+                ) -> tuple[str, list[Any], int, tuple[int, int] | None]:
+    """The graph's one real input: (name, its dims as declared, values per example, the
+    height×width it declares, or None for a flat batch×N input)."""
     real = [i for i in proto.graph.input if i.name not in inits]
     if len(real) != 1:
         raise ModelError(f"{name}: expected one input, found {len(real)} "
@@ -115,72 +76,22 @@ def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int,
     inp = real[0]
     dims = inp.type.tensor_type.shape.dim
     shape: list[int | None] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    declared = [s if s is not None else text(d.dim_param) or "?"
+                for s, d in zip(shape, dims, strict=True)]
     if not shape:
         raise ModelError(f"{name}: input {inp.name!r} has no declared shape")
     if any(s is None for s in shape[1:]):
         raise ModelError(f"{name}: input {inp.name!r} has dynamic dimensions other than the "
-                         f"batch ({[s if s is not None else '?' for s in shape]})")
+                         f"batch ({declared})")
     rest = [int(s) for s in shape[1:] if s is not None]
-    if rest not in ([784], [28, 28], [1, 28, 28]):
-        raise ModelError(f"{name}: input {inp.name!r} has shape {shape}; digitlens imports "
-                         "networks reading batch×784, batch×28×28 or batch×1×28×28")
-    return inp.name, 784, rest == [784]
-
-
-def constants(proto: Any, nodes: list[Any], name: str,
-              folder: Path | None = None) -> dict[str, np.ndarray]:
-    """Initializers, Constant nodes and Transposes of constants (exporters that keep a Linear's
-    (out, in) weight and transpose it in the graph), by tensor name."""
-    values = {t.name: tensor_array(t, name, folder) for t in proto.graph.initializer}
-    for node in nodes:
-        if node.op_type == "Transpose" and node.input and node.input[0] in values:
-            source = values[node.input[0]]
-            perm = attrs(node, name).get("perm") or None
-            if perm is not None and sorted(perm) != list(range(source.ndim)):
-                raise ModelError(f"{name}: node {node_label(node)} has perm {list(perm)[:8]}, "
-                                 f"not a permutation of {source.ndim} axes")
-            values[node.output[0]] = np.transpose(source, perm)
-        if node.op_type == "Constant" and len(node.output) == 1:
-            attr = {a.name: a for a in node.attribute}
-            if "value" in attr:
-                values[node.output[0]] = tensor_array(attr["value"].t, name)
-            elif "value_ints" in attr:
-                values[node.output[0]] = np.array(attr["value_ints"].ints, np.int64)
-            elif "value_floats" in attr:
-                values[node.output[0]] = np.array(attr["value_floats"].floats, np.float32)
-    return values
-
-
-def attrs(node: Any, name: str) -> dict[str, Any]:
-    """A node's attributes; numbers must be finite (alpha=inf would poison every weight)."""
-    from onnx import helper
-    try:
-        out = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    except Exception as exc:  # noqa: BLE001 - onnx's decoder: undefined attribute types
-        raise ModelError(f"{name}: node {node_label(node)} has an unreadable attribute "
-                         f"({str(exc)[:60]})") from None
-    for key, value in out.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ModelError(f"{name}: node {node_label(node)}: attribute {key} is {value}")
-        kind = ATTRIBUTE_TYPES.get(key)
-        if kind is not None and not ok_attribute(value, kind):
-            raise ModelError(f"{name}: node {node_label(node)}: attribute {key} must be "
-                             f"{'a list of ints' if kind is list else kind.__name__}, not "
-                             f"{type(value).__name__}")
-    return out
-
-
-# attributes the walk reads, and their types (anything else would reach the maths unchecked)
-ATTRIBUTE_TYPES: dict[str, type] = {"alpha": float, "beta": float, "transA": int,
-                                    "transB": int, "axis": int, "perm": list}
-
-
-def ok_attribute(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, list) and all(isinstance(v, int) for v in value)
+    if len(rest) == 3 and rest[0] != 1:
+        raise ModelError(f"{name}: input {inp.name!r} has shape {declared}: {rest[0]} "
+                         "channels; digitlens reads one grey channel (batch×1×H×W)")
+    if len(rest) not in (1, 2, 3) or min(rest) < 1:
+        raise ModelError(f"{name}: input {inp.name!r} has shape {declared}; digitlens imports "
+                         "networks reading batch×N, batch×H×W or batch×1×H×W")
+    image = None if len(rest) == 1 else (rest[-2], rest[-1])
+    return inp.name, declared, math.prod(rest), image
 
 
 def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -> None:
@@ -198,15 +109,16 @@ def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -
                              "expected axis 1 (keep the batch)")
         if op == "Reshape":
             shape = values.get(others[0]) if others else None
-            if shape is None or shape.ndim != 1 or len(shape) != 2 or int(shape[1]) != 784:
+            if (shape is None or shape.ndim != 1 or len(shape) != 2
+                    or int(shape[1]) != chain.width):
                 raise ModelError(f"{chain.name}: node {label} reshapes to "
-                                 f"{None if shape is None else shape.tolist()}; expected a "
-                                 "constant [batch or -1, 784]")
+                                 f"{None if shape is None else shape.tolist()[:8]}; expected a "
+                                 f"constant [batch or -1, {chain.width}]")
         chain.flat = True
         return
     if not chain.flat:
-        raise ModelError(f"{chain.name}: node {label} reads the 28×28 input before it is "
-                         "flattened to 784")
+        raise ModelError(f"{chain.name}: node {label} reads the image input before it is "
+                         f"flattened to {chain.width} values")
     if op in ("Gemm", "MatMul"):
         if chain.weight is not None:
             chain.close("identity", label)
@@ -226,6 +138,7 @@ def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -
                              f"but its input has {chain.width} values")
         chain.weight = np.ascontiguousarray(w)
         chain.width = w.shape[1]
+        chain.names.append(node.name or others[0])
         if op == "Gemm" and len(others) > 1:
             chain.bias = finite_as(bias_of(chain, values.get(others[1]), label)
                                    * np.float64(a.get("beta", 1.0)), np.float32,
@@ -263,14 +176,14 @@ def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def walk(proto: Any, name: str, folder: Path | None = None
-         ) -> tuple[list[tuple[np.ndarray, np.ndarray, str]], list[str]]:
-    """Follow the single chain from the input; return the layers and notes."""
+def walk(proto: Any, name: str, folder: Path | None = None) -> tuple[Chain, list[Any]]:
+    """Follow the single chain from the input; return it (layers, notes, node names) and the
+    input's declared dims."""
     nodes = list(proto.graph.node)  # one wrapper per node, so id() is stable below
     values = constants(proto, nodes, name, folder)
     inits = {t.name for t in proto.graph.initializer}
-    current, width, flat = input_width(proto, {n: 1 for n in inits}, name)
-    chain = Chain(name, width, flat)
+    current, dims, width, image = input_width(proto, {n: 1 for n in inits}, name)
+    chain = Chain(name, width, image is None, image=image)
     users = consumers(n for n in nodes if n.op_type != "Constant")
     outputs = {o.name for o in proto.graph.output}
     visited: set[int] = set()
@@ -297,8 +210,9 @@ def walk(proto: Any, name: str, folder: Path | None = None
                            "and softmax applied")
         w, b, _ = chain.layers[-1]
         chain.layers[-1] = (w, b, "softmax")
+        chain.logits = True
     check_tail(proto, nodes, visited, current, name)
-    return chain.layers, chain.notes
+    return chain, dims
 
 
 def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: str) -> None:
@@ -318,18 +232,16 @@ def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: 
                          f"MLPs made of {SUPPORTED})")
 
 
-def import_onnx_bytes(data: bytes, name: str = "<onnx>",
-                      folder: Path | None = None) -> tuple[MLP, list[str]]:
-    """An MLP from ONNX bytes, and notes on how it was read (external data from ``folder``)."""
+def read_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None = None,
+                    input_shape: tuple[int, int] | None = None,
+                    class_names: list[str] | None = None) -> Imported:
+    """An MLP of any input size and class count from ONNX bytes (external data from
+    ``folder``), with the record of what was read from the graph and what was assumed."""
     proto = read_proto(data, name)
-    layers, notes = walk(proto, name, folder)
+    chain, dims = walk(proto, name, folder)
+    layers = chain.layers
     if not layers:
         raise ModelError(f"{name}: no layers found between the input and the output")
-    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
-    check_architecture(sizes, name)
-    if sizes[-1] != 10:
-        raise ModelError(f"{name}: the network has {sizes[-1]} outputs; digitlens models "
-                         "classify 10 digits")
     acts = [a for _, _, a in layers]
     for i, act in enumerate(acts[:-1]):
         if act == "softmax":
@@ -343,25 +255,32 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>",
     external = sorted({e.value[:200] for t in proto.graph.initializer for e in t.external_data
                        if e.key == "location"})
     opsets = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
-    meta.setdefault("imported_from", {"format": "onnx", "producer": text(proto.producer_name),
-                                      "producer_version": text(proto.producer_version),
-                                      "opset": opsets[0] if opsets else None,
-                                      "ir_version": int(proto.ir_version),
-                                      "external_data": external, "notes": notes})
-    params = np.concatenate([w.ravel() for w, _, _ in layers] +
-                            [b for _, b, _ in layers]).astype(np.float32)
-    try:
-        model = MLP(tuple(sizes), tuple(acts), str(cost), params, meta)
-    except DigitlensError as exc:
-        raise ModelError(f"{name}: {exc}") from None
-    return verified(model, name), notes
+    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
+    rec = Record({"format": "onnx", "layers": chain.names, "sizes": sizes,
+                  "activations": [*acts[:-1], None if chain.logits else acts[-1]],
+                  "input": dims, "external_data": external,
+                  "producer": text(proto.producer_name),
+                  "producer_version": text(proto.producer_version),
+                  "opset": opsets[0] if opsets else None, "ir_version": int(proto.ir_version),
+                  # a digitlens export's own record of its image and classes (labels only)
+                  "input_shape": None if chain.image else meta.pop("input_shape", None),
+                  "class_names": meta.pop("class_names", None)}, notes=chain.notes)
+    meta.pop("input_shape", None)
+    if chain.logits:
+        rec.assumed["output"] = "softmax"
+    rec.assumed["input"] = PIXELS
+    settle(name, sizes, rec, meta, input_shape, class_names, chain.image)
+    meta.setdefault("imported_from", {k: rec.read[k] for k in (
+        "format", "producer", "producer_version", "opset", "ir_version", "external_data")}
+        | {"notes": chain.notes})
+    return rec.of(assemble(name, layers, str(cost), meta))
 
 
-def text(value: Any) -> str:
-    """A protobuf string field as text (a corrupt file can hold bytes that are not UTF-8)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value)[:200]
+def import_onnx_bytes(data: bytes, name: str = "<onnx>",
+                      folder: Path | None = None) -> tuple[MLP, list[str]]:
+    """An MLP from ONNX bytes, and notes on how it was read (external data from ``folder``)."""
+    got = read_onnx_bytes(data, name, folder)
+    return got.model, got.notes
 
 
 def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
@@ -379,7 +298,15 @@ def digitlens_meta(proto: Any, name: str) -> dict[str, Any]:
     return dict(meta)
 
 
+def read_onnx(path: str | Path, input_shape: tuple[int, int] | None = None,
+              class_names: list[str] | None = None) -> Imported:
+    """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``),
+    its external data from the file's own folder."""
+    return read_onnx_bytes(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
+                           str(path), Path(path).parent, input_shape, class_names)
+
+
 def import_onnx(path: str | Path) -> tuple[MLP, list[str]]:
-    """Read an ONNX file made by digitlens, PyTorch, Keras or by hand (see ``SUPPORTED``)."""
-    return import_onnx_bytes(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
-                             str(path), Path(path).parent)
+    """The model and notes of :func:`read_onnx` (what ``compare`` and the API need)."""
+    got = read_onnx(path)
+    return got.model, got.notes

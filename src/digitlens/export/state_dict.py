@@ -5,7 +5,9 @@ layers, rebuilt as an MLP.
 A state_dict holds weights only: the activations and the output are not in it, so they are
 given (``--activation``, ``--output``) or assumed (ReLU, softmax) and reported as assumed.
 Layers are ordered by their names with numbers compared as numbers (``0, 2, 4`` of a
-Sequential, ``fc1, fc2, fc10``); the shapes must then chain, 784 inputs to 10 outputs.
+Sequential, ``fc1, fc2, fc10``); the shapes must then chain, from any number of inputs to any
+number of classes. The file does not say its image shape or class names either: they are given
+or assumed (a square image, the outputs numbered) the same way (``imported.settle``).
 """
 
 from __future__ import annotations
@@ -13,33 +15,23 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from digitlens.errors import DigitlensError, ModelError
+from digitlens.errors import ModelError, bad_param
 from digitlens.export import MAX_FILE_BYTES, check_architecture
-from digitlens.nn.io import verified
-from digitlens.nn.mlp import MLP
-from digitlens.safeload import finite_as, read_bounded
+from digitlens.export.imported import PIXELS, Imported, Record, assemble, settle
+from digitlens.safeload import MAX_PARAMS, finite_as, parse_json, read_bounded
 
 HIDDEN = ("relu", "sigmoid", "tanh")
 OUTPUTS = ("softmax", "sigmoid")
 SUFFIXES = ("pt", "pth", "safetensors")
 DTYPES = ("float16", "float32", "float64")
+SAFETENSORS_DTYPES = ("F16", "F32", "F64")
+MAX_HEADER = 1 << 24  # 16 MiB of header JSON: thousands of tensor names, far beyond any MLP
 KEY = re.compile(r"^(?P<layer>[A-Za-z0-9_.]{1,200})\.(?P<part>weight|bias)$")
-
-
-@dataclass
-class Imported:
-    """The model and what the import read and assumed (the ``--json`` record)."""
-
-    model: MLP
-    read: dict[str, Any]
-    assumed: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def load_pt(data: bytes, name: str) -> Mapping[str, Any]:
@@ -66,15 +58,50 @@ def load_pt(data: bytes, name: str) -> Mapping[str, Any]:
         raise ModelError(f"{name}: holds a {type(obj).__name__}, not a state_dict (a mapping "
                          "of names to tensors; save model.state_dict())")
     out: dict[str, Any] = {}
+    total = 0
     for key, value in obj.items():
         if not isinstance(value, torch.Tensor):
             raise ModelError(f"{name}: entry {str(key)[:80]!r} is a {type(value).__name__}, "
                              "not a tensor")
         if str(value.dtype).removeprefix("torch.") not in DTYPES:
             raise ModelError(f"{name}: tensor {str(key)[:80]!r} holds {value.dtype}; "
-                             f"digitlens reads {', '.join(DTYPES)}")
+                             f"digitlens reads {', '.join(DTYPES)} (save float32, e.g. "
+                             "model.float())")
+        # a view may claim far more values than its storage holds (stride 0): count them
+        # before .contiguous() would allocate them
+        total += value.numel()
+        if total > MAX_PARAMS:
+            raise ModelError(f"{name}: tensors of more than {MAX_PARAMS} values in all")
         out[str(key)] = value.detach().cpu().contiguous().numpy()
     return out
+
+
+def check_safetensors_header(data: bytes, name: str) -> None:
+    """The header read first with digitlens's own JSON limits, so a file of another dtype
+    (bfloat16, int8) or a header that is too long, too deep or not a table of tensors is named
+    plainly before the library parses it (offsets are then the library's to check)."""
+    if len(data) < 8:
+        raise ModelError(f"{name}: not a readable safetensors file ({len(data)} bytes, shorter "
+                         "than the 8-byte header length)")
+    size = int.from_bytes(data[:8], "little")
+    if size > min(MAX_HEADER, len(data) - 8):
+        raise ModelError(f"{name}: not a readable safetensors file (its header claims {size} "
+                         f"bytes; the file holds {len(data) - 8} after the length, and "
+                         f"digitlens reads headers up to {MAX_HEADER})")
+    header = parse_json(data[8:8 + size], f"{name}: safetensors header", ModelError,
+                        max_depth=3)
+    if not isinstance(header, dict):
+        raise ModelError(f"{name}: not a readable safetensors file (its header is not a "
+                         "table of tensors)")
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if not isinstance(dtype, str):
+            raise ModelError(f"{name}: tensor {key[:80]!r} has no dtype in the header")
+        if dtype not in SAFETENSORS_DTYPES:
+            raise ModelError(f"{name}: tensor {key[:80]!r} holds {dtype[:12]} values; digitlens "
+                             "reads F16, F32 and F64 (save float32, e.g. model.float())")
 
 
 def load_safetensors(data: bytes, name: str) -> Mapping[str, Any]:
@@ -84,6 +111,7 @@ def load_safetensors(data: bytes, name: str) -> Mapping[str, Any]:
     except ImportError:
         raise ModelError(f"{name}: reading .safetensors files needs the safetensors package "
                          "(pip install 'digitlens[safetensors]')") from None
+    check_safetensors_header(data, name)
     try:
         return load(data)
     except Exception as exc:  # noqa: BLE001 - the library's parser: any failure is corrupt
@@ -142,52 +170,41 @@ def layers_of(tensors: Mapping[str, Any], name: str) -> tuple[list[str], list[np
 
 
 def import_state_dict(path: str | Path, activation: str | None = None,
-                      output: str | None = None,
-                      class_names: list[str] | None = None) -> Imported:
-    """An MLP from a ``.pt``/``.pth``/``.safetensors`` state_dict of Linear layers."""
+                      output: str | None = None, class_names: list[str] | None = None,
+                      input_shape: tuple[int, int] | None = None) -> Imported:
+    """An MLP from a ``.pt``/``.pth``/``.safetensors`` state_dict of Linear layers, of any input
+    size and class count; ``input_shape`` and ``class_names`` go into its metadata."""
     name = str(path)
     kind = Path(path).suffix.lower().lstrip(".")
     if kind not in SUFFIXES:
         raise ModelError(f"{name}: a state_dict file ends in .pt, .pth or .safetensors")
     if activation is not None and activation not in HIDDEN:
-        raise ModelError(f"{name}: --activation must be one of {', '.join(HIDDEN)}")
+        raise bad_param("activation", f"one of {', '.join(HIDDEN)}", activation)
     if output is not None and output not in OUTPUTS:
-        raise ModelError(f"{name}: --output must be one of {', '.join(OUTPUTS)}")
+        raise bad_param("output", f"one of {', '.join(OUTPUTS)}", output)
     data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
     tensors = load_safetensors(data, name) if kind == "safetensors" else load_pt(data, name)
     layers, weights, biases, notes = layers_of(tensors, name)
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     check_architecture(sizes, name)
-    if sizes[0] != 784 or sizes[-1] != 10:
-        raise ModelError(f"{name}: the layers read {sizes[0]} inputs and give {sizes[-1]} "
-                         "outputs; digitlens models read 784 pixels and classify 10 digits")
-    if class_names is not None and len(class_names) != sizes[-1]:
-        raise ModelError(f"{name}: {len(class_names)} class names given for {sizes[-1]} "
-                         "outputs")
-    assumed: dict[str, Any] = {"activation": activation or "relu",
-                               "output": output or "softmax",
-                               "input": "pixels scaled to 0..1, flattened row by row "
-                                        "(as digitlens feeds)",
-                               "layer_order": "layer names, numbers compared as numbers"}
-    if class_names is None:
-        assumed["class_names"] = [str(d) for d in range(10)]
-    acts = [assumed["activation"]] * (len(weights) - 1) + [assumed["output"]]
-    read = {"format": "safetensors" if kind == "safetensors" else "pytorch",
-            "layers": layers, "sizes": sizes,
-            "tensors": {k: {"shape": list(np.asarray(v).shape),
-                            "dtype": np.asarray(v).dtype.name} for k, v in tensors.items()}}
-    meta: dict[str, Any] = {"imported_from": {"format": read["format"], "layers": layers,
-                                              "assumed": {k: assumed[k] for k in
-                                                          ("activation", "output")},
-                                              "notes": notes}}
-    if class_names is not None:
-        meta["class_names"] = list(class_names)
-    params = np.concatenate([w.ravel() for w in weights] + biases).astype(np.float32)
-    try:
-        model = MLP(tuple(sizes), tuple(acts), "cross_entropy", params, meta)
-    except DigitlensError as exc:
-        raise ModelError(f"{name}: {exc}") from None
-    given = {k for k, v in (("activation", activation), ("output", output),
-                            ("class_names", class_names)) if v is not None}
-    return Imported(verified(model, name), read,
-                    {k: v for k, v in assumed.items() if k not in given}, notes)
+    fmt = "safetensors" if kind == "safetensors" else "pytorch"
+    rec = Record({
+        "format": fmt, "layers": layers, "sizes": sizes, "activations": [None] * len(layers),
+        "external_data": [],
+        "tensors": {k: {"shape": list(np.asarray(v).shape), "dtype": np.asarray(v).dtype.name}
+                    for k, v in tensors.items()}}, notes=notes)
+    for key, value, default in (("activation", activation, "relu"),
+                                ("output", output, "softmax")):
+        (rec.given if value is not None else rec.assumed)[key] = value or default
+    rec.assumed["input"] = PIXELS
+    rec.assumed["layer_order"] = "layer names, numbers compared as numbers"
+    meta: dict[str, Any] = {}
+    settle(name, sizes, rec, meta, input_shape, class_names)
+    meta["imported_from"] = {"format": fmt, "layers": layers, "notes": notes,
+                             "assumed": {k: rec.assumed[k] for k in ("activation", "output",
+                                                                     "input_shape",
+                                                                     "class_names")
+                                         if k in rec.assumed}}
+    acts = [activation or "relu"] * (len(weights) - 1) + [output or "softmax"]
+    return rec.of(assemble(name, list(zip(weights, biases, acts, strict=True)),
+                           "cross_entropy", meta))
