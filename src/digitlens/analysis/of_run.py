@@ -20,7 +20,8 @@ from digitlens.nn.mlp import Trace
 
 @dataclass
 class Composed:
-    """Composed weights (W0·W1·…) of every layer: ``images[l]`` is (n_neurons, 28, 28)."""
+    """Composed weights (W0·W1·…) of every layer: ``images[l]`` is (n_neurons, h, w), the
+    model's input shape (28×28 for MNIST)."""
 
     images: list[np.ndarray]
 
@@ -56,9 +57,10 @@ def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
 
 
 def composed(run: RunLike) -> Composed:
-    """Weights composed through the layers as 28×28 images (S2)."""
+    """Weights composed through the layers as images of the input's shape (S2)."""
     from digitlens.analysis.compose import all_composed
-    return Composed([w.T.reshape(-1, 28, 28) for w in all_composed(as_run(run).model)])
+    model = as_run(run).model
+    return Composed([w.T.reshape(-1, *model.input_shape) for w in all_composed(model)])
 
 
 def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:

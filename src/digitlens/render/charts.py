@@ -95,7 +95,8 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
     """Confusion matrix, counts in the cells, the diagonal (right answers) in green, mistakes
     in orange shades so that the common confusions stand out."""
     from matplotlib.colors import LinearSegmentedColormap
-    fig = figure(width, height)
+    grow = max(0, 28 * (len(cm) - 12))  # beyond a dozen classes each needs room of its own
+    fig = figure(width + grow, height + grow)
     ax = fig.add_subplot(1, 1, 1)
     off = cm.astype(np.float64).copy()
     np.fill_diagonal(off, np.nan)

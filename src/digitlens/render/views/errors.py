@@ -51,7 +51,7 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
 def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
                 class_names: list[str] | None = None) -> Picture:
     """Confusion matrix beside the gallery of the most confident mistakes."""
-    names = class_names or list(model.meta.get("class_names") or [str(i) for i in range(10)])
+    names = class_names or list(model.class_names)
     ev = evaluate_model(model, images, labels)
     cm = charts.confusion(ev.confusion, names)
     gal, items = gallery(images, labels, ev, names, n)
