@@ -73,9 +73,14 @@ INTRO = {
 }
 
 
-def section(anchor: str, title: str, body: str, seed: str) -> tuple[str, str, str]:
+def section(anchor: str, title: str, body: str, seed: str,
+            shape: tuple[int, int] = (28, 28)) -> tuple[str, str, str]:
+    """A section of the page; ``shape``: the input image the intro speaks of (MNIST's 28×28)."""
     tag = f'<span class="seed">({html.escape(seed)})</span>' if seed else ""
     intro = INTRO.get(anchor, "")
+    if shape != (28, 28):
+        intro = intro.replace("784", str(shape[0] * shape[1])).replace(
+            "28×28", f"{shape[0]}×{shape[1]}")
     return anchor, title, (f'<section id="{anchor}"><h2>{html.escape(title)}{tag}</h2>'
                            f"<p>{html.escape(intro)}</p>{body}</section>")
 
