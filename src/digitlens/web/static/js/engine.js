@@ -444,7 +444,8 @@ export function neuronWeights(net, layer, index) {
   const P = net.sizes[0], comp = composedWeights(net, layer), m = comp.shape[1];
   const composed = new Float64Array(P);
   for (let p = 0; p < P; p++) composed[p] = comp[p * m + index];
-  return { incoming, incoming_shape: gridShape(nIn), composed, bias: net.biases[layer][index] };
+  return { incoming, incoming_shape: layer === 0 ? net.inputShape : gridShape(nIn), composed,
+           bias: net.biases[layer][index] };
 }
 
 /** Rows × columns for showing n values (analysis.inspect.grid_shape). */

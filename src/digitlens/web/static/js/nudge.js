@@ -6,6 +6,7 @@
 // (net_input), since preprocessing it again would blur a change this faint away.
 
 import { api, servedLocally } from "./api.js";
+import { input } from "./state.js";
 
 const TINT = 0.6;  // how strongly a changed pixel is tinted, relative to the largest change
 
@@ -26,7 +27,7 @@ export class Nudge {
     const box = document.createElement("div");
     box.className = "nudge-controls";
     box.innerHTML = `<label>make it say <select data-testid="nudge-target">
-        <option value="">any other digit</option></select></label>
+        <option value="">any other class</option></select></label>
       <button data-testid="nudge-go" title="the smallest change that flips the prediction (DeepFool)">nudge</button>`;
     box.hidden = servedLocally();  // DeepFool runs on the server: the single file has none
     this.pad.canvas.insertAdjacentElement("afterend", box);
@@ -76,9 +77,11 @@ export class Nudge {
 
   show(res, names) {
     this.shown = res;
-    const ctx = this.overlay.getContext("2d"), img = ctx.createImageData(28, 28), d = img.data;
+    const [H, W] = input.shape;
+    this.overlay.width = W; this.overlay.height = H;
+    const ctx = this.overlay.getContext("2d"), img = ctx.createImageData(W, H), d = img.data;
     const scale = Math.max(res.linf, 1e-6);
-    for (let i = 0; i < 784; i++) {
+    for (let i = 0; i < W * H; i++) {
       const v = res.adversarial[i] * 255, t = TINT * (res.adversarial[i] - res.input[i]) / scale;
       d[4 * i] = t < 0 ? v * (1 + t) : v + (255 - v) * t;          // red where ink was added
       d[4 * i + 1] = v * (1 - Math.abs(t));
