@@ -211,7 +211,8 @@ def truncated_raw(m: onnx.ModelProto) -> None:
     (lambda: edit(branch), "branches at 'flat'"),
     (lambda: edit(truncated_raw), "initializer 'w0' is corrupt"),
     (lambda: edit(loop), r"loops back at node fc0 \(Gemm\)"),
-    (lambda: mlp_model(random_layers((784, 8, 5))).SerializeToString(), "5 outputs"),
+    (lambda: mlp_model(random_layers((2352, 8, 10)), input_shape=(3, 28, 28))
+     .SerializeToString(), "one grey channel"),
     (lambda: mlp_model(random_layers((784, 8, 10)), hidden="Softmax").SerializeToString(),
      "layer 1 ends in a softmax"),
     (lambda: mlp_model(random_layers((784, 8, 10)), input_shape=(1, 28, 28)).SerializeToString()

@@ -31,7 +31,7 @@ TAIL_OPS = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax")  # extra output
 OPSETS = range(13, 22)  # default-domain opsets whose MLP operators read as below
 MAX_IR_VERSION = 10
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Sigmoid, Tanh, Softmax, LogSoftmax, and Flatten/Reshape "
-             "of a 784, 28×28 or 1×28×28 input")
+             "of a flat, h×w or 1×h×w input")
 
 
 @dataclass
@@ -121,10 +121,22 @@ def input_width(proto: Any, inits: dict[str, Any], name: str) -> tuple[str, int,
         raise ModelError(f"{name}: input {inp.name!r} has dynamic dimensions other than the "
                          f"batch ({[s if s is not None else '?' for s in shape]})")
     rest = [int(s) for s in shape[1:] if s is not None]
-    if rest not in ([784], [28, 28], [1, 28, 28]):
+    if not (len(rest) in (1, 2) or (len(rest) == 3 and rest[0] == 1)) or min(rest) < 1:
         raise ModelError(f"{name}: input {inp.name!r} has shape {shape}; digitlens imports "
-                         "networks reading batch×784, batch×28×28 or batch×1×28×28")
-    return inp.name, 784, rest == [784]
+                         "networks reading batch×pixels, batch×h×w or batch×1×h×w (one "
+                         "grey channel)")
+    return inp.name, int(np.prod(rest)), len(rest) == 1
+
+
+def declared_image(proto: Any) -> list[int] | None:
+    """[h, w] of an input declared batch×h×w or batch×1×h×w (a flat input says nothing)."""
+    inits = {t.name for t in proto.graph.initializer}
+    for inp in proto.graph.input:
+        if inp.name in inits:
+            continue
+        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim][1:]
+        return [int(dims[-2]), int(dims[-1])] if len(dims) in (2, 3) else None
+    return None
 
 
 def constants(proto: Any, nodes: list[Any], name: str,
@@ -198,15 +210,16 @@ def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -
                              "expected axis 1 (keep the batch)")
         if op == "Reshape":
             shape = values.get(others[0]) if others else None
-            if shape is None or shape.ndim != 1 or len(shape) != 2 or int(shape[1]) != 784:
+            if (shape is None or shape.ndim != 1 or len(shape) != 2
+                    or int(shape[1]) != chain.width):
                 raise ModelError(f"{chain.name}: node {label} reshapes to "
                                  f"{None if shape is None else shape.tolist()}; expected a "
-                                 "constant [batch or -1, 784]")
+                                 f"constant [batch or -1, {chain.width}]")
         chain.flat = True
         return
     if not chain.flat:
-        raise ModelError(f"{chain.name}: node {label} reads the 28×28 input before it is "
-                         "flattened to 784")
+        raise ModelError(f"{chain.name}: node {label} reads the image input before it is "
+                         f"flattened to {chain.width}")
     if op in ("Gemm", "MatMul"):
         if chain.weight is not None:
             chain.close("identity", label)
@@ -327,9 +340,6 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>",
         raise ModelError(f"{name}: no layers found between the input and the output")
     sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
     check_architecture(sizes, name)
-    if sizes[-1] != 10:
-        raise ModelError(f"{name}: the network has {sizes[-1]} outputs; digitlens models "
-                         "classify 10 digits")
     acts = [a for _, _, a in layers]
     for i, act in enumerate(acts[:-1]):
         if act == "softmax":
@@ -340,6 +350,8 @@ def import_onnx_bytes(data: bytes, name: str = "<onnx>",
     cost = meta.pop("cost", "cross_entropy") if acts[-1] == "sigmoid" else "cross_entropy"
     for key in ARCHITECTURE:
         meta.pop(key, None)
+    if "input_shape" not in meta and (image := declared_image(proto)) is not None:
+        meta["input_shape"] = image  # the graph's own batch×h×w says what it reads
     external = sorted({e.value[:200] for t in proto.graph.initializer for e in t.external_data
                        if e.key == "location"})
     opsets = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
