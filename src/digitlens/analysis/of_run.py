@@ -47,13 +47,15 @@ def class_fingerprints(run: RunLike) -> ClassFingerprints:
 
 def trace(run: RunLike, image: Any) -> Trace:
     """Every layer's z and activation for one image (the network's one forward pass)."""
-    return as_run(run).model.trace(input_of(image)[0].reshape(1, -1))
+    model = as_run(run).model
+    return model.trace(input_of(image, shape=model.input_shape)[0].reshape(1, -1))
 
 
 def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
     """Per-class weights, input × weights and scores for one image (S1)."""
     from digitlens.analysis.attribution import evidence as evidence_of
-    return evidence_of(as_run(run).model, input_of(image)[0], method)
+    model = as_run(run).model
+    return evidence_of(model, input_of(image, shape=model.input_shape)[0], method)
 
 
 def composed(run: RunLike) -> Composed:
@@ -66,7 +68,9 @@ def composed(run: RunLike) -> Composed:
 def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:
     """One neuron's value recomputed term by term: Σ inputs × weights + bias, then f (S4)."""
     from digitlens.analysis.inspect import arithmetic as arithmetic_of
-    return arithmetic_of(as_run(run).model, layer, index, input_of(image)[0].reshape(1, -1))
+    model = as_run(run).model
+    x = input_of(image, shape=model.input_shape)[0].reshape(1, -1)
+    return arithmetic_of(model, layer, index, x)
 
 
 def neuron_report(run: RunLike, layer: int | None = None, finetune: bool = True) -> NeuronReport:
