@@ -152,3 +152,21 @@ def test_views_refuse_a_dataset_of_another_image_size(runs: dict[str, tuple[Path
     run, _ = runs["8x8"]
     with pytest.raises(ModelError, match=r"the model reads 8×8 images but shapes-12's are 12×12"):
         build("weights", run, shapes12(30, 9))
+
+
+def test_report_of_a_run_on_other_data(runs: dict[str, tuple[Path, Dataset]],
+                                       tmp_path: Path) -> None:
+    """The sections without MNIST's seed tags, the intros and alt texts at 12×12 with the
+    three class names; the single-file explorer beside it."""
+    from digitlens.render.report import build_report
+
+    run, ds = runs["12x12"]
+    out = build_report(run, tmp_path / "report", ds, train_twin_run=False, robustness_n=60)
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert 'class="seed"' not in page and "The tags S0–S4" not in page
+    assert "multiplies the 144 pixels by its 144 weights. Drawn as a 12×12 image" in page
+    assert "one 12×12 red/blue image per neuron" in page
+    assert "For each class (circle to line), its mean activation pattern" in page
+    assert "How a " in page and " network reads images" in page
+    assert "explorer.html" in out["files"]
+    assert set(out["sections"]) >= {"training", "fingerprints", "evidence", "weights", "errors"}

@@ -253,7 +253,7 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
                   + link + findings_box(p.findings))
         lead = (f"Everything below was computed from this one trained network and the "
                 f"{label} test set.")
-    atomic_write_text(folder / "index.html", page(title, header, sections, lead))
+    atomic_write_text(folder / "index.html", page(title, header, sections, lead, seeded))
     atomic_write_text(folder / STAMP, json.dumps({"stamp": stamp, "files": p.files}, indent=1))
     return {"index": str(folder / "index.html"), "skipped": False, "files": p.files,
             "accuracy": main.accuracy, "runs": [str(r) for r in runs],

@@ -85,9 +85,10 @@ def fingerprints(s: Subject, p: ReportPage) -> str:
                      "fingerprint-fives.gif", alt=f"Animation: {len(fives)} different "
                      f"handwritten {name}s and the activations they cause in each layer")
     classes = FP.class_fingerprints_view(model, x, y, s.names)
-    body += p.figure(classes, "fingerprint-classes.png", alt=f"For each digit {s.names[0]} to "
-                     f"{s.names[-1]}, its mean activation pattern in every layer, with how "
-                     "consistent it is")
+    which = (f"digit {s.names[0]} to {s.names[-1]}" if all(n.isdigit() for n in s.names)
+             else f"class ({s.names[0]} to {s.names[-1]})")
+    body += p.figure(classes, "fingerprint-classes.png", alt=f"For each {which}, its mean "
+                     "activation pattern in every layer, with how consistent it is")
     p.findings.append(fingerprint_finding(classes.data, model))
     return body
 
