@@ -170,3 +170,27 @@ def test_report_of_a_run_on_other_data(runs: dict[str, tuple[Path, Dataset]],
     assert "How a " in page and " network reads images" in page
     assert "explorer.html" in out["files"]
     assert set(out["sections"]) >= {"training", "fingerprints", "evidence", "weights", "errors"}
+
+
+def test_errors_view_of_26_letters(texts: list[str]) -> None:
+    """A 26-class confusion matrix grows to hold its letters; the gallery says 'class'."""
+    import string
+
+    from digitlens.render.views.errors import errors_view
+
+    names = list(string.ascii_uppercase)
+    model = MLP.create((144, 32, 26), meta={"input_shape": [12, 12], "class_names": names},
+                       seed=1)
+    rng = np.random.default_rng(0)
+    x = (rng.random((300, 12, 12)) * 255).astype(np.uint8)
+    y = rng.integers(0, 26, 300)
+    small = errors_view(MLP.create((144, 3), meta={"input_shape": [12, 12]}), x, y % 3)
+    texts.clear()
+    pic = errors_view(model, x, y)
+    pred = model.predict(x)
+    cm = np.zeros((26, 26), int)
+    np.add.at(cm, (y, pred), 1)
+    assert np.array_equal(pic.data["confusion_matrix"], cm)
+    assert pic.pixels.shape[0] > small.pixels.shape[0] + 200  # room for 26 rows
+    assert any(t.startswith("true ") and t[5:] in names for t in texts)
+    assert not any("true digit" in t for t in texts)

@@ -116,7 +116,7 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
                   ha="center" if digits else "right", rotation_mode="anchor")
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted (right answers on the green diagonal)", fontsize=9)
-    ax.set_ylabel("true digit" if digits else "true class", fontsize=9)
+    ax.set_ylabel("true digit" if all(n.isdigit() for n in names) else "true class", fontsize=9)
     ax.tick_params(labelsize=8, length=0)
     ax.set_title("Confusion matrix", fontsize=11, loc="left", fontweight="bold")
     bar = fig.colorbar(im, ax=ax, shrink=0.8)
