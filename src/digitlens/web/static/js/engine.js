@@ -192,7 +192,7 @@ export class Network {
   }
 
   /**
-   * The forward pass of one input (MLP.trace): `pixels` 784 values in 0..1. Returns
+   * The forward pass of one input (MLP.trace): `pixels` sizes[0] values in 0..1. Returns
    * {input, zs, activations (per layer, output last), probabilities, prediction, knockout}.
    */
   trace(pixels, { knockout } = {}) {

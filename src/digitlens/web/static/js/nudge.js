@@ -1,6 +1,6 @@
 // "Make it say …": the smallest change of the current drawing that makes the network read
 // another class (POST /api/nudge, DeepFool on the server), drawn over the drawing pad as an
-// overlay: the nudged digit as the network sees it (28×28), the pixels the nudge added tinted
+// overlay: the nudged digit as the network sees it (its input shape), the pixels the nudge added tinted
 // red and those it took away blue. "Keep it" puts the nudged digit on the pad, where the user
 // can keep drawing; until they do, the page sends it to the network exactly as it is
 // (net_input), since preprocessing it again would blur a change this faint away.
@@ -15,7 +15,7 @@ export class Nudge {
   // (as /api/predict takes it); opts.onKeep() after the nudged digit is kept.
   constructor(pad, opts) {
     this.pad = pad; this.opts = opts;
-    this.kept = null;       // { values: 784 floats, version: the pad's version when kept }
+    this.kept = null;       // { values: the input's floats, version: the pad's version when kept }
     this.shown = null;      // the answer on display
     this.timings = [];      // click -> overlay drawn, ms (benchmarks and tests read these)
     this.build();
