@@ -150,7 +150,7 @@ def neurons(s: Subject, p: ReportPage) -> str:
                         "important are removed")
     p.findings.append(f"Hidden layer {rep.layer + 1} of the {s.label} net: "
                       f"{redundancy_sentence(rep, bold=True)}")
-    return body + neuron_table(rep)
+    return body + neuron_table(rep, model.input_shape == (28, 28))
 
 
 def maps(s: Subject, p: ReportPage) -> str:
@@ -252,7 +252,7 @@ def fingerprint_finding(data: dict[str, Any], model: MLP) -> str:
             f"mean alone names <b>{readout[k]:.0%}</b> of the digits.")
 
 
-def neuron_table(rep: NeuronReport) -> str:
+def neuron_table(rep: NeuronReport, seeded: bool = True) -> str:
     """The S3 claim as a measured table."""
     rows = []
     for q in rep.pruning:
@@ -264,8 +264,10 @@ def neuron_table(rep: NeuronReport) -> str:
     s3 = ("S3 guessed by eye that about 12 of its 64 hidden neurons were redundant"
           + (f"; the row k = {share} removes the same share of this layer" if
              any(q["k"] == share for q in rep.pruning) else "") + ".")
+    if not seeded:  # S3's guess was about an MNIST net
+        s3 = ""
     head = (f"<p>All {count(rep.n, 'neuron')}: <b>{rep.base_accuracy:.2%}</b>. "
-            f"{redundancy_sentence(rep, bold=True)} ({s3})</p>")
+            f"{redundancy_sentence(rep, bold=True)}{f' ({s3})' if s3 else ''}</p>")
     if not rows:
         return head
     tune = rep.finetuning

@@ -112,4 +112,6 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
     rgb[rgb_top.shape[0] + 16:, : chart.shape[1]] = chart
     verdict = {0: "", 1: " It is redundant, as S3 suspected from the pale tiles."}.get(
         rep.redundant, " They are redundant, as S3 suspected from the pale tiles.")
+    if model.input_shape != (28, 28):  # S3's story is about MNIST's nets
+        verdict = verdict.split(",")[0] + "." if verdict else ""
     return Picture(rgb, "neurons", redundancy_sentence(rep) + verdict, rep.to_dict())
