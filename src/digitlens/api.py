@@ -211,30 +211,31 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
 
 
 def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
-    """The digit in ``image``: a 28×28 array in 0..1 or uint8 (used as is; also a widget's
-    784 ``pixels``), any other grayscale array, a PIL image or an image file path (MNIST
-    preprocessing first unless ``raw``).
+    """The digit in ``image``: an array of the model's input shape (28×28 for MNIST) in 0..1
+    or uint8 (used as is; also a widget's ``pixels``), any other grayscale array, a PIL image
+    or an image file path (MNIST preprocessing, scaled to the model's size, first unless
+    ``raw``).
 
     >>> p = dl.predict(run, run.dataset.test_images[0])     # doctest: +SKIP
     >>> p.digit, p.probabilities.round(2)                    # doctest: +SKIP
     """
     r = as_run(run)
-    x, has_ink = input_of(image, raw)
+    x, has_ink = input_of(image, raw, r.model.input_shape)
     t = r.model.trace(x.reshape(1, -1))
-    names = list(r.model.meta.get("class_names") or [str(i) for i in range(r.model.sizes[-1])])
+    names = list(r.model.class_names)
     probs = t.probabilities[0].astype(np.float64)
-    return Prediction(int(t.prediction[0]) if has_ink else None, probs, x.reshape(28, 28),
-                      names)
+    return Prediction(int(t.prediction[0]) if has_ink else None, probs,
+                      x.reshape(r.model.input_shape), names)
 
 
 @dataclass
 class Prediction:
     """What ``dl.predict`` returns: the digit (None without ink), its probabilities and the
-    28×28 input the network saw."""
+    input the network saw, at its input shape (28×28 for MNIST)."""
 
     digit: int | None
     probabilities: np.ndarray  # (n_classes,)
-    input: np.ndarray          # (28, 28) float32 in 0..1
+    input: np.ndarray          # (h, w) float32 in 0..1, the model's input shape
     class_names: list[str]
 
     def __repr__(self) -> str:
@@ -244,8 +245,10 @@ class Prediction:
                 f"({self.probabilities[self.digit]:.1%} sure)>")
 
 
-def input_of(image: Any, raw: bool = False) -> tuple[np.ndarray, bool]:
-    """(784 float32 input, has ink) from an array, a PIL image or a path."""
+def input_of(image: Any, raw: bool = False,
+             shape: tuple[int, int] = (28, 28)) -> tuple[np.ndarray, bool]:
+    """(flat float32 input of ``shape``, has ink) from an array, a PIL image or a path."""
+    h, w = shape
     from digitlens.data.preprocess import load_image, preprocess
     if isinstance(image, str | Path):
         image = load_image(str(image))
@@ -253,17 +256,17 @@ def input_of(image: Any, raw: bool = False) -> tuple[np.ndarray, bool]:
         image = np.asarray(image, np.float32)
     if isinstance(image, np.ndarray):
         a = np.asarray(image)
-        if a.size == 784 and a.ndim in (1, 2):
-            a = a.reshape(28, 28)
+        if a.size == h * w and a.ndim in (1, 2):
+            a = a.reshape(h, w)
             x = a.astype(np.float32) / (255 if a.dtype == np.uint8 else 1)
             if x.min() < 0 or x.max() > 1 or not np.all(np.isfinite(x)):
-                raise bad_param("image", "28×28 values in 0..1 (or uint8 0..255)",
+                raise bad_param("image", f"{h}×{w} values in 0..1 (or uint8 0..255)",
                                 f"values in {x.min():.3g}..{x.max():.3g}")
             return x.ravel(), bool(x.max() > 0)
     elif not _is_pil(image):
         raise bad_param("image", "a NumPy array, a PIL image or an image file path",
                         type(image).__name__)
-    pre = preprocess(image)
+    pre = preprocess(image, shape)
     x = pre.raw28 if raw else pre.centred
     return np.asarray(x, np.float32).ravel(), pre.has_ink
 

@@ -16,11 +16,11 @@ try {
   const net = E.loadNetwork(JSON.parse(readFileSync(job.network, "utf8")));
   const knockout = job.knockout || {};
   if (job.inputs) {
-    const x = floats(job.inputs), n = x.length / 784, probs = [], preds = [];
+    const P = net.sizes[0], x = floats(job.inputs), n = x.length / P, probs = [], preds = [];
     const ev = {}, ar = {}, flow = {};
     const want = new Set(job.evidence || []);
     for (let k = 0; k < n; k++) {
-      const t = net.trace(x.subarray(k * 784, (k + 1) * 784), { knockout });
+      const t = net.trace(x.subarray(k * P, (k + 1) * P), { knockout });
       probs.push(...t.probabilities); preds.push(t.prediction);
       if (want.has(k)) {
         const e = E.evidence(net, t);
@@ -29,19 +29,19 @@ try {
       }
     }
     for (const [k, layer, neuron] of job.arithmetic || []) {
-      const t = net.trace(x.subarray(k * 784, (k + 1) * 784), { knockout });
+      const t = net.trace(x.subarray(k * P, (k + 1) * P), { knockout });
       ar[`${k}/${layer}/${neuron}`] = E.arithmetic(net, t, layer, neuron);
     }
     if (job.projection) {  // the hidden-space map's moving point
       const { layer, mean, components } = job.projection, pts = [];
-      for (let k = 0; k < n; k++) pts.push(...E.project(net.trace(x.subarray(k * 784, (k + 1) * 784)).activations[layer], mean, components));
+      for (let k = 0; k < n; k++) pts.push(...E.project(net.trace(x.subarray(k * P, (k + 1) * P)).activations[layer], mean, components));
       out.projection = b64(pts);
     }
     Object.assign(out, { probabilities: b64(probs), predictions: preds, evidence: ev, arithmetic: ar, flow });
   }
   if (job.drawings) {
     out.drawings = job.drawings.map((d) => {
-      const p = E.preprocess(bytes(d.gray), d.width, d.height);
+      const p = E.preprocess(bytes(d.gray), d.width, d.height, net.inputShape);
       const t = net.trace(p.centred);
       return { has_ink: p.has_ink, inverted: p.inverted, centred: b64(p.centred), raw28: b64(p.raw28),
                bbox: p.bbox, offset: p.offset, prediction: t.prediction };

@@ -166,7 +166,8 @@ def test_runs_it_cannot_show_are_refused_with_one_line(sample: Dataset, tmp_path
     done = export(tmp_path / "odd.npz", tmp_path / "odd.html")
     assert done.returncode == 1 and not (tmp_path / "odd.html").exists()
     assert done.stderr.count("\n") == 1 and "784 pixels" in done.stderr  # refused at load
-    with pytest.raises(ModelError, match="draws 28×28 digits"):  # and by the exporter itself
+    with pytest.raises(ModelError, match="reads 10×10 images but the test images of "
+                       "mnist-sample are 28×28"):  # and by the exporter itself
         build_html(model, sample, "odd")
 
 

@@ -1,4 +1,5 @@
-"""Weights composed through the layers: a 28×28 "what this neuron looks for" image per neuron.
+"""Weights composed through the layers: an input-sized "what this neuron looks for" image per
+neuron.
 
 S2's view: a neuron in layer l sees the input through W0·W1·…·W(l-1). The product ignores
 biases and non-linearities, so it is a linear picture of the neuron's preferred input, exact
@@ -17,7 +18,7 @@ from digitlens.nn.mlp import MLP
 
 def composed_weights(model: MLP, layer: int,
                      masks: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
-    """(784, n_layer) composed weights of ``layer`` (0-based over weight layers).
+    """(pixels, n_layer) composed weights of ``layer`` (0-based over weight layers).
     ``masks`` (as in ``MLP.trace``) remove knocked-out hidden neurons' paths."""
     if not 0 <= layer < model.n_layers:
         raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
@@ -25,13 +26,13 @@ def composed_weights(model: MLP, layer: int,
     for hidden, w in enumerate(model.weights[1: layer + 1]):
         if masks is not None and hidden in masks:
             out = out * np.asarray(masks[hidden], np.float64)  # zero dead neurons' columns
-        out = out @ w  # (784, n_prev) @ (n_prev, n_next) -> (784, n_next)
+        out = out @ w  # (pixels, n_prev) @ (n_prev, n_next) -> (pixels, n_next)
     return out
 
 
 def neuron_images(model: MLP, layer: int) -> np.ndarray:
-    """(n_layer, 28, 28): each neuron's composed weights as an image."""
-    return composed_weights(model, layer).T.reshape(-1, 28, 28)
+    """(n_layer, h, w): each neuron's composed weights as an image of the model's input."""
+    return composed_weights(model, layer).T.reshape(-1, *model.input_shape)
 
 
 def all_composed(model: MLP) -> list[np.ndarray]:

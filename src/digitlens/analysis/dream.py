@@ -43,12 +43,13 @@ FADE = 0.75
 class Dream:
     layer: int
     neuron: int
-    image: np.ndarray          # (784,) 0..1
+    image: np.ndarray          # (pixels,) 0..1
     activation: float
     start_activation: float
     max_train_activation: float | None
     steps: int
     seed: int
+    shape: tuple[int, int] = (28, 28)  # the model's input image
 
     def to_dict(self) -> dict[str, Any]:
         return {"layer": self.layer, "neuron": self.neuron, "activation": self.activation,
@@ -59,9 +60,10 @@ class Dream:
                 "image": np.round(self.image, 5).tolist()}
 
 
-def smoothness(x: np.ndarray) -> tuple[float, np.ndarray]:
-    """½ Σ squared differences of horizontal and vertical neighbours, and its gradient."""
-    a = x.reshape(28, 28)
+def smoothness(x: np.ndarray, shape: tuple[int, int] = (28, 28)) -> tuple[float, np.ndarray]:
+    """½ Σ squared differences of horizontal and vertical neighbours in an image of ``shape``,
+    and its gradient."""
+    a = x.reshape(shape)
     dy, dx = np.diff(a, axis=0), np.diff(a, axis=1)
     g = np.zeros_like(a)
     g[1:] += dy
@@ -78,7 +80,7 @@ def objective(model: MLP, x: np.ndarray, layer: int, neuron: int, l2: float = L2
     coef = np.zeros(model.sizes[layer + 1])
     coef[neuron] = 1.0
     g = input_gradient(model, x, layer, coef, t)[0]
-    s, gs = smoothness(x)
+    s, gs = smoothness(x, model.input_shape)
     value = float(t.zs[layer][0, neuron]) / scale - 0.5 * l2 * float(x @ x) - smooth * s
     return value, g / scale - l2 * x - smooth * gs
 
@@ -129,4 +131,4 @@ def dream(model: MLP, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
         x = np.clip(x + step, 0.0, 1.0)
     start_val = float(neuron_value(model, x0, layer, neuron)[0])
     act = float(neuron_value(model, x, layer, neuron)[0])
-    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed)
+    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, model.input_shape)

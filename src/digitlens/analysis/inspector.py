@@ -134,7 +134,8 @@ def neuron_detail(model: MLP, layer: int, index: int, x: np.ndarray | None = Non
         "layer": layer, "neuron": index, "n_layers": model.n_layers,
         "kind": "output" if layer == model.n_layers - 1 else "hidden",
         "activation": model.activations[layer], "bias": float(model.biases[layer][index]),
-        "incoming": incoming, "incoming_shape": grid_shape(model.sizes[layer]),
+        "incoming": incoming,
+        "incoming_shape": model.input_shape if layer == 0 else grid_shape(model.sizes[layer]),
         "composed": composed, "outgoing": None,
     }
     if layer < model.n_layers - 1:

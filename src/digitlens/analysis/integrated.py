@@ -8,9 +8,10 @@ the numerical integral, which is reported with every answer. The integral uses t
 rule over ``steps`` intervals (steps + 1 gradients, one batched backward pass).
 
 Baselines: ``black`` (all pixels 0, "no ink") and ``blur`` (a Gaussian-blurred copy, σ = 3
-pixels: the ink without its shape). Gradient × input (here gradient × (input − baseline), the same
-thing for the black baseline) is the one-point reading of the same question; its completeness
-error is reported too, and shows how far a single gradient is from the whole path.
+pixels on 28×28, scaled with the image's size: the ink without its shape). Gradient × input
+(here gradient × (input − baseline), the same thing for the black baseline) is the one-point
+reading of the same question; its completeness error is reported too, and shows how far a
+single gradient is from the whole path.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return a[radius:-radius, radius:-radius]
 
 
-def baseline_image(x: np.ndarray, kind: str) -> np.ndarray:
+def baseline_image(x: np.ndarray, kind: str, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
     if kind not in BASELINES:
         raise bad_param("baseline", f"one of {', '.join(BASELINES)}", kind)
     if kind == "black":
         return np.zeros_like(x)
-    return gaussian_blur(x.reshape(28, 28), BLUR_SIGMA).ravel()
+    return gaussian_blur(x.reshape(shape), BLUR_SIGMA * max(shape) / 28).ravel()
 
 
 @dataclass
@@ -115,7 +116,7 @@ def attribute(model: MLP, x: np.ndarray, method: str = "integrated-gradients",
         target = int(model.trace(x1).prediction[0])
     elif not (isinstance(target, int | np.integer) and 0 <= target < n):
         raise bad_param("target", f"a class in 0..{n - 1}", target)
-    base = baseline_image(xv, baseline)
+    base = baseline_image(xv, baseline, model.input_shape)
     if method == "integrated-gradients":
         avg, (score, base_score) = path_gradients(model, xv, base, int(target), steps)
         attr = (xv - base) * avg

@@ -39,8 +39,8 @@ class UnflippableError(DigitlensError):
 @dataclass
 class Nudge:
     method: str
-    original: np.ndarray      # (784,) float64 0..1
-    adversarial: np.ndarray   # (784,) float64 0..1
+    original: np.ndarray      # (pixels,) float64 0..1
+    adversarial: np.ndarray   # (pixels,) float64 0..1
     source: int               # the prediction before ("from")
     to: int                   # the prediction of the nudged image, as MLP.trace reads it
     target: int | None
@@ -49,6 +49,7 @@ class Nudge:
     epsilon: float | None     # FGSM's step
     probabilities: np.ndarray  # of the nudged image
     original_probabilities: np.ndarray
+    shape: tuple[int, int] = (28, 28)  # the model's input image
 
     @property
     def difference(self) -> np.ndarray:
@@ -207,7 +208,7 @@ def _result(model: MLP, method: str, x0: np.ndarray, adv: np.ndarray, source: in
     flipped = bool(_done(t.prediction[:1], source, target)[0])
     p = t.probabilities.astype(np.float64)
     return Nudge(method, x0, adv.astype(np.float64), source, to, target, flipped, iterations,
-                 eps, p[0], p[1])
+                 eps, p[0], p[1], model.input_shape)
 
 
 def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "deepfool",

@@ -21,7 +21,8 @@ from digitlens.nn.mlp import Trace
 
 @dataclass
 class Composed:
-    """Composed weights (W0·W1·…) of every layer: ``images[l]`` is (n_neurons, 28, 28)."""
+    """Composed weights (W0·W1·…) of every layer: ``images[l]`` is (n_neurons, h, w), the
+    model's input shape (28×28 for MNIST)."""
 
     images: list[np.ndarray]
 
@@ -47,24 +48,29 @@ def class_fingerprints(run: RunLike) -> ClassFingerprints:
 
 def trace(run: RunLike, image: Any) -> Trace:
     """Every layer's z and activation for one image (the network's one forward pass)."""
-    return as_run(run).model.trace(input_of(image)[0].reshape(1, -1))
+    model = as_run(run).model
+    return model.trace(input_of(image, shape=model.input_shape)[0].reshape(1, -1))
 
 
 def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
     """Per-class weights, input × weights and scores for one image (S1)."""
     from digitlens.analysis.attribution import evidence as evidence_of
-    return evidence_of(as_run(run).model, input_of(image)[0], method)
+    model = as_run(run).model
+    return evidence_of(model, input_of(image, shape=model.input_shape)[0], method)
 
 
 def composed(run: RunLike) -> Composed:
-    """Weights composed through the layers as 28×28 images (S2)."""
+    """Weights composed through the layers as images of the input's shape (S2)."""
     from digitlens.analysis.compose import all_composed
-    return Composed([w.T.reshape(-1, 28, 28) for w in all_composed(as_run(run).model)])
+    model = as_run(run).model
+    return Composed([w.T.reshape(-1, *model.input_shape) for w in all_composed(model)])
 
 
 def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:
     """One neuron's value recomputed term by term: Σ inputs × weights + bias, then f (S4)."""
-    return arithmetic_of(as_run(run).model, layer, index, input_of(image)[0].reshape(1, -1))
+    model = as_run(run).model
+    x = input_of(image, shape=model.input_shape)[0].reshape(1, -1)
+    return arithmetic_of(model, layer, index, x)
 
 
 def neuron_report(run: RunLike, layer: int | None = None, finetune: bool = True) -> NeuronReport:

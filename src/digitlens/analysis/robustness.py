@@ -1,8 +1,8 @@
 """How accuracy holds up when digits are drawn off-centre or at the wrong size (S3's story).
 
 S3's network failed on the author's own drawings until they were centred like MNIST. We
-recreate that: shift and scale test digits inside the 28×28 field as a person's drawing would
-be, then measure accuracy fed as-is and after MNIST's preprocessing
+recreate that: shift and scale test digits inside their field (28×28 for MNIST) as a person's
+drawing would be, then measure accuracy fed as-is and after MNIST's preprocessing
 (``digitlens.data.preprocess``: crop, fit to 20×20, centre by mass).
 """
 
@@ -28,7 +28,7 @@ def as_float(images: np.ndarray) -> np.ndarray:
 
 
 def shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Move a 28×28 digit by (dy, dx) pixels; what leaves the field is lost, as on a canvas."""
+    """Move a digit by (dy, dx) pixels; what leaves the field is lost, as on a canvas."""
     out = np.zeros_like(image)
     h, w = image.shape
     ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
@@ -38,19 +38,26 @@ def shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def scale(image: np.ndarray, factor: float) -> np.ndarray:
-    """Resize a 28×28 digit about the field's centre (bilinear), cropping or padding to 28×28."""
+    """Resize a digit about the field's centre (bilinear), cropping or padding to its size."""
     if factor <= 0:
         raise bad_param("scale", "a factor > 0", factor)
-    n = max(1, int(round(28 * factor)))
+    h, w = image.shape
+    nh, nw = max(1, int(round(h * factor))), max(1, int(round(w * factor)))
     img = Image.fromarray(np.ascontiguousarray(image, np.float32), mode="F")
-    big = np.clip(np.asarray(img.resize((n, n), Image.Resampling.BILINEAR)), 0, 1)
-    out = np.zeros((28, 28), np.float32)
-    if n >= 28:
-        o = (n - 28) // 2
-        out[:] = big[o:o + 28, o:o + 28]
-    else:
-        o = (28 - n) // 2
-        out[o:o + n, o:o + n] = big
+    big = np.clip(np.asarray(img.resize((nw, nh), Image.Resampling.BILINEAR)), 0, 1)
+    return np.asarray(fit_centred(big, h, w), np.float32)
+
+
+def fit_centred(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``a`` cropped or padded with 0 about its centre to h×w."""
+    out = np.zeros((h, w), np.float32)
+    for axis, n in ((0, h), (1, w)):
+        m = a.shape[axis]
+        o = abs(m - n) // 2
+        take = slice(o, o + n) if m >= n else slice(0, m)
+        a = a[take] if axis == 0 else a[:, take]
+    oy, ox = (h - a.shape[0]) // 2, (w - a.shape[1]) // 2
+    out[oy:oy + a.shape[0], ox:ox + a.shape[1]] = a
     return out
 
 
@@ -72,7 +79,7 @@ def scaled(images: np.ndarray, factor: float) -> np.ndarray:
 
 def preprocessed(images: np.ndarray) -> np.ndarray:
     """MNIST's normalisation applied to each digit (an empty field stays empty)."""
-    return np.stack([preprocess(im).centred if im.max() > 0 else im for im in images])
+    return np.stack([preprocess(im, im.shape).centred if im.max() > 0 else im for im in images])
 
 
 @dataclass
@@ -105,6 +112,9 @@ def robustness(model: MLP, images: np.ndarray, labels: np.ndarray,
     if n < 1 or len(images) == 0:
         raise bad_param("n", "an int >= 1 with at least one image", n)
     x, y = as_float(images[:n]), np.asarray(labels[:n])
+    side = max(x.shape[1:])
+    if side != 28 and shifts == SHIFTS:  # the same share of the field as on MNIST's 28×28
+        shifts = tuple(round(s * side / 28, 1) for s in shifts)
     res = Robustness(list(shifts), list(scales), [], [], [], [], len(x))
     for kind, values in (("shift", shifts), ("scale", scales)):
         for v in values:

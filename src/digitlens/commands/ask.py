@@ -66,7 +66,7 @@ def one_input(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, dict[st
         raise DigitlensError("give exactly one of --test-index I or --image PNG")
     if args.image is not None:
         from digitlens.data.preprocess import load_image, preprocess
-        pre = preprocess(load_image(args.image))
+        pre = preprocess(load_image(args.image), model.input_shape)
         if not pre.has_ink:
             raise DigitlensError(f"{args.image}: the drawing is blank (no ink found)")
         return pre.centred.astype(np.float32).ravel(), {"image": args.image}

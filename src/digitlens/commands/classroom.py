@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.commands import add_json, emit, resolve_model, say
-from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 
 DEFAULT_DB = "classroom.sqlite"
 
@@ -71,6 +71,10 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         raise bad_param("port", "an int in 0..65535", args.port)
     qr.make("check")  # segno missing: say so before anything starts
     model = resolve_model(args.run)
+    if model.input_shape != (28, 28) or model.sizes[-1] != 10:
+        h, w = model.input_shape  # the class draws, stores and retrains on MNIST's digits
+        raise ModelError(f"{args.run}: the classroom collects 28×28 drawings of the digits "
+                         f"0-9; this model reads {h}×{w} images into {model.sizes[-1]} classes")
     threadpool_limits(limits=1, user_api="blas")
     store = Store(args.db, args.sync)
     token = store.setting("token")

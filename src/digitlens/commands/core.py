@@ -182,7 +182,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     rows = []
     for path in args.images:
-        pre = preprocess(load_image(path))
+        pre = preprocess(load_image(path), model.input_shape)
         x = pre.raw28 if args.raw else pre.centred
         row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
         if pre.has_ink or args.raw:

@@ -76,19 +76,20 @@ def parse_neuron(text: str | None) -> tuple[int, int] | None:
 
 
 def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, int | None]:
-    """The digit the workbook opens with: (28×28 in 0..1, caption, true label or None)."""
+    """The image the workbook opens with: (the model's input shape in 0..1, caption, true
+    label or None)."""
     if args.image:
         from digitlens.data.preprocess import load_image, preprocess
 
-        pre = preprocess(load_image(args.image))
+        pre = preprocess(load_image(args.image), model.input_shape)
         if not pre.has_ink:
             raise DataError(f"{args.image}: no ink found in the drawing")
         return pre.centred, f"Your drawing {Path(args.image).name}, normalised like MNIST", None
     ds = load_data(args, model)
     index = 0
     if args.digit is not None:
-        if not 0 <= args.digit <= 9:
-            raise bad_param("digit", "an int in 0..9", args.digit)
+        if not 0 <= args.digit < model.sizes[-1]:
+            raise bad_param("digit", f"an int in 0..{model.sizes[-1] - 1}", args.digit)
         index = int(np.flatnonzero(ds.test_labels == args.digit)[0])
     label = int(ds.test_labels[index])
     return (ds.test_images[index] / 255.0, f"{ds.name} test image #{index} (label {label})",

@@ -5,6 +5,11 @@ and pasted into 28×28 so that their centre of mass sits at the centre. Measured
 the centre of mass lies at row 14.0, column 14.0 (pixel-index coordinates), so that is where we
 put it. The 20×20 box is kept inside the 28×28 field (the shift is clamped), so no ink is lost.
 A drawing without ink is reported as such, not as a crash.
+
+Other image sizes scale that rule: for an h×w field the box is ``box_for((h, w))`` =
+(round(20·h/28), round(20·w/28)) (at least 1; 20/28 = 5/7 never rounds a half), the drawing keeps
+its aspect inside it, and its centre of mass goes to (h/2, w/2). 28×28 gives MNIST's 20×20 and
+(14, 14) exactly; 8×8 gives 6×6 at (4, 4); 12×12 gives 9×9 at (6, 6). preprocess.js mirrors it.
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ class Preprocessed:
     ink: np.ndarray                      # the input, ink bright, at its own size
     has_ink: bool
     inverted: bool                       # the input had dark ink on a light background
-    raw28: np.ndarray                    # naive: the whole canvas squashed to 28×28
+    raw28: np.ndarray                    # naive: the whole canvas squashed to the field
     cropped: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     fitted: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     centred: np.ndarray = field(default_factory=lambda: np.zeros((FIELD, FIELD), np.float32))
     bbox: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, left, bottom, right (exclusive)
-    centre_of_mass: tuple[float, float] = (CENTRE, CENTRE)  # of the fitted box, in 28×28
+    centre_of_mass: tuple[float, float] = (CENTRE, CENTRE)  # of the fitted box, in the field
     offset: tuple[int, int] = (0, 0)     # where the fitted box's top-left was pasted
 
     def to_dict(self) -> dict[str, object]:
@@ -90,27 +95,41 @@ def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
     return float((a * rows).sum() / total), float((a * cols).sum() / total)
 
 
-def preprocess(image: Image.Image | np.ndarray) -> Preprocessed:
-    """Normalise a drawing the way MNIST was made; see the module docstring."""
+def box_for(shape: tuple[int, int]) -> tuple[int, int]:
+    """The box a drawing is fitted into for an h×w field: MNIST's 20-in-28 scaled."""
+    h, w = shape
+    return max(1, round(BOX * h / FIELD)), max(1, round(BOX * w / FIELD))
+
+
+def preprocess(image: Image.Image | np.ndarray,
+               shape: tuple[int, int] = (FIELD, FIELD)) -> Preprocessed:
+    """Normalise a drawing the way MNIST was made, into an image of ``shape`` (a model's
+    ``input_shape``); see the module docstring."""
+    field_h, field_w = int(shape[0]), int(shape[1])
+    box_h, box_w = box_for((field_h, field_w))
+    centre_y, centre_x = field_h / 2, field_w / 2
     ink, inverted = ink_bright(to_gray(image))
-    raw28 = resize(ink, FIELD, FIELD)
+    raw28 = resize(ink, field_h, field_w)
     peak = float(ink.max(initial=0.0))
+    empty = np.zeros((field_h, field_w), np.float32)
     if peak <= 0.05:
-        return Preprocessed(ink, False, inverted, raw28)
+        return Preprocessed(ink, False, inverted, raw28, centred=empty,
+                            centre_of_mass=(centre_y, centre_x))
     mask = ink > INK_THRESHOLD * peak
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     cropped = ink[top:bottom, left:right]
     h, w = cropped.shape
-    scale = BOX / max(h, w)
+    scale = min(box_h / h, box_w / w)  # = BOX / max(h, w) for a square field
     fitted = resize(cropped, max(1, round(h * scale)), max(1, round(w * scale)))
     if fitted.sum() <= 0:
-        return Preprocessed(ink, False, inverted, raw28, cropped, fitted)
+        return Preprocessed(ink, False, inverted, raw28, cropped, fitted, empty,
+                            centre_of_mass=(centre_y, centre_x))
     cy, cx = centre_of_mass(fitted)
     fh, fw = fitted.shape
-    oy = int(np.clip(round(CENTRE - cy), 0, FIELD - fh))
-    ox = int(np.clip(round(CENTRE - cx), 0, FIELD - fw))
-    centred = np.zeros((FIELD, FIELD), np.float32)
+    oy = int(np.clip(round(centre_y - cy), 0, field_h - fh))
+    ox = int(np.clip(round(centre_x - cx), 0, field_w - fw))
+    centred = empty
     centred[oy:oy + fh, ox:ox + fw] = fitted
     return Preprocessed(ink, True, inverted, raw28, cropped, fitted, centred,
                         (top, left, bottom, right), (cy + oy, cx + ox), (oy, ox))

@@ -38,15 +38,14 @@ def b64(a: np.ndarray) -> str:
 
 def check_representable(model: MLP, data: Dataset, name: str) -> None:
     """One error line for a run the single-file explorer cannot show."""
-    if model.sizes[0] != 784:
-        raise ModelError(f"{name}: the HTML explorer draws 28×28 digits, but this network takes "
-                         f"{model.sizes[0]} inputs")
     weights = sum(a * b for a, b in zip(model.sizes[:-1], model.sizes[1:], strict=True))
     if weights > MAX_WEIGHTS:
         raise ModelError(f"{name}: {weights} weights is more than the {MAX_WEIGHTS} the HTML "
                          "explorer inlines")
-    if data.test_images.shape[1:] != (28, 28):
-        raise ModelError(f"{name}: the test digits of {data.name} are not 28×28")
+    if tuple(data.test_images.shape[1:]) != tuple(model.input_shape):
+        h, w = model.input_shape
+        raise ModelError(f"{name}: the network reads {h}×{w} images but the test images of "
+                         f"{data.name} are {'×'.join(map(str, data.test_images.shape[1:]))}")
     if int(data.test_labels.max(initial=0)) >= model.sizes[-1]:
         raise ModelError(f"{name}: {data.name} has more classes than the network's "
                          f"{model.sizes[-1]} outputs")
@@ -82,6 +81,7 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
     summary = {"name": run_name, "sizes": list(model.sizes), "activations": list(model.activations),
                "cost": model.cost, "describe": model.describe(), "dataset": data.name,
                "class_names": list(data.class_names)[:model.sizes[-1]], "version": __version__,
+               "input_shape": list(model.input_shape),
                "test_accuracy": None, "n_test": len(sample["labels"])}
     payload = {"run": run_name, "network": network_document(model), "sample": sample,
                "summary": summary}

@@ -1,9 +1,10 @@
 """ONNX out and in: any digitlens MLP to an opset-17 graph, and MLPs made elsewhere back.
 
-Export writes ``pixels`` [batch, 784] (row-major 28×28, 0..1) → one Gemm per layer (weights
-stored (n_in, n_out), transB = 0) → activation → ``output`` (the last layer's activations) and
-``probabilities`` (softmax: the same; sigmoid outputs: divided by their sum). Opset 17 and IR
-version 8, because newer defaults are refused by the onnxruntime we verify against.
+Export writes ``pixels`` [batch, h·w] (the model's input image row-major, 0..1; MNIST: 784 =
+28×28) → one Gemm per layer (weights stored (n_in, n_out), transB = 0) → activation →
+``output`` (the last layer's activations) and ``probabilities`` (softmax: the same; sigmoid
+outputs: divided by their sum). Opset 17 and IR version 8, because newer defaults are refused
+by the onnxruntime we verify against.
 
 Import (``onnx_import``) walks a graph made elsewhere along its single chain and accepts only
 what an MLP is made of; anything else is one ``ModelError`` naming the node.
@@ -67,7 +68,10 @@ def to_onnx(model: MLP) -> Any:
     graph = helper.make_graph(
         nodes, "digitlens_mlp", [helper.make_tensor_value_info(
             INPUT, TensorProto.FLOAT, ["batch", model.sizes[0]],
-            "28×28 digit, row-major, ink bright, values 0..1 (MNIST preprocessing)")],
+            "28×28 digit, row-major, ink bright, values 0..1 (MNIST preprocessing)"
+            if model.input_shape == (28, 28) else
+            f"{model.input_shape[0]}×{model.input_shape[1]} image, row-major, ink bright, "
+            "values 0..1")],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out],
                                        f"last layer activations ({model.output_activation})"),
          helper.make_tensor_value_info(PROBS, TensorProto.FLOAT, ["batch", n_out],
@@ -77,7 +81,9 @@ def to_onnx(model: MLP) -> Any:
                               producer_name="digitlens", producer_version=__version__,
                               doc_string=f"digitlens MLP {model.describe()}")
     proto.ir_version = IR_VERSION
-    meta = {"cost": model.cost, **model.meta}
+    # what the model reads and answers, stated even when its metadata leaves it implied
+    meta = {"cost": model.cost, **model.meta, "input_shape": list(model.input_shape),
+            "class_names": list(model.class_names)}
     helper.set_model_props(proto, {"digitlens": json.dumps(meta, default=str)})
     onnx.checker.check_model(proto)
     return proto

@@ -7,8 +7,11 @@ with its weights, plus its bias, through its activation written out as a formula
 under defined names) and **Weight maps** (hidden neurons as coloured 28×28 blocks).
 
 Defined names used by outside checks: ``input_pixels`` (Draw's 28×28 block, row-major, 0..1)
-and ``predicted_digit``. Every formula carries its cached value (computed here in float64 with
-the same formulas), so viewers that do not recalculate still show the right numbers.
+and ``predicted_digit`` (the predicted class's number, from 0). Every formula carries its cached
+value (computed here in float64 with the same formulas), so viewers that do not recalculate
+still show the right numbers. A model of another image size gets grids of its own h×w, up to
+``MAX_SIDE`` a side, and up to ``MAX_CLASSES`` classes, named beside their numbers; beyond that a
+sheet is too wide to read, and the export says so in one line.
 """
 
 from __future__ import annotations
@@ -30,18 +33,20 @@ NET_ROW = 5  # first neuron row on Network (row 6)
 def draw_sheet(book: Book, caption: str) -> None:
     ws = book.wb.add_worksheet("Draw")
     fw, n_out = book.fw, book.model.sizes[-1]
-    ws.write(0, 0, "Draw a digit", book.title)
-    ws.write(1, 0, "Type or paste values from 0 (paper) to 1 (ink) into the 28×28 grid; the "
-             "network recalculates. Centre the digit and make it about 20 pixels tall, as MNIST "
-             "digits are.", book.note)
+    (h, w), names = book.shape, book.model.class_names
+    named = any(not n.isdigit() for n in names)
+    ws.write(0, 0, "Draw a digit" if not named else "Draw a picture", book.title)
+    ws.write(1, 0, f"Type or paste values from 0 (paper) to 1 (ink) into the {h}×{w} grid; the "
+             "network recalculates. Centre the digit and make it about "
+             f"{max(1, round(20 * h / 28))} pixels tall, as MNIST digits are.", book.note)
     ws.write(2, 0, caption, book.note)
     ws.set_column_pixels(0, 0, 18)
-    ws.set_column_pixels(GRID_COL, GRID_COL + 27, 22)
-    for r in range(28):
+    ws.set_column_pixels(GRID_COL, GRID_COL + w - 1, 22)
+    for r in range(h):
         ws.set_row_pixels(GRID_ROW + r, 22)
-        for c in range(28):
+        for c in range(w):
             ws.write_number(GRID_ROW + r, GRID_COL + c, float(book.image[r, c]), book.pixel)
-    last_r, last_c = GRID_ROW + 27, GRID_COL + 27
+    last_r, last_c = GRID_ROW + h - 1, GRID_COL + w - 1
     book.grey_scale(ws, GRID_ROW, GRID_COL, last_r, last_c)
     book.name("input_pixels", "Draw", GRID_ROW, GRID_COL, last_r, last_c)
     ws.data_validation(GRID_ROW, GRID_COL, last_r, last_c, {
@@ -63,6 +68,13 @@ def draw_sheet(book: Book, caption: str) -> None:
         ws.write_number(r, col, d, book.centre)
         ws.write_formula(r, col + 1, f"=INDEX(probabilities,{d + 1})", book.pct,
                          float(fw.probabilities[d]))
+        if named:  # the class's name beside its number
+            ws.write_string(r, col + 2, names[d], book.note)
+    if named:  # the predicted class by name, recalculated with the rest (predicted_class)
+        book.name("class_names", "Draw", GRID_ROW + 7, col + 2, GRID_ROW + 6 + n_out, col + 2)
+        ws.write_formula(GRID_ROW + 5, col, "=INDEX(class_names,predicted_digit+1)",
+                         book.centre, names[fw.prediction])
+        book.name("predicted_class", "Draw", GRID_ROW + 5, col)
     first = xl_rowcol_to_cell(GRID_ROW + 7, col, col_abs=True)
     ws.conditional_format(GRID_ROW + 7, col, GRID_ROW + 6 + n_out, col, {
         "type": "formula", "criteria": f"={first}=predicted_digit", "format": book.winner})
@@ -78,7 +90,7 @@ def draw_sheet(book: Book, caption: str) -> None:
     for k, line in enumerate(("Network: every neuron, computed with formulas",
                               "Neuron: one neuron's inputs × weights, cell by cell",
                               "Parameters: every weight and bias, under defined names",
-                              "Weight maps: the weights drawn as 28×28 images")):
+                              f"Weight maps: the weights drawn as {h}×{w} images")):
         ws.write(r + 3 + k, col, line, book.note)
     ws.set_landscape()
     ws.fit_to_pages(1, 1)
@@ -100,8 +112,9 @@ def network_sheet(book: Book) -> None:
     ws.write(0, 0, "Network: every neuron of every layer", book.title)
     ws.write(1, 0, "z = SUMPRODUCT(previous layer, the neuron's weights) + bias;  a = activation"
              "(z);  softmax: EXP(z − max z) / their sum.", book.note)
-    ws.write(2, 0, "Layer 1 reads input_vector: the 784 pixels of Draw, row by row (far right).",
-             book.note)
+    ih, iw = book.shape
+    ws.write(2, 0, f"Layer 1 reads input_vector: the {ih * iw} pixels of Draw, row by row (far "
+             "right).", book.note)
     prev, col = "input_vector", 0
     for li, act in enumerate(model.activations):
         layer, n = li + 1, model.sizes[li + 1]
@@ -154,12 +167,12 @@ def network_sheet(book: Book) -> None:
     ws.write_row(NET_ROW - 1, col, ["pixel", "row", "col", "x"], book.head)
     ws.set_column(col, col + 2, 5)
     ws.set_column(col + 3, col + 3, 8)
-    for k in range(784):
-        r, c = divmod(k, 28)
+    for k in range(ih * iw):
+        r, c = divmod(k, iw)
         ws.write_row(NET_ROW + k, col, [k + 1, r + 1, c + 1], book.label)
         ws.write_formula(NET_ROW + k, col + 3, f"=INDEX(input_pixels,{r + 1},{c + 1})",
                          book.num, float(fw.acts[0][k]))
-    book.name("input_vector", "Network", NET_ROW, col + 3, NET_ROW + 783, col + 3)
+    book.name("input_vector", "Network", NET_ROW, col + 3, NET_ROW + ih * iw - 1, col + 3)
     ws.freeze_panes(NET_ROW, 0)
     ws.repeat_rows(NET_ROW - 2, NET_ROW - 1)
     ws.fit_to_pages(1, 0)
@@ -167,7 +180,7 @@ def network_sheet(book: Book) -> None:
 
 def export_xlsx(model: MLP, path: str | Path, image: np.ndarray, caption: str = "",
                 neuron: tuple[int, int] | None = None, max_maps: int = 32) -> Path:
-    """Write the workbook for ``model`` showing ``image`` (28×28, 0..1), atomically."""
+    """Write the workbook for ``model`` showing ``image`` (its input shape, 0..1), atomically."""
     path = Path(path)
     atomic_write_bytes(path, workbook_bytes(model, image, caption, neuron, max_maps))
     return path

@@ -19,23 +19,26 @@ from digitlens.nn.mlp import MLP
 ACT_FORMULA = {"sigmoid": "1/(1+EXP(-{z}))", "relu": "MAX(0,{z})", "tanh": "TANH({z})",
                "identity": "{z}"}
 
+MAX_SIDE = 64       # an input image's rows and columns, each
+MAX_CLASSES = 64    # rows of the probability table
+
 
 @dataclass
 class Forward:
     """The workbook's maths in float64: what every formula cell should show."""
 
     zs: list[np.ndarray]
-    acts: list[np.ndarray]  # acts[0] is the input (784,)
+    acts: list[np.ndarray]  # acts[0] is the input (pixels,)
     exps: np.ndarray  # softmax numerators EXP(z - max z), or the sigmoid outputs
     probabilities: np.ndarray
     prediction: int
 
 
 def forward64(model: MLP, x: np.ndarray) -> Forward:
-    a = np.asarray(x, np.float64).reshape(784)
+    a = np.asarray(x, np.float64).reshape(model.sizes[0])
     zs, acts = [], [a]
     for w, b, act in zip(model.weights, model.biases, model.activations, strict=True):
-        z = a @ w.astype(np.float64) + b.astype(np.float64)  # (784,) @ (784, n) -> (n,)
+        z = a @ w.astype(np.float64) + b.astype(np.float64)  # (n_in,) @ (n_in, n) -> (n,)
         if act == "softmax":
             e = np.exp(z - z.max())
             a = e / e.sum()
@@ -68,9 +71,12 @@ class Book:
     """One workbook being written: formats made once, names defined in one place."""
 
     def __init__(self, model: MLP, image: np.ndarray) -> None:
-        if model.sizes[0] != 784:
-            raise ModelError(f"the workbook draws 28×28 inputs: this network has "
-                             f"{model.sizes[0]} inputs, not 784")
+        h, w = model.input_shape
+        if max(h, w) > MAX_SIDE or model.sizes[-1] > MAX_CLASSES:
+            raise ModelError(f"the workbook fits images up to {MAX_SIDE}×{MAX_SIDE} and up to "
+                             f"{MAX_CLASSES} classes: this network reads {h}×{w} images and "
+                             f"has {model.sizes[-1]} classes")
+        self.shape = (h, w)
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True})
         # Arial: LibreOffice has a metric twin (Liberation Sans), so grids stay square there too
@@ -78,9 +84,9 @@ class Book:
         self.wb.formats[0].set_font_size(10)
         self.model = model
         image = np.asarray(image, np.float64)
-        if image.size != 784 or not np.all(np.isfinite(image)):
-            raise bad_param("image", "28×28 finite values in 0..1", image.shape)
-        self.image = np.clip(image.reshape(28, 28), 0, 1)
+        if image.size != h * w or not np.all(np.isfinite(image)):
+            raise bad_param("image", f"{h}×{w} finite values in 0..1", image.shape)
+        self.image = np.clip(image.reshape(h, w), 0, 1)
         self.fw = forward64(model, self.image)
         f = self.fmt
         self.title = f({"bold": True, "font_size": 16, "font_color": "#1F3864"})

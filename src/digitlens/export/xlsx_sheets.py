@@ -23,7 +23,7 @@ MAP_PX, PER_ROW = 7, 8
 def parameters_sheet(book: Book) -> None:
     """Each layer a block: a row of biases over an n_in × n_out weight matrix (NumPy layout)."""
     ws = book.wb.add_worksheet("Parameters")
-    model = book.model
+    model, iw = book.model, book.shape[1]
     ws.write(0, 0, "Parameters: every weight and bias", book.title)
     ws.write(1, 0, "Column j of a block is neuron j: its bias (named biases_L, one row per "
              "layer), then its weights (named weights_L_j), one row per input.", book.note)
@@ -42,7 +42,7 @@ def parameters_sheet(book: Book) -> None:
         book.name(f"biases_{layer}", "Parameters", row + 2, 1, row + 2, n_out)
         top = row + 3
         for i in range(n_in):
-            ws.write_string(top + i, 0, f"pixel {i // 28 + 1},{i % 28 + 1}" if layer == 1
+            ws.write_string(top + i, 0, f"pixel {i // iw + 1},{i % iw + 1}" if layer == 1
                             else f"from neuron {i + 1}", book.label)
             ws.write_row(top + i, 1, w[i].astype(np.float64).tolist(), book.num)
         for j in range(n_out):
@@ -79,11 +79,8 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
     ws.write(1, 0, "Each input times its weight; their sum plus the bias is z, the neuron's "
              "input; the activation of z is its output. Change the digit on Draw and watch.",
              book.note)
-    if model.sizes[li] == 784:
-        cells = grids(book, ws, layer, j, w, x)
-    else:
-        cells = table(book, ws, layer, j, w, x)
-    row, col = cells
+    # the input image as three grids, a hidden layer as a table
+    row, col = (grids if li == 0 else table)(book, ws, layer, j, w, x)
     total = float(np.sum(x * w))
     z = float(fw.zs[li][j - 1])
     lines: list[tuple[str, str, float]] = [
@@ -92,7 +89,7 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
         ("= z", f"={xl_rowcol_to_cell(row, col)}+{xl_rowcol_to_cell(row + 1, col)}", z)]
     zc = xl_rowcol_to_cell(row + 2, col)
     if act == "softmax":
-        lines.append(("a = softmax(z) (needs all 10 z, see Network)",
+        lines.append((f"a = softmax(z) (needs all {model.sizes[-1]} z, see Network)",
                       f"=INDEX(outputs,{j})", float(fw.acts[layer][j - 1])))
     else:
         lines.append((f"a = {act}(z) = {ACT_FORMULA[act].format(z='z')}",
@@ -105,23 +102,24 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
 
 def grids(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
           x: np.ndarray) -> tuple[int, int]:
-    """Three 28×28 grids: input, weights, input × weights."""
-    starts = (1, 30, 59)
+    """Three grids of the input's shape (28×28 for MNIST): input, weights, input × weights."""
+    gh, gw = book.shape
+    starts = (1, gw + 2, 2 * gw + 3)
     titles = ("input x (from Draw)", f"weights: weights_{layer}_{j}", "x × weight")
     ws.set_column_pixels(0, 0, 12)
-    ws.set_column_pixels(1, 86, 22)
-    for c in (29, 58):
+    ws.set_column_pixels(1, 3 * gw + 2, 22)
+    for c in (gw + 1, 2 * gw + 2):
         ws.set_column_pixels(c, c, 10)
     for s, t in zip(starts, titles, strict=True):
-        ws.merge_range(TOP - 1, s, TOP - 1, s + 27, t, book.head)
+        ws.merge_range(TOP - 1, s, TOP - 1, s + gw - 1, t, book.head)
     f = book.fmt
     weight_fmt = f({"num_format": "#.00;-#.00;;", "font_size": 6, "align": "center",
                     "valign": "vcenter"})
     prod = x * w
-    for r in range(28):
+    for r in range(gh):
         ws.set_row_pixels(TOP + r, 22)
-        for c in range(28):
-            k = r * 28 + c
+        for c in range(gw):
+            k = r * gw + c
             xin = xl_rowcol_to_cell(TOP + r, starts[0] + c)
             win = xl_rowcol_to_cell(TOP + r, starts[1] + c)
             ws.write_formula(TOP + r, starts[0] + c, f"=INDEX(input_pixels,{r + 1},{c + 1})",
@@ -129,16 +127,16 @@ def grids(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
             ws.write_formula(TOP + r, starts[1] + c, f"=INDEX(weights_{layer}_{j},{k + 1})",
                              weight_fmt, float(w[k]))
             ws.write_formula(TOP + r, starts[2] + c, f"={xin}*{win}", weight_fmt, float(prod[k]))
-    end = TOP + 27
-    book.grey_scale(ws, TOP, starts[0], end, starts[0] + 27)
-    book.diverging(ws, TOP, starts[1], end, starts[1] + 27, float(np.abs(w).max()))
-    book.diverging(ws, TOP, starts[2], end, starts[2] + 27, float(np.abs(prod).max()))
-    book.name("products", "Neuron", TOP, starts[2], end, starts[2] + 27)
+    end, right = TOP + gh - 1, gw - 1
+    book.grey_scale(ws, TOP, starts[0], end, starts[0] + right)
+    book.diverging(ws, TOP, starts[1], end, starts[1] + right, float(np.abs(w).max()))
+    book.diverging(ws, TOP, starts[2], end, starts[2] + right, float(np.abs(prod).max()))
+    book.name("products", "Neuron", TOP, starts[2], end, starts[2] + right)
     ws.set_landscape()
     ws.fit_to_pages(1, 1)
-    ws.set_column(88, 88, 34)
-    ws.set_column(89, 89, 12)
-    return TOP, 89
+    ws.set_column(3 * gw + 4, 3 * gw + 4, 34)
+    ws.set_column(3 * gw + 5, 3 * gw + 5, 12)
+    return TOP, 3 * gw + 5
 
 
 def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
@@ -168,15 +166,20 @@ def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
 
 
 def weight_maps_sheet(book: Book, max_maps: int) -> None:
-    """Each neuron's weights (deeper layers: composed W1·W2…) as a 28×28 coloured block."""
+    """Each neuron's weights (deeper layers: composed W1·W2…) as a coloured block of the
+    input's shape (28×28 for MNIST)."""
     ws = book.wb.add_worksheet("Weight maps")
     model = book.model
+    gh, gw = book.shape
+    names = model.class_names
+    named = None if all(n.isdigit() for n in names) else names  # digits keep "digit k"
     ws.write(0, 0, "Weight maps: red = positive weight, blue = negative, white = 0", book.title)
-    ws.write(1, 0, "Layer 1: each neuron's 784 weights as a 28×28 image (a copy of Parameters "
+    ws.write(1, 0, f"Layer 1: each neuron's {gh * gw} weights as a {gh}×{gw} image (a copy of "
+             "Parameters "
              "for viewing). Deeper layers: weights composed through the layers (W1·W2…, "
              f"ignoring biases and activations). At most {max_maps} neurons per layer.",
              book.note)
-    ws.set_column_pixels(0, PER_ROW * 29, MAP_PX)
+    ws.set_column_pixels(0, PER_ROW * (gw + 1), MAP_PX)
     label = book.fmt({"font_size": 8, "bold": True, "font_color": "#404040"})
     row = 3
     for li, composed in enumerate(all_composed(model)):
@@ -187,15 +190,16 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
                     else ""), book.bold)
         row += 1
         for k in range(n):
-            br, bc = row + (k // PER_ROW) * 30, 1 + (k % PER_ROW) * 29
-            ws.write(br, bc, f"digit {k}" if last else f"neuron {k + 1}", label)
-            block = composed[:, k].reshape(28, 28)
-            for r in range(28):
+            br, bc = row + (k // PER_ROW) * (gh + 2), 1 + (k % PER_ROW) * (gw + 1)
+            ws.write(br, bc, (f"digit {k}" if named is None else named[k]) if last
+                     else f"neuron {k + 1}", label)
+            block = composed[:, k].reshape(gh, gw)
+            for r in range(gh):
                 ws.write_row(br + 1 + r, bc, block[r].tolist(), book.tiny)
-            book.diverging(ws, br + 1, bc, br + 28, bc + 27, float(np.abs(block).max()))
-        rows = (n + PER_ROW - 1) // PER_ROW * 30
+            book.diverging(ws, br + 1, bc, br + gh, bc + gw - 1, float(np.abs(block).max()))
+        rows = (n + PER_ROW - 1) // PER_ROW * (gh + 2)
         for r in range(row, row + rows):
-            ws.set_row_pixels(r, MAP_PX if (r - row) % 30 else 14)
+            ws.set_row_pixels(r, MAP_PX if (r - row) % (gh + 2) else 14)
         row += rows + 1
     ws.hide_gridlines(2)
     ws.fit_to_pages(1, 0)

@@ -60,8 +60,11 @@ EpochCallback = Callable[[dict[str, Any], MLP], None]
 BatchCallback = Callable[[int, int], None]
 
 
-def validate_config(c: TrainConfig) -> None:
-    """One place, one message shape for every training parameter."""
+def validate_config(c: TrainConfig, image_shape: tuple[int, int] | None = (28, 28),
+                    n_classes: int = 10) -> None:
+    """One place, one message shape for every training parameter; the layers must read
+    ``image_shape`` and answer ``n_classes`` (None: a saved run's config, whose model file
+    says what it reads)."""
     if not (isinstance(c.lr, int | float) and c.lr > 0 and math.isfinite(c.lr)):
         raise bad_param("lr", "a float > 0", c.lr)
     if not (isinstance(c.batch_size, int) and c.batch_size >= 1):
@@ -78,8 +81,10 @@ def validate_config(c: TrainConfig) -> None:
         raise bad_param("schedule", f"one of {', '.join(SCHEDULES)}", c.schedule)
     if c.train_size is not None and c.train_size < 1:
         raise bad_param("train_size", "an int >= 1", c.train_size)
-    if c.layers[0] != 784 or c.layers[-1] != 10:
-        raise bad_param("layers", "sizes starting with 784 and ending with 10", list(c.layers))
+    n_in = image_shape[0] * image_shape[1] if image_shape else c.layers[0]
+    if c.layers[0] != n_in or (image_shape and c.layers[-1] != n_classes):
+        raise bad_param("layers", f"sizes starting with {n_in} and ending with {n_classes}",
+                        list(c.layers))
     if any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
         raise bad_param("layers", f"positive sizes with at most {MAX_PARAMS:,} parameters",
                         list(c.layers))
@@ -178,7 +183,7 @@ class Run:
         d["layers"] = tuple(d["layers"])
         try:
             c = TrainConfig(**d)
-            validate_config(c)
+            validate_config(c, None)
         except (TypeError, DigitlensError) as exc:
             raise ModelError(f"{p}: unreadable run config ({exc})") from None
         return c
@@ -290,7 +295,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
     load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
     (``digitlens.analysis.monitor``; it only reads the model)."""
-    validate_config(c)
+    validate_config(c, ds.image_shape, len(ds.class_names))
     if run_dir is not None and os.path.lexists(run_dir) and not Path(run_dir).is_dir():
         raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
                              "(choose another path)")

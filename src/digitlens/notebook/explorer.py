@@ -39,10 +39,11 @@ class Explorer(anywidget.AnyWidget):
     network = t.Unicode("").tag(sync=True)  # digitlens-network v1 JSON (page mode), weights base64
     sizes = t.List(t.Int()).tag(sync=True)
     class_names = t.List(t.Unicode()).tag(sync=True)
+    input_shape = t.List(t.Int(), [28, 28]).tag(sync=True)  # the image the network reads
     # the pad's grey levels, kernel mode (binary buffers arrive as memoryview)
     drawing = t.Bytes(b"").tag(sync=True, from_json=lambda v, _w: bytes(v or b""))
     drawing_size = t.List(t.Int(), [0, 0]).tag(sync=True)
-    pixels = t.List(t.Float()).tag(sync=True)           # the 784 inputs the network saw
+    pixels = t.List(t.Float()).tag(sync=True)           # the inputs the network saw (h·w)
     prediction = t.Int(None, allow_none=True).tag(sync=True)
     probabilities = t.List(t.Float()).tag(sync=True)
     selected = t.Dict(None, allow_none=True).tag(sync=True)   # {"layer": l, "index": i}
@@ -51,7 +52,7 @@ class Explorer(anywidget.AnyWidget):
     def __init__(self, run: RunLike, compute: str | None = None, **kwargs: Any) -> None:
         self.run = as_run(run)
         model = self.run.model
-        names = list(model.meta.get("class_names") or [str(i) for i in range(model.sizes[-1])])
+        names = list(model.class_names)
         mode = compute or ("page" if has_page_module("engine") else "kernel")
         network = ""
         if mode == "page":  # the single-file explorer's document: exact float32, base64
@@ -61,16 +62,18 @@ class Explorer(anywidget.AnyWidget):
             network = json.dumps(network_document(model), separators=(",", ":"))
         super().__init__(_esm=widget_esm("explorer", PAGE_MODULES), _css=widget_css("explorer"),
                          compute=mode, network=network, sizes=list(model.sizes),
-                         class_names=names, **kwargs)
+                         class_names=names, input_shape=list(model.input_shape), **kwargs)
         self.observe(self._on_drawing, names=["drawing"])
         self.observe(self._on_selected, names=["selected"])
 
     @property
     def image(self) -> np.ndarray:
-        """The current drawing as the network saw it: (28, 28) float32 in 0..1."""
+        """The current drawing as the network saw it: float32 in 0..1 at the model's input
+        shape ((28, 28) for MNIST)."""
+        shape = self.run.model.input_shape
         if not self.pixels:
-            return np.zeros((28, 28), np.float32)
-        return np.asarray(self.pixels, np.float32).reshape(28, 28)
+            return np.zeros(shape, np.float32)
+        return np.asarray(self.pixels, np.float32).reshape(shape)
 
     def _on_drawing(self, change: dict[str, Any]) -> None:
         from digitlens.data.preprocess import preprocess
@@ -79,7 +82,7 @@ class Explorer(anywidget.AnyWidget):
         if w * h == 0 or len(data) != w * h:
             return
         gray = np.frombuffer(data, np.uint8).reshape(h, w).astype(np.float32) / 255
-        pre = preprocess(gray)
+        pre = preprocess(gray, self.run.model.input_shape)
         x = pre.centred.astype(np.float32).ravel()
         self.update(x, pre.has_ink)
 
@@ -88,8 +91,8 @@ class Explorer(anywidget.AnyWidget):
             self.update(np.asarray(self.pixels, np.float32), bool(np.any(self.pixels)))
 
     def update(self, x: np.ndarray, has_ink: bool = True) -> None:
-        """Kernel mode: run the Python engine on input ``x`` (784) and send what the page
-        draws: activations, probabilities, evidence, the selected neuron's arithmetic."""
+        """Kernel mode: run the Python engine on input ``x`` (the model's inputs) and send what
+        the page draws: activations, probabilities, evidence, the selected neuron's arithmetic."""
         from digitlens.analysis.attribution import evidence
         model = self.run.model
         tr = model.trace(x.reshape(1, -1))
@@ -111,7 +114,7 @@ class Explorer(anywidget.AnyWidget):
             self.state = state
 
     def inspect(self, x: np.ndarray, layer: int, index: int) -> dict[str, Any]:
-        """A neuron's composed incoming weights (28×28) and its arithmetic for input ``x``."""
+        """A neuron's composed incoming weights (input-shaped) and its arithmetic for ``x``."""
         from digitlens.analysis.compose import composed_weights
         from digitlens.analysis.inspector import arithmetic
         from digitlens.errors import DigitlensError

@@ -36,8 +36,8 @@ def fingerprints(run: RunLike, digit: int | None = 5, index: int = 0, image: Any
     if image is not None:
         from digitlens.render.views.fingerprints import fingerprint
         r = as_run(run)
-        return fingerprint(r.model, input_of(image)[0], None, r.dataset.test_images[:1000],
-                           _names(r))
+        x = input_of(image, shape=r.model.input_shape)[0]
+        return fingerprint(r.model, x, None, r.dataset.test_images[:1000], _names(r))
     return _build("fingerprints", run, animated, digit=digit, index=index, frames=frames,
                   mode=mode)
 
@@ -49,14 +49,16 @@ def evidence(run: RunLike, digit: int | None = None, index: int = 0, image: Any 
     if image is not None:
         from digitlens.render.views.evidence import evidence_panel
         r = as_run(run)
-        return evidence_panel(r.model, input_of(image)[0], None, method, _names(r))
+        x = input_of(image, shape=r.model.input_shape)[0]
+        return evidence_panel(r.model, x, None, method, _names(r))
     return _build("evidence", run, animated, digit=digit, index=index, method=method,
                   frames=frames)
 
 
 def weights(run: RunLike, style: str = "diverging", compare: RunLike | None = None) -> Picture:
-    """S2/S3: first-layer weights as 28×28 images; ``compare``: a run of the same net trained on
-    fewer images (S2's 500 vs 60,000), its output neurons beside this run's."""
+    """S2/S3: first-layer weights as images of the input's shape (28×28 for MNIST);
+    ``compare``: a run of the same net trained on fewer images (S2's 500 vs 60,000), its
+    output neurons beside this run's."""
     if compare is not None:
         from digitlens.render.views import compare_labels
         from digitlens.render.views.weights import compare_training
@@ -67,7 +69,8 @@ def weights(run: RunLike, style: str = "diverging", compare: RunLike | None = No
 
 
 def composed(run: RunLike, style: str = "diverging") -> Picture:
-    """S2: weights multiplied through the layers, a 28×28 picture for every deeper neuron."""
+    """S2: weights multiplied through the layers, an input-sized picture for every deeper
+    neuron."""
     return _still(_build("composed", run, style=style))
 
 

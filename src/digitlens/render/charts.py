@@ -95,7 +95,8 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
     """Confusion matrix, counts in the cells, the diagonal (right answers) in green, mistakes
     in orange shades so that the common confusions stand out."""
     from matplotlib.colors import LinearSegmentedColormap
-    fig = figure(width, height)
+    grow = max(0, 28 * (len(cm) - 12))  # beyond a dozen classes each needs room of its own
+    fig = figure(width + grow, height + grow)
     ax = fig.add_subplot(1, 1, 1)
     off = cm.astype(np.float64).copy()
     np.fill_diagonal(off, np.nan)
@@ -115,7 +116,7 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
                   ha="center" if digits else "right", rotation_mode="anchor")
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted (right answers on the green diagonal)", fontsize=9)
-    ax.set_ylabel("true digit" if digits else "true class", fontsize=9)
+    ax.set_ylabel("true digit" if all(n.isdigit() for n in names) else "true class", fontsize=9)
     ax.tick_params(labelsize=8, length=0)
     ax.set_title("Confusion matrix", fontsize=11, loc="left", fontweight="bold")
     bar = fig.colorbar(im, ax=ax, shrink=0.8)

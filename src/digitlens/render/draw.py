@@ -7,23 +7,35 @@ import numpy as np
 from digitlens.render import colors as C
 from digitlens.render.tiles import Canvas, grid_shape, mosaic, text_width, upscale
 
+MNIST_SHAPE = (28, 28)
 
-def as_image28(x: np.ndarray) -> np.ndarray:
-    """A digit as a float 28×28 array in 0..1 (uint8 input divided by 255)."""
+
+def scale_for(shape: tuple[int, int], scale: int) -> int:
+    """The upscale that draws an image of ``shape`` about as large as a 28×28 one drawn at
+    ``scale`` and never larger, so layouts made for MNIST hold any size (28×28: ``scale``)."""
+    return max(1, scale * 28 // max(shape))
+
+
+def as_image28(x: np.ndarray, shape: tuple[int, int] = MNIST_SHAPE) -> np.ndarray:
+    """An image as a float array of ``shape`` in 0..1 (uint8 input divided by 255); a 2-D
+    array keeps its own shape."""
     a = np.asarray(x)
     a = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
-    return a.reshape(28, 28)
+    return a if a.ndim == 2 else a.reshape(shape)
 
 
-def digit_tile(x: np.ndarray, scale: int = 4) -> np.ndarray:
-    """A digit drawn white on black, as MNIST stores it, upscaled."""
-    return upscale(C.grey(as_image28(x), 0.0, 1.0), scale)
+def digit_tile(x: np.ndarray, scale: int = 4, shape: tuple[int, int] = MNIST_SHAPE) -> np.ndarray:
+    """An image drawn white on black, as MNIST stores it, upscaled (``scale`` as for 28×28)."""
+    a = as_image28(x, shape)
+    return upscale(C.grey(a, 0.0, 1.0), scale_for(a.shape, scale))
 
 
-def weight_tiles(w: np.ndarray, vmax: float, scale: int = 1) -> np.ndarray:
-    """(784, n) weights -> (n, 28·scale, 28·scale) diverging tiles."""
-    tiles = C.diverging(np.asarray(w).T.reshape(-1, 28, 28), vmax)
-    return upscale(tiles, scale)
+def weight_tiles(w: np.ndarray, vmax: float, scale: int = 1,
+                 shape: tuple[int, int] = MNIST_SHAPE) -> np.ndarray:
+    """(pixels, n) weights -> (n, h·s, w·s) diverging tiles of the input ``shape`` (s: the
+    upscale that matches a 28×28 tile at ``scale``)."""
+    tiles = C.diverging(np.asarray(w).T.reshape(-1, *shape), vmax)
+    return upscale(tiles, scale_for(shape, scale))
 
 
 def vector_tiles(v: np.ndarray, grid: tuple[int, int], scale: int) -> np.ndarray:

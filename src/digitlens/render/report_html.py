@@ -73,9 +73,14 @@ INTRO = {
 }
 
 
-def section(anchor: str, title: str, body: str, seed: str) -> tuple[str, str, str]:
+def section(anchor: str, title: str, body: str, seed: str,
+            shape: tuple[int, int] = (28, 28)) -> tuple[str, str, str]:
+    """A section of the page; ``shape``: the input image the intro speaks of (MNIST's 28×28)."""
     tag = f'<span class="seed">({html.escape(seed)})</span>' if seed else ""
     intro = INTRO.get(anchor, "")
+    if shape != (28, 28):
+        intro = intro.replace("784", str(shape[0] * shape[1])).replace(
+            "28×28", f"{shape[0]}×{shape[1]}")
     return anchor, title, (f'<section id="{anchor}"><h2>{html.escape(title)}{tag}</h2>'
                            f"<p>{html.escape(intro)}</p>{body}</section>")
 
@@ -101,9 +106,14 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def page(title: str, header: str, sections: list[tuple[str, str, str]],
-         lead: str = "Everything below was computed from one trained network.") -> str:
+         lead: str = "Everything below was computed from one trained network.",
+         seeded: bool = True) -> str:
+    """The whole page; ``seeded``: the sections carry MNIST's S0–S4 tags, and it says what
+    they are."""
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(s for _, _, s in sections)
+    tags = ("The tags S0–S4 after a title name the presets whose networks first showed that "
+            "picture (<code>digitlens presets</code> lists them).") if seeded else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
@@ -113,8 +123,7 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]],
             f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
             f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
             f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer. "
-            f"The tags S0–S4 after a title name the presets whose networks first showed that "
-            f"picture (<code>digitlens presets</code> lists them).</p>"
+            f"{tags}</p>"
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "
             f"VIEW --run RUN --out FILE</code>.</footer></body></html>")

@@ -46,6 +46,15 @@ class Section:
     only_own: bool = False       # drawn only from a run of ``presets``, never a stand-in
 
 
+def side(model: MLP) -> str:
+    """'28×28': the model's input image in words."""
+    return "×".join(map(str, model.input_shape))
+
+
+def count_word(n: int) -> str:
+    return "ten" if n == 10 else str(n)
+
+
 def training(s: Subject, p: ReportPage) -> str:
     body = ""
     if s.history:
@@ -66,15 +75,19 @@ def training(s: Subject, p: ReportPage) -> str:
 
 def fingerprints(s: Subject, p: ReportPage) -> str:
     x, y, model = s.x, s.y, s.model
-    fives = digit_indices(y, 5, 24)
+    five = 5 if len(s.names) > 5 else 0  # MNIST's story follows the 5s; else the first class
+    fives = digit_indices(y, five, 24)
+    name = s.names[five]
     body = p.figure(FP.fingerprint(model, x[fives[0]], int(y[fives[0]]), x[:1000], s.names),
-                    "fingerprint.png", alt="A test digit 5 beside the activations of every "
+                    "fingerprint.png", alt=f"A test digit {name} beside the activations of every "
                     f"layer of the {s.label} net, drawn as brightness grids")
     body += p.figure(FP.fingerprint_animation(model, x[fives], y[fives], x[:1000], 3.0, s.names),
-                     "fingerprint-fives.gif", alt="Animation: 24 different handwritten 5s and "
-                     "the activations they cause in each layer")
+                     "fingerprint-fives.gif", alt=f"Animation: {len(fives)} different "
+                     f"handwritten {name}s and the activations they cause in each layer")
     classes = FP.class_fingerprints_view(model, x, y, s.names)
-    body += p.figure(classes, "fingerprint-classes.png", alt="For each digit 0 to 9, its mean "
+    which = (f"digit {s.names[0]} to {s.names[-1]}" if all(n.isdigit() for n in s.names)
+             else f"class ({s.names[0]} to {s.names[-1]})")
+    body += p.figure(classes, "fingerprint-classes.png", alt=f"For each {which}, its mean "
                      "activation pattern in every layer, with how consistent it is")
     p.findings.append(fingerprint_finding(classes.data, model))
     return body
@@ -102,16 +115,17 @@ def evidence(s: Subject, p: ReportPage) -> str:
 def weights(s: Subject, p: ReportPage) -> str:
     model = s.model
     body = p.figure(WV.first_layer(model, "diverging"), "weights.png",
-                    alt=f"The first-layer weights of the {s.label} net, one 28×28 red/blue "
-                        "image per neuron")
+                    alt=f"The first-layer weights of the {s.label} net, one {side(model)} "
+                        "red/blue image per neuron")
     body += p.figure(WV.first_layer(model, "grey"), "weights-grey.png",
                      "The same weights in S2's style: every tile stretched from black (its "
                      "lowest weight) to white (its highest).",
                      alt="The same first-layer weights in grey, each tile min-max normalised")
     if model.n_layers > 1:
         body += p.figure(WV.composed(model, class_names=s.names), "composed.png",
-                         alt="Deeper neurons drawn as 28×28 images through their composed "
-                             "weights, the ten output neurons last")
+                         alt=f"Deeper neurons drawn as {side(model)} images through their "
+                             f"composed weights, the {count_word(model.sizes[-1])} output neurons "
+                             "last")
     twin = p.twin(s)
     if twin is not None:
         from digitlens.render.views import compare_labels
@@ -136,7 +150,7 @@ def neurons(s: Subject, p: ReportPage) -> str:
                         "important are removed")
     p.findings.append(f"Hidden layer {rep.layer + 1} of the {s.label} net: "
                       f"{redundancy_sentence(rep, bold=True)}")
-    return body + neuron_table(rep)
+    return body + neuron_table(rep, model.input_shape == (28, 28))
 
 
 def maps(s: Subject, p: ReportPage) -> str:
@@ -190,7 +204,8 @@ def workbook(s: Subject, p: ReportPage) -> str:
     from digitlens.export.xlsx import export_xlsx
     name = f"{s.run.path.name}.xlsx"
     i = int(digit_indices(s.y, 7, 1)[0])
-    export_xlsx(s.model, p.folder / name, s.x[i].reshape(28, 28).astype(np.float64),
+    export_xlsx(s.model, p.folder / name,
+                s.x[i].reshape(s.model.input_shape).astype(np.float64),
                 f"test digit {s.names[int(s.y[i])]}")
     p.files.append(name)
     body = (f'<p><a class="download" href="{html.escape(name)}" download>Download the '
@@ -202,7 +217,7 @@ def workbook(s: Subject, p: ReportPage) -> str:
                            f"The {count(model.sizes[1], 'hidden neuron')} whose weights fill "
                            "the workbook's Parameters sheet, drawn as images.",
                            alt=f"The {model.sizes[1]} hidden neurons' weights of the workbook "
-                               "net as red/blue 28×28 images")
+                               f"net as red/blue {side(model)} images")
 
 
 SECTIONS: list[Section] = [
@@ -237,7 +252,7 @@ def fingerprint_finding(data: dict[str, Any], model: MLP) -> str:
             f"mean alone names <b>{readout[k]:.0%}</b> of the digits.")
 
 
-def neuron_table(rep: NeuronReport) -> str:
+def neuron_table(rep: NeuronReport, seeded: bool = True) -> str:
     """The S3 claim as a measured table."""
     rows = []
     for q in rep.pruning:
@@ -249,8 +264,10 @@ def neuron_table(rep: NeuronReport) -> str:
     s3 = ("S3 guessed by eye that about 12 of its 64 hidden neurons were redundant"
           + (f"; the row k = {share} removes the same share of this layer" if
              any(q["k"] == share for q in rep.pruning) else "") + ".")
+    if not seeded:  # S3's guess was about an MNIST net
+        s3 = ""
     head = (f"<p>All {count(rep.n, 'neuron')}: <b>{rep.base_accuracy:.2%}</b>. "
-            f"{redundancy_sentence(rep, bold=True)} ({s3})</p>")
+            f"{redundancy_sentence(rep, bold=True)}{f' ({s3})' if s3 else ''}</p>")
     if not rows:
         return head
     tune = rep.finetuning

@@ -153,8 +153,9 @@ class Api:
         if "digit" in params and fmt != "xlsx":
             raise DigitlensError("'digit' only applies to the xlsx export (the digit the "
                                  "workbook shows)")
-        digit = v.integer(params["digit"], "digit", 0, 9) if "digit" in params else None
         run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        top = run.model.sizes[-1] - 1  # a class of the model (MNIST: 0..9)
+        digit = v.integer(params["digit"], "digit", 0, top) if "digit" in params else None
         made = await run_in_threadpool(self.downloads.get, run, fmt, digit)
         return Response(made.body, media_type=made.media_type, headers=made.headers)
 

@@ -45,7 +45,8 @@ def target_of(run: LoadedRun, data: dict[str, Any], name: str = "target") -> int
 
 
 def nudge(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
-    """The smallest change of the drawing (as the network sees it, 28×28) that flips it."""
+    """The smallest change of the drawing (as the network sees it, at its input shape) that
+    flips it."""
     inp = drawing(run, data)
     method = v.choice(data.get("method", "deepfool"), "method", N.METHODS)
     res = N.nudge(run.model, inp.x, target_of(run, data), method)

@@ -43,7 +43,7 @@ def r(a: np.ndarray | float, digits: int = 4) -> Any:
 class Input:
     """The network's input for one request and how it was made."""
 
-    x: np.ndarray                 # (784,) float32 0..1
+    x: np.ndarray                 # (pixels,) float32 0..1, the model's input image flattened
     source: str                   # "drawing" or "test"
     mode: str
     has_ink: bool
@@ -63,13 +63,15 @@ class Input:
 
 def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
     """One of ``pixels`` or ``gray`` (+ width/height), ``image`` (data URL), ``test_index`` or
-    ``net_input`` (784 values 0..1 fed to the network without preprocessing)."""
+    ``net_input`` (the model's inputs, 0..1, fed to the network without preprocessing).
+    Drawings are preprocessed to the model's input shape (MNIST: 28×28)."""
+    ih, iw = run.model.input_shape
     given = [k for k in INPUTS if k in data]
     if len(given) != 1:
-        raise DigitlensError("give exactly one input: 'pixels' (784 numbers in 0..1, or "
+        raise DigitlensError(f"give exactly one input: 'pixels' ({ih * iw} numbers in 0..1, or "
                              "width×height with 'width'/'height'), 'gray' (the same as base64 "
                              "bytes 0..255), 'image' (a data URL), 'test_index' or "
-                             "'net_input' (784 numbers in 0..1, not preprocessed)")
+                             f"'net_input' ({ih * iw} numbers in 0..1, not preprocessed)")
     mode = v.choice(data.get("mode", "centred"), "mode", MODES)
     if given[0] == "test_index":
         n = len(run.dataset.test_labels)
@@ -77,20 +79,20 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
         x = run.dataset.test_images[i].astype(np.float32) / 255
         return Input(x.ravel(), "test", mode, True,
                      {"test_index": i, "label": int(run.dataset.test_labels[i])})
-    if given[0] == "net_input":  # 784 values fed as they are (a nudged digit the page kept)
+    if given[0] == "net_input":  # the inputs fed as they are (a nudged digit the page kept)
         try:
-            x = v.pixels(data["net_input"], 28, 28).ravel()
+            x = v.pixels(data["net_input"], iw, ih).ravel()
         except ParameterError as exc:  # the same checks, under this field's name
             raise ParameterError(str(exc).replace("'pixels'", "'net_input'")) from None
         return Input(x, "net input", mode, bool(np.any(x > 0)), {})
     if given[0] in ("pixels", "gray"):
-        w = v.integer(data.get("width", 28), "width", 8, v.MAX_SIDE)
-        h = v.integer(data.get("height", 28), "height", 8, v.MAX_SIDE)
+        w = v.integer(data.get("width", iw), "width", min(8, iw), v.MAX_SIDE)
+        h = v.integer(data.get("height", ih), "height", min(8, ih), v.MAX_SIDE)
         read = v.pixels if given[0] == "pixels" else v.gray_bytes
         gray = read(data[given[0]], w, h)
     else:
         gray = v.image(data["image"])
-    pre = preprocess(gray)
+    pre = preprocess(gray, (ih, iw))
     x = pre.centred if mode == "centred" else pre.raw28
     steps = {"width": int(gray.shape[1]), "height": int(gray.shape[0]), "inverted": pre.inverted}
     return Input(np.ascontiguousarray(x, np.float32).ravel(), "drawing", mode, pre.has_ink,

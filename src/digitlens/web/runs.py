@@ -93,6 +93,7 @@ class LoadedRun:
         return {"name": self.name, "sizes": list(m.sizes), "activations": list(m.activations),
                 "cost": m.cost, "describe": m.describe(), "dataset": self.dataset.name,
                 "class_names": list(self.dataset.class_names), "epochs": len(history),
+                "input_shape": list(m.input_shape),
                 "test_accuracy": last.get("test_accuracy"),
                 "preset": m.meta.get("training", {}).get("preset"),
                 "n_test": int(len(self.dataset.test_labels)),

@@ -23,6 +23,7 @@ function layerLabel(sizes, k) {
 
 function render({ model, el }) {
   const C = PAGE.colors, E = PAGE.engine, sizes = model.get("sizes"), names = model.get("class_names");
+  const [H, W] = model.get("input_shape") || [28, 28], P = H * W;
   const inPage = model.get("compute") === "page" && E !== undefined;
   const net = inPage ? E.loadNetwork(JSON.parse(model.get("network"))) : null;
   const root = h("div", { class: "dl-explorer" });
@@ -30,7 +31,7 @@ function render({ model, el }) {
 
   // left: the pad and what the network sees
   const pad = h("canvas", { width: 280, height: 280, class: "dl-pad", "data-testid": "dl-canvas" });
-  const seen = h("canvas", { width: 28, height: 28, class: "dl-seen", "data-testid": "dl-seen" });
+  const seen = h("canvas", { width: W, height: H, class: "dl-seen", "data-testid": "dl-seen" });
   const clear = h("button", { type: "button", text: "Clear", "data-testid": "dl-clear" });
   const undo = h("button", { type: "button", text: "Undo" });
   root.append(h("div", { class: "dl-col" }, h("div", { class: "dl-title", text: "Draw a digit" }),
@@ -74,7 +75,7 @@ function render({ model, el }) {
   const evTitle = h("div", { class: "dl-title", text: "Evidence: input × weights per class" });
   const evGrid = h("div", { class: "dl-evidence", "data-testid": "dl-evidence" });
   const evCells = names.map((n) => {
-    const cv = h("canvas", { width: 28, height: 28 });
+    const cv = h("canvas", { width: W, height: H });
     const label = h("div", { class: "dl-note", text: n });
     evGrid.append(h("div", {}, cv, label));
     return { cv, label };
@@ -86,7 +87,7 @@ function render({ model, el }) {
 
   function show(s) {
     if (!s || !s.activations) return;
-    C.paint(seen, s.pixels, 28, 28, "gray");
+    C.paint(seen, s.pixels, W, H, "gray");
     s.activations.forEach((a, k) => {
       const L = layers[k], vals = new Float32Array(L.r * L.c);
       const m = Math.max(...a) || 1;
@@ -108,7 +109,7 @@ function render({ model, el }) {
     if (ev) {
       const all = ev.contributions, m = C.maxAbs(all);
       evCells.forEach((c, i) => {
-        C.paint(c.cv, all.slice(784 * i, 784 * (i + 1)), 28, 28, "diverging", m);
+        C.paint(c.cv, all.slice(P * i, P * (i + 1)), W, H, "diverging", m);
         c.label.textContent = `${names[i]}: ${ev.scores[i].toFixed(2)}`;
       });
       evTitle.textContent = `Evidence (${ev.method}): input × weights per class`;
@@ -120,8 +121,8 @@ function render({ model, el }) {
     insp.replaceChildren();
     if (!d) { insp.append(h("div", { class: "dl-note", text: "no neuron selected" })); return; }
     if (d.error) { insp.append(h("div", { class: "dl-note", text: d.error })); return; }
-    const cv = h("canvas", { width: 28, height: 28, class: "dl-weights" });
-    C.paint(cv, d.weights, 28, 28, "diverging");
+    const cv = h("canvas", { width: W, height: H, class: "dl-weights" });
+    C.paint(cv, d.weights, W, H, "diverging");
     const a = d.arithmetic, f = (v) => Number(v).toFixed(3);
     insp.append(h("div", { class: "dl-note", text: `${layerLabel(sizes, d.layer)}, neuron ${d.index}` }), cv,
       h("pre", { text: `z = Σ inputs × weights + bias\n  = ${f(a.positive_sum)} (positive) ${f(a.negative_sum)} (negative) + ${f(a.bias)}\n  = ${f(a.z)}\n${a.activation}(z) = ${f(a.value)}` }));
@@ -137,7 +138,7 @@ function render({ model, el }) {
   }
   function computePage() {
     const g = drawPad.grayBytes(), t0 = performance.now();
-    const pre = E.preprocess(g.gray, g.width, g.height);
+    const pre = E.preprocess(g.gray, g.width, g.height, [H, W]);
     const t = net.trace(pre.centred), ev = E.evidence(net, t), sel = model.get("selected");
     const s = { has_ink: pre.has_ink, pixels: pre.centred, activations: t.activations,
       probabilities: t.probabilities, evidence: { method: ev.method, scores: ev.scores, contributions: ev.contributions },

@@ -78,6 +78,11 @@ def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
     model: MLP = run if isinstance(run, MLP) else load_model(
         run.path if isinstance(run, Run) else run)
+    if tuple(ds.image_shape) != tuple(model.input_shape):
+        h, w = model.input_shape
+        raise ModelError(f"the model reads {h}×{w} images but {ds.name}'s are "
+                         f"{ds.image_shape[0]}×{ds.image_shape[1]}: use the dataset it was "
+                         "trained on")
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels
     o = {k: v for k, v in opt.items() if v is not None}
@@ -85,7 +90,8 @@ def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
         from digitlens.render.views import fingerprints as V
         if o.get("mode", "example") == "classes":
             return V.class_fingerprints_view(model, x, y, names)
-        idx = digit_indices(y, o.get("digit", 5), o.get("frames", 24) if animated else 1,
+        idx = digit_indices(y, o.get("digit", 5 if len(names) > 5 else 0),
+                            o.get("frames", 24) if animated else 1,
                             o.get("index", 0))
         if animated:
             return V.fingerprint_animation(model, x[idx], y[idx], x[:1000],

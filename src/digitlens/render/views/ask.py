@@ -9,11 +9,11 @@ import numpy as np
 from digitlens.analysis.dream import Dream
 from digitlens.analysis.nudge import Nudge
 from digitlens.render import colors as C
-from digitlens.render.draw import digit_tile, labelled_row, weight_tiles
+from digitlens.render.draw import digit_tile, labelled_row, scale_for, weight_tiles
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, colorbar, pad, stack, titled, upscale
 
-SCALE = 6  # 28×28 -> 168×168
+SCALE = 6  # 28×28 -> 168×168 (other sizes: as large, see draw.scale_for)
 
 
 def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Picture:
@@ -21,10 +21,11 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
     side = 28 * SCALE
     gap = 36
     cv = Canvas(side + 130, 3 * side + 2 * gap + 40)
-    diff = nudge.difference.reshape(28, 28)
+    shape = nudge.shape
+    diff = nudge.difference.reshape(shape)
     vmax = max(nudge.linf, 1e-6)
-    tiles = [digit_tile(nudge.original, SCALE), digit_tile(nudge.adversarial, SCALE),
-             upscale(C.diverging(diff, vmax), SCALE)]
+    tiles = [digit_tile(nudge.original, SCALE, shape), digit_tile(nudge.adversarial, SCALE, shape),
+             upscale(C.diverging(diff, vmax), scale_for(shape, SCALE))]
     heads = ["original", f"nudged ({nudge.method})", "change (red +, blue −)"]
     p0 = nudge.original_probabilities
     lines = [(f"reads {names[nudge.source]} ({p0[nudge.source]:.0%})", "text"),
@@ -57,12 +58,13 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
 def dreams_view(dreams: list[Dream], composed: np.ndarray, labels: list[str],
                 title: str) -> Picture:
     """A row of dreams (each stretched black..white) over the same neurons' composed weights
-    (``composed``: (784, n), red/blue), labelled with the dream's value and the best digit's;
+    (``composed``: (pixels, n), red/blue), labelled with the dream's value and the best digit's;
     ``title`` names the picture (``dreams-<title>``)."""
-    imgs = np.stack([d.image.reshape(28, 28) for d in dreams])
-    tiles = upscale(C.grey_minmax(imgs), 3)
+    shape = dreams[0].shape if dreams else (28, 28)
+    imgs = np.stack([d.image.reshape(shape) for d in dreams])
+    tiles = upscale(C.grey_minmax(imgs), scale_for(shape, 3))
     vmax = C.symmetric_limit(composed)
-    w = weight_tiles(composed, vmax, 3)
+    w = weight_tiles(composed, vmax, 3, shape)
     names = [f"{lab}: {d.activation:.3g}" for lab, d in zip(labels, dreams, strict=True)]
     best = [f"best digit {d.max_train_activation:.3g}" if d.max_train_activation is not None
             else "" for d in dreams]

@@ -83,8 +83,8 @@ def matched_pairs(c: Comparison, a: MLP, b: MLP, n: int = PAIRS) -> np.ndarray:
     for k, (i, j, s) in enumerate(chosen):
         r, col = divmod(k, cols)
         y, x = r * cell_h, col * cell_w
-        cv.paste(y, x, weight_tiles(wa[:, [i]], va, 2)[0])
-        cv.paste(y, x + 60, weight_tiles(wb[:, [j]], vb, 2)[0])
+        cv.paste(y, x, weight_tiles(wa[:, [i]], va, 2, a.input_shape)[0])
+        cv.paste(y, x + 60, weight_tiles(wb[:, [j]], vb, 2, b.input_shape)[0])
         cv.text(y + 59, x, f"A{i} ↔ B{j}", 10, colour="muted")
         cv.text(y + 71, x, f"similarity {s:+.2f}", 10, True)
     return cv.idx

@@ -51,7 +51,7 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
 def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
                 class_names: list[str] | None = None) -> Picture:
     """Confusion matrix beside the gallery of the most confident mistakes."""
-    names = class_names or list(model.meta.get("class_names") or [str(i) for i in range(10)])
+    names = class_names or list(model.class_names)
     ev = evaluate_model(model, images, labels)
     cm = charts.confusion(ev.confusion, names)
     gal, items = gallery(images, labels, ev, names, n)
@@ -59,7 +59,7 @@ def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
         len(items), f"The {len(items)} most confident mistakes")
     gal = C.to_rgb(titled(gal, title,
                           subtitle="orange frame: misclassified; under each: the true "
-                                   f"{'digit' if max(map(len, names)) <= 2 else 'class'}, "
+                                   f"{'digit' if all(n.isdigit() for n in names) else 'class'}, "
                                    "then the network's top two guesses"))
     h = max(cm.shape[0], gal.shape[0])
     rgb = np.full((h, cm.shape[1] + 20 + gal.shape[1], 3), 255, np.uint8)

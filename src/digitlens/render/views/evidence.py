@@ -13,11 +13,11 @@ from digitlens.analysis.attribution import Evidence, evidence
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.render import colors as C
-from digitlens.render.draw import as_image28, digit_tile
+from digitlens.render.draw import as_image28, digit_tile, scale_for
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import Canvas, colorbar, fit_size, upscale
 
-TILE = 84   # each class's 28×28 images drawn 3× larger
+TILE = 84   # each class's images drawn 84 px wide (28×28 3× larger)
 GAP = 12
 BAR_H = 70
 LEFT = 150
@@ -51,14 +51,15 @@ class EvidenceLayout:
         self.vmax_w = max(C.symmetric_limit(e.class_weights) for e in ev_ref)
         self.vmax_c = max(C.symmetric_limit(e.contributions, 99.9) for e in ev_ref)
         self.vmax_s = max(float(np.max(np.abs(e.scores))) for e in ev_ref) * 1.1 or 1.0
-        self.width = LEFT + self.n * (TILE + GAP) + 10
+        # at least ten classes wide: the row titles and the legend's notes need the room
+        self.width = LEFT + max(self.n, 10) * (TILE + GAP) + 10
         self.rows_y = [TOP, TOP + ROW_STEP, TOP + 2 * ROW_STEP]
         self.height = self.rows_y[2] + 2 * BAR_H + 40 + 70
 
     def draw(self, ev: Evidence, x: np.ndarray, label: int | None) -> np.ndarray:
         cv = Canvas(self.height, self.width)
         cv.text(self.rows_y[0] - 44, 10, "input", 12, True)
-        cv.paste(self.rows_y[0], 10, digit_tile(x, 4))
+        cv.paste(self.rows_y[0], 10, digit_tile(x, 4, self.model.input_shape))
         if label is not None:
             cv.text(self.rows_y[0] + 118, 10, f"true {self.names[label]}", 12, True, "true")
         ok = label is None or ev.prediction == label
@@ -66,8 +67,11 @@ class EvidenceLayout:
                 "true" if ok else "wrong")
         cv.text(self.rows_y[0] + 150, 10, f"{ev.probabilities[ev.prediction]:.0%} sure", 11,
                 colour="muted")
-        w = upscale(C.diverging(ev.class_weights.T.reshape(-1, 28, 28), self.vmax_w), 3)
-        c = upscale(C.diverging(ev.contributions.T.reshape(-1, 28, 28), self.vmax_c), 3)
+        shape = self.model.input_shape
+        s_up = scale_for(shape, 3)
+        w = upscale(C.diverging(ev.class_weights.T.reshape(-1, *shape), self.vmax_w), s_up)
+        c = upscale(C.diverging(ev.contributions.T.reshape(-1, *shape), self.vmax_c), s_up)
+        pad_y, pad_x = (TILE - w.shape[1]) // 2, (TILE - w.shape[2]) // 2  # centred in TILE
         labels = [row_label(ev.method), PRODUCT[ev.method], Z_LABEL[ev.method]]
         for r, text in enumerate(labels):
             cv.text(self.rows_y[r] - 19, LEFT, text, 12, True)
@@ -79,8 +83,8 @@ class EvidenceLayout:
                                                    else None)
             cv.text(6 + (16 - head) // 2, x0 + TILE // 2, self.names[k], head, True,
                     highlight or "text", "centre")
-            cv.paste(self.rows_y[0], x0, w[k])
-            cv.paste(self.rows_y[1], x0, c[k])
+            cv.paste(self.rows_y[0] + pad_y, x0 + pad_x, w[k])
+            cv.paste(self.rows_y[1] + pad_y, x0 + pad_x, c[k])
             if highlight:
                 for y in self.rows_y[:2]:
                     cv.rect(y - 3, x0 - 3, TILE + 6, TILE + 6, C.INDEX[highlight], 3)
@@ -106,8 +110,7 @@ class EvidenceLayout:
 
 
 def _names(model: MLP, class_names: list[str] | None) -> list[str]:
-    return class_names or list(model.meta.get("class_names") or
-                               [str(i) for i in range(model.sizes[-1])])
+    return class_names or list(model.class_names)
 
 
 def evidence_panel(model: MLP, image: np.ndarray, label: int | None = None,
@@ -115,7 +118,8 @@ def evidence_panel(model: MLP, image: np.ndarray, label: int | None = None,
     """The panels for one digit."""
     ev = evidence(model, image, method)
     lay = EvidenceLayout(model, ev.method, [ev], _names(model, class_names))
-    return Picture(lay.draw(ev, as_image28(model.as_input(image)[0]), label), "evidence",
+    return Picture(lay.draw(ev, as_image28(model.as_input(image)[0], model.input_shape), label),
+                   "evidence",
                    caption(ev.method), {"method": ev.method, "scores": ev.scores.tolist(),
                                         "prediction": ev.prediction,
                                         "vmax_weights": lay.vmax_w,
@@ -147,7 +151,8 @@ def evidence_animation(model: MLP, images: np.ndarray, labels: np.ndarray | None
     xs = model.as_input(images)
 
     def frame(i: int) -> np.ndarray:
-        return lay.draw(evs[i], as_image28(xs[i]), None if labels is None else int(labels[i]))
+        return lay.draw(evs[i], as_image28(xs[i], model.input_shape),
+                        None if labels is None else int(labels[i]))
 
     return Animation(len(images), frame, fps, "evidence", caption(evs[0].method),
                      {"method": evs[0].method, "scores": [e.scores.tolist() for e in evs],

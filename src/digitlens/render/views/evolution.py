@@ -17,7 +17,7 @@ from digitlens.errors import ModelError, bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
 from digitlens.render import colors as C
-from digitlens.render.draw import grid_scale, vector_tiles, weight_tiles
+from digitlens.render.draw import grid_scale, scale_for, vector_tiles, weight_tiles
 from digitlens.render.image import Animation
 from digitlens.render.tiles import Canvas, colorbar, grid_shape, mosaic, text_width, with_bias_bars
 
@@ -71,17 +71,19 @@ class EvolutionLayout:
         self.last_epoch = max(last_epoch, 1)
         g = grid_shape(self.n_hidden) if self.n_hidden else (1, 1)
         self.hidden_grid = g
-        self.hscale = 2 if self.n_hidden <= 100 else 1
-        tile = 28 * self.hscale
+        self.shape = model.input_shape
+        self.hscale = 2 if self.n_hidden <= 100 else 1  # as for 28×28; scale_for matches it
+        px = scale_for(self.shape, self.hscale)
+        tile_h, tile_w = self.shape[0] * px, self.shape[1] * px
         self.bar = 3 + self.hscale
-        cell_w, cell_h = tile + 1 + self.bar + 3, tile + 3
+        cell_w, cell_h = tile_w + 1 + self.bar + 3, tile_h + 3
         self.mosaic_w = g[1] * cell_w - 3 if self.n_hidden else 0
         self.mosaic_h = g[0] * cell_h - 3 if self.n_hidden else 0
         top, left = 52, 16
         self.hidden_at = (top + 22, left)
-        # output neurons: weights over the last hidden layer (or the input for 784-10 nets)
+        # output neurons: weights over the last hidden layer (or the input, no hidden layer)
         n_prev = model.sizes[-2]
-        self.out_grid = grid_shape(n_prev) if n_prev != 784 else (28, 28)
+        self.out_grid = grid_shape(n_prev) if model.n_layers > 1 else self.shape
         self.oscale = grid_scale(self.out_grid, 56)
         ow = self.out_grid[1] * self.oscale + 1 + 5
         oh = self.out_grid[0] * self.oscale
@@ -93,7 +95,8 @@ class EvolutionLayout:
         x_right = left + max(self.mosaic_w, head_w) + (30 if self.n_hidden else 0)
         self.out_at = (top + 22, x_right)
         out_block_w = self.out_cols * self.out_cell[1]
-        self.curve_at = (self.out_at[0] + 2 * self.out_cell[0] + 46, x_right)
+        out_rows = -(-model.sizes[-1] // self.out_cols)
+        self.curve_at = (self.out_at[0] + out_rows * self.out_cell[0] + 46, x_right)
         self.curve_w = max(CURVE_W, out_block_w - 10)
         legend_y = max(self.hidden_at[0] + self.mosaic_h, self.curve_at[0] + CURVE_H + 30) + 14
         self.legend_y = legend_y
@@ -107,11 +110,12 @@ class EvolutionLayout:
     def _hidden_title(self, model: MLP) -> str:
         shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
             if model.sizes[1] > self.n_hidden else ""
-        return f"Hidden layer{shown}: each neuron's 784 input weights, bias bar at right"
+        return (f"Hidden layer{shown}: each neuron's {model.sizes[0]} input weights, bias bar "
+                "at right")
 
     def output_title(self, model: MLP) -> str:
-        """Whose weights the output grids are: the pixels (784-10), the mosaic's neurons (one
-        hidden layer) or the last hidden layer's, which the mosaic does not show."""
+        """Whose weights the output grids are: the pixels (no hidden layer), the mosaic's neurons
+        (one hidden layer) or the last hidden layer's, which the mosaic does not show."""
         if model.n_layers == 1:
             return "Output neurons: one weight per pixel"
         grid = "×".join(map(str, self.out_grid))
@@ -125,7 +129,7 @@ class EvolutionLayout:
             cv.text(self.hidden_at[0] - 20, self.hidden_at[1], self.hidden_title, 12, True)
         y, x = self.out_at
         cv.text(y - 20, x, self.output_title(model), 12, True)
-        for i, name in enumerate(self.class_names[:10]):
+        for i, name in enumerate(self.class_names):
             r, c = divmod(i, self.out_cols)
             cv.text(y + r * self.out_cell[0] + self.out_cell[0] - 18,
                     x + c * self.out_cell[1] + (self.out_cell[1] - 10) // 2, name, 12,
@@ -177,7 +181,7 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
     fr = load_frames(run, every, test, only)
     fps = fps or (8.0 if len(fr.epochs) > 40 else 2.0)
     first = fr.models[-1]
-    names = class_names or list(first.meta.get("class_names") or [str(i) for i in range(10)])
+    names = class_names or list(first.class_names)
     lay = EvolutionLayout(first, fr.epochs[-1], names)
     mask = lay.curve_mask(fr.epochs, fr.accuracy)
     vmax_h = [C.symmetric_limit(m.weights[0][:, :lay.n_hidden]) if lay.n_hidden else 1.0
@@ -200,10 +204,10 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
         cv.idx = lay.base.idx.copy()
         if lay.n_hidden:
             w = m.weights[0][:, :lay.n_hidden]
-            tiles = weight_tiles(w, vmax_h[i], lay.hscale)
+            tiles = weight_tiles(w, vmax_h[i], lay.hscale, lay.shape)
             tiles = with_bias_bars(tiles, C.bias(m.biases[0][:lay.n_hidden], vmax_b[i]), lay.bar)
             cv.paste(*lay.hidden_at, mosaic(tiles, lay.hidden_grid[1], 3))
-        wo = C.diverging(m.weights[-1].T, vmax_o[i])  # (10, n_prev)
+        wo = C.diverging(m.weights[-1].T, vmax_o[i])  # (classes, n_prev)
         otiles = vector_tiles(wo, lay.out_grid, lay.oscale)
         otiles = with_bias_bars(otiles, C.bias(m.biases[-1], vmax_b[i]), 5)
         y, x = lay.out_at

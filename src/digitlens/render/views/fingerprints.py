@@ -14,7 +14,15 @@ from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.render.draw import cells_row, digit_tile, layer_grid, outlined
 from digitlens.render.image import Animation, Picture
-from digitlens.render.tiles import Canvas, colorbar, grid_shape, stack, text_width, titled
+from digitlens.render.tiles import (
+    Canvas,
+    colorbar,
+    fit_size,
+    grid_shape,
+    stack,
+    text_width,
+    titled,
+)
 
 PANEL = 192  # the longer side of each hidden layer's grid, in pixels
 
@@ -25,8 +33,7 @@ def layer_names(model: MLP) -> list[str]:
 
 
 def names_of(model: MLP, class_names: list[str] | None) -> list[str]:
-    return class_names or list(model.meta.get("class_names") or
-                               [str(i) for i in range(model.sizes[-1])])
+    return class_names or list(model.class_names)
 
 
 def layer_image(values: np.ndarray, vmax: float, is_output: bool, panel: int) -> np.ndarray:
@@ -61,7 +68,7 @@ class FingerprintLayout:
         pred = int(t.prediction[0])
         cv = Canvas(self.height, self.width)
         cv.text(8, self.x[0], "input", 12, True)
-        cv.paste(self.top, self.x[0], digit_tile(t.activations[0][0], 4))
+        cv.paste(self.top, self.x[0], digit_tile(t.activations[0][0], 4, self.model.input_shape))
         if label is not None:
             cv.text(self.top + 118, self.x[0], f"true {self.names[label]}", 12, True, "true")
             cv.text(self.top + 134, self.x[0], f"predicted {self.names[pred]}", 12, True,
@@ -131,12 +138,14 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
     col_w = 104
     rows = []
     head = Canvas(24, 130 + len(names) * col_w)
+    size = fit_size(names, col_w - 8, (18, 16, 14, 12, 11, 10))
     for c, name in enumerate(names):
-        head.text(0, 130 + c * col_w + 48, name, 18, True, align="centre")
+        head.text((18 - size) // 2, 130 + c * col_w + 48, name, size, True, align="centre")
     rows.append(head.idx)
-    digits = [outlined(digit_tile(x[np.asarray(labels) == c].mean(axis=0), 3))
+    digits = [outlined(digit_tile(x[np.asarray(labels) == c].mean(axis=0), 3, model.input_shape))
               for c in range(len(names))]
-    rows.append(_row("mean digit", "", digits, [""] * len(names), col_w))
+    mean_of = "mean digit" if all(len(n) <= 2 for n in names) else "mean image"
+    rows.append(_row(mean_of, "", digits, [""] * len(names), col_w))
     for k, m in enumerate(fp.means):
         vmax = float(np.max(m)) or 1.0
         imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
@@ -145,7 +154,9 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
         rows.append(_row(layer_names(model)[k], f"read-out {fp.readout_accuracy[k]:.0%}",
                          imgs, notes, col_w))
     legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
-    img = titled(stack([*rows, legend], gap=14), "Mean fingerprint of each digit",
+    digits_only = all(len(n) <= 2 for n in names)
+    img = titled(stack([*rows, legend], gap=14),
+                 f"Mean fingerprint of each {'digit' if digits_only else 'class'}",
                  subtitle="r 0.9 vs 0.6: single digits correlate 0.9 on average with their own "
                           "class's mean and 0.6 with the closest other class's (1 = identical); "
                           "read-out: how often the nearest mean names the right digit")

@@ -52,10 +52,10 @@ def shown_neurons(rep: NeuronReport) -> np.ndarray:
 def neuron_mosaic(model: MLP, rep: NeuronReport, width: int = 0) -> np.ndarray:
     """The layer's neurons ranked most → least important, each framed by its status, over a
     colour key that wraps to fit ``width`` (or the mosaic's width if wider)."""
-    w = composed_weights(model, rep.layer)  # (784, n)
+    w = composed_weights(model, rep.layer)  # (pixels, n)
     order = shown_neurons(rep)
     scale = 2 if len(order) <= SCALE_UP_TO else 1
-    tiles = weight_tiles(w[:, order], C.symmetric_limit(w), scale)
+    tiles = weight_tiles(w[:, order], C.symmetric_limit(w), scale, model.input_shape)
     tiles = framed(tiles, status_colours(rep)[order], 2)
     cols = grid_shape(len(order))[1]
     img = mosaic(tiles, cols, 4)
@@ -112,4 +112,6 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
     rgb[rgb_top.shape[0] + 16:, : chart.shape[1]] = chart
     verdict = {0: "", 1: " It is redundant, as S3 suspected from the pale tiles."}.get(
         rep.redundant, " They are redundant, as S3 suspected from the pale tiles.")
+    if model.input_shape != (28, 28):  # S3's story is about MNIST's nets
+        verdict = verdict.split(",")[0] + "." if verdict else ""
     return Picture(rgb, "neurons", redundancy_sentence(rep) + verdict, rep.to_dict())

@@ -1,4 +1,4 @@
-"""View 3 (S2, S3): what each neuron looks for, as 28×28 weight images.
+"""View 3 (S2, S3): what each neuron looks for, as weight images of the input's shape.
 
 First-layer weights directly, in S2's min-max grey or S3's diverging red/blue with a bias bar;
 deeper neurons through weights composed across layers (W1·W2, W1·W2·W3), output neurons
@@ -13,7 +13,7 @@ from digitlens.analysis.compose import all_composed
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.render import colors as C
-from digitlens.render.draw import labelled_row
+from digitlens.render.draw import MNIST_SHAPE, labelled_row, scale_for
 from digitlens.render.image import Picture
 from digitlens.render.tiles import (
     colorbar,
@@ -35,10 +35,13 @@ def check_style(style: str) -> None:
         raise bad_param("style", f"one of {', '.join(STYLES)}", style)
 
 
-def tiles_of(w: np.ndarray, style: str, per_tile: bool, scale: int) -> tuple[np.ndarray, float]:
-    """(784, n) weights -> (n, 28·scale, 28·scale) tiles and the shared limit (0 if per tile).
+def tiles_of(w: np.ndarray, style: str, per_tile: bool, scale: int,
+             shape: tuple[int, int] = MNIST_SHAPE) -> tuple[np.ndarray, float]:
+    """(pixels, n) weights -> (n, h·s, w·s) tiles of the input ``shape`` (s: ``scale`` for
+    28×28, matched in size otherwise) and the shared limit (0 if per tile).
     Diverging tiles are centred on zero: shared ±limit, or each tile its own max |w|."""
-    imgs = np.asarray(w, np.float64).T.reshape(-1, 28, 28)
+    imgs = np.asarray(w, np.float64).T.reshape(-1, *shape)
+    scale = scale_for(shape, scale)
     if style == "grey":
         return upscale(C.grey_minmax(imgs), scale), 0.0
     if per_tile:
@@ -58,25 +61,24 @@ def legend_for(style: str, vmax: float, what: str) -> np.ndarray:
 
 
 def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES) -> Picture:
-    """Every first-layer neuron's 784 weights as an image (the first ``max_neurons``)."""
+    """Every first-layer neuron's weights as an image (the first ``max_neurons``)."""
     check_style(style)
     n = min(model.sizes[1], max_neurons)
     w = model.weights[0][:, :n]
     scale = 2 if n <= MAX_TILES else 1
-    tiles, vmax = tiles_of(w, style, False, scale)
+    tiles, vmax = tiles_of(w, style, False, scale, model.input_shape)
     parts = []
     if style == "diverging":
         b = model.biases[0][:n]
         bmax = C.symmetric_limit(b, 100)
-        tiles = with_bias_bars(tiles, C.bias(b, bmax), 2 + scale)
+        tiles = with_bias_bars(tiles, C.bias(b, bmax), 2 + scale_for(model.input_shape, scale))
         legends = stack([legend_for(style, vmax, "weight"),
                          colorbar("bias", (f"−{bmax:.2g}", "0", f"+{bmax:.2g}"), "bias", 100)],
                         axis=1, gap=30)
     else:
         legends = legend_for(style, vmax, "weight")
-    if model.n_layers == 1:  # a 784-10 net: these are the output neurons, label them
-        names = list(model.meta.get("class_names") or [str(i) for i in range(n)])
-        parts.append(labelled_row(tiles, names[:n], 8, 13, bold=True))
+    if model.n_layers == 1:  # no hidden layer: these are the output neurons, label them
+        parts.append(labelled_row(tiles, list(model.class_names)[:n], 8, 13, bold=True))
     else:
         parts.append(mosaic(tiles, grid_shape(n)[1], 3))
     parts.append(legends)
@@ -84,7 +86,8 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
     shown = f" (first {n} of {model.sizes[1]})" if n < model.sizes[1] else ""
     sub = ("red: a bright pixel there excites the neuron, blue: inhibits; bar: bias"
            if style == "diverging" else "black = its lowest weight, white = its highest (S2)")
-    img = titled(stack(parts, gap=14), f"Each tile is {what}'s 784 input weights{shown}",
+    img = titled(stack(parts, gap=14), f"Each tile is {what}'s {model.sizes[0]} input weights"
+                 f"{shown}",
                  subtitle=sub)
     return Picture(img, "weights", "These are the patterns the first layer compares each digit "
                    "with. Some look like strokes, many look like noise that only the next layer "
@@ -96,7 +99,8 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
     """Composed weights W1·…·Wl for every layer after the first, output neurons included; each
     tile on its own scale, since composed magnitudes differ wildly between neurons."""
     check_style(style)
-    names = class_names or list(model.meta.get("class_names") or [str(i) for i in range(10)])
+    names = class_names or list(model.class_names)
+    ih, iw = model.input_shape
     comps = all_composed(model)
     sections = []
     for layer in range(1 if model.n_layers > 1 else 0, model.n_layers):
@@ -105,12 +109,12 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
         product = "·".join(f"W{k + 1}" for k in range(layer + 1))
         out = layer == model.n_layers - 1
         if out:
-            tiles, _ = tiles_of(w, style, True, 3)
+            tiles, _ = tiles_of(w, style, True, 3, model.input_shape)
             body = labelled_row(tiles, names[: len(tiles)], 8, 14, bold=True)
             title = f"Output neurons: {product}"
         else:
             scale = 2 if n <= MAX_TILES else 1
-            tiles, _ = tiles_of(w[:, :n], style, True, scale)
+            tiles, _ = tiles_of(w[:, :n], style, True, scale, model.input_shape)
             body = mosaic(tiles, grid_shape(n)[1], 3)
             more = f", first {n} of {w.shape[1]}" if n < w.shape[1] else ""
             title = f"Hidden layer {layer + 1} ({count(w.shape[1], 'neuron')}{more}): {product}"
@@ -120,7 +124,7 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
                  "through the layers", subtitle="a linear picture: biases and activations are "
                  "left out, so read it as 'roughly what this neuron wants to see'")
     return Picture(img, "composed", "Multiply the weight matrices together and each deeper "
-                   "neuron gets a 28×28 picture too. With strong L2 (S3) the output neurons' "
+                   f"neuron gets a {ih}×{iw} picture too. With strong L2 (S3) the output neurons' "
                    "pictures are smooth and some trace their digit's strokes; in a big net "
                    "trained without it they look like noise, because each output relies on "
                    "many features at once.",
@@ -135,12 +139,12 @@ def compare_training(small: MLP, full: MLP, small_label: str = "500 images",
     if small.sizes != full.sizes:
         raise bad_param("compare", f"a run with the same layer sizes {list(full.sizes)}",
                         list(small.sizes))
-    names = class_names or list(full.meta.get("class_names") or [str(i) for i in range(10)])
+    names = class_names or list(full.class_names)
     rows = []
     for label, m in ((small_label, small), (full_label, full)):
         w = all_composed(m)[-1]
         for style in STYLES:
-            tiles, _ = tiles_of(w, style, True, 3)
+            tiles, _ = tiles_of(w, style, True, 3, m.input_shape)
             how = "red/blue" if style == "diverging" else "min-max grey"
             rows.append(titled(labelled_row(tiles, names, 8, 13, bold=True),
                                f"Trained on {label} ({how})", 13))

@@ -47,9 +47,9 @@ export function paint(canvas, values, w, h, kind = "gray", scale = null) {
   ctx.putImageData(img, 0, 0);
 }
 
-// uint8 test images (0..255) as lists.
-export function paintDigit(canvas, pixels) {
-  paint(canvas, pixels, 28, 28, "gray", 255);
+// uint8 test images (0..255) as lists, of `shape` [h, w] (MNIST's 28×28 unless told).
+export function paintDigit(canvas, pixels, shape = [28, 28]) {
+  paint(canvas, pixels, shape[1], shape[0], "gray", 255);
 }
 
 export function downloadCanvas(canvas, name) {

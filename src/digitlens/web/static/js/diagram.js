@@ -21,21 +21,25 @@ export class Diagram {
     canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });
   }
 
-  // Columns: input 28×28, hidden layers as tall grids, output as a column of 10 circles.
-  setModel(sizes, classNames, activations = []) {
+  // Columns: the input image (28×28 for MNIST), hidden layers as tall grids, output as a
+  // column of one circle per class.
+  setModel(sizes, classNames, activations = [], shape = [28, 28]) {
     this.sizes = sizes; this.classNames = classNames; this.activations = activations;
+    this.shape = shape;
     this.data = null; this.tip.hidden = true;  // the former model's numbers fit no longer
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
     const cols = [];
-    const inCell = 4;
-    cols.push({ layer: -1, n: sizes[0], rows: 28, cols: 28, cell: inCell, w: 28 * inCell, h: 28 * inCell });
+    const [inH, inW] = shape, inCell = Math.max(1, Math.floor(112 / Math.max(inH, inW)));  // 4 for 28×28
+    cols.push({ layer: -1, n: sizes[0], rows: inH, cols: inW, cell: inCell, w: inW * inCell, h: inH * inCell });
     const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
     const cell = Math.max(4, Math.min(22, ...shapes.map(([rows]) => Math.floor(avail / rows))));
     shapes.forEach(([rows, cs], l) => {
       cols.push({ layer: l, n: sizes[l + 1], rows, cols: cs, cell, w: cs * cell, h: rows * cell });
     });
     const outGap = Math.min(32, avail / sizes[n - 1]);
-    cols.push({ layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: 70, h: outGap * sizes[n - 1] });
+    const longest = Math.max(...classNames.map((c) => Math.min(12, String(c).length)));
+    const outW = longest > 2 ? 70 + 7 * longest : 70;  // room for names beside the circles
+    cols.push({ layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] });
     const total = cols.reduce((s, c) => s + c.w, 0);
     const W = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));
     const space = (W - 40 - total) / (cols.length - 1);
@@ -101,7 +105,7 @@ export class Diagram {
         if (v > cut) firing++;
       }
       if (ci === 0) {  // the input as an image, scaled up without smoothing (one draw call)
-        paint(this.inputCanvas ||= document.createElement("canvas"), values, 28, 28, "gray");
+        paint(this.inputCanvas ||= document.createElement("canvas"), values, this.shape[1], this.shape[0], "gray");
         ctx.imageSmoothingEnabled = false;
         ctx.drawImage(this.inputCanvas, c.x, c.y, c.w, c.h);
       }
@@ -115,7 +119,7 @@ export class Diagram {
       }
       ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif";
       ctx.textAlign = "center";
-      const title = ci === 0 ? "input 28×28" : `hidden layer ${ci} · ${c.n}`;
+      const title = ci === 0 ? `input ${this.shape[0]}×${this.shape[1]}` : `hidden layer ${ci} · ${c.n}`;
       ctx.fillText(title, c.x + c.w / 2, 18);
       ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
       ctx.fillText(ci === 0 ? `${firing} inked pixels` : act === "sigmoid" ? `${firing} above 0.5`
@@ -147,12 +151,22 @@ export class Diagram {
       ctx.fillStyle = css(activationColor(probs[i])); ctx.fill();
       const sel = this.selected && this.selected.layer === c.layer && this.selected.index === i;
       ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? "#f08c00" : "#c9d1dc"; ctx.stroke();
+      // a digit fits in its circle; a longer class name goes beside it, before the probability
+      const name = String(this.classNames[i] ?? i), inside = name.length <= 2;
       ctx.fillStyle = probs[i] > 0.55 ? "#1d2433" : "#fff";
       ctx.font = `${data.prediction === i ? 700 : 500} 12px system-ui, sans-serif`;
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
-      ctx.fillText(this.classNames[i] ?? i, x, y + 0.5);
-      ctx.fillStyle = "#667085"; ctx.textAlign = "left"; ctx.font = "11.5px system-ui, sans-serif";
-      if (data.has_ink !== false) ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, x + radius + 6, y + 0.5);
+      if (inside) ctx.fillText(name, x, y + 0.5);
+      ctx.textAlign = "left";
+      let tx = x + radius + 6;
+      if (!inside) {
+        const short = name.length > 12 ? `${name.slice(0, 11)}…` : name;
+        ctx.fillStyle = "#1d2433";
+        ctx.fillText(short, tx, y + 0.5);
+        tx += ctx.measureText(short).width + 5;
+      }
+      ctx.fillStyle = "#667085"; ctx.font = "11.5px system-ui, sans-serif";
+      if (data.has_ink !== false) ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, tx, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }
   }
@@ -187,7 +201,7 @@ export class Diagram {
     this.canvas.style.cursor = h.layer >= 0 ? "pointer" : "default";
     const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
     const out = h.ci === this.layout.cols.length - 1;
-    const name = h.ci === 0 ? `pixel (${Math.floor(h.index / 28)}, ${h.index % 28})`
+    const name = h.ci === 0 ? `pixel (${Math.floor(h.index / this.shape[1])}, ${h.index % this.shape[1]})`
       : out ? `output ${this.classNames[h.index] ?? h.index}` : `hidden ${h.ci} · neuron ${h.index}`;
     const r = this.canvas.getBoundingClientRect();
     this.tip.textContent = `${name}: ${v.toFixed(3)}${h.layer >= 0 ? " · click to inspect" : ""}`;

@@ -4,6 +4,8 @@
 // it is delivered as soon as the pointer moves, while pointermove waits for the next frame,
 // up to 16 ms later, and that wait was half of the page's input-to-answer time.
 
+import { input } from "./state.js";
+
 const WIDTHS = { thin: 12, medium: 18, thick: 26 };
 
 export class DrawPad {
@@ -88,12 +90,13 @@ export class DrawPad {
     this.redraw(); this.changed();
   }
 
-  // Show a 28×28 uint8 digit as the drawing (the test-set browser loads digits this way).
+  // Show a uint8 image of the model's input shape as the drawing (the test-set browser loads
+  // digits this way).
   setBackground(pixels) {
-    const small = document.createElement("canvas");
-    small.width = small.height = 28;
-    const sctx = small.getContext("2d"), img = sctx.createImageData(28, 28);
-    for (let i = 0; i < 784; i++) {
+    const small = document.createElement("canvas"), [H, W] = input.shape;
+    small.width = W; small.height = H;
+    const sctx = small.getContext("2d"), img = sctx.createImageData(W, H);
+    for (let i = 0; i < W * H; i++) {
       img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = pixels[i];
       img.data[4 * i + 3] = 255;
     }

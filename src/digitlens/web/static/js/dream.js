@@ -4,19 +4,21 @@
 
 import { api, servedLocally } from "./api.js";
 import { paint } from "./colors.js";
+import { input } from "./state.js";
 
 export async function showDream(el, run, layer, neuron) {
   const imgs = el.querySelector(".insp-imgs");
   if (!imgs || !run || servedLocally()) return;  // dreams are computed on the server
   const fig = document.createElement("figure");
   fig.dataset.testid = "dream";
-  fig.innerHTML = `<canvas width="28" height="28"></canvas>dream: its real optimum<br><small>dreaming…</small>`;
+  const [H, W] = input.shape;
+  fig.innerHTML = `<canvas width="${W}" height="${H}"></canvas>dream: its real optimum<br><small>dreaming…</small>`;
   imgs.appendChild(fig);
   try {
     const d = await api("api/dream", { run: run.name, layer, neuron });
     if (!fig.isConnected) return;  // another neuron was picked meanwhile
     const lo = Math.min(...d.image), hi = Math.max(...d.image);
-    paint(fig.querySelector("canvas"), d.image.map((v) => (v - lo) / ((hi - lo) || 1)), 28, 28);
+    paint(fig.querySelector("canvas"), d.image.map((v) => (v - lo) / ((hi - lo) || 1)), W, H);
     const small = fig.querySelector("small");
     small.dataset.testid = "dream-value";
     const what = d.kind === "output" ? "score z" : "value";

@@ -12,9 +12,9 @@
 // exported from here too: this module is the engine's one entry point.
 
 import { EngineError } from "./engine-error.js";
-import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, preprocess, resize } from "./preprocess.js";
+import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
 
-export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, MAX_SIDE, preprocess, resize };
+export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;
@@ -121,9 +121,7 @@ function readNetwork(doc) {
   if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
     throw new EngineError("sizes must be a list of at least two positive integers");
   }
-  if (sizes[0] !== FIELD * FIELD) {
-    throw new EngineError(`this network takes ${sizes[0]} inputs; the page draws 28×28 = 784-pixel digits`);
-  }
+  const shape = inputShape(doc.input?.shape, sizes[0]);
   if (sizes.reduce((n, s, i) => (i ? n + sizes[i - 1] * s : n), 0) > 50_000_000) {
     throw new EngineError("this network is too large to run in the page (over 50 million weights)");
   }
@@ -145,12 +143,28 @@ function readNetwork(doc) {
   const classes = doc.output?.classes;
   const names = Array.isArray(classes) && classes.length === sizes.at(-1) ? classes.map(String)
     : Array.from({ length: sizes.at(-1) }, (_, i) => String(i));
-  return new Network(sizes, activations, weights, biases, names, doc.provenance || {});
+  return new Network(sizes, activations, weights, biases, names, doc.provenance || {}, shape);
+}
+
+// The image the network reads: input.shape [h, w] when the document gives it (it must hold
+// exactly sizes[0] pixels), else as nn/mlp.default_input_shape guesses: 28×28 for 784, a
+// square for a square number, else one row.
+function inputShape(given, n) {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length !== 2 || !given.every((s) => Number.isInteger(s) && s > 0)
+        || given[0] * given[1] !== n) {
+      throw new EngineError(`input.shape must be [height, width] of the network's ${n} inputs, got ${JSON.stringify(given)?.slice(0, 40)}`);
+    }
+    return [given[0], given[1]];
+  }
+  const side = Math.round(Math.sqrt(n));
+  return side * side === n ? [side, side] : [1, n];
 }
 
 export class Network {
-  constructor(sizes, activations, weights, biases, classNames, provenance = {}) {
+  constructor(sizes, activations, weights, biases, classNames, provenance = {}, inputShape = null) {
     this.sizes = sizes; this.activations = activations;
+    this.inputShape = inputShape || [1, sizes[0]];
     this.weights = weights; this.biases = biases;
     this.classNames = classNames; this.provenance = provenance;
   }
@@ -178,7 +192,7 @@ export class Network {
   }
 
   /**
-   * The forward pass of one input (MLP.trace): `pixels` 784 values in 0..1. Returns
+   * The forward pass of one input (MLP.trace): `pixels` sizes[0] values in 0..1. Returns
    * {input, zs, activations (per layer, output last), probabilities, prediction, knockout}.
    */
   trace(pixels, { knockout } = {}) {
@@ -253,7 +267,7 @@ export class Network {
 /**
  * Per-class evidence for one traced input (analysis.attribution.evidence, ink only): for a
  * single-layer net input × weights, otherwise gradient of each class's score × input.
- * contributions: Float32Array (classes × 784) with .shape; scores: the output z.
+ * contributions: Float32Array (classes × inputs) with .shape; scores: the output z.
  */
 export function evidence(net, trace) {
   const nIn = net.sizes[0], C = net.sizes.at(-1), x = trace.input;
@@ -404,12 +418,13 @@ export function arithmetic(net, trace, layer, index, top = 8) {
   };
 }
 
-/** (784 × n) weights composed through the layers up to `layer` (analysis.compose). */
+/** (inputs × n) weights composed through the layers up to `layer` (analysis.compose). */
 export function composedWeights(net, layer) {
+  const P = net.sizes[0];
   let acc = Float64Array.from(net.weights[0]), n = net.sizes[1];
   for (let l = 1; l <= layer; l++) {
-    const w = net.weights[l], m = net.sizes[l + 1], next = new Float64Array(784 * m);
-    for (let p = 0; p < 784; p++) {
+    const w = net.weights[l], m = net.sizes[l + 1], next = new Float64Array(P * m);
+    for (let p = 0; p < P; p++) {
       for (let i = 0; i < n; i++) {
         const v = acc[p * n + i];
         if (v === 0) continue;
@@ -418,17 +433,19 @@ export function composedWeights(net, layer) {
     }
     acc = next; n = m;
   }
-  return withShape(acc, [784, n]);
+  return withShape(acc, [P, n]);
 }
 
-/** A neuron's incoming weights and composed 28×28 image (for an inspector without server). */
+/** A neuron's incoming weights and composed input-shaped image (an inspector without server). */
 export function neuronWeights(net, layer, index) {
   const nIn = net.sizes[layer], nOut = net.sizes[layer + 1], w = net.weights[layer];
   const incoming = new Float64Array(nIn);
   for (let i = 0; i < nIn; i++) incoming[i] = w[i * nOut + index];
-  const comp = composedWeights(net, layer), m = comp.shape[1], composed = new Float64Array(784);
-  for (let p = 0; p < 784; p++) composed[p] = comp[p * m + index];
-  return { incoming, incoming_shape: gridShape(nIn), composed, bias: net.biases[layer][index] };
+  const P = net.sizes[0], comp = composedWeights(net, layer), m = comp.shape[1];
+  const composed = new Float64Array(P);
+  for (let p = 0; p < P; p++) composed[p] = comp[p * m + index];
+  return { incoming, incoming_shape: layer === 0 ? net.inputShape : gridShape(nIn), composed,
+           bias: net.biases[layer][index] };
 }
 
 /** Rows × columns for showing n values (analysis.inspector.grid_shape). */
@@ -441,12 +458,12 @@ export function gridShape(n) {
   return [Math.ceil(n / cols), cols];
 }
 
-/** Accuracy and predictions over many uint8 digits (784 bytes each), with knock-outs. */
+/** Accuracy and predictions over many uint8 images (one per input size), with knock-outs. */
 export function accuracy(net, images, labels, knockout) {
-  const n = labels.length, x = new Float32Array(784), predictions = new Int32Array(n);
+  const P = net.sizes[0], n = labels.length, x = new Float32Array(P), predictions = new Int32Array(n);
   let right = 0;
   for (let k = 0; k < n; k++) {
-    for (let i = 0; i < 784; i++) x[i] = images[k * 784 + i] / 255;
+    for (let i = 0; i < P; i++) x[i] = images[k * P + i] / 255;
     predictions[k] = net.trace(x, { knockout }).prediction;
     if (predictions[k] === labels[k]) right++;
   }

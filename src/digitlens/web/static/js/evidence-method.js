@@ -39,7 +39,7 @@ export class EvidenceMethod {
                                              steps: 64 });
       if (this.method !== "integrated-gradients") return;
       const contributions = Float32Array.from(d.contributions.flat());
-      contributions.shape = [d.contributions.length, 784];
+      contributions.shape = [d.contributions.length, run.sizes[0]];
       const name = run.class_names[d.prediction] ?? d.prediction;
       const caveat = this.opts.caveat?.() ? " (of the whole network: no neuron switched off)" : "";
       const note = `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)${caveat}`;

@@ -8,6 +8,7 @@
 import { api, servedLocally } from "./api.js";
 import { project } from "./engine.js";
 import { paint } from "./colors.js";
+import { input } from "./state.js";
 
 // Indices of the k points nearest to p (squared distance on the map).
 export function nearest(points, p, k = 5) {
@@ -136,13 +137,13 @@ export class HiddenMap {
     this.near.innerHTML = `<span>${title}:</span>`;
     for (const i of idx) {
       const fig = document.createElement("figure"), c = document.createElement("canvas");
-      c.width = c.height = 28; fig.append(c);
+      [c.height, c.width] = input.shape; fig.append(c);
       const cap = document.createElement("figcaption");
       cap.textContent = `#${i} · ${names[this.map.labels[i]]}`; fig.append(cap);
       fig.dataset.index = i;
       this.near.append(fig);
       api("api/predict", { run: this.run.name, test_index: i, include: [] })
-        .then((d) => { if (this.shown === key) paint(c, d.input, 28, 28, "gray"); }).catch(() => {});
+        .then((d) => { if (this.shown === key) paint(c, d.input, c.width, c.height, "gray"); }).catch(() => {});
     }
   }
 }

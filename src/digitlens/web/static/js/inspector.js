@@ -3,6 +3,7 @@
 // and a switch to knock it out. Detail comes from /api/neuron, live numbers from the engine (local.js).
 
 import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
+import { input } from "./state.js";
 
 const ACT_NAMES = { relu: "ReLU", sigmoid: "sigmoid", tanh: "tanh", identity: "identity",
                     softmax: "softmax" };
@@ -12,7 +13,8 @@ export function layerName(layer, nLayers) {
 }
 
 function sourceName(layer, i) {
-  return layer === 0 ? `pixel (${Math.floor(i / 28)}, ${i % 28})` : `h${layer}·${i}`;
+  const w = input.shape[1];
+  return layer === 0 ? `pixel (${Math.floor(i / w)}, ${i % w})` : `h${layer}·${i}`;
 }
 
 const SUB = "₀₁₂₃₄₅₆₇₈₉";
@@ -52,7 +54,7 @@ export function renderInspector(el, d, opts) {
       <button class="png" id="insp-close" title="close">✕</button></div>
     <div class="insp-imgs">
       <figure><canvas id="insp-in"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
-      <figure><canvas id="insp-comp" width="28" height="28"></canvas>composed to 28×28<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
+      <figure><canvas id="insp-comp" width="${input.shape[1]}" height="${input.shape[0]}"></canvas>composed to ${input.shape[0]}×${input.shape[1]}<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
       <figure><div class="biasbar" id="insp-bias"><div></div></div>bias<br><small>${fmt(d.bias, 3)}</small></figure>
     </div>
     <div class="maths" id="insp-maths" data-testid="arithmetic"></div>
@@ -65,7 +67,7 @@ export function renderInspector(el, d, opts) {
     : `<p class="ko-acc">An output neuron is a class itself, so it cannot be switched off.</p>`}`;
   const [h, w] = d.incoming_shape;
   paint(el.querySelector("#insp-in"), d.incoming, w, h, "diverging");
-  paint(el.querySelector("#insp-comp"), d.composed, 28, 28, "diverging");
+  paint(el.querySelector("#insp-comp"), d.composed, input.shape[1], input.shape[0], "diverging");
   const bar = el.querySelector("#insp-bias div");
   const scale = Math.max(Math.abs(d.bias), maxAbs(d.incoming)) || 1;
   const frac = Math.min(1, Math.abs(d.bias) / scale) * 50;
@@ -76,7 +78,7 @@ export function renderInspector(el, d, opts) {
   for (const t of d.top_test) {
     const c = document.createElement("canvas");
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
-    paintDigit(c, t.image);
+    paintDigit(c, t.image, input.shape);
     c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label, t.name));
     top.appendChild(c);
   }

@@ -4,11 +4,11 @@
 
 import { arithmetic, evidence, preprocess, strongestConnections } from "./engine.js";
 
-const BLANK = new Float32Array(784);
-
-// input: {gray: Uint8Array, width, height} (a drawing), {test: index, image: 784 bytes, label},
-// {net_input: 784 values} (a kept nudge, not preprocessed) or null (an empty pad).
+// input: {gray: Uint8Array, width, height} (a drawing), {test: index, image: one byte per
+// input, label}, {net_input: the input's values} (a kept nudge, not preprocessed) or null (an
+// empty pad). Drawings are preprocessed to the network's own input shape.
 export function localAnswer(net, input, { mode = "centred", knockout = {}, neuron = null, run = "" } = {}) {
+  const BLANK = new Float32Array(net.sizes[0]);
   let x = BLANK, pre, hasInk;
   if (input && input.net_input !== undefined) {  // a kept nudge: the network's input as it is
     x = Float32Array.from(input.net_input);
@@ -19,7 +19,7 @@ export function localAnswer(net, input, { mode = "centred", knockout = {}, neuro
     hasInk = true;
     pre = { source: "test", mode, has_ink: true, test_index: input.test, label: input.label };
   } else if (input) {
-    const p = preprocess(input.gray, input.width, input.height);
+    const p = preprocess(input.gray, input.width, input.height, net.inputShape);
     x = mode === "raw" ? p.raw28 : p.centred;
     hasInk = p.has_ink;
     pre = { source: "drawing", mode, has_ink: p.has_ink, width: p.width, height: p.height,
@@ -29,7 +29,7 @@ export function localAnswer(net, input, { mode = "centred", knockout = {}, neuro
     hasInk = false;
     pre = { source: "drawing", mode, has_ink: false, raw28: BLANK, centred: BLANK };
   }
-  if (!hasInk) return blankAnswer(net, pre, knockout, run);
+  if (!hasInk) return blankAnswer(net, pre, knockout, run, BLANK);
   const t = net.trace(x, { knockout });
   const ev = evidence(net, t);
   const out = {
@@ -45,10 +45,10 @@ export function localAnswer(net, input, { mode = "centred", knockout = {}, neuro
 
 // Nothing drawn: no prediction, and nothing lit up (a blank input still gives the biases'
 // answer, which reads as a guess; the page shows "draw a digit" instead).
-function blankAnswer(net, pre, knockout, run) {
+function blankAnswer(net, pre, knockout, run, BLANK) {
   const zeros = (n) => new Float32Array(n);
-  const C = net.sizes.at(-1), contributions = zeros(C * 784);
-  contributions.shape = [C, 784];
+  const C = net.sizes.at(-1), P = net.sizes[0], contributions = zeros(C * P);
+  contributions.shape = [C, P];
   return { run, has_ink: false, prediction: null, probabilities: zeros(C), input: BLANK, knockout,
            activations: net.sizes.slice(1).map(zeros), preprocessing: pre,
            evidence: { method: "", note: "", contributions, scores: zeros(C) }, flow: [] };

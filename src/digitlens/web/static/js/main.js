@@ -21,8 +21,8 @@ import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
-import { fitState, knockedOut, knockoutCount, readURL, state, toggleKnockout, writeURL } from "./state.js";
-import { renderBars, renderEvidence, renderStrip } from "./views.js";
+import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
+import { labelStrip, renderBars, renderEvidence, renderStrip } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
@@ -41,13 +41,12 @@ const nets = new Map();  // run name -> Promise of its Network: weights fetched 
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
 const FRAME_MS = 1000 / 60, GAP_MS = 4;
 live.idle = () => !inflight && !frameQueued && pendingSince === null;  // every change drawn
-const ZEROS = new Array(784).fill(0);
 const EMPTY_INSPECTOR = document.getElementById("inspector").innerHTML;
 
 function inputSpec() {
   const kept = nudge?.input();  // a nudged digit the user kept, fed as it is
   if (kept) return kept;
-  if (pad.isEmpty()) return { pixels: ZEROS };
+  if (pad.isEmpty()) return { pixels: new Array(input.shape[0] * input.shape[1]).fill(0) };
   if (state.test !== null && !pad.strokes.length) return { test_index: state.test };
   return pad.gray();
 }
@@ -172,7 +171,7 @@ function render(res) {
   p.textContent = res.prediction === null ? "?" : names[res.prediction];
   p.classList.toggle("none", res.prediction === null);
   p.classList.toggle("long", p.textContent.length > 2);  // Fashion-MNIST's class names
-  $("confidence").textContent = res.prediction === null ? "draw a digit"
+  $("confidence").textContent = res.prediction === null ? `draw a ${thing}`
     : `${(100 * res.probabilities[res.prediction]).toFixed(1)}% sure`;
   live.problem = null;
   renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
@@ -277,8 +276,11 @@ async function selectRun(name) {
     $("onnx-download").href = `${base}/export/onnx`;
   }
   excelLink(null);
+  setInputShape(run.input_shape);
+  labelStrip(input.shape);
+  nameThings(run.class_names);
   nudge.setClasses(run.class_names);
-  diagram.setModel(run.sizes, run.class_names, run.activations);
+  diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
   live.last = null;  // the former model's answer fits neither the diagram nor the map
   net = null;
   if (!SERVER_LOOP) {
@@ -311,6 +313,16 @@ async function loadRuns(select) {
   return d.default;
 }
 
+// MNIST's words for its digits; another model's classes are "pictures" and "classes".
+let thing = "digit";
+function nameThings(classNames) {
+  const digits = classNames.every((n) => /^\d$/.test(n));
+  thing = digits ? "digit" : "picture";
+  const head = (sel, text) => { const h = document.querySelector(sel); if (h?.firstChild) h.firstChild.textContent = text; };
+  head(".draw-card h2", `1 · Draw a ${thing} `);
+  head(".evidence-card h2", `5 · Evidence for each ${digits ? "digit" : "class"} `);
+}
+
 function showTab(tab) {
   state.tab = tab; writeURL();
   for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === tab);
@@ -319,12 +331,13 @@ function showTab(tab) {
 }
 
 function evidencePNG() {
-  const figs = [...$("evidence").querySelectorAll("canvas")], k = 4;
+  const figs = [...$("evidence").querySelectorAll("canvas")], [H, W] = input.shape;
+  const k = Math.max(1, Math.floor(112 / Math.max(H, W)));  // 4 for 28×28
   const out = document.createElement("canvas");
-  out.width = figs.length * (28 * k + 8); out.height = 28 * k;
+  out.width = figs.length * (W * k + 8); out.height = H * k;
   const ctx = out.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  figs.forEach((c, i) => ctx.drawImage(c, i * (28 * k + 8), 0, 28 * k, 28 * k));
+  figs.forEach((c, i) => ctx.drawImage(c, i * (W * k + 8), 0, W * k, H * k));
   return out;
 }
 
@@ -345,7 +358,7 @@ async function init() {
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
   live.map = hmap;  // the moving point, for tests
-  tests = new TestBrowser(() => run?.name, loadTest);
+  tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
   document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring

@@ -1,11 +1,12 @@
 // "Make it say …": the smallest change of the current drawing that makes the network read
 // another class (POST /api/nudge, DeepFool on the server), drawn over the drawing pad as an
-// overlay: the nudged digit as the network sees it (28×28), the pixels the nudge added tinted
+// overlay: the nudged digit as the network sees it (its input shape), the pixels the nudge added tinted
 // red and those it took away blue. "Keep it" puts the nudged digit on the pad, where the user
 // can keep drawing; until they do, the page sends it to the network exactly as it is
 // (net_input), since preprocessing it again would blur a change this faint away.
 
 import { api, servedLocally } from "./api.js";
+import { input } from "./state.js";
 
 const TINT = 0.6;  // how strongly a changed pixel is tinted, relative to the largest change
 
@@ -14,7 +15,7 @@ export class Nudge {
   // (as /api/predict takes it); opts.onKeep() after the nudged digit is kept.
   constructor(pad, opts) {
     this.pad = pad; this.opts = opts;
-    this.kept = null;       // { values: 784 floats, version: the pad's version when kept }
+    this.kept = null;       // { values: the input's floats, version: the pad's version when kept }
     this.shown = null;      // the answer on display
     this.timings = [];      // click -> overlay drawn, ms (benchmarks and tests read these)
     this.build();
@@ -26,7 +27,7 @@ export class Nudge {
     const box = document.createElement("div");
     box.className = "nudge-controls";
     box.innerHTML = `<label>make it say <select data-testid="nudge-target">
-        <option value="">any other digit</option></select></label>
+        <option value="">any other class</option></select></label>
       <button data-testid="nudge-go" title="the smallest change that flips the prediction (DeepFool)">nudge</button>`;
     box.hidden = servedLocally();  // DeepFool runs on the server: the single file has none
     this.pad.canvas.insertAdjacentElement("afterend", box);
@@ -76,9 +77,11 @@ export class Nudge {
 
   show(res, names) {
     this.shown = res;
-    const ctx = this.overlay.getContext("2d"), img = ctx.createImageData(28, 28), d = img.data;
+    const [H, W] = input.shape;
+    this.overlay.width = W; this.overlay.height = H;
+    const ctx = this.overlay.getContext("2d"), img = ctx.createImageData(W, H), d = img.data;
     const scale = Math.max(res.linf, 1e-6);
-    for (let i = 0; i < 784; i++) {
+    for (let i = 0; i < W * H; i++) {
       const v = res.adversarial[i] * 255, t = TINT * (res.adversarial[i] - res.input[i]) / scale;
       d[4 * i] = t < 0 ? v * (1 + t) : v + (255 - v) * t;          // red where ink was added
       d[4 * i + 1] = v * (1 - Math.abs(t));

@@ -20,14 +20,15 @@ class Offline {
     this.doc = data.network;
     this.net = loadNetwork(data.network);  // refuses a hand-edited network, with the reason
     const images = bytesOf(data.sample.images), labels = data.sample.labels;
-    if (images.length !== 784 * labels.length) throw new EngineError("the shipped sample is damaged");
+    this.P = this.net.sizes[0];
+    if (images.length !== this.P * labels.length) throw new EngineError("the shipped sample is damaged");
     this.images = images; this.labels = labels; this.indices = data.sample.indices;
     this.summary = { ...data.summary, name: this.name };
     this.scope = `accuracy on the ${labels.length} shipped test digits`;
     this.cache = new Map();  // knock-out key -> {accuracy, predictions, probabilities}
   }
 
-  image(k) { return Array.from(this.images.subarray(784 * k, 784 * (k + 1))); }
+  image(k) { return Array.from(this.images.subarray(this.P * k, this.P * (k + 1))); }
 
   // a shipped digit is known by its place in the sample; people by its test-set number
   nameOf(k) { return `Test digit #${this.indices[k]} (shipped digit ${k + 1} of ${this.labels.length})`; }
@@ -44,9 +45,9 @@ class Offline {
   // Every layer's values for every sample digit (for a neuron's top digits), computed once.
   layerValues(layer) {
     if (!this.values) {
-      const x = new Float32Array(784);
+      const P = this.P, x = new Float32Array(P);
       this.values = this.labels.map((_, k) => {
-        for (let i = 0; i < 784; i++) x[i] = this.images[784 * k + i] / 255;
+        for (let i = 0; i < P; i++) x[i] = this.images[P * k + i] / 255;
         const t = this.net.trace(x);
         return { acts: t.activations, confidence: t.probabilities[t.prediction] };
       });

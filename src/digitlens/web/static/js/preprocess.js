@@ -122,13 +122,21 @@ function median(values) {  // np.median of float32 values (the middle two averag
   return n % 2 ? s[m] : f32(f32(s[m - 1] + s[m]) / 2);
 }
 
+/** The box a drawing is fitted into for an h×w field: MNIST's 20-in-28 scaled (box_for). */
+export function boxFor(shape) {
+  return [Math.max(1, Math.round(BOX * shape[0] / FIELD)), Math.max(1, Math.round(BOX * shape[1] / FIELD))];
+}
+
 /**
  * MNIST's normalisation of a drawing (data.preprocess.preprocess): `gray` width×height bytes,
  * 0 black .. 255 white, row by row. Ink is made bright (dark-on-light inverted), cropped,
  * fitted to 20×20 keeping the aspect, pasted into 28×28 with its centre of mass at (14, 14).
- * Every step is returned; `centred` (and `raw28`, the whole canvas squashed) feed the net.
+ * For another `shape` [h, w] (the model's input) the box is boxFor(shape) and the centre
+ * (h/2, w/2). Every step is returned; `centred` (and `raw28`, the whole canvas squashed to the
+ * field) feed the net.
  */
-export function preprocess(gray, width, height) {
+export function preprocess(gray, width, height, shape = [FIELD, FIELD]) {
+  const [FH, FW] = shape, [BH, BW] = boxFor(shape), CY = FH / 2, CX = FW / 2;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new EngineError(`the drawing's size must be whole pixels, got ${width}×${height}`);
   }
@@ -157,12 +165,12 @@ export function preprocess(gray, width, height) {
     ink[i] = v;
     if (v > peak) peak = v;
   }
-  const raw28 = resize(ink, height, width, FIELD, FIELD);
+  const raw28 = resize(ink, height, width, FH, FW);
   const result = { width, height, ink, inverted, raw28, has_ink: false,
                    cropped: withShape(new Float32Array(0), [0, 0]),
                    fitted: withShape(new Float32Array(0), [0, 0]),
-                   centred: withShape(new Float32Array(784), [FIELD, FIELD]),
-                   bbox: [0, 0, 0, 0], centre_of_mass: [CENTRE, CENTRE], offset: [0, 0] };
+                   centred: withShape(new Float32Array(FH * FW), [FH, FW]),
+                   bbox: [0, 0, 0, 0], centre_of_mass: [CY, CX], offset: [0, 0] };
   if (peak <= 0.05) return result;
   const cut = f32(INK_THRESHOLD * peak);
   let top = height, bottom = -1, left = width, right = -1;
@@ -179,7 +187,7 @@ export function preprocess(gray, width, height) {
   bottom += 1; right += 1;
   const h = bottom - top, w = right - left, cropped = withShape(new Float32Array(h * w), [h, w]);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) cropped[y * w + x] = ink[(top + y) * width + left + x];
-  const scale = BOX / Math.max(h, w);
+  const scale = Math.min(BH / h, BW / w);  // = BOX / max(h, w) for a square field
   const fh = Math.max(1, roundHalfEven(h * scale)), fw = Math.max(1, roundHalfEven(w * scale));
   const fitted = resize(cropped, h, w, fh, fw);
   result.cropped = cropped; result.fitted = fitted;
@@ -188,9 +196,9 @@ export function preprocess(gray, width, height) {
   const wy = new Float64Array(fitted.length), wx = new Float64Array(fitted.length);
   for (let i = 0; i < fitted.length; i++) { wy[i] = fitted[i] * Math.floor(i / fw); wx[i] = fitted[i] * (i % fw); }
   const cy = pairwiseSum(wy, 0, wy.length, same) / total, cx = pairwiseSum(wx, 0, wx.length, same) / total;
-  const oy = Math.min(Math.max(roundHalfEven(CENTRE - cy), 0), FIELD - fh);
-  const ox = Math.min(Math.max(roundHalfEven(CENTRE - cx), 0), FIELD - fw);
-  for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) result.centred[(oy + y) * FIELD + ox + x] = fitted[y * fw + x];
+  const oy = Math.min(Math.max(roundHalfEven(CY - cy), 0), FH - fh);
+  const ox = Math.min(Math.max(roundHalfEven(CX - cx), 0), FW - fw);
+  for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) result.centred[(oy + y) * FW + ox + x] = fitted[y * fw + x];
   Object.assign(result, { has_ink: true, bbox: [top, left, bottom, right],
                           centre_of_mass: [cy + oy, cx + ox], offset: [oy, ox] });
   return result;

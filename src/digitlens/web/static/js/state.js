@@ -5,6 +5,13 @@ export const state = {
   run: null, tab: "explore", mode: "centred", neuron: null, knockout: {}, test: null,
 };
 
+// The current model's input image [height, width] (MNIST: 28×28): the views paint at it.
+export const input = { shape: [28, 28] };
+
+export function setInputShape(shape) {
+  input.shape = Array.isArray(shape) && shape.length === 2 ? [shape[0], shape[1]] : [28, 28];
+}
+
 export function readURL() {
   const q = new URLSearchParams(location.search);
   if (q.get("run")) state.run = q.get("run");

@@ -3,19 +3,15 @@
 
 import { api, toast } from "./api.js";
 import { paintDigit } from "./colors.js";
+import { input } from "./state.js";
 
 export class TestBrowser {
-  constructor(getRun, onLoad) {
-    this.getRun = getRun; this.onLoad = onLoad; this.query = {}; this.offset = 0;
+  constructor(getRun, onLoad, getNames = () => null) {
+    this.getRun = getRun; this.onLoad = onLoad; this.getNames = getNames; this.query = {}; this.offset = 0;
     this.filters = document.getElementById("filters");
     this.gallery = document.getElementById("gallery");
     this.more = document.getElementById("more");
-    for (let c = 0; c < 10; c++) {
-      const b = document.createElement("button");
-      b.dataset.filter = String(c); b.textContent = String(c);
-      b.dataset.testid = `filter-${c}`;
-      this.filters.insertBefore(b, this.filters.lastElementChild);
-    }
+    this.setClasses(Array.from({ length: 10 }, (_, c) => String(c)));
     this.filters.addEventListener("click", (e) => {
       const f = e.target.dataset?.filter;
       if (f === undefined) return;
@@ -24,7 +20,24 @@ export class TestBrowser {
     this.more.addEventListener("click", () => this.load(true));
   }
 
+  // One filter button per class, named as the model names them.
+  setClasses(names) {
+    if (this.names && this.names.join("\n") === names.join("\n")) return;
+    this.names = names;
+    for (const b of [...this.filters.children]) if (/^\d+$/.test(b.dataset.filter ?? "")) b.remove();
+    names.forEach((name, c) => {
+      const b = document.createElement("button");
+      b.dataset.filter = String(c); b.textContent = name;
+      b.dataset.testid = `filter-${c}`;
+      this.filters.insertBefore(b, this.filters.lastElementChild);
+    });
+  }
+
+  name(c) { return this.names?.[c] ?? String(c); }
+
   async open() {
+    const names = this.getNames();
+    if (names) this.setClasses(names);
     try {
       const cm = await api(`api/confusion?run=${encodeURIComponent(this.getRun())}`);
       this.renderConfusion(cm);
@@ -37,12 +50,14 @@ export class TestBrowser {
     let peakOff = 1;
     m.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > peakOff) peakOff = v; }));
     const rowsum = m.map((r) => r.reduce((a, b) => a + b, 0));
-    let html = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th>${j}</th>`).join("")}</tr>`;
+    const esc = (t) => String(t).replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    const nm = (c) => esc(this.name(c));
+    let html = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th>${nm(j)}</th>`).join("")}</tr>`;
     m.forEach((row, i) => {
-      html += `<tr><th>${i}</th>` + row.map((v, j) => {
+      html += `<tr><th>${nm(i)}</th>` + row.map((v, j) => {
         const bg = i === j ? `rgba(20,145,155,${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
           : v ? `rgba(217,72,15,${0.12 + 0.75 * v / peakOff})` : "#f7f9fc";
-        return `<td data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${i}, predicted ${j}: ${v}">${v || ""}</td>`;
+        return `<td data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${nm(i)}, predicted ${nm(j)}: ${v}">${v || ""}</td>`;
       }).join("") + "</tr>";
     });
     const el = document.getElementById("confusion");
@@ -77,19 +92,19 @@ export class TestBrowser {
       if (!append) this.gallery.innerHTML = "";
       for (const t of d.digits) {
         const f = document.createElement("figure"), c = document.createElement("canvas");
-        paintDigit(c, t.image);
+        paintDigit(c, t.image, input.shape);
         c.dataset.index = t.index;
         c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label, t.name));
         f.appendChild(c);
         f.classList.toggle("wrong", t.label !== t.prediction);
-        f.append(t.label === t.prediction ? `${t.label}` : `${t.label}→${t.prediction}`);
+        f.append(t.label === t.prediction ? this.name(t.label) : `${this.name(t.label)}→${this.name(t.prediction)}`);
         this.gallery.appendChild(f);
       }
       this.offset += d.digits.length;
       this.more.hidden = this.offset >= d.total;
       const q2 = this.query;
-      const what = q2.predicted !== undefined ? `true ${q2.label}, predicted ${q2.predicted}`
-        : q2.label !== undefined ? `digit ${q2.label}` : q2.misclassified ? "misclassified, most confident first" : "all";
+      const what = q2.predicted !== undefined ? `true ${this.name(+q2.label)}, predicted ${this.name(+q2.predicted)}`
+        : q2.label !== undefined ? `class ${this.name(+q2.label)}` : q2.misclassified ? "misclassified, most confident first" : "all";
       document.getElementById("gallery-title").textContent = `${d.total} test digits: ${what}` +
         " (under each: true label, or true→predicted)";
     } catch (err) { toast(err.message); }

@@ -4,6 +4,7 @@
 
 import { paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
+import { input } from "./state.js";
 
 export function renderBars(el, probs, prediction, classNames, hasInk = true) {
   if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
@@ -34,9 +35,20 @@ function blank(canvas, w, h) {  // resizing a canvas reallocates it: only when i
   return c;
 }
 
+// The strip's captions for a model reading `shape` images (MNIST's: 20×20 in 28×28, (14, 14)).
+export function labelStrip(shape) {
+  const [H, W] = shape, bh = Math.max(1, Math.round(20 * H / 28)), bw = Math.max(1, Math.round(20 * W / 28));
+  const caption = (id) => document.getElementById(id).closest("figure").querySelector("figcaption");
+  caption("s-fit").textContent = `fitted in ${bh}×${bw}`;
+  caption("s-centred").innerHTML = `centred ${H}×${W}<br><small>centre of mass at (${H / 2}, ${W / 2})</small>`;
+  caption("s-raw28").innerHTML = `raw: whole canvas<br><small>squashed to ${H}×${W}</small>`;
+}
+
 // The drawing, the crop (both drawn from the pad's own canvas: no numbers involved), then the
-// server's fitted 20×20, centred 28×28 and raw 28×28.
+// server's fitted 20×20, centred 28×28 and raw 28×28 (other models: their own box and size).
 export function renderStrip(pad, pre, mode) {
+  const [H, W] = input.shape, field = `${H}×${W}`;
+  const box = [Math.max(1, Math.round(20 * H / 28)), Math.max(1, Math.round(20 * W / 28))];
   const raw = document.getElementById("s-raw"), crop = document.getElementById("s-crop");
   const rc = blank(raw, 112, 112);
   rc.drawImage(pad.canvas, 0, 0, 112, 112);
@@ -49,9 +61,9 @@ export function renderStrip(pad, pre, mode) {
   document.getElementById("f-raw").classList.toggle("on", !asIs && mode === "raw");
   document.getElementById("strip").classList.toggle("test", asIs);
   if (pre.source === "test" || pre.source === "net input") {
-    blank(fit, 20, 20);
-    paint(document.getElementById("s-centred"), pre.input, 28, 28, "gray");
-    paint(document.getElementById("s-raw28"), pre.input, 28, 28, "gray");
+    blank(fit, box[1], box[0]);
+    paint(document.getElementById("s-centred"), pre.input, W, H, "gray");
+    paint(document.getElementById("s-raw28"), pre.input, W, H, "gray");
     note.textContent = pre.source === "test"
       ? `Test digit #${pre.test_index} (labelled ${pre.label}) was already ` +
         "cropped, fitted and centred when MNIST was made, so it goes in as it is."
@@ -59,10 +71,10 @@ export function renderStrip(pad, pre, mode) {
         "faint change away.";
     return;
   }
-  paint(document.getElementById("s-raw28"), pre.raw28, 28, 28, "gray");
-  paint(document.getElementById("s-centred"), pre.centred, 28, 28, "gray");
+  paint(document.getElementById("s-raw28"), pre.raw28, W, H, "gray");
+  paint(document.getElementById("s-centred"), pre.centred, W, H, "gray");
   if (!pre.has_ink) {
-    blank(fit, 20, 20);
+    blank(fit, box[1], box[0]);
     note.textContent = "No ink yet: draw a digit in the black square.";
     return;
   }
@@ -75,15 +87,15 @@ export function renderStrip(pad, pre, mode) {
   const bw = right - left, bh = bottom - top, k = 104 / Math.max(bw, bh);
   cc.drawImage(pad.canvas, left, top, bw, bh, (112 - bw * k) / 2, (112 - bh * k) / 2, bw * k, bh * k);
   const [fh, fw] = pre.fitted.shape;
-  const fctx = blank(fit, 20, 20), tmp = (renderStrip.tmp ||= document.createElement("canvas"));
+  const fctx = blank(fit, box[1], box[0]), tmp = (renderStrip.tmp ||= document.createElement("canvas"));
   paint(tmp, pre.fitted, fw, fh, "gray");
-  fctx.drawImage(tmp, Math.floor((20 - fw) / 2), Math.floor((20 - fh) / 2));
+  fctx.drawImage(tmp, Math.floor((box[1] - fw) / 2), Math.floor((box[0] - fh) / 2));
   const [cy, cx] = pre.centre_of_mass;
   note.textContent = mode === "raw"
-    ? "Fed raw: the whole canvas squashed to 28×28. Your digit is not sized or centred the way " +
+    ? `Fed raw: the whole canvas squashed to ${field}. Your digit is not sized or centred the way ` +
       "MNIST digits are, so the network sees something it never learned. Switch back to see the fix."
-    : `Like MNIST: cropped to the ink, scaled to fit 20×20 keeping its shape, then pasted so its ` +
-      `centre of mass (${cy.toFixed(1)}, ${cx.toFixed(1)}) sits at the middle of the 28×28 field.`;
+    : `Like MNIST: cropped to the ink, scaled to fit ${box[0]}×${box[1]} keeping its shape, then pasted so its ` +
+      `centre of mass (${cy.toFixed(1)}, ${cx.toFixed(1)}) sits at the middle of the ${field} field.`;
 }
 
 export function renderEvidence(el, ev, prediction, classNames) {
@@ -99,7 +111,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     el.innerHTML = "";
     contributions.forEach((_, c) => {
       const f = document.createElement("figure");
-      f.innerHTML = `<canvas width="28" height="28"></canvas><figcaption></figcaption>`;
+      f.innerHTML = `<canvas width="${input.shape[1]}" height="${input.shape[0]}"></canvas><figcaption></figcaption>`;
       el.appendChild(f);
     });
   }
@@ -107,7 +119,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
   contributions.forEach((c, k) => {
     const f = el.children[k];
     f.classList.toggle("top", k === prediction);
-    paint(f.firstChild, c, 28, 28, "diverging", scale);
+    paint(f.firstChild, c, input.shape[1], input.shape[0], "diverging", scale);
     f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
       : `${classNames[k] ?? k}`;
   });
