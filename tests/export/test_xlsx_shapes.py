@@ -12,7 +12,8 @@ from export_libreoffice import convert
 from test_export_xlsx import load, name_cells, values
 
 from digitlens.errors import ModelError
-from digitlens.export.xlsx import MAX_CLASSES, MAX_SIDE, export_xlsx
+from digitlens.export.xlsx import export_xlsx
+from digitlens.export.xlsx_book import MAX_CLASSES, MAX_SIDE
 from digitlens.nn.mlp import MLP
 from shapes import SHAPES, draw_shape
 from support import require
