@@ -55,7 +55,7 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path, served_runs: Path,  #
     h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # hidden layer 2
     d = ((h - acts) ** 2).sum(1)
     assert d[shown] == pytest.approx(np.sort(d)[:5], rel=1e-4, abs=1e-6)
-    assert "your drawing in hidden layer 2" in page.text("map-near")
+    assert "your drawing in layer 1 (hidden)" in page.text("map-near")
     # elsewhere on the map: the test digits under the cursor, nearest on the map
     page.page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.wait("document.querySelector('[data-testid=map-near]').textContent.includes('here')")
