@@ -11,6 +11,7 @@ import pytest
 from digitlens.analysis.maps import all_layers
 from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
+from digitlens.numbering import layer_name
 
 from .test_browser import ONE, ZERO, Page, browser, page, shots  # noqa: F401  (fixtures)
 
@@ -95,6 +96,6 @@ def test_train_tab_shows_the_neuron_monitor_live(page: Page, served_runs: Path, 
     row = json.loads((served_runs / "monitored" / "history.json").read_text())["epochs"][0]
     shown = page.text("train-neurons")
     for n in row["neurons"]:
-        assert (f"layer {n['layer'] + 1}: {n['dead']} dead, {n['dim']} dim, "
+        assert (f"{layer_name(n['layer'])}: {n['dead']} dead, {n['dim']} dim, "
                 f"{n['duplicates']} near-duplicate of {n['n']}") in shown
     page.page.screenshot(path=str(shots / "train-neurons.png"))
