@@ -74,7 +74,7 @@ def fit_pca(x: np.ndarray, k: int = 2) -> PCA:
 
 
 def all_layers(model: MLP, images: np.ndarray) -> list[np.ndarray]:
-    """[pixels, hidden layer 1, …] for many inputs, from ``MLP.trace`` in chunks."""
+    """[pixels, layer 0, layer 1, …] for many inputs, from ``MLP.trace`` in chunks."""
     x = model.as_input(images)
     parts: list[list[np.ndarray]] = [[] for _ in range(model.n_layers)]
     for i in range(0, len(x), CHUNK):

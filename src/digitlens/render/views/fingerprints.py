@@ -142,8 +142,8 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
         imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
         notes = [f"r {fp.consistency[k, c]:.2f} vs {fp.nearest_other[k, c]:.2f}"
                  for c in range(len(names))]
-        rows.append(_row(layer_names(model)[k], f"read-out {fp.readout_accuracy[k]:.0%}",
-                         imgs, notes, col_w))
+        rows.append(_row(layer_name(k, model.n_layers), f"{model.sizes[k + 1]} · read-out "
+                         f"{fp.readout_accuracy[k]:.0%}", imgs, notes, col_w))
     legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
     img = titled(stack([*rows, legend], gap=14), "Mean fingerprint of each digit",
                  subtitle="r 0.9 vs 0.6: single digits correlate 0.9 on average with their own "

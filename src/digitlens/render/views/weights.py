@@ -94,7 +94,7 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
 
 def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
              class_names: list[str] | None = None) -> Picture:
-    """Composed weights W1·…·Wl for every layer after the first, output neurons included; each
+    """Composed weights W0·…·Wl for every layer after the first, output neurons included; each
     tile on its own scale, since composed magnitudes differ wildly between neurons."""
     check_style(style)
     names = class_names or list(model.meta.get("class_names") or [str(i) for i in range(10)])
@@ -108,13 +108,13 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
         if out:
             tiles, _ = tiles_of(w, style, True, 3)
             body = labelled_row(tiles, names[: len(tiles)], 8, 14, bold=True)
-            title = f"Output neurons: {product}"
+            title = f"{layer_name(layer, model.n_layers).capitalize()}, the outputs: {product}"
         else:
             scale = 2 if n <= MAX_TILES else 1
             tiles, _ = tiles_of(w[:, :n], style, True, scale)
             body = mosaic(tiles, grid_shape(n)[1], 3)
             more = f", first {n} of {w.shape[1]}" if n < w.shape[1] else ""
-            title = (f"{layer_name(layer).capitalize()} ({count(w.shape[1], 'neuron')}{more}): "
+            title = (f"{layer_name(layer).capitalize()}, {count(w.shape[1], 'neuron')}{more}: "
                      f"{product}")
         sections.append(titled(body, title, 13))
     sections.append(legend_for(style, 0.0, "composed weight"))
