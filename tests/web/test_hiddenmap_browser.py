@@ -53,7 +53,7 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path, served_runs: Path,  #
     page.wait("document.querySelectorAll('[data-testid=map-near] figure').length === 5")
     shown = [int(i) for i in page.js("[...document.querySelectorAll("
                                      "'[data-testid=map-near] figure')].map(f => f.dataset.index)")]
-    h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # hidden layer 2
+    h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # layer 1
     d = ((h - acts) ** 2).sum(1)
     assert d[shown] == pytest.approx(np.sort(d)[:5], rel=1e-4, abs=1e-6)
     assert "your drawing in layer 1 (hidden)" in page.text("map-near")
