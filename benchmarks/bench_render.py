@@ -42,8 +42,8 @@ def matplotlib_frame_ms(anim_models: list, n: int) -> float:
                 for k in range(10)]
     curve_ax = fig.add_subplot(grid[5:8, 9:16])
     side = int(np.sqrt(m0.sizes[-2]))
-    ims = charts.mosaic_matplotlib(fig, hidden_axes, np.zeros((n_hidden, 28, 28)), 1.0)
-    outs = charts.mosaic_matplotlib(fig, out_axes, np.zeros((10, side, side)), 1.0)
+    ims = charts.mosaic_matplotlib(hidden_axes, np.zeros((n_hidden, 28, 28)), 1.0)
+    outs = charts.mosaic_matplotlib(out_axes, np.zeros((10, side, side)), 1.0)
     (line,) = curve_ax.plot([], [])
     fig.canvas.draw()
     t = time.perf_counter()

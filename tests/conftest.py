@@ -34,6 +34,6 @@ def trained_model(trained_run: Path) -> MLP:
     return load_model(trained_run)
 
 
-@pytest.fixture()
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -171,7 +171,7 @@ def bomb_npz(members: dict[str, bytes]) -> bytes:
     return _BOMB[0]
 
 
-def _alarm(signum: int, frame: Any) -> None:
+def _alarm(_signum: int, _frame: Any) -> None:
     raise Hang()
 
 

@@ -114,8 +114,9 @@ NPZ_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "data", "message"), NPZ_CASES, ids=[c[0] for c in NPZ_CASES])
-def test_damaged_model_files(label: str, data: bytes, message: str) -> None:
+@pytest.mark.parametrize(("data", "message"), [c[1:] for c in NPZ_CASES],
+                         ids=[c[0] for c in NPZ_CASES])
+def test_damaged_model_files(data: bytes, message: str) -> None:
     with pytest.raises(ModelError, match=message) as err:
         load_model_bytes(data, "m.npz")
     assert str(err.value).startswith("m.npz")
@@ -223,8 +224,9 @@ ONNX_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "data", "message"), ONNX_CASES, ids=[c[0] for c in ONNX_CASES])
-def test_hostile_onnx(label: str, data: bytes, message: str) -> None:
+@pytest.mark.parametrize(("data", "message"), [c[1:] for c in ONNX_CASES],
+                         ids=[c[0] for c in ONNX_CASES])
+def test_hostile_onnx(data: bytes, message: str) -> None:
     with pytest.raises(ModelError, match=message):
         import_onnx_bytes(data, "h.onnx")
 
@@ -253,8 +255,9 @@ JSON_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "data", "message"), JSON_CASES, ids=[c[0] for c in JSON_CASES])
-def test_hostile_json(label: str, data: bytes, message: str) -> None:
+@pytest.mark.parametrize(("data", "message"), [c[1:] for c in JSON_CASES],
+                         ids=[c[0] for c in JSON_CASES])
+def test_hostile_json(data: bytes, message: str) -> None:
     with pytest.raises(ModelError, match=message):
         import_json_bytes(data, "h.json")
 
@@ -381,7 +384,7 @@ def test_failed_writes_name_the_path_and_keep_the_old_file(tmp_path: Path, errno
     target.write_text("previous")
     real = os.fsync
 
-    def failing(fd: int) -> None:
+    def failing(_fd: int) -> None:
         raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)))
     monkeypatch.setattr(os, "fsync", failing)
     with pytest.raises(WriteError, match=f"{target}: cannot write"):

@@ -23,7 +23,7 @@ def brute_force(s: np.ndarray) -> float:
     return brute_force(s.T)
 
 
-@pytest.mark.parametrize("n_a,n_b", [(5, 5), (4, 6), (6, 3)])
+@pytest.mark.parametrize(("n_a", "n_b"), [(5, 5), (4, 6), (6, 3)])
 def test_matching_is_optimal_by_brute_force(rng, n_a, n_b) -> None:
     pytest.importorskip("scipy")
     wa, wb = rng.normal(size=(12, n_a)), rng.normal(size=(12, n_b))

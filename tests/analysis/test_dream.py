@@ -10,7 +10,7 @@ from digitlens.errors import ParameterError
 from digitlens.nn.mlp import MLP
 
 
-@pytest.mark.parametrize("layer,neuron", [(0, 3), (1, 5), (2, 7)])
+@pytest.mark.parametrize(("layer", "neuron"), [(0, 3), (1, 5), (2, 7)])
 def test_objective_gradient_matches_finite_differences(layer: int, neuron: int,
                                                        trained_model: MLP, sample) -> None:
     model = MLP(trained_model.sizes, ("tanh", "tanh", "softmax"),

@@ -9,7 +9,6 @@ import pytest
 from digitlens.analysis.inspector import (
     accuracy,
     arithmetic,
-    grid_shape,
     knockout_masks,
     layer_activations,
     neuron_detail,
@@ -18,13 +17,6 @@ from digitlens.analysis.inspector import (
 from digitlens.data.sources import Dataset
 from digitlens.errors import ParameterError
 from digitlens.nn.mlp import MLP
-
-
-@pytest.mark.parametrize(("n", "shape"), [(784, (28, 28)), (512, (16, 32)), (256, (16, 16)),
-                                          (30, (5, 6)), (10, (2, 5)), (64, (8, 8)), (7, (3, 3))])
-def test_grid_shape(n: int, shape: tuple[int, int]) -> None:
-    rows, cols = grid_shape(n)
-    assert (rows, cols) == shape and rows * cols >= n
 
 
 def test_arithmetic_sums_to_the_engine(trained_model: MLP, sample: Dataset) -> None:

@@ -78,7 +78,7 @@ def test_drawings_are_read_by_the_network_and_counted(lesson: Classroom, api: ht
     assert summary["mnist_accuracy"] == pytest.approx(right.mean())
 
 
-@pytest.mark.parametrize("change,status,words", [
+@pytest.mark.parametrize(("change", "status", "words"), [
     ({"label": 10}, 400, "'label'"), ({"label": "3"}, 400, "'label'"),
     ({"label": True}, 400, "'label'"), ({"width": 27}, 400, "'width'"),
     ({"height": 513}, 400, "'height'"), ({"gray": "!!!!" * 4182}, 400, "valid base64"),

@@ -37,7 +37,7 @@ def serve(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("DIGITLENS_CACHE", str(cache))
@@ -113,8 +113,8 @@ def test_http_with_sample_files_and_given_checksums(tmp_path: Path, sample) -> N
 
 
 @pytest.mark.e2e
-def test_folder_source_raw_and_gz(tmp_path: Path, empty_cache: Path,
-                                  mnist_raws: dict[str, bytes]) -> None:
+@pytest.mark.usefixtures("empty_cache")
+def test_folder_source_raw_and_gz(tmp_path: Path, mnist_raws: dict[str, bytes]) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
     for i, part in enumerate(PARTS):
@@ -126,7 +126,8 @@ def test_folder_source_raw_and_gz(tmp_path: Path, empty_cache: Path,
     assert np.bincount(ds.test_labels).sum() == 10000
 
 
-def test_a_named_folder_that_fails_is_an_error(tmp_path: Path, empty_cache: Path,
+@pytest.mark.usefixtures("empty_cache")
+def test_a_named_folder_that_fails_is_an_error(tmp_path: Path,
                                                mnist_raws: dict[str, bytes]) -> None:
     with pytest.raises(DataError, match=f"data folder {tmp_path / 'absent'}: no such folder"):
         load_dataset("mnist", data_dir=tmp_path / "absent", fetch=False)
@@ -139,7 +140,8 @@ def test_a_named_folder_that_fails_is_an_error(tmp_path: Path, empty_cache: Path
         load_dataset("mnist", data_dir=cut, fetch=False)
 
 
-def test_checksum_mismatch_in_folder_is_refused(tmp_path: Path, empty_cache: Path) -> None:
+@pytest.mark.usefixtures("empty_cache")
+def test_checksum_mismatch_in_folder_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "fake"
     folder.mkdir()
     for part in PARTS:
@@ -149,7 +151,8 @@ def test_checksum_mismatch_in_folder_is_refused(tmp_path: Path, empty_cache: Pat
         load_dataset("mnist", data_dir=folder, fetch=False, fallback=False)
 
 
-def test_fallback_to_sample_says_so(empty_cache: Path) -> None:
+@pytest.mark.usefixtures("empty_cache")
+def test_fallback_to_sample_says_so() -> None:
     said: list[str] = []
     ds = load_dataset("mnist", fetch=False, log=said.append)
     assert ds.is_sample and len(ds.train_labels) == 2000
@@ -161,7 +164,8 @@ def test_unknown_dataset() -> None:
         load_dataset("cifar")
 
 
-def test_a_mirror_speaking_garbage_is_just_a_failed_source(empty_cache: Path) -> None:
+@pytest.mark.usefixtures("empty_cache")
+def test_a_mirror_speaking_garbage_is_just_a_failed_source() -> None:
     import socket
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -204,7 +208,8 @@ def test_npm_registry_tarball() -> None:
 
 
 @pytest.mark.e2e
-def test_fashion_mnist(empty_cache: Path) -> None:
+@pytest.mark.usefixtures("empty_cache")
+def test_fashion_mnist() -> None:
     if not sources.FASHION_DIR.is_dir():
         require("fashion-mnist-dataset-package")
     ds = load_dataset("fashion-mnist", fetch=False, fallback=False)

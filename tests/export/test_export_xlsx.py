@@ -85,23 +85,23 @@ def test_names_formulas_and_cached_values(models: list[MLP], sample: Dataset,
         formulas = load(path)
         names = list(formulas.defined_names)
         assert not [n for n in names if re.fullmatch(r"[A-Za-z]{1,3}[0-9]+", n)]
-        assert {"input_pixels", "predicted_digit", "biases_1", "weights_1_1"} <= set(names)
-        z = name_cells(formulas, "z_1")[0][0]
-        assert z.value.startswith("=SUMPRODUCT(input_vector,weights_1_1)+")
+        assert {"input_pixels", "predicted_digit", "biases_0", "weights_0_0"} <= set(names)
+        z = name_cells(formulas, "z_0")[0][0]
+        assert z.value.startswith("=SUMPRODUCT(input_vector,weights_0_0)+")
         assert formulas.sheetnames == ["Draw", "Network", "Neuron", "Parameters", "Weight maps"]
         act = z.parent.cell(z.row, z.column + 1)  # the activation sits right of z
         expected = {"relu": "=MAX(0,", "sigmoid": "=1/(1+EXP(-", "tanh": "=TANH(",
                     "softmax": "=EXP(", "identity": "="}[model.activations[0]]
         assert act.value.startswith(expected)
-        weights = values(formulas, "weights_1_2").ravel()
+        weights = values(formulas, "weights_0_1").ravel()
         assert np.array_equal(weights.astype(np.float32), model.weights[0][:, 1])
 
 
 def test_bad_neuron_choice_is_refused(trained_model: MLP, tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="'neuron' parameter must be an int in 1..32"):
-        export_xlsx(trained_model, tmp_path / "x.xlsx", np.zeros((28, 28)), neuron=(1, 33))
-    with pytest.raises(ParameterError, match="'neuron layer' parameter"):
-        export_xlsx(trained_model, tmp_path / "x.xlsx", np.zeros((28, 28)), neuron=(4, 1))
+    with pytest.raises(ParameterError, match=r"'neuron' parameter must be an int in 0\.\.31"):
+        export_xlsx(trained_model, tmp_path / "x.xlsx", np.zeros((28, 28)), neuron=(0, 32))
+    with pytest.raises(ParameterError, match=r"'layer' parameter must be an int in 0\.\.2 "):
+        export_xlsx(trained_model, tmp_path / "x.xlsx", np.zeros((28, 28)), neuron=(3, 0))
 
 
 @pytest.mark.e2e
@@ -113,7 +113,7 @@ def test_libreoffice_recalculates_a_new_digit(models: list[MLP], sample: Dataset
     picks = [int(np.flatnonzero(sample.test_labels == d)[0]) for d in (0, 2, 3, 4, 6, 9)]
     jobs = []
     for i, model in enumerate(models):
-        path = export_xlsx(model, tmp_path / f"m{i}.xlsx", shown, neuron=(model.n_layers, 1),
+        path = export_xlsx(model, tmp_path / f"m{i}.xlsx", shown, neuron=(model.n_layers - 1, 0),
                            max_maps=8)
         wb = load(path)
         for k in (2 * i, 2 * i + 1):

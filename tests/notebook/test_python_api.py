@@ -37,7 +37,7 @@ def test_import_is_lazy() -> None:
     assert out == "[] True"
 
 
-def test_load_run_folder(run: dl.LoadedRun, trained_run: Path) -> None:
+def test_load_run_folder(run: dl.LoadedRun) -> None:
     assert isinstance(run.model, MLP) and run.model.sizes == (784, 32, 16, 10)
     assert [h["epoch"] for h in run.history] == [1, 2, 3, 4, 5]
     assert isinstance(run.dataset, Dataset) and run.dataset.name == "mnist-sample"

@@ -31,7 +31,7 @@ def single_run(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-@pytest.fixture()
+@pytest.fixture
 def require_tool() -> Callable[[str], str]:
     """The shared ``require``: skip without the tool locally, fail in CI."""
     return require

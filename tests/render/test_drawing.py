@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from digitlens.render import colors as C
 from digitlens.render import tiles as T
@@ -35,14 +34,6 @@ def test_bias_and_grey_scales() -> None:
     mm = C.grey_minmax(np.array([[[2.0, 4.0]], [[-1.0, -3.0]]]))
     assert rgb(mm[0, 0, 0]) == (0, 0, 0) and rgb(mm[0, 0, 1]) == (255, 255, 255)
     assert rgb(mm[1, 0, 0]) == (255, 255, 255) and rgb(mm[1, 0, 1]) == (0, 0, 0)
-
-
-@pytest.mark.parametrize(("n", "shape"), [(256, (16, 16)), (64, (8, 8)), (10, (1, 10)),
-                                          (512, (16, 32)), (7, (1, 7)), (30, (5, 6)),
-                                          (97, (10, 10))])
-def test_grid_shape(n: int, shape: tuple[int, int]) -> None:
-    assert T.grid_shape(n) == shape
-    assert shape[0] * shape[1] >= n
 
 
 def test_mosaic_places_tiles() -> None:

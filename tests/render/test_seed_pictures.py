@@ -47,7 +47,7 @@ def test_s1_panels_use_the_exact_weights(single_run, sample) -> None:
         assert np.array_equal(red[strong], (w[:, k].reshape(28, 28) > 0)[strong])
 
 
-def test_s3_video_output_grids_are_the_output_weights(s3_shaped, sample) -> None:
+def test_s3_video_output_grids_are_the_output_weights(s3_shaped) -> None:
     """Each output neuron's 8×8 grid is its 64 incoming weights (layer 2, row-major in the
     hidden mosaic's order), red where positive, in every frame."""
     run = Run(s3_shaped)
@@ -75,7 +75,8 @@ def test_s3_video_output_grids_are_the_output_weights(s3_shaped, sample) -> None
 
 def test_deeper_video_says_which_layer_feeds_the_outputs(trained_run) -> None:
     anim = evolution(Run(trained_run))
-    assert "layer 2" in anim.data["output_title"] and "not drawn" in anim.data["output_title"]
+    title = anim.data["output_title"]
+    assert "from layer 1 (hidden)" in title and "not drawn" in title
 
 
 def test_story_epochs_keep_the_early_epochs_and_the_last() -> None:

@@ -31,6 +31,26 @@ def pal(i: np.ndarray | int) -> tuple[int, ...]:
     return tuple(int(v) for v in C.PALETTE[int(i)])
 
 
+def rectangles(rgb: np.ndarray, colour: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """(y, x, height, width) of every solid block of ``colour`` (its top-left pixel's runs)."""
+    m = (rgb == np.asarray(colour, np.uint8)).all(axis=2)
+    corners = m & ~np.pad(m, ((1, 0), (0, 0)))[:-1] & ~np.pad(m, ((0, 0), (1, 0)))[:, :-1]
+    out = []
+    for y, x in zip(*np.nonzero(corners), strict=True):
+        w = int(np.argmin(np.append(m[y, x:], False)))
+        h = int(np.argmin(np.append(m[y:, x], False)))
+        if m[y:y + h, x:x + w].all():
+            out.append((int(y), int(x), h, w))
+    return out
+
+
+def header_colours(view: Picture, k: int) -> set[tuple[int, ...]]:
+    """The colours in class ``k``'s name above its tiles (the strip above the row labels)."""
+    x0 = EV.LEFT + k * (EV.TILE + EV.GAP)
+    strip = view.rgb()[:EV.TOP - 22, x0:x0 + EV.TILE]
+    return {tuple(int(v) for v in c) for c in strip.reshape(-1, 3)}
+
+
 def test_evidence_single_layer_is_exact(single_run, sample) -> None:
     model = load_model(single_run)
     x, label = sample.test_images[3], int(sample.test_labels[3])
@@ -47,8 +67,21 @@ def test_evidence_single_layer_is_exact(single_run, sample) -> None:
         assert colour_at(view, EV.TOP + 3 * r, x0) == pal(C.diverging(np.array(w), vmax_w))
         y1 = EV.TOP + EV.ROW_STEP + 3 * r
         assert colour_at(view, y1, x0) == pal(C.diverging(np.array(xin[r * 28 + c] * w), vmax_c))
-    # the true class's header is green; the predicted one orange if it is wrong
-    assert view.size[0] == EV.LEFT + 10 * (EV.TILE + EV.GAP) + 10
+    # the true class's header and frame are green, no class is orange: the prediction is right
+    assert view.data["prediction"] == label
+    green, orange = C.NAMED["true"], C.NAMED["wrong"]
+    for k in range(10):
+        frame = colour_at(view, EV.TOP - 2, EV.LEFT + k * (EV.TILE + EV.GAP) + EV.TILE // 2)
+        assert (green in header_colours(view, k), frame == green) == (k == label, k == label)
+        assert orange not in header_colours(view, k) and frame != orange
+    # told another label, that class turns green and the (now wrong) prediction orange
+    other = (label + 1) % 10
+    wrong = EV.evidence_panel(model, x, other)
+    for k in range(10):
+        frame = colour_at(wrong, EV.TOP - 2, EV.LEFT + k * (EV.TILE + EV.GAP) + EV.TILE // 2)
+        head = header_colours(wrong, k)
+        assert (green in head, frame == green) == (k == other, k == other)
+        assert (orange in head, frame == orange) == (k == label, k == label)
 
 
 def test_evidence_deep_net_says_which_method(trained_model, sample) -> None:
@@ -159,8 +192,42 @@ def test_composed_any_depth(sizes) -> None:
     model = MLP.create(sizes, "relu", seed=3)
     view = W.composed(model)
     assert view.data["layers"] == list(sizes[1:])
-    assert view.size[0] > 200 and view.size[1] > 100
     assert W.first_layer(model).size[0] > 50
+
+
+def test_composed_draws_the_product_of_a_hand_built_net() -> None:
+    """784-2-2-10 with W0 = (+1 on the top half, −1 on the left half), W1 = identity and the
+    outputs alternating +neuron 0 / −neuron 1: layer 1's composed tiles are a red top half and
+    a blue left half; the outputs' are red top (even classes) and red left (odd), in class
+    order along one row. Each tile on its own scale, so ±1 is full red or blue, 0 white."""
+    model = MLP.create((784, 2, 2, 10), "relu", seed=0)
+    img = np.zeros((28, 28, 2))
+    img[:14, :, 0], img[:, :14, 1] = 1.0, -1.0
+    model.weights[0][:] = img.reshape(784, 2)
+    model.weights[1][:] = np.eye(2)
+    model.weights[2][:] = 0
+    model.weights[2][0, 0::2], model.weights[2][1, 1::2] = 1.0, -1.0
+    rgb = W.composed(model).rgb()
+    red, blue, white = C.RED, C.BLUE, (255, 255, 255)
+
+    def blocks(colour: tuple[int, int, int], h: int, w: int) -> list[tuple[int, int]]:
+        return sorted((x, y) for y, x, hh, ww in rectangles(rgb, colour) if (hh, ww) == (h, w))
+
+    # layer 1: tiles drawn 2× (56 px), side by side: red top half, then blue left half
+    (x_top, y_top), = blocks(red, 28, 56)
+    (x_left, y_left), = blocks(blue, 56, 28)
+    assert y_top == y_left and x_left > x_top
+    assert (rgb[y_top + 28:y_top + 56, x_top:x_top + 56] == white).all()
+    assert (rgb[y_left:y_left + 56, x_left + 28:x_left + 56] == white).all()
+    # the outputs: drawn 3× (84 px), one row, classes 0..9 alternating top / left
+    tops, lefts = blocks(red, 42, 84), blocks(red, 84, 42)
+    assert len(tops) == len(lefts) == 5
+    row = sorted([(x, y, "top") for x, y in tops] + [(x, y, "left") for x, y in lefts])
+    assert [kind for _, _, kind in row] == ["top", "left"] * 5
+    assert len({y for _, y, _ in row}) == 1 and row[0][1] > y_top
+    for x, y, kind in row:
+        rest = rgb[y + 42:y + 84, x:x + 84] if kind == "top" else rgb[y:y + 84, x + 42:x + 84]
+        assert (rest == white).all()
 
 
 def test_compare_needs_same_shape(trained_model, sigmoid_run) -> None:
@@ -201,10 +268,27 @@ def test_neurons_view_frames_dead_neurons(trained_model, sample) -> None:
     assert rep.dead[5]
     view = neurons_view(m, rep)
     assert view.data["dead"] == np.flatnonzero(rep.dead).tolist()
-    colours = {tuple(c) for c in view.rgb().reshape(-1, 3)[::7]}
-    assert C.NAMED["dead"] in colours
-    # least important last: the dead neuron's tile is framed in the final row of the mosaic
-    assert rep.order[0] in np.flatnonzero(rep.dead)
+    # least important last: the dead neuron's tile is the mosaic's last (final row, last
+    # column), framed in the dead colour around its blank (all-zero) weights
+    assert rep.order[0] == 5
+    rows, cols = grid_shape(32)
+    pitch = 2 * 28 + 2 * 2 + 4  # tiles drawn 2×, a 2-px frame, 4 px apart
+    head = 14 + 8 + 16  # the title and its subtitle
+    rgb = view.rgb()
+    w = pitch - 4
+    dead = (rgb == np.asarray(C.NAMED["dead"], np.uint8)).all(axis=2)
+    y, x = head + (rows - 1) * pitch, (cols - 1) * pitch
+    frame = np.ones((w, w), bool)
+    frame[2:-2, 2:-2] = False
+    tile = rgb[y:y + w, x:x + w]
+    assert dead[y:y + w, x:x + w][frame].all() and (tile[~frame] == 255).all()
+    # every dead neuron (the trained net has one of its own) is framed at the end, none before
+    n_dead = int(rep.dead.sum())
+    framed_dead = [bool(dead[y:y + w, c * pitch:c * pitch + w][frame].all()) for c in range(cols)]
+    assert framed_dead == [False] * (cols - n_dead) + [True] * n_dead
+    assert not dead[:y].any()
+    first = rgb[head:head + w, :w]  # the most important neuron: a white frame, weights inside
+    assert (first[frame] == 255).all() and len(np.unique(first[~frame], axis=0)) > 20
 
 
 @pytest.mark.parametrize("hidden", [1, 5, 30])

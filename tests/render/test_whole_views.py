@@ -41,4 +41,5 @@ def test_history_chart_and_sentence(trained_run: Path) -> None:
     rgb = neuron_history_chart(counts, 500, 260)
     assert rgb.shape == (260, 500, 3) and len(np.unique(rgb.reshape(-1, 3), axis=0)) > 10
     last = counts["layers"][0]
-    assert f"layer 1: {last['dead'][-1]} dead, {last['dim'][-1]} dim" in history_sentence(counts)
+    assert (f"layer 0 (hidden): {last['dead'][-1]} dead, {last['dim'][-1]} dim"
+            in history_sentence(counts))

@@ -100,7 +100,7 @@ def test_local_cluster_sweep_writes_runs_and_table(reference: Path, tmp_path: Pa
     assert data["groups"][0]["mean"][0] == pytest.approx(np.mean(accs))
 
 
-def test_finished_sweep_is_not_recomputed(reference: Path, tmp_path: Path) -> None:
+def test_finished_sweep_is_not_recomputed(reference: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in reference.glob("*/model.npz")}
     proc, result = sweep(reference)
     assert proc.returncode == 0, proc.stderr

@@ -91,7 +91,7 @@ class Page:
         self.ctx.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def page(browser: Any, served: Served) -> Iterator[Page]:
     p = Page(browser, served.url)
     yield p
@@ -148,7 +148,7 @@ def test_inspect_and_knock_out_a_neuron(page: Page, shots: Path) -> None:
     x, y = page.js(f"window.digitlens.neuronPoint(0, {active})")
     page.page.mouse.click(x, y)
     page.wait("document.querySelector('[data-testid=inspector-title]') !== null")
-    assert page.text("inspector-title") == f"hidden layer 1 · neuron {active}"
+    assert page.text("inspector-title") == f"layer 0 (hidden) · neuron 0:{active}"
     value = page.js(f"window.digitlens.last.activations[0][{active}]")
     assert f"ReLU(z) = {value:.4f}" in page.text("arithmetic")
     page.page.get_by_test_id("inspector").scroll_into_view_if_needed()
@@ -165,7 +165,7 @@ def test_inspect_and_knock_out_a_neuron(page: Page, shots: Path) -> None:
     again = Page(page.page.context.browser, page.page.url)
     try:
         again.wait("document.querySelector('[data-testid=inspector-title]') !== null")
-        assert again.text("inspector-title") == f"hidden layer 1 · neuron {active}"
+        assert again.text("inspector-title") == f"layer 0 (hidden) · neuron 0:{active}"
         assert again.page.get_by_test_id("knockout").is_checked()
     finally:
         again.close()
@@ -353,7 +353,7 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
         x, y = p.js("window.digitlens.neuronPoint(2, 3)")
         p.page.mouse.click(x, y)
         p.wait("document.querySelector('[data-testid=inspector-title]').textContent"
-               ".startsWith('output layer · neuron 3')", 45)
+               ".startsWith('layer 2 (output) · neuron 2:3')", 45)
         p.page.screenshot(path=str(shots / "laptop-inspector.png"))
         assert p.errors == []
     finally:

@@ -68,8 +68,7 @@ def offline(ctx: Any) -> None:
     ctx.route("**/*", handle)
 
 
-def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: Path,
-                                     sample: Dataset) -> None:
+def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: Path) -> None:
     text = explorer.read_text()
     assert "<script src" not in text and "<link rel=\"stylesheet\"" not in text
     p = Page(browser, explorer.as_uri(), offline, viewport=(1366, 768))

@@ -11,6 +11,7 @@ import pytest
 from digitlens.analysis.maps import all_layers
 from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
+from digitlens.numbering import layer_name
 
 from .test_browser import ONE, ZERO, Page, browser, page, shots  # noqa: F401  (fixtures)
 
@@ -52,10 +53,10 @@ def test_drawing_moves_on_the_map(page: Page, shots: Path, served_runs: Path,  #
     page.wait("document.querySelectorAll('[data-testid=map-near] figure').length === 5")
     shown = [int(i) for i in page.js("[...document.querySelectorAll("
                                      "'[data-testid=map-near] figure')].map(f => f.dataset.index)")]
-    h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # hidden layer 2
+    h = all_layers(load_model(served_runs / "small"), sample.test_images)[2]  # layer 1
     d = ((h - acts) ** 2).sum(1)
     assert d[shown] == pytest.approx(np.sort(d)[:5], rel=1e-4, abs=1e-6)
-    assert "your drawing in hidden layer 2" in page.text("map-near")
+    assert "your drawing in layer 1 (hidden)" in page.text("map-near")
     # elsewhere on the map: the test digits under the cursor, nearest on the map
     page.page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.wait("document.querySelector('[data-testid=map-near]').textContent.includes('here')")
@@ -97,6 +98,6 @@ def test_train_tab_shows_the_neuron_monitor_live(page: Page, served_runs: Path, 
     row = json.loads((served_runs / "monitored" / "history.json").read_text())["epochs"][0]
     shown = page.text("train-neurons")
     for n in row["neurons"]:
-        assert (f"layer {n['layer'] + 1}: {n['dead']} dead, {n['dim']} dim, "
+        assert (f"{layer_name(n['layer'])}: {n['dead']} dead, {n['dim']} dim, "
                 f"{n['duplicates']} near-duplicate of {n['n']}") in shown
     page.page.screenshot(path=str(shots / "train-neurons.png"))

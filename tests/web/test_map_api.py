@@ -43,7 +43,7 @@ def test_map_errors(client: httpx.Client) -> None:
 
 def test_near_digits_in_the_layer(client: httpx.Client, runs_dir: Path, sample: Dataset) -> None:
     model = load_model(runs_dir / "small")
-    h = all_layers(model, sample.test_images)[1]  # hidden layer 1 (32)
+    h = all_layers(model, sample.test_images)[1]  # layer 0, the first hidden layer (32)
     q = h[17] + 0.01
     d = client.post("/api/map/near", json={"run": "small", "layer": 0,
                                            "activations": q.tolist(), "k": 4}).json()

@@ -17,7 +17,7 @@ from digitlens.nn.mlp import MLP, Trace
 def top_k(flat: np.ndarray, row_max: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest of ``flat``, largest first. The k-th largest row maximum
     bounds the answer from below (k rows each hold an entry at least that big), so only the
-    few entries above it are sorted: ~20× faster than partitioning every term."""
+    few entries above it are sorted instead of partitioning every term."""
     if len(row_max) >= k:
         bound = np.partition(row_max, len(row_max) - k)[len(row_max) - k]
         cand = np.flatnonzero(flat >= bound)

@@ -1,8 +1,9 @@
 """One neuron up close: what it looks at, how its current value is computed, what excites it,
 and what the network loses without it.
 
-Layers are numbered over weight layers: layer ``l`` maps ``sizes[l]`` inputs to ``sizes[l+1]``
-neurons, so layer 0 is the first hidden layer and ``n_layers - 1`` the output. Only hidden
+Layers and neurons are numbered as everywhere (``digitlens.numbering``): layer ``l`` maps
+``sizes[l]`` inputs to ``sizes[l+1]`` neurons, layer 0 is the first hidden layer and
+``n_layers - 1`` the output. Only hidden
 neurons can be knocked out (``MLP.trace``'s masks); an output neuron *is* a class.
 """
 
@@ -16,19 +17,21 @@ import numpy as np
 
 from digitlens.analysis.compose import composed_weights
 from digitlens.errors import bad_param
+from digitlens.layout import grid_shape
 from digitlens.nn import functions as F
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import check_address
 
 Masks = Mapping[int, np.ndarray]
 
 
 def check_neuron(model: MLP, layer: int, index: int) -> None:
     """One message shape for a neuron address that does not exist."""
-    if not (isinstance(layer, int) and 0 <= layer < model.n_layers):
+    if not isinstance(layer, int):
         raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
-    n = model.sizes[layer + 1]
-    if not (isinstance(index, int) and 0 <= index < n):
-        raise bad_param("neuron", f"an int in 0..{n - 1}", index)
+    if not isinstance(index, int):
+        raise bad_param("neuron", "an int", index)
+    check_address(model.sizes, layer, index)
 
 
 def knockout_masks(model: MLP, knockouts: Mapping[int, list[int]] | None) -> dict[int, np.ndarray]:
@@ -143,13 +146,3 @@ def neuron_detail(model: MLP, layer: int, index: int, x: np.ndarray | None = Non
     if x is not None:
         out["arithmetic"] = arithmetic(model, layer, index, x, masks).to_dict()
     return out
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    """Rows × columns for showing ``n`` values as a grid: 784 -> 28×28, 512 -> 16×32, 30 -> 5×6."""
-    root = float(np.sqrt(n))
-    rows = max(d for d in range(1, int(root) + 1) if n % d == 0)
-    if rows >= root / 2:
-        return rows, n // rows
-    cols = int(np.ceil(root))
-    return -(-n // cols), cols

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens import numbering
 from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
@@ -73,7 +74,7 @@ def fit_pca(x: np.ndarray, k: int = 2) -> PCA:
 
 
 def all_layers(model: MLP, images: np.ndarray) -> list[np.ndarray]:
-    """[pixels, hidden layer 1, …] for many inputs, from ``MLP.trace`` in chunks."""
+    """[pixels, layer 0, layer 1, …] for many inputs, from ``MLP.trace`` in chunks."""
     x = model.as_input(images)
     parts: list[list[np.ndarray]] = [[] for _ in range(model.n_layers)]
     for i in range(0, len(x), CHUNK):
@@ -137,7 +138,8 @@ class LayerMap:
 
 
 def layer_name(layer: int | None, width: int) -> str:
-    return f"input pixels ({width})" if layer is None else f"hidden layer {layer + 1} ({width})"
+    where = "input pixels" if layer is None else numbering.layer_name(layer)
+    return f"{where} · {width}"
 
 
 def hidden_maps(model: MLP, images: np.ndarray, labels: np.ndarray,

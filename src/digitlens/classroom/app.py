@@ -160,16 +160,16 @@ class Api:
                    "confidence": round(stored.confidence, 4), "label": stored.label},
                   status=201)
 
-    async def status(self, request: Request) -> Response:
+    async def status(self, _request: Request) -> Response:
         return ok({"run": self.lesson.run, **self.lesson.settings(),
                    "limits": {"drawings_per_second": self.lesson.limits.device_rate,
                               "side": [MIN_SIDE, MAX_SIDE], "body_bytes": MAX_BODY}})
 
-    async def network(self, request: Request) -> Response:
+    async def network(self, _request: Request) -> Response:
         return Response(self.lesson.network_json, media_type="application/json",
                         headers={"Cache-Control": "no-cache"})
 
-    async def qr_svg(self, request: Request) -> Response:
+    async def qr_svg(self, _request: Request) -> Response:
         return Response(qr.svg(self.lesson.student_url), media_type="image/svg+xml")
 
     async def summary(self, request: Request) -> Response:
@@ -236,7 +236,7 @@ async def class_error(request: Request, exc: Exception) -> Response:
 
 
 def page(name: str) -> Any:
-    async def serve(request: Request) -> Response:
+    async def serve(_request: Request) -> Response:
         return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
     return serve
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens import numbering
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
@@ -138,7 +139,8 @@ def cmd_dream(args: argparse.Namespace) -> int:
     best = D.train_maxima(model, train)[layer][neuron]
     d = D.dream(model, layer, neuron, train.mean(axis=0), args.seed,
                 args.steps or D.STEPS, float(best))
-    kind = "class" if layer == model.n_layers - 1 else f"layer {layer} neuron"
-    text = (f"{kind} {neuron}: dream {d.activation:.3f} (from {d.start_activation:.3f} at the "
+    kind = (f"class {neuron}" if layer == model.n_layers - 1
+            else numbering.neuron_name(layer, neuron))
+    text = (f"{kind}: dream {d.activation:.3f} (from {d.start_activation:.3f} at the "
             f"mean digit; best training digit {best:.3f})")
     return emit(args, d.to_dict(), text)

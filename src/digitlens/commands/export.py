@@ -12,6 +12,7 @@ import numpy as np
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import parse_neuron, spell
 
 if TYPE_CHECKING:
     from digitlens.export.imported import Imported
@@ -28,9 +29,10 @@ def register(sub: Any) -> None:
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--digit", type=int, help="xlsx: show the first test image of this digit")
     pick.add_argument("--image", help="xlsx: show this drawing (PNG/JPEG, MNIST preprocessing)")
-    p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:N, both "
-                   "1-based (output layer: N=1 is digit 0; default: the most active neuron "
-                   "of layer 1)")
+    p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:NEURON, "
+                   "both counted from 0 as on every surface (docs/numbering.md): 0:5 is neuron 5 "
+                   "of the first hidden layer; on the output layer NEURON is the digit "
+                   "(default: the most active neuron of layer 0)")
     p.add_argument("--max-maps", type=int, default=32,
                    help="xlsx: weight maps drawn per layer (default 32)")
     add_data(p)
@@ -63,16 +65,6 @@ def pick_format(args: argparse.Namespace) -> str:
         return suffix
     raise bad_param("format", f"one of {', '.join(FORMATS)} (or an --out ending in one)",
                     args.format or suffix or None)
-
-
-def parse_neuron(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        layer, neuron = (int(t) for t in text.split(":"))
-    except ValueError:
-        raise bad_param("neuron", "LAYER:N, e.g. 1:5", text) from None
-    return layer, neuron
 
 
 def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, int | None]:
@@ -126,10 +118,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.max_maps < 0:
             raise bad_param("max_maps", "an int >= 0", args.max_maps)
         image, caption, label = shown_image(args, model)
-        path = export_xlsx(model, args.out, image, caption, parse_neuron(args.neuron),
-                           args.max_maps)
+        neuron = None if args.neuron is None else parse_neuron(args.neuron, model.sizes)
+        path = export_xlsx(model, args.out, image, caption, neuron, args.max_maps)
         extra = {"shows": caption, "label": label,
-                 "predicted_digit": forward64(model, image).prediction}
+                 "predicted_digit": forward64(model, image).prediction,
+                 "neuron": None if neuron is None else spell(*neuron)}
     seconds = time.perf_counter() - t0
     size = path.stat().st_size
     result = {"format": fmt, "out": str(path), "bytes": size, "seconds": round(seconds, 3),

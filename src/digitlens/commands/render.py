@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
                         "pca (default) or umap (the maps extra)")
     p.add_argument("--target", type=int, help="nudge: the class to make it say")
     p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
-    p.add_argument("--layer", type=int, help="neurons: hidden layer (0-based, default last)")
+    p.add_argument("--layer", type=int, help="neurons, map: a hidden layer, counted from 0 "
+                   "(docs/numbering.md; default: the last)")
     p.add_argument("--compare", help="weights: a run of the same net on fewer images (S2); "
                    "compare: the second run or model")
     p.add_argument("--every", type=int, help="evolution: every k-th snapshot")

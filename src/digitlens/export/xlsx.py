@@ -25,6 +25,7 @@ from digitlens.export.xlsx_book import ACT_FORMULA, Book, abs_ref
 from digitlens.export.xlsx_sheets import neuron_sheet, parameters_sheet, weight_maps_sheet
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name
 
 GRID_ROW, GRID_COL = 4, 1  # Draw!B5 is the top-left pixel
 NET_ROW = 5  # first neuron row on Network (row 6)
@@ -113,15 +114,16 @@ def network_sheet(book: Book) -> None:
     ws.write(1, 0, "z = SUMPRODUCT(previous layer, the neuron's weights) + bias;  a = activation"
              "(z);  softmax: EXP(z − max z) / their sum.", book.note)
     ih, iw = book.shape
-    ws.write(2, 0, f"Layer 1 reads input_vector: the {ih * iw} pixels of Draw, row by row (far "
+    ws.write(2, 0, f"Layer 0 reads input_vector: the {ih * iw} pixels of Draw, row by row (far "
              "right).", book.note)
     prev, col = "input_vector", 0
     for li, act in enumerate(model.activations):
-        layer, n = li + 1, model.sizes[li + 1]
-        last = layer == model.n_layers
+        layer, n = li, model.sizes[li + 1]
+        last = layer == model.n_layers - 1
         heads = layer_heads(act, last)
         ws.merge_range(NET_ROW - 2, col, NET_ROW - 2, col + len(heads) - 1,
-                       f"layer {layer}: {model.sizes[li]}→{n}, {act}", book.head)
+                       f"{layer_name(layer, model.n_layers)}: {model.sizes[li]}→{n}, {act}",
+                       book.head)
         ws.write_row(NET_ROW - 1, col, heads, book.head)
         ws.set_column(col, col, 7)
         ws.set_column(col + 1, col + len(heads) - 1, 11)
@@ -134,10 +136,10 @@ def network_sheet(book: Book) -> None:
             r = NET_ROW + j
             bias, z = xl_rowcol_to_cell(r, col + 1), xl_rowcol_to_cell(r, col + 2)
             a_cell = xl_rowcol_to_cell(r, col + 3)
-            ws.write_number(r, col, j if last else j + 1, book.label)
+            ws.write_number(r, col, j, book.label)
             ws.write_formula(r, col + 1, f"=INDEX(biases_{layer},{j + 1})", book.num,
                              float(model.biases[li][j]))
-            ws.write_formula(r, col + 2, f"=SUMPRODUCT({prev},weights_{layer}_{j + 1})+{bias}",
+            ws.write_formula(r, col + 2, f"=SUMPRODUCT({prev},weights_{layer}_{j})+{bias}",
                              book.num, float(fw.zs[li][j]))
             if act == "softmax":
                 ws.write_formula(r, col + 3, f"=EXP({z}-MAX({rng(col + 2)}))", book.num,

@@ -13,8 +13,8 @@ import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from digitlens.analysis.compose import all_composed
-from digitlens.errors import bad_param
 from digitlens.export.xlsx_book import ACT_FORMULA, Book
+from digitlens.numbering import check_address, layer_name, neuron_name, spell
 
 TOP = 4  # first grid row of the Neuron sheet
 MAP_PX, PER_ROW = 7, 8
@@ -30,23 +30,22 @@ def parameters_sheet(book: Book) -> None:
     ws.set_column(0, 0, 16)
     ws.set_column(1, max(model.sizes[1:]), 9)
     row = 3
-    for li, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-        layer, (n_in, n_out) = li + 1, w.shape
-        ws.merge_range(row, 0, row, min(n_out, 4),
-                       f"layer {layer}: {n_in}→{n_out}, {model.activations[li]}", book.head)
-        ws.write(row + 1, 0, "digit" if layer == model.n_layers else "neuron", book.head)
-        ws.write_row(row + 1, 1, list(range(1, n_out + 1)) if layer < model.n_layers
-                     else list(range(n_out)), book.head)
+    for layer, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        n_in, n_out = w.shape
+        ws.merge_range(row, 0, row, min(n_out, 4), f"{layer_name(layer, model.n_layers)}: "
+                       f"{n_in}→{n_out}, {model.activations[layer]}", book.head)
+        ws.write(row + 1, 0, "digit" if layer == model.n_layers - 1 else "neuron", book.head)
+        ws.write_row(row + 1, 1, list(range(n_out)), book.head)
         ws.write(row + 2, 0, "bias", book.head)
         ws.write_row(row + 2, 1, b.astype(np.float64).tolist(), book.num_b)
         book.name(f"biases_{layer}", "Parameters", row + 2, 1, row + 2, n_out)
         top = row + 3
         for i in range(n_in):
-            ws.write_string(top + i, 0, f"pixel {i // iw + 1},{i % iw + 1}" if layer == 1
-                            else f"from neuron {i + 1}", book.label)
+            ws.write_string(top + i, 0, f"pixel {i // iw + 1},{i % iw + 1}" if layer == 0
+                            else f"from {spell(layer - 1, i)}", book.label)
             ws.write_row(top + i, 1, w[i].astype(np.float64).tolist(), book.num)
         for j in range(n_out):
-            book.name(f"weights_{layer}_{j + 1}", "Parameters", top, j + 1, top + n_in - 1, j + 1)
+            book.name(f"weights_{layer}_{j}", "Parameters", top, j + 1, top + n_in - 1, j + 1)
         book.name(f"weights_{layer}", "Parameters", top, 1, top + n_in - 1, n_out)
         row = top + n_in + 2
     ws.freeze_panes(0, 1)
@@ -54,47 +53,43 @@ def parameters_sheet(book: Book) -> None:
 
 
 def pick_neuron(book: Book, neuron: tuple[int, int] | None) -> tuple[int, int]:
-    """(layer, neuron), both 1-based; default: the most active neuron of the first layer."""
-    model = book.model
+    """(layer, neuron) as docs/numbering.md counts them; default: the most active neuron of
+    layer 0."""
     if neuron is None:
-        return 1, int(np.argmax(book.fw.acts[1])) + 1
-    layer, j = neuron
-    if not 1 <= layer <= model.n_layers:
-        raise bad_param("neuron layer", f"an int in 1..{model.n_layers}", layer)
-    if not 1 <= j <= model.sizes[layer]:
-        raise bad_param("neuron", f"an int in 1..{model.sizes[layer]}", j)
-    return layer, j
+        return 0, int(np.argmax(book.fw.acts[1]))
+    check_address(book.model.sizes, *neuron)
+    return neuron
 
 
 def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
     ws = book.wb.add_worksheet("Neuron")
     model, fw = book.model, book.fw
     layer, j = pick_neuron(book, neuron)
-    li, act = layer - 1, model.activations[layer - 1]
-    w = model.weights[li][:, j - 1].astype(np.float64)
-    x = fw.acts[li]
-    who = (f"Output neuron of digit {j - 1}" if layer == model.n_layers
-           else f"Neuron {j} of layer {layer}")
+    act = model.activations[layer]
+    w = model.weights[layer][:, j].astype(np.float64)
+    x = fw.acts[layer]
+    who = f"{neuron_name(layer, j).capitalize()}, {layer_name(layer, model.n_layers)}" + (
+        f", digit {j}" if layer == model.n_layers - 1 else "")
     ws.write(0, 0, f"{who} ({act}), cell by cell", book.title)
     ws.write(1, 0, "Each input times its weight; their sum plus the bias is z, the neuron's "
              "input; the activation of z is its output. Change the digit on Draw and watch.",
              book.note)
     # the input image as three grids, a hidden layer as a table
-    row, col = (grids if li == 0 else table)(book, ws, layer, j, w, x)
+    row, col = (grids if layer == 0 else table)(book, ws, layer, j, w, x)
     total = float(np.sum(x * w))
-    z = float(fw.zs[li][j - 1])
+    z = float(fw.zs[layer][j])
     lines: list[tuple[str, str, float]] = [
         ("Σ input × weight", "=SUM(products)", total),
-        ("+ bias", f"=INDEX(biases_{layer},{j})", float(model.biases[li][j - 1])),
+        ("+ bias", f"=INDEX(biases_{layer},{j + 1})", float(model.biases[layer][j])),
         ("= z", f"={xl_rowcol_to_cell(row, col)}+{xl_rowcol_to_cell(row + 1, col)}", z)]
     zc = xl_rowcol_to_cell(row + 2, col)
     if act == "softmax":
         lines.append((f"a = softmax(z) (needs all {model.sizes[-1]} z, see Network)",
-                      f"=INDEX(outputs,{j})", float(fw.acts[layer][j - 1])))
+                      f"=INDEX(outputs,{j + 1})", float(fw.acts[layer + 1][j])))
     else:
         lines.append((f"a = {act}(z) = {ACT_FORMULA[act].format(z='z')}",
-                      "=" + ACT_FORMULA[act].format(z=zc), float(fw.acts[layer][j - 1])))
-    lines.append(("Network sheet's z for this neuron", f"=INDEX(z_{layer},{j})", z))
+                      "=" + ACT_FORMULA[act].format(z=zc), float(fw.acts[layer + 1][j])))
+    lines.append(("Network sheet's z for this neuron", f"=INDEX(z_{layer},{j + 1})", z))
     for k, (text, formula, value) in enumerate(lines):
         ws.write_string(row + k, col - 1, text, book.label)
         ws.write_formula(row + k, col, formula, book.num_b, value)
@@ -142,15 +137,15 @@ def grids(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
 def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
           x: np.ndarray) -> tuple[int, int]:
     """One row per input neuron: its activation, the weight, the product."""
-    ws.write_row(TOP - 1, 0, ["input neuron", f"a (layer {layer - 1})", "weight", "a × weight"],
-                 book.head)
+    ws.write_row(TOP - 1, 0, ["input neuron", f"a ({layer_name(layer - 1)})", "weight",
+                              "a × weight"], book.head)
     ws.set_column(0, 0, 12)
     ws.set_column(1, 3, 14)
     ws.set_column(5, 5, 46)
     ws.set_column(6, 6, 12)
     for i in range(len(w)):
         r = TOP + i
-        ws.write_number(r, 0, i + 1, book.label)
+        ws.write_string(r, 0, spell(layer - 1, i), book.label)
         ws.write_formula(r, 1, f"=INDEX(activations_{layer - 1},{i + 1})", book.num,
                          float(x[i]))
         ws.write_formula(r, 2, f"=INDEX(weights_{layer}_{j},{i + 1})", book.num, float(w[i]))
@@ -166,7 +161,7 @@ def table(book: Book, ws: Any, layer: int, j: int, w: np.ndarray,
 
 
 def weight_maps_sheet(book: Book, max_maps: int) -> None:
-    """Each neuron's weights (deeper layers: composed W1·W2…) as a coloured block of the
+    """Each neuron's weights (deeper layers: composed W0·W1…) as a coloured block of the
     input's shape (28×28 for MNIST)."""
     ws = book.wb.add_worksheet("Weight maps")
     model = book.model
@@ -174,9 +169,9 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
     names = model.class_names
     named = None if all(n.isdigit() for n in names) else names  # digits keep "digit k"
     ws.write(0, 0, "Weight maps: red = positive weight, blue = negative, white = 0", book.title)
-    ws.write(1, 0, f"Layer 1: each neuron's {gh * gw} weights as a {gh}×{gw} image (a copy of "
+    ws.write(1, 0, f"Layer 0: each neuron's {gh * gw} weights as a {gh}×{gw} image (a copy of "
              "Parameters "
-             "for viewing). Deeper layers: weights composed through the layers (W1·W2…, "
+             "for viewing). Deeper layers: weights composed through the layers (W0·W1…, "
              f"ignoring biases and activations). At most {max_maps} neurons per layer.",
              book.note)
     ws.set_column_pixels(0, PER_ROW * (gw + 1), MAP_PX)
@@ -185,14 +180,14 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
     for li, composed in enumerate(all_composed(model)):
         n = min(composed.shape[1], max_maps)
         last = li == model.n_layers - 1
-        ws.write(row, 1, f"layer {li + 1}" + (" (output: one map per digit)" if last else "")
+        ws.write(row, 1, layer_name(li, model.n_layers) + (": one map per digit" if last else "")
                  + (f", first {n} of {composed.shape[1]} neurons" if n < composed.shape[1]
                     else ""), book.bold)
         row += 1
         for k in range(n):
             br, bc = row + (k // PER_ROW) * (gh + 2), 1 + (k % PER_ROW) * (gw + 1)
             ws.write(br, bc, (f"digit {k}" if named is None else named[k]) if last
-                     else f"neuron {k + 1}", label)
+                     else neuron_name(li, k), label)
             block = composed[:, k].reshape(gh, gw)
             for r in range(gh):
                 ws.write_row(br + 1 + r, bc, block[r].tolist(), book.tiny)

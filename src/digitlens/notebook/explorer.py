@@ -19,7 +19,7 @@ import traitlets as t
 from digitlens.api import RunLike, as_run
 from digitlens.notebook.modules import has_page_module, widget_css, widget_esm
 
-PAGE_MODULES = ("colors", "draw", "engine")
+PAGE_MODULES = ("colors", "draw", "engine", "numbering")
 
 
 def rounded(a: np.ndarray, digits: int = 4) -> list[float]:

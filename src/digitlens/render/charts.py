@@ -180,9 +180,9 @@ def robustness(res: Any, width: int = 900, height: int = 300) -> np.ndarray:
     return to_rgb(fig)
 
 
-def mosaic_matplotlib(fig: Any, axes: list[Any], tiles: np.ndarray, vmax: float) -> list[Any]:
-    """The benchmark's reference: one imshow per tile in a reused figure (what a notebook
-    would do)."""
+def mosaic_matplotlib(axes: list[Any], tiles: np.ndarray, vmax: float) -> list[Any]:
+    """The benchmark's reference: one imshow per tile on the axes of a reused figure (what a
+    notebook would do)."""
     from matplotlib.colors import LinearSegmentedColormap
     blue = tuple(v / 255 for v in BLUE)
     red = tuple(v / 255 for v in RED)

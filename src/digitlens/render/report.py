@@ -185,7 +185,7 @@ def up_to_date(folder: Path, stamp: dict[str, Any]) -> bool:
 
 def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, ds: Dataset,
                  compare: str | None = None, train_twin_run: bool = True,
-                 log: Log = lambda s: None, robustness_n: int = 300,
+                 log: Log = lambda _s: None, robustness_n: int = 300,
                  force: bool = True, sweep: str | Path | None = None) -> dict[str, Any]:
     """Write ``out/index.html`` and its images for one run folder or several (and a section
     for the sweep folder ``sweep``). With ``force=False`` an unchanged report (same runs,

@@ -15,6 +15,7 @@ from digitlens.analysis.compose import composed_weights
 from digitlens.data.sources import Dataset
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
+from digitlens.numbering import layer_name
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table
 from digitlens.render.views.ask import dreams_view, nudge_view
@@ -121,7 +122,7 @@ def dream_figures(model: MLP, ds: Dataset, figure: Figure) -> str:
                   for j in top]
         body += figure(dreams_view(hd, composed_weights(model, layer)[:, top],
                                    [f"#{j}" for j in top], "hidden"), "dreams-hidden.png",
-                       f"The {len(top)} most important neurons of hidden layer {layer + 1} "
-                       f"(layer {layer} in the API and the CLI) and their dreams, beside their "
+                       f"The {len(top)} most important neurons of {layer_name(layer)} and their "
+                       f"dreams, beside their "
                        f"composed weights.")
     return body

@@ -17,6 +17,7 @@ import numpy as np
 from digitlens.analysis.neurons import NeuronReport, analyse_neurons, finetune_data
 from digitlens.analysis.robustness import robustness
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name
 from digitlens.render import charts
 from digitlens.render.animate import ffmpeg_exe
 from digitlens.render.image import Picture
@@ -145,10 +146,10 @@ def neurons(s: Subject, p: ReportPage) -> str:
     tx, ty, tune = finetune_data(model, p.ds.train_images, p.ds.train_labels)
     rep = analyse_neurons(model, s.x, s.y, train=(tx, ty), finetune_with=tune)
     body = p.figure(neurons_view(model, rep), "neurons.png",
-                    alt=f"The {rep.n} neurons of hidden layer {rep.layer + 1} ranked by how "
+                    alt=f"The {rep.n} neurons of {layer_name(rep.layer)} ranked by how "
                         "much accuracy drops without each, with the accuracy as the least "
                         "important are removed")
-    p.findings.append(f"Hidden layer {rep.layer + 1} of the {s.label} net: "
+    p.findings.append(f"{layer_name(rep.layer).capitalize()} of the {s.label} net: "
                       f"{redundancy_sentence(rep, bold=True)}")
     return body + neuron_table(rep, model.input_shape == (28, 28))
 
@@ -246,7 +247,7 @@ def fingerprint_finding(data: dict[str, Any], model: MLP) -> str:
     readout = np.asarray(data["readout_accuracy"])
     k = len(consistency) - 2 if model.n_layers > 1 else 0
     r = float(np.mean(consistency[k]))
-    where = f"hidden layer {k + 1}" if model.n_layers > 1 else "the output layer"
+    where = layer_name(k, model.n_layers)
     return (f"In {where} of the {model.describe()} net, a single digit's activations correlate "
             f"<b>r = {r:.2f}</b> on average with its class's mean fingerprint; the nearest "
             f"mean alone names <b>{readout[k]:.0%}</b> of the digits.")

@@ -1,7 +1,7 @@
 """Drawing in palette-index space with NumPy: canvases, mosaics, text, colour-bar legends.
 
 No matplotlib here: a mosaic of 64 weight images is a reshape, a table lookup and a transpose,
-which is what makes a 230-frame training video render in about a second.
+which keeps a training video's many frames cheap (``benchmarks/bench_render.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from digitlens.layout import grid_shape as grid_shape  # the views import it from here
 from digitlens.render import colors as C
 
 
@@ -66,18 +67,6 @@ def fit_size(texts: list[str], width: int, sizes: tuple[int, ...] = (16, 13, 11,
         if all(text_width(t, size, bold) <= width for t in texts):
             return size
     return sizes[-1]
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    """(rows, cols) for n tiles: a row up to 12, an exact near-square factorisation if one has
-    aspect ≤ 2 (256 → 16×16, 512 → 16×32), else a square-ish grid with empty cells."""
-    if n <= 12:
-        return 1, max(n, 1)
-    for rows in range(int(math.isqrt(n)), 0, -1):
-        if n % rows == 0 and n // rows <= 2 * rows:
-            return rows, n // rows
-    cols = math.ceil(math.sqrt(n))
-    return math.ceil(n / cols), cols
 
 
 def upscale(img: np.ndarray, k: int) -> np.ndarray:

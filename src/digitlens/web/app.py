@@ -99,14 +99,14 @@ class Api:
     def run_of(self, value: Any) -> Any:
         return self.registry.get(None if value in (None, "") else v.name(value))
 
-    async def info(self, request: Request) -> Response:
+    async def info(self, _request: Request) -> Response:
         return ok({"version": __version__, "training": self.allow_training,
                    "default_run": self.registry.default, "runs": self.registry.names(),
                    "presets": [p.to_dict() for p in PRESETS.values()],
                    "limits": {"body_bytes": v.MAX_BODY, "side": v.MAX_SIDE,
                               "train_epochs": MAX_TRAIN_EPOCHS}})
 
-    async def runs(self, request: Request) -> Response:
+    async def runs(self, _request: Request) -> Response:
         await run_in_threadpool(self.registry.refresh)
         return ok({"default": self.registry.default,
                    "runs": await run_in_threadpool(self.summaries)})
@@ -169,8 +169,8 @@ class Api:
 
     async def answer(self, data: dict[str, Any], since: float | None = None) -> tuple[bytes, str]:
         """A predict request's answer and media type, for HTTP and the live socket alike.
-        Pixels and test digits are answered inline (a few bounded milliseconds of NumPy; a
-        worker-thread hop halved the API's throughput). Uploaded images go to a worker thread:
+        Pixels and test digits are answered inline (bounded NumPy work, cheaper than a hop to a
+        worker thread; ``benchmarks/bench_web_load.py``). Uploaded images go to a worker thread:
         decoding one can take long (a crafted JPEG), and the event loop must keep running.
         ``format: "packed"`` answers in ``digitlens.web.encode``'s binary form, with
         ``compute_ms`` since ``since`` when given."""
@@ -247,7 +247,7 @@ class Api:
         job = self.jobs.start(run_name, config, ds)
         return ok({"job": job.to_dict()}, status=202)
 
-    async def train_jobs(self, request: Request) -> Response:
+    async def train_jobs(self, _request: Request) -> Response:
         return ok({"training": self.allow_training,
                    "jobs": [j.to_dict() for j in self.jobs.jobs.values()]})
 
@@ -275,7 +275,7 @@ async def on_error(request: Request, exc: Exception) -> Response:
     return fail("internal error (see the server log)", 500)
 
 
-async def on_disconnect(request: Request, exc: Exception) -> Response:
+async def on_disconnect(request: Request, _exc: Exception) -> Response:
     """The client left mid-body: one line in the log, nobody to answer (handled here, not as
     an internal error, so no traceback is printed)."""
     client = f"{request.client.host}:{request.client.port}" if request.client else "a client"

@@ -1,10 +1,10 @@
 """Encoding the explorer's answers: JSON for everyone, and a packed binary form for the page.
 
-Writing thousands of rounded floats as JSON text cost more server time than the forward pass,
-and the page parsed them straight back into numbers. So arrays travel as ``Numbers`` until the
-last step: the JSON form writes them rounded (values known to lie in 0..1 through a table of
-ready-made texts, the same bytes ``json.dumps`` writes, several times faster), and the packed
-form (``format: "packed"``) sends their float32 bytes unrounded.
+Thousands of rounded floats written as JSON text only to be parsed straight back into numbers
+by the page are costly to write, so arrays travel as ``Numbers`` until the last step: the JSON
+form writes them rounded (values known to lie in 0..1 through a table of ready-made texts, the
+same bytes ``json.dumps`` writes), and the packed form (``format: "packed"``) sends their
+float32 bytes unrounded. ``benchmarks/bench_web_load.py`` measures both.
 
 Packed layout: ``b"DLP1"``, a little-endian uint32 ``n``, ``n`` bytes of UTF-8 JSON (padded with
 spaces so that the data starts at a multiple of 4 bytes), then little-endian float32 data. The

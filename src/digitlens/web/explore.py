@@ -12,18 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.analysis.activity import active_share
 from digitlens.analysis.attribution import evidence
 from digitlens.analysis.flow import strongest_connections
 from digitlens.analysis.inspector import (
     Masks,
     arithmetic,
-    grid_shape,
     knockout_masks,
     neuron_detail,
     top_exciting,
 )
 from digitlens.data.preprocess import Preprocessed, preprocess
 from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.layout import grid_shape
 from digitlens.web import validate as v
 from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
@@ -164,7 +165,7 @@ def neuron(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str
              outgoing=None if d["outgoing"] is None else r(d["outgoing"]))
     d["incoming_shape"] = list(d["incoming_shape"])
     d["test_mean"] = float(acts.mean())
-    d["test_active"] = float(np.mean(acts > 1e-6))
+    d["test_active"] = active_share(acts, model.activations[layer], model.sizes[layer + 1])
     d["top_test"] = [{"index": int(i), "label": int(ds.test_labels[i]), "value": float(acts[i]),
                       "image": ds.test_images[i].ravel().tolist()} for i in top]
     if d["kind"] == "hidden":

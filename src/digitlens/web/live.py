@@ -1,13 +1,13 @@
 """The live drawing loop's channel: ``/api/predict`` over one WebSocket instead of a request per
 pointer move.
 
-In Chromium an empty ``fetch`` on loopback costs ~5 ms before the server sees it; a message on
-an open socket costs a fraction of that. Each text message is the JSON body ``/api/predict``
-takes, answered by the same code (``Api.answer``): a binary message in the packed form (with
-``compute_ms`` in its head, as the socket has no Server-Timing header), a text message of JSON
-for ``format: "json"``, or ``{"ok": false, "error": ...}`` for a bad request, the socket staying
-open. Messages are answered one at a time, in order. The Host/Origin check lives in
-``app.Guard``; this module's ``origin_ok`` is its WebSocket half.
+A ``fetch`` per pointer move pays a request's set-up each time; a message on an open socket does
+not (``benchmarks/bench_browser.py`` measures both loops side by side). Each text message is the
+JSON body ``/api/predict`` takes, answered by the same code (``Api.answer``): a binary message
+in the packed form (with ``compute_ms`` in its head, as the socket has no Server-Timing header),
+a text message of JSON for ``format: "json"``, or ``{"ok": false, "error": ...}`` for a bad
+request, the socket staying open. Messages are answered one at a time, in order. The Host/Origin
+check lives in ``app.Guard``; this module's ``origin_ok`` is its WebSocket half.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def origin_ok(scope: Scope) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower() != ""
 
 
-async def refuse_http(request: Request) -> Response:
+async def refuse_http(_request: Request) -> Response:
     """A plain GET of the channel's address: say what it is (and what is missing, if so)."""
     message = ("the live drawing channel: open it as a WebSocket" if available() else NO_LIBRARY)
     return JSONResponse({"ok": False, "error": message}, status_code=426,

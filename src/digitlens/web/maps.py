@@ -11,6 +11,7 @@ import numpy as np
 
 from digitlens.analysis.maps import nearest, page_map
 from digitlens.errors import ParameterError, bad_param
+from digitlens.numbering import layer_name
 from digitlens.render.colors import CLASS_COLOURS
 from digitlens.web import validate as v
 from digitlens.web.runs import LoadedRun, Registry
@@ -58,8 +59,8 @@ def near_digits(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dic
     if not isinstance(acts, list) or len(acts) != width or not all(
             isinstance(a, int | float) and not isinstance(a, bool) and np.isfinite(a)
             for a in acts):
-        raise bad_param("activations", f"a list of {width} finite numbers (hidden layer "
-                        f"{layer + 1})", f"{type(acts).__name__} of {len(acts)}"
+        raise bad_param("activations", f"a list of {width} finite numbers "
+                        f"({layer_name(layer)})", f"{type(acts).__name__} of {len(acts)}"
                         if isinstance(acts, list) else type(acts).__name__)
     h = registry.test_activations(run, layer)
     idx, dist = nearest(h, np.asarray(acts, np.float64), k)

@@ -8,17 +8,8 @@ const SYNC_MS = 150, SYNC_MAX_MS = 1000;
 
 const CELL = 16;  // px per neuron square in the network diagram
 
-function gridShape(n) {  // as engine.js's gridShape (analysis.inspector.grid_shape)
-  const root = Math.sqrt(n);
-  let rows = 1;
-  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
-  if (rows >= root / 2) return [rows, n / rows];
-  const cols = Math.ceil(root);
-  return [Math.ceil(n / cols), cols];
-}
-
-function layerLabel(sizes, k) {
-  return k === sizes.length - 2 ? `output (${sizes[k + 1]})` : `hidden ${k + 1} (${sizes[k + 1]})`;
+function layerLabel(sizes, k) {  // the page's names (numbering.js): "layer 0 (hidden) · 32"
+  return `${PAGE.numbering.layerName(k, sizes.length - 1)} · ${sizes[k + 1]}`;
 }
 
 function render({ model, el }) {
@@ -54,7 +45,7 @@ function render({ model, el }) {
 
   // the network: one grid of squares per layer; click one to inspect it
   const layers = sizes.slice(1).map((n, k) => {
-    const [r, c] = gridShape(n);
+    const [r, c] = E.gridShape(n);
     const cv = h("canvas", { class: "dl-layer", "data-layer": k, width: c, height: r });
     cv.style.width = `${Math.min(c * CELL, 240)}px`;
     cv.addEventListener("click", (e) => {
@@ -124,7 +115,7 @@ function render({ model, el }) {
     const cv = h("canvas", { width: W, height: H, class: "dl-weights" });
     C.paint(cv, d.weights, W, H, "diverging");
     const a = d.arithmetic, f = (v) => Number(v).toFixed(3);
-    insp.append(h("div", { class: "dl-note", text: `${layerLabel(sizes, d.layer)}, neuron ${d.index}` }), cv,
+    insp.append(h("div", { class: "dl-note", text: `${layerLabel(sizes, d.layer)}, ${PAGE.numbering.neuronName(d.layer, d.index)}` }), cv,
       h("pre", { text: `z = Σ inputs × weights + bias\n  = ${f(a.positive_sum)} (positive) ${f(a.negative_sum)} (negative) + ${f(a.bias)}\n  = ${f(a.z)}\n${a.activation}(z) = ${f(a.value)}` }));
   }
 

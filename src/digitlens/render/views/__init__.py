@@ -33,7 +33,7 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
              "class green, wrong prediction orange", True),
     ViewInfo("weights", "S2/S3", "first-layer weights per neuron (--style diverging|grey); "
              "--compare RUN for S2's few-vs-many images comparison", False),
-    ViewInfo("composed", "S2", "weights composed through the layers (W1·W2, W1·W2·W3) for every "
+    ViewInfo("composed", "S2", "weights composed through the layers (W0·W1, W0·W1·W2) for every "
              "deeper neuron, output neurons included", False),
     ViewInfo("evolution", "S3", "training epoch by epoch from the run's snapshots: weight mosaic "
              "with bias bars, output weights, accuracy so far", True),

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.nn.train import Run
+from digitlens.numbering import layer_name
 from digitlens.render import colors as C
 from digitlens.render.draw import grid_scale, scale_for, vector_tiles, weight_tiles
 from digitlens.render.image import Animation
@@ -121,7 +122,7 @@ class EvolutionLayout:
         grid = "×".join(map(str, self.out_grid))
         if model.n_layers == 2:
             return f"Output neurons: {grid} weights, one per hidden neuron"
-        return f"Output neurons: {grid} weights from layer {model.n_layers - 1} (not drawn)"
+        return f"Output neurons: {grid} weights from {layer_name(model.n_layers - 2)} (not drawn)"
 
     def _background(self, model: MLP) -> Canvas:
         cv = Canvas(self.height, self.width)
@@ -260,7 +261,7 @@ def neuron_line(layers: list[dict[str, int]] | None, width: int) -> np.ndarray:
     """The strip under a frame: the neuron monitor's counts after this epoch (history.json)."""
     cv = Canvas(LINE_H, width)
     text = ("dead / dim / near-duplicate neurons on 1,000 test digits: " + " · ".join(
-        f"layer {n['layer'] + 1}: {n['dead']} / {n['dim']} / {n['duplicates']} of {n['n']}"
+        f"{layer_name(n['layer'])}: {n['dead']} / {n['dim']} / {n['duplicates']} of {n['n']}"
         for n in layers) if layers else "dead / dim / near-duplicate neurons: not measured "
         "before the first epoch")
     cv.text(4, 16, text, 12, colour="text" if layers else "muted")

@@ -12,6 +12,7 @@ import numpy as np
 from digitlens.analysis.fingerprints import activation_scales, class_fingerprints
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name
 from digitlens.render.draw import cells_row, digit_tile, layer_grid, outlined
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import (
@@ -28,8 +29,7 @@ PANEL = 192  # the longer side of each hidden layer's grid, in pixels
 
 
 def layer_names(model: MLP) -> list[str]:
-    hidden = [f"hidden {i + 1} ({n})" for i, n in enumerate(model.sizes[1:-1])]
-    return [*hidden, f"output ({model.sizes[-1]})"]
+    return [f"{layer_name(i, model.n_layers)} · {n}" for i, n in enumerate(model.sizes[1:])]
 
 
 def names_of(model: MLP, class_names: list[str] | None) -> list[str]:
@@ -49,7 +49,7 @@ class FingerprintLayout:
 
     def __init__(self, model: MLP, scales: list[float], class_names: list[str]) -> None:
         self.model, self.scales, self.names = model, scales, class_names
-        probe = [layer_image(np.zeros(n), 1.0, k == model.n_layers - 1, self.panel(n, k))
+        probe = [layer_image(np.zeros(n), 1.0, k == model.n_layers - 1, self.panel(k))
                  for k, n in enumerate(model.sizes[1:])]
         self.x = [20, 20 + 112 + 40]
         for img in probe:
@@ -60,7 +60,7 @@ class FingerprintLayout:
                                "neuron fires more (one scale per layer)", 220)
         self.width = max(self.x[-1], self.x[1] + self.legend.shape[1] + 10)
 
-    def panel(self, n: int, k: int) -> int:
+    def panel(self, k: int) -> int:
         return 300 if k == self.model.n_layers - 1 else PANEL
 
     def draw(self, x: np.ndarray, label: int | None) -> tuple[np.ndarray, dict[str, object]]:
@@ -77,7 +77,7 @@ class FingerprintLayout:
         for k, a in enumerate(t.activations[1:]):
             x0, v = self.x[k + 1], a[0]
             cv.text(8, x0, layer_names(self.model)[k], 12, True)
-            img = layer_image(v, self.scales[k], k == last, self.panel(v.size, k))
+            img = layer_image(v, self.scales[k], k == last, self.panel(k))
             cv.paste(self.top, x0, img)
             if k == last and v.size <= 12:
                 cell = (img.shape[1] - 2 + 2) // v.size
@@ -151,8 +151,8 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
         imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
         notes = [f"r {fp.consistency[k, c]:.2f} vs {fp.nearest_other[k, c]:.2f}"
                  for c in range(len(names))]
-        rows.append(_row(layer_names(model)[k], f"read-out {fp.readout_accuracy[k]:.0%}",
-                         imgs, notes, col_w))
+        rows.append(_row(layer_name(k, model.n_layers), f"{model.sizes[k + 1]} · read-out "
+                         f"{fp.readout_accuracy[k]:.0%}", imgs, notes, col_w))
     legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
     digits_only = all(len(n) <= 2 for n in names)
     img = titled(stack([*rows, legend], gap=14),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.numbering import layer_name
 from digitlens.render import charts
 from digitlens.render.colors import CLASS_COLOURS
 
@@ -26,7 +27,7 @@ def neuron_history_chart(counts: dict[str, Any], width: int = 640, height: int =
         for key, dash in STYLES:
             ax.plot(ep, np.asarray(layer[key]) / n, dash, color=colour, linewidth=1.8,
                     marker="o" if len(ep) <= 30 else None, markersize=3,
-                    label=f"layer {layer['layer'] + 1} ({layer['n']}): {key}")
+                    label=f"{layer_name(layer['layer'])} ({layer['n']}): {key}")
     ax.set_ylim(0, max(0.05, ax.get_ylim()[1]))
     charts.style(ax, "Dead, dim, near-duplicate neurons", "epoch", "share of the layer")
     charts.percent_axis(ax)
@@ -41,7 +42,7 @@ def history_sentence(counts: dict[str, Any]) -> str:
     """The last epoch's numbers in words."""
     parts = []
     for layer in counts["layers"]:
-        parts.append(f"layer {layer['layer'] + 1}: {layer['dead'][-1]} dead, "
+        parts.append(f"{layer_name(layer['layer'])}: {layer['dead'][-1]} dead, "
                      f"{layer['dim'][-1]} dim, {layer['duplicates'][-1]} near-duplicate "
                      f"of {layer['n']}")
     return (f"After epoch {counts['epochs'][-1]}, on 1,000 fixed test digits: "

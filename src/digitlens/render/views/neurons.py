@@ -15,6 +15,7 @@ import numpy as np
 from digitlens.analysis.compose import composed_weights
 from digitlens.analysis.neurons import TOLERANCE, NeuronReport
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name
 from digitlens.render import charts
 from digitlens.render import colors as C
 from digitlens.render.draw import weight_tiles
@@ -93,7 +94,7 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
     counts, ``digitlens.analysis.monitor.history_counts``) a chart of them underneath."""
     what = "first-layer weights" if rep.layer == 0 else "composed weights"
     shown = len(shown_neurons(rep))
-    title = f"Hidden layer {rep.layer + 1}: {count(rep.n, 'neuron')}, most important first"
+    title = f"{layer_name(rep.layer).capitalize()}: {count(rep.n, 'neuron')}, most important first"
     if shown < rep.n:
         title += f" (the {shown // 2} most and {shown // 2} least important)"
     chart = charts.neuron_charts(rep)

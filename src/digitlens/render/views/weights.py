@@ -1,7 +1,7 @@
 """View 3 (S2, S3): what each neuron looks for, as weight images of the input's shape.
 
 First-layer weights directly, in S2's min-max grey or S3's diverging red/blue with a bias bar;
-deeper neurons through weights composed across layers (W1·W2, W1·W2·W3), output neurons
+deeper neurons through weights composed across layers (W0·W1, W0·W1·W2), output neurons
 included; and S2's comparison of the same net trained on 500 images vs all 60,000.
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 from digitlens.analysis.compose import all_composed
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name, weights_name
 from digitlens.render import colors as C
 from digitlens.render.draw import MNIST_SHAPE, labelled_row, scale_for
 from digitlens.render.image import Picture
@@ -96,7 +97,7 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
 
 def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
              class_names: list[str] | None = None) -> Picture:
-    """Composed weights W1·…·Wl for every layer after the first, output neurons included; each
+    """Composed weights W0·…·Wl for every layer after the first, output neurons included; each
     tile on its own scale, since composed magnitudes differ wildly between neurons."""
     check_style(style)
     names = class_names or list(model.class_names)
@@ -106,18 +107,19 @@ def composed(model: MLP, style: str = "diverging", max_neurons: int = MAX_TILES,
     for layer in range(1 if model.n_layers > 1 else 0, model.n_layers):
         w = comps[layer]
         n = min(w.shape[1], max_neurons)
-        product = "·".join(f"W{k + 1}" for k in range(layer + 1))
+        product = "·".join(weights_name(k) for k in range(layer + 1))
         out = layer == model.n_layers - 1
         if out:
             tiles, _ = tiles_of(w, style, True, 3, model.input_shape)
             body = labelled_row(tiles, names[: len(tiles)], 8, 14, bold=True)
-            title = f"Output neurons: {product}"
+            title = f"{layer_name(layer, model.n_layers).capitalize()}, the outputs: {product}"
         else:
             scale = 2 if n <= MAX_TILES else 1
             tiles, _ = tiles_of(w[:, :n], style, True, scale, model.input_shape)
             body = mosaic(tiles, grid_shape(n)[1], 3)
             more = f", first {n} of {w.shape[1]}" if n < w.shape[1] else ""
-            title = f"Hidden layer {layer + 1} ({count(w.shape[1], 'neuron')}{more}): {product}"
+            title = (f"{layer_name(layer).capitalize()}, {count(w.shape[1], 'neuron')}{more}: "
+                     f"{product}")
         sections.append(titled(body, title, 13))
     sections.append(legend_for(style, 0.0, "composed weight"))
     img = titled(stack(sections, gap=22), "What deeper neurons look for: weights composed "

@@ -18,8 +18,10 @@ export function divergingColor(t) { return DIV[divStep(t)]; }
 export function css(rgb) { return `rgb(${rgb[0] | 0},${rgb[1] | 0},${rgb[2] | 0})`; }
 
 export const ACT_CSS = GREY.map(css);
-export const activationStep = (t) => Math.round(Math.max(0, Math.min(1, t || 0)) * GREY_TOP);
-const divStep = (t) => Math.round(Math.max(-1, Math.min(1, t || 0)) * DIV_HALF + DIV_HALF);
+// halves round to even, as NumPy's rint in colors.py, so a value lands on the same step
+const rint = (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 ? r - 1 : r; };
+export const activationStep = (t) => rint(Math.max(0, Math.min(1, t || 0)) * GREY_TOP);
+const divStep = (t) => rint(Math.max(-1, Math.min(1, t || 0)) * DIV_HALF + DIV_HALF);
 
 export function maxAbs(values) {
   let m = 0;

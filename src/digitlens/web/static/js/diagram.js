@@ -4,7 +4,8 @@
 // laid out at its natural size and scaled by CSS to the width it is given (phones).
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
-import { gridShape } from "./engine.js";
+import { activeAbove, gridShape } from "./engine.js";
+import { layerName, neuronName } from "./numbering.js";
 
 export class Diagram {
   constructor(canvas, tip, onPick) {
@@ -96,9 +97,9 @@ export class Diagram {
       ctx.fillStyle = "#3b4252";  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
       let peak = 0, firing = 0;
-      // "firing": above zero for ReLU; above half way for sigmoid, whose values are never 0
+      // active: above what the activation gives for z = 0 (analysis/activity.py); ink: above 0
       const act = ci === 0 ? "input" : this.activations[ci - 1];
-      const cut = act === "sigmoid" ? 0.5 : 1e-6;
+      const cut = ci === 0 || !act ? 0 : activeAbove(act, c.n);
       for (let i = 0; i < c.n; i++) {
         const v = values[i];
         if (v > peak) peak = v;
@@ -119,11 +120,12 @@ export class Diagram {
       }
       ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif";
       ctx.textAlign = "center";
-      const title = ci === 0 ? `input ${this.shape[0]}×${this.shape[1]}` : `hidden layer ${ci} · ${c.n}`;
+      const title = ci === 0 ? `input ${this.shape[0]}×${this.shape[1]}`
+        : `${layerName(c.layer, this.sizes.length - 1)} · ${c.n}`;
       ctx.fillText(title, c.x + c.w / 2, 18);
       ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(ci === 0 ? `${firing} inked pixels` : act === "sigmoid" ? `${firing} above 0.5`
-        : `${firing} firing`, c.x + c.w / 2, 34);
+      ctx.fillText(ci === 0 ? `${firing} inked pixels` : cut ? `${firing} active (above ${cut})`
+        : `${firing} active`, c.x + c.w / 2, 34);
       if (selected && selected.layer === c.layer && ci > 0) {
         const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
         ctx.strokeStyle = "#f08c00"; ctx.lineWidth = 2.5;
@@ -202,7 +204,7 @@ export class Diagram {
     const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
     const out = h.ci === this.layout.cols.length - 1;
     const name = h.ci === 0 ? `pixel (${Math.floor(h.index / this.shape[1])}, ${h.index % this.shape[1]})`
-      : out ? `output ${this.classNames[h.index] ?? h.index}` : `hidden ${h.ci} · neuron ${h.index}`;
+      : `${neuronName(h.layer, h.index)}${out ? ` (class ${this.classNames[h.index] ?? h.index})` : ""}`;
     const r = this.canvas.getBoundingClientRect();
     this.tip.textContent = `${name}: ${v.toFixed(3)}${h.layer >= 0 ? " · click to inspect" : ""}`;
     this.tip.hidden = false;  // kept inside the diagram (a phone has no room beside it)

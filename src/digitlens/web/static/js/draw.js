@@ -1,8 +1,8 @@
 // The drawing pad: white ink on black like MNIST, strokes kept for undo, mouse/touch/pen
 // through pointer events. It only records and paints strokes; the engine does the rest.
 // Moves come from pointerrawupdate where the browser has it (secure contexts: localhost):
-// it is delivered as soon as the pointer moves, while pointermove waits for the next frame,
-// up to 16 ms later, and that wait was half of the page's input-to-answer time.
+// it is delivered as soon as the pointer moves, while pointermove waits for the next frame
+// (benchmarks/bench_browser.py measures the input-to-answer time).
 
 import { input } from "./state.js";
 

@@ -448,14 +448,21 @@ export function neuronWeights(net, layer, index) {
            bias: net.biases[layer][index] };
 }
 
-/** Rows × columns for showing n values (analysis.inspector.grid_shape). */
+/** Rows × columns for showing n values: digitlens/layout.py's grid_shape, the one rule (a row
+ * up to 12, an exact near-square factorisation of aspect ≤ 2, else a square-ish grid). */
 export function gridShape(n) {
-  const root = Math.sqrt(n);
-  let rows = 1;
-  for (let d = 1; d <= Math.floor(root); d++) if (n % d === 0) rows = d;
-  if (rows >= root / 2) return [rows, n / rows];
-  const cols = Math.ceil(root);
+  if (n <= 12) return [1, Math.max(n, 1)];
+  for (let rows = Math.floor(Math.sqrt(n)); rows > 0; rows--) {
+    if (n % rows === 0 && n / rows <= 2 * rows) return [rows, n / rows];
+  }
+  const cols = Math.ceil(Math.sqrt(n));
   return [Math.ceil(n / cols), cols];
+}
+
+/** The value a neuron must exceed to count as active: what its activation gives for z = 0
+ * (ReLU, tanh, identity 0; sigmoid 0.5; softmax 1/n), as analysis/activity.py's active_above. */
+export function activeAbove(activation, n = 1) {
+  return activation === "softmax" ? 1 / n : ACTIVATIONS[activation](0);
 }
 
 /** Accuracy and predictions over many uint8 images (one per input size), with knock-outs. */

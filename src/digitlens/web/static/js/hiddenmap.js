@@ -9,6 +9,7 @@ import { api, servedLocally } from "./api.js";
 import { project } from "./engine.js";
 import { paint } from "./colors.js";
 import { input } from "./state.js";
+import { layerName } from "./numbering.js";
 
 // Indices of the k points nearest to p (squared distance on the map).
 export function nearest(points, p, k = 5) {
@@ -41,7 +42,7 @@ export class HiddenMap {
     if (hidden < 1 || servedLocally()) return;
     const L = layer ?? hidden - 1;
     this.select.innerHTML = "";
-    for (let l = 0; l < hidden; l++) this.select.add(new Option(`hidden layer ${l + 1}`, l));
+    for (let l = 0; l < hidden; l++) this.select.add(new Option(layerName(l, hidden + 1), l));
     this.select.value = L;
     const m = await api(`api/map?run=${encodeURIComponent(run.name)}&layer=${L}`);
     if (this.run !== run) return;
@@ -128,7 +129,7 @@ export class HiddenMap {
         idx = (await api("api/map/near", { run: this.run.name, layer: m.layer, activations: acts })).indices;
       } catch { return; }
       if (this.shown !== key) return;
-      title = `nearest test digits to your drawing in ${m.name.split(" (")[0]}`;
+      title = `nearest test digits to your drawing in ${m.name.split(" · ")[0]}`;
     } else {
       idx = key.split(",").map(Number);
       title = "test digits here on the map";

@@ -4,22 +4,17 @@
 
 import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
 import { input } from "./state.js";
+import { layerName, neuronName, spell, weightsName } from "./numbering.js";
 
 const ACT_NAMES = { relu: "ReLU", sigmoid: "sigmoid", tanh: "tanh", identity: "identity",
                     softmax: "softmax" };
 
-export function layerName(layer, nLayers) {
-  return layer === nLayers - 1 ? "output layer" : `hidden layer ${layer + 1}`;
-}
-
 function sourceName(layer, i) {
   const w = input.shape[1];
-  return layer === 0 ? `pixel (${Math.floor(i / w)}, ${i % w})` : `h${layer}·${i}`;
+  return layer === 0 ? `pixel (${Math.floor(i / w)}, ${i % w})` : `neuron ${spell(layer - 1, i)}`;
 }
 
-const SUB = "₀₁₂₃₄₅₆₇₈₉";
-const composedName = (layer) => Array.from({ length: layer + 1 }, (_, i) =>
-  `W${String(i + 1).split("").map((c) => SUB[+c]).join("")}`).join("·");
+const composedName = (layer) => Array.from({ length: layer + 1 }, (_, i) => weightsName(i)).join("·");
 
 const fmt = (v, d = 4) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(d);
 
@@ -48,7 +43,7 @@ export function renderInspector(el, d, opts) {
   const hidden = d.kind === "hidden";
   const pct = (v) => `${(100 * v).toFixed(2)}%`;
   el.innerHTML = `
-    <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · neuron ${d.neuron}</b>
+    <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · ${neuronName(d.layer, d.neuron)}</b>
       <span class="hint">${ACT_NAMES[d.activation] || d.activation} · ${hidden
         ? `active for ${pct(d.test_active)} of ${d.population || "test digits"}` : `average value ${d.test_mean.toFixed(3)} on ${d.population || "test digits"}`}</span>
       <button class="png" id="insp-close" title="close">✕</button></div>

@@ -1,6 +1,6 @@
 // The live drawing loop's channel: a WebSocket to api/live that takes the same requests as
-// POST api/predict and answers each with one message (packed, or JSON for an error). In
-// Chromium an empty fetch costs ~5 ms before the server sees it; a socket message far less.
+// POST api/predict and answers each with one message (packed, or JSON for an error), without
+// a request's set-up per move (benchmarks/bench_browser.py compares it with fetch).
 // The socket is only used while open; if it cannot open or closes, request() rejects with
 // Closed and the caller sends the same request by fetch. It reconnects a few times, backing off.
 

@@ -4,7 +4,7 @@
 // The server answers what needs the test set or training: slices, confusion, a neuron's top
 // test digits and knock-out accuracy. A change is computed at once when the last one was at
 // least 4 ms ago (a frame ago for the server loop), otherwise at the next frame.
-// ?compute=server keeps the former loop (every change sent to /api/predict, packed, over the
+// ?compute=server runs the server loop instead (every change sent to /api/predict, packed, over the
 // live WebSocket while it is open, otherwise by fetch) for benchmarks/bench_browser.py.
 
 import { api, fetchJSON, toast } from "./api.js";

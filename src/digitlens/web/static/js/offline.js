@@ -5,7 +5,7 @@
 // sample and say so.
 
 import { answerLocally } from "./api.js";
-import { accuracy, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
+import { accuracy, activeAbove, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
 import { start } from "./main.js";
 
 function bytesOf(text) {
@@ -59,6 +59,7 @@ class Offline {
     const net = this.net, nLayers = net.nLayers, hidden = layer < nLayers - 1;
     const w = neuronWeights(net, layer, neuron);
     const values = this.layerValues(layer).map((a) => a[neuron]);
+    const cut = activeAbove(net.activations[layer], net.sizes[layer + 1]);
     const order = values.map((v, k) => k).sort((a, b) => values[b] - values[a] || a - b).slice(0, 8);
     const d = {
       layer, neuron, n_layers: nLayers, kind: hidden ? "hidden" : "output",
@@ -66,7 +67,7 @@ class Offline {
       activation: net.activations[layer], bias: w.bias, incoming: w.incoming,
       incoming_shape: w.incoming_shape, composed: w.composed, grid: gridShape(net.sizes[layer + 1]),
       outgoing: null, test_mean: values.reduce((s, v) => s + v, 0) / values.length,
-      test_active: values.filter((v) => v > 1e-6).length / values.length,
+      test_active: values.filter((v) => v > cut).length / values.length,
       top_test: order.map((k) => ({ index: k, label: this.labels[k], value: values[k], image: this.image(k),
                                     name: this.nameOf(k) })),
     };

@@ -4,6 +4,7 @@
 
 import { api, toast } from "./api.js";
 import { paint } from "./colors.js";
+import { layerName } from "./numbering.js";
 
 export class Trainer {
   constructor(info, onRunReady) {
@@ -116,7 +117,7 @@ export class Trainer {
     const el = document.getElementById("train-neurons");
     if (!row.neurons || !row.neurons.length) { el.textContent = ""; return; }
     el.textContent = `after epoch ${row.epoch}, on 1,000 test digits: ` + row.neurons.map((n) =>
-      `layer ${n.layer + 1}: ${n.dead} dead, ${n.dim} dim, ${n.duplicates} near-duplicate of ${n.n}`).join(" · ");
+      `${layerName(n.layer)}: ${n.dead} dead, ${n.dim} dim, ${n.duplicates} near-duplicate of ${n.n}`).join(" · ");
   }
 
   mosaic(m) {
