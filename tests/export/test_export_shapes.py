@@ -66,7 +66,7 @@ def test_onnx_export_runs_in_onnxruntime_and_comes_back(model: MLP, tmp_path: Pa
 
 
 @pytest.mark.e2e
-def test_onnx_from_elsewhere_reading_1x12x12_images(tmp_path: Path) -> None:
+def test_onnx_from_elsewhere_reading_1x12x12_images() -> None:
     """A graph that says nothing but its input, batch×1×12×12, flattened to 144: imported as a
     12×12 model with three classes, numbered as none are named."""
     layers = random_layers((144, 20, 3), seed=7)

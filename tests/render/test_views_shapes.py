@@ -32,7 +32,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Data
             "12x12": (train_small(s12, (16, 8), root / "s12", epochs=6), s12)}
 
 
-@pytest.fixture()
+@pytest.fixture
 def texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every string a view writes on a canvas."""
     seen: list[str] = []
