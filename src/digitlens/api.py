@@ -49,9 +49,10 @@ class LoadedRun:
         """The dataset the model was trained on (loaded once; the embedded sample when MNIST
         cannot be had)."""
         if self._dataset is None:
-            from digitlens.data.sources import load_dataset
-            name = self.dataset_name or self.model.meta.get("dataset", {}).get("name") or "mnist"
-            self._dataset = load_dataset(name)
+            from digitlens.data.recorded import dataset_for
+            record = self.model.meta.get("dataset")
+            self._dataset = dataset_for({"name": self.dataset_name} if self.dataset_name
+                                        else record)
         return self._dataset
 
     @property

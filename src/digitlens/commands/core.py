@@ -13,9 +13,11 @@ import numpy as np
 
 from digitlens.analysis.metrics import evaluate_model
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.data.dataset import Dataset
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
-from digitlens.nn.presets import PRESETS, default_preset, get_preset
+from digitlens.errors import DataError
+from digitlens.nn.presets import PRESETS, TrainConfig, default_preset, get_preset
 from digitlens.nn.train import train
 from digitlens.wording import count
 
@@ -74,8 +76,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         ds = load_data(args)
     info: dict[str, Any] = ds.info()
     info["cache"] = str(cache_dir())
-    text = (f"{info['dataset']}: {info['train']} train + {info['test']} test digits from "
-            f"{info['source']}\n  train per class: {info['train_per_class']}\n"
+    h, w = ds.image_shape
+    text = (f"{info['dataset']} ({ds.kind}): {info['train']} train + {info['test']} test "
+            f"images of {h}×{w} from {info['source']}\n"
+            f"  classes ({len(ds.class_names)}): {', '.join(ds.class_names)}\n"
+            f"  train per class: {info['train_per_class']}\n"
             f"  test per class:  {info['test_per_class']}\n"
             + "\n".join(f"  sha256 {k}: {v}" for k, v in info["sha256"].items()))
     return emit(args, info, text)
@@ -113,6 +118,24 @@ class Progress:
         sys.stderr.flush()
 
 
+def fit_layers(config: TrainConfig, ds: Dataset,
+               explicit: bool) -> tuple[TrainConfig, dict[str, Any]]:
+    """A preset's first and last sizes become the dataset's pixels and class count (said in
+    ``assumed``); sizes the user gave (``--layers``, ``--init``) must already fit."""
+    (h, w), n = ds.image_shape, len(ds.class_names)
+    layers = config.layers
+    if (layers[0], layers[-1]) == (h * w, n):
+        return config, {}
+    if explicit:
+        raise DataError(f"layers {'-'.join(map(str, layers))} do not fit dataset {ds.name!r} "
+                        f"({h}×{w} = {h * w} pixels, {n} classes): the first size must be "
+                        f"{h * w} and the last {n}")
+    fitted = (h * w, *layers[1:-1], n)
+    return config.with_overrides(layers=fitted), {
+        "layers": f"{'-'.join(map(str, fitted))}: the preset's first and last sizes replaced by "
+                  f"dataset {ds.name!r}'s {h}×{w} pixels and {n} classes"}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     layers = None
@@ -131,7 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.with_overrides(layers=init.sizes, output=init.activations[-1],
                                        cost=init.cost, activation=init.activations[0]
                                        if init.n_layers > 1 else None)
-    ds = load_dataset(config.dataset, args.data_dir, fetch=not args.no_fetch, log=say)
+    ds = load_data(args, default=config.dataset)
+    config, assumed = fit_layers(config, ds, explicit=layers is not None or init is not None)
     if ds.name != config.dataset:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"
@@ -144,7 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     last = result.history[-1] if result.history else {}
     summary = {
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),
-        "dataset": ds.name, "epochs": len(result.history), "resumed_from": result.resumed_from,
+        "dataset": ds.name, "dataset_record": ds.record(), "assumed": assumed,
+        "epochs": len(result.history), "resumed_from": result.resumed_from,
         "init": args.init,
         "test_accuracy": last.get("test_accuracy"), "seconds_per_epoch": result.seconds_per_epoch,
         "seconds": time.perf_counter() - t0, "threads": last.get("threads"),
@@ -182,7 +207,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     rows = []
     for path in args.images:
-        pre = preprocess(load_image(path))
+        pre = preprocess(load_image(path), model.input_shape)
         x = pre.raw28 if args.raw else pre.centred
         row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
         if pre.has_ink or args.raw:

@@ -4,7 +4,8 @@ MNIST digits were cropped to their ink, scaled (anti-aliased, aspect kept) to fi
 and pasted into 28×28 so that their centre of mass sits at the centre. Measured on MNIST itself
 the centre of mass lies at row 14.0, column 14.0 (pixel-index coordinates), so that is where we
 put it. The 20×20 box is kept inside the 28×28 field (the shift is clamped), so no ink is lost.
-A drawing without ink is reported as such, not as a crash.
+A drawing without ink is reported as such, not as a crash. Datasets of another image size use
+the same rule scaled to their own field (``box_for``; docs/datasets.md).
 """
 
 from __future__ import annotations
@@ -90,27 +91,43 @@ def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
     return float((a * rows).sum() / total), float((a * cols).sum() / total)
 
 
-def preprocess(image: Image.Image | np.ndarray) -> Preprocessed:
-    """Normalise a drawing the way MNIST was made; see the module docstring."""
+def box_for(shape: tuple[int, int]) -> tuple[int, int]:
+    """The ink box of a field of ``shape``: MNIST's 20-in-28 scaled to the field, at least 1
+    pixel a side (28×28 → 20×20, 16×16 → 11×11, 8×8 → 6×6)."""
+    h, w = shape
+    return max(1, round(BOX * h / FIELD)), max(1, round(BOX * w / FIELD))
+
+
+def preprocess(image: Image.Image | np.ndarray,
+               shape: tuple[int, int] = (FIELD, FIELD)) -> Preprocessed:
+    """Normalise a drawing the way MNIST was made, into a field of ``shape`` (28×28: MNIST's
+    own rule; any other size: the same rule scaled, see ``box_for``); see the module
+    docstring. The ``raw28`` and ``centred`` fields have ``shape``."""
+    fh_, fw_ = shape
     ink, inverted = ink_bright(to_gray(image))
-    raw28 = resize(ink, FIELD, FIELD)
+    raw28 = resize(ink, fh_, fw_)
     peak = float(ink.max(initial=0.0))
+    empty = np.zeros(shape, np.float32)
+    centre = (fh_ / 2, fw_ / 2)
     if peak <= 0.05:
-        return Preprocessed(ink, False, inverted, raw28)
+        return Preprocessed(ink, False, inverted, raw28, centred=empty, centre_of_mass=centre)
     mask = ink > INK_THRESHOLD * peak
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     cropped = ink[top:bottom, left:right]
     h, w = cropped.shape
-    scale = BOX / max(h, w)
-    fitted = resize(cropped, max(1, round(h * scale)), max(1, round(w * scale)))
+    box_h, box_w = box_for(shape)
+    scale = min(box_h / h, box_w / w)
+    fitted = resize(cropped, max(1, min(box_h, round(h * scale))),
+                    max(1, min(box_w, round(w * scale))))
     if fitted.sum() <= 0:
-        return Preprocessed(ink, False, inverted, raw28, cropped, fitted)
+        return Preprocessed(ink, False, inverted, raw28, cropped, fitted, empty,
+                            centre_of_mass=centre)
     cy, cx = centre_of_mass(fitted)
     fh, fw = fitted.shape
-    oy = int(np.clip(round(CENTRE - cy), 0, FIELD - fh))
-    ox = int(np.clip(round(CENTRE - cx), 0, FIELD - fw))
-    centred = np.zeros((FIELD, FIELD), np.float32)
+    oy = int(np.clip(round(centre[0] - cy), 0, fh_ - fh))
+    ox = int(np.clip(round(centre[1] - cx), 0, fw_ - fw))
+    centred = empty.copy()
     centred[oy:oy + fh, ox:ox + fw] = fitted
     return Preprocessed(ink, True, inverted, raw28, cropped, fitted, centred,
                         (top, left, bottom, right), (cy + oy, cx + ox), (oy, ox))
