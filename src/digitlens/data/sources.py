@@ -200,8 +200,8 @@ def load_folder(folder: str | Path, image_size: tuple[int, int] | None = None,
         raise DataError(f"{path}: --image-size and --normalise apply to image folders "
                         "(train/<class>/*.png), not to IDX files")
     ds = load_custom_idx(path)
-    for known, sums in SHA256.items():  # MNIST's own bytes are MNIST, wherever they lie
-        if all(ds.checksums.get(p) == sums[p] for p in PARTS):
+    for known, sums in SHA256.items():  # MNIST's own bytes (unrenamed) are MNIST, wherever
+        if "classes" not in ds.checksums and all(ds.checksums.get(p) == sums[p] for p in PARTS):
             return from_raw(known, {p: encode_idx(getattr(ds, p)) for p in PARTS}, str(path))
     return ds
 
