@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
-from digitlens.errors import ModelError
+from digitlens.errors import DataError, ModelError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
@@ -43,14 +43,17 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
     the model was trained on (found again from its metadata), else ``default`` or MNIST."""
     from digitlens.data.image_folder import parse_size
     from digitlens.data.recorded import dataset_for
-    size = getattr(args, "image_size", None)
+    size, normalise = getattr(args, "image_size", None), getattr(args, "normalise", None)
+    if (size or normalise) and not args.data_dir:
+        raise DataError("--image-size and --normalise apply to an image folder named with "
+                        "--data-dir")
     if args.dataset is None and args.data_dir is None and model is not None:
         ds = dataset_for(model.meta.get("dataset"), fetch=not args.no_fetch, log=say)
     else:
         name = args.dataset or (None if args.data_dir else default)
         ds = load_dataset(name, args.data_dir, fetch=not args.no_fetch, log=say,
                           image_size=parse_size(size) if size else None,
-                          normalise=getattr(args, "normalise", None))
+                          normalise=normalise)
     if model is not None:
         check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                    "the model", f"dataset {ds.name!r}", ModelError)

@@ -191,7 +191,8 @@ def load_folder(folder: str | Path, image_size: tuple[int, int] | None = None,
     from digitlens.data.image_folder import is_image_folder, load_image_folder
     path = Path(folder)
     if not path.is_dir():
-        raise DataError(f"data folder {path}: no such folder")
+        what = "not a folder" if path.exists() else "no such folder"
+        raise DataError(f"data folder {path}: {what}")
     if is_idx_folder(path):  # one's own digits, with a manifest
         return load_idx_folder(path)  # type: ignore[no-any-return]
     if is_image_folder(path):
