@@ -66,3 +66,17 @@ def test_drawing_box_scaled(shape: tuple[int, int], box: tuple[int, int]) -> Non
     assert pre.centred.shape == shape and pre.fitted.shape[0] == box[0]
     cy, cx = centre_of_mass(pre.centred)
     assert abs(cy - shape[0] / 2) <= 0.5 and abs(cx - shape[1] / 2) <= 0.5
+
+
+def test_python_api_trains_on_a_folder_and_finds_it_again(tmp_path: Path) -> None:
+    import digitlens as dl
+    folder = idx_folder(tmp_path / "bars", size=8)
+    run = dl.train("s1-single-layer", epochs=2, out=tmp_path / "run", data_dir=folder,
+                   progress=False)
+    assert run.model.sizes == (64, 3) and run.model.class_names == ("top", "middle", "bottom")
+    again = dl.load(tmp_path / "run").dataset
+    assert again.name == "bars" and again.checksums == run.dataset.checksums
+    with pytest.raises(DataError, match="layers 784-10 do not fit dataset 'bars'"):
+        dl.train("s1-single-layer", epochs=1, out=tmp_path / "bad", data_dir=folder,
+                 layers=(784, 10), progress=False)
+    assert not (tmp_path / "bad").exists()

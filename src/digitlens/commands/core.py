@@ -13,11 +13,9 @@ import numpy as np
 
 from digitlens.analysis.metrics import evaluate_model
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
-from digitlens.data.dataset import Dataset
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
-from digitlens.errors import DataError
-from digitlens.nn.presets import PRESETS, TrainConfig, default_preset, get_preset
+from digitlens.nn.presets import PRESETS, default_preset, get_preset
 from digitlens.nn.train import train
 from digitlens.wording import count
 
@@ -118,24 +116,6 @@ class Progress:
         sys.stderr.flush()
 
 
-def fit_layers(config: TrainConfig, ds: Dataset,
-               explicit: bool) -> tuple[TrainConfig, dict[str, Any]]:
-    """A preset's first and last sizes become the dataset's pixels and class count (said in
-    ``assumed``); sizes the user gave (``--layers``, ``--init``) must already fit."""
-    (h, w), n = ds.image_shape, len(ds.class_names)
-    layers = config.layers
-    if (layers[0], layers[-1]) == (h * w, n):
-        return config, {}
-    if explicit:
-        raise DataError(f"layers {'-'.join(map(str, layers))} do not fit dataset {ds.name!r} "
-                        f"({h}×{w} = {h * w} pixels, {n} classes): the first size must be "
-                        f"{h * w} and the last {n}")
-    fitted = (h * w, *layers[1:-1], n)
-    return config.with_overrides(layers=fitted), {
-        "layers": f"{'-'.join(map(str, fitted))}: the preset's first and last sizes replaced by "
-                  f"dataset {ds.name!r}'s {h}×{w} pixels and {n} classes"}
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     layers = None
@@ -155,7 +135,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                        cost=init.cost, activation=init.activations[0]
                                        if init.n_layers > 1 else None)
     ds = load_data(args, default=config.dataset)
-    config, assumed = fit_layers(config, ds, explicit=layers is not None or init is not None)
+    fitted, said = ds.fit_layers(config.layers, explicit=layers is not None or init is not None)
+    config = config.with_overrides(layers=fitted)
+    assumed = {"layers": said} if said else {}
     if ds.name != config.dataset:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.errors import DataError
+
 DIGITS = tuple(str(d) for d in range(10))
 KINDS = ("builtin", "package", "custom")
 
@@ -38,6 +40,23 @@ class Dataset:
     @property
     def is_sample(self) -> bool:
         return self.name == "mnist-sample"
+
+    def fit_layers(self, layers: tuple[int, ...], explicit: bool
+                   ) -> tuple[tuple[int, ...], str | None]:
+        """``layers`` with the first and last sizes made this dataset's pixel and class
+        counts, and a sentence saying so (None when they already fit). Sizes the user chose
+        (``explicit``) are not changed: a ``DataError`` names both instead."""
+        (h, w), n = self.image_shape, len(self.class_names)
+        if (layers[0], layers[-1]) == (h * w, n):
+            return layers, None
+        shown = "-".join(map(str, layers))
+        if explicit:
+            raise DataError(f"layers {shown} do not fit dataset {self.name!r} ({h}×{w} = "
+                            f"{h * w} pixels, {n} classes): the first size must be {h * w} "
+                            f"and the last {n}")
+        fitted = (h * w, *layers[1:-1], n)
+        return fitted, (f"{'-'.join(map(str, fitted))}: the preset's first and last sizes "
+                        f"replaced by dataset {self.name!r}'s {h}×{w} pixels and {n} classes")
 
     def record(self) -> dict[str, Any]:
         """What a model trained on this keeps in ``meta["dataset"]``: enough to find and

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import Dataset
-from digitlens.errors import DataError, DigitlensError, ModelError, bad_param
+from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
 from digitlens.nn.io import MAX_MODEL_BYTES, load_model, load_model_bytes, model_bytes
 from digitlens.nn.mlp import MLP, Trace, n_params
@@ -134,7 +134,7 @@ def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
     """A fresh network per ``c``, or (fine-tuning) a copy of ``init``, whose architecture the
     config must then match."""
     check_fits(c.layers, int(np.prod(ds.image_shape)), ds.class_names, "layers",
-               f"dataset {ds.name!r}", DataError)
+               f"dataset {ds.name!r}", ParameterError)
     meta = {"training": c.to_dict(), "dataset": ds.record(),
             "class_names": list(ds.class_names), "input_shape": list(ds.image_shape)}
     if init is None:
