@@ -128,3 +128,15 @@ def test_sklearn_digits_train(tmp_path: Path) -> None:
     meta = load_model(run).meta
     assert meta["input_shape"] == [8, 8] and meta["dataset"]["kind"] == "package"
     assert last_json(cli("evaluate", str(run), "--json"))["dataset"] == "sklearn-digits"
+
+
+def test_render_reaches_a_custom_dataset(tmp_path: Path) -> None:
+    """A 28×28 custom dataset of 3 named classes: render finds it from the run alone."""
+    data = idx_folder(tmp_path / "bars28", size=28)
+    run = tmp_path / "run"
+    cli("train", "--data-dir", str(data), "--preset", "s1-single-layer", "--epochs", "2",
+        "--out", str(run))
+    out = tmp_path / "evidence.png"
+    result = last_json(cli("render", "evidence", "--run", str(run), "--digit", "0", "--out",
+                           str(out), "--json"))
+    assert result["out"] == str(out) and out.stat().st_size > 1000

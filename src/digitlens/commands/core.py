@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         text = f"{what} already has its {epochs}: nothing to train; test accuracy {acc:.2%}"
     else:
         text = f"trained {what} for {epochs} on {ds.name}: test accuracy {acc:.2%}"
-    text += f"\nrun folder: {out}"
+    text += f"\nrun folder: {out}" + (f"\nassumed layers {said}" if said else "")
     return emit(args, summary, text)
 
 

@@ -56,7 +56,8 @@ class Dataset:
                             f"and the last {n}")
         fitted = (h * w, *layers[1:-1], n)
         return fitted, (f"{'-'.join(map(str, fitted))}: the preset's first and last sizes "
-                        f"replaced by dataset {self.name!r}'s {h}×{w} pixels and {n} classes")
+                        f"replaced by the {h}×{w} = {h * w} pixels and {n} classes of dataset "
+                        f"{self.name!r}")
 
     def record(self) -> dict[str, Any]:
         """What a model trained on this keeps in ``meta["dataset"]``: enough to find and
