@@ -70,6 +70,14 @@ DATASETS = ("mnist", "fashion-mnist", "mnist-sample", "sklearn-digits")
 MAX_DOWNLOAD = 64 << 20  # the largest file, train images gzipped, is under 10 MB
 
 
+def io_sizes(name: str) -> tuple[int, int] | None:
+    """(pixels, classes) of a dataset known by name, without loading it (None: a custom one,
+    known only once read)."""
+    if name == "sklearn-digits":
+        return 64, 10
+    return (784, len(CLASS_NAMES.get(name, CLASS_NAMES["mnist"]))) if name in DATASETS else None
+
+
 def cache_dir() -> Path:
     """``$DIGITLENS_CACHE``, else ``$XDG_CACHE_HOME/digitlens``, else ``~/.cache/digitlens``."""
     if env := os.environ.get("DIGITLENS_CACHE"):
