@@ -103,6 +103,11 @@ def fifo(f: Path) -> None:
     os.mkfifo(raw(f, "train_labels"))
 
 
+def device(f: Path) -> None:
+    raw(f, "train_images").unlink()
+    raw(f, "train_images").symlink_to("/dev/zero")
+
+
 IDX_CASES = [
     ("truncated IDX", truncate, r"train-images-idx3-ubyte: truncated"),
     ("wrong magic", wrong_magic, r"train-images-idx3-ubyte: not an IDX file \(bad magic"),
@@ -131,6 +136,7 @@ IDX_CASES = [
     ("corrupt gzip", corrupt_gzip, r"t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"),
     ("one class only", one_class, r"every label is 0; a dataset needs at least 2 classes"),
     ("a FIFO", fifo, r"train-labels-idx1-ubyte: is a FIFO, not a regular file"),
+    ("a device", device, r"train-images-idx3-ubyte: is a character device, not a regular"),
 ]
 
 
