@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ask.py --run $(RUN)
 	$(BIN)/python benchmarks/bench_ask_page.py --run $(RUN)
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_datasets.py
 	$(BIN)/python benchmarks/bench_classroom.py --run $(RUN)
 
 clean:

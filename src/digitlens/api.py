@@ -50,9 +50,10 @@ class LoadedRun:
         """The dataset the model was trained on (loaded once; the embedded sample when MNIST
         cannot be had)."""
         if self._dataset is None:
-            from digitlens.data.sources import load_dataset
-            name = self.dataset_name or self.model.meta.get("dataset", {}).get("name") or "mnist"
-            self._dataset = load_dataset(name)
+            from digitlens.data.recorded import dataset_for
+            record = self.model.meta.get("dataset")
+            self._dataset = dataset_for({"name": self.dataset_name} if self.dataset_name
+                                        else record)
         return self._dataset
 
     @property
@@ -158,10 +159,15 @@ def as_run(run: RunLike) -> LoadedRun:
 
 
 def train(preset: str = "default", epochs: int | None = None, out: str | Path | None = None,
-          dataset: str = "mnist", progress: bool = True, monitor: Any = None,
-          threads: int | None = None, **overrides: Any) -> LoadedRun:
+          dataset: str | None = None, progress: bool = True, monitor: Any = None,
+          threads: int | None = None, data_dir: str | Path | None = None,
+          **overrides: Any) -> LoadedRun:
     """Train a preset (keyword arguments override its settings, as the CLI's flags do) into the
     run folder ``out`` (default ``runs/PRESET``); an interrupted run resumes.
+
+    ``dataset``: a dataset's name (default: the preset's, MNIST); ``data_dir``: a dataset
+    folder (IDX or image folder, docs/datasets.md) instead. The preset's first and last layer
+    sizes follow the dataset (``layers`` given here must already fit it).
 
     ``progress``: a progress bar (tqdm's notebook bar in Jupyter). ``monitor``: a
     ``dl.TrainingMonitor`` (or True for a new one, displayed) that draws the accuracy curve and
@@ -178,7 +184,9 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
                                                       **overrides)
     if isinstance(config.layers, list):
         config = config.with_overrides(layers=tuple(config.layers))
-    ds = load_dataset(config.dataset)
+    ds = load_dataset(dataset if dataset or data_dir else config.dataset, data_dir)
+    config = config.with_overrides(
+        layers=ds.fit_layers(config.layers, "layers" in overrides)[0])
     if ds.name != config.dataset:
         config = config.with_overrides(dataset=ds.name)
     folder = Path(out) if out is not None else Path("runs") / preset

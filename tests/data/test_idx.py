@@ -77,9 +77,16 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_checks() -> None:
     with pytest.raises(DataError, match="out of range"):
         check_labels(np.array([1, 10], np.uint8), "labels")
-    with pytest.raises(DataError, match=r"\(n, 28, 28\)"):
-        check_images(np.zeros((2, 27, 28), np.uint8), "images")
-    check_images(np.zeros((2, 28, 28), np.uint8), "images")
+    with pytest.raises(DataError, match="expected images of 28×28, got 27×28"):
+        check_images(np.zeros((2, 27, 28), np.uint8), "images", (28, 28))  # MNIST: exact
+    check_images(np.zeros((2, 28, 28), np.uint8), "images", (28, 28))
+    for shape in ((2, 1, 1), (2, 8, 8), (2, 12, 16), (2, 256, 256)):  # a dataset's own size
+        assert check_images(np.zeros(shape, np.uint8), "images").shape == shape
+    for shape in ((2, 257, 8), (2, 8, 0)):
+        with pytest.raises(DataError, match="each side must be 1..256"):
+            check_images(np.zeros(shape, np.uint8), "images")
+    with pytest.raises(DataError, match=r"\(n, height, width\)"):
+        check_images(np.zeros((2, 8, 8), np.int32), "images")
 
 
 VALID = encode_idx(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))

@@ -118,7 +118,11 @@ def test_other_settings_in_the_same_folder_are_refused(trained_run: Path, sample
     ({"lr": -1.0}, "The 'lr' parameter must be a float > 0. Got -1.0 instead."),
     ({"batch_size": 0}, "'batch_size' parameter must be an int >= 1"),
     ({"optimizer": "rmsprop"}, "'optimizer' parameter must be one of"),
-    ({"layers": (784, 10, 9)}, "'layers' parameter must be sizes starting with 784"),
+    ({"layers": (784, 10, 9)}, "layers: the model has 9 outputs but dataset 'mnist-sample' "
+     "has 10 classes"),
+    ({"layers": (64, 10)}, "layers: the model reads 64 inputs but dataset 'mnist-sample' has "
+     "784 pixels"),
+    ({"layers": (784,)}, "'layers' parameter must be two or more positive sizes"),
 ])
 def test_validation(override: dict, message: str, sample) -> None:
     with pytest.raises(ParameterError) as info:

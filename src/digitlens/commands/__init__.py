@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
-from digitlens.errors import ModelError
+from digitlens.errors import DataError, ModelError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
@@ -24,7 +24,12 @@ def add_json(p: argparse.ArgumentParser) -> None:
 def add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None, choices=DATASETS,
                    help="dataset (default: the model's, else mnist)")
-    p.add_argument("--data-dir", help="folder with the four IDX files (raw or .gz)")
+    p.add_argument("--data-dir", help="a dataset folder: the four IDX files (raw or .gz, "
+                   "optional classes.txt) or train/<class>/*.png + test/<class>/*.png")
+    p.add_argument("--image-size", help="image folders: resize every image to HxW "
+                   "(default: the first image's size)")
+    p.add_argument("--normalise", choices=("none", "mnist"), help="image folders: 'mnist' "
+                   "makes each image as MNIST was made (default none)")
     p.add_argument("--no-fetch", action="store_true", help="never download")
 
 
@@ -32,12 +37,23 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def load_data(args: argparse.Namespace, model: MLP | None = None) -> Dataset:
-    """The dataset named by the flags, else the model's, else MNIST (sample if unavailable)."""
-    name = args.dataset
-    if name is None and model is not None:
-        name = model.meta.get("dataset", {}).get("name")
-    ds = load_dataset(name or "mnist", args.data_dir, fetch=not args.no_fetch, log=say)
+def load_data(args: argparse.Namespace, model: MLP | None = None,
+              default: str | None = None) -> Dataset:
+    """The dataset the flags name (a ``--data-dir`` is read as what it holds), else the one
+    the model was trained on (found again from its metadata), else ``default`` or MNIST."""
+    from digitlens.data.image_folder import parse_size
+    from digitlens.data.recorded import dataset_for
+    size, normalise = getattr(args, "image_size", None), getattr(args, "normalise", None)
+    if (size or normalise) and not args.data_dir:
+        raise DataError("--image-size and --normalise apply to an image folder named with "
+                        "--data-dir")
+    if args.dataset is None and args.data_dir is None and model is not None:
+        ds = dataset_for(model.meta.get("dataset"), fetch=not args.no_fetch, log=say)
+    else:
+        name = args.dataset or (None if args.data_dir else default)
+        ds = load_dataset(name, args.data_dir, fetch=not args.no_fetch, log=say,
+                          image_size=parse_size(size) if size else None,
+                          normalise=normalise)
     if model is not None:
         check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                    "the model", f"dataset {ds.name!r}", ModelError)

@@ -74,8 +74,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         ds = load_data(args)
     info: dict[str, Any] = ds.info()
     info["cache"] = str(cache_dir())
-    text = (f"{info['dataset']}: {info['train']} train + {info['test']} test digits from "
-            f"{info['source']}\n  train per class: {info['train_per_class']}\n"
+    h, w = ds.image_shape
+    text = (f"{info['dataset']} ({ds.kind}): {info['train']} train + {info['test']} test "
+            f"images of {h}×{w} from {info['source']}\n"
+            f"  classes ({len(ds.class_names)}): {', '.join(ds.class_names)}\n"
+            f"  train per class: {info['train_per_class']}\n"
             f"  test per class:  {info['test_per_class']}\n"
             + "\n".join(f"  sha256 {k}: {v}" for k, v in info["sha256"].items()))
     return emit(args, info, text)
@@ -131,7 +134,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.with_overrides(layers=init.sizes, output=init.activations[-1],
                                        cost=init.cost, activation=init.activations[0]
                                        if init.n_layers > 1 else None)
-    ds = load_dataset(config.dataset, args.data_dir, fetch=not args.no_fetch, log=say)
+    ds = load_data(args, default=config.dataset)
+    fitted, said = ds.fit_layers(config.layers, explicit=layers is not None or init is not None)
+    config = config.with_overrides(layers=fitted)
+    assumed = {"layers": said} if said else {}
     if ds.name != config.dataset:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"
@@ -144,7 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     last = result.history[-1] if result.history else {}
     summary = {
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),
-        "dataset": ds.name, "epochs": len(result.history), "resumed_from": result.resumed_from,
+        "dataset": ds.name, "dataset_record": ds.record(), "assumed": assumed,
+        "epochs": len(result.history), "resumed_from": result.resumed_from,
         "init": args.init,
         "test_accuracy": last.get("test_accuracy"), "seconds_per_epoch": result.seconds_per_epoch,
         "seconds": time.perf_counter() - t0, "threads": last.get("threads"),
@@ -160,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         text = f"{what} already has its {epochs}: nothing to train; test accuracy {acc:.2%}"
     else:
         text = f"trained {what} for {epochs} on {ds.name}: test accuracy {acc:.2%}"
-    text += f"\nrun folder: {out}"
+    text += f"\nrun folder: {out}" + (f"\nassumed layers {said}" if said else "")
     return emit(args, summary, text)
 
 

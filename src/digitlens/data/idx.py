@@ -32,6 +32,7 @@ CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_RAW = 64 << 20  # MNIST's largest raw file is 47,040,016 bytes; gzip bombs stop here
 MAX_DIMS = 4
+MAX_SIDE = 256  # a dataset image's largest height or width (an MLP input of 65,536)
 
 
 def decompress(data: bytes, name: str) -> bytes:
@@ -106,11 +107,19 @@ def write_idx(path: str | Path, arr: np.ndarray, compress: bool | None = None) -
     atomic_write_bytes(path, data)
 
 
-def check_images(arr: np.ndarray, name: str) -> np.ndarray:
-    """Images must be uint8 of shape (n, 28, 28)."""
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[1:] != (28, 28):
-        raise DataError(f"{name}: expected uint8 images of shape (n, 28, 28), "
+def check_images(arr: np.ndarray, name: str,
+                 shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Images must be uint8 of shape (n, h, w): ``shape`` exactly when given (MNIST's 28×28),
+    else any h and w in 1..``MAX_SIDE`` (a dataset's own size)."""
+    if arr.dtype != np.uint8 or arr.ndim != 3:
+        raise DataError(f"{name}: expected uint8 images of shape (n, height, width), "
                         f"got {arr.dtype} {arr.shape}")
+    if shape is not None and arr.shape[1:] != shape:
+        raise DataError(f"{name}: expected images of {shape[0]}×{shape[1]}, "
+                        f"got {arr.shape[1]}×{arr.shape[2]}")
+    if not (1 <= arr.shape[1] <= MAX_SIDE and 1 <= arr.shape[2] <= MAX_SIDE):
+        raise DataError(f"{name}: images of {arr.shape[1]}×{arr.shape[2]}; each side must be "
+                        f"1..{MAX_SIDE}")
     return arr
 
 

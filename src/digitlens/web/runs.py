@@ -19,6 +19,7 @@ import numpy as np
 
 from digitlens.analysis.inspector import Masks, accuracy, layer_activations
 from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import ModelError, NotFoundError
 from digitlens.nn.io import load_model
@@ -172,11 +173,15 @@ class Registry:
             self.paths[run_name] = path
             self.default = self.default or run_name
 
-    def dataset(self, dataset_name: str) -> Dataset:
+    def dataset(self, dataset_name: str, record: dict[str, Any] | None = None) -> Dataset:
+        """A dataset by name, or (``record``: a model's ``meta["dataset"]``) the data that
+        model was trained on, found again and re-verified; loaded once per name and folder."""
+        key = f"{dataset_name}\0{(record or {}).get('path', '')}"
         with self.lock:
-            if dataset_name not in self.datasets:
-                self.datasets[dataset_name] = load_dataset(dataset_name, fetch=False)
-            return self.datasets[dataset_name]
+            if key not in self.datasets:
+                self.datasets[key] = (dataset_for(record, fetch=False) if record
+                                      else load_dataset(dataset_name, fetch=False))
+            return self.datasets[key]
 
     def get(self, run_name: str | None) -> LoadedRun:
         """The named run (the default when None), reloaded if its model file changed."""
@@ -203,7 +208,7 @@ class Registry:
                 reason = str(exc).split(": ", 1)[-1]
                 raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
-            ds = self.dataset(ds_name)
+            ds = self.dataset(ds_name, model.meta.get("dataset"))
             check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                        f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
             loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)

@@ -1,0 +1,142 @@
+"""Custom datasets end to end through the real CLI: train, `data info`, the model's record of
+its data, finding the data again (and refusing it once changed), image folders, sklearn digits."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasets_support import FILES, NAMES, idx_folder, image_folder
+from digitlens.data.idx import write_idx
+from digitlens.nn.io import load_model
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "digitlens", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "DIGITLENS_THREADS": "1"})
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def last_json(proc: subprocess.CompletedProcess[str]) -> dict:
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def raw_sha256(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha256(gzip.decompress(data) if path.suffix == ".gz" else data).hexdigest()
+
+
+def test_custom_idx_folder_train_info_record_and_find_again(tmp_path: Path) -> None:
+    data = idx_folder(tmp_path / "My Symbols")
+    run = tmp_path / "run"
+    summary = last_json(cli("train", "--data-dir", str(data), "--preset", "s0-fingerprints",
+                            "--epochs", "4", "--batch-size", "32", "--out", str(run), "--json"))
+    assert summary["config"]["layers"] == [144, 256, 64, 3]  # the preset's ends replaced
+    assert "144-256-64-3" in summary["assumed"]["layers"]
+    assert summary["dataset"] == "my-symbols" and summary["test_accuracy"] >= 0.9
+
+    info = last_json(cli("data", "info", "--data-dir", str(data), "--json"))
+    assert (info["dataset"], info["kind"], info["image_shape"]) == ("my-symbols", "custom",
+                                                                    [12, 12])
+    assert info["class_names"] == list(NAMES) and (info["train"], info["test"]) == (240, 60)
+    assert info["train_per_class"] == [80, 80, 80] and info["test_per_class"] == [20, 20, 20]
+    files = {p: data / FILES[p] for p in ("train_images", "train_labels")}
+    files.update({p: data / (FILES[p] + ".gz") for p in ("test_images", "test_labels")})
+    assert {p: info["sha256"][p] for p in files} == {p: raw_sha256(f) for p, f in files.items()}
+
+    meta = load_model(run).meta
+    assert meta["input_shape"] == [12, 12] and meta["class_names"] == list(NAMES)
+    assert meta["dataset"]["kind"] == "custom" and meta["dataset"]["sha256"] == info["sha256"]
+    assert meta["dataset"]["path"] == str(data.resolve())
+
+    ev = last_json(cli("evaluate", str(run), "--json"))  # found again from the record
+    assert ev["dataset"] == "my-symbols" and ev["accuracy"] == summary["test_accuracy"]
+
+    bad = cli("train", "--data-dir", str(data), "--layers", "784-32-10", "--epochs", "1",
+              "--out", str(tmp_path / "bad"), ok=False)
+    line = one_error_line(bad)
+    assert "784-32-10" in line and "'my-symbols'" in line and "144" in line and "3 classes" in line
+    assert not (tmp_path / "bad").exists()
+
+    labels = np.arange(60, dtype=np.uint8)[::-1] % 3  # the same counts, other labels
+    write_idx(data / (FILES["test_labels"] + ".gz"), labels)
+    for args in (("evaluate", str(run)), ("render", "fingerprints", "--run", str(run),
+                                          "--out", str(tmp_path / "f.png")),
+                 ("report", "--run", str(run), "--out", str(tmp_path / "report"))):
+        line = one_error_line(cli(*args, ok=False))
+        assert "'my-symbols'" in line and "has changed since the model was trained" in line
+        assert "test_labels" in line
+    assert not (tmp_path / "f.png").exists() and not (tmp_path / "report").exists()
+    ev = last_json(cli("evaluate", str(run), "--data-dir", str(data), "--json"))  # asked for
+    assert ev["dataset"] == "my-symbols"
+
+
+def test_image_folder_train(tmp_path: Path) -> None:
+    data = image_folder(tmp_path / "shapes")
+    run = tmp_path / "run"
+    summary = last_json(cli("train", "--data-dir", str(data), "--normalise", "mnist",
+                            "--image-size", "16x16", "--layers", "256-32-3", "--epochs", "15",
+                            "--batch-size", "10", "--out", str(run), "--json"))
+    assert summary["assumed"] == {} and summary["test_accuracy"] >= 0.9
+    meta = load_model(run).meta
+    assert meta["input_shape"] == [16, 16]
+    assert meta["class_names"] == ["circle", "cross", "line"]
+    rec = meta["dataset"]
+    assert (rec["kind"], rec["format"], rec["image_size"], rec["normalise"]) == (
+        "custom", "image-folder", [16, 16], "mnist")
+    info = last_json(cli("data", "info", "--data-dir", str(data), "--normalise", "mnist",
+                         "--image-size", "16x16", "--json"))
+    assert info["sha256"] == rec["sha256"] and info["test_per_class"] == [6, 6, 6]
+    assert last_json(cli("evaluate", str(run), "--json"))["accuracy"] == summary["test_accuracy"]
+
+
+def test_sklearn_digits_train(tmp_path: Path) -> None:
+    try:
+        from sklearn import datasets as sklearn_datasets
+    except ImportError:  # the optional extra digitlens[sklearn]; CI has it
+        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
+            pytest.fail("scikit-learn is required for end-to-end tests in CI")
+        pytest.skip("scikit-learn not installed")
+    info = last_json(cli("data", "info", "--dataset", "sklearn-digits", "--json"))
+    assert (info["train"], info["test"], info["image_shape"]) == (1438, 359, [8, 8])
+    digits = sklearn_datasets.load_digits()  # the oracle: the package's own counts per class
+    assert np.add(info["train_per_class"], info["test_per_class"]).tolist() == np.bincount(
+        digits.target).tolist()
+    run = tmp_path / "run"
+    summary = last_json(cli("train", "--dataset", "sklearn-digits", "--layers", "64-32-10",
+                            "--epochs", "20", "--batch-size", "32", "--lr", "0.003",
+                            "--out", str(run), "--json"))
+    assert summary["test_accuracy"] >= 0.9
+    meta = load_model(run).meta
+    assert meta["input_shape"] == [8, 8] and meta["dataset"]["kind"] == "package"
+    assert last_json(cli("evaluate", str(run), "--json"))["dataset"] == "sklearn-digits"
+
+
+def test_render_reaches_a_custom_dataset(tmp_path: Path) -> None:
+    """A 28×28 custom dataset of 3 named classes: render finds it from the run alone."""
+    data = idx_folder(tmp_path / "bars28", size=28)
+    run = tmp_path / "run"
+    cli("train", "--data-dir", str(data), "--preset", "s1-single-layer", "--epochs", "2",
+        "--out", str(run))
+    out = tmp_path / "evidence.png"
+    result = last_json(cli("render", "evidence", "--run", str(run), "--digit", "0", "--out",
+                           str(out), "--json"))
+    assert result["out"] == str(out) and out.stat().st_size > 1000
