@@ -94,6 +94,17 @@ def test_compare_an_imported_onnx_model(trained_run: Path, tmp_path: Path) -> No
     assert all(m["a"] == m["b"] for m in d["matches"])
 
 
+def test_compare_a_pytorch_state_dict(tmp_path: Path) -> None:
+    """A .safetensors state_dict compared with the same weights as a digitlens model: the
+    reader `digitlens import` and `dl.load` use, so the two agree on every test digit."""
+    fixture = Path(__file__).parent / "export" / "fixtures" / "import-relu.safetensors"
+    npz = tmp_path / "same.npz"
+    assert cli("import", str(fixture), "--out", str(npz)).returncode == 0
+    d = last_json(cli("compare", str(fixture), str(npz), "--dataset", "mnist-sample", "--json"))
+    assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])
+    assert d["disagreements"]["count"] == 0
+
+
 def test_compare_errors(trained_run: Path, tmp_path: Path) -> None:
     from digitlens.nn.mlp import MLP
     other = tmp_path / "five.npz"

@@ -11,12 +11,14 @@ from digitlens.commands import add_data, add_json, emit, load_data, resolve_mode
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 
+IMPORTED = (".onnx", ".json", ".pt", ".pth", ".safetensors")
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("compare", help="two models side by side: accuracy, disagreements, "
                        "confusion difference, matched first-layer neurons",
                        description="RUN_A and RUN_B are run folders, model files (.npz) or "
-                       "networks to import (.onnx, .json).")
+                       "networks to import (.onnx, .json, .pt, .pth, .safetensors).")
     p.add_argument("run_a", metavar="RUN_A")
     p.add_argument("run_b", metavar="RUN_B")
     p.add_argument("--out", help="also draw the comparison as a PNG")
@@ -26,14 +28,11 @@ def register(sub: Any) -> None:
 
 
 def load_any(path: str) -> MLP:
-    """A run folder or model file, or an ONNX/JSON network imported on the fly."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".onnx" and Path(path).is_file():
-        from digitlens.export.onnx_format import import_onnx
-        return import_onnx(path)[0]
-    if suffix == ".json" and Path(path).is_file():
-        from digitlens.export.json_format import import_json
-        return import_json(path)
+    """A run folder or model file, or a network imported on the fly (.onnx, .json, .pt, .pth,
+    .safetensors: the same reader as ``digitlens.load``)."""
+    from digitlens.api import load_any_model
+    if Path(path).suffix.lower() in IMPORTED and Path(path).is_file():
+        return load_any_model(Path(path))
     return resolve_model(path)
 
 
