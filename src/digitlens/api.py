@@ -94,7 +94,7 @@ def load(path: str | Path, dataset: str | Dataset | None = None) -> LoadedRun:
     if p.is_dir():
         if not (p / "model.npz").is_file():
             raise NotARunError(f"{p}: not a run folder (no model.npz in it)")
-        from digitlens.nn.train import Run
+        from digitlens.nn.run import Run
         run = Run(p)
         model, history, folder = run.model(), run.history(), True
     elif p.is_file():
@@ -134,7 +134,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
     """
     from digitlens.data.sources import load_dataset
     from digitlens.nn.presets import get_preset
-    from digitlens.nn.train import Run
+    from digitlens.nn.run import Run
     from digitlens.nn.train import train as train_loop
     config = get_preset(preset).config.with_overrides(epochs=epochs, dataset=dataset,
                                                       **overrides)

@@ -10,7 +10,7 @@ import pytest
 
 from digitlens.nn.mlp import MLP, layer_offsets
 from digitlens.nn.optim import Adam, Momentum, Optimizer, make_optimizer
-from digitlens.nn.trainer import BatchStepper
+from digitlens.nn.step import BatchStepper
 
 
 def reference_loss(params: np.ndarray, sizes: tuple[int, ...], acts: tuple[str, ...], cost: str,

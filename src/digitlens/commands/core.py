@@ -136,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"
     progress = Progress(config.epochs)
-    from digitlens.nn.train import Run
+    from digitlens.nn.run import Run
     progress.epoch = len(Run(out).history()) + 1 if Path(out).is_dir() else 1
     t0 = time.perf_counter()
     result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,

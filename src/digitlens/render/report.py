@@ -29,7 +29,8 @@ from digitlens.fileio import atomic_write_text, make_folder
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import Run, train
+from digitlens.nn.run import Run
+from digitlens.nn.train import train
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section

@@ -20,8 +20,7 @@ from digitlens.errors import ParameterError, bad_param
 from digitlens.nn.functions import ACTIVATIONS
 from digitlens.nn.mlp import INITS
 from digitlens.nn.optim import OPTIMIZERS
-from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import SCHEDULES, validate_config
+from digitlens.nn.presets import SCHEDULES, TrainConfig, validate_config
 
 Value = int | float | str | None
 MAX_POINTS = 10_000
