@@ -92,9 +92,9 @@ def load(path: str | Path, dataset: str | Dataset | None = None) -> LoadedRun:
     """
     p = Path(path)
     if p.is_dir():
-        if not (p / "model.npz").is_file():
-            raise NotARunError(f"{p}: not a run folder (no model.npz in it)")
-        from digitlens.nn.run import Run
+        from digitlens.nn.run import MODEL_FILE, Run, is_run
+        if not is_run(p):
+            raise NotARunError(f"{p}: not a run folder (no {MODEL_FILE} in it)")
         run = Run(p)
         model, history, folder = run.model(), run.history(), True
     elif p.is_file():

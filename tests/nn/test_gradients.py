@@ -27,6 +27,8 @@ def reference_loss(params: np.ndarray, sizes: tuple[int, ...], acts: tuple[str, 
             a = np.where(z > 0, z, 0.0)
         elif act == "tanh":
             a = np.tanh(z)
+        elif act == "identity":
+            a = z
         else:  # softmax
             e = np.exp(z - z.max(axis=1, keepdims=True))
             a = e / e.sum(axis=1, keepdims=True)
@@ -63,7 +65,7 @@ class Recorder(Optimizer):
 
 
 CASES = [(h, o, c) for h, (o, c) in itertools.product(
-    ("sigmoid", "relu", "tanh"),
+    ("sigmoid", "relu", "tanh", "identity"),
     (("softmax", "cross_entropy"), ("sigmoid", "cross_entropy"), ("sigmoid", "quadratic"),
      ("softmax", "quadratic")))]
 

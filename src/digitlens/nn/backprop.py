@@ -194,7 +194,7 @@ class Scores:
 
 
 def evaluate(model: Network, x: Array, labels: Array, *, masks: Masks | None = None,
-             chunk: int = 5000, first: list[Pass] | None = None) -> Scores:
+             chunk: int = 4096, first: list[Pass] | None = None) -> Scores:
     """The one evaluation: forward ``x`` (n, n_in) float32 in chunks, then score it.
     ``first`` receives the pass over the first chunk (the neuron monitor reads it)."""
     outs = []

@@ -159,7 +159,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
             raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
                                  "infinite); nothing of this epoch was saved: lower --lr")
         first: list[Pass] = []
-        scores = evaluate(model, xt, yt, first=first if monitoring else None)
+        scores = evaluate(model, xt, yt, chunk=5000, first=first if monitoring else None)
         acc, test_loss = scores.accuracy, scores.cost
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,

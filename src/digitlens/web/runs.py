@@ -250,4 +250,5 @@ class Registry:
                 run.ablations.clear()
         ds = run.dataset
         return self.single_flight(run, ("ablation", key), run.ablations, lambda: evaluate(  # type: ignore[no-any-return]
-            run.model, run.model.as_input(ds.test_images), ds.test_labels, masks=masks).accuracy)
+            run.model, run.model.as_input(ds.test_images), ds.test_labels, masks=masks,
+            chunk=2048).accuracy)
