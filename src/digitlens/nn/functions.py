@@ -5,7 +5,8 @@ its in-place form, its derivative written from the *output* ``a`` (sigmoid: a(1-
 ReLU: a>0, so the backward pass keeps only activations, not pre-activations), the fused
 training kernels where there are some (named in ``digitlens.nn.kernels``), the spreadsheet
 formula the workbook writes and the name a person reads. ``NONLINEARITIES`` is the one table;
-``ACTIVATIONS``, ``INPLACE``, ``DERIVATIVES_``, ``ACT_FORMULA`` and ``ACT_NAMES`` are views of it.
+``ACTIVATIONS``, ``ACT_FORMULA``, ``ACT_NAMES``, ``HIDDEN`` and ``OUTPUTS`` are views of it (the
+in-place forms and derivatives are read from the records themselves).
 """
 
 from __future__ import annotations
@@ -135,9 +136,6 @@ NONLINEARITIES: dict[str, Nonlinearity] = {n.name: n for n in (
 # Views of NONLINEARITIES, by purpose.
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     k: n.function for k, n in NONLINEARITIES.items()}
-INPLACE: dict[str, Callable[[Array], None]] = {k: n.inplace for k, n in NONLINEARITIES.items()}
-DERIVATIVES_: dict[str, Callable[[Array, Array, Array], None]] = {
-    k: n.derivative_ for k, n in NONLINEARITIES.items() if n.derivative_ is not None}
 ACT_FORMULA: dict[str, str] = {
     k: n.formula for k, n in NONLINEARITIES.items() if n.formula is not None}
 ACT_NAMES: dict[str, str] = {k: n.display for k, n in NONLINEARITIES.items()}
@@ -145,11 +143,6 @@ HIDDEN = tuple(k for k, n in NONLINEARITIES.items() if n.hidden)
 OUTPUTS = tuple(k for k, n in NONLINEARITIES.items() if n.output)
 COSTS = ("cross_entropy", "quadratic")
 EPS = 1e-12
-
-
-def derivative(name: str, a: Array) -> Array:
-    """f'(z) written in terms of a = f(z) (not in place; for analysis and tests)."""
-    return NONLINEARITIES[name].derivative(a)
 
 
 def cost(name: str, output: str, a: Array, y: Array) -> float:
