@@ -123,6 +123,25 @@ class Run:
                  **{f"opt_{k}": v for k, v in opt_state.items()})
         atomic_write_bytes(self.path / CHECKPOINT_FILE, buf.getvalue())  # the commit point
 
+    def resume(self, config: TrainConfig) -> dict[str, Any] | None:
+        """The checkpoint to continue ``config``'s run from (None: nothing trained yet).
+        Refuses a folder that holds a run with other settings, and a scheduled run whose
+        length would change after it started (only a constant rate can be extended)."""
+        old = self.config()
+        if old is not None and old.with_overrides(epochs=config.epochs) != config:
+            was, now = old.to_dict(), config.to_dict()
+            diff = ", ".join(f"{k} {was[k]!r} (asked: {now[k]!r})" for k in now
+                             if k != "epochs" and was.get(k) != now[k])
+            raise DigitlensError(f"{self.path} holds a run with other settings: {diff}; choose "
+                                 "another --out or delete it")
+        ckpt = self.read_checkpoint()
+        if (old is not None and old.epochs != config.epochs and config.schedule != "constant"
+                and ckpt is not None and ckpt["epoch"] > 0):
+            raise DigitlensError(f"{self.path} follows a {config.schedule} schedule over "
+                                 f"{old.epochs} epochs, which cannot be stretched afterwards; "
+                                 "train into another --out")
+        return ckpt
+
     def start(self, config: TrainConfig, model: MLP) -> None:
         """Create the folder (or take over an interrupted one): write the config, and the
         initial weights as epoch 0's snapshot and the model unless a snapshot 0 exists."""

@@ -30,7 +30,7 @@ from digitlens.nn.backprop import Pass, evaluate
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
 from digitlens.nn.presets import TrainConfig, training_subset, validate_config
-from digitlens.nn.run import Run
+from digitlens.nn.run import CHECKPOINT_FILE, Run
 from digitlens.nn.step import BatchStepper
 from digitlens.nn.threads import blas_threads
 
@@ -104,22 +104,10 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     run = Run(run_dir) if run_dir is not None else None
     model, history, opt_state, rng_state = new_model(c, ds, init), [], None, None
     if run is not None:
-        old = run.config()
-        if old is not None and old.with_overrides(epochs=c.epochs) != c:
-            was, now = old.to_dict(), c.to_dict()
-            diff = ", ".join(f"{k} {was[k]!r} (asked: {now[k]!r})" for k in now
-                             if k != "epochs" and was.get(k) != now[k])
-            raise DigitlensError(f"{run.path} holds a run with other settings: {diff}; choose "
-                                 "another --out or delete it")
-        ckpt = run.read_checkpoint()
+        ckpt = run.resume(c)
         if ckpt is not None:
             model, history = ckpt["model"], ckpt["history"][: ckpt["epoch"]]
             opt_state, rng_state = ckpt["opt"], ckpt["rng"]
-        if (old is not None and old.epochs != c.epochs and c.schedule != "constant"
-                and history):
-            raise DigitlensError(f"{run.path} follows a {c.schedule} schedule over "
-                                 f"{old.epochs} epochs, which cannot be stretched afterwards; "
-                                 "train into another --out")
         run.start(c, model)
     resumed_from = len(history)
     rng = np.random.default_rng(c.seed)
@@ -130,7 +118,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         if opt_state is not None:
             opt.load_state(opt_state)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{run_dir}/checkpoint.npz: corrupt optimizer or random state ({exc}); "
+        raise ModelError(f"{run_dir}/{CHECKPOINT_FILE}: corrupt optimizer or random state ({exc}); "
                          "delete the run folder to start over") from None
     # uint8: the stepper scales each batch as it gathers it (a quarter of the memory traffic)
     x = np.ascontiguousarray(ds.train_images.reshape(len(ds.train_images), -1), np.uint8)
