@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlens.data.sources import load_dataset
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 from digitlens.render import charts
 from digitlens.render.views.evolution import evolution
 

@@ -20,7 +20,7 @@ from digitlens.data.sources import load_dataset
 from digitlens.nn import kernels
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
-from digitlens.nn.trainer import BatchStepper
+from digitlens.nn.step import BatchStepper
 
 SIZES = (784, 256, 64, 10)
 BATCH = 128
@@ -53,14 +53,14 @@ def digitlens_epochs(x: np.ndarray, y: np.ndarray, epochs: int,
                      variants: dict[str, bool]) -> dict[str, list[float]]:
     """Seconds per epoch for each variant (True: NumPy's kernels instead of the fused ones),
     epochs interleaved so that other work on the machine slows each variant alike."""
-    from digitlens.nn import optim, trainer
+    from digitlens.nn import optim, step
     steppers = {}
     for name, plain in variants.items():
         pick = kernels.NUMPY.__getitem__ if plain else kernels.kernel
-        trainer.kernel = optim.kernel = pick  # type: ignore[attr-defined]
+        step.kernel = optim.kernel = pick  # type: ignore[attr-defined]
         model = MLP.create(SIZES, "relu", seed=0)
         steppers[name] = BatchStepper(model, make_optimizer("adam", model.params.size), BATCH)
-    trainer.kernel = optim.kernel = kernels.kernel  # type: ignore[attr-defined]
+    step.kernel = optim.kernel = kernels.kernel  # type: ignore[attr-defined]
     rng = np.random.default_rng(0)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(epochs):

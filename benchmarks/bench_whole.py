@@ -24,8 +24,9 @@ from digitlens.data.sources import load_dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import get_preset
+from digitlens.nn.run import Run
 from digitlens.nn.threads import blas_threads
-from digitlens.nn.train import Run, as_float, train
+from digitlens.nn.train import as_float, train
 
 
 def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]

@@ -242,7 +242,7 @@ def model_cases(n: int, seed: int) -> Tally:
 
 def run_folder_cases(n: int, seed: int, run: Path) -> Tally:
     """Damage one file of a real run folder at a time; read it as the commands do."""
-    from digitlens.nn.train import Run
+    from digitlens.nn.run import Run
     rng = np.random.default_rng(seed)
     files = {p.relative_to(run).as_posix(): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     names = sorted(k for k in files if k.endswith((".json", ".npz")))

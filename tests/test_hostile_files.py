@@ -30,7 +30,7 @@ from digitlens.export.onnx_import import import_onnx_bytes
 from digitlens.fileio import WriteError, atomic_write_text
 from digitlens.nn.io import load_model, load_model_bytes, model_bytes
 from digitlens.nn.mlp import MLP
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 
 MODEL = MLP.create((784, 6, 10), seed=0, meta={"dataset": {"name": "mnist-sample"},
                                                "class_names": list("0123456789")})

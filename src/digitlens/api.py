@@ -126,12 +126,12 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
     """
     p = Path(path)
     if p.is_dir():
-        if not (p / "model.npz").is_file():
-            raise NotARunError(f"{p}: not a run folder (no model.npz in it)")
+        from digitlens.nn.run import MODEL_FILE, Run, is_run
+        if not is_run(p):
+            raise NotARunError(f"{p}: not a run folder (no {MODEL_FILE} in it)")
         if any(v is not None for v in (activation, output, classes, input_shape)):
             raise ParameterError(f"{p}: activation, output, classes and input_shape apply to "
                                  "a model file being imported, not to a run folder")
-        from digitlens.nn.train import Run
         run = Run(p)
         model, history, folder = run.model(), run.history(), True
     elif p.is_file():
@@ -178,7 +178,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
     """
     from digitlens.data.sources import load_dataset
     from digitlens.nn.presets import get_preset
-    from digitlens.nn.train import Run
+    from digitlens.nn.run import Run
     from digitlens.nn.train import train as train_loop
     config = get_preset(preset).config.with_overrides(epochs=epochs, dataset=dataset,
                                                       **overrides)

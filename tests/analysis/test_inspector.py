@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 
 from digitlens.analysis.inspector import (
-    accuracy,
     arithmetic,
     knockout_masks,
-    layer_activations,
     neuron_detail,
     top_exciting,
 )
 from digitlens.data.sources import Dataset
 from digitlens.errors import ParameterError
+from digitlens.nn.backprop import evaluate, layer_activations
 from digitlens.nn.mlp import MLP
 
 
@@ -45,10 +44,12 @@ def test_arithmetic_of_a_sigmoid_net(sample: Dataset) -> None:
 def test_knockout_masks_and_accuracy(trained_model: MLP, sample: Dataset) -> None:
     masks = knockout_masks(trained_model, {0: [2, 4], 1: []})
     assert set(masks) == {0} and masks[0].sum() == trained_model.sizes[1] - 2
-    acc, pred = accuracy(trained_model, sample.test_images, sample.test_labels, masks)
+    scores = evaluate(trained_model, trained_model.as_input(sample.test_images),
+                      sample.test_labels, masks=masks)
     zeroed = trained_model.copy()
     zeroed.weights[1][[2, 4], :] = 0
-    assert np.array_equal(pred, zeroed.predict(sample.test_images))
+    assert np.array_equal(scores.predictions, zeroed.predict(sample.test_images))
+    assert scores.accuracy == np.mean(scores.predictions == sample.test_labels)
     with pytest.raises(ParameterError, match="knockout layer"):
         knockout_masks(trained_model, {2: [0]})  # the output layer
     with pytest.raises(ParameterError, match="knockout neuron"):
@@ -77,7 +78,8 @@ def test_neuron_detail_shapes_and_errors(trained_model: MLP, sample: Dataset) ->
 
 
 def test_top_exciting_is_brute_force(trained_model: MLP, sample: Dataset) -> None:
-    acts = layer_activations(trained_model, sample.test_images, 0, chunk=300)
+    acts = layer_activations(trained_model, trained_model.as_input(sample.test_images),
+                             chunk=300)[0]
     full = trained_model.trace(sample.test_images).activations[1]
     np.testing.assert_allclose(acts, full, rtol=1e-6)
     top = top_exciting(acts[:, 7], 5)

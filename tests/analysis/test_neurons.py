@@ -7,9 +7,10 @@ import pytest
 
 from digitlens.analysis import neurons as N
 from digitlens.errors import ParameterError
+from digitlens.nn.backprop import forward, layer_activations
 from digitlens.nn.mlp import MLP
-from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import train, training_subset
+from digitlens.nn.presets import TrainConfig, training_subset
+from digitlens.nn.train import train
 
 
 def masked_accuracy(model: MLP, x: np.ndarray, y: np.ndarray, layer: int, off: list[int]) -> float:
@@ -35,7 +36,7 @@ def data(sample):
 @pytest.mark.parametrize("layer", [0, 1])
 def test_zero_ablation_matches_trace_masks(trained_model, data, layer) -> None:
     x, y = data
-    h = N.hidden_activations(trained_model, x, layer)
+    h = layer_activations(trained_model, trained_model.as_input(x))[layer]
     zeros = np.zeros(h.shape[1], np.float32)
     single = N.single_ablation(trained_model, h, y, layer, zeros)
     for j in range(h.shape[1]):
@@ -48,14 +49,14 @@ def test_zero_ablation_matches_trace_masks(trained_model, data, layer) -> None:
 def test_pruning_with_folded_mean_equals_freezing(trained_model, data) -> None:
     x, y = data
     layer = 0
-    h = N.hidden_activations(trained_model, x, layer)
+    h = layer_activations(trained_model, trained_model.as_input(x))[layer]
     mean = h.mean(axis=0)
     off = [1, 4, 7, 8]
     small = N.prune(trained_model, layer, off, fold=mean)
     assert small.sizes == (784, 28, 16, 10)
     frozen = h.copy()
     frozen[:, off] = mean[off]
-    expected = N.forward_from(trained_model, frozen, layer)
+    expected = forward(trained_model, frozen, start=layer + 1).output
     np.testing.assert_allclose(small.trace(x).output, expected, rtol=1e-4, atol=1e-5)
     assert abs(float(np.mean(small.predict(x) == y))
                - N.accuracy_off(trained_model, h, y, layer, off, mean)) <= 1 / len(y)

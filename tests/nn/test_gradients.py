@@ -10,7 +10,7 @@ import pytest
 
 from digitlens.nn.mlp import MLP, layer_offsets
 from digitlens.nn.optim import Adam, Momentum, Optimizer, make_optimizer
-from digitlens.nn.trainer import BatchStepper
+from digitlens.nn.step import BatchStepper
 
 
 def reference_loss(params: np.ndarray, sizes: tuple[int, ...], acts: tuple[str, ...], cost: str,
@@ -27,6 +27,8 @@ def reference_loss(params: np.ndarray, sizes: tuple[int, ...], acts: tuple[str, 
             a = np.where(z > 0, z, 0.0)
         elif act == "tanh":
             a = np.tanh(z)
+        elif act == "identity":
+            a = z
         else:  # softmax
             e = np.exp(z - z.max(axis=1, keepdims=True))
             a = e / e.sum(axis=1, keepdims=True)
@@ -63,7 +65,7 @@ class Recorder(Optimizer):
 
 
 CASES = [(h, o, c) for h, (o, c) in itertools.product(
-    ("sigmoid", "relu", "tanh"),
+    ("sigmoid", "relu", "tanh", "identity"),
     (("softmax", "cross_entropy"), ("sigmoid", "cross_entropy"), ("sigmoid", "quadratic"),
      ("softmax", "quadratic")))]
 

@@ -105,12 +105,13 @@ def test_bad_rows_labels_and_shapes_are_refused_by_both(fused) -> None:
     for delta in (fused["softmax_ce_delta"], kernels.softmax_ce_delta_numpy):
         for label in (10, -1):
             with pytest.raises(IndexError):
-                delta(np.zeros((2, 10), f32), np.array([0, label]), np.empty(10, f32))
+                delta(np.zeros((2, 10), f32), np.array([0, label]), np.empty((2, 10), f32),
+                      np.empty(10, f32))
 
 
 def test_a_step_from_uint8_equals_one_from_float32() -> None:
     from digitlens.nn.mlp import MLP
-    from digitlens.nn.trainer import BatchStepper
+    from digitlens.nn.step import BatchStepper
     rng = np.random.default_rng(6)
     images = rng.integers(0, 256, (40, 784), dtype=np.uint8)
     labels = rng.integers(0, 10, 40)
@@ -136,12 +137,14 @@ def test_layer_kernels_equal_numpy_bit_for_bit(fused) -> None:
         results = []
         for impl in (fused, kernels.NUMPY):
             zz, dd, pp = z.copy(), z.copy(), np.abs(z) / (1 + np.abs(z))
+            out_delta = np.full((b, n), np.nan, f32)
             gb1, gb2 = np.full(n, np.nan, f32), np.full(n, np.nan, f32)
             with np.errstate(all="ignore"):
                 impl["bias_relu"](zz, bias)
                 impl["relu_back_sum"](dd, a, gb1)
-                impl["softmax_ce_delta"](pp, y, gb2)
-            results.append([zz, dd, gb1, pp, gb2])
+                impl["softmax_ce_delta"](pp, y, out_delta, gb2)
+            assert np.array_equal(pp, np.abs(z) / (1 + np.abs(z)), equal_nan=True)  # a is kept
+            results.append([zz, dd, gb1, out_delta, gb2])
         for x1, x2 in zip(*results, strict=True):
             assert same_bits(x1, x2)
         assert np.isnan(results[0][0][0, 0])  # ReLU keeps NaN, as np.maximum does
@@ -154,7 +157,7 @@ def test_layer_kernels_equal_numpy_bit_for_bit(fused) -> None:
 def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation: str,
                                                  sizes: tuple[int, ...]) -> None:
     """Whole steps (gather, layers, deltas, bias sums, Adam) give the same weights both ways."""
-    from digitlens.nn import optim, trainer
+    from digitlens.nn import optim, step
     from digitlens.nn.mlp import MLP
     rng = np.random.default_rng(8)
     images = rng.integers(0, 256, (64, 784), dtype=np.uint8)
@@ -162,10 +165,10 @@ def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation:
     params = []
     for use_numpy in (False, True):
         if use_numpy:
-            monkeypatch.setattr(trainer, "kernel", kernels.NUMPY.__getitem__)
+            monkeypatch.setattr(step, "kernel", kernels.NUMPY.__getitem__)
             monkeypatch.setattr(optim, "kernel", kernels.NUMPY.__getitem__)
         model = MLP.create(sizes, activation, seed=2)
-        stepper = trainer.BatchStepper(model, make_optimizer("adam", model.params.size), 64)
+        stepper = step.BatchStepper(model, make_optimizer("adam", model.params.size), 64)
         for i in range(0, 64, 16):
             stepper.step(images, labels, np.arange(i, i + 16), 1e-2)
         params.append(model.params.copy())

@@ -16,7 +16,8 @@ import pytest
 from digitlens.errors import DigitlensError, ModelError, ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.presets import PRESETS, TrainConfig, get_preset
-from digitlens.nn.train import Run, epoch_lr, train
+from digitlens.nn.run import Run
+from digitlens.nn.train import epoch_lr, train
 
 ARGS = ["train", "--preset", "s0-fingerprints", "--dataset", "mnist-sample", "--layers",
         "784-256-10", "--batch-size", "16", "--seed", "4", "--epochs", "5"]
@@ -186,7 +187,8 @@ def test_cosine_schedule_cannot_be_stretched(sample, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("override", "message"), [
     ({"l2": float("inf")}, "'l2' parameter must be a finite float >= 0"),
     ({"seed": -1}, "'seed' parameter must be an int >= 0"),
-    ({"layers": (784, 100_000, 10)}, "at most 50,000,000 parameters"),
+    # the one parameter limit (safeload.MAX_PARAMS), for training as for every model file
+    ({"layers": (784, 200_000, 10)}, "at most 134,217,728 parameters"),
 ])
 def test_more_validation(override: dict, message: str, sample) -> None:
     with pytest.raises(ParameterError, match=message):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import Run, train
+from digitlens.nn.run import Run
+from digitlens.nn.train import train
 from digitlens.render import colors as C
 from digitlens.render.views import evidence as EV
 from digitlens.render.views.evolution import evolution, story_epochs

@@ -12,7 +12,7 @@ from digitlens.analysis.metrics import evaluate_model
 from digitlens.errors import ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 from digitlens.render import colors as C
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import grid_shape

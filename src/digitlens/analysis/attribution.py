@@ -16,7 +16,7 @@ import numpy as np
 
 from digitlens.analysis.compose import composed_weights
 from digitlens.errors import bad_param
-from digitlens.nn import functions as F
+from digitlens.nn import backprop
 from digitlens.nn.mlp import MLP, Trace
 
 METHODS = ("auto", "weights", "composed", "gradient", "integrated-gradients")
@@ -45,18 +45,14 @@ def input_jacobian(model: MLP, x: np.ndarray, trace: Trace | None = None,
     largest, then costs only those rows."""
     t = trace if trace is not None else model.trace(x, masks=masks)
     n_out = model.sizes[-1]
-    delta = np.eye(n_out, dtype=np.float32)  # (classes, n_out): every class at once
-    for layer in range(model.n_layers - 1, -1, -1):
-        w = model.weights[layer] if layer or pixels is None else model.weights[0][pixels]
-        delta = delta @ w.T  # (classes, n_out) @ (n_out, n_in)
-        if layer:
-            delta *= F.derivative(model.activations[layer - 1], t.activations[layer][0])
-            if masks is not None and layer - 1 in masks:
-                delta *= np.asarray(masks[layer - 1], np.float32)
+    every_class = np.eye(n_out, dtype=np.float32)  # (classes, n_out): every class at once
+    acts = [a[:1] for a in t.activations]  # one input's rows, broadcast against the classes
+    grad = backprop.input_gradient(model, acts, every_class, model.n_layers - 1, masks=masks,
+                                   rows=pixels)  # (classes, n_in or len(pixels))
     if pixels is None:
-        return delta.T.astype(np.float64)
+        return grad.T.astype(np.float64)
     out = np.zeros((model.sizes[0], n_out))
-    out[pixels] = delta.T
+    out[pixels] = grad.T
     return out
 
 
@@ -71,11 +67,7 @@ def input_gradient(model: MLP, x: np.ndarray, layer: int, coef: np.ndarray,
     t = trace if trace is not None else model.trace(x)
     n = len(t.activations[0])
     delta = np.array(np.broadcast_to(np.asarray(coef, np.float32), (n, model.sizes[layer + 1])))
-    for lay in range(layer, -1, -1):
-        delta = delta @ model.weights[lay].T  # (n, n_out) @ (n_out, n_in)
-        if lay:
-            delta *= F.derivative(model.activations[lay - 1], t.activations[lay])
-    return delta.astype(np.float64)
+    return backprop.input_gradient(model, t.activations, delta, layer).astype(np.float64)
 
 
 def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | None = None,

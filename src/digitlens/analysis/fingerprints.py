@@ -14,18 +14,14 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import bad_param
+from digitlens.nn.backprop import layer_activations
 from digitlens.nn.mlp import MLP
-
-
-def layer_activations(model: MLP, x: np.ndarray) -> list[np.ndarray]:
-    """Activations of every weight layer (hidden layers, then the output), from ``trace``."""
-    return [a for a in model.trace(x).activations[1:]]
 
 
 def activation_scales(model: MLP, x: np.ndarray, percentile: float = 99.0) -> list[float]:
     """A brightness ceiling per layer (a high percentile over ``x``) so grids share one scale."""
     out = []
-    for a in layer_activations(model, x):
+    for a in layer_activations(model, model.as_input(x)):
         hi = float(np.percentile(a, percentile)) if a.size else 1.0
         out.append(hi if hi > 0 else float(a.max(initial=0.0)) or 1.0)
     return out
@@ -68,7 +64,7 @@ def class_fingerprints(model: MLP, images: np.ndarray, labels: np.ndarray,
         raise bad_param("images", "at least one example of every class",
                         f"none of class {int(np.argmin(counts))}")
     means, cons, other, readout = [], [], [], []
-    for a in layer_activations(model, images):
+    for a in layer_activations(model, model.as_input(images)):
         a = a.astype(np.float64)
         m = np.stack([a[labels == c].mean(axis=0) for c in range(n_classes)])
         r = _rowwise_corr(a, m)  # (n, n_classes)

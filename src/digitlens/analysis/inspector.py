@@ -104,27 +104,10 @@ def arithmetic(model: MLP, layer: int, index: int, x: np.ndarray,
     return Arithmetic(inputs, w, terms, bias, z, act, 0.0 if off else value, bool(off))
 
 
-def layer_activations(model: MLP, images: np.ndarray, layer: int, chunk: int = 2048,
-                      masks: Masks | None = None) -> np.ndarray:
-    """(n, sizes[layer+1]) values of one layer for many inputs, computed in chunks."""
-    x = model.as_input(images)
-    return np.concatenate([model.trace(x[i:i + chunk], masks=masks).activations[layer + 1]
-                           for i in range(0, len(x), chunk)])
-
-
 def top_exciting(values: np.ndarray, k: int = 8) -> np.ndarray:
     """Indices of the ``k`` largest values, largest first (ties broken by index)."""
     k = min(k, len(values))
     return np.argsort(-values, kind="stable")[:k]
-
-
-def accuracy(model: MLP, images: np.ndarray, labels: np.ndarray,
-             masks: Masks | None = None, chunk: int = 2048) -> tuple[float, np.ndarray]:
-    """Test accuracy (and the predictions) of the model, optionally with neurons knocked out."""
-    x = model.as_input(images)
-    pred = np.concatenate([model.trace(x[i:i + chunk], masks=masks).prediction
-                           for i in range(0, len(x), chunk)])
-    return float(np.mean(pred == labels)), pred
 
 
 def neuron_detail(model: MLP, layer: int, index: int, x: np.ndarray | None = None,

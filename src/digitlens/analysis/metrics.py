@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.nn.backprop import evaluate
 from digitlens.nn.mlp import MLP
 
 
@@ -38,11 +39,11 @@ class Evaluation:
 
 
 def evaluate_model(model: MLP, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Evaluate on uint8 images (n, 28, 28) or float inputs (n, 784)."""
-    probs = model.predict_proba(images)
-    pred = np.argmax(probs, axis=1)
+    """``digitlens.nn.backprop.evaluate`` on uint8 images (n, h, w) or float inputs (n, h·w),
+    with the confusion matrix and per-class accuracy."""
+    s = evaluate(model, model.as_input(images), labels)
     n_classes = model.sizes[-1]
-    cm = confusion_matrix(labels, pred, n_classes)
+    cm = confusion_matrix(labels, s.predictions, n_classes)
     totals = cm.sum(axis=1)
     per_class = [float(cm[c, c] / totals[c]) if totals[c] else 0.0 for c in range(n_classes)]
-    return Evaluation(float(np.mean(pred == labels)), per_class, cm, pred, probs)
+    return Evaluation(s.accuracy, per_class, cm, s.predictions, s.probabilities)

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import ParameterError, bad_param
-from digitlens.nn import functions as F
+from digitlens.nn.backprop import accuracy, evaluate, forward, layer_activations
+from digitlens.nn.functions import NONLINEARITIES
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
-from digitlens.nn.train import training_subset
-from digitlens.nn.trainer import BatchStepper
+from digitlens.nn.presets import training_subset
+from digitlens.nn.step import BatchStepper
 
 DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
 DIM_FRACTION = 0.25  # importance below 25% of the layer's median
@@ -53,18 +54,11 @@ def check_layer(model: MLP, layer: int | None) -> int:
     return layer
 
 
-def hidden_activations(model: MLP, x: np.ndarray, layer: int) -> np.ndarray:
-    """(n, n_neurons) activations of hidden layer ``layer``."""
-    return model.trace(x).activations[layer + 1]
-
-
-def forward_from(model: MLP, h: np.ndarray, layer: int) -> np.ndarray:
-    """Continue the forward pass from hidden layer ``layer``'s activations to the output."""
-    a = h
-    for k in range(layer + 1, model.n_layers):
-        z = a @ model.weights[k] + model.biases[k]  # (n, n_k) @ (n_k, n_k+1)
-        a = F.ACTIVATIONS[model.activations[k]](z)
-    return a
+def after(model: MLP, z: np.ndarray, layer: int) -> np.ndarray:
+    """The output, given weight layer ``layer``'s pre-activations ``z`` (n, n_layer): its
+    nonlinearity, then the forward pass from the next layer on."""
+    a = NONLINEARITIES[model.activations[layer]].function(z)
+    return forward(model, a, start=layer + 1).output
 
 
 def accuracy_off(model: MLP, h: np.ndarray, y: np.ndarray, layer: int, off: Sequence[int] |
@@ -76,10 +70,7 @@ def accuracy_off(model: MLP, h: np.ndarray, y: np.ndarray, layer: int, off: Sequ
     off = np.asarray(off, np.int64)
     if off.size:
         z = z - (h[:, off] - fill[off]) @ w[off]  # (n, k) @ (k, n_next)
-    a = F.ACTIVATIONS[model.activations[layer + 1]](z)
-    if layer + 2 < model.n_layers:
-        a = forward_from(model, a, layer + 1)
-    return float(np.mean(np.argmax(a, axis=1) == y))
+    return accuracy(after(model, z, layer + 1), y)
 
 
 def single_ablation(model: MLP, h: np.ndarray, y: np.ndarray, layer: int,
@@ -91,10 +82,7 @@ def single_ablation(model: MLP, h: np.ndarray, y: np.ndarray, layer: int,
     out = np.empty(h.shape[1])
     for j in range(h.shape[1]):
         zj = z - np.outer(h[:, j] - fill[j], w[j])
-        a = F.ACTIVATIONS[model.activations[layer + 1]](zj)
-        if layer + 2 < model.n_layers:
-            a = forward_from(model, a, layer + 1)
-        out[j] = np.mean(np.argmax(a, axis=1) == y)
+        out[j] = accuracy(after(model, zj, layer + 1), y)
     return out
 
 
@@ -302,12 +290,12 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
     layer = check_layer(model, layer)
     x = model.as_input(x)
     y = np.asarray(y, np.int64)
-    h = hidden_activations(model, x, layer)
+    h = layer_activations(model, x)[layer]  # (n, n_neurons)
     mean = h.mean(axis=0, dtype=np.float64).astype(np.float32)
     f = flag_neurons(h, model.weights[layer + 1])
     spread, outgoing, importance, dead, dim, dups = (f.spread, f.outgoing, f.importance, f.dead,
                                                      f.dim, f.duplicates)
-    base = float(np.mean(np.argmax(forward_from(model, h, layer), axis=1) == y))
+    base = accuracy(forward(model, h, start=layer + 1).output, y)
     zeros = np.zeros_like(mean)
     rep = NeuronReport(layer, h.shape[1], importance, mean, spread, outgoing, dead, dim, dups,
                        base, single_ablation(model, h, y, layer, zeros),
@@ -332,11 +320,11 @@ def analyse_neurons(model: MLP, x: np.ndarray, y: np.ndarray, layer: int | None 
             if not 0 < k < h.shape[1]:
                 continue
             small = prune(model, layer, order[:k], fold=mean)
-            pruned_acc = float(np.mean(small.predict(x) == y))
+            pruned_acc = evaluate(small, x, y).accuracy
             tuned = finetune(small, x_train, train[1], finetune_epochs, settings, seed)
             rep.pruning.append({"k": int(k), "kept": int(h.shape[1] - k), "before": base,
                                 "pruned": pruned_acc,
-                                "finetuned": float(np.mean(tuned.predict(x) == y))})
+                                "finetuned": evaluate(tuned, x, y).accuracy})
     return rep
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from digitlens.data.preprocess import preprocess
 from digitlens.errors import bad_param
+from digitlens.nn.backprop import evaluate
 from digitlens.nn.mlp import MLP
 
 SHIFTS = (0, 1, 2, 3, 4, 5, 6)
@@ -100,10 +101,6 @@ class Robustness:
                 for k, v in r.items()}
 
 
-def accuracy(model: MLP, images: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(model.predict(images) == labels))
-
-
 def robustness(model: MLP, images: np.ndarray, labels: np.ndarray,
                shifts: tuple[float, ...] = SHIFTS, scales: tuple[float, ...] = SCALES,
                n: int = 500, seed: int = 0) -> Robustness:
@@ -120,7 +117,8 @@ def robustness(model: MLP, images: np.ndarray, labels: np.ndarray,
         for v in values:
             moved = shifted(x, v, seed) if kind == "shift" else scaled(x, v)
             fixed = preprocessed(moved)
-            getattr(res, f"{kind}_raw").append(accuracy(model, moved, y))
-            getattr(res, f"{kind}_preprocessed").append(accuracy(model, fixed, y))
+            for name, images_at in (("raw", moved), ("preprocessed", fixed)):
+                scores = evaluate(model, model.as_input(images_at), y)
+                getattr(res, f"{kind}_{name}").append(scores.accuracy)
             res.examples[f"{kind}:{v:g}"] = np.stack([moved[0], fixed[0]])
     return res

@@ -16,6 +16,7 @@ from digitlens.commands import add_data, add_json, emit, load_data, resolve_mode
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
 from digitlens.nn.presets import PRESETS, default_preset, get_preset
+from digitlens.nn.run import Run
 from digitlens.nn.train import train
 from digitlens.wording import count
 
@@ -142,7 +143,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.with_overrides(dataset=ds.name)
     out = args.out or f"runs/{preset.name}"
     progress = Progress(config.epochs)
-    from digitlens.nn.train import Run
     progress.epoch = len(Run(out).history()) + 1 if Path(out).is_dir() else 1
     t0 = time.perf_counter()
     result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from digitlens.export.xlsx_book import ACT_FORMULA, Book, abs_ref
+from digitlens.export.xlsx_book import Book, abs_ref
 from digitlens.export.xlsx_sheets import neuron_sheet, parameters_sheet, weight_maps_sheet
 from digitlens.fileio import atomic_write_bytes
+from digitlens.nn.functions import ACT_FORMULA
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 

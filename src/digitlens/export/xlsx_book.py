@@ -14,10 +14,8 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from digitlens.errors import ModelError, bad_param
+from digitlens.nn.backprop import forward
 from digitlens.nn.mlp import MLP
-
-ACT_FORMULA = {"sigmoid": "1/(1+EXP(-{z}))", "relu": "MAX(0,{z})", "tanh": "TANH({z})",
-               "identity": "{z}"}
 
 MAX_SIDE = 64       # an input image's rows and columns, each
 MAX_CLASSES = 64    # rows of the probability table
@@ -35,23 +33,9 @@ class Forward:
 
 
 def forward64(model: MLP, x: np.ndarray) -> Forward:
-    a = np.asarray(x, np.float64).reshape(model.sizes[0])
-    zs, acts = [], [a]
-    for w, b, act in zip(model.weights, model.biases, model.activations, strict=True):
-        z = a @ w.astype(np.float64) + b.astype(np.float64)  # (n_in,) @ (n_in, n) -> (n,)
-        if act == "softmax":
-            e = np.exp(z - z.max())
-            a = e / e.sum()
-        elif act == "sigmoid":
-            a = 1 / (1 + np.exp(-z))
-        elif act == "relu":
-            a = np.maximum(0, z)
-        elif act == "tanh":
-            a = np.tanh(z)
-        else:
-            a = z
-        zs.append(z)
-        acts.append(a)
+    """The forward pass in float64 for one input (``digitlens.nn.backprop.forward``)."""
+    p = forward(model, np.asarray(x, np.float64).reshape(1, -1), dtype=np.float64)
+    zs, acts = [z[0] for z in p.zs], [a[0] for a in p.activations]
     exps = np.exp(zs[-1] - zs[-1].max()) if model.output_activation == "softmax" else acts[-1]
     probs = exps / exps.sum()
     return Forward(zs, acts, exps, probs, int(np.argmax(probs)))

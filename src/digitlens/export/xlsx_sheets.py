@@ -13,7 +13,8 @@ import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from digitlens.analysis.compose import all_composed
-from digitlens.export.xlsx_book import ACT_FORMULA, Book
+from digitlens.export.xlsx_book import Book
+from digitlens.nn.functions import ACT_FORMULA
 from digitlens.numbering import check_address, layer_name, neuron_name, spell
 
 TOP = 4  # first grid row of the Neuron sheet

@@ -1,13 +1,18 @@
-"""Activations, their derivatives and costs: small pure functions looked up by name.
+"""Nonlinearities and costs: small pure functions, one record per nonlinearity.
 
-Derivatives are written in terms of the activation's *output* ``a`` (sigmoid: a(1-a), tanh:
-1-a², ReLU: a>0), so the training loop keeps only activations, not pre-activations.
-In-place variants (``*_`` suffix) serve the hot training loop; the plain ones serve analysis.
+A :class:`Nonlinearity` holds everything digitlens knows about one activation: the function,
+its in-place form, its derivative written from the *output* ``a`` (sigmoid: a(1-a), tanh: 1-a²,
+ReLU: a>0, so the backward pass keeps only activations, not pre-activations), the fused
+training kernels where there are some (named in ``digitlens.nn.kernels``), the spreadsheet
+formula the workbook writes and the name a person reads. ``NONLINEARITIES`` is the one table;
+``ACTIVATIONS``, ``ACT_FORMULA``, ``ACT_NAMES``, ``HIDDEN`` and ``OUTPUTS`` are views of it (the
+in-place forms and derivatives are read from the records themselves).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,28 +91,56 @@ def d_identity_(delta: Array, a: Array, tmp: Array) -> None:
     return None
 
 
-def derivative(name: str, a: Array) -> Array:
-    """f'(z) written in terms of a = f(z) (not in place; for analysis and tests)."""
-    if name == "sigmoid":
-        return a * (1 - a)
-    if name == "relu":
-        return (a > 0).astype(a.dtype)
-    if name == "tanh":
-        return 1 - a * a
-    return np.ones_like(a)
+@dataclass(frozen=True)
+class Nonlinearity:
+    """Everything about one activation function f, in one place.
+
+    ``derivative_(delta, a, tmp)``: delta *= f'(z), with f'(z) written from a = f(z) (``tmp`` a
+    scratch array shaped like ``a``); None where f' is not element-wise (softmax, which is only
+    ever an output and whose delta comes with the cost: ``output_delta``). ``fused_forward`` and
+    ``fused_backward`` name kernels of ``digitlens.nn.kernels`` that do ``z = f(z + bias)`` and
+    ``delta *= f'(a)`` plus the bias gradient in one loop. ``formula``: the spreadsheet
+    expression of f({z}); None where the workbook writes it across cells (softmax)."""
+
+    name: str
+    display: str
+    function: Callable[[Array], Array]
+    inplace: Callable[[Array], None]
+    derivative_: Callable[[Array, Array, Array], None] | None
+    formula: str | None
+    hidden: bool
+    output: bool
+    fused_forward: str | None = None
+    fused_backward: str | None = None
+
+    def derivative(self, a: Array) -> Array:
+        """f'(z) as a new array, from a = f(z) (for analysis and float64 checks)."""
+        if self.derivative_ is None:
+            raise ValueError(f"{self.name} has no element-wise derivative")
+        d = np.ones_like(a)
+        self.derivative_(d, a, np.empty_like(a))
+        return d
 
 
+NONLINEARITIES: dict[str, Nonlinearity] = {n.name: n for n in (
+    Nonlinearity("sigmoid", "sigmoid", sigmoid, sigmoid_, d_sigmoid_, "1/(1+EXP(-{z}))",
+                 hidden=True, output=True),
+    Nonlinearity("relu", "ReLU", relu, relu_, d_relu_, "MAX(0,{z})", hidden=True, output=False,
+                 fused_forward="bias_relu", fused_backward="relu_back_sum"),
+    Nonlinearity("tanh", "tanh", tanh, tanh_, d_tanh_, "TANH({z})", hidden=True, output=False),
+    Nonlinearity("identity", "identity", identity, identity_, d_identity_, "{z}", hidden=True,
+                 output=False),
+    Nonlinearity("softmax", "softmax", softmax, softmax_, None, None, hidden=False, output=True),
+)}
+
+# Views of NONLINEARITIES, by purpose.
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
-    "sigmoid": sigmoid, "relu": relu, "tanh": tanh, "identity": identity, "softmax": softmax,
-}
-INPLACE: dict[str, Callable[[Array], None]] = {
-    "sigmoid": sigmoid_, "relu": relu_, "tanh": tanh_, "identity": identity_, "softmax": softmax_,
-}
-DERIVATIVES_: dict[str, Callable[[Array, Array, Array], None]] = {
-    "sigmoid": d_sigmoid_, "relu": d_relu_, "tanh": d_tanh_, "identity": d_identity_,
-}
-HIDDEN = ("sigmoid", "relu", "tanh", "identity")
-OUTPUTS = ("softmax", "sigmoid")
+    k: n.function for k, n in NONLINEARITIES.items()}
+ACT_FORMULA: dict[str, str] = {
+    k: n.formula for k, n in NONLINEARITIES.items() if n.formula is not None}
+ACT_NAMES: dict[str, str] = {k: n.display for k, n in NONLINEARITIES.items()}
+HIDDEN = tuple(k for k, n in NONLINEARITIES.items() if n.hidden)
+OUTPUTS = tuple(k for k, n in NONLINEARITIES.items() if n.output)
 COSTS = ("cross_entropy", "quadratic")
 EPS = 1e-12
 
@@ -116,7 +149,7 @@ def cost(name: str, output: str, a: Array, y: Array) -> float:
     """Mean cost over the batch. ``a`` the output activations, ``y`` integer labels.
 
     cross_entropy with softmax: -log a_y; with sigmoid outputs: the binary cross-entropy summed
-    over the 10 outputs (Nielsen's convention); quadratic: ½‖a - onehot(y)‖².
+    over the outputs (Nielsen's convention); quadratic: ½‖a - onehot(y)‖².
     """
     n = len(y)
     rows = np.arange(n)
@@ -132,30 +165,29 @@ def cost(name: str, output: str, a: Array, y: Array) -> float:
     return float(-np.sum(t * np.log(a64) + (1 - t) * np.log(1 - a64)) / n)
 
 
-def output_delta_(name: str, output: str, a: Array, y: Array, tmp: Array) -> Array:
-    """dCost/dz of the output layer for a batch, written into ``a`` (mean over the batch).
+def output_delta(name: str, output: str, a: Array, y: Array, delta: Array, tmp: Array) -> Array:
+    """dCost/dz of the output layer for a batch (mean over the batch), written into ``delta``
+    (shaped like ``a``, which is left as it is; ``tmp`` likewise a scratch array).
 
     softmax+CE and sigmoid+CE both give (a - onehot)/n; quadratic with sigmoid outputs gives
     (a - onehot)·a(1-a)/n and with softmax uses the full softmax Jacobian.
     """
     n = len(y)
     rows = np.arange(n)
+    np.copyto(delta, a)
+    delta[rows, y] -= 1                                    # a - onehot(y)
     if name == "cross_entropy":
-        a[rows, y] -= 1
-        a /= n
-        return a
+        delta /= n
+        return delta
     if output == "sigmoid":
         np.subtract(1, a, out=tmp)
-        tmp *= a
-        a[rows, y] -= 1
-        a *= tmp
-        a /= n
-        return a
+        tmp *= a                                           # a(1-a)
+        delta *= tmp
+        delta /= n
+        return delta
     # quadratic + softmax: dC/dz = J^T (a - t), J = diag(a) - a aᵀ
-    g = a.copy()
-    g[rows, y] -= 1
-    s = np.sum(g * a, axis=1, keepdims=True)
-    np.subtract(g, s, out=g)
-    np.multiply(a, g, out=a)
-    a /= n
-    return a
+    s = np.sum(delta * a, axis=1, keepdims=True)           # (n, 1)
+    np.subtract(delta, s, out=delta)
+    np.multiply(a, delta, out=delta)
+    delta /= n
+    return delta

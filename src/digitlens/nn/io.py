@@ -46,6 +46,7 @@ def preprocessing_for(shape: tuple[int, int]) -> dict[str, str]:
                         "centre of mass at the centre"}
 
 
+MODEL_FILE = "model.npz"  # a run folder's latest model (the folder layout: digitlens.nn.run)
 ARCHITECTURE = ("format", "version", "sizes", "activations", "cost")
 MAX_MODEL_BYTES = 1 << 30
 MAX_META_CHARS = 1 << 20
@@ -186,6 +187,6 @@ def load_model(path: str | Path) -> MLP:
     """Load a model file, or the model of a run folder (regular files only, read with a bound)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model.npz"
+        path = path / MODEL_FILE
     return load_model_bytes(read_bounded(path, MAX_MODEL_BYTES, ModelError, "model file"),
                             str(path))

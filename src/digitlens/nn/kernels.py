@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,13 +81,16 @@ def relu_back_sum_numpy(delta: np.ndarray, a: np.ndarray, gb: np.ndarray) -> Non
     np.sum(delta, axis=0, out=gb)
 
 
-def softmax_ce_delta_numpy(a: np.ndarray, y: np.ndarray, gb: np.ndarray) -> None:
-    """Softmax + cross-entropy output delta in place: (a - onehot(y)) / n; gb its batch sum."""
+def softmax_ce_delta_numpy(a: np.ndarray, y: np.ndarray, delta: np.ndarray,
+                           gb: np.ndarray) -> None:
+    """Softmax + cross-entropy output delta: delta = (a - onehot(y)) / n (``a`` unchanged);
+    gb its batch sum (the output layer's bias gradient)."""
     if len(y) and (y.min() < 0 or y.max() >= a.shape[1]):
         raise IndexError("label out of range")
-    a[np.arange(len(y)), y] -= 1
-    a /= len(y)
-    np.sum(a, axis=0, out=gb)
+    np.copyto(delta, a)
+    delta[np.arange(len(y)), y] -= 1
+    delta /= len(y)
+    np.sum(delta, axis=0, out=gb)
 
 
 def _gather_loop(images: Any, idx: Any, out: Any, tmp: Any) -> None:
@@ -126,19 +130,21 @@ def _relu_back_sum_loop(delta: Any, a: Any, gb: Any) -> None:
         gb += d
 
 
-def _softmax_ce_delta_loop(a: Any, y: Any, gb: Any) -> None:
+def _softmax_ce_delta_loop(a: Any, y: Any, delta: Any, gb: Any) -> None:
     n = np.float32(y.size)
-    if y.size != a.shape[0]:
-        raise ValueError("one label per row")
+    if y.size != a.shape[0] or delta.shape[0] < a.shape[0] or delta.shape[1] != a.shape[1]:
+        raise ValueError("one label per row, and a delta row per row")
     gb[:] = np.float32(0)
     for i in range(a.shape[0]):
-        row = a[i]
+        row, d = a[i], delta[i]
         if y[i] < 0 or y[i] >= row.size:
             raise IndexError("label out of range")
-        row[y[i]] -= np.float32(1)
         for j in range(row.size):
-            row[j] = row[j] / n
-        gb += row
+            d[j] = row[j]
+        d[y[i]] -= np.float32(1)
+        for j in range(row.size):
+            d[j] = d[j] / n
+        gb += d
 
 
 def _adam_loop(p: Any, g: Any, m: Any, v: Any, b1: Any, b2: Any, eps: Any, c1: Any,
@@ -164,6 +170,49 @@ def _sgd_loop(p: Any, g: Any, lr: Any, tmp: Any) -> None:
         p[i] = p[i] - g[i] * lr
 
 
+@dataclass(frozen=True)
+class KernelPair:
+    """One operation two ways: NumPy passes and the loop numba compiles, with the arguments of
+    a tiny call in the training dtypes (``warm_up``)."""
+
+    numpy: Kernel
+    loop: Kernel
+    example: Callable[[], tuple[Any, ...]]
+
+
+def _v() -> np.ndarray:
+    return np.zeros(1, np.float32)
+
+
+def _m() -> np.ndarray:
+    return np.zeros((1, 1), np.float32)
+
+
+def _f(x: float = 1) -> np.float32:
+    return np.float32(x)
+
+
+def _labels() -> np.ndarray:
+    return np.zeros(1, np.int64)
+
+
+KERNELS: dict[str, KernelPair] = {
+    "adam": KernelPair(adam_numpy, _adam_loop,
+                       lambda: (_v(), _v(), _v(), _v(), _f(), _f(), _f(), _f(), _v())),
+    "momentum": KernelPair(momentum_numpy, _momentum_loop,
+                           lambda: (_v(), _v(), _v(), _f(), _f(), _v())),
+    "sgd": KernelPair(sgd_numpy, _sgd_loop, lambda: (_v(), _v(), _f(), _v())),
+    "gather": KernelPair(gather_numpy, _gather_loop, lambda: (
+        np.zeros((1, 1), np.uint8), _labels(), _m(), np.zeros((1, 1), np.uint8))),
+    "bias_relu": KernelPair(bias_relu_numpy, _bias_relu_loop, lambda: (_m(), _v())),
+    "relu_back_sum": KernelPair(relu_back_sum_numpy, _relu_back_sum_loop,
+                                lambda: (_m(), _m(), _v())),
+    "softmax_ce_delta": KernelPair(softmax_ce_delta_numpy, _softmax_ce_delta_loop,
+                                   lambda: (_m(), _labels(), _m(), _v())),
+}
+NUMPY: dict[str, Kernel] = {name: k.numpy for name, k in KERNELS.items()}
+
+
 @functools.cache
 def _compile() -> dict[str, Kernel] | None:
     """The fused loops, or None without numba (imported on first use: it takes 0.2 s)."""
@@ -173,47 +222,26 @@ def _compile() -> dict[str, Kernel] | None:
         import numba
     except ImportError:
         return None
-    loops: dict[str, Kernel] = {"adam": _adam_loop, "momentum": _momentum_loop, "sgd": _sgd_loop,
-                                "gather": _gather_loop, "bias_relu": _bias_relu_loop,
-                                "relu_back_sum": _relu_back_sum_loop,
-                                "softmax_ce_delta": _softmax_ce_delta_loop}
     # error_model="numpy": a division by zero gives inf/nan like NumPy instead of raising,
     # which is also what lets LLVM vectorise the loop. cache=True: compiled once per machine,
     # unless no cache folder is writable (numba refuses then): compiled once per process.
     for cache in (True, False):
         jit = numba.njit(cache=cache, nogil=True, boundscheck=False, error_model="numpy")
         try:
-            return {name: jit(loop) for name, loop in loops.items()}
+            return {name: jit(k.loop) for name, k in KERNELS.items()}
         except RuntimeError:
             continue
     return None
 
 
-NUMPY: dict[str, Kernel] = {"adam": adam_numpy, "momentum": momentum_numpy, "sgd": sgd_numpy,
-                            "gather": gather_numpy, "bias_relu": bias_relu_numpy,
-                            "relu_back_sum": relu_back_sum_numpy,
-                            "softmax_ce_delta": softmax_ce_delta_numpy}
-
-
 def warm_up(name: str, fn: Kernel) -> None:
     """One tiny call with the training dtypes, so numba compiles (or loads) it now."""
-    f32, u8 = np.float32, np.uint8
-    m, v = np.zeros((1, 1), f32), np.zeros(1, f32)
-    calls: dict[str, tuple[Any, ...]] = {
-        "adam": (v, v, v, v, f32(1), f32(1), f32(1), f32(1), v),
-        "momentum": (v, v, v, f32(1), f32(1), v),
-        "sgd": (v, v, f32(1), v),
-        "gather": (np.zeros((1, 1), u8), np.zeros(1, np.int64), m, np.zeros((1, 1), u8)),
-        "bias_relu": (m, v),
-        "relu_back_sum": (m, m, v),
-        "softmax_ce_delta": (m, np.zeros(1, np.int64), v),
-    }
-    fn(*calls[name])
+    fn(*KERNELS[name].example())
 
 
 @functools.cache
 def kernel(name: str) -> Kernel:
-    """The fastest available kernel ``name`` (a key of ``NUMPY``), compiled now so the first
+    """The fastest available kernel ``name`` (a key of ``KERNELS``), compiled now so the first
     training step is not the one that waits."""
     fused = _compile()
     if fused is None:

@@ -1,4 +1,4 @@
-"""The multilayer perceptron: parameters in one flat float32 buffer, forward, trace, backward.
+"""The multilayer perceptron: parameters in one flat float32 buffer, and what a model is.
 
 Layout: all weight matrices first, then all biases, in one contiguous float32 array. ``weights``
 and ``biases`` are views into it, so an optimizer (and L2 on weights only) is a handful of
@@ -16,6 +16,7 @@ import numpy as np
 
 from digitlens.errors import bad_param
 from digitlens.nn import functions as F
+from digitlens.nn.backprop import backward, forward, probabilities
 
 INITS = ("xavier", "he", "normal")
 
@@ -169,22 +170,12 @@ class MLP:
         return np.ascontiguousarray(x.reshape(-1, n_in), dtype=np.float32)
 
     def trace(self, x: np.ndarray, masks: Mapping[int, np.ndarray] | None = None) -> Trace:
-        """Forward pass keeping every z and a. ``masks[l]`` (0/1 per neuron) knocks out neurons
-        of hidden layer l (0-based over hidden layers): their activation is forced to 0."""
-        a = self.as_input(x)
-        zs, acts = [], [a]
-        with np.errstate(over="ignore", under="ignore"):
-            for layer, (w, b, act) in enumerate(zip(self.weights, self.biases, self.activations,
-                                                    strict=True)):
-                z = a @ w + b  # (n, n_in) @ (n_in, n_out) -> (n, n_out)
-                a = F.ACTIVATIONS[act](z)
-                if masks is not None and layer in masks:
-                    a = a * np.asarray(masks[layer], dtype=a.dtype)
-                zs.append(z)
-                acts.append(a)
-        probs = a if self.output_activation == "softmax" else a / np.maximum(
-            a.sum(axis=1, keepdims=True), F.EPS)
-        return Trace(zs, acts, probs, np.argmax(a, axis=1))
+        """Forward pass keeping every z and a (``digitlens.nn.backprop.forward``). ``masks[l]``
+        (0/1 per neuron) knocks out neurons of hidden layer l (0-based over hidden layers):
+        their activation is forced to 0."""
+        p = forward(self, self.as_input(x), masks=masks)
+        return Trace(p.zs, p.activations, probabilities(self, p.output),
+                     np.argmax(p.output, axis=1))
 
     def predict_proba(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
         x = self.as_input(x)
@@ -201,24 +192,17 @@ class MLP:
         L2 convention (Nielsen's): cost += λ/(2n)·Σw² over weights (not biases), n the size of
         the training set (``n_train``, default the batch size).
         """
-        t = self.trace(x)
+        f64 = np.float64
+        acts = forward(self, self.as_input(x), dtype=f64).activations
         y = np.asarray(y)
-        n = len(y)
-        n_train = n_train or n
-        loss = F.cost(self.cost, self.output_activation, t.output, y)
-        weights = self.params[: self.n_weights].astype(np.float64)
+        n_train = n_train or len(y)
+        weights = self.params[: self.n_weights].astype(f64)
+        loss = F.cost(self.cost, self.output_activation, acts[-1], y)
         loss += l2 / (2 * n_train) * float(np.sum(weights**2))
-        grad = np.zeros(self.params.size, np.float64)
-        out = t.output.astype(np.float64)
-        delta = F.output_delta_(self.cost, self.output_activation, out, y, np.empty_like(out))
-        for layer in range(self.n_layers - 1, -1, -1):
-            (wa, wb), (ba, bb) = self.w_slices[layer], self.b_slices[layer]
-            grad[wa:wb] = (t.activations[layer].T.astype(np.float64) @ delta).ravel()
-            grad[ba:bb] = delta.sum(axis=0)
-            if layer:
-                delta = (delta @ self.weights[layer].T.astype(np.float64)) * F.derivative(
-                    self.activations[layer - 1], t.activations[layer].astype(np.float64))
-        grad[: self.n_weights] += l2 / n_train * self.params[: self.n_weights]
+        delta = F.output_delta(self.cost, self.output_activation, acts[-1], y,
+                               np.empty_like(acts[-1]), np.empty_like(acts[-1]))
+        grad = backward(self, acts, delta, dtype=f64)
+        grad[: self.n_weights] += l2 / n_train * weights
         return loss, grad
 
     def describe(self) -> str:

@@ -1,4 +1,5 @@
-"""The seeds' networks and a strong default, each with the seed's hyperparameters.
+"""Training configurations: what a run is (``TrainConfig``), its checks in one place, and the
+seeds' networks and a strong default as presets with the seed's hyperparameters.
 
 L2 follows Nielsen's convention everywhere: cost += λ/(2n)·Σw² over weights, n = training-set
 size, so S3's λ = 1.5 means the same as in its write-up.
@@ -6,10 +7,18 @@ size, so S3's λ = 1.5 means the same as in its write-up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from digitlens.errors import NotFoundError
+import numpy as np
+
+from digitlens.errors import NotFoundError, bad_param
+from digitlens.nn.mlp import n_params
+from digitlens.nn.optim import OPTIMIZERS
+from digitlens.safeload import MAX_PARAMS
+
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,44 @@ class TrainConfig:
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def validate_config(c: TrainConfig, image_shape: tuple[int, int] | None = (28, 28),
+                    n_classes: int = 10) -> None:
+    """One place, one message shape for every training parameter; the layers must read
+    ``image_shape`` and answer ``n_classes`` (None: a saved run's config, whose model file
+    says what it reads)."""
+    if not (isinstance(c.lr, int | float) and c.lr > 0 and math.isfinite(c.lr)):
+        raise bad_param("lr", "a float > 0", c.lr)
+    if not (isinstance(c.batch_size, int) and c.batch_size >= 1):
+        raise bad_param("batch_size", "an int >= 1", c.batch_size)
+    if not (isinstance(c.epochs, int) and 0 <= c.epochs <= 100_000):
+        raise bad_param("epochs", "an int in 0..100000", c.epochs)
+    if not (isinstance(c.l2, int | float) and c.l2 >= 0 and math.isfinite(c.l2)):
+        raise bad_param("l2", "a finite float >= 0", c.l2)
+    if not (isinstance(c.seed, int) and 0 <= c.seed < 2**63):
+        raise bad_param("seed", "an int >= 0", c.seed)
+    if c.optimizer not in OPTIMIZERS:
+        raise bad_param("optimizer", f"one of {', '.join(OPTIMIZERS)}", c.optimizer)
+    if c.schedule not in SCHEDULES:
+        raise bad_param("schedule", f"one of {', '.join(SCHEDULES)}", c.schedule)
+    if c.train_size is not None and c.train_size < 1:
+        raise bad_param("train_size", "an int >= 1", c.train_size)
+    if len(c.layers) < 2 or any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
+        raise bad_param("layers", f"two or more positive sizes with at most {MAX_PARAMS:,} "
+                        "parameters", list(c.layers))
+    n_in = image_shape[0] * image_shape[1] if image_shape else c.layers[0]
+    if c.layers[0] != n_in or (image_shape and c.layers[-1] != n_classes):
+        raise bad_param("layers", f"sizes starting with {n_in} and ending with {n_classes}",
+                        list(c.layers))
+
+
+def training_subset(n: int, train_size: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of the ``train_size`` training images a run with ``seed`` trains on, or
+    None when it uses all ``n``."""
+    if train_size is None or train_size >= n:
+        return None
+    return np.sort(np.random.default_rng(seed + 1).permutation(n)[:train_size])
 
 
 @dataclass(frozen=True)

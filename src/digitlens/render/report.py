@@ -29,7 +29,8 @@ from digitlens.fileio import atomic_write_text, make_folder
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import Run, train
+from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, Run, is_run
+from digitlens.nn.train import train
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section
@@ -56,8 +57,8 @@ class Subject:
     @classmethod
     def load(cls, path: str | Path, ds: Dataset) -> Subject:
         run = Run(path)
-        if not (run.path / "model.npz").exists():
-            raise ModelError(f"{run.path}: not a run folder (no model.npz)")
+        if not is_run(run.path):
+            raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE})")
         model = run.model()
         x, y = ds.test_images, ds.test_labels
         return cls(run, model, run.config(), run.history(), evaluate_model(model, x, y), x, y,
@@ -170,7 +171,7 @@ def stamp_of(runs: Sequence[str | Path], ds: Dataset, options: dict[str, Any]) -
     code = sorted(Path(digitlens.__file__).parent.rglob("*.py"))
     return {"code": digitlens.__version__ + ":" + digest(code), "dataset": ds.name,
             "n_test": int(len(ds.test_labels)), "options": options,
-            "runs": {str(r): digest([Path(r) / "model.npz", Path(r) / "history.json"])
+            "runs": {str(r): digest([Path(r) / MODEL_FILE, Path(r) / HISTORY_FILE])
                      for r in runs}}
 
 

@@ -17,11 +17,10 @@ from typing import Any
 
 from digitlens.data.sources import DATASETS, io_sizes
 from digitlens.errors import ParameterError, bad_param
-from digitlens.nn.functions import ACTIVATIONS
+from digitlens.nn.functions import HIDDEN
 from digitlens.nn.mlp import INITS
 from digitlens.nn.optim import OPTIMIZERS
-from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import SCHEDULES, validate_config
+from digitlens.nn.presets import SCHEDULES, TrainConfig, validate_config
 
 Value = int | float | str | None
 MAX_POINTS = 10_000
@@ -74,7 +73,7 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
 KEYS: dict[str, tuple[Callable[[str], Value], str]] = {
     "hidden": (hidden_sizes, "a size like 64 (every hidden layer) or sizes like 64x32"),
     "layers": (layer_sizes, "sizes joined by '-', e.g. 784-64-10"),
-    "activation": (choice(tuple(ACTIVATIONS)), f"one of {', '.join(ACTIVATIONS)}"),
+    "activation": (choice(HIDDEN), f"one of {', '.join(HIDDEN)}"),
     "optimizer": (choice(OPTIMIZERS), f"one of {', '.join(OPTIMIZERS)}"),
     "schedule": (choice(SCHEDULES), f"one of {', '.join(SCHEDULES)}"),
     "init": (choice(INITS), f"one of {', '.join(INITS)}"),

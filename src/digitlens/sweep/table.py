@@ -18,7 +18,7 @@ from digitlens.errors import DigitlensError, ModelError
 from digitlens.fileio import atomic_write_text
 from digitlens.nn.mlp import n_params
 from digitlens.nn.presets import TrainConfig
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 from digitlens.sweep.grid import Point
 
 KIND = "digitlens-sweep"

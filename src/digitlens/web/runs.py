@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.inspector import Masks, accuracy, layer_activations
+from digitlens.analysis.inspector import Masks
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import ModelError, NotFoundError
+from digitlens.nn.backprop import evaluate, layer_activations
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
-from digitlens.nn.train import Run
+from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.safeload import check_fits
 from digitlens.web.sweeps import point_runs
 from digitlens.web.validate import NAME_RE
@@ -85,7 +86,7 @@ class LoadedRun:
         return self.peaks
 
     def model_file(self) -> Path:
-        return self.path / "model.npz" if self.path.is_dir() else self.path
+        return self.path / MODEL_FILE if self.path.is_dir() else self.path
 
     def summary(self) -> dict[str, Any]:
         m = self.model
@@ -105,7 +106,7 @@ class LoadedRun:
 def model_path(path: Path) -> Path | None:
     """The model file of a run folder or a model file itself; None when there is none."""
     if path.is_dir():
-        p = path / "model.npz"
+        p = path / MODEL_FILE
         return p if p.is_file() else None
     return path if path.is_file() and path.suffix == ".npz" else None
 
@@ -246,7 +247,7 @@ class Registry:
 
     def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
         return self.single_flight(run, layer, run.test_acts, lambda: layer_activations(  # type: ignore[no-any-return]
-            run.model, run.dataset.test_images, layer))
+            run.model, run.model.as_input(run.dataset.test_images))[layer])
 
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))
@@ -254,5 +255,6 @@ class Registry:
             if key not in run.ablations and len(run.ablations) > 256:
                 run.ablations.clear()
         ds = run.dataset
-        return self.single_flight(run, ("ablation", key), run.ablations, lambda: accuracy(  # type: ignore[no-any-return]
-            run.model, ds.test_images, ds.test_labels, masks)[0])
+        return self.single_flight(run, ("ablation", key), run.ablations, lambda: evaluate(  # type: ignore[no-any-return]
+            run.model, run.model.as_input(ds.test_images), ds.test_labels, masks=masks,
+            chunk=2048).accuracy)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.errors import DigitlensError, NotFoundError
+from digitlens.nn.run import is_run
 from digitlens.sweep.table import read_results
 from digitlens.web.validate import NAME_RE
 
@@ -37,7 +38,7 @@ def point_runs(runs_dir: Path | None) -> dict[str, Path]:
     found = {}
     for name, folder in sweep_folders(runs_dir).items():
         for p in sorted(folder.iterdir()):
-            if (p / "model.npz").is_file():
+            if is_run(p):
                 found[run_name(name, p.name)] = p
     return found
 

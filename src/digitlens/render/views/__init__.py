@@ -13,7 +13,7 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError, NotFoundError, bad_param
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 from digitlens.render.image import Animation, Picture
 from digitlens.wording import count
 

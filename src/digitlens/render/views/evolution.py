@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn.mlp import MLP
-from digitlens.nn.train import Run
+from digitlens.nn.run import Run
 from digitlens.numbering import layer_name
 from digitlens.render import colors as C
 from digitlens.render.draw import grid_scale, scale_for, vector_tiles, weight_tiles

@@ -1,0 +1,88 @@
+"""The one forward and backward pass: the training step's buffered form computes what the
+plain form computes, a pass can start at any layer, float64 matches an independent forward,
+and the one evaluation agrees with counting by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlens.nn.backprop import backward, evaluate, forward, layer_activations
+from digitlens.nn.functions import output_delta
+from digitlens.nn.mlp import MLP
+from digitlens.nn.optim import Optimizer
+from digitlens.nn.step import BatchStepper
+
+
+class Recorder(Optimizer):
+    """Keeps the gradient the stepper hands over and leaves the parameters alone."""
+
+    def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        self.grad = grad.copy()
+
+
+@pytest.mark.parametrize(("hidden", "output", "cost"), [
+    ("relu", "softmax", "cross_entropy"), ("sigmoid", "sigmoid", "quadratic"),
+    ("tanh", "softmax", "quadratic"), ("identity", "sigmoid", "cross_entropy")])
+def test_training_step_hands_over_the_plain_backward_gradient(hidden: str, output: str,
+                                                              cost: str) -> None:
+    rng = np.random.default_rng(5)
+    model = MLP.create((784, 12, 7, 10), hidden, output, cost, seed=4)
+    x = (rng.random((9, 784)) * (rng.random((9, 784)) > 0.7)).astype(np.float32)
+    y = rng.integers(0, 10, 9)
+    rec = Recorder(model.params.size)
+    BatchStepper(model, rec, 16).step(x, y, np.arange(9), 0.1)
+    acts = forward(model, x).activations
+    delta = output_delta(cost, output, acts[-1], y, np.empty_like(acts[-1]),
+                         np.empty_like(acts[-1]))
+    plain = backward(model, acts, delta)
+    assert plain.dtype == np.float32
+    np.testing.assert_allclose(rec.grad, plain, rtol=1e-5, atol=1e-8)
+
+
+def test_a_pass_continues_from_any_layer(trained_model: MLP, sample) -> None:
+    x = trained_model.as_input(sample.test_images[:50])
+    full = forward(trained_model, x)
+    for start in range(1, trained_model.n_layers + 1):
+        rest = forward(trained_model, full.activations[start], start=start)
+        np.testing.assert_array_equal(rest.output, full.output)
+        assert len(rest.zs) == trained_model.n_layers - start
+
+
+def test_float64_pass_matches_an_independent_one(trained_model: MLP, sample) -> None:
+    x = trained_model.as_input(sample.test_images[:20]).astype(np.float64)
+    assert trained_model.activations == ("relu", "relu", "softmax")
+    a = x
+    for layer, (w, b) in enumerate(zip(trained_model.weights, trained_model.biases, strict=True)):
+        z = a @ w.astype(np.float64) + b.astype(np.float64)
+        a = np.maximum(z, 0) if layer < 2 else z
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    expected = e / e.sum(axis=1, keepdims=True)
+    got = forward(trained_model, x, dtype=np.float64)
+    assert got.output.dtype == np.float64
+    np.testing.assert_allclose(got.output, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_evaluation_counts_like_a_person_would(trained_model: MLP, sample) -> None:
+    x = trained_model.as_input(sample.test_images)
+    y = sample.test_labels
+    mask = np.ones(trained_model.sizes[1], np.float32)
+    mask[:10] = 0
+    for masks in (None, {0: mask}):
+        s = evaluate(trained_model, x, y, masks=masks, chunk=77)
+        out = trained_model.trace(x, masks=masks).output
+        right = sum(int(np.argmax(row) == label) for row, label in zip(out, y, strict=True))
+        assert s.accuracy == right / len(y)
+        np.testing.assert_array_equal(s.predictions, np.argmax(out, axis=1))
+        np.testing.assert_allclose(s.probabilities.sum(axis=1), 1, rtol=1e-5)
+        assert s.cost == pytest.approx(-np.mean(np.log(out[np.arange(len(y)), y] + 1e-12)),
+                                       rel=1e-6)
+    assert evaluate(trained_model, x, y, masks={0: mask}).accuracy < evaluate(
+        trained_model, x, y).accuracy
+
+
+def test_layer_activations_in_chunks_equal_one_pass(trained_model: MLP, sample) -> None:
+    x = trained_model.as_input(sample.test_images[:300])
+    whole = trained_model.trace(x).activations[1:]
+    for got, want in zip(layer_activations(trained_model, x, chunk=70), whole, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # BLAS blocks by size
