@@ -278,12 +278,11 @@ def test_fuzz_idx_headers_only_data_errors(case: tuple[str, bytes], names: str |
             (folder / FILES[p]).write_bytes(data if p == part else encode_idx(arr))
         if names is not None:
             (folder / "classes.txt").write_bytes(names.encode("utf-8", "surrogatepass"))
+        message: str | None = None
         try:
             ds = load_custom_idx(folder)
         except DataError as exc:
             message = str(exc)
-        else:
-            message = None
         if message is not None:
             assert message and "\n" not in message
             return

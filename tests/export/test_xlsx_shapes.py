@@ -4,7 +4,9 @@ what does not fit a sheet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,9 +26,11 @@ def oracle(model: MLP, image: np.ndarray) -> tuple[np.ndarray, int]:
     a = image.ravel().astype(np.float64)
     for w, b, act in zip(model.weights, model.biases, model.activations, strict=True):
         z = a @ w.astype(np.float64) + b.astype(np.float64)
-        a = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
+        acts: dict[str, Callable[[Any], Any]] = {
+             "relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
              "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-             "softmax": lambda z: np.exp(z - z.max())}[act](z)
+             "softmax": lambda z: np.exp(z - z.max())}
+        a = acts[act](z)
     p = a / a.sum()
     return p, int(np.argmax(p))
 
@@ -39,7 +43,7 @@ def shapes_model() -> MLP:
 def test_12x12_three_class_workbook(tmp_path: Path) -> None:
     model = shapes_model()
     image = draw_shape(0, np.random.default_rng(1)) / 255.0
-    path = export_xlsx(model, tmp_path / "s.xlsx", image, "a circle", neuron=(1, 2))
+    path = export_xlsx(model, tmp_path / "s.xlsx", image, "a circle", neuron=(0, 1))
     cached = load(path, data_only=True)
     probs, best = oracle(model, image)
     assert values(cached, "input_pixels").shape == (12, 12)
@@ -85,7 +89,7 @@ def test_libreoffice_recalculates_a_new_12x12_drawing(tmp_path: Path) -> None:
     model = shapes_model()
     rng = np.random.default_rng(5)
     shown = draw_shape(0, rng) / 255.0
-    path = export_xlsx(model, tmp_path / "s.xlsx", shown, neuron=(2, 1))
+    path = export_xlsx(model, tmp_path / "s.xlsx", shown, neuron=(1, 0))
     wb = load(path)
     cross = draw_shape(1, rng) / 255.0
     for r, cells in enumerate(name_cells(wb, "input_pixels")):

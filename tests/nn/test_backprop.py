@@ -17,7 +17,7 @@ from digitlens.nn.step import BatchStepper
 class Recorder(Optimizer):
     """Keeps the gradient the stepper hands over and leaves the parameters alone."""
 
-    def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
+    def step(self, _params: np.ndarray, grad: np.ndarray, _lr: float) -> None:
         self.grad = grad.copy()
 
 

@@ -60,7 +60,7 @@ def numeric_gradient(f, p: np.ndarray, indices: np.ndarray, eps: float = 1e-6) -
 class Recorder(Optimizer):
     """Keeps the gradient the stepper hands over and leaves the parameters alone."""
 
-    def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
+    def step(self, _params: np.ndarray, grad: np.ndarray, _lr: float) -> None:
         self.grad = grad.copy()
 
 

@@ -21,7 +21,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
         a.view(np.uint32), b.view(np.uint32))
 
 
-@pytest.fixture()
+@pytest.fixture
 def fused() -> dict[str, kernels.Kernel]:
     if kernels.backend() != "numba":
         if os.environ.get("DIGITLENS_REQUIRE_E2E"):
@@ -98,9 +98,9 @@ def test_bad_rows_labels_and_shapes_are_refused_by_both(fused) -> None:
         for bad in (4, -1):
             with pytest.raises(IndexError):
                 gather(images, np.array([bad]), out, tmp)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="."):
         fused["gather"](images, np.array([0, 1]), out, tmp)  # two rows into a one-row buffer
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="."):
         fused["gather"](images, np.array([0]), np.empty((1, 5), f32), tmp)
     for delta in (fused["softmax_ce_delta"], kernels.softmax_ce_delta_numpy):
         for label in (10, -1):
@@ -154,7 +154,8 @@ def test_layer_kernels_equal_numpy_bit_for_bit(fused) -> None:
     ("relu", (784, 32, 16, 10)), ("sigmoid", (784, 32, 16, 10)),
     ("relu", (784, 8, 1, 10)),  # a 1-wide layer: NumPy sums a column pairwise
 ])
-def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation: str,
+@pytest.mark.usefixtures("fused")
+def test_training_steps_equal_with_numpy_kernels(monkeypatch, activation: str,
                                                  sizes: tuple[int, ...]) -> None:
     """Whole steps (gather, layers, deltas, bias sums, Adam) give the same weights both ways."""
     from digitlens.nn import optim, step
@@ -175,7 +176,8 @@ def test_training_steps_equal_with_numpy_kernels(fused, monkeypatch, activation:
     assert same_bits(params[0], params[1])
 
 
-def test_without_a_writable_cache_the_loops_still_compile(fused, monkeypatch) -> None:
+@pytest.mark.usefixtures("fused")
+def test_without_a_writable_cache_the_loops_still_compile(monkeypatch) -> None:
     """numba refuses cache=True when no cache folder is writable; compile per process then."""
     import numba
     real = numba.njit
@@ -184,7 +186,7 @@ def test_without_a_writable_cache_the_loops_still_compile(fused, monkeypatch) ->
     def njit(**options):
         asked.append(options["cache"])
         if options["cache"]:
-            def refuse(fn):
+            def refuse(_fn):
                 raise RuntimeError("cannot cache function: no locator available")
             return refuse
         return real(**options)

@@ -23,7 +23,7 @@ ARGS = ["train", "--preset", "s0-fingerprints", "--dataset", "mnist-sample", "--
         "784-256-10", "--batch-size", "16", "--seed", "4", "--epochs", "5"]
 
 
-@pytest.fixture()
+@pytest.fixture
 def cli():
     """Start ``digitlens`` subprocesses; any still running at the end are killed."""
     procs: list[subprocess.Popen] = []

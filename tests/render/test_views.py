@@ -157,7 +157,7 @@ def test_evolution_files(sigmoid_run, tmp_path) -> None:
     hold = hold_frames(10)
     gif = anim.save(tmp_path / "e.gif")
     with Image.open(gif) as im:
-        assert im.n_frames == 7 + hold
+        assert getattr(im, "n_frames", 1) == 7 + hold
         im.seek(3)
         got = np.asarray(im.convert("RGB"))
     np.testing.assert_array_equal(got, C.to_rgb(anim.frame(3)))
@@ -165,7 +165,7 @@ def test_evolution_files(sigmoid_run, tmp_path) -> None:
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(anim.save(tmp_path / "e.mp4")))
     assert frames == 7 + hold
     with Image.open(anim.save(tmp_path / "e.webp")) as im:
-        assert im.n_frames == 7
+        assert getattr(im, "n_frames", 1) == 7
         im.seek(3)  # lossless: the exact colours
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), C.to_rgb(anim.frame(3)))
     assert write_gif_pillow(anim.frames(), tmp_path / "p.gif", 10) == 7 + hold

@@ -17,6 +17,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
 from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, scale_for
+from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import Canvas, upscale
 from digitlens.render.views import build
 from digitlens.render.views import evidence as E
@@ -79,6 +80,7 @@ def test_evidence_panel_shows_the_input_and_every_class(
     model = load_model(run)
     x, label = ds.test_images[3], int(ds.test_labels[3])
     pic = build("evidence", run, ds, index=3)
+    assert isinstance(pic, Picture)
     want = digit_tile(x, 4, model.input_shape)  # input drawn at MNIST's size
     assert want.shape == (model.input_shape[0] * scale_for(model.input_shape, 4),) * 2
     np.testing.assert_array_equal(pic.pixels[E.TOP:E.TOP + want.shape[0], 10:10 + want.shape[1]],
@@ -120,10 +122,11 @@ def test_main_views_draw_at_the_models_size(
     classes = build("fingerprints", run, ds, mode="classes")
     assert np.asarray(classes.data["readout_accuracy"]).shape == (model.n_layers,)
     anim = build("evolution", Run(run), ds)
+    assert isinstance(anim, Animation)
     frame = anim.frame(anim.n_frames - 1)
     assert frame.ndim == 2
     neurons = build("neurons", run, ds)
-    assert neurons.pixels.ndim == 3
+    assert isinstance(neurons, Picture) and neurons.pixels.ndim == 3
     rob = build("robustness", run, ds, n=60)
     assert rob.data["n"] == 60
     nudge = build("nudge", run, ds)
@@ -138,6 +141,7 @@ def test_evolution_tiles_are_the_first_layer_weights(runs: dict[str, tuple[Path,
     """The last frame's first hidden tile is the last snapshot's neuron 0, 8×8 drawn 7× larger."""
     run, ds = runs["8x8"]
     anim = build("evolution", Run(run), ds)
+    assert isinstance(anim, Animation)
     frame = anim.frame(anim.n_frames - 1)
     model = load_model(run)
     w0 = model.weights[0][:, :32]

@@ -8,7 +8,7 @@ people to look at (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ class Page:
             self.page.wait_for_timeout(60)
             self.wait("window.digitlens.idle()")
 
-    def stroke(self, points: list[tuple[float, float]], release: bool = True) -> None:
+    def stroke(self, points: Sequence[tuple[float, float]], release: bool = True) -> None:
         box = self.page.get_by_test_id("draw").bounding_box()
         m = self.page.mouse
         m.move(box["x"] + points[0][0], box["y"] + points[0][1])

@@ -101,7 +101,7 @@ def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
     return meta
 
 
-def check_bounded(sizes: list[int], activations: list[str], pieces: list[tuple[np.ndarray,
+def check_bounded(activations: list[str], pieces: list[tuple[np.ndarray,
                   np.ndarray]], name: str) -> None:
     """Refuse weights whose products can overflow float32 on inputs in 0..1: each layer's
     largest possible pre-activation, bounded in float64 (sigmoid and tanh reset it to 1)."""
@@ -167,7 +167,7 @@ def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
             raise ModelError(f"{name}: parameters must be floating-point, not {w.dtype}/{b.dtype}")
         pieces.append((finite_as(w, np.float32, f"layer {i} weights", name, ModelError),
                        finite_as(b, np.float32, f"layer {i} biases", name, ModelError)))
-    check_bounded(sizes, activations, pieces, name)
+    check_bounded(activations, pieces, name)
     params = np.concatenate([w.ravel() for w, _ in pieces] + [b for _, b in pieces])
     extra = {k: v for k, v in meta.items() if k not in ARCHITECTURE}
     try:

@@ -51,11 +51,9 @@ class TrainConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-def validate_config(c: TrainConfig, image_shape: tuple[int, int] | None = (28, 28),
-                    n_classes: int = 10) -> None:
-    """One place, one message shape for every training parameter; the layers must read
-    ``image_shape`` and answer ``n_classes`` (None: a saved run's config, whose model file
-    says what it reads)."""
+def validate_config(c: TrainConfig) -> None:
+    """One place, one message shape for every training parameter. Whether the layers fit a
+    dataset's pixels and classes is checked where the two meet (``nn.train.new_model``)."""
     if not (isinstance(c.lr, int | float) and c.lr > 0 and math.isfinite(c.lr)):
         raise bad_param("lr", "a float > 0", c.lr)
     if not (isinstance(c.batch_size, int) and c.batch_size >= 1):
@@ -75,10 +73,6 @@ def validate_config(c: TrainConfig, image_shape: tuple[int, int] | None = (28, 2
     if len(c.layers) < 2 or any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
         raise bad_param("layers", f"two or more positive sizes with at most {MAX_PARAMS:,} "
                         "parameters", list(c.layers))
-    n_in = image_shape[0] * image_shape[1] if image_shape else c.layers[0]
-    if c.layers[0] != n_in or (image_shape and c.layers[-1] != n_classes):
-        raise bad_param("layers", f"sizes starting with {n_in} and ending with {n_classes}",
-                        list(c.layers))
 
 
 def training_subset(n: int, train_size: int | None, seed: int) -> np.ndarray | None:

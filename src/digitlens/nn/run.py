@@ -92,7 +92,7 @@ class Run:
         d["layers"] = tuple(d["layers"])
         try:
             c = TrainConfig(**d)
-            validate_config(c, None)
+            validate_config(c)
         except (TypeError, DigitlensError) as exc:
             raise ModelError(f"{p}: unreadable run config ({exc})") from None
         return c

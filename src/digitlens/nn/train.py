@@ -90,7 +90,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
     load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
     (``digitlens.analysis.monitor``; it only reads the model)."""
-    validate_config(c, ds.image_shape, len(ds.class_names))
+    validate_config(c)
     if run_dir is not None and os.path.lexists(run_dir) and not Path(run_dir).is_dir():
         raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
                              "(choose another path)")

@@ -180,7 +180,7 @@ def points(grid: dict[str, list[Value]], seeds: list[int], base: TrainConfig) ->
         for seed in seeds:
             p = Point(settings, seed)
             config = apply(base, settings, seed)
-            validate_config(config, None)  # the ends are checked against the dataset below
+            validate_config(config)
             ends = io_sizes(config.dataset)
             if ends is not None and (config.layers[0], config.layers[-1]) != ends:
                 raise bad_param("layers", f"sizes from {ends[0]} to {ends[1]} for dataset "

@@ -68,11 +68,13 @@ def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int 
     return idx
 
 
-def build(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
+def build(name: str, run: str | Path | Run | MLP, ds: Dataset, animated: bool = False,
           **opt: Any) -> Picture | Animation:
     """Build view ``name`` for a run folder, a model file or a loaded model on dataset ``ds``.
     Options (all optional): index, digit, frames, mode, method, style, layer, compare, every,
     fps, n, target."""
+    if isinstance(run, Path):
+        run = str(run)
     info = get_view(name)
     if animated and not info.animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
