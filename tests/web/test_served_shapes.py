@@ -1,7 +1,7 @@
 """The served explorer and its API on a run of other data than MNIST: drawn 12×12 shapes,
-three named classes. The registry is handed the dataset in memory (loading such data from disk
-is the datasets' concern); everything after that is the real app on a real server, and the
-page in real Chromium, through the server loop and the page's own engine."""
+three named classes, written as a custom IDX folder with its classes.txt and trained from it.
+The server finds that folder again from the run alone (re-verified), then the real app on a
+real server, and the page in real Chromium, through the server loop and the page's own engine."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
+from digitlens.data.idx import write_idx
 from digitlens.data.preprocess import preprocess
+from digitlens.data.sources import FILENAMES, PARTS, load_dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.app import create_app
@@ -32,11 +34,17 @@ CIRCLE = [(140 + 80 * math.cos(2 * math.pi * k / 40), 140 + 80 * math.sin(2 * ma
 
 @pytest.fixture(scope="module")
 def served_shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MLP]]:
-    ds = shapes12()
-    root = tmp_path_factory.mktemp("served-shapes") / "runs"
+    drawn = shapes12()
+    base = tmp_path_factory.mktemp("served-shapes")
+    folder = base / "shapes12"
+    folder.mkdir()
+    for part in PARTS:
+        write_idx(folder / FILENAMES[part], getattr(drawn, part))
+    (folder / "classes.txt").write_text("\n".join(drawn.class_names) + "\n")
+    ds = load_dataset(None, folder)
+    root = base / "runs"
     model = load_model(train_small(ds, (16, 8), root / "shapes", epochs=8))
     registry = Registry(root)
-    registry.datasets[ds.name] = ds
     app = create_app(registry, allow_training=False, allowed_hosts=["127.0.0.1", "localhost"])
     with ThreadServer(app) as url:
         yield url, model
