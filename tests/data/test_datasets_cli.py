@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets_support import FILES, NAMES, idx_folder, image_folder
+from datasets_support import FILES, NAMES, bars, idx_folder, image_folder
 from digitlens.data.idx import write_idx
 from digitlens.nn.io import load_model
 
@@ -140,3 +140,46 @@ def test_render_reaches_a_custom_dataset(tmp_path: Path) -> None:
     result = last_json(cli("render", "evidence", "--run", str(run), "--digit", "0", "--out",
                            str(out), "--json"))
     assert result["out"] == str(out) and out.stat().st_size > 1000
+
+
+def test_predict_names_and_a_model_without_a_dataset(tmp_path: Path) -> None:
+    """`predict` says a class's name, not only its number; a model that records no dataset
+    (as an import) and does not fit MNIST asks for the data instead of blaming MNIST."""
+    from PIL import Image
+
+    from digitlens.nn.io import save_model
+    data = idx_folder(tmp_path / "bars")
+    run = tmp_path / "run"
+    cli("train", "--data-dir", str(data), "--preset", "s1-single-layer", "--epochs", "3",
+        "--batch-size", "32", "--out", str(run))
+    images, labels = bars(6, 2)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str(tmp_path / f"b{i}.png"))
+        Image.fromarray(np.kron(image, np.ones((4, 4), np.uint8))).save(paths[-1])
+    pred = last_json(cli("predict", str(run), *paths, "--json"))["predictions"]
+    model = load_model(run)
+    for row in pred:  # the oracle: the model's own class names, indexed by its answer
+        assert row["class_name"] == model.class_names[row["digit"]] == NAMES[row["digit"]]
+    text = cli("predict", str(run), paths[0]).stdout.strip()
+    assert text.startswith(f"{paths[0]}: {pred[0]['class_name']} (class {pred[0]['digit']}, ")
+
+    bare = model.copy()
+    del bare.meta["dataset"]
+    save_model(bare, tmp_path / "bare.npz")
+    out = tmp_path / "w.png"
+    line = one_error_line(cli("render", "weights", "--run", str(tmp_path / "bare.npz"),
+                              "--out", str(out), ok=False))
+    assert "12×12 images into 3 classes and records no dataset" in line and "--data-dir" in line
+    assert not out.exists()
+    cli("render", "weights", "--run", str(tmp_path / "bare.npz"), "--data-dir", str(data),
+        "--out", str(out))
+    assert out.stat().st_size > 1000
+    line = one_error_line(cli("evaluate", str(run), "--dataset", "mnist-sample", ok=False))
+    assert f"error: {run}: the model reads 144 inputs but dataset 'mnist-sample'" in line
+
+
+def test_a_folder_of_neither_layout_names_both(tmp_path: Path) -> None:
+    (tmp_path / "photos" / "training" / "a").mkdir(parents=True)  # not train/, so neither
+    line = one_error_line(cli("data", "info", "--data-dir", str(tmp_path / "photos"), ok=False))
+    assert "neither an IDX folder" in line and "nor an image folder (train/<class>/" in line

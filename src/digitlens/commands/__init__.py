@@ -55,8 +55,20 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
                           image_size=parse_size(size) if size else None,
                           normalise=normalise)
     if model is not None:
-        check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
-                   "the model", f"dataset {ds.name!r}", ModelError)
+        guessed = args.dataset is None and args.data_dir is None \
+            and not model.meta.get("dataset")
+        try:
+            where = getattr(args, "run", None) or getattr(args, "model", None)
+            check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+                       str(where or "the model"), f"dataset {ds.name!r}", ModelError)
+        except ModelError:
+            if not guessed:
+                raise
+            # an imported model records no data: say so rather than blame the MNIST guess
+            (h, w), n = model.input_shape, len(model.class_names)
+            raise ModelError(f"the model reads {h}×{w} images into {n} classes and records no "
+                             f"dataset, and {ds.name!r} does not fit it: pass --data-dir "
+                             "FOLDER or --dataset NAME") from None
     return ds
 
 
