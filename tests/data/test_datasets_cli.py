@@ -164,6 +164,28 @@ def test_predict_names_and_a_model_without_a_dataset(tmp_path: Path) -> None:
     text = cli("predict", str(run), paths[0]).stdout.strip()
     assert text.startswith(f"{paths[0]}: {pred[0]['class_name']} (class {pred[0]['digit']}, ")
 
+    # a class is asked for by its name as well as by its number: the same answers
+    by_name = last_json(cli("nudge", str(run), "--test-index", "0", "--target", NAMES[2],
+                            "--json"))
+    by_number = last_json(cli("nudge", str(run), "--test-index", "0", "--target", "2",
+                              "--json"))
+    assert by_name["to"] == by_name["target"] == 2 and by_name == by_number
+    assert last_json(cli("dream", str(run), "--class", NAMES[1], "--steps", "5", "--json"))[
+        "neuron"] == 1
+    bad = cli("attribute", str(run), "--test-index", "0", "--target", "left", ok=False)
+    assert bad.returncode == 2 and bad.stderr == ("digitlens: error: --target left: not a class "
+                                                  "of this model (0..2 or a name: top, middle, "
+                                                  "bottom)\n")
+
+    views = [tmp_path / "by-name.png", tmp_path / "by-number.png", tmp_path / "other.png"]
+    for digit, out in zip((NAMES[2], "2", "0"), views, strict=True):
+        cli("render", "evidence", "--run", str(run), "--digit", digit, "--out", str(out))
+    assert views[0].read_bytes() == views[1].read_bytes() != views[2].read_bytes()
+    book = last_json(cli("export", str(run), "--format", "xlsx", "--digit", NAMES[1], "--out",
+                         str(tmp_path / "b.xlsx"), "--json"))
+    first = int(np.flatnonzero(bars(60, 2)[1] == 1)[0])  # the test split idx_folder wrote
+    assert book["label"] == 1 and book["shows"] == f"bars test image #{first} (label 1, middle)"
+
     bare = model.copy()
     del bare.meta["dataset"]
     save_model(bare, tmp_path / "bare.npz")

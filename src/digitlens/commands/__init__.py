@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
-from digitlens.errors import DataError, ModelError
+from digitlens.errors import DataError, ModelError, ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
@@ -70,6 +70,25 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
                              f"dataset, and {ds.name!r} does not fit it: pass --data-dir "
                              "FOLDER or --dataset NAME") from None
     return ds
+
+
+def class_arg(model: MLP, value: str | None, flag: str) -> int | None:
+    """A class given on the command line by its number or by its name (``--target three``),
+    so a dataset's own names work wherever a class is asked for."""
+    if value is None:
+        return None
+    names = model.class_names
+    if value in names:  # a name first: "3" names class 3 in a digit model either way
+        return names.index(value)
+    try:
+        index = int(value)
+    except ValueError:
+        index = -1
+    if 0 <= index < len(names):
+        return index
+    listed = ", ".join(names) if len(names) <= 12 else f"{', '.join(names[:12])}, ..."
+    raise ParameterError(f"--{flag} {value}: not a class of this model (0..{len(names) - 1} "
+                         f"or a name: {listed})")
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str = "") -> int:
