@@ -205,3 +205,19 @@ def test_a_folder_of_neither_layout_names_both(tmp_path: Path) -> None:
     (tmp_path / "photos" / "training" / "a").mkdir(parents=True)  # not train/, so neither
     line = one_error_line(cli("data", "info", "--data-dir", str(tmp_path / "photos"), ok=False))
     assert "neither an IDX folder" in line and "nor an image folder (train/<class>/" in line
+
+
+def test_server_keeps_one_image_folder_at_two_sizes_apart(tmp_path: Path) -> None:
+    """Two runs on one image folder, read at its own 10×10 and at 16×16: the server finds each
+    its own test set (the folder, its size and normalisation are one dataset record)."""
+    from digitlens.web.runs import Registry
+    data = image_folder(tmp_path / "shapes")
+    runs = tmp_path / "runs"
+    cli("train", "--data-dir", str(data), "--layers", "100-3", "--epochs", "1",
+        "--out", str(runs / "native"))
+    cli("train", "--data-dir", str(data), "--image-size", "16x16", "--normalise", "mnist",
+        "--layers", "256-3", "--epochs", "1", "--out", str(runs / "sixteen"))
+    registry = Registry(runs)
+    for name, side in (("native", 10), ("sixteen", 16), ("native", 10)):
+        served = registry.get(name)
+        assert served.dataset.test_images.shape[1:] == (side, side) == served.model.input_shape

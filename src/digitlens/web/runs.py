@@ -8,6 +8,7 @@ A run whose ``model.npz`` changes on disk (training still going) is reloaded.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -176,8 +177,9 @@ class Registry:
 
     def dataset(self, dataset_name: str, record: dict[str, Any] | None = None) -> Dataset:
         """A dataset by name, or (``record``: a model's ``meta["dataset"]``) the data that
-        model was trained on, found again and re-verified; loaded once per name and folder."""
-        key = f"{dataset_name}\0{(record or {}).get('path', '')}"
+        model was trained on, found again and re-verified; loaded once per record (one image
+        folder read at two sizes, or with other sums, is two datasets)."""
+        key = f"{dataset_name}\0{json.dumps(record or {}, sort_keys=True, default=str)}"
         with self.lock:
             if key not in self.datasets:
                 self.datasets[key] = (dataset_for(record, fetch=False) if record
