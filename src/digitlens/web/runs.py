@@ -121,6 +121,7 @@ class Registry:
         self.paths: dict[str, Path] = {}
         self.loaded: dict[str, LoadedRun] = {}
         self.datasets: dict[str, Dataset] = {}
+        self.given: dict[str, Dataset] = {}  # a run's data named on the command line
         self.lock = threading.RLock()
         self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
         limit_arenas()  # before the server's request threads exist
@@ -211,7 +212,7 @@ class Registry:
                 reason = str(exc).split(": ", 1)[-1]
                 raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
-            ds = self.dataset(ds_name, model.meta.get("dataset"))
+            ds = self.given.get(run_name) or self.dataset(ds_name, model.meta.get("dataset"))
             check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                        f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
             loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)
