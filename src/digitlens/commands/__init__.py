@@ -105,4 +105,9 @@ def resolve_model(path: str) -> MLP:
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{path}: no such model file or run folder")
+    if p.is_file() and p.suffix.lower() in (".json", ".onnx", ".pt", ".pth", ".safetensors"):
+        # another tool's file says less than a digitlens model (activations, shape, classes):
+        # `import` reads it once and says what it assumed
+        raise ModelError(f"{path}: a {p.suffix.lower()} file, not a digitlens model: "
+                         f"import it first (digitlens import {path} --out model.npz)")
     return load_model(p)
