@@ -297,6 +297,9 @@ def accuracy_finding(s: Subject) -> str:
     off = s.ev.confusion.copy()
     np.fill_diagonal(off, 0)
     t, q = np.unravel_index(int(np.argmax(off)), off.shape)
+    if not off[t, q]:  # nothing mixed up: no pair to name
+        return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} "
+                "net: it mixes up no class with another.")
     return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} net; "
             f"its most common mix-up is {article(s.names[t])} <b>{s.names[t]}</b> read as "
             f"{article(s.names[q])} <b>{s.names[q]}</b> "
