@@ -219,10 +219,15 @@ def test_server_keeps_one_image_folder_at_two_sizes_apart(tmp_path: Path) -> Non
     from digitlens.web.runs import Registry
     data = image_folder(tmp_path / "shapes")
     runs = tmp_path / "runs"
-    cli("train", "--data-dir", str(data), "--layers", "100-3", "--epochs", "1",
-        "--out", str(runs / "native"))
-    cli("train", "--data-dir", str(data), "--image-size", "16x16", "--normalise", "mnist",
-        "--layers", "256-3", "--epochs", "1", "--out", str(runs / "sixteen"))
+    native = cli("train", "--data-dir", str(data), "--layers", "100-3", "--epochs", "1",
+                 "--out", str(runs / "native"))
+    sixteen = cli("train", "--data-dir", str(data), "--image-size", "16x16", "--normalise",
+                  "mnist", "--layers", "256-3", "--epochs", "1", "--out", str(runs / "sixteen"))
+    from PIL import Image  # dark shapes on white, read as they are: the user hears of it
+    mean = np.mean([np.asarray(Image.open(f).convert("L")) for f in
+                    sorted((data / "train").glob("*/*.png"))])
+    assert mean > 127 and f"mostly bright (mean grey {mean:.0f} of 255)" in native.stderr
+    assert "--normalise mnist" in native.stderr and "mostly bright" not in sixteen.stderr
     registry = Registry(runs)
     for name, side in (("native", 10), ("sixteen", 16), ("native", 10)):
         served = registry.get(name)

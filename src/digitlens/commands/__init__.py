@@ -54,6 +54,11 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
         ds = load_dataset(name, args.data_dir, fetch=not args.no_fetch, log=say,
                           image_size=parse_size(size) if size else None,
                           normalise=normalise)
+    if args.data_dir and ds.origin.get("normalise") == "none" \
+            and float(ds.train_images.mean()) > 127:  # a photo or scan as it was drawn
+        say(f"note: {ds.name}'s images are mostly bright (mean grey "
+            f"{ds.train_images.mean():.0f} of 255) and digitlens reads bright as ink; for dark "
+            "drawings on a light background pass --normalise mnist")
     if model is not None:
         guessed = args.dataset is None and args.data_dir is None \
             and not model.meta.get("dataset")
