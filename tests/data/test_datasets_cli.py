@@ -192,6 +192,11 @@ def test_predict_names_and_a_model_without_a_dataset(tmp_path: Path) -> None:
     assert line.endswith(f"{net}: a .json file, not a digitlens model: import it first "
                          f"(digitlens import {net} --out model.npz)")
 
+    line = one_error_line(cli("report", "--run", str(run / "model.npz"), "--out",
+                              str(tmp_path / "report"), ok=False))
+    assert "model.npz: a model file; the report needs a run folder" in line
+    assert not (tmp_path / "report").exists()
+
     bare = model.copy()
     del bare.meta["dataset"]
     save_model(bare, tmp_path / "bare.npz")

@@ -58,6 +58,10 @@ class Subject:
     def load(cls, path: str | Path, ds: Dataset) -> Subject:
         run = Run(path)
         if not is_run(run.path):
+            if run.path.is_file():  # the report tells a training story: it needs the run
+                raise ModelError(f"{run.path}: a model file; the report needs a run folder "
+                                 "(its history and snapshots): draw a model file's views with "
+                                 "digitlens render VIEW --run FILE")
             raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE})")
         model = run.model()
         x, y = ds.test_images, ds.test_labels
