@@ -78,7 +78,8 @@ def test_bad_input_is_one_line(trained_run: Path, tmp_path: Path) -> None:
     pred = last_json(run("nudge", r, "--test-index", "0", "--json"))["from"]
     assert "other than the current" in run("nudge", r, "--test-index", "0", "--target",
                                            str(pred), code=2).stderr
-    assert "'target'" in run("nudge", r, "--test-index", "0", "--target", "10", code=2).stderr
+    assert "--target 10: not a class" in run("nudge", r, "--test-index", "0", "--target", "10",
+                                            code=2).stderr
     assert "'test-index'" in run("nudge", r, "--test-index", "99999", code=2).stderr
     blank = tmp_path / "blank.png"
     Image.new("L", (50, 50), 255).save(blank)
@@ -86,7 +87,7 @@ def test_bad_input_is_one_line(trained_run: Path, tmp_path: Path) -> None:
     assert "blank" in run("attribute", r, "--image", str(blank), code=1).stderr
     assert "exactly one" in run("attribute", r, code=1).stderr
     assert "'neuron'" in run("dream", r, "--layer", "0", "--neuron", "32", code=2).stderr
-    assert "'class'" in run("dream", r, "--class", "10", code=2).stderr
+    assert "--class 10: not a class" in run("dream", r, "--class", "10", code=2).stderr
     assert "'layer'" in run("dream", r, "--layer", "7", "--neuron", "0", code=2).stderr
     flat = load_model(trained_run)
     flat.params[...] = 0

@@ -118,7 +118,9 @@ IDX_CASES = [
     ("label beyond classes.txt", label_beyond_classes,
      r"train-labels-idx1-ubyte: label 3 is beyond the 3 classes of classes.txt"),
     ("label out of range", label_beyond_train,
-     r"train-labels-idx1-ubyte: class 3 \('3'\) has no train images"),
+     r"train-labels-idx1-ubyte: class 3 \('3'\) has no train images \(3 classes have none; "
+     r"every class needs train and test images; the classes are 0\.\.5 because label 5 is at "
+     r"index 0 of t10k-labels-idx1-ubyte\.gz\)$"),
     ("train/test sizes differ", sizes_differ,
      r"t10k-images-idx3-ubyte.gz: images of 10×10 but the train images are 12×12"),
     ("images too large", too_big, r"train-images-idx3-ubyte: images of 300×8; each side must "
@@ -126,7 +128,8 @@ IDX_CASES = [
     ("classes.txt too few", classes("top\nmiddle\n"),
      r"label 2 is beyond the 2 classes of classes.txt"),
     ("classes.txt too many", classes("top\nmiddle\nbottom\nextra\n"),
-     r"train-labels-idx1-ubyte: class 3 \('extra'\) has no train images"),
+     r"train-labels-idx1-ubyte: class 3 \('extra'\) has no train images \(1 class has "
+     r"none; every class needs train and test images\)$"),
     ("classes.txt duplicate", classes("top\nmiddle\ntop\n"),
      r"classes.txt: line 3 repeats the class name 'top'"),
     ("classes.txt empty name", classes("top\n\nbottom\n"), r"classes.txt: line 2 is empty"),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets_support import FILES, NAMES, idx_folder, image_folder
+from datasets_support import FILES, NAMES, bars, idx_folder, image_folder
 from digitlens.data.idx import write_idx
 from digitlens.nn.io import load_model
 
@@ -140,3 +140,100 @@ def test_render_reaches_a_custom_dataset(tmp_path: Path) -> None:
     result = last_json(cli("render", "evidence", "--run", str(run), "--digit", "0", "--out",
                            str(out), "--json"))
     assert result["out"] == str(out) and out.stat().st_size > 1000
+
+
+def test_predict_names_and_a_model_without_a_dataset(tmp_path: Path) -> None:
+    """`predict` says a class's name, not only its number; a model that records no dataset
+    (as an import) and does not fit MNIST asks for the data instead of blaming MNIST."""
+    from PIL import Image
+
+    from digitlens.nn.io import save_model
+    data = idx_folder(tmp_path / "bars")
+    run = tmp_path / "run"
+    cli("train", "--data-dir", str(data), "--preset", "s1-single-layer", "--epochs", "3",
+        "--batch-size", "32", "--out", str(run))
+    images, labels = bars(6, 2)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str(tmp_path / f"b{i}.png"))
+        Image.fromarray(np.kron(image, np.ones((4, 4), np.uint8))).save(paths[-1])
+    pred = last_json(cli("predict", str(run), *paths, "--json"))["predictions"]
+    model = load_model(run)
+    for row in pred:  # the oracle: the model's own class names, indexed by its answer
+        assert row["class_name"] == model.class_names[row["digit"]] == NAMES[row["digit"]]
+    text = cli("predict", str(run), paths[0]).stdout.strip()
+    assert text.startswith(f"{paths[0]}: {pred[0]['class_name']} (class {pred[0]['digit']}, ")
+
+    # a class is asked for by its name as well as by its number: the same answers
+    by_name = last_json(cli("nudge", str(run), "--test-index", "0", "--target", NAMES[2],
+                            "--json"))
+    by_number = last_json(cli("nudge", str(run), "--test-index", "0", "--target", "2",
+                              "--json"))
+    assert by_name["to"] == by_name["target"] == 2 and by_name == by_number
+    assert last_json(cli("dream", str(run), "--class", NAMES[1], "--steps", "5", "--json"))[
+        "neuron"] == 1
+    bad = cli("attribute", str(run), "--test-index", "0", "--target", "left", ok=False)
+    assert bad.returncode == 2 and bad.stderr == ("digitlens: error: --target left: not a class "
+                                                  "of this model (0..2 or a name: top, middle, "
+                                                  "bottom)\n")
+
+    views = [tmp_path / "by-name.png", tmp_path / "by-number.png", tmp_path / "other.png"]
+    for digit, out in zip((NAMES[2], "2", "0"), views, strict=True):
+        cli("render", "evidence", "--run", str(run), "--digit", digit, "--out", str(out))
+    assert views[0].read_bytes() == views[1].read_bytes() != views[2].read_bytes()
+    book = last_json(cli("export", str(run), "--format", "xlsx", "--digit", NAMES[1], "--out",
+                         str(tmp_path / "b.xlsx"), "--json"))
+    first = int(np.flatnonzero(bars(60, 2)[1] == 1)[0])  # the test split idx_folder wrote
+    assert book["label"] == 1 and book["shows"] == f"bars test image #{first} (label 1, middle)"
+
+    net = tmp_path / "net.json"  # another format: `import` reads it, other commands say so
+    cli("export", str(run), "--format", "json", "--out", str(net))
+    line = one_error_line(cli("evaluate", str(net), ok=False))
+    assert line.endswith(f"{net}: a .json file, not a digitlens model: import it first "
+                         f"(digitlens import {net} --out model.npz)")
+
+    line = one_error_line(cli("report", "--run", str(run / "model.npz"), "--out",
+                              str(tmp_path / "report"), ok=False))
+    assert "model.npz: a model file; the report needs a run folder" in line
+    assert not (tmp_path / "report").exists()
+
+    bare = model.copy()
+    del bare.meta["dataset"]
+    save_model(bare, tmp_path / "bare.npz")
+    out = tmp_path / "w.png"
+    line = one_error_line(cli("render", "weights", "--run", str(tmp_path / "bare.npz"),
+                              "--out", str(out), ok=False))
+    assert "12×12 images into 3 classes and records no dataset" in line and "--data-dir" in line
+    assert not out.exists()
+    cli("render", "weights", "--run", str(tmp_path / "bare.npz"), "--data-dir", str(data),
+        "--out", str(out))
+    assert out.stat().st_size > 1000
+    line = one_error_line(cli("evaluate", str(run), "--dataset", "mnist-sample", ok=False))
+    assert f"error: {run}: the model reads 144 inputs but dataset 'mnist-sample'" in line
+
+
+def test_a_folder_of_neither_layout_names_both(tmp_path: Path) -> None:
+    (tmp_path / "photos" / "training" / "a").mkdir(parents=True)  # not train/, so neither
+    line = one_error_line(cli("data", "info", "--data-dir", str(tmp_path / "photos"), ok=False))
+    assert "neither an IDX folder" in line and "nor an image folder (train/<class>/" in line
+
+
+def test_server_keeps_one_image_folder_at_two_sizes_apart(tmp_path: Path) -> None:
+    """Two runs on one image folder, read at its own 10×10 and at 16×16: the server finds each
+    its own test set (the folder, its size and normalisation are one dataset record)."""
+    from digitlens.web.runs import Registry
+    data = image_folder(tmp_path / "shapes")
+    runs = tmp_path / "runs"
+    native = cli("train", "--data-dir", str(data), "--layers", "100-3", "--epochs", "1",
+                 "--out", str(runs / "native"))
+    sixteen = cli("train", "--data-dir", str(data), "--image-size", "16x16", "--normalise",
+                  "mnist", "--layers", "256-3", "--epochs", "1", "--out", str(runs / "sixteen"))
+    from PIL import Image  # dark shapes on white, read as they are: the user hears of it
+    mean = np.mean([np.asarray(Image.open(f).convert("L")) for f in
+                    sorted((data / "train").glob("*/*.png"))])
+    assert mean > 127 and f"mostly bright (mean grey {mean:.0f} of 255)" in native.stderr
+    assert "--normalise mnist" in native.stderr and "mostly bright" not in sixteen.stderr
+    registry = Registry(runs)
+    for name, side in (("native", 10), ("sixteen", 16), ("native", 10)):
+        served = registry.get(name)
+        assert served.dataset.test_images.shape[1:] == (side, side) == served.model.input_shape

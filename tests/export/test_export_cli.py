@@ -77,7 +77,7 @@ def test_xlsx_export_shows_the_chosen_digit(trained_run: Path, tmp_path: Path, s
     (["export", "{run}", "--out", "{tmp}/x.bin"], "'format' parameter must be one of", 2),
     (["export", "{tmp}/missing", "--out", "{tmp}/x.json"], "no such model file", 1),
     (["export", "{run}", "--out", "{tmp}/x.xlsx", "--neuron", "x"], "'neuron' parameter", 2),
-    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--digit", "12"], "'digit' parameter", 2),
+    (["export", "{run}", "--out", "{tmp}/x.xlsx", "--digit", "12"], "--digit 12: not a class", 2),
     (["export", "{run}", "--out", "{tmp}/x.json", "--digit", "3"],
      "--digit only applies to the xlsx export", 2),
     (["import", "{tmp}/trunc.onnx", "--out", "{tmp}/m.npz"], "not a readable ONNX file", 1),

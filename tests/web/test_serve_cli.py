@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -128,3 +129,38 @@ def test_live_socket_messages_are_capped_by_the_server(served: Served) -> None:
     with connect(url) as ws:  # the server goes on
         ws.send("{}")
         assert "give exactly one input" in str(ws.recv(timeout=30))
+
+
+@pytest.mark.e2e
+def test_serve_a_model_without_a_dataset(tmp_path: Path) -> None:
+    """A model that records no dataset (an import) of 12×12 images: `serve --run` refuses it in
+    one line instead of showing another run, and serves it with `--data-dir`."""
+    from datasets_support import idx_folder
+    from digitlens.nn.io import load_model, save_model
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "digitlens", *args], capture_output=True,
+                              text=True, timeout=120)
+
+    data = idx_folder(tmp_path / "bars")
+    assert cli("train", "--data-dir", str(data), "--preset", "s1-single-layer", "--epochs", "2",
+               "--out", str(tmp_path / "run")).returncode == 0
+    bare = load_model(tmp_path / "run")
+    del bare.meta["dataset"]
+    model = save_model(bare, tmp_path / "bare.npz")
+    p = cli("serve", "--port", "0", "--runs-dir", str(tmp_path / "none"), "--run", str(model))
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
+    assert "records no dataset" in p.stderr and "--data-dir" in p.stderr
+    p = cli("serve", "--port", "0", "--data-dir", str(data))
+    assert p.returncode == 2 and "--run" in p.stderr
+    expected = cli("evaluate", str(model), "--data-dir", str(data), "--json")
+    accuracy = json.loads(expected.stdout.strip().splitlines()[-1])["accuracy"]
+    s = Served("--runs-dir", str(tmp_path / "none"), "--run", str(model), "--data-dir",
+               str(data))
+    try:
+        (run,) = httpx.get(s.url + "api/runs").json()["runs"]
+        assert run["name"] == "bare" and run["usable"] and run["input_shape"] == [12, 12]
+        confusion = httpx.get(s.url + "api/confusion").json()
+        assert confusion["accuracy"] == accuracy and confusion["n"] == 60
+    finally:
+        s.stop()

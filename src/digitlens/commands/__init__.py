@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
-from digitlens.errors import DataError, ModelError
+from digitlens.errors import DataError, ModelError, ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
@@ -54,10 +54,46 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
         ds = load_dataset(name, args.data_dir, fetch=not args.no_fetch, log=say,
                           image_size=parse_size(size) if size else None,
                           normalise=normalise)
+    if args.data_dir and ds.origin.get("normalise") == "none" \
+            and float(ds.train_images.mean()) > 127:  # a photo or scan as it was drawn
+        say(f"note: {ds.name}'s images are mostly bright (mean grey "
+            f"{ds.train_images.mean():.0f} of 255) and digitlens reads bright as ink; for dark "
+            "drawings on a light background pass --normalise mnist")
     if model is not None:
-        check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
-                   "the model", f"dataset {ds.name!r}", ModelError)
+        guessed = args.dataset is None and args.data_dir is None \
+            and not model.meta.get("dataset")
+        try:
+            where = getattr(args, "run", None) or getattr(args, "model", None)
+            check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+                       str(where or "the model"), f"dataset {ds.name!r}", ModelError)
+        except ModelError:
+            if not guessed:
+                raise
+            # an imported model records no data: say so rather than blame the MNIST guess
+            (h, w), n = model.input_shape, len(model.class_names)
+            raise ModelError(f"the model reads {h}×{w} images into {n} classes and records no "
+                             f"dataset, and {ds.name!r} does not fit it: pass --data-dir "
+                             "FOLDER or --dataset NAME") from None
     return ds
+
+
+def class_arg(model: MLP, value: str | None, flag: str) -> int | None:
+    """A class given on the command line by its number or by its name (``--target three``),
+    so a dataset's own names work wherever a class is asked for."""
+    if value is None:
+        return None
+    names = model.class_names
+    if value in names:  # a name first: "3" names class 3 in a digit model either way
+        return names.index(value)
+    try:
+        index = int(value)
+    except ValueError:
+        index = -1
+    if 0 <= index < len(names):
+        return index
+    listed = ", ".join(names) if len(names) <= 12 else f"{', '.join(names[:12])}, ..."
+    raise ParameterError(f"--{flag} {value}: not a class of this model (0..{len(names) - 1} "
+                         f"or a name: {listed})")
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str = "") -> int:
@@ -74,4 +110,9 @@ def resolve_model(path: str) -> MLP:
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{path}: no such model file or run folder")
+    if p.is_file() and p.suffix.lower() in (".json", ".onnx", ".pt", ".pth", ".safetensors"):
+        # another tool's file says less than a digitlens model (activations, shape, classes):
+        # `import` reads it once and says what it assumed
+        raise ModelError(f"{path}: a {p.suffix.lower()} file, not a digitlens model: "
+                         f"import it first (digitlens import {path} --out model.npz)")
     return load_model(p)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from digitlens import numbering
-from digitlens.commands import add_data, add_json, emit, load_data, resolve_model
+from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_model
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
 
@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("nudge", help="the smallest pixel change that flips the prediction "
                        "(DeepFool, FGSM)")
     add_input(p)
-    p.add_argument("--target", type=int, help="the class to make it say (default: any other)")
+    p.add_argument("--target", help="the class to make it say, by number or name "
+                   "(default: any other)")
     p.add_argument("--method", default="deepfool", choices=NUDGE_METHODS)
     p.add_argument("--test-count", type=int, help="nudge the first N test digits: the "
                    "robustness table")
@@ -42,7 +43,8 @@ def register(sub: Any) -> None:
                        "gradients, gradient × input)")
     add_input(p)
     p.add_argument("--method", default="integrated-gradients", choices=METHODS)
-    p.add_argument("--target", type=int, help="the class to explain (default: the prediction)")
+    p.add_argument("--target", help="the class to explain, by number or name "
+                   "(default: the prediction)")
     p.add_argument("--steps", type=int, default=STEPS, help=f"integral steps (default {STEPS})")
     p.add_argument("--baseline", default="black", choices=BASELINES)
     p.set_defaults(func=cmd_attribute)
@@ -52,8 +54,8 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="run folder or model file")
     p.add_argument("--layer", type=int, help="0 = first hidden layer; the last is the output")
     p.add_argument("--neuron", type=int)
-    p.add_argument("--class", dest="cls", type=int, help="an output class (same as the last "
-                   "layer's neuron)")
+    p.add_argument("--class", dest="cls", help="an output class, by number or name (the "
+                   "last layer's neuron)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="ascent steps (default 200)")
     add_data(p)
@@ -96,9 +98,11 @@ def cmd_nudge(args: argparse.Namespace) -> int:
                 f"median L2 change {med:.3f}" if med is not None else "no digit flipped")
         return emit(args, {"method": args.method, **table}, text)
     x, where = one_input(args, model)
-    res = N.nudge(model, x, args.target, args.method)
+    res = N.nudge(model, x, class_arg(model, args.target, "target"), args.method)
     out = {**res.to_dict(), **where}
-    text = (f"{res.source} -> {res.to} ({res.probabilities[res.to]:.0%} sure) by {args.method}: "
+    names = model.class_names
+    text = (f"{names[res.source]} -> {names[res.to]} ({res.probabilities[res.to]:.0%} sure) "
+            f"by {args.method}: "
             f"L2 {res.l2:.3f}, largest pixel change {res.linf:.3f}, "
             f"{res.changed_pixels} pixels changed")
     return emit(args, out, text)
@@ -110,8 +114,10 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     x, where = one_input(args, model)
     if not np.any(x > 0):
         raise DigitlensError("the drawing is blank: there is nothing to attribute")
-    a = attribute(model, x, args.method, args.target, args.steps, args.baseline)
-    text = (f"{a.method} for class {a.target}: score {a.score:.3f}, baseline ({a.baseline}) "
+    a = attribute(model, x, args.method, class_arg(model, args.target, "target"),
+                  args.steps, args.baseline)
+    text = (f"{a.method} for class {model.class_names[a.target]}: score {a.score:.3f}, "
+            f"baseline ({a.baseline}) "
             f"{a.baseline_score:.3f}, attributions sum to {a.attributions.sum():.3f} "
             f"(completeness error {a.completeness_error:.2%})")
     return emit(args, {**a.to_dict(), **where}, text)
@@ -123,9 +129,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if args.cls is not None:
         if args.layer is not None or args.neuron is not None:
             raise DigitlensError("give --class C, or --layer L --neuron N, not both")
-        layer, neuron = model.n_layers - 1, args.cls
-        if not 0 <= neuron < model.sizes[-1]:
-            raise bad_param("class", f"a class in 0..{model.sizes[-1] - 1}", neuron)
+        layer, neuron = model.n_layers - 1, int(class_arg(model, args.cls, "class") or 0)
     elif args.layer is None or args.neuron is None:
         raise DigitlensError("give --layer L --neuron N, or --class C")
     else:

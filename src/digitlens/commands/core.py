@@ -194,11 +194,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
         if pre.has_ink or args.raw:
             probs = model.trace(x).probabilities[0]
-            row.update(digit=int(np.argmax(probs)),
+            best = int(np.argmax(probs))
+            row.update(digit=best, class_name=model.class_names[best],
                        probabilities=np.round(probs.astype(np.float64), 6).tolist())
         else:
-            row.update(digit=None, probabilities=None)
+            row.update(digit=None, class_name=None, probabilities=None)
         rows.append(row)
-    text = "\n".join(f"{r['image']}: " + (f"{r['digit']} ({max(r['probabilities']):.1%})"
-                                          if r["digit"] is not None else "no ink") for r in rows)
+    # the class's name where it says more than its number (Fashion-MNIST, custom data)
+    text = "\n".join(f"{r['image']}: " + (
+        "no ink" if r["digit"] is None else f"{r['digit']} ({max(r['probabilities']):.1%})"
+        if r["class_name"] == str(r["digit"]) else
+        f"{r['class_name']} (class {r['digit']}, {max(r['probabilities']):.1%})") for r in rows)
     return emit(args, {"predictions": rows, "preprocessing": "raw" if args.raw else "mnist"}, text)

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.commands import (
+    add_data,
+    add_json,
+    class_arg,
+    emit,
+    load_data,
+    resolve_model,
+    say,
+)
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import parse_neuron, spell
@@ -27,7 +35,8 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, help="default: from the --out extension")
     p.add_argument("--out", required=True, help="file to write")
     pick = p.add_mutually_exclusive_group()
-    pick.add_argument("--digit", type=int, help="xlsx: show the first test image of this digit")
+    pick.add_argument("--digit", help="xlsx: show the first test image of this class (its "
+                      "number or name)")
     pick.add_argument("--image", help="xlsx: show this drawing (PNG/JPEG, MNIST preprocessing)")
     p.add_argument("--neuron", help="xlsx: neuron for the walkthrough sheet, LAYER:NEURON, "
                    "both counted from 0 as on every surface (docs/numbering.md): 0:5 is neuron 5 "
@@ -79,13 +88,16 @@ def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, 
         return pre.centred, f"Your drawing {Path(args.image).name}, normalised like MNIST", None
     ds = load_data(args, model)
     index = 0
-    if args.digit is not None:
-        if not 0 <= args.digit < model.sizes[-1]:
-            raise bad_param("digit", f"an int in 0..{model.sizes[-1] - 1}", args.digit)
-        index = int(np.flatnonzero(ds.test_labels == args.digit)[0])
+    digit = class_arg(model, args.digit, "digit")
+    if digit is not None:
+        found = np.flatnonzero(ds.test_labels == digit)
+        if not found.size:
+            raise bad_param("digit", "a class with examples in the test set", args.digit)
+        index = int(found[0])
     label = int(ds.test_labels[index])
-    return (ds.test_images[index] / 255.0, f"{ds.name} test image #{index} (label {label})",
-            label)
+    name = model.class_names[label]
+    said = f"label {label}" + ("" if name == str(label) else f", {name}")
+    return ds.test_images[index] / 255.0, f"{ds.name} test image #{index} ({said})", label
 
 
 def cmd_export(args: argparse.Namespace) -> int:

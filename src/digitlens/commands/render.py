@@ -8,7 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.commands import (
+    add_data,
+    add_json,
+    class_arg,
+    emit,
+    load_data,
+    resolve_model,
+    say,
+)
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.render.animate import FORMATS
 from digitlens.render.image import STILL_FORMATS, Animation
@@ -26,7 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("--animate", action="store_true",
                    help="with .webp: write an animation rather than a still")
     p.add_argument("--index", type=int, help="which matching test digit (0 = first)")
-    p.add_argument("--digit", type=int, help="use test digits of this class")
+    p.add_argument("--digit", help="use test digits of this class (its number or name)")
     p.add_argument("--frames", type=int, help="digits in an animation")
     p.add_argument("--mode", choices=("example", "classes"), help="fingerprints: one digit or "
                    "every class's mean")
@@ -35,7 +43,7 @@ def register(sub: Any) -> None:
                                         "umap"),
                    help="evidence: how deeper nets are read; nudge: deepfool or fgsm; map: "
                         "pca (default) or umap (the maps extra)")
-    p.add_argument("--target", type=int, help="nudge: the class to make it say")
+    p.add_argument("--target", help="nudge: the class to make it say (number or name)")
     p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
     p.add_argument("--layer", type=int, help="neurons, map: a hidden layer, counted from 0 "
                    "(docs/numbering.md; default: the last)")
@@ -101,6 +109,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
     check_options(args)
     model = resolve_model(args.run)
+    args.digit = class_arg(model, args.digit, "digit")
+    args.target = class_arg(model, args.target, "target")
     ds = load_data(args, model)
     t0 = time.perf_counter()
     opts = {k: getattr(args, k) for k in OPTIONS}
@@ -132,8 +142,6 @@ def check_options(args: argparse.Namespace) -> None:
             raise bad_param(name, "an int >= 0", v)
     if args.fps is not None and not 0 < args.fps <= 60:
         raise bad_param("fps", "a number in (0, 60]", args.fps)
-    if args.digit is not None and not 0 <= args.digit <= 9:
-        raise bad_param("digit", "a class index in 0..9", args.digit)
 
 
 def summary_of(data: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from digitlens.commands import say
+from digitlens.commands import add_data, say
 from digitlens.errors import ModelError, bad_param
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -35,6 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="processes answering requests (default 1); more use more cores for "
                         "many clients, with training from the page off")
+    add_data(p)  # the test set of the run named with --run, when its model records none
     p.set_defaults(func=cmd_serve)
 
 
@@ -57,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from threadpoolctl import threadpool_limits
 
-    from digitlens.commands import resolve_model
+    from digitlens.commands import load_data, resolve_model
     from digitlens.web import live
     from digitlens.web.app import create_app
     from digitlens.web.connections import raise_fd_limit
@@ -74,13 +75,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     extra = [Path(args.run)] if args.run else []
     if args.run and not Path(args.run).exists():
         raise ModelError(f"{args.run}: no such model file or run folder")
-    if args.run:
-        resolve_model(args.run)  # a corrupt model is refused here, not on every request
+    named = args.dataset is not None or args.data_dir is not None
+    if named and not args.run:
+        raise bad_param("data-dir", "given with --run (the data of that run)", args.data_dir
+                        or args.dataset)
+    if named and args.workers > 1:
+        raise bad_param("workers", "1 with --data-dir/--dataset (each worker process finds "
+                        "a run's data from its model)", args.workers)
+    # a corrupt model, or one whose data cannot be found or does not fit, is refused here
+    # (one line, before anything listens), not on every request or by a page showing another run
+    data = load_data(args, resolve_model(args.run)) if args.run else None
     # One BLAS thread for the whole server: its products are small, and spinning OpenBLAS
     # threads on a busy machine cost far more than they save (see digitlens.nn.threads).
     threadpool_limits(limits=1, user_api="blas")
     raise_fd_limit()  # room for many clients; the connection cap stays below it
     registry = Registry(Path(args.runs_dir), extra)
+    if data is not None and named:
+        registry.given[Registry.safe_name(Path(args.run))] = data
     training = (loopback or args.allow_training) and args.workers == 1
     hosts = ["127.0.0.1", "localhost", "[::1]", url_host(args.host)] if loopback else None
     app = create_app(registry, allow_training=training, allowed_hosts=hosts)

@@ -81,6 +81,7 @@ def check_classes(labels: dict[str, np.ndarray], paths: dict[str, Path],
                   names: tuple[str, ...] | None, classes_path: Path) -> tuple[str, ...]:
     """Labels against the class names: in range, and every class in both splits."""
     top = max(int(labels[p].max(initial=0)) for p in labels)
+    inferred = names is None
     if names is None:
         if top + 1 > MAX_CLASSES:
             raise DataError(f"{paths['train_labels']}: label {top}; at most {MAX_CLASSES} "
@@ -98,9 +99,16 @@ def check_classes(labels: dict[str, np.ndarray], paths: dict[str, Path],
         if missing.size:
             c = int(missing[0])
             split = part.split("_")[0]
+            # without classes.txt the count comes from the largest label: say where it is,
+            # a stray label is the likelier fault than hundreds of empty classes
+            where = next(q for q in labels if int(labels[q].max(initial=0)) == top)
+            stray = (f"; the classes are 0..{top} because label {top} is at index "
+                     f"{int(np.argmax(labels[where] == top))} of {paths[where].name}"
+                     if inferred else "")
             raise DataError(f"{paths[part]}: class {c} ({names[c]!r}) has no {split} images "
-                            f"({missing.size} classes have none; every class needs train and "
-                            "test images)")
+                            f"({missing.size} class{' has' if missing.size == 1 else 'es have'}"
+                            " none; every class needs train and "
+                            f"test images{stray})")
     return names
 
 

@@ -208,6 +208,11 @@ def load_folder(folder: str | Path, image_size: tuple[int, int] | None = None,
     if image_size is not None or normalise not in (None, "none"):
         raise DataError(f"{path}: --image-size and --normalise apply to image folders "
                         "(train/<class>/*.png), not to IDX files")
+    if not any(path.glob("*-idx?-ubyte*")):  # neither layout: name both, not just IDX's
+        raise DataError(f"{path}: neither an IDX folder (train-images-idx3-ubyte, "
+                        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                        "t10k-labels-idx1-ubyte, raw or .gz) nor an image folder "
+                        "(train/<class>/*.png and test/<class>/*.png)")
     ds = load_custom_idx(path)
     for known, sums in SHA256.items():  # MNIST's own bytes (unrenamed) are MNIST, wherever
         if "classes" not in ds.checksums and all(ds.checksums.get(p) == sums[p] for p in PARTS):

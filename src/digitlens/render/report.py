@@ -58,6 +58,10 @@ class Subject:
     def load(cls, path: str | Path, ds: Dataset) -> Subject:
         run = Run(path)
         if not is_run(run.path):
+            if run.path.is_file():  # the report tells a training story: it needs the run
+                raise ModelError(f"{run.path}: a model file; the report needs a run folder "
+                                 "(its history and snapshots): draw a model file's views with "
+                                 "digitlens render VIEW --run FILE")
             raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE})")
         model = run.model()
         x, y = ds.test_images, ds.test_labels
@@ -297,6 +301,9 @@ def accuracy_finding(s: Subject) -> str:
     off = s.ev.confusion.copy()
     np.fill_diagonal(off, 0)
     t, q = np.unravel_index(int(np.argmax(off)), off.shape)
+    if not off[t, q]:  # nothing mixed up: no pair to name
+        return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} "
+                "net: it mixes up no class with another.")
     return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} net; "
             f"its most common mix-up is {article(s.names[t])} <b>{s.names[t]}</b> read as "
             f"{article(s.names[q])} <b>{s.names[q]}</b> "

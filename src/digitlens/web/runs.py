@@ -8,6 +8,7 @@ A run whose ``model.npz`` changes on disk (training still going) is reloaded.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +121,7 @@ class Registry:
         self.paths: dict[str, Path] = {}
         self.loaded: dict[str, LoadedRun] = {}
         self.datasets: dict[str, Dataset] = {}
+        self.given: dict[str, Dataset] = {}  # a run's data named on the command line
         self.lock = threading.RLock()
         self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
         limit_arenas()  # before the server's request threads exist
@@ -176,8 +178,9 @@ class Registry:
 
     def dataset(self, dataset_name: str, record: dict[str, Any] | None = None) -> Dataset:
         """A dataset by name, or (``record``: a model's ``meta["dataset"]``) the data that
-        model was trained on, found again and re-verified; loaded once per name and folder."""
-        key = f"{dataset_name}\0{(record or {}).get('path', '')}"
+        model was trained on, found again and re-verified; loaded once per record (one image
+        folder read at two sizes, or with other sums, is two datasets)."""
+        key = f"{dataset_name}\0{json.dumps(record or {}, sort_keys=True, default=str)}"
         with self.lock:
             if key not in self.datasets:
                 self.datasets[key] = (dataset_for(record, fetch=False) if record
@@ -209,7 +212,7 @@ class Registry:
                 reason = str(exc).split(": ", 1)[-1]
                 raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
-            ds = self.dataset(ds_name, model.meta.get("dataset"))
+            ds = self.given.get(run_name) or self.dataset(ds_name, model.meta.get("dataset"))
             check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                        f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
             loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)

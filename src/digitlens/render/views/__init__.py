@@ -83,8 +83,9 @@ def build(name: str, run: str | Path | Run | MLP, ds: Dataset, animated: bool = 
     if tuple(ds.image_shape) != tuple(model.input_shape):
         h, w = model.input_shape
         raise ModelError(f"the model reads {h}×{w} images but {ds.name}'s are "
-                         f"{ds.image_shape[0]}×{ds.image_shape[1]}: use the dataset it was "
-                         "trained on")
+                         f"{ds.image_shape[0]}×{ds.image_shape[1]}: give it a dataset of "
+                         f"{h}×{w} images (--data-dir or --dataset; dl.load(path, "
+                         "dataset=...))")
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels
     o = {k: v for k, v in opt.items() if v is not None}
