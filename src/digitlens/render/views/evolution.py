@@ -111,7 +111,7 @@ class EvolutionLayout:
     def _hidden_title(self, model: MLP) -> str:
         shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
             if model.sizes[1] > self.n_hidden else ""
-        return (f"Hidden layer{shown}: each neuron's {model.sizes[0]} input weights, bias bar "
+        return (f"{layer_name(0).capitalize()}{shown}: each neuron's {model.sizes[0]} input weights, bias bar "
                 "at right")
 
     def output_title(self, model: MLP) -> str:
