@@ -111,8 +111,8 @@ class EvolutionLayout:
     def _hidden_title(self, model: MLP) -> str:
         shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
             if model.sizes[1] > self.n_hidden else ""
-        return (f"{layer_name(0).capitalize()}{shown}: each neuron's {model.sizes[0]} input weights, bias bar "
-                "at right")
+        return (f"{layer_name(0).capitalize()}{shown}: each neuron's {model.sizes[0]} input "
+                "weights, bias bar at right")
 
     def output_title(self, model: MLP) -> str:
         """Whose weights the output grids are: the pixels (no hidden layer), the mosaic's neurons
