@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.render.animate import FORMATS
@@ -138,8 +140,6 @@ def check_options(args: argparse.Namespace) -> None:
 
 def summary_of(data: dict[str, Any]) -> dict[str, Any]:
     """JSON-safe numbers of a view (arrays as lists, long lists kept)."""
-    import numpy as np
-
     def clean(v: Any) -> Any:
         if isinstance(v, np.ndarray):
             return v.tolist()

@@ -17,7 +17,7 @@ import numpy as np
 
 from digitlens.analysis.compose import neuron_images
 from digitlens.data.sources import Dataset
-from digitlens.errors import DigitlensError
+from digitlens.errors import DigitlensError, NotFoundError
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
@@ -94,7 +94,6 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
-            from digitlens.errors import NotFoundError
             raise NotFoundError(f"unknown training job {job_id!r}")
         return job
 
