@@ -44,6 +44,12 @@ def forward64(model: MLP, x: np.ndarray) -> Forward:
     return Forward(zs, acts, exps, probs, int(np.argmax(probs)))
 
 
+def class_label(model: MLP, k: int) -> str:
+    """Output ``k`` as the sheets label it: ``digit k`` for digit classes, else its name."""
+    names = model.class_names
+    return f"digit {k}" if all(n.isdigit() for n in names) else names[k]
+
+
 def abs_ref(sheet: str, row: int, col: int, row2: int | None = None,
             col2: int | None = None) -> str:
     """An absolute reference like ``'Weight maps'!$B$5:$AC$32``."""
