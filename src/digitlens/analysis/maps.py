@@ -93,8 +93,7 @@ def check_map_layer(model: MLP, layer: int | None) -> list[int]:
                              "to map")
     if layer is None:
         return list(range(hidden))
-    if not 0 <= layer < hidden:
-        raise bad_param("layer", f"a hidden layer index in 0..{hidden - 1}", layer)
+    numbering.check_hidden_layer(model.sizes, layer)
     return [layer]
 
 
