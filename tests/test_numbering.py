@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from digitlens.analysis.compose import composed_weights
+from digitlens.analysis.maps import check_map_layer
+from digitlens.analysis.neurons import check_layer
 from digitlens.errors import ParameterError
+from digitlens.nn.mlp import MLP
 from digitlens.numbering import (
     check_address,
+    check_hidden_layer,
     layer_name,
     neuron_name,
     parse_neuron,
@@ -53,3 +58,17 @@ def test_names() -> None:
     assert layer_name(0, 1) == "layer 0 (output)"  # 784-10: the only layer is the output
     assert neuron_name(1, 7) == "neuron 1:7" and spell(2, 3) == "2:3"
     assert weights_name(0) == "W0"
+
+
+def test_every_layer_check_names_the_rule() -> None:
+    """A layer out of range reads the same wherever it is checked: any layer (composed weights,
+    the inspector) or a hidden one (neuron ranking, hidden-space maps)."""
+    model = MLP.create((16, 4, 3, 2), "relu", seed=0)
+    with pytest.raises(ParameterError, match=r"an int in 0\.\.2 \(0 = first hidden layer, "
+                                             r"2 = output\)\. Got 3"):
+        composed_weights(model, 3)
+    hidden = r"a hidden layer, an int in 0\.\.1 \(0 = first hidden layer; 2 is the output\)\. Got 2"
+    for check in (check_map_layer, check_layer):
+        with pytest.raises(ParameterError, match=hidden):
+            check(model, 2)
+    check_hidden_layer((16, 4, 3, 2), 1)

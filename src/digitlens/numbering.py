@@ -29,12 +29,31 @@ def parse_neuron(text: str, sizes: tuple[int, ...] | list[int] | None = None) ->
     return layer, neuron
 
 
-def check_address(sizes: tuple[int, ...] | list[int], layer: int, neuron: int) -> None:
-    """One message shape for a layer or neuron the network does not have."""
+def layer_rule(n_layers: int) -> str:
+    """What a layer number must be, for errors: ``an int in 0..2 (0 = first hidden layer, 2 =
+    output)``."""
+    return f"an int in 0..{n_layers - 1} (0 = first hidden layer, {n_layers - 1} = output)"
+
+
+def check_layer(sizes: tuple[int, ...] | list[int], layer: int) -> None:
+    """One message shape for a layer the network does not have."""
     n_layers = len(sizes) - 1
     if not 0 <= layer < n_layers:
-        raise bad_param("layer", f"an int in 0..{n_layers - 1} (0 = first hidden layer, "
-                        f"{n_layers - 1} = output)", layer)
+        raise bad_param("layer", layer_rule(n_layers), layer)
+
+
+def check_hidden_layer(sizes: tuple[int, ...] | list[int], layer: int) -> None:
+    """One message shape for a hidden layer the network does not have (``sizes`` with at least
+    one hidden layer)."""
+    n_hidden = len(sizes) - 2
+    if not 0 <= layer < n_hidden:
+        raise bad_param("layer", f"a hidden layer, an int in 0..{n_hidden - 1} (0 = first "
+                        f"hidden layer; {n_hidden} is the output)", layer)
+
+
+def check_address(sizes: tuple[int, ...] | list[int], layer: int, neuron: int) -> None:
+    """One message shape for a layer or neuron the network does not have."""
+    check_layer(sizes, layer)
     if not 0 <= neuron < sizes[layer + 1]:
         raise bad_param("neuron", f"an int in 0..{sizes[layer + 1] - 1} (counted from 0)", neuron)
 

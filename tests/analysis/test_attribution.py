@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlens.analysis.attribution import evidence, input_jacobian
+from digitlens.analysis.attribution import evidence
+from digitlens.analysis.gradients import input_jacobian
 from digitlens.nn.mlp import MLP
 
 

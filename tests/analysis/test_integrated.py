@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlens.analysis.attribution import input_gradient, input_jacobian
+from digitlens.analysis.gradients import input_gradient, input_jacobian
 from digitlens.analysis.integrated import attribute, baseline_image, gaussian_blur
 from digitlens.errors import ParameterError
 from digitlens.nn.mlp import MLP

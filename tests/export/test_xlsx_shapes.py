@@ -58,6 +58,9 @@ def test_12x12_three_class_workbook(tmp_path: Path) -> None:
     maps = cached["Weight maps"]
     labels = {c.value for row in maps.iter_rows() for c in row if isinstance(c.value, str)}
     assert set(SHAPES) <= labels
+    # an output neuron's walkthrough is titled with its class name, not "digit 2"
+    out = load(export_xlsx(model, tmp_path / "o.xlsx", image, neuron=(1, 2)), data_only=True)
+    assert out["Neuron"]["A1"].value.startswith(f"Neuron 1:2, layer 1 (output), {SHAPES[2]} (")
 
 
 def test_8x8_ten_digit_workbook_keeps_mnists_words(tmp_path: Path) -> None:

@@ -81,3 +81,10 @@ def test_invalid_architecture(kwargs: dict, message: str | None) -> None:
 def test_wrong_input_shape() -> None:
     with pytest.raises(ParameterError, match="784 values per example"):
         MLP.create((784, 10)).trace(np.zeros(100))
+
+
+def test_no_inputs_give_no_rows_of_the_models_width() -> None:
+    m = MLP.create((144, 5, 3), "relu", seed=0)
+    empty = np.zeros((0, 144), np.float32)
+    assert m.predict_proba(empty).shape == (0, 3) and m.predict_proba(empty).dtype == np.float32
+    assert m.predict(empty).shape == (0,)

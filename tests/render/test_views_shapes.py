@@ -133,7 +133,7 @@ def test_main_views_draw_at_the_models_size(
     assert nudge.data["from"] in range(len(ds.class_names))
     for cls in ds.class_names:
         assert cls in texts
-    assert f"Hidden layer: each neuron's {h * w} input weights, bias bar at right" in texts
+    assert f"Layer 0 (hidden): each neuron's {h * w} input weights, bias bar at right" in texts
 
 
 def test_evolution_tiles_are_the_first_layer_weights(runs: dict[str, tuple[Path, Dataset]]

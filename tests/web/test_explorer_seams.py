@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from digitlens.layout import grid_shape
+
 from .conftest import Served
 from .test_browser import ONE, Page, browser  # noqa: F401  (the module's browser fixture)
 
@@ -121,6 +123,11 @@ def test_training_followed_late_draws_its_epochs(browser: Any, served: Served) -
         p.wait("document.querySelector('[data-testid=train-status]').textContent.includes('done')",
                timeout=60)
         assert p.text("train-mosaic-note") == "all 10 first-layer neurons"
+        # laid out by layout.grid_shape (10 -> one row of 10), 28×28 tiles 1 px apart
+        size = p.page.evaluate("(() => { const c = document.querySelector("
+                               "'[data-testid=train-mosaic]'); return [c.width, c.height]; })()")
+        rows, cols = grid_shape(10)
+        assert size == [cols * 29 - 1, rows * 29 - 1]
         assert p.errors == []
     finally:
         p.close()

@@ -83,3 +83,11 @@ def test_colour_maps_are_the_reports(page: dict[str, Any]) -> None:
     neg = C.to_rgb(C.bias(np.array([-1.0]), 1.0))[0]
     assert page["biasPos"] == "rgb({},{},{})".format(*pos)
     assert page["biasNeg"] == "rgb({},{},{})".format(*neg)
+
+
+def test_page_weight_colours_are_the_palettes() -> None:
+    """The stylesheet's positive and negative colours (the inspector's maths) are the
+    palette's red and blue ends."""
+    css = (JS.parent / "css/style.css").read_text()
+    for var, rgb in (("--pos", C.RED), ("--neg", C.BLUE)):
+        assert f"{var}: #{{:02x}}{{:02x}}{{:02x}};".format(*rgb) in css

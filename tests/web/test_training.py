@@ -45,7 +45,7 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
     assert [e["row"]["test_accuracy"] for e in epochs] == [h["test_accuracy"] for h in history]
     mosaic = np.array(epochs[-1]["mosaic"]["images"])
     assert mosaic.shape == (10, 784) and np.abs(mosaic).max() == pytest.approx(1.0)
-    assert epochs[-1]["mosaic"]["total"] == 10
+    assert epochs[-1]["mosaic"]["total"] == 10 and epochs[-1]["mosaic"]["shape"] == [28, 28]
     # a late follower replays every row but only the newest mosaic (a long run keeps one)
     replay = [d for k, d in events(client, job["id"]) if k == "epoch"]
     assert [e["row"] for e in replay] == [e["row"] for e in epochs]

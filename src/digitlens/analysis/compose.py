@@ -12,16 +12,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import check_layer
 
 
 def composed_weights(model: MLP, layer: int,
                      masks: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
     """(pixels, n_layer) composed weights of ``layer`` (0-based over weight layers).
     ``masks`` (as in ``MLP.trace``) remove knocked-out hidden neurons' paths."""
-    if not 0 <= layer < model.n_layers:
-        raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
+    check_layer(model.sizes, layer)
     out = model.weights[0].astype(np.float64)
     for hidden, w in enumerate(model.weights[1: layer + 1]):
         if masks is not None and hidden in masks:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.attribution import input_gradient
+from digitlens.analysis.gradients import input_gradient
 from digitlens.analysis.inspector import check_neuron
 from digitlens.nn.mlp import MLP
 

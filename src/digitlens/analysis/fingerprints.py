@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import bad_param
-from digitlens.nn.backprop import layer_activations
+from digitlens.nn.backprop import accuracy, layer_activations
 from digitlens.nn.mlp import MLP
 
 
@@ -75,5 +75,5 @@ def class_fingerprints(model: MLP, images: np.ndarray, labels: np.ndarray,
         means.append(m)
         cons.append([own[labels == c].mean() for c in range(n_classes)])
         other.append([best_other[labels == c].mean() for c in range(n_classes)])
-        readout.append(float(np.mean(np.argmax(r, axis=1) == labels)))
+        readout.append(accuracy(r, labels))
     return ClassFingerprints(means, np.array(cons), np.array(other), readout, counts)

@@ -20,7 +20,7 @@ from digitlens.errors import bad_param
 from digitlens.layout import grid_shape
 from digitlens.nn import functions as F
 from digitlens.nn.mlp import MLP
-from digitlens.numbering import check_address
+from digitlens.numbering import check_address, layer_rule
 
 Masks = Mapping[int, np.ndarray]
 
@@ -28,7 +28,7 @@ Masks = Mapping[int, np.ndarray]
 def check_neuron(model: MLP, layer: int, index: int) -> None:
     """One message shape for a neuron address that does not exist."""
     if not isinstance(layer, int):
-        raise bad_param("layer", f"an int in 0..{model.n_layers - 1}", layer)
+        raise bad_param("layer", layer_rule(model.n_layers), layer)
     if not isinstance(index, int):
         raise bad_param("neuron", "an int", index)
     check_address(model.sizes, layer, index)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.attribution import input_gradient
+from digitlens.analysis.gradients import input_gradient
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
 

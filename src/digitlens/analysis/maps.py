@@ -27,6 +27,7 @@ import numpy as np
 from digitlens import numbering
 from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.fileio import atomic_write_bytes
+from digitlens.nn.backprop import accuracy
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
 
@@ -92,8 +93,7 @@ def check_map_layer(model: MLP, layer: int | None) -> list[int]:
                              "to map")
     if layer is None:
         return list(range(hidden))
-    if not 0 <= layer < hidden:
-        raise bad_param("layer", f"a hidden layer index in 0..{hidden - 1}", layer)
+    numbering.check_hidden_layer(model.sizes, layer)
     return [layer]
 
 
@@ -114,8 +114,7 @@ def probe_accuracy(h: np.ndarray, y: np.ndarray, ridge: float = PROBE_RIDGE) -> 
     lam = ridge * max(float(np.trace(gram)) / max(gram.shape[0], 1), 1e-12)
     prior = t.mean(axis=0)  # the intercept of centred data: each class's share
     w = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), xc.T @ (t - prior))
-    pred = np.argmax((xb - mu) @ w + prior, axis=1)
-    return float(np.mean(pred == yb))
+    return accuracy((xb - mu) @ w + prior, yb)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
 from digitlens.nn.presets import training_subset
 from digitlens.nn.step import BatchStepper
+from digitlens.numbering import check_hidden_layer
 
 DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
 DIM_FRACTION = 0.25  # importance below 25% of the layer's median
@@ -49,8 +50,7 @@ def check_layer(model: MLP, layer: int | None) -> int:
                              "classes (see the 'evidence' and 'weights' views)")
     if layer is None:
         return model.n_layers - 2
-    if not 0 <= layer < model.n_layers - 1:
-        raise bad_param("layer", f"a hidden layer index in 0..{model.n_layers - 2}", layer)
+    check_hidden_layer(model.sizes, layer)
     return layer
 
 

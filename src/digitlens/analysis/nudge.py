@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.attribution import input_jacobian
+from digitlens.analysis.gradients import input_jacobian
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP, Trace
 from digitlens.nn.threads import blas_threads

@@ -16,6 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from digitlens.classroom.limits import Busy
+
 QUEUE = 2000
 KEEPALIVE_S = 15.0
 MAX_LISTENERS = 64
@@ -63,7 +65,6 @@ class Broadcaster:
             self.queues.discard(q)
 
     def stream(self, request: Request) -> StreamingResponse:
-        from digitlens.classroom.limits import Busy
         if len(self.queues) >= MAX_LISTENERS:
             raise Busy(f"at most {MAX_LISTENERS} dashboards can be open at once")
         q: asyncio.Queue[str | None] = asyncio.Queue(QUEUE)

@@ -12,6 +12,7 @@ so the file stays the lesson's full record.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import queue
 import sqlite3
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.errors import DataError, DigitlensError
+from digitlens.errors import DataError, DigitlensError, bad_param
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -83,7 +84,6 @@ class Drawing:
         return self.prediction == self.label
 
     def to_dict(self, pixels: bool = True) -> dict[str, Any]:
-        import base64
         out = {k: getattr(self, k) for k in COLUMNS if k not in ("pixels", "removed")}
         out["confidence"] = round(self.confidence, 4)
         out["p_label"] = round(self.p_label, 4)
@@ -95,7 +95,6 @@ class Drawing:
 def connect(path: Path, sync: str = "normal") -> sqlite3.Connection:
     """Open (creating) the file in WAL mode; a locked file waits 2 s at most."""
     if sync not in SYNC:
-        from digitlens.errors import bad_param
         raise bad_param("sync", f"one of {', '.join(SYNC)}", sync)
     try:
         con = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False,

@@ -15,6 +15,7 @@ from digitlens.analysis.metrics import evaluate_model
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
+from digitlens.errors import bad_param
 from digitlens.nn.presets import PRESETS, default_preset, get_preset
 from digitlens.nn.run import Run
 from digitlens.nn.train import train
@@ -124,7 +125,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             layers = tuple(int(s) for s in args.layers.replace(",", "-").split("-"))
         except ValueError:
-            from digitlens.errors import bad_param
             raise bad_param("layers", "sizes joined by '-', e.g. 784-128-10", args.layers) from None
     config = preset.config.with_overrides(
         epochs=args.epochs, seed=args.seed, optimizer=args.optimizer, lr=args.lr,

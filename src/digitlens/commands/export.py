@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -211,7 +212,6 @@ def import_network(path: Path, kind: str, shape: tuple[int, int] | None,
 
 def zip_kind(path: Path) -> str:
     """What a zip archive handed to ``import`` is, from its member names (never unpickled)."""
-    import zipfile
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from digitlens.commands import (
     add_data,
     add_json,
@@ -146,8 +148,6 @@ def check_options(args: argparse.Namespace) -> None:
 
 def summary_of(data: dict[str, Any]) -> dict[str, Any]:
     """JSON-safe numbers of a view (arrays as lists, long lists kept)."""
-    import numpy as np
-
     def clean(v: Any) -> Any:
         if isinstance(v, np.ndarray):
             return v.tolist()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.commands import add_data, say
-from digitlens.errors import ModelError, bad_param
+from digitlens.errors import DigitlensError, ModelError, bad_param
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # The live socket's answers are mostly float32 noise: compressing them (uvicorn's default)
@@ -123,7 +123,6 @@ def listen(host: str, port: int) -> socket.socket:
     while uvicorn starts (importing its WebSocket library takes a moment) instead of failing.
     IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
     says TCP; without it every response's body waited for a delayed ACK."""
-    from digitlens.errors import DigitlensError
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                          socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.commands import add_data, add_json, emit, say
-from digitlens.errors import bad_param
+from digitlens.errors import DigitlensError, bad_param
 from digitlens.fileio import atomic_write_text
 from digitlens.nn.presets import default_preset, get_preset
 
@@ -109,7 +109,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_render_sweep(args: argparse.Namespace) -> int:
     """``render sweep --sweep DIR --x KEY [--hue KEY] --out FILE.png``."""
-    from digitlens.errors import DigitlensError
     from digitlens.render.sweep import grid_keys, sweep_chart
     from digitlens.sweep.table import read_results
     if not args.sweep or not args.out:

@@ -53,8 +53,8 @@ def numbers(a: np.ndarray) -> str:
 def to_json_text(model: MLP) -> str:
     """The whole document; parameters formatted by hand (one neuron per line) for speed."""
     for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-        check_finite(w, f"layer {i + 1} weights", "model")
-        check_finite(b, f"layer {i + 1} biases", "model")
+        check_finite(w, f"layer {i} weights", "model")
+        check_finite(b, f"layer {i} biases", "model")
     classes = list(model.class_names)
     provenance = {"writer": f"digitlens {__version__}",
                   **{k: v for k, v in model.meta.items() if k not in RESERVED_META}}

@@ -16,7 +16,10 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn.backprop import forward
 from digitlens.nn.mlp import MLP
+from digitlens.render import colors as C
 
+# the PNG views' diverging ends (render/colors.py), as Excel colours
+BLUE, RED = ("#{:02X}{:02X}{:02X}".format(*rgb) for rgb in (C.BLUE, C.RED))
 MAX_SIDE = 64       # an input image's rows and columns, each
 MAX_CLASSES = 64    # rows of the probability table
 
@@ -39,6 +42,12 @@ def forward64(model: MLP, x: np.ndarray) -> Forward:
     exps = np.exp(zs[-1] - zs[-1].max()) if model.output_activation == "softmax" else acts[-1]
     probs = exps / exps.sum()
     return Forward(zs, acts, exps, probs, int(np.argmax(probs)))
+
+
+def class_label(model: MLP, k: int) -> str:
+    """Output ``k`` as the sheets label it: ``digit k`` for digit classes, else its name."""
+    names = model.class_names
+    return f"digit {k}" if all(n.isdigit() for n in names) else names[k]
 
 
 def abs_ref(sheet: str, row: int, col: int, row2: int | None = None,
@@ -111,8 +120,8 @@ class Book:
         limit = float(limit) or 1.0
         ws.conditional_format(r0, c0, r1, c1, {
             "type": "3_color_scale", "min_type": "num", "min_value": -limit,
-            "min_color": "#2166AC", "mid_type": "num", "mid_value": 0, "mid_color": "#FFFFFF",
-            "max_type": "num", "max_value": limit, "max_color": "#B2182B"})
+            "min_color": BLUE, "mid_type": "num", "mid_value": 0, "mid_color": "#FFFFFF",
+            "max_type": "num", "max_value": limit, "max_color": RED})
 
     def close(self) -> bytes:
         self.wb.close()

@@ -13,7 +13,7 @@ import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from digitlens.analysis.compose import all_composed
-from digitlens.export.xlsx_book import Book
+from digitlens.export.xlsx_book import Book, class_label
 from digitlens.nn.functions import ACT_FORMULA
 from digitlens.numbering import check_address, layer_name, neuron_name, spell
 
@@ -70,7 +70,7 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
     w = model.weights[layer][:, j].astype(np.float64)
     x = fw.acts[layer]
     who = f"{neuron_name(layer, j).capitalize()}, {layer_name(layer, model.n_layers)}" + (
-        f", digit {j}" if layer == model.n_layers - 1 else "")
+        f", {class_label(model, j)}" if layer == model.n_layers - 1 else "")
     ws.write(0, 0, f"{who} ({act}), cell by cell", book.title)
     ws.write(1, 0, "Each input times its weight; their sum plus the bias is z, the neuron's "
              "input; the activation of z is its output. Change the digit on Draw and watch.",
@@ -167,8 +167,6 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
     ws = book.wb.add_worksheet("Weight maps")
     model = book.model
     gh, gw = book.shape
-    names = model.class_names
-    named = None if all(n.isdigit() for n in names) else names  # digits keep "digit k"
     ws.write(0, 0, "Weight maps: red = positive weight, blue = negative, white = 0", book.title)
     ws.write(1, 0, f"Layer 0: each neuron's {gh * gw} weights as a {gh}×{gw} image (a copy of "
              "Parameters "
@@ -187,8 +185,7 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
         row += 1
         for k in range(n):
             br, bc = row + (k // PER_ROW) * (gh + 2), 1 + (k % PER_ROW) * (gw + 1)
-            ws.write(br, bc, (f"digit {k}" if named is None else named[k]) if last
-                     else neuron_name(li, k), label)
+            ws.write(br, bc, class_label(model, k) if last else neuron_name(li, k), label)
             block = composed[:, k].reshape(gh, gw)
             for r in range(gh):
                 ws.write_row(br + 1 + r, bc, block[r].tolist(), book.tiny)

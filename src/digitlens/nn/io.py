@@ -110,7 +110,7 @@ def check_bounded(activations: list[str], pieces: list[tuple[np.ndarray,
         pre = float(np.max(np.abs(w.astype(np.float64)).sum(axis=0) * bound
                            + np.abs(b.astype(np.float64))))
         if not pre <= MAX_PREACTIVATION:
-            raise ModelError(f"{name}: layer {i + 1}'s weights are so large that its outputs "
+            raise ModelError(f"{name}: layer {i}'s weights are so large that its outputs "
                              f"can reach {pre:.3g}, beyond what float32 holds safely")
         bound = 1.0 if act in ("sigmoid", "tanh", "softmax") else pre
 

@@ -3,10 +3,11 @@ installed: optimizer updates, batch gathering, bias + ReLU, ReLU's backward with
 gradient, and the softmax + cross-entropy output delta.
 
 NumPy needs ten passes over the parameters for one Adam step (each ufunc reads and writes the
-whole buffer); a fused loop reads each parameter once (on the S0 net 0.13 s of an epoch against
-0.04 s). Batches are gathered from the uint8 images and scaled in the same loop, reading a
-quarter of the bytes of a float32 copy, which training therefore no longer keeps. The per-layer
-loops each replace two or three NumPy calls on small arrays, whose cost is mostly per call.
+whole buffer); a fused loop reads each parameter once. Batches are gathered from the uint8
+images and scaled in the same loop, reading a quarter of the bytes of a float32 copy, so
+training keeps no float32 copy of the images. The per-layer loops each replace two or three
+NumPy calls on small arrays, whose cost is mostly per call. benchmarks/bench_train.py measures
+what they save.
 numba is the optional ``fast`` extra: without it (or with ``DIGITLENS_KERNELS=numpy``) the NumPy
 versions run.
 

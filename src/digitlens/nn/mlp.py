@@ -180,7 +180,8 @@ class MLP:
     def predict_proba(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
         x = self.as_input(x)
         return np.concatenate([self.trace(x[i:i + chunk]).probabilities
-                               for i in range(0, len(x), chunk)] or [np.zeros((0, 10))])
+                               for i in range(0, len(x), chunk)]
+                              or [np.zeros((0, self.sizes[-1]), np.float32)])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(self.predict_proba(x), axis=1)

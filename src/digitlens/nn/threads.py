@@ -2,8 +2,7 @@
 
 OpenBLAS threads spin while they wait. When another busy process shares the cores (a second
 training, a test suite, a web server answering requests), a two-thread matmul of training's
-small shapes can run ten times slower than a one-thread one (measured here: an S0 epoch took
-6.1 s with two threads and 1.0 s with one while the machine was loaded). So training takes an
+small shapes can run many times slower than a one-thread one. So training takes an
 explicit thread count: ``--threads`` / ``DIGITLENS_THREADS``, else all cores when the machine is
 idle and one when its load average says the cores are already busy.
 """

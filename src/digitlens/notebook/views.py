@@ -7,6 +7,9 @@ are drawn by render/views; this module only finds the model and dataset of a run
 
 from __future__ import annotations
 
+import base64
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from digitlens.api import RunLike, as_run, input_of
@@ -124,10 +127,6 @@ def _still(v: View) -> Picture:
 def video_html(anim: Animation, fps: float | None = None) -> str:
     """An ``<video>`` element holding ``anim`` as MP4 (smaller and faster than the GIF shown by
     default); display it with ``IPython.display.HTML``."""
-    import base64
-    import tempfile
-    from pathlib import Path
-
     from digitlens.render.animate import write_animation
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "a.mp4"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,6 @@ class Animation:
         raise bad_param("out", "a .gif, .webp, .mp4 or .png file", str(p))
 
     def gif_bytes(self) -> bytes:
-        import tempfile
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "a.gif"
             write_animation(self.frames(), out, self.fps)

@@ -30,7 +30,7 @@ from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.nn.presets import PRESETS, get_preset
 from digitlens.safeload import finite_json
-from digitlens.web import ask, encode, explore, live, sse, sweeps
+from digitlens.web import ask, encode, explore, live, maps, sse, sweeps
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.jobs import Jobs
@@ -216,18 +216,16 @@ class Api:
         return ok(await run_in_threadpool(explore.confusion, self.registry, run))
 
     async def hidden_map(self, request: Request) -> Response:
-        from digitlens.web.maps import hidden_map
         params = dict(request.query_params)
         v.only(params, {"run", "layer"})
         run = await run_in_threadpool(self.run_of, params.get("run"))
-        return ok(await run_in_threadpool(hidden_map, self.registry, run, params))
+        return ok(await run_in_threadpool(maps.hidden_map, self.registry, run, params))
 
     async def map_near(self, request: Request) -> Response:
-        from digitlens.web.maps import near_digits
         data = await v.read_json(request)
         v.only(data, {"run", "layer", "activations", "k"})
         run = await run_in_threadpool(self.run_of, data.get("run"))
-        return ok(await run_in_threadpool(near_digits, self.registry, run, data))
+        return ok(await run_in_threadpool(maps.near_digits, self.registry, run, data))
 
     async def train(self, request: Request) -> Response:
         if not self.allow_training:

@@ -17,7 +17,7 @@ import numpy as np
 
 from digitlens.analysis.compose import neuron_images
 from digitlens.data.sources import Dataset
-from digitlens.errors import DigitlensError
+from digitlens.errors import DigitlensError, NotFoundError
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
@@ -35,12 +35,12 @@ class Stopped(Exception):
 
 def mosaic(model: MLP, n: int = MOSAIC_NEURONS) -> dict[str, Any]:
     """The first ``n`` neurons' first-layer weight images, each scaled to -1..1 (S3's video),
-    and ``total``, how many the layer has."""
+    ``shape``, the (rows, columns) of one image, and ``total``, how many the layer has."""
     every = neuron_images(model, 0)
     imgs = every[:n]
     peak = np.abs(imgs).reshape(len(imgs), -1).max(axis=1)
     scaled = imgs / np.where(peak > 0, peak, 1)[:, None, None]
-    return {"n": int(len(imgs)), "total": int(len(every)),
+    return {"n": int(len(imgs)), "total": int(len(every)), "shape": list(model.input_shape),
             "images": np.round(scaled.reshape(len(imgs), -1), 2).tolist()}
 
 
@@ -94,7 +94,6 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
-            from digitlens.errors import NotFoundError
             raise NotFoundError(f"unknown training job {job_id!r}")
         return job
 

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitlens.errors import ModelError, bad_param
+from digitlens.nn.backprop import evaluate
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
 from digitlens.numbering import layer_name
@@ -60,7 +61,7 @@ def load_frames(run: Run, every: int = 1, test: tuple[np.ndarray, np.ndarray] | 
     models = [run.load_snapshot(e) for e in chosen]
     if test is not None and 0 in chosen:
         m0 = models[chosen.index(0)]
-        acc_by_epoch[0] = float(np.mean(m0.predict(test[0]) == test[1]))
+        acc_by_epoch[0] = evaluate(m0, m0.as_input(test[0]), test[1]).accuracy  # as training
     return Frames(chosen, models, [acc_by_epoch.get(e) for e in chosen])
 
 
@@ -111,8 +112,8 @@ class EvolutionLayout:
     def _hidden_title(self, model: MLP) -> str:
         shown = f" (first {self.n_hidden} of {model.sizes[1]})" \
             if model.sizes[1] > self.n_hidden else ""
-        return (f"Hidden layer{shown}: each neuron's {model.sizes[0]} input weights, bias bar "
-                "at right")
+        return (f"{layer_name(0).capitalize()}{shown}: each neuron's {model.sizes[0]} input "
+                "weights, bias bar at right")
 
     def output_title(self, model: MLP) -> str:
         """Whose weights the output grids are: the pixels (no hidden layer), the mosaic's neurons

@@ -4,6 +4,7 @@
 
 import { api, toast } from "./api.js";
 import { paint } from "./colors.js";
+import { gridShape } from "./engine.js";
 import { layerName } from "./numbering.js";
 
 export class Trainer {
@@ -121,13 +122,14 @@ export class Trainer {
   }
 
   mosaic(m) {
-    const side = Math.ceil(Math.sqrt(m.n)), cell = 29, canvas = document.getElementById("train-mosaic");
-    canvas.width = canvas.height = side * cell - 1;
+    const [h, w] = m.shape || [28, 28], [rows, cols] = gridShape(m.n);
+    const canvas = document.getElementById("train-mosaic");
+    canvas.width = cols * (w + 1) - 1; canvas.height = rows * (h + 1) - 1;
     const ctx = canvas.getContext("2d"), tile = document.createElement("canvas");
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
     m.images.forEach((img, k) => {
-      paint(tile, img, 28, 28, "diverging", 1);
-      ctx.drawImage(tile, (k % side) * cell, Math.floor(k / side) * cell);
+      paint(tile, img, w, h, "diverging", 1);
+      ctx.drawImage(tile, (k % cols) * (w + 1), Math.floor(k / cols) * (h + 1));
     });
     const total = m.total || m.n;
     this.mosaicNote.textContent = m.n < total ? `first ${m.n} of ${total} first-layer neurons`
