@@ -214,7 +214,7 @@ def truncated_raw(m: onnx.ModelProto) -> None:
     (lambda: mlp_model(random_layers((2352, 8, 10)), input_shape=(3, 28, 28))
      .SerializeToString(), "one grey channel"),
     (lambda: mlp_model(random_layers((784, 8, 10)), hidden="Softmax").SerializeToString(),
-     "layer 1 ends in a softmax"),
+     "layer 0 ends in a softmax"),
     (lambda: mlp_model(random_layers((784, 8, 10)), input_shape=(1, 28, 28)).SerializeToString()
      .replace(b"Flatten", b"Flatxen"), r"\(Flatxen\) is not supported"),
 ])

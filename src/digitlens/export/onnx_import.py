@@ -245,7 +245,8 @@ def read_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None = Non
     acts = [a for _, _, a in layers]
     for i, act in enumerate(acts[:-1]):
         if act == "softmax":
-            raise ModelError(f"{name}: layer {i + 1} ends in a softmax but is not the last layer")
+            raise ModelError(f"{name}: layer {i} ends in a softmax but is not the last layer "
+                             "(layers count from 0)")
     meta = digitlens_meta(proto, name)
     # metadata never overrides the graph: sizes and activations come from the layers; the cost
     # (not in a graph) is taken only where the output allows a choice (sigmoid)
