@@ -95,6 +95,13 @@ def test_served_page_draws_and_names_the_classes(loop: str,
             assert p.js("document.getElementById('s-centred').width") == 12
             via = p.js("window.digitlens.via")  # who computed it: the page, or the server
             assert (via["page"] > 0) == (loop == "page")
+            # the test-set tab speaks of images and classes, not digits
+            p.page.get_by_test_id("tab-test").click()
+            p.wait("document.getElementById('gallery-title').textContent.includes('test images')")
+            assert "rows: true class" in p.page.locator("#tab-test .confusion-card h2").inner_text()
+            assert p.page.locator("#tab-test .gallery-card h2").inner_text().startswith(
+                "Test images")
+            assert "test images" in p.page.locator("#test-acc").inner_text()
             assert p.errors == []
         finally:
             p.close()

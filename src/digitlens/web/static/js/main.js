@@ -321,6 +321,10 @@ function nameThings(classNames) {
   const head = (sel, text) => { const h = document.querySelector(sel); if (h?.firstChild) h.firstChild.textContent = text; };
   head(".draw-card h2", `1 · Draw a ${thing} `);
   head(".evidence-card h2", `5 · Evidence for each ${digits ? "digit" : "class"} `);
+  head("#tab-test .confusion-card h2", "Confusion matrix ");
+  const hint = document.querySelector("#tab-test .confusion-card h2 .hint");
+  if (hint) hint.textContent = `rows: true ${digits ? "digit" : "class"} · columns: predicted · click a cell`;
+  head("#tab-test .gallery-card h2", `Test ${digits ? "digits" : "images"} `);
 }
 
 function showTab(tab) {

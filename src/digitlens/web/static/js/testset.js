@@ -35,6 +35,9 @@ export class TestBrowser {
 
   name(c) { return this.names?.[c] ?? String(c); }
 
+  // "digits" for the ten digits, "images" for classes with other names
+  get things() { return !this.names || this.names.every((n) => /^\d$/.test(n)) ? "digits" : "images"; }
+
   async open() {
     const names = this.getNames();
     if (names) this.setClasses(names);
@@ -68,8 +71,8 @@ export class TestBrowser {
     });
     document.getElementById("test-acc").textContent =
       (cm.scope ? `${cm.scope[0].toUpperCase()}${cm.scope.slice(1)}: ${(100 * cm.accuracy).toFixed(2)}%. `
-        : `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test digits. `) +
-      `Off-diagonal cells are mistakes: click one to see those digits.`;
+        : `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test ${this.things}. `) +
+      `Off-diagonal cells are mistakes: click one to see those ${this.things}.`;
   }
 
   async show(query) {
@@ -105,7 +108,7 @@ export class TestBrowser {
       const q2 = this.query;
       const what = q2.predicted !== undefined ? `true ${this.name(+q2.label)}, predicted ${this.name(+q2.predicted)}`
         : q2.label !== undefined ? `class ${this.name(+q2.label)}` : q2.misclassified ? "misclassified, most confident first" : "all";
-      document.getElementById("gallery-title").textContent = `${d.total} test digits: ${what}` +
+      document.getElementById("gallery-title").textContent = `${d.total} test ${this.things}: ${what}` +
         " (under each: true label, or true→predicted)";
     } catch (err) { toast(err.message); }
   }
