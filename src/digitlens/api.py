@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitlens.errors import ModelError, ParameterError, bad_param
+from digitlens.export import IMPORT_SUFFIXES, STATE_DICT_SUFFIXES
 
 if TYPE_CHECKING:
     from digitlens.data.sources import Dataset
     from digitlens.nn.mlp import MLP
 
-MODEL_SUFFIXES = (".npz", ".json", ".onnx", ".pt", ".pth", ".safetensors")
-STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
+MODEL_SUFFIXES = (".npz", *IMPORT_SUFFIXES)
 
 
 class NotARunError(ModelError):

@@ -12,6 +12,7 @@ import numpy as np
 
 from digitlens.data.sources import DATASETS, Dataset, load_dataset
 from digitlens.errors import DataError, ModelError, ParameterError
+from digitlens.export import IMPORT_SUFFIXES
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
@@ -110,7 +111,7 @@ def resolve_model(path: str) -> MLP:
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{path}: no such model file or run folder")
-    if p.is_file() and p.suffix.lower() in (".json", ".onnx", ".pt", ".pth", ".safetensors"):
+    if p.is_file() and p.suffix.lower() in IMPORT_SUFFIXES:
         # another tool's file says less than a digitlens model (activations, shape, classes):
         # `import` reads it once and says what it assumed
         raise ModelError(f"{path}: a {p.suffix.lower()} file, not a digitlens model: "

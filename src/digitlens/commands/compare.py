@@ -9,9 +9,8 @@ from typing import Any
 
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.errors import bad_param
+from digitlens.export import IMPORT_SUFFIXES
 from digitlens.nn.mlp import MLP
-
-IMPORTED = (".onnx", ".json", ".pt", ".pth", ".safetensors")
 
 
 def register(sub: Any) -> None:
@@ -31,7 +30,7 @@ def load_any(path: str) -> MLP:
     """A run folder or model file, or a network imported on the fly (.onnx, .json, .pt, .pth,
     .safetensors: the same reader as ``digitlens.load``)."""
     from digitlens.api import load_any_model
-    if Path(path).suffix.lower() in IMPORTED and Path(path).is_file():
+    if Path(path).suffix.lower() in IMPORT_SUFFIXES and Path(path).is_file():
         return load_any_model(Path(path))
     return resolve_model(path)
 

@@ -20,6 +20,7 @@ from digitlens.commands import (
     say,
 )
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
+from digitlens.export import STATE_DICT_SUFFIXES
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import parse_neuron, spell
 
@@ -151,7 +152,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     kind = path.suffix.lower().lstrip(".")
     shape, classes = parse_shape(args.input_shape), parse_classes(args.classes)
-    if kind in ("pt", "pth", "safetensors"):
+    if path.suffix.lower() in STATE_DICT_SUFFIXES:
         from digitlens.export.state_dict import import_state_dict
         got = import_state_dict(path, args.activation, args.output, classes, shape)
     else:

@@ -16,6 +16,9 @@ from digitlens.safeload import (  # noqa: F401 - the importers' shared limits
     check_architecture,
 )
 
+# files other tools write, read through `digitlens import` (and `dl.load`, `compare`)
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".safetensors")
+IMPORT_SUFFIXES = (".json", ".onnx", *STATE_DICT_SUFFIXES)
 MAX_FILE_BYTES = 1 << 30  # ONNX (raw float bytes): 1 GiB, far above any MLP on MNIST
 MAX_JSON_BYTES = 1 << 27  # JSON: 128 MiB (~10M numbers; each becomes a Python float when parsed)
 

@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import ModelError, bad_param
-from digitlens.export import MAX_FILE_BYTES, check_architecture
+from digitlens.export import MAX_FILE_BYTES, STATE_DICT_SUFFIXES, check_architecture
 from digitlens.export.imported import PIXELS, Imported, Record, assemble, settle
 from digitlens.safeload import MAX_PARAMS, finite_as, parse_json, read_bounded
 
 HIDDEN = ("relu", "sigmoid", "tanh")
 OUTPUTS = ("softmax", "sigmoid")
-SUFFIXES = ("pt", "pth", "safetensors")
 DTYPES = ("float16", "float32", "float64")
 SAFETENSORS_DTYPES = ("F16", "F32", "F64")
 MAX_HEADER = 1 << 24  # 16 MiB of header JSON: thousands of tensor names, far beyond any MLP
@@ -175,8 +174,9 @@ def import_state_dict(path: str | Path, activation: str | None = None,
     """An MLP from a ``.pt``/``.pth``/``.safetensors`` state_dict of Linear layers, of any input
     size and class count; ``input_shape`` and ``class_names`` go into its metadata."""
     name = str(path)
-    kind = Path(path).suffix.lower().lstrip(".")
-    if kind not in SUFFIXES:
+    suffix = Path(path).suffix.lower()
+    kind = suffix.lstrip(".")
+    if suffix not in STATE_DICT_SUFFIXES:
         raise ModelError(f"{name}: a state_dict file ends in .pt, .pth or .safetensors")
     if activation is not None and activation not in HIDDEN:
         raise bad_param("activation", f"one of {', '.join(HIDDEN)}", activation)
