@@ -21,9 +21,10 @@ from digitlens.nn.io import load_model
 pytestmark = pytest.mark.e2e
 
 
-def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "digitlens", *args], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "DIGITLENS_THREADS": "1"})
+                          text=True, timeout=300,
+                          env={**os.environ, "DIGITLENS_THREADS": "1", **env})
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -69,6 +70,9 @@ def test_custom_idx_folder_train_info_record_and_find_again(tmp_path: Path) -> N
 
     ev = last_json(cli("evaluate", str(run), "--json"))  # found again from the record
     assert ev["dataset"] == "my-symbols" and ev["accuracy"] == summary["test_accuracy"]
+    assert ev["class_names"] == list(NAMES) and len(ev["per_class_accuracy"]) == len(NAMES)
+    text = cli("evaluate", str(run)).stdout
+    assert all(f"class {c} ({name}): " in text for c, name in enumerate(NAMES))
 
     bad = cli("train", "--data-dir", str(data), "--layers", "784-32-10", "--epochs", "1",
               "--out", str(tmp_path / "bad"), ok=False)
@@ -201,8 +205,11 @@ def test_predict_names_and_a_model_without_a_dataset(tmp_path: Path) -> None:
     del bare.meta["dataset"]
     save_model(bare, tmp_path / "bare.npz")
     out = tmp_path / "w.png"
+    # decided from the model's shape alone: with no MNIST anywhere and downloads allowed,
+    # nothing is fetched or fallen back to before the one line
     line = one_error_line(cli("render", "weights", "--run", str(tmp_path / "bare.npz"),
-                              "--out", str(out), ok=False))
+                              "--out", str(out), ok=False, DIGITLENS_CACHE=str(tmp_path / "c"),
+                              DIGITLENS_OFFLINE="", DIGITLENS_MNIST_MIRRORS="http://127.0.0.1:9/"))
     assert "12×12 images into 3 classes and records no dataset" in line and "--data-dir" in line
     assert not out.exists()
     cli("render", "weights", "--run", str(tmp_path / "bare.npz"), "--data-dir", str(data),

@@ -42,6 +42,7 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("DIGITLENS_CACHE", str(cache))
     monkeypatch.delenv("DIGITLENS_DATA_DIR", raising=False)
+    monkeypatch.delenv("DIGITLENS_OFFLINE", raising=False)  # these tests fetch from 127.0.0.1
     return cache
 
 
@@ -159,6 +160,15 @@ def test_fallback_to_sample_says_so() -> None:
     assert any("falling back to the embedded sample" in s for s in said)
 
 
+def test_offline_never_downloads(empty_cache: Path, mirror: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """DIGITLENS_OFFLINE: a mirror that would serve MNIST is never asked."""
+    monkeypatch.setenv("DIGITLENS_OFFLINE", "1")
+    with serve(mirror) as url, pytest.raises(DataError, match="downloads are off"):
+        load_dataset("mnist", mirrors=[url], fallback=False)
+    assert not (empty_cache / "mnist").exists()
+
+
 def test_unknown_dataset() -> None:
     with pytest.raises(NotFoundError, match="unknown dataset"):
         load_dataset("cifar")
@@ -190,6 +200,7 @@ def test_unwritable_cache_keeps_a_good_download(tmp_path: Path, monkeypatch: pyt
     blocker.write_text("not a folder")
     monkeypatch.setenv("DIGITLENS_CACHE", str(blocker / "cache"))
     monkeypatch.delenv("DIGITLENS_DATA_DIR", raising=False)
+    monkeypatch.delenv("DIGITLENS_OFFLINE", raising=False)
     raws = sources.raw_bytes_of(sample)
     write_gz(tmp_path / "m", raws)
     monkeypatch.setitem(sources.SHA256, "mnist", {p: sources.sha256(raws[p]) for p in PARTS})

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.data.sources import DATASETS, Dataset, load_dataset
+from digitlens.data.sources import DATASETS, Dataset, io_sizes, load_dataset
 from digitlens.errors import DataError, ModelError, ParameterError
 from digitlens.export import IMPORT_SUFFIXES
 from digitlens.nn.io import load_model
@@ -48,6 +48,14 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
     if (size or normalise) and not args.data_dir:
         raise DataError("--image-size and --normalise apply to an image folder named with "
                         "--data-dir")
+    guessed = model is not None and args.dataset is None and args.data_dir is None \
+        and not model.meta.get("dataset")
+    if guessed and model is not None:
+        # an imported model records no data: the MNIST guess is judged by the model's shape
+        # before anything is read or downloaded
+        fits = io_sizes(default or "mnist")
+        if fits is not None and fits != (model.sizes[0], model.sizes[-1]):
+            raise no_data_recorded(model, default or "mnist")
     if args.dataset is None and args.data_dir is None and model is not None:
         ds = dataset_for(model.meta.get("dataset"), fetch=not args.no_fetch, log=say)
     else:
@@ -61,8 +69,6 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
             f"{ds.train_images.mean():.0f} of 255) and digitlens reads bright as ink; for dark "
             "drawings on a light background pass --normalise mnist")
     if model is not None:
-        guessed = args.dataset is None and args.data_dir is None \
-            and not model.meta.get("dataset")
         try:
             where = getattr(args, "run", None) or getattr(args, "model", None)
             check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
@@ -70,12 +76,16 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
         except ModelError:
             if not guessed:
                 raise
-            # an imported model records no data: say so rather than blame the MNIST guess
-            (h, w), n = model.input_shape, len(model.class_names)
-            raise ModelError(f"the model reads {h}×{w} images into {n} classes and records no "
-                             f"dataset, and {ds.name!r} does not fit it: pass --data-dir "
-                             "FOLDER or --dataset NAME") from None
+            raise no_data_recorded(model, ds.name) from None
     return ds
+
+
+def no_data_recorded(model: MLP, name: str) -> ModelError:
+    """An imported model records no data: say so rather than blame the MNIST guess."""
+    (h, w), n = model.input_shape, len(model.class_names)
+    return ModelError(f"the model reads {h}×{w} images into {n} classes and records no "
+                      f"dataset, and {name!r} does not fit it: pass --data-dir FOLDER or "
+                      "--dataset NAME")
 
 
 def class_arg(model: MLP, value: str | None, flag: str) -> int | None:

@@ -224,8 +224,8 @@ def zip_kind(path: Path) -> str:
     if any(n.startswith(("word/", "ppt/")) for n in names) or "content.xml" in names:
         return "an office document, not a network"
     if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
-        return ("a PyTorch file (torch.save); name it .pt to import it as a state_dict with "
-                "torch.load(weights_only=True)")
+        return ("a PyTorch file (torch.save); name it .pt to import it as a state_dict "
+                "(read without PyTorch, tensors only)")
     if names and all(n.endswith(".npy") for n in names):
         return ("a digitlens model file already (a NumPy .npz archive): give it to the other "
                 "commands as it is")

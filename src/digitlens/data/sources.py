@@ -269,6 +269,9 @@ def load_dataset(name: str | None = "mnist", data_dir: str | Path | None = None,
             if given:
                 raise DataError(f"data folder {folder}: {exc}") from None
             errors.append(str(exc))
+    if fetch and os.environ.get("DIGITLENS_OFFLINE"):
+        errors.append("downloads are off (DIGITLENS_OFFLINE is set)")
+        fetch = False
     if fetch and name == "mnist":
         env_mirrors = os.environ.get("DIGITLENS_MNIST_MIRRORS")
         chosen = mirrors or (env_mirrors.split() if env_mirrors else MIRRORS)

@@ -1,6 +1,6 @@
-"""PyTorch ``state_dict`` import: ``.pt``/``.pth`` (``torch.load(weights_only=True)``, never full
-unpickling) and ``.safetensors`` (safetensors' numpy API) of an ``nn.Sequential`` of ``Linear``
-layers, rebuilt as an MLP.
+"""PyTorch ``state_dict`` import: ``.pt``/``.pth`` (read without PyTorch by a restricted
+unpickler, ``export.torch_file``; never full unpickling) and ``.safetensors`` (safetensors' numpy
+API) of an ``nn.Sequential`` of ``Linear`` layers, rebuilt as an MLP.
 
 A state_dict holds weights only: the activations and the output are not in it, so they are
 given (``--activation``, ``--output``) or assumed (ReLU, softmax) and reported as assumed.
@@ -12,7 +12,6 @@ or assumed (a square image, the outputs numbered) the same way (``imported.settl
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +22,8 @@ import numpy as np
 from digitlens.errors import ModelError, bad_param
 from digitlens.export import MAX_FILE_BYTES, STATE_DICT_SUFFIXES, check_architecture
 from digitlens.export.imported import PIXELS, Imported, Record, assemble, settle
-from digitlens.safeload import MAX_PARAMS, finite_as, parse_json, read_bounded
+from digitlens.export.torch_file import load_torch_file
+from digitlens.safeload import finite_as, parse_json, read_bounded
 
 HIDDEN = ("relu", "sigmoid", "tanh")
 OUTPUTS = ("softmax", "sigmoid")
@@ -31,48 +31,6 @@ DTYPES = ("float16", "float32", "float64")
 SAFETENSORS_DTYPES = ("F16", "F32", "F64")
 MAX_HEADER = 1 << 24  # 16 MiB of header JSON: thousands of tensor names, far beyond any MLP
 KEY = re.compile(r"^(?P<layer>[A-Za-z0-9_.]{1,200})\.(?P<part>weight|bias)$")
-
-
-def load_pt(data: bytes, name: str) -> Mapping[str, Any]:
-    """A ``.pt``/``.pth`` file's tensors: ``weights_only=True`` refuses any pickle beyond
-    tensors and plain containers, so nothing in the file can run code."""
-    try:
-        import torch
-    except ImportError:
-        raise ModelError(f"{name}: reading .pt/.pth files needs PyTorch "
-                         "(pip install 'digitlens[torch]')") from None
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch's unpickler: any failure is a refusal
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-        wanted = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
-        first = text.strip().splitlines()[0][:100] if text.strip() else ""
-        why = f"it needs to unpickle {wanted[1]}" if wanted else f"{type(exc).__name__}: {first}"
-        raise ModelError(f"{name}: refused by torch.load(weights_only=True), which reads "
-                         f"tensors only ({why}); save model.state_dict() instead") from None
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"],
-                                                                       Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise ModelError(f"{name}: holds a {type(obj).__name__}, not a state_dict (a mapping "
-                         "of names to tensors; save model.state_dict())")
-    out: dict[str, Any] = {}
-    total = 0
-    for key, value in obj.items():
-        if not isinstance(value, torch.Tensor):
-            raise ModelError(f"{name}: entry {str(key)[:80]!r} is a {type(value).__name__}, "
-                             "not a tensor")
-        if str(value.dtype).removeprefix("torch.") not in DTYPES:
-            raise ModelError(f"{name}: tensor {str(key)[:80]!r} holds {value.dtype}; "
-                             f"digitlens reads {', '.join(DTYPES)} (save float32, e.g. "
-                             "model.float())")
-        # a view may claim far more values than its storage holds (stride 0): count them
-        # before .contiguous() would allocate them
-        total += value.numel()
-        if total > MAX_PARAMS:
-            raise ModelError(f"{name}: tensors of more than {MAX_PARAMS} values in all")
-        out[str(key)] = value.detach().cpu().contiguous().numpy()
-    return out
 
 
 def check_safetensors_header(data: bytes, name: str) -> None:
@@ -183,7 +141,7 @@ def import_state_dict(path: str | Path, activation: str | None = None,
     if output is not None and output not in OUTPUTS:
         raise bad_param("output", f"one of {', '.join(OUTPUTS)}", output)
     data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
-    tensors = load_safetensors(data, name) if kind == "safetensors" else load_pt(data, name)
+    tensors = load_safetensors(data, name) if kind == "safetensors" else load_torch_file(data, name)
     layers, weights, biases, notes = layers_of(tensors, name)
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     check_architecture(sizes, name)
