@@ -3,16 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.dev-installed-stamp
 RUN ?= runs/default
 PORT ?= 8000
 
 .PHONY: install demo test check bench fuzz sysdeps clean
 
+# the demo needs every extra (`all`); the tests also need the oracles and tools of `dev`
+# (PyTorch, Playwright, JupyterLab, scikit-learn)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	@echo "installing digitlens and its extras into $(VENV) (a minute or two)…"
+	$(BIN)/python -m pip install -q -e ".[all]"
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "installing the test tools (dev extra) into $(VENV)…"
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	touch $(DEV_STAMP)
 
 install: $(STAMP)
 
@@ -25,19 +34,19 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --runs-dir runs --port $(PORT)
 
-test: $(STAMP) sysdeps
+test: $(DEV_STAMP) sysdeps
 	$(BIN)/python -m pytest -q
 
 # Hostile inputs at ten times the tests' case counts, then the figures (docs/hostile-input.md).
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	DIGITLENS_FUZZ_SCALE=10 $(BIN)/python -m pytest -q tests/test_fuzz_loaders.py
 	$(BIN)/python benchmarks/bench_fuzz.py --scale 2 --seed 1
 
-check: $(STAMP)
+check: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_presets.py
 	$(BIN)/python benchmarks/bench_export.py

@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitlens.errors import ModelError, ParameterError, bad_param
-from digitlens.export import IMPORT_SUFFIXES, STATE_DICT_SUFFIXES
+from digitlens.export.reader import MODEL_SUFFIXES
 
 if TYPE_CHECKING:
     from digitlens.data.sources import Dataset
     from digitlens.nn.mlp import MLP
-
-MODEL_SUFFIXES = (".npz", *IMPORT_SUFFIXES)
 
 
 class NotARunError(ModelError):
@@ -71,35 +69,9 @@ class LoadedRun:
 def load_any_model(path: Path, activation: str | None = None, output: str | None = None,
                    classes: str | Sequence[str] | None = None,
                    input_shape: str | Sequence[int] | None = None) -> MLP:
-    """A model file by suffix: .npz (digitlens), .json (digitlens-network), .onnx (with its
-    external data beside it), .pt/.pth/.safetensors (a state_dict of Linear layers).
-
-    ``activation``/``output`` apply to state_dicts only (an ONNX or JSON network says them);
-    ``classes`` and ``input_shape`` name the outputs and the image of an imported file."""
-    from digitlens.export.imported import parse_classes, parse_shape
-    suffix = path.suffix.lower()
-    given = {k: v for k, v in (("activation", activation), ("output", output))
-             if v is not None}
-    if given and suffix not in STATE_DICT_SUFFIXES:
-        raise ParameterError(f"{', '.join(given)} only applies to state_dict files "
-                             f"({', '.join(STATE_DICT_SUFFIXES)}); {path.name} says it itself")
-    names, shape = parse_classes(classes), parse_shape(input_shape)
-    if suffix in STATE_DICT_SUFFIXES:
-        from digitlens.export.state_dict import import_state_dict
-        return import_state_dict(path, activation, output, names, shape).model
-    if suffix == ".onnx":
-        from digitlens.export.onnx_import import read_onnx
-        return read_onnx(path, shape, names).model
-    if suffix == ".json":
-        from digitlens.export.json_format import import_json
-        model = import_json(path)
-    else:
-        from digitlens.nn.io import load_model
-        model = load_model(path)
-    if names is None and shape is None:
-        return model
-    from digitlens.export.imported import with_io
-    return with_io(model, str(path), shape, names, suffix.lstrip(".")).model
+    """A model file by suffix, through the one reader (``export.reader.read_model``)."""
+    from digitlens.export.reader import read_model
+    return read_model(path, activation, output, classes, input_shape).model
 
 
 def load(path: str | Path, dataset: str | Dataset | None = None, *,

@@ -206,7 +206,7 @@ def bad_files(tmp: Path) -> list[tuple[Path, list[str], str]]:
         (FIXTURES / PICKLED_MODULE, "refused: it needs to unpickle"),
         (safetensors_file(tmp / "bn.safetensors", {**t, "1.running_mean": np.zeros(16,
                                                                                    np.float32)}),
-         "'1.running_mean' is not a layer's weight or bias"),
+         "layer '1' is a BatchNorm layer"),
         (safetensors_file(tmp / "int.safetensors", {**t, "2.bias": np.zeros(10, np.int32)}),
          "'2.bias' holds I32 values"),
         (safetensors_file(tmp / "chain.safetensors", {**t, "2.weight": t["2.weight"][:, :15]}),

@@ -216,3 +216,34 @@ def test_import_without_torch_installed(tmp_path: Path) -> None:
     sd = torch.load(FIXTURES / "import-tanh.pt", weights_only=True)
     first = next(k for k in sd if k.endswith("weight"))
     np.testing.assert_array_equal(model.weights[0], sd[first].numpy().T)
+
+
+def test_the_files_people_save(tmp_path: Path) -> None:
+    """The tutorials' checkpoint dict, a DataParallel state_dict and a BatchNorm net: the first
+    two import (saying what was chosen), the last says which path works."""
+    from digitlens.export.state_dict import import_state_dict
+    torch = torch_or_skip()
+    net = torch.nn.Sequential(torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.zeros(2, 784)).sum().backward()
+    opt.step()  # the optimizer's state holds tensors too: they must not be taken for weights
+    torch.save({"epoch": 5, "model_state_dict": net.state_dict(),
+                "optimizer_state_dict": opt.state_dict(), "loss": torch.tensor(0.25)},
+               tmp_path / "ckpt.pt")
+    got = import_state_dict(tmp_path / "ckpt.pt")
+    np.testing.assert_array_equal(got.model.weights[1], net[2].weight.detach().numpy().T)
+    assert any("'model_state_dict' entry" in n and "epoch" in n for n in got.notes)
+
+    torch.save(torch.nn.DataParallel(net).state_dict(), tmp_path / "dp.pt")
+    dp = import_state_dict(tmp_path / "dp.pt")
+    np.testing.assert_array_equal(dp.model.weights[0], net[0].weight.detach().numpy().T)
+    assert any("'module.' prefix" in n for n in dp.notes)
+
+    bn = torch.nn.Sequential(torch.nn.Linear(784, 16), torch.nn.BatchNorm1d(16),
+                             torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    torch.save(bn.state_dict(), tmp_path / "bn.pt")
+    with pytest.raises(ModelError, match=r"layer '1' is a BatchNorm layer.*dynamo=True"):
+        import_state_dict(tmp_path / "bn.pt")
+    torch.save({"epoch": 3, "note": "no weights"}, tmp_path / "empty.pt")
+    with pytest.raises(ModelError, match=r"entry 'epoch' is a int.*'model_state_dict'"):
+        import_state_dict(tmp_path / "empty.pt")

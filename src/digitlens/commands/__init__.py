@@ -117,13 +117,17 @@ def emit(args: argparse.Namespace, result: dict[str, Any], text: str = "") -> in
 
 
 def resolve_model(path: str) -> MLP:
-    """A model file or a run folder (its latest model)."""
+    """A run folder (its latest model) or any model file: another tool's file (.onnx, .pt,
+    .safetensors, .json) goes through the one reader, which says once what it assumed (run
+    `digitlens import` to give what it could not read: --activation, --classes, ...)."""
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{path}: no such model file or run folder")
     if p.is_file() and p.suffix.lower() in IMPORT_SUFFIXES:
-        # another tool's file says less than a digitlens model (activations, shape, classes):
-        # `import` reads it once and says what it assumed
-        raise ModelError(f"{path}: a {p.suffix.lower()} file, not a digitlens model: "
-                         f"import it first (digitlens import {path} --out model.npz)")
+        from digitlens.export.reader import assumptions, read_model
+        got = read_model(p)
+        for line in assumptions(got):  # said once; `import` with flags records the answer
+            say(line if line.startswith("note") else
+                f"{line}; to give it: digitlens import {path} --out model.npz --help")
+        return got.model
     return load_model(p)

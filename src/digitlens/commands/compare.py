@@ -9,8 +9,6 @@ from typing import Any
 
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.errors import bad_param
-from digitlens.export import IMPORT_SUFFIXES
-from digitlens.nn.mlp import MLP
 
 
 def register(sub: Any) -> None:
@@ -26,18 +24,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
-def load_any(path: str) -> MLP:
-    """A run folder or model file, or a network imported on the fly (.onnx, .json, .pt, .pth,
-    .safetensors: the same reader as ``digitlens.load``)."""
-    from digitlens.api import load_any_model
-    if Path(path).suffix.lower() in IMPORT_SUFFIXES and Path(path).is_file():
-        return load_any_model(Path(path))
-    return resolve_model(path)
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     from digitlens.analysis.compare import check_comparable, compare_models
-    a, b = load_any(args.run_a), load_any(args.run_b)
+    a, b = resolve_model(args.run_a), resolve_model(args.run_b)
     check_comparable(a, b)
     if args.out and Path(args.out).suffix.lower() != ".png":
         raise bad_param("out", "a .png file", args.out)

@@ -20,7 +20,7 @@ from digitlens.commands import (
     say,
 )
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
-from digitlens.export import STATE_DICT_SUFFIXES
+from digitlens.export import IMPORT_SUFFIXES, STATE_DICT_SUFFIXES
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import parse_neuron, spell
 
@@ -152,15 +152,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     kind = path.suffix.lower().lstrip(".")
     shape, classes = parse_shape(args.input_shape), parse_classes(args.classes)
-    if path.suffix.lower() in STATE_DICT_SUFFIXES:
-        from digitlens.export.state_dict import import_state_dict
-        got = import_state_dict(path, args.activation, args.output, classes, shape)
+    given = [f"--{k}" for k in ("activation", "output") if getattr(args, k)]
+    if given and path.suffix.lower() not in STATE_DICT_SUFFIXES:
+        raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, "
+                             f".pth, .safetensors); a {kind or 'json/onnx'} network says "
+                             "it itself")
+    if path.suffix.lower() in IMPORT_SUFFIXES:
+        from digitlens.export.reader import read_model
+        got = read_model(path, args.activation, args.output, classes, shape)
     else:
-        given = [f"--{k}" for k in ("activation", "output") if getattr(args, k)]
-        if given:
-            raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, "
-                                 f".pth, .safetensors); a {kind or 'json/onnx'} network says "
-                                 "it itself")
         got = import_network(path, kind, shape, classes)
     for note in got.notes:
         say(f"note: {note}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from digitlens.errors import ModelError, bad_param
 from digitlens.export import MAX_FILE_BYTES, STATE_DICT_SUFFIXES, check_architecture
+from digitlens.export.checkpoint import state_dict_of
 from digitlens.export.imported import PIXELS, Imported, Record, assemble, settle
 from digitlens.export.torch_file import load_torch_file
 from digitlens.safeload import finite_as, parse_json, read_bounded
@@ -141,8 +142,13 @@ def import_state_dict(path: str | Path, activation: str | None = None,
     if output is not None and output not in OUTPUTS:
         raise bad_param("output", f"one of {', '.join(OUTPUTS)}", output)
     data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
-    tensors = load_safetensors(data, name) if kind == "safetensors" else load_torch_file(data, name)
+    found: list[str] = []
+    if kind == "safetensors":
+        tensors = state_dict_of(load_safetensors(data, name), name, lambda _v: True, found)
+    else:
+        tensors = load_torch_file(data, name, found)
     layers, weights, biases, notes = layers_of(tensors, name)
+    notes = found + notes
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
     check_architecture(sizes, name)
     fmt = "safetensors" if kind == "safetensors" else "pytorch"

@@ -17,12 +17,13 @@ import io
 import pickle
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from digitlens.errors import ModelError
+from digitlens.export.checkpoint import state_dict_of
 from digitlens.safeload import MAX_PARAMS
 
 # storage types a state_dict of plain dtypes names; bfloat16 and the integer types are read so
@@ -168,20 +169,24 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, nam
     if info.file_size > limit:
         raise ModelError(f"{name}: member {info.filename[:80]!r} holds {info.file_size} bytes, "
                          f"more than the {limit} a state_dict needs")
-    with archive.open(info) as f:
-        return f.read(limit + 1)
+    try:
+        with archive.open(info) as f:
+            return f.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise ModelError(f"{name}: member {info.filename[:80]!r} cannot be read ({exc})") \
+            from None
 
 
-def load_torch_file(data: bytes, name: str) -> Mapping[str, Any]:
-    """The tensors of a ``torch.save`` zip file, by key, as float arrays (a ``{"state_dict":
-    ...}`` checkpoint is looked into); a clear ModelError for anything else."""
+def load_torch_file(data: bytes, name: str, notes: list[str] | None = None) -> dict[str, Any]:
+    """The tensors of a ``torch.save`` zip file, by key, as float arrays (a checkpoint dict is
+    looked into, ``notes`` says how); a clear ModelError for anything else."""
     if not data.startswith(b"PK"):
         raise ModelError(f"{name}: not a PyTorch zip file (torch.save since PyTorch 1.6 "
                          "writes a zip; re-save an older file with a recent torch.save)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = {i.filename: i for i in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ModelError(f"{name}: not a readable PyTorch zip file ({exc})") from None
     pickles = [n for n in infos if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(pickles) != 1:
@@ -237,24 +242,19 @@ def load_torch_file(data: bytes, name: str) -> Mapping[str, Any]:
         first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
         raise ModelError(f"{name}: not a readable PyTorch state_dict ({type(exc).__name__}: "
                          f"{first})") from None
-    return tensors_of(obj, name)
+    return tensors_of(obj, name, notes)
 
 
-def tensors_of(obj: object, name: str) -> dict[str, np.ndarray]:
-    """The mapping of names to float arrays a state_dict is, or one line saying what it is."""
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise ModelError(f"{name}: holds a {type(obj).__name__}, not a state_dict (a mapping "
-                         "of names to tensors; save model.state_dict())")
+def tensors_of(obj: object, name: str, notes: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The state_dict inside ``obj`` (``checkpoint.state_dict_of``) as float arrays, or one
+    line saying what it is; ``notes`` gets what was chosen."""
+    found = state_dict_of(obj, name, lambda v: isinstance(v, TorchTensor),
+                          [] if notes is None else notes)
     out: dict[str, np.ndarray] = {}
-    for key, value in obj.items():
-        if not isinstance(value, TorchTensor):
-            raise ModelError(f"{name}: entry {str(key)[:80]!r} is a {type(value).__name__}, "
-                             "not a tensor")
+    for key, value in found.items():
         if value.array is None:
-            raise ModelError(f"{name}: tensor {str(key)[:80]!r} holds torch.{value.dtype}; "
+            raise ModelError(f"{name}: tensor {key[:80]!r} holds torch.{value.dtype}; "
                              f"digitlens reads {', '.join(READABLE)} (save float32, e.g. "
                              "model.float())")
-        out[str(key)] = value.array
+        out[key] = value.array
     return out
