@@ -113,7 +113,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "print(f'z = {a.terms.sum():.4f} (Σ inputs × weights) + {a.bias:.4f} (bias) = "
                  "{a.z:.4f}')\nprint(f'sigmoid(z) = {a.value:.4f}')\n"
                  "t = dl.analysis.trace(run, image)\n"
-                 "abs(t.activations[1][0, 0] - a.value) < 1e-5"),
+                 "abs(t.activations[1][0] - a.value) < 1e-5"),
         ("code", "dl.predict(run, image)"),
         ("code", "from digitlens.export.xlsx import export_xlsx\n\n"
                  "export_xlsx(run.model, 'runs/nb-s4/s4.xlsx', image / 255, "
@@ -143,6 +143,17 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "dl.views.fingerprints(run, digit=2)"),
         ("code", "dl.views.composed(run)"),
         ("code", "dl.views.errors(run)"),
+        ("md", "Every question the command line asks, from Python, on the same loaded network: "
+               "the smallest change that makes it read a 3, each pixel's share of the answer, "
+               "what the output neuron for 3 likes most, and the hidden layers on a map. Each "
+               "answer is a dataclass of NumPy arrays that shows itself as a picture."),
+        ("code", "dl.nudge(run, index=0, target=3)"),
+        ("code", "a = dl.attribute(run, index=0)\nprint(repr(a))\na"),
+        ("code", "dl.dream(run, target=3, steps=100)"),
+        ("code", "dl.map(run)"),
+        ("md", "A state_dict saved with `torch.save(model.state_dict(), 'm.pt')` (or a "
+               "checkpoint dict holding one) loads the same way, and PyTorch is not needed to "
+               "read it: `dl.load('m.pt', activation='relu')`."),
     ],
 }
 

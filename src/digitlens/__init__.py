@@ -7,6 +7,7 @@ In Python or Jupyter::
     dl.views.fingerprints(run, digit=5)        # shows inline; .save("f.png")
     dl.predict(run, run.dataset.test_images[0]).digit
     dl.Explorer(run)                           # draw a digit (the ``notebook`` extra)
+    dl.nudge(run, index=0, target=3)           # and every question the CLI asks
 
 Everything is imported on first use, so ``import digitlens`` stays light.
 """
@@ -23,6 +24,9 @@ _LAZY = {
     "views": "digitlens.notebook.views", "analysis": "digitlens.analysis",
     "Explorer": "digitlens.notebook.explorer", "TrainingMonitor": "digitlens.notebook.monitor",
     "DigitlensError": "digitlens.errors",
+    "nudge": "digitlens.notebook.questions", "attribute": "digitlens.notebook.questions",
+    "dream": "digitlens.notebook.questions", "compare": "digitlens.notebook.questions",
+    "map": "digitlens.notebook.questions",
 }
 
 if TYPE_CHECKING:
@@ -37,6 +41,11 @@ if TYPE_CHECKING:
     from digitlens.notebook import views as views
     from digitlens.notebook.explorer import Explorer as Explorer
     from digitlens.notebook.monitor import TrainingMonitor as TrainingMonitor
+    from digitlens.notebook.questions import attribute as attribute
+    from digitlens.notebook.questions import compare as compare
+    from digitlens.notebook.questions import dream as dream
+    from digitlens.notebook.questions import map as map  # noqa: A004 - dl.map, as the CLI's
+    from digitlens.notebook.questions import nudge as nudge
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from digitlens.nn.mlp import MLP
 
 
+FORMAT_NAMES = {"onnx": "ONNX", "pytorch": "a PyTorch state_dict",
+                "safetensors": "safetensors", "json": "JSON"}
+
+
 class NotARunError(ModelError):
     """The path given to ``dl.load`` is neither a run folder nor a model file."""
 
@@ -62,8 +66,12 @@ class LoadedRun:
     def __repr__(self) -> str:
         acc = f", test accuracy {self.accuracy:.2%}" if self.accuracy is not None else ""
         kind = "run" if self.is_folder else "model"
-        return (f"<digitlens {kind} {self.path}: {'-'.join(map(str, self.model.sizes))}, "
-                f"{len(self.history)} epochs{acc}>")
+        source = self.model.meta.get("imported_from")
+        fmt = source.get("format") if isinstance(source, dict) else None
+        made = (f"imported from {FORMAT_NAMES.get(str(fmt), str(fmt))}" if fmt
+                else f"{len(self.history)} epochs")  # an import was not trained here
+        return f"<digitlens {kind} {self.path}: {'-'.join(map(str, self.model.sizes))}, " \
+               f"{made}{acc}>"
 
 
 def load_any_model(path: Path, activation: str | None = None, output: str | None = None,

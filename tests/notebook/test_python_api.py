@@ -138,7 +138,9 @@ def test_analysis_returns_dataclasses_of_arrays(run: dl.LoadedRun) -> None:
     assert isinstance(ev.confusion, np.ndarray) and ev.confusion.sum() == len(ds.test_labels)
     a = dl.analysis.arithmetic(run, layer=1, index=3, image=ds.test_images[0])
     t = dl.analysis.trace(run, ds.test_images[0])
-    assert a.value == pytest.approx(float(t.activations[2][0, 3]), abs=1e-5)
+    assert a.value == pytest.approx(float(t.activations[2][3]), abs=1e-5)
+    assert t.prediction == int(run.model.predict(run.model.as_input(ds.test_images[:1]))[0])
+    assert t.probabilities.shape == (10,) and t.zs[0].shape == (32,)  # one image, one answer
     assert a.z == pytest.approx(float(a.terms.sum() + a.bias))
     comp = dl.analysis.composed(run)
     np.testing.assert_allclose(comp.images[1].reshape(16, 784).T,

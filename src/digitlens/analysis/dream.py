@@ -132,3 +132,13 @@ def dream(model: MLP, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
     start_val = float(neuron_value(model, x0, layer, neuron)[0])
     act = float(neuron_value(model, x, layer, neuron)[0])
     return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, model.input_shape)
+
+
+def dream_of(model: MLP, train_images: np.ndarray, layer: int, neuron: int, seed: int = 0,
+             steps: int = STEPS) -> Dream:
+    """A neuron's dream as every surface asks for it: from the mean training digit, with the
+    best value any training digit gives it beside it."""
+    check_neuron(model, layer, neuron)
+    train = model.as_input(train_images)
+    best = train_maxima(model, train)[layer][neuron]
+    return dream(model, layer, neuron, train.mean(axis=0), seed, steps, float(best))

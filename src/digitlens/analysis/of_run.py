@@ -46,10 +46,32 @@ def class_fingerprints(run: RunLike) -> ClassFingerprints:
                               len(r.dataset.class_names))
 
 
-def trace(run: RunLike, image: Any) -> Trace:
-    """Every layer's z and activation for one image (the network's one forward pass)."""
+@dataclass
+class OneTrace:
+    """One image's forward pass, unbatched: ``zs[l]`` and ``activations[l + 1]`` are layer
+    l's pre-activations and activations as 1-D arrays (``activations[0]`` is the input),
+    ``prediction`` an int (a single input gives a single answer)."""
+
+    zs: list[np.ndarray]
+    activations: list[np.ndarray]
+    probabilities: np.ndarray
+    prediction: int
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.activations[-1]
+
+
+def trace(run: RunLike, image: Any) -> OneTrace:
+    """Every layer's z and activation for one image (the network's one forward pass).
+
+    >>> dl.analysis.trace(run, image).prediction      # doctest: +SKIP
+    7
+    """
     model = as_run(run).model
-    return model.trace(input_of(image, shape=model.input_shape)[0].reshape(1, -1))
+    t: Trace = model.trace(input_of(image, shape=model.input_shape)[0].reshape(1, -1))
+    return OneTrace([z[0] for z in t.zs], [a[0] for a in t.activations], t.probabilities[0],
+                    int(t.prediction[0]))
 
 
 def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:

@@ -8,11 +8,11 @@ hidden layer, the last layer the output; ``--class C`` is the output layer's neu
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from digitlens import numbering
 from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_model
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
@@ -58,6 +58,7 @@ def register(sub: Any) -> None:
                    "last layer's neuron)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="ascent steps (default 200)")
+    p.add_argument("--out", help="also draw the dream as a PNG")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_dream)
@@ -138,13 +139,20 @@ def cmd_dream(args: argparse.Namespace) -> int:
         raise bad_param("steps", "an int in 1..10000", args.steps)
     from digitlens.analysis.inspector import check_neuron
     check_neuron(model, layer, neuron)
+    if args.out is not None and Path(args.out).suffix.lower() != ".png":
+        raise bad_param("out", "a .png file", args.out)
     ds = load_data(args, model)
-    train = model.as_input(ds.train_images)
-    best = D.train_maxima(model, train)[layer][neuron]
-    d = D.dream(model, layer, neuron, train.mean(axis=0), args.seed,
-                args.steps or D.STEPS, float(best))
-    kind = (f"class {neuron}" if layer == model.n_layers - 1
-            else numbering.neuron_name(layer, neuron))
+    d = D.dream_of(model, ds.train_images, layer, neuron, args.seed, args.steps or D.STEPS)
+    from digitlens.render.views.ask import dream_title
+    kind = dream_title(model, layer, neuron)
+    best = d.max_train_activation or 0.0
     text = (f"{kind}: dream {d.activation:.3f} (from {d.start_activation:.3f} at the "
             f"mean digit; best training digit {best:.3f})")
-    return emit(args, d.to_dict(), text)
+    if d.activation < best:
+        text += "; below the best training digit: try --steps 1000 or another --seed"
+    result = d.to_dict()
+    if args.out is not None:
+        from digitlens.render.views.ask import dream_view
+        result["out"] = str(dream_view(d, kind).save(args.out))
+    return emit(args, result, text)
+

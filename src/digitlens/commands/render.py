@@ -45,7 +45,9 @@ def register(sub: Any) -> None:
                                         "umap"),
                    help="evidence: how deeper nets are read; nudge: deepfool or fgsm; map: "
                         "pca (default) or umap (the maps extra)")
-    p.add_argument("--target", help="nudge: the class to make it say (number or name)")
+    p.add_argument("--target", help="nudge: the class to make it say; dream: the class to "
+                   "dream of (number or name)")
+    p.add_argument("--neuron", type=int, help="dream: a neuron of --layer (0-based)")
     p.add_argument("--style", choices=("diverging", "grey"), help="weights colouring")
     p.add_argument("--layer", type=int, help="neurons, map: a hidden layer, counted from 0 "
                    "(docs/numbering.md; default: the last)")
@@ -54,8 +56,8 @@ def register(sub: Any) -> None:
     p.add_argument("--every", type=int, help="evolution: every k-th snapshot")
     p.add_argument("--epoch", type=int, help="evolution as a still: which epoch (default last)")
     p.add_argument("--fps", type=float, help="frames per second")
-    p.add_argument("--n", type=int, help="errors: gallery size; robustness: digits; neurons: "
-                   "fine-tuning images")
+    p.add_argument("--n", type=int, help="errors: gallery size; robustness: digits; dream: "
+                   "ascent steps; neurons: fine-tuning images")
     p.add_argument("--sweep", help="sweep: the sweep folder (render sweep --sweep DIR --x KEY)")
     p.add_argument("--x", help="sweep: the grid key along the x-axis (default: the first)")
     p.add_argument("--hue", help="sweep: the grid key that gets one line per value")
@@ -81,7 +83,7 @@ def register(sub: Any) -> None:
 
 
 OPTIONS = ("index", "digit", "frames", "mode", "method", "style", "layer", "compare", "every",
-           "epoch", "fps", "n", "target")
+           "epoch", "fps", "n", "target", "neuron")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -116,7 +118,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     ds = load_data(args, model)
     t0 = time.perf_counter()
     opts = {k: getattr(args, k) for k in OPTIONS}
-    view = build(args.view, args.run, ds, animated, **opts)
+    # a run folder is passed as itself (snapshots, map cache); a model file as the model it
+    # was read into, so an .onnx or .pt is read once, by the one reader
+    view = build(args.view, args.run if Path(args.run).is_dir() else model, ds, animated,
+                 **opts)
     if isinstance(view, Animation) and not animated:
         view.poster().save(out)
         frames = 1
@@ -138,7 +143,7 @@ def check_options(args: argparse.Namespace) -> None:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise bad_param(name, "an int >= 1", v)
-    for name in ("index", "epoch", "layer"):
+    for name in ("index", "epoch", "layer", "neuron"):
         v = getattr(args, name)
         if v is not None and v < 0:
             raise bad_param(name, "an int >= 0", v)

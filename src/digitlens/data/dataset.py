@@ -32,6 +32,12 @@ class Dataset:
     kind: str = "builtin"  # builtin (checksummed download), package, custom
     origin: dict[str, Any] = field(default_factory=dict)  # how to load it again (custom)
 
+    def __repr__(self) -> str:  # a summary, not pages of pixels
+        h, w = self.image_shape
+        return (f"<dataset {self.name}: {len(self.train_labels):,} train + "
+                f"{len(self.test_labels):,} test images of {h}×{w}, "
+                f"{len(self.class_names)} classes, from {self.source}>")
+
     @property
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of every image."""

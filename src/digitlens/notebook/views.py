@@ -21,7 +21,9 @@ View = Picture | Animation
 def _build(name: str, run: RunLike, animated: bool = False, **opt: Any) -> View:
     from digitlens.render.views import build
     r = as_run(run)
-    source: Any = r.path if name in ("evolution", "map") else r.model
+    # a run folder's snapshots (evolution) and map cache; any other model as it was loaded
+    # (an .onnx or .pt file is read once, by dl.load, never again by path)
+    source: Any = r.path if name in ("evolution", "map") and r.is_folder else r.model
     return build(name, source, r.dataset, animated, **opt)
 
 

@@ -46,10 +46,18 @@ def to_rgb(fig: Any) -> np.ndarray:
 
 
 def percent_axis(ax: Any) -> None:
-    """Percent ticks, with a decimal when the axis spans less than 5 points."""
-    from matplotlib.ticker import PercentFormatter
+    """Percent ticks at round steps (0.1, 0.2, 0.5, 1, 2, 5, 10, 20 or 25 points, at most 8
+    ticks), each labelled with as many decimals as its step needs, so every label is exactly
+    the value at its tick (never 2.5-point steps printed as whole percents)."""
+    from matplotlib.ticker import MultipleLocator, PercentFormatter
     lo, hi = ax.get_ylim()
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1 if hi - lo < 0.05 else 0))
+    span = abs(hi - lo) * 100
+    step = next((s for s in PERCENT_STEPS if span / s <= 8), PERCENT_STEPS[-1])
+    ax.yaxis.set_major_locator(MultipleLocator(step / 100))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if step >= 1 else 1))
+
+
+PERCENT_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 25)
 
 
 def accuracy_curve(history: list[dict[str, Any]], width: int = 760, height: int = 300

@@ -39,6 +39,10 @@ class Picture:
         """(width, height) in pixels."""
         return int(self.pixels.shape[1]), int(self.pixels.shape[0])
 
+    def __repr__(self) -> str:  # what it shows, not its pixels (Jupyter shows the PNG)
+        w, h = self.size
+        return f"<picture {self.name} {w}×{h}: {self.caption[:120]}>"
+
     def rgb(self) -> np.ndarray:
         return C.to_rgb(self.pixels) if self.pixels.ndim == 2 else self.pixels
 

@@ -47,6 +47,8 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
              "top two classes", False),
     ViewInfo("nudge", "-", "the smallest change that flips a test digit (--method deepfool|fgsm, "
              "--target C): original, nudged, the change in red/blue, both predictions", False),
+    ViewInfo("dream", "-", "the input a class or neuron likes most, beside the best training "
+             "digit's value (--target C, or --layer L --neuron N)", False),
     ViewInfo("robustness", "S3", "accuracy when digits are moved or resized, as drawn vs after "
              "MNIST preprocessing", False),
 ]}
@@ -144,6 +146,8 @@ def build(name: str, run: str | Path | Run | MLP, ds: Dataset, animated: bool = 
     if name == "errors":
         from digitlens.render.views.confusion import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
+    if name == "dream":
+        return dream_of_view(model, ds, o)
     if name == "nudge":
         from digitlens.analysis.nudge import nudge
         from digitlens.render.views.ask import nudge_view
@@ -175,6 +179,23 @@ def map_of(run: str | Run | MLP, model: MLP, ds: Dataset, o: dict[str, Any]) -> 
     cache = path / "maps" if path is not None and path.is_dir() else None
     maps = hidden_maps(model, ds.test_images, ds.test_labels, layers, method, cache)
     return map_view(maps, ds.test_labels, list(ds.class_names))
+
+
+def dream_of_view(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+    """``--target C`` (an output class) or ``--layer L --neuron N`` (any neuron)."""
+    from digitlens.analysis.dream import STEPS, dream_of
+    from digitlens.render.views.ask import dream_title, dream_view
+    if "target" in o:
+        if "neuron" in o:
+            raise bad_param("target", "a class, or --layer L --neuron N instead, not both",
+                            o["target"])
+        layer, neuron = model.n_layers - 1, int(o["target"])
+    elif "layer" in o and "neuron" in o:
+        layer, neuron = int(o["layer"]), int(o["neuron"])
+    else:
+        raise bad_param("target", "a class (--target C), or --layer L --neuron N", None)
+    d = dream_of(model, ds.train_images, layer, neuron, 0, o.get("n", STEPS))
+    return dream_view(d, dream_title(model, layer, neuron))
 
 
 def compare_of(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitlens import numbering
 from digitlens.analysis.dream import Dream
+from digitlens.analysis.integrated import Attribution
 from digitlens.analysis.nudge import Nudge
+from digitlens.nn.mlp import MLP
 from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, labelled_row, scale_for, weight_tiles
 from digitlens.render.image import Picture
@@ -81,3 +84,44 @@ def dreams_view(dreams: list[Dream], composed: np.ndarray, labels: list[str],
     return Picture(pad(body, 8), f"dreams-{title}", caption,
                    {"activations": [d.activation for d in dreams],
                     "max_train": [d.max_train_activation for d in dreams]})
+
+
+def attribution_view(a: Attribution, x: np.ndarray, shape: tuple[int, int],
+                     names: list[str]) -> Picture:
+    """The input beside each pixel's share of the class score (red raises it, blue lowers it)."""
+    vmax = max(float(np.abs(a.attributions).max()), 1e-9)
+    tiles = np.stack([digit_tile(x, SCALE, shape),
+                      upscale(C.diverging(a.attributions.reshape(shape), vmax),
+                              scale_for(shape, SCALE))])
+    heads = ["input", f"pixels for / against {names[a.target]}"]
+    body = labelled_row(tiles, heads, size=13, bold=True)
+    bar = colorbar("div", (f"−{vmax:.2g}", "0", f"+{vmax:.2g}"), "red raises, blue lowers", 150)
+    caption = (f"{a.method}: how much each pixel adds to the score of {names[a.target]} "
+               f"({a.score:.2f}) compared with a {a.baseline} image ({a.baseline_score:.2f}); "
+               f"the shares add up to the difference within {a.completeness_error:.1%}.")
+    return Picture(stack([body, pad(bar, 4)], gap=6), "attribution", caption,
+                   {"target": a.target, "score": a.score, "method": a.method})
+
+
+def dream_view(d: Dream, title: str) -> Picture:
+    """One dream, stretched black..white, with what it reaches beside the best training digit."""
+    tile = upscale(C.grey_minmax(d.image.reshape(1, *d.shape)), scale_for(d.shape, SCALE))
+    best = (f"best training digit {d.max_train_activation:.3g}"
+            if d.max_train_activation is not None else "")
+    body = labelled_row(tile, [f"{title}: {d.activation:.3g}"], size=13, bold=True)
+    below = labelled_row(np.zeros((1, 0, tile.shape[2]), np.uint8), [best], size=12)
+    caption = (f"The input {title} likes most, found by gradient ascent from the mean digit "
+               f"(pixels kept in 0..1, smoothed): it reaches {d.activation:.3g}"
+               + (f", against {d.max_train_activation:.3g} for the best training digit."
+                  if d.max_train_activation is not None else "."))
+    if d.max_train_activation is not None and d.activation < d.max_train_activation:
+        caption += (" It stays below the best training digit: try more steps (steps=1000) "
+                    "or another seed.")
+    return Picture(stack([body, below], gap=4), f"dream-{title}", caption,
+                   {"layer": d.layer, "neuron": d.neuron, "activation": d.activation})
+
+
+def dream_title(model: MLP, layer: int, neuron: int) -> str:
+    """'class 3' for an output neuron (by its name), 'neuron 0:5' for a hidden one."""
+    return (f"class {model.class_names[neuron]}" if layer == model.n_layers - 1
+            else f"neuron {numbering.neuron_name(layer, neuron)}")

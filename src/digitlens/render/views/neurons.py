@@ -113,6 +113,7 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
     rgb[rgb_top.shape[0] + 16:, : chart.shape[1]] = chart
     verdict = {0: "", 1: " It is redundant, as S3 suspected from the pale tiles."}.get(
         rep.redundant, " They are redundant, as S3 suspected from the pale tiles.")
-    if model.input_shape != (28, 28):  # S3's story is about MNIST's nets
+    if model.input_shape != (28, 28) or model.meta.get("imported_from"):
+        # S3's story is about MNIST nets trained here; an import's tiles were not S3's
         verdict = verdict.split(",")[0] + "." if verdict else ""
     return Picture(rgb, "neurons", redundancy_sentence(rep) + verdict, rep.to_dict())
