@@ -56,6 +56,15 @@ def train_args(runs: Path, run: tuple[str, str, list[str], str], epochs: int | N
             *flags, *data]
 
 
+def last_line(log: Path) -> str:
+    """Where a background run has got to: the last line its training printed."""
+    try:
+        lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return "starting"
+    return lines[-1].strip()[:100] if lines else "starting"
+
+
 def port_free(port: int) -> bool:
     """Whether the explorer could listen on ``port``: asked first, not after minutes of training."""
     with socket.socket() as s:
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in RUNS[1:]:
         print(f"-- {run[3]}", flush=True)
         step(run[0], train_args(runs, run, a.epochs, data), times)
+        print(f"   {first[3]}, in the background: {last_line(log)}", flush=True)
     watch.join()
     if side.returncode:
         print(log.read_text()[-2000:], file=sys.stderr)

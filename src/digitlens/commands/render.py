@@ -180,6 +180,4 @@ def cmd_report(args: argparse.Namespace) -> int:
     if info["skipped"]:
         return emit(args, info, f"{info['index']} is up to date: {info['reason']} "
                                 "(drop --if-changed to rebuild it)")
-    for name, sec in info["sections"].items():
-        say(f"  section {name}: {sec:.1f} s")
     return emit(args, info, f"wrote {info['index']} ({info['seconds']:.1f} s)")

@@ -119,7 +119,6 @@ class ReportPage:
         view.save(self.folder / name)
         self.files.append(name)
         self.timings[name] = round(time.perf_counter() - t, 2)
-        self.log(f"  {name}")
         return name
 
     def figure(self, view: Picture | Animation, name: str, caption: str = "",
@@ -225,6 +224,8 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
         seconds[sec.anchor] = round(time.perf_counter() - t, 2)
         if not body:
             continue
+        log(f"  {len(sections) + 1}. {sec.title}: drawn from {s.label} "
+            f"({seconds[sec.anchor]:.1f} s)")
         used.setdefault(str(s.run.path), []).append(sec.title)
         if gallery:
             body = drawn_from(s) + body

@@ -46,13 +46,17 @@ def twin_comparison(w: Any, few: MLP, many: MLP, ds: Dataset) -> str:
     return w.figure(view, "compare-few-many.png")
 
 
-def monitor_figure(w: Any, history: list[dict[str, Any]]) -> str:
+def monitor_figure(w: Any, history: list[dict[str, Any]], model: MLP) -> str:
     """Dead, dim and near-duplicate neurons per epoch, when the run recorded them."""
     counts = history_counts(history)
     if counts is None:
         return ""
     pic = Picture(neuron_history_chart(counts), "neurons-history")
-    return w.figure(pic, "neurons-history.png",
-                    history_sentence(counts) + " Solid lines are dead neurons: with a learning "
-                    "rate that is too high, ReLU neurons die early and these lines climb and "
-                    "stay up.")
+    if "relu" in model.activations[:-1]:
+        why = ("Solid lines are dead neurons: with a learning rate that is too high, ReLU "
+               "neurons die early and these lines climb and stay up.")
+    else:  # a sigmoid or tanh neuron never outputs exactly 0: "dead" means it stopped moving
+        why = ("Solid lines are dead neurons: in this net's "
+               f"{model.activations[0]} layers a neuron is dead when it gives nearly the same "
+               "value for every digit, so it tells the next layer nothing.")
+    return w.figure(pic, "neurons-history.png", f"{history_sentence(counts)} {why}")

@@ -71,7 +71,7 @@ def training(s: Subject, p: ReportPage) -> str:
     video = "evolution." + ("mp4" if ffmpeg_exe() else "gif")
     anim = evolution(s.run, 1, None, (s.x, s.y), s.names, story_epochs(epochs))
     body += p.figure(anim, video, alt=f"Video: the {s.label} net's weights epoch by epoch")
-    return body + monitor_figure(p, s.history)
+    return body + monitor_figure(p, s.history, s.model)
 
 
 def fingerprints(s: Subject, p: ReportPage) -> str:

@@ -34,7 +34,7 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
     lines = [(f"reads {names[nudge.source]} ({p0[nudge.source]:.0%})", "text"),
              (f"reads {names[nudge.to]} ({nudge.probabilities[nudge.to]:.0%})",
               "wrong" if nudge.flipped else "text"),
-             (f"L2 {nudge.l2:.2f} · largest {nudge.linf:.2f}", "text")]
+             (f"L2 {nudge.l2:.2g} · largest {nudge.linf:.2g}", "text")]
     for i, (tile, head, (line, colour)) in enumerate(zip(tiles, heads, lines, strict=True)):
         x = 10 + i * (side + gap)
         cv.text(4, x, head, 12, True)
@@ -42,17 +42,22 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
         cv.paste(24, x, tile)
         cv.text(side + 32, x, line, 13, True, colour)
     x2 = 10 + 2 * (side + gap)
-    cv.text(side + 52, x2, f"{nudge.changed_pixels} pixels changed", 11,
-            colour="muted")
+    changed = (f"{nudge.changed_pixels} pixels changed" if nudge.changed_pixels else
+               "no pixel changed by a grey level")
+    cv.text(side + 52, x2, changed, 12, colour="muted")
     if label is not None:
         cv.text(side + 52, 10, f"true {names[label]}", 11, colour="muted")
-    cv.paste(side + 76, x2 - 30, colorbar("div", (f"−{vmax:.2f}", "0", f"+{vmax:.2f}"),
+    cv.paste(side + 76, x2 - 30, colorbar("div", (f"−{vmax:.2g}", "0", f"+{vmax:.2g}"),
                                           "pixel change", 150))
     want = (f"asked for {names[nudge.target]}" if nudge.target is not None
             else "the nearest other class")
     caption = (f"The smallest change ({nudge.method}, {want}) that makes the network read "
                f"{names[nudge.to]} instead of {names[nudge.source]}: an L2 distance of "
-               f"{nudge.l2:.2f} in pixel units (0..1), barely visible to a person.")
+               f"{nudge.l2:.2g} in pixel units (0..1), barely visible to a person.")
+    if not nudge.changed_pixels:  # the digit sat on the border between the two answers
+        caption += (f" This digit was already on the edge ({names[nudge.source]} "
+                    f"{p0[nudge.source]:.0%}, {names[nudge.to]} {p0[nudge.to]:.0%}): no pixel "
+                    "had to change by even one grey level.")
     return Picture(cv.idx, "nudge", caption,
                    {"from": nudge.source, "to": nudge.to, "l2": nudge.l2, "linf": nudge.linf,
                     "changed_pixels": nudge.changed_pixels, "method": nudge.method})
