@@ -168,14 +168,14 @@ def summary_of(data: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from digitlens.render.report import build_report
-    model = resolve_model(args.run[0])
-    for run in args.run[1:]:
-        resolve_model(run)
+    models = {run: resolve_model(run) for run in args.run}  # files read once, here
+    model = models[args.run[0]]
     ds = load_data(args, model)
     t0 = time.perf_counter()
     info = build_report(args.run, args.out, ds, compare=args.compare,
                         train_twin_run=not args.no_compare and args.compare is None, log=say,
-                        force=not args.if_changed, sweep=args.sweep)
+                        force=not args.if_changed, sweep=args.sweep,
+                        models={r: m for r, m in models.items() if Path(r).is_file()})
     info["seconds"] = round(time.perf_counter() - t0, 2)
     if info["skipped"]:
         return emit(args, info, f"{info['index']} is up to date: {info['reason']} "

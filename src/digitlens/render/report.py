@@ -55,18 +55,25 @@ class Subject:
     names: list[str]
 
     @classmethod
-    def load(cls, path: str | Path, ds: Dataset) -> Subject:
+    def load(cls, path: str | Path, ds: Dataset, model: MLP | None = None) -> Subject:
+        """A run folder, or a model file (``model``: as the caller's reader read it, e.g. an
+        .onnx): a file has no history, config or snapshots, so the sections that tell the
+        training story say they are left out."""
         run = Run(path)
-        if not is_run(run.path):
-            if run.path.is_file():  # the report tells a training story: it needs the run
-                raise ModelError(f"{run.path}: a model file; the report needs a run folder "
-                                 "(its history and snapshots): draw a model file's views with "
-                                 "digitlens render VIEW --run FILE")
-            raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE})")
-        model = run.model()
         x, y = ds.test_images, ds.test_labels
+        if run.path.is_file():
+            model = model if model is not None else load_model(run.path)
+            return cls(run, model, None, [], evaluate_model(model, x, y), x, y,
+                       list(ds.class_names))
+        if not is_run(run.path):
+            raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE}) or a model file")
+        model = run.model()
         return cls(run, model, run.config(), run.history(), evaluate_model(model, x, y), x, y,
                    list(ds.class_names))
+
+    @property
+    def is_file(self) -> bool:
+        return self.run.path.is_file()
 
     @property
     def preset(self) -> str:
@@ -174,7 +181,8 @@ def stamp_of(runs: Sequence[str | Path], ds: Dataset, options: dict[str, Any]) -
     code = sorted(Path(digitlens.__file__).parent.rglob("*.py"))
     return {"code": digitlens.__version__ + ":" + digest(code), "dataset": ds.name,
             "n_test": int(len(ds.test_labels)), "options": options,
-            "runs": {str(r): digest([Path(r) / MODEL_FILE, Path(r) / HISTORY_FILE])
+            "runs": {str(r): digest([Path(r)] if Path(r).is_file() else
+                                    [Path(r) / MODEL_FILE, Path(r) / HISTORY_FILE])
                      for r in runs}}
 
 
@@ -190,10 +198,12 @@ def up_to_date(folder: Path, stamp: dict[str, Any]) -> bool:
 def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, ds: Dataset,
                  compare: str | None = None, train_twin_run: bool = True,
                  log: Log = lambda _s: None, robustness_n: int = 300,
-                 force: bool = True, sweep: str | Path | None = None) -> dict[str, Any]:
+                 force: bool = True, sweep: str | Path | None = None,
+                 models: dict[str, MLP] | None = None) -> dict[str, Any]:
     """Write ``out/index.html`` and its images for one run folder or several (and a section
     for the sweep folder ``sweep``). With ``force=False`` an unchanged report (same runs,
-    sweep results, code, data and options) is left as is."""
+    sweep results, code, data and options) is left as is. ``models``: model files already
+    read (by path), so another tool's file is read once, by the caller's reader."""
     runs = [run_path] if isinstance(run_path, str | Path) else list(run_path)
     folder = Path(out)
     results = Path(sweep) / "results.json" if sweep is not None else None
@@ -204,7 +214,7 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
     if not force and up_to_date(folder, stamp):
         return {"index": str(folder / "index.html"), "skipped": True,
                 "reason": "the runs, the code and the options did not change since it was made"}
-    everyone = [Subject.load(r, ds) for r in runs]
+    everyone = [Subject.load(r, ds, (models or {}).get(str(r))) for r in runs]
     twins = [s for s in everyone if s.is_twin()] if len(everyone) > 1 else []
     subjects = [s for s in everyone if s not in twins] or everyone
     make_folder(folder)
@@ -252,7 +262,8 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
                 f"(the S0–S4 tags), all on the {label} test set.")
     else:
         meta = {"model": main.model.describe(), "accuracy": main.accuracy,
-                "n_test": int(len(main.y)), "epochs": len(main.history), "dataset": ds.name,
+                "n_test": int(len(main.y)),
+                "epochs": None if main.is_file else len(main.history), "dataset": ds.name,
                 "params": int(main.model.params.size)}
         title = f"How a {main.label} network reads {subject}"
         header = (settings_table(main.config.to_dict() if main.config else {}, meta)
@@ -284,7 +295,8 @@ def drawn_from(s: Subject) -> str:
     preset = f", preset {s.preset}" if s.preset != "custom" else ""
     return (f"<p class='drawn'>Drawn from <code>{html.escape(str(s.run.path))}</code>: the "
             f"{html.escape(s.model.describe())} net{html.escape(preset)}, "
-            f"{count(len(s.history), 'epoch')}, <b>{s.accuracy:.2%}</b> test accuracy.</p>")
+            f"{'a model file' if s.is_file else count(len(s.history), 'epoch')}, "
+            f"<b>{s.accuracy:.2%}</b> test accuracy.</p>")
 
 
 def models_table(subjects: list[Subject], used: dict[str, list[str]]) -> str:

@@ -99,9 +99,10 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
              "</span>" for k in keys if k in config and config[k] is not None]
     items.append(f"<span>parameters: <b>{meta['params']:,}</b></span>")
     items.append(f"<span>dataset: <b>{html.escape(str(meta['dataset']))}</b></span>")
+    trained = (f"after {count(meta['epochs'], 'epoch')}" if meta["epochs"] is not None
+               else "by a network read from a model file")  # no history: not "0 epochs"
     return (f'<p><span class="big">{meta["accuracy"]:.2%}</span> of '
-            f"{count(meta['n_test'], 'test digit')} recognised after "
-            f"{count(meta['epochs'], 'epoch')}.</p>"
+            f"{count(meta['n_test'], 'test digit')} recognised {trained}.</p>"
             f'<div class="settings">{"".join(items)}</div>')
 
 

@@ -57,6 +57,11 @@ def count_word(n: int) -> str:
 
 
 def training(s: Subject, p: ReportPage) -> str:
+    if s.is_file:  # a model file keeps no history or snapshots
+        return ("<p class='left-out'>Left out: this section shows training epoch by epoch, "
+                f"and <code>{html.escape(s.run.path.name)}</code> is a model file without "
+                "its run's history and snapshots. A run folder made by "
+                "<code>digitlens train</code> has them.</p>")
     body = ""
     if s.history:
         body = p.figure(Picture(charts.accuracy_curve(s.history), "accuracy"),
