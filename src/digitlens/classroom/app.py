@@ -164,6 +164,7 @@ class Api:
     async def status(self, _request: Request) -> Response:
         return ok({"run": self.lesson.run, **self.lesson.settings(),
                    "limits": {"drawings_per_second": self.lesson.limits.device_rate,
+                              "address_drawings_per_second": self.lesson.limits.address_rate,
                               "side": [MIN_SIDE, MAX_SIDE], "body_bytes": MAX_BODY}})
 
     async def network(self, _request: Request) -> Response:

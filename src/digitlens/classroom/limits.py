@@ -15,8 +15,8 @@ and a cap on submissions in flight, so many addresses cannot stop it answering t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from time import monotonic
 
 from digitlens.errors import DigitlensError
 
@@ -47,14 +47,14 @@ class Bucket:
     rate: float
     burst: float
     tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float = field(default_factory=monotonic)
 
     def __post_init__(self) -> None:
         self.tokens = self.burst
 
     def ready(self, now: float) -> bool:
         """Refill to ``now``; whether one token is there (nothing is taken)."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = now
         return self.tokens >= 1.0
 
@@ -91,7 +91,7 @@ class Limits:
         self.addresses: dict[str, Address] = {}
 
     def enter(self, device: str, address: str = "") -> None:
-        now = time.monotonic()
+        now = monotonic()
         if self.in_flight >= self.max_in_flight or not self.overall.take(now):
             raise Busy("the class server is busy; try again in a moment")
         where = self.address(address, now)
