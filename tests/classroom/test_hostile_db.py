@@ -5,6 +5,7 @@ migration, no stamp, no side file); export reads a file it cannot write."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -129,7 +130,6 @@ def test_a_damaged_wal_database_gets_no_side_files(case: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("damage", ["not sqlite", "truncated", "a folder", "a fifo"])
 def test_a_file_that_is_no_database_is_refused_untouched(damage: str, tmp_path: Path) -> None:
-    import os
     db = tmp_path / "class.sqlite"
     if damage == "not sqlite":
         db.write_bytes(b"SQLite format 2\x00" + bytes(range(256)) * 40)
@@ -190,8 +190,6 @@ def test_a_truncated_shm_stops_the_server_in_one_line(trained_run: Path, tmp_pat
     """Another program truncates the -shm SQLite maps while the lesson runs: the next write
     is a SIGBUS, which the supervising parent turns into one line and status 1; nothing
     acknowledged is lost and the server starts again on the same file."""
-    import os
-
     import httpx
 
     from .conftest import Classroom, submit
@@ -235,3 +233,28 @@ def test_an_immutable_shm_is_refused_before_the_server_starts(trained_run: Path,
         subprocess.run(["chattr", "-i", f"{db}-shm"], check=False)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert "class.sqlite-shm: cannot be written" in proc.stderr
+
+
+def test_a_row_changed_while_the_lesson_runs_is_a_503_not_a_500(tmp_path: Path) -> None:
+    from digitlens.classroom.store import Unavailable
+    s = Store(tmp_path / "class.sqlite")
+    try:
+        for i in range(3):
+            s.add(make(i, i)).result(5)
+        other = sqlite3.connect(tmp_path / "class.sqlite", isolation_level=None)
+        other.execute("UPDATE drawings SET confidence = 'high' WHERE id = 2")
+        other.close()
+        with pytest.raises(Unavailable, match="drawing 2 was changed by another program"):
+            s.dashboard(400, 24, 0.6, 8)
+        assert s.remove(2) is None and s.remove(1) is not None
+    finally:
+        s.close()
+
+
+def test_class_databases_fuzz() -> None:
+    import fuzzing_lessons
+    scale = float(os.environ.get("DIGITLENS_FUZZ_SCALE", "1"))
+    tally = fuzzing_lessons.class_db_cases(max(1, int(300 * scale)), seed=22)
+    print(tally.line())
+    assert tally.bad() == 0, "\n".join([tally.line(), *tally.failures])
+    assert tally.counts["clean"] > 0 and tally.counts["ok"] > 0

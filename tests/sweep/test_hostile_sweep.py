@@ -282,3 +282,22 @@ def test_a_point_with_a_long_name_trains_into_a_short_folder(tmp_path: Path) -> 
     assert point["status"] == "done" and len(point["point"]) <= G.MAX_NAME
     assert (out / point["point"] / "model.npz").is_file()
     assert T.read_results(out)["points"][0]["status"] == "done"
+
+
+def test_sweep_tables_fuzz(tmp_path: Path) -> None:
+    import fuzzing_lessons
+    folder = fake_sweep(tmp_path / "runs" / "grid")
+    scale = float(os.environ.get("DIGITLENS_FUZZ_SCALE", "1"))
+    tally = fuzzing_lessons.sweep_table_cases(max(1, int(800 * scale)), 23, folder)
+    print(tally.line())
+    assert tally.bad() == 0, "\n".join([tally.line(), *tally.failures])
+    assert tally.counts["clean"] > 0 and tally.counts["ok"] > 0
+
+
+def test_a_manifest_point_name_is_never_a_path(tmp_path: Path) -> None:
+    folder = fake_sweep(tmp_path / "grid")
+    m = json.loads((folder / "sweep.json").read_text())
+    m["points"][0]["name"] = "../../outside"
+    (folder / "sweep.json").write_text(json.dumps(m))
+    with pytest.raises(ModelError, match="not the name its settings make"):
+        T.read_manifest(folder)

@@ -74,6 +74,10 @@ ROW_CHECKS = {
 }
 
 
+# one SQL expression true for a row the server wrote (NULL counts as false)
+ROW_OK = " AND ".join(f"coalesce(({sql}), 0)" for sql in ROW_CHECKS.values())
+
+
 def squeeze(sql: str) -> str:
     return " ".join(sql.split())
 
@@ -178,9 +182,8 @@ def check_rows(con: sqlite3.Connection, path: Path) -> None:
     """Every drawing at once in SQL: the first that fails names its id and field."""
     tests = list(ROW_CHECKS.items())
     passes = ", ".join(f"coalesce(({sql}), 0)" for _, sql in tests)
-    every = " AND ".join(f"coalesce(({sql}), 0)" for _, sql in tests)
     bad = con.execute(f"SELECT id, {passes} FROM drawings "  # noqa: S608 - constants only
-                      f"WHERE NOT ({every}) LIMIT 1").fetchone()
+                      f"WHERE NOT ({ROW_OK}) LIMIT 1").fetchone()
     if bad is not None:
         column = next(name for (name, _), ok in zip(tests, bad[1:], strict=True) if not ok)
         value = con.execute(f"SELECT {column} FROM drawings WHERE rowid = ?",  # noqa: S608

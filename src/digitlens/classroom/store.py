@@ -31,6 +31,7 @@ import numpy as np
 
 from digitlens.classroom.schema import (
     COLUMNS,
+    ROW_OK,
     SCHEMA,
     SCHEMA_VERSION,
     check,
@@ -234,9 +235,9 @@ class Store:
         with self.db_lock:
             try:
                 row = self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM drawings "  # noqa: S608
-                                       "WHERE id = ? AND removed = 0",
+                                       f"WHERE id = ? AND removed = 0 AND {ROW_OK}",
                                        (drawing_id,)).fetchone()
-                if row is None:
+                if row is None:  # unknown, removed, or changed by another program
                     return None
                 self.con.execute("UPDATE drawings SET removed = 1 WHERE id = ?", (drawing_id,))
             except sqlite3.Error as exc:
@@ -258,15 +259,23 @@ class Store:
     def select(self, where: str = "", params: tuple[Any, ...] = (),
                limit: int | None = None) -> list[Drawing]:
         """Drawings not removed matching ``where`` (SQL of this module, never of a client),
-        newest first, at most ``limit``."""
-        sql = (f"SELECT {', '.join(COLUMNS)} FROM drawings WHERE removed = 0 "  # noqa: S608
-               f"{'AND ' + where if where else ''} ORDER BY id DESC"
+        newest first, at most ``limit``. Each row is checked again as it is read (another
+        program may change the file while the lesson runs): a changed one is a 503 naming
+        it, never a drawing of the wrong types."""
+        sql = (f"SELECT {', '.join(COLUMNS)}, {ROW_OK} FROM drawings "  # noqa: S608
+               f"WHERE removed = 0 {'AND ' + where if where else ''} ORDER BY id DESC"
                f"{' LIMIT ' + str(int(limit)) if limit is not None else ''}")
         try:
             with self.read_lock:
-                return [from_row(r) for r in self.reader.execute(sql, params)]
+                rows = self.reader.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise Unavailable(f"the class database cannot be read now ({exc})") from None
+        bad = next((r[0] for r in rows if not r[-1]), None)
+        if bad is not None:
+            raise Unavailable(f"{self.path}: drawing {bad} was changed by another program and "
+                              "is not one digitlens wrote; stop that program, and restart the "
+                              "server to check the whole file")
+        return [from_row(r[:-1]) for r in rows]
 
     def dashboard(self, recent: int, hard: int, sure: float, per_digit: int) -> list[Drawing]:
         """What the teacher's screen starts from: the newest ``recent``, the ``hard`` newest

@@ -29,7 +29,8 @@ POINT_SCHEMA = {REQUIRED: ("name", "settings", "seed"), "name": str, "settings":
                 "seed": int}
 MANIFEST_SCHEMA = {REQUIRED: ("kind", "points", "base"), "kind": (KIND,), "version": (1,),
                    "preset": str, "base": dict, "grids": [str], "points": [POINT_SCHEMA]}
-ROW_SCHEMA = {REQUIRED: ("point", "settings", "seed", "status"), "point": str,
+ROW_SCHEMA = {REQUIRED: ("point", "settings", "seed", "status", "error", "test_accuracy",
+                        "best_test_accuracy", "epochs"), "point": str,
               "settings": dict, "seed": int, "status": ("done", "failed", "pending"),
               "error": Maybe(str), "test_accuracy": Maybe(float),
               "best_test_accuracy": Maybe(float), "best_epoch": Maybe(int), "epochs": int,
@@ -50,7 +51,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     p = folder / "sweep.json"
     if not os.path.lexists(p):
         return None
-    return read_table(p, MANIFEST_SCHEMA, "sweep manifest")
+    m = read_table(p, MANIFEST_SCHEMA, "sweep manifest")
+    for point in m["points"]:  # a name is made from its settings: never a path of its own
+        if point["name"] != Point(point["settings"], point["seed"]).name:
+            raise ModelError(f"{p}: point {point['name'][:80]!r} is not the name its settings "
+                             "make; the manifest was changed")
+    return m
 
 
 def read_table(p: Path, schema: Any, what: str) -> dict[str, Any]:
