@@ -166,3 +166,13 @@ def test_a_flood_of_fresh_device_ids_is_refused_by_the_server(trained_run: Path,
                            str(trained_run), "--db", str(db), "--phones-per-address", "0"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "'phones_per_address'" in proc.stderr
+
+
+def test_one_address_flooding_leaves_the_shared_budget_to_the_others(clock: Clock) -> None:
+    """Refusals charge nothing: a flood of 429s from one address (20,000 a second) does not
+    spend the server-wide 400 a second that every address shares."""
+    lim = Limits()
+    for i in range(20_000):
+        clock.now += 0.00005
+        accepted(lim, f"fresh-{i:06d}", "10.0.0.66")
+    assert all(accepted(lim, f"phone-{k:02d}", "10.0.0.1") for k in range(40))

@@ -92,11 +92,12 @@ class Limits:
 
     def enter(self, device: str, address: str = "") -> None:
         now = monotonic()
-        if self.in_flight >= self.max_in_flight or not self.overall.take(now):
+        if self.in_flight >= self.max_in_flight:
             raise Busy("the class server is busy; try again in a moment")
         where = self.address(address, now)
         bucket = self.devices.get(device)
-        # every bucket is checked before any is charged: a refused drawing costs nothing
+        # The cheap refusals come first and charge nothing: a refused drawing costs no token,
+        # and one address's flood of 429s never spends the budget all addresses share.
         if bucket is None and not where.new_devices.ready(now):
             raise TooMany(f"too many new devices from this address (at most "
                           f"{self.new_device_burst:g} at once, then {self.phones:g} a "
@@ -105,17 +106,19 @@ class Limits:
             raise TooMany(f"too many drawings from this address: at most "
                           f"{self.address_rate:g} a second for a class of {self.phones:g} "
                           "phones; the teacher can allow more with --phones-per-address")
-        if bucket is None:
-            if len(self.devices) >= MAX_DEVICES:
-                self.devices = self.pruned(self.devices, now)
-                if len(self.devices) >= MAX_DEVICES:  # all active: refuse rather than grow
-                    raise Busy("the class server tracks too many devices; try again in a "
-                               "moment")
-            where.new_devices.take(now)
-            bucket = self.devices[device] = Bucket(self.device_rate, self.device_burst)
-        if not bucket.take(now):
+        if bucket is not None and not bucket.ready(now):
             raise TooMany(f"this device sends too fast: at most {self.device_rate:g} drawings "
                           "a second")
+        if bucket is None and len(self.devices) >= MAX_DEVICES:
+            self.devices = self.pruned(self.devices, now)
+            if len(self.devices) >= MAX_DEVICES:  # all active: refuse rather than grow
+                raise Busy("the class server tracks too many devices; try again in a moment")
+        if not self.overall.take(now):
+            raise Busy("the class server is busy; try again in a moment")
+        if bucket is None:
+            where.new_devices.take(now)
+            bucket = self.devices[device] = Bucket(self.device_rate, self.device_burst)
+        bucket.take(now)
         where.drawings.take(now)
         self.in_flight += 1
 
