@@ -75,9 +75,13 @@ def drawings(n: int) -> list[tuple[int, str]]:
 
 
 class Server:
-    def __init__(self, run: Path, db: Path, sync: str = "normal") -> None:
+    """The server; every simulated phone shares loopback's one address, as a class behind one
+    NAT does, so the per-address limits are sized for ``phones`` of them."""
+
+    def __init__(self, run: Path, db: Path, sync: str = "normal", phones: int = 40) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "digitlens", "classroom", "--run",
-                                      str(run), "--db", str(db), "--port", "0", "--sync", sync],
+                                      str(run), "--db", str(db), "--port", "0", "--sync", sync,
+                                      "--phones-per-address", str(phones)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         student = self.proc.stdout.readline()
@@ -194,7 +198,7 @@ def pct(a: list[float], q: float) -> float:
 def steady(run: Path, db: Path, sync: str, args: argparse.Namespace,
            pool: list[tuple[int, str]]) -> dict[str, float]:
     """The steady load; latencies, errors and the database's count afterwards."""
-    server = Server(run, db, sync)
+    server = Server(run, db, sync, args.students)
     cs, seen, wall = asyncio.run(load(server, args.students, args.interval, args.seconds, pool))
     lat = [x for c in cs for x in c.latencies]
     errors = [e for c in cs for e in c.errors]
@@ -214,7 +218,7 @@ def steady(run: Path, db: Path, sync: str, args: argparse.Namespace,
 def killed(run: Path, db: Path, sync: str, args: argparse.Namespace,
            pool: list[tuple[int, str]]) -> dict[str, float]:
     """The load, ``kill -9`` after ``--kill-after`` s, a restart: answered drawings lost."""
-    server = Server(run, db, sync)
+    server = Server(run, db, sync, args.students)
 
     async def go() -> tuple[list[Student], dict[int, float], float]:
         task = asyncio.create_task(load(server, args.students, args.interval,
@@ -226,7 +230,7 @@ def killed(run: Path, db: Path, sync: str, args: argparse.Namespace,
     cs, _, _ = asyncio.run(go())
     server.proc.wait(10)
     acked = {i for c in cs for i in c.sent}
-    again = Server(run, db, sync)
+    again = Server(run, db, sync, args.students)
     lost = acked - db_ids(db)
     again.proc.send_signal(signal.SIGTERM)
     again.proc.wait(20)

@@ -73,6 +73,32 @@ def make_folder(path: Path) -> None:
         raise WriteError(f"{path}: cannot make this folder ({exc.strerror or exc})") from None
 
 
+def check_folder(path: Path) -> None:
+    """Refuse ``path`` as an output folder unless it is one, or can be made, and takes files;
+    tried with a probe folder made and removed in it (or in its nearest existing parent), so
+    a file, a FIFO, ``/dev/null``, a path below a file or a pseudo file system like ``/proc``
+    is one ``WriteError`` before any work, and nothing is left behind."""
+    if os.path.lexists(path) and not path.is_dir():
+        from digitlens.safeload import kind_of
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            what = "a broken link"
+        else:
+            what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+        raise WriteError(f"{path}: is {what}, not a folder; name a folder to write into")
+    parent = path
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise WriteError(f"{path}: cannot be made, {parent} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".digitlens-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:  # type: ignore[type-arg]
     """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds.

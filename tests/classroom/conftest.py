@@ -20,11 +20,11 @@ from support import stop_process
 class Classroom:
     """``digitlens classroom`` as a subprocess; the two URLs it printed."""
 
-    def __init__(self, run: Path, db: Path, port: int = 0) -> None:
+    def __init__(self, run: Path, db: Path, port: int = 0, extra: tuple[str, ...] = ()) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.run, self.db = run, db
         self.proc = subprocess.Popen([sys.executable, "-m", "digitlens", "classroom", "--run",
-                                      str(run), "--db", str(db), "--port", str(port)],
+                                      str(run), "--db", str(db), "--port", str(port), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env)
         assert self.proc.stdout is not None

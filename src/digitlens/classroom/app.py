@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from digitlens.classroom import qr
 from digitlens.classroom.events import Broadcaster
 from digitlens.classroom.limits import Limits
-from digitlens.classroom.store import Drawing, Store, confusion, hardest
+from digitlens.classroom.store import Drawing, Store
 from digitlens.data.preprocess import preprocess
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
@@ -44,6 +44,8 @@ MAX_BODY = 4 * ((MAX_SIDE * MAX_SIDE + 2) // 3) + 1024  # the biggest drawing, b
 DEVICE_RE = re.compile(r"\A[A-Za-z0-9_-]{4,64}\Z")
 FIELDS = {"device", "label", "gray", "width", "height", "prediction"}
 RECENT = 400
+HARD = 24      # the dashboard's hardest drawings: read wrong, or right with less than SURE
+SURE = 0.6
 GALLERY = 8
 
 
@@ -107,13 +109,12 @@ class Lesson:
                        self.run, pixels)
 
     def summary(self) -> dict[str, Any]:
-        rows = self.store.drawings()
-        cm = confusion(rows)
+        cm = self.store.confusion()
         n = int(cm.sum())
         return {"n": n, "confusion": cm.tolist(),
                 "accuracy": float(np.trace(cm) / n) if n else None,
                 "mnist_accuracy": self.mnist_accuracy, "run": self.run,
-                "devices": len({d.device for d in rows}), **self.settings()}
+                "devices": self.store.n_devices(), **self.settings()}
 
 
 def origin_ok(request: Request) -> None:
@@ -148,7 +149,7 @@ class Api:
         prompt = lesson.prompt
         if prompt is not None and label != prompt:
             raise Paused(f"the teacher asks everyone to draw a {prompt} now")
-        lesson.limits.enter(device)
+        lesson.limits.enter(device, request.client.host if request.client else "")
         try:
             drawing = await run_in_threadpool(lesson.read, data.get("gray"), width, height,
                                               device, label, page, prompt)
@@ -163,6 +164,7 @@ class Api:
     async def status(self, _request: Request) -> Response:
         return ok({"run": self.lesson.run, **self.lesson.settings(),
                    "limits": {"drawings_per_second": self.lesson.limits.device_rate,
+                              "address_drawings_per_second": self.lesson.limits.address_rate,
                               "side": [MIN_SIDE, MAX_SIDE], "body_bytes": MAX_BODY}})
 
     async def network(self, _request: Request) -> Response:
@@ -179,13 +181,9 @@ class Api:
     async def state(self, request: Request) -> Response:
         """Everything the dashboard draws at once; events keep it current afterwards."""
         self.lesson.check_token(request)
-        rows = self.lesson.store.drawings()
-        keep = {d.id: d for d in rows[-RECENT:]}
-        keep.update({d.id: d for d in hardest(rows)})
-        for digit in range(10):
-            keep.update({d.id: d for d in [r for r in rows if r.label == digit][-GALLERY:]})
+        rows = await run_in_threadpool(self.lesson.store.dashboard, RECENT, HARD, SURE, GALLERY)
         return ok({"summary": self.lesson.summary(), "student_url": self.lesson.student_url,
-                   "drawings": [d.to_dict() for d in sorted(keep.values(), key=lambda d: d.id)]})
+                   "drawings": [d.to_dict() for d in rows]})
 
     async def events(self, request: Request) -> Response:
         self.lesson.check_token(request)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.classroom.store import COLUMNS, Drawing, connect, from_row
+from digitlens.classroom.schema import COLUMNS, check, open_readonly
+from digitlens.classroom.store import Drawing, from_row
 from digitlens.data.idx_folder import write_idx_folder
 from digitlens.errors import DataError, bad_param
 
@@ -23,12 +24,15 @@ NAME = "classroom"
 
 
 def read_drawings(db: str | Path) -> list[Drawing]:
-    """The lesson's drawings, read-only (the server may be running on the file meanwhile)."""
+    """The lesson's drawings through a read-only connection (the server may be running on the
+    file meanwhile), after the whole file passed ``schema.check``: export never writes to its
+    input, and a file it refuses is left byte for byte as it was."""
     path = Path(db)
     if not path.is_file():
         raise DataError(f"{db}: no such class database")
-    con = connect(path)
+    con = open_readonly(path)
     try:
+        check(con, path)
         cur = con.execute(f"SELECT {', '.join(COLUMNS)} FROM drawings "  # noqa: S608
                           "WHERE removed = 0 ORDER BY id")
         return [from_row(r) for r in cur]

@@ -5,15 +5,19 @@ survives ``kill -9`` of the server. With ``sync="normal"`` (the default, SQLite'
 ``synchronous=NORMAL``) a checkpoint fsyncs the file every second, so a power cut can take at
 most about the last second's drawings; ``"full"`` fsyncs every commit before the answer (slow
 where fsync is slow). Writes go through one writer thread that commits whatever is queued in
-one transaction (group commit): many phones at once cost one fsync, not one each. Reads for
-the dashboard come from an in-memory copy of the rows kept beside the file; removal is a flag,
-so the file stays the lesson's full record.
+one transaction (group commit): many phones at once cost one fsync, not one each. Memory stays
+bounded however many drawings come: the server keeps only the confusion counts and each
+device's count, and the dashboard's rows (the newest, the hardest, a few per digit) are read
+from the file with a LIMIT through a second, read-only connection. Removal is a flag, so the
+file stays the lesson's full record. An existing file is checked whole, read-only, before the
+first write (``digitlens.classroom.schema``).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -25,30 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.classroom.schema import (
+    COLUMNS,
+    ROW_OK,
+    SCHEMA,
+    SCHEMA_VERSION,
+    check,
+    check_side_files,
+    open_readonly,
+)
 from digitlens.errors import DataError, DigitlensError, bad_param
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS drawings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created REAL NOT NULL,
-    device TEXT NOT NULL,
-    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    prediction INTEGER NOT NULL CHECK (prediction BETWEEN 0 AND 9),
-    page_prediction INTEGER CHECK (page_prediction BETWEEN 0 AND 9),
-    confidence REAL NOT NULL,
-    p_label REAL NOT NULL,
-    prompt INTEGER,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    pixels BLOB NOT NULL CHECK (length(pixels) = 784),
-    removed INTEGER NOT NULL DEFAULT 0
-);
-"""
-COLUMNS = ("id", "created", "device", "label", "prediction", "page_prediction", "confidence",
-           "p_label", "prompt", "width", "height", "model", "pixels", "removed")
 MAX_BATCH = 256
 SYNC = ("normal", "full")
 SYNC_EVERY_S = 1.0
@@ -93,21 +84,27 @@ class Drawing:
 
 
 def connect(path: Path, sync: str = "normal") -> sqlite3.Connection:
-    """Open (creating) the file in WAL mode; a locked file waits 2 s at most."""
+    """The file for writing, in WAL mode, after it passed every check read-only (a new file
+    is created); a locked file waits 2 s at most."""
     if sync not in SYNC:
         raise bad_param("sync", f"one of {', '.join(SYNC)}", sync)
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise DataError(f"{path}: not a regular file; the class database must be one")
+        check_side_files(path)
+        ro = open_readonly(path, snapshot=True)  # a refused file gets no side files either
+        try:
+            check(ro, path)
+        finally:
+            ro.close()
     try:
         con = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False,
                               isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute(f"PRAGMA synchronous={sync.upper()}")
         con.executescript(SCHEMA)
-        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise DataError(f"{path}: class database of schema version {row[0]}, newer than "
-                            f"this digitlens understands ({SCHEMA_VERSION}); update digitlens")
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),))
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: not a usable class database ({exc})") from None
     return con
@@ -118,20 +115,25 @@ def from_row(row: tuple[Any, ...]) -> Drawing:
 
 
 class Store:
-    """The database plus its in-memory copy; thread-safe. ``on_change`` hears every change."""
+    """The database, its settings and the lesson's counts; thread-safe."""
 
     def __init__(self, path: str | Path, sync: str = "normal") -> None:
         self.path, self.sync = Path(path), sync
         self.con = connect(self.path, sync)
-        self.lock = threading.RLock()      # the in-memory rows and settings (held briefly)
+        self.reader = open_readonly(self.path)  # the dashboard's reads, beside the writer
+        self.lock = threading.RLock()      # the counts and settings (held briefly)
         self.db_lock = threading.RLock()   # the connection (held across a commit's fsync)
-        self.rows: dict[int, Drawing] = {}
+        self.read_lock = threading.Lock()  # the read-only connection
         self.meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
-        cur = self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM drawings "  # noqa: S608
-                               "WHERE removed = 0 ORDER BY id")
-        for row in cur:
-            d = from_row(row)
-            self.rows[d.id] = d
+        self.counts = np.zeros((10, 10), np.int64)  # rows: meant, columns: read
+        self.devices: dict[str, int] = {}
+        for label, pred, n in self.con.execute(
+                "SELECT label, prediction, count(*) FROM drawings WHERE removed = 0 "
+                "GROUP BY label, prediction"):
+            self.counts[label, pred] = n
+        for device, n in self.con.execute(
+                "SELECT device, count(*) FROM drawings WHERE removed = 0 GROUP BY device"):
+            self.devices[device] = n
         self.queue: queue.Queue[tuple[Drawing, Future[Drawing]] | None] = queue.Queue()
         self.writer = threading.Thread(target=self.write_loop, name="classroom-writer",
                                        daemon=True)
@@ -216,37 +218,86 @@ class Store:
                 return
         with self.lock:
             for d, _ in batch:
-                self.rows[d.id] = d
+                self.count(d, +1)
         for d, fut in batch:
             fut.set_result(d)
+
+    def count(self, d: Drawing, step: int) -> None:
+        self.counts[d.label, d.prediction] += step
+        n = self.devices.get(d.device, 0) + step
+        if n > 0:
+            self.devices[d.device] = n
+        else:
+            self.devices.pop(d.device, None)
 
     def remove(self, drawing_id: int) -> Drawing | None:
         """Hide a drawing from the lesson (it stays in the file, flagged); None if unknown."""
         with self.db_lock:
-            d = self.rows.get(drawing_id)
-            if d is None:
-                return None
             try:
+                row = self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM drawings "  # noqa: S608
+                                       f"WHERE id = ? AND removed = 0 AND {ROW_OK}",
+                                       (drawing_id,)).fetchone()
+                if row is None:  # unknown, removed, or changed by another program
+                    return None
                 self.con.execute("UPDATE drawings SET removed = 1 WHERE id = ?", (drawing_id,))
             except sqlite3.Error as exc:
                 raise Unavailable(f"the class database cannot save this now ({exc})") from None
+            d = from_row(row)
             with self.lock:
-                self.rows.pop(drawing_id, None)
+                self.count(d, -1)
             return d
 
-    def drawings(self) -> list[Drawing]:
-        """The lesson's drawings (not removed), oldest first."""
+    def confusion(self) -> np.ndarray:
+        """10×10 counts of the lesson's drawings (a copy)."""
         with self.lock:
-            return list(self.rows.values())
+            return self.counts.copy()
 
-    def count_all(self) -> int:
-        """Rows in the file, removed ones included (for checks after a crash)."""
-        with self.db_lock:
-            return int(self.con.execute("SELECT count(*) FROM drawings").fetchone()[0])
+    def n_devices(self) -> int:
+        with self.lock:
+            return len(self.devices)
+
+    def select(self, where: str = "", params: tuple[Any, ...] = (),
+               limit: int | None = None) -> list[Drawing]:
+        """Drawings not removed matching ``where`` (SQL of this module, never of a client),
+        newest first, at most ``limit``. Each row is checked again as it is read (another
+        program may change the file while the lesson runs): a changed one is a 503 naming
+        it, never a drawing of the wrong types."""
+        sql = (f"SELECT {', '.join(COLUMNS)}, {ROW_OK} FROM drawings "  # noqa: S608
+               f"WHERE removed = 0 {'AND ' + where if where else ''} ORDER BY id DESC"
+               f"{' LIMIT ' + str(int(limit)) if limit is not None else ''}")
+        try:
+            with self.read_lock:
+                rows = self.reader.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise Unavailable(f"the class database cannot be read now ({exc})") from None
+        bad = next((r[0] for r in rows if not r[-1]), None)
+        if bad is not None:
+            raise Unavailable(f"{self.path}: drawing {bad} was changed by another program and "
+                              "is not one digitlens wrote; stop that program, and restart the "
+                              "server to check the whole file")
+        return [from_row(r[:-1]) for r in rows]
+
+    def dashboard(self, recent: int, hard: int, sure: float, per_digit: int) -> list[Drawing]:
+        """What the teacher's screen starts from: the newest ``recent``, the ``hard`` newest
+        read wrong or with less than ``sure``, and the ``per_digit`` newest of each digit;
+        oldest first, each once. At most recent + hard + 10 × per_digit rows in memory."""
+        keep = {d.id: d for d in self.select(limit=recent)}
+        keep.update({d.id: d for d in self.select("(label != prediction OR p_label < ?)",
+                                                  (sure,), hard)})
+        for digit in range(10):
+            keep.update({d.id: d for d in self.select("label = ?", (digit,), per_digit)})
+        return sorted(keep.values(), key=lambda d: d.id)
+
+    def drawings(self) -> list[Drawing]:
+        """Every drawing of the lesson (not removed), oldest first: for checks and small
+        files; the server itself never holds them all."""
+        return self.select()[::-1]
 
     def close(self) -> None:
         self.queue.put(None)
         self.writer.join(timeout=5)
+        with self.read_lock:
+            self.reader.close()
         with self.db_lock:
             self.con.close()
 

@@ -12,6 +12,8 @@ from digitlens.commands import add_json, emit, resolve_model, say
 from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 
 DEFAULT_DB = "classroom.sqlite"
+PHONES = 40  # digitlens.classroom.limits.PHONES, without importing the server here
+MAX_PHONES = 10_000
 
 
 def register(sub: Any) -> None:
@@ -27,6 +29,10 @@ def register(sub: Any) -> None:
                    help="normal (default): an acknowledged drawing survives a crash of the "
                         "server, and the file is synced to disk every second; full: each "
                         "drawing is on disk before it is acknowledged (slower where fsync is)")
+    p.add_argument("--phones-per-address", type=int, default=PHONES,
+                   help=f"phones that may share one network address, as a class behind a "
+                        f"school's NAT does (default {PHONES}): sizes the per-address limits "
+                        "(drawings at N/2 a second, new devices at N a minute)")
     p.set_defaults(func=cmd_classroom)
     csub = p.add_subparsers(dest="classroom_command", metavar="ACTION")
     e = csub.add_parser("export", help="the class's drawings as IDX files for train --data-dir")
@@ -56,46 +62,59 @@ def reachable_host(host: str) -> str:
 
 
 def cmd_classroom(args: argparse.Namespace) -> int:
-    import uvicorn
-    from threadpoolctl import threadpool_limits
-
     from digitlens.classroom import qr
-    from digitlens.classroom.app import Lesson, create_app
-    from digitlens.classroom.store import Store
-    from digitlens.commands.serve import is_loopback, listen, server_options
+    from digitlens.classroom.supervise import supervised
 
     if args.run is None:
         raise ParameterError("give --run RUN (the model the class draws for), or an action: "
                              "digitlens classroom export --db FILE --out DIR")
     if not 0 <= args.port <= 65535:
         raise bad_param("port", "an int in 0..65535", args.port)
+    if not 1 <= args.phones_per_address <= MAX_PHONES:
+        raise bad_param("phones_per_address", f"an int in 1..{MAX_PHONES}",
+                        args.phones_per_address)
     qr.make("check")  # segno missing: say so before anything starts
     model = resolve_model(args.run)
     if model.input_shape != (28, 28) or model.sizes[-1] != 10:
         h, w = model.input_shape  # the class draws, stores and retrains on MNIST's digits
         raise ModelError(f"{args.run}: the classroom collects 28×28 drawings of the digits "
                          f"0-9; this model reads {h}×{w} images into {model.sizes[-1]} classes")
+    return supervised(lambda: serve(args, model), Path(args.db))
+
+
+def serve(args: argparse.Namespace, model: Any) -> int:
+    """The lesson's server (in the supervised child): the record, the URLs, uvicorn."""
+    import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    from digitlens.classroom import qr
+    from digitlens.classroom.app import Lesson, create_app
+    from digitlens.classroom.limits import Limits
+    from digitlens.classroom.store import Store
+    from digitlens.commands.serve import is_loopback, listen, server_options
+
     threadpool_limits(limits=1, user_api="blas")
     store = Store(args.db, args.sync)
-    token = store.setting("token")
-    if not token:  # one per class record: a restarted server keeps the teacher's URL
-        token = secrets.token_urlsafe(18)
-        store.set_setting("token", token)
-    sock = listen(args.host, args.port)
-    base = f"http://{reachable_host(args.host)}:{sock.getsockname()[1]}"
-    loopback = is_loopback(args.host)
-    hosts = ["127.0.0.1", "localhost", "[::1]", reachable_host(args.host)] if loopback else None
-    lesson = Lesson(store, model, Path(args.run).name, token, base + "/",
-                    mnist_accuracy(model))
-    app = create_app(lesson, allowed_hosts=hosts)
-    print(f"student: {base}/", flush=True)
-    print(f"teacher: {base}/teacher?token={token}", flush=True)
-    say(qr.terminal(base + "/"))
-    say(f"class record: {args.db} ({len(store.drawings())} drawings so far); "
-        "keep the teacher URL to yourself")
-    if loopback:
-        say("listening on this machine only: add --host 0.0.0.0 for phones in the room")
     try:
+        token = store.setting("token")
+        if not token:  # one per class record: a restarted server keeps the teacher's URL
+            token = secrets.token_urlsafe(18)
+            store.set_setting("token", token)
+        sock = listen(args.host, args.port)
+        base = f"http://{reachable_host(args.host)}:{sock.getsockname()[1]}"
+        loopback = is_loopback(args.host)
+        hosts = (["127.0.0.1", "localhost", "[::1]", reachable_host(args.host)] if loopback
+                 else None)
+        lesson = Lesson(store, model, Path(args.run).name, token, base + "/",
+                        mnist_accuracy(model), limits=Limits(phones=args.phones_per_address))
+        app = create_app(lesson, allowed_hosts=hosts)
+        print(f"student: {base}/", flush=True)
+        print(f"teacher: {base}/teacher?token={token}", flush=True)
+        say(qr.terminal(base + "/"))
+        say(f"class record: {args.db} ({int(store.confusion().sum())} drawings so far); "
+            "keep the teacher URL to yourself")
+        if loopback:
+            say("listening on this machine only: add --host 0.0.0.0 for phones in the room")
         # phones send every few seconds: keep their connections open between drawings
         options = {**server_options(), "timeout_keep_alive": 30}
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])

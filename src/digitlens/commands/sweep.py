@@ -11,7 +11,7 @@ from typing import Any
 
 from digitlens.commands import add_data, add_json, emit, say
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.fileio import atomic_write_text
+from digitlens.fileio import atomic_write_text, check_folder, make_folder
 from digitlens.nn.presets import default_preset, get_preset
 
 
@@ -41,22 +41,24 @@ def register(sub: Any) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from digitlens.sweep import grid as G
     from digitlens.sweep import table as T
-    from digitlens.sweep.execute import Cluster
-    if args.workers is not None and args.workers < 1:
-        raise bad_param("workers", "an int >= 1", args.workers)
-    if not args.timeout > 0:
-        raise bad_param("timeout", "a number of seconds > 0", args.timeout)
+    from digitlens.sweep.execute import Cluster, machine_workers
+    most = machine_workers()
+    if args.workers is not None and not 1 <= args.workers <= most:
+        raise bad_param("workers", f"an int in 1..{most} (this machine's cores)", args.workers)
+    if not 0 < args.timeout <= 3600:
+        raise bad_param("timeout", "a number of seconds in (0, 3600]", args.timeout)
     preset = get_preset(args.preset)
     base = preset.config.with_overrides(epochs=args.epochs, dataset=args.dataset)
     pts = G.points(G.parse_grid(args.grid), G.parse_seeds(args.seeds), base)
     folder = Path(args.out).absolute()
+    check_folder(folder)
     m = T.merge(T.read_manifest(folder), T.manifest(preset.name, base, args.grid, pts),
                 args.extend, folder)
     rows = {p["name"]: T.row(folder, m, p) for p in m["points"]}
     todo = [p for p in m["points"] if rows[p["name"]]["status"] != "done"]
     t0 = time.perf_counter()
     cluster = Cluster(args.scheduler, args.workers, args.timeout) if todo else None
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     atomic_write_text(folder / "sweep.json", json.dumps(m, indent=1))
     extra = {"preset": m["preset"], "base": m["base"], "grids": m["grids"]}
 

@@ -9,6 +9,7 @@ while the first worker still lives waits, then resumes from the last finished ep
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -76,6 +77,44 @@ def cost(spec: dict[str, Any]) -> int:
     return n_params(c["layers"]) * (c["train_size"] or 60_000) * max(1, c["epochs"])
 
 
+def machine_workers() -> int:
+    """The most local workers this machine takes: one per core it lets this process use
+    (each worker is a process holding its own copy of the data)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+async def _identity(address: str, timeout: float) -> None:
+    from distributed.comm import connect
+    comm = await connect(address, timeout=timeout)
+    try:
+        await comm.write({"op": "identity"})
+        reply = await comm.read()
+    finally:
+        comm.abort()
+    if not isinstance(reply, dict) or "type" not in reply:
+        raise ValueError(f"it answered {str(reply)[:80]!r}, not as a Dask scheduler")
+
+
+def handshake(address: str, timeout: float) -> None:
+    """Ask ``address`` who it is, all within ``timeout`` seconds: distributed's own client
+    waits forever on a server that accepts the connection and never answers."""
+    async def bounded() -> None:
+        await asyncio.wait_for(_identity(address, timeout), timeout)
+    try:
+        asyncio.run(bounded())
+    except TimeoutError:
+        raise DigitlensError(f"cannot reach the Dask scheduler {address} within {timeout:g} s "
+                             "(it accepted the connection but did not answer)") from None
+    except Exception as exc:  # noqa: BLE001 - whatever a foreign server's bytes make of it
+        why = "does not speak Dask" if isinstance(exc, MemoryError) else \
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise DigitlensError(f"cannot reach the Dask scheduler {address} within {timeout:g} s "
+                             f"({why})") from None
+
+
 def dask() -> Any:
     try:
         import distributed
@@ -92,6 +131,7 @@ class Cluster:
         self.cluster = None
         logging.getLogger("distributed").setLevel(logging.ERROR)
         if scheduler:
+            handshake(scheduler, timeout)
             try:
                 self.client = d.Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError, ValueError) as exc:
@@ -105,13 +145,13 @@ class Cluster:
                                      f"joined within {timeout:g} s; start some with 'dask "
                                      f"worker {scheduler}')") from exc
         else:
-            n = workers or os.cpu_count() or 1
+            n = workers or machine_workers()
             # ":0": the scheduler's HTTP server on a free port, never a clash on 8787
             self.cluster = d.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                           host="127.0.0.1", dashboard_address=":0",
                                           env=BLAS_ENV, silence_logs=logging.ERROR)
             self.client = d.Client(self.cluster)
-        self.where = scheduler or f"a local cluster of {workers or os.cpu_count()} workers"
+        self.where = scheduler or f"a local cluster of {workers or machine_workers()} workers"
 
     def n_workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))

@@ -8,6 +8,7 @@ change); ``layers=784-64-10`` gives the whole shape.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -24,6 +25,8 @@ from digitlens.nn.presets import SCHEDULES, TrainConfig, validate_config
 
 Value = int | float | str | None
 MAX_POINTS = 10_000
+MAX_NAME = 120  # a point's folder name, in characters (filesystems allow 255 bytes)
+SEEDS_MUST = "ints >= 0 like 0,1,2 or 0-4"
 
 
 def positive_int(text: str) -> int:
@@ -101,17 +104,20 @@ def parse_grid(text: str) -> dict[str, list[Value]]:
         if key in grid:
             raise ParameterError(f"grid key {key!r} is given twice")
         parse, must = KEYS[key]
-        parsed: list[Value] = []
-        for raw in (v.strip() for v in values.split(",")):
+        raws = values.split(",", MAX_POINTS)  # sized before parsing: never more than the cap
+        if len(raws) > MAX_POINTS:
+            raise bad_param(f"grid {key}", f"at most {MAX_POINTS:,} values",
+                            f"more than {MAX_POINTS:,}")
+        parsed: dict[Value, None] = {}  # insertion-ordered, linear deduplication
+        for raw in (v.strip() for v in raws):
             try:
                 value = parse(raw)
             except ValueError:
-                raise bad_param(f"grid {key}", must, raw) from None
-            if value not in parsed:
-                parsed.append(value)
+                raise bad_param(f"grid {key}", must, raw[:80]) from None
+            parsed.setdefault(value)
         if not parsed:
             raise bad_param(f"grid {key}", must, values)
-        grid[key] = parsed
+        grid[key] = list(parsed)
     if not grid:
         raise bad_param("grid", "at least one 'key=v1,v2' (e.g. hidden=16,32,64)", text)
     if "hidden" in grid and "layers" in grid:
@@ -121,18 +127,29 @@ def parse_grid(text: str) -> dict[str, list[Value]]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0,1,2"`` or a range ``"0-4"``."""
-    seeds: list[int] = []
-    try:
-        for part in (p.strip() for p in text.split(",")):
-            lo, dash, hi = part.partition("-")
-            span = range(int(lo), int(hi) + 1) if dash else [int(lo)]
-            seeds.extend(s for s in span if s not in seeds)
-    except ValueError:
-        raise bad_param("seeds", "ints >= 0 like 0,1,2 or 0-4", text) from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise bad_param("seeds", "ints >= 0 like 0,1,2 or 0-4", text)
-    return seeds
+    """``"0,1,2"`` or a range ``"0-4"``; every range is sized before it is expanded, so
+    ``0-99999999999`` is refused at once (at most ``MAX_POINTS`` seeds)."""
+    seeds: dict[int, None] = {}
+    parts = text.split(",", MAX_POINTS)
+    if len(parts) > MAX_POINTS:
+        raise bad_param("seeds", f"at most {MAX_POINTS:,} seeds", text[:80])
+    for part in (p.strip() for p in parts):
+        lo_text, dash, hi_text = part.partition("-")
+        lo, hi = seed_number(lo_text, text), seed_number(hi_text if dash else lo_text, text)
+        if hi < lo:
+            raise bad_param("seeds", f"{SEEDS_MUST} (a range goes from low to high)", part[:80])
+        if hi - lo + 1 + len(seeds) > MAX_POINTS:  # overlaps counted twice: still bounded
+            raise bad_param("seeds", f"at most {MAX_POINTS:,} seeds", text[:80])
+        seeds.update(dict.fromkeys(range(lo, hi + 1)))
+    return list(seeds)
+
+
+def seed_number(text: str, whole: str) -> int:
+    """One seed: decimal digits only (no sign, no '1_000'), at most 18 of them."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise bad_param("seeds", SEEDS_MUST, whole[:80])
+    return int(text)
 
 
 def apply(base: TrainConfig, settings: dict[str, Value], seed: int) -> TrainConfig:
@@ -160,10 +177,16 @@ class Point:
 
     @property
     def name(self) -> str:
-        """The run folder's name, e.g. ``hidden64-train_size500-seed0``."""
+        """The run folder's name, e.g. ``hidden64-train_size500-seed0``; one longer than
+        ``MAX_NAME`` keeps its start and a hash of the whole, so it always fits a filesystem."""
         parts = [k + re.sub(r"[^A-Za-z0-9._-]", "", "all" if v is None else str(v))
                  for k, v in self.settings.items()]
-        return "-".join([*parts, f"seed{self.seed}"])
+        name = "-".join([*parts, f"seed{self.seed}"])
+        if len(name) <= MAX_NAME:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        tail = f"-{digest}-seed{self.seed}"
+        return name[:MAX_NAME - len(tail)].rstrip("-.") + tail
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "settings": dict(self.settings), "seed": self.seed}

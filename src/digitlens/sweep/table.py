@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,23 @@ from digitlens.fileio import atomic_write_text
 from digitlens.nn.mlp import n_params
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import Run
+from digitlens.safeload import REQUIRED, Maybe, check_schema, parse_json, read_bounded
 from digitlens.sweep.grid import Point
 
 KIND = "digitlens-sweep"
+MAX_TABLE_BYTES = 64 << 20  # sweep.json and results.json: 10,000 points are ~10 MB
+POINT_SCHEMA = {REQUIRED: ("name", "settings", "seed"), "name": str, "settings": dict,
+                "seed": int}
+MANIFEST_SCHEMA = {REQUIRED: ("kind", "points", "base"), "kind": (KIND,), "version": (1,),
+                   "preset": str, "base": dict, "grids": [str], "points": [POINT_SCHEMA]}
+ROW_SCHEMA = {REQUIRED: ("point", "settings", "seed", "status", "error", "test_accuracy",
+                        "best_test_accuracy", "epochs"), "point": str,
+              "settings": dict, "seed": int, "status": ("done", "failed", "pending"),
+              "error": Maybe(str), "test_accuracy": Maybe(float),
+              "best_test_accuracy": Maybe(float), "best_epoch": Maybe(int), "epochs": int,
+              "seconds": float, "params": int, "run_dir": str}
+RESULTS_SCHEMA = {REQUIRED: ("points",), "preset": Maybe(str), "grids": [str],
+                  "base": dict, "points": [ROW_SCHEMA]}
 CSV_FIELDS = ("point", "seed", "status", "test_accuracy", "best_test_accuracy", "best_epoch",
               "epochs", "seconds", "params", "error", "run_dir")
 
@@ -32,16 +47,32 @@ def manifest(preset: str, base: TrainConfig, grid_text: str, pts: list[Point]) -
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """``sweep.json`` through the loading boundary (None where the folder has none)."""
     p = folder / "sweep.json"
-    if not p.exists():
+    if not os.path.lexists(p):
         return None
-    try:
-        m = json.loads(p.read_text())
-        if m.get("kind") != KIND or not isinstance(m.get("points"), list):
-            raise ValueError("not a digitlens sweep")
-        return dict(m)
-    except (ValueError, OSError, AttributeError) as exc:
-        raise ModelError(f"{p}: unreadable sweep manifest ({exc})") from None
+    m = read_table(p, MANIFEST_SCHEMA, "sweep manifest")
+    for point in m["points"]:  # a name is made from its settings: never a path of its own
+        if point["name"] != Point(point["settings"], point["seed"]).name:
+            raise ModelError(f"{p}: point {point['name'][:80]!r} is not the name its settings "
+                             "make; the manifest was changed")
+    return m
+
+
+def read_table(p: Path, schema: Any, what: str) -> dict[str, Any]:
+    """A sweep's JSON file, bounded, parsed with limits and checked field by field; grid
+    settings must be plain values (a number, a string or null), as the grid makes them."""
+    doc = parse_json(read_bounded(p, MAX_TABLE_BYTES, ModelError, what),
+                     f"{p}: unreadable {what}", ModelError)
+    check_schema(doc, schema, str(p), f"the {what}", ModelError)
+    for i, point in enumerate(doc["points"]):
+        for key, value in point["settings"].items():
+            if not (value is None or isinstance(value, str) or
+                    (isinstance(value, int | float) and not isinstance(value, bool)
+                     and math.isfinite(value))):
+                raise ModelError(f"{p}: the {what}'s points[{i}].settings.{key} must be a "
+                                 f"number, a string or null, not {type(value).__name__}")
+    return dict(doc)
 
 
 def merge(old: dict[str, Any] | None, new: dict[str, Any], extend: bool,
@@ -73,9 +104,18 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any], extend: bool,
 
 
 def config_of(m: dict[str, Any], point: dict[str, Any]) -> TrainConfig:
+    """A point's training config; a manifest whose base or settings make none is a
+    ``ModelError`` naming the point."""
+    from digitlens.nn.presets import validate_config
     from digitlens.sweep.grid import apply
-    base = dict(m["base"], layers=tuple(m["base"]["layers"]))
-    return apply(TrainConfig(**base), point["settings"], int(point["seed"]))
+    try:
+        base = dict(m["base"], layers=tuple(m["base"]["layers"]))
+        config = apply(TrainConfig(**base), point["settings"], int(point["seed"]))
+        validate_config(config)
+    except (TypeError, ValueError, KeyError, DigitlensError) as exc:
+        raise ModelError(f"sweep.json: point {str(point.get('name'))[:80]!r} has no usable "
+                         f"training config ({str(exc)[:200]})") from None
+    return config
 
 
 def finite(x: Any) -> float | None:
@@ -118,14 +158,9 @@ def write_table(folder: Path, rows: list[dict[str, Any]], extra: dict[str, Any])
 
 
 def read_results(folder: str | Path) -> dict[str, Any]:
-    """A sweep's results table (``NotFoundError``-like message when it is not a sweep)."""
+    """A sweep's results table, read through the loading boundary (``ModelError`` when it is
+    not a sweep or its table is damaged: a string accuracy never reaches a chart)."""
     p = Path(folder) / "results.json"
-    if not p.is_file():
+    if not os.path.lexists(p):
         raise ModelError(f"{folder}: not a sweep folder (no results.json)")
-    try:
-        data = json.loads(p.read_text())
-        if not isinstance(data.get("points"), list):
-            raise ValueError("no points")
-        return dict(data)
-    except (ValueError, OSError, AttributeError) as exc:
-        raise ModelError(f"{p}: unreadable results table ({exc})") from None
+    return read_table(p, RESULTS_SCHEMA, "results table")
