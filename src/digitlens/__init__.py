@@ -26,7 +26,8 @@ _LAZY = {
     "DigitlensError": "digitlens.errors",
     "nudge": "digitlens.notebook.questions", "attribute": "digitlens.notebook.questions",
     "dream": "digitlens.notebook.questions", "compare": "digitlens.notebook.questions",
-    "map": "digitlens.notebook.questions",
+    "map": "digitlens.notebook.questions", "patch": "digitlens.notebook.questions",
+    "circuit": "digitlens.notebook.questions",
 }
 
 if TYPE_CHECKING:
@@ -42,10 +43,12 @@ if TYPE_CHECKING:
     from digitlens.notebook.explorer import Explorer as Explorer
     from digitlens.notebook.monitor import TrainingMonitor as TrainingMonitor
     from digitlens.notebook.questions import attribute as attribute
+    from digitlens.notebook.questions import circuit as circuit
     from digitlens.notebook.questions import compare as compare
     from digitlens.notebook.questions import dream as dream
     from digitlens.notebook.questions import map as map  # noqa: A004 - dl.map, as the CLI's
     from digitlens.notebook.questions import nudge as nudge
+    from digitlens.notebook.questions import patch as patch
 
 
 def __getattr__(name: str) -> Any:

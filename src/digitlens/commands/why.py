@@ -1,0 +1,122 @@
+"""Why this answer and not that one: ``patch`` (carry one drawing's hidden activations into
+another's) and ``circuit`` (the few neurons behind one answer, measured by mean-ablation).
+
+Layers are numbered as on every surface: layer 0 is the first hidden layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from digitlens import numbering
+from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_model
+from digitlens.errors import DigitlensError, bad_param
+from digitlens.nn.mlp import MLP
+
+
+def register(sub: Any) -> None:
+    from digitlens.analysis.patching import MAX_NODES
+    p = sub.add_parser("patch", help="run one digit with another's activations at a hidden "
+                       "layer: does the answer follow them?")
+    p.add_argument("run", help="run folder or model file")
+    for role, what in (("source", "whose activations are carried"),
+                       ("into", "the digit that receives them")):
+        p.add_argument(f"--{role}-index", type=int, help=f"a test digit {what}")
+        p.add_argument(f"--{role}-image", help=f"a PNG/JPEG {what}")
+    p.add_argument("--layer", type=int, required=True, help="a hidden layer, 0 = the first")
+    p.add_argument("--neurons", help="comma-separated neurons of that layer (default: all)")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_patch)
+
+    p = sub.add_parser("circuit", help="the hidden neurons that make one answer beat another "
+                       "(mean-ablation)")
+    p.add_argument("run", help="run folder or model file")
+    p.add_argument("--test-index", type=int, required=True, help="a test digit")
+    p.add_argument("--target", help="the answer to explain (default: the prediction)")
+    p.add_argument("--contrast", help="the answer it beats (default: the runner-up)")
+    p.add_argument("--max-nodes", type=int, default=MAX_NODES,
+                   help=f"at most this many neurons (default {MAX_NODES})")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_circuit)
+
+
+def image_of(args: argparse.Namespace, model: MLP, role: str,
+             test: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The drawing given as --ROLE-index or --ROLE-image (exactly one)."""
+    index, path = getattr(args, f"{role}_index"), getattr(args, f"{role}_image")
+    if (index is None) == (path is None):
+        raise DigitlensError(f"give exactly one of --{role}-index I or --{role}-image PNG")
+    if path is not None:
+        from digitlens.data.preprocess import load_image, preprocess
+        pre = preprocess(load_image(path), model.input_shape)
+        if not pre.has_ink:
+            raise DigitlensError(f"{path}: the drawing is blank (no ink found)")
+        return pre.centred.astype(np.float32).ravel(), {f"{role}_image": path}
+    assert test is not None
+    images, labels = test
+    if not 0 <= index < len(labels):
+        raise bad_param(f"{role}-index", f"an int in 0..{len(labels) - 1}", index)
+    return (images[index].astype(np.float32).ravel() / 255,
+            {f"{role}_index": index, f"{role}_label": int(labels[index])})
+
+
+def parse_neurons(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise bad_param("neurons", "comma-separated neuron numbers, e.g. 3,17,40", text) \
+            from None
+
+
+def cmd_patch(args: argparse.Namespace) -> int:
+    from digitlens.analysis.patching import patch
+    model = resolve_model(args.run)
+    numbering.check_hidden_layer(model.sizes, args.layer)
+    needs_data = args.source_image is None or args.into_image is None
+    ds = load_data(args, model) if needs_data else None
+    test = (ds.test_images, ds.test_labels) if ds is not None else None
+    src, where_src = image_of(args, model, "source", test)
+    into, where_into = image_of(args, model, "into", test)
+    if where_src.get("source_index") is not None \
+            and where_src.get("source_index") == where_into.get("into_index"):
+        raise DigitlensError("--source-index and --into-index name the same digit: patching "
+                             "a digit into itself changes nothing")
+    p = patch(model, src, into, args.layer, parse_neurons(args.neurons))
+    names = model.class_names
+    which = ("all its" if len(p.patched) == model.sizes[args.layer + 1]
+             else f"{len(p.patched)} of its")
+    text = (f"read as {names[p.prediction_before]} ({p.probabilities_before.max():.0%}); with "
+            f"{which} layer-{args.layer} activations from the other digit (read as "
+            f"{names[p.source_prediction]}): {names[p.prediction_after]} "
+            f"({p.probabilities_after.max():.0%})")
+    return emit(args, {**p.to_dict(), **where_src, **where_into}, text)
+
+
+def cmd_circuit(args: argparse.Namespace) -> int:
+    from digitlens.analysis.patching import circuit, hidden_means
+    model = resolve_model(args.run)
+    if args.max_nodes < 1:
+        raise bad_param("max-nodes", "an int >= 1", args.max_nodes)
+    ds = load_data(args, model)
+    n = len(ds.test_labels)
+    if not 0 <= args.test_index < n:
+        raise bad_param("test-index", f"an int in 0..{n - 1}", args.test_index)
+    c = circuit(model, ds.test_images[args.test_index], hidden_means(model, ds.test_images),
+                class_arg(model, args.target, "target"),
+                class_arg(model, args.contrast, "contrast"), args.max_nodes)
+    names = model.class_names
+    top = ", ".join(f"{numbering.neuron_name(layer, j)} ({e:+.2f})"
+                    for layer, j, e in c.nodes[:5])
+    text = (f"{names[c.target]} beats {names[c.contrast]} by {c.gap:.2f} (scores before the "
+            f"softmax); {len(c.nodes)} neurons, led by {top}: alone they restore "
+            f"{c.restored:.0%} of the gap, and removing them removes {c.removed:.0%}")
+    result = {**c.to_dict(), "test_index": args.test_index,
+              "label": int(ds.test_labels[args.test_index])}
+    return emit(args, result, text)
