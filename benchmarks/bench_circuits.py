@@ -23,7 +23,7 @@ def scores(model: MLP, x: np.ndarray, edit: dict[int, dict[int, float]] | None =
            ) -> tuple[list[np.ndarray], np.ndarray]:
     """The independent forward pass: float64, one layer at a time, hidden values editable."""
     a = x.astype(np.float64).ravel() / 255
-    hidden = []
+    hidden: list[np.ndarray] = []
     for layer in range(model.n_layers):
         z = a @ model.weights[layer].astype(np.float64) + model.biases[layer]
         if layer == model.n_layers - 1:

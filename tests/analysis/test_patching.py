@@ -23,7 +23,7 @@ def by_hand(model: MLP, x: np.ndarray, edit: dict[int, dict[int, float]] | None 
     """Hidden activations and output scores (before the softmax) in float64; ``edit[l][j]``
     replaces hidden neuron j of layer l by a value."""
     a = x.astype(np.float64).ravel() / (255 if x.dtype == np.uint8 else 1)
-    hidden = []
+    hidden: list[np.ndarray] = []
     for layer in range(model.n_layers):
         z = a @ model.weights[layer].astype(np.float64) + model.biases[layer]
         if layer == model.n_layers - 1:
