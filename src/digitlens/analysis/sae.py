@@ -1,0 +1,161 @@
+"""A feature atlas of a hidden layer: a TopK sparse autoencoder trained on its activations.
+
+A layer of 256 ReLU neurons mixes many ideas in each neuron. A sparse autoencoder rewrites each
+digit's 256 activations as a few of F "features" (F larger than the layer: 2,048), each a
+direction in the layer's space:
+
+    f = TopK_k(ReLU((a − b_dec) · W_enc + b_enc))      only the k largest stay, the rest are 0
+    â = f · W_dec + b_dec                              the activations rebuilt from them
+
+trained to make â close to a (mean squared error), with every decoder row kept at unit length
+so a feature's size lives in f alone. It is the kind of autoencoder recent interpretability
+work trains on language models, here small enough to check every number. Training is Adam on
+mini-batches in float32; the gradient is written out below (``gradients``) and checked against
+finite differences in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitlens.errors import bad_param
+
+FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
+
+
+@dataclass
+class SAE:
+    """The autoencoder's parameters (float32)."""
+
+    W_enc: np.ndarray  # (n_hidden, F)
+    b_enc: np.ndarray  # (F,)
+    W_dec: np.ndarray  # (F, n_hidden), rows of unit length
+    b_dec: np.ndarray  # (n_hidden,)
+    k: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.W_enc.shape[1])
+
+    def encode(self, a: np.ndarray) -> np.ndarray:
+        """(n, F) feature activations: at most k non-zero per row."""
+        pre = (np.asarray(a, np.float32) - self.b_dec) @ self.W_enc + self.b_enc
+        return topk_relu(pre, self.k)
+
+    def decode(self, f: np.ndarray) -> np.ndarray:
+        return f @ self.W_dec + self.b_dec
+
+    def reconstruct(self, a: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        return np.concatenate([self.decode(self.encode(a[i:i + chunk]))
+                               for i in range(0, len(a), chunk)] or [a[:0]])
+
+
+def topk_relu(pre: np.ndarray, k: int) -> np.ndarray:
+    """ReLU, then all but each row's k largest values set to 0."""
+    out = np.maximum(pre, 0)
+    if k < out.shape[1]:
+        drop = np.argpartition(out, -k, axis=1)[:, :-k]
+        np.put_along_axis(out, drop, 0, axis=1)
+    return out
+
+
+def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
+    """Random unit decoder rows, the encoder their transpose, b_dec the mean activation."""
+    n = acts.shape[1]
+    rng = np.random.default_rng(seed)
+    w_dec = rng.normal(size=(n_features, n)).astype(np.float32)
+    w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
+    return SAE(np.ascontiguousarray(w_dec.T), np.zeros(n_features, np.float32), w_dec,
+               acts.mean(axis=0).astype(np.float32), k)
+
+
+def gradients(sae: SAE, a: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+    """Mean over the batch of ‖â − a‖² and its gradient with respect to each parameter (the
+    TopK mask is held fixed, as its derivative is zero almost everywhere)."""
+    x = np.asarray(a, np.float32) - sae.b_dec
+    pre = x @ sae.W_enc + sae.b_enc
+    f = topk_relu(pre, sae.k)
+    err = f @ sae.W_dec + sae.b_dec - a                 # (B, n)
+    n = len(a)
+    loss = float(np.mean(np.sum(err.astype(np.float64) ** 2, axis=1)))
+    g = (2.0 / n) * err                                  # dL/dâ
+    d_pre = (g @ sae.W_dec.T) * (f > 0)                  # through the kept features only
+    grads = {"W_dec": f.T @ g, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
+             "W_enc": x.T @ d_pre, "b_enc": d_pre.sum(axis=0)}
+    return loss, grads
+
+
+def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
+              seed: int = 0, lr: float = LR, batch: int = BATCH,
+              on_epoch: Callable[[int, float], None] | None = None) -> SAE:
+    """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
+    (and the gradient's part along them is removed first, so the step does not fight it)."""
+    for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
+            raise bad_param(name, f"an int >= {lo}", value)
+    if k > n_features:
+        raise bad_param("k", f"at most the number of features ({n_features})", k)
+    acts = np.ascontiguousarray(acts, np.float32)
+    sae = init_sae(acts, n_features, k, seed)
+    names = ("W_enc", "b_enc", "W_dec", "b_dec")
+    m = {p: np.zeros_like(getattr(sae, p)) for p in names}
+    v = {p: np.zeros_like(getattr(sae, p)) for p in names}
+    rng = np.random.default_rng(seed + 1)
+    step = 0
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(acts))
+        total = 0.0
+        for i in range(0, len(acts), batch):
+            loss, grads = gradients(sae, acts[order[i:i + batch]])
+            total += loss * len(order[i:i + batch])
+            w = sae.W_dec
+            grads["W_dec"] -= np.sum(grads["W_dec"] * w, axis=1, keepdims=True) * w
+            step += 1
+            for p in names:
+                m[p] = 0.9 * m[p] + 0.1 * grads[p]
+                v[p] = 0.999 * v[p] + 0.001 * grads[p] ** 2
+                update = lr * (m[p] / (1 - 0.9 ** step)) / (
+                    np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
+                setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
+            sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
+        if on_epoch is not None:
+            on_epoch(epoch, total / len(acts))
+    return sae
+
+
+@dataclass
+class Atlas:
+    """How well the features describe the layer, on the test set."""
+
+    l0: float                  # mean active features per digit
+    dead_fraction: float       # features that never fire on the test set
+    explained_variance: float  # 1 − ‖a − â‖² / ‖a − mean‖²
+    accuracy: float
+    accuracy_spliced: float    # with the layer's activations replaced by â
+    frequency: np.ndarray      # (F,) share of test digits each feature fires on
+
+
+def assess(sae: SAE, acts: np.ndarray, rebuilt_accuracy: float, accuracy: float) -> Atlas:
+    f = np.concatenate([sae.encode(acts[i:i + 4096]) for i in range(0, len(acts), 4096)])
+    fires = f > 0
+    rebuilt = sae.reconstruct(acts).astype(np.float64)
+    a64 = acts.astype(np.float64)
+    ev = 1 - float(np.sum((a64 - rebuilt) ** 2) / np.sum((a64 - a64.mean(axis=0)) ** 2))
+    freq = fires.mean(axis=0)
+    return Atlas(float(fires.sum(axis=1).mean()), float(np.mean(freq == 0)), ev, accuracy,
+                 rebuilt_accuracy, freq)
+
+
+def purity(values: np.ndarray, labels: np.ndarray, top: int = 50) -> np.ndarray:
+    """For each unit (a column of ``values``), the share of its ``top`` most-activating digits
+    that belong to their commonest class (units that never fire: NaN)."""
+    out = np.full(values.shape[1], np.nan)
+    idx = np.argsort(-values, axis=0)[:top]
+    for u in range(values.shape[1]):
+        chosen = idx[:, u][values[idx[:, u], u] > 0]
+        if chosen.size:
+            out[u] = np.bincount(labels[chosen]).max() / chosen.size
+    return out
