@@ -19,7 +19,7 @@ from typing import NoReturn
 from digitlens import __version__
 from digitlens.errors import DigitlensError, NotFoundError, ParameterError
 
-COMMAND_MODULES = ("core", "render", "serve", "export", "compare", "ask", "sweep",
+COMMAND_MODULES = ("core", "render", "serve", "export", "compare", "ask", "learn", "sweep",
                    "classroom")
 
 
