@@ -73,31 +73,21 @@ function outputDelta(cost, output, a, y) {
   return d;
 }
 
-/**
- * The cost's gradient for one example with `label` as its class: {loss, weights, biases,
- * deltas, trace}. weights[l] is Float32Array (neurons × inputs, row-major: the JSON export's
- * layers[l].weights), biases[l] (neurons); deltas[l] is dCost/dz of layer l's neurons (each
- * neuron's error signal), trace the forward pass it came from.
- */
-export function gradients(net, pixels, label) {
+// The backward pass: every layer's delta (dCost/dz, float64), from the output down. A layer's
+// weight gradient is the outer product of its input and its delta (∂C/∂w_ji = δ_j · a_i), so
+// a step never stores it: the update reads a_i and δ_j.
+function backprop(net, pixels, label) {
   checkCost(net);
   checkLabel(net, label);
   const trace = net.trace(pixels);
   const L = net.nLayers, out = outputs64(net.activations[L - 1], trace.zs[L - 1]);
-  const weights = new Array(L), biases = new Array(L), deltas = new Array(L);
+  const deltas = new Array(L);
   let delta = outputDelta(net.cost, net.activations[L - 1], out, label);
   for (let l = L - 1; l >= 0; l--) {
-    const nIn = net.sizes[l], nOut = net.sizes[l + 1], aIn = net.valuesBefore(trace, l);
-    const gw = new Float32Array(nOut * nIn);  // (n_out, n_in): row j is neuron j's inputs
-    for (let j = 0; j < nOut; j++) {
-      const dj = delta[j];
-      if (dj === 0) continue;
-      const row = j * nIn;
-      for (let i = 0; i < nIn; i++) if (aIn[i] !== 0) gw[row + i] = dj * aIn[i];
-    }
-    weights[l] = gw; biases[l] = Float32Array.from(delta); deltas[l] = Float32Array.from(delta);
+    deltas[l] = delta;
     if (l === 0) break;
     // the layer below's delta: (W δ)_i · f'(z_i), f' written from a_i = f(z_i)
+    const nIn = net.sizes[l], nOut = net.sizes[l + 1], aIn = net.valuesBefore(trace, l);
     const w = net.weights[l], d = DERIVATIVES[net.activations[l - 1]], below = new Float64Array(nIn);
     for (let i = 0; i < nIn; i++) {
       const g = d(aIn[i]);
@@ -109,8 +99,28 @@ export function gradients(net, pixels, label) {
     }
     delta = below;
   }
-  const value = loss(net.cost, net.activations[L - 1], out, label);
-  return { loss: value, weights, biases, deltas, trace };
+  return { loss: loss(net.cost, net.activations[L - 1], out, label), deltas, trace };
+}
+
+/**
+ * The cost's gradient for one example with `label` as its class: {loss, weights, biases,
+ * deltas, trace}. weights[l] is Float32Array (neurons × inputs, row-major: the JSON export's
+ * layers[l].weights), biases[l] (neurons); deltas[l] is dCost/dz of layer l's neurons (each
+ * neuron's error signal), trace the forward pass it came from.
+ */
+export function gradients(net, pixels, label) {
+  const { loss: value, deltas, trace } = backprop(net, pixels, label);
+  const weights = deltas.map((delta, l) => {
+    const nIn = net.sizes[l], nOut = net.sizes[l + 1], aIn = net.valuesBefore(trace, l);
+    const gw = new Float32Array(nOut * nIn);  // (n_out, n_in): row j is neuron j's inputs
+    for (let j = 0; j < nOut; j++) {
+      const dj = delta[j], row = j * nIn;
+      if (dj !== 0) for (let i = 0; i < nIn; i++) if (aIn[i] !== 0) gw[row + i] = dj * aIn[i];
+    }
+    return gw;
+  });
+  const biases = deltas.map((d) => Float32Array.from(d));
+  return { loss: value, weights, biases, deltas: deltas.map((d) => Float32Array.from(d)), trace };
 }
 
 function checkOptions(lr, optimizer) {
@@ -134,66 +144,76 @@ function copyState(s) {
   return { optimizer: s.optimizer, t: s.t, m: copy(s.m), v: copy(s.v) };
 }
 
-// One parameter array updated from its gradient (same layout), rounded as nn/kernels.py does.
-// `lr` as given: SGD and momentum round it to float32, Adam folds it into c1 in float64.
-function update(p, g, k, state, lr) {
-  const out = new Float32Array(p.length);
-  const rate = f32(lr);
-  if (state.optimizer === "sgd") {  // p -= g·lr
-    for (let i = 0; i < p.length; i++) out[i] = f32(p[i] - f32(g[i] * rate));
-  } else if (state.optimizer === "momentum") {  // v = μ·v - g·lr; p += v
-    const v = state.m[k], mu = f32(MU);
-    for (let i = 0; i < p.length; i++) { v[i] = f32(f32(v[i] * mu) - f32(g[i] * rate)); out[i] = f32(p[i] + v[i]); }
-  } else {  // Adam, with both bias corrections folded into c1 and ε' (nn/optim.py Adam)
-    const m = state.m[k], v = state.v[k], t = state.t;
-    const kk = 1 / Math.sqrt((1 - BETA2) / (1 - BETA2 ** t));
-    const c1 = f32(lr * (1 - BETA1) / (1 - BETA1 ** t) * kk), eps = f32(ADAM_EPS * kk);
-    const b1 = f32(BETA1), b2 = f32(BETA2);
-    for (let i = 0; i < p.length; i++) {
-      m[i] = f32(f32(m[i] * b1) + g[i]);
-      v[i] = f32(f32(v[i] * b2) + f32(g[i] * g[i]));
-      out[i] = f32(p[i] - f32(f32(m[i] / f32(f32(Math.sqrt(v[i])) + eps)) * c1));
+// The update of out[at .. at + g.length) from gradient g (float32), p the old values, k the
+// parameter array's place in the optimizer state; each operation rounded to float32 in the
+// order nn/kernels.py takes. `c` holds the step's constants. Returns the values' sum (finite
+// exactly when every value is).
+function update(out, p, g, at, k, s, c) {
+  let sum = 0;
+  const n = g.length;
+  if (s.optimizer === "sgd") {  // p -= g·lr
+    for (let j = 0; j < n; j++) sum += out[at + j] = f32(p[at + j] - f32(g[j] * c.rate));
+  } else if (s.optimizer === "momentum") {  // v = μ·v - g·lr; p += v
+    const v = s.m[k];
+    for (let j = 0; j < n; j++) {
+      const i = at + j;
+      v[i] = f32(f32(v[i] * c.mu) - f32(g[j] * c.rate));
+      sum += out[i] = f32(p[i] + v[i]);
+    }
+  } else {  // Adam: m = β1·m + g; v = β2·v + g²; p -= c1·m/(√v + ε')  (nn/optim.py Adam)
+    const m = s.m[k], v = s.v[k];
+    for (let j = 0; j < n; j++) {
+      const i = at + j, gj = g[j];
+      m[i] = f32(f32(m[i] * c.b1) + gj);
+      v[i] = f32(f32(v[i] * c.b2) + f32(gj * gj));
+      sum += out[i] = f32(p[i] - f32(f32(m[i] / f32(f32(Math.sqrt(v[i])) + c.eps)) * c.c1));
     }
   }
-  return out;
+  return sum;
 }
 
-/** (n_out × n_in) gradient -> the engine's (n_in × n_out) layout. */
-function transposed(g, nIn, nOut) {
-  const t = new Float32Array(nIn * nOut);
-  for (let j = 0; j < nOut; j++) {
-    const row = j * nIn;
-    for (let i = 0; i < nIn; i++) t[i * nOut + j] = g[row + i];
-  }
-  return t;
+// SGD and momentum round lr to float32; Adam folds it, with both bias corrections and ε, into
+// two float32 constants computed in float64, as nn/optim.py does.
+function constants(lr, t) {
+  const k = 1 / Math.sqrt((1 - BETA2) / (1 - BETA2 ** t));
+  return { rate: f32(lr), mu: f32(MU), b1: f32(BETA1), b2: f32(BETA2), eps: f32(ADAM_EPS * k),
+           c1: f32(lr * (1 - BETA1) / (1 - BETA1 ** t) * k) };
 }
 
 /**
  * One step of `optimizer` ("sgd", "momentum", "adam") with learning rate `lr` on one example:
- * {network (new; `net` is untouched), loss_before, loss_after, gradients, before, after
- * (the two forward passes), state}. `state`: the optimizer state a previous step returned
+ * {network (new; `net` is untouched), loss_before, loss_after, deltas (each layer's error
+ * signal), before, after (the two forward passes), state}. `state`: the optimizer state a previous step returned
  * (momentum's velocity, Adam's moments), so stepping again continues; fresh when omitted or
  * of another optimizer. Bad input is an EngineError with a sentence, never NaN weights.
  */
 export function step(net, pixels, label, { lr = 0.01, optimizer = "sgd", state = null } = {}) {
   checkOptions(lr, optimizer);
-  const g = gradients(net, pixels, label);
-  if (!g.trace.input.some((v) => v > 0)) throw new EngineError("the drawing is blank (no ink): there is nothing to learn from");
+  const b = backprop(net, pixels, label);
+  if (!b.trace.input.some((v) => v > 0)) throw new EngineError("the drawing is blank (no ink): there is nothing to learn from");
   const s = state && state.optimizer === optimizer ? copyState(state) : freshState(net, optimizer);
   s.t += 1;
-  const L = net.nLayers, weights = [], biases = [];
+  const L = net.nLayers, c = constants(lr, s.t), weights = [], biases = [];
+  let sum = 0;
   for (let l = 0; l < L; l++) {
-    const gw = transposed(g.weights[l], net.sizes[l], net.sizes[l + 1]);
-    weights.push(update(net.weights[l], gw, l, s, lr));
-  }
-  for (let l = 0; l < L; l++) biases.push(update(net.biases[l], g.biases[l], L + l, s, lr));
-  for (const p of [...weights, ...biases]) {
-    for (let i = 0; i < p.length; i++) {
-      if (!Number.isFinite(p[i])) throw new EngineError("this learning rate makes a weight overflow: try a smaller one");
+    const nIn = net.sizes[l], nOut = net.sizes[l + 1], aIn = net.valuesBefore(b.trace, l);
+    const p = net.weights[l], out = p.slice(), delta = b.deltas[l], g = new Float32Array(nOut);
+    for (let i = 0; i < nIn; i++) {  // row i of (n_in × n_out): ∂C/∂w_ij = a_i · δ_j
+      const ai = aIn[i];
+      if (ai === 0 && s.optimizer === "sgd") continue;  // a zero gradient row: SGD leaves it
+      for (let j = 0; j < nOut; j++) g[j] = ai === 0 ? 0 : f32(ai * delta[j]);
+      sum += update(out, p, g, i * nOut, l, s, c);
     }
+    weights.push(out);
   }
+  for (let l = 0; l < L; l++) {
+    const out = new Float32Array(net.biases[l].length);
+    sum += update(out, net.biases[l], Float32Array.from(b.deltas[l]), 0, L + l, s, c);
+    biases.push(out);
+  }
+  if (!Number.isFinite(sum)) throw new EngineError("this learning rate makes a weight overflow: try a smaller one");
   const network = net.withParameters(weights, biases);
-  const after = network.trace(g.trace.input);
+  const after = network.trace(b.trace.input);
   const lossAfter = loss(net.cost, net.activations[L - 1], outputs64(net.activations[L - 1], after.zs[L - 1]), label);
-  return { network, loss_before: g.loss, loss_after: lossAfter, gradients: g, before: g.trace, after, state: s };
+  return { network, loss_before: b.loss, loss_after: lossAfter, deltas: b.deltas, before: b.trace, after, state: s };
 }
