@@ -15,10 +15,10 @@
 
 import { EngineError } from "./engine-error.js";
 import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
-import { gradients as gradientsOf, step as stepOf } from "./gradient.js";
+import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
 import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
 
-export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize };
+export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;

@@ -215,5 +215,8 @@ export function step(net, pixels, label, { lr = 0.01, optimizer = "sgd", state =
   const network = net.withParameters(weights, biases);
   const after = network.trace(b.trace.input);
   const lossAfter = loss(net.cost, net.activations[L - 1], outputs64(net.activations[L - 1], after.zs[L - 1]), label);
+  if (!Number.isFinite(lossAfter) || !after.probabilities.every(Number.isFinite)) {
+    throw new EngineError("this learning rate pushes the network's outputs past what it can compute: try a smaller one");
+  }
   return { network, loss_before: b.loss, loss_after: lossAfter, deltas: b.deltas, before: b.trace, after, state: s };
 }

@@ -19,6 +19,7 @@ import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
+import { StepLab } from "./steplab.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
@@ -35,7 +36,7 @@ const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -292,6 +293,7 @@ async function selectRun(name) {
       problem(`${run.name}: ${err.message}; asking the server instead`);
     }
   }
+  stepLab.setRun(run, net);
   hmap.load(run).catch((err) => toast(err.message));
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
@@ -362,6 +364,12 @@ async function init() {
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
   live.map = hmap;  // the moving point, for tests
+  // one gradient step: the stepped network becomes the one every view draws (SGD in the page)
+  stepLab = new StepLab($("step-card"), {
+    net: () => net, runName: () => run?.name, input: () => (live.last?.has_ink ? live.last.input : null),
+    use: (network) => { net = network; predict(); },
+  });
+  live.stepLab = stepLab;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());

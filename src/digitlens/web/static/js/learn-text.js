@@ -1,0 +1,41 @@
+// Every sentence the learning views show, in one catalogue: a translation is a copy of this
+// file. Plain words first; the maths one tap away.
+
+export const TEXT = {
+  title: "Teach it: one gradient step",
+  hint: "pick the answer you want, press Step: every weight moves a little towards that answer",
+  teach: "teach it this is",
+  lr: "learning rate",
+  lrHint: "how big a step: too big and it overshoots",
+  optimizer: "optimizer",
+  optimizers: { sgd: "plain (SGD)", momentum: "momentum", adam: "Adam" },
+  go: "Step",
+  undo: "Undo step",
+  reset: "Back to the trained network",
+  lossWord: "loss",
+  lossExplain: "the loss is how wrong the network is about the label you chose (0 = certain and right)",
+  probsTitle: "how sure it is, before → after",
+  deltasTitle: "the error signal, flowing back from the answer",
+  deltasExplain: "each square is a neuron: red wants its sum lower, blue wants it higher; computed from the output back, layer by layer (backpropagation)",
+  changesTitle: "how the weights changed",
+  changesExplain: "red: the weight went up, blue: down, white: unchanged. Only weights from inputs that were on can change, so each layer's change is made of the rows of its lit inputs.",
+  firstLayer: "the first layer's neurons that changed most (their incoming weights, as pictures)",
+  layerMatrix: (l, nOut, nIn) => `layer ${l}: ${nOut} neurons × ${nIn} inputs`,
+  mathsSummary: "the maths",
+  maths: [
+    "loss with softmax and cross-entropy: L = −log p(label)",
+    "error signal of an output neuron: δ = p − (1 for the label, else 0)",
+    "error signal one layer down: δ = (Wᵀ δ_above) · f′(z)",
+    "change of the weight from input i to neuron j: Δw = −learning rate · δ_j · a_i",
+  ],
+  accuracyLoading: "measuring the test digits…",
+  accuracy: (n, before, after, changed) => `On ${n} test digits (50 of each class): ${before} right before → ${after} after` +
+    (changed ? `; ${changed} changed their answer` : "; none changed its answer"),
+  stepped: (k) => `${k} step${k === 1 ? "" : "s"} taken: the whole explorer now shows the stepped network (the Test set tab and a neuron's top test digits still use the trained one).`,
+  undone: (k) => (k ? `Undone: back to ${k} step${k === 1 ? "" : "s"}.` : "Undone: back to the trained network."),
+  resetDone: "Back to the trained network.",
+  noInk: "Draw a digit first (or pick one in the Test set tab): with no ink there is nothing to learn from.",
+  needsPage: "One step needs the network in this page; it could not be loaded here.",
+  flipped: (from, to) => `It changed its mind: ${from} → ${to}.`,
+  stayed: (name) => `It still answers ${name}.`,
+};
