@@ -8,13 +8,14 @@ sample) engine.js's gradient of every digit, run in Node, against ``backward`` i
 entry. Goal: ≤ 1e-4. The default architecture is checked on the first 100 digits (its 535,818
 gradients a digit make the full set 2 GB).
 
-Timing: the engine in Debian's Chromium (Playwright), on a 784-512-256-10 ReLU net (trained
-one epoch on the sample): ``net.step`` (forward, gradients, SGD update, the stepped net's
-forward) and ``net.trace`` alone, over real test digits. Goal for one step with its redraw:
-p95 ≤ 16 ms (one frame); the explorer's redraw of the diagram is measured by
-benchmarks/bench_browser.py.
+Timing, in Debian's Chromium (Playwright), on a 784-512-256-10 ReLU net trained one epoch on
+the sample: the engine alone (``net.step``: forward, gradients, SGD update, the stepped net's
+forward; beside ``net.trace``), then the served explorer: Step pressed on a test digit, from
+the press to every view redrawn with the stepped network and the step card's pictures drawn,
+beside the explorer's forward-only redraw. Goal for a step: p95 ≤ 16 ms (one frame).
 
 Usage: python benchmarks/bench_gradient.py [--skip-parity] [--skip-browser] [--repeats 200]
+[--steps 60]
 """
 
 from __future__ import annotations
@@ -152,11 +153,46 @@ def browser_timing(model: MLP, repeats: int, tmp: Path) -> None:
         print(f"  {name:<32}{len(a):>6}{p50:>9.2f}{p95:>9.2f}{a.max():>9.2f}")
 
 
+def explorer_timing(run: Path, repeats: int) -> None:
+    """The explorer served with the default network: Step pressed ``repeats`` times (each
+    undone, so every step starts from the trained net) on test digit 0 taught a wrong label.
+    A step's time runs from the press to every view redrawn with the stepped network and the
+    card's pictures drawn; the redraw is the page's forward pass and views alone."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_web_load import start_server  # type: ignore[import-not-found]
+
+    from support import chromium, stop_process
+    proc, host, port = start_server(run)
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"http://{host}:{port}/?test=0")
+            page.wait_for_function("() => window.digitlens && window.digitlens.ready "
+                                   "&& window.digitlens.last", timeout=120_000)
+            page.evaluate("""() => { const s = document.querySelector('[data-testid=step-label]');
+                s.value = String((window.digitlens.last.prediction + 1) % 10); }""")
+            for _ in range(repeats):
+                page.evaluate("() => document.querySelector('[data-testid=step-go]').click()")
+                page.wait_for_timeout(150)
+                page.evaluate("() => document.querySelector('[data-testid=step-undo]').click()")
+                page.wait_for_timeout(50)
+            live = page.evaluate("""() => ({ steps: window.digitlens.stepLab.timings,
+                redraws: window.digitlens.engine.map((e, i) => e + window.digitlens.draws[i]) })""")
+    finally:
+        stop_process(proc)
+    print(f"  {'ms, explorer, 784-512-256-10':<32}{'n':>6}{'p50':>9}{'p95':>9}{'max':>9}")
+    for name, key in (("step + every view redrawn", "steps"), ("forward-only redraw", "redraws")):
+        a = np.array(live[key][3:])
+        p50, p95 = np.percentile(a, [50, 95])
+        print(f"  {name:<32}{len(a):>6}{p50:>9.2f}{p95:>9.2f}{a.max():>9.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skip-parity", action="store_true")
     ap.add_argument("--skip-browser", action="store_true")
-    ap.add_argument("--repeats", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=200, help="engine steps timed")
+    ap.add_argument("--steps", type=int, default=60, help="steps pressed in the explorer")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -168,6 +204,7 @@ def main() -> None:
             parity("relu 784-512-256-10 (default)", default, 100, 20, tmp)
         if not args.skip_browser:
             browser_timing(default, args.repeats, tmp)
+            explorer_timing(tmp / "default", args.steps)
 
 
 if __name__ == "__main__":

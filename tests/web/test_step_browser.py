@@ -71,8 +71,9 @@ def check_step(p: Page, model: MLP, sample: Dataset, label: int, lr: float) -> M
     p.wait("/→ \\d+ \\(/.test(document.querySelector('[data-testid=step-accuracy]').textContent)")
     xs, ys = balanced(sample)
     counts = [int(m) for m in re.findall(r"(\d+) \(", p.text("step-accuracy"))]
-    assert counts == [int(np.sum(model.predict(xs) == ys)), int(np.sum(ref.model.predict(xs) == ys))]
-    changed = int(np.sum(model.predict(xs) != ref.model.predict(xs)))
+    before, after = model.predict(xs), ref.model.predict(xs)
+    assert counts == [int(np.sum(before == ys)), int(np.sum(after == ys))]
+    changed = int(np.sum(before != after))
     assert (f"{changed} changed" in p.text("step-accuracy")) == (changed > 0)
     # pictures: an error signal per layer, a weight change per layer, nothing NaN
     assert p.page.get_by_test_id("step-deltas").locator("canvas").count() == model.n_layers

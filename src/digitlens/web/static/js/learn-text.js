@@ -20,7 +20,8 @@ export const TEXT = {
   changesTitle: "how the weights changed",
   changesExplain: "red: the weight went up, blue: down, white: unchanged. Only weights from inputs that were on can change, so each layer's change is made of the rows of its lit inputs.",
   firstLayer: "the first layer's neurons that changed most (their incoming weights, as pictures)",
-  layerMatrix: (l, nOut, nIn) => `layer ${l}: ${nOut} neurons × ${nIn} inputs`,
+  layerMatrix: (layer, weights, nOut, nIn) => `${layer}: ${weights}, ${nOut} neurons × ${nIn} inputs`,
+  largest: "largest change",
   mathsSummary: "the maths",
   maths: [
     "loss with softmax and cross-entropy: L = −log p(label)",

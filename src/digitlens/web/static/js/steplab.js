@@ -9,9 +9,10 @@ import { api } from "./api.js";
 import { EngineError, LR_MAX, OPTIMIZERS, accuracy, gridShape } from "./engine.js";
 import { maxAbs, paint } from "./colors.js";
 import { TEXT } from "./learn-text.js";
+import { layerName, neuronName, weightsName } from "./numbering.js";
 
 const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 };
-const PER_CLASS = 50, FLOW_MS = 260, FIRST_LAYER_PICTURES = 6;
+const PER_CLASS = 50, FLOW_MS = 260, FIRST_LAYER_PICTURES = 6, MATRIX_W = 360, MATRIX_H = 180;
 const fmt = (v) => (Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toPrecision(3));
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
 
@@ -127,7 +128,7 @@ export class StepLab {
       this.probs.appendChild(li);
     }
     this.flow(r.deltas, before);
-    this.weightChanges(before, r.network);
+    this.weightChanges(before, r.network, r.state.optimizer === "sgd" ? r.before : null);
   }
 
   // Each layer's δ as a grid of squares, the output's first, then one layer down every FLOW_MS.
@@ -142,7 +143,7 @@ export class StepLab {
       c.style.width = `${w * cell}px`; c.style.height = `${h * cell}px`;
       f.append(c);
       const cap = document.createElement("figcaption");
-      cap.textContent = l === net.nLayers - 1 ? `output (${d.length})` : `layer ${l + 1} (${d.length})`;
+      cap.textContent = `${layerName(l, net.nLayers)} · ${d.length}`;
       f.append(cap);
       f.classList.add("waiting");
       this.deltas.append(f);
@@ -159,49 +160,66 @@ export class StepLab {
   }
 
   // The change of every weight, new − old: the first layer's most changed neurons as input-shaped
-  // pictures, every layer as a neurons × inputs image, each scaled to its largest change.
-  weightChanges(before, after) {
+  // pictures, and every layer as a neurons × inputs image (a large one pooled to at most
+  // MATRIX_W × MATRIX_H cells, each showing its block's largest change), scaled to the
+  // layer's largest change.
+  // `trace`: with plain SGD, the pass stepped on, whose silent inputs' rows did not change.
+  weightChanges(before, after, trace) {
     this.changes.innerHTML = "";
     const [H, W] = before.inputShape;
     for (let l = 0; l < before.nLayers; l++) {
       const nIn = before.sizes[l], nOut = before.sizes[l + 1], w0 = before.weights[l], w1 = after.weights[l];
-      const delta = new Float32Array(nIn * nOut);  // (n_out, n_in): row j is neuron j's inputs
-      const size = new Float64Array(nOut);
+      const C = Math.min(nIn, MATRIX_W), R = Math.min(nOut, MATRIX_H);
+      const col = Int32Array.from({ length: nIn }, (_, i) => Math.floor((i * C) / nIn));
+      const row = Int32Array.from({ length: nOut }, (_, j) => Math.floor((j * R) / nOut) * C);
+      const pooled = new Float32Array(R * C), size = new Float64Array(nOut);
+      let scale = 0;
+      const lit = trace ? before.valuesBefore(trace, l) : null;
       for (let i = 0; i < nIn; i++) {
-        const row = i * nOut;
+        if (lit && lit[i] === 0) continue;
+        const at = i * nOut, ci = col[i];
         for (let j = 0; j < nOut; j++) {
-          const d = w1[row + j] - w0[row + j];
-          if (d !== 0) { delta[j * nIn + i] = d; size[j] += Math.abs(d); }
+          const d = w1[at + j] - w0[at + j];
+          if (d === 0) continue;
+          const m = Math.abs(d), cell = row[j] + ci;
+          size[j] += m;
+          if (m > Math.abs(pooled[cell])) pooled[cell] = d;
+          if (m > scale) scale = m;
         }
       }
-      const scale = maxAbs(delta), box = document.createElement("div");
+      const box = document.createElement("div");
       box.className = "step-layer";
       const title = document.createElement("p");
-      title.textContent = `${TEXT.layerMatrix(l + 1, nOut, nIn)} · largest change ±${fmt(scale)}`;
+      title.textContent = `${TEXT.layerMatrix(layerName(l, before.nLayers), weightsName(l), nOut, nIn)} · ${TEXT.largest} ±${fmt(scale)}`;
       box.append(title);
-      if (l === 0 && H * W === nIn) {
-        const order = Array.from(size.keys()).sort((a, b) => size[b] - size[a]).slice(0, FIRST_LAYER_PICTURES);
-        const row = document.createElement("div");
-        row.className = "step-neurons";
-        row.title = TEXT.firstLayer;
-        for (const j of order) {
-          const c = document.createElement("canvas");
-          paint(c, delta.subarray(j * nIn, (j + 1) * nIn), W, H, "diverging", scale);
-          c.setAttribute("aria-label", `neuron ${j}'s weight change`);
-          row.append(c);
-        }
-        box.append(row);
-      }
+      if (l === 0 && H * W === nIn) box.append(this.neuronPictures(w0, w1, size, nIn, nOut, W, H, scale || 1));
       const c = document.createElement("canvas");
-      paint(c, delta, nIn, nOut, "diverging", scale);
+      paint(c, pooled, C, R, "diverging", scale || 1);
       c.className = "step-matrix";
-      const cell = Math.min(12, 360 / nIn);  // at most 360 px wide; a thin layer stays visible
-      c.style.width = `${Math.round(nIn * cell)}px`;
-      c.style.height = `${Math.round(Math.max(nOut * cell, Math.min(nOut * 4, 48)))}px`;
-      c.setAttribute("aria-label", `layer ${l + 1}'s weight changes, ${nOut} rows of ${nIn}`);
+      const cell = Math.min(12, 360 / C);  // at most 360 px wide; a thin layer stays visible
+      c.style.width = `${Math.round(C * cell)}px`;
+      c.style.height = `${Math.round(Math.max(R * cell, Math.min(R * 4, 48)))}px`;
+      c.setAttribute("aria-label", `${layerName(l, before.nLayers)}: ${weightsName(l)}'s changes, ${nOut} rows of ${nIn}`);
       box.append(c);
       this.changes.append(box);
     }
+  }
+
+  // The incoming weight changes of the first layer's most changed neurons, as pictures.
+  neuronPictures(w0, w1, size, nIn, nOut, W, H, scale) {
+    const order = Array.from(size.keys()).sort((a, b) => size[b] - size[a]).slice(0, FIRST_LAYER_PICTURES);
+    const box = document.createElement("div");
+    box.className = "step-neurons";
+    box.title = TEXT.firstLayer;
+    const d = new Float32Array(nIn);
+    for (const j of order) {
+      for (let i = 0; i < nIn; i++) d[i] = w1[i * nOut + j] - w0[i * nOut + j];
+      const c = document.createElement("canvas");
+      paint(c, d, W, H, "diverging", scale);
+      c.setAttribute("aria-label", `${neuronName(0, j)}: its incoming weights' change`);
+      box.append(c);
+    }
+    return box;
   }
 
   // Accuracy on PER_CLASS test digits of each class (the server's first ones, or those the
