@@ -46,6 +46,22 @@ def balanced(sample: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return sample.test_images[idx].reshape(len(idx), -1).astype(np.float32) / 255, y[idx]
 
 
+def ring_colour(p: Page, layer: int, k: int) -> list[int]:
+    """Strongly red and strongly blue pixels on the diagram from neuron (layer, k)'s centre
+    20 layout pixels to the right (through its ring)."""
+    return list(p.js(f"""(() => {{
+      const dg = document.getElementById('diagram'), r = dg.getBoundingClientRect();
+      const [cx, cy] = window.digitlens.neuronPoint({layer}, {k}), s = dg.width / r.width;
+      const row = dg.getContext('2d').getImageData(Math.round((cx - r.left) * s),
+        Math.round((cy - r.top) * s), Math.round(20 * s), 1).data;
+      let red = 0, blue = 0;
+      for (let i = 0; i < row.length; i += 4) {{
+        if (row[i] > row[i + 2] + 60) red++;
+        if (row[i + 2] > row[i] + 60) blue++;
+      }}
+      return [red, blue]; }})()"""))
+
+
 def teach(p: Page, label: int, lr: str, optimizer: str = "sgd") -> None:
     p.page.get_by_test_id("step-optimizer").select_option(optimizer)
     p.page.get_by_test_id("step-label").select_option(str(label))
@@ -97,6 +113,13 @@ def test_teach_a_three_that_it_is_an_eight(browser: Any, served: Served, sample:
         p.page.get_by_test_id("step-card").scroll_into_view_if_needed()
         p.page.wait_for_timeout(900)  # the error signal's flow back has reached the first layer
         p.page.screenshot(path=str(shots / "step-1366x768.png"))
+        # the error signal on the diagram: the taught class ringed blue (its sum should go
+        # up), the former answer red (down)
+        out = model.n_layers - 1
+        assert ring_colour(p, out, 3)[0] > 0 and ring_colour(p, out, 3)[1] == 0
+        assert ring_colour(p, out, 8)[1] > 0 and ring_colour(p, out, 8)[0] == 0
+        p.page.evaluate("scrollTo(0, 0)")
+        p.page.screenshot(path=str(shots / "step-diagram-1366x768.png"))
         # a second step continues from the stepped network
         p.page.get_by_test_id("step-go").click()
         p.wait("window.digitlens.stepLab.history.length === 2")

@@ -16,7 +16,7 @@ export const TEXT = {
   lossExplain: "the loss is how wrong the network is about the label you chose (0 = certain and right)",
   probsTitle: "how sure it is, before → after",
   deltasTitle: "the error signal, flowing back from the answer",
-  deltasExplain: "each square is a neuron: red wants its sum lower, blue wants it higher; computed from the output back, layer by layer (backpropagation)",
+  deltasExplain: "each square is a neuron (ringed the same way in the network diagram): red wants its sum lower, blue wants it higher; computed from the output back, layer by layer (backpropagation)",
   changesTitle: "how the weights changed",
   changesExplain: "red: the weight went up, blue: down, white: unchanged. Only weights from inputs that were on can change, so each layer's change is made of the rows of its lit inputs.",
   firstLayer: "the first layer's neurons that changed most (their incoming weights, as pictures)",

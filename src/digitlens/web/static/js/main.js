@@ -19,6 +19,7 @@ import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
+import { drawSignal } from "./signal.js";
 import { StepLab } from "./steplab.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
@@ -368,6 +369,7 @@ async function init() {
   stepLab = new StepLab($("step-card"), {
     net: () => net, runName: () => run?.name, input: () => (live.last?.has_ink ? live.last.input : null),
     use: (network) => { net = network; predict(); },
+    signal: (deltas, from) => { if (live.last) { diagram.draw(live.last, state.neuron, knockedOut); drawSignal(diagram, deltas, from); } },
   });
   live.stepLab = stepLab;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);

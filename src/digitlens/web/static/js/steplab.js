@@ -18,7 +18,8 @@ const pct = (p) => `${(100 * p).toFixed(1)}%`;
 
 export class StepLab {
   /** hooks: net() the explorer's network now, input() the values it was fed (null with no
-   * ink), use(network) redraws the explorer with another network, runName(). */
+   * ink), use(network) redraws the explorer with another network, runName(), and
+   * signal(deltas, from) draws the error signal of layers from..output on the diagram. */
   constructor(card, hooks) {
     this.card = card; this.hooks = hooks;
     this.base = null; this.history = []; this.state = null; this.classNames = [];
@@ -153,6 +154,7 @@ export class StepLab {
     const next = () => {
       if (l < 0) return;
       figs[l].classList.remove("waiting");
+      this.hooks.signal?.(deltas, l);  // the same rings on the network diagram
       l--;
       this.timer = setTimeout(next, FLOW_MS);
     };
