@@ -194,6 +194,17 @@ def test_a_step_in_the_single_file_explorer(trained_run: Path, sample: Dataset, 
         p.page.get_by_test_id("step-card").scroll_into_view_if_needed()
         p.page.wait_for_timeout(900)
         p.page.screenshot(path=str(shots / "step-file-1366x768.png"))
+        # the story is there too, and its numbers follow the stepped network
+        p.page.get_by_test_id("tab-learn").click()
+        for _ in range(6):
+            p.page.get_by_test_id("story-next").click()
+        p.wait("/gets \\d+ of 500/.test(document.querySelector('[data-testid=story-text]')"
+               ".textContent)")
+        xs, ys = balanced(sample)
+        right = int(np.sum(one_step(model, np.array(p.js(
+            "Array.from(window.digitlens.stepLab.last.before.input)"), np.float32), 7, 0.05,
+            "sgd").model.predict(xs) == ys))
+        assert f"it gets {right} of 500 test digits right" in p.text("story-text")
         assert p.errors == [], p.errors
     finally:
         p.close()

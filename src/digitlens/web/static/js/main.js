@@ -21,6 +21,7 @@ import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { drawSignal } from "./signal.js";
 import { StepLab } from "./steplab.js";
+import { Story } from "./story.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
@@ -37,7 +38,7 @@ const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -191,6 +192,7 @@ function render(res) {
     : state.test !== null && !pad.strokes.length
       ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
       : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  story?.update();  // the story's numbers follow the drawing
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
@@ -333,7 +335,9 @@ function nameThings(classNames) {
 function showTab(tab) {
   state.tab = tab; writeURL();
   for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === tab);
-  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${tab}`;
+  const panel = tab === "learn" ? "explore" : tab;  // the story walks through the explorer itself
+  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${panel}`;
+  story.open(tab === "learn");
   if (tab === "test" && run) tests.open();
 }
 
@@ -372,11 +376,14 @@ async function init() {
     signal: (deltas, from) => { if (live.last) { diagram.draw(live.last, state.neuron, knockedOut); drawSignal(diagram, deltas, from); } },
   });
   live.stepLab = stepLab;
+  story = new Story($("story"), { net: () => net, last: () => live.last, classNames: () => run?.class_names ?? [],
+                                  testDigits: () => stepLab.testDigits() });
+  live.story = story;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
   document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring
-    if ((e.ctrlKey || e.metaKey) && e.key === "z" && state.tab === "explore" &&
+    if ((e.ctrlKey || e.metaKey) && e.key === "z" && ["explore", "learn"].includes(state.tab) &&
         !["INPUT", "SELECT"].includes(document.activeElement?.tagName)) {
       e.preventDefault(); pad.undo();
     }
