@@ -43,7 +43,8 @@ export const TEXT = {
 
 // The guided story: eight chapters, each a title, plain words and the maths, written from the
 // facts story.js reads off the current network and drawing (f). `focus`: the explorer card
-// the chapter talks about (story.js highlights it).
+// the chapter talks about (story.js highlights it); `inspect`: the chapter opens its neuron in
+// the explorer's neuron inspector.
 const n2 = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2));
 const p1 = (v) => `${(100 * v).toFixed(1)}%`;
 export const fmtNumber = n2;
@@ -64,7 +65,7 @@ export const STORY = {
       maths: (f) => `x = (x₁ … x_${f.pixels}), xᵢ = brightness/255 ∈ [0, 1]; ${f.inked} of the xᵢ are above 0, the largest is ${n2(f.brightest)}.`,
     },
     {
-      title: "One neuron adds up evidence", focus: ".network-card",
+      title: "One neuron adds up evidence", focus: ".network-card", inspect: true,
       plain: (f) => `Take ${f.neuron}, the busiest neuron of the first layer. It multiplies each pixel by its own weight and adds them up: ${n2(f.sum)}, plus its bias ${n2(f.bias)}. That total decides how hard it fires: ${n2(f.value)}.`,
       maths: (f) => `z = Σᵢ wᵢ xᵢ + b = ${n2(f.sum)} + (${n2(f.bias)}) = ${n2(f.z)}; a = ${f.activation}(z) = ${n2(f.value)}. Only the ${f.active} inked pixels add anything.`,
     },
@@ -94,8 +95,8 @@ export const STORY = {
       maths: (f) => `accuracy = right answers / digits tried: ${f.accuracy}. A nudge (DeepFool) moves x across the nearest decision boundary.`,
     },
     {
-      title: "What a neuron looks for", focus: ".network-card",
-      plain: (f) => `Click any neuron in the diagram to see its weights as a picture: red where ink makes it fire, blue where ink silences it. ${f.neuron}'s strongest liking is for ink at row ${f.likeRow}, column ${f.likeCol}; it dislikes ink at row ${f.hateRow}, column ${f.hateCol}.`,
+      title: "What a neuron looks for", focus: ".network-card", inspect: true,
+      plain: (f) => `Click any neuron in the diagram to see its weights as a picture: red where ink makes it fire, blue where ink silences it. The inspector below shows ${f.neuron}: it likes ink most at row ${f.likeRow}, column ${f.likeCol} and dislikes it most at row ${f.hateRow}, column ${f.hateCol} (rows and columns counted from 0, top left).`,
       maths: (f) => `the picture is ${f.neuron}'s ${f.pixels} incoming weights wᵢ, shown as a ${f.shape} image: largest ${n2(f.like)}, smallest ${n2(f.hate)}.`,
     },
   ],

@@ -377,7 +377,8 @@ async function init() {
   });
   live.stepLab = stepLab;
   story = new Story($("story"), { net: () => net, last: () => live.last, classNames: () => run?.class_names ?? [],
-                                  testDigits: () => stepLab.testDigits() });
+                                  testDigits: () => stepLab.testDigits(),
+                                  inspect: (layer, index) => { if (state.neuron?.layer !== layer || state.neuron?.index !== index) selectNeuron(layer, index); } });
   live.story = story;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });

@@ -49,7 +49,8 @@ export function storyFacts(net, res, classNames) {
 }
 
 export class Story {
-  /** hooks: net(), last() the explorer's answer, classNames(), testDigits() (promise). */
+  /** hooks: net(), last() the explorer's answer, classNames(), testDigits() (promise),
+   * inspect(layer, neuron) opens a neuron in the explorer's inspector. */
   constructor(card, hooks) {
     this.card = card; this.hooks = hooks; this.k = 0; this.maths = false; this.facts = null;
     const q = (id) => card.querySelector(`[data-testid="${id}"]`);
@@ -78,6 +79,7 @@ export class Story {
       target.classList.add(FOCUS);
       target.scrollIntoView({ block: "nearest" });
     }
+    if (STORY.chapters[this.k].inspect && this.facts) this.hooks.inspect(0, this.facts.layer0);
   }
 
   /** The explorer drew a new answer: the chapter's numbers follow it. */
