@@ -373,7 +373,11 @@ async function init() {
   stepLab = new StepLab($("step-card"), {
     net: () => net, runName: () => run?.name, input: () => (live.last?.has_ink ? live.last.input : null),
     use: (network) => { net = network; predict(); },
-    signal: (deltas, from) => { if (live.last) { diagram.draw(live.last, state.neuron, knockedOut); drawSignal(diagram, deltas, from); } },
+    signal: (deltas, from, fresh) => {
+      if (!live.last) return;
+      if (!fresh) diagram.draw(live.last, state.neuron, knockedOut);
+      drawSignal(diagram, deltas, from);
+    },
   });
   live.stepLab = stepLab;
   story = new Story($("story"), { net: () => net, last: () => live.last, classNames: () => run?.class_names ?? [],

@@ -12,14 +12,15 @@ import { TEXT } from "./learn-text.js";
 import { layerName, neuronName, weightsName } from "./numbering.js";
 
 const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 };
-const PER_CLASS = 50, FLOW_MS = 260, FIRST_LAYER_PICTURES = 6, MATRIX_W = 360, MATRIX_H = 180;
+const PER_CLASS = 50, FLOW_MS = 260, FIRST_LAYER_PICTURES = 6, MATRIX_W = 240, MATRIX_H = 120;
 const fmt = (v) => (Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toPrecision(3));
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
 
 export class StepLab {
   /** hooks: net() the explorer's network now, input() the values it was fed (null with no
    * ink), use(network) redraws the explorer with another network, runName(), and
-   * signal(deltas, from) draws the error signal of layers from..output on the diagram. */
+   * signal(deltas, from, fresh) draws the error signal of layers from..output on the diagram
+   * (redrawing it first unless it is `fresh`). */
   constructor(card, hooks) {
     this.card = card; this.hooks = hooks;
     this.base = null; this.history = []; this.state = null; this.classNames = [];
@@ -154,7 +155,8 @@ export class StepLab {
     const next = () => {
       if (l < 0) return;
       figs[l].classList.remove("waiting");
-      this.hooks.signal?.(deltas, l);  // the same rings on the network diagram
+      // the same rings on the network diagram (just redrawn with the stepped network at first)
+      this.hooks.signal?.(deltas, l, l === figs.length - 1);
       l--;
       this.timer = setTimeout(next, FLOW_MS);
     };
@@ -198,7 +200,7 @@ export class StepLab {
       const c = document.createElement("canvas");
       paint(c, pooled, C, R, "diverging", scale || 1);
       c.className = "step-matrix";
-      const cell = Math.min(12, 360 / C);  // at most 360 px wide; a thin layer stays visible
+      const cell = Math.min(12, 360 / C);  // 360 px wide at most; a thin layer stays visible
       c.style.width = `${Math.round(C * cell)}px`;
       c.style.height = `${Math.round(Math.max(R * cell, Math.min(R * 4, 48)))}px`;
       c.setAttribute("aria-label", `${layerName(l, before.nLayers)}: ${weightsName(l)}'s changes, ${nOut} rows of ${nIn}`);
