@@ -102,6 +102,10 @@ def test_the_story_states_the_networks_own_numbers(size: tuple[int, int], browse
             if chapter in (1, 7):  # the chapter opens its neuron in the inspector
                 p.wait(f"document.querySelector('[data-testid=inspector-title]')?.textContent"
                        f".includes('neuron 0:{j}')")
+            else:  # and closes it again, so it hides no other card
+                p.wait("document.getElementById('inspector').hidden")
+            top = p.page.locator(FOCUS[chapter]).bounding_box()["y"]
+            assert 0 < top < size[1] - 100, (chapter, top)  # the card talked about is in view
             if chapter == 1:
                 assert n2(ar["sum"]) in text and n2(ar["bias"]) in text and n2(ar["value"]) in text
             if chapter == 2:

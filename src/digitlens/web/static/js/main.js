@@ -382,7 +382,8 @@ async function init() {
   live.stepLab = stepLab;
   story = new Story($("story"), { net: () => net, last: () => live.last, classNames: () => run?.class_names ?? [],
                                   testDigits: () => stepLab.testDigits(),
-                                  inspect: (layer, index) => { if (state.neuron?.layer !== layer || state.neuron?.index !== index) selectNeuron(layer, index); } });
+                                  inspect: (layer, index) => { if (state.neuron?.layer !== layer || state.neuron?.index !== index) selectNeuron(layer, index); },
+                                  uninspect: () => { if (state.neuron) { state.neuron = null; writeURL(); closeInspector(); requestFrame(); } } });
   live.story = story;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });

@@ -50,7 +50,7 @@ export function storyFacts(net, res, classNames) {
 
 export class Story {
   /** hooks: net(), last() the explorer's answer, classNames(), testDigits() (promise),
-   * inspect(layer, neuron) opens a neuron in the explorer's inspector. */
+   * inspect(layer, neuron) opens a neuron in the explorer's inspector, uninspect() closes it. */
   constructor(card, hooks) {
     this.card = card; this.hooks = hooks; this.k = 0; this.maths = false; this.facts = null;
     const q = (id) => card.querySelector(`[data-testid="${id}"]`);
@@ -65,6 +65,7 @@ export class Story {
 
   open(on) {
     this.card.hidden = !on;
+    if (!on) this.closeInspector();
     document.querySelectorAll(`.${FOCUS}`).forEach((el) => el.classList.remove(FOCUS));
     if (on) this.go(this.k);
   }
@@ -77,9 +78,18 @@ export class Story {
     document.querySelectorAll(`.${FOCUS}`).forEach((el) => el.classList.remove(FOCUS));
     if (target && !target.hidden) {
       target.classList.add(FOCUS);
-      target.scrollIntoView({ block: "nearest" });
+      target.scrollIntoView({ block: "start" });  // just under the story bar (scroll-margin-top)
     }
-    if (STORY.chapters[this.k].inspect && this.facts) this.hooks.inspect(0, this.facts.layer0);
+    if (STORY.chapters[this.k].inspect && this.facts) {
+      this.hooks.inspect(0, this.facts.layer0);
+      this.inspecting = true;
+    } else this.closeInspector();
+  }
+
+  // The inspector a chapter opened closes with it (it would hide the cards other chapters show).
+  closeInspector() {
+    if (this.inspecting) this.hooks.uninspect();
+    this.inspecting = false;
   }
 
   /** The explorer drew a new answer: the chapter's numbers follow it. */
