@@ -61,7 +61,7 @@ export const STORY = {
   chapters: [
     {
       title: "What the network sees", focus: ".strip-card",
-      plain: (f) => `The network never sees your strokes: it sees ${f.pixels} numbers, one per pixel of a ${f.shape} picture, from 0 (black) to 1 (white). ${f.inked} of them have ink. Before that, your drawing was cropped, shrunk and centred, the way every training digit was.`,
+      plain: (f) => `The network never sees your strokes: it sees ${f.pixels} numbers, one per pixel of a ${f.shape} picture, from 0 (black) to 1 (white). ${f.inked} of them have ink. Before that, a drawing is cropped, shrunk and centred, the way every training digit was.`,
       maths: (f) => `x = (x₁ … x_${f.pixels}), xᵢ = brightness/255 ∈ [0, 1]; ${f.inked} of the xᵢ are above 0, the largest is ${n2(f.brightest)}.`,
     },
     {
@@ -71,7 +71,7 @@ export const STORY = {
     },
     {
       title: "Layers of neurons", focus: ".network-card",
-      plain: (f) => `Neurons come in layers (${f.sizes}). Each layer reads the one before it. For your drawing, ${f.firing} — the bright squares in the diagram.`,
+      plain: (f) => `Neurons come in layers (${f.sizes}: the ${f.pixels} inputs first, the ${f.classes} answers last). Each layer reads the one before it. For your drawing, ${f.firing} — the bright squares in the diagram.`,
       maths: (f) => `a⁽ˡ⁾ = f(W⁽ˡ⁾ a⁽ˡ⁻¹⁾ + b⁽ˡ⁾) for each layer l; ${f.params} weights and biases in all.`,
     },
     {
