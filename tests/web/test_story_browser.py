@@ -153,3 +153,29 @@ def test_the_story_states_the_networks_own_numbers(size: tuple[int, int], browse
         assert p.errors == [], p.errors
     finally:
         p.close()
+
+
+def test_the_story_of_a_network_without_hidden_layers(browser: Any, served: Served) -> None:
+    """S1's single-layer net (784-10): every chapter still reads as sentences."""
+    p = Page(browser, f"{served.url}?run=single&test=3&tab=learn", viewport=(1366, 768))
+    try:
+        p.settle()
+        for chapter in range(8):
+            for _level in range(2):  # plain words, then the maths
+                text = p.text("story-text")
+                assert text and "NaN" not in text and "undefined" not in text, (chapter, text)
+                assert ",  " not in text and " ." not in text, text
+                p.page.get_by_test_id("story-level").click()
+            if chapter < 7:
+                p.page.get_by_test_id("story-next").click()
+        assert "no hidden layer" in p.js("window.digitlens.story.facts.firing")
+        # and a step on it: one layer of error signal, one of weight changes
+        p.page.get_by_test_id("step-label").select_option("5")
+        p.page.get_by_test_id("step-go").click()
+        p.wait("window.digitlens.stepLab.last !== undefined")
+        assert float(p.text("step-loss-after")) < float(p.text("step-loss-before"))
+        assert p.page.get_by_test_id("step-deltas").locator("canvas").count() == 1
+        assert p.page.locator(".step-neurons canvas").count() == 6
+        assert p.errors == [], p.errors
+    finally:
+        p.close()

@@ -57,6 +57,7 @@ export const STORY = {
   plain: "Show the maths",
   maths: "Show plain words",
   progress: (k, n) => `${k} / ${n}`,
+  noHidden: "there is no hidden layer: the pixels feed the answers directly",
   needsDrawing: "Draw a digit on the pad (or load a test digit): every number in this story is worked out from your drawing.",
   chapters: [
     {

@@ -37,7 +37,7 @@ export function storyFacts(net, res, classNames) {
   return {
     pixels: P, shape: `${H}×${W}`, inked, brightest, neuron: neuronName(0, j), layer0: j,
     sum: ar.sum, bias: ar.bias, z: ar.z, value: ar.value, activation: ar.activation, active: ar.n_active,
-    sizes: net.sizes.join("-"), firing: firing.join(", "),
+    sizes: net.sizes.join("-"), firing: firing.join(", ") || STORY.noHidden,
     params: net.sizes.slice(1).reduce((n, s, l) => n + s * net.sizes[l] + s, 0),
     answer: classNames[c1], second: classNames[c2], p: probs[c1], p2: probs[c2], z1: zs[c1], z2: zs[c2],
     classes: probs.length, push, pull, score: res.evidence.scores[c1],
