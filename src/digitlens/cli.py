@@ -19,8 +19,8 @@ from typing import NoReturn
 from digitlens import __version__
 from digitlens.errors import DigitlensError, NotFoundError, ParameterError
 
-COMMAND_MODULES = ("core", "render", "serve", "export", "compare", "ask", "why", "sweep",
-                   "classroom")
+COMMAND_MODULES = ("core", "render", "serve", "export", "compare", "ask", "why", "learn",
+                   "sweep", "classroom")
 
 
 class Parser(argparse.ArgumentParser):

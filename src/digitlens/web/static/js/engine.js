@@ -3,7 +3,9 @@
 // digitlens's Python engine (data/preprocess.py, nn/mlp.py, analysis/attribution.py,
 // analysis/flow.py, analysis/inspector.py), which stays the reference: tests/web/test_engine.py
 // compares the two number for number. No DOM, no dependencies: it runs in a browser and in
-// Node 20. It never trains. New analyses add a function here (taking a Network and a trace).
+// Node 20. It never trains; it can take one illustrative gradient step on one example
+// (gradient.js: net.gradients, net.step), returning a new network. New analyses add a
+// function here (taking a Network and a trace).
 //
 // Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
 // the layout in which both the forward pass (a row per non-zero input) and the backward pass
@@ -12,28 +14,17 @@
 // exported from here too: this module is the engine's one entry point.
 
 import { EngineError } from "./engine-error.js";
+import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
+import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
 import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
 
-export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize };
+export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;
 
 
 const f32 = Math.fround;
-const ACTIVATIONS = {
-  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
-  relu: (z) => (z > 0 ? z : 0),
-  tanh: Math.tanh,
-  identity: (z) => z,
-};
-// f'(z) in terms of a = f(z), as digitlens.nn.functions.derivative
-const DERIVATIVES = {
-  sigmoid: (a) => a * (1 - a),
-  relu: (a) => (a > 0 ? 1 : 0),
-  tanh: (a) => 1 - a * a,
-  identity: () => 1,
-};
 
 function withShape(array, shape) { array.shape = shape; return array; }
 
@@ -143,7 +134,9 @@ function readNetwork(doc) {
   const classes = doc.output?.classes;
   const names = Array.isArray(classes) && classes.length === sizes.at(-1) ? classes.map(String)
     : Array.from({ length: sizes.at(-1) }, (_, i) => String(i));
-  return new Network(sizes, activations, weights, biases, names, doc.provenance || {}, shape);
+  const net = new Network(sizes, activations, weights, biases, names, doc.provenance || {}, shape);
+  net.cost = typeof doc.cost === "string" ? doc.cost : null;  // the training cost, for gradients
+  return net;
 }
 
 // The image the network reads: input.shape [h, w] when the document gives it (it must hold
@@ -167,9 +160,24 @@ export class Network {
     this.inputShape = inputShape || [1, sizes[0]];
     this.weights = weights; this.biases = biases;
     this.classNames = classNames; this.provenance = provenance;
+    this.cost = null;  // the training cost's name ("cross_entropy", "quadratic"), if known
   }
 
   get nLayers() { return this.sizes.length - 1; }
+
+  /** The same network with other parameters (same layouts as this.weights, this.biases). */
+  withParameters(weights, biases) {
+    const net = new Network(this.sizes, this.activations, weights, biases, this.classNames,
+                            this.provenance, this.inputShape);
+    net.cost = this.cost;
+    return net;
+  }
+
+  /** The cost's gradient for one example, weights as the JSON export lays them out (gradient.js). */
+  gradients(pixels, label) { return gradientsOf(this, pixels, label); }
+
+  /** One optimizer step on one example: a new network, this one untouched (gradient.js). */
+  step(pixels, label, options = {}) { return stepOf(this, pixels, label, options); }
 
   /** {layer: [neurons]} (keys as strings or numbers) -> Map layer -> Uint8Array(1 = off). */
   masks(knockout) {

@@ -19,6 +19,9 @@ import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
+import { drawSignal } from "./signal.js";
+import { StepLab } from "./steplab.js";
+import { Story } from "./story.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
@@ -35,7 +38,7 @@ const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
-let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod;
+let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -189,6 +192,7 @@ function render(res) {
     : state.test !== null && !pad.strokes.length
       ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
       : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+  story?.update();  // the story's numbers follow the drawing
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
 }
@@ -292,6 +296,7 @@ async function selectRun(name) {
       problem(`${run.name}: ${err.message}; asking the server instead`);
     }
   }
+  stepLab.setRun(run, net);
   hmap.load(run).catch((err) => toast(err.message));
   await refreshAblation();
   if (state.neuron) await selectNeuron(state.neuron.layer, state.neuron.index);
@@ -330,7 +335,9 @@ function nameThings(classNames) {
 function showTab(tab) {
   state.tab = tab; writeURL();
   for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === tab);
-  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${tab}`;
+  const panel = tab === "learn" ? "explore" : tab;  // the story walks through the explorer itself
+  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${panel}`;
+  story.open(tab === "learn");
   if (tab === "test" && run) tests.open();
 }
 
@@ -362,11 +369,27 @@ async function init() {
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
   live.map = hmap;  // the moving point, for tests
+  // one gradient step: the stepped network becomes the one every view draws (SGD in the page)
+  stepLab = new StepLab($("step-card"), {
+    net: () => net, runName: () => run?.name, input: () => (live.last?.has_ink ? live.last.input : null),
+    use: (network) => { net = network; predict(); },
+    signal: (deltas, from, fresh) => {
+      if (!live.last) return;
+      if (!fresh) diagram.draw(live.last, state.neuron, knockedOut);
+      drawSignal(diagram, deltas, from);
+    },
+  });
+  live.stepLab = stepLab;
+  story = new Story($("story"), { net: () => net, last: () => live.last, classNames: () => run?.class_names ?? [],
+                                  testDigits: () => stepLab.testDigits(),
+                                  inspect: (layer, index) => { if (state.neuron?.layer !== layer || state.neuron?.index !== index) selectNeuron(layer, index); },
+                                  uninspect: () => { if (state.neuron) { state.neuron = null; writeURL(); closeInspector(); requestFrame(); } } });
+  live.story = story;
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
   document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring
-    if ((e.ctrlKey || e.metaKey) && e.key === "z" && state.tab === "explore" &&
+    if ((e.ctrlKey || e.metaKey) && e.key === "z" && ["explore", "learn"].includes(state.tab) &&
         !["INPUT", "SELECT"].includes(document.activeElement?.tagName)) {
       e.preventDefault(); pad.undo();
     }

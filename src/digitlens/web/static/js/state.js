@@ -15,7 +15,7 @@ export function setInputShape(shape) {
 export function readURL() {
   const q = new URLSearchParams(location.search);
   if (q.get("run")) state.run = q.get("run");
-  if (["explore", "test", "train", "sweeps"].includes(q.get("tab"))) state.tab = q.get("tab");
+  if (["explore", "learn", "test", "train", "sweeps"].includes(q.get("tab"))) state.tab = q.get("tab");
   if (q.get("mode") === "raw") state.mode = "raw";
   const n = /^(\d+)\.(\d+)$/.exec(q.get("n") || "");
   if (n) state.neuron = { layer: +n[1], index: +n[2] };
