@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from digitlens import numbering
-from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_model
+from digitlens.commands import (
+    add_data,
+    add_json,
+    class_arg,
+    emit,
+    load_data,
+    resolve_model,
+    say,
+)
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
 
@@ -43,6 +51,22 @@ def register(sub: Any) -> None:
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_circuit)
+
+    from digitlens.analysis import sae as S
+    p = sub.add_parser("features", help="a feature atlas of a hidden layer: a sparse "
+                       "autoencoder trained on its activations, with feature cards")
+    p.add_argument("run", help="run folder or model file")
+    p.add_argument("--layer", type=int, required=True, help="a hidden layer, 0 = the first")
+    p.add_argument("--features", type=int, default=S.FEATURES,
+                   help=f"how many features (default {S.FEATURES})")
+    p.add_argument("--k", type=int, default=S.K, help=f"features kept per digit (default {S.K})")
+    p.add_argument("--epochs", type=int, default=S.EPOCHS,
+                   help=f"passes over the training set (default {S.EPOCHS})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="a new folder: features.npz and features.png")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=cmd_features)
 
 
 def image_of(args: argparse.Namespace, model: MLP, role: str,
@@ -119,4 +143,57 @@ def cmd_circuit(args: argparse.Namespace) -> int:
             f"{c.restored:.0%} of the gap, and removing them removes {c.removed:.0%}")
     result = {**c.to_dict(), "test_index": args.test_index,
               "label": int(ds.test_labels[args.test_index])}
+    return emit(args, result, text)
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from digitlens.analysis import sae as S
+    from digitlens.analysis.sae_file import save_features
+    from digitlens.fileio import check_folder
+    from digitlens.nn.backprop import forward, layer_activations
+    from digitlens.render.views.features import feature_cards
+    model = resolve_model(args.run)
+    numbering.check_hidden_layer(model.sizes, args.layer)
+    for name in ("features", "k", "epochs"):
+        if getattr(args, name) < 1:
+            raise bad_param(name, "an int >= 1", getattr(args, name))
+    if args.k > args.features:
+        raise bad_param("k", f"at most --features ({args.features})", args.k)
+    out = Path(args.out)
+    check_folder(out)
+    if (out / "features.npz").exists():
+        raise DigitlensError(f"{out}/features.npz exists: choose a new --out folder")
+    ds = load_data(args, model)
+    train = layer_activations(model, model.as_input(ds.train_images))[args.layer]
+    test_in = model.as_input(ds.test_images)
+    test = layer_activations(model, test_in)[args.layer]
+    t0 = time.perf_counter()
+    sae = S.train_sae(train, args.features, args.k, args.epochs, args.seed,
+                      on_epoch=lambda e, loss: say(f"epoch {e}/{args.epochs}: reconstruction "
+                                                   f"error {loss:.4f}"))
+    seconds = time.perf_counter() - t0
+    rebuilt = sae.reconstruct(test)
+    spliced = forward(model, rebuilt, start=args.layer + 1).output
+    labels = ds.test_labels
+    accuracy = float(np.mean(np.argmax(forward(model, test_in).output, axis=1) == labels))
+    atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == labels)), accuracy)
+    out.mkdir(parents=True, exist_ok=True)
+    save_features(sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
+                                              "sizes": list(model.sizes)})
+    f = np.concatenate([sae.encode(test[i:i + 4096]) for i in range(0, len(test), 4096)])
+    feature_cards(model, args.layer, sae, f, ds.test_images, labels,
+                  list(model.class_names)).save(out / "features.png")
+    result = {"layer": args.layer, "features": args.features, "k": args.k,
+              "l0": atlas.l0, "dead_fraction": atlas.dead_fraction,
+              "explained_variance": atlas.explained_variance, "accuracy": atlas.accuracy,
+              "accuracy_spliced": atlas.accuracy_spliced, "seconds": round(seconds, 1),
+              "out": str(out)}
+    text = (f"{args.features} features of layer {args.layer}, {atlas.l0:.1f} active per digit; "
+            f"they explain {atlas.explained_variance:.1%} of its variance, "
+            f"{atlas.dead_fraction:.1%} never fire; accuracy {atlas.accuracy:.2%}, "
+            f"{atlas.accuracy_spliced:.2%} with the layer rebuilt from them "
+            f"({seconds:.0f} s of training); cards in {out / 'features.png'}")
     return emit(args, result, text)

@@ -1,0 +1,64 @@
+"""``features.npz``: a sparse autoencoder and what it was trained on, read back through the
+loading boundary (``safeload.read_npz``: no pickle, sizes checked before anything inflates)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.analysis.sae import SAE
+from digitlens.errors import ModelError
+from digitlens.fileio import atomic_write_bytes
+from digitlens.safeload import parse_json, read_bounded, read_npz
+
+FORMAT = "digitlens-features"
+MAX_FEATURES = 1 << 16
+MAX_BYTES = 1 << 30
+
+
+def save_features(sae: SAE, path: Path, meta: dict[str, Any]) -> Path:
+    """Write the four arrays and a ``meta`` JSON member (layer, k, the run) atomically."""
+    doc = {"format": FORMAT, **meta, "k": sae.k, "features": sae.n_features}
+    buf = io.BytesIO()
+    np.savez(buf, W_enc=sae.W_enc, b_enc=sae.b_enc, W_dec=sae.W_dec, b_dec=sae.b_dec,
+             meta=np.array(json.dumps(doc)))
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_features(path: str | Path, width: int | None = None
+                  ) -> tuple[SAE, dict[str, Any]]:
+    """A features file, checked: float32 arrays whose shapes agree with each other, with the
+    layer's ``width`` when given, and with the metadata; finite values; 1 <= k <= F."""
+    name = str(path)
+    arrays = read_npz(read_bounded(path, MAX_BYTES, ModelError, "features file"), name,
+                      MAX_BYTES, ModelError, "features file")
+    missing = [k for k in ("W_enc", "b_enc", "W_dec", "b_dec", "meta") if k not in arrays]
+    if missing:
+        raise ModelError(f"{name}: not a features file (no {', '.join(missing)})")
+    raw = arrays["meta"]
+    if raw.dtype.kind != "U" or raw.ndim != 0:
+        raise ModelError(f"{name}: its meta member is not a JSON string")
+    meta = parse_json(str(raw).encode(), f"{name}: meta", ModelError, max_depth=4)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{name}: not a {FORMAT} file")
+    w_enc, b_enc, w_dec, b_dec = (arrays[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec"))
+    for key, a in (("W_enc", w_enc), ("b_enc", b_enc), ("W_dec", w_dec), ("b_dec", b_dec)):
+        if a.dtype != np.float32 or not np.all(np.isfinite(a)):
+            raise ModelError(f"{name}: {key} must be finite float32 values")
+    n, f = w_enc.shape if w_enc.ndim == 2 else (-1, -1)
+    if not (1 <= f <= MAX_FEATURES and b_enc.shape == (f,) and w_dec.shape == (f, n)
+            and b_dec.shape == (n,)):
+        raise ModelError(f"{name}: its arrays' shapes do not fit together "
+                         f"(W_enc {list(w_enc.shape)}, W_dec {list(w_dec.shape)})")
+    if width is not None and n != width:
+        raise ModelError(f"{name}: features of a {n}-neuron layer, not of this {width}-neuron "
+                         "one (another run or layer)")
+    k = meta.get("k")
+    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= f):
+        raise ModelError(f"{name}: k must be an int in 1..{f}")
+    return SAE(w_enc, b_enc, w_dec, b_dec, k), meta
