@@ -7,6 +7,7 @@ counted."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -91,7 +92,7 @@ def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
 def test_kept_results_are_bounded_by_count_and_bytes() -> None:
     flights = Flights("test", keep=3, budget=150, weigh=len)
     for i in range(5):
-        flights.call(i, lambda i=i: b"x" * 10 * (i + 1))
+        flights.call(i, functools.partial(bytes, 10 * (i + 1)))
     assert list(flights.done) == [2, 3, 4]  # the last three: 30 + 40 + 50 bytes
     flights.call(0, lambda: b"y" * 90)
     assert list(flights.done) == [4, 0]  # 40 + 50 + 90 bytes > 150: oldest dropped first
