@@ -38,6 +38,7 @@ RECHECK_S = 1.0
 HEAVY_AT_ONCE = 2  # test-set passes computed at the same time, whatever the requests
 KEEP_RUNS = 8      # runs kept loaded with their caches (~35 MB each for the default net)
 KEEP_DATASETS = 4  # datasets kept loaded (MNIST: ~55 MB)
+TRAIN_CHUNK = 8192  # training digits per step of a dream's statistics (~25 MB as float32)
 
 
 @dataclass
@@ -248,8 +249,16 @@ class Registry:
 
     def train_stats(self, run: LoadedRun) -> tuple[np.ndarray, list[np.ndarray]]:
         """The mean training digit and every neuron's best training value (what a dream
-        starts from and is measured against): one pass over the training set per model."""
+        starts from and is measured against): one pass over the training set per model, in
+        chunks (the whole set as float32 would be ~190 MB, twice over while converting)."""
         def compute() -> tuple[np.ndarray, list[np.ndarray]]:
-            x = run.model.as_input(run.dataset.train_images)
-            return x.mean(axis=0), train_maxima(run.model, x)
+            images, model = run.dataset.train_images, run.model
+            total = np.zeros(model.sizes[0], np.float64)
+            best: list[np.ndarray] = []
+            for i in range(0, len(images), TRAIN_CHUNK):
+                x = model.as_input(images[i:i + TRAIN_CHUNK])  # (chunk, inputs) float32
+                total += x.sum(axis=0, dtype=np.float64)
+                part = train_maxima(model, x)
+                best = [np.maximum(b, p) for b, p in zip(best, part, strict=True)] if best else part
+            return (total / len(images)).astype(np.float32), best
         return self.single_flight(run, "train", run.train, compute)  # type: ignore[no-any-return]
