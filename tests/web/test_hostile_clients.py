@@ -130,6 +130,9 @@ LOOSE_ENDS = [
     ("/api/predict", {"image": cut_png(1)}, "a whole PNG"),
     ("/api/predict", {"image": cut_png(30)}, "a whole PNG"),
     ("/api/nudge", {"image": cut_png(12)}, "a whole PNG"),
+    ("/api/attribute", {"net_input": [1e300] + [0.0] * 783}, "'net_input' parameter must be "
+     "numbers in 0..1"),  # found by the fuzzer: a float32 overflow warning, then a 500
+    ("/api/predict", {"pixels": [0.5] * 783 + [-1e300]}, "'pixels' parameter must be numbers"),
 ]
 
 
@@ -282,6 +285,10 @@ API_SEEDS = [
     ("POST", "/api/neuron", {"run": "small", "layer": 0, "neuron": 3, "test_index": 1}),
     ("POST", "/api/ablate", {"run": "small", "knockout": {"0": [1]}}),
     ("POST", "/api/train", {"preset": "s1-single-layer", "epochs": 1, "name": "fz"}),
+    ("POST", "/api/dream", {"run": "small", "layer": 0, "neuron": 3, "seed": 1}),
+    ("POST", "/api/nudge", {"run": "small", **INK, "target": 3}),
+    ("POST", "/api/attribute", {"run": "small", **INK, "target": "all"}),
+    ("POST", "/api/map/near", {"run": "small", "layer": 1, "activations": [0.5] * 16, "k": 3}),
 ]
 
 

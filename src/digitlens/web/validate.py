@@ -127,13 +127,13 @@ def pixels(value: Any, width: int, height: int) -> np.ndarray:
         raise bad_param("pixels", f"a list of {n} numbers ({height}×{width}) in 0..1", got)
     if not set(map(type, value)) <= {int, float}:  # no strings, booleans, nulls or lists
         raise bad_param("pixels", "numbers only", "a non-number")
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except OverflowError:
+    try:  # checked as float64: 1e300 would overflow float32 (a warning, then inf)
+        arr = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an int beyond float64
         raise bad_param("pixels", "numbers in 0..1", "a number too large") from None
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
         raise bad_param("pixels", "numbers in 0..1", f"values in {arr.min()}..{arr.max()}")
-    return arr.reshape(height, width)
+    return arr.astype(np.float32).reshape(height, width)
 
 
 def gray_bytes(value: Any, width: int, height: int) -> np.ndarray:
