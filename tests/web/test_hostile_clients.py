@@ -279,6 +279,23 @@ def test_caches_fill_once_however_many_ask(hostile_runs: Path,
     np.testing.assert_array_equal(out[0][1], fresh)
 
 
+def test_loaded_runs_are_bounded(served_runs: Path, tmp_path: Path) -> None:
+    """A runs folder of 12 runs, each opened in turn (as a listing does): at most KEEP_RUNS
+    stay loaded with their caches, the most recently used, and an evicted run loads again."""
+    from digitlens.web import runs as runs_module
+    root = tmp_path / "runs"
+    for i in range(12):
+        shutil.copytree(served_runs / "small", root / f"r{i:02d}",
+                        ignore=shutil.ignore_patterns("snapshots", "checkpoint.npz"))
+    registry = Registry(root)
+    for i in range(12):
+        registry.test_activations(registry.get(f"r{i:02d}"), 0)
+    assert list(registry.loaded) == [f"r{i:02d}" for i in range(12 - runs_module.KEEP_RUNS, 12)]
+    assert len(registry.datasets) <= runs_module.KEEP_DATASETS
+    first = registry.get("r00")
+    assert first.test_acts == {} and list(registry.loaded)[-1] == "r00"
+
+
 API_SEEDS = [
     ("POST", "/api/predict", {"run": "small", "pixels": [0.0] * 784, "include": ["layers"]}),
     ("POST", "/api/predict", {"run": "small", "test_index": 3, "knockout": {"0": [1, 2]}}),

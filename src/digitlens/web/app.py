@@ -238,7 +238,9 @@ class Api:
         params = dict(request.query_params)
         v.only(params, {"run", "layer"})
         run = await run_in_threadpool(self.run_of, params.get("run"))
-        return ok(await self.flight("map", run, params, maps.hidden_map))
+        layer = maps.map_layer(run, params.get("layer"))  # the key: "?layer=01" is layer 1
+        return ok(await self.flights["map"].run((run.name, run.mtime, layer), lambda: (
+            maps.hidden_map(self.registry, run, layer))))
 
     async def map_near(self, request: Request) -> Response:
         data = await v.read_json(request)

@@ -20,17 +20,21 @@ KEEP = 16  # maps kept in memory (a map is ~100 kB)
 MAX_ACTIVATION = 1e6  # far above any layer's values on digits; squares stay finite
 
 
-def hidden_map(registry: Registry, run: LoadedRun, params: dict[str, Any]) -> dict[str, Any]:
-    """The map of hidden layer ``layer`` (default the last) of ``run``."""
+def map_layer(run: LoadedRun, value: Any) -> int:
+    """The hidden layer a map request names (default the last), checked against the model."""
     hidden = run.model.n_layers - 1
     if hidden < 1:
         raise ParameterError(f"run {run.name!r} has no hidden layer to map")
-    layer = v.integer(params.get("layer", hidden - 1), "layer", 0, hidden - 1)
+    return v.integer(hidden - 1 if value is None else value, "layer", 0, hidden - 1)
+
+
+def hidden_map(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
+    """The map of hidden layer ``layer`` of ``run`` (checked by ``map_layer``)."""
     ds = run.dataset
     acts = registry.test_activations(run, layer)
     m = page_map(run.model, ds.test_images, ds.test_labels, layer, acts)
-    return {"run": run.name, "n_hidden": hidden, **m, "colours": list(CLASS_COLOURS),
-            "mean": np.round(m["mean"], 5).tolist(),
+    return {"run": run.name, "n_hidden": run.model.n_layers - 1, **m,
+            "colours": list(CLASS_COLOURS), "mean": np.round(m["mean"], 5).tolist(),
             "components": np.round(m["components"], 6).tolist(),
             "points": np.round(m["points"], 3).tolist()}
 
