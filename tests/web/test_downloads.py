@@ -94,7 +94,7 @@ def test_xlsx_shows_the_asked_digit_and_its_prediction(http: httpx.Client, serve
 
 def test_files_are_cached_per_run_format_and_digit(http: httpx.Client, app: Any) -> None:
     downloads = app.state.api.downloads
-    downloads.files.clear()  # whatever earlier tests fetched
+    downloads.flights.forget()  # whatever earlier tests fetched
     builds = downloads.builds
     first = http.get("/api/runs/small/export/onnx").content
     assert downloads.builds == builds + 1

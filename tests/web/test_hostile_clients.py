@@ -5,6 +5,7 @@ as unusable, and caches are filled once however many requests ask at the same ti
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -22,6 +23,7 @@ import pytest
 from digitlens.web.runs import Registry
 
 from .conftest import Served
+from .helpers import data_url
 
 DEADLINE = 2.0  # the server's request deadline in these tests (DIGITLENS_REQUEST_TIMEOUT)
 
@@ -90,6 +92,79 @@ def test_negative_content_length_gets_the_json_envelope(server: Served) -> None:
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
     doc = json.loads(body)
     assert doc["ok"] is False and "malformed HTTP request" in doc["error"]
+
+
+def cut_png(cut: int) -> str:
+    """A drawing's PNG data URL with its last ``cut`` bytes missing."""
+    gray = np.zeros((56, 56), np.uint8)
+    gray[10:46, 24:32] = 255
+    raw = base64.b64decode(data_url(gray).split(",", 1)[1])
+    return "data:image/png;base64," + base64.b64encode(raw[:-cut]).decode()
+
+
+INK = {"net_input": [0.0] * 300 + [1.0] * 100 + [0.0] * 384}
+# Loose ends of the second hostile round: each was once a 200 (or a null) and is a clear 400.
+LOOSE_ENDS = [
+    ("/api/map/near", {"activations": [1e308] * 16}, "numbers within ±1e+06"),
+    ("/api/map/near", {"activations": [-1e300] + [0.0] * 15}, "numbers within ±1e+06"),
+    ("/api/map/near", {"activations": [0.0] * 16, "k": "5"}, "'k' parameter must be an int"),
+    ("/api/map/near", {"activations": [0.0] * 16, "layer": True}, "'layer' parameter must be"),
+    ("/api/nudge", {**INK, "target": "3"}, "'target' parameter must be an int in 0..9. Got '3'"),
+    ("/api/nudge", {**INK, "target": True}, "'target' parameter must be an int"),
+    ("/api/nudge", {**INK, "target": 3.0}, "'target' parameter must be an int"),
+    ("/api/attribute", {**INK, "target": "3"}, "'target' parameter must be an int"),
+    ("/api/attribute", {**INK, "steps": "16"}, "'steps' parameter must be an int"),
+    ("/api/attribute", {**INK, "target": "all", "steps": 32.0}, "'steps' parameter"),
+    ("/api/dream", {"layer": "0", "neuron": 1}, "'layer' parameter must be an int"),
+    ("/api/dream", {"layer": 0, "neuron": "1"}, "'neuron' parameter must be an int"),
+    ("/api/dream", {"layer": 0, "neuron": 1, "seed": "7"}, "'seed' parameter must be an int"),
+    ("/api/dream", {"layer": 0, "neuron": False}, "'neuron' parameter must be an int"),
+    ("/api/neuron", {"layer": 0, "neuron": "2"}, "'neuron' parameter must be an int"),
+    ("/api/ablate", {"knockout": {"0": ["1"]}}, "'knockout neuron' parameter must be an int"),
+    ("/api/ablate", {"knockout": {"0": [True]}}, "'knockout neuron' parameter must be an int"),
+    ("/api/predict", {"test_index": "3"}, "'test_index' parameter must be an int"),
+    ("/api/predict", {"pixels": [0.0] * 784, "width": "28"}, "'width' parameter must be"),
+    ("/api/predict", {"pixels": [0.0] * 784, "inspect": {"layer": "0", "neuron": 1}},
+     "'layer' parameter must be an int"),
+    ("/api/predict", {"image": cut_png(12)}, "a whole PNG (ending with its IEND chunk)"),
+    ("/api/predict", {"image": cut_png(1)}, "a whole PNG"),
+    ("/api/predict", {"image": cut_png(30)}, "a whole PNG"),
+    ("/api/nudge", {"image": cut_png(12)}, "a whole PNG"),
+    ("/api/attribute", {"net_input": [1e300] + [0.0] * 783}, "'net_input' parameter must be "
+     "numbers in 0..1"),  # found by the fuzzer: a float32 overflow warning, then a 500
+    ("/api/predict", {"pixels": [0.5] * 783 + [-1e300]}, "'pixels' parameter must be numbers"),
+]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("path", "body", "message"), LOOSE_ENDS)
+def test_loose_ends_are_a_clear_400(server: Served, path: str, body: dict[str, object],
+                                    message: str) -> None:
+    r = httpx.post(server.url + path.lstrip("/"), json={"run": "small", **body}, timeout=60)
+    assert r.status_code == 400, r.text
+    doc = r.json()
+    assert doc["ok"] is False and message in doc["error"], doc
+
+
+@pytest.mark.e2e
+def test_a_whole_png_still_answers(server: Served) -> None:
+    """The check refuses cut-off PNGs only: a whole one (the page's own kind) still answers."""
+    whole = data_url(np.eye(56, dtype=np.uint8) * 255)
+    r = httpx.post(server.url + "api/predict", json={"run": "small", "image": whole})
+    assert r.status_code == 200 and r.json()["has_ink"] is True
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("hosts", [(b"evil.example", b"127.0.0.1"),
+                                   (b"127.0.0.1", b"evil.example"),
+                                   (b"127.0.0.1", b"127.0.0.1")])
+def test_two_host_headers_are_refused(server: Served, hosts: tuple[bytes, bytes]) -> None:
+    answer = raw(server.url, b"GET /api/info HTTP/1.1\r\nHost: " + hosts[0] + b"\r\nHost: "
+                 + hosts[1] + b"\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body) == {"ok": False,
+                                "error": "a request has one Host header (got several)"}
 
 
 @pytest.mark.e2e
@@ -204,12 +279,33 @@ def test_caches_fill_once_however_many_ask(hostile_runs: Path,
     np.testing.assert_array_equal(out[0][1], fresh)
 
 
+def test_loaded_runs_are_bounded(served_runs: Path, tmp_path: Path) -> None:
+    """A runs folder of 12 runs, each opened in turn (as a listing does): at most KEEP_RUNS
+    stay loaded with their caches, the most recently used, and an evicted run loads again."""
+    from digitlens.web import runs as runs_module
+    root = tmp_path / "runs"
+    for i in range(12):
+        shutil.copytree(served_runs / "small", root / f"r{i:02d}",
+                        ignore=shutil.ignore_patterns("snapshots", "checkpoint.npz"))
+    registry = Registry(root)
+    for i in range(12):
+        registry.test_activations(registry.get(f"r{i:02d}"), 0)
+    assert list(registry.loaded) == [f"r{i:02d}" for i in range(12 - runs_module.KEEP_RUNS, 12)]
+    assert len(registry.datasets) <= runs_module.KEEP_DATASETS
+    first = registry.get("r00")
+    assert first.test_acts == {} and list(registry.loaded)[-1] == "r00"
+
+
 API_SEEDS = [
     ("POST", "/api/predict", {"run": "small", "pixels": [0.0] * 784, "include": ["layers"]}),
     ("POST", "/api/predict", {"run": "small", "test_index": 3, "knockout": {"0": [1, 2]}}),
     ("POST", "/api/neuron", {"run": "small", "layer": 0, "neuron": 3, "test_index": 1}),
     ("POST", "/api/ablate", {"run": "small", "knockout": {"0": [1]}}),
     ("POST", "/api/train", {"preset": "s1-single-layer", "epochs": 1, "name": "fz"}),
+    ("POST", "/api/dream", {"run": "small", "layer": 0, "neuron": 3, "seed": 1}),
+    ("POST", "/api/nudge", {"run": "small", **INK, "target": 3}),
+    ("POST", "/api/attribute", {"run": "small", **INK, "target": "all"}),
+    ("POST", "/api/map/near", {"run": "small", "layer": 1, "activations": [0.5] * 16, "k": 3}),
 ]
 
 

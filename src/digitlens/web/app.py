@@ -33,6 +33,7 @@ from digitlens.safeload import finite_json
 from digitlens.web import ask, encode, explore, live, maps, sse, sweeps
 from digitlens.web import validate as v
 from digitlens.web.downloads import FORMATS, Downloads
+from digitlens.web.flight import Busy, Flights, body_key
 from digitlens.web.jobs import Jobs
 from digitlens.web.runs import Registry
 
@@ -57,25 +58,33 @@ def fail(message: str, status: int) -> JSONResponse:
 class Guard:
     """Adds the headers above to every response (plain ASGI: no buffering of SSE streams) and,
     with ``allowed_hosts``, refuses other Host headers (a page on another site cannot reach a
-    loopback server through DNS rebinding). WebSockets get the Host check too, and must come
-    from a page of this server (``live.origin_ok``): no CORS rule guards them."""
+    loopback server through DNS rebinding). Two Host headers are refused whatever the setting
+    (RFC 9112: 400): a proxy and this server could each read a different one. WebSockets get
+    the Host check too, and must come from a page of this server (``live.origin_ok``): no CORS
+    rule guards them."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None) -> None:
         self.app, self.allowed = app, allowed_hosts
 
-    def host_ok(self, scope: Scope) -> bool:
+    def host_refused(self, scope: Scope) -> str | None:
+        """Why the request's Host header is refused, or None."""
+        hosts = [value for key, value in scope.get("headers") or [] if key == b"host"]
+        if len(hosts) > 1:
+            return "a request has one Host header (got several)"
         if not self.allowed:
-            return True
-        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            return None
+        host = (hosts[0] if hosts else b"").decode("latin-1")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name in self.allowed
+        if name in self.allowed:
+            return None
+        return "this server only answers to its own address (Host header refused)"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self.host_ok(scope):
-            await fail("this server only answers to its own address (Host header refused)",
-                       400)(scope, receive, send)
+        refused = self.host_refused(scope) if scope["type"] in ("http", "websocket") else None
+        if scope["type"] == "http" and refused:
+            await fail(refused, 400)(scope, receive, send)
             return
-        if scope["type"] == "websocket" and not (self.host_ok(scope) and live.origin_ok(scope)):
+        if scope["type"] == "websocket" and (refused or not live.origin_ok(scope)):
             await send({"type": "websocket.close", "code": 1008})  # refused: HTTP 403
             return
 
@@ -95,6 +104,15 @@ class Api:
         self.registry, self.allow_training = registry, allow_training
         self.jobs = Jobs(registry)
         self.downloads = Downloads()
+        self.flights: dict[str, Flights] = {  # every expensive answer (digitlens.web.flight)
+            **ask.flights(), "map": Flights("map", keep=maps.KEEP), "map/near": Flights("map/near"),
+            "neuron": Flights("neuron"), "ablate": Flights("ablate"),
+            "sweep chart": Flights("sweep chart", running=1, waiting=4)}
+
+    async def flight(self, kind: str, run: Any, data: dict[str, Any], compute: Any) -> Any:
+        """``compute(registry, run, data)`` through the kind's flights, keyed by the request."""
+        return await self.flights[kind].run((run.name, run.mtime, body_key(data)),
+                                            lambda: compute(self.registry, run, data))
 
     def run_of(self, value: Any) -> Any:
         return self.registry.get(None if value in (None, "") else v.name(value))
@@ -131,7 +149,8 @@ class Api:
 
     async def sweep_chart(self, request: Request) -> Response:
         name = v.name(request.path_params["name"], "sweep")
-        png = await run_in_threadpool(sweeps.chart_png, self.registry.runs_dir, name)
+        png = await self.flights["sweep chart"].run(name, lambda: sweeps.chart_png(
+            self.registry.runs_dir, name))
         return Response(png, media_type="image/png")
 
     async def run_detail(self, request: Request) -> Response:
@@ -156,7 +175,7 @@ class Api:
         run = await run_in_threadpool(self.run_of, request.path_params["name"])
         top = run.model.sizes[-1] - 1  # a class of the model (MNIST: 0..9)
         digit = v.integer(params["digit"], "digit", 0, top) if "digit" in params else None
-        made = await run_in_threadpool(self.downloads.get, run, fmt, digit)
+        made = await self.downloads.get(run, fmt, digit)
         return Response(made.body, media_type=made.media_type, headers=made.headers)
 
     async def predict(self, request: Request) -> Response:
@@ -195,13 +214,13 @@ class Api:
         data = await v.read_json(request)
         v.only(data, explore.INPUT_FIELDS | {"run", "knockout", "layer", "neuron"})
         run = await run_in_threadpool(self.run_of, data.get("run"))
-        return ok(await run_in_threadpool(explore.neuron, self.registry, run, data))
+        return ok(await self.flight("neuron", run, data, explore.neuron))
 
     async def ablate(self, request: Request) -> Response:
         data = await v.read_json(request)
         v.only(data, {"run", "knockout"})
         run = await run_in_threadpool(self.run_of, data.get("run"))
-        return ok(await run_in_threadpool(explore.ablate, self.registry, run, data))
+        return ok(await self.flight("ablate", run, data, explore.ablate))
 
     async def test_digits(self, request: Request) -> Response:
         params = dict(request.query_params)
@@ -219,13 +238,15 @@ class Api:
         params = dict(request.query_params)
         v.only(params, {"run", "layer"})
         run = await run_in_threadpool(self.run_of, params.get("run"))
-        return ok(await run_in_threadpool(maps.hidden_map, self.registry, run, params))
+        layer = maps.map_layer(run, params.get("layer"))  # the key: "?layer=01" is layer 1
+        return ok(await self.flights["map"].run((run.name, run.mtime, layer), lambda: (
+            maps.hidden_map(self.registry, run, layer))))
 
     async def map_near(self, request: Request) -> Response:
         data = await v.read_json(request)
         v.only(data, {"run", "layer", "activations", "k"})
         run = await run_in_threadpool(self.run_of, data.get("run"))
-        return ok(await run_in_threadpool(maps.near_digits, self.registry, run, data))
+        return ok(await self.flight("map/near", run, data, maps.near_digits))
 
     async def train(self, request: Request) -> Response:
         if not self.allow_training:
@@ -236,8 +257,7 @@ class Api:
         v.only(data, {"preset", "epochs", "name", "dataset"})
         preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
                                      tuple(PRESETS)))
-        epochs = v.integer(data.get("epochs", preset.config.epochs), "epochs", 1,
-                           MAX_TRAIN_EPOCHS, strict=True)
+        epochs = v.whole(data.get("epochs", preset.config.epochs), "epochs", 1, MAX_TRAIN_EPOCHS)
         run_name = v.name(data.get("name", f"{preset.name}-web"))
         ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
         ds = await run_in_threadpool(self.registry.dataset, ds_name)
@@ -263,6 +283,10 @@ class Api:
 
 
 async def on_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, Busy):
+        response = fail(str(exc), exc.status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DigitlensError):
         return fail(str(exc), exc.status)
     if isinstance(exc, HTTPException):

@@ -4,12 +4,12 @@
 Inputs are read as ``/api/predict`` reads them (``explore.read_input``); the numbers come from
 ``digitlens.analysis.nudge``, ``.integrated`` and ``.dream``. A dream needs the training set's
 mean digit and every neuron's best training value: one pass over the training digits per
-loaded model, kept here.
+loaded model, kept by the registry. Each kind is computed through its own ``Flights``
+(``digitlens.web.flight``): identical requests share one computation, and a few run at once.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -26,10 +26,8 @@ from digitlens.analysis.attribution import evidence
 from digitlens.errors import DigitlensError
 from digitlens.web import explore
 from digitlens.web import validate as v
-from digitlens.web.runs import LoadedRun
-
-_train_stats: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
-_lock = threading.Lock()
+from digitlens.web.flight import Flights, body_key
+from digitlens.web.runs import LoadedRun, Registry
 
 
 def drawing(run: LoadedRun, data: dict[str, Any]) -> explore.Input:
@@ -41,10 +39,10 @@ def drawing(run: LoadedRun, data: dict[str, Any]) -> explore.Input:
 
 def target_of(run: LoadedRun, data: dict[str, Any], name: str = "target") -> int | None:
     value = data.get(name)
-    return None if value is None else v.integer(value, name, 0, run.model.sizes[-1] - 1)
+    return None if value is None else v.whole(value, name, 0, run.model.sizes[-1] - 1)
 
 
-def nudge(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+def nudge(_registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     """The smallest change of the drawing (as the network sees it, at its input shape) that
     flips it."""
     inp = drawing(run, data)
@@ -71,41 +69,26 @@ def every_class(run: LoadedRun, x: np.ndarray) -> dict[str, Any]:
             "contributions": np.round(ev.contributions.T, 6).tolist()}
 
 
-def attribute(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+def attribute(_registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     inp = drawing(run, data)
     if data.get("target") == "all":
         v.only(data, INPUT | {"target", "steps"})
-        if data.get("steps", IG.STEPS) != IG.STEPS:
+        if v.whole(data.get("steps", IG.STEPS), "steps", 1, 1024) != IG.STEPS:
             raise DigitlensError(f"target 'all' integrates over {IG.STEPS} steps")
         return every_class(run, inp.x)
     method = v.choice(data.get("method", "integrated-gradients"), "method", IG.METHODS)
-    steps = v.integer(data.get("steps", IG.STEPS), "steps", 1, 1024)
+    steps = v.whole(data.get("steps", IG.STEPS), "steps", 1, 1024)
     baseline = v.choice(data.get("baseline", "black"), "baseline", IG.BASELINES)
     a = IG.attribute(run.model, inp.x, method, target_of(run, data), steps, baseline)
     return {"run": run.name, **a.to_dict(), "input": np.round(inp.x, 5).tolist()}
 
 
-def train_stats(run: LoadedRun) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The mean training digit and every neuron's best training value, once per model."""
-    key = id(run.model)
-    with _lock:
-        hit = _train_stats.get(key)
-    if hit is None:
-        x = run.model.as_input(run.dataset.train_images)
-        hit = (x.mean(axis=0), D.train_maxima(run.model, x))
-        with _lock:
-            if len(_train_stats) > 8:
-                _train_stats.clear()
-            _train_stats[key] = hit
-    return hit
-
-
-def dream(run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+def dream(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
     model = run.model
-    layer = v.integer(data.get("layer"), "layer", 0, model.n_layers - 1)
-    neuron = v.integer(data.get("neuron"), "neuron", 0, model.sizes[layer + 1] - 1)
-    seed = v.integer(data.get("seed", 0), "seed", 0, 2**31 - 1)
-    start, maxima = train_stats(run)
+    layer = v.whole(data.get("layer"), "layer", 0, model.n_layers - 1)
+    neuron = v.whole(data.get("neuron"), "neuron", 0, model.sizes[layer + 1] - 1)
+    seed = v.whole(data.get("seed", 0), "seed", 0, 2**31 - 1)
+    start, maxima = registry.train_stats(run)
     d = D.dream(model, layer, neuron, start, seed, max_train=float(maxima[layer][neuron]))
     return {"run": run.name, **d.to_dict(),
             "kind": "output" if layer == model.n_layers - 1 else "hidden"}
@@ -118,14 +101,20 @@ FIELDS = {"nudge": INPUT | {"target", "method"},
 HANDLERS = {"nudge": nudge, "attribute": attribute, "dream": dream}
 
 
+def flights() -> dict[str, Flights]:
+    """One ``Flights`` per kind, for an app's ``Api``."""
+    return {kind: Flights(kind) for kind in HANDLERS}
+
+
 async def answer(api: Any, kind: str, request: Request) -> Response:
-    """One route: read and check the body, compute in a worker thread (a dream or a nudge
+    """One route: read and check the body, compute in a flight's thread (a dream or a nudge
     takes tens of milliseconds to a second; the event loop keeps answering meanwhile)."""
     t0 = time.perf_counter()
     data = await v.read_json(request)
     v.only(data, FIELDS[kind])
     run = await run_in_threadpool(api.run_of, data.get("run"))
-    body = await run_in_threadpool(HANDLERS[kind], run, data)
+    body = await api.flights[kind].run((run.name, run.mtime, body_key(data)),
+                                       lambda: HANDLERS[kind](api.registry, run, data))
     ms = 1000 * (time.perf_counter() - t0)
     response = JSONResponse({"ok": True, **body, "compute_ms": round(ms, 2)})
     response.headers["Server-Timing"] = f"compute;dur={ms:.2f}"

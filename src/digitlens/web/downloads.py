@@ -2,20 +2,20 @@
 
 Files are made from the registered run's model (never from a request path) by the same
 functions the ``export`` command uses, so a download equals ``digitlens export``'s file. The
-workbook of a big net takes seconds, so files are cached per (run, model version, format,
-digit) with a byte budget, and concurrent requests for the same file wait for one build
-instead of each making their own.
+workbook of a big net takes seconds (and ~130 MB while it is built), so files are built
+through a ``Flights`` (``digitlens.web.flight``): cached per (run, model version, format,
+digit) with a byte budget, concurrent requests for the same file wait for one build, one file
+is built at a time and a few more wait; beyond that the answer is 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from digitlens.errors import NotFoundError, bad_param
+from digitlens.web.flight import Flights
 from digitlens.web.runs import LoadedRun
 
 FORMATS = ("json", "onnx", "xlsx")
@@ -80,36 +80,19 @@ class Downloads:
     """Built files, least recently used dropped first once ``budget`` bytes are held."""
 
     def __init__(self, budget: int = CACHE_BYTES) -> None:
-        self.budget = budget
-        self.files: OrderedDict[Key, Download] = OrderedDict()
-        self.building: dict[Key, threading.Lock] = {}
-        self.lock = threading.Lock()
-        self.builds = 0  # how many files were actually made (the rest came from the cache)
+        self.flights = Flights("file download", running=1, waiting=4, keep=256, budget=budget,
+                               weigh=lambda made: len(made.body))
 
-    def get(self, run: LoadedRun, fmt: str, digit: int | None) -> Download:
+    @property
+    def builds(self) -> int:
+        """How many files were actually made (the rest came from the cache)."""
+        return self.flights.computed
+
+    @property
+    def building(self) -> bool:
+        return bool(self.flights.pending)
+
+    async def get(self, run: LoadedRun, fmt: str, digit: int | None) -> Download:
         """The file for this run's current model, built once however many ask at a time."""
         key: Key = (run.name, run.mtime, fmt, digit)
-        with self.lock:
-            if key in self.files:
-                self.files.move_to_end(key)
-                return self.files[key]
-            key_lock = self.building.setdefault(key, threading.Lock())
-        with key_lock:
-            with self.lock:
-                if key in self.files:  # another request built it while this one waited
-                    return self.files[key]
-            try:
-                made = build(run, fmt, digit)
-            except BaseException:
-                with self.lock:
-                    self.building.pop(key, None)
-                raise
-            with self.lock:
-                self.builds += 1
-                self.files[key] = made
-                self.building.pop(key, None)
-                total = sum(len(f.body) for f in self.files.values())
-                while total > self.budget and len(self.files) > 1:
-                    _, dropped = self.files.popitem(last=False)
-                    total -= len(dropped.body)
-            return made
+        return await self.flights.run(key, lambda: build(run, fmt, digit))

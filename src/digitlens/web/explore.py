@@ -76,7 +76,7 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
     mode = v.choice(data.get("mode", "centred"), "mode", MODES)
     if given[0] == "test_index":
         n = len(run.dataset.test_labels)
-        i = v.integer(data["test_index"], "test_index", 0, n - 1)
+        i = v.whole(data["test_index"], "test_index", 0, n - 1)
         x = run.dataset.test_images[i].astype(np.float32) / 255
         return Input(x.ravel(), "test", mode, True,
                      {"test_index": i, "label": int(run.dataset.test_labels[i])})
@@ -87,8 +87,8 @@ def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
             raise ParameterError(str(exc).replace("'pixels'", "'net_input'")) from None
         return Input(x, "net input", mode, bool(np.any(x > 0)), {})
     if given[0] in ("pixels", "gray"):
-        w = v.integer(data.get("width", iw), "width", min(8, iw), v.MAX_SIDE)
-        h = v.integer(data.get("height", ih), "height", min(8, ih), v.MAX_SIDE)
+        w = v.whole(data.get("width", iw), "width", min(8, iw), v.MAX_SIDE)
+        h = v.whole(data.get("height", ih), "height", min(8, ih), v.MAX_SIDE)
         read = v.pixels if given[0] == "pixels" else v.gray_bytes
         gray = read(data[given[0]], w, h)
     else:
@@ -144,8 +144,8 @@ def inspect_arithmetic(run: LoadedRun, spec: Any, inp: Input, masks: Masks) -> d
     if not isinstance(spec, dict) or set(spec) != {"layer", "neuron"}:
         raise bad_param("inspect", 'an object {"layer": L, "neuron": N}', spec)
     model = run.model
-    layer = v.integer(spec["layer"], "layer", 0, model.n_layers - 1)
-    index = v.integer(spec["neuron"], "neuron", 0, model.sizes[layer + 1] - 1)
+    layer = v.whole(spec["layer"], "layer", 0, model.n_layers - 1)
+    index = v.whole(spec["neuron"], "neuron", 0, model.sizes[layer + 1] - 1)
     return arithmetic(model, layer, index, inp.x, masks or None).to_dict()
 
 
@@ -153,8 +153,8 @@ def neuron(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str
     """A neuron's weights, composed image, arithmetic for the current input, the test digits
     that excite it most and the test accuracy without it."""
     model = run.model
-    layer = v.integer(data.get("layer"), "layer", 0, model.n_layers - 1)
-    index = v.integer(data.get("neuron"), "neuron", 0, model.sizes[layer + 1] - 1)
+    layer = v.whole(data.get("layer"), "layer", 0, model.n_layers - 1)
+    index = v.whole(data.get("neuron"), "neuron", 0, model.sizes[layer + 1] - 1)
     knock, masks = masks_for(run, data)
     inp = read_input(data, run) if set(data) & set(INPUTS) else None
     d = neuron_detail(model, layer, index, inp.x if inp is not None else None, masks or None)

@@ -1,10 +1,10 @@
 """``GET /api/map``: a hidden layer's PCA map of the test set for the explorer. The answer holds
 the projection itself (mean and two components), so the page places the current drawing on the
-map from the activations it already has, with no request per stroke."""
+map from the activations it already has, with no request per stroke. The app computes both
+answers through its ``Flights`` (``digitlens.web.flight``), which also keeps the last maps."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -16,34 +16,27 @@ from digitlens.render.colors import CLASS_COLOURS
 from digitlens.web import validate as v
 from digitlens.web.runs import LoadedRun, Registry
 
-_cache: dict[tuple[str, float, int], dict[str, Any]] = {}
-_lock = threading.Lock()
 KEEP = 16  # maps kept in memory (a map is ~100 kB)
+MAX_ACTIVATION = 1e6  # far above any layer's values on digits; squares stay finite
 
 
-def hidden_map(registry: Registry, run: LoadedRun, params: dict[str, Any]) -> dict[str, Any]:
-    """The map of hidden layer ``layer`` (default the last) of ``run``, computed once per
-    model file and layer."""
+def map_layer(run: LoadedRun, value: Any) -> int:
+    """The hidden layer a map request names (default the last), checked against the model."""
     hidden = run.model.n_layers - 1
     if hidden < 1:
         raise ParameterError(f"run {run.name!r} has no hidden layer to map")
-    layer = v.integer(params.get("layer", hidden - 1), "layer", 0, hidden - 1)
-    key = (run.name, run.mtime, layer)
-    with _lock:
-        hit = _cache.get(key)
-    if hit is None:
-        ds = run.dataset
-        acts = registry.test_activations(run, layer)
-        m = page_map(run.model, ds.test_images, ds.test_labels, layer, acts)
-        hit = {"run": run.name, "n_hidden": hidden, **m, "colours": list(CLASS_COLOURS),
-               "mean": np.round(m["mean"], 5).tolist(),
-               "components": np.round(m["components"], 6).tolist(),
-               "points": np.round(m["points"], 3).tolist()}
-        with _lock:
-            if len(_cache) >= KEEP:
-                _cache.pop(next(iter(_cache)))
-            _cache[key] = hit
-    return hit
+    return v.integer(hidden - 1 if value is None else value, "layer", 0, hidden - 1)
+
+
+def hidden_map(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
+    """The map of hidden layer ``layer`` of ``run`` (checked by ``map_layer``)."""
+    ds = run.dataset
+    acts = registry.test_activations(run, layer)
+    m = page_map(run.model, ds.test_images, ds.test_labels, layer, acts)
+    return {"run": run.name, "n_hidden": run.model.n_layers - 1, **m,
+            "colours": list(CLASS_COLOURS), "mean": np.round(m["mean"], 5).tolist(),
+            "components": np.round(m["components"], 6).tolist(),
+            "points": np.round(m["points"], 3).tolist()}
 
 
 def near_digits(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
@@ -52,14 +45,14 @@ def near_digits(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dic
     hidden = run.model.n_layers - 1
     if hidden < 1:
         raise ParameterError(f"run {run.name!r} has no hidden layer to map")
-    layer = v.integer(data.get("layer", hidden - 1), "layer", 0, hidden - 1)
-    k = v.integer(data.get("k", 5), "k", 1, 50)
+    layer = v.whole(data.get("layer", hidden - 1), "layer", 0, hidden - 1)
+    k = v.whole(data.get("k", 5), "k", 1, 50)
     width = run.model.sizes[layer + 1]
     acts = data.get("activations")
     if not isinstance(acts, list) or len(acts) != width or not all(
-            isinstance(a, int | float) and not isinstance(a, bool) and np.isfinite(a)
-            for a in acts):
-        raise bad_param("activations", f"a list of {width} finite numbers "
+            isinstance(a, int | float) and not isinstance(a, bool)
+            and -MAX_ACTIVATION <= a <= MAX_ACTIVATION for a in acts):  # NaN fails too
+        raise bad_param("activations", f"a list of {width} numbers within ±{MAX_ACTIVATION:g} "
                         f"({layer_name(layer)})", f"{type(acts).__name__} of {len(acts)}"
                         if isinstance(acts, list) else type(acts).__name__)
     h = registry.test_activations(run, layer)

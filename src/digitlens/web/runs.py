@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.analysis.dream import train_maxima
 from digitlens.analysis.inspector import Masks
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.recorded import dataset_for
@@ -28,39 +30,15 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.safeload import check_fits
+from digitlens.web.flight import Flights, limit_arenas
 from digitlens.web.sweeps import point_runs
 from digitlens.web.validate import NAME_RE
 
 RECHECK_S = 1.0
 HEAVY_AT_ONCE = 2  # test-set passes computed at the same time, whatever the requests
-
-
-def _libc() -> Any:
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
-    except OSError:  # not glibc: nothing to tune
-        return None
-
-
-_LIBC = _libc()
-M_ARENA_MAX = -8
-ARENAS = 2
-
-
-def limit_arenas() -> None:
-    """At most ``ARENAS`` malloc arenas: glibc gives each of the request thread pool's 40
-    threads its own, each keeping what a test-set pass freed (40 cold requests left ~600 MB
-    resident; with two arenas, ~90 MB)."""
-    if _LIBC is not None:
-        _LIBC.mallopt(M_ARENA_MAX, ARENAS)
-
-
-def release_memory() -> None:
-    """Hand the temporaries of a test-set pass back to the system."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+KEEP_RUNS = 8      # runs kept loaded with their caches (~35 MB each for the default net)
+KEEP_DATASETS = 4  # datasets kept loaded (MNIST: ~55 MB)
+TRAIN_CHUNK = 8192  # training digits per step of a dream's statistics (~25 MB as float32)
 
 
 @dataclass
@@ -75,8 +53,8 @@ class LoadedRun:
     checked: float = 0.0   # when the model file's mtime was last looked at
     results: dict[str, Evaluation] = field(default_factory=dict)
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
-    flights: dict[Any, threading.Lock] = field(default_factory=dict)
     ablations: dict[Any, float] = field(default_factory=dict)
+    train: dict[str, tuple[np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
     peaks: list[np.ndarray] | None = None
 
     def row_peaks(self) -> list[np.ndarray]:
@@ -119,11 +97,11 @@ class Registry:
         self.runs_dir = runs_dir.resolve() if runs_dir is not None else None
         self.extra = {self.safe_name(p): p.resolve() for p in (extra or [])}
         self.paths: dict[str, Path] = {}
-        self.loaded: dict[str, LoadedRun] = {}
-        self.datasets: dict[str, Dataset] = {}
+        self.loaded: OrderedDict[str, LoadedRun] = OrderedDict()    # at most KEEP_RUNS
+        self.datasets: OrderedDict[str, Dataset] = OrderedDict()    # at most KEEP_DATASETS
         self.given: dict[str, Dataset] = {}  # a run's data named on the command line
         self.lock = threading.RLock()
-        self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
+        self.passes = Flights("test-set pass", running=HEAVY_AT_ONCE, waiting=None)
         limit_arenas()  # before the server's request threads exist
         self.refresh()
         self.default = next(iter(self.extra), None) or self.pick_default()
@@ -185,6 +163,9 @@ class Registry:
             if key not in self.datasets:
                 self.datasets[key] = (dataset_for(record, fetch=False) if record
                                       else load_dataset(dataset_name, fetch=False))
+                while len(self.datasets) > KEEP_DATASETS:
+                    self.datasets.popitem(last=False)
+            self.datasets.move_to_end(key)
             return self.datasets[key]
 
     def get(self, run_name: str | None) -> LoadedRun:
@@ -197,6 +178,8 @@ class Registry:
                 raise NotFoundError(f"unknown run {run_name!r}; known runs: {known}")
             cached = self.loaded.get(run_name)
             now = time.monotonic()
+            if cached is not None:
+                self.loaded.move_to_end(run_name)
             if cached is not None and now - cached.checked < RECHECK_S:
                 return cached  # a busy server looks at the disk at most once a second
             file = model_path(path)
@@ -217,31 +200,33 @@ class Registry:
                        f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
             loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)
             self.loaded[run_name] = loaded
+            self.loaded.move_to_end(run_name)
+            while len(self.loaded) > KEEP_RUNS:  # a listing of 100 runs holds 8 at a time
+                self.loaded.popitem(last=False)
             return loaded
 
     # The caches below are filled outside the registry's lock (a test-set pass takes a while,
-    # and other requests take that lock to find their run) but once per key: concurrent asks
-    # for the same value wait for the one computing it (single flight), and at most
-    # ``HEAVY_AT_ONCE`` test-set passes run at a time, so 40 cold requests cost one pass of
-    # memory, not 40 (the budget, docs/hostile-input.md: <= 500 MB over the loaded runs).
+    # and other requests take that lock to find their run) but once per key, through one
+    # ``Flights``: concurrent asks for the same value wait for the one computing it (single
+    # flight), and at most ``HEAVY_AT_ONCE`` passes run at a time, so 40 cold requests cost
+    # one pass of memory, not 40 (the budget, docs/hostile-input.md: <= 500 MB over a fresh
+    # server). Each endpoint's own cap (``digitlens.web.flight``) bounds who waits here.
 
     def single_flight(self, run: LoadedRun, key: Any, cache: dict[Any, Any],
                       compute: Callable[[], Any]) -> Any:
         with self.lock:
             if key in cache:
                 return cache[key]
-            flight = run.flights.setdefault(key, threading.Lock())
-        with flight:
+
+        def fill() -> Any:
             with self.lock:
-                if key in cache:
+                if key in cache:  # filled while this one queued
                     return cache[key]
-            with self.heavy:
-                value = compute()
-                release_memory()
+            value = compute()
             with self.lock:
                 cache[key] = value
-                run.flights.pop(key, None)
             return value
+        return self.passes.call((run.name, run.mtime, id(cache), key), fill)
 
     def evaluation(self, run: LoadedRun) -> Evaluation:
         ds = run.dataset
@@ -261,3 +246,19 @@ class Registry:
         return self.single_flight(run, ("ablation", key), run.ablations, lambda: evaluate(  # type: ignore[no-any-return]
             run.model, run.model.as_input(ds.test_images), ds.test_labels, masks=masks,
             chunk=2048).accuracy)
+
+    def train_stats(self, run: LoadedRun) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The mean training digit and every neuron's best training value (what a dream
+        starts from and is measured against): one pass over the training set per model, in
+        chunks (the whole set as float32 would be ~190 MB, twice over while converting)."""
+        def compute() -> tuple[np.ndarray, list[np.ndarray]]:
+            images, model = run.dataset.train_images, run.model
+            total = np.zeros(model.sizes[0], np.float64)
+            best: list[np.ndarray] = []
+            for i in range(0, len(images), TRAIN_CHUNK):
+                x = model.as_input(images[i:i + TRAIN_CHUNK])  # (chunk, inputs) float32
+                total += x.sum(axis=0, dtype=np.float64)
+                part = train_maxima(model, x)
+                best = [np.maximum(b, p) for b, p in zip(best, part, strict=True)] if best else part
+            return (total / len(images)).astype(np.float32), best
+        return self.single_flight(run, "train", run.train, compute)  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: no trailing 
 # bytes, and only the one the data URL names.
 IMAGE_FORMATS = {f.lower(): f for f in DECODERS}
 IMAGE_PREFIXES = tuple(f"data:image/{f};base64," for f in IMAGE_FORMATS)
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk: Pillow decodes without it
 
 
 class TooLarge(DigitlensError):
@@ -98,6 +99,12 @@ def integer(value: Any, name: str, lo: int, hi: int, strict: bool = False) -> in
     return value
 
 
+def whole(value: Any, name: str, lo: int, hi: int) -> int:
+    """An int of a JSON body in lo..hi: ``"3"``, ``3.0`` and ``true`` are type errors (a
+    client that sends them has a bug worth hearing about)."""
+    return integer(value, name, lo, hi, strict=True)
+
+
 def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise bad_param(name, f"one of {', '.join(options)}", value)
@@ -120,13 +127,13 @@ def pixels(value: Any, width: int, height: int) -> np.ndarray:
         raise bad_param("pixels", f"a list of {n} numbers ({height}×{width}) in 0..1", got)
     if not set(map(type, value)) <= {int, float}:  # no strings, booleans, nulls or lists
         raise bad_param("pixels", "numbers only", "a non-number")
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except OverflowError:
+    try:  # checked as float64: 1e300 would overflow float32 (a warning, then inf)
+        arr = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an int beyond float64
         raise bad_param("pixels", "numbers in 0..1", "a number too large") from None
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
         raise bad_param("pixels", "numbers in 0..1", f"values in {arr.min()}..{arr.max()}")
-    return arr.reshape(height, width)
+    return arr.astype(np.float32).reshape(height, width)
 
 
 def gray_bytes(value: Any, width: int, height: int) -> np.ndarray:
@@ -163,6 +170,8 @@ def image(value: Any) -> np.ndarray:
     except (binascii.Error, ValueError):
         raise bad_param("image", "valid base64 after the comma", "invalid base64") from None
     fmt = IMAGE_FORMATS[value[len("data:image/"):].split(";", 1)[0]]
+    if fmt == "PNG" and raw.startswith(b"\x89PNG") and PNG_END not in raw[-4096:]:
+        raise bad_param("image", "a whole PNG (ending with its IEND chunk)", "a cut-off PNG")
     with decode_image(raw, "image", (fmt,), MAX_SIDE, ParameterError) as im:
         return to_gray(im)
 
@@ -174,12 +183,12 @@ def knockouts(value: Any) -> dict[int, list[int]]:
     if not isinstance(value, dict) or len(value) > 16:
         raise bad_param("knockout", "an object mapping a hidden layer to a list of neurons", value)
     out: dict[int, list[int]] = {}
-    for key, neurons in value.items():
+    for key, neurons in value.items():  # JSON keys are strings: "0" is layer 0 here
         layer = integer(key, "knockout layer", 0, 15)
         if not isinstance(neurons, list) or len(neurons) > 4096:
             raise bad_param("knockout", "lists of at most 4096 neuron indices",
                             type(neurons).__name__)
-        out[layer] = sorted({integer(n, "knockout neuron", 0, 1_000_000) for n in neurons})
+        out[layer] = sorted({whole(n, "knockout neuron", 0, 1_000_000) for n in neurons})
     return out
 
 
