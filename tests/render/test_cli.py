@@ -25,7 +25,7 @@ def test_list(capsys) -> None:
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
         "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "map",
-        "compare", "errors", "nudge", "robustness"]
+        "compare", "errors", "nudge", "dream", "robustness"]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
@@ -33,6 +33,7 @@ def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
     out = tmp_path / f"{view}.png"
     extra = ["--n", "100"] if view == "robustness" else []
     extra += ["--compare", str(trained_run)] if view == "compare" else []
+    extra += ["--target", "1", "--n", "40"] if view == "dream" else []
     code, data, err = run_cli(capsys, "render", view, "--run", str(trained_run), "--out",
                               str(out), "--json", *extra)
     assert code == 0, err
@@ -41,6 +42,12 @@ def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
         assert im.width > 200 and im.height > 100
         px = np.asarray(im.convert("RGB"))
     assert len(np.unique(px.reshape(-1, 3), axis=0)) > 8  # a picture, not a blank
+
+
+def test_dream_needs_a_target(trained_run, tmp_path, capsys) -> None:
+    code, _, err = run_cli(capsys, "render", "dream", "--run", str(trained_run), "--out",
+                           str(tmp_path / "d.png"))
+    assert code == 2 and "--target C" in err and not (tmp_path / "d.png").exists()
 
 
 def test_animations(trained_run, tmp_path, capsys) -> None:

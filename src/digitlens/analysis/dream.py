@@ -50,6 +50,7 @@ class Dream:
     steps: int
     seed: int
     shape: tuple[int, int] = (28, 28)  # the model's input image
+    best_train_image: np.ndarray | None = None  # (pixels,) the training digit that reaches max
 
     def to_dict(self) -> dict[str, Any]:
         return {"layer": self.layer, "neuron": self.neuron, "activation": self.activation,
@@ -135,10 +136,14 @@ def dream(model: MLP, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
 
 
 def dream_of(model: MLP, train_images: np.ndarray, layer: int, neuron: int, seed: int = 0,
-             steps: int = STEPS) -> Dream:
+             steps: int = STEPS, chunk: int = 4096) -> Dream:
     """A neuron's dream as every surface asks for it: from the mean training digit, with the
-    best value any training digit gives it beside it."""
+    training digit that excites it most (and its value) beside it."""
     check_neuron(model, layer, neuron)
     train = model.as_input(train_images)
-    best = train_maxima(model, train)[layer][neuron]
-    return dream(model, layer, neuron, train.mean(axis=0), seed, steps, float(best))
+    values = np.concatenate([neuron_value(model, train[i:i + chunk], layer, neuron)
+                             for i in range(0, len(train), chunk)])
+    top = int(np.argmax(values))
+    d = dream(model, layer, neuron, train.mean(axis=0), seed, steps, float(values[top]))
+    d.best_train_image = train[top].astype(np.float64)
+    return d

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,9 +73,10 @@ def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
                acts.mean(axis=0).astype(np.float32), k)
 
 
-def gradients(sae: SAE, a: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+def gradients(sae: SAE, a: np.ndarray, features: bool = False) -> Any:
     """Mean over the batch of ‖â − a‖² and its gradient with respect to each parameter (the
-    TopK mask is held fixed, as its derivative is zero almost everywhere)."""
+    TopK mask is held fixed, as its derivative is zero almost everywhere); with ``features``
+    also the batch's feature activations."""
     x = np.asarray(a, np.float32) - sae.b_dec
     pre = x @ sae.W_enc + sae.b_enc
     f = topk_relu(pre, sae.k)
@@ -85,7 +87,7 @@ def gradients(sae: SAE, a: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
     d_pre = (g @ sae.W_dec.T) * (f > 0)                  # through the kept features only
     grads = {"W_dec": f.T @ g, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
              "W_enc": x.T @ d_pre, "b_enc": d_pre.sum(axis=0)}
-    return loss, grads
+    return (loss, grads, f) if features else (loss, grads)
 
 
 def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
@@ -108,8 +110,10 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
+        fired = np.zeros(n_features, bool)
         for i in range(0, len(acts), batch):
-            loss, grads = gradients(sae, acts[order[i:i + batch]])
+            loss, grads, f = gradients(sae, acts[order[i:i + batch]], True)
+            fired |= np.any(f > 0, axis=0)
             total += loss * len(order[i:i + batch])
             w = sae.W_dec
             grads["W_dec"] -= np.sum(grads["W_dec"] * w, axis=1, keepdims=True) * w
@@ -121,9 +125,33 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
+        if epoch < epochs and not fired.all():
+            resample(sae, acts, ~fired, rng, m, v)
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
+
+
+def resample(sae: SAE, acts: np.ndarray, dead: np.ndarray, rng: np.random.Generator,
+             *moments: dict[str, np.ndarray]) -> None:
+    """Give features that fired on no digit of an epoch a new start: the direction of a
+    badly rebuilt digit's error, chosen with probability by that error's size, so they take
+    up what the live features miss (their Adam moments are cleared)."""
+    sample = acts[rng.choice(len(acts), min(len(acts), 8192), replace=False)]
+    err = sample - sae.reconstruct(sample)
+    power = np.sum(err.astype(np.float64) ** 2, axis=1)
+    idx = np.flatnonzero(dead)
+    chosen = rng.choice(len(sample), len(idx), p=power / power.sum())
+    new = err[chosen] / (np.linalg.norm(err[chosen], axis=1, keepdims=True) + 1e-12)
+    live = ~dead
+    scale = float(np.mean(np.linalg.norm(sae.W_enc[:, live], axis=0))) if live.any() else 1.0
+    sae.W_dec[idx] = new
+    sae.W_enc[:, idx] = (new * 0.2 * scale).T
+    sae.b_enc[idx] = 0
+    for moment in moments:
+        moment["W_dec"][idx] = 0
+        moment["W_enc"][:, idx] = 0
+        moment["b_enc"][idx] = 0
 
 
 @dataclass

@@ -109,12 +109,16 @@ def attribution_view(a: Attribution, x: np.ndarray, shape: tuple[int, int],
 
 
 def dream_view(d: Dream, title: str) -> Picture:
-    """One dream, stretched black..white, with what it reaches beside the best training digit."""
-    tile = upscale(C.grey_minmax(d.image.reshape(1, *d.shape)), scale_for(d.shape, SCALE))
-    best = (f"best training digit {d.max_train_activation:.3g}"
-            if d.max_train_activation is not None else "")
-    body = labelled_row(tile, [f"{title}: {d.activation:.3g}"], size=13, bold=True)
-    below = labelled_row(np.zeros((1, 0, tile.shape[2]), np.uint8), [best], size=12)
+    """One dream, stretched black..white, beside the training digit that excites the neuron most
+    (each with the value it reaches), so the picture answers "more or less than a real digit?"."""
+    images = [d.image] + ([d.best_train_image] if d.best_train_image is not None else [])
+    tiles = upscale(np.concatenate([C.grey_minmax(im.reshape(1, *d.shape)) for im in images]),
+                    scale_for(d.shape, SCALE))
+    labels = [f"dream: {d.activation:.3g}"]
+    if d.max_train_activation is not None:
+        labels.append(f"best training digit: {d.max_train_activation:.3g}")
+    head = labelled_row(np.zeros((1, 0, tiles.shape[2]), np.uint8), [title], size=14, bold=True)
+    body = labelled_row(tiles[:len(labels)], labels, gap=18, size=13)
     caption = (f"The input {title} likes most, found by gradient ascent from the mean digit "
                f"(pixels kept in 0..1, smoothed): it reaches {d.activation:.3g}"
                + (f", against {d.max_train_activation:.3g} for the best training digit."
@@ -122,11 +126,11 @@ def dream_view(d: Dream, title: str) -> Picture:
     if d.max_train_activation is not None and d.activation < d.max_train_activation:
         caption += (" It stays below the best training digit: try more steps (steps=1000) "
                     "or another seed.")
-    return Picture(stack([body, below], gap=4), f"dream-{title}", caption,
+    return Picture(stack([head, body], gap=4, align="center"), f"dream-{title}", caption,
                    {"layer": d.layer, "neuron": d.neuron, "activation": d.activation})
 
 
 def dream_title(model: MLP, layer: int, neuron: int) -> str:
     """'class 3' for an output neuron (by its name), 'neuron 0:5' for a hidden one."""
     return (f"class {model.class_names[neuron]}" if layer == model.n_layers - 1
-            else f"neuron {numbering.neuron_name(layer, neuron)}")
+            else numbering.neuron_name(layer, neuron))
