@@ -283,6 +283,21 @@ def test_damaged_run_files(trained_run: Path, tmp_path: Path, file: str, text: s
         Run(run).config() if file == "config.json" else Run(run).history()
 
 
+def test_json_reader_is_linear_in_memory(tmp_path: Path) -> None:
+    """A history.json that is one 8 MB string: the bytes, the text and the parsed string, one
+    copy each (the old nesting check's regex took ~120 bytes per character)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    size = 8_000_000
+    (run / "history.json").write_text(json.dumps({"epochs": [{"epoch": 1, "x": "\\\\\"é" * (
+        size // 4)}]}))
+    tracemalloc.start()
+    Run(run).history()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3 * (run / "history.json").stat().st_size + 8e6, f"{peak / 1e6:.0f} MB"
+
+
 def test_damaged_checkpoint_and_snapshot(trained_run: Path, tmp_path: Path) -> None:
     import shutil
     run = tmp_path / "run"
