@@ -105,7 +105,8 @@ def test_npy_headers_are_checked_before_allocation(header: str, body: bytes) -> 
 
 @settings(max_examples=cases(300), deadline=None, derandomize=True)
 @given(st.lists(st.integers(0, 2**45), min_size=0, max_size=4),
-       st.sampled_from(["<f4", "<f8", "|u1", "<i8", "<U5", "|O", "<c8", "V8"]))
+       st.sampled_from(["<f4", "<f8", "|u1", "<i8", "<U5", "|O", "<c8", "V8", ",f4", ",",
+                        "f4,f4", "a", "(2,)f4", "<f4\n"]))
 def test_npy_shapes_never_allocate_what_is_not_there(shape: list[int], descr: str) -> None:
     header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)}, }}"
     raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 40

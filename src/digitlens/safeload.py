@@ -17,12 +17,13 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,6 +38,7 @@ MAX_NUMBER_CHARS = 64       # "-0.00012345678901234567e-123" is far shorter
 MAX_NPY_HEADER = 4096
 MAX_NPY_DIMS = 8
 NPY_KINDS = "fiubU"         # numbers, booleans and the unicode metadata string; never objects
+NPY_DESCR = re.compile(r"[<>|=]?[?bBhHiIlLqQpPefdgFDGSUVOMmcu][0-9]{0,9}")  # one type code, a size
 # Decoders the server and the CLI hand image bytes to: Pillow would otherwise sniff any format
 # it knows, EPS included (which runs Ghostscript).
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
@@ -46,6 +48,7 @@ MAX_JPEG_SCANS = 64
 MAX_NEURONS = 1 << 16       # per layer
 MAX_PARAMS = 1 << 27        # 134M float32 values = 512 MiB
 MAX_LAYERS = 64
+MAX_CLASS_NAME = 64         # characters of one class name
 
 
 def open_regular(path: str | Path, error: ErrorType = DataError, what: str = "file") -> BinaryIO:
@@ -356,6 +359,8 @@ def parse_npy(raw: bytes, where: str, error: ErrorType = DataError) -> np.ndarra
             or not isinstance(header["descr"], str) or not isinstance(header["shape"], tuple)
             or not isinstance(header["fortran_order"], bool)):
         raise error(f"{where} has a corrupt .npy header")
+    if not NPY_DESCR.fullmatch(header["descr"]):  # ',f4' is a SyntaxError inside NumPy
+        raise error(f"{where} has an unreadable dtype {header['descr'][:20]!r}")
     try:
         dtype = np.dtype(header["descr"])
     except (TypeError, ValueError):
@@ -431,6 +436,24 @@ def load_image_file(path: str | Path, error: ErrorType = DataError) -> Any:
                         error=error)
 
 
+# --- names ----------------------------------------------------------------------------------
+
+def check_class_names(names: Sequence[object], where: str, error: ErrorType = DataError,
+                      item: str = "class name") -> tuple[str, ...]:
+    """Class names as every surface can show them: text of 1 to ``MAX_CLASS_NAME`` printable
+    characters (no control, format or line-breaking characters, which would break a CLI line,
+    a caption or a cell); ``item`` names what is counted ("line" for ``classes.txt``). Markup
+    in a name stays allowed: every page, picture and workbook shows a name as text, never as
+    HTML or a formula."""
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise error(f"{where}: {item} {i + 1} is a {type(name).__name__}, not text")
+        if not 1 <= len(name) <= MAX_CLASS_NAME or not name.isprintable():
+            raise error(f"{where}: {item} {i + 1} ({name[:40]!r}) is not 1 to "
+                        f"{MAX_CLASS_NAME} printable characters")
+    return tuple(names)  # type: ignore[arg-type]  # each checked to be a str above
+
+
 # --- sizes against the data they meet ------------------------------------------------------
 
 def check_fits(sizes: tuple[int, ...] | list[int], n_pixels: int, classes: Mapping[int, Any]
@@ -453,6 +476,8 @@ def check_architecture(sizes: list[int], name: str, error: ErrorType = ModelErro
                     f"got {len(sizes) - 1}")
     if any(s < 1 or s > MAX_NEURONS for s in sizes):
         raise error(f"{name}: layer sizes must be 1..{MAX_NEURONS}, got {str(sizes)[:80]}")
+    if sizes[-1] < 2:  # one output has nothing to choose between: every answer is that class
+        raise error(f"{name}: a model needs at least 2 classes (outputs), got {sizes[-1]}")
     total = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if total > MAX_PARAMS:
         raise error(f"{name}: {total} parameters is more than the {MAX_PARAMS} allowed")
