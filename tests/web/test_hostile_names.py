@@ -1,14 +1,13 @@
-"""Class names that are markup, script or formulas, through every surface that shows them: the
-report's ``index.html`` and ``explorer.html`` and the single-file explorer opened in real
-Chromium (nothing runs, the names read as text, the pages' own scripts still work under their
-Content-Security-Policy), the figures (a ``$`` in a name is not matplotlib maths) and the
-workbook recalculated by real LibreOffice (a name is a string cell, never a formula or a link).
-The names pass the loading boundary (printable, at most 64 characters): escaping, not refusal,
-is what keeps them harmless."""
+"""Class names that are markup, script or formulas (a ``classes.txt`` a dataset shipped),
+through every surface that shows them: the served explorer, the report's ``index.html`` and its
+single-file ``explorer.html`` opened in real Chromium (nothing runs, the names read as text,
+the pages' own scripts still work under their Content-Security-Policy), the figures (a ``$`` in
+a name is not matplotlib maths) and the workbook recalculated by real LibreOffice (a name is a
+string cell, never a formula or a link). The names pass the loading boundary (printable, at
+most 64 characters): escaping, not refusal, is what keeps them harmless."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import warnings
 from collections.abc import Iterator
@@ -18,12 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from digitlens.data.sources import Dataset
-from digitlens.safeload import check_class_names
-from shapes import shapes12, train_small
+from datasets_support import idx_folder
+from digitlens.data.sources import Dataset, load_dataset
+from shapes import train_small
 from support import chromium, require
 
-sys.path.insert(0, str(Path(__file__).parent / "export"))
+from .conftest import Served
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "export"))
 from export_libreoffice import convert  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +39,14 @@ document.addEventListener("securitypolicyviolation",
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Dataset]:
-    """A short real run on 12×12 shapes whose three classes carry the hostile names, and its
-    report (the single-file explorer beside it)."""
+    """A custom IDX dataset whose ``classes.txt`` holds the hostile names (they pass the
+    loading boundary as they are), a short real run on it, and its report (the single-file
+    explorer beside it)."""
     from digitlens.render.report import build_report
-    assert check_class_names(NAMES, "names") == NAMES  # they pass the boundary as they are
-    ds = dataclasses.replace(shapes12(), class_names=NAMES)
     root = tmp_path_factory.mktemp("hostile-names")
-    run = train_small(ds, (16, 8), root / "run", epochs=2)
+    ds = load_dataset(None, idx_folder(root / "data", names=NAMES))
+    assert ds.class_names == NAMES
+    run = train_small(ds, (16, 8), root / "runs" / "hostile", epochs=2)
     out = build_report(run, root / "report", ds, train_twin_run=False, robustness_n=60)
     assert {"explorer.html", "errors.png", "maps.png"} <= set(out["files"])  # the named figures
     return root / "report", ds
@@ -57,9 +59,9 @@ def browser() -> Iterator[Any]:
 
 
 class Opened:
-    """A page from ``file://`` with its console errors and CSP violations recorded."""
+    """A page with its console errors and CSP violations recorded."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, url: str) -> None:
         self.ctx = browser.new_context(viewport={"width": 1366, "height": 900})
         self.ctx.add_init_script(WATCH)
         self.page = self.ctx.new_page()
@@ -67,7 +69,7 @@ class Opened:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(path.as_uri())
+        self.page.goto(url)
 
     def js(self, expr: str) -> Any:
         return self.page.evaluate(f"() => ({expr})")
@@ -90,10 +92,14 @@ class Opened:
         assert any("script-src" in v for v in self.js("window.__violations"))
 
 
-def test_the_single_file_explorer_shows_names_as_text(hostile: tuple[Path, Dataset],
-                                                      browser: Any) -> None:
+@pytest.mark.parametrize("where", ["served", "single file"])
+def test_the_explorer_shows_names_as_text(hostile: tuple[Path, Dataset], browser: Any,
+                                          where: str) -> None:
     report, _ = hostile
-    p = Opened(browser, report / "explorer.html")
+    runs = report.parent / "runs"
+    served = Served("--runs-dir", str(runs), "--run", str(runs / "hostile")) \
+        if where == "served" else None
+    p = Opened(browser, served.url if served else (report / "explorer.html").as_uri())
     try:
         p.wait("window.digitlens && window.digitlens.ready && window.digitlens.renders > 0")
         box = p.page.get_by_test_id("draw").bounding_box()
@@ -117,12 +123,14 @@ def test_the_single_file_explorer_shows_names_as_text(hostile: tuple[Path, Datas
         p.assert_csp_blocks_markup()
     finally:
         p.ctx.close()
+        if served is not None:
+            served.stop()
 
 
 def test_the_report_page_shows_names_as_text(hostile: tuple[Path, Dataset],
                                              browser: Any) -> None:
     report, _ = hostile
-    p = Opened(browser, report / "index.html")
+    p = Opened(browser, (report / "index.html").as_uri())
     try:
         p.wait("document.readyState === 'complete'")
         assert p.js("document.scripts.length") == 0
@@ -147,7 +155,7 @@ def test_the_workbook_writes_names_as_strings(hostile: tuple[Path, Dataset],
     from digitlens.nn.io import load_model
     soffice = require("soffice")
     report, ds = hostile
-    model = load_model(report.parent / "run")
+    model = load_model(report.parent / "runs" / "hostile")
     image = ds.test_images[0] / 255.0
     path = export_xlsx(model, tmp_path / "names.xlsx", image, neuron=(model.n_layers - 1, 2),
                        max_maps=4, caption=f"test digit {NAMES[2]}")
