@@ -98,8 +98,8 @@ def as_matrix(value: Any, shape: tuple[int, ...], where: str, name: str) -> np.n
     numbers: NumPy would read ``"0.5"`` and ``true`` as numbers too."""
     odd = sorted(t.__name__ for t in element_types(value, len(shape)) - {int, float})
     if odd:
-        raise ModelError(f"{name}: {where} holds {odd[0]} values; weights and biases must be "
-                         "JSON numbers")
+        raise ModelError(f"{name}: {where} must be a {'×'.join(map(str, shape))} array of JSON "
+                         f"numbers, not of {odd[0]} values")
     try:
         a = np.array(value, dtype=np.float64)
     except (ValueError, TypeError):
