@@ -21,7 +21,7 @@ const fmt = (v, d = 4) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(d);
 
 export function renderArithmetic(el, a, layer) {
   if (!a) { el.textContent = "draw a digit to see this neuron's arithmetic"; return; }
-  const f = ACT_NAMES[a.activation] || a.activation;
+  const f = esc(ACT_NAMES[a.activation] || a.activation);
   const rows = (list) => list.slice(0, 4).map((t) =>
     `<tr><td>${sourceName(layer, t.index)}</td><td>${t.input.toFixed(3)} × ${t.weight.toFixed(3)}</td>` +
     `<td class="${t.product >= 0 ? "pos" : "neg"}">= ${fmt(t.product)}</td></tr>`).join("");
