@@ -106,8 +106,9 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<button role="tab" data-tab="sweeps"[^<]*</button>', ""),
         (r'<nav class="downloads".*?</nav>', ""),
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
-         f"({htmlmod.escape(model.describe())}) · a single-file explorer: everything is computed in this page; "
-         f"accuracies are measured on the {n} test digits it carries</footer>"),
+         f"({htmlmod.escape(model.describe())}) · a single-file explorer: everything is "
+         f"computed in this page; accuracies are measured on the {n} test digits it carries"
+         "</footer>"),
     ]
     for pattern, new in replacements:
         html, count = re.subn(pattern, new.replace("\\", "\\\\"), html, count=1, flags=re.S)
