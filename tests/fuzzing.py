@@ -31,7 +31,10 @@ HANG_S = 10.0
 INTERESTING = [b"\x00", b"\xff", b"\x7f", b"\x80", b"\xff\xff\xff\xff", b"\x00\x00\x00\x00",
                b"\xff\xff\xff\x7f", b"9999999999", b"-1", b"1e309", b"NaN", b"[[[[", b"{", b"\""]
 ODD_VALUES: list[Any] = ["x", "", -1, 0, 1, 2**70, 1e308, -1e308, 1.5, None, True, [], {},
-                         [1, 2, 3], {"a": 1}, "5", [[[[[]]]]], "sigmoid", [784, 10]]
+                         [1, 2, 3], {"a": 1}, "5", [[[[[]]]]], "sigmoid", [784, 10],
+                         False, "0.5", "<img src=x onerror=window.__pwned=1>",
+                         '=HYPERLINK("http://x","y")', "a\x1b[31mb", "x" * 65,
+                         [f"<b>{d}</b>" for d in range(10)], ["a\nb"] + list("123456789")]
 
 
 class Hang(Exception):
@@ -69,7 +72,7 @@ def mutate(data: bytes, rng: np.random.Generator, protect: int = 0) -> bytes:
         if len(b) <= protect + 1:
             b += bytes(rng.integers(0, 256, 8, dtype=np.uint8))
         pos = int(rng.integers(protect, len(b)))
-        kind = int(rng.integers(0, 7))
+        kind = int(rng.integers(0, 9))
         if kind == 0:
             b[pos] ^= 1 << int(rng.integers(0, 8))
         elif kind == 1:
@@ -210,8 +213,11 @@ def model_answers(model: Any) -> str:
     count, its image shape and class names fitting them), "nan" otherwise."""
     n = model.sizes[0]
     h, w = model.input_shape
-    if h * w != n or len(model.class_names) != model.sizes[-1]:
+    if h * w != n or len(model.class_names) != model.sizes[-1] or model.sizes[-1] < 2:
         return "nan"
+    if not all(isinstance(c, str) and 1 <= len(c) <= 64 and c.isprintable()
+               for c in model.class_names):
+        return "nan"  # a name no page, caption or cell could show as one line of text
     probe = np.linspace(0, 1, n, dtype=np.float32).reshape(1, n)
     trace = model.trace(np.vstack([probe, np.ones((1, n), np.float32),
                                    np.zeros((1, n), np.float32)]))
@@ -311,12 +317,18 @@ def json_cases(n: int, seed: int) -> Tally:
         layers = json.loads(data)["layers"]
         if list(model.activations) != [layer["activation"] for layer in layers]:
             return "nan"
+        values = [v for layer in layers for row in layer["weights"] for v in row]
+        values += [v for layer in layers for v in layer["biases"]]
+        if any(type(v) not in (int, float) for v in values):
+            return "nan"  # a string or a boolean read as a weight
         return model_answers(model)
 
     return run_cases("json", cases(), check)
 
 
 def onnx_cases(n: int, seed: int) -> Tally:
+    import onnx
+    from onnx import helper, numpy_helper
 
     from digitlens.export.onnx_format import to_onnx
     from digitlens.export.onnx_import import import_onnx_bytes
@@ -353,6 +365,11 @@ def onnx_cases(n: int, seed: int) -> Tally:
             if raw:
                 raw[int(rng.integers(0, len(raw)))] = int(rng.integers(0, 256))
                 t.raw_data = bytes(raw)
+        elif kind == 6 and inits:  # integer weights: no trained network's, refused
+            t = inits[int(rng.integers(0, len(inits)))]
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.int64), t.name))
+        elif kind == 7:  # a Transpose of nothing, off the chain
+            nodes.append(helper.make_node("Transpose", [], ["nothing_transposed"]))
         else:
             meta = p.metadata_props.add()
             meta.key = "digitlens"
@@ -366,9 +383,16 @@ def onnx_cases(n: int, seed: int) -> Tally:
 
     def check(data: bytes) -> str:
         model, _ = import_onnx_bytes(data, "fuzz.onnx")
+        loaded = onnx.load_from_string(data)
+        if any(t.data_type not in FLOAT_TYPES and len(t.dims) == 2
+               for t in loaded.graph.initializer):
+            return "nan"  # a weight matrix that is not floats was accepted
         return model_answers(model)
 
     return run_cases("onnx", cases(), check)
+
+
+FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
 def idx_cases(n: int, seed: int) -> Tally:

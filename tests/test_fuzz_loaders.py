@@ -105,7 +105,8 @@ def test_npy_headers_are_checked_before_allocation(header: str, body: bytes) -> 
 
 @settings(max_examples=cases(300), deadline=None, derandomize=True)
 @given(st.lists(st.integers(0, 2**45), min_size=0, max_size=4),
-       st.sampled_from(["<f4", "<f8", "|u1", "<i8", "<U5", "|O", "<c8", "V8"]))
+       st.sampled_from(["<f4", "<f8", "|u1", "<i8", "<U5", "|O", "<c8", "V8", ",f4", ",",
+                        "f4,f4", "a", "(2,)f4", "<f4\n"]))
 def test_npy_shapes_never_allocate_what_is_not_there(shape: list[int], descr: str) -> None:
     header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)}, }}"
     raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 40
@@ -124,3 +125,31 @@ def test_fuzzers_are_deterministic(seed: int) -> None:
     data = bytes(range(256)) * 4
     assert [fuzzing.mutate(data, rng1) for _ in range(20)] == \
         [fuzzing.mutate(data, rng2) for _ in range(20)]
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((depth_of(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth_of(v) for v in value.values()), default=0)
+    return 0
+
+
+TRICKY = st.text(alphabet='"\\[]{}aé\n', max_size=6)
+NESTED = st.recursive(st.none() | TRICKY, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(TRICKY, inner, max_size=3), max_leaves=25)
+
+
+@settings(max_examples=cases(400), deadline=None, derandomize=True)
+@given(NESTED, st.booleans(), st.sampled_from([1, 3, 1 << 20]))
+def test_nesting_is_the_depth_of_the_document(value: object, ascii_only: bool, chunk: int
+                                              ) -> None:
+    """The one-pass check counts exactly the brackets outside strings (escaped quotes and
+    backslashes included), however its megabyte chunks fall."""
+    import digitlens.safeload as sl
+    text = fuzzing.json.dumps(value, ensure_ascii=ascii_only)
+    old, sl.CHUNK = sl.CHUNK, chunk
+    try:
+        assert sl.nesting(text) == sl.nesting(text.encode()) == depth_of(value)
+    finally:
+        sl.CHUNK = old

@@ -111,6 +111,18 @@ NPZ_CASES = [
      "not a readable model file"),
     ("member declaring more bytes than it holds", lying_sizes(GOOD, "W0.npy", +100),
      "not a readable model file|holds .* but declares"),
+    ("descr ',f4' (a SyntaxError inside NumPy)", with_member("W0", header(
+        "{'descr': ',f4', 'fortran_order': False, 'shape': (4704,), }", b"\0" * 18816)),
+     "unreadable dtype ',f4'"),
+    ("a single-class model", model_of((784, 1)), "at least 2 classes"),
+    ("a class name with an escape sequence", with_meta(class_names=[*"012345678", "\x1b[2J"]),
+     "class name 10 .* printable"),
+    ("a class name of 65 characters", with_meta(class_names=[*"012345678", "x" * 65]),
+     "1 to 64 printable characters"),
+    ("a class name with a bidi override", with_meta(class_names=[*"012345678", "\u202e9"]),
+     "printable"),
+    ("a class name that is a number", with_meta(class_names=[*"012345678", 9]),
+     "class_names\\[9\\] must be a str|not text"),
 ]
 
 
@@ -203,6 +215,16 @@ def big_weights(p: onnx.ModelProto) -> None:
     p.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, p.graph.initializer[0].name))
 
 
+def int_weights(p: onnx.ModelProto) -> None:
+    t = p.graph.initializer[0]
+    t.CopyFrom(numpy_helper.from_array(np.ones(tuple(t.dims), np.int64), t.name))
+
+
+def int_bias(p: onnx.ModelProto) -> None:
+    t = next(t for t in p.graph.initializer if len(t.dims) == 1)
+    t.CopyFrom(numpy_helper.from_array(np.zeros(tuple(t.dims), np.int64), t.name))
+
+
 ONNX_CASES = [
     ("Transpose with a bad perm", onnx_with(lambda p: set_attr(
         p, "Transpose", helper.make_attribute("perm", [0, 5]))), "not a permutation"),
@@ -221,6 +243,10 @@ ONNX_CASES = [
     ("alpha as a list", plain_with(lambda p: set_attr(p, "Gemm", helper.make_attribute(
         "alpha", [1.0, 2.0]))), "alpha must be"),
     ("1e300 weights (float64)", plain_with(big_weights), "too large for float32"),
+    ("Transpose with no input", onnx_with(lambda p: p.graph.node.append(
+        helper.make_node("Transpose", [], ["t"]))), "Transpose.* is not supported"),
+    ("int64 weights", onnx_with(int_weights), "int64 values; digitlens imports float weights"),
+    ("int64 bias", plain_with(int_bias), "bias are int64 values"),
 ]
 
 
@@ -234,6 +260,12 @@ def test_hostile_onnx(data: bytes, message: str) -> None:
 def json_doc(**changes: object) -> bytes:
     doc = json.loads(to_json_text(MODEL))
     doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+def json_layer(i: int, **changes: object) -> bytes:
+    doc = json.loads(to_json_text(MODEL))
+    doc["layers"][i].update(changes)
     return json.dumps(doc).encode()
 
 
@@ -252,6 +284,16 @@ JSON_CASES = [
     ("classes that disagree", json_doc(output={"classes": list("abcdefghij")},
                                        provenance={"class_names": list("0123456789")}),
      "output.classes and provenance.class_names differ"),
+    ("weights given as strings", json_layer(0, weights=[["0.5"] * 784] * 6),
+     "layers\\[0\\].weights must be a 6×784 array of JSON numbers, not of str"),
+    ("a weight given as a boolean", json_layer(1, weights=[[True] + [0.0] * 5] * 10),
+     "layers\\[1\\].weights .* not of bool values"),
+    ("biases given as booleans", json_layer(0, biases=[False] * 6),
+     "layers\\[0\\].biases .* not of bool values"),
+    ("a single class", to_json_text(MLP.create((784, 1), seed=0)).encode(),
+     "at least 2 classes"),
+    ("a class name with a newline", json_doc(output={"classes": [*"012345678", "9\n<b>"]},
+                                              provenance={}), "printable"),
 ]
 
 
@@ -281,6 +323,21 @@ def test_damaged_run_files(trained_run: Path, tmp_path: Path, file: str, text: s
     (run / file).write_text(text)
     with pytest.raises(ModelError, match=message):
         Run(run).config() if file == "config.json" else Run(run).history()
+
+
+def test_json_reader_is_linear_in_memory(tmp_path: Path) -> None:
+    """A history.json that is one 8 MB string: the bytes, the text and the parsed string, one
+    copy each (the old nesting check's regex took ~120 bytes per character)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    size = 8_000_000
+    (run / "history.json").write_text(json.dumps({"epochs": [{"epoch": 1, "x": "\\\\\"é" * (
+        size // 4)}]}))
+    tracemalloc.start()
+    Run(run).history()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3 * (run / "history.json").stat().st_size + 8e6, f"{peak / 1e6:.0f} MB"
 
 
 def test_damaged_checkpoint_and_snapshot(trained_run: Path, tmp_path: Path) -> None:
@@ -464,3 +521,53 @@ def test_videos_and_reports_refuse_odd_targets(tmp_path: Path) -> None:
         make_folder(tmp_path / "file" / "report")
     with pytest.raises(WriteError, match="not a folder"):
         make_folder(tmp_path / "file")
+
+
+# --- the Python API: any bad argument is a DigitlensError -----------------------------------
+
+API_LOADS = [("None", None, "'path' parameter"), ("an int", 3, "'path' parameter"),
+             ("bytes", b"runs/x", "'path' parameter"), ("a list", ["runs/x"], "'path' parameter"),
+             ("a 5,000-character path", "x" * 5000, "File name too long"),
+             ("a NUL byte", "runs/\0x", "NUL byte")]
+
+
+@pytest.mark.parametrize(("value", "message"), [c[1:] for c in API_LOADS],
+                         ids=[c[0] for c in API_LOADS])
+def test_api_load_of_anything(value: object, message: str) -> None:
+    import digitlens as dl
+    from digitlens.errors import DigitlensError
+    with pytest.raises(DigitlensError, match=message):
+        dl.load(value)  # type: ignore[arg-type]
+
+
+API_IMAGES = [("strings", np.array(["a"] * 784), "real numbers"),
+              ("digits as strings", ["0.5"] * 784, "real numbers"),
+              ("complex numbers", np.zeros((28, 28), complex), "real numbers"),
+              ("a complex list", [1j] * 784, "real numbers"),
+              ("booleans", np.ones((28, 28), bool), "real numbers"),
+              ("dates", np.zeros(784, "datetime64[s]"), "real numbers"),
+              ("ragged rows", [[0.0, 1.0], [0.5]], "rows of equal length")]
+
+
+@pytest.mark.parametrize(("image", "message"), [c[1:] for c in API_IMAGES],
+                         ids=[c[0] for c in API_IMAGES])
+def test_api_predict_of_anything(trained_run: Path, image: object, message: str) -> None:
+    import digitlens as dl
+    from digitlens.errors import ParameterError
+    with pytest.raises(ParameterError, match=message):
+        dl.predict(trained_run, image)
+
+
+def test_api_keywords_of_the_wrong_type(trained_run: Path) -> None:
+    import digitlens as dl
+    from digitlens.errors import ParameterError
+    model = trained_run / "model.npz"
+    for kwargs, message in (({"dataset": 3}, "'dataset'"), ({"classes": 3}, "'classes'"),
+                            ({"classes": [0, 1]}, "'classes'"),
+                            ({"input_shape": 3}, "'input_shape'"),
+                            ({"input_shape": (True, 784)}, "'input_shape'")):
+        with pytest.raises(ParameterError, match=message):
+            dl.load(model, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'raw'"):
+        dl.predict(trained_run, np.zeros((28, 28)), raw="yes")  # type: ignore[arg-type]
+    assert dl.predict(trained_run, np.zeros((28, 28), np.uint8)).digit is None  # still fine

@@ -6,6 +6,8 @@ belong together, so a view or an analysis needs one argument instead of four imp
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,8 +106,14 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
     ... # doctest: +SKIP
     ('a', 'b', 'c')
     """
-    p = Path(path)
-    if p.is_dir():
+    p = as_path(path)
+    mode = mode_of(p)
+    if dataset is not None and not isinstance(dataset, str):
+        from digitlens.data.dataset import Dataset as LoadedDataset
+        if not isinstance(dataset, LoadedDataset):
+            raise bad_param("dataset", "a dataset name or a loaded Dataset",
+                            type(dataset).__name__)
+    if stat.S_ISDIR(mode):
         from digitlens.nn.run import MODEL_FILE, Run, is_run
         if not is_run(p):
             raise NotARunError(f"{p}: not a run folder (no {MODEL_FILE} in it)")
@@ -114,7 +122,7 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
                                  "a model file being imported, not to a run folder")
         run = Run(p)
         model, history, folder = run.model(), run.history(), True
-    elif p.is_file():
+    elif stat.S_ISREG(mode):
         if p.suffix.lower() not in MODEL_SUFFIXES:
             raise NotARunError(f"{p}: not a run folder or a model file "
                                f"({', '.join(MODEL_SUFFIXES)})")
@@ -131,6 +139,32 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
 
 
 RunLike = LoadedRun | str | Path
+
+
+def as_path(path: object) -> Path:
+    """``path`` as a ``Path``, or the one-line error a notebook user can act on."""
+    if not isinstance(path, str | os.PathLike):
+        raise bad_param("path", "a run folder or model file path (str or Path)",
+                        type(path).__name__)
+    try:
+        return Path(path)
+    except TypeError:  # a PathLike that answers bytes
+        raise bad_param("path", "a run folder or model file path (str or Path)",
+                        type(path).__name__) from None
+
+
+def mode_of(p: Path) -> int:
+    """The file type bits of ``p`` (0: nothing there); a name too long for the filesystem or
+    holding a NUL byte is a ``NotARunError``, not an ``OSError``."""
+    shown = str(p) if len(str(p)) <= 80 else f"{str(p)[:80]}…"
+    try:
+        return p.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    except ValueError:
+        raise NotARunError(f"{shown!r}: not a path (it holds a NUL byte)") from None
+    except OSError as exc:
+        raise NotARunError(f"{shown}: cannot read ({exc.strerror or exc})") from None
 
 
 def as_run(run: RunLike) -> LoadedRun:
@@ -207,6 +241,8 @@ def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
     >>> p = dl.predict(run, run.dataset.test_images[0])     # doctest: +SKIP
     >>> p.digit, p.probabilities.round(2)                    # doctest: +SKIP
     """
+    if not isinstance(raw, bool):
+        raise bad_param("raw", "True or False", raw)
     r = as_run(run)
     x, has_ink = input_of(image, raw, r.model.input_shape)
     t = r.model.trace(x.reshape(1, -1))
@@ -241,9 +277,16 @@ def input_of(image: Any, raw: bool = False,
     if isinstance(image, str | Path):
         image = load_image(str(image))
     if isinstance(image, list | tuple):  # a widget's pixels
-        image = np.asarray(image, np.float32)
+        try:
+            image = np.asarray(image)
+        except ValueError:
+            raise bad_param("image", "a grid of numbers (rows of equal length)",
+                            "rows of different lengths") from None
     if isinstance(image, np.ndarray):
         a = np.asarray(image)
+        if a.dtype.kind not in "fiu":  # no text, booleans, complex numbers, dates or objects
+            raise bad_param("image", "an array of real numbers (float or integer)",
+                            str(a.dtype))
         if a.size == h * w and a.ndim in (1, 2):
             a = a.reshape(h, w)
             x = a.astype(np.float32) / (255 if a.dtype == np.uint8 else 1)

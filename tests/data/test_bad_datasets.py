@@ -135,6 +135,12 @@ IDX_CASES = [
     ("classes.txt empty name", classes("top\n\nbottom\n"), r"classes.txt: line 2 is empty"),
     ("classes.txt not UTF-8", lambda f: (f / "classes.txt").write_bytes(b"top\n\xff\nbot\n"),
      r"classes.txt: not UTF-8 text"),
+    ("classes.txt escape sequence", classes("top\nmid\x1b[2Jdle\nbottom\n"),
+     r"classes.txt: line 2 \('mid\\x1b\[2Jdle'\) is not 1 to 64 printable characters$"),
+    ("classes.txt name of 65 characters", classes("top\n" + "m" * 65 + "\nbottom\n"),
+     r"classes.txt: line 2 \('m+'\) is not 1 to 64 printable characters$"),
+    ("classes.txt bidi override", classes("top\n\u202eelddim\nbottom\n"),
+     r"classes.txt: line 2 .* printable"),
     ("a file missing", missing_file, r"no t10k-labels-idx1-ubyte\[\.gz\]"),
     ("corrupt gzip", corrupt_gzip, r"t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"),
     ("one class only", one_class, r"every label is 0; a dataset needs at least 2 classes"),
@@ -175,6 +181,13 @@ def image_fifo(f: Path) -> None:
     os.mkfifo(f / "train" / "circle" / "zz.png")
 
 
+def renamed_class(name: str) -> Callable[[Path], None]:
+    def make(f: Path) -> None:
+        for split in ("train", "test"):
+            (f / split / "line").rename(f / split / name)
+    return make
+
+
 def no_classes(f: Path) -> None:
     import shutil
     for p in (f / "train").iterdir():
@@ -197,6 +210,12 @@ IMAGE_CASES = [
      r"test/star: a class that train/ does not have"),
     ("image folder: a FIFO", image_fifo, r"train/circle/zz.png: is a FIFO, not a regular file"),
     ("image folder: no class folders", no_classes, r"train: no class folders"),
+    ("image folder: a class folder of 65 characters", renamed_class("l" * 65),
+     r"train: class folder 3 \('l+'\) is not 1 to 64 printable characters$"),
+    ("image folder: a class folder with a newline", renamed_class("li\nne"),
+     r"train: class folder 3 \('li\\nne'\) is not 1 to 64 printable"),
+    ("image folder: a class folder not UTF-8", renamed_class(os.fsdecode(b"l\xffne")),
+     r"train: class folder 3 .* printable"),
     ("image folder: too large without --image-size", huge_first,
      r"000.png: 300×300 pixels; images larger than 256×256 need --image-size"),
 ]

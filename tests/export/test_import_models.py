@@ -314,7 +314,8 @@ def test_onnx_flags_are_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--activation only applies to state_dict files" in capsys.readouterr().err
     for flag, value, message in (("--classes", "a,,b", "non-empty names"),
                                  ("--classes", "a,a", "a given twice"),
-                                 ("--classes", "x" * 41, "at most 40 characters"),
+                                 ("--classes", "x" * 65, "1 to 64 printable characters"),
+                                 ("--classes", "a,b\x1bc", "1 to 64 printable characters"),
                                  ("--input-shape", "8by8", "HEIGHTxWIDTH"),
                                  ("--input-shape", "0x784", "at least 1")):
         assert main(["import", str(FIXTURES / PT_MODEL), "--out", str(tmp_path / "m.npz"),

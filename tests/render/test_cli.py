@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -114,4 +115,5 @@ def test_report(trained_run, tmp_path, capsys) -> None:
     # counts agree with their nouns; the video leaves its controls a band below the frame
     assert "after 5 epochs" in html and " 1 epochs" not in html
     assert "pruned + 1 epoch fine-tuning" in html and "its optimizer (adam" in html
-    assert '<figure class="video" style="--w: ' in html
+    assert '<figure class="video" id="v-evolution-mp4">' in html  # sized by a rule, CSP-safe
+    assert re.search(r"#v-evolution-mp4 \{ --w: \d+; --h: \d+; \}", html)

@@ -16,7 +16,7 @@ import numpy as np
 from digitlens.data.dataset import Dataset
 from digitlens.data.idx import MAX_RAW, check_images, decompress, parse_idx
 from digitlens.errors import DataError
-from digitlens.safeload import read_bounded
+from digitlens.safeload import check_class_names, read_bounded
 
 CLASSES_FILE = "classes.txt"
 MAX_CLASSES = 1000
@@ -67,14 +67,11 @@ def read_class_names(path: Path) -> tuple[str, ...]:
     for i, name in enumerate(names):
         if not name:
             raise DataError(f"{path}: line {i + 1} is empty (one class name per line)")
-        if len(name) > 100 or not name.isprintable():
-            raise DataError(f"{path}: line {i + 1} is not a printable name of at most 100 "
-                            "characters")
         if name in names[:i]:
             raise DataError(f"{path}: line {i + 1} repeats the class name {name!r}")
     if not 2 <= len(names) <= MAX_CLASSES:
         raise DataError(f"{path}: {len(names)} class names; a dataset needs 2..{MAX_CLASSES}")
-    return tuple(names)
+    return check_class_names(names, str(path), item="line")
 
 
 def check_classes(labels: dict[str, np.ndarray], paths: dict[str, Path],

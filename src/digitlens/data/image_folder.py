@@ -18,6 +18,7 @@ import numpy as np
 from digitlens.data.dataset import Dataset
 from digitlens.data.idx import MAX_SIDE
 from digitlens.errors import DataError
+from digitlens.safeload import check_class_names
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 NORMALISE = ("none", "mnist")
@@ -126,7 +127,8 @@ def load_image_folder(folder: str | Path, image_size: tuple[int, int] | None = N
     folder = Path(folder)
     if normalise not in NORMALISE:
         raise DataError(f"--normalise {normalise!r}: choose one of {', '.join(NORMALISE)}")
-    classes = list(class_folders(folder, "train"))
+    classes = list(check_class_names(list(class_folders(folder, "train")), str(folder / "train"),
+                                     item="class folder"))
     if not 2 <= len(classes) <= MAX_CLASSES:
         raise DataError(f"{folder / 'train'}: {len(classes)} class folders; a dataset needs "
                         f"2..{MAX_CLASSES}")

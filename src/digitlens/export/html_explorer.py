@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens import __version__
+from digitlens import __version__, csp
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.export.json_format import to_json_text
@@ -70,8 +70,9 @@ def balanced_sample(data: Dataset, per_class: int = PER_CLASS) -> dict[str, Any]
 
 
 def script_json(value: Any) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a <script> element: no ``<`` at all (``\\u003c`` parses to the same
+    string), so neither ``</script>`` nor ``<!--<script>`` in a name can end or bend it."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def build_html(model: MLP, data: Dataset, run_name: str) -> str:
@@ -89,10 +90,13 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
     css = (STATIC / "css" / "style.css").read_text(encoding="utf-8")
     icon = base64.b64encode((STATIC / "favicon.svg").read_bytes()).decode("ascii")
     bundle = pack(STATIC / "js" / "offline.js")
+    style, flag, module = f"\n{css}", "window.digitlensOffline = true;", f"\n{bundle}"
     n = len(sample["labels"])
     replacements = [
+        (r'<meta charset="utf-8">', '<meta charset="utf-8">'
+         + csp.meta(csp.policy(scripts=[flag, module], styles=[style]))),
         (r'<link rel="icon"[^>]*>', f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">'),
-        (r'<link rel="stylesheet"[^>]*>', f"<style>\n{css}</style>"),
+        (r'<link rel="stylesheet"[^>]*>', f"<style>{style}</style>"),
         (r'<script type="module" src="js/main.js"></script>', ""),
         (r'<script type="module" src="js/sweep.js"></script>', ""),  # sweeps live on a server
         (r'<img src="favicon.svg"', f'<img src="data:image/svg+xml;base64,{icon}"'),
@@ -102,16 +106,17 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<button role="tab" data-tab="sweeps"[^<]*</button>', ""),
         (r'<nav class="downloads".*?</nav>', ""),
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
-         f"({model.describe()}) · a single-file explorer: everything is computed in this page; "
-         f"accuracies are measured on the {n} test digits it carries</footer>"),
+         f"({htmlmod.escape(model.describe())}) · a single-file explorer: everything is "
+         f"computed in this page; accuracies are measured on the {n} test digits it carries"
+         "</footer>"),
     ]
     for pattern, new in replacements:
         html, count = re.subn(pattern, new.replace("\\", "\\\\"), html, count=1, flags=re.S)
         if count != 1:
             raise ModelError(f"the explorer page has changed: no {pattern!r} to replace")
     tail = (f'<script type="application/json" id="digitlens-offline">{script_json(payload)}'
-            "</script>\n<script>window.digitlensOffline = true;</script>\n"
-            f'<script type="module">\n{bundle}</script>\n</body>')
+            f"</script>\n<script>{flag}</script>\n"
+            f'<script type="module">{module}</script>\n</body>')
     return html.replace("</body>", tail, 1)
 
 

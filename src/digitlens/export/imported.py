@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.errors import DigitlensError, ModelError, bad_param
+from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.export import check_architecture
 from digitlens.nn.io import verified
 from digitlens.nn.mlp import MLP, default_input_shape
-from digitlens.safeload import read_bounded
+from digitlens.safeload import check_class_names, read_bounded
 
-MAX_CLASS_CHARS = 40
 MAX_CLASSES_FILE = 1 << 20
 SHAPE = re.compile(r"^\s*(\d{1,6})\s*[x×X]\s*(\d{1,6})\s*$")
 PIXELS = "pixels scaled to 0..1, flattened row by row (as digitlens feeds)"
@@ -63,8 +62,11 @@ def parse_shape(value: str | Sequence[int] | None) -> tuple[int, int] | None:
             raise bad_param("input_shape", "HEIGHTxWIDTH, e.g. 8x8", value[:40])
         h, w = int(m[1]), int(m[2])
     else:
-        pair = list(value)
-        if len(pair) != 2 or not all(isinstance(v, int | np.integer) for v in pair):
+        if not isinstance(value, Sequence | np.ndarray):
+            raise bad_param("input_shape", "HEIGHTxWIDTH or (height, width)", value)
+        pair: list[Any] = list(value)
+        if len(pair) != 2 or not all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                                     for v in pair):
             raise bad_param("input_shape", "(height, width), two ints", pair[:4])
         h, w = int(pair[0]), int(pair[1])
     if h < 1 or w < 1:
@@ -74,7 +76,8 @@ def parse_shape(value: str | Sequence[int] | None) -> tuple[int, int] | None:
 
 def parse_classes(value: str | Sequence[str] | None) -> list[str] | None:
     """Class names: a list, ``"a,b,c"`` or ``"@classes.txt"`` (one name per line, blank lines
-    skipped). Names are stripped, non-empty, unique and at most 40 characters."""
+    skipped). Names are stripped, unique, and pass the loading boundary's
+    ``check_class_names`` (1 to 64 printable characters)."""
     if value is None:
         return None
     if isinstance(value, str) and value.startswith("@"):
@@ -90,14 +93,14 @@ def parse_classes(value: str | Sequence[str] | None) -> list[str] | None:
     elif isinstance(value, str):
         names, where = [c.strip() for c in value.split(",")], "--classes"
     else:
-        names, where = [str(c).strip() for c in value], "classes"
+        if not isinstance(value, Sequence) or not all(isinstance(c, str) for c in value):
+            raise bad_param("classes", "a list of names, \"a,b,c\" or \"@FILE\"",
+                            str(value)[:60])
+        names, where = [c.strip() for c in value], "classes"
     if not names or not all(names):
         raise bad_param("classes", "non-empty names (comma-separated, or @FILE one per line)",
                         f"{where}: {str(names)[:60]}")
-    long = [n for n in names if len(n) > MAX_CLASS_CHARS]
-    if long:
-        raise bad_param("classes", f"names of at most {MAX_CLASS_CHARS} characters",
-                        long[0][:60])
+    check_class_names(names, where, ParameterError)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise bad_param("classes", "distinct names", f"{twice[0][:40]} given twice")

@@ -125,8 +125,7 @@ def step(chain: Chain, node: Any, current: str, values: dict[str, np.ndarray]) -
         if len(others) < 1 or others[0] not in values or node.input[0] != current:
             raise ModelError(f"{chain.name}: node {label} must multiply the running tensor by a "
                              "constant weight matrix")
-        w = finite_as(values[others[0]], np.float32, f"node {label}'s weights", chain.name,
-                      ModelError)
+        w = floats(chain, values[others[0]], f"node {label}'s weights")
         if op == "Gemm":
             if a.get("transA", 0):
                 raise ModelError(f"{chain.name}: node {label} uses transA=1, not supported")
@@ -165,7 +164,16 @@ def bias_of(chain: Chain, b: np.ndarray | None, label: str) -> np.ndarray:
     if b.size != chain.width or (b.ndim == 2 and b.shape[0] != 1) or b.ndim > 2:
         raise ModelError(f"{chain.name}: node {label} has a bias of shape {list(b.shape)}, "
                          f"expected {chain.width} values")
-    return finite_as(b.reshape(-1), np.float32, f"node {label}'s bias", chain.name, ModelError)
+    return floats(chain, b.reshape(-1), f"node {label}'s bias")
+
+
+def floats(chain: Chain, values: np.ndarray, what: str) -> np.ndarray:
+    """Weights as float32: float tensors only (int64 or bool weights are no trained network's;
+    read as numbers they would silently be something else)."""
+    if values.dtype.kind != "f":
+        raise ModelError(f"{chain.name}: {what} are {values.dtype} values; digitlens imports "
+                         "float weights only")
+    return finite_as(values, np.float32, what, chain.name, ModelError)
 
 
 def consumers(nodes: Iterable[Any]) -> dict[str, list[Any]]:
@@ -221,8 +229,9 @@ def check_tail(proto: Any, nodes: list[Any], visited: set[int], end: str, name: 
     for node in nodes:
         if id(node) in visited:
             continue
-        if node.op_type == "Constant" or (node.op_type == "Transpose" and node.input[0] in known
-                                          and node.input[0] != end):
+        source = node.input[0] if node.input else ""  # a Transpose of nothing is no constant
+        if node.op_type == "Constant" or (node.op_type == "Transpose" and source in known
+                                          and source != end):
             known.update(node.output)
             continue
         if node.op_type in TAIL_OPS and all(i in known for i in node.input if i):

@@ -46,8 +46,11 @@ def check_safetensors_header(data: bytes, name: str) -> None:
         raise ModelError(f"{name}: not a readable safetensors file (its header claims {size} "
                          f"bytes; the file holds {len(data) - 8} after the length, and "
                          f"digitlens reads headers up to {MAX_HEADER})")
-    header = parse_json(data[8:8 + size], f"{name}: safetensors header", ModelError,
-                        max_depth=3)
+    try:  # decoded straight from the file's bytes: no copy of the header as bytes
+        text = str(memoryview(data)[8:8 + size], "utf-8")
+    except UnicodeDecodeError:
+        raise ModelError(f"{name}: safetensors header: not UTF-8 text") from None
+    header = parse_json(text, f"{name}: safetensors header", ModelError, max_depth=3)
     if not isinstance(header, dict):
         raise ModelError(f"{name}: not a readable safetensors file (its header is not a "
                          "table of tensors)")

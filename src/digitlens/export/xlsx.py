@@ -41,7 +41,7 @@ def draw_sheet(book: Book, caption: str) -> None:
     ws.write(1, 0, f"Type or paste values from 0 (paper) to 1 (ink) into the {h}×{w} grid; the "
              "network recalculates. Centre the digit and make it about "
              f"{max(1, round(20 * h / 28))} pixels tall, as MNIST digits are.", book.note)
-    ws.write(2, 0, caption, book.note)
+    ws.write_string(2, 0, caption, book.note)
     ws.set_column_pixels(0, 0, 18)
     ws.set_column_pixels(GRID_COL, GRID_COL + w - 1, 22)
     for r in range(h):

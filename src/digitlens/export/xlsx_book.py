@@ -71,7 +71,9 @@ class Book:
                              f"has {model.sizes[-1]} classes")
         self.shape = (h, w)
         self.buf = io.BytesIO()
-        self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True})
+        # a string is a string: never a formula (a class named =HYPERLINK(…)) nor a link
+        self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_formulas": False,
+                                                 "strings_to_urls": False})
         # Arial: LibreOffice has a metric twin (Liberation Sans), so grids stay square there too
         self.wb.formats[0].set_font_name("Arial")
         self.wb.formats[0].set_font_size(10)

@@ -71,7 +71,7 @@ def neuron_sheet(book: Book, neuron: tuple[int, int] | None) -> None:
     x = fw.acts[layer]
     who = f"{neuron_name(layer, j).capitalize()}, {layer_name(layer, model.n_layers)}" + (
         f", {class_label(model, j)}" if layer == model.n_layers - 1 else "")
-    ws.write(0, 0, f"{who} ({act}), cell by cell", book.title)
+    ws.write_string(0, 0, f"{who} ({act}), cell by cell", book.title)
     ws.write(1, 0, "Each input times its weight; their sum plus the bias is z, the neuron's "
              "input; the activation of z is its output. Change the digit on Draw and watch.",
              book.note)
@@ -185,7 +185,7 @@ def weight_maps_sheet(book: Book, max_maps: int) -> None:
         row += 1
         for k in range(n):
             br, bc = row + (k // PER_ROW) * (gh + 2), 1 + (k % PER_ROW) * (gw + 1)
-            ws.write(br, bc, class_label(model, k) if last else neuron_name(li, k), label)
+            ws.write_string(br, bc, class_label(model, k) if last else neuron_name(li, k), label)
             block = composed[:, k].reshape(gh, gw)
             for r in range(gh):
                 ws.write_row(br + 1 + r, bc, block[r].tolist(), book.tiny)

@@ -20,6 +20,7 @@ from digitlens.nn.mlp import MLP, validate_architecture
 from digitlens.safeload import (
     REQUIRED,
     check_architecture,
+    check_class_names,
     check_schema,
     finite_as,
     parse_json,
@@ -127,6 +128,8 @@ def check_io_meta(sizes: list[int], meta: dict[str, Any], name: str) -> None:
     names = meta.get("class_names")
     if names is not None and len(names) != sizes[-1]:
         raise ModelError(f"{name}: {len(names)} class names for {sizes[-1]} outputs")
+    if names is not None:
+        check_class_names(names, f"{name}: metadata.class_names", ModelError)
 
 
 def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:

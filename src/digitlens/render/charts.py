@@ -17,6 +17,12 @@ ACCENT, WRONG, TRUE, MUTED = hex_of("accent"), hex_of("wrong"), hex_of("true"), 
 DPI = 100
 
 
+def as_text(names: list[str]) -> list[str]:
+    """Names (class names, from files) shown as the characters they are: matplotlib reads
+    text between two ``$`` as maths (and fails on what is not), so each ``$`` is escaped."""
+    return [str(n).replace("$", r"\$") for n in names]
+
+
 def figure(width: float, height: float) -> Any:
     """A matplotlib Figure of ``width``×``height`` pixels with our defaults."""
     try:
@@ -120,9 +126,9 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=7 if v > 999 else 8,
                         color="white" if i == j or off[i, j] > 0.6 * vmax else "#222222")
     digits = all(len(name) <= 2 for name in names)
-    ax.set_xticks(range(n), names, rotation=0 if digits else 45,
+    ax.set_xticks(range(n), as_text(names), rotation=0 if digits else 45,
                   ha="center" if digits else "right", rotation_mode="anchor")
-    ax.set_yticks(range(n), names)
+    ax.set_yticks(range(n), as_text(names))
     ax.set_xlabel("predicted (right answers on the green diagonal)", fontsize=9)
     ax.set_ylabel("true digit" if all(n.isdigit() for n in names) else "true class", fontsize=9)
     ax.tick_params(labelsize=8, length=0)

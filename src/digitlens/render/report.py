@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -120,6 +121,7 @@ class ReportPage:
     files: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # CSS of single figures (no style="")
 
     def save(self, view: Picture | Animation, name: str) -> str:
         t = time.perf_counter()
@@ -141,7 +143,9 @@ class ReportPage:
             poster = self.save(still, name.replace(".mp4", "-poster.png"))
             # the player's controls overlay the bottom of a video; the frame sits at the top of
             # a box one control band taller (CSS .video), so they never cover its legend
-            return (f'<figure class="video" style="--w: {w}; --h: {h}"><video src="{src}" '
+            box = "v-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+            self.rules.append(f"#{box} {{ --w: {w}; --h: {h}; }}")
+            return (f'<figure class="video" id="{box}"><video src="{src}" '
                     f'poster="{html.escape(poster)}" width="{w}" height="{h}" controls loop '
                     f'muted autoplay playsinline aria-label="{alt_text}"></video>'
                     f"<figcaption>{cap}</figcaption></figure>")
@@ -270,7 +274,8 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
                   + link + findings_box(p.findings))
         lead = (f"Everything below was computed from this one trained network and the "
                 f"{label} test set.")
-    atomic_write_text(folder / "index.html", page(title, header, sections, lead, seeded))
+    atomic_write_text(folder / "index.html", page(title, header, sections, lead, seeded,
+                                                  tuple(p.rules)))
     atomic_write_text(folder / STAMP, json.dumps({"stamp": stamp, "files": p.files}, indent=1))
     return {"index": str(folder / "index.html"), "skipped": False, "files": p.files,
             "accuracy": main.accuracy, "runs": [str(r) for r in runs],
@@ -315,11 +320,12 @@ def accuracy_finding(s: Subject) -> str:
     np.fill_diagonal(off, 0)
     t, q = np.unravel_index(int(np.argmax(off)), off.shape)
     if not off[t, q]:  # nothing mixed up: no pair to name
-        return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} "
-                "net: it mixes up no class with another.")
-    return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the {s.label} net; "
-            f"its most common mix-up is {article(s.names[t])} <b>{s.names[t]}</b> read as "
-            f"{article(s.names[q])} <b>{s.names[q]}</b> "
+        return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the "
+                f"{html.escape(s.label)} net: it mixes up no class with another.")
+    true, read = html.escape(s.names[t]), html.escape(s.names[q])
+    return (f"<b>{s.accuracy:.2%}</b> of the test digits are read right by the "
+            f"{html.escape(s.label)} net; its most common mix-up is {article(s.names[t])} "
+            f"<b>{true}</b> read as {article(s.names[q])} <b>{read}</b> "
             f"({count(int(off[t, q]), 'time')}).")
 
 

@@ -1,10 +1,16 @@
-"""The report's HTML: one self-contained page, inline CSS, no scripts, no network."""
+"""The report's HTML: one self-contained page, inline CSS, no scripts, no network.
+
+Every string from data (class names, run paths) is escaped where it is placed, and the page
+carries a Content-Security-Policy that allows no script at all and only its own stylesheet (no
+``style`` attributes: per-figure sizes are rules in that stylesheet), so a missed escape still
+could not run anything."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+from digitlens import csp
 from digitlens.wording import count
 
 CSS = """
@@ -51,6 +57,8 @@ header td:last-child { min-width: 16em; }  /* "drawn here" keeps a readable widt
 @media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
   section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
+.c-pos { color: #b2182b; } .c-neg { color: #2166ac; } .c-bias { color: #e6ab02; }
+.c-bias2 { color: #1b7837; } .c-true { color: var(--true); } .c-wrong { color: var(--wrong); }
 """
 
 INTRO = {
@@ -108,22 +116,24 @@ def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
 
 def page(title: str, header: str, sections: list[tuple[str, str, str]],
          lead: str = "Everything below was computed from one trained network.",
-         seeded: bool = True) -> str:
+         seeded: bool = True, rules: tuple[str, ...] = ()) -> str:
     """The whole page; ``seeded``: the sections carry MNIST's S0–S4 tags, and it says what
-    they are."""
+    they are; ``rules``: CSS rules of single figures (a video's size)."""
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(s for _, _, s in sections)
     tags = ("The tags S0–S4 after a title name the presets whose networks first showed that "
             "picture (<code>digitlens presets</code> lists them).") if seeded else ""
+    style = CSS + "".join(f"{r}\n" for r in rules)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"{csp.meta(csp.policy(styles=[style], files=True))}"
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
             f"<header><h1>{html.escape(title)}</h1>"
             f"<p>{html.escape(lead)} Colours mean the same everywhere: "
-            f"<b style='color:#b2182b'>red</b> positive, "
-            f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
-            f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
-            f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer. "
+            f"<b class='c-pos'>red</b> positive, "
+            f"<b class='c-neg'>blue</b> negative, <b class='c-bias'>yellow</b>/"
+            f"<b class='c-bias2'>green</b> bias, <b class='c-true'>green</b> "
+            f"the true class, <b class='c-wrong'>orange</b> a wrong answer. "
             f"{tags}</p>"
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "

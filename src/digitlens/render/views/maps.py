@@ -33,7 +33,7 @@ def maps_chart(maps: list[LayerMap], labels: np.ndarray, names: list[str]) -> np
         ax.set_xticks([])
         ax.set_yticks([])
     handles = [charts_marker(CLASS_COLOURS[k % len(CLASS_COLOURS)]) for k in range(len(names))]
-    fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 10),
+    fig.legend(handles, charts.as_text(names), loc="outside lower center", ncol=min(len(names), 10),
                fontsize=8, frameon=False, markerscale=1.5)
     return charts.to_rgb(fig)
 

@@ -9,6 +9,7 @@ import { api, servedLocally } from "./api.js";
 import { project } from "./engine.js";
 import { paint } from "./colors.js";
 import { input } from "./state.js";
+import { esc } from "./escape.js";
 import { layerName } from "./numbering.js";
 
 // Indices of the k points nearest to p (squared distance on the map).
@@ -135,7 +136,7 @@ export class HiddenMap {
       title = "test digits here on the map";
     }
     const names = this.run.class_names;
-    this.near.innerHTML = `<span>${title}:</span>`;
+    this.near.innerHTML = `<span>${esc(title)}:</span>`;
     for (const i of idx) {
       const fig = document.createElement("figure"), c = document.createElement("canvas");
       [c.height, c.width] = input.shape; fig.append(c);

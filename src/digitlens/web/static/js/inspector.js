@@ -4,6 +4,7 @@
 
 import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
 import { input } from "./state.js";
+import { esc } from "./escape.js";
 import { layerName, neuronName, spell, weightsName } from "./numbering.js";
 
 const ACT_NAMES = { relu: "ReLU", sigmoid: "sigmoid", tanh: "tanh", identity: "identity",
@@ -20,7 +21,7 @@ const fmt = (v, d = 4) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(d);
 
 export function renderArithmetic(el, a, layer) {
   if (!a) { el.textContent = "draw a digit to see this neuron's arithmetic"; return; }
-  const f = ACT_NAMES[a.activation] || a.activation;
+  const f = esc(ACT_NAMES[a.activation] || a.activation);
   const rows = (list) => list.slice(0, 4).map((t) =>
     `<tr><td>${sourceName(layer, t.index)}</td><td>${t.input.toFixed(3)} × ${t.weight.toFixed(3)}</td>` +
     `<td class="${t.product >= 0 ? "pos" : "neg"}">= ${fmt(t.product)}</td></tr>`).join("");
@@ -44,8 +45,8 @@ export function renderInspector(el, d, opts) {
   const pct = (v) => `${(100 * v).toFixed(2)}%`;
   el.innerHTML = `
     <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · ${neuronName(d.layer, d.neuron)}</b>
-      <span class="hint">${ACT_NAMES[d.activation] || d.activation} · ${hidden
-        ? `active for ${pct(d.test_active)} of ${d.population || "test digits"}` : `average value ${d.test_mean.toFixed(3)} on ${d.population || "test digits"}`}</span>
+      <span class="hint">${esc(ACT_NAMES[d.activation] || d.activation)} · ${hidden
+        ? `active for ${pct(d.test_active)} of ${esc(d.population || "test digits")}` : `average value ${d.test_mean.toFixed(3)} on ${esc(d.population || "test digits")}`}</span>
       <button class="png" id="insp-close" title="close">✕</button></div>
     <div class="insp-imgs">
       <figure><canvas id="insp-in"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
@@ -57,7 +58,7 @@ export function renderInspector(el, d, opts) {
     <div class="excite" id="insp-top"></div>
     ${hidden ? `<label class="switch"><input type="checkbox" id="insp-ko" data-testid="knockout" ${knocked ? "checked" : ""}>
       switch this neuron off</label>
-      <p class="ko-acc" data-testid="knockout-accuracy">${d.knockout.scope || "test accuracy"} ${pct(d.knockout.accuracy_with)} with it,
+      <p class="ko-acc" data-testid="knockout-accuracy">${esc(d.knockout.scope || "test accuracy")} ${pct(d.knockout.accuracy_with)} with it,
       <b>${pct(d.knockout.accuracy_without)}</b> without it</p>`
     : `<p class="ko-acc">An output neuron is a class itself, so it cannot be switched off.</p>`}`;
   const [h, w] = d.incoming_shape;

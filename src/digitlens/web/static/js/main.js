@@ -17,6 +17,7 @@ import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
 import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
+import { esc } from "./escape.js";
 import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { drawSignal } from "./signal.js";
@@ -203,7 +204,7 @@ async function refreshAblation() {
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
-    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · ${ablation.scope || "test accuracy"} ` +
+    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · ${esc(ablation.scope || "test accuracy")} ` +
       `${(100 * ablation.accuracy).toFixed(2)}% → <b>${(100 * ablation.accuracy_without).toFixed(2)}%</b>` +
       ` <button id="ko-reset" data-testid="ko-reset">switch all back on</button>`;
     $("ko-reset").addEventListener("click", async () => {

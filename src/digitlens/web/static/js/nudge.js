@@ -7,6 +7,7 @@
 
 import { api, servedLocally } from "./api.js";
 import { input } from "./state.js";
+import { esc } from "./escape.js";
 
 const TINT = 0.6;  // how strongly a changed pixel is tinted, relative to the largest change
 
@@ -92,7 +93,7 @@ export class Nudge {
     this.place();
     this.overlay.hidden = false;
     this.panel.hidden = false;
-    this.panel.innerHTML = `<b>${names[res.from]} → <span data-testid="nudge-to">${names[res.to]}</span></b>
+    this.panel.innerHTML = `<b>${esc(names[res.from])} → <span data-testid="nudge-to">${esc(names[res.to])}</span></b>
       (${(100 * res.probability).toFixed(0)}% sure) with a change of L2 ${res.l2.toFixed(2)}:
       ${res.changed_pixels} pixels, none by more than ${res.linf.toFixed(2)}.
       <span class="hint">red: ink added, blue: ink taken away.${this.opts.caveat?.() ? " Found on the whole network: switched-off neurons are back on for it." : ""}</span>
@@ -104,7 +105,7 @@ export class Nudge {
 
   message(text) {
     this.panel.hidden = false;
-    this.panel.innerHTML = `<span data-testid="nudge-message">${text}</span>`;
+    this.panel.innerHTML = `<span data-testid="nudge-message">${esc(text)}</span>`;
     clearTimeout(this.msgTimer);
     this.msgTimer = setTimeout(() => { if (!this.shown) this.panel.hidden = true; }, 6000);
   }

@@ -5,6 +5,7 @@
 import { paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
 import { input } from "./state.js";
+import { esc } from "./escape.js";
 
 export function renderBars(el, probs, prediction, classNames, hasInk = true) {
   if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
@@ -14,7 +15,7 @@ export function renderBars(el, probs, prediction, classNames, hasInk = true) {
     el.style.setProperty("--label", longest > 2 ? `${longest + 1}ch` : "18px");
     probs.forEach((_, c) => {
       const li = document.createElement("li");
-      li.innerHTML = `<b>${classNames[c] ?? c}</b><div class="track"><div class="fill"></div></div>` +
+      li.innerHTML = `<b>${esc(classNames[c] ?? c)}</b><div class="track"><div class="fill"></div></div>` +
         `<span class="pct"></span>`;
       el.appendChild(li);
     });
