@@ -3,6 +3,7 @@
 
 import { api, toast } from "./api.js";
 import { paintDigit } from "./colors.js";
+import { esc } from "./escape.js";
 import { input } from "./state.js";
 
 export class TestBrowser {
@@ -53,7 +54,6 @@ export class TestBrowser {
     let peakOff = 1;
     m.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > peakOff) peakOff = v; }));
     const rowsum = m.map((r) => r.reduce((a, b) => a + b, 0));
-    const esc = (t) => String(t).replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
     const nm = (c) => esc(this.name(c));
     let html = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th>${nm(j)}</th>`).join("")}</tr>`;
     m.forEach((row, i) => {
