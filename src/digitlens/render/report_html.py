@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from digitlens.render import colors as C
 from digitlens.wording import count
 
 CSS = """
@@ -51,7 +52,23 @@ header td:last-child { min-width: 16em; }  /* "drawn here" keeps a readable widt
 @media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
   section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
+.swatch { display: inline-block; width: .9em; height: .9em; border-radius: 2px; margin: 0 3px 0 1px;
+          vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
 """
+
+
+def colour_key() -> str:
+    """What the colours mean, each with a swatch beside plain dark words (coloured words were
+    too faint to read, and a swatch still names its colour for those who cannot tell it)."""
+    def sw(rgb: tuple[int, int, int]) -> str:
+        colour = "#{:02x}{:02x}{:02x}".format(*rgb)
+        return f"<span class='swatch' style='background:{colour}'></span>"
+    hue = C.palette_words()
+    return ("Colours mean the same everywhere: "
+            f"{sw(C.RED)}{hue['pos']} positive, {sw(C.BLUE)}{hue['neg']} negative; "
+            f"{sw(C.BIAS_YELLOW)}{hue['bias_pos']} / {sw(C.BIAS_GREEN)}{hue['bias_neg']} a bias "
+            f"above / below zero; {sw(C.NAMED['true'])}{hue['true']} the true class, "
+            f"{sw(C.NAMED['wrong'])}{hue['wrong']} a wrong answer.")
 
 INTRO = {
     "training": "A network starts as random numbers. Each epoch it sees every training digit once "
@@ -118,11 +135,7 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]],
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{html.escape(title)}</h1>"
-            f"<p>{html.escape(lead)} Colours mean the same everywhere: "
-            f"<b style='color:#b2182b'>red</b> positive, "
-            f"<b style='color:#2166ac'>blue</b> negative, <b style='color:#e6ab02'>yellow</b>/"
-            f"<b style='color:#1b7837'>green</b> bias, <b style='color:var(--true)'>green</b> "
-            f"the true class, <b style='color:var(--wrong)'>orange</b> a wrong answer. "
+            f"<p>{html.escape(lead)} {colour_key()} "
             f"{tags}</p>"
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "

@@ -122,5 +122,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     paint(f.firstChild, c, input.shape[1], input.shape[0], "diverging", scale);
     f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
       : `${classNames[k] ?? k}`;
+    f.firstChild.setAttribute("role", "img");
+    f.firstChild.setAttribute("aria-label", `evidence for ${classNames[k] ?? k}: red pixels push it up, blue pixels push it down`);
   });
 }
