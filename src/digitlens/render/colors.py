@@ -113,6 +113,12 @@ def use_palette(name: str) -> None:
     PALETTE_FLAT[:] = PALETTE.ravel().tolist()
 
 
+def hue(key: str) -> str:
+    """The name of a colour in the scheme in use ('pos', 'neg', 'bias_pos', 'bias_neg', 'true',
+    'wrong'), so captions say "orange +" when the colour-blind scheme draws orange."""
+    return WORDS[SCHEME][key]
+
+
 def palette_words() -> dict[str, str]:
     """The colours' names in the scheme in use, for legends that say what each colour means."""
     return WORDS[SCHEME]
