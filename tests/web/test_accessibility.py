@@ -242,3 +242,31 @@ def test_every_neuron_can_be_chosen_by_touch_on_a_phone(browser: Any, served: Se
             f".includes('neuron {layer}:{n - 1}')")
         assert page.get_by_test_id("layer-zoom").is_hidden()
     page.context.close()
+
+
+def test_colour_blind_palette_in_the_page(browser: Any, served: Served) -> None:
+    """?palette=colourblind draws the signs orange / purple, the words say so, axe-core still
+    finds nothing; the picker switches back to red / blue."""
+    page = open_page(browser, f"{served.url}?palette=colourblind", LAPTOP)
+    mouse_stroke(page)
+    ends = """() => { const seen = new Set();
+        for (const c of document.querySelectorAll('#evidence canvas')) {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+        }
+        return [...seen]; }"""
+    colours = set(page.evaluate(ends))
+    # the strongest evidence reaches an end of the colour-blind ramp, none of the classic one
+    assert colours & {"230,97,1", "94,60,153"}
+    assert not colours & {"178,24,43", "33,102,172"}
+    assert "orange pixels push the class up, purple down" in page.locator("#ev-note").inner_text()
+    assert "orange pushes up, purple down" in page.locator("#net-hint").inner_text()
+    assert_no_violations(page, "the explorer in the colour-blind palette")
+    page.get_by_test_id("palette").select_option("classic")
+    settle(page)
+    assert "red pushes up, blue down" in page.locator("#net-hint").inner_text()
+    colours = set(page.evaluate(ends))
+    assert colours & {"178,24,43", "33,102,172"}
+    assert not colours & {"230,97,1", "94,60,153"}
+    assert not page.errors
+    page.context.close()

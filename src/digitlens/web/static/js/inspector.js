@@ -2,7 +2,7 @@
 // arithmetic of its current value with the real numbers, the test digits that excite it most,
 // and a switch to knock it out. Detail comes from /api/neuron, live numbers from the engine (local.js).
 
-import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
+import { biasCss, hue, maxAbs, paint, paintDigit } from "./colors.js";
 import { asButton } from "./keyboard.js";
 import { input } from "./state.js";
 import { layerName, neuronName, spell, weightsName } from "./numbering.js";
@@ -49,8 +49,8 @@ export function renderInspector(el, d, opts) {
         ? `active for ${pct(d.test_active)} of ${d.population || "test digits"}` : `average value ${d.test_mean.toFixed(3)} on ${d.population || "test digits"}`}</span>
       <button class="png" id="insp-close" title="close" aria-label="close the inspector">✕</button></div>
     <div class="insp-imgs">
-      <figure><canvas id="insp-in" role="img" aria-label="its incoming weights: red pushes it up, blue down"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
-      <figure><canvas id="insp-comp" width="${input.shape[1]}" height="${input.shape[0]}" role="img" aria-label="the pixels that excite it (red) and that calm it (blue)"></canvas>composed to ${input.shape[0]}×${input.shape[1]}<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
+      <figure><canvas id="insp-in" role="img" aria-label="its incoming weights: ${hue("pos")} pushes it up, ${hue("neg")} down"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
+      <figure><canvas id="insp-comp" width="${input.shape[1]}" height="${input.shape[0]}" role="img" aria-label="the pixels that excite it (${hue("pos")}) and that calm it (${hue("neg")})"></canvas>composed to ${input.shape[0]}×${input.shape[1]}<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
       <figure><div class="biasbar" id="insp-bias"><div></div></div>bias<br><small>${fmt(d.bias, 3)}</small></figure>
     </div>
     <div class="maths" id="insp-maths" data-testid="arithmetic" tabindex="0" role="region" aria-label="this neuron's arithmetic"></div>
@@ -67,7 +67,7 @@ export function renderInspector(el, d, opts) {
   const bar = el.querySelector("#insp-bias div");
   const scale = Math.max(Math.abs(d.bias), maxAbs(d.incoming)) || 1;
   const frac = Math.min(1, Math.abs(d.bias) / scale) * 50;
-  bar.style.background = d.bias >= 0 ? BIAS_POS : BIAS_NEG;
+  bar.style.background = biasCss(d.bias >= 0);
   bar.style.top = d.bias >= 0 ? `${50 - frac}%` : "50%";
   bar.style.height = `${Math.max(1, frac)}%`;
   const top = el.querySelector("#insp-top");

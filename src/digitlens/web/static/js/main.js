@@ -18,6 +18,7 @@ import { DrawPad } from "./draw.js";
 import { KeyboardPen } from "./keyboard.js";
 import { Announcer } from "./announce.js";
 import { LayerPicker } from "./layerpick.js";
+import { setupPalette } from "./palette-choice.js";
 import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { Nudge } from "./nudge.js";
@@ -354,6 +355,10 @@ function evidencePNG() {
 
 async function init() {
   readURL();
+  setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
+    requestFrame();
+    if (state.neuron && run) selectNeuron(state.neuron.layer, state.neuron.index);
+  });
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
   live.pad = pad;  // its strokes, for tests

@@ -2,7 +2,7 @@
 // the engine's (or the server's) numbers (packed: float32 arrays with a .shape) and draws them; none computes
 // anything about the network.
 
-import { paint, maxAbs } from "./colors.js";
+import { hue, paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
 import { input } from "./state.js";
 
@@ -105,7 +105,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
     return;
   }
-  note.textContent = ev.note ? `${ev.note}; red pixels push the class up, blue down` : "draw a digit";
+  note.textContent = ev.note ? `${ev.note}; ${hue("pos")} pixels push the class up, ${hue("neg")} down` : "draw a digit";
   const contributions = rows(ev.contributions);
   if (el.children.length !== contributions.length) {
     el.innerHTML = "";
@@ -123,6 +123,6 @@ export function renderEvidence(el, ev, prediction, classNames) {
     f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
       : `${classNames[k] ?? k}`;
     f.firstChild.setAttribute("role", "img");
-    f.firstChild.setAttribute("aria-label", `evidence for ${classNames[k] ?? k}: red pixels push it up, blue pixels push it down`);
+    f.firstChild.setAttribute("aria-label", `evidence for ${classNames[k] ?? k}: ${hue("pos")} pixels push it up, ${hue("neg")} pixels push it down`);
   });
 }
