@@ -270,3 +270,40 @@ def test_colour_blind_palette_in_the_page(browser: Any, served: Served) -> None:
     assert not colours & {"230,97,1", "94,60,153"}
     assert not page.errors
     page.context.close()
+
+
+def test_one_glossary_for_page_and_docs() -> None:
+    """The page's terms and docs/glossary.md are written from digitlens.glossary; every term
+    the page marks has an entry."""
+    from digitlens.glossary import DOC, GLOSSARY, JS, glossary_js, glossary_md
+    assert JS.read_text(encoding="utf-8") == glossary_js()
+    assert DOC.read_text(encoding="utf-8") == glossary_md()
+    html = (JS.parent.parent / "index.html").read_text(encoding="utf-8")
+    marked = set(re.findall(r'data-term="([^"]+)"', html))
+    assert marked and marked <= set(GLOSSARY)
+
+
+def test_a_term_explains_itself_on_focus_and_on_tap(browser: Any, served: Served) -> None:
+    page = open_page(browser, served.url, LAPTOP)
+    mouse_stroke(page)
+    tip = page.get_by_test_id("glossary-tip")
+    page.locator("button.term[data-term=neuron]").focus()
+    assert tip.is_visible() and tip.inner_text().startswith("A tiny calculator")
+    assert "Precisely:" in tip.inner_text()
+    described = page.locator("button.term[data-term=neuron]").get_attribute("aria-describedby")
+    assert page.locator(f"#{described}").text_content().startswith("A tiny calculator")
+    page.keyboard.press("Escape")
+    assert tip.is_hidden()
+    # the evidence note: plain words first, the method a term
+    assert page.locator("#ev-note").inner_text().startswith("red pixels push the class up")
+    assert page.locator("#ev-note button.term").inner_text() == "gradient × input"
+    page.context.close()
+    phone = open_page(browser, served.url, PHONE)
+    phone.locator("button.term[data-term='signal a·w']").tap()
+    tip = phone.get_by_test_id("glossary-tip")
+    assert tip.is_visible() and "line of the diagram" in tip.inner_text()
+    box = tip.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0]
+    phone.locator("h2").first.tap()  # a tap elsewhere closes it
+    assert tip.is_hidden()
+    phone.context.close()

@@ -19,6 +19,7 @@ import { KeyboardPen } from "./keyboard.js";
 import { Announcer } from "./announce.js";
 import { LayerPicker } from "./layerpick.js";
 import { setupPalette } from "./palette-choice.js";
+import { markTerms } from "./glossary.js";
 import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { Nudge } from "./nudge.js";
@@ -355,6 +356,7 @@ function evidencePNG() {
 
 async function init() {
   readURL();
+  markTerms();
   setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
     requestFrame();
     if (state.neuron && run) selectNeuron(state.neuron.layer, state.neuron.index);

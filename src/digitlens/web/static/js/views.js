@@ -4,6 +4,7 @@
 
 import { hue, paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
+import { markTerms, term } from "./glossary.js";
 import { input } from "./state.js";
 
 export function renderBars(el, probs, prediction, classNames, hasInk = true) {
@@ -105,7 +106,12 @@ export function renderEvidence(el, ev, prediction, classNames) {
     note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
     return;
   }
-  note.textContent = ev.note ? `${ev.note}; ${hue("pos")} pixels push the class up, ${hue("neg")} down` : "draw a digit";
+  if (ev.note) {  // plain words first; the method a tap away (the glossary), its detail after
+    const [method, ...rest] = ev.note.split(": "), detail = rest.join(": ");
+    note.replaceChildren(`${hue("pos")} pixels push the class up, ${hue("neg")} down · by `,
+                         term(method), method === "gradient × input" || !detail ? "" : `: ${detail}`);
+    markTerms(note);
+  } else note.textContent = "draw a digit";
   const contributions = rows(ev.contributions);
   if (el.children.length !== contributions.length) {
     el.innerHTML = "";
