@@ -34,7 +34,14 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --runs-dir runs --port $(PORT)
 
-test: $(DEV_STAMP) sysdeps
+# axe-core, injected into Chromium by the accessibility tests (tests/a11y.py), pinned by
+# package-lock.json into node_modules/; with no npm those tests skip (and fail in CI)
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "note: npm missing; the accessibility tests will skip" >&2; fi
+
+test: $(DEV_STAMP) sysdeps $(AXE)
 	$(BIN)/python -m pytest -q
 
 # Hostile inputs at ten times the tests' case counts, then the figures (docs/hostile-input.md).
@@ -63,4 +70,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_classroom.py --run $(RUN)
 
 clean:
-	rm -rf $(VENV) runs out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs out node_modules .pytest_cache .mypy_cache .ruff_cache

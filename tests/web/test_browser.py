@@ -362,7 +362,9 @@ def test_laptop_layout_one_screen(browser: Any, served: Served, shots: Path) -> 
 
 def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Path) -> None:
     """390×844 with touch: a short header, canvas and prediction on the first screen, the
-    diagram scaled to the width (no sideways scrolling), and a finger draws."""
+    diagram in a box as wide as the screen (its labels stay 12 px: a wider network scrolls
+    inside the box, never the page), and a finger draws; a tap on the diagram's small squares
+    opens the layer enlarged, where a second tap picks the neuron meant."""
     p = Page(browser, served.url, viewport=(390, 844), touch=True)
     try:
         assert p.page.locator("header").bounding_box()["height"] <= 80
@@ -374,7 +376,8 @@ def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Pa
         for testid in ("draw", "prediction"):
             assert inside(p.page.get_by_test_id(testid).bounding_box(), 390, 844), testid
         assert p.js("document.documentElement.scrollWidth") <= 390
-        assert p.page.get_by_test_id("diagram").bounding_box()["width"] <= 390
+        wrap = p.page.locator(".diagram-wrap").bounding_box()
+        assert wrap["x"] >= 0 and wrap["x"] + wrap["width"] <= 390
         box = p.page.get_by_test_id("draw").bounding_box()
         k = box["width"] / 280
         cdp = p.ctx.new_cdp_session(p.page)
@@ -390,7 +393,10 @@ def test_phone_layout_and_finger_drawing(browser: Any, served: Served, shots: Pa
         active = p.js("window.digitlens.last.activations[0].findIndex((v) => v > 0.1)")
         x, y = p.js(f"window.digitlens.neuronPoint(0, {active})")
         p.page.touchscreen.tap(x, y)
+        p.wait("!document.querySelector('[data-testid=layer-zoom]').hidden")
+        p.page.get_by_test_id(f"pick-0-{active}").tap()
         p.wait("document.querySelector('[data-testid=inspector-title]') !== null", 45)
+        assert p.text("inspector-title").endswith(f"neuron 0:{active}")
         assert inside(p.page.get_by_test_id("inspector-title").bounding_box(), 390, 844)
         assert p.js("document.documentElement.scrollWidth") <= 390
         p.page.screenshot(path=str(shots / "phone.png"))

@@ -45,7 +45,9 @@ def page() -> dict[str, Any]:
       hidden: N.layerName(4), neuron: N.neuronName(1, 7), spell: N.spell(2, 3),
       weights: N.weightsName(0),
       grey: ts.map((t) => C.activationColor(t)), div: ts.map((t) => C.divergingColor(t)),
-      biasPos: C.BIAS_POS, biasNeg: C.BIAS_NEG,
+      biasPos: C.biasCss(true), biasNeg: C.biasCss(false),
+      colourblind: C.useScheme("colourblind") && {{ div: ts.map((t) => C.divergingColor(t)),
+        biasPos: C.biasCss(true), biasNeg: C.biasCss(false), pos: C.hue("pos") }},
     }}));
     """
     done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
@@ -83,6 +85,15 @@ def test_colour_maps_are_the_reports(page: dict[str, Any]) -> None:
     neg = C.to_rgb(C.bias(np.array([-1.0]), 1.0))[0]
     assert page["biasPos"] == "rgb({},{},{})".format(*pos)
     assert page["biasNeg"] == "rgb({},{},{})".format(*neg)
+    try:  # the colour-blind scheme too, and the word the page uses for its colour
+        C.use_palette("colourblind")
+        cb = page["colourblind"]
+        assert cb["div"] == C.to_rgb(C.diverging(t, 1.0)).tolist() and cb["div"] != div
+        assert cb["biasPos"] == "rgb({},{},{})".format(*C.to_rgb(C.bias(np.array([1.0]), 1.0))[0])
+        assert cb["biasNeg"] == "rgb({},{},{})".format(*C.to_rgb(C.bias(np.array([-1.0]), 1.0))[0])
+        assert cb["pos"] == C.hue("pos") == "orange"
+    finally:
+        C.use_palette("classic")
 
 
 def test_page_weight_colours_are_the_palettes() -> None:

@@ -20,6 +20,7 @@ from digitlens.commands import (
     say,
 )
 from digitlens.errors import DigitlensError, bad_param
+from digitlens.render import colors as C
 from digitlens.render.animate import FORMATS
 from digitlens.render.image import STILL_FORMATS, Animation
 
@@ -61,6 +62,7 @@ def register(sub: Any) -> None:
     p.add_argument("--sweep", help="sweep: the sweep folder (render sweep --sweep DIR --x KEY)")
     p.add_argument("--x", help="sweep: the grid key along the x-axis (default: the first)")
     p.add_argument("--hue", help="sweep: the grid key that gets one line per value")
+    add_palette(p)
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_render)
@@ -77,9 +79,16 @@ def register(sub: Any) -> None:
     p.add_argument("--if-changed", action="store_true", help="leave the report as it is when "
                    "its runs, the code and the options are the same as when it was made")
     p.add_argument("--sweep", help="add a section for this sweep folder (digitlens sweep)")
+    add_palette(p)
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_report)
+
+
+def add_palette(p: Any) -> None:
+    p.add_argument("--palette", choices=tuple(C.SCHEMES), default="classic",
+                   help="colours: classic red (+) / blue (−), or colourblind: orange / purple "
+                        "signs, blue / red-orange right and wrong, apart for every colour vision")
 
 
 OPTIONS = ("index", "digit", "frames", "mode", "method", "style", "layer", "compare", "every",
@@ -112,6 +121,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if fmt == "mp4" and not get_view(args.view).animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
     check_options(args)
+    C.use_palette(args.palette)
     model = resolve_model(args.run)
     args.digit = class_arg(model, args.digit, "digit")
     args.target = class_arg(model, args.target, "target")
@@ -174,7 +184,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     info = build_report(args.run, args.out, ds, compare=args.compare,
                         train_twin_run=not args.no_compare and args.compare is None, log=say,
-                        force=not args.if_changed, sweep=args.sweep,
+                        force=not args.if_changed, sweep=args.sweep, palette=args.palette,
                         models={r: m for r, m in models.items() if Path(r).is_file()})
     info["seconds"] = round(time.perf_counter() - t0, 2)
     if info["skipped"]:

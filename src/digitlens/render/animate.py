@@ -8,6 +8,7 @@ half-written animation.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import subprocess
@@ -114,20 +115,22 @@ def ffmpeg_exe() -> str | None:
 
 # ffmpeg's rawvideo 'pal8' frame: one index byte per pixel, then 256 colours as 0xAARRGGBB
 # little-endian words. Frames go down the pipe as they are drawn: no RGB conversion at all.
-PAL8_TAIL = (C.PALETTE[:, 2].astype(np.uint32) | (C.PALETTE[:, 1].astype(np.uint32) << 8)
-             | (C.PALETTE[:, 0].astype(np.uint32) << 16) | np.uint32(0xFF000000)
-             ).astype("<u4").tobytes()
-# the same colours as RGBA words, for encoders that want RGB (x264's RGB->YUV path is faster)
-PAL32 = (C.PALETTE[:, 0].astype(np.uint32) | (C.PALETTE[:, 1].astype(np.uint32) << 8)
-         | (C.PALETTE[:, 2].astype(np.uint32) << 16) | np.uint32(0xFF000000))
+# The tables follow the palette in use (colors.use_palette), made once per scheme.
+@functools.lru_cache(maxsize=4)
+def _tables(scheme: str) -> tuple[bytes, np.ndarray]:  # noqa: ARG001 - the cache's key
+    pal = C.PALETTE.astype(np.uint32)
+    tail = (pal[:, 2] | (pal[:, 1] << 8) | (pal[:, 0] << 16) | np.uint32(0xFF000000)
+            ).astype("<u4").tobytes()
+    # the same colours as RGBA words, for encoders that want RGB (x264's RGB->YUV is faster)
+    return tail, (pal[:, 0] | (pal[:, 1] << 8) | (pal[:, 2] << 16) | np.uint32(0xFF000000))
 
 
 def pal8_bytes(frame: np.ndarray) -> bytes:
-    return frame.tobytes() + PAL8_TAIL
+    return frame.tobytes() + _tables(C.SCHEME)[0]
 
 
 def rgba_bytes(frame: np.ndarray) -> bytes:
-    return np.take(PAL32, frame).tobytes()
+    return np.take(_tables(C.SCHEME)[1], frame).tobytes()
 
 
 PIXEL_FORMATS = {"pal8": pal8_bytes, "rgba": rgba_bytes}

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError
-from digitlens.render.colors import BLUE, RED, hex_of
+from digitlens.render import colors as C
+from digitlens.render.colors import hex_of
 
-ACCENT, WRONG, TRUE, MUTED = hex_of("accent"), hex_of("wrong"), hex_of("true"), hex_of("muted")
+ACCENT, MUTED = hex_of("accent"), hex_of("muted")  # the same in every scheme
 DPI = 100
 
 
@@ -99,27 +100,27 @@ def accuracy_curve(history: list[dict[str, Any]], width: int = 760, height: int 
     percent_axis(zoom)
     lo_pct = zoom.get_ylim()[0]
     style(zoom, f"Zoom: y-axis starts at {lo_pct:.1%}", "epoch", "test accuracy (zoomed)")
-    zoom.title.set_color(WRONG)
+    zoom.title.set_color(hex_of("wrong"))
     for side in ("left", "bottom"):
-        zoom.spines[side].set_color(WRONG)
+        zoom.spines[side].set_color(hex_of("wrong"))
     return to_rgb(fig)
 
 
 def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 420) -> np.ndarray:
-    """Confusion matrix, counts in the cells, the diagonal (right answers) in green, mistakes
-    in orange shades so that the common confusions stand out."""
+    """Confusion matrix, counts in the cells, the diagonal (right answers) in the true class's
+    colour, mistakes in shades of the wrong answer's so that the common confusions stand out."""
     from matplotlib.colors import LinearSegmentedColormap
     grow = max(0, 28 * (len(cm) - 12))  # beyond a dozen classes each needs room of its own
     fig = figure(width + grow, height + grow)
     ax = fig.add_subplot(1, 1, 1)
     off = cm.astype(np.float64).copy()
     np.fill_diagonal(off, np.nan)
-    cmap = LinearSegmentedColormap.from_list("wrong", ["#ffffff", WRONG])
+    cmap = LinearSegmentedColormap.from_list("wrong", ["#ffffff", hex_of("wrong")])
     vmax = max(1.0, float(np.nanmax(off)) if np.isfinite(off).any() else 1.0)
     im = ax.imshow(off, cmap=cmap, vmin=0, vmax=vmax)
     n = len(cm)
     for i in range(n):
-        ax.add_patch(_square(i, i, TRUE))
+        ax.add_patch(_square(i, i, hex_of("true")))
         for j in range(n):
             v = int(cm[i, j])
             if v:
@@ -129,7 +130,7 @@ def confusion(cm: np.ndarray, names: list[str], width: int = 460, height: int = 
     ax.set_xticks(range(n), as_text(names), rotation=0 if digits else 45,
                   ha="center" if digits else "right", rotation_mode="anchor")
     ax.set_yticks(range(n), as_text(names))
-    ax.set_xlabel("predicted (right answers on the green diagonal)", fontsize=9)
+    ax.set_xlabel(f"predicted (right answers on the {C.hue('true')} diagonal)", fontsize=9)
     ax.set_ylabel("true digit" if all(n.isdigit() for n in names) else "true class", fontsize=9)
     ax.tick_params(labelsize=8, length=0)
     ax.set_title("Confusion matrix", fontsize=11, loc="left", fontweight="bold")
@@ -158,11 +159,11 @@ def neuron_charts(rep: Any, width: int = 980, height: int = 370) -> np.ndarray:
             fontsize=8, color=MUTED)
     ks = rep.ks
     a2.plot(ks, rep.dimmest_mean, color=ACCENT, label="k least important, frozen at mean")
-    a2.plot(ks, rep.dimmest_zero, color=WRONG, label="k least important, output 0")
+    a2.plot(ks, rep.dimmest_zero, color=hex_of("wrong"), label="k least important, output 0")
     a2.plot(ks, rep.random_mean, color=MUTED, linestyle=":", label="k random, frozen at mean")
     if rep.pruning:
         a2.scatter([p["k"] for p in rep.pruning], [p["finetuned"] for p in rep.pruning],
-                   color=TRUE, zorder=3, s=30, label="pruned + fine-tuned")
+                   color=hex_of("true"), zorder=3, s=30, label="pruned + fine-tuned")
     a2.axhline(rep.base_accuracy - 0.005, color="#bbbbbb", linewidth=0.8)
     a2.axvline(rep.redundant, color=ACCENT, linewidth=0.8, linestyle="--")
     a2.text(rep.redundant, 0.02, f" {rep.redundant} redundant", transform=a2.get_xaxis_transform(),
@@ -183,9 +184,9 @@ def robustness(res: Any, width: int = 900, height: int = 300) -> np.ndarray:
     a1, a2 = fig.subplots(1, 2)
     for ax, kind, xs, xl in ((a1, "shift", res.shifts, "shift (pixels, random direction)"),
                              (a2, "scale", res.scales, "scale factor (1 = MNIST size)")):
-        ax.plot(xs, getattr(res, f"{kind}_raw"), color=WRONG, marker="o", ms=4,
+        ax.plot(xs, getattr(res, f"{kind}_raw"), color=hex_of("wrong"), marker="o", ms=4,
                 label="fed as drawn")
-        ax.plot(xs, getattr(res, f"{kind}_preprocessed"), color=TRUE, marker="o", ms=4,
+        ax.plot(xs, getattr(res, f"{kind}_preprocessed"), color=hex_of("true"), marker="o", ms=4,
                 label="after MNIST preprocessing")
         ax.set_ylim(0, 1.02)
         percent_axis(ax)
@@ -198,8 +199,8 @@ def mosaic_matplotlib(axes: list[Any], tiles: np.ndarray, vmax: float) -> list[A
     """The benchmark's reference: one imshow per tile on the axes of a reused figure (what a
     notebook would do)."""
     from matplotlib.colors import LinearSegmentedColormap
-    blue = tuple(v / 255 for v in BLUE)
-    red = tuple(v / 255 for v in RED)
+    blue = tuple(v / 255 for v in C.BLUE)
+    red = tuple(v / 255 for v in C.RED)
     cmap = LinearSegmentedColormap.from_list("div", [blue, (1.0, 1.0, 1.0), red])
     out = []
     for ax, t in zip(axes, tiles, strict=False):

@@ -9,6 +9,7 @@ Ranges of the palette:
   * ``BIAS`` (33 steps): green (−) · white (0) · yellow (+), for biases;
   * ``GREY`` (64 steps): black · white, for digits, activations and min-max images;
   * named colours: the true class green, a wrong prediction orange, text and frames.
+The colour-blind scheme swaps the hues (see ``SCHEMES``); the ranges stay where they are.
 """
 
 from __future__ import annotations
@@ -19,10 +20,29 @@ DIV_START, DIV_STEPS = 0, 127          # index 63 is exactly white (zero)
 BIAS_START, BIAS_STEPS = 128, 33       # index 144 is white (zero bias)
 GREY_START, GREY_STEPS = 161, 64       # 161 black .. 224 white
 
-BLUE = (33, 102, 172)
-RED = (178, 24, 43)
-BIAS_GREEN = (27, 120, 55)
-BIAS_YELLOW = (230, 171, 2)
+# Two schemes for the signs: the classic red (+) / blue (−), and one for colour-blind eyes
+# (orange / purple weights, yellow / teal biases, blue / vermilion for right / wrong) whose pairs
+# stay apart under simulated deuteranopia, protanopia and tritanopia (tests/render/test_palette.py
+# checks it with colorspacious). ``use_palette`` switches every view to one of them.
+SCHEMES: dict[str, dict[str, tuple[int, int, int]]] = {
+    "classic": {"neg": (33, 102, 172), "neg_light": (146, 197, 222), "pos_light": (244, 165, 130),
+                "pos": (178, 24, 43), "bias_neg": (27, 120, 55), "bias_pos": (230, 171, 2),
+                "true": (26, 152, 80), "wrong": (240, 120, 0)},
+    "colourblind": {"neg": (94, 60, 153), "neg_light": (178, 171, 210),
+                    "pos_light": (253, 184, 99), "pos": (230, 97, 1), "bias_neg": (1, 133, 113),
+                    "bias_pos": (230, 171, 2), "true": (0, 114, 178), "wrong": (213, 94, 0)},
+}
+WORDS: dict[str, dict[str, str]] = {
+    "classic": {"neg": "blue", "pos": "red", "bias_neg": "green", "bias_pos": "yellow",
+                "true": "green", "wrong": "orange"},
+    "colourblind": {"neg": "purple", "pos": "orange", "bias_neg": "teal", "bias_pos": "yellow",
+                    "true": "blue", "wrong": "red-orange"},
+}
+SCHEME = "classic"
+BLUE = SCHEMES[SCHEME]["neg"]
+RED = SCHEMES[SCHEME]["pos"]
+BIAS_GREEN = SCHEMES[SCHEME]["bias_neg"]
+BIAS_YELLOW = SCHEMES[SCHEME]["bias_pos"]
 
 NAMED: dict[str, tuple[int, int, int]] = {
     "white": (255, 255, 255),
@@ -63,10 +83,12 @@ def _ramp(steps: int, stops: list[tuple[int, int, int]]) -> np.ndarray:
 def _build() -> np.ndarray:
     pal = np.zeros((256, 3), np.uint8)
     white = (255, 255, 255)
-    # blue -> pale blue -> white -> pale red -> red, as in ColorBrewer's RdBu
+    sch = SCHEMES[SCHEME]
+    # blue -> pale blue -> white -> pale red -> red, as in ColorBrewer's RdBu (PuOr when safe)
     pal[DIV_START:DIV_START + DIV_STEPS] = _ramp(
-        DIV_STEPS, [BLUE, (146, 197, 222), white, (244, 165, 130), RED])
-    pal[BIAS_START:BIAS_START + BIAS_STEPS] = _ramp(BIAS_STEPS, [BIAS_GREEN, white, BIAS_YELLOW])
+        DIV_STEPS, [sch["neg"], sch["neg_light"], white, sch["pos_light"], sch["pos"]])
+    pal[BIAS_START:BIAS_START + BIAS_STEPS] = _ramp(
+        BIAS_STEPS, [sch["bias_neg"], white, sch["bias_pos"]])
     pal[GREY_START:GREY_START + GREY_STEPS] = _ramp(GREY_STEPS, [(0, 0, 0), white])
     for name, rgb in NAMED.items():
         pal[INDEX[name]] = rgb
@@ -75,6 +97,31 @@ def _build() -> np.ndarray:
 
 PALETTE = _build()
 PALETTE_FLAT = PALETTE.ravel().tolist()  # PIL's putpalette format
+
+
+def use_palette(name: str) -> None:
+    """Switch every view to scheme ``name`` ('classic' or 'colourblind'). The palette is
+    rewritten in place, so modules holding ``PALETTE`` or ``PALETTE_FLAT`` see the change."""
+    global SCHEME, BLUE, RED, BIAS_GREEN, BIAS_YELLOW
+    if name not in SCHEMES:
+        raise ValueError(f"unknown palette {name!r}: choose {', '.join(SCHEMES)}")
+    SCHEME = name
+    sch = SCHEMES[name]
+    BLUE, RED, BIAS_GREEN, BIAS_YELLOW = sch["neg"], sch["pos"], sch["bias_neg"], sch["bias_pos"]
+    NAMED["true"], NAMED["wrong"] = sch["true"], sch["wrong"]
+    PALETTE[:] = _build()
+    PALETTE_FLAT[:] = PALETTE.ravel().tolist()
+
+
+def hue(key: str) -> str:
+    """The name of a colour in the scheme in use ('pos', 'neg', 'bias_pos', 'bias_neg', 'true',
+    'wrong'), so captions say "orange +" when the colour-blind scheme draws orange."""
+    return WORDS[SCHEME][key]
+
+
+def palette_words() -> dict[str, str]:
+    """The colours' names in the scheme in use, for legends that say what each colour means."""
+    return WORDS[SCHEME]
 
 
 def diverging(values: np.ndarray, vmax: float) -> np.ndarray:

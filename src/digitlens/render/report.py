@@ -32,6 +32,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, Run, is_run
 from digitlens.nn.train import train
+from digitlens.render import colors as C
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section
@@ -203,16 +204,32 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
                  compare: str | None = None, train_twin_run: bool = True,
                  log: Log = lambda _s: None, robustness_n: int = 300,
                  force: bool = True, sweep: str | Path | None = None,
-                 models: dict[str, MLP] | None = None) -> dict[str, Any]:
+                 models: dict[str, MLP] | None = None,
+                 palette: str = "classic") -> dict[str, Any]:
     """Write ``out/index.html`` and its images for one run folder or several (and a section
-    for the sweep folder ``sweep``). With ``force=False`` an unchanged report (same runs,
+    for the sweep folder ``sweep``), coloured in ``palette`` ('colourblind': signs that stay
+    apart for colour-blind readers). With ``force=False`` an unchanged report (same runs,
     sweep results, code, data and options) is left as is. ``models``: model files already
     read (by path), so another tool's file is read once, by the caller's reader."""
+    before = C.SCHEME
+    C.use_palette(palette)
+    try:
+        return _build_report(run_path, out, ds, compare, train_twin_run, log, robustness_n,
+                             force, sweep, models, palette)
+    finally:
+        C.use_palette(before)
+
+
+def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, ds: Dataset,
+                  compare: str | None, train_twin_run: bool, log: Log, robustness_n: int,
+                  force: bool, sweep: str | Path | None, models: dict[str, MLP] | None,
+                  palette: str) -> dict[str, Any]:
     runs = [run_path] if isinstance(run_path, str | Path) else list(run_path)
     folder = Path(out)
     results = Path(sweep) / "results.json" if sweep is not None else None
     stamp = stamp_of(runs, ds, {"compare": compare, "twin": train_twin_run,
                                 "robustness_n": robustness_n, "sweep": str(sweep),
+                                "palette": palette,
                                 "sweep_results": hashlib.sha256(results.read_bytes()).hexdigest()
                                 if results is not None and results.is_file() else None})
     if not force and up_to_date(folder, stamp):

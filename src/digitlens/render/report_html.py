@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from digitlens import csp
+from digitlens.render import colors as C
 from digitlens.wording import count
 
 CSS = """
@@ -57,9 +58,35 @@ header td:last-child { min-width: 16em; }  /* "drawn here" keeps a readable widt
 @media (max-width: 600px) { header, main, footer { padding-left: 14px; padding-right: 14px; }
   section { padding: 14px; } header h1 { font-size: 24px; } }
 footer { color: var(--muted); font-size: 13px; padding: 0 40px 30px; }
-.c-pos { color: #b2182b; } .c-neg { color: #2166ac; } .c-bias { color: #e6ab02; }
-.c-bias2 { color: #1b7837; } .c-true { color: var(--true); } .c-wrong { color: var(--wrong); }
+.swatch { display: inline-block; width: .9em; height: .9em; border-radius: 2px; margin: 0 3px 0 1px;
+          vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
 """
+
+
+KEY = ("pos", "neg", "bias_pos", "bias_neg", "true", "wrong")
+
+
+def swatch_rules() -> str:
+    """One class per colour of the key, in the palette in use (the page's policy allows no
+    ``style`` attributes, so the swatches' colours are rules of its stylesheet)."""
+    rgb = {"pos": C.RED, "neg": C.BLUE, "bias_pos": C.BIAS_YELLOW, "bias_neg": C.BIAS_GREEN,
+           "true": C.NAMED["true"], "wrong": C.NAMED["wrong"]}
+    return "".join(".sw-{} {{ background: #{:02x}{:02x}{:02x}; }}\n".format(k, *rgb[k])
+                   for k in KEY)
+
+
+def colour_key() -> str:
+    """What the colours mean, each with a swatch beside plain dark words (coloured words were
+    too faint to read, and a swatch still names its colour for those who cannot tell it)."""
+    def sw(key: str) -> str:
+        return f"<span class='swatch sw-{key}'></span>"
+    hue = C.palette_words()
+    return ("Colours mean the same everywhere: "
+            f"{sw('pos')}{hue['pos']} positive, {sw('neg')}{hue['neg']} negative; "
+            f"{sw('bias_pos')}{hue['bias_pos']} / {sw('bias_neg')}{hue['bias_neg']} a bias "
+            f"above / below zero; {sw('true')}{hue['true']} the true class, "
+            f"{sw('wrong')}{hue['wrong']} a wrong answer.")
+
 
 INTRO = {
     "training": "A network starts as random numbers. Each epoch it sees every training digit once "
@@ -123,17 +150,13 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]],
     body = "".join(s for _, _, s in sections)
     tags = ("The tags S0–S4 after a title name the presets whose networks first showed that "
             "picture (<code>digitlens presets</code> lists them).") if seeded else ""
-    style = CSS + "".join(f"{r}\n" for r in rules)
+    style = CSS + swatch_rules() + "".join(f"{r}\n" for r in rules)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f"{csp.meta(csp.policy(styles=[style], files=True))}"
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
             f"<header><h1>{html.escape(title)}</h1>"
-            f"<p>{html.escape(lead)} Colours mean the same everywhere: "
-            f"<b class='c-pos'>red</b> positive, "
-            f"<b class='c-neg'>blue</b> negative, <b class='c-bias'>yellow</b>/"
-            f"<b class='c-bias2'>green</b> bias, <b class='c-true'>green</b> "
-            f"the true class, <b class='c-wrong'>orange</b> a wrong answer. "
+            f"<p>{html.escape(lead)} {colour_key()} "
             f"{tags}</p>"
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "

@@ -19,6 +19,7 @@ from digitlens.analysis.robustness import robustness
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render import charts
+from digitlens.render import colors as C
 from digitlens.render.animate import ffmpeg_exe
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table
@@ -108,8 +109,8 @@ def evidence(s: Subject, p: ReportPage) -> str:
     if wrong.size:
         i = int(wrong[0])
         body += p.figure(EV.evidence_panel(model, x[i], int(y[i]), "auto", s.names),
-                         "evidence-wrong.png", "A mistake: the orange class out-scored the "
-                         "green true class. Which pixels pushed it there?",
+                         "evidence-wrong.png", f"A mistake: the {C.hue('wrong')} class out-scored "
+                         f"the {C.hue('true')} true class. Which pixels pushed it there?",
                          alt=f"A test digit {s.names[int(y[i])]} the net gets wrong, with "
                              "every class's evidence")
     body += p.figure(EV.evidence_animation(model, x[:12], y[:12], "auto", 1.0, s.names),
@@ -122,7 +123,7 @@ def weights(s: Subject, p: ReportPage) -> str:
     model = s.model
     body = p.figure(WV.first_layer(model, "diverging"), "weights.png",
                     alt=f"The first-layer weights of the {s.label} net, one {side(model)} "
-                        "red/blue image per neuron")
+                        f"{C.hue('pos')}/{C.hue('neg')} image per neuron")
     body += p.figure(WV.first_layer(model, "grey"), "weights-grey.png",
                      "The same weights in S2's style: every tile stretched from black (its "
                      "lowest weight) to white (its highest).",
@@ -223,7 +224,7 @@ def workbook(s: Subject, p: ReportPage) -> str:
                            f"The {count(model.sizes[1], 'hidden neuron')} whose weights fill "
                            "the workbook's Parameters sheet, drawn as images.",
                            alt=f"The {model.sizes[1]} hidden neurons' weights of the workbook "
-                               f"net as red/blue {side(model)} images")
+                               f"net as {C.hue('pos')}/{C.hue('neg')} {side(model)} images")
 
 
 SECTIONS: list[Section] = [

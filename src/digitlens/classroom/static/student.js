@@ -118,7 +118,7 @@ function drawNetwork(t) {
       g.beginPath(); g.arc(x, y, last ? 9 : 5, 0, 2 * Math.PI);
       g.fillStyle = `rgba(20,145,155,${0.12 + 0.88 * v})`; g.fill();
       if (last) {
-        g.fillStyle = v > 0.5 ? "#fff" : "#1d2433"; g.font = "11px system-ui"; g.textAlign = "center";
+        g.fillStyle = v > 0.5 ? "#fff" : "#1d2433"; g.font = "13px system-ui";  // 12 CSS px or more once scaled to a phone g.textAlign = "center";
         g.textBaseline = "middle"; g.fillText(String(i), x, y + 0.5);
       }
     });

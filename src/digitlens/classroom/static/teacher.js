@@ -34,7 +34,7 @@ function thumb(d, withRemove) {
   fig.append(c, cap);
   if (withRemove) {
     const x = document.createElement("button");
-    x.type = "button"; x.className = "remove"; x.textContent = "×"; x.title = "remove from the lesson";
+    x.type = "button"; x.className = "remove"; x.textContent = "×"; x.title = "remove from the lesson"; x.setAttribute("aria-label", "remove this drawing from the lesson");
     x.dataset.testid = `remove-${d.id}`;
     x.addEventListener("click", () => api(`drawings/${d.id}`, { method: "DELETE" }).catch(alert));
     fig.append(x);

@@ -29,7 +29,7 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
     vmax = max(nudge.linf, 1e-6)
     tiles = [digit_tile(nudge.original, SCALE, shape), digit_tile(nudge.adversarial, SCALE, shape),
              upscale(C.diverging(diff, vmax), scale_for(shape, SCALE))]
-    heads = ["original", f"nudged ({nudge.method})", "change (red +, blue −)"]
+    heads = ["original", f"nudged ({nudge.method})", f"change ({C.hue('pos')} +, {C.hue('neg')} −)"]
     p0 = nudge.original_probabilities
     lines = [(f"reads {names[nudge.source]} ({p0[nudge.source]:.0%})", "text"),
              (f"reads {names[nudge.to]} ({nudge.probabilities[nudge.to]:.0%})",

@@ -45,7 +45,7 @@ def summary_charts(c: Comparison, names: list[str], label_a: str, label_b: str) 
     ax2.tick_params(labelsize=8, length=0)
     ax2.set_xlabel("predicted", fontsize=9)
     ax2.set_ylabel("true class", fontsize=9)
-    ax2.set_title("Mistakes B − A (red: B makes it more)", fontsize=11, loc="left",
+    ax2.set_title(f"Mistakes B − A ({C.hue('pos')}: B makes it more)", fontsize=11, loc="left",
                   fontweight="bold")
     fig.colorbar(im, ax=ax2, shrink=0.8).ax.tick_params(labelsize=7)
     return charts.to_rgb(fig)
@@ -100,13 +100,13 @@ def compare_view(c: Comparison, a: MLP, b: MLP, images: np.ndarray, names: list[
                      f"They disagree on {dis['count']:,} test digits",
                      subtitle=f"A alone is right on {dis['only_a_right']:,}, B alone on "
                               f"{dis['only_b_right']:,}; the first {min(GALLERY, dis['count'])} "
-                              "shown (green: right, orange: wrong)")
+                              f"shown ({C.hue('true')}: right, {C.hue('wrong')}: wrong)")
     sims = [s for _, _, s in c.matches]
     more = (f"the {PAIRS} most similar pairs, then the {PAIRS} least"
             if len(c.matches) > PAIRS else "every pair")
     pairs = titled(matched_pairs(c, a, b), "First-layer neurons matched one to one",
                    subtitle=f"cosine similarity of incoming weights, mean {np.mean(sims):+.2f}; "
-                            f"{more} (red +, blue −)")
+                            f"{more} ({C.hue('pos')} +, {C.hue('neg')} −)")
     lower = C.to_rgb(np.concatenate([pad_to(gallery, max(gallery.shape[1], pairs.shape[1])),
                                      np.full((16, max(gallery.shape[1], pairs.shape[1])),
                                              C.WHITE, np.uint8),

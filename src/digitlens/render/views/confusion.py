@@ -58,7 +58,7 @@ def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
     title = {0: "No mistakes", 1: "The most confident mistake"}.get(
         len(items), f"The {len(items)} most confident mistakes")
     gal = C.to_rgb(titled(gal, title,
-                          subtitle="orange frame: misclassified; under each: the true "
+                          subtitle=f"{C.hue('wrong')} frame: misclassified; under each: the true "
                                    f"{'digit' if all(n.isdigit() for n in names) else 'class'}, "
                                    "then the network's top two guesses"))
     h = max(cm.shape[0], gal.shape[0])

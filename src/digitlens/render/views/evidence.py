@@ -127,7 +127,8 @@ def evidence_panel(model: MLP, image: np.ndarray, label: int | None = None,
 
 
 def caption(method: str) -> str:
-    base = ("Red pixels push a class's score up, blue ones push it down; the class with the "
+    base = (f"{C.hue('pos').capitalize()} pixels push a class's score up, {C.hue('neg')} ones "
+            "push it down; the class with the "
             "tallest bar wins. ")
     if method == "weights":
         return base + "In a network without hidden layers you can see the digits in the weights."

@@ -236,10 +236,11 @@ def evolution(run: Run | str, every: int = 1, fps: float | None = None,
         return cv.idx
 
     caption = ("Watch the hidden neurons grow, over the epochs, from noise into stroke and "
-               "blob detectors: red pixels excite a neuron, blue ones inhibit it. Neurons that "
+               f"blob detectors: {C.hue('pos')} pixels excite a neuron, {C.hue('neg')} ones "
+               "inhibit it. Neurons that "
                "stay pale are the ones the network barely uses." if lay.n_hidden else
                "Watch each output neuron's weights turn from noise into a blurry template of its "
-               "digit: red pixels vote for the class, blue ones against.")
+               f"digit: {C.hue('pos')} pixels vote for the class, {C.hue('neg')} ones against.")
     if only is not None and len(fr.epochs) < len(run.snapshot_epochs()):
         caption += (f" {len(fr.epochs)} of the {len(run.snapshot_epochs())} snapshots are shown: "
                     "every epoch while the weights change fastest, then every 2nd and every "

@@ -103,7 +103,8 @@ def neurons_view(model: MLP, rep: NeuronReport, history: dict[str, Any] | None =
         line = neuron_history_chart(history, chart.shape[1], 300)
         chart = np.concatenate([chart, np.full((8, chart.shape[1], 3), 255, np.uint8), line])
     top = titled(neuron_mosaic(model, rep, chart.shape[1]), title,
-                 subtitle=f"each tile is a neuron's {what} (red +, blue −, one shared scale); "
+                 subtitle=f"each tile is a neuron's {what} ({C.hue('pos')} +, {C.hue('neg')} −, "
+                          "one shared scale); "
                           f"{int(rep.dead.sum())} dead, {int(rep.dim.sum())} dim, "
                           f"{count(len(rep.duplicates), 'near-duplicate pair')}")
     rgb_top = C.to_rgb(top)

@@ -85,7 +85,8 @@ def first_layer(model: MLP, style: str = "diverging", max_neurons: int = MAX_TIL
     parts.append(legends)
     what = "an output neuron" if model.n_layers == 1 else "a first-layer neuron"
     shown = f" (first {n} of {model.sizes[1]})" if n < model.sizes[1] else ""
-    sub = ("red: a bright pixel there excites the neuron, blue: inhibits; bar: bias"
+    sub = (f"{C.hue('pos')}: a bright pixel there excites the neuron, {C.hue('neg')}: "
+           "inhibits; bar: bias"
            if style == "diverging" else "black = its lowest weight, white = its highest (S2)")
     img = titled(stack(parts, gap=14), f"Each tile is {what}'s {model.sizes[0]} input weights"
                  f"{shown}",
@@ -147,7 +148,7 @@ def compare_training(small: MLP, full: MLP, small_label: str = "500 images",
         w = all_composed(m)[-1]
         for style in STYLES:
             tiles, _ = tiles_of(w, style, True, 3, m.input_shape)
-            how = "red/blue" if style == "diverging" else "min-max grey"
+            how = f"{C.hue('pos')}/{C.hue('neg')}" if style == "diverging" else "min-max grey"
             rows.append(titled(labelled_row(tiles, names, 8, 13, bold=True),
                                f"Trained on {label} ({how})", 13))
     legends = stack([legend_for("diverging", 0.0, "composed weight"),

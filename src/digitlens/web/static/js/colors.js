@@ -3,11 +3,28 @@
 // (firing hardest); weights and evidence blue (−) · white · red (+); bias green (−) ·
 // white · yellow (+); images white ink on black. This only maps numbers to colours.
 
-import { BIAS, DIV, GREY } from "./palette.js";
+import { GREY, SCHEMES } from "./palette.js";
 
+// the signs' ramps of the scheme in use, rewritten in place by useScheme
+const DIV = SCHEMES.classic.DIV.slice(), BIAS = SCHEMES.classic.BIAS.slice();
 const GREY_TOP = GREY.length - 1, DIV_HALF = (DIV.length - 1) / 2;
-export const BIAS_POS = css(BIAS.at(-1));
-export const BIAS_NEG = css(BIAS[0]);
+let scheme = "classic";  // functions, not exported lets: the single file's packer copies values
+
+// Switch the signs' colours ('classic' red/blue or 'colourblind' orange/purple); views drawn
+// afterwards use them. Unknown names keep the classic scheme.
+export function useScheme(name) {
+  scheme = SCHEMES[name] ? name : "classic";
+  DIV.splice(0, DIV.length, ...SCHEMES[scheme].DIV);
+  BIAS.splice(0, BIAS.length, ...SCHEMES[scheme].BIAS);
+  return scheme;
+}
+
+// A colour's name in the scheme in use ("pos", "neg", "bias_pos", ...), for words beside it.
+export function hue(key) { return SCHEMES[scheme].words[key]; }
+
+// The CSS colour of a sign at full strength: "pos" or "neg"; of a bias's sign.
+export function signCss(key) { return css(key === "pos" ? DIV.at(-1) : DIV[0]); }
+export function biasCss(positive) { return css(positive ? BIAS.at(-1) : BIAS[0]); }
 
 // t in 0..1 -> a GREY entry, as colors.grey(values, 0, 1)
 export function activationColor(t) { return GREY[activationStep(t)]; }

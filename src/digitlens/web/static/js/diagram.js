@@ -1,58 +1,101 @@
 // The network diagram: the input image, every layer's neurons as a grid of squares coloured by
 // their activation (S0's fingerprints), and lines for the strongest signals a·w for this input.
-// Layout and hit-testing live here; every number drawn comes from the engine. The canvas is
-// laid out at its natural size and scaled by CSS to the width it is given (phones).
+// Layout and hit-testing live here; every number drawn comes from the engine. The canvas is laid
+// out at the width its box gives it and never scaled down, so its labels stay 12 CSS px on a phone
+// and a projector alike; when the network needs more room than that, the box scrolls sideways.
+// A finger's tap on squares smaller than a fingertip opens the layer enlarged (layerpick.js).
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
 import { activeAbove, gridShape } from "./engine.js";
 import { layerName, neuronName } from "./numbering.js";
 
+const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
+
 export class Diagram {
-  constructor(canvas, tip, onPick) {
-    this.canvas = canvas; this.tip = tip; this.onPick = onPick;
+  // onLayer(layer): a touch landed on a layer whose squares are too small to aim at
+  constructor(canvas, tip, onPick, onLayer = null) {
+    this.canvas = canvas; this.tip = tip; this.onPick = onPick; this.onLayer = onLayer;
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.classNames = [];
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
       if (!hit || hit.layer < 0) return;
       this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
-      this.onPick(hit.layer, hit.index);
+      const c = this.layout.cols[hit.ci], small = (c.out ? c.gap : c.cell) * this.scale() < TOUCH_PX;
+      if (e.pointerType === "touch" && small && this.onLayer) this.onLayer(hit.layer);
+      else this.onPick(hit.layer, hit.index);
     });
     canvas.addEventListener("mousemove", (e) => this.hover(e));
     canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });
+    // a new width (a turned phone, a resized window, the tab shown): lay out again and redraw
+    this.width = 0;
+    new ResizeObserver(() => {
+      const w = this.room();
+      if (!this.sizes || !w || w === this.width) return;
+      this.setModel(this.sizes, this.classNames, this.activations, this.shape);
+      if (this.lastDraw) this.draw(...this.lastDraw);
+    }).observe(canvas.parentElement);
   }
+
+  // the CSS width the diagram's box offers (0 while it is hidden)
+  room() { return Math.floor(this.canvas.parentElement.clientWidth); }
 
   // Columns: the input image (28×28 for MNIST), hidden layers as tall grids, output as a
   // column of one circle per class.
   setModel(sizes, classNames, activations = [], shape = [28, 28]) {
     this.sizes = sizes; this.classNames = classNames; this.activations = activations;
     this.shape = shape;
-    this.data = null; this.tip.hidden = true;  // the former model's numbers fit no longer
-    const H = 380, top = 46, avail = H - top - 14, n = sizes.length;
-    const cols = [];
-    const [inH, inW] = shape, inCell = Math.max(1, Math.floor(112 / Math.max(inH, inW)));  // 4 for 28×28
-    cols.push({ layer: -1, n: sizes[0], rows: inH, cols: inW, cell: inCell, w: inW * inCell, h: inH * inCell });
+    this.data = null; this.lastDraw = null; this.tip.hidden = true;  // the former model's numbers fit no longer
+    const room = this.room() || 1100;
+    this.width = this.room();
+    const H = 380, top = 46, avail = H - top - 14, n = sizes.length, GAP = 24;
+    const [inH, inW] = shape;
     const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
-    const cell = Math.max(4, Math.min(22, ...shapes.map(([rows]) => Math.floor(avail / rows))));
-    shapes.forEach(([rows, cs], l) => {
-      cols.push({ layer: l, n: sizes[l + 1], rows, cols: cs, cell, w: cs * cell, h: rows * cell });
-    });
     const outGap = Math.min(32, avail / sizes[n - 1]);
     const longest = Math.max(...classNames.map((c) => Math.min(12, String(c).length)));
     const outW = longest > 2 ? 70 + 7 * longest : 70;  // room for names beside the circles
-    cols.push({ layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] });
-    const total = cols.reduce((s, c) => s + c.w, 0);
-    const W = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));
+    const cols = [{ layer: -1, n: sizes[0], rows: inH, cols: inW },
+      ...shapes.map(([rows, cs], l) => ({ layer: l, n: sizes[l + 1], rows, cols: cs })),
+      { layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] }];
+    const labels = this.labelWidths(cols, activations);
+    // the input 112 px wide (28×28 at 4), 84 in a narrow box; hidden squares as large as the
+    // height allows (22 at most) and as the width left or their layer's title gives them
+    const inCell = Math.max(1, Math.floor((room >= 480 ? 112 : 84) / Math.max(inH, inW)));
+    const hidden = cols.slice(1, -1), across = hidden.reduce((s, c) => s + c.cols, 0);
+    const left = room - 40 - GAP * (n - 1) - outW - Math.max(inW * inCell, labels[0]);
+    const share = across ? Math.floor(left / across) : 22;
+    const titled = Math.min(...hidden.map((c, k) => Math.floor(labels[k + 1] / c.cols)));
+    const cell = Math.max(4, Math.min(22, Math.max(share, titled), ...hidden.map((c) => Math.floor(avail / c.rows))));
+    Object.assign(cols[0], { cell: inCell, w: inW * inCell, h: inH * inCell });
+    for (const c of hidden) Object.assign(c, { cell, w: c.cols * cell, h: c.rows * cell });
+    cols.forEach((c, i) => { c.slot = c.out ? c.w : Math.max(c.w, labels[i]); });
+    const total = cols.reduce((s, c) => s + c.slot, 0);
+    const natural = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));
+    const W = Math.max(Math.min(room, natural), total + GAP * (cols.length - 1) + 40);
     const space = (W - 40 - total) / (cols.length - 1);
     let x = 20;
     for (const c of cols) {
-      c.x = x; c.y = top + (avail - c.h) / 2; x += c.w + space;
+      c.x = x + (c.slot - c.w) / 2; c.y = top + (avail - c.h) / 2; x += c.slot + space;
     }
     this.layout = { W, H, cols };
     const dpr = Math.max(1, window.devicePixelRatio || 1);
     this.canvas.width = W * dpr; this.canvas.height = H * dpr;
-    this.canvas.style.maxWidth = `${W}px`;
+    this.canvas.style.width = `${W}px`;
+    this.canvas.style.maxWidth = "none";
     this.dpr = dpr;
+  }
+
+  // Each column's titles need this much width (the widest they get, plus a margin).
+  labelWidths(cols, activations) {
+    const ctx = this.canvas.getContext("2d");
+    return cols.map((c, ci) => {
+      if (c.out) return 0;
+      this.font(ctx, 600, 12.5);
+      const head = ctx.measureText(this.title(c)).width;
+      this.font(ctx, 400, 12);
+      const cut = ci === 0 || !activations[ci - 1] ? 0 : activeAbove(activations[ci - 1], c.n);
+      return Math.ceil(Math.max(head, ctx.measureText(this.subtitle(c, c.n, cut)).width)) + 10;
+    });
   }
 
   // CSS pixels of the page per layout pixel (the canvas shrinks to fit narrow screens)
@@ -73,6 +116,7 @@ export class Diagram {
 
   draw(data, selected, knocked) {
     this.data = data; this.selected = selected; this.knocked = knocked;
+    this.lastDraw = [data, selected, knocked];
     if (!this.layout || data.activations.length !== this.layout.cols.length - 1) return;
     const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
@@ -118,14 +162,11 @@ export class Diagram {
         ctx.fillRect(x + inset, y + inset, side, side);
         if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
       }
-      ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif";
+      ctx.fillStyle = "#1d2433"; this.font(ctx, 600, 12.5);
       ctx.textAlign = "center";
-      const title = ci === 0 ? `input ${this.shape[0]}×${this.shape[1]}`
-        : `${layerName(c.layer, this.sizes.length - 1)} · ${c.n}`;
-      ctx.fillText(title, c.x + c.w / 2, 18);
-      ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(ci === 0 ? `${firing} inked pixels` : cut ? `${firing} active (above ${cut})`
-        : `${firing} active`, c.x + c.w / 2, 34);
+      ctx.fillText(this.title(c), c.x + c.w / 2, 18);
+      ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
+      ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, 34);
       if (selected && selected.layer === c.layer && ci > 0) {
         const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
         ctx.strokeStyle = "#f08c00"; ctx.lineWidth = 2.5;
@@ -133,6 +174,24 @@ export class Diagram {
       }
     });
   }
+
+  title(c) {
+    return c.layer < 0 ? `input ${this.shape[0]}×${this.shape[1]}` : layerName(c.layer, this.sizes.length - 1);
+  }
+
+  subtitle(c, firing, cut) {
+    return c.layer < 0 ? `${firing} inked pixels`
+      : `${firing} of ${c.n} active${cut ? ` (above ${+cut.toFixed(3)})` : ""}`;
+  }
+
+  // Every label goes through here, so the smallest size drawn is known (tests read it).
+  font(ctx, weight, px) {
+    ctx.font = `${weight} ${px}px system-ui, sans-serif`;
+    this.smallest = Math.min(this.smallest ?? Infinity, px);
+  }
+
+  // the smallest label as it appears on screen, in CSS px
+  smallestTextPx() { return (this.smallest ?? Infinity) * this.scale(); }
 
   cross(ctx, x, y, s) {
     ctx.fillStyle = "#f08c00"; ctx.fillRect(x, y, s, s);
@@ -143,9 +202,9 @@ export class Diagram {
 
   drawOutput(ctx, c, data) {
     const probs = data.probabilities, radius = Math.min(12, c.gap * 0.42);
-    ctx.fillStyle = "#1d2433"; ctx.font = "600 12.5px system-ui, sans-serif"; ctx.textAlign = "center";
+    ctx.fillStyle = "#1d2433"; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
     ctx.fillText("output", c.x + 12, 18);
-    ctx.fillStyle = "#667085"; ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
     ctx.fillText("probability", c.x + 30, 34);
     for (let i = 0; i < c.n; i++) {
       const [x, y] = this.pos(this.layout.cols.length - 1, i);
@@ -156,7 +215,7 @@ export class Diagram {
       // a digit fits in its circle; a longer class name goes beside it, before the probability
       const name = String(this.classNames[i] ?? i), inside = name.length <= 2;
       ctx.fillStyle = probs[i] > 0.55 ? "#1d2433" : "#fff";
-      ctx.font = `${data.prediction === i ? 700 : 500} 12px system-ui, sans-serif`;
+      this.font(ctx, data.prediction === i ? 700 : 500, 12);
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
       if (inside) ctx.fillText(name, x, y + 0.5);
       ctx.textAlign = "left";
@@ -167,7 +226,7 @@ export class Diagram {
         ctx.fillText(short, tx, y + 0.5);
         tx += ctx.measureText(short).width + 5;
       }
-      ctx.fillStyle = "#667085"; ctx.font = "11.5px system-ui, sans-serif";
+      ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
       if (data.has_ink !== false) ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, tx, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }

@@ -37,10 +37,22 @@ export class DrawPad {
     if (e.button !== undefined && e.button > 0) return;
     e.preventDefault();
     this.canvas.setPointerCapture?.(e.pointerId);
-    this.current = { width: WIDTHS[this.pen], points: [this.point(e)] };
+    this.begin(this.point(e), e.timeStamp);
+  }
+
+  // A stroke from canvas point [x, y]; the keyboard's pen (keyboard.js) draws through these too.
+  begin(xy, stamp) {
+    this.current = { width: WIDTHS[this.pen], points: [xy] };
     this.strokes.push(this.current);
     this.paintStroke(this.current, 0);
-    this.changed(e.timeStamp);
+    this.changed(stamp);
+  }
+
+  extend(xy) {
+    if (!this.current) return;
+    this.current.points.push(xy);
+    this.paintStroke(this.current, this.current.points.length - 2);
+    this.changed();
   }
 
   move(e) {

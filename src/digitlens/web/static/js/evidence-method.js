@@ -14,7 +14,7 @@ export class EvidenceMethod {
     this.method = "gradient";
     const label = document.createElement("label");
     label.className = "ev-method";
-    label.innerHTML = `<select data-testid="evidence-method">
+    label.innerHTML = `<select data-testid="evidence-method" aria-label="how the evidence is computed">
       <option value="gradient">gradient × input</option>
       <option value="integrated-gradients">integrated gradients</option></select>`;
     label.hidden = servedLocally();  // integrated gradients are asked of the server

@@ -2,7 +2,8 @@
 // arithmetic of its current value with the real numbers, the test digits that excite it most,
 // and a switch to knock it out. Detail comes from /api/neuron, live numbers from the engine (local.js).
 
-import { BIAS_NEG, BIAS_POS, maxAbs, paint, paintDigit } from "./colors.js";
+import { biasCss, hue, maxAbs, paint, paintDigit } from "./colors.js";
+import { asButton } from "./keyboard.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
 import { layerName, neuronName, spell, weightsName } from "./numbering.js";
@@ -47,13 +48,13 @@ export function renderInspector(el, d, opts) {
     <div class="insp-head"><h2>Neuron inspector</h2><b data-testid="inspector-title">${layerName(d.layer, nLayers)} · ${neuronName(d.layer, d.neuron)}</b>
       <span class="hint">${esc(ACT_NAMES[d.activation] || d.activation)} · ${hidden
         ? `active for ${pct(d.test_active)} of ${esc(d.population || "test digits")}` : `average value ${d.test_mean.toFixed(3)} on ${esc(d.population || "test digits")}`}</span>
-      <button class="png" id="insp-close" title="close">✕</button></div>
+      <button class="png" id="insp-close" title="close" aria-label="close the inspector">✕</button></div>
     <div class="insp-imgs">
-      <figure><canvas id="insp-in"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
-      <figure><canvas id="insp-comp" width="${input.shape[1]}" height="${input.shape[0]}"></canvas>composed to ${input.shape[0]}×${input.shape[1]}<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
+      <figure><canvas id="insp-in" role="img" aria-label="its incoming weights: ${hue("pos")} pushes it up, ${hue("neg")} down"></canvas>incoming weights<br><small>${d.layer === 0 ? "one per pixel" : `one per neuron of ${layerName(d.layer - 1, nLayers)}`}</small></figure>
+      <figure><canvas id="insp-comp" width="${input.shape[1]}" height="${input.shape[0]}" role="img" aria-label="the pixels that excite it (${hue("pos")}) and that calm it (${hue("neg")})"></canvas>composed to ${input.shape[0]}×${input.shape[1]}<br><small>${d.layer === 0 ? "same as its weights" : `${composedName(d.layer)}: what it looks for`}</small></figure>
       <figure><div class="biasbar" id="insp-bias"><div></div></div>bias<br><small>${fmt(d.bias, 3)}</small></figure>
     </div>
-    <div class="maths" id="insp-maths" data-testid="arithmetic"></div>
+    <div class="maths" id="insp-maths" data-testid="arithmetic" tabindex="0" role="region" aria-label="this neuron's arithmetic"></div>
     <p class="explain">Test digits that excite it most (click to load):</p>
     <div class="excite" id="insp-top"></div>
     ${hidden ? `<label class="switch"><input type="checkbox" id="insp-ko" data-testid="knockout" ${knocked ? "checked" : ""}>
@@ -67,7 +68,7 @@ export function renderInspector(el, d, opts) {
   const bar = el.querySelector("#insp-bias div");
   const scale = Math.max(Math.abs(d.bias), maxAbs(d.incoming)) || 1;
   const frac = Math.min(1, Math.abs(d.bias) / scale) * 50;
-  bar.style.background = d.bias >= 0 ? BIAS_POS : BIAS_NEG;
+  bar.style.background = biasCss(d.bias >= 0);
   bar.style.top = d.bias >= 0 ? `${50 - frac}%` : "50%";
   bar.style.height = `${Math.max(1, frac)}%`;
   const top = el.querySelector("#insp-top");
@@ -76,6 +77,7 @@ export function renderInspector(el, d, opts) {
     c.title = `test #${t.index}, label ${t.label}, value ${t.value.toFixed(3)}`;
     paintDigit(c, t.image, input.shape);
     c.addEventListener("click", () => onLoadTest(t.index, t.image, t.label, t.name));
+    asButton(c, `load test digit #${t.index}, labelled ${t.label}, value ${t.value.toFixed(2)}`, () => c.click());
     top.appendChild(c);
   }
   el.querySelector("#insp-close").addEventListener("click", onClose);

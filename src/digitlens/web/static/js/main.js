@@ -15,6 +15,11 @@ import { Diagram } from "./diagram.js";
 import { HiddenMap } from "./hiddenmap.js";
 import { Closed, LiveChannel } from "./live.js";
 import { DrawPad } from "./draw.js";
+import { KeyboardPen } from "./keyboard.js";
+import { Announcer } from "./announce.js";
+import { LayerPicker } from "./layerpick.js";
+import { setupPalette } from "./palette-choice.js";
+import { markTerms } from "./glossary.js";
 import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { esc } from "./escape.js";
@@ -40,6 +45,7 @@ const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); 
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
+let announcer, picker;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -182,6 +188,8 @@ function render(res) {
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
   diagram.draw(res, state.neuron, knockedOut);
+  picker.update(res);
+  announcer.update(res, run, thing);
   if (!evMethod.takeOver(res)) renderEvidence($("evidence"), res.evidence, res.prediction, names);
   hmap.update(res);
   if (state.neuron && res.arithmetic && $("insp-maths")) {
@@ -286,6 +294,7 @@ async function selectRun(name) {
   nameThings(run.class_names);
   nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
+  picker.setModel(run.sizes, run.class_names);
   live.last = null;  // the former model's answer fits neither the diagram nor the map
   net = null;
   if (!SERVER_LOOP) {
@@ -355,8 +364,14 @@ function evidencePNG() {
 
 async function init() {
   readURL();
+  markTerms();
+  setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
+    requestFrame();
+    if (state.neuron && run) selectNeuron(state.neuron.layer, state.neuron.index);
+  });
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);
+  live.pad = pad;  // its strokes, for tests
   const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
   const intact = () => knockoutCount() > 0;  // the server's nudge and IG use the whole network
   nudge = new Nudge(pad, { run: () => run, input: question, caveat: intact,
@@ -366,8 +381,11 @@ async function init() {
     run: () => run, input: question, redraw: () => requestFrame(), caveat: intact,
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
-  diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i));
+  picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => selectNeuron(l, i));
+  diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i), (l) => picker.show(l));
+  announcer = new Announcer($("announce"), $("diagram"));
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
+  live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
   live.map = hmap;  // the moving point, for tests
   // one gradient step: the stepped network becomes the one every view draws (SGD in the page)
@@ -389,6 +407,7 @@ async function init() {
   tests = new TestBrowser(() => run?.name, loadTest, () => run?.class_names ?? null);
   $("clear").addEventListener("click", () => { state.test = null; writeURL(); pad.clear(); });
   $("undo").addEventListener("click", () => pad.undo());
+  new KeyboardPen(pad, () => $("clear").click(), $("pen-status"));
   document.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Z undoes a stroke while exploring
     if ((e.ctrlKey || e.metaKey) && e.key === "z" && ["explore", "learn"].includes(state.tab) &&
         !["INPUT", "SELECT"].includes(document.activeElement?.tagName)) {

@@ -4,6 +4,7 @@
 import { api, toast } from "./api.js";
 import { paintDigit } from "./colors.js";
 import { esc } from "./escape.js";
+import { asButton } from "./keyboard.js";
 import { input } from "./state.js";
 
 export class TestBrowser {
@@ -59,8 +60,8 @@ export class TestBrowser {
     m.forEach((row, i) => {
       html += `<tr><th>${nm(i)}</th>` + row.map((v, j) => {
         const bg = i === j ? `rgba(20,145,155,${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
-          : v ? `rgba(217,72,15,${0.12 + 0.75 * v / peakOff})` : "#f7f9fc";
-        return `<td data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${nm(i)}, predicted ${nm(j)}: ${v}">${v || ""}</td>`;
+          : v ? `rgba(217,72,15,${0.1 + 0.6 * v / peakOff})` : "#f7f9fc";
+        return `<td tabindex="0" role="button" data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${nm(i)}, predicted ${nm(j)}: ${v}">${v || ""}</td>`;
       }).join("") + "</tr>";
     });
     const el = document.getElementById("confusion");
@@ -68,6 +69,7 @@ export class TestBrowser {
     el.querySelectorAll("td").forEach((td) => {
       td.style.background = td.dataset.bg;  // CSSOM, allowed by the page's CSP
       td.addEventListener("click", () => this.show({ label: td.dataset.true, predicted: td.dataset.pred }));
+      td.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); td.click(); } });
     });
     document.getElementById("test-acc").textContent =
       (cm.scope ? `${cm.scope[0].toUpperCase()}${cm.scope.slice(1)}: ${(100 * cm.accuracy).toFixed(2)}%. `
@@ -98,6 +100,8 @@ export class TestBrowser {
         paintDigit(c, t.image, input.shape);
         c.dataset.index = t.index;
         c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label, t.name));
+        asButton(c, `load test ${this.things.replace(/s$/, "")} #${t.index}, labelled ${this.name(t.label)}` +
+          (t.label === t.prediction ? "" : `, read as ${this.name(t.prediction)}`), () => c.click());
         f.appendChild(c);
         f.classList.toggle("wrong", t.label !== t.prediction);
         f.append(t.label === t.prediction ? this.name(t.label) : `${this.name(t.label)}→${this.name(t.prediction)}`);

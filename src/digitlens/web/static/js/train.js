@@ -93,7 +93,7 @@ export class Trainer {
     const c = document.getElementById("train-chart"), ctx = c.getContext("2d");
     const W = c.width, H = c.height, L = 40, B = 24;
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
-    ctx.strokeStyle = "#e3e7ef"; ctx.fillStyle = "#667085"; ctx.font = "11px system-ui";
+    ctx.strokeStyle = "#e3e7ef"; ctx.fillStyle = "#667085"; ctx.font = "12px system-ui";
     for (let p = 0; p <= 100; p += 20) {
       const y = H - B - (H - B - 10) * p / 100;
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();

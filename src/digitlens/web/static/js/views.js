@@ -2,8 +2,9 @@
 // the engine's (or the server's) numbers (packed: float32 arrays with a .shape) and draws them; none computes
 // anything about the network.
 
-import { paint, maxAbs } from "./colors.js";
+import { hue, paint, maxAbs } from "./colors.js";
 import { rows } from "./packed.js";
+import { markTerms, term } from "./glossary.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
 
@@ -106,7 +107,12 @@ export function renderEvidence(el, ev, prediction, classNames) {
     note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
     return;
   }
-  note.textContent = ev.note ? `${ev.note}; red pixels push the class up, blue down` : "draw a digit";
+  if (ev.note) {  // plain words first; the method a tap away (the glossary), its detail after
+    const [method, ...rest] = ev.note.split(": "), detail = rest.join(": ");
+    note.replaceChildren(`${hue("pos")} pixels push the class up, ${hue("neg")} down · by `,
+                         term(method), method === "gradient × input" || !detail ? "" : `: ${detail}`);
+    markTerms(note);
+  } else note.textContent = "draw a digit";
   const contributions = rows(ev.contributions);
   if (el.children.length !== contributions.length) {
     el.innerHTML = "";
@@ -123,5 +129,7 @@ export function renderEvidence(el, ev, prediction, classNames) {
     paint(f.firstChild, c, input.shape[1], input.shape[0], "diverging", scale);
     f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
       : `${classNames[k] ?? k}`;
+    f.firstChild.setAttribute("role", "img");
+    f.firstChild.setAttribute("aria-label", `evidence for ${classNames[k] ?? k}: ${hue("pos")} pixels push it up, ${hue("neg")} pixels push it down`);
   });
 }

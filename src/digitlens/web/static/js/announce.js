@@ -1,0 +1,59 @@
+// What the page shows, said in words for screen readers: the prediction after each stroke
+// ("Reads 7, 92% sure; next 9, 5%") in a polite live region, and a text alternative for the
+// network diagram (how many neurons of each layer fire, and the strongest). Announced once the
+// drawing has been still for a moment, so a reader is not flooded while a stroke is drawn.
+
+import { activeAbove } from "./engine.js";
+import { layerName, neuronName } from "./numbering.js";
+
+const QUIET_MS = 600;
+const pct = (p) => `${Math.round(100 * p)}%`;
+
+// "Reads 7, 92% sure; next 9, 5%": the best two classes in plain words.
+export function predictionWords(res, names, thing = "digit") {
+  if (res.prediction === null || res.has_ink === false) return `Empty: draw a ${thing}.`;
+  const order = Array.from(res.probabilities.keys()).sort((a, b) => res.probabilities[b] - res.probabilities[a]);
+  const [first, second] = order, name = (c) => names[c] ?? String(c);
+  const next = second === undefined ? "" : `; next ${name(second)}, ${pct(res.probabilities[second])}`;
+  return `Reads ${name(first)}, ${pct(res.probabilities[first])} sure${next}.`;
+}
+
+// The diagram in words: per layer, how many neurons are active and which three fire hardest.
+export function diagramWords(res, sizes, activations, names) {
+  const nLayers = sizes.length - 1, parts = [];
+  const inked = Array.prototype.filter.call(res.input, (v) => v > 0).length;
+  parts.push(`Network diagram. Input: ${inked} of ${sizes[0]} pixels inked.`);
+  res.activations.forEach((values, l) => {
+    if (l === nLayers - 1) return;
+    const cut = activeAbove(activations[l], values.length);
+    const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a]);
+    const active = order.filter((i) => values[i] > cut).length;
+    const top = order.slice(0, Math.min(3, active)).map((i) => `${neuronName(l, i)} (${values[i].toFixed(2)})`);
+    parts.push(`${layerName(l, nLayers)}: ${active} of ${values.length} neurons active` +
+      (top.length ? `; strongest ${top.join(", ")}.` : "."));
+  });
+  const probs = Array.from(res.probabilities), best = probs.indexOf(Math.max(...probs));
+  parts.push(`Output: ${names[best] ?? best} highest at ${pct(probs[best])}. ` +
+    "Use the layer buttons below the diagram to choose a neuron.");
+  return parts.join(" ");
+}
+
+export class Announcer {
+  // region: the aria-live element; diagram: the canvas whose aria-label describes it
+  constructor(region, diagram) {
+    this.region = region; this.diagram = diagram; this.timer = null; this.last = "";
+  }
+
+  // Called with every answer; speaks once the answers stop coming for QUIET_MS.
+  update(res, run, thing) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const words = predictionWords(res, run.class_names, thing);
+      const quietStart = !this.last && words.startsWith("Empty");  // nothing drawn yet: say nothing
+      if (words !== this.last && !quietStart) { this.region.textContent = words; this.last = words; }
+      if (res.activations && res.input) {
+        this.diagram.setAttribute("aria-label", diagramWords(res, run.sizes, run.activations, run.class_names));
+      }
+    }, QUIET_MS);
+  }
+}
