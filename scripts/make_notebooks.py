@@ -151,6 +151,13 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "a = dl.attribute(run, index=0)\nprint(repr(a))\na"),
         ("code", "dl.dream(run, target=3, steps=100)"),
         ("code", "dl.map(run)"),
+        ("md", "Why this answer and not the runner-up: the hidden neurons that carry the gap "
+               "between the two output scores, then the second test digit's last hidden layer "
+               "copied into the first's (does the answer follow?), and one gradient step "
+               "teaching the first digit as a 3 (the run itself is left as it was)."),
+        ("code", "dl.circuit(run, index=0, max_nodes=12)"),
+        ("code", "dl.patch(run, source_index=1, into_index=0, layer=run.model.n_layers - 2)"),
+        ("code", "s = dl.step(run, index=0, label=3, lr=0.05)\nprint(repr(s))\ns"),
         ("md", "A state_dict saved with `torch.save(model.state_dict(), 'm.pt')` (or a "
                "checkpoint dict holding one) loads the same way, and PyTorch is not needed to "
                "read it: `dl.load('m.pt', activation='relu')`."),

@@ -26,8 +26,8 @@ _LAZY = {
     "DigitlensError": "digitlens.errors",
     "nudge": "digitlens.notebook.questions", "attribute": "digitlens.notebook.questions",
     "dream": "digitlens.notebook.questions", "compare": "digitlens.notebook.questions",
-    "map": "digitlens.notebook.questions", "patch": "digitlens.notebook.questions",
-    "circuit": "digitlens.notebook.questions",
+    "map": "digitlens.notebook.questions", "patch": "digitlens.notebook.why",
+    "circuit": "digitlens.notebook.why", "step": "digitlens.notebook.learning",
 }
 
 if TYPE_CHECKING:
@@ -41,14 +41,15 @@ if TYPE_CHECKING:
     from digitlens.errors import DigitlensError as DigitlensError
     from digitlens.notebook import views as views
     from digitlens.notebook.explorer import Explorer as Explorer
+    from digitlens.notebook.learning import step as step
     from digitlens.notebook.monitor import TrainingMonitor as TrainingMonitor
     from digitlens.notebook.questions import attribute as attribute
-    from digitlens.notebook.questions import circuit as circuit
     from digitlens.notebook.questions import compare as compare
     from digitlens.notebook.questions import dream as dream
     from digitlens.notebook.questions import map as map  # noqa: A004 - dl.map, as the CLI's
     from digitlens.notebook.questions import nudge as nudge
-    from digitlens.notebook.questions import patch as patch
+    from digitlens.notebook.why import circuit as circuit
+    from digitlens.notebook.why import patch as patch
 
 
 def __getattr__(name: str) -> Any:

@@ -17,10 +17,10 @@ import numpy as np
 
 from digitlens.errors import ModelError, ParameterError, bad_param
 from digitlens.export.reader import MODEL_SUFFIXES
+from digitlens.nn.mlp import MLP
 
 if TYPE_CHECKING:
     from digitlens.data.sources import Dataset
-    from digitlens.nn.mlp import MLP
 
 
 FORMAT_NAMES = {"onnx": "ONNX", "pytorch": "a PyTorch state_dict",
@@ -167,8 +167,11 @@ def mode_of(p: Path) -> int:
         raise NotARunError(f"{shown}: cannot read ({exc.strerror or exc})") from None
 
 
-def as_run(run: RunLike) -> LoadedRun:
-    """A ``LoadedRun`` from one or a path (so every function also takes a path)."""
+def as_run(run: RunLike | MLP) -> LoadedRun:
+    """A ``LoadedRun`` from one, a path or a network in memory (a stepped copy, a model built
+    in Python), so every function takes any of them."""
+    if isinstance(run, MLP):
+        return LoadedRun(path=Path("<model>"), model=run)
     return run if isinstance(run, LoadedRun) else load(run)
 
 
@@ -232,7 +235,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
     return LoadedRun(folder, result.model, result.history, True, _dataset=ds)
 
 
-def predict(run: RunLike, image: Any, raw: bool = False) -> Prediction:
+def predict(run: RunLike | MLP, image: Any, raw: bool = False) -> Prediction:
     """The digit in ``image``: an array of the model's input shape (28×28 for MNIST) in 0..1
     or uint8 (used as is; also a widget's ``pixels``), any other grayscale array, a PIL image
     or an image file path (MNIST preprocessing, scaled to the model's size, first unless

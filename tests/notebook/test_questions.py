@@ -109,13 +109,3 @@ def test_dream_pictures_from_the_cli(run: dl.LoadedRun, trained_run: Path,
     out = cli_json("dream", str(trained_run), "--layer", "0", "--neuron", "4", "--steps", "30",
                    "--out", str(tmp_path / "n.png"), "--dataset", "mnist-sample")
     assert out["out"] == str(tmp_path / "n.png") and (tmp_path / "n.png").stat().st_size > 500
-
-
-def test_patch_and_circuit_from_python(run: dl.LoadedRun, trained_run: Path) -> None:
-    p = dl.patch(run, source_index=1, into_index=0, layer=0)
-    assert p.prediction_after == p.source_prediction  # the whole layer: B becomes A
-    want = cli_json("circuit", str(trained_run), "--test-index", "7", "--max-nodes", "8",
-                    "--dataset", "mnist-sample")
-    c = dl.circuit(run, index=7, max_nodes=8)
-    assert [[n["layer"], n["neuron"]] for n in want["nodes"]] == [[a, b] for a, b, _ in c.nodes]
-    assert c.restored == pytest.approx(want["restored"], rel=1e-9)

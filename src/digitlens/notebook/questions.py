@@ -1,5 +1,6 @@
 """Every question the CLI asks, from Python: ``dl.nudge``, ``dl.attribute``, ``dl.dream``,
-``dl.compare``, ``dl.map``, ``dl.patch``, ``dl.circuit``.
+``dl.compare``, ``dl.map`` (``dl.patch`` and ``dl.circuit`` in ``notebook.why``, ``dl.step`` in
+``notebook.learning``).
 
 Each takes a loaded run, a path or an ``MLP`` and one input (an image, an array, a widget's
 pixels, or ``index=`` a test digit), computes with the same analysis functions as the CLI
@@ -20,7 +21,6 @@ from digitlens.analysis.dream import Dream
 from digitlens.analysis.integrated import STEPS, Attribution
 from digitlens.analysis.maps import LayerMap
 from digitlens.analysis.nudge import Nudge
-from digitlens.analysis.patching import Circuit, Patch
 from digitlens.api import LoadedRun, as_run, input_of
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
@@ -30,9 +30,7 @@ Model = LoadedRun | MLP | str | Path
 
 
 def _run(run: Any) -> LoadedRun:
-    if isinstance(run, MLP):
-        return LoadedRun(path=Path("<model>"), model=run)
-    if isinstance(run, LoadedRun | str | Path):
+    if isinstance(run, LoadedRun | MLP | str | Path):
         return as_run(run)
     raise bad_param("run", "a loaded run (dl.load), a path or an MLP", type(run).__name__)
 
@@ -252,29 +250,3 @@ def map(run: Model, layer: int | None = None, method: str = "pca") -> MapAnswer:
     maps = hidden_maps(r.model, r.dataset.test_images, r.dataset.test_labels, layers, method,
                        cache)
     return MapAnswer(maps, r.dataset.test_labels, list(r.dataset.class_names))
-
-
-def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
-          neurons: list[int] | None = None, source_index: int | None = None,
-          into_index: int | None = None) -> Patch:
-    """Run ``into`` with hidden ``layer``'s ``neurons`` (all when None) taking the values
-    ``source`` gives them, as ``digitlens patch``: does the answer follow?"""
-    from digitlens.analysis.patching import patch as patch_of
-    r = _run(run)
-    a, _ = _input(r, source, source_index)
-    b, _ = _input(r, into, into_index)
-    return patch_of(r.model, a, b, layer, neurons)
-
-
-def circuit(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,
-            contrast: Any = None, max_nodes: int = 30) -> Circuit:
-    """The hidden neurons that make ``target`` (default: the prediction) beat ``contrast``
-    (default: the runner-up), with how much of the gap they restore and remove, as
-    ``digitlens circuit``."""
-    from digitlens.analysis.patching import circuit as circuit_of
-    from digitlens.analysis.patching import hidden_means
-    r = _run(run)
-    x, _ = _input(r, image, index)
-    return circuit_of(r.model, x, hidden_means(r.model, r.dataset.test_images),
-                      _class(r.model, target, "target"), _class(r.model, contrast, "contrast"),
-                      max_nodes)

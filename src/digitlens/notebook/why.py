@@ -1,0 +1,86 @@
+"""``dl.patch`` and ``dl.circuit``: why this answer and not another, from Python, with the
+CLI's answers (``digitlens patch``, ``digitlens circuit``), a one-line repr and a picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from digitlens import numbering
+from digitlens.analysis.patching import Circuit, Patch, hidden_means
+from digitlens.analysis.patching import circuit as circuit_of
+from digitlens.analysis.patching import patch as patch_of
+from digitlens.notebook.questions import Model, _class, _copy, _input, _run
+from digitlens.render.image import Picture
+
+
+@dataclass(repr=False)
+class PatchAnswer(Patch):
+    """``Patch`` with both inputs and the class names, a one-line repr and its picture."""
+
+    source: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    into: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shape: tuple[int, int] = (28, 28)
+    class_names: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n = self.class_names
+        return (f"<patch of layer {self.layer} ({len(self.patched)} neurons from a "
+                f"{n[self.source_prediction]}): {n[self.prediction_before]} -> "
+                f"{n[self.prediction_after]} "
+                f"({self.probabilities_after[self.prediction_after]:.0%} sure)>")
+
+    def picture(self) -> Picture:
+        from digitlens.render.views.why import patch_view
+        return patch_view(self, self.source, self.into, self.shape, self.class_names)
+
+    def _repr_png_(self) -> bytes:
+        return self.picture()._repr_png_()
+
+
+@dataclass(repr=False)
+class CircuitAnswer(Circuit):
+    """``Circuit`` with the class names, a one-line repr and its picture."""
+
+    class_names: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n = self.class_names
+        top = ", ".join(numbering.spell(ly, k) for ly, k, _ in self.nodes[:3])
+        return (f"<circuit {n[self.target]} over {n[self.contrast]}: gap {self.gap:.3f}, "
+                f"{len(self.nodes)} neurons (top {top}) restore {self.restored:.0%}, "
+                f"removing them takes {self.removed:.0%}>")
+
+    def picture(self) -> Picture:
+        from digitlens.render.views.why import circuit_view
+        return circuit_view(self, self.class_names)
+
+    def _repr_png_(self) -> bytes:
+        return self.picture()._repr_png_()
+
+
+def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
+          neurons: list[int] | None = None, source_index: int | None = None,
+          into_index: int | None = None) -> PatchAnswer:
+    """Run ``into`` with hidden ``layer``'s ``neurons`` (all when None) taking the values
+    ``source`` gives them, as ``digitlens patch``: does the answer follow?"""
+    r = _run(run)
+    a, _ = _input(r, source, source_index)
+    b, _ = _input(r, into, into_index)
+    return _copy(PatchAnswer, patch_of(r.model, a, b, layer, neurons), source=a, into=b,
+                 shape=r.model.input_shape, class_names=list(r.model.class_names))
+
+
+def circuit(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,
+            contrast: Any = None, max_nodes: int = 30) -> CircuitAnswer:
+    """The hidden neurons that make ``target`` (default: the prediction) beat ``contrast``
+    (default: the runner-up), with how much of the gap they restore and remove, as
+    ``digitlens circuit``."""
+    r = _run(run)
+    x, _ = _input(r, image, index)
+    c = circuit_of(r.model, x, hidden_means(r.model, r.dataset.test_images),
+                   _class(r.model, target, "target"), _class(r.model, contrast, "contrast"),
+                   max_nodes)
+    return _copy(CircuitAnswer, c, class_names=list(r.model.class_names))
