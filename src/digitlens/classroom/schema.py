@@ -149,6 +149,9 @@ def check(con: sqlite3.Connection, path: Path) -> None:
         check_rows(con, path)
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: not a usable class database ({exc})") from None
+    except UnicodeDecodeError:  # damaged pages read back as text (quick_check's report too)
+        raise DataError(f"{path}: the class database is damaged (text that is not UTF-8)") \
+            from None
 
 
 def check_version(con: sqlite3.Connection, path: Path) -> None:
