@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.compose import neuron_images
+from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, NotFoundError
+from digitlens.nn.compose import neuron_images
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
@@ -121,7 +122,8 @@ class Jobs:
 
         try:
             # one BLAS thread: the server keeps a core for the people drawing
-            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch, threads=1)
+            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch, threads=1,
+                  monitor=watch)
             job.state = "done"
             job.emit("done", run=job.run)
         except Stopped:

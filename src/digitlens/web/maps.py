@@ -12,7 +12,7 @@ import numpy as np
 from digitlens.analysis.maps import nearest, page_map
 from digitlens.errors import ParameterError, bad_param
 from digitlens.numbering import layer_name
-from digitlens.render.colors import CLASS_COLOURS
+from digitlens.palette import CLASS_COLOURS
 from digitlens.web import validate as v
 from digitlens.web.runs import LoadedRun, Registry
 
