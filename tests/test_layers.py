@@ -4,9 +4,11 @@ tree, and the real lint-imports fails a tree with one import that looks up a lay
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,15 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert f"{CONTRACT} BROKEN" in done.stdout
     assert "digitlens.nn.mlp -> digitlens.api" in done.stdout
+
+
+def test_the_architecture_picture_is_the_contract() -> None:
+    """docs/architecture.md draws the contract's layers, in its order, siblings on one line."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c["layers"] for c in config["contracts"] if c["name"] == CONTRACT)
+    picture = (ROOT / "docs" / "architecture.md").read_text().split("```")[1]
+    rows = [re.split(r"\s{3,}", line.strip())[0] for line in picture.splitlines()
+            if line.strip() and not line.strip().startswith("─")]  # name, then what it is
+    drawn = [" | ".join(name.strip() for name in row.split("|")) for row in rows]
+    assert drawn == [" | ".join(m.strip().removeprefix("digitlens.") for m in layer.split("|"))
+                     for layer in layers]
