@@ -49,9 +49,12 @@ fuzz: $(DEV_STAMP)
 	DIGITLENS_FUZZ_SCALE=10 $(BIN)/python -m pytest -q tests/test_fuzz_loaders.py
 	$(BIN)/python benchmarks/bench_fuzz.py --scale 2 --seed 1
 
+# lint-imports: the layer contract of pyproject.toml (docs/architecture.md); an import that
+# looks up a layer fails the build
 check: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py
@@ -70,4 +73,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_classroom.py --run $(RUN)
 
 clean:
-	rm -rf $(VENV) runs out node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs out node_modules .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlens.data.idx import write_idx
-from digitlens.data.sources import FILENAMES, PARTS, load_dataset
+from digitlens.data.parts import FILENAMES, PARTS
+from digitlens.data.sources import load_dataset
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 
@@ -69,7 +70,7 @@ def speed(args: argparse.Namespace) -> None:
             h, w = ds.image_shape
             c = TrainConfig(layers=(h * w, 100, len(ds.class_names)), epochs=args.epochs,
                             batch_size=128, dataset=ds.name, seed=0)
-            r = train(c, ds, None, threads=args.threads, monitor=False)
+            r = train(c, ds, None, threads=args.threads)
             per = min(row["seconds"] for row in r.history)
             best[ds.name] = min(best.get(ds.name, per), per)
             acc[ds.name] = r.history[-1]["test_accuracy"]
@@ -91,7 +92,7 @@ def digits(args: argparse.Namespace) -> None:
     for seed in range(args.seeds):
         c = TrainConfig(layers=(64, 32, 10), activation="tanh", lr=1e-3, epochs=150,
                         batch_size=16, l2=1.0, schedule="cosine", seed=seed, dataset=ds.name)
-        r, t = timed(train, c, ds, None, threads=1, monitor=False)
+        r, t = timed(train, c, ds, None, threads=1)
         accs.append(r.history[-1]["test_accuracy"])
     print(f"sklearn digits ({len(ds.train_labels)} train + {len(ds.test_labels)} test; "
           f"split: {ds.origin['split']}):")

@@ -79,7 +79,7 @@ def main() -> None:
         probe = [act[:PROBE_SIZE] for act in trace.activations]
         t_mon = best(lambda: counts_of(model, probe), a.repeat * 2)
         cfg = get_preset("default").config.with_overrides(epochs=1)
-        t_epoch = best(lambda: train(cfg, ds, threads=threads, monitor=False), 1)
+        t_epoch = best(lambda: train(cfg, ds, threads=threads), 1)
     print(f"monitor: {t_mon * 1000:.1f} ms per epoch on {PROBE_SIZE:,} probe digits (their "
           f"activations come from the epoch's test evaluation); one epoch of the default preset "
           f"here {t_epoch:.2f} s (with its evaluation) -> {t_mon / t_epoch:.2%} of an epoch "

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens.data.idx import write_idx
-from digitlens.data.sources import FILENAMES, SAMPLE_DIR, load_dataset
+from digitlens.data.parts import FILENAMES
+from digitlens.data.sources import SAMPLE_DIR, load_dataset
 
 
 def first_per_class(labels: np.ndarray, k: int) -> np.ndarray:

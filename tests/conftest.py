@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset, load_sample
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
@@ -42,7 +43,7 @@ def trained_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Pa
     run = tmp_path_factory.mktemp("run") / "small"
     config = TrainConfig(layers=(784, 32, 16, 10), epochs=5, batch_size=32, seed=1,
                          dataset="mnist-sample", preset="test-small")
-    train(config, sample, run)
+    train(config, sample, run, monitor=watch)
     return run
 
 

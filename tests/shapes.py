@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
@@ -62,5 +63,5 @@ def train_small(ds: Dataset, hidden: tuple[int, ...], out: Path, epochs: int = 4
     h, w = ds.image_shape
     config = TrainConfig(layers=(h * w, *hidden, len(ds.class_names)), epochs=epochs,
                          batch_size=32, lr=3e-3, seed=1, dataset=ds.name)
-    train(config, ds, out)
+    train(config, ds, out, monitor=watch)
     return out

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from digitlens.analysis.compose import composed_weights
 from digitlens.analysis.maps import check_map_layer
 from digitlens.analysis.neurons import check_layer
 from digitlens.errors import ParameterError
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import (
     check_address,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load": "digitlens.api", "train": "digitlens.api", "predict": "digitlens.api",
+    "load": "digitlens.api", "train": "digitlens.notebook.training", "predict": "digitlens.api",
     "LoadedRun": "digitlens.api", "Prediction": "digitlens.api", "NotARunError": "digitlens.api",
     "views": "digitlens.notebook.views", "analysis": "digitlens.analysis",
     "Explorer": "digitlens.notebook.explorer", "TrainingMonitor": "digitlens.notebook.monitor",
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from digitlens.api import Prediction as Prediction
     from digitlens.api import load as load
     from digitlens.api import predict as predict
-    from digitlens.api import train as train
     from digitlens.errors import DigitlensError as DigitlensError
     from digitlens.notebook import views as views
     from digitlens.notebook.explorer import Explorer as Explorer
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from digitlens.notebook.questions import dream as dream
     from digitlens.notebook.questions import map as map  # noqa: A004 - dl.map, as the CLI's
     from digitlens.notebook.questions import nudge as nudge
+    from digitlens.notebook.training import train as train
     from digitlens.notebook.why import circuit as circuit
     from digitlens.notebook.why import patch as patch
 

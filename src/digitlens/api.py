@@ -1,14 +1,16 @@
-"""The Python API a notebook types: ``dl.load``, ``dl.train``, ``dl.predict``.
+"""A run as one object, for the Python API: ``dl.load``, ``dl.predict``, ``as_run``.
 
 A thin layer over nn/, data/ and export/: it finds the model, the history and the dataset that
-belong together, so a view or an analysis needs one argument instead of four imports.
+belong together, so a view or an analysis needs one argument instead of four imports. It sits
+below analysis/ (whose whole-run functions take a run) and above export/ (whose reader it uses);
+``dl.train``, which shows a notebook's progress bar, is ``digitlens.notebook.training``.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,66 +177,6 @@ def as_run(run: RunLike | MLP) -> LoadedRun:
     return run if isinstance(run, LoadedRun) else load(run)
 
 
-def train(preset: str = "default", epochs: int | None = None, out: str | Path | None = None,
-          dataset: str | None = None, progress: bool = True, monitor: Any = None,
-          threads: int | None = None, data_dir: str | Path | None = None,
-          **overrides: Any) -> LoadedRun:
-    """Train a preset (keyword arguments override its settings, as the CLI's flags do) into the
-    run folder ``out`` (default ``runs/PRESET``); an interrupted run resumes.
-
-    ``dataset``: a dataset's name (default: the preset's, MNIST); ``data_dir``: a dataset
-    folder (IDX or image folder, docs/datasets.md) instead. The preset's first and last layer
-    sizes follow the dataset (``layers`` given here must already fit it).
-
-    ``progress``: a progress bar (tqdm's notebook bar in Jupyter). ``monitor``: a
-    ``dl.TrainingMonitor`` (or True for a new one, displayed) that draws the accuracy curve and
-    the weight mosaic after every epoch.
-
-    >>> run = dl.train(preset="s3-machine-academy", epochs=5, out="runs/s3-short",
-    ...                dataset="mnist-sample")     # doctest: +SKIP
-    """
-    from digitlens.data.sources import load_dataset
-    from digitlens.nn.presets import get_preset
-    from digitlens.nn.run import Run
-    from digitlens.nn.train import train as train_loop
-    config = get_preset(preset).config.with_overrides(epochs=epochs, dataset=dataset,
-                                                      **overrides)
-    if isinstance(config.layers, list):
-        config = config.with_overrides(layers=tuple(config.layers))
-    ds = load_dataset(dataset if dataset or data_dir else config.dataset, data_dir)
-    config = config.with_overrides(
-        layers=ds.fit_layers(config.layers, "layers" in overrides)[0])
-    if ds.name != config.dataset:
-        config = config.with_overrides(dataset=ds.name)
-    folder = Path(out) if out is not None else Path("runs") / preset
-    done = len(Run(folder).history()) if folder.is_dir() else 0
-    callbacks: list[Callable[[dict[str, Any], MLP], None]] = []
-    bar = None
-    if progress:
-        from digitlens.notebook.progress import epoch_bar
-        bar = epoch_bar(config.epochs, done)
-        if bar is not None:
-            callbacks.append(bar.on_epoch)
-    if monitor is True:
-        from digitlens.notebook.monitor import TrainingMonitor
-        monitor = TrainingMonitor()
-        from IPython.display import display
-        display(monitor)
-    if monitor:
-        monitor.start(config.epochs, Run(folder).history() if folder.is_dir() else [])
-        callbacks.append(monitor.on_epoch)
-
-    def on_epoch(row: dict[str, Any], model: MLP) -> None:
-        for cb in callbacks:
-            cb(row, model)
-    try:
-        result = train_loop(config, ds, folder, on_epoch=on_epoch, threads=threads)
-    finally:
-        if bar is not None:
-            bar.close()
-    return LoadedRun(folder, result.model, result.history, True, _dataset=ds)
-
-
 def predict(run: RunLike | MLP, image: Any, raw: bool = False) -> Prediction:
     """The digit in ``image``: an array of the model's input shape (28×28 for MNIST) in 0..1
     or uint8 (used as is; also a widget's ``pixels``), any other grayscale array, a PIL image
@@ -310,4 +252,4 @@ def _is_pil(obj: Any) -> bool:
     return isinstance(obj, Image.Image)
 
 
-__all__ = ["LoadedRun", "NotARunError", "Prediction", "load", "predict", "train", "as_run"]
+__all__ = ["LoadedRun", "NotARunError", "Prediction", "load", "predict", "as_run"]

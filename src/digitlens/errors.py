@@ -1,6 +1,7 @@
 """Typed errors, mapped at the edges: the CLI prints one line, the web returns a JSON error.
 
-Every error a user can cause is a ``DigitlensError``; anything else is a bug.
+Every error a user can cause is a ``DigitlensError``; anything else is a bug. Which HTTP status
+each answers with is the servers' business: one table, ``digitlens.http.statuses``.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 class DigitlensError(Exception):
     """Base of every error a user can cause (bad file, bad argument, missing data)."""
-
-    status = 400
 
 
 class DataError(DigitlensError):
@@ -26,8 +25,6 @@ class ParameterError(DigitlensError):
 
 class NotFoundError(DigitlensError):
     """A named thing (preset, run, view, neuron) does not exist."""
-
-    status = 404
 
 
 def bad_param(name: str, must: str, got: object) -> ParameterError:

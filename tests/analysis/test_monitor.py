@@ -50,8 +50,8 @@ def test_counts_on_a_net_with_neurons_killed_on_purpose(trained_model: MLP, samp
 def test_history_records_counts_and_weights_are_unchanged(sample, tmp_path) -> None:
     config = TrainConfig(layers=(784, 24, 12, 10), epochs=2, batch_size=64, seed=3,
                          dataset="mnist-sample", preset="test-monitor")
-    with_monitor = train(config, sample, tmp_path / "on", threads=1)
-    without = train(config, sample, tmp_path / "off", threads=1, monitor=False)
+    with_monitor = train(config, sample, tmp_path / "on", threads=1, monitor=Mo.watch)
+    without = train(config, sample, tmp_path / "off", threads=1)
     np.testing.assert_array_equal(with_monitor.model.params, without.model.params)
     assert all("neurons" not in row for row in without.history)
     rows = with_monitor.history
@@ -70,7 +70,7 @@ def test_history_records_counts_and_weights_are_unchanged(sample, tmp_path) -> N
 def test_single_layer_net_has_nothing_to_monitor(sample) -> None:
     config = TrainConfig(layers=(784, 10), epochs=1, batch_size=64, dataset="mnist-sample",
                          preset="test-single")
-    assert "neurons" not in train(config, sample).history[0]
+    assert "neurons" not in train(config, sample, monitor=Mo.watch).history[0]
     assert Mo.neuron_counts(MLP.create((784, 10)), np.zeros((3, 784), np.float32)) == []
 
 

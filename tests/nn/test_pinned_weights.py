@@ -100,7 +100,7 @@ def trained_hash(dataset: str) -> str:
     from digitlens.nn.train import train
     ds = load_sample() if dataset == "mnist-sample" else load_dataset(dataset, fallback=False)
     config = default_preset().config.with_overrides(epochs=2, seed=0, dataset=ds.name)
-    result = train(config, ds, None, threads=1, monitor=False)
+    result = train(config, ds, None, threads=1)
     return hashlib.sha256(result.model.params.tobytes()).hexdigest()
 
 

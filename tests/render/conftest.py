@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from digitlens.analysis.monitor import watch
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 from support import require
@@ -18,7 +19,7 @@ def sigmoid_run(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run") / "sigmoid"
     train(TrainConfig(layers=(784, 20, 10), activation="sigmoid", output="sigmoid",
                       init="xavier", optimizer="sgd", lr=0.5, batch_size=50, epochs=6,
-                      dataset="mnist-sample", preset="test-sigmoid"), sample, run)
+                      dataset="mnist-sample", preset="test-sigmoid"), sample, run, monitor=watch)
     return run
 
 

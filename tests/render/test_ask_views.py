@@ -6,8 +6,8 @@ import numpy as np
 
 from digitlens.analysis import dream as D
 from digitlens.analysis.attribution import evidence
-from digitlens.analysis.compose import composed_weights
 from digitlens.analysis.nudge import nudge
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.render.views.ask import dreams_view, nudge_view
 from digitlens.render.views.evidence import evidence_panel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlens.render import colors as C
+from digitlens import palette as C
 from digitlens.render import tiles as T
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlens.render import colors as C
+from digitlens import palette as C
 from digitlens.render.report_html import colour_key
 
 cs = pytest.importorskip("colorspacious")

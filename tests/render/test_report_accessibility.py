@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from a11y import axe_violations, describe, small_text
+from digitlens import palette as C
 from digitlens.data.sources import load_sample
-from digitlens.render import colors as C
 from digitlens.render.report import build_report
 from support import chromium
 

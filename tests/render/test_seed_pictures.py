@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitlens import palette as C
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import Run
 from digitlens.nn.train import train
-from digitlens.render import colors as C
 from digitlens.render.views import evidence as EV
 from digitlens.render.views.evolution import evolution, story_epochs
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitlens import palette as C
 from digitlens.analysis.metrics import evaluate_model
 from digitlens.errors import ParameterError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
-from digitlens.render import colors as C
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import grid_shape
 from digitlens.render.views import evidence as EV
@@ -357,7 +357,7 @@ def test_counted_words() -> None:
 
 def test_errors_gallery_gives_long_class_names_a_line_each(trained_model, sample) -> None:
     from digitlens.analysis.metrics import evaluate_model
-    from digitlens.data.sources import CLASS_NAMES
+    from digitlens.data.parts import CLASS_NAMES
     from digitlens.render.views.confusion import gallery
     ev = evaluate_model(trained_model, sample.test_images, sample.test_labels)
     short, _ = gallery(sample.test_images, sample.test_labels, ev, list(CLASS_NAMES["mnist"]),

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitlens import palette as C
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, scale_for
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import Canvas, upscale

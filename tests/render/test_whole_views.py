@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.analysis.monitor import history_counts
 from digitlens.nn.run import Run
-from digitlens.render import colors as C
 from digitlens.render.views.evolution import LINE_H, evolution
 from digitlens.render.views.monitor import history_sentence, neuron_history_chart
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
@@ -33,7 +34,7 @@ def runs_dir(trained_run: Path, sample: Dataset, tmp_path_factory: pytest.TempPa
     shutil.copytree(trained_run, root / "small")
     config = TrainConfig(layers=(784, 10), init="xavier", optimizer="sgd", lr=0.5, batch_size=50,
                          epochs=3, dataset="mnist-sample", preset="s1-single-layer")
-    train(config, sample, root / "single")
+    train(config, sample, root / "single", monitor=watch)
     return root
 
 

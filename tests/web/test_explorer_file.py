@@ -20,9 +20,9 @@ import pytest
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.export.html_explorer import build_html
+from digitlens.jspack import PackError, pack
 from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
-from digitlens.web.pack import PackError, pack
 from digitlens.web.palette import TARGET, palette_js
 from support import chromium, require
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from digitlens.http.statuses import status_of
 from digitlens.web import ask, explore, maps, sweeps
 from digitlens.web import downloads as downloads_module
 from digitlens.web.app import create_app
@@ -60,7 +61,7 @@ def test_beyond_the_cap_is_busy_with_retry_after() -> None:
         time.sleep(0.2)
         with pytest.raises(Busy) as refused:
             flights.call("sixth", gate)
-        assert refused.value.status == 503 and refused.value.retry_after == 7
+        assert status_of(refused.value) == 503 and refused.value.retry_after == 7
         assert "busy with 5 test requests" in str(refused.value)
         assert gate.calls == 2  # two running, three waiting
         assert flights.submit(3, gate) is flights.pending[3]  # a waiting key is still joinable

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from digitlens.data.sources import Dataset
-from digitlens.web import validate as v
+from digitlens.http import validate as v
 from digitlens.web.app import create_app
 from digitlens.web.encode import from_packed
 from digitlens.web.runs import Registry

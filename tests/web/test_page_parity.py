@@ -1,6 +1,6 @@
 """The page's copies of the project's definitions, run in Node and held equal to the Python
 ones: grid shapes (digitlens.layout), the active threshold (analysis.activity), layer and neuron
-names (digitlens.numbering) and the colour maps (render.colors: activations grey, weights
+names (digitlens.numbering) and the colour maps (palette: activations grey, weights
 blue-white-red, as in the PNGs and the report)."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from digitlens import palette as C
 from digitlens.analysis.activity import active_above
 from digitlens.layout import grid_shape
 from digitlens.numbering import layer_name, neuron_name, spell, weights_name
-from digitlens.render import colors as C
 from digitlens.web.palette import TARGET, palette_js
 from support import require
 
@@ -73,7 +73,7 @@ def test_layer_and_neuron_names_are_the_python_ones(page: dict[str, Any]) -> Non
 
 
 def test_colour_maps_are_the_reports(page: dict[str, Any]) -> None:
-    """colors.js maps numbers to the same RGB as render/colors.py, whose palette.js it reads."""
+    """colors.js maps numbers to the same RGB as palette.py, whose palette.js it reads."""
     assert TARGET.read_text() == palette_js()
     t = np.asarray(T)
     grey = C.to_rgb(C.grey(t, 0, 1)).tolist()

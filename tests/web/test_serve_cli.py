@@ -112,7 +112,7 @@ def test_live_socket_messages_are_capped_by_the_server(served: Served) -> None:
     websockets = pytest.importorskip("websockets")
     from websockets.sync.client import connect
 
-    from digitlens.web.validate import MAX_BODY
+    from digitlens.http.validate import MAX_BODY
     url = "ws" + served.url[len("http"):] + "api/live"
     with connect(url, max_size=None) as ws:
         ws.send("x" * (MAX_BODY + 1))

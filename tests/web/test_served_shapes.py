@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from digitlens.data.idx import write_idx
+from digitlens.data.parts import FILENAMES, PARTS
 from digitlens.data.preprocess import preprocess
-from digitlens.data.sources import FILENAMES, PARTS, load_dataset
+from digitlens.data.sources import load_dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.app import create_app

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlens.analysis.compose import composed_weights
 from digitlens.analysis.gradients import input_jacobian
 from digitlens.analysis.integrated import class_path_gradients
 from digitlens.errors import bad_param
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP, Trace
 
 METHODS = ("auto", "weights", "composed", "gradient", "integrated-gradients")

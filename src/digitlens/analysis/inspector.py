@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.compose import composed_weights
 from digitlens.errors import bad_param
 from digitlens.layout import grid_shape
 from digitlens.nn import functions as F
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import check_address, layer_rule
 

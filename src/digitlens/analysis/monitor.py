@@ -38,6 +38,12 @@ def counts_of(model: MLP, activations: list[np.ndarray]) -> list[dict[str, Any]]
             for k in range(model.n_layers - 1)]
 
 
+def watch(model: MLP, activations: list[np.ndarray]) -> list[dict[str, Any]]:
+    """The training loop's monitor (``digitlens.nn.train.train(monitor=watch)``): the counts on
+    the first ``PROBE_SIZE`` digits of the test evaluation's ``activations``."""
+    return counts_of(model, [a[:PROBE_SIZE] for a in activations])
+
+
 def history_counts(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The monitor's numbers from a run's history as series per layer, or None when the run
     was trained without the monitor: {"epochs": [...], "layers": [{"n", "dead": [...], ...}]}."""

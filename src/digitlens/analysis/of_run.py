@@ -83,7 +83,7 @@ def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
 
 def composed(run: RunLike) -> Composed:
     """Weights composed through the layers as images of the input's shape (S2)."""
-    from digitlens.analysis.compose import all_composed
+    from digitlens.nn.compose import all_composed
     model = as_run(run).model
     return Composed([w.T.reshape(-1, *model.input_shape) for w in all_composed(model)])
 

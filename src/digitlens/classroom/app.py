@@ -20,25 +20,28 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digitlens.classroom import qr
-from digitlens.classroom.events import Broadcaster
-from digitlens.classroom.limits import Limits
+from digitlens.classroom.limits import DASHBOARDS, Limits
 from digitlens.classroom.store import Drawing, Store
 from digitlens.data.preprocess import preprocess
 from digitlens.errors import DigitlensError, bad_param
+from digitlens.http import guard
+from digitlens.http import validate as v
+from digitlens.http.app import build
+from digitlens.http.envelope import ok
+from digitlens.http.sse import Broadcaster
+from digitlens.http.statuses import Conflict, Forbidden
 from digitlens.nn.mlp import MLP
-from digitlens.web import live
-from digitlens.web import validate as v
-from digitlens.web.app import STATIC as EXPLORER_STATIC
-from digitlens.web.app import Guard, ok, on_error
 
 STATIC = Path(__file__).with_name("static")
+# the explorer's page files (its drawing pad and engine), served under /explorer: a folder of
+# the package, not an import of the explorer's code
+EXPLORER_STATIC = Path(__file__).parents[1] / "web" / "static"
 MIN_SIDE, MAX_SIDE = 28, 512
 MAX_BODY = 4 * ((MAX_SIDE * MAX_SIDE + 2) // 3) + 1024  # the biggest drawing, base64, and JSON
 DEVICE_RE = re.compile(r"\A[A-Za-z0-9_-]{4,64}\Z")
@@ -49,8 +52,8 @@ SURE = 0.6
 GALLERY = 8
 
 
-class Paused(DigitlensError):
-    status = 409
+class Paused(Conflict):
+    """The teacher paused the lesson: drawings wait."""
 
 
 def whole(value: Any, name: str, lo: int, hi: int) -> int:
@@ -72,7 +75,7 @@ class Lesson:
     student_url: str
     mnist_accuracy: float | None
     limits: Limits = field(default_factory=Limits)
-    events: Broadcaster = field(default_factory=Broadcaster)
+    events: Broadcaster = field(default_factory=lambda: Broadcaster(DASHBOARDS, "dashboards"))
     network_json: str = ""
 
     @property
@@ -90,7 +93,7 @@ class Lesson:
     def check_token(self, request: Request) -> None:
         given = request.query_params.get("token", "")
         if not hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode()):
-            raise v.Forbidden("this is the teacher's page: open it with the teacher URL "
+            raise Forbidden("this is the teacher's page: open it with the teacher URL "
                               "(its token is missing or wrong)")
 
     def read(self, gray_b64: Any, width: int, height: int, device: str, label: int,
@@ -119,8 +122,8 @@ class Lesson:
 
 def origin_ok(request: Request) -> None:
     """A browser's write must come from a page of this server (no other site may post)."""
-    if not live.origin_ok(request.scope):
-        raise v.Forbidden("this request came from a page of another site (Origin refused)")
+    if not guard.origin_ok(request.scope):
+        raise Forbidden("this request came from a page of another site (Origin refused)")
 
 
 class Api:
@@ -225,14 +228,6 @@ class Api:
         return ok({"id": d.id, "removed": True})
 
 
-async def class_error(request: Request, exc: Exception) -> Response:
-    """The explorer's envelope; busy and rate-limit answers say when to try again."""
-    response = await on_error(request, exc)
-    if response.status_code in (429, 503):
-        response.headers["Retry-After"] = "1"
-    return response
-
-
 def page(name: str) -> Any:
     async def serve(_request: Request) -> Response:
         return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
@@ -263,8 +258,6 @@ def create_app(lesson: Lesson, allowed_hosts: list[str] | None = None) -> Starle
         Mount("/classroom", StaticFiles(directory=STATIC)),
         Mount("/explorer", StaticFiles(directory=EXPLORER_STATIC)),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
-                    exception_handlers={Exception: class_error, HTTPException: class_error,
-                                        DigitlensError: class_error})
+    app = build(routes, allowed_hosts)
     app.state.lesson = lesson
     return app

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from time import monotonic
 
-from digitlens.errors import DigitlensError
+from digitlens.http import statuses
 
 DEVICE_RATE = 2.0
 DEVICE_BURST = 2.0
@@ -28,18 +28,15 @@ GLOBAL_BURST = 400.0
 MAX_IN_FLIGHT = 128
 MAX_DEVICES = 20_000
 MAX_ADDRESSES = 20_000
+DASHBOARDS = 64  # teacher's pages open at once (server-sent events each)
 
 
-class TooMany(DigitlensError):
+class TooMany(statuses.TooMany):
     """This device, or this address, sends faster than the limit."""
 
-    status = 429
 
-
-class Busy(DigitlensError):
+class Busy(statuses.Unavailable):
     """The server as a whole is at its cap; the page tries again shortly."""
-
-    status = 503
 
 
 @dataclass

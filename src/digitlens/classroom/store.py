@@ -38,17 +38,16 @@ from digitlens.classroom.schema import (
     check_side_files,
     open_readonly,
 )
-from digitlens.errors import DataError, DigitlensError, bad_param
+from digitlens.errors import DataError, bad_param
+from digitlens.http import statuses
 
 MAX_BATCH = 256
 SYNC = ("normal", "full")
 SYNC_EVERY_S = 1.0
 
 
-class Unavailable(DigitlensError):
+class Unavailable(statuses.Unavailable):
     """The database cannot take a write now (locked, disk full, read-only): try again."""
-
-    status = 503
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.analysis.metrics import evaluate_model
+from digitlens.analysis.monitor import watch
 from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
@@ -146,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress.epoch = len(Run(out).history()) + 1 if Path(out).is_dir() else 1
     t0 = time.perf_counter()
     result = train(config, ds, out, on_epoch=progress.done, on_batch=progress.batch,
-                   threads=args.threads, init=init)
+                   threads=args.threads, init=init, monitor=watch)
     last = result.history[-1] if result.history else {}
     summary = {
         "run_dir": str(result.run_dir), "preset": preset.name, "config": config.to_dict(),

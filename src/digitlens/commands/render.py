@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.commands import (
     add_data,
     add_json,
@@ -20,7 +21,6 @@ from digitlens.commands import (
     say,
 )
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.render import colors as C
 from digitlens.render.animate import FORMATS
 from digitlens.render.image import STILL_FORMATS, Animation
 

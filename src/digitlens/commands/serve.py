@@ -140,8 +140,8 @@ def server_options() -> dict[str, Any]:
     """uvicorn's settings, one process or several. A live-socket message is a predict body:
     uvicorn refuses bigger ones before buffering them, and a client that does not read its
     answers can queue only two."""
+    from digitlens.http.validate import MAX_BODY
     from digitlens.web import connections
-    from digitlens.web.validate import MAX_BODY
     return {"log_level": "warning", "access_log": False, "lifespan": "off",
             "timeout_graceful_shutdown": 2, "ws_per_message_deflate": DEFLATE,
             "ws_max_size": MAX_BODY + 1024, "ws_max_queue": 2,

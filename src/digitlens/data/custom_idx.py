@@ -15,6 +15,7 @@ import numpy as np
 
 from digitlens.data.dataset import Dataset
 from digitlens.data.idx import MAX_RAW, check_images, decompress, parse_idx
+from digitlens.data.parts import FILENAMES, PARTS, sha256
 from digitlens.errors import DataError
 from digitlens.safeload import check_class_names, read_bounded
 
@@ -44,7 +45,6 @@ def part_path(folder: Path, filename: str) -> Path:
 
 def read_raw_parts(folder: Path) -> tuple[dict[str, bytes], dict[str, Path]]:
     """The decompressed bytes of the four files and where each was read."""
-    from digitlens.data.sources import FILENAMES, PARTS
     raws, paths = {}, {}
     for part in PARTS:
         path = part_path(folder, FILENAMES[part])
@@ -135,7 +135,6 @@ def parse_parts(raws: dict[str, bytes], paths: dict[str, Path],
 
 def load_custom_idx(folder: str | Path) -> Dataset:
     """The folder's dataset, every file checked; ``DataError`` naming the file otherwise."""
-    from digitlens.data.sources import sha256
     folder = Path(folder)
     raws, paths = read_raw_parts(folder)
     classes_path = folder / CLASSES_FILE

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.data.idx import encode_idx
+from digitlens.data.parts import FILENAMES, PARTS, from_raw, read_folder, sha256, verify
 from digitlens.errors import DataError
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
 from digitlens.safeload import parse_json, read_bounded
@@ -33,7 +34,6 @@ def is_idx_folder(folder: str | Path) -> bool:
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The manifest, validated: format, version, a name that is not MNIST's, 4 checksums."""
-    from digitlens.data.sources import PARTS
     path = folder / MANIFEST
     doc = parse_json(read_bounded(path, MAX_MANIFEST, what="dataset manifest"), str(path))
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -54,7 +54,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def load_idx_folder(folder: str | Path) -> Any:
     """The folder's dataset (a ``digitlens.data.sources.Dataset``), checksums verified."""
-    from digitlens.data.sources import PARTS, from_raw, read_folder, verify
     folder = Path(folder)
     doc = read_manifest(folder)
     raws = read_folder(folder, doc["name"], verify_sums=False)
@@ -69,7 +68,6 @@ def write_idx_folder(folder: str | Path, name: str, arrays: dict[str, Any],
                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the four raw IDX files and the manifest (last, so a half-written folder is not
     taken for a dataset). ``arrays`` maps each part to its uint8 array."""
-    from digitlens.data.sources import FILENAMES, PARTS, sha256
     folder = Path(folder)
     sums = {}
     for part in PARTS:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.data.dataset import Dataset
+from digitlens.data.sources import load_dataset, load_folder
 from digitlens.errors import DataError
 
 
@@ -19,7 +20,6 @@ def dataset_for(record: Mapping[str, Any] | None, fetch: bool = True,
                 log: Callable[[str], None] | None = None) -> Dataset:
     """The dataset ``record`` names: a custom folder re-read and re-verified, a package's by
     name (sklearn-digits), else MNIST and friends as ``load_dataset`` finds them."""
-    from digitlens.data.sources import load_dataset, load_folder
     record = record or {}
     name = str(record.get("name") or "mnist")
     path = record.get("path")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens.data.dataset import DIGITS, Dataset
+from digitlens.data.parts import sha256
 from digitlens.errors import DataError
 
 NAME = "sklearn-digits"
@@ -48,7 +49,6 @@ def load_sklearn_digits() -> Dataset:
     labels = np.asarray(bunch.target).astype(np.uint8)
     train, test = split_indices(labels)
     from digitlens.data.idx import encode_idx
-    from digitlens.data.sources import sha256
     parts = {"train_images": images[train], "train_labels": labels[train],
              "test_images": images[test], "test_labels": labels[test]}
     sums = {p: sha256(encode_idx(a)) for p, a in parts.items()}

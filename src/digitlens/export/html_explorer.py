@@ -1,7 +1,7 @@
 """The explorer as ONE self-contained HTML file: opens from ``file://`` with no server.
 
 Inside: the served page's HTML, CSS and ES modules (packed into one inline script by
-``digitlens.web.pack``, entry ``js/offline.js``), the network as a ``digitlens-network`` v1
+``digitlens.jspack``, entry ``js/offline.js``), the network as a ``digitlens-network`` v1
 document whose weights and biases are base64 of little-endian float32 (exact: the values the
 model holds, 4 bytes each; the JSON export's decimal text would be ~2.5× larger), and a
 balanced sample of test digits (uint8, base64) with their labels, for the test-set browser and
@@ -24,8 +24,8 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.export.json_format import to_json_text
 from digitlens.fileio import atomic_write_text
+from digitlens.jspack import pack
 from digitlens.nn.mlp import MLP
-from digitlens.web.pack import pack
 
 STATIC = Path(__file__).parents[1] / "web" / "static"
 PER_CLASS = 50              # sample digits per class

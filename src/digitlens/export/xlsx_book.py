@@ -13,12 +13,12 @@ import numpy as np
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from digitlens import palette as C
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn.backprop import forward
 from digitlens.nn.mlp import MLP
-from digitlens.render import colors as C
 
-# the PNG views' diverging ends (render/colors.py), as Excel colours
+# the PNG views' diverging ends (palette.py), as Excel colours
 BLUE, RED = ("#{:02X}{:02X}{:02X}".format(*rgb) for rgb in (C.BLUE, C.RED))
 MAX_SIDE = 64       # an input image's rows and columns, each
 MAX_CLASSES = 64    # rows of the probability table

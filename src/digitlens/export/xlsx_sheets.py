@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from digitlens.analysis.compose import all_composed
 from digitlens.export.xlsx_book import Book, class_label
+from digitlens.nn.compose import all_composed
 from digitlens.nn.functions import ACT_FORMULA
 from digitlens.numbering import check_address, layer_name, neuron_name, spell
 

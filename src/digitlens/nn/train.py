@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.monitor import PROBE_SIZE, counts_of
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.nn.backprop import Pass, evaluate
@@ -37,6 +36,10 @@ from digitlens.safeload import check_fits
 
 EpochCallback = Callable[[dict[str, Any], MLP], None]
 BatchCallback = Callable[[int, int], None]
+# After each epoch, what to record under the history row's "neurons", given the model and its
+# activations on the first test digits (the evaluation's first chunk, already computed). The
+# engine does not judge neurons itself: ``digitlens.analysis.monitor.watch`` does, a layer above.
+Monitor = Callable[[MLP, list[np.ndarray]], Any]
 
 
 def epoch_lr(c: TrainConfig, epoch: int) -> float:
@@ -81,15 +84,15 @@ def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
 
 def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
           on_epoch: EpochCallback | None = None, on_batch: BatchCallback | None = None,
-          threads: int | None = None, monitor: bool = True,
+          threads: int | None = None, monitor: Monitor | None = None,
           init: MLP | None = None) -> RunResult:
     """Train per ``c``; with ``run_dir`` write the run and resume it if it was interrupted.
     ``init``: start from this model's weights (fine-tuning) instead of a fresh one.
 
     ``threads`` caps BLAS threads (see ``digitlens.nn.threads``). None: ``DIGITLENS_THREADS``,
     else the count a resumed run's checkpoint recorded (so it stays bit-identical), else by
-    load. ``monitor``: record dead, dim and near-duplicate neurons per epoch
-    (``digitlens.analysis.monitor``; it only reads the model)."""
+    load. ``monitor``: what to record about the neurons per epoch, e.g. dead, dim and
+    near-duplicate ones (``digitlens.analysis.monitor.watch``; it only reads the model)."""
     validate_config(c)
     if run_dir is not None and os.path.lexists(run_dir) and not Path(run_dir).is_dir():
         raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
@@ -101,7 +104,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
 
 def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
                     on_epoch: EpochCallback | None, on_batch: BatchCallback | None,
-                    threads: int = 1, monitor: bool = True,
+                    threads: int = 1, monitor: Monitor | None = None,
                     init: MLP | None = None) -> RunResult:
     """The loop of ``train``; BLAS threads are as they are, ``threads`` is what gets recorded."""
     run = Run(run_dir) if run_dir is not None else None
@@ -130,7 +133,7 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
-    monitoring = monitor and model.n_layers > 1
+    monitoring = monitor is not None and model.n_layers > 1
     stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
     n_batches = -(-len(x) // c.batch_size)
     times = []
@@ -156,8 +159,8 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                                "loss": total / n_batches, "lr": lr, "seconds": seconds,
                                "threads": threads}
-        if monitoring:  # reads the first test digits' activations; changes nothing
-            row["neurons"] = counts_of(model, [a[:PROBE_SIZE] for a in first[0].activations])
+        if monitor is not None and monitoring:  # reads activations; changes nothing
+            row["neurons"] = monitor(model, first[0].activations)
         history.append(row)
         model.meta["history_tail"] = row
         if run is not None:

@@ -115,9 +115,9 @@ class Explorer(anywidget.AnyWidget):
 
     def inspect(self, x: np.ndarray, layer: int, index: int) -> dict[str, Any]:
         """A neuron's composed incoming weights (input-shaped) and its arithmetic for ``x``."""
-        from digitlens.analysis.compose import composed_weights
         from digitlens.analysis.inspector import arithmetic
         from digitlens.errors import DigitlensError
+        from digitlens.nn.compose import composed_weights
         model = self.run.model
         try:
             ar = arithmetic(model, layer, index, x.reshape(1, -1))

@@ -2,7 +2,7 @@
 computes with the explorer's code (engine.js above all) instead of a copy of it.
 
 anywidget takes one ES module as a string. Each page module is wrapped by the single-file
-explorer's packer (web/pack.py) into a function scope, dependencies first, and the widget's
+explorer's packer (jspack.py) into a function scope, dependencies first, and the widget's
 own script (static/NAME.js) reads them from ``PAGE``: no Blob URLs or extra requests, so it
 runs wherever the front end runs ES modules.
 """
@@ -21,7 +21,7 @@ def has_page_module(name: str) -> bool:
 
 def widget_esm(entry: str, modules: tuple[str, ...]) -> str:
     """static/ENTRY.js preceded by the page modules it uses (and theirs), as ``PAGE.name``."""
-    from digitlens.web.pack import var, wrap
+    from digitlens.jspack import var, wrap
     done: list[str] = []
     parts: list[str] = []
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from digitlens import palette as C
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.fileio import WriteError, check_target, make_folder
-from digitlens.render import colors as C
 
 FORMATS = ("gif", "webp", "mp4")
 HOLD_LAST = 1.5  # seconds the last frame stays up

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.errors import DigitlensError
-from digitlens.render import colors as C
-from digitlens.render.colors import hex_of
+from digitlens.palette import hex_of
 
 ACCENT, MUTED = hex_of("accent"), hex_of("muted")  # the same in every scheme
 DPI = 100

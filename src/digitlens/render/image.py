@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from digitlens import palette as C
 from digitlens.errors import bad_param
 from digitlens.fileio import atomic_write_bytes
-from digitlens.render import colors as C
 from digitlens.render.animate import FORMATS, to_pimage, write_animation
 
 STILL_FORMATS = ("png", "webp", "gif", "jpg", "jpeg")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import digitlens
+from digitlens import palette as C
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
@@ -32,7 +33,6 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, Run, is_run
 from digitlens.nn.train import train
-from digitlens.render import colors as C
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section

@@ -11,8 +11,8 @@ import numpy as np
 
 from digitlens.analysis import dream as D
 from digitlens.analysis import nudge as N
-from digitlens.analysis.compose import composed_weights
 from digitlens.data.sources import Dataset
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
 from digitlens.numbering import layer_name

@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from digitlens import csp
-from digitlens.render import colors as C
+from digitlens import palette as C
 from digitlens.wording import count
 
 CSS = """

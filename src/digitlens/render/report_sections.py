@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.analysis.neurons import NeuronReport, analyse_neurons, finetune_data
 from digitlens.analysis.robustness import robustness
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render import charts
-from digitlens.render import colors as C
 from digitlens.render.animate import ffmpeg_exe
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table

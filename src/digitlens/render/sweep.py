@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import ParameterError
+from digitlens.palette import hex_of
 from digitlens.render import charts
-from digitlens.render.colors import hex_of
 from digitlens.render.image import Picture
 from digitlens.render.report_html import table
 from digitlens.wording import count

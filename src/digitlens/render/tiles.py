@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from digitlens import palette as C
 from digitlens.layout import grid_shape as grid_shape  # the views import it from here
-from digitlens.render import colors as C
 
 
 @functools.lru_cache(maxsize=8)

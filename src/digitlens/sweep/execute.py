@@ -53,6 +53,7 @@ def run_point(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one point into its run folder (resuming it); the task a worker runs. Errors a
     user can cause (divergence, missing data) come back as ``{"error": ...}``, not raised, so
     Dask does not retry them."""
+    from digitlens.analysis.monitor import watch
     from digitlens.nn.train import train
     t0 = time.perf_counter()
     try:
@@ -61,7 +62,7 @@ def run_point(spec: dict[str, Any]) -> dict[str, Any]:
         ds = worker_dataset(config.dataset, spec.get("data_dir"), spec.get("fetch", True))
         run_dir = Path(spec["run_dir"])
         with point_lock(run_dir):
-            train(config, ds, run_dir, threads=1)
+            train(config, ds, run_dir, threads=1, monitor=watch)
         error = None
     except DigitlensError as exc:
         error = str(exc)

@@ -1,15 +1,14 @@
-"""The live explorer's web app: routes, the one JSON envelope, safety settings.
+"""The live explorer's web app: its route table and what each route does.
 
-Every API answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` with a proper
-status. ``DigitlensError``s map to their ``status`` (400 by default); anything else is a bug and
-answers 500 without details. Runs are picked by name from a ``Registry``; the only writes are
-training runs into the runs folder, and only when training is allowed.
+Every API answer is the kit's envelope (``digitlens.http.envelope``) with the status of its
+error's kind (``digitlens.http.statuses``); the guard, the headers and the error handlers are
+the kit's too (``digitlens.http.app.build``). Runs are picked by name from a ``Registry``; the
+only writes are training runs into the runs folder, and only when training is allowed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from pathlib import Path
@@ -17,86 +16,29 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from digitlens import __version__
 from digitlens.errors import DigitlensError
+from digitlens.http import sse
+from digitlens.http import validate as v
+from digitlens.http.app import build
+from digitlens.http.envelope import ok, success
+from digitlens.http.statuses import Forbidden
 from digitlens.nn.presets import PRESETS, get_preset
-from digitlens.safeload import finite_json
-from digitlens.web import ask, encode, explore, live, maps, sse, sweeps
-from digitlens.web import validate as v
+from digitlens.web import ask, encode, explore, live, maps, sweeps
 from digitlens.web.downloads import FORMATS, Downloads
-from digitlens.web.flight import Busy, Flights, body_key
-from digitlens.web.jobs import Jobs
+from digitlens.web.flight import Flights, body_key
+from digitlens.web.jobs import FINAL, Jobs
 from digitlens.web.runs import Registry
 
 STATIC = Path(__file__).with_name("static")
 MAX_TRAIN_EPOCHS = 250  # room for every preset's own epochs (S3: 230)
 TRAIN_DATASETS = ("mnist", "mnist-sample")
-log = logging.getLogger("digitlens.web")
-HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-           "X-Frame-Options": "DENY",
-           "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
-                                      "style-src 'self'; script-src 'self'; object-src 'none'"}
-
-
-def ok(body: dict[str, Any] | None = None, status: int = 200) -> JSONResponse:
-    return JSONResponse(finite_json({"ok": True, **(body or {})}), status_code=status)
-
-
-def fail(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": message}, status_code=status)
-
-
-class Guard:
-    """Adds the headers above to every response (plain ASGI: no buffering of SSE streams) and,
-    with ``allowed_hosts``, refuses other Host headers (a page on another site cannot reach a
-    loopback server through DNS rebinding). Two Host headers are refused whatever the setting
-    (RFC 9112: 400): a proxy and this server could each read a different one. WebSockets get
-    the Host check too, and must come from a page of this server (``live.origin_ok``): no CORS
-    rule guards them."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None) -> None:
-        self.app, self.allowed = app, allowed_hosts
-
-    def host_refused(self, scope: Scope) -> str | None:
-        """Why the request's Host header is refused, or None."""
-        hosts = [value for key, value in scope.get("headers") or [] if key == b"host"]
-        if len(hosts) > 1:
-            return "a request has one Host header (got several)"
-        if not self.allowed:
-            return None
-        host = (hosts[0] if hosts else b"").decode("latin-1")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name in self.allowed:
-            return None
-        return "this server only answers to its own address (Host header refused)"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refused = self.host_refused(scope) if scope["type"] in ("http", "websocket") else None
-        if scope["type"] == "http" and refused:
-            await fail(refused, 400)(scope, receive, send)
-            return
-        if scope["type"] == "websocket" and (refused or not live.origin_ok(scope)):
-            await send({"type": "websocket.close", "code": 1008})  # refused: HTTP 403
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
-                    (k.lower().encode(), val.encode()) for k, val in HEADERS.items()]
-            await send(message)
-        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
-
-
 class Api:
     """The routes, holding the registry, the training jobs and whether training is allowed."""
 
@@ -200,7 +142,7 @@ class Api:
             result = await run_in_threadpool(explore.predict, run, data)
         else:
             result = explore.predict(self.run_of(data.get("run")), data)
-        body = {"ok": True, **result}
+        body = success(result)
         if fmt == "packed":
             return encode.to_packed(body, since), encode.PACKED_TYPE
         return encode.to_json(body).encode(), "application/json"
@@ -250,7 +192,7 @@ class Api:
 
     async def train(self, request: Request) -> Response:
         if not self.allow_training:
-            raise v.Forbidden("this server is read-only: training is off (it listens beyond "
+            raise Forbidden("this server is read-only: training is off (it listens beyond "
                               "this machine, or runs several worker processes; restart it "
                               "with --allow-training and one worker to allow it)")
         data = await v.read_json(request, limit=4096)
@@ -272,38 +214,15 @@ class Api:
     async def train_events(self, request: Request) -> Response:
         job = self.jobs.get(v.name(request.path_params["job"], "job"))
         start = request.query_params.get("from") or request.headers.get("last-event-id") or "0"
-        return sse.stream(job, v.integer(start, "from", 0, 10**7), request)
+        return sse.response(sse.replay(job.events, v.integer(start, "from", 0, 10**7),
+                                        request, FINAL))
 
     async def train_stop(self, request: Request) -> Response:
         if not self.allow_training:
-            raise v.Forbidden("this server is read-only")
+            raise Forbidden("this server is read-only")
         job = self.jobs.get(v.name(request.path_params["job"], "job"))
         job.stop.set()
         return ok({"job": job.to_dict()})
-
-
-async def on_error(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, Busy):
-        response = fail(str(exc), exc.status)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    if isinstance(exc, DigitlensError):
-        return fail(str(exc), exc.status)
-    if isinstance(exc, HTTPException):
-        msg = {404: f"no such page or endpoint: {request.url.path}",
-               405: f"method {request.method} not allowed here"}.get(exc.status_code, exc.detail)
-        return fail(msg, exc.status_code)
-    log.exception("internal error on %s", request.url.path)
-    return fail("internal error (see the server log)", 500)
-
-
-async def on_disconnect(request: Request, _exc: Exception) -> Response:
-    """The client left mid-body: one line in the log, nobody to answer (handled here, not as
-    an internal error, so no traceback is printed)."""
-    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
-    log.warning("%s left during its request body (%s %s)", client, request.method,
-                request.url.path)
-    return fail("the request body was cut off", 400)
 
 
 SERVE_ENV = "DIGITLENS_SERVE_WORKER"
@@ -348,10 +267,6 @@ def create_app(registry: Registry, allow_training: bool = True,
     ]
     routes = [Mount("/api", routes=api_routes),
               Mount("/", StaticFiles(directory=STATIC, html=True), name="static")]
-    middleware = [Middleware(Guard, allowed_hosts=allowed_hosts)]
-    app = Starlette(routes=routes, middleware=middleware,
-                    exception_handlers={Exception: on_error, HTTPException: on_error,
-                                        DigitlensError: on_error,
-                                        ClientDisconnect: on_disconnect})
+    app = build(routes, allowed_hosts)
     app.state.api = api
     return app

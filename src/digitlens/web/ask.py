@@ -24,8 +24,9 @@ from digitlens.analysis import integrated as IG
 from digitlens.analysis import nudge as N
 from digitlens.analysis.attribution import evidence
 from digitlens.errors import DigitlensError
+from digitlens.http import validate as v
+from digitlens.http.envelope import success
 from digitlens.web import explore
-from digitlens.web import validate as v
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.runs import LoadedRun, Registry
 
@@ -116,7 +117,7 @@ async def answer(api: Any, kind: str, request: Request) -> Response:
     body = await api.flights[kind].run((run.name, run.mtime, body_key(data)),
                                        lambda: HANDLERS[kind](api.registry, run, data))
     ms = 1000 * (time.perf_counter() - t0)
-    response = JSONResponse({"ok": True, **body, "compute_ms": round(ms, 2)})
+    response = JSONResponse(success({**body, "compute_ms": round(ms, 2)}))
     response.headers["Server-Timing"] = f"compute;dur={ms:.2f}"
     return response
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from digitlens.http.envelope import failure
+
 # seconds for a request's headers and body (DIGITLENS_REQUEST_TIMEOUT for tests and benchmarks)
 REQUEST_TIMEOUT = float(os.environ.get("DIGITLENS_REQUEST_TIMEOUT", "10"))
 KEEP_ALIVE = 5           # seconds an idle keep-alive connection stays open (uvicorn's setting)
@@ -54,7 +56,7 @@ def max_connections() -> int:
 
 def bad_request(msg: str) -> bytes:
     """A whole HTTP 400 answer with the JSON envelope, closing the connection."""
-    body = json.dumps({"ok": False, "error": f"malformed HTTP request ({msg})"}).encode()
+    body = json.dumps(failure(f"malformed HTTP request ({msg})")).encode()
     return (b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
             + body)

@@ -24,8 +24,8 @@ from digitlens.analysis.inspector import (
 )
 from digitlens.data.preprocess import Preprocessed, preprocess
 from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.http import validate as v
 from digitlens.layout import grid_shape
-from digitlens.web import validate as v
 from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
 

@@ -27,16 +27,14 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from digitlens.errors import DigitlensError
+from digitlens.http.statuses import Unavailable
 
 T = TypeVar("T")
 RETRY_AFTER_S = 2  # what a refused client is told to wait; a typical computation's length
 
 
-class Busy(DigitlensError):
+class Busy(Unavailable):
     """Too many different computations of one kind at once: 503, try again later."""
-
-    status = 503
 
     def __init__(self, message: str, retry_after: int = RETRY_AFTER_S) -> None:
         super().__init__(message)

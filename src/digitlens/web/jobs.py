@@ -15,18 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.compose import neuron_images
+from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, NotFoundError
+from digitlens.http.statuses import Conflict
+from digitlens.nn.compose import neuron_images
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 from digitlens.web.runs import Registry
-from digitlens.web.validate import Conflict
 
 MOSAIC_NEURONS = 64  # all of S3's hidden layer; wider layers say how many are shown
 
 
+FINAL = ("done", "stopped", "error")  # a job's last event: its stream ends there
 KEEP_JOBS = 8  # a job keeps every epoch's mosaic; older finished jobs are dropped
 
 class Stopped(Exception):
@@ -121,7 +123,8 @@ class Jobs:
 
         try:
             # one BLAS thread: the server keeps a core for the people drawing
-            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch, threads=1)
+            train(c, dataset, path, on_epoch=on_epoch, on_batch=on_batch, threads=1,
+                  monitor=watch)
             job.state = "done"
             job.emit("done", run=job.run)
         except Stopped:

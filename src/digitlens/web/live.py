@@ -6,8 +6,8 @@ not (``benchmarks/bench_browser.py`` measures both loops side by side). Each tex
 JSON body ``/api/predict`` takes, answered by the same code (``Api.answer``): a binary message
 in the packed form (with ``compute_ms`` in its head, as the socket has no Server-Timing header),
 a text message of JSON for ``format: "json"``, or ``{"ok": false, "error": ...}`` for a bad
-request, the socket staying open. Messages are answered one at a time, in order. The Host/Origin
-check lives in ``app.Guard``; this module's ``origin_ok`` is its WebSocket half.
+request, the socket staying open. Messages are answered one at a time, in order. The Host and
+Origin checks live in the kit's guard (``digitlens.http.guard``).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from importlib.util import find_spec
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Scope
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from digitlens.errors import DigitlensError
+from digitlens.http import validate as v
+from digitlens.http.envelope import INTERNAL, fail, failure
+from digitlens.http.statuses import TooLarge, UnsupportedMedia
 from digitlens.web import encode
-from digitlens.web import validate as v
 
 log = logging.getLogger("digitlens.web")
 Answer = Callable[[dict[str, Any], float], Awaitable[tuple[bytes, str]]]
@@ -39,24 +39,10 @@ def available() -> bool:
     return find_spec("websockets") is not None or find_spec("wsproto") is not None
 
 
-def origin_ok(scope: Scope) -> bool:
-    """A browser names the page that opens a socket in ``Origin``, and no CORS rule applies to
-    sockets: only a page served by this very server (same host and port) may open one.
-    Clients that send no Origin are not browsers and could as well use HTTP."""
-    headers = dict(scope.get("headers") or [])
-    origin = headers.get(b"origin")
-    if origin is None:
-        return True
-    parts = urlsplit(origin.decode("latin-1"))
-    host = headers.get(b"host", b"").decode("latin-1")
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower() != ""
-
-
 async def refuse_http(_request: Request) -> Response:
     """A plain GET of the channel's address: say what it is (and what is missing, if so)."""
     message = ("the live drawing channel: open it as a WebSocket" if available() else NO_LIBRARY)
-    return JSONResponse({"ok": False, "error": message}, status_code=426,
-                        headers={"Upgrade": "websocket"})
+    return fail(message, 426, headers={"Upgrade": "websocket"})
 
 
 async def serve(ws: WebSocket, answer: Answer) -> None:
@@ -71,12 +57,11 @@ async def serve(ws: WebSocket, answer: Answer) -> None:
             try:
                 body, media_type = await answer(request_of(message), since)
             except DigitlensError as exc:
-                await ws.send_text(encode.dumps({"ok": False, "error": str(exc)}))
+                await ws.send_text(encode.dumps(failure(str(exc))))
                 continue
             except Exception:  # a bug: say so without details, keep the socket
                 log.exception("internal error on the live channel")
-                await ws.send_text(encode.dumps({"ok": False,
-                                                 "error": "internal error (see the server log)"}))
+                await ws.send_text(encode.dumps(failure(INTERNAL)))
                 continue
             if media_type == encode.PACKED_TYPE:
                 await ws.send_bytes(body)
@@ -91,8 +76,8 @@ def request_of(message: Mapping[str, Any]) -> dict[str, Any]:
     messages beyond its own, larger ``ws_max_size``)."""
     text = message.get("text")
     if text is None:
-        raise v.UnsupportedMedia("send each request as a text message of JSON")
+        raise UnsupportedMedia("send each request as a text message of JSON")
     raw = text.encode()
     if len(raw) > v.MAX_BODY:
-        raise v.TooLarge(f"message too large: at most {v.MAX_BODY} bytes")
+        raise TooLarge(f"message too large: at most {v.MAX_BODY} bytes")
     return v.parse_json(raw)

@@ -11,9 +11,9 @@ import numpy as np
 
 from digitlens.analysis.maps import nearest, page_map
 from digitlens.errors import ParameterError, bad_param
+from digitlens.http import validate as v
 from digitlens.numbering import layer_name
-from digitlens.render.colors import CLASS_COLOURS
-from digitlens.web import validate as v
+from digitlens.palette import CLASS_COLOURS
 from digitlens.web.runs import LoadedRun, Registry
 
 KEEP = 16  # maps kept in memory (a map is ~100 kB)

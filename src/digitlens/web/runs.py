@@ -25,6 +25,7 @@ from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import ModelError, NotFoundError
+from digitlens.http.validate import NAME_RE
 from digitlens.nn.backprop import evaluate, layer_activations
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
@@ -32,7 +33,6 @@ from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.safeload import check_fits
 from digitlens.web.flight import Flights, limit_arenas
 from digitlens.web.sweeps import point_runs
-from digitlens.web.validate import NAME_RE
 
 RECHECK_S = 1.0
 HEAVY_AT_ONCE = 2  # test-set passes computed at the same time, whatever the requests

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.errors import DigitlensError, NotFoundError
+from digitlens.http.validate import NAME_RE
 from digitlens.nn.run import is_run
 from digitlens.sweep.table import read_results
-from digitlens.web.validate import NAME_RE
 
 FIELDS = ("point", "settings", "seed", "status", "test_accuracy", "best_test_accuracy",
           "epochs", "seconds", "params")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens import numbering
+from digitlens import palette as C
 from digitlens.analysis.dream import Dream
 from digitlens.analysis.integrated import Attribution
 from digitlens.analysis.nudge import Nudge
 from digitlens.nn.mlp import MLP
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, labelled_row, scale_for, weight_tiles
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, colorbar, pad, stack, titled, upscale

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.nn.mlp import MLP
 from digitlens.render import charts
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, fit_size, titled

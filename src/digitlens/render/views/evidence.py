@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.analysis.attribution import Evidence, evidence
 from digitlens.errors import bad_param
 from digitlens.nn.mlp import MLP
-from digitlens.render import colors as C
 from digitlens.render.draw import as_image28, digit_tile, scale_for
 from digitlens.render.image import Animation, Picture
 from digitlens.render.tiles import Canvas, colorbar, fit_size, upscale

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from digitlens import palette as C
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn.backprop import evaluate
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
 from digitlens.numbering import layer_name
-from digitlens.render import colors as C
 from digitlens.render.draw import grid_scale, scale_for, vector_tiles, weight_tiles
 from digitlens.render.image import Animation
 from digitlens.render.tiles import Canvas, colorbar, grid_shape, mosaic, text_width, with_bias_bars

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlens.analysis.compose import composed_weights
+from digitlens import palette as C
 from digitlens.analysis.sae import SAE
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, weight_tiles
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, colorbar, stack

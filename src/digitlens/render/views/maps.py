@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens.analysis.maps import LayerMap
+from digitlens.palette import CLASS_COLOURS
 from digitlens.render import charts
-from digitlens.render.colors import CLASS_COLOURS
 from digitlens.render.image import Picture
 
 PANEL = 340

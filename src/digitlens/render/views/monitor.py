@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.numbering import layer_name
+from digitlens.palette import CLASS_COLOURS
 from digitlens.render import charts
-from digitlens.render.colors import CLASS_COLOURS
 
 STYLES = (("dead", "-"), ("dim", "--"), ("duplicates", ":"))
 

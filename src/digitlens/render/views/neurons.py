@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.compose import composed_weights
+from digitlens import palette as C
 from digitlens.analysis.neurons import TOLERANCE, NeuronReport
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render import charts
-from digitlens.render import colors as C
 from digitlens.render.draw import weight_tiles
 from digitlens.render.image import Picture
 from digitlens.render.tiles import framed, grid_shape, mosaic, stack, swatch_legend, titled

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.analysis.robustness import Robustness
 from digitlens.render import charts
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile, outlined
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, titled

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitlens import palette as C
 from digitlens.nn.onestep import OneStep
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, text_width

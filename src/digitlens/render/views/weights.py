@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlens.analysis.compose import all_composed
+from digitlens import palette as C
 from digitlens.errors import bad_param
+from digitlens.nn.compose import all_composed
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name, weights_name
-from digitlens.render import colors as C
 from digitlens.render.draw import MNIST_SHAPE, labelled_row, scale_for
 from digitlens.render.image import Picture
 from digitlens.render.tiles import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens import numbering
+from digitlens import palette as C
 from digitlens.analysis.patching import Circuit, Patch
-from digitlens.render import colors as C
 from digitlens.render.draw import digit_tile
 from digitlens.render.image import Picture
 from digitlens.render.tiles import Canvas, text_width

@@ -1,5 +1,5 @@
 // Colour maps and painting numbers into canvases, from the report's one palette (palette.js,
-// generated from digitlens/render/colors.py): activations grey, black (silent) to white
+// generated from digitlens/palette.py): activations grey, black (silent) to white
 // (firing hardest); weights and evidence blue (−) · white · red (+); bias green (−) ·
 // white · yellow (+); images white ink on black. This only maps numbers to colours.
 

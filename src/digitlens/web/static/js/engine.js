@@ -426,7 +426,7 @@ export function arithmetic(net, trace, layer, index, top = 8) {
   };
 }
 
-/** (inputs × n) weights composed through the layers up to `layer` (analysis.compose). */
+/** (inputs × n) weights composed through the layers up to `layer` (nn.compose). */
 export function composedWeights(net, layer) {
   const P = net.sizes[0];
   let acc = Float64Array.from(net.weights[0]), n = net.sizes[1];

@@ -1,5 +1,5 @@
 // The colour scheme of the signs: classic red (+) / blue (−), or colour-blind safe orange /
-// purple (digitlens/render/colors.py checks they stay apart for every colour vision). Chosen
+// purple (digitlens/palette.py checks they stay apart for every colour vision). Chosen
 // with ?palette=colourblind or the page's picker, remembered on this device; the words that
 // name colours in the page (elements with data-hue) follow the scheme.
 

@@ -1,8 +1,9 @@
 """Request validation in one place: body limits, JSON shape, numbers, names, images.
 
-Every check raises a ``DigitlensError`` subclass whose ``status`` becomes the HTTP status, with
-one message shape ("The 'x' parameter must be ... Got ... instead."), so bad input is a clear
-4xx and never reaches the maths or the file system unchecked.
+Shared by the explorer and the classroom. Every check raises a ``DigitlensError`` whose kind
+gives the HTTP status (``digitlens.http.statuses``), with one message shape ("The 'x'
+parameter must be ... Got ... instead."), so bad input is a clear 4xx and never reaches the
+maths or the file system unchecked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from starlette.requests import Request
 
 from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.http.statuses import TooLarge, UnsupportedMedia
 from digitlens.safeload import IMAGE_FORMATS as DECODERS
 from digitlens.safeload import decode_image
 
@@ -31,22 +33,6 @@ NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: no trailing 
 IMAGE_FORMATS = {f.lower(): f for f in DECODERS}
 IMAGE_PREFIXES = tuple(f"data:image/{f};base64," for f in IMAGE_FORMATS)
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk: Pillow decodes without it
-
-
-class TooLarge(DigitlensError):
-    status = 413
-
-
-class UnsupportedMedia(DigitlensError):
-    status = 415
-
-
-class Forbidden(DigitlensError):
-    status = 403
-
-
-class Conflict(DigitlensError):
-    status = 409
 
 
 async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
