@@ -75,6 +75,39 @@ def test_parse_json_is_total(data: bytes) -> None:
     assert fuzzing.json.dumps(doc, allow_nan=False)  # whatever parses is finite JSON
 
 
+def as_lists(value: object) -> object:
+    """A packed parse's arrays as the lists a plain parse gives."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: as_lists(v) for k, v in value.items()}
+    return [as_lists(v) for v in value] if isinstance(value, list) else value
+
+
+@settings(max_examples=cases(400), deadline=None, derandomize=True)
+@given(JSONISH)
+def test_a_packed_parse_is_the_plain_parse(value: object) -> None:
+    """Floats put back in document order: a packed parse holds the same numbers, in arrays
+    wherever a list has a float among only numbers (the same values: both run Python's float()).
+    """
+    try:
+        text = fuzzing.json.dumps(value, allow_nan=False)
+    except ValueError:
+        return
+    plain = parse_json(text, "x")
+    packed = parse_json(text, "x", packed=True)  # dumps never repeats a key: nothing refused
+    assert as_lists(packed) == plain  # equal numbers (an int among floats becomes a float)
+
+
+def test_a_packed_parse_makes_arrays_and_refuses_repeated_keys() -> None:
+    doc = parse_json('{"w": [[0.5, 1, -2e-3], [1.5, true]], "a": 0.25, "n": [1, 2]}', "x",
+                     packed=True)
+    assert isinstance(doc["w"][0], np.ndarray) and doc["w"][0].tolist() == [0.5, 1.0, -0.002]
+    assert doc["w"][1] == [1.5, True] and doc["a"] == 0.25 and doc["n"] == [1, 2]
+    with pytest.raises(DigitlensError, match="twice"):
+        parse_json('{"w": [0.5], "w": [1.5]}', "x", packed=True)
+
+
 @settings(max_examples=cases(400), deadline=None, derandomize=True)
 @given(JSONISH)
 def test_model_metadata_schema_is_total(value: object) -> None:

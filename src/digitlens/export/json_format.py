@@ -100,29 +100,38 @@ def as_matrix(value: Any, shape: tuple[int, ...], where: str, name: str) -> np.n
     if odd:
         raise ModelError(f"{name}: {where} must be a {'×'.join(map(str, shape))} array of JSON "
                          f"numbers, not of {odd[0]} values")
-    try:
-        a = np.array(value, dtype=np.float64)
+    try:  # straight to float32: the parser refused non-finite numbers, so inf is overflow
+        with np.errstate(over="ignore"):
+            a = np.array(value, dtype=np.float32)
     except (ValueError, TypeError):
         raise ModelError(f"{name}: {where} must be a {'×'.join(map(str, shape))} array of "
                          "numbers") from None
     if a.shape != shape:
         raise ModelError(f"{name}: {where} has shape {'×'.join(map(str, a.shape))}, expected "
                          f"{'×'.join(map(str, shape))}")
-    check_finite(a, where, name)
-    with np.errstate(over="ignore"):
-        f = a.astype(np.float32)
-    if not np.all(np.isfinite(f)):
+    if not np.all(np.isfinite(a)):
         raise ModelError(f"{name}: {where} has values too large for float32")
-    return f
+    return a
 
 
 def element_types(value: Any, depth: int) -> set[type]:
     """The types found ``depth`` lists down (``map`` and ``set`` in C: ~30 ns per number)."""
+    if isinstance(value, np.ndarray):  # a packed row: float64 numbers only
+        return {float}
     if not isinstance(value, list):
         return {type(value)}
     if depth <= 1:
         return set(map(type, value))
     return set().union(*(element_types(row, depth - 1) for row in value))
+
+
+def plain(value: Any) -> Any:
+    """A packed parse's arrays back to lists (a record, small, kept as JSON would read it)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return [plain(v) for v in value] if isinstance(value, list) else value
 
 
 def model_from_doc(doc: Any, name: str) -> MLP:
@@ -152,12 +161,12 @@ def model_from_doc(doc: Any, name: str) -> MLP:
             raise ModelError(f"{name}: {where} says {layer.get('inputs')}→{layer.get('neurons')}"
                              f" but sizes say {n_in}→{n_out}")
         acts.append(field(layer, "activation", str, where, name))
-        w = as_matrix(field(layer, "weights", list, where, name), (n_out, n_in),
+        w = as_matrix(field(layer, "weights", (list, np.ndarray), where, name), (n_out, n_in),
                       f"{where}.weights", name)
         ws.append(w.T)
-        bs.append(as_matrix(field(layer, "biases", list, where, name), (n_out,),
+        bs.append(as_matrix(field(layer, "biases", (list, np.ndarray), where, name), (n_out,),
                             f"{where}.biases", name))
-    provenance = doc.get("provenance", {})
+    provenance = plain(doc.get("provenance", {}))
     if not isinstance(provenance, dict):
         raise ModelError(f"{name}: provenance must be an object")
     # provenance is a record, never the architecture: sizes, activations and cost come from
@@ -182,7 +191,15 @@ def model_from_doc(doc: Any, name: str) -> MLP:
         if "class_names" in meta or classes != [str(i) for i in range(len(classes))]:
             meta["class_names"] = classes
     check_io_meta(sizes, meta, name)
-    params = np.concatenate([w.ravel() for w in ws] + bs).astype(np.float32)
+    # filled in place: no float64 or transposed copy of the weights on the way
+    params = np.empty(sum(w.size + b.size for w, b in zip(ws, bs, strict=True)), np.float32)
+    at = 0
+    for w in ws:
+        params[at:at + w.size].reshape(w.shape)[...] = w
+        at += w.size
+    for b in bs:
+        params[at:at + b.size] = b
+        at += b.size
     try:
         model = MLP(tuple(sizes), tuple(acts), cost, params, meta)
     except DigitlensError as exc:
@@ -190,13 +207,20 @@ def model_from_doc(doc: Any, name: str) -> MLP:
     return verified(model, name)
 
 
-def import_json_bytes(data: bytes, name: str = "<json>") -> MLP:
+def import_json_bytes(data: bytes | str, name: str = "<json>") -> MLP:
+    """A network from JSON text; the weights parsed straight into float64 arrays (packed)."""
     if len(data) > MAX_JSON_BYTES:
         raise ModelError(f"{name}: {len(data)} bytes is larger than the {MAX_JSON_BYTES} allowed")
-    return model_from_doc(parse_json(data, name, ModelError), name)
+    return model_from_doc(parse_json(data, name, ModelError, packed=True), name)
 
 
 def import_json(path: str | Path) -> MLP:
-    """Read a ``digitlens-network`` JSON file; every problem is a one-line ``ModelError``."""
-    return import_json_bytes(read_bounded(path, MAX_JSON_BYTES, ModelError, "JSON network"),
-                             str(path))
+    """Read a ``digitlens-network`` JSON file; every problem is a one-line ``ModelError``.
+    The bytes go once decoded and the text once parsed (nothing else holds them), so reading
+    stays within 3× the file (benchmarks/bench_json_reader.py)."""
+    try:
+        doc = parse_json(read_bounded(path, MAX_JSON_BYTES, ModelError, "JSON network")
+                         .decode("utf-8"), str(path), ModelError, packed=True)
+    except UnicodeError:
+        raise ModelError(f"{path}: not UTF-8 text") from None
+    return model_from_doc(doc, str(path))

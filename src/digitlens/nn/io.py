@@ -108,7 +108,8 @@ def check_bounded(activations: list[str], pieces: list[tuple[np.ndarray,
     largest possible pre-activation, bounded in float64 (sigmoid and tanh reset it to 1)."""
     bound = 1.0
     for i, ((w, b), act) in enumerate(zip(pieces, activations, strict=True)):
-        pre = float(np.max(np.abs(w.astype(np.float64)).sum(axis=0) * bound
+        # |w| is exact in float32; the sum runs in float64 without a float64 copy of w
+        pre = float(np.max(np.abs(w).sum(axis=0, dtype=np.float64) * bound
                            + np.abs(b.astype(np.float64))))
         if not pre <= MAX_PREACTIVATION:
             raise ModelError(f"{name}: layer {i}'s weights are so large that its outputs "
