@@ -14,8 +14,9 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "installing digitlens and its extras into $(VENV) (a minute or two)…"
-	$(BIN)/python -m pip install -q -e ".[all]"
+	@echo "installing digitlens and its extras into $(VENV) (a minute or two; pip names each package)…"
+	$(BIN)/python -m pip install --progress-bar off -e ".[all]" | grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true
+	$(BIN)/python -c "import digitlens"  # pip installs all or nothing: importable means it worked
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
