@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -110,3 +111,12 @@ def test_data_info_json() -> None:
     info = last_json(run("data", "info", "--dataset", "mnist-sample", "--json"))
     assert isinstance(info, dict)
     assert info["train_per_class"] == [200] * 10 and info["is_sample"] is True
+
+
+def test_a_loss_learned_by_heart_is_printed_as_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rounding leaves the loss of a net that learned a few drawings by heart at -1e-9: the
+    log says 0.0000, not -0.0000."""
+    from digitlens.commands.core import Progress
+    Progress(1).done({"epoch": 1, "test_accuracy": 1.0, "loss": -1e-9, "seconds": 0.5}, None)
+    line = capsys.readouterr().err
+    assert "loss 0.0000" in line and "-0.0000" not in line

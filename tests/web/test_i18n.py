@@ -143,6 +143,24 @@ def test_the_language_is_chosen_by_query_then_browser_then_english() -> None:
     assert json.loads(out.stdout) == ["de", "de", "de", "de", "en", "en"]
 
 
+
+def test_a_run_says_what_its_accuracy_was_measured_on() -> None:
+    """The picker: MNIST's accuracy as it was; a class's 3 drawings' 100% says so."""
+    script = f"""
+      const {{ runLabel }} = await import({json.dumps((JS / "views.js").as_uri())});
+      const run = (over) => ({{ name: "r", sizes: [784, 10], test_accuracy: 1, dataset: "mnist",
+                                n_test: 10000, ...over }});
+      console.log(JSON.stringify([
+        runLabel(run({{ test_accuracy: 0.9234 }})), runLabel(run({{ test_accuracy: null }})),
+        runLabel(run({{ dataset: "class-7b", n_test: 3 }})),
+        runLabel(run({{ dataset: "fashion-mnist", n_test: 10000, test_accuracy: 0.8812 }})),
+      ]));"""
+    out = subprocess.run([require("node"), "--input-type=module", "-e", script],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [
+        "r (784-10 · 92.3%)", "r (784-10)", "r (784-10 · 100% on 3 class-7b test images)",
+        "r (784-10 · 88.1% on 10,000 fashion-mnist test images)"]
+
 # ------------------------------------------------------------------------------ in Chromium
 # labels the English page shows; none may be left on the German one
 ENGLISH = ["Explore", "Test set", "Draw a digit", "Prediction", "Inside the network",

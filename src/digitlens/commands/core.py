@@ -112,8 +112,9 @@ class Progress:
 
     def done(self, row: dict[str, Any], _model: Any) -> None:
         self.epoch = row["epoch"] + 1
+        # a loss is never below 0; rounding can leave a learned-by-heart one at -1e-9 ("-0.0000")
         msg = (f"epoch {row['epoch']}/{self.epochs}: test accuracy {row['test_accuracy']:.2%}, "
-               f"loss {row['loss']:.4f}, {row['seconds']:.2f} s")
+               f"loss {max(row['loss'], 0.0):.4f}, {row['seconds']:.2f} s")
         sys.stderr.write(("\r" + " " * 60 + "\r" if self.tty else "") + msg + "\n")
         sys.stderr.flush()
 

@@ -363,4 +363,5 @@ export const DE = {
   "diagram.output": "Ausgabe",
   "diagram.probability": "Chance",
   "strip.fed": "← geht ins Netz",
+  "run.accOn": "{p} auf {n} Testbildern aus {dataset}",
 };

@@ -363,4 +363,5 @@ export const EN = {
   "diagram.output": "output",
   "diagram.probability": "probability",
   "strip.fed": "← fed to the network",
+  "run.accOn": "{p} on {n} {dataset} test images",
 };

@@ -32,7 +32,7 @@ import { Story } from "./story.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
-import { labelStrip, renderBars, renderEvidence, renderStrip } from "./views.js";
+import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
@@ -321,8 +321,7 @@ async function loadRuns(select) {
   const sel = $("run");
   sel.innerHTML = "";
   for (const r of runs) {
-    const acc = r.test_accuracy == null ? "" : ` · ${pct(r.test_accuracy, 1)}`;
-    sel.add(new Option(`${r.name} (${r.sizes.join("-")}${acc})`, r.name));
+    sel.add(new Option(runLabel(r), r.name));
   }
   if (select) await selectRun(select);
   return d.default;
