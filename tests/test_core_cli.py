@@ -50,6 +50,7 @@ def test_train_evaluate_predict(tmp_path: Path, sample) -> None:
     cm = np.array(ev["confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 1000
     assert np.trace(cm) / 1000 == ev["accuracy"]
+    assert " on 1,000 mnist-sample test images" in run("evaluate", str(out)).stdout  # grouped
 
     paths = []
     for i, digit in enumerate(sample.test_images[:8]):

@@ -178,7 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ev = evaluate_model(model, ds.test_images, ds.test_labels)
     result = {"model": args.model, "dataset": ds.name, **ev.to_dict(),
               "class_names": list(model.class_names)}  # beside per_class_accuracy's rows
-    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test images"]
+    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels):,} {ds.name} test images"]
     names = [f"class {c}" + ("" if n == str(c) else f" ({n})") for c, n in
              enumerate(ds.class_names)]
     totals = ev.confusion.sum(axis=1)  # a class without test images has no accuracy, not 0%

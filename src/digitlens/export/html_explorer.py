@@ -107,7 +107,7 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<nav class="downloads".*?</nav>', ""),
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
          f"({htmlmod.escape(model.describe())}) · a single-file explorer: everything is "
-         f"computed in this page; accuracies are measured on the {n} test digits it carries"
+         f"computed in this page; accuracies are measured on the {n:,} test digits it carries"
          "</footer>"),
     ]
     for pattern, new in replacements:
