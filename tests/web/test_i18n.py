@@ -61,7 +61,8 @@ def placeholders(text: str) -> set[str]:
 
 
 def sources() -> list[Path]:
-    return [*JS.glob("*.js"), STATIC / "index.html", *CLASSROOM.glob("student.*")]
+    return [*JS.glob("*.js"), STATIC / "index.html", *CLASSROOM.glob("student.*"),
+            STATIC.parents[1] / "export/html_explorer.py"]  # the single file's own footer
 
 
 def referenced() -> tuple[set[str], set[str]]:
@@ -262,6 +263,7 @@ def test_a_german_browser_gets_german_and_an_english_one_english(browser: Any, s
 def test_the_single_file_in_german(browser: Any, single_file: Path) -> None:
     page = open_page(browser, single_file.as_uri() + "?lang=de", LAPTOP)
     assert page.get_by_test_id("tab-explore").inner_text() == "Erkunden"
+    assert "auf den 500 mitgelieferten Testziffern" in page.locator("footer").inner_text()
     mouse_stroke(page)
     assert "sicher" in page.get_by_test_id("confidence").inner_text()
     assert_no_violations(page, "the German single file")

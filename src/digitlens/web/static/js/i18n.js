@@ -62,12 +62,17 @@ export function sig(v, significant = 2) {
   return format({ minimumSignificantDigits: significant, maximumSignificantDigits: significant }).format(v);
 }
 
-/** Fills the page's marked elements: data-i18n (text), data-i18n-aria (aria-label),
+/** Fills the page's marked elements: data-i18n (text; data-i18n-vars, JSON, fills its
+ * placeholders, numbers written the language's way), data-i18n-aria (aria-label),
  * data-i18n-title (title). The English stays in the HTML for a page read before scripts. */
 export function translatePage(root = document) {
   if (root === document) document.documentElement.lang = lang;
   if (lang === "en") return;
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    const vars = JSON.parse(el.dataset.i18nVars || "{}");
+    for (const [k, v] of Object.entries(vars)) if (typeof v === "number") vars[k] = num(v);
+    el.textContent = t(el.dataset.i18n, vars);
+  }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
 }

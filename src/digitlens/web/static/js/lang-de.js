@@ -364,4 +364,5 @@ export const DE = {
   "diagram.probability": "Chance",
   "strip.fed": "← geht ins Netz",
   "run.accOn": "{p} auf {n} Testbildern aus {dataset}",
+  "foot.single": "ein Explorer in einer Datei: alles wird in dieser Seite berechnet; Genauigkeiten werden auf den {n} mitgelieferten Testziffern gemessen",
 };

@@ -364,4 +364,5 @@ export const EN = {
   "diagram.probability": "probability",
   "strip.fed": "← fed to the network",
   "run.accOn": "{p} on {n} {dataset} test images",
+  "foot.single": "a single-file explorer: everything is computed in this page; accuracies are measured on the {n} test digits it carries",
 };
