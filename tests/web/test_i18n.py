@@ -196,6 +196,10 @@ def test_the_explorer_in_german(browser: Any, served: Served, shots: Path) -> No
     assert "Schicht 0 (verborgen)" in page.get_by_test_id("diagram").get_attribute("aria-label")
     assert "Schwerpunkt" in page.locator("#strip-note").inner_text()
     assert not english_left(page), english_left(page)
+    page.locator("button.term[data-term=neuron]").focus()  # the glossary speaks German too
+    tip = page.get_by_test_id("glossary-tip").inner_text()
+    assert tip.startswith("Ein winziger Rechner") and "Genau:" in tip, tip
+    page.keyboard.press("Escape")
     page.screenshot(path=str(shots / "german-1366x768.png"), full_page=True)
     page.get_by_test_id("tab-learn").click()
     wait(page, "!document.querySelector('[data-testid=story]').hidden")

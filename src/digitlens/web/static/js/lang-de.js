@@ -365,4 +365,9 @@ export const DE = {
   "strip.fed": "← geht ins Netz",
   "run.accOn": "{p} auf {n} Testbildern aus {dataset}",
   "foot.single": "ein Explorer in einer Datei: alles wird in dieser Seite berechnet; Genauigkeiten werden auf den {n} mitgelieferten Testziffern gemessen",
+  "live.closed": "der Live-Kanal wurde geschlossen",
+  "live.notOpen": "der Live-Kanal ist nicht offen",
+  "live.odd": "unerwartete Antwort vom Server",
+  "live.refused": "der Server hat die Anfrage abgelehnt",
+  "source.askServer": "{run}: {reason}; stattdessen wird der Server gefragt",
 };

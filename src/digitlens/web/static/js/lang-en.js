@@ -365,4 +365,9 @@ export const EN = {
   "strip.fed": "← fed to the network",
   "run.accOn": "{p} on {n} {dataset} test images",
   "foot.single": "a single-file explorer: everything is computed in this page; accuracies are measured on the {n} test digits it carries",
+  "live.closed": "the live channel closed",
+  "live.notOpen": "the live channel is not open",
+  "live.odd": "unexpected answer from the server",
+  "live.refused": "the server refused the request",
+  "source.askServer": "{run}: {reason}; asking the server instead",
 };

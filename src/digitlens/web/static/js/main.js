@@ -303,7 +303,7 @@ async function selectRun(name) {
     }
     try { net = await nets.get(run.name); } catch (err) {
       nets.delete(run.name);
-      problem(`${run.name}: ${err.message}; asking the server instead`);
+      problem(t("source.askServer", { run: run.name, reason: err.message }));
     }
   }
   stepLab.setRun(run, net);
