@@ -191,7 +191,7 @@ def test_the_explorer_in_german(browser: Any, served: Served, shots: Path) -> No
     wait(page, "document.querySelector('[data-testid=announce]').textContent !== ''", 5)
     said = page.get_by_test_id("announce").text_content()
     said = said.replace("\u00a0", " ")  # German writes "92 %", with a no-break space
-    assert re.fullmatch(r"Liest \d, \d+ % sicher; danach \d, \d+ %\.", said), said
+    assert re.fullmatch(r"Erkannt: \d, \d+ % sicher; danach \d, \d+ %\.", said), said
     assert "sicher" in page.get_by_test_id("confidence").inner_text()
     assert "Schicht 0 (verborgen)" in page.get_by_test_id("diagram").get_attribute("aria-label")
     assert "Schwerpunkt" in page.locator("#strip-note").inner_text()

@@ -111,7 +111,7 @@ export const DE = {
   "say.empty.digit": "Leer: zeichne eine Ziffer.",
   "say.empty.picture": "Leer: zeichne ein Bild.",
   "say.next": "; danach {name}, {p}",
-  "say.reads": "Liest {name}, {p} sicher{next}.",
+  "say.reads": "Erkannt: {name}, {p} sicher{next}.",
   "say.input": "Netzdiagramm. Eingabe: {inked} von {n} Pixeln mit Tinte.",
   "say.layer": "{layer}: {active} von {n} Neuronen aktiv.",
   "say.layerTop": "{layer}: {active} von {n} Neuronen aktiv; am stärksten {top}.",
