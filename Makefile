@@ -10,13 +10,13 @@ PORT ?= 8000
 .PHONY: install demo test check bench fuzz sysdeps clean
 
 # the demo needs every extra (`all`); the tests also need the oracles and tools of `dev`
+# (the big install names each package as pip takes it, so a minute of it is not silence)
 # (PyTorch, Playwright, JupyterLab, scikit-learn)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "installing digitlens and its extras into $(VENV) (a minute or two; pip names each package)…"
-	$(BIN)/python -m pip install --progress-bar off -e ".[all]" | grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true
-	$(BIN)/python -c "import digitlens"  # pip installs all or nothing: importable means it worked
+	@bash -o pipefail -c '$(BIN)/python -m pip install --progress-bar off -e ".[all]" | { grep --line-buffered -E "^(Collecting|Installing|Successfully)" || true; }'
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
