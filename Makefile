@@ -10,8 +10,8 @@ PORT ?= 8000
 .PHONY: install demo test check bench fuzz sysdeps clean
 
 # the demo needs every extra (`all`); the tests also need the oracles and tools of `dev`
-# (the big install names each package as pip takes it, so a minute of it is not silence)
-# (PyTorch, Playwright, JupyterLab, scikit-learn)
+# (PyTorch, Playwright, JupyterLab, scikit-learn); the big install names each package as pip
+# takes it, so its minute or two is not silence
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
