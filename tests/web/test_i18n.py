@@ -200,6 +200,11 @@ def test_the_explorer_in_german(browser: Any, served: Served, shots: Path) -> No
     tip = page.get_by_test_id("glossary-tip").inner_text()
     assert tip.startswith("Ein winziger Rechner") and "Genau:" in tip, tip
     page.keyboard.press("Escape")
+    page.get_by_test_id("evidence-method").select_option("integrated-gradients")  # the server's
+    wait(page, "document.getElementById('ev-note').textContent.includes('Vollständigkeit')", 20)
+    note = page.locator("#ev-note").inner_text()
+    assert "integrierte Gradienten ab Schwarz" in note and ": sie ergeben zusammen" in note, note
+    page.get_by_test_id("evidence-method").select_option("gradient")
     page.screenshot(path=str(shots / "german-1366x768.png"), full_page=True)
     page.get_by_test_id("tab-learn").click()
     wait(page, "!document.querySelector('[data-testid=story]').hidden")

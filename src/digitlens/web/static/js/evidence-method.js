@@ -45,8 +45,8 @@ export class EvidenceMethod {
       contributions.shape = [d.contributions.length, run.sizes[0]];
       const name = run.class_names[d.prediction] ?? d.prediction;
       const caveat = this.opts.caveat?.() ? t("evidence.wholeNet") : "";
-      const note = `${d.note} ${t("evidence.completeness", { name, p: pct(d.completeness_error, 2) })}${caveat}`;
-      this.opts.render({ note, contributions, scores: d.scores }, prediction);
+      const extra = ` ${t("evidence.completeness", { name, p: pct(d.completeness_error, 2) })}${caveat}`;
+      this.opts.render({ note: d.note, extra, contributions, scores: d.scores }, prediction);
     } catch (err) {
       this.opts.render(null, prediction, err.message);
     }

@@ -370,4 +370,6 @@ export const DE = {
   "live.odd": "unerwartete Antwort vom Server",
   "live.refused": "der Server hat die Anfrage abgelehnt",
   "source.askServer": "{run}: {reason}; stattdessen wird der Server gefragt",
+  "evidence.igName": "integrierte Gradienten ab Schwarz",
+  "evidence.igDetail": "sie ergeben zusammen Punktzahl − Punktzahl von Schwarz",
 };

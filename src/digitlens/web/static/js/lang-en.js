@@ -370,4 +370,6 @@ export const EN = {
   "live.odd": "unexpected answer from the server",
   "live.refused": "the server refused the request",
   "source.askServer": "{run}: {reason}; asking the server instead",
+  "evidence.igName": "integrated gradients from black",
+  "evidence.igDetail": "they add up to score − black's score",
 };

@@ -108,6 +108,14 @@ export function renderStrip(pad, pre, mode) {
     : t("strip.noteCentred", { box: `${box[0]}×${box[1]}`, y: num(cy, 1), x: num(cx, 1), field });
 }
 
+// The evidence notes of engine.js and analysis/attribution.py by their method's words: the
+// glossary's term, the catalogue's words for it and for the detail said after it (null: none).
+const METHODS = {
+  "gradient × input": ["gradient × input", "term.gradient × input", null],
+  "input × weights": ["input × weights", "term.input × weights", "evidence.exact"],
+  "integrated gradients from black": ["integrated gradients", "evidence.igName", "evidence.igDetail"],
+};
+
 export function renderEvidence(el, ev, prediction, classNames) {
   const note = document.getElementById("ev-note");
   if (!ev) {
@@ -116,10 +124,11 @@ export function renderEvidence(el, ev, prediction, classNames) {
     return;
   }
   if (ev.note) {  // plain words first; the method a tap away (the glossary), its detail after
-    const [method, ...rest] = ev.note.split(": "), detail = rest.join(": ");
-    note.replaceChildren(t("evidence.push", { pos: hue("pos"), neg: hue("neg") }),
-                         term(method, t(`term.${method}`)), method === "gradient × input" || !detail ? ""
-                           : `: ${method === "input × weights" ? t("evidence.exact") : detail}`);
+    const [method, ...rest] = ev.note.split(": "), known = METHODS[method];
+    const [gloss, words, detail] = known ? [known[0], t(known[1]), known[2] && t(known[2])]
+      : [method, method, rest.join(": ")];  // a note this page does not know: as it came
+    note.replaceChildren(t("evidence.push", { pos: hue("pos"), neg: hue("neg") }), term(gloss, words),
+                         `${detail ? `: ${detail}` : ""}${ev.extra ?? ""}`);
     markTerms(note);
   } else note.textContent = t("predict.empty.digit");
   const contributions = rows(ev.contributions);
