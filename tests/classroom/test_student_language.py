@@ -1,6 +1,6 @@
-"""The student's page in German (?lang=de and a phone set to German): every word on it from
-the explorer's catalogue, the reading said in German with the German percent, and still no
-axe-core violation."""
+"""The classroom in German: the student's page (?lang=de and a phone set to German), every word
+on it from the explorer's catalogue, the reading said with the German percent, and the
+teacher's dashboard; still no axe-core violation."""
 
 from __future__ import annotations
 
@@ -68,4 +68,25 @@ def test_a_german_phone_gets_the_german_page(browser: Any, lesson: Classroom) ->
         page.wait_for_timeout(50)
     assert page.evaluate("document.documentElement.lang") == "de"
     assert page.get_by_test_id("submit").inner_text() == "An die Klasse senden"
+    ctx.close()
+
+
+def test_the_teachers_dashboard_in_german(browser: Any, lesson: Classroom) -> None:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    page.goto(lesson.teacher + "&lang=de")
+    for _ in range(300):  # polled: the page's Content-Security-Policy forbids eval
+        if page.evaluate("() => !!(window.classroom && window.classroom.ready)"):
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate("document.documentElement.lang") == "de"
+    body = str(page.evaluate("() => document.body.innerText"))
+    for german in ("Mit dem Handy mitmachen", "Schwierigste Zeichnungen", "Zeichnungen", "Handys"):
+        assert german in body, german
+    for english in ("Join on your phone", "Hardest drawings", "phones", "Every digit"):
+        assert english not in body, english
+    assert page.get_by_test_id("pause").inner_text() == "Pause"
+    assert page.locator("#qr").get_attribute("alt") == "QR-Code der Schülerseite"
+    found = axe_violations(page)
+    assert not found, describe(found)
     ctx.close()

@@ -61,7 +61,8 @@ def placeholders(text: str) -> set[str]:
 
 
 def sources() -> list[Path]:
-    return [*JS.glob("*.js"), STATIC / "index.html", *CLASSROOM.glob("student.*"),
+    return [*JS.glob("*.js"), STATIC / "index.html", *CLASSROOM.glob("*.html"),
+            *CLASSROOM.glob("*.js"),
             STATIC.parents[1] / "export/html_explorer.py"]  # the single file's own footer
 
 
@@ -74,7 +75,7 @@ def referenced() -> tuple[set[str], set[str]]:
         keys |= set(re.findall(r'\bt\(\s*"([^"]+)"', text))
         for key in re.findall(r'\btn\(\s*"([^"]+)"', text):
             keys |= {f"{key}.one", f"{key}.other"}
-        keys |= set(re.findall(r'data-i18n(?:-aria|-title)?="([^"]+)"', text))
+        keys |= set(re.findall(r'data-i18n(?:-aria|-title|-alt)?="([^"]+)"', text))
         prefixes |= set(re.findall(r"\btn?\(\s*`([^`$]*)\$\{", text))
     return keys, prefixes
 
@@ -118,7 +119,7 @@ def test_a_missing_key_is_caught() -> None:
 
 def test_marked_html_elements_hold_only_text() -> None:
     """data-i18n replaces an element's text: an element with children would lose them."""
-    for path in (STATIC / "index.html", CLASSROOM / "student.html"):
+    for path in (STATIC / "index.html", *CLASSROOM.glob("*.html")):
         html = path.read_text(encoding="utf-8")
         for m in re.finditer(r'<(\w+)\b[^>]*\sdata-i18n="([^"]+)"[^>]*>(.*?)</\1>', html, re.S):
             assert "<" not in m.group(3), (path.name, m.group(2))

@@ -64,7 +64,7 @@ export function sig(v, significant = 2) {
 
 /** Fills the page's marked elements: data-i18n (text; data-i18n-vars, JSON, fills its
  * placeholders, numbers written the language's way), data-i18n-aria (aria-label),
- * data-i18n-title (title). The English stays in the HTML for a page read before scripts. */
+ * data-i18n-title (title), data-i18n-alt (alt). The English stays in the HTML for a page read before scripts. */
 export function translatePage(root = document) {
   if (root === document) document.documentElement.lang = lang;
   if (lang === "en") return;
@@ -75,6 +75,7 @@ export function translatePage(root = document) {
   }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll("[data-i18n-alt]")) el.alt = t(el.dataset.i18nAlt);
 }
 
 /** A <select> of the languages: choosing one reloads the page with ?lang= set. */
