@@ -64,7 +64,8 @@ export function sig(v, significant = 2) {
 
 /** Fills the page's marked elements: data-i18n (text; data-i18n-vars, JSON, fills its
  * placeholders, numbers written the language's way), data-i18n-aria (aria-label),
- * data-i18n-title (title), data-i18n-alt (alt). The English stays in the HTML for a page read before scripts. */
+ * data-i18n-title (title), data-i18n-alt (alt). The English stays in the HTML, for a page
+ * read before its scripts run. */
 export function translatePage(root = document) {
   if (root === document) document.documentElement.lang = lang;
   if (lang === "en") return;
