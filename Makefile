@@ -10,12 +10,13 @@ PORT ?= 8000
 .PHONY: install demo test check bench fuzz sysdeps clean
 
 # the demo needs every extra (`all`); the tests also need the oracles and tools of `dev`
-# (PyTorch, Playwright, JupyterLab, scikit-learn)
+# (PyTorch, Playwright, JupyterLab, scikit-learn); the big install names each package as pip
+# takes it, so its minute or two is not silence
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "installing digitlens and its extras into $(VENV) (a minute or two)…"
-	$(BIN)/python -m pip install -q -e ".[all]"
+	@echo "installing digitlens and its extras into $(VENV) (a minute or two; pip names each package)…"
+	@bash -o pipefail -c '$(BIN)/python -m pip install --progress-bar off -e ".[all]" | { grep --line-buffered -E "^(Collecting|Installing|Successfully)" || true; }'
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)

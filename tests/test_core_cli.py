@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -49,6 +50,7 @@ def test_train_evaluate_predict(tmp_path: Path, sample) -> None:
     cm = np.array(ev["confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 1000
     assert np.trace(cm) / 1000 == ev["accuracy"]
+    assert " on 1,000 mnist-sample test images" in run("evaluate", str(out)).stdout  # grouped
 
     paths = []
     for i, digit in enumerate(sample.test_images[:8]):
@@ -110,3 +112,12 @@ def test_data_info_json() -> None:
     info = last_json(run("data", "info", "--dataset", "mnist-sample", "--json"))
     assert isinstance(info, dict)
     assert info["train_per_class"] == [200] * 10 and info["is_sample"] is True
+
+
+def test_a_loss_learned_by_heart_is_printed_as_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rounding leaves the loss of a net that learned a few drawings by heart at -1e-9: the
+    log says 0.0000, not -0.0000."""
+    from digitlens.commands.core import Progress
+    Progress(1).done({"epoch": 1, "test_accuracy": 1.0, "loss": -1e-9, "seconds": 0.5}, None)
+    line = capsys.readouterr().err
+    assert "loss 0.0000" in line and "-0.0000" not in line

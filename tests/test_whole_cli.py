@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_compare_an_imported_onnx_model(trained_run: Path, tmp_path: Path) -> No
     assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])
     assert d["disagreements"]["count"] == 0
     assert all(m["a"] == m["b"] for m in d["matches"])
+    said = cli("compare", str(onnx_file), str(trained_run)).stdout
+    assert re.search(r"they disagree on 0 of \d{1,3}(,\d{3})+ test digits", said), said  # grouped
 
 
 def test_compare_a_pytorch_state_dict(tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ def test_report(trained_run, tmp_path, capsys) -> None:
                    "errors", "robustness", "ask"):
         assert f'id="{anchor}"' in html
     assert "DeepFool median L2" in html and "dreams-classes.png" in data["files"]
+    for section in re.findall(r"<section id=.*?</section>", html, re.S):  # no caption twice
+        captions = re.findall(r"<figcaption>(.*?)</figcaption>", section, re.S)
+        assert len(captions) == len(set(captions)), section[:80]
     for name in data["files"]:
         assert (out / name).stat().st_size > 500
         assert f'"{name}"' in html or name.endswith("-poster.png")

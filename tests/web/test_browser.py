@@ -228,6 +228,32 @@ def test_train_from_the_page(page: Page, shots: Path) -> None:
     page.page.screenshot(path=str(shots / "train.png"))
 
 
+def test_a_stopped_training_says_how_to_resume_it(page: Page) -> None:
+    """The command that resumes it names the run itself, shown as a command (no backticks)."""
+    page.page.get_by_test_id("tab-train").click()
+    form = page.page.get_by_test_id("train-form")
+    form.locator("select[name=preset]").select_option("s1-single-layer")
+    form.locator("input[name=epochs]").fill("50")
+    form.locator("select[name=dataset]").select_option("mnist-sample")
+    form.locator("input[name=name]").fill("stopped-early")
+    page.page.get_by_test_id("train-start").click()
+    page.wait("document.querySelector('[data-testid=train-status]').textContent.includes('epoch')",
+              timeout=60)
+    page.page.locator("#train-stop").click()
+    page.wait("document.querySelector('[data-testid=train-status]').textContent.includes('stopped')",
+              timeout=60)
+    status = page.page.get_by_test_id("train-status")
+    assert status.locator("code").inner_text() == "digitlens train --out RUNS/stopped-early"
+    assert "`" not in status.inner_text() and "NAME" not in status.inner_text()
+
+
+def test_no_sweeps_yet_shows_the_command_as_code(page: Page) -> None:
+    page.page.get_by_test_id("tab-sweeps").click()
+    page.wait("document.getElementById('sweeps').dataset.loaded === 'true'")
+    panel = page.page.get_by_test_id("sweeps")
+    assert "No sweeps" in panel.inner_text() and "`" not in panel.inner_text()
+    assert panel.locator("code").inner_text().startswith("digitlens sweep --out")
+
 def test_png_downloads(page: Page, tmp_path: Path) -> None:
     from PIL import Image
 

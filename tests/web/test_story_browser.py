@@ -110,7 +110,7 @@ def test_the_story_states_the_networks_own_numbers(size: tuple[int, int], browse
                 assert n2(ar["sum"]) in text and n2(ar["bias"]) in text and n2(ar["value"]) in text
             if chapter == 2:
                 assert f["firing"] in text
-                assert f"{model.params.size} weights" in p.js(
+                assert f"{model.params.size:,} weights" in p.js(
                     "(() => { const s = window.digitlens.story; s.maths = true; s.render(); "
                     "const t = document.querySelector('[data-testid=story-text]').textContent; "
                     "s.maths = false; s.render(); return t; })()")

@@ -47,8 +47,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         say(f"wrote {args.out}")
     d = result["disagreements"]
     text = (f"A {args.run_a}: {c.a.accuracy:.2%}   B {args.run_b}: {c.b.accuracy:.2%}\n"
-            f"they disagree on {d['count']} of {result['n']} test digits "
-            f"(A alone right on {d['only_a_right']}, B alone on {d['only_b_right']})\n"
+            f"they disagree on {d['count']:,} of {result['n']:,} test digits "
+            f"(A alone right on {d['only_a_right']:,}, B alone on {d['only_b_right']:,})\n"
             f"first-layer neurons matched: {len(c.matches)}, mean similarity "
             f"{result['mean_similarity']:+.3f}")
     return emit(args, result, text)

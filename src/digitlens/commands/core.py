@@ -113,8 +113,9 @@ class Progress:
 
     def done(self, row: dict[str, Any], _model: Any) -> None:
         self.epoch = row["epoch"] + 1
+        # a loss is never below 0; rounding can leave a learned-by-heart one at -1e-9 ("-0.0000")
         msg = (f"epoch {row['epoch']}/{self.epochs}: test accuracy {row['test_accuracy']:.2%}, "
-               f"loss {row['loss']:.4f}, {row['seconds']:.2f} s")
+               f"loss {max(row['loss'], 0.0):.4f}, {row['seconds']:.2f} s")
         sys.stderr.write(("\r" + " " * 60 + "\r" if self.tty else "") + msg + "\n")
         sys.stderr.flush()
 
@@ -178,7 +179,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ev = evaluate_model(model, ds.test_images, ds.test_labels)
     result = {"model": args.model, "dataset": ds.name, **ev.to_dict(),
               "class_names": list(model.class_names)}  # beside per_class_accuracy's rows
-    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels)} {ds.name} test images"]
+    lines = [f"accuracy {ev.accuracy:.2%} on {len(ds.test_labels):,} {ds.name} test images"]
     names = [f"class {c}" + ("" if n == str(c) else f" ({n})") for c, n in
              enumerate(ds.class_names)]
     totals = ev.confusion.sum(axis=1)  # a class without test images has no accuracy, not 0%

@@ -105,10 +105,12 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
         (r'<button role="tab" data-tab="train"[^<]*</button>', ""),
         (r'<button role="tab" data-tab="sweeps"[^<]*</button>', ""),
         (r'<nav class="downloads".*?</nav>', ""),
+        # the page's words in the reader's language (js/i18n.js fills the span, {n} given)
         (r"<footer>.*?</footer>", f"<footer>digitlens {__version__} · {htmlmod.escape(run_name)} "
-         f"({htmlmod.escape(model.describe())}) · a single-file explorer: everything is "
-         f"computed in this page; accuracies are measured on the {n} test digits it carries"
-         "</footer>"),
+         f"({htmlmod.escape(model.describe())}) · "
+         f'<span data-i18n="foot.single" data-i18n-vars="{htmlmod.escape(json.dumps({"n": n}))}">'
+         "a single-file explorer: everything is computed in this page; accuracies are measured "
+         f"on the {n:,} test digits it carries</span></footer>"),
     ]
     for pattern, new in replacements:
         html, count = re.subn(pattern, new.replace("\\", "\\\\"), html, count=1, flags=re.S)

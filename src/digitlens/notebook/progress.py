@@ -13,7 +13,8 @@ class EpochBar:
         self.bar = bar
 
     def on_epoch(self, row: dict[str, Any], _model: Any) -> None:
-        self.bar.set_postfix(accuracy=f"{row['test_accuracy']:.2%}", loss=f"{row['loss']:.3f}",
+        loss = max(row["loss"], 0.0)  # never below 0: rounding can leave -1e-9 ("-0.000")
+        self.bar.set_postfix(accuracy=f"{row['test_accuracy']:.2%}", loss=f"{loss:.3f}",
                              refresh=False)
         self.bar.update(1)
 

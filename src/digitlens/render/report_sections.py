@@ -113,9 +113,11 @@ def evidence(s: Subject, p: ReportPage) -> str:
                          f"the {C.hue('true')} true class. Which pixels pushed it there?",
                          alt=f"A test digit {s.names[int(y[i])]} the net gets wrong, with "
                              "every class's evidence")
+    # its own caption: the animation's default repeats the first panel's
     body += p.figure(EV.evidence_animation(model, x[:12], y[:12], "auto", 1.0, s.names),
-                     "evidence.gif", alt="Animation: the evidence panels for 12 test digits "
-                                         "in turn")
+                     "evidence.gif", "The same panels for 12 test digits in turn: the tallest "
+                     "bar is the answer, and the pixels that raised it change with each digit.",
+                     alt="Animation: the evidence panels for 12 test digits in turn")
     return body
 
 

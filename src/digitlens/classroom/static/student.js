@@ -2,6 +2,7 @@
 // engine), say which digit was meant, send it. The device keeps a random pseudonym in
 // localStorage; no names are asked for. The server re-reads every drawing it stores.
 import { loadNetwork, preprocess } from "/explorer/js/engine.js";
+import { pct, t, translatePage } from "/explorer/js/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const KEY = "digitlens.classroom.device";
@@ -73,31 +74,31 @@ function read() {
   if (!state.net) { updateSubmit(); return; }
   const pre = preprocess(gray(), SIDE, SIDE);
   if (!pre.has_ink) { state.prediction = null; showReading(null); updateSubmit(); return; }
-  const t = state.net.trace(pre.centred);
-  state.prediction = t.prediction;
-  showReading(t);
+  const tr = state.net.trace(pre.centred);
+  state.prediction = tr.prediction;
+  showReading(tr);
   updateSubmit();
 }
-function showReading(t) {
-  $("prediction").textContent = t ? String(t.prediction) : "–";
-  $("sure").textContent = t ? `${Math.round(100 * t.probabilities[t.prediction])}% sure` : "";
+function showReading(tr) {
+  $("prediction").textContent = tr ? String(tr.prediction) : "–";
+  $("sure").textContent = tr ? t("predict.sure", { p: pct(tr.probabilities[tr.prediction]) }) : "";
   const bars = $("bars");
   bars.replaceChildren(...Array.from({ length: 10 }, (_, d) => {
-    const p = t ? t.probabilities[d] : 0, el = document.createElement("div");
-    el.className = "prob" + (t && d === t.prediction ? " top" : "");
+    const p = tr ? tr.probabilities[d] : 0, el = document.createElement("div");
+    el.className = "prob" + (tr && d === tr.prediction ? " top" : "");
     const fill = document.createElement("i"); fill.style.height = `${Math.max(2, 100 * p)}%`;
     const lab = document.createElement("span"); lab.textContent = d;
     el.append(fill, lab); return el;
   }));
-  drawNetwork(t);
+  drawNetwork(tr);
 }
 // The simplified network: one row of dots per layer (at most 24 shown, the most active),
 // brighter = more active; the output row is the ten digits.
-function drawNetwork(t) {
+function drawNetwork(tr) {
   const c = $("network"), g = c.getContext("2d"), W = c.width, H = c.height;
   g.clearRect(0, 0, W, H);
   if (!state.net) return;
-  const layers = t ? [t.input, ...t.activations] : state.net.sizes.map((n) => new Float32Array(n));
+  const layers = tr ? [tr.input, ...tr.activations] : state.net.sizes.map((n) => new Float32Array(n));
   const rows = layers.length, rowH = H / rows;
   layers.forEach((a, l) => {
     const last = l === rows - 1, first = l === 0;
@@ -123,7 +124,7 @@ function drawNetwork(t) {
       }
     });
   });
-  $("net-note").textContent = t ? `${state.net.sizes.join("-")}; brighter = more active` : "draw to see it light up";
+  $("net-note").textContent = tr ? t("student.netSizes", { sizes: state.net.sizes.join("-") }) : t("student.netNote");
 }
 
 // ------------------------------------------------------------------ meaning and sending
@@ -143,7 +144,7 @@ function showLabel() {
     b.setAttribute("aria-checked", String(d === state.label));
     b.disabled = fixed && d !== state.prompt;
   });
-  $("meant-title").textContent = fixed ? `Your teacher asks for a ${state.prompt}` : "Which digit did you mean?";
+  $("meant-title").textContent = fixed ? t("student.asks", { d: state.prompt }) : t("student.meant");
   updateSubmit();
 }
 function updateSubmit() {
@@ -151,14 +152,14 @@ function updateSubmit() {
   // without the network in the page (it failed to load) the server's reading is shown on sending
   const unread = state.net !== null && state.prediction === null;
   b.disabled = state.paused || !state.drawn || unread || state.label === null || state.busy;
-  b.textContent = state.paused ? "Paused by your teacher" : "Send to the class";
+  b.textContent = state.paused ? t("student.paused") : t("student.send");
 }
 function applySettings(s) {
   const changedPrompt = s.prompt !== state.prompt;
   state.prompt = s.prompt; state.paused = s.paused;
   const p = $("prompt");
   p.hidden = s.prompt === null && !s.paused;
-  p.textContent = s.paused ? "Your teacher has paused drawing for a moment." : `Everyone draw a ${s.prompt}!`;
+  p.textContent = s.paused ? t("student.pausedLong") : t("student.prompt", { d: s.prompt });
   if (changedPrompt && s.prompt === null) state.label = null;
   showLabel();
 }
@@ -183,12 +184,12 @@ async function send() {
     }
     state.sent++; state.lastServer = j.prediction;
     status.className = "status good";
-    status.textContent = `Sent! The network read your ${j.label} as ${j.prediction}` +
-      (j.prediction === j.label ? " — right." : " — a mix-up your teacher will see.");
+    status.textContent = t(j.prediction === j.label ? "student.sentRight" : "student.sentWrong",
+                           { label: j.label, prediction: j.prediction });
     clearPad();
     if (state.prompt === null) { state.label = null; showLabel(); }
   } catch (err) {
-    status.textContent = `Not sent (${err.message}); try again.`; status.className = "status bad";
+    status.textContent = t("student.notSent", { reason: err.message }); status.className = "status bad";
   } finally { state.busy = false; updateSubmit(); }
 }
 async function refresh() {
@@ -199,6 +200,8 @@ async function refresh() {
 }
 
 async function start() {
+  translatePage();
+  document.title = t("student.title");
   state.device = pseudonym();
   $("pseudonym").textContent = state.device;
   digitButtons(); clearPad();
@@ -210,7 +213,7 @@ async function start() {
     state.net = loadNetwork(await (await fetch("/api/class/network")).json());
     drawNetwork(null);
   } catch (err) {
-    $("status").textContent = `The network could not be loaded here (${err.message}).`;
+    $("status").textContent = t("student.noNet", { reason: err.message });
   }
   state.ready = true;
 }

@@ -1,6 +1,8 @@
 // The teacher's dashboard: loads the lesson's state once, then follows server-sent events
 // (a drawing stored or removed, the prompt or pause changed). The token comes from the URL
 // and goes with every request; the page only draws what the server counted.
+import { pct as share, t, translatePage } from "/explorer/js/i18n.js";
+
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const q = `token=${encodeURIComponent(token)}`;
@@ -16,7 +18,7 @@ async function api(path, options = {}) {
 }
 const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body),
                                          headers: { "Content-Type": "application/json" } });
-const pct = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
+const pct = (x) => (x === null || x === undefined ? "–" : share(x, 1));
 
 function thumb(d, withRemove) {
   const fig = document.createElement("figure");
@@ -28,13 +30,13 @@ function thumb(d, withRemove) {
   for (let i = 0; i < 784; i++) img.data.set([bytes[i], bytes[i], bytes[i], 255], 4 * i);
   c.getContext("2d").putImageData(img, 0, 0);
   const cap = document.createElement("figcaption");
-  cap.textContent = d.prediction === d.label ? `${d.label} ✓ ${Math.round(100 * d.confidence)}%`
+  cap.textContent = d.prediction === d.label ? `${d.label} ✓ ${share(d.confidence)}`
                                              : `${d.label}→${d.prediction}`;
-  cap.title = `${d.device}: meant ${d.label}, the network said ${d.prediction} (${Math.round(100 * d.confidence)}% sure)`;
+  cap.title = t("teacher.capTitle", { device: d.device, label: d.label, prediction: d.prediction, p: share(d.confidence) });
   fig.append(c, cap);
   if (withRemove) {
     const x = document.createElement("button");
-    x.type = "button"; x.className = "remove"; x.textContent = "×"; x.title = "remove from the lesson"; x.setAttribute("aria-label", "remove this drawing from the lesson");
+    x.type = "button"; x.className = "remove"; x.textContent = "×"; x.title = t("teacher.removeTitle"); x.setAttribute("aria-label", t("teacher.removeAria"));
     x.dataset.testid = `remove-${d.id}`;
     x.addEventListener("click", () => api(`drawings/${d.id}`, { method: "DELETE" }).catch(alert));
     fig.append(x);
@@ -46,7 +48,7 @@ function renderMatrix() {
   const cm = state.confusion, table = $("matrix");
   const max = Math.max(1, ...cm.flat());
   const head = document.createElement("tr");
-  head.append(Object.assign(document.createElement("th"), { textContent: "meant ↓ said →", className: "corner" }));
+  head.append(Object.assign(document.createElement("th"), { textContent: t("teacher.corner"), className: "corner" }));
   for (let c = 0; c < 10; c++) head.append(Object.assign(document.createElement("th"), { textContent: c }));
   const rows = cm.map((row, r) => {
     const tr = document.createElement("tr");
@@ -73,7 +75,7 @@ function render() {
   renderMatrix();
   const hard = all.filter((d) => d.prediction !== d.label || d.p_label < SURE).slice(0, HARDEST);
   $("hardest").replaceChildren(...(hard.length ? hard.map((d) => thumb(d, true))
-    : [Object.assign(document.createElement("p"), { className: "muted", textContent: "None yet: the network reads every drawing right and sure." })]));
+    : [Object.assign(document.createElement("p"), { className: "muted", textContent: t("teacher.noneHard") })]));
   $("gallery").replaceChildren(...Array.from({ length: 10 }, (_, digit) => {
     const row = document.createElement("div"); row.className = "gallery-row";
     row.dataset.testid = `gallery-${digit}`;
@@ -93,7 +95,7 @@ function schedule() {
 function applySettings(s) {
   state.settings = s;
   $("prompt-select").value = s.prompt === null ? "" : String(s.prompt);
-  $("pause").textContent = s.paused ? "Resume" : "Pause";
+  $("pause").textContent = t(s.paused ? "teacher.resume" : "teacher.pause");
   $("pause").setAttribute("aria-pressed", String(s.paused));
 }
 
@@ -104,7 +106,7 @@ async function load() {
   state.deviceSet = new Set(j.drawings.map((d) => d.device));
   state.drawings = new Map(j.drawings.map((d) => [d.id, d]));
   $("mnist-accuracy").textContent = pct(s.mnist_accuracy);
-  $("run").textContent = `network: ${s.run}`;
+  $("run").textContent = t("teacher.network", { run: s.run });
   applySettings(s);
   const url = $("student-url"); url.textContent = j.student_url; url.href = j.student_url;
   render();
@@ -113,8 +115,8 @@ async function load() {
 function follow() {
   const es = new EventSource(`/api/class/events?${q}`);
   // (re)connected: reload, so nothing stored while the stream was down is missed
-  es.addEventListener("open", () => { $("live").textContent = "live"; $("live").className = "live on"; load().catch(() => {}); });
-  es.addEventListener("error", () => { $("live").textContent = "reconnecting…"; $("live").className = "live"; });
+  es.addEventListener("open", () => { $("live").textContent = t("teacher.live"); $("live").className = "live on"; load().catch(() => {}); });
+  es.addEventListener("error", () => { $("live").textContent = t("teacher.reconnecting"); $("live").className = "live"; });
   es.addEventListener("drawing", (e) => {
     const d = JSON.parse(e.data);
     if (state.drawings.has(d.id)) return;
@@ -135,9 +137,11 @@ function follow() {
 }
 
 async function start() {
+  translatePage();
+  document.title = t("teacher.title");
   $("qr").src = "/api/class/qr.svg";
   const sel = $("prompt-select");
-  for (let d = 0; d < 10; d++) sel.append(new Option(`everyone draw a ${d}`, String(d)));
+  for (let d = 0; d < 10; d++) sel.append(new Option(t("teacher.everyone", { d }), String(d)));
   sel.addEventListener("change", () => post("prompt", { digit: sel.value === "" ? null : Number(sel.value) }).catch(alert));
   $("pause").addEventListener("click", () => post("pause", { paused: !state.settings.paused }).catch(alert));
   try {

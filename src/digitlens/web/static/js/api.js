@@ -2,6 +2,7 @@
 // as JSON or, when the request asked for format "packed", in the packed form (packed.js).
 
 import { PACKED_TYPE, unpack } from "./packed.js";
+import { t } from "./i18n.js";
 
 export class ApiError extends Error {}
 
@@ -25,14 +26,14 @@ export async function api(path, body, signal) {
     res = await fetch(path, init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError("the server is not answering; is digitlens serve still running?");
+    throw new ApiError(t("api.down"));
   }
   let data;
   try {
     const packed = (res.headers.get("content-type") || "").startsWith(PACKED_TYPE);
     data = packed ? unpack(await res.arrayBuffer()) : await res.json();
   } catch {
-    throw new ApiError(`unexpected answer from the server (HTTP ${res.status})`);
+    throw new ApiError(t("api.odd", { status: res.status }));
   }
   if (!data.ok) throw new ApiError(data.error || `HTTP ${res.status}`);
   return data;
@@ -54,12 +55,12 @@ export async function fetchJSON(path) {
   try {
     res = await fetch(path);
   } catch {
-    throw new ApiError("the server is not answering; is digitlens serve still running?");
+    throw new ApiError(t("api.down"));
   }
   try {
     data = await res.json();
   } catch {
-    throw new ApiError(`${path}: not valid JSON (HTTP ${res.status})`);
+    throw new ApiError(t("api.notJson", { path, status: res.status }));
   }
   if (data && data.ok === false) throw new ApiError(data.error);
   return data;

@@ -8,6 +8,7 @@
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
 import { activeAbove, gridShape } from "./engine.js";
 import { layerName, neuronName } from "./numbering.js";
+import { num, pct, t } from "./i18n.js";
 
 const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
 
@@ -176,12 +177,12 @@ export class Diagram {
   }
 
   title(c) {
-    return c.layer < 0 ? `input ${this.shape[0]}×${this.shape[1]}` : layerName(c.layer, this.sizes.length - 1);
+    return c.layer < 0 ? t("diagram.input", { field: `${this.shape[0]}×${this.shape[1]}` }) : layerName(c.layer, this.sizes.length - 1);
   }
 
   subtitle(c, firing, cut) {
-    return c.layer < 0 ? `${firing} inked pixels`
-      : `${firing} of ${c.n} active${cut ? ` (above ${+cut.toFixed(3)})` : ""}`;
+    return c.layer < 0 ? t("diagram.inked", { n: num(firing) })
+      : t(cut ? "diagram.activeAbove" : "diagram.active", { k: num(firing), n: num(c.n), cut: num(+cut.toFixed(3)) });
   }
 
   // Every label goes through here, so the smallest size drawn is known (tests read it).
@@ -203,9 +204,9 @@ export class Diagram {
   drawOutput(ctx, c, data) {
     const probs = data.probabilities, radius = Math.min(12, c.gap * 0.42);
     ctx.fillStyle = "#1d2433"; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
-    ctx.fillText("output", c.x + 12, 18);
+    ctx.fillText(t("diagram.output"), c.x + 12, 18);
     ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
-    ctx.fillText("probability", c.x + 30, 34);
+    ctx.fillText(t("diagram.probability"), c.x + 30, 34);
     for (let i = 0; i < c.n; i++) {
       const [x, y] = this.pos(this.layout.cols.length - 1, i);
       ctx.beginPath(); ctx.arc(x, y, radius, 0, 2 * Math.PI);
@@ -227,7 +228,7 @@ export class Diagram {
         tx += ctx.measureText(short).width + 5;
       }
       ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
-      if (data.has_ink !== false) ctx.fillText(`${(100 * probs[i]).toFixed(1)}%`, tx, y + 0.5);
+      if (data.has_ink !== false) ctx.fillText(pct(probs[i], 1), tx, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }
   }
@@ -262,10 +263,10 @@ export class Diagram {
     this.canvas.style.cursor = h.layer >= 0 ? "pointer" : "default";
     const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
     const out = h.ci === this.layout.cols.length - 1;
-    const name = h.ci === 0 ? `pixel (${Math.floor(h.index / this.shape[1])}, ${h.index % this.shape[1]})`
-      : `${neuronName(h.layer, h.index)}${out ? ` (class ${this.classNames[h.index] ?? h.index})` : ""}`;
+    const name = h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
+      : `${neuronName(h.layer, h.index)}${out ? t("diagram.class", { name: this.classNames[h.index] ?? h.index }) : ""}`;
     const r = this.canvas.getBoundingClientRect();
-    this.tip.textContent = `${name}: ${v.toFixed(3)}${h.layer >= 0 ? " · click to inspect" : ""}`;
+    this.tip.textContent = `${name}: ${num(v, 3)}${h.layer >= 0 ? t("diagram.clickTip") : ""}`;
     this.tip.hidden = false;  // kept inside the diagram (a phone has no room beside it)
     const left = Math.min(e.clientX - r.left + 14, r.width - this.tip.offsetWidth - 2);
     this.tip.style.left = `${Math.max(0, left)}px`;

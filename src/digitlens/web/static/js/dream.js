@@ -5,6 +5,8 @@
 import { api, servedLocally } from "./api.js";
 import { paint } from "./colors.js";
 import { input } from "./state.js";
+import { esc } from "./escape.js";
+import { num, t } from "./i18n.js";
 
 export async function showDream(el, run, layer, neuron) {
   const imgs = el.querySelector(".insp-imgs");
@@ -12,7 +14,7 @@ export async function showDream(el, run, layer, neuron) {
   const fig = document.createElement("figure");
   fig.dataset.testid = "dream";
   const [H, W] = input.shape;
-  fig.innerHTML = `<canvas width="${W}" height="${H}"></canvas>dream: its real optimum<br><small>dreaming…</small>`;
+  fig.innerHTML = `<canvas width="${W}" height="${H}"></canvas>${esc(t("dream.caption"))}<br><small>${esc(t("dream.wait"))}</small>`;
   imgs.appendChild(fig);
   try {
     const d = await api("api/dream", { run: run.name, layer, neuron });
@@ -21,11 +23,9 @@ export async function showDream(el, run, layer, neuron) {
     paint(fig.querySelector("canvas"), d.image.map((v) => (v - lo) / ((hi - lo) || 1)), W, H);
     const small = fig.querySelector("small");
     small.dataset.testid = "dream-value";
-    const what = d.kind === "output" ? "score z" : "value";
-    small.textContent = `${what} ${d.activation.toFixed(2)}; best training digit ${d.max_train_activation.toFixed(2)}`;
-    fig.title = "The input this neuron likes most, found by gradient ascent from the mean " +
-      "training digit (pixels kept in 0..1, smoothed). The composed weights are a linear " +
-      "approximation of what it wants; this is the network's real optimum.";
+    small.textContent = t(d.kind === "output" ? "dream.score" : "dream.value",
+                          { v: num(d.activation, 2), best: num(d.max_train_activation, 2) });
+    fig.title = t("dream.title");
   } catch (err) {
     if (fig.isConnected) fig.querySelector("small").textContent = err.message;
   }

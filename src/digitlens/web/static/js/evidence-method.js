@@ -3,6 +3,7 @@
 // the drawing has been still for a moment: it integrates 64 gradients per class).
 
 import { api, servedLocally } from "./api.js";
+import { pct, t } from "./i18n.js";
 
 const WAIT_MS = 150;
 
@@ -14,9 +15,11 @@ export class EvidenceMethod {
     this.method = "gradient";
     const label = document.createElement("label");
     label.className = "ev-method";
-    label.innerHTML = `<select data-testid="evidence-method" aria-label="how the evidence is computed">
-      <option value="gradient">gradient × input</option>
-      <option value="integrated-gradients">integrated gradients</option></select>`;
+    label.innerHTML = `<select data-testid="evidence-method">
+      <option value="gradient"></option><option value="integrated-gradients"></option></select>`;
+    const [gi, ig] = label.querySelectorAll("option");  // the words set as text: no markup in them
+    gi.textContent = t("term.gradient × input"); ig.textContent = t("term.integrated gradients");
+    label.firstElementChild.setAttribute("aria-label", t("evidence.methodAria"));
     label.hidden = servedLocally();  // integrated gradients are asked of the server
     heading.insertBefore(label, heading.querySelector("button"));
     this.select = label.querySelector("select");
@@ -41,9 +44,9 @@ export class EvidenceMethod {
       const contributions = Float32Array.from(d.contributions.flat());
       contributions.shape = [d.contributions.length, run.sizes[0]];
       const name = run.class_names[d.prediction] ?? d.prediction;
-      const caveat = this.opts.caveat?.() ? " (of the whole network: no neuron switched off)" : "";
-      const note = `${d.note} (completeness error for ${name}: ${(100 * d.completeness_error).toFixed(2)}%)${caveat}`;
-      this.opts.render({ note, contributions, scores: d.scores }, prediction);
+      const caveat = this.opts.caveat?.() ? t("evidence.wholeNet") : "";
+      const extra = ` ${t("evidence.completeness", { name, p: pct(d.completeness_error, 2) })}${caveat}`;
+      this.opts.render({ note: d.note, extra, contributions, scores: d.scores }, prediction);
     } catch (err) {
       this.opts.render(null, prediction, err.message);
     }

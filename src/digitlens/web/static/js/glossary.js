@@ -3,14 +3,18 @@
 // (glossary-terms.js, written from digitlens/glossary.py): the plain sentence first, the precise
 // wording under it. A screen reader hears the plain sentence as the button's description.
 
-import { TERMS } from "./glossary-terms.js";
+import { TERMS as EN_TERMS } from "./glossary-terms.js";
+import { TERMS_DE } from "./glossary-de.js";
+import { lang, t } from "./i18n.js";
+
+const TERMS = lang === "de" ? TERMS_DE : EN_TERMS;  // the same terms, keyed by their English names
 
 let tip = null, shown = null;
 
 function place(button) {
   const [plain, precise] = TERMS[button.dataset.term];
   tip.replaceChildren(Object.assign(document.createElement("span"), { textContent: plain }),
-                      Object.assign(document.createElement("small"), { textContent: `Precisely: ${precise}` }));
+                      Object.assign(document.createElement("small"), { textContent: t("gloss.precisely", { text: precise }) }));
   tip.hidden = false;
   const r = button.getBoundingClientRect(), w = Math.min(320, innerWidth - 16);
   tip.style.width = `${w}px`;

@@ -11,6 +11,7 @@ import { paint } from "./colors.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
 import { layerName } from "./numbering.js";
+import { pct, t } from "./i18n.js";
 
 // Indices of the k points nearest to p (squared distance on the map).
 export function nearest(points, p, k = 5) {
@@ -52,8 +53,8 @@ export class HiddenMap {
     for (const [x, y] of m.points) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
     const pad = 0.05 * Math.max(x1 - x0, y1 - y0, 1e-6);
     this.box = [x0 - pad, x1 + pad, y0 - pad, y1 + pad];
-    this.note.textContent = `${m.name}: a linear probe separates ${(100 * m.separation).toFixed(1)}% ` +
-      `of the test digits · PC1 ${(100 * m.explained_ratio[0]).toFixed(0)}%, PC2 ${(100 * m.explained_ratio[1]).toFixed(0)}% of the variance`;
+    this.note.textContent = t("map.note", { name: layerName(m.layer, hidden + 1), p: pct(m.separation, 1),
+                                            pc1: pct(m.explained_ratio[0]), pc2: pct(m.explained_ratio[1]) });
     const legend = document.createElement("span");  // which colour is which class
     legend.className = "map-legend"; legend.dataset.testid = "map-legend";
     run.class_names.forEach((name, k) => {
@@ -130,10 +131,10 @@ export class HiddenMap {
         idx = (await api("api/map/near", { run: this.run.name, layer: m.layer, activations: acts })).indices;
       } catch { return; }
       if (this.shown !== key) return;
-      title = `nearest test digits to your drawing in ${m.name.split(" · ")[0]}`;
+      title = t("map.nearest", { layer: layerName(m.layer, this.run.sizes.length - 1) });
     } else {
       idx = key.split(",").map(Number);
-      title = "test digits here on the map";
+      title = t("map.here");
     }
     const names = this.run.class_names;
     this.near.innerHTML = `<span>${esc(title)}:</span>`;

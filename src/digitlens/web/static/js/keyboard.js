@@ -3,6 +3,8 @@
 // it, Delete or Backspace clears. A ring shows where the pen is; a second live region says
 // where it is and whether it is down, in plain words.
 
+import { t } from "./i18n.js";
+
 const STEP = 10, BIG = 30;  // canvas pixels: 10 is one of the 28×28 pixels the network sees
 
 export class KeyboardPen {
@@ -14,9 +16,8 @@ export class KeyboardPen {
     const c = pad.canvas;
     c.tabIndex = 0;
     c.setAttribute("role", "application");
-    c.setAttribute("aria-roledescription", "drawing pad");
-    c.setAttribute("aria-label", "Drawing pad. Arrow keys move the pen, Shift with an arrow " +
-      "moves it further, Space or Enter puts the pen down or lifts it, Delete clears.");
+    c.setAttribute("aria-roledescription", t("pen.role"));
+    c.setAttribute("aria-label", t("pen.aria"));
     this.ring = document.createElement("span");
     this.ring.className = "pen-ring";
     this.ring.hidden = true;
@@ -41,7 +42,7 @@ export class KeyboardPen {
       e.preventDefault();
       this.lift();
       this.onClear();
-      this.say("Cleared. The pen is up.");
+      this.say(t("pen.cleared"));
     } else if (e.key === "Escape") {
       this.lift();
     }
@@ -53,14 +54,14 @@ export class KeyboardPen {
                Math.min(c.height - r, Math.max(r, this.at[1] + dy))];
     if (this.isDown) this.pad.extend([...this.at]);
     this.place();
-    this.say(`${this.where()}${this.isDown ? ", drawing" : ""}.`);
+    this.say(t(this.isDown ? "pen.atDrawing" : "pen.at", { where: this.where() }));
   }
 
   drop() {
     this.isDown = true;
     this.pad.begin([...this.at]);
     this.ring.classList.add("down");
-    this.say(`Pen down ${this.where()}.`);
+    this.say(t("pen.down", { where: this.where() }));
   }
 
   lift() {
@@ -68,14 +69,14 @@ export class KeyboardPen {
     this.isDown = false;
     this.pad.up();
     this.ring.classList.remove("down");
-    this.say("Pen up.");
+    this.say(t("pen.up"));
   }
 
   // the pen's place as a person would say it: tenths across and down from the top left
   where() {
     const c = this.pad.canvas;
     const across = Math.round(10 * this.at[0] / c.width), down = Math.round(10 * this.at[1] / c.height);
-    return `at ${across} of 10 across, ${down} of 10 down`;
+    return t("pen.where", { across, down });
   }
 
   place() {

@@ -5,6 +5,7 @@
 
 import { ACT_CSS, activationStep } from "./colors.js";
 import { layerName, neuronName } from "./numbering.js";
+import { t } from "./i18n.js";
 
 export class LayerPicker {
   // bar: element for the layer buttons; panel: element for the enlarged layer;
@@ -20,7 +21,7 @@ export class LayerPicker {
     const n = sizes.length - 1;
     this.bar.innerHTML = "";
     const label = document.createElement("span");
-    label.textContent = "choose a neuron by layer:";
+    label.textContent = t("pick.label");
     this.bar.appendChild(label);
     for (let l = 0; l < n; l++) {
       const b = document.createElement("button");
@@ -28,7 +29,7 @@ export class LayerPicker {
       b.setAttribute("data-testid", `layer-open-${l}`);
       b.setAttribute("aria-expanded", "false");
       b.textContent = `${layerName(l, n)} · ${sizes[l + 1]}`;
-      b.title = `show ${layerName(l, n)} enlarged, one button per neuron`;
+      b.title = t("pick.title", { layer: layerName(l, n) });
       b.addEventListener("click", () => (this.open === l ? this.close(true) : this.show(l)));
       this.bar.appendChild(b);
     }
@@ -46,15 +47,15 @@ export class LayerPicker {
     this.panel.innerHTML = "";
     const head = document.createElement("p");
     head.className = "hint";
-    head.textContent = `${layerName(layer, n)}: brighter = firing harder. Choose a neuron to inspect it.`;
+    head.textContent = t("pick.head", { layer: layerName(layer, n) });
     const close = document.createElement("button");
-    close.type = "button"; close.textContent = "close"; close.className = "png";
+    close.type = "button"; close.textContent = t("insp.close"); close.className = "png";
     close.addEventListener("click", () => this.close(true));
     head.appendChild(close);
     const grid = document.createElement("div");
     grid.className = "layer-grid";
     grid.setAttribute("role", "group");
-    grid.setAttribute("aria-label", `neurons of ${layerName(layer, n)}`);
+    grid.setAttribute("aria-label", t("pick.gridAria", { layer: layerName(layer, n) }));
     for (let i = 0; i < this.sizes[layer + 1]; i++) {
       const b = document.createElement("button");
       b.type = "button";

@@ -6,6 +6,7 @@
 
 import { ApiError } from "./api.js";
 import { unpack } from "./packed.js";
+import { t } from "./i18n.js";
 
 export class Closed extends Error {}
 
@@ -32,7 +33,7 @@ export class LiveChannel {
     ws.onmessage = (e) => this.answer(e.data);
     ws.onclose = () => {
       if (this.socket === ws) this.socket = null;
-      this.settle(null, new Closed("the live channel closed"));
+      this.settle(null, new Closed(t("live.closed")));
       this.retry();
     };
   }
@@ -44,7 +45,7 @@ export class LiveChannel {
   // One request at a time (the page never has two in flight): resolves with the answer,
   // rejects with ApiError for the server's {"ok": false} or Closed when the socket is gone.
   request(body) {
-    if (!this.open || this.pending) return Promise.reject(new Closed("the live channel is not open"));
+    if (!this.open || this.pending) return Promise.reject(new Closed(t("live.notOpen")));
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       this.socket.send(JSON.stringify(body));
@@ -56,10 +57,10 @@ export class LiveChannel {
     try {
       res = typeof data === "string" ? JSON.parse(data) : unpack(data);
     } catch {
-      this.settle(null, new ApiError("unexpected answer from the server"));
+      this.settle(null, new ApiError(t("live.odd")));
       return;
     }
-    if (!res.ok) this.settle(null, new ApiError(res.error || "the server refused the request"));
+    if (!res.ok) this.settle(null, new ApiError(res.error || t("live.refused")));
     else this.settle(res, null);
   }
 

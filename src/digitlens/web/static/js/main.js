@@ -23,6 +23,7 @@ import { markTerms } from "./glossary.js";
 import { showDream } from "./dream.js";
 import { EvidenceMethod } from "./evidence-method.js";
 import { esc } from "./escape.js";
+import { fillCode, languagePicker, pct, t, tn, translatePage } from "./i18n.js";
 import { Nudge } from "./nudge.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { drawSignal } from "./signal.js";
@@ -31,7 +32,7 @@ import { Story } from "./story.js";
 import { TestBrowser } from "./testset.js";
 import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
-import { labelStrip, renderBars, renderEvidence, renderStrip } from "./views.js";
+import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
@@ -169,8 +170,7 @@ function excelLink(digit) {
   const link = $("xlsx-download"), base = `api/runs/${encodeURIComponent(run.name)}/export/xlsx`;
   if (!link) return;
   link.href = digit === null ? base : `${base}?digit=${digit}`;
-  link.title = "an Excel workbook whose formulas compute the prediction, showing " +
-    (digit === null ? "the first test image" : `a test image of class ${run.class_names[digit]}`);
+  link.title = digit === null ? t("top.xlsxFirst") : t("top.xlsxClass", { name: run.class_names[digit] });
 }
 
 function render(res) {
@@ -181,8 +181,8 @@ function render(res) {
   p.textContent = res.prediction === null ? "?" : names[res.prediction];
   p.classList.toggle("none", res.prediction === null);
   p.classList.toggle("long", p.textContent.length > 2);  // Fashion-MNIST's class names
-  $("confidence").textContent = res.prediction === null ? `draw a ${thing}`
-    : `${(100 * res.probabilities[res.prediction]).toFixed(1)}% sure`;
+  $("confidence").textContent = res.prediction === null ? t(`predict.empty.${thing}`)
+    : t("predict.sure", { p: pct(res.probabilities[res.prediction], 1) });
   live.problem = null;
   renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
   const pre = { ...res.preprocessing, input: res.input };
@@ -197,10 +197,10 @@ function render(res) {
   }
   const src = $("source");
   src.textContent = res.preprocessing.source === "net input"
-    ? "The nudged digit you kept, fed as it is. Draw over it to change it."
+    ? t("source.kept")
     : state.test !== null && !pad.strokes.length
-      ? `${testDigit?.name ?? `Test digit #${state.test}`}, labelled ${res.preprocessing.label}. Draw over it to change it.`
-      : pad.isEmpty() ? "" : `Your drawing (${pad.strokes.length} stroke${pad.strokes.length === 1 ? "" : "s"}).`;
+      ? t("source.test", { name: testDigit?.name ?? t("source.testName", { i: state.test }), label: res.preprocessing.label })
+      : pad.isEmpty() ? "" : tn("source.drawing", pad.strokes.length);
   story?.update();  // the story's numbers follow the drawing
   if (!live.renders) live.firstRender = performance.now();  // ms since the page opened
   live.renders++;
@@ -212,9 +212,9 @@ async function refreshAblation() {
   try {
     ablation = await api("api/ablate", { run: run.name, knockout: state.knockout });
     note.hidden = false;
-    note.innerHTML = `${n} neuron${n === 1 ? "" : "s"} switched off · ${esc(ablation.scope || "test accuracy")} ` +
-      `${(100 * ablation.accuracy).toFixed(2)}% → <b>${(100 * ablation.accuracy_without).toFixed(2)}%</b>` +
-      ` <button id="ko-reset" data-testid="ko-reset">switch all back on</button>`;
+    note.innerHTML = `${esc(tn("ko.off", n))} · ${esc(ablation.scope || t("ko.scope"))} ` +
+      `${pct(ablation.accuracy, 2)} → <b>${pct(ablation.accuracy_without, 2)}</b>` +
+      ` <button id="ko-reset" data-testid="ko-reset">${esc(t("ko.reset"))}</button>`;
     $("ko-reset").addEventListener("click", async () => {
       state.knockout = {}; writeURL(); await refreshAblation(); requestFrame();
       if (state.neuron) selectNeuron(state.neuron.layer, state.neuron.index);
@@ -275,7 +275,7 @@ function loadTest(index, image, label, name) {
 async function selectRun(name) {
   run = runs.find((r) => r.name === name) || runs[0] || null;
   if (!run) {
-    $("source").textContent = "No trained model yet: train one in the Train tab or with `digitlens train`.";
+    fillCode($("source"), t("source.noModel"));
     return;
   }
   if (state.run !== run.name) { state.neuron = null; state.knockout = {}; }
@@ -303,7 +303,7 @@ async function selectRun(name) {
     }
     try { net = await nets.get(run.name); } catch (err) {
       nets.delete(run.name);
-      problem(`${run.name}: ${err.message}; asking the server instead`);
+      problem(t("source.askServer", { run: run.name, reason: err.message }));
     }
   }
   stepLab.setRun(run, net);
@@ -321,8 +321,7 @@ async function loadRuns(select) {
   const sel = $("run");
   sel.innerHTML = "";
   for (const r of runs) {
-    const acc = r.test_accuracy == null ? "" : ` · ${(100 * r.test_accuracy).toFixed(1)}%`;
-    sel.add(new Option(`${r.name} (${r.sizes.join("-")}${acc})`, r.name));
+    sel.add(new Option(runLabel(r), r.name));
   }
   if (select) await selectRun(select);
   return d.default;
@@ -334,12 +333,11 @@ function nameThings(classNames) {
   const digits = classNames.every((n) => /^\d$/.test(n));
   thing = digits ? "digit" : "picture";
   const head = (sel, text) => { const h = document.querySelector(sel); if (h?.firstChild) h.firstChild.textContent = text; };
-  head(".draw-card h2", `1 · Draw a ${thing} `);
-  head(".evidence-card h2", `5 · Evidence for each ${digits ? "digit" : "class"} `);
-  head("#tab-test .confusion-card h2", "Confusion matrix ");
+  head(".draw-card h2", t(digits ? "draw.title" : "draw.title.picture"));
+  head(".evidence-card h2", t(digits ? "evidence.title" : "evidence.title.class"));
   const hint = document.querySelector("#tab-test .confusion-card h2 .hint");
-  if (hint) hint.textContent = `rows: true ${digits ? "digit" : "class"} · columns: predicted · click a cell`;
-  head("#tab-test .gallery-card h2", `Test ${digits ? "digits" : "images"} `);
+  if (hint) hint.textContent = t(digits ? "test.confusionHint" : "test.confusionHint.class");
+  head("#tab-test .gallery-card h2", t(digits ? "test.digits" : "test.images"));
 }
 
 function showTab(tab) {
@@ -364,6 +362,10 @@ function evidencePNG() {
 
 async function init() {
   readURL();
+  translatePage();
+  if (!globalThis.digitlensOffline) document.title = t("page.title");
+  document.documentElement.style.setProperty("--fed", JSON.stringify(t("strip.fed")));  // style.css's caption
+  if ($("lang")) languagePicker($("lang"));
   markTerms();
   setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
     requestFrame();
@@ -414,7 +416,7 @@ async function init() {
       e.preventDefault(); pad.undo();
     }
   });
-  $("pen-size").addEventListener("click", () => { $("pen-size").textContent = `pen: ${pad.cyclePen()}`; });
+  $("pen-size").addEventListener("click", () => { $("pen-size").textContent = t(`draw.pen.${pad.cyclePen()}`); });
   for (const r of document.querySelectorAll("input[name=mode]")) {
     r.checked = r.value === state.mode;
     r.addEventListener("change", () => {

@@ -8,6 +8,7 @@
 import { api, servedLocally } from "./api.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
+import { num, pct, t } from "./i18n.js";
 
 const TINT = 0.6;  // how strongly a changed pixel is tinted, relative to the largest change
 
@@ -27,9 +28,9 @@ export class Nudge {
     card.classList.add("nudge-host");
     const box = document.createElement("div");
     box.className = "nudge-controls";
-    box.innerHTML = `<label>make it say <select data-testid="nudge-target">
-        <option value="">any other class</option></select></label>
-      <button data-testid="nudge-go" title="the smallest change that flips the prediction (DeepFool)">nudge</button>`;
+    box.innerHTML = `<label>${esc(t("nudge.say"))} <select data-testid="nudge-target">
+        <option value="">${esc(t("nudge.any"))}</option></select></label>
+      <button data-testid="nudge-go" title="${esc(t("nudge.goTitle"))}">${esc(t("nudge.go"))}</button>`;
     box.hidden = servedLocally();  // DeepFool runs on the server: the single file has none
     this.pad.canvas.insertAdjacentElement("afterend", box);
     this.select = box.querySelector("select");
@@ -63,7 +64,7 @@ export class Nudge {
     const run = this.opts.run();
     if (!run) return;
     this.dismiss();
-    if (this.pad.isEmpty()) { this.message("Draw a digit first, then ask the network to change its mind."); return; }
+    if (this.pad.isEmpty()) { this.message(t("nudge.drawFirst")); return; }
     const t0 = performance.now();
     const body = { run: run.name, ...this.opts.input() };
     if (this.select.value !== "") body.target = Number(this.select.value);
@@ -94,11 +95,10 @@ export class Nudge {
     this.overlay.hidden = false;
     this.panel.hidden = false;
     this.panel.innerHTML = `<b>${esc(names[res.from])} → <span data-testid="nudge-to">${esc(names[res.to])}</span></b>
-      (${(100 * res.probability).toFixed(0)}% sure) with a change of L2 ${res.l2.toFixed(2)}:
-      ${res.changed_pixels} pixels, none by more than ${res.linf.toFixed(2)}.
-      <span class="hint">red: ink added, blue: ink taken away.${this.opts.caveat?.() ? " Found on the whole network: switched-off neurons are back on for it." : ""}</span>
-      <span class="buttons"><button data-testid="nudge-keep">Keep it</button>
-      <button data-testid="nudge-dismiss">Dismiss</button></span>`;
+      ${esc(t("nudge.result", { p: pct(res.probability), l2: num(res.l2, 2), n: num(res.changed_pixels), linf: num(res.linf, 2) }))}
+      <span class="hint">${esc(t("nudge.colours"))}${this.opts.caveat?.() ? esc(t("nudge.wholeNet")) : ""}</span>
+      <span class="buttons"><button data-testid="nudge-keep">${esc(t("nudge.keep"))}</button>
+      <button data-testid="nudge-dismiss">${esc(t("nudge.dismiss"))}</button></span>`;
     this.panel.querySelector("[data-testid=nudge-keep]").addEventListener("click", () => this.keep());
     this.panel.querySelector("[data-testid=nudge-dismiss]").addEventListener("click", () => this.dismiss());
   }

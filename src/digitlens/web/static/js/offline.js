@@ -7,6 +7,7 @@
 import { answerLocally } from "./api.js";
 import { accuracy, activeAbove, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
 import { start } from "./main.js";
+import { num, t } from "./i18n.js";
 
 function bytesOf(text) {
   const bin = atob(text), out = new Uint8Array(bin.length);
@@ -24,14 +25,14 @@ class Offline {
     if (images.length !== this.P * labels.length) throw new EngineError("the shipped sample is damaged");
     this.images = images; this.labels = labels; this.indices = data.sample.indices;
     this.summary = { ...data.summary, name: this.name };
-    this.scope = `accuracy on the ${labels.length} shipped test digits`;
+    this.scope = t("offline.scope", { n: num(labels.length) });
     this.cache = new Map();  // knock-out key -> {accuracy, predictions, probabilities}
   }
 
   image(k) { return Array.from(this.images.subarray(this.P * k, this.P * (k + 1))); }
 
   // a shipped digit is known by its place in the sample; people by its test-set number
-  nameOf(k) { return `Test digit #${this.indices[k]} (shipped digit ${k + 1} of ${this.labels.length})`; }
+  nameOf(k) { return t("offline.name", { i: this.indices[k], k: k + 1, n: num(this.labels.length) }); }
 
   evaluate(knockout = {}) {
     const key = JSON.stringify(knockout);
@@ -63,7 +64,7 @@ class Offline {
     const order = values.map((v, k) => k).sort((a, b) => values[b] - values[a] || a - b).slice(0, 8);
     const d = {
       layer, neuron, n_layers: nLayers, kind: hidden ? "hidden" : "output",
-      population: `the ${this.labels.length} shipped test digits`,
+      population: t("offline.population", { n: num(this.labels.length) }),
       activation: net.activations[layer], bias: w.bias, incoming: w.incoming,
       incoming_shape: w.incoming_shape, composed: w.composed, grid: gridShape(net.sizes[layer + 1]),
       outgoing: null, test_mean: values.reduce((s, v) => s + v, 0) / values.length,
@@ -135,7 +136,7 @@ function boot() {
   try {
     offline = new Offline(JSON.parse(document.getElementById("digitlens-offline").textContent));
   } catch (err) {
-    const msg = `This explorer cannot start: ${err.message}`;
+    const msg = t("offline.cannot", { reason: err.message });
     document.getElementById("confidence").textContent = msg;
     document.getElementById("prediction").textContent = "!";
     answerLocally(async () => ({ ok: false, error: msg }));

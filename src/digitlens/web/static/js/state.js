@@ -36,6 +36,8 @@ export function writeURL() {
   const ko = Object.entries(state.knockout).flatMap(([l, ns]) => ns.map((i) => `${l}.${i}`));
   if (ko.length) q.set("ko", ko.join(","));
   if (state.test !== null) q.set("test", String(state.test));
+  const lang = new URLSearchParams(location.search).get("lang");  // a chosen language stays
+  if (lang) q.set("lang", lang);
   const url = `${location.pathname}${q.toString() ? "?" + q : ""}`;
   history.replaceState(null, "", url);
 }

@@ -10,11 +10,13 @@ import { EngineError, LR_MAX, OPTIMIZERS, accuracy, gridShape } from "./engine.j
 import { maxAbs, paint } from "./colors.js";
 import { TEXT } from "./learn-text.js";
 import { layerName, neuronName, weightsName } from "./numbering.js";
+import { num, pct as share, sig, t } from "./i18n.js";
 
 const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 };
 const PER_CLASS = 50, FLOW_MS = 260, FIRST_LAYER_PICTURES = 6, MATRIX_W = 240, MATRIX_H = 120;
-const fmt = (v) => (Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toPrecision(3));
-const pct = (p) => `${(100 * p).toFixed(1)}%`;
+const fmt = (v) => (Math.abs(v) < 1e-3 ? v.toExponential(1) : sig(v, 3));
+const pct = (p) => share(p, 1);
+const width = (p) => `${(100 * p).toFixed(1)}%`;
 
 export class StepLab {
   /** hooks: net() the explorer's network now, input() the values it was fed (null with no
@@ -124,8 +126,8 @@ export class StepLab {
       li.classList.toggle("taught", c === label);
       li.innerHTML = `<b></b><span class="pair"><i class="before"></i><i class="after"></i></span><span class="pct"></span>`;
       li.children[0].textContent = names[c];
-      li.querySelector(".before").style.width = pct(pb[c]);
-      li.querySelector(".after").style.width = pct(pa[c]);
+      li.querySelector(".before").style.width = width(pb[c]);
+      li.querySelector(".after").style.width = width(pa[c]);
       li.children[2].textContent = `${pct(pb[c])} → ${pct(pa[c])}`;
       this.probs.appendChild(li);
     }
@@ -203,7 +205,7 @@ export class StepLab {
       const cell = Math.min(12, 360 / C);  // 360 px wide at most; a thin layer stays visible
       c.style.width = `${Math.round(C * cell)}px`;
       c.style.height = `${Math.round(Math.max(R * cell, Math.min(R * 4, 48)))}px`;
-      c.setAttribute("aria-label", `${layerName(l, before.nLayers)}: ${weightsName(l)}'s changes, ${nOut} rows of ${nIn}`);
+      c.setAttribute("aria-label", t("step.matrixAria", { layer: layerName(l, before.nLayers), w: weightsName(l), rows: num(nOut), n: num(nIn) }));
       box.append(c);
       this.changes.append(box);
     }
@@ -220,7 +222,7 @@ export class StepLab {
       for (let i = 0; i < nIn; i++) d[i] = w1[i * nOut + j] - w0[i * nOut + j];
       const c = document.createElement("canvas");
       paint(c, d, W, H, "diverging", scale);
-      c.setAttribute("aria-label", `${neuronName(0, j)}: its incoming weights' change`);
+      c.setAttribute("aria-label", t("step.neuronAria", { neuron: neuronName(0, j) }));
       box.append(c);
     }
     return box;
@@ -237,7 +239,7 @@ export class StepLab {
       const a = this.scored(before, d), b = this.scored(after, d);
       let changed = 0;
       for (let k = 0; k < d.labels.length; k++) if (a.predictions[k] !== b.predictions[k]) changed++;
-      const n = d.labels.length, right = (s) => `${Math.round(s.accuracy * n)} (${pct(s.accuracy)})`;
+      const n = d.labels.length, right = (s) => `${num(Math.round(s.accuracy * n))} (${pct(s.accuracy)})`;
       if (this.hooks.net() === after) this.accEl.textContent = TEXT.accuracy(n, right(a), right(b), changed);
     } catch (err) {
       this.accEl.textContent = err.message;

@@ -20,7 +20,7 @@ export function storyFacts(net, res, classNames) {
   const ar = arithmetic(net, t, 0, j);
   const firing = t.activations.slice(0, -1).map((a, l) => {
     const cut = activeAbove(net.activations[l], a.length);
-    return `${a.filter((v) => v > cut).length} of ${a.length} in ${layerName(l, L)}`;
+    return STORY.firing(a.filter((v) => v > cut).length, a.length, layerName(l, L));
   });
   const probs = t.probabilities, order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
   const [c1, c2] = order, zs = t.zs[L - 1];
@@ -44,7 +44,7 @@ export function storyFacts(net, res, classNames) {
     loss: known ? net.gradients(x, c1).loss : NaN, lossSecond: known ? net.gradients(x, c2).loss : NaN,
     like: w[like * nOut + j], hate: w[hate * nOut + j],
     likeRow: Math.floor(like / W), likeCol: like % W, hateRow: Math.floor(hate / W), hateCol: hate % W,
-    accuracy: "measuring it on the test digits…",
+    accuracy: STORY.measuring,
   };
 }
 
@@ -115,7 +115,7 @@ export class Story {
       const d = await this.hooks.testDigits();
       const { accuracy: acc } = accuracy(net, d.images, d.labels);
       const right = Math.round(acc * d.labels.length);
-      this.accuracyFor.set(net, `it gets ${right} of ${d.labels.length} test digits right (${(100 * acc).toFixed(1)}%)`);
+      this.accuracyFor.set(net, STORY.accuracy(right, d.labels.length, acc));
       if (this.hooks.net() === net) this.render();
     } catch { /* the chapter keeps saying it is measuring */ }
   }

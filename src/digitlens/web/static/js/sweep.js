@@ -4,8 +4,9 @@
 // Self-contained: main.js only shows and hides the panel like any other tab.
 
 import { api, toast } from "./api.js";
+import { fillCode, lang, num, pct as share, t } from "./i18n.js";
 
-const pct = (v) => (v == null ? "" : `${(100 * v).toFixed(2)}%`);
+const pct = (v) => (v == null ? "" : share(v, 2));
 
 function cell(row, text, tag = "td") {
   const el = document.createElement(tag);
@@ -33,6 +34,7 @@ function means(sweep) {
 export function openRun(name) {
   const q = new URLSearchParams();
   q.set("run", name);
+  if (lang !== "en") q.set("lang", lang);
   location.search = q.toString();
 }
 
@@ -45,7 +47,7 @@ function sweepCard(sweep) {
   const hint = document.createElement("span");
   hint.className = "hint";
   hint.textContent = sweep.error ? ` ${sweep.error}`
-    : ` ${sweep.preset} · ${sweep.grids.join(" + ")} · ${sweep.points.length} points`;
+    : ` ${sweep.preset} · ${sweep.grids.join(" + ")} · ${t("sweeps.points", { n: num(sweep.points.length) })}`;
   h.append(hint);
   card.append(h);
   if (sweep.error) return card;
@@ -55,7 +57,7 @@ function sweepCard(sweep) {
   if (sweep.points.some((p) => p.status === "done")) {
     const img = document.createElement("img");
     img.src = `api/sweeps/${encodeURIComponent(sweep.name)}/chart.png`;
-    img.alt = `test accuracy against ${sweep.keys[0]}, mean and spread over seeds`;
+    img.alt = t("sweeps.chartAlt", { key: sweep.keys[0] });
     img.dataset.testid = "sweep-chart";
     img.width = 760; img.height = 420;
     top.append(img);
@@ -64,7 +66,7 @@ function sweepCard(sweep) {
   const summary = document.createElement("table");
   summary.className = "sweep-table sweep-means";
   const head = summary.createTHead().insertRow();
-  for (const t of [sweep.keys.join(" · "), "seeds done", "mean", "± sd"]) cell(head, t, "th");
+  for (const word of [sweep.keys.join(" · "), t("sweeps.seedsDone"), t("sweeps.mean"), t("sweeps.sd")]) cell(head, word, "th");
   const body = summary.createTBody();
   const best = Math.max(...means(sweep).map((g) => g.mean ?? -1));
   for (const g of means(sweep)) {
@@ -79,8 +81,9 @@ function sweepCard(sweep) {
   table.className = "sweep-table";
   table.dataset.testid = "sweep-table";
   const th = table.createTHead().insertRow();
-  for (const t of [...sweep.keys, "seed", "status", "final", "best", "epochs", "parameters"]) {
-    cell(th, t, "th");
+  for (const word of [...sweep.keys, t("sweeps.seed"), t("sweeps.status"), t("sweeps.final"), t("sweeps.best"),
+                      t("sweeps.epochs"), t("sweeps.params")]) {
+    cell(th, word, "th");
   }
   const tb = table.createTBody();
   for (const p of sweep.points) {
@@ -92,13 +95,13 @@ function sweepCard(sweep) {
     cell(row, pct(p.test_accuracy));
     cell(row, pct(p.best_test_accuracy));
     cell(row, String(p.epochs));
-    cell(row, (p.params ?? 0).toLocaleString("en"));
+    cell(row, num(p.params ?? 0));
     if (p.error) row.title = p.error;
     if (p.run) {
       row.dataset.run = p.run;
       row.className = "open";
       row.tabIndex = 0;
-      row.title = `open ${p.run} in the explorer`;
+      row.title = t("sweeps.open", { run: p.run });
       row.addEventListener("click", () => openRun(p.run));
       row.addEventListener("keydown", (e) => { if (e.key === "Enter") openRun(p.run); });
     }
@@ -118,7 +121,7 @@ export async function loadSweeps() {
     if (!sweeps.length) {
       const p = document.createElement("p");
       p.className = "explain";
-      p.textContent = "No sweeps in the runs folder yet: run `digitlens sweep --out runs/NAME ...`.";
+      fillCode(p, t("sweeps.none"));
       panel.append(p);
     }
     panel.dataset.loaded = "true";

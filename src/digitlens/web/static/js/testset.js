@@ -6,6 +6,7 @@ import { paintDigit } from "./colors.js";
 import { esc } from "./escape.js";
 import { asButton } from "./keyboard.js";
 import { input } from "./state.js";
+import { num, pct, t } from "./i18n.js";
 
 export class TestBrowser {
   constructor(getRun, onLoad, getNames = () => null) {
@@ -37,7 +38,7 @@ export class TestBrowser {
 
   name(c) { return this.names?.[c] ?? String(c); }
 
-  // "digits" for the ten digits, "images" for classes with other names
+  // "digits" for the ten digits, "images" for classes with other names (catalogue keys' ends)
   get things() { return !this.names || this.names.every((n) => /^\d$/.test(n)) ? "digits" : "images"; }
 
   async open() {
@@ -61,7 +62,7 @@ export class TestBrowser {
       html += `<tr><th>${nm(i)}</th>` + row.map((v, j) => {
         const bg = i === j ? `rgba(20,145,155,${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
           : v ? `rgba(217,72,15,${0.1 + 0.6 * v / peakOff})` : "#f7f9fc";
-        return `<td tabindex="0" role="button" data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="true ${nm(i)}, predicted ${nm(j)}: ${v}">${v || ""}</td>`;
+        return `<td tabindex="0" role="button" data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="${esc(t("test.cellTitle", { truth: this.name(i), pred: this.name(j), n: num(v) }))}">${v || ""}</td>`;
       }).join("") + "</tr>";
     });
     const el = document.getElementById("confusion");
@@ -72,9 +73,9 @@ export class TestBrowser {
       td.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); td.click(); } });
     });
     document.getElementById("test-acc").textContent =
-      (cm.scope ? `${cm.scope[0].toUpperCase()}${cm.scope.slice(1)}: ${(100 * cm.accuracy).toFixed(2)}%. `
-        : `Test accuracy ${(100 * cm.accuracy).toFixed(2)}% on ${cm.n} test ${this.things}. `) +
-      `Off-diagonal cells are mistakes: click one to see those ${this.things}.`;
+      (cm.scope ? `${cm.scope[0].toUpperCase()}${cm.scope.slice(1)}: ${pct(cm.accuracy, 2)}. `
+        : t(`test.accuracy.${this.things}`, { p: pct(cm.accuracy, 2), n: num(cm.n) })) +
+      t(`test.offDiagonal.${this.things}`);
   }
 
   async show(query) {
@@ -95,25 +96,25 @@ export class TestBrowser {
       const d = await api(`api/test?${q}`);
       if (ticket !== this.ticket) return;  // a later click asked for other digits meanwhile
       if (!append) this.gallery.innerHTML = "";
-      for (const t of d.digits) {
+      for (const d1 of d.digits) {
         const f = document.createElement("figure"), c = document.createElement("canvas");
-        paintDigit(c, t.image, input.shape);
-        c.dataset.index = t.index;
-        c.addEventListener("click", () => this.onLoad(t.index, t.image, t.label, t.name));
-        asButton(c, `load test ${this.things.replace(/s$/, "")} #${t.index}, labelled ${this.name(t.label)}` +
-          (t.label === t.prediction ? "" : `, read as ${this.name(t.prediction)}`), () => c.click());
+        paintDigit(c, d1.image, input.shape);
+        c.dataset.index = d1.index;
+        c.addEventListener("click", () => this.onLoad(d1.index, d1.image, d1.label, d1.name));
+        asButton(c, t(`test.load.${this.things}`, { i: d1.index, label: this.name(d1.label) }) +
+          (d1.label === d1.prediction ? "" : t("test.readAs", { name: this.name(d1.prediction) })), () => c.click());
         f.appendChild(c);
-        f.classList.toggle("wrong", t.label !== t.prediction);
-        f.append(t.label === t.prediction ? this.name(t.label) : `${this.name(t.label)}→${this.name(t.prediction)}`);
+        f.classList.toggle("wrong", d1.label !== d1.prediction);
+        f.append(d1.label === d1.prediction ? this.name(d1.label) : `${this.name(d1.label)}→${this.name(d1.prediction)}`);
         this.gallery.appendChild(f);
       }
       this.offset += d.digits.length;
       this.more.hidden = this.offset >= d.total;
       const q2 = this.query;
-      const what = q2.predicted !== undefined ? `true ${this.name(+q2.label)}, predicted ${this.name(+q2.predicted)}`
-        : q2.label !== undefined ? `class ${this.name(+q2.label)}` : q2.misclassified ? "misclassified, most confident first" : "all";
-      document.getElementById("gallery-title").textContent = `${d.total} test ${this.things}: ${what}` +
-        " (under each: true label, or true→predicted)";
+      const what = q2.predicted !== undefined ? t("test.pair", { truth: this.name(+q2.label), pred: this.name(+q2.predicted) })
+        : q2.label !== undefined ? t("test.class", { name: this.name(+q2.label) })
+          : q2.misclassified ? t("test.wrongFirst") : t("test.all");
+      document.getElementById("gallery-title").textContent = t(`test.gallery.${this.things}`, { n: num(d.total), what });
     } catch (err) { toast(err.message); }
   }
 }

@@ -6,6 +6,7 @@ import { api, toast } from "./api.js";
 import { paint } from "./colors.js";
 import { gridShape } from "./engine.js";
 import { layerName } from "./numbering.js";
+import { fillCode, num, pct, t } from "./i18n.js";
 
 export class Trainer {
   constructor(info, onRunReady) {
@@ -50,7 +51,7 @@ export class Trainer {
       const d = await api("api/train", { preset: f.preset.value, epochs: +f.epochs.value,
                                           name: f.name.value, dataset: f.dataset.value });
       this.job = d.job; this.history = []; this.chart(); this.neurons({});
-      this.status.textContent = `training ${d.job.run}…`;
+      this.status.textContent = t("train.training", { run: d.job.run });
       this.stopBtn.disabled = false;
       this.follow();
     } catch (err) { toast(err.message); }
@@ -67,25 +68,26 @@ export class Trainer {
     src.addEventListener("start", (e) => {
       const d = JSON.parse(e.data);
       this.epochs = d.epochs;
-      this.status.textContent = `training ${d.run}: ${d.layers.join("-")} on ${d.n_train} ${d.dataset} digits…`;
+      this.status.textContent = t("train.started", { run: d.run, layers: d.layers.join("-"), n: num(d.n_train), dataset: d.dataset });
     });
     src.addEventListener("epoch", (e) => {
       const d = JSON.parse(e.data);
       this.history.push(d.row); this.chart(); this.neurons(d.row);
       if (d.mosaic) this.mosaic(d.mosaic);  // the server keeps only the newest epoch's mosaic
-      this.status.textContent = `epoch ${d.row.epoch}/${this.epochs}: test accuracy ` +
-        `${(100 * d.row.test_accuracy).toFixed(2)}% (${d.row.seconds.toFixed(1)} s)`;
+      this.status.textContent = t("train.epoch", { k: d.row.epoch, n: this.epochs, p: pct(d.row.test_accuracy, 2),
+                                                   s: num(d.row.seconds, 1) });
       if (d.row.epoch === 1) this.onRunReady(this.job.run, false);
     });
-    const finish = (msg) => { src.close(); this.stopBtn.disabled = true; this.status.textContent += ` · ${msg}`; };
+    const finish = (msg) => { src.close(); this.stopBtn.disabled = true; fillCode(this.status, `${this.status.textContent} · ${msg}`); };
     src.addEventListener("done", async () => {  // say "in the picker" once it is there
       src.close();
       try { await this.onRunReady(this.job.run, true); } catch (err) { toast(err.message); }
-      finish("done: the run is now in the model picker");
+      finish(t("train.done"));
     });
-    src.addEventListener("stopped", () => finish("stopped (resume it with digitlens train --out runs/NAME)"));
+    // the run's own name in the command that resumes it; its folder is the server's runs folder
+    src.addEventListener("stopped", () => finish(t("train.stopped", { run: this.job.run })));
     src.addEventListener("error", (e) => {
-      if (e.data) { finish(`failed: ${JSON.parse(e.data).error}`); }
+      if (e.data) { finish(t("train.failed", { error: JSON.parse(e.data).error })); }
     });
   }
 
@@ -97,7 +99,7 @@ export class Trainer {
     for (let p = 0; p <= 100; p += 20) {
       const y = H - B - (H - B - 10) * p / 100;
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();
-      ctx.fillText(`${p}%`, 4, y + 4);
+      ctx.fillText(pct(p / 100), 4, y + 4);
     }
     const n = Math.max(this.epochs || 1, this.history.length, 1);
     const px = (e) => L + (W - L - 12) * e / n, py = (a) => H - B - (H - B - 10) * a;
@@ -105,7 +107,7 @@ export class Trainer {
     ctx.textAlign = "center";
     for (let e = 0; e <= n; e += step) ctx.fillText(String(e), px(e), H - 8);
     if (n % step) ctx.fillText(String(n), px(n), H - 8);
-    ctx.textAlign = "right"; ctx.fillText("epoch", W - 8, H - 20); ctx.textAlign = "left";
+    ctx.textAlign = "right"; ctx.fillText(t("train.epochAxis"), W - 8, H - 20); ctx.textAlign = "left";
     ctx.strokeStyle = "#14919b"; ctx.lineWidth = 2; ctx.beginPath();
     this.history.forEach((h, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, px(h.epoch), py(h.test_accuracy)));
     ctx.stroke();
@@ -117,8 +119,9 @@ export class Trainer {
   neurons(row) {
     const el = document.getElementById("train-neurons");
     if (!row.neurons || !row.neurons.length) { el.textContent = ""; return; }
-    el.textContent = `after epoch ${row.epoch}, on 1,000 test digits: ` + row.neurons.map((n) =>
-      `${layerName(n.layer)}: ${n.dead} dead, ${n.dim} dim, ${n.duplicates} near-duplicate of ${n.n}`).join(" · ");
+    el.textContent = t("train.monitor", { k: row.epoch, n: num(1000) }) + row.neurons.map((n) =>
+      t("train.monitorLayer", { layer: layerName(n.layer), dead: num(n.dead), dim: num(n.dim), dup: num(n.duplicates),
+                                n: num(n.n) })).join(" · ");
   }
 
   mosaic(m) {
@@ -132,7 +135,7 @@ export class Trainer {
       ctx.drawImage(tile, (k % cols) * (w + 1), Math.floor(k / cols) * (h + 1));
     });
     const total = m.total || m.n;
-    this.mosaicNote.textContent = m.n < total ? `first ${m.n} of ${total} first-layer neurons`
-      : `all ${m.n} first-layer neurons`;
+    this.mosaicNote.textContent = m.n < total ? t("train.mosaicSome", { k: num(m.n), n: num(total) })
+      : t("train.mosaicAll", { n: num(m.n) });
   }
 }

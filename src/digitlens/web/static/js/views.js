@@ -7,6 +7,18 @@ import { rows } from "./packed.js";
 import { markTerms, term } from "./glossary.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
+import { num, pct, t } from "./i18n.js";
+
+// A model in the picker: name, sizes and test accuracy; an accuracy measured on another test
+// set than MNIST's says on what (a class's 3 drawings' 100% is not MNIST's 100%).
+const MNIST_TESTS = new Set(["mnist", "mnist-sample"]);
+export function runLabel(r) {
+  const sizes = r.sizes.join("-");
+  if (r.test_accuracy == null) return `${r.name} (${sizes})`;
+  if (MNIST_TESTS.has(r.dataset) || !r.n_test) return `${r.name} (${sizes} · ${pct(r.test_accuracy, 1)})`;
+  const p = pct(r.test_accuracy, r.n_test < 1000 ? 0 : 1);
+  return `${r.name} (${sizes} · ${t("run.accOn", { p, n: num(r.n_test), dataset: r.dataset })})`;
+}
 
 export function renderBars(el, probs, prediction, classNames, hasInk = true) {
   if (el.children.length !== probs.length || el.dataset.names !== classNames.join()) {
@@ -25,7 +37,7 @@ export function renderBars(el, probs, prediction, classNames, hasInk = true) {
     const li = el.children[c];
     li.classList.toggle("top", c === prediction);
     li.children[1].firstChild.style.width = `${(100 * p).toFixed(1)}%`;
-    li.children[2].textContent = hasInk ? `${(100 * p).toFixed(1)}%` : "";
+    li.children[2].textContent = hasInk ? pct(p, 1) : "";
   });
 }
 
@@ -41,9 +53,11 @@ function blank(canvas, w, h) {  // resizing a canvas reallocates it: only when i
 export function labelStrip(shape) {
   const [H, W] = shape, bh = Math.max(1, Math.round(20 * H / 28)), bw = Math.max(1, Math.round(20 * W / 28));
   const caption = (id) => document.getElementById(id).closest("figure").querySelector("figcaption");
-  caption("s-fit").textContent = `fitted in ${bh}×${bw}`;
-  caption("s-centred").innerHTML = `centred ${H}×${W}<br><small>centre of mass at (${H / 2}, ${W / 2})</small>`;
-  caption("s-raw28").innerHTML = `raw: whole canvas<br><small>squashed to ${H}×${W}</small>`;
+  const two = (el, first, second) => el.replaceChildren(first, document.createElement("br"),
+                                                        Object.assign(document.createElement("small"), { textContent: second }));
+  caption("s-fit").textContent = t("strip.fit", { box: `${bh}×${bw}` });
+  two(caption("s-centred"), t("strip.centred", { field: `${H}×${W}` }), t("strip.centredAt", { y: num(H / 2), x: num(W / 2) }));
+  two(caption("s-raw28"), t("strip.raw28"), t("strip.squashed", { field: `${H}×${W}` }));
 }
 
 // The drawing, the crop (both drawn from the pad's own canvas: no numbers involved), then the
@@ -66,18 +80,15 @@ export function renderStrip(pad, pre, mode) {
     blank(fit, box[1], box[0]);
     paint(document.getElementById("s-centred"), pre.input, W, H, "gray");
     paint(document.getElementById("s-raw28"), pre.input, W, H, "gray");
-    note.textContent = pre.source === "test"
-      ? `Test digit #${pre.test_index} (labelled ${pre.label}) was already ` +
-        "cropped, fitted and centred when MNIST was made, so it goes in as it is."
-      : "The nudged digit you kept goes in as it is: preprocessing it again would blur its " +
-        "faint change away.";
+    note.textContent = pre.source === "test" ? t("strip.noteTest", { i: pre.test_index, label: pre.label })
+      : t("strip.noteKept");
     return;
   }
   paint(document.getElementById("s-raw28"), pre.raw28, W, H, "gray");
   paint(document.getElementById("s-centred"), pre.centred, W, H, "gray");
   if (!pre.has_ink) {
     blank(fit, box[1], box[0]);
-    note.textContent = "No ink yet: draw a digit in the black square.";
+    note.textContent = t("strip.noInk");
     return;
   }
   // the server's bounding box is in the pixels it was sent; map it onto the pad's canvas
@@ -93,26 +104,33 @@ export function renderStrip(pad, pre, mode) {
   paint(tmp, pre.fitted, fw, fh, "gray");
   fctx.drawImage(tmp, Math.floor((box[1] - fw) / 2), Math.floor((box[0] - fh) / 2));
   const [cy, cx] = pre.centre_of_mass;
-  note.textContent = mode === "raw"
-    ? `Fed raw: the whole canvas squashed to ${field}. Your digit is not sized or centred the way ` +
-      "MNIST digits are, so the network sees something it never learned. Switch back to see the fix."
-    : `Like MNIST: cropped to the ink, scaled to fit ${box[0]}×${box[1]} keeping its shape, then pasted so its ` +
-      `centre of mass (${cy.toFixed(1)}, ${cx.toFixed(1)}) sits at the middle of the ${field} field.`;
+  note.textContent = mode === "raw" ? t("strip.noteRaw", { field })
+    : t("strip.noteCentred", { box: `${box[0]}×${box[1]}`, y: num(cy, 1), x: num(cx, 1), field });
 }
+
+// The evidence notes of engine.js and analysis/attribution.py by their method's words: the
+// glossary's term, the catalogue's words for it and for the detail said after it (null: none).
+const METHODS = {
+  "gradient × input": ["gradient × input", "term.gradient × input", null],
+  "input × weights": ["input × weights", "term.input × weights", "evidence.exact"],
+  "integrated gradients from black": ["integrated gradients", "evidence.igName", "evidence.igDetail"],
+};
 
 export function renderEvidence(el, ev, prediction, classNames) {
   const note = document.getElementById("ev-note");
   if (!ev) {
     el.innerHTML = "";
-    note.textContent = "shown for the intact network only: switch the knocked-out neurons back on";
+    note.textContent = t("evidence.intactOnly");
     return;
   }
   if (ev.note) {  // plain words first; the method a tap away (the glossary), its detail after
-    const [method, ...rest] = ev.note.split(": "), detail = rest.join(": ");
-    note.replaceChildren(`${hue("pos")} pixels push the class up, ${hue("neg")} down · by `,
-                         term(method), method === "gradient × input" || !detail ? "" : `: ${detail}`);
+    const [method, ...rest] = ev.note.split(": "), known = METHODS[method];
+    const [gloss, words, detail] = known ? [known[0], t(known[1]), known[2] && t(known[2])]
+      : [method, method, rest.join(": ")];  // a note this page does not know: as it came
+    note.replaceChildren(t("evidence.push", { pos: hue("pos"), neg: hue("neg") }), term(gloss, words),
+                         `${detail ? `: ${detail}` : ""}${ev.extra ?? ""}`);
     markTerms(note);
-  } else note.textContent = "draw a digit";
+  } else note.textContent = t("predict.empty.digit");
   const contributions = rows(ev.contributions);
   if (el.children.length !== contributions.length) {
     el.innerHTML = "";
@@ -127,9 +145,9 @@ export function renderEvidence(el, ev, prediction, classNames) {
     const f = el.children[k];
     f.classList.toggle("top", k === prediction);
     paint(f.firstChild, c, input.shape[1], input.shape[0], "diverging", scale);
-    f.lastChild.textContent = ev.note ? `${classNames[k] ?? k} · score ${ev.scores[k].toFixed(2)}`
+    f.lastChild.textContent = ev.note ? t("evidence.score", { name: classNames[k] ?? k, score: num(ev.scores[k], 2) })
       : `${classNames[k] ?? k}`;
     f.firstChild.setAttribute("role", "img");
-    f.firstChild.setAttribute("aria-label", `evidence for ${classNames[k] ?? k}: ${hue("pos")} pixels push it up, ${hue("neg")} pixels push it down`);
+    f.firstChild.setAttribute("aria-label", t("evidence.aria", { name: classNames[k] ?? k, pos: hue("pos"), neg: hue("neg") }));
   });
 }

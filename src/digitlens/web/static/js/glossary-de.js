@@ -1,0 +1,25 @@
+// The glossary in German: the terms of glossary-terms.js (written from digitlens/glossary.py),
+// keyed by their English names, each [plain words, precise wording]. tests/web/test_i18n.py
+// holds its terms equal to the English glossary's.
+export const TERMS_DE = {
+  "neuron": ["Ein winziger Rechner: Er multipliziert jede seiner Eingaben mit einem Gewicht, zählt alles mit einem Bias zusammen und macht aus der Summe eine Zahl, seine Aktivierung.", "Wert = f(Σ Eingaben × Gewichte + Bias), f die Aktivierungsfunktion der Schicht."],
+  "activation": ["Die Zahl, die ein Neuron für diese Zeichnung ausgibt: Im Diagramm gilt, je heller das Quadrat, desto stärker feuert es.", "Die Ausgabe der Aktivierungsfunktion, f(z)."],
+  "weight": ["Wie viel eine Eingabe für ein Neuron zählt: Ein positives Gewicht drückt es nach oben, ein negatives nach unten.", "Ein Eintrag der Matrix W der Schicht, gelernt durch Gradientenabstieg."],
+  "bias": ["Der Startpunkt eines Neurons, bevor eine Eingabe dazukommt: Er macht das Neuron leichter oder schwerer einzuschalten.", "Die Konstante b in z = Σ w·a + b."],
+  "signal a·w": ["Was eine Linie des Diagramms trägt: der Wert einer Eingabe mal das Gewicht der Linie. Nur die stärksten werden gezeichnet.", "Das Produkt a_i·w_ij, ein Term der gewichteten Summe von Neuron j."],
+  "hidden layer": ["Eine Schicht zwischen Bild und Antwort. Niemand hat ihr gesagt, wonach sie suchen soll: Das hat sie selbst gelernt.", "Jede Schicht, die weder Eingabe noch Ausgabe ist."],
+  "ReLU": ["Eine Regel für ein Neuron: Eine negative Summe wird 0, eine positive geht unverändert durch.", "Rectified Linear Unit, f(z) = max(0, z)."],
+  "sigmoid": ["Eine Regel für ein Neuron, die jede Summe in eine Zahl zwischen 0 und 1 presst.", "f(z) = 1 / (1 + e^(−z))."],
+  "softmax": ["Macht aus den Summen der Ausgabeneuronen Chancen, die zusammen 100 % ergeben.", "p_k = e^(z_k) / Σ_j e^(z_j)."],
+  "probability": ["Wie sicher sich das Netz bei jeder Antwort ist, von 0 % bis 100 %; alle Antworten ergeben zusammen 100 %.", "Die Softmax der Ausgabeschicht."],
+  "evidence": ["Welche Pixel das Netz zu jeder Antwort hingeschoben haben und welche davon weg.", "Eine Zuordnung der Punktzahl jeder Klasse auf die einzelnen Pixel."],
+  "gradient × input": ["Eine schnelle Schätzung, welche Pixel zählten: wie stark sich die Punktzahl bewegen würde, wenn sich ein Pixel ein wenig ändert, mal wie viel Tinte es hat.", "∂Punktzahl/∂x_i · x_i, die Wirkung erster Ordnung jedes Pixels auf die Punktzahl der Klasse."],
+  "integrated gradients": ["Ein langsamerer, gerechterer Weg, eine Punktzahl auf die Pixel zu verteilen: Er lässt die Zeichnung aus einem leeren Blatt einblenden und zählt unterwegs die Wirkung jedes Pixels zusammen.", "(x_i − x'_i) · ∫ ∂Punktzahl/∂x_i entlang der Geraden von einer Basis x' nach x; die Anteile ergeben zusammen die Änderung der Punktzahl."],
+  "centre of mass": ["Der Gleichgewichtspunkt der Tinte. MNIST hat jede Ziffer so verschoben, dass dieser Punkt in der Bildmitte liegt.", "Der mit der Helligkeit gewichtete Mittelwert der Pixelkoordinaten."],
+  "knock out": ["Ein Neuron abschalten (sein Wert wird auf 0 gezwungen), um zu sehen, wie sehr das Netz es braucht.", "Eine Ablation: eine Aktivierung bei der Vorhersage auf null setzen."],
+  "confusion matrix": ["Eine Tabelle, welche Ziffern für welche gehalten werden: Jede Zeile ist die wahre Ziffer, jede Spalte, was das Netz gesagt hat.", "C[i, j] = wie viele Testbilder der Klasse i als j vorhergesagt wurden."],
+  "test accuracy": ["Der Anteil der Ziffern, die das Netz beim Training nie gesehen hat und trotzdem richtig erkennt.", "Richtige Vorhersagen / Größe der Testmenge."],
+  "epoch": ["Ein Durchgang durch alle Trainingsziffern.", "Eine Iteration über die ganze Trainingsmenge, in Mini-Batches."],
+  "linear probe": ["Eine Prüfung, wie gut eine Schicht die Ziffern sortiert hat: Wenn ein gerader Schnitt sie dort trennen kann, hat die Schicht den Großteil der Arbeit getan.", "Die Genauigkeit eines linearen Klassifikators, trainiert auf den Aktivierungen der Schicht."],
+  "PC1, PC2": ["Die zwei Richtungen, in denen sich die Werte der Schicht am weitesten ausbreiten: Die Karte ist entlang dieser Richtungen gezeichnet.", "Die ersten zwei Hauptkomponenten; ihr Anteil an der Varianz ist angegeben."],
+};
