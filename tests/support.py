@@ -1,4 +1,28 @@
-"""Test helpers importable from any test folder (``tests`` is on pytest's pythonpath)."""
+"""Test helpers importable from any test folder (``tests`` is on pytest's pythonpath).
+
+How to choose a floating-point tolerance (issue #21): every ``rtol``/``atol``/``approx`` in the
+suite says, where it stands, why it holds on any CPU. BLAS (OpenBLAS's SkylakeX, Haswell or
+Nehalem kernels, or another library) and NumPy's SIMD loops choose the order in which a float32
+sum is added, so the same maths gives float32 results that differ in the last bits from one
+machine to the next. Pick the case:
+
+(a) both sides in float64, or exact (integers, counts, copies of the same bits): a fixed small
+    tolerance (or none) and a comment "float64 both sides" / "exact";
+(b) a float32 result against a float64 reference, or against another float32 path that sums in
+    another order (chunks vs one block, JS vs Python, ONNX Runtime, PyTorch, numba vs NumPy):
+    the tolerance follows from the arithmetic. ``sum_order_bound(n, Σ|term|)`` for one sum of
+    n terms, ``dense_bound`` for one layer, ``forward_bounds`` for a whole forward pass, checked
+    with ``assert_within``. Against an exact/float64 reference half the bound would do; the
+    two-order bound is used for both so one helper serves. Where a comment derives a fixed
+    number instead, it says which γ_n and which Σ|term| (``U32`` is float32's u = 2⁻²⁴);
+(c) a value rounded for output (JSON to 6 decimals, a page showing 4 digits): the tolerance is
+    half the last shown digit, and the comment says so;
+(d) a statistical or approximate method (finite differences, SAE training, UMAP, a sampled
+    accuracy): the comment says what the tolerance means (truncation error, noise).
+
+A fixed ``rtol`` on float32 results of long sums is the thing to avoid: it holds on the machine
+it was tried on. Run a changed test under ``OPENBLAS_CORETYPE=Haswell`` and ``=Nehalem`` too.
+"""
 
 from __future__ import annotations
 
@@ -85,3 +109,57 @@ def dense_bound(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndar
     x64 = np.abs(np.asarray(x, np.float64))
     return sum_order_bound(weights.shape[0] + 1, x64 @ np.abs(weights.astype(np.float64))
                            + np.abs(bias.astype(np.float64)))
+
+
+def forward_bounds(model: Any, x: np.ndarray,
+                   masks: Any = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """How far two float32 forward passes of ``model`` on ``x`` (uint8 pixels or model input)
+    may lie apart when each sums in its own order: bounds on every layer's z and a, shaped like
+    ``model.trace(x).zs`` and ``.activations[1:]``. They hold for a float32 pass against a
+    float64 one as well (that is at most half as far).
+
+    Layer by layer, with e the inputs' bound: |Δz| ≤ 2γ_n·(|a|·|W| + |b|) + (1 + γ_n)·e·|W|
+    (``sum_order_bound`` for this layer's sums, plus what the inputs already differed by, carried
+    through |W|). Hidden activations and a sigmoid output are 1-Lipschitz, plus 4u·|a| for a
+    float32 exp/tanh that NumPy's SIMD loops compute to within a few ulp, differently per CPU.
+    Softmax: each p_i moves by at most the factor exp(±2·max|Δz|), so |Δp_i| ≤ p_i·(e^{2D} − 1),
+    plus (n_out + 4)·2u·p_i for its own float32 exp and sum. Knocked-out neurons (``masks``)
+    only shrink the sums, so the bounds without masks hold with them.
+    """
+    from digitlens.nn.functions import NONLINEARITIES
+    a = model.as_input(x).astype(np.float64)  # the float64 pass, for the sizes of the terms
+    e = np.zeros_like(a)  # how far the two passes' inputs to this layer may differ
+    z_bounds: list[np.ndarray] = []
+    a_bounds: list[np.ndarray] = []
+    for layer, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        w64, b64 = w.astype(np.float64), b.astype(np.float64)
+        n = w.shape[0] + 1
+        gamma = n * U32 / (1 - n * U32)
+        ez = sum_order_bound(n, np.abs(a) @ np.abs(w64) + np.abs(b64)) \
+            + (1 + gamma) * (e @ np.abs(w64))
+        name = model.activations[layer]
+        a = NONLINEARITIES[name].function(a @ w64 + b64)
+        if name == "softmax":
+            d = ez.max(axis=-1, keepdims=True)
+            ea = a * np.expm1(2 * d) + (w.shape[1] + 4) * 2 * U32 * a
+        else:
+            ea = ez + 4 * U32 * np.abs(a)
+        z_bounds.append(ez)
+        a_bounds.append(ea)
+        if masks is not None and layer in masks:
+            a = a * masks[layer]
+        e = ea
+    return z_bounds, a_bounds
+
+
+def assert_within(actual: Any, desired: Any, bound: Any, what: str = "") -> None:
+    """|actual − desired| ≤ bound elementwise (the bound from ``sum_order_bound``,
+    ``dense_bound`` or ``forward_bounds``), saying by how much it was broken if it was."""
+    diff = np.abs(np.asarray(actual, np.float64) - np.asarray(desired, np.float64))
+    bound = np.broadcast_to(np.asarray(bound, np.float64), diff.shape)
+    bad = diff > bound
+    if np.any(bad):
+        worst = np.unravel_index(np.argmax(np.where(bad, diff - bound, -np.inf)), diff.shape)
+        raise AssertionError(f"{what or 'values'}: {int(bad.sum())} of {diff.size} outside the "
+                             f"float32 summation bound; worst at {worst}: |diff| = "
+                             f"{diff[worst]:.3g} > bound {bound[worst]:.3g}")
