@@ -163,3 +163,62 @@ def assert_within(actual: Any, desired: Any, bound: Any, what: str = "") -> None
         raise AssertionError(f"{what or 'values'}: {int(bad.sum())} of {diff.size} outside the "
                              f"float32 summation bound; worst at {worst}: |diff| = "
                              f"{diff[worst]:.3g} > bound {bound[worst]:.3g}")
+
+
+def backward_bound(model: Any, acts: Any, delta: np.ndarray, acts_error: Any = None,
+                   delta_error: Any = None) -> np.ndarray:
+    """How far two float32 backward passes (``digitlens.nn.backprop.backward``) may lie apart,
+    as a flat vector like the gradient, when they sum in different orders, from activations and
+    an output delta that differ by at most ``acts_error`` (a list like ``acts``) and
+    ``delta_error`` (both default 0: the same inputs).
+
+    Each gradient entry is a sum over the batch and over every path down through the layers of
+    products of |a|, |W|, f'(z) and |delta|; a float64 backward pass of the absolute values
+    (|W|, |a| + error, |δ| + error) adds up those |products|. The longest chain of roundings on a
+    path is N = batch + Σ n_out of the layers above + 2 per layer (the derivative's product), so
+    two orders differ by at most 2γ_N·Σ|products| (Higham §3.5, products of matrices), plus what
+    the inputs' errors add to first order: the same pass with the errors added, less the pass
+    without. A ReLU that is off in the float64 pass stays off; one whose z lies within the
+    forward bound of 0 may switch, which this does not cover (it does not happen on these data).
+    """
+    from digitlens.nn.backprop import backward
+    absolute = model.copy()
+    absolute.params[:] = np.abs(model.params)
+    abs_acts = [np.abs(np.asarray(a, np.float64)) for a in acts]
+    abs_delta = np.abs(np.asarray(delta, np.float64))
+    exact = backward(absolute, abs_acts, abs_delta, dtype=np.float64)
+    if acts_error is not None:
+        # a ReLU that is off (a = 0, z below 0 by more than the forward bound) stays off
+        abs_acts = [a + np.where(a > 0, np.asarray(e, np.float64), 0)
+                    for a, e in zip(abs_acts, acts_error, strict=True)]
+    if delta_error is not None:
+        abs_delta = abs_delta + np.asarray(delta_error, np.float64)
+    widened = backward(absolute, abs_acts, abs_delta, dtype=np.float64)
+    n = len(delta) + sum(model.sizes[2:]) + 2 * model.n_layers
+    return sum_order_bound(n, widened) + (widened - exact)
+
+
+def jacobian_bound(model: Any, x: np.ndarray, masks: Any = None) -> np.ndarray:
+    """How far two float32 input Jacobians d z_out / d x (784, n_out) of one input
+    (``digitlens.analysis.gradients.input_jacobian``) may lie apart when their sums run in
+    other orders: each entry sums products |W0|·f'·|W1|·…·|WL| over every path, with
+    N = Σ hidden and output widths + 2 per layer roundings on a path (Higham §3.5), so
+    2γ_N·Σ|products|. f' is taken from the float64 forward pass; for sigmoid and tanh it may
+    move with the forward bound (|f''| ≤ 1 in a, twice for the two passes), which is added;
+    a ReLU near its kink is not covered (see ``backward_bound``)."""
+    from digitlens.nn.backprop import forward
+    from digitlens.nn.functions import NONLINEARITIES
+    x64 = model.as_input(x).astype(np.float64)[:1]
+    acts = forward(model, x64, dtype=np.float64, masks=masks).activations
+    a_err = forward_bounds(model, x, masks)[1]
+    scale = np.abs(model.weights[0].astype(np.float64))           # (n_in, n_1)
+    for layer in range(1, model.n_layers):
+        name = model.activations[layer - 1]
+        slope = np.abs(NONLINEARITIES[name].derivative(acts[layer][0]))
+        if name != "relu":
+            slope = slope + 2 * a_err[layer - 1][0]
+        if masks is not None and layer - 1 in masks:
+            slope = slope * masks[layer - 1]
+        scale = (scale * slope) @ np.abs(model.weights[layer].astype(np.float64))
+    n = sum(model.sizes[1:]) + 2 * model.n_layers
+    return sum_order_bound(n, scale)
