@@ -111,8 +111,8 @@ def dense_bound(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndar
                            + np.abs(bias.astype(np.float64)))
 
 
-def forward_bounds(model: Any, x: np.ndarray,
-                   masks: Any = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def forward_bounds(model: Any, x: np.ndarray, masks: Any = None, start: int = 0,
+                   x_error: Any = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """How far two float32 forward passes of ``model`` on ``x`` (uint8 pixels or model input)
     may lie apart when each sums in its own order: bounds on every layer's z and a, shaped like
     ``model.trace(x).zs`` and ``.activations[1:]``. They hold for a float32 pass against a
@@ -124,14 +124,18 @@ def forward_bounds(model: Any, x: np.ndarray,
     float32 exp/tanh that NumPy's SIMD loops compute to within a few ulp, differently per CPU.
     Softmax: each p_i moves by at most the factor exp(±2·max|Δz|), so |Δp_i| ≤ p_i·(e^{2D} − 1),
     plus (n_out + 4)·2u·p_i for its own float32 exp and sum. Knocked-out neurons (``masks``)
-    only shrink the sums, so the bounds without masks hold with them.
+    only shrink the sums, so the bounds without masks hold with them. With ``start`` the pass
+    begins at that layer and ``x`` is its input activations, which may already differ by
+    ``x_error`` (the lists then hold the layers from ``start`` on).
     """
     from digitlens.nn.functions import NONLINEARITIES
-    a = model.as_input(x).astype(np.float64)  # the float64 pass, for the sizes of the terms
-    e = np.zeros_like(a)  # how far the two passes' inputs to this layer may differ
+    # the float64 pass, for the sizes of the terms
+    a = (model.as_input(x) if start == 0 else np.atleast_2d(x)).astype(np.float64)
+    e = np.zeros_like(a) + x_error  # how far the two passes' inputs to this layer may differ
     z_bounds: list[np.ndarray] = []
     a_bounds: list[np.ndarray] = []
-    for layer, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+    for layer in range(start, model.n_layers):
+        w, b = model.weights[layer], model.biases[layer]
         w64, b64 = w.astype(np.float64), b.astype(np.float64)
         n = w.shape[0] + 1
         gamma = n * U32 / (1 - n * U32)
