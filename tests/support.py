@@ -177,29 +177,47 @@ def backward_bound(model: Any, acts: Any, delta: np.ndarray, acts_error: Any = N
     ``delta_error`` (both default 0: the same inputs).
 
     Each gradient entry is a sum over the batch and over every path down through the layers of
-    products of |a|, |W|, f'(z) and |delta|; a float64 backward pass of the absolute values
-    (|W|, |a| + error, |δ| + error) adds up those |products|. The longest chain of roundings on a
-    path is N = batch + Σ n_out of the layers above + 2 per layer (the derivative's product), so
-    two orders differ by at most 2γ_N·Σ|products| (Higham §3.5, products of matrices), plus what
-    the inputs' errors add to first order: the same pass with the errors added, less the pass
-    without. A ReLU that is off in the float64 pass stays off; one whose z lies within the
-    forward bound of 0 may switch, which this does not cover (it does not happen on these data).
+    products of |a|, |W|, |f'| and |delta|; a float64 backward pass of the absolute values adds
+    up those |products| (S). The longest chain of roundings on a path is N = batch + Σ n_out of
+    the layers above + 2 per layer (the derivative's product), so two orders differ by at most
+    2γ_N·S (Higham §3.5, products of matrices). Inputs that differ add, to first order, S⁺ − S,
+    where S⁺ is the same pass with |a| + error, |δ| + error and |f'| + 2·error (|f''| ≤ 2 in
+    terms of a for sigmoid and tanh). A ReLU that is off in the float64 pass stays off; one
+    whose z lies within the forward bound of 0 may switch, which this does not cover (it does
+    not happen on these data).
     """
-    from digitlens.nn.backprop import backward
-    absolute = model.copy()
-    absolute.params[:] = np.abs(model.params)
-    abs_acts = [np.abs(np.asarray(a, np.float64)) for a in acts]
-    abs_delta = np.abs(np.asarray(delta, np.float64))
-    exact = backward(absolute, abs_acts, abs_delta, dtype=np.float64)
-    if acts_error is not None:
-        # a ReLU that is off (a = 0, z below 0 by more than the forward bound) stays off
-        abs_acts = [a + np.where(a > 0, np.asarray(e, np.float64), 0)
-                    for a, e in zip(abs_acts, acts_error, strict=True)]
-    if delta_error is not None:
-        abs_delta = abs_delta + np.asarray(delta_error, np.float64)
-    widened = backward(absolute, abs_acts, abs_delta, dtype=np.float64)
     n = len(delta) + sum(model.sizes[2:]) + 2 * model.n_layers
+    exact = _abs_backward(model, acts, delta, None, None)
+    if acts_error is None and delta_error is None:
+        return sum_order_bound(n, exact)
+    widened = _abs_backward(model, acts, delta, acts_error, delta_error)
     return sum_order_bound(n, widened) + (widened - exact)
+
+
+def _abs_backward(model: Any, acts: Any, delta: np.ndarray, acts_error: Any,
+                  delta_error: Any) -> np.ndarray:
+    """``backward`` over absolute values in float64 (see ``backward_bound``), flat."""
+    from digitlens.nn.functions import NONLINEARITIES
+    a_abs = [np.abs(np.asarray(a, np.float64)) for a in acts]
+    errors = ([np.zeros_like(a) for a in a_abs] if acts_error is None
+              else [np.broadcast_to(np.asarray(e, np.float64), a.shape)
+                    for a, e in zip(a_abs, acts_error, strict=True)])
+    d = np.abs(np.asarray(delta, np.float64)) + (0 if delta_error is None else delta_error)
+    gw: list[np.ndarray] = [np.empty(0)] * model.n_layers
+    gb: list[np.ndarray] = [np.empty(0)] * model.n_layers
+    for layer in range(model.n_layers - 1, -1, -1):
+        a, e = a_abs[layer], errors[layer]
+        on = a > 0  # an off ReLU stays off (other activations are never exactly 0 here)
+        gw[layer] = (a + np.where(on, e, 0)).T @ d
+        gb[layer] = d.sum(axis=0)
+        if layer == 0:
+            break
+        name = model.activations[layer - 1]
+        slope = np.abs(NONLINEARITIES[name].derivative(np.asarray(acts[layer], np.float64)))
+        if name != "relu":
+            slope = slope + 2 * e
+        d = (d @ np.abs(model.weights[layer].astype(np.float64)).T) * slope
+    return np.concatenate([g.ravel() for g in gw] + [g.ravel() for g in gb])
 
 
 def jacobian_bound(model: Any, x: np.ndarray, masks: Any = None) -> np.ndarray:
