@@ -107,6 +107,7 @@ def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: 
         mask = np.ones(model.sizes[1], np.float32)
         mask[active] = 0
         acc = float(np.mean(model.trace(sample_x, masks={0: mask}).prediction == sample_y))
+        # the page shows percentages with 2 decimals (toFixed(2): ±0.005)
         assert without == pytest.approx(100 * acc, abs=0.006)
         assert with_it == pytest.approx(100 * np.mean(model.predict(sample_x) == sample_y),
                                         abs=0.006)
