@@ -274,7 +274,7 @@ def test_model_downloads(page: Page, sample: Dataset, served_runs: Path, shots: 
     wb = load_xlsx(saved["xlsx"].read_bytes())
     first_one = int(np.flatnonzero(sample.test_labels == 1)[0])
     np.testing.assert_allclose(named(wb, "input_pixels"), sample.test_images[first_one] / 255,
-                               atol=1e-12)
+                               atol=1e-12)  # float64 both sides
     assert named(wb, "predicted_digit")[0, 0] == served.predict(sample.test_images[first_one])[0]
 
 
