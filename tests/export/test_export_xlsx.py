@@ -136,7 +136,7 @@ def test_libreoffice_recalculates_a_new_digit(models: list[MLP], sample: Dataset
         # LibreOffice recalculates in float64 (784-term sums: ~784·2⁻⁵³ ≈ 1e-13 relative)
         assert np.abs(got - probs).max() <= 1e-9, out.name
         assert values(wb, "predicted_digit")[0, 0] == predicted, out.name
-        assert np.abs(values(wb, "input_pixels") - digit).max() <= 1e-14
+        assert np.abs(values(wb, "input_pixels") - digit).max() <= 1e-14  # float64 both
         before, _ = oracle(model, shown)
         changed += int(np.abs(probs - before).max() > 1e-3)  # far above any rounding
     assert changed == len(jobs)  # every answer differs from the cached one: it recalculated

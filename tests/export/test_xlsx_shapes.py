@@ -47,7 +47,7 @@ def test_12x12_three_class_workbook(tmp_path: Path) -> None:
     cached = load(path, data_only=True)
     probs, best = oracle(model, image)
     assert values(cached, "input_pixels").shape == (12, 12)
-    assert np.abs(values(cached, "input_pixels") - image).max() <= 1e-15
+    assert np.abs(values(cached, "input_pixels") - image).max() <= 1e-15  # float64, 16 digits
     assert values(cached, "predicted_digit")[0, 0] == best == model.predict(image)[0]
     assert np.abs(values(cached, "probabilities").ravel() - probs).max() <= 1e-12  # float64
     assert values(cached, "products").shape == (12, 12)  # the neuron's three 12×12 grids

@@ -24,7 +24,7 @@ from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.pack import PackError, pack
 from digitlens.web.palette import TARGET, palette_js
-from support import chromium, require
+from support import chromium, forward_bounds, require
 
 from .test_browser import ONE, Page
 
@@ -81,7 +81,9 @@ def test_explorer_file_works_offline(explorer: Path, browser: Any, trained_run: 
         model = load_model(trained_run)
         x = np.array(p.js("Array.from(window.digitlens.last.input)"), np.float32)
         probs = np.array(p.js("Array.from(window.digitlens.last.probabilities)"))
-        assert np.abs(model.trace(x).probabilities[0] - probs).max() <= 1e-5
+        # engine.js (float64 sums, float32 stores) and Python's float32 BLAS
+        assert np.all(np.abs(model.trace(x).probabilities[0] - probs)
+                      <= forward_bounds(model, x)[1][-1][0])
         assert p.page.locator("#s-fit").is_visible()  # the preprocessing strip
         assert len(p.page.get_by_test_id("evidence").locator("canvas").all()) == 10
         # the inspector, and a knock-out measured on the shipped sample, labelled so
