@@ -11,10 +11,15 @@ machine to the next. Pick the case:
 (b) a float32 result against a float64 reference, or against another float32 path that sums in
     another order (chunks vs one block, JS vs Python, ONNX Runtime, PyTorch, numba vs NumPy):
     the tolerance follows from the arithmetic. ``sum_order_bound(n, Σ|term|)`` for one sum of
-    n terms, ``dense_bound`` for one layer, ``forward_bounds`` for a whole forward pass, checked
-    with ``assert_within``. Against an exact/float64 reference half the bound would do; the
-    two-order bound is used for both so one helper serves. Where a comment derives a fixed
-    number instead, it says which γ_n and which Σ|term| (``U32`` is float32's u = 2⁻²⁴);
+    n terms, ``dense_bound`` for one layer, ``forward_bounds`` for a whole forward pass (z, a,
+    probabilities; from any layer, with inputs already apart), ``backward_bound`` for a
+    gradient, ``jacobian_bound`` for d z_out / d x; check with ``assert_within``. Against an
+    exact/float64 reference half the bound would do; the two-order bound is used for both so
+    one helper serves. A page's engine.js adds in float64 and stores float32: that is one more
+    order, inside the same bound. Where a comment derives a fixed number instead, it says which
+    γ_n and which Σ|term| (``U32`` is float32's u = 2⁻²⁴). These are worst-case bounds (every
+    rounding the same way): far above what any CPU shows, so a real bug, off by a whole term,
+    still fails them; a finite difference or another method is checked on a float64 pass;
 (c) a value rounded for output (JSON to 6 decimals, a page showing 4 digits): the tolerance is
     half the last shown digit, and the comment says so;
 (d) a statistical or approximate method (finite differences, SAE training, UMAP, a sampled
