@@ -223,6 +223,8 @@ def model_answers(model: Any) -> str:
                                    np.zeros((1, n), np.float32)]))
     p = trace.probabilities
     if not (np.all(np.isfinite(model.params)) and np.all(np.isfinite(p))
+            # normalised in float32: n terms ≤ 1 sum to 1 within ~(n + 4)·u; 1e-3 only
+            # tells a usable model from a broken one, whatever the (fuzzed) size
             and np.allclose(p.sum(axis=1), 1, atol=1e-3)):
         return "nan"
     json.dumps(model.meta, allow_nan=False)  # metadata must be plain finite JSON

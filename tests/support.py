@@ -1,4 +1,33 @@
-"""Test helpers importable from any test folder (``tests`` is on pytest's pythonpath)."""
+"""Test helpers importable from any test folder (``tests`` is on pytest's pythonpath).
+
+How to choose a floating-point tolerance (issue #21): every ``rtol``/``atol``/``approx`` in the
+suite says, where it stands, why it holds on any CPU. BLAS (OpenBLAS's SkylakeX, Haswell or
+Nehalem kernels, or another library) and NumPy's SIMD loops choose the order in which a float32
+sum is added, so the same maths gives float32 results that differ in the last bits from one
+machine to the next. Pick the case:
+
+(a) both sides in float64, or exact (integers, counts, copies of the same bits): a fixed small
+    tolerance (or none) and a comment "float64 both sides" / "exact";
+(b) a float32 result against a float64 reference, or against another float32 path that sums in
+    another order (chunks vs one block, JS vs Python, ONNX Runtime, PyTorch, numba vs NumPy):
+    the tolerance follows from the arithmetic. ``sum_order_bound(n, Σ|term|)`` for one sum of
+    n terms, ``dense_bound`` for one layer, ``forward_bounds`` for a whole forward pass (z, a,
+    probabilities; from any layer, with inputs already apart), ``backward_bound`` for a
+    gradient, ``jacobian_bound`` for d z_out / d x; check with ``assert_within``. Against an
+    exact/float64 reference half the bound would do; the two-order bound is used for both so
+    one helper serves. A page's engine.js adds in float64 and stores float32: that is one more
+    order, inside the same bound. Where a comment derives a fixed number instead, it says which
+    γ_n and which Σ|term| (``U32`` is float32's u = 2⁻²⁴). These are worst-case bounds (every
+    rounding the same way): far above what any CPU shows, so a real bug, off by a whole term,
+    still fails them; a finite difference or another method is checked on a float64 pass;
+(c) a value rounded for output (JSON to 6 decimals, a page showing 4 digits): the tolerance is
+    half the last shown digit, and the comment says so;
+(d) a statistical or approximate method (finite differences, SAE training, UMAP, a sampled
+    accuracy): the comment says what the tolerance means (truncation error, noise).
+
+A fixed ``rtol`` on float32 results of long sums is the thing to avoid: it holds on the machine
+it was tried on. Run a changed test under ``OPENBLAS_CORETYPE=Haswell`` and ``=Nehalem`` too.
+"""
 
 from __future__ import annotations
 
@@ -85,3 +114,138 @@ def dense_bound(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndar
     x64 = np.abs(np.asarray(x, np.float64))
     return sum_order_bound(weights.shape[0] + 1, x64 @ np.abs(weights.astype(np.float64))
                            + np.abs(bias.astype(np.float64)))
+
+
+def forward_bounds(model: Any, x: np.ndarray, masks: Any = None, start: int = 0,
+                   x_error: Any = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """How far two float32 forward passes of ``model`` on ``x`` (uint8 pixels or model input)
+    may lie apart when each sums in its own order: bounds on every layer's z and a, shaped like
+    ``model.trace(x).zs`` and ``.activations[1:]``. They hold for a float32 pass against a
+    float64 one as well (that is at most half as far).
+
+    Layer by layer, with e the inputs' bound: |Δz| ≤ 2γ_n·(|a|·|W| + |b|) + (1 + γ_n)·e·|W|
+    (``sum_order_bound`` for this layer's sums, plus what the inputs already differed by, carried
+    through |W|). Hidden activations and a sigmoid output are 1-Lipschitz, plus 4u·|a| for a
+    float32 exp/tanh that NumPy's SIMD loops compute to within a few ulp, differently per CPU.
+    Softmax: each p_i moves by at most the factor exp(±2·max|Δz|), so |Δp_i| ≤ p_i·(e^{2D} − 1),
+    plus (n_out + 4)·2u·p_i for its own float32 exp and sum. Knocked-out neurons (``masks``)
+    only shrink the sums, so the bounds without masks hold with them. With ``start`` the pass
+    begins at that layer and ``x`` is its input activations, which may already differ by
+    ``x_error`` (the lists then hold the layers from ``start`` on).
+    """
+    from digitlens.nn.functions import NONLINEARITIES
+    # the float64 pass, for the sizes of the terms
+    a = (model.as_input(x) if start == 0 else np.atleast_2d(x)).astype(np.float64)
+    e = np.zeros_like(a) + x_error  # how far the two passes' inputs to this layer may differ
+    z_bounds: list[np.ndarray] = []
+    a_bounds: list[np.ndarray] = []
+    for layer in range(start, model.n_layers):
+        w, b = model.weights[layer], model.biases[layer]
+        w64, b64 = w.astype(np.float64), b.astype(np.float64)
+        n = w.shape[0] + 1
+        gamma = n * U32 / (1 - n * U32)
+        ez = sum_order_bound(n, np.abs(a) @ np.abs(w64) + np.abs(b64)) \
+            + (1 + gamma) * (e @ np.abs(w64))
+        name = model.activations[layer]
+        a = NONLINEARITIES[name].function(a @ w64 + b64)
+        if name == "softmax":
+            d = ez.max(axis=-1, keepdims=True)
+            ea = a * np.expm1(2 * d) + (w.shape[1] + 4) * 2 * U32 * a
+        else:
+            ea = ez + 4 * U32 * np.abs(a)
+        z_bounds.append(ez)
+        a_bounds.append(ea)
+        if masks is not None and layer in masks:
+            a = a * masks[layer]
+        e = ea
+    return z_bounds, a_bounds
+
+
+def assert_within(actual: Any, desired: Any, bound: Any, what: str = "") -> None:
+    """|actual − desired| ≤ bound elementwise (the bound from ``sum_order_bound``,
+    ``dense_bound`` or ``forward_bounds``), saying by how much it was broken if it was."""
+    diff = np.abs(np.asarray(actual, np.float64) - np.asarray(desired, np.float64))
+    bound = np.broadcast_to(np.asarray(bound, np.float64), diff.shape)
+    bad = diff > bound
+    if np.any(bad):
+        worst = np.unravel_index(np.argmax(np.where(bad, diff - bound, -np.inf)), diff.shape)
+        raise AssertionError(f"{what or 'values'}: {int(bad.sum())} of {diff.size} outside the "
+                             f"float32 summation bound; worst at {worst}: |diff| = "
+                             f"{diff[worst]:.3g} > bound {bound[worst]:.3g}")
+
+
+def backward_bound(model: Any, acts: Any, delta: np.ndarray, acts_error: Any = None,
+                   delta_error: Any = None) -> np.ndarray:
+    """How far two float32 backward passes (``digitlens.nn.backprop.backward``) may lie apart,
+    as a flat vector like the gradient, when they sum in different orders, from activations and
+    an output delta that differ by at most ``acts_error`` (a list like ``acts``) and
+    ``delta_error`` (both default 0: the same inputs).
+
+    Each gradient entry is a sum over the batch and over every path down through the layers of
+    products of |a|, |W|, |f'| and |delta|; a float64 backward pass of the absolute values adds
+    up those |products| (S). The longest chain of roundings on a path is N = batch + Σ n_out of
+    the layers above + 2 per layer (the derivative's product), so two orders differ by at most
+    2γ_N·S (Higham §3.5, products of matrices). Inputs that differ add, to first order, S⁺ − S,
+    where S⁺ is the same pass with |a| + error, |δ| + error and |f'| + 2·error (|f''| ≤ 2 in
+    terms of a for sigmoid and tanh). A ReLU that is off in the float64 pass stays off; one
+    whose z lies within the forward bound of 0 may switch, which this does not cover (it does
+    not happen on these data).
+    """
+    n = len(delta) + sum(model.sizes[2:]) + 2 * model.n_layers
+    exact = _abs_backward(model, acts, delta, None, None)
+    if acts_error is None and delta_error is None:
+        return sum_order_bound(n, exact)
+    widened = _abs_backward(model, acts, delta, acts_error, delta_error)
+    return sum_order_bound(n, widened) + (widened - exact)
+
+
+def _abs_backward(model: Any, acts: Any, delta: np.ndarray, acts_error: Any,
+                  delta_error: Any) -> np.ndarray:
+    """``backward`` over absolute values in float64 (see ``backward_bound``), flat."""
+    from digitlens.nn.functions import NONLINEARITIES
+    a_abs = [np.abs(np.asarray(a, np.float64)) for a in acts]
+    errors = ([np.zeros_like(a) for a in a_abs] if acts_error is None
+              else [np.broadcast_to(np.asarray(e, np.float64), a.shape)
+                    for a, e in zip(a_abs, acts_error, strict=True)])
+    d = np.abs(np.asarray(delta, np.float64)) + (0 if delta_error is None else delta_error)
+    gw: list[np.ndarray] = [np.empty(0)] * model.n_layers
+    gb: list[np.ndarray] = [np.empty(0)] * model.n_layers
+    for layer in range(model.n_layers - 1, -1, -1):
+        a, e = a_abs[layer], errors[layer]
+        on = a > 0  # an off ReLU stays off (other activations are never exactly 0 here)
+        gw[layer] = (a + np.where(on, e, 0)).T @ d
+        gb[layer] = d.sum(axis=0)
+        if layer == 0:
+            break
+        name = model.activations[layer - 1]
+        slope = np.abs(NONLINEARITIES[name].derivative(np.asarray(acts[layer], np.float64)))
+        if name != "relu":
+            slope = slope + 2 * e
+        d = (d @ np.abs(model.weights[layer].astype(np.float64)).T) * slope
+    return np.concatenate([g.ravel() for g in gw] + [g.ravel() for g in gb])
+
+
+def jacobian_bound(model: Any, x: np.ndarray, masks: Any = None) -> np.ndarray:
+    """How far two float32 input Jacobians d z_out / d x (784, n_out) of one input
+    (``digitlens.analysis.gradients.input_jacobian``) may lie apart when their sums run in
+    other orders: each entry sums products |W0|·f'·|W1|·…·|WL| over every path, with
+    N = Σ hidden and output widths + 2 per layer roundings on a path (Higham §3.5), so
+    2γ_N·Σ|products|. f' is taken from the float64 forward pass; for sigmoid and tanh it may
+    move with the forward bound (|f''| ≤ 1 in a, twice for the two passes), which is added;
+    a ReLU near its kink is not covered (see ``backward_bound``)."""
+    from digitlens.nn.backprop import forward
+    from digitlens.nn.functions import NONLINEARITIES
+    x64 = model.as_input(x).astype(np.float64)[:1]
+    acts = forward(model, x64, dtype=np.float64, masks=masks).activations
+    a_err = forward_bounds(model, x, masks)[1]
+    scale = np.abs(model.weights[0].astype(np.float64))           # (n_in, n_1)
+    for layer in range(1, model.n_layers):
+        name = model.activations[layer - 1]
+        slope = np.abs(NONLINEARITIES[name].derivative(acts[layer][0]))
+        if name != "relu":
+            slope = slope + 2 * a_err[layer - 1][0]
+        if masks is not None and layer - 1 in masks:
+            slope = slope * masks[layer - 1]
+        scale = (scale * slope) @ np.abs(model.weights[layer].astype(np.float64))
+    n = sum(model.sizes[1:]) + 2 * model.n_layers
+    return sum_order_bound(n, scale)

@@ -36,6 +36,7 @@ def test_nudge_one_digit_and_the_table(trained_run: Path, sample) -> None:
     assert adv.shape == (784,) and adv.min() >= 0 and adv.max() <= 1
     assert int(model.trace(adv).prediction[0]) == out["to"] != out["from"]
     x = sample.test_images[2].ravel() / 255
+    # l2 unrounded, adv written to 5 decimals: ‖Δ‖ ≤ √784·5e-6 ≈ 1.4e-4
     assert out["l2"] == pytest.approx(np.linalg.norm(adv - x), abs=1e-3)
     assert out["test_index"] == 2 and out["changed_pixels"] > 0 and out["linf"] > 0
     aimed = last_json(run("nudge", str(trained_run), "--test-index", "2", "--target",
@@ -43,10 +44,12 @@ def test_nudge_one_digit_and_the_table(trained_run: Path, sample) -> None:
     assert aimed["to"] == (out["from"] + 1) % 10
     fg = last_json(run("nudge", str(trained_run), "--test-index", "2", "--method", "fgsm",
                        "--json"))
+    # FGSM moves every changed pixel by ε, clipped into 0..1: linf = ε up to float32 (≤ u)
     assert fg["method"] == "fgsm" and fg["epsilon"] == pytest.approx(fg["linf"], abs=1e-5)
     table = last_json(run("nudge", str(trained_run), "--test-count", "12", "--json"))
     assert table["n"] == 12 and table["flipped"] == 12
     assert [r["test_index"] for r in table["results"]] == list(range(12))
+    # a median of the float64 numbers the table lists: float64 both sides
     assert table["median_l2"] == pytest.approx(np.median([r["l2"] for r in table["results"]]))
 
 
@@ -56,6 +59,7 @@ def test_attribute_and_completeness(trained_run: Path, tmp_path: Path, sample) -
     assert out["method"] == "integrated-gradients" and len(out["attributions"]) == 784
     assert out["completeness_error"] <= 0.01
     diff = out["score"] - out["baseline_score"]
+    # the method's 1% completeness, plus 784 attributions rounded to 6 decimals (≤ 4e-4)
     assert sum(out["attributions"]) == pytest.approx(diff, rel=0.011)
     png = tmp_path / "digit.png"
     Image.fromarray(255 - sample.test_images[4]).resize((140, 140)).save(png)

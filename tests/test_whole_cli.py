@@ -79,7 +79,7 @@ def test_compare_json_and_picture(trained_run: Path, tmp_path: Path) -> None:
     assert set(d["disagreements"]) >= {"count", "indices"}
     assert d["disagreements"]["count"] == len(d["disagreements"]["indices"])
     assert len(d["matches"]) == 30 and set(d["matches"][0]) == {"a", "b", "similarity"}
-    assert d["matches"][0]["similarity"] == pytest.approx(1.0)
+    assert d["matches"][0]["similarity"] == pytest.approx(1.0)  # float64 cosine, 5 decimals
     assert len(d["per_class"]) == 10
     with Image.open(png) as im:
         assert im.width > 800 and im.height > 600
@@ -90,7 +90,7 @@ def test_compare_an_imported_onnx_model(trained_run: Path, tmp_path: Path) -> No
     onnx_file = tmp_path / "net.onnx"
     assert cli("export", str(trained_run), "--out", str(onnx_file)).returncode == 0
     d = last_json(cli("compare", str(onnx_file), str(trained_run), "--json"))
-    assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])
+    assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])  # counts of the same predictions
     assert d["disagreements"]["count"] == 0
     assert all(m["a"] == m["b"] for m in d["matches"])
     said = cli("compare", str(onnx_file), str(trained_run)).stdout
@@ -104,7 +104,7 @@ def test_compare_a_pytorch_state_dict(tmp_path: Path) -> None:
     npz = tmp_path / "same.npz"
     assert cli("import", str(fixture), "--out", str(npz)).returncode == 0
     d = last_json(cli("compare", str(fixture), str(npz), "--dataset", "mnist-sample", "--json"))
-    assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])
+    assert d["accuracy_a"] == pytest.approx(d["accuracy_b"])  # counts
     assert d["disagreements"]["count"] == 0
 
 

@@ -16,7 +16,7 @@ def test_thresholds_are_the_value_at_z_zero() -> None:
     assert active_above("sigmoid") == 0.5
     assert active_above("tanh") == 0.0
     assert active_above("identity") == 0.0
-    assert active_above("softmax", 10) == pytest.approx(0.1)
+    assert active_above("softmax", 10) == pytest.approx(0.1)  # float64 both sides
     assert active_above("softmax", 4) == pytest.approx(0.25)
 
 

@@ -31,7 +31,7 @@ def test_matching_is_optimal_by_brute_force(rng, n_a, n_b) -> None:
     s = K.cosine_similarity(wa, wb)
     assert len(pairs) == min(n_a, n_b)
     assert len({i for i, _, _ in pairs}) == len({j for _, j, _ in pairs}) == len(pairs)
-    for i, j, sim in pairs:
+    for i, j, sim in pairs:  # float64 both sides, here and below
         assert sim == pytest.approx(wa[:, i] @ wb[:, j] / np.linalg.norm(wa[:, i]) /
                                     np.linalg.norm(wb[:, j]))
     assert sum(p[2] for p in pairs) == pytest.approx(brute_force(s))
@@ -46,7 +46,7 @@ def test_a_shuffled_copy_is_matched_back(rng) -> None:
     b.weights[0][...] = a.weights[0][:, perm]
     pairs = K.match_neurons(a.weights[0], b.weights[0])
     assert {(i, j) for i, j, _ in pairs} == {(int(perm[j]), j) for j in range(20)}
-    assert all(s == pytest.approx(1.0) for *_, s in pairs)
+    assert all(s == pytest.approx(1.0) for *_, s in pairs)  # cosines in float64 (rel 1e-6)
 
 
 def test_numbers_against_a_direct_count(trained_model: MLP, sample) -> None:
@@ -55,13 +55,13 @@ def test_numbers_against_a_direct_count(trained_model: MLP, sample) -> None:
     x, y = sample.test_images, sample.test_labels
     d = K.compare_models(trained_model, other, x, y).to_dict()
     pa, pb = trained_model.predict(x), other.predict(x)
-    assert d["accuracy_a"] == pytest.approx(np.mean(pa == y))
+    assert d["accuracy_a"] == pytest.approx(np.mean(pa == y))  # counts, float64 means
     assert d["accuracy_b"] == pytest.approx(np.mean(pb == y))
     assert d["disagreements"]["indices"] == np.flatnonzero(pa != pb).tolist()
     assert d["disagreements"]["count"] == int(np.sum(pa != pb))
     for row in d["per_class"]:
         k = row["class"]
-        assert row["a"] == pytest.approx(np.mean(pa[y == k] == k), abs=1e-5)
+        assert row["a"] == pytest.approx(np.mean(pa[y == k] == k), abs=1e-5)  # to 5 decimals
         assert row["n"] == int(np.sum(y == k))
     diff = np.asarray(d["confusion_difference"])
     assert diff.sum() == 0 and diff[3, 5] == (np.sum((y == 3) & (pb == 5)) -
@@ -75,7 +75,7 @@ def test_a_pruned_net_matches_its_parent(trained_model: MLP, sample) -> None:
     c = K.compare_models(trained_model, small, sample.test_images, sample.test_labels)
     kept = [j for j in range(32) if j not in (1, 4, 9)]
     assert {(i, j) for i, j, _ in c.matches} == {(kept[j], j) for j in range(29)}
-    assert all(s == pytest.approx(1.0) for *_, s in c.matches)
+    assert all(s == pytest.approx(1.0) for *_, s in c.matches)  # float64 cosines
 
 
 def test_different_inputs_or_classes_are_refused() -> None:

@@ -71,10 +71,11 @@ def test_drawings_are_read_by_the_network_and_counted(lesson: Classroom, api: ht
     for i, body in enumerate(answers):
         cm[sample.test_labels[i], body["prediction"]] += 1
     assert summary["n"] == 12 and summary["confusion"] == cm.tolist()
-    assert summary["accuracy"] == pytest.approx(np.trace(cm) / 12)
+    assert summary["accuracy"] == pytest.approx(np.trace(cm) / 12)  # counts, float64
     from digitlens.data.sources import load_dataset
     mnist = load_dataset("mnist", fetch=False)  # what the server found: MNIST or the sample
     right = trained_model.predict(mnist.test_images) == mnist.test_labels
+    # counts of the same float32 predictions made on this same CPU
     assert summary["mnist_accuracy"] == pytest.approx(right.mean())
 
 
@@ -267,6 +268,6 @@ def test_export_train_evaluate(trained_run: Path, tmp_path: Path, sample: Datase
     from digitlens.data.idx_folder import load_idx_folder
     ds = load_idx_folder(out)
     model = load_model(tuned)
-    assert after["accuracy"] == pytest.approx(
+    assert after["accuracy"] == pytest.approx(  # counts, the same predictions on this CPU
         float(np.mean(model.predict(ds.test_images) == ds.test_labels)))
     assert after["accuracy"] >= before["accuracy"]

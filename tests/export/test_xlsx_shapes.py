@@ -47,9 +47,9 @@ def test_12x12_three_class_workbook(tmp_path: Path) -> None:
     cached = load(path, data_only=True)
     probs, best = oracle(model, image)
     assert values(cached, "input_pixels").shape == (12, 12)
-    assert np.abs(values(cached, "input_pixels") - image).max() <= 1e-15
+    assert np.abs(values(cached, "input_pixels") - image).max() <= 1e-15  # float64, 16 digits
     assert values(cached, "predicted_digit")[0, 0] == best == model.predict(image)[0]
-    assert np.abs(values(cached, "probabilities").ravel() - probs).max() <= 1e-12
+    assert np.abs(values(cached, "probabilities").ravel() - probs).max() <= 1e-12  # float64
     assert values(cached, "products").shape == (12, 12)  # the neuron's three 12×12 grids
     draw = cached["Draw"]
     texts = {c.value for row in draw.iter_rows() for c in row if isinstance(c.value, str)}
@@ -102,6 +102,7 @@ def test_libreoffice_recalculates_a_new_12x12_drawing(tmp_path: Path) -> None:
     (out,) = convert(soffice, [tmp_path / "edited.xlsx"], "xlsx", tmp_path / "recalc", tmp_path)
     got = load(out, data_only=True)
     probs, best = oracle(model, cross)
+    # LibreOffice recalculates in float64: ~144·2⁻⁵³ relative, far inside 1e-9
     assert np.abs(values(got, "probabilities").ravel() - probs).max() <= 1e-9
     assert values(got, "predicted_digit")[0, 0] == best
     assert name_cells(got, "predicted_class")[0][0].value == SHAPES[best]

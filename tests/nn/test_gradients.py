@@ -8,9 +8,12 @@ import itertools
 import numpy as np
 import pytest
 
+from digitlens.nn.backprop import forward
+from digitlens.nn.functions import output_delta
 from digitlens.nn.mlp import MLP, layer_offsets
 from digitlens.nn.optim import Adam, Momentum, Optimizer, make_optimizer
 from digitlens.nn.step import BatchStepper
+from support import U32, assert_within, backward_bound, forward_bounds
 
 
 def reference_loss(params: np.ndarray, sizes: tuple[int, ...], acts: tuple[str, ...], cost: str,
@@ -92,13 +95,25 @@ def test_gradient_matches_finite_differences(hidden: str, output: str, cost: str
 
     numeric = numeric_gradient(f, p64, active)
     loss, analytic = model.loss_and_gradient(x, y, l2, n_train)
-    assert loss == pytest.approx(f(p64), rel=1e-5)
+    assert loss == pytest.approx(f(p64), rel=1e-5)  # float64 both sides
+    # central differences in float64, eps = 1e-6: truncation eps²·|f'''| ≈ 1e-12 plus rounding
+    # 2⁻⁵³·|f|/eps ≈ 1e-10, far inside; the tolerance is the method's, not the machine's
     np.testing.assert_allclose(analytic[active], numeric, rtol=2e-3, atol=2e-6)
 
-    # the fast float32 training step hands the optimizer the same gradient
+    # the fast float32 training step hands the optimizer the same gradient: float32 against the
+    # float64 gradient, within the bound for these float32 sums in any order (the forward
+    # pass's error carried into the output delta, whose cost derivative moves by at most
+    # 4·Σ|Δa|/n for every output and cost here, and the L2 term's few roundings)
     rec = Recorder(model.params.size)
     BatchStepper(model, rec, 6, l2, n_train).step(x, y, np.arange(6), 0.1)
-    np.testing.assert_allclose(rec.grad, analytic, rtol=1e-3, atol=1e-6)
+    acts = forward(model, x.astype(np.float64), dtype=np.float64).activations
+    a_err = [np.zeros_like(x, np.float64), *forward_bounds(model, x)[1]]
+    delta = output_delta(cost, output, acts[-1], y, np.empty_like(acts[-1]),
+                         np.empty_like(acts[-1]))
+    d_err = (4 * a_err[-1].sum(axis=1, keepdims=True) + 16 * U32) / len(y)
+    bound = backward_bound(model, acts, delta, a_err, d_err)
+    bound += 4 * U32 * (np.abs(analytic) + l2 / n_train * np.abs(p64))
+    assert_within(rec.grad, analytic, bound, "float32 step's gradient")
 
 
 def test_one_sgd_step_worked_by_hand() -> None:
@@ -124,9 +139,13 @@ def test_one_sgd_step_worked_by_hand() -> None:
     expect_b1 = 0.25 - lr * d1
     BatchStepper(model, make_optimizer("sgd", model.params.size), 1).step(
         x, np.array([3]), np.array([0]), lr)
+    # float32 step against float64 by hand: every sum has at most 2 nonzero terms (the other
+    # pixels are exact zeros) or is the 10-term softmax, so each value takes ≲ 15 roundings
+    # whatever the order: ≤ 15·2⁻²⁴ ≈ 9e-7 relative to these values (|w| ≥ 0.1, b1 ≈ 0.25)
     np.testing.assert_allclose(model.weights[1][0], expect_w2, rtol=1e-6)
     np.testing.assert_allclose(model.weights[0][:2, 0], expect_w1, rtol=1e-6)
     np.testing.assert_allclose(model.biases[0][0], expect_b1, rtol=1e-6)
+    # -lr·(p − onehot): p_i to ~10u relative (1e-5 covers it), atol for p_3 − 1's cancellation
     np.testing.assert_allclose(model.biases[1], -lr * d2, rtol=1e-5, atol=1e-8)
     assert np.all(model.weights[0][2:] == 0)    # unlit pixels get no gradient
 
@@ -149,6 +168,8 @@ def test_adam_equals_the_textbook(rng: np.random.Generator) -> None:
     p = p0.astype(np.float32)
     for g in grads:
         opt.step(p, g.astype(np.float32), 1e-2)
+    # float32 against float64, but element by element (no sums, so no order to differ in):
+    # p rounded to float32 (u·|p|) plus 5 steps of ~10 roundings each of a step ≤ lr = 1e-2
     np.testing.assert_allclose(p, textbook_adam(p0, grads, 1e-2), rtol=1e-5, atol=1e-6)
 
 
@@ -162,6 +183,7 @@ def test_momentum_equals_the_textbook(rng: np.random.Generator) -> None:
         opt.step(p, g.astype(np.float32), 0.1)
         v = 0.9 * v - 0.1 * g
         ref = ref + v
+    # float32 against float64 element by element (no sums): u·|p| plus 4 steps' roundings
     np.testing.assert_allclose(p, ref, rtol=1e-5, atol=1e-6)
 
 

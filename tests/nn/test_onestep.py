@@ -34,6 +34,9 @@ def test_an_sgd_step_worked_by_hand() -> None:
     d0 = (w1 @ d1) * h * (1 - h)
     s = one_step(model, x, label, lr, "sgd")
     assert np.array_equal(model.params, before)  # the model given is untouched
+    # float32 step against float64 by hand on a 2-2-2 net: every sum has 2 or 3 terms, so each
+    # value takes ≲ 12 roundings in any order: ≤ 12·2⁻²⁴ ≈ 7e-7 relative to values ≤ 2, inside
+    # rel 1e-6 (p, loss) and abs 1e-6 (parameters); the norms are 4-term float32 sums
     assert s.loss_before == pytest.approx(-np.log(p[1]), rel=1e-6)
     assert s.probabilities_before == pytest.approx(p, rel=1e-6)
     assert s.model.weights[1] == pytest.approx(w1 - lr * np.outer(h, d1), abs=1e-6)
@@ -58,6 +61,8 @@ def test_the_gradient_is_the_finite_difference(cost_output: tuple[str, str]) -> 
         down.params[k] -= 1e-2
         fd = (up.loss_and_gradient(x, np.array([2]))[0]
               - down.loss_and_gradient(x, np.array([2]))[0]) / 2e-2
+        # float64 central differences with h = 1e-2: truncation h²·|C'''|/6 ≲ 1e-4·|C'''|;
+        # 2e-3 is that method's margin (the float32 gradient's error is ~1e-7)
         assert s.gradient[k] == pytest.approx(fd, abs=2e-3)
 
 
@@ -68,7 +73,8 @@ def test_momentum_and_adam_start_fresh() -> None:
     adam = one_step(model, x, 0, 0.01, "adam")
     moved = adam.model.params - model.params
     big = np.abs(adam.gradient) > 1e-4
-    # Adam's first step moves each parameter by lr against its gradient's sign
+    # Adam's first step moves each parameter by lr·g/(|g| + 1e-8), lr against its gradient's
+    # sign to 1e-8/|g| ≤ 1e-4 relative (|g| > 1e-4), element by element in float32
     assert moved[big] == pytest.approx(-0.01 * np.sign(adam.gradient[big]), rel=1e-3)
 
 

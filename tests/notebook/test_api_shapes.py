@@ -50,7 +50,7 @@ def test_kernel_explorer_on_a_12x12_model(run: dl.LoadedRun) -> None:
     w.drawing = pad.tobytes()
     x = preprocess(pad.astype(np.float32) / 255, (12, 12)).centred
     assert w.image.shape == (12, 12)
-    np.testing.assert_allclose(w.image, x, atol=1e-4)
+    np.testing.assert_allclose(w.image, x, atol=1e-4)  # the widget keeps 4 decimals
     assert w.prediction == int(run.model.trace(x).prediction[0])
     w.selected = {"layer": 0, "index": 3}
     assert len(w.state["inspector"]["weights"]) == 144

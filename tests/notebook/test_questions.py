@@ -37,6 +37,9 @@ def test_nudge_and_attribute_are_the_cli_answers(run: dl.LoadedRun, trained_run:
     want = cli_json("nudge", str(trained_run), "--test-index", "3", "--target", "5",
                     "--dataset", "mnist-sample")
     assert (n.source, n.to, n.flipped) == (want["from"], want["to"], want["flipped"])
+    # the CLI and dl.* run the same float32 calls on the same data on this same CPU (one
+    # kernel, one summation order; the CLI's single thread splits only the outputs), so the
+    # answers agree but for the JSON round trip of a float64 (rel 1e-9 is ample)
     assert n.l2 == pytest.approx(want["l2"], rel=1e-9)
     assert repr(n).startswith(f"<nudge deepfool: {n.source} -> {n.to} (")
     assert n._repr_png_().startswith(PNG)
@@ -58,13 +61,14 @@ def test_dream_compare_and_map(run: dl.LoadedRun, trained_run: Path) -> None:
     d = dl.dream(run, target=2, steps=30)
     want = cli_json("dream", str(trained_run), "--class", "2", "--steps", "30",
                     "--dataset", "mnist-sample")
+    # the same calls in the CLI and here, on this CPU: equal but for the JSON round trip
     assert d.activation == pytest.approx(want["activation"], rel=1e-9)
     assert d.max_train_activation == pytest.approx(want["max_train_activation"], rel=1e-9)
     assert repr(d).startswith("<dream of class 2: ") and d._repr_png_().startswith(PNG)
 
     c = dl.compare(run, trained_run)
     assert c.a.accuracy == c.b.accuracy and c.disagreements.size == 0
-    assert all(s == pytest.approx(1.0) for *_, s in c.matches)
+    assert all(s == pytest.approx(1.0) for *_, s in c.matches)  # float64 cosines
     assert "they disagree on 0" in repr(c)
 
     m = dl.map(run, layer=0)
@@ -104,6 +108,7 @@ def test_dream_pictures_from_the_cli(run: dl.LoadedRun, trained_run: Path,
     want = dl.dream(run, target=2, steps=30)
     view = cli_json("render", "dream", "--run", str(trained_run), "--target", "2", "--n", "30",
                     "--out", str(tmp_path / "d.png"), "--dataset", "mnist-sample")
+    # the same dream in the CLI and here, on this CPU: equal but for the JSON round trip
     assert view["data"]["activation"] == pytest.approx(want.activation, rel=1e-6)
     assert (tmp_path / "d.png").read_bytes().startswith(PNG)
     out = cli_json("dream", str(trained_run), "--layer", "0", "--neuron", "4", "--steps", "30",

@@ -26,6 +26,7 @@ def test_integrated_gradients_evidence_is_complete(trained_model: MLP, sample) -
     ev = evidence(trained_model, x, "integrated-gradients")
     black = trained_model.trace(np.zeros(784)).zs[-1][0]
     gain = ev.scores - black
+    # completeness of integrated gradients: the trapezoid rule's error along the path, 1%
     np.testing.assert_allclose(ev.contributions.sum(axis=0), gain,
                                rtol=0.01, atol=0.01 * np.abs(gain).max())
     pic = evidence_panel(trained_model, x, None, "integrated-gradients")

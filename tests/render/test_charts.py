@@ -23,4 +23,5 @@ def test_percent_ticks_are_round_and_labelled_truly(lo: float, hi: float) -> Non
     assert len(steps) == 1 and steps.pop() in charts.PERCENT_STEPS
     for loc, label in ticks:  # the oracle: the tick's own value, printed with its decimals
         shown = float(label.rstrip("%").replace("\u2212", "-"))
+        # the label prints the float64 tick exactly at its decimals: only its rounding differs
         assert shown == pytest.approx(loc * 100, abs=1e-9), (loc, label)

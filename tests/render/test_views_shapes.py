@@ -23,6 +23,7 @@ from digitlens.render.views import build
 from digitlens.render.views import evidence as E
 from digitlens.render.views.weights import tiles_of
 from shapes import SHAPES, digits8, shapes12, train_small
+from support import assert_within, forward_bounds
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,8 @@ def test_evidence_panel_shows_the_input_and_every_class(
     np.testing.assert_array_equal(pic.pixels[E.TOP:E.TOP + want.shape[0], 10:10 + want.shape[1]],
                                   want)
     t = model.trace(x)
-    np.testing.assert_allclose(pic.data["scores"], t.zs[-1][0], rtol=1e-5, atol=1e-5)
+    # the view's float32 pass and this one, in whichever order each sums
+    assert_within(pic.data["scores"], t.zs[-1][0], forward_bounds(model, x)[0][-1][0], "scores")
     for cls in ds.class_names:
         assert cls in texts
     assert f"true {ds.class_names[label]}" in texts

@@ -89,7 +89,7 @@ def test_summary_is_mean_and_sample_std_over_finished_seeds() -> None:
     groups = summarise(r, "hidden", "n")
     assert [g["label"] for g in groups] == ["n=5", "n=9"]
     assert groups[0]["x"] == ["8", "16"]
-    assert groups[0]["mean"] == pytest.approx([0.6, 0.9])
+    assert groups[0]["mean"] == pytest.approx([0.6, 0.9])  # float64 both sides, here and below
     assert groups[0]["std"][0] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert groups[0]["n"] == [2, 1] and groups[1]["mean"] == [0.2]
     with pytest.raises(ParameterError, match="not a key of this sweep"):

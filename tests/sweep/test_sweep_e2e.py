@@ -97,7 +97,7 @@ def test_local_cluster_sweep_writes_runs_and_table(reference: Path, tmp_path: Pa
                "--json")
     data = json.loads(proc.stdout.splitlines()[-1])["data"]
     accs = [rows[f"hidden128-seed{s}"]["test_accuracy"] for s in (0, 1)]
-    assert data["groups"][0]["mean"][0] == pytest.approx(np.mean(accs))
+    assert data["groups"][0]["mean"][0] == pytest.approx(np.mean(accs))  # float64 both
 
 
 def test_finished_sweep_is_not_recomputed(reference: Path) -> None:

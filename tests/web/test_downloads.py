@@ -19,6 +19,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
+from support import assert_within, forward_bounds
 
 from .conftest import ThreadServer
 from .helpers import load_xlsx, named
@@ -71,9 +72,14 @@ def test_onnx_runs_in_onnxruntime(http: httpx.Client, served_runs: Path, sample:
     x = (sample.test_images[:64].reshape(64, 784) / 255).astype(np.float32)
     output, probs = runtime.run(["output", "probabilities"], {"pixels": x})
     want = model.trace(x)
-    np.testing.assert_allclose(output, want.output, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(probs, want.probabilities, atol=1e-5, rtol=0)
-    assert np.array_equal(probs.argmax(axis=1), want.prediction)
+    # ONNX Runtime's float32 MatMul and NumPy's BLAS sum in their own orders (both chosen by
+    # the CPU): within the forward bound of each other
+    bound = forward_bounds(model, x)[1][-1]
+    assert_within(output, want.output, bound, "ONNX output")
+    assert_within(probs, want.probabilities, bound, "ONNX probabilities")
+    top2 = np.sort(want.probabilities, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 2 * bound.max(axis=1)  # not within the bound of a tie
+    assert np.array_equal(probs.argmax(axis=1)[decided], want.prediction[decided])
 
 
 def test_xlsx_shows_the_asked_digit_and_its_prediction(http: httpx.Client, served_runs: Path,
@@ -84,12 +90,12 @@ def test_xlsx_shows_the_asked_digit_and_its_prediction(http: httpx.Client, serve
     assert {"input_pixels", "predicted_digit"} <= set(wb.defined_names)
     index = int(np.flatnonzero(sample.test_labels == 4)[0])
     image = sample.test_images[index] / 255.0
-    np.testing.assert_allclose(named(wb, "input_pixels"), image, atol=1e-12)
+    np.testing.assert_allclose(named(wb, "input_pixels"), image, atol=1e-12)  # float64 both
     assert named(wb, "predicted_digit")[0, 0] == model.predict(image)[0]
     # without a digit: the first test image, as `digitlens export` does
     first = load_xlsx(download(http, "/api/runs/single/export/xlsx", XLSX, "single.xlsx"))
     np.testing.assert_allclose(named(first, "input_pixels"), sample.test_images[0] / 255.0,
-                               atol=1e-12)
+                               atol=1e-12)  # float64 both sides
 
 
 def test_files_are_cached_per_run_format_and_digit(http: httpx.Client, app: Any) -> None:

@@ -20,7 +20,7 @@ from .helpers import canvas_of, data_url
 
 def close(packed: Any, plain_: Any, path: str = "") -> None:
     """Every number of the JSON answer within its rounding of the packed one; the rest equal."""
-    if isinstance(packed, np.ndarray):
+    if isinstance(packed, np.ndarray):  # JSON to 3 decimals at least: half a digit, 5e-4
         np.testing.assert_allclose(packed, np.asarray(plain_, dtype=np.float64), atol=5.1e-4,
                                    err_msg=path)
     elif isinstance(packed, dict):

@@ -18,7 +18,7 @@ from digitlens.export.html_explorer import build_html
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from shapes import SHAPES, shapes12, train_small
-from support import chromium, screenshot_folder
+from support import chromium, forward_bounds, screenshot_folder
 
 from .test_browser import Page
 from .test_explorer_file import offline
@@ -52,7 +52,8 @@ def check_answer(p: Page, model: MLP) -> str:
     assert x.shape == (144,)
     probs = np.array(p.js("Array.from(window.digitlens.last.probabilities)"))
     t = model.trace(x)
-    assert np.abs(t.probabilities[0] - probs).max() <= 1e-5
+    # engine.js (float64 sums, float32 stores) against Python's float32 BLAS: the forward bound
+    assert np.all(np.abs(t.probabilities[0] - probs) <= forward_bounds(model, x)[1][-1][0])
     shown = p.text("prediction")
     assert shown in SHAPES and shown == SHAPES[int(t.prediction[0])]
     return shown

@@ -60,6 +60,6 @@ def test_one_neuron_on_every_surface(client: httpx.Client, runs_dir: Path,
 
     d = post(client, "/api/neuron", {"run": "small", "layer": LAYER, "neuron": NEURON})
     assert (d["layer"], d["neuron"], d["kind"]) == (LAYER, NEURON, "hidden")
-    np.testing.assert_allclose(d["incoming"], want, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(d["incoming"], want, rtol=0, atol=1e-4)  # 4 decimals (±5e-5)
     bad = post(client, "/api/neuron", {"run": "small", "layer": 3, "neuron": 0}, 400)
     assert "'layer'" in bad["error"]

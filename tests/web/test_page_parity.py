@@ -62,7 +62,7 @@ def test_grid_shape_is_the_python_one(page: dict[str, Any]) -> None:
 
 def test_active_threshold_is_the_python_one(page: dict[str, Any]) -> None:
     want = [[active_above(a, n) for n in (1, 4, 10)] for a in ACTS]
-    np.testing.assert_allclose(page["active"], want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(page["active"], want, rtol=0, atol=1e-15)  # float64 (JS) both
 
 
 def test_layer_and_neuron_names_are_the_python_ones(page: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
 from shapes import SHAPES, draw_shape, shapes12, train_small
-from support import chromium
+from support import chromium, forward_bounds
 
 from .conftest import ThreadServer
 from .helpers import post
@@ -61,7 +61,7 @@ def test_api_answers_at_the_models_size(served_shapes: tuple[str, MLP]) -> None:
                                        "gray": base64.b64encode(drawing.tobytes()).decode()})
         x = preprocess(drawing.astype(np.float32) / 255, (12, 12)).centred
         assert len(res["input"]) == 144
-        np.testing.assert_allclose(res["input"], x.ravel(), atol=1e-3)
+        np.testing.assert_allclose(res["input"], x.ravel(), atol=1e-3)  # 3 decimals (±5e-4)
         assert res["prediction"] == int(model.trace(x).prediction[0])
         assert len(res["evidence"]["contributions"]) == 3
         assert len(res["evidence"]["contributions"][0]) == 144
@@ -91,7 +91,9 @@ def test_served_page_draws_and_names_the_classes(loop: str,
             t = model.trace(x)
             assert p.text("prediction") == SHAPES[int(t.prediction[0])] == "circle"
             probs = np.array(p.js("Array.from(window.digitlens.last.probabilities)"))
-            assert np.abs(probs - t.probabilities[0]).max() <= 1e-4
+            # engine.js (float64 sums, float32 stores) and Python's float32 BLAS
+            assert np.all(np.abs(probs - t.probabilities[0])
+                          <= forward_bounds(model, x)[1][-1][0])
             assert p.page.locator("#bars li b").all_inner_texts() == list(SHAPES)
             assert p.js("document.getElementById('s-centred').width") == 12
             via = p.js("window.digitlens.via")  # who computed it: the page, or the server

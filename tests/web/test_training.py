@@ -44,6 +44,7 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
     history = json.loads((served_runs / "web-s1" / "history.json").read_text())["epochs"]
     assert [e["row"]["test_accuracy"] for e in epochs] == [h["test_accuracy"] for h in history]
     mosaic = np.array(epochs[-1]["mosaic"]["images"])
+    # scaled to a largest |value| of 1, then rounded to 2 decimals: 1.0 exactly
     assert mosaic.shape == (10, 784) and np.abs(mosaic).max() == pytest.approx(1.0)
     assert epochs[-1]["mosaic"]["total"] == 10 and epochs[-1]["mosaic"]["shape"] == [28, 28]
     # a late follower replays every row but only the newest mosaic (a long run keeps one)
