@@ -8,7 +8,6 @@ only writes are training runs into the runs folder, and only when training is al
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from digitlens.http.app import build
 from digitlens.http.envelope import ok, success
 from digitlens.http.statuses import Forbidden
 from digitlens.nn.presets import PRESETS, get_preset
+from digitlens.safeload import parse_json
 from digitlens.web import ask, encode, explore, live, maps, sweeps
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.flight import Flights, body_key
@@ -232,7 +232,7 @@ def from_environment() -> Starlette:
     """The read-only app of one of ``digitlens serve --workers N``'s processes, from the
     settings the command left in the environment."""
     from threadpoolctl import threadpool_limits
-    settings = json.loads(os.environ[SERVE_ENV])
+    settings = parse_json(os.environ[SERVE_ENV], SERVE_ENV, DigitlensError)
     threadpool_limits(limits=1, user_api="blas")  # as the single-process server does
     registry = Registry(Path(settings["runs_dir"]), [Path(p) for p in settings["extra"]])
     return create_app(registry, allow_training=False, allowed_hosts=settings["hosts"])
