@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import ast
+import hashlib
 import io
 import json
 import math
@@ -92,6 +93,27 @@ def read_bounded(path: str | Path, limit: int, error: ErrorType = DataError,
     if len(data) > limit:
         raise error(f"{path}: is larger than the {limit} allowed bytes of a {what}")
     return data
+
+
+def digest_file(path: str | Path, limit: int, error: ErrorType = DataError,
+                what: str = "file") -> str:
+    """The SHA-256 (hex) of the regular file ``path``, read in 1 MiB pieces (never whole), or
+    "-" if there is none; anything that is not a regular file, or over ``limit`` bytes, is
+    refused as ``read_bounded`` would (a FIFO cannot hang the hash)."""
+    if not os.path.lexists(path):
+        return "-"
+    h = hashlib.sha256()
+    size = 0
+    with open_regular(path, error, what) as fh:
+        try:
+            while piece := fh.read(1 << 20):
+                size += len(piece)
+                if size > limit:
+                    raise error(f"{path}: is larger than the {limit} allowed bytes of a {what}")
+                h.update(piece)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return h.hexdigest()
 
 
 def read_head(path: str | Path, n: int, error: ErrorType = DataError, what: str = "file") -> bytes:

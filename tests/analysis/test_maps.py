@@ -136,6 +136,28 @@ def test_umap_is_fitted_once_and_cached_as_arrays(monkeypatch, trained_model, sa
     assert len(calls) == 2  # other activations: refitted
 
 
+def test_a_hostile_umap_cache_is_refitted_not_read(monkeypatch, trained_model, sample,
+                                                   tmp_path) -> None:
+    calls = []
+
+    class FakeUMAP:
+        def __init__(self, **kw: Any) -> None:
+            calls.append(kw)
+
+        def fit_transform(self, h: np.ndarray) -> np.ndarray:
+            return h[:, :2]
+    import types
+    monkeypatch.setitem(__import__("sys").modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    x, y = sample.test_images[:50], sample.test_labels[:50]
+    cache = tmp_path / "umap-layer-1.npz"
+    for hostile in (b"not a zip", b"PK" + b"\0" * 40):
+        cache.write_bytes(hostile)
+        M.hidden_maps(trained_model, x, y, [1], "umap", tmp_path, baseline=False)
+    np.savez(cache, embedding=np.array([object()], dtype=object), fingerprint=np.array("x"))
+    M.hidden_maps(trained_model, x, y, [1], "umap", tmp_path, baseline=False)
+    assert len(calls) == 3  # each refitted (and rewritten), none unpickled
+
+
 def test_place_by_neighbours_interpolates_the_embedding(rng) -> None:
     h = rng.normal(size=(50, 5))
     emb = rng.normal(size=(50, 2))

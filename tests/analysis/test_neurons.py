@@ -120,6 +120,27 @@ def test_finetune_changes_weights_and_lowers_loss(trained_model, sample) -> None
     assert tuned.loss_and_gradient(x, y)[0] < before
 
 
+def test_finetune_runs_the_training_loops_epochs(trained_model, sample, monkeypatch) -> None:
+    """Fine-tuning after pruning is the one training loop (``nn.train.run_epoch``), its rate
+    annealed batch by batch from the run's to zero (``nn.train.annealed_lr``)."""
+    import digitlens.nn.train as T
+    rates: list[float] = []
+
+    def spy(stepper, x, y, perm, batch_size, lr, on_batch=None):  # type: ignore[no-untyped-def]
+        rates.extend(lr(k) for k in range(-(-len(x) // batch_size)))
+        return T.run_epoch(stepper, x, y, perm, batch_size, lr, on_batch)
+    monkeypatch.setattr(N, "run_epoch", spy)
+    small = N.prune(trained_model, 0, [0, 1])
+    x = small.as_input(sample.train_images[:300])
+    y = sample.train_labels[:300].astype(np.int64)
+    s = N.FinetuneSettings("sgd", 0.1, 100)
+    tuned = N.finetune(small, x, y, epochs=2, settings=s)
+    assert rates == [T.annealed_lr(0.1, t, 6) for t in range(6)]
+    assert rates[0] == 0.1 and rates[-1] < 0.01 and rates == sorted(rates, reverse=True)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(tuned.params, N.finetune(small, x, y, 2, s).params)
+
+
 def test_finetuning_does_not_undo_a_converged_net(converged_model, sample) -> None:
     # A fresh Adam at 1e-3 knocked this net out of its minimum: 89.4% pruned, 88.1% after
     # "fine-tuning". Continuing the run's own training must not cost accuracy.

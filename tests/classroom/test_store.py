@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from digitlens.analysis.metrics import confusion_matrix
 from digitlens.classroom import qr
 from digitlens.classroom.dataset import export_dataset, split
 from digitlens.classroom.limits import Busy, Limits, TooMany
@@ -84,6 +85,22 @@ def test_confusion_counts_and_hardest_are_newest_first() -> None:
     cm = confusion(rows)
     assert cm[1, 1] == 1 and cm[1, 7] == 1 and cm[7, 7] == 1 and cm.sum() == 4
     assert [d.id for d in hardest(rows)] == [3, 2]  # unsure-but-right, wrong
+    # the classroom's matrix is the metrics module's, empty lesson included
+    labels, preds = np.array([1, 1, 7, 0]), np.array([1, 7, 7, 0])
+    assert np.array_equal(cm, confusion_matrix(labels, preds))
+    assert confusion([]).shape == (10, 10) and confusion([]).sum() == 0
+
+
+def test_store_running_counts_equal_the_metrics_matrix(tmp_path: Path) -> None:
+    s = Store(tmp_path / "c.db")
+    for label, pred in [(1, 1), (1, 7), (7, 7), (0, 0), (3, 5)]:
+        s.add(make(label, pred)).result(5)
+    s.remove(2)
+    assert np.array_equal(s.confusion(), confusion(s.drawings()))
+    s.close()
+    again = Store(tmp_path / "c.db")  # rebuilt from the file: the same matrix
+    assert np.array_equal(again.confusion(), confusion(again.drawings()))
+    again.close()
 
 
 def test_device_and_global_limits() -> None:

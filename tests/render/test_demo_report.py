@@ -108,3 +108,8 @@ def test_report_rebuilds_only_when_something_changed(sample, tmp_path: Path,
     assert not build_report(run, out, sample, **opts)["skipped"]
     # the options are part of the stamp too
     assert not build_report(run, out, sample, **{**opts, "robustness_n": 60})["skipped"]
+    # a damaged stamp (or one that is not a file) is read through the boundary: rebuilt
+    for damaged in (b"{not json", b"[1, 2]", b"\xff"):
+        (out / "report-stamp.json").write_bytes(damaged)
+        assert not build_report(run, out, sample, **opts)["skipped"]
+    assert build_report(run, out, sample, **opts)["skipped"]

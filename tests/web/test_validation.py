@@ -67,7 +67,7 @@ def test_bad_predict_requests(client: httpx.Client, body: dict, status: int,
     (b"{", "application/json", 400, "not valid JSON"),
     (b"[1, 2]", "application/json", 400, "must be a JSON object"),
     (b'{"pixels": [NaN]}', "application/json", 400, "NaN is not a number"),
-    (b"\xff\xfe", "application/json", 400, "not valid JSON"),
+    (b"\xff\xfe", "application/json", 400, "not UTF-8 text"),
     (b"pixels=1", "application/x-www-form-urlencoded", 415, "application/json"),
     (b" " * (5 * 1024 * 1024), "application/json", 413, "too large"),
 ])

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from digitlens import numbering
-from digitlens.errors import DigitlensError, ParameterError, bad_param
+from digitlens.errors import DataError, DigitlensError, ParameterError, bad_param
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.backprop import accuracy
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
+from digitlens.safeload import MAX_NPY_HEADER, read_bounded, read_npz
 
 METHODS = ("pca", "umap")
 PROBE_RIDGE = 1e-2   # λ of the probe, relative to the mean feature variance
@@ -175,18 +176,28 @@ def fingerprint(h: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(h, np.float32).tobytes()).hexdigest()
 
 
+def read_cache(path: Path, n: int) -> dict[str, np.ndarray] | None:
+    """A cached embedding of ``n`` points through the loading boundary (bounded, never
+    unpickled), or None if it is unreadable, too large or of another shape: then refitted."""
+    limits = {"embedding": n * 16 + MAX_NPY_HEADER, "fingerprint": 1024 + MAX_NPY_HEADER,
+              "meta": 4096 + MAX_NPY_HEADER}
+    try:
+        raw = read_bounded(path, sum(limits.values()) + (1 << 16), DataError, "map cache")
+        return read_npz(raw, str(path), limits, DataError, "map cache")
+    except DigitlensError:
+        return None
+
+
 def umap_embedding(h: np.ndarray, cache: Path | None, key: str, seed: int = 0) -> np.ndarray:
     """UMAP of ``h`` to 2-D, read from ``cache/umap-KEY.npz`` when it was fitted on the same
     activations, else fitted (``umap-learn``) and written there as plain arrays."""
     digest = fingerprint(h)
     path = cache / f"umap-{key}.npz" if cache is not None else None
     if path is not None and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["fingerprint"]) == digest:
-                    return np.asarray(z["embedding"], np.float64)
-        except (OSError, ValueError, KeyError):
-            pass  # an unreadable cache is refitted and rewritten
+        cached = read_cache(path, len(h))
+        if cached is not None and str(cached["fingerprint"]) == digest \
+                and cached["embedding"].shape == (len(h), 2):
+            return np.asarray(cached["embedding"], np.float64)
     try:
         import umap  # type: ignore[import-not-found]
     except ImportError:

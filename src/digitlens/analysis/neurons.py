@@ -17,7 +17,6 @@ epoch and annealed to zero. It must not undo what the run converged to.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -31,6 +30,7 @@ from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
 from digitlens.nn.presets import training_subset
 from digitlens.nn.step import BatchStepper
+from digitlens.nn.train import annealed_lr, run_epoch
 from digitlens.numbering import check_hidden_layer
 
 DEAD_SPREAD = 0.01   # std below 1% of the layer's median std: the output is a constant
@@ -174,14 +174,14 @@ def finetune(model: MLP, x: np.ndarray, y: np.ndarray, epochs: int = 1,
     stepper = BatchStepper(m, opt, batch, s.l2, s.n_train or len(x))
     rng = np.random.default_rng(seed)
     yy = np.asarray(y, np.int64)
-    total = epochs * -(-len(x) // batch)
-    t = 0
-    for _ in range(epochs):
+    per_epoch = -(-len(x) // batch)
+    total = epochs * per_epoch
+    for epoch in range(epochs):  # the training loop's epochs, annealed batch by batch
         perm = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            lr = s.lr * 0.5 * (1 + math.cos(math.pi * t / total))
-            stepper.step(x, yy, perm[i:i + batch], lr)
-            t += 1
+
+        def rate(k: int, done: int = epoch * per_epoch) -> float:
+            return annealed_lr(s.lr, done + k, total)
+        run_epoch(stepper, x, yy, perm, batch, rate)
     return m
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.analysis.metrics import confusion_matrix
 from digitlens.classroom.schema import (
     COLUMNS,
     ROW_OK,
@@ -302,11 +303,10 @@ class Store:
 
 
 def confusion(drawings: list[Drawing]) -> np.ndarray:
-    """10×10 counts: rows the digit the student meant, columns what the network said."""
-    cm = np.zeros((10, 10), np.int64)
-    for d in drawings:
-        cm[d.label, d.prediction] += 1
-    return cm
+    """10×10 counts: rows the digit the student meant, columns what the network said
+    (``analysis.metrics.confusion_matrix``, the one every evaluation uses)."""
+    return confusion_matrix(np.array([d.label for d in drawings], np.int64),
+                            np.array([d.prediction for d in drawings], np.int64), 10)
 
 
 def hardest(drawings: list[Drawing], limit: int = 24, sure: float = 0.6) -> list[Drawing]:

@@ -17,7 +17,9 @@ from digitlens.commands import add_data, add_json, emit, load_data, resolve_mode
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
 from digitlens.errors import bad_param
-from digitlens.nn.presets import PRESETS, default_preset, get_preset
+from digitlens.nn.functions import HIDDEN
+from digitlens.nn.optim import OPTIMIZERS
+from digitlens.nn.presets import PRESETS, default_preset, get_preset, validate_config
 from digitlens.nn.run import Run
 from digitlens.nn.train import train
 from digitlens.wording import count
@@ -41,12 +43,12 @@ def register(sub: Any) -> None:
     p.add_argument("--preset", default=default_preset().name, help="preset name")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--l2", type=float)
     p.add_argument("--layers", help="sizes, e.g. 784-128-10")
-    p.add_argument("--activation", choices=("sigmoid", "relu", "tanh"))
+    p.add_argument("--activation", choices=HIDDEN)
     p.add_argument("--train-size", type=int, help="train on the first N of a seeded shuffle")
     p.add_argument("--out", help="run folder (default runs/PRESET)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: all cores, 1 when busy)")
@@ -132,6 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
         batch_size=args.batch_size, l2=args.l2, layers=layers, activation=args.activation,
         train_size=args.train_size, dataset=args.dataset)
+    validate_config(config)  # the flags, by the one set of rules, before any data is read
     init = resolve_model(args.init) if args.init else None
     if init is not None:  # fine-tuning: the model's architecture, the preset's training
         config = config.with_overrides(layers=init.sizes, output=init.activations[-1],

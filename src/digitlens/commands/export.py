@@ -23,6 +23,7 @@ from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.export import IMPORT_SUFFIXES, STATE_DICT_SUFFIXES
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import parse_neuron, spell
+from digitlens.safeload import open_regular
 
 if TYPE_CHECKING:
     from digitlens.export.imported import Imported
@@ -213,10 +214,10 @@ def import_network(path: Path, kind: str, shape: tuple[int, int] | None,
 
 def zip_kind(path: Path) -> str:
     """What a zip archive handed to ``import`` is, from its member names (never unpickled)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
+    try:  # through the loading boundary: a regular file, never a FIFO or a device
+        with open_regular(path, ModelError, "network file") as fh, zipfile.ZipFile(fh) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return "a damaged or unreadable zip archive"
     if any(n.startswith("xl/") for n in names):
         return ("an Excel workbook (.xlsx), such as `digitlens export --format xlsx` writes; "

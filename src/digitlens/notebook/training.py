@@ -14,7 +14,7 @@ from digitlens.analysis.monitor import watch
 from digitlens.api import LoadedRun
 from digitlens.data.sources import load_dataset
 from digitlens.nn.mlp import MLP
-from digitlens.nn.presets import get_preset
+from digitlens.nn.presets import get_preset, validate_config
 from digitlens.nn.run import Run
 from digitlens.nn.train import train as train_loop
 from digitlens.notebook.progress import epoch_bar
@@ -42,6 +42,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
                                                       **overrides)
     if isinstance(config.layers, list):
         config = config.with_overrides(layers=tuple(config.layers))
+    validate_config(config)  # the overrides, by the one set of rules, before any data is read
     ds = load_dataset(dataset if dataset or data_dir else config.dataset, data_dir)
     config = config.with_overrides(
         layers=ds.fit_layers(config.layers, "layers" in overrides)[0])

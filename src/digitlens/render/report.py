@@ -28,7 +28,7 @@ from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.fileio import atomic_write_text, make_folder
-from digitlens.nn.io import load_model
+from digitlens.nn.io import MAX_MODEL_BYTES, load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, Run, is_run
@@ -36,11 +36,14 @@ from digitlens.nn.train import train
 from digitlens.render.image import Animation, Picture
 from digitlens.render.report_html import page, section, settings_table, table
 from digitlens.render.report_sections import SECTIONS, Section
+from digitlens.safeload import digest_file, parse_json, read_bounded
+from digitlens.sweep.table import MAX_TABLE_BYTES
 from digitlens.wording import article, count
 
 Log = Callable[[str], None]
 TWIN_SIZE = 500
 STAMP = "report-stamp.json"
+MAX_STAMP_BYTES = 16 << 20  # the stamp names each run and option; far below this
 
 
 @dataclass
@@ -177,14 +180,14 @@ def pick(sec: Section, subjects: list[Subject]) -> Subject | None:
 
 def stamp_of(runs: Sequence[str | Path], ds: Dataset, options: dict[str, Any]) -> dict[str, Any]:
     """What a report depends on: each run's model and history, the code, the data, options."""
-    def digest(paths: list[Path]) -> str:
+    def digest(paths: list[Path], what: str = "model file") -> str:
         h = hashlib.sha256()
-        for p in paths:
+        for p in paths:  # each through the loading boundary: a regular file, bounded
             h.update(p.name.encode())
-            h.update(p.read_bytes() if p.exists() else b"-")
+            h.update(digest_file(p, MAX_MODEL_BYTES, ModelError, what).encode())
         return h.hexdigest()[:20]
     code = sorted(Path(digitlens.__file__).parent.rglob("*.py"))
-    return {"code": digitlens.__version__ + ":" + digest(code), "dataset": ds.name,
+    return {"code": digitlens.__version__ + ":" + digest(code, "source file"), "dataset": ds.name,
             "n_test": int(len(ds.test_labels)), "options": options,
             "runs": {str(r): digest([Path(r)] if Path(r).is_file() else
                                     [Path(r) / MODEL_FILE, Path(r) / HISTORY_FILE])
@@ -193,10 +196,11 @@ def stamp_of(runs: Sequence[str | Path], ds: Dataset, options: dict[str, Any]) -
 
 def up_to_date(folder: Path, stamp: dict[str, Any]) -> bool:
     try:
-        old = json.loads((folder / STAMP).read_text())
-    except (OSError, ValueError):
-        return False
-    return (old.get("stamp") == stamp and (folder / "index.html").exists()
+        old = parse_json(read_bounded(folder / STAMP, MAX_STAMP_BYTES, ModelError, "report stamp"),
+                         str(folder / STAMP), ModelError)
+    except ModelError:
+        return False  # missing, damaged or not a file: the report is made again
+    return (isinstance(old, dict) and old.get("stamp") == stamp and (folder / "index.html").exists()
             and all((folder / f).exists() for f in old.get("files", [])))
 
 
@@ -230,7 +234,8 @@ def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, 
     stamp = stamp_of(runs, ds, {"compare": compare, "twin": train_twin_run,
                                 "robustness_n": robustness_n, "sweep": str(sweep),
                                 "palette": palette,
-                                "sweep_results": hashlib.sha256(results.read_bytes()).hexdigest()
+                                "sweep_results": digest_file(results, MAX_TABLE_BYTES, ModelError,
+                                                             "results table")
                                 if results is not None and results.is_file() else None})
     if not force and up_to_date(folder, stamp):
         return {"index": str(folder / "index.html"), "skipped": True,

@@ -18,10 +18,7 @@ from typing import Any
 
 from digitlens.data.sources import DATASETS, io_sizes
 from digitlens.errors import ParameterError, bad_param
-from digitlens.nn.functions import HIDDEN
-from digitlens.nn.mlp import INITS
-from digitlens.nn.optim import OPTIMIZERS
-from digitlens.nn.presets import SCHEDULES, TrainConfig, validate_config
+from digitlens.nn.presets import RULES, TrainConfig, check_field, validate_config
 
 Value = int | float | str | None
 MAX_POINTS = 10_000
@@ -30,24 +27,12 @@ SEEDS_MUST = "ints >= 0 like 0,1,2 or 0-4"
 
 
 def positive_int(text: str) -> int:
+    """One layer size of ``hidden`` or ``layers`` (the whole shape is checked by the rules
+    once it is applied to the preset)."""
     n = int(text)
     if n < 1:
         raise ValueError
     return n
-
-
-def positive_float(text: str) -> float:
-    x = float(text)
-    if not (x > 0 and math.isfinite(x)):
-        raise ValueError
-    return x
-
-
-def nonneg_float(text: str) -> float:
-    x = float(text)
-    if not (x >= 0 and math.isfinite(x)):
-        raise ValueError
-    return x
 
 
 def hidden_sizes(text: str) -> int | str:
@@ -61,32 +46,44 @@ def layer_sizes(text: str) -> str:
 
 
 def train_size(text: str) -> int | None:
-    return None if text == "all" else positive_int(text)
+    return None if text == "all" else int(text)
 
 
-def choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError
-        return text
-    return parse
+def dataset(text: str) -> str:
+    """A sweep trains on a named dataset (not a folder): one of ``DATASETS``."""
+    if text not in DATASETS:
+        raise ValueError
+    return text
 
 
-# key -> (parser, what a value must be)
-KEYS: dict[str, tuple[Callable[[str], Value], str]] = {
-    "hidden": (hidden_sizes, "a size like 64 (every hidden layer) or sizes like 64x32"),
-    "layers": (layer_sizes, "sizes joined by '-', e.g. 784-64-10"),
-    "activation": (choice(HIDDEN), f"one of {', '.join(HIDDEN)}"),
-    "optimizer": (choice(OPTIMIZERS), f"one of {', '.join(OPTIMIZERS)}"),
-    "schedule": (choice(SCHEDULES), f"one of {', '.join(SCHEDULES)}"),
-    "init": (choice(INITS), f"one of {', '.join(INITS)}"),
-    "dataset": (choice(DATASETS), f"one of {', '.join(DATASETS)}"),
-    "lr": (positive_float, "a float > 0"),
-    "momentum": (nonneg_float, "a float >= 0"),
-    "l2": (nonneg_float, "a float >= 0"),
-    "batch_size": (positive_int, "an int >= 1"),
-    "train_size": (train_size, "an int >= 1 or 'all'"),
+# key -> (how its text is read, the training rule that checks the value (``nn.presets.RULES``,
+# the one set every entry point uses) or what the text must be where no rule applies; the
+# grid's own spelling added to the rule's words)
+KEYS: dict[str, tuple[Callable[[str], Value], str, str]] = {
+    "hidden": (hidden_sizes, "", "a size like 64 (every hidden layer) or sizes like 64x32"),
+    "layers": (layer_sizes, "", "sizes joined by '-', e.g. 784-64-10"),
+    "activation": (str, "activation", ""),
+    "optimizer": (str, "optimizer", ""),
+    "schedule": (str, "schedule", ""),
+    "init": (str, "init", ""),
+    "dataset": (dataset, "", f"one of {', '.join(DATASETS)}"),
+    "lr": (float, "lr", ""),
+    "momentum": (float, "momentum", ""),
+    "l2": (float, "l2", ""),
+    "batch_size": (int, "batch_size", ""),
+    "train_size": (train_size, "train_size", " or 'all'"),
 }
+
+
+def grid_value(key: str, raw: str) -> Value:
+    """One value of the grid key ``key``: read from its text, then checked by its rule."""
+    parse, rule, words = KEYS[key]
+    must = RULES[rule][1] + words if rule else words
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise bad_param(f"grid {key}", must, raw[:80]) from None
+    return check_field(rule, value, f"grid {key}", words) if rule else value
 
 
 def parse_grid(text: str) -> dict[str, list[Value]]:
@@ -103,20 +100,15 @@ def parse_grid(text: str) -> dict[str, list[Value]]:
             raise ParameterError(f"unknown grid key {key!r}; choose from {', '.join(KEYS)}")
         if key in grid:
             raise ParameterError(f"grid key {key!r} is given twice")
-        parse, must = KEYS[key]
         raws = values.split(",", MAX_POINTS)  # sized before parsing: never more than the cap
         if len(raws) > MAX_POINTS:
             raise bad_param(f"grid {key}", f"at most {MAX_POINTS:,} values",
                             f"more than {MAX_POINTS:,}")
         parsed: dict[Value, None] = {}  # insertion-ordered, linear deduplication
         for raw in (v.strip() for v in raws):
-            try:
-                value = parse(raw)
-            except ValueError:
-                raise bad_param(f"grid {key}", must, raw[:80]) from None
-            parsed.setdefault(value)
+            parsed.setdefault(grid_value(key, raw))
         if not parsed:
-            raise bad_param(f"grid {key}", must, values)
+            raise bad_param(f"grid {key}", "at least one value", values)
         grid[key] = list(parsed)
     if not grid:
         raise bad_param("grid", "at least one 'key=v1,v2' (e.g. hidden=16,32,64)", text)

@@ -8,7 +8,6 @@ only writes are training runs into the runs folder, and only when training is al
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -29,7 +28,9 @@ from digitlens.http import validate as v
 from digitlens.http.app import build
 from digitlens.http.envelope import ok, success
 from digitlens.http.statuses import Forbidden
-from digitlens.nn.presets import PRESETS, get_preset
+from digitlens.nn.presets import MAX_SERVER_EPOCHS as MAX_TRAIN_EPOCHS
+from digitlens.nn.presets import PRESETS, get_preset, validate_config
+from digitlens.safeload import parse_json
 from digitlens.web import ask, encode, explore, live, maps, sweeps
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.flight import Flights, body_key
@@ -37,7 +38,6 @@ from digitlens.web.jobs import FINAL, Jobs
 from digitlens.web.runs import Registry
 
 STATIC = Path(__file__).with_name("static")
-MAX_TRAIN_EPOCHS = 250  # room for every preset's own epochs (S3: 230)
 TRAIN_DATASETS = ("mnist", "mnist-sample")
 class Api:
     """The routes, holding the registry, the training jobs and whether training is allowed."""
@@ -204,6 +204,7 @@ class Api:
         ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
         ds = await run_in_threadpool(self.registry.dataset, ds_name)
         config = preset.config.with_overrides(epochs=epochs, dataset=ds.name)
+        validate_config(config)  # the one set of rules, before a job starts
         job = self.jobs.start(run_name, config, ds)
         return ok({"job": job.to_dict()}, status=202)
 
@@ -232,7 +233,7 @@ def from_environment() -> Starlette:
     """The read-only app of one of ``digitlens serve --workers N``'s processes, from the
     settings the command left in the environment."""
     from threadpoolctl import threadpool_limits
-    settings = json.loads(os.environ[SERVE_ENV])
+    settings = parse_json(os.environ[SERVE_ENV], SERVE_ENV, DigitlensError)
     threadpool_limits(limits=1, user_api="blas")  # as the single-process server does
     registry = Registry(Path(settings["runs_dir"]), [Path(p) for p in settings["extra"]])
     return create_app(registry, allow_training=False, allowed_hosts=settings["hosts"])

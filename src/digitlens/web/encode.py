@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.errors import DataError
+from digitlens.safeload import parse_json
+
 MAGIC = b"DLP1"
 PACKED_TYPE = "application/vnd.digitlens.packed"
 FORMATS = ("json", "packed")
@@ -134,7 +137,7 @@ def from_packed(blob: bytes) -> Any:
     if blob[:4] != MAGIC or len(blob) < 8:
         raise ValueError("not a packed digitlens answer")
     (n,) = struct.unpack("<I", blob[4:8])
-    head = json.loads(blob[8:8 + n])
+    head = parse_json(blob[8:8 + n], "packed answer", DataError)
     data = np.frombuffer(blob[8 + n:], dtype="<f4")
 
     def walk(v: Any) -> Any:
