@@ -19,26 +19,17 @@ import numpy as np
 Array = np.ndarray
 
 
+# Each nonlinearity as three small functions, side by side (as micrograd keeps each op's
+# backward beside its forward): f(z) as a new array; f in place; and its derivative, written
+# from the output a = f(z) and applied in place to a delta (``delta *= f'(z)``, ``tmp`` a
+# scratch array shaped like ``a``). These are the only definitions of the derivatives: the
+# backward pass, the training step and the output delta all call them, and the fused loops of
+# ``digitlens.nn.kernels`` are held bit-equal to them by tests/nn/test_functions.py.
+
+# sigmoid: f(z) = 1 / (1 + e^-z);  f'(z) = a(1 - a)
 def sigmoid(z: Array) -> Array:
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-z))
-
-
-def relu(z: Array) -> Array:
-    return np.maximum(z, 0)
-
-
-def tanh(z: Array) -> Array:
-    return np.tanh(z)
-
-
-def identity(z: Array) -> Array:
-    return z
-
-
-def softmax(z: Array) -> Array:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def sigmoid_(a: Array) -> None:
@@ -50,24 +41,6 @@ def sigmoid_(a: Array) -> None:
         np.reciprocal(a, out=a)
 
 
-def relu_(a: Array) -> None:
-    np.maximum(a, 0, out=a)
-
-
-def tanh_(a: Array) -> None:
-    np.tanh(a, out=a)
-
-
-def identity_(a: Array) -> None:
-    return None
-
-
-def softmax_(a: Array) -> None:
-    a -= a.max(axis=1, keepdims=True)
-    np.exp(a, out=a)
-    a /= a.sum(axis=1, keepdims=True)
-
-
 def d_sigmoid_(delta: Array, a: Array, tmp: Array) -> None:
     """delta *= a(1-a)."""
     np.subtract(1, a, out=tmp)
@@ -75,9 +48,27 @@ def d_sigmoid_(delta: Array, a: Array, tmp: Array) -> None:
     delta *= tmp
 
 
+# ReLU: f(z) = max(z, 0);  f'(z) = 1 where a > 0, else 0
+def relu(z: Array) -> Array:
+    return np.maximum(z, 0)
+
+
+def relu_(a: Array) -> None:
+    np.maximum(a, 0, out=a)
+
+
 def d_relu_(delta: Array, a: Array, tmp: Array) -> None:
     """delta *= (a > 0); ``tmp`` is unused (the comparison writes into a bool view)."""
     np.multiply(delta, a > 0, out=delta)
+
+
+# tanh: f(z) = tanh z;  f'(z) = 1 - a²
+def tanh(z: Array) -> Array:
+    return np.tanh(z)
+
+
+def tanh_(a: Array) -> None:
+    np.tanh(a, out=a)
 
 
 def d_tanh_(delta: Array, a: Array, tmp: Array) -> None:
@@ -87,8 +78,30 @@ def d_tanh_(delta: Array, a: Array, tmp: Array) -> None:
     delta *= tmp
 
 
+# identity: f(z) = z;  f'(z) = 1
+def identity(z: Array) -> Array:
+    return z
+
+
+def identity_(a: Array) -> None:
+    return None
+
+
 def d_identity_(delta: Array, a: Array, tmp: Array) -> None:
     return None
+
+
+# softmax: f(z)_i = e^z_i / Σ_j e^z_j, an output only. Its Jacobian is not element-wise, so it
+# has no derivative here: its delta comes with the cost (``output_delta`` below).
+def softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_(a: Array) -> None:
+    a -= a.max(axis=1, keepdims=True)
+    np.exp(a, out=a)
+    a /= a.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -180,9 +193,7 @@ def output_delta(name: str, output: str, a: Array, y: Array, delta: Array, tmp: 
         delta /= n
         return delta
     if output == "sigmoid":
-        np.subtract(1, a, out=tmp)
-        tmp *= a                                           # a(1-a)
-        delta *= tmp
+        d_sigmoid_(delta, a, tmp)                          # · sigmoid'(z) = a(1-a)
         delta /= n
         return delta
     # quadratic + softmax: dC/dz = J^T (a - t), J = diag(a) - a aᵀ
