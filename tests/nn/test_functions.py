@@ -1,6 +1,7 @@
 """Each nonlinearity's record against oracles: its in-place form against its function, its
 derivative (written from the output) against finite differences, its spreadsheet formula
-evaluated, and the page's display names against the record's."""
+evaluated, the fused training kernels against the record's own forms (bit for bit), and the
+page's display names against the record's."""
 
 from __future__ import annotations
 
@@ -66,6 +67,55 @@ def test_every_hidden_activation_has_a_derivative_and_outputs_a_delta() -> None:
         for name in (f.fused_forward, f.fused_backward):
             assert name is None or name in kernels.KERNELS
     assert not NONLINEARITIES["softmax"].hidden and NONLINEARITIES["softmax"].formula is None
+
+
+FUSED = [f for f in NONLINEARITIES.values() if f.fused_forward or f.fused_backward]
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.parametrize("f", FUSED, ids=[f.name for f in FUSED])
+def test_fused_kernels_compute_the_records_forms_bit_for_bit(f: Nonlinearity) -> None:
+    """A fused kernel (``kernels.kernel``: numba's loop where it is installed) is not a second
+    definition of f or f': it must give exactly the record's in-place form after the bias, and
+    the record's derivative followed by the batch sum (rows at least 2 wide; NumPy sums a
+    1-wide column pairwise and the fast path keeps the record there)."""
+    rng = np.random.default_rng(3)
+    for b, n in ((1, 2), (6, 5), (64, 33)):
+        z = (rng.standard_normal((b, n)) * 3).astype(np.float32)
+        z[0, 0] = -0.0
+        bias = rng.standard_normal(n).astype(np.float32)
+        if f.fused_forward is not None:
+            fused, own = z.copy(), z.copy()
+            kernels.kernel(f.fused_forward)(fused, bias)
+            own += bias
+            f.inplace(own)
+            assert same_bits(fused, own)
+        if f.fused_backward is not None:
+            assert f.derivative_ is not None
+            a = f.function(z)
+            delta = rng.standard_normal((b, n)).astype(np.float32)
+            fused, own = delta.copy(), delta.copy()
+            gb_fused, gb_own = np.full(n, np.nan, np.float32), np.empty(n, np.float32)
+            kernels.kernel(f.fused_backward)(fused, a, gb_fused)
+            f.derivative_(own, a, np.empty_like(a))
+            np.sum(own, axis=0, out=gb_own)
+            assert same_bits(fused, own) and same_bits(gb_fused, gb_own)
+
+
+def test_fused_softmax_cross_entropy_delta_is_the_output_delta_bit_for_bit() -> None:
+    """The training step's fused output delta is ``output_delta``'s softmax + cross-entropy
+    (a - onehot(y)) / n, and its bias gradient the batch sum of it."""
+    rng = np.random.default_rng(4)
+    for b, n in ((1, 2), (7, 10), (100, 10)):
+        a = NONLINEARITIES["softmax"].function(rng.standard_normal((b, n)).astype(np.float32))
+        y = rng.integers(0, n, b)
+        fused, gb = np.full((b, n), np.nan, np.float32), np.full(n, np.nan, np.float32)
+        kernels.kernel("softmax_ce_delta")(a, y, fused, gb)
+        own = output_delta("cross_entropy", "softmax", a, y, np.empty_like(a), np.empty_like(a))
+        assert same_bits(fused, own) and same_bits(gb, own.sum(axis=0))
 
 
 def test_output_delta_leaves_the_activations_alone() -> None:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.nn.functions import d_relu_, output_delta, relu_
+
 Kernel = Callable[..., None]
 
 
@@ -70,27 +72,30 @@ def gather_numpy(images: np.ndarray, idx: np.ndarray, out: np.ndarray,
     np.divide(tmp, np.float32(255), out=out)
 
 
+# The per-layer kernels' NumPy halves are the nonlinearity records' own forms
+# (``digitlens.nn.functions``: the one place each derivative is written), plus the bias sum;
+# their fused loops below restate them in one pass and are held bit-equal to these.
 def bias_relu_numpy(z: np.ndarray, bias: np.ndarray) -> None:
     """z = max(z + bias, 0) in place (NaN stays NaN, as np.maximum keeps it)."""
     z += bias
-    np.maximum(z, 0, out=z)
+    relu_(z)
 
 
 def relu_back_sum_numpy(delta: np.ndarray, a: np.ndarray, gb: np.ndarray) -> None:
-    """delta *= (a > 0); gb = delta summed over the batch (the layer's bias gradient)."""
-    np.multiply(delta, a > 0, out=delta)
+    """delta *= ReLU'(z) = (a > 0); gb = delta summed over the batch (the layer's bias
+    gradient)."""
+    d_relu_(delta, a, delta)
     np.sum(delta, axis=0, out=gb)
 
 
 def softmax_ce_delta_numpy(a: np.ndarray, y: np.ndarray, delta: np.ndarray,
                            gb: np.ndarray) -> None:
-    """Softmax + cross-entropy output delta: delta = (a - onehot(y)) / n (``a`` unchanged);
-    gb its batch sum (the output layer's bias gradient)."""
+    """Softmax + cross-entropy output delta (``output_delta``: (a - onehot(y)) / n, ``a``
+    unchanged); gb its batch sum (the output layer's bias gradient). Labels out of range
+    raise IndexError (negative ones too, as in the fused loop)."""
     if len(y) and (y.min() < 0 or y.max() >= a.shape[1]):
         raise IndexError("label out of range")
-    np.copyto(delta, a)
-    delta[np.arange(len(y)), y] -= 1
-    delta /= len(y)
+    output_delta("cross_entropy", "softmax", a, y, delta, delta)  # CE needs no scratch
     np.sum(delta, axis=0, out=gb)
 
 
