@@ -1,19 +1,21 @@
-"""The forward pass and the backward pass: the one place where digitlens computes a network.
+"""The forward pass and the backward pass, written to be read: the textbook.
 
 ``forward`` runs a batch through the layers, ``backward`` takes the cost's gradient at the
-output back through them. Analysis, attribution, the workbook's float64 check and training all
-call these two. Training calls them with a :class:`Workspace` (``digitlens.nn.step``): the same
-loops, but every array is preallocated and each layer's element-wise work is one in-place call
-(a fused kernel where there is one), because a training epoch runs them thousands of times.
+output back through them. Analysis, attribution, the workbook's float64 check and the gradient
+checks all call these two. Training runs the same arithmetic over preallocated arrays and fused
+loops (``digitlens.nn.step``, the fast path), and tests/nn/test_backprop.py holds its gradient
+bit-equal to this file's.
 
 Notation: layer l computes z = a_in @ W[l] + b[l] and a = f(z); weights are stored (n_in, n_out).
 "delta" is dCost/dz of a layer, a (batch, n_out) array. Layers are counted from 0 (the first
-weight layer) to ``n_layers - 1`` (the output).
+weight layer) to ``n_layers - 1`` (the output). Each nonlinearity f and its derivative f' are
+a record of ``digitlens.nn.functions`` (``NONLINEARITIES``); f' is written from a = f(z), so the
+backward pass needs only the activations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,31 +47,9 @@ class Network(Protocol):
 
 
 @dataclass
-class Workspace:
-    """Training's preallocated arrays for batches of up to ``batch`` rows, and each layer's
-    in-place element-wise steps (built by ``digitlens.nn.step``).
-
-    ``acts[l]``: layer l's z, turned into its a in place. ``deltas[l]``: layer l's delta.
-    ``grad``: one flat gradient laid out like the parameters; ``gw``/``gb`` its per-layer views.
-    ``activate[l](z, b)``: z = f(z + b) in place. ``back[l](delta, a, gb, tmp)``: delta *= f'(z)
-    (from a = f(z)), then gb = delta summed over the batch.
-    """
-
-    acts: list[Array]
-    deltas: list[Array]
-    tmps: list[Array]
-    grad: Array
-    gw: list[Array]
-    gb: list[Array]
-    activate: list[Callable[[Array, Array], None]]
-    back: list[Callable[[Array, Array, Array, Array], None]]
-
-
-@dataclass
 class Pass:
     """What ``forward`` computed: ``activations[0]`` is the input x, ``activations[l + 1]`` and
-    ``zs[l]`` are layer l's output and pre-activation (counted from ``start``). With a
-    workspace no z is kept: ``zs`` is empty."""
+    ``zs[l]`` are layer l's output and pre-activation (counted from ``start``)."""
 
     zs: list[Array]
     activations: list[Array]
@@ -80,41 +60,35 @@ class Pass:
 
 
 def forward(model: Network, x: Array, *, start: int = 0, masks: Masks | None = None,
-            dtype: type[np.floating] = np.float32, out: Workspace | None = None) -> Pass:
+            dtype: type[np.floating] = np.float32) -> Pass:
     """Run ``x`` (n, sizes[start]) through layers ``start``..output.
 
     ``start`` > 0 continues from what layer ``start - 1`` gave (ablation edits a hidden layer's
     activations, then carries on). ``masks[l]`` (0/1 per neuron) knocks neurons of layer l out:
     their activation is forced to 0. ``dtype``: float32 is the model's own precision; float64
-    recomputes exactly what a spreadsheet shows. ``out``: training's workspace (float32)."""
+    recomputes exactly what a spreadsheet shows."""
     a = np.asarray(x, dtype)
     zs, acts = [], [a]
     with np.errstate(over="ignore", under="ignore"):
         for layer in range(start, model.n_layers):
             w = np.asarray(model.weights[layer], dtype)  # (n_in, n_out)
             b = np.asarray(model.biases[layer], dtype)   # (n_out,)
-            if out is None:
-                z = a @ w + b                            # (n, n_in) @ (n_in, n_out) -> (n, n_out)
-                a = NONLINEARITIES[model.activations[layer]].function(z)
-                zs.append(z)
-            else:
-                z = np.matmul(a, w, out=out.acts[layer][:len(a)])  # (n, n_out), as above
-                out.activate[layer](z, b)                # z = f(z + b) in place: z is now a
-                a = z
+            z = a @ w + b                                # (n, n_in) @ (n_in, n_out) -> (n, n_out)
+            a = NONLINEARITIES[model.activations[layer]].function(z)
             if masks is not None and layer in masks:
                 a = a * np.asarray(masks[layer], dtype)  # (n, n_out) * (n_out,)
+            zs.append(z)
             acts.append(a)
     return Pass(zs, acts)
 
 
 def delta_below(model: Network, layer: int, delta: Array, a_in: Array, *,
-                masks: Masks | None = None, dtype: type[np.floating] = np.float32,
-                out: Array | None = None) -> Array:
+                masks: Masks | None = None, dtype: type[np.floating] = np.float32) -> Array:
     """dCost/dz of layer ``layer - 1`` from ``delta`` (n, n_out), that of ``layer``:
     (delta @ W[layer]ᵀ) · f'(z), f' written from ``a_in`` = f(z), layer ``layer``'s input.
     A knocked-out neuron (``masks``) passes no gradient."""
     w = np.asarray(model.weights[layer], dtype)
-    below = np.matmul(delta, w.T, out=out)       # (n, n_out) @ (n_out, n_in) -> (n, n_in)
+    below = delta @ w.T                          # (n, n_out) @ (n_out, n_in) -> (n, n_in)
     below *= NONLINEARITIES[model.activations[layer - 1]].derivative(a_in)
     if masks is not None and layer - 1 in masks:
         below *= np.asarray(masks[layer - 1], dtype)
@@ -122,38 +96,34 @@ def delta_below(model: Network, layer: int, delta: Array, a_in: Array, *,
 
 
 def backward(model: Network, acts: Sequence[Array], delta: Array, *,
-             masks: Masks | None = None, dtype: type[np.floating] = np.float32,
-             out: Workspace | None = None) -> Array:
+             masks: Masks | None = None, dtype: type[np.floating] = np.float32) -> Array:
     """The cost's gradient with respect to every parameter, as one flat vector laid out like
     ``model.params`` (weights, then biases).
 
     ``acts``: ``forward(...).activations`` (acts[l] is layer l's input). ``delta``: the output
     layer's dCost/dz, (n, n_out) (``digitlens.nn.functions.output_delta``). Going down, each
     layer's weight gradient is its input's transpose times its delta, its bias gradient the
-    delta summed over the batch, and the delta below comes from ``delta_below``. With ``out``
-    (training) the gradient lands in ``out.grad``, each delta in ``out.deltas``, ``out.back``
-    does delta_below's element-wise part and the bias sum in one call, and the output layer's
-    bias gradient must already be in ``out.gb[-1]`` (the output-delta kernel sums it)."""
-    n = len(delta)
-    grad = out.grad if out is not None else np.zeros(model.params.size, dtype)
-    gw = out.gw if out is not None else [grad[i:j].reshape(w.shape) for (i, j), w
-                                         in zip(model.w_slices, model.weights, strict=True)]
-    gb = out.gb if out is not None else [grad[i:j] for i, j in model.b_slices]
-    if out is None:
-        np.sum(delta, axis=0, out=gb[-1])
+    delta summed over the batch, and the delta below comes from ``delta_below``."""
+    dw: list[Array] = [np.empty(0, dtype)] * model.n_layers
+    db: list[Array] = [np.empty(0, dtype)] * model.n_layers
     for layer in range(model.n_layers - 1, -1, -1):
-        # delta: (n, n_out), dCost/dz of this layer, whose bias gradient is already in gb[layer]
-        a_in = acts[layer]                                         # (n, n_in)
-        np.matmul(a_in.T, delta, out=gw[layer])                    # (n_in, n) @ (n, n_out)
-        if layer == 0:
-            break
-        if out is None:
+        # delta: (n, n_out), dCost/dz of this layer
+        a_in = acts[layer]                                   # (n, n_in)
+        dw[layer] = a_in.T @ delta                           # (n_in, n) @ (n, n_out)
+        db[layer] = np.sum(delta, axis=0)                    # (n_out,)
+        if layer > 0:
             delta = delta_below(model, layer, delta, a_in, masks=masks, dtype=dtype)
-            np.sum(delta, axis=0, out=gb[layer - 1])
-        else:
-            below = np.matmul(delta, model.weights[layer].T, out=out.deltas[layer - 1][:n])
-            out.back[layer - 1](below, a_in, gb[layer - 1], out.tmps[layer - 1][:n])
-            delta = below
+    return flat(model, dw, db, dtype)
+
+
+def flat(model: Network, dw: Sequence[Array], db: Sequence[Array],
+         dtype: type[np.floating] = np.float32) -> Array:
+    """Per-layer weight and bias gradients as one vector laid out like ``model.params``."""
+    grad = np.empty(model.params.size, dtype)
+    for (i, j), g in zip(model.w_slices, dw, strict=True):
+        grad[i:j] = g.ravel()
+    for (i, j), g in zip(model.b_slices, db, strict=True):
+        grad[i:j] = g
     return grad
 
 

@@ -1,26 +1,86 @@
-"""One training step on one mini-batch: gather, forward, cost, backward, L2, update.
+"""The fast path: one training step on one mini-batch (gather, forward, cost, backward, L2,
+update) over arrays allocated once.
 
-It is ``digitlens.nn.backprop``'s forward and backward run over a :class:`Workspace` built
-once: every array is preallocated for the largest batch, each layer's z becomes its activation
-in place (every derivative is written in terms of f(z), so z need not be kept), and gradients
-land in views of one flat buffer that mirrors the parameters, so L2 and the optimizer touch one
-or two contiguous slices. Element-wise work goes through ``kernel``: fused loops where
-``digitlens.nn.kernels`` has them, NumPy otherwise, with bit-identical results.
+It computes what ``digitlens.nn.backprop``'s ``forward`` and ``backward`` (the textbook)
+compute, in the same order, so the gradient is bit-identical (tests/nn/test_backprop.py holds
+it so); what differs is only where the numbers live. Every array is preallocated for the
+largest batch (a :class:`Workspace`), each layer's z becomes its activation in place (every
+derivative is written in terms of f(z), so z need not be kept), and gradients land in views of
+one flat buffer that mirrors the parameters, so L2 and the optimizer touch one or two
+contiguous slices. Element-wise work is the nonlinearity's own in-place form and derivative
+(``digitlens.nn.functions``), or where ``digitlens.nn.kernels`` has one, a fused loop that
+does the same float32 operations in one pass (held bit-equal to the record by the tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from digitlens.nn.backprop import Workspace, backward, forward
 from digitlens.nn.functions import NONLINEARITIES, cost, output_delta
 from digitlens.nn.kernels import kernel
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import Optimizer
 
-OutputDelta = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+Array = np.ndarray
+# (a, y, delta, gb, tmp) -> None: the output layer's delta and its bias gradient
+OutputDelta = Callable[[Array, Array, Array, Array, Array], None]
+
+
+@dataclass
+class Workspace:
+    """Training's preallocated arrays for batches of up to ``batch`` rows, and each layer's
+    in-place element-wise steps (built by :func:`workspace`).
+
+    ``acts[l]``: layer l's z, turned into its a in place. ``deltas[l]``: layer l's delta.
+    ``grad``: one flat gradient laid out like the parameters; ``gw``/``gb`` its per-layer views.
+    ``activate[l](z, b)``: z = f(z + b) in place. ``back[l](delta, a, gb, tmp)``: delta *= f'(z)
+    (from a = f(z)), then gb = delta summed over the batch.
+    """
+
+    acts: list[Array]
+    deltas: list[Array]
+    tmps: list[Array]
+    grad: Array
+    gw: list[Array]
+    gb: list[Array]
+    activate: list[Callable[[Array, Array], None]]
+    back: list[Callable[[Array, Array, Array, Array], None]]
+
+
+def forward_into(model: MLP, x: Array, ws: Workspace) -> list[Array]:
+    """``backprop.forward``'s activations [x, a_0, ..., a_out] for float32 ``x`` (b, n_in),
+    each a view of ``ws.acts`` (no z is kept: it became a in place)."""
+    acts = [x]
+    with np.errstate(over="ignore", under="ignore"):
+        for layer in range(model.n_layers):
+            z = np.matmul(acts[-1], model.weights[layer],
+                          out=ws.acts[layer][:len(x)])   # (b, n_in) @ (n_in, n_out)
+            ws.activate[layer](z, model.biases[layer])   # z = f(z + b) in place: z is now a
+            acts.append(z)
+    return acts
+
+
+def backward_into(model: MLP, acts: list[Array], y: Array, ws: Workspace,
+                  out_delta: OutputDelta) -> Array:
+    """``backprop.backward`` of the cost at labels ``y``, into ``ws.grad`` (returned): the
+    output delta and its bias sum first (``out_delta``), then down the layers as the textbook
+    goes, each delta in ``ws.deltas``, f' and the bias sum one ``ws.back`` call."""
+    b = len(y)
+    delta = ws.deltas[-1][:b]                                    # (b, n_out): dCost/dz_out
+    out_delta(acts[-1], y, delta, ws.gb[-1], ws.tmps[-1][:b])
+    for layer in range(model.n_layers - 1, -1, -1):
+        # delta: dCost/dz of this layer, whose bias gradient is already in ws.gb[layer]
+        a_in = acts[layer]                                       # (b, n_in)
+        np.matmul(a_in.T, delta, out=ws.gw[layer])               # (n_in, b) @ (b, n_out)
+        if layer == 0:
+            break
+        below = np.matmul(delta, model.weights[layer].T, out=ws.deltas[layer - 1][:b])
+        ws.back[layer - 1](below, a_in, ws.gb[layer - 1], ws.tmps[layer - 1][:b])
+        delta = below
+    return ws.grad
 
 
 def activate_step(name: str) -> Callable[[np.ndarray, np.ndarray], None]:
@@ -111,11 +171,9 @@ class BatchStepper:
         else:
             np.take(images, idx, axis=0, out=x)
         y = labels[idx]                                          # (b,)
-        acts = forward(m, x, out=ws).activations                 # [x, a_0, ..., a_out]
+        acts = forward_into(m, x, ws)                            # [x, a_0, ..., a_out]
         loss = cost(m.cost, m.output_activation, acts[-1], y)
-        delta = ws.deltas[-1][:b]                                # (b, n_out): dCost/dz_out
-        self.out_delta(acts[-1], y, delta, ws.gb[-1], ws.tmps[-1][:b])
-        backward(m, acts, delta, out=ws)                         # into ws.grad
+        backward_into(m, acts, y, ws, self.out_delta)            # into ws.grad
         if self.l2c is not None and self.l2tmp is not None:     # + λ/n·w (weights only)
             np.multiply(m.params[: m.n_weights], self.l2c, out=self.l2tmp)
             ws.grad[: m.n_weights] += self.l2tmp

@@ -1,9 +1,10 @@
 """The training loop: epochs of shuffled mini-batches, history, snapshots, resume after a crash.
 
-Each batch is one ``digitlens.nn.step.BatchStepper.step`` (forward, backward and update, in
-``digitlens.nn.backprop``); each epoch ends with an evaluation on the test set and is written to
-the run folder (``digitlens.nn.run``), checkpoint last, so a run resumes from its last finished
-epoch and ends bit-identical to one that was never interrupted.
+Each batch is one ``digitlens.nn.step.BatchStepper.step`` (forward, backward and update over
+preallocated arrays: the fast path, bit-identical to the textbook ``digitlens.nn.backprop``);
+each epoch ends with an evaluation on the test set and is written to the run folder
+(``digitlens.nn.run``), checkpoint last, so a run resumes from its last finished epoch and ends
+bit-identical to one that was never interrupted.
 
 OpenBLAS sums a 784-long dot product in a different order with one thread than with two (the
 last bits of a weight differ after an epoch), so the thread count is part of a run's numbers: a
