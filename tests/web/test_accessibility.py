@@ -261,10 +261,14 @@ def test_colour_blind_palette_in_the_page(browser: Any, served: Served) -> None:
     assert not colours & {"178,24,43", "33,102,172"}
     assert "orange pixels push the class up, purple down" in page.locator("#ev-note").inner_text()
     assert "orange pushes up, purple down" in page.locator("#net-hint").inner_text()
+    # prose that names colours follows the scheme too (the step card's sentences here)
+    steps = "document.querySelector('[data-text=changesExplain]').textContent"
+    assert page.evaluate(steps).startswith("orange: the weight went up, purple: down")
     assert_no_violations(page, "the explorer in the colour-blind palette")
     page.get_by_test_id("palette").select_option("classic")
     settle(page)
     assert "red pushes up, blue down" in page.locator("#net-hint").inner_text()
+    assert page.evaluate(steps).startswith("red: the weight went up, blue: down")
     colours = set(page.evaluate(ends))
     assert colours & {"178,24,43", "33,102,172"}
     assert not colours & {"230,97,1", "94,60,153"}

@@ -4,7 +4,7 @@
 // white · yellow (+); images white ink on black. This only maps numbers to colours.
 
 import { GREY, SCHEMES } from "./palette.js";
-import { t } from "./i18n.js";
+import { fillWith, t } from "./i18n.js";
 
 // the signs' ramps of the scheme in use, rewritten in place by useScheme
 const DIV = SCHEMES.classic.DIV.slice(), BIAS = SCHEMES.classic.BIAS.slice();
@@ -22,6 +22,7 @@ export function useScheme(name) {
 
 // A colour's name in the scheme in use ("pos", "neg", "bias_pos", ...), for words beside it.
 export function hue(key) { return t(`colour.${SCHEMES[scheme].words[key]}`); }
+fillWith(() => ({ pos: hue("pos"), neg: hue("neg") }));
 
 // The CSS colour of a sign at full strength: "pos" or "neg"; of a bias's sign.
 export function signCss(key) { return css(key === "pos" ? DIV.at(-1) : DIV[0]); }

@@ -29,8 +29,18 @@ const words = CATALOGUES[lang];
 /** The entry `key`, its {placeholders} filled from `vars` (missing in a catalogue: English). */
 export function t(key, vars = {}) {
   const s = words[key] ?? EN[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  let common = null;  // asked for only when an entry names one (colour words call t too)
+  return s.replace(/\{(\w+)\}/g, (m, k) => {
+    if (k in vars) return String(vars[k]);
+    common ??= fill();
+    return k in common ? String(common[k]) : m;
+  });
 }
+
+// Words any entry may name without its caller giving them: {pos} and {neg}, the colours of
+// the signs in the scheme in use (colors.js registers them), so prose follows the palette.
+let fill = () => ({});
+export function fillWith(words) { fill = words; }
 
 /** A count's entry: "key.one" for 1, "key.other" otherwise; {n} is the count, written. */
 export function tn(key, n, vars = {}) {

@@ -20,9 +20,9 @@ export const TEXT = {
   lossExplain: t("step.lossExplain"),
   probsTitle: t("step.probsTitle"),
   deltasTitle: t("step.deltasTitle"),
-  deltasExplain: t("step.deltasExplain"),
+  get deltasExplain() { return t("step.deltasExplain"); },  // names the palette's colours
   changesTitle: t("step.changesTitle"),
-  changesExplain: t("step.changesExplain"),
+  get changesExplain() { return t("step.changesExplain"); },
   firstLayer: t("step.firstLayer"),
   layerMatrix: (layer, weights, nOut, nIn) => t("step.layerMatrix", { layer, weights, nOut: num(nOut), nIn: num(nIn) }),
   largest: t("step.largest"),

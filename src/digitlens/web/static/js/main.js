@@ -370,6 +370,7 @@ async function init() {
   setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
     requestFrame();
     if (state.neuron && run) selectNeuron(state.neuron.layer, state.neuron.index);
+    stepLab?.retext();
   });
   channel = new LiveChannel("api/live");
   pad = new DrawPad($("draw"), onPadChange);

@@ -36,7 +36,7 @@ export class StepLab {
       accEl: q("step-accuracy"), deltas: q("step-deltas"), changes: q("step-changes"),
       result: card.querySelector(".step-result"),
     });
-    for (const el of card.querySelectorAll("[data-text]")) el.textContent = TEXT[el.dataset.text];
+    this.retext();
     for (const el of card.querySelectorAll("[data-list]")) {
       el.innerHTML = "";
       for (const line of TEXT[el.dataset.list]) { const li = document.createElement("li"); li.textContent = line; el.append(li); }
@@ -49,6 +49,11 @@ export class StepLab {
     this.undoBtn.addEventListener("click", () => this.undo());
     this.resetBtn.addEventListener("click", () => this.reset());
     this.buttons();
+  }
+
+  /** The card's sentences, again after the colour scheme changes (they name its colours). */
+  retext() {
+    for (const el of this.card.querySelectorAll("[data-text]")) el.textContent = TEXT[el.dataset.text];
   }
 
   /** A new model in the explorer: its trained network is where steps start from. */
