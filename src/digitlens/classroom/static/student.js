@@ -1,15 +1,18 @@
 // The student's page: draw, see the network read it (computed here, with the explorer's
 // engine), say which digit was meant, send it. The device keeps a random pseudonym in
 // localStorage; no names are asked for. The server re-reads every drawing it stores.
+import { uiColor } from "/explorer/js/colors.js";
 import { loadNetwork, preprocess } from "/explorer/js/engine.js";
 import { pct, t, translatePage } from "/explorer/js/i18n.js";
 
+/** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
 const KEY = "digitlens.classroom.device";
 const ADJ = ["calm", "brave", "quick", "sunny", "lucky", "quiet", "bold", "kind", "swift",
              "merry", "keen", "witty", "gentle", "bright", "happy", "clever"];
 const ANIMAL = ["otter", "fox", "owl", "panda", "koala", "lynx", "heron", "tiger", "whale",
                 "gecko", "bison", "robin", "zebra", "llama", "seal", "crane"];
+/** @type {Record<string, any>} read by the tests as window.classroom */
 const state = window.classroom = { ready: false, net: null, prediction: null, label: null,
                                    prompt: null, paused: false, sent: 0, drawn: false };
 
@@ -52,6 +55,7 @@ pad.addEventListener("pointermove", (e) => {
 for (const t of ["pointerup", "pointercancel"]) {
   pad.addEventListener(t, () => { stroke = null; state.inking = false; changed(); });
 }
+/** @param {number[]} point */
 function dot([x, y]) { ctx.fillStyle = "#fff"; ctx.beginPath(); ctx.arc(x, y, 10, 0, 2 * Math.PI); ctx.fill(); }
 function changed() {
   state.drawn = true; state.status = ""; $("status").textContent = "";
@@ -87,7 +91,7 @@ function showReading(tr) {
     const p = tr ? tr.probabilities[d] : 0, el = document.createElement("div");
     el.className = "prob" + (tr && d === tr.prediction ? " top" : "");
     const fill = document.createElement("i"); fill.style.height = `${Math.max(2, 100 * p)}%`;
-    const lab = document.createElement("span"); lab.textContent = d;
+    const lab = document.createElement("span"); lab.textContent = String(d);
     el.append(fill, lab); return el;
   }));
   drawNetwork(tr);
@@ -99,7 +103,7 @@ function drawNetwork(tr) {
   g.clearRect(0, 0, W, H);
   if (!state.net) return;
   const layers = tr ? [tr.input, ...tr.activations] : state.net.sizes.map((n) => new Float32Array(n));
-  const rows = layers.length, rowH = H / rows;
+  const rows = layers.length, rowH = H / rows, teal = uiColor("teal-rgb");  // colors.css
   layers.forEach((a, l) => {
     const last = l === rows - 1, first = l === 0;
     let idx = Array.from(a.keys());
@@ -117,9 +121,9 @@ function drawNetwork(tr) {
     idx.forEach((i, k) => {
       const x = W * (k + 0.5) / n, v = Math.max(0, a[i]) / peak;
       g.beginPath(); g.arc(x, y, last ? 9 : 5, 0, 2 * Math.PI);
-      g.fillStyle = `rgba(20,145,155,${0.12 + 0.88 * v})`; g.fill();
+      g.fillStyle = `rgba(${teal}, ${0.12 + 0.88 * v})`; g.fill();
       if (last) {
-        g.fillStyle = v > 0.5 ? "#fff" : "#1d2433"; g.font = "13px system-ui";  // 12 CSS px or more once scaled to a phone g.textAlign = "center";
+        g.fillStyle = uiColor(v > 0.5 ? "white" : "ink"); g.font = "13px system-ui"; g.textAlign = "center";  // 12 CSS px or more once scaled to a phone
         g.textBaseline = "middle"; g.fillText(String(i), x, y + 0.5);
       }
     });
@@ -131,7 +135,7 @@ function drawNetwork(tr) {
 function digitButtons() {
   $("digits").replaceChildren(...Array.from({ length: 10 }, (_, d) => {
     const b = document.createElement("button");
-    b.type = "button"; b.textContent = d; b.dataset.testid = `label-${d}`;
+    b.type = "button"; b.textContent = String(d); b.dataset.testid = `label-${d}`;
     b.setAttribute("role", "radio");
     b.addEventListener("click", () => { if (state.prompt === null) { state.label = d; showLabel(); } });
     return b;

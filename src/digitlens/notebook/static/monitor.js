@@ -16,7 +16,8 @@ function render({ model, el }) {
     const ep = model.get("epochs"), acc = model.get("accuracy"), total = Math.max(model.get("total"), 1);
     const c = curve.getContext("2d");
     c.clearRect(0, 0, W, H);
-    c.font = "10px system-ui"; c.fillStyle = "#5b6472"; c.strokeStyle = "#dfe3ea";
+    const ui = (name) => PAGE.colors.uiColor(name, root, "#000");  // colors.css, on the widget
+    c.font = "10px system-ui"; c.fillStyle = ui("muted"); c.strokeStyle = ui("grid");
     for (const p of [0, 0.5, 1]) {
       const y = 8 + (1 - p) * (H - 28);
       c.beginPath(); c.moveTo(L, y); c.lineTo(W - 4, y); c.stroke();
@@ -25,7 +26,7 @@ function render({ model, el }) {
     c.fillText("epoch", W / 2, H - 4);
     c.fillText("0", L, H - 4);
     c.textAlign = "right"; c.fillText(String(total), W - 6, H - 4); c.textAlign = "left";
-    c.strokeStyle = "#14919b"; c.lineWidth = 2; c.beginPath();
+    c.strokeStyle = ui("teal"); c.lineWidth = 2; c.beginPath();
     ep.forEach((e, i) => {
       const x = L + (e / total) * (W - L - 6), y = 8 + (1 - acc[i]) * (H - 28);
       if (i) c.lineTo(x, y); else c.moveTo(x, y);
