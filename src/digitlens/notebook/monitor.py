@@ -12,7 +12,7 @@ import traitlets as t
 from digitlens.nn.mlp import MLP
 from digitlens.notebook.modules import widget_css, widget_esm
 
-PAGE_MODULES = ("colors",)  # the page modules it reads from PAGE: the UI colours (uiColor)
+PAGE_MODULES = ("chart", "colors")  # page modules it reads from PAGE: the Train tab's chart
 
 
 class TrainingMonitor(anywidget.AnyWidget):

@@ -3,6 +3,7 @@
 // with its own epochs by default, up to the server's cap (info.limits.train_epochs).
 
 import { api, toast } from "./api.js";
+import { accuracyChart } from "./chart.js";
 import { paint, uiColor } from "./colors.js";
 import { gridShape } from "./engine.js";
 import { layerName } from "./numbering.js";
@@ -95,27 +96,8 @@ export class Trainer {
   }
 
   chart() {
-    const c = $("train-chart"), ctx = c.getContext("2d");
-    const W = c.width, H = c.height, L = 40, B = 24;
-    ctx.fillStyle = uiColor("card"); ctx.fillRect(0, 0, W, H);
-    ctx.strokeStyle = uiColor("line"); ctx.fillStyle = uiColor("muted"); ctx.font = "12px system-ui";
-    for (let p = 0; p <= 100; p += 20) {
-      const y = H - B - (H - B - 10) * p / 100;
-      ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();
-      ctx.fillText(pct(p / 100), 4, y + 4);
-    }
-    const n = Math.max(this.epochs || 1, this.history.length, 1);
-    const px = (e) => L + (W - L - 12) * e / n, py = (a) => H - B - (H - B - 10) * a;
-    const step = [1, 2, 5, 10, 20, 25, 50, 100].find((s) => n / s <= 8) || 100;
-    ctx.textAlign = "center";
-    for (let e = 0; e <= n; e += step) ctx.fillText(String(e), px(e), H - 8);
-    if (n % step) ctx.fillText(String(n), px(n), H - 8);
-    ctx.textAlign = "right"; ctx.fillText(t("train.epochAxis"), W - 8, H - 20); ctx.textAlign = "left";
-    ctx.strokeStyle = uiColor("teal"); ctx.lineWidth = 2; ctx.beginPath();
-    this.history.forEach((h, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, px(h.epoch), py(h.test_accuracy)));
-    ctx.stroke();
-    ctx.fillStyle = uiColor("accent");
-    for (const h of this.history) { ctx.beginPath(); ctx.arc(px(h.epoch), py(h.test_accuracy), 3, 0, 7); ctx.fill(); }
+    accuracyChart($("train-chart"), this.history.map((h) => ({ epoch: h.epoch, accuracy: h.test_accuracy })),
+                  Math.max(this.epochs || 1, this.history.length, 1));
   }
 
   // The neuron monitor's counts for this epoch (dead, dim, near-duplicate per hidden layer).
