@@ -71,7 +71,7 @@ export class DrawPad {
 
   paintStroke(s, from) {
     const c = this.ctx, p = s.points;
-    c.strokeStyle = "#fff"; c.fillStyle = "#fff";
+    c.strokeStyle = "#fff"; c.fillStyle = "#fff";  // the ink: data (the pixels read), not UI
     c.lineWidth = s.width; c.lineCap = "round"; c.lineJoin = "round";
     if (p.length === 1) {
       c.beginPath(); c.arc(p[0][0], p[0][1], s.width / 2, 0, 2 * Math.PI); c.fill();
