@@ -150,7 +150,7 @@ export class DrawPad {
     const { gray: out, width: w, height: h } = this.grayBytes();
     let text = "";
     for (let i = 0; i < out.length; i += 0x8000) {
-      text += String.fromCharCode.apply(null, out.subarray(i, i + 0x8000));
+      text += String.fromCharCode(...out.subarray(i, i + 0x8000));
     }
     return { gray: btoa(text), width: w, height: h };
   }
