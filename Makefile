@@ -35,8 +35,9 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --runs-dir runs --port $(PORT)
 
-# axe-core, injected into Chromium by the accessibility tests (tests/a11y.py), pinned by
-# package-lock.json into node_modules/; with no npm those tests skip (and fail in CI)
+# axe-core, injected into Chromium by the accessibility tests (tests/a11y.py), and the
+# front-end's checks (eslint, typescript), pinned by package-lock.json into node_modules/;
+# with no npm the accessibility tests and the JS checks skip (and fail in CI)
 AXE := node_modules/axe-core/axe.min.js
 $(AXE): package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
@@ -51,11 +52,14 @@ fuzz: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_fuzz.py --scale 2 --seed 1
 
 # lint-imports: the layer contract of pyproject.toml (docs/architecture.md); an import that
-# looks up a layer fails the build
-check: $(DEV_STAMP)
+# looks up a layer fails the build. The front-end: eslint (eslint.config.js) and tsc over the
+# JSDoc-typed modules (tsconfig.json: checkJs, noEmit), both pinned by package-lock.json.
+check: $(DEV_STAMP) $(AXE)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	npx --no-install eslint .
+	npx --no-install tsc -p tsconfig.json
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_train.py

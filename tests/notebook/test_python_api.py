@@ -212,9 +212,10 @@ def test_widget_modules_load_in_node(tmp_path: Path) -> None:
     module Node can import, with anywidget's ``render`` as its default export."""
     from digitlens.notebook.explorer import PAGE_MODULES
     from digitlens.notebook.modules import widget_esm
+    from digitlens.notebook.monitor import PAGE_MODULES as MONITOR_MODULES
     from support import require
     node = require("node")
-    for name, mods in (("explorer", PAGE_MODULES), ("monitor", ())):
+    for name, mods in (("explorer", PAGE_MODULES), ("monitor", MONITOR_MODULES)):
         path = tmp_path / f"{name}.mjs"
         path.write_text(widget_esm(name, mods))
         out = subprocess.run([node, "-e", f"import({json.dumps(str(path))}).then(m => "

@@ -97,8 +97,8 @@ def test_colour_maps_are_the_reports(page: dict[str, Any]) -> None:
 
 
 def test_page_weight_colours_are_the_palettes() -> None:
-    """The stylesheet's positive and negative colours (the inspector's maths) are the
+    """The UI colours' positive and negative (the inspector's maths; colors.css) are the
     palette's red and blue ends."""
-    css = (JS.parent / "css/style.css").read_text()
+    css = (JS.parent / "css/colors.css").read_text()
     for var, rgb in (("--pos", C.RED), ("--neg", C.BLUE)):
         assert f"{var}: #{{:02x}}{{:02x}}{{:02x}};".format(*rgb) in css

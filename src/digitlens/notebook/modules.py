@@ -44,4 +44,9 @@ def widget_esm(entry: str, modules: tuple[str, ...]) -> str:
 
 
 def widget_css(name: str) -> str:
-    return (HERE / f"{name}.css").read_text(encoding="utf-8")
+    """The page's UI colours (web/static/css/colors.css), scoped to the widget's root (a
+    notebook's :root is JupyterLab's), then static/NAME.css."""
+    colors = (WEB_JS.parent / "css" / "colors.css").read_text(encoding="utf-8")
+    colors = colors.replace(":root {", ".dl-explorer {").replace(
+        '[data-palette="colourblind"] {', '[data-palette="colourblind"] .dl-explorer {')
+    return colors + "\n" + (HERE / f"{name}.css").read_text(encoding="utf-8")

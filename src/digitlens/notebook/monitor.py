@@ -12,6 +12,8 @@ import traitlets as t
 from digitlens.nn.mlp import MLP
 from digitlens.notebook.modules import widget_css, widget_esm
 
+PAGE_MODULES = ("chart", "colors")  # page modules it reads from PAGE: the Train tab's chart
+
 
 class TrainingMonitor(anywidget.AnyWidget):
     """Pass it to ``dl.train(..., monitor=mon)`` (or ``monitor=True``) and watch.
@@ -29,7 +31,8 @@ class TrainingMonitor(anywidget.AnyWidget):
     mosaic = t.Unicode("").tag(sync=True)  # data: URL of the weight mosaic PNG
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_esm=widget_esm("monitor", ()), _css=widget_css("explorer"), **kwargs)
+        super().__init__(_esm=widget_esm("monitor", PAGE_MODULES), _css=widget_css("explorer"),
+                         **kwargs)
 
     def start(self, total: int, history: list[dict[str, Any]]) -> None:
         """A new (or resumed) run of ``total`` epochs with these finished epochs."""

@@ -1,15 +1,19 @@
 // The student's page: draw, see the network read it (computed here, with the explorer's
 // engine), say which digit was meant, send it. The device keeps a random pseudonym in
 // localStorage; no names are asked for. The server re-reads every drawing it stores.
+import { uiColor } from "/explorer/js/colors.js";
+import { DrawPad } from "/explorer/js/draw.js";
 import { loadNetwork, preprocess } from "/explorer/js/engine.js";
 import { pct, t, translatePage } from "/explorer/js/i18n.js";
 
+/** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
 const KEY = "digitlens.classroom.device";
 const ADJ = ["calm", "brave", "quick", "sunny", "lucky", "quiet", "bold", "kind", "swift",
              "merry", "keen", "witty", "gentle", "bright", "happy", "clever"];
 const ANIMAL = ["otter", "fox", "owl", "panda", "koala", "lynx", "heron", "tiger", "whale",
                 "gecko", "bison", "robin", "zebra", "llama", "seal", "crane"];
+/** @type {Record<string, any>} read by the tests as window.classroom */
 const state = window.classroom = { ready: false, net: null, prediction: null, label: null,
                                    prompt: null, paused: false, sent: 0, drawn: false };
 
@@ -23,56 +27,27 @@ function pseudonym() {
   return id;
 }
 
-// ------------------------------------------------------------------ the pad: white ink on black
-const pad = $("draw"), ctx = pad.getContext("2d", { willReadFrequently: true });
-let stroke = null, pending = false;
+// ------------------------------------------------------------------ the pad: the explorer's
+// DrawPad (draw.js), white ink on black. What is read and sent is its drawing at half size (as
+// the explorer sends it): a quarter of the bytes to send and to preprocess on both ends; the page
+// and the server read the same bytes.
+let pending = false, clearing = false;
+const pad = new DrawPad($("draw"), () => { if (!clearing) changed(); });
+Object.defineProperty(state, "inking", { get: () => pad.current !== null, enumerable: true });
 function clearPad() {
-  ctx.fillStyle = "#000"; ctx.fillRect(0, 0, pad.width, pad.height);
+  clearing = true; pad.clear(); clearing = false;
   state.drawn = false; state.prediction = null; showReading(null); updateSubmit();
 }
-function at(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
-}
-pad.addEventListener("pointerdown", (e) => {
-  e.preventDefault(); pad.setPointerCapture?.(e.pointerId);
-  stroke = at(e); state.inking = true; dot(stroke); changed();
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!stroke) return;
-  e.preventDefault();
-  for (const ev of e.getCoalescedEvents ? e.getCoalescedEvents() : [e]) {
-    const p = at(ev);
-    ctx.strokeStyle = "#fff"; ctx.lineWidth = 20; ctx.lineCap = "round"; ctx.lineJoin = "round";
-    ctx.beginPath(); ctx.moveTo(...stroke); ctx.lineTo(...p); ctx.stroke();
-    stroke = p;
-  }
-  changed();
-});
-for (const t of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(t, () => { stroke = null; state.inking = false; changed(); });
-}
-function dot([x, y]) { ctx.fillStyle = "#fff"; ctx.beginPath(); ctx.arc(x, y, 10, 0, 2 * Math.PI); ctx.fill(); }
 function changed() {
-  state.drawn = true; state.status = ""; $("status").textContent = "";
+  state.drawn = !pad.isEmpty(); state.status = ""; $("status").textContent = "";
   if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; read(); }); }
-}
-// What is read and sent: the pad at half size (as the explorer sends it), a quarter of the
-// bytes to send and to preprocess on both ends; the page and the server read the same bytes.
-const SIDE = 140, small = document.createElement("canvas");
-small.width = small.height = SIDE;
-const smallCtx = small.getContext("2d", { willReadFrequently: true });
-function gray() {
-  smallCtx.drawImage(pad, 0, 0, SIDE, SIDE);
-  const d = smallCtx.getImageData(0, 0, SIDE, SIDE).data, g = new Uint8Array(SIDE * SIDE);
-  for (let i = 0; i < g.length; i++) g[i] = d[4 * i];
-  return g;
 }
 
 // ------------------------------------------------------------------ reading it in the page
 function read() {
   if (!state.net) { updateSubmit(); return; }
-  const pre = preprocess(gray(), SIDE, SIDE);
+  const { gray, width, height } = pad.grayBytes();
+  const pre = preprocess(gray, width, height);
   if (!pre.has_ink) { state.prediction = null; showReading(null); updateSubmit(); return; }
   const tr = state.net.trace(pre.centred);
   state.prediction = tr.prediction;
@@ -87,7 +62,7 @@ function showReading(tr) {
     const p = tr ? tr.probabilities[d] : 0, el = document.createElement("div");
     el.className = "prob" + (tr && d === tr.prediction ? " top" : "");
     const fill = document.createElement("i"); fill.style.height = `${Math.max(2, 100 * p)}%`;
-    const lab = document.createElement("span"); lab.textContent = d;
+    const lab = document.createElement("span"); lab.textContent = String(d);
     el.append(fill, lab); return el;
   }));
   drawNetwork(tr);
@@ -99,27 +74,29 @@ function drawNetwork(tr) {
   g.clearRect(0, 0, W, H);
   if (!state.net) return;
   const layers = tr ? [tr.input, ...tr.activations] : state.net.sizes.map((n) => new Float32Array(n));
-  const rows = layers.length, rowH = H / rows;
+  const rows = layers.length, rowH = H / rows, teal = uiColor("teal-rgb");  // colors.css
   layers.forEach((a, l) => {
     const last = l === rows - 1, first = l === 0;
     let idx = Array.from(a.keys());
     if (!last) idx = idx.sort((i, j) => a[j] - a[i]).slice(0, first ? 0 : 24).sort((i, j) => i - j);
     const y = rowH * (l + 0.5), n = Math.max(idx.length, 1);
-    if (first) {  // the input: the 28×28 the network sees, small
-      const s = Math.min(rowH - 6, 40), img = g.createImageData(28, 28);
-      for (let i = 0; i < 784; i++) { const v = 255 * (a[i] || 0); img.data.set([v, v, v, 255], 4 * i); }
-      const off = document.createElement("canvas"); off.width = off.height = 28;
+    if (first) {  // the input: the image the network sees (its model's input shape), small
+      const [ih, iw] = state.net.inputShape, img = g.createImageData(iw, ih);
+      const s = Math.min(rowH - 6, 40), k = s / Math.max(ih, iw);
+      for (let i = 0; i < iw * ih; i++) { const v = 255 * (a[i] || 0); img.data.set([v, v, v, 255], 4 * i); }
+      const off = document.createElement("canvas"); off.width = iw; off.height = ih;
       off.getContext("2d").putImageData(img, 0, 0);
-      g.imageSmoothingEnabled = false; g.drawImage(off, W / 2 - s / 2, y - s / 2, s, s);
+      g.imageSmoothingEnabled = false;
+      g.drawImage(off, W / 2 - iw * k / 2, y - ih * k / 2, iw * k, ih * k);
       return;
     }
     const peak = Math.max(1e-6, ...idx.map((i) => a[i]));
     idx.forEach((i, k) => {
       const x = W * (k + 0.5) / n, v = Math.max(0, a[i]) / peak;
       g.beginPath(); g.arc(x, y, last ? 9 : 5, 0, 2 * Math.PI);
-      g.fillStyle = `rgba(20,145,155,${0.12 + 0.88 * v})`; g.fill();
+      g.fillStyle = `rgba(${teal}, ${0.12 + 0.88 * v})`; g.fill();
       if (last) {
-        g.fillStyle = v > 0.5 ? "#fff" : "#1d2433"; g.font = "13px system-ui";  // 12 CSS px or more once scaled to a phone g.textAlign = "center";
+        g.fillStyle = uiColor(v > 0.5 ? "white" : "ink"); g.font = "13px system-ui"; g.textAlign = "center";  // 12 CSS px or more once scaled to a phone
         g.textBaseline = "middle"; g.fillText(String(i), x, y + 0.5);
       }
     });
@@ -131,7 +108,7 @@ function drawNetwork(tr) {
 function digitButtons() {
   $("digits").replaceChildren(...Array.from({ length: 10 }, (_, d) => {
     const b = document.createElement("button");
-    b.type = "button"; b.textContent = d; b.dataset.testid = `label-${d}`;
+    b.type = "button"; b.textContent = String(d); b.dataset.testid = `label-${d}`;
     b.setAttribute("role", "radio");
     b.addEventListener("click", () => { if (state.prompt === null) { state.label = d; showLabel(); } });
     return b;
@@ -163,19 +140,14 @@ function applySettings(s) {
   if (changedPrompt && s.prompt === null) state.label = null;
   showLabel();
 }
-function b64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
 async function send() {
   state.busy = true; updateSubmit();
   const status = $("status");
   try {
     const r = await fetch("/api/class/drawings", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ device: state.device, label: state.label, gray: b64(gray()),
-                             width: SIDE, height: SIDE, prediction: state.prediction }) });
+      body: JSON.stringify({ device: state.device, label: state.label, ...pad.gray(),
+                             prediction: state.prediction }) });
     const j = await r.json();
     if (!j.ok) {
       status.textContent = j.error; status.className = "status bad";

@@ -3,10 +3,12 @@
 // and goes with every request; the page only draws what the server counted.
 import { pct as share, t, translatePage } from "/explorer/js/i18n.js";
 
+/** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
 const q = `token=${encodeURIComponent(token)}`;
 const GALLERY = 8, HARDEST = 24, SURE = 0.6;
+/** @type {Record<string, any>} read by the tests as window.classroom */
 const state = window.classroom = { ready: false, n: 0, confusion: null, drawings: new Map(),
                                    events: 0, settings: { prompt: null, paused: false } };
 
@@ -57,8 +59,9 @@ function renderMatrix() {
       const td = document.createElement("td");
       td.dataset.testid = `cm-${r}-${c}`; td.textContent = v || "";
       const a = v / max;
-      td.style.background = r === c ? `rgba(26,127,55,${0.08 + 0.7 * a})` : v ? `rgba(217,72,15,${0.15 + 0.7 * a})` : "";
-      if (a > 0.55) td.style.color = "#fff";
+      // the UI colours of colors.css (linked by the page), through CSSOM as the CSP allows
+      td.style.background = r === c ? `rgba(var(--good-rgb), ${0.08 + 0.7 * a})` : v ? `rgba(var(--wrong-rgb), ${0.15 + 0.7 * a})` : "";
+      if (a > 0.55) td.style.color = "var(--white)";
       tr.append(td);
     });
     return tr;
@@ -80,7 +83,7 @@ function render() {
     const row = document.createElement("div"); row.className = "gallery-row";
     row.dataset.testid = `gallery-${digit}`;
     const mine = all.filter((d) => d.label === digit);
-    const head = document.createElement("b"); head.textContent = digit;
+    const head = document.createElement("b"); head.textContent = String(digit);
     const n = document.createElement("span"); n.className = "muted small"; n.textContent = mine.length ? `×${mine.length}` : "";
     row.append(head, n, ...mine.slice(0, GALLERY).map((d) => thumb(d, true)));
     return row;

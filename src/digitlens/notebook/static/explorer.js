@@ -87,7 +87,7 @@ function render({ model, el }) {
       const sel = model.get("selected");
       if (sel && sel.layer === k && sel.index < L.n) {  // the inspected neuron, in orange
         const ctx = L.cv.getContext("2d");
-        ctx.fillStyle = "#e8730c";
+        ctx.fillStyle = C.uiColor("pick", root, "#e8730c");
         ctx.fillRect(sel.index % L.c, Math.floor(sel.index / L.c), 1, 1);
       }
     });

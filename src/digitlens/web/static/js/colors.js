@@ -82,3 +82,13 @@ export function downloadCanvas(canvas, name) {
     setTimeout(() => URL.revokeObjectURL(a.href), 2000);
   }, "image/png");
 }
+
+// A UI colour of colors.css (the one stylesheet of UI colours) for a canvas: `name` is the
+// variable without its dashes ("ink", "muted", "focus"), read on `el` (a notebook widget keeps
+// them on its own root) or the page's root. Without a stylesheet to read (Node, a widget not
+// yet on the page) it answers `fallback`.
+export function uiColor(name, el = null, fallback = "#000") {
+  if (typeof getComputedStyle !== "function") return fallback;
+  const root = el ?? document.documentElement;
+  return getComputedStyle(root).getPropertyValue(`--${name}`).trim() || fallback;
+}

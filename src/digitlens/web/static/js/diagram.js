@@ -5,18 +5,29 @@
 // and a projector alike; when the network needs more room than that, the box scrolls sideways.
 // A finger's tap on squares smaller than a fingertip opens the layer enlarged (layerpick.js).
 
-import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint } from "./colors.js";
+import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint, uiColor } from "./colors.js";
 import { activeAbove, gridShape } from "./engine.js";
 import { layerName, neuronName } from "./numbering.js";
 import { num, pct, t } from "./i18n.js";
 
 const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
 
+// the UI colours the diagram draws with (colors.css), read once the stylesheet is there
+let ui = null;
+function UI() {
+  if (ui && ui.ink) return ui;
+  const c = (name) => uiColor(name, null, "");
+  ui = { card: c("card"), ground: c("ground"), ink: c("ink"), muted: c("muted"), focus: c("focus"),
+         black: c("black"), ring: c("ring"), white: c("white") };
+  return ui;
+}
+
 export class Diagram {
   // onLayer(layer): a touch landed on a layer whose squares are too small to aim at
   constructor(canvas, tip, onPick, onLayer = null) {
     this.canvas = canvas; this.tip = tip; this.onPick = onPick; this.onLayer = onLayer;
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
+    this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = [];
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
@@ -121,7 +132,7 @@ export class Diagram {
     if (!this.layout || data.activations.length !== this.layout.cols.length - 1) return;
     const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+    ctx.fillStyle = UI().card; ctx.fillRect(0, 0, W, H);
     // lines first, under the neurons
     (data.flow || []).forEach((conns, l) => {
       if (!conns.length) return;
@@ -139,7 +150,7 @@ export class Diagram {
     cols.forEach((c, ci) => {
       const values = ci === 0 ? data.input : data.activations[ci - 1];
       if (c.out) return this.drawOutput(ctx, c, data);
-      ctx.fillStyle = "#3b4252";  // the grid's ground; also hides the lines' tails inside it
+      ctx.fillStyle = UI().ground;  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
       let peak = 0, firing = 0;
       // active: above what the activation gives for z = 0 (analysis/activity.py); ink: above 0
@@ -163,14 +174,14 @@ export class Diagram {
         ctx.fillRect(x + inset, y + inset, side, side);
         if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
       }
-      ctx.fillStyle = "#1d2433"; this.font(ctx, 600, 12.5);
+      ctx.fillStyle = UI().ink; this.font(ctx, 600, 12.5);
       ctx.textAlign = "center";
       ctx.fillText(this.title(c), c.x + c.w / 2, 18);
-      ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
+      ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
       ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, 34);
       if (selected && selected.layer === c.layer && ci > 0) {
         const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
-        ctx.strokeStyle = "#f08c00"; ctx.lineWidth = 2.5;
+        ctx.strokeStyle = UI().focus; ctx.lineWidth = 2.5;
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
     });
@@ -195,27 +206,27 @@ export class Diagram {
   smallestTextPx() { return (this.smallest ?? Infinity) * this.scale(); }
 
   cross(ctx, x, y, s) {
-    ctx.fillStyle = "#f08c00"; ctx.fillRect(x, y, s, s);
-    ctx.strokeStyle = "#000"; ctx.lineWidth = 1.2;
+    ctx.fillStyle = UI().focus; ctx.fillRect(x, y, s, s);
+    ctx.strokeStyle = UI().black; ctx.lineWidth = 1.2;
     ctx.beginPath(); ctx.moveTo(x + 2, y + 2); ctx.lineTo(x + s - 2, y + s - 2);
     ctx.moveTo(x + s - 2, y + 2); ctx.lineTo(x + 2, y + s - 2); ctx.stroke();
   }
 
   drawOutput(ctx, c, data) {
     const probs = data.probabilities, radius = Math.min(12, c.gap * 0.42);
-    ctx.fillStyle = "#1d2433"; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
+    ctx.fillStyle = UI().ink; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
     ctx.fillText(t("diagram.output"), c.x + 12, 18);
-    ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
+    ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
     ctx.fillText(t("diagram.probability"), c.x + 30, 34);
     for (let i = 0; i < c.n; i++) {
       const [x, y] = this.pos(this.layout.cols.length - 1, i);
       ctx.beginPath(); ctx.arc(x, y, radius, 0, 2 * Math.PI);
       ctx.fillStyle = css(activationColor(probs[i])); ctx.fill();
       const sel = this.selected && this.selected.layer === c.layer && this.selected.index === i;
-      ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? "#f08c00" : "#c9d1dc"; ctx.stroke();
+      ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? UI().focus : UI().ring; ctx.stroke();
       // a digit fits in its circle; a longer class name goes beside it, before the probability
       const name = String(this.classNames[i] ?? i), inside = name.length <= 2;
-      ctx.fillStyle = probs[i] > 0.55 ? "#1d2433" : "#fff";
+      ctx.fillStyle = probs[i] > 0.55 ? UI().ink : UI().white;
       this.font(ctx, data.prediction === i ? 700 : 500, 12);
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
       if (inside) ctx.fillText(name, x, y + 0.5);
@@ -223,11 +234,11 @@ export class Diagram {
       let tx = x + radius + 6;
       if (!inside) {
         const short = name.length > 12 ? `${name.slice(0, 11)}…` : name;
-        ctx.fillStyle = "#1d2433";
+        ctx.fillStyle = UI().ink;
         ctx.fillText(short, tx, y + 0.5);
         tx += ctx.measureText(short).width + 5;
       }
-      ctx.fillStyle = "#667085"; this.font(ctx, 400, 12);
+      ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
       if (data.has_ink !== false) ctx.fillText(pct(probs[i], 1), tx, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }

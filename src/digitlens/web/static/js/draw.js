@@ -71,7 +71,7 @@ export class DrawPad {
 
   paintStroke(s, from) {
     const c = this.ctx, p = s.points;
-    c.strokeStyle = "#fff"; c.fillStyle = "#fff";
+    c.strokeStyle = "#fff"; c.fillStyle = "#fff";  // the ink: data (the pixels read), not UI
     c.lineWidth = s.width; c.lineCap = "round"; c.lineJoin = "round";
     if (p.length === 1) {
       c.beginPath(); c.arc(p[0][0], p[0][1], s.width / 2, 0, 2 * Math.PI); c.fill();
@@ -150,7 +150,7 @@ export class DrawPad {
     const { gray: out, width: w, height: h } = this.grayBytes();
     let text = "";
     for (let i = 0; i < out.length; i += 0x8000) {
-      text += String.fromCharCode.apply(null, out.subarray(i, i + 0x8000));
+      text += String.fromCharCode(...out.subarray(i, i + 0x8000));
     }
     return { gray: btoa(text), width: w, height: h };
   }

@@ -160,6 +160,7 @@ export class Network {
     this.inputShape = inputShape || [1, sizes[0]];
     this.weights = weights; this.biases = biases;
     this.classNames = classNames; this.provenance = provenance;
+    this.peaks = null;  // rowPeaks(l), per weight layer, once asked
     this.cost = null;  // the training cost's name ("cross_entropy", "quadratic"), if known
   }
 
@@ -203,7 +204,7 @@ export class Network {
    * The forward pass of one input (MLP.trace): `pixels` sizes[0] values in 0..1. Returns
    * {input, zs, activations (per layer, output last), probabilities, prediction, knockout}.
    */
-  trace(pixels, { knockout } = {}) {
+  trace(pixels, { knockout = undefined } = {}) {
     if (!pixels || pixels.length !== this.sizes[0]) {
       throw new EngineError(`the input must be ${this.sizes[0]} numbers, got ${pixels?.length}`);
     }

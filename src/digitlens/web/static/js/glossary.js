@@ -33,6 +33,7 @@ export function term(name, text = name) {
 }
 
 // Marks every term under `root` (the page, or a panel drawn later).
+/** @param {Document | HTMLElement} [root] */
 export function markTerms(root = document) {
   if (!tip) {
     tip = Object.assign(document.createElement("div"), { className: "gloss", id: "gloss", hidden: true });
@@ -42,7 +43,7 @@ export function markTerms(root = document) {
     document.addEventListener("keydown", (e) => { if (e.key === "Escape") hide(); });
     document.addEventListener("pointerdown", (e) => { if (shown && !shown.contains(e.target)) hide(); });
   }
-  for (const el of root.querySelectorAll(".term[data-term]:not([data-ready])")) {
+  for (const el of /** @type {NodeListOf<HTMLElement & {wasOpen?: boolean}>} */ (root.querySelectorAll(".term[data-term]:not([data-ready])"))) {
     if (!TERMS[el.dataset.term]) continue;
     el.dataset.ready = "1";
     const said = Object.assign(document.createElement("span"), { className: "sr-only",
@@ -55,7 +56,7 @@ export function markTerms(root = document) {
     el.addEventListener("mouseleave", () => { if (document.activeElement !== el) hide(); });
     // a click toggles; a tap focuses (and so opens) before its click, so ask what was open then
     el.addEventListener("pointerdown", () => { el.wasOpen = shown === el && !tip.hidden; });
-    el.addEventListener("click", (e) => {
+    el.addEventListener("click", (/** @type {MouseEvent} */ e) => {
       const open = e.detail === 0 ? shown === el && !tip.hidden : el.wasOpen;
       if (open) hide(); else place(el);
     });

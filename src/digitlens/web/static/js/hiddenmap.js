@@ -7,7 +7,7 @@
 
 import { api, servedLocally } from "./api.js";
 import { project } from "./engine.js";
-import { paint } from "./colors.js";
+import { paint, uiColor } from "./colors.js";
 import { input } from "./state.js";
 import { esc } from "./escape.js";
 import { layerName } from "./numbering.js";
@@ -44,8 +44,8 @@ export class HiddenMap {
     if (hidden < 1 || servedLocally()) return;
     const L = layer ?? hidden - 1;
     this.select.innerHTML = "";
-    for (let l = 0; l < hidden; l++) this.select.add(new Option(layerName(l, hidden + 1), l));
-    this.select.value = L;
+    for (let l = 0; l < hidden; l++) this.select.add(new Option(layerName(l, hidden + 1), String(l)));
+    this.select.value = String(L);
     const m = await api(`api/map?run=${encodeURIComponent(run.name)}&layer=${L}`);
     if (this.run !== run) return;
     this.map = m;
@@ -67,6 +67,7 @@ export class HiddenMap {
     if (this.last) this.update(this.last); else this.draw();
   }
 
+  /** @param {number[]} point a point of the map, [x, y] */
   toCanvas([x, y]) {
     const [x0, x1, y0, y1] = this.box, W = this.canvas.width, H = this.canvas.height;
     return [(x - x0) / (x1 - x0) * W, H - (y - y0) / (y1 - y0) * H];
@@ -81,7 +82,7 @@ export class HiddenMap {
     const b = this.background, m = this.map;
     b.width = this.canvas.width; b.height = this.canvas.height;
     const ctx = b.getContext("2d");
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, b.width, b.height);
+    ctx.fillStyle = uiColor("card"); ctx.fillRect(0, 0, b.width, b.height);
     ctx.globalAlpha = 0.55;
     m.points.forEach((p, i) => {
       const [x, y] = this.toCanvas(p);
@@ -108,8 +109,8 @@ export class HiddenMap {
     if (!this.point) return;
     const [x, y] = this.toCanvas(this.point);
     ctx.beginPath(); ctx.arc(x, y, 7, 0, 2 * Math.PI);
-    ctx.fillStyle = "#111"; ctx.fill();
-    ctx.lineWidth = 3; ctx.strokeStyle = "#fff"; ctx.stroke();
+    ctx.fillStyle = uiColor("point"); ctx.fill();
+    ctx.lineWidth = 3; ctx.strokeStyle = uiColor("white"); ctx.stroke();
   }
 
   pixel() { return this.point && this.map ? this.toCanvas(this.point) : null; }

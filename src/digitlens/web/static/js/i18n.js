@@ -79,14 +79,14 @@ export function sig(v, significant = 2) {
 export function translatePage(root = document) {
   if (root === document) document.documentElement.lang = lang;
   if (lang === "en") return;
-  for (const el of root.querySelectorAll("[data-i18n]")) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll("[data-i18n]"))) {
     const vars = JSON.parse(el.dataset.i18nVars || "{}");
     for (const [k, v] of Object.entries(vars)) if (typeof v === "number") vars[k] = num(v);
     el.textContent = t(el.dataset.i18n, vars);
   }
-  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
-  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
-  for (const el of root.querySelectorAll("[data-i18n-alt]")) el.alt = t(el.dataset.i18nAlt);
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll("[data-i18n-aria]"))) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll("[data-i18n-title]"))) el.title = t(el.dataset.i18nTitle);
+  for (const el of /** @type {NodeListOf<HTMLImageElement>} */ (root.querySelectorAll("[data-i18n-alt]"))) el.alt = t(el.dataset.i18nAlt);
 }
 
 /** A <select> of the languages: choosing one reloads the page with ?lang= set. */

@@ -68,7 +68,7 @@ export class LayerPicker {
     this.panel.append(head, grid);
     this.panel.hidden = false;
     this.shade();
-    grid.firstChild?.focus();
+    /** @type {HTMLElement | null} */ (grid.firstElementChild)?.focus();
   }
 
   shade() {

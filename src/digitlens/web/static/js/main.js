@@ -34,6 +34,7 @@ import { Trainer } from "./train.js";
 import { fitState, input, knockedOut, knockoutCount, readURL, setInputShape, state, toggleKnockout, writeURL } from "./state.js";
 import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from "./views.js";
 
+/** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
 // engine's compute in the page, the request's round trip (server loop: socket or fetch) and
@@ -342,9 +343,11 @@ function nameThings(classNames) {
 
 function showTab(tab) {
   state.tab = tab; writeURL();
-  for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === tab);
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".tabs button"))) {
+    b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  }
   const panel = tab === "learn" ? "explore" : tab;  // the story walks through the explorer itself
-  for (const s of document.querySelectorAll(".tab-panel")) s.hidden = s.id !== `tab-${panel}`;
+  for (const s of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".tab-panel"))) s.hidden = s.id !== `tab-${panel}`;
   story.open(tab === "learn");
   if (tab === "test" && run) tests.open();
 }
@@ -418,14 +421,14 @@ async function init() {
     }
   });
   $("pen-size").addEventListener("click", () => { $("pen-size").textContent = t(`draw.pen.${pad.cyclePen()}`); });
-  for (const r of document.querySelectorAll("input[name=mode]")) {
+  for (const r of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("input[name=mode]"))) {
     r.checked = r.value === state.mode;
     r.addEventListener("change", () => {
       state.mode = r.value; writeURL(); requestFrame();
     });
   }
-  for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
-  for (const b of document.querySelectorAll("button.png")) {
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".tabs button"))) b.addEventListener("click", () => showTab(b.dataset.tab));
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("button.png"))) {
     b.addEventListener("click", () => {
       const which = b.dataset.png;
       const canvas = which === "draw" ? pad.canvas : which === "diagram" ? $("diagram") : evidencePNG();

@@ -104,6 +104,7 @@ class Offline {
       confidence: this.values[k].confidence, image: this.image(k) })) };
   }
 
+  /** @param {string} path @param {any} [body] */
   answer(path, body = {}) {
     const [route, query] = path.split("?"), q = new URLSearchParams(query || "");
     if (route === "api/info") {

@@ -13,7 +13,7 @@ function remembered() {
 
 function apply(name) {
   document.documentElement.dataset.palette = name;  // style.css's text colours of the signs
-  for (const el of document.querySelectorAll("[data-hue]")) el.textContent = hue(el.dataset.hue);
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-hue]"))) el.textContent = hue(el.dataset.hue);
 }
 
 // select: the picker; onChange(): redraw what is on screen

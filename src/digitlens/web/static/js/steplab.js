@@ -28,14 +28,14 @@ export class StepLab {
     this.base = null; this.history = []; this.state = null; this.classNames = [];
     this.digits = null; this.accuracies = new WeakMap(); this.timer = 0;
     this.timings = [];  // ms from Step to every view redrawn, for benchmarks/bench_gradient.py
+    /** @type {(id: string) => any} */
     const q = (id) => card.querySelector(`[data-testid="${id}"]`);
-    Object.assign(this, {
-      label: q("step-label"), lr: q("step-lr"), optimizer: q("step-optimizer"), goBtn: q("step-go"),
-      undoBtn: q("step-undo"), resetBtn: q("step-reset"), noteEl: q("step-note"),
-      lossBefore: q("step-loss-before"), lossAfter: q("step-loss-after"), probs: q("step-probs"),
-      accEl: q("step-accuracy"), deltas: q("step-deltas"), changes: q("step-changes"),
-      result: card.querySelector(".step-result"),
-    });
+    this.label = q("step-label"); this.lr = q("step-lr"); this.optimizer = q("step-optimizer");
+    this.goBtn = q("step-go"); this.undoBtn = q("step-undo"); this.resetBtn = q("step-reset");
+    this.noteEl = q("step-note"); this.lossBefore = q("step-loss-before");
+    this.lossAfter = q("step-loss-after"); this.probs = q("step-probs");
+    this.accEl = q("step-accuracy"); this.deltas = q("step-deltas");
+    this.changes = q("step-changes"); this.result = card.querySelector(".step-result");
     this.retext();
     for (const el of card.querySelectorAll("[data-list]")) {
       el.innerHTML = "";
@@ -131,8 +131,8 @@ export class StepLab {
       li.classList.toggle("taught", c === label);
       li.innerHTML = `<b></b><span class="pair"><i class="before"></i><i class="after"></i></span><span class="pct"></span>`;
       li.children[0].textContent = names[c];
-      li.querySelector(".before").style.width = width(pb[c]);
-      li.querySelector(".after").style.width = width(pa[c]);
+      /** @type {HTMLElement} */ (li.querySelector(".before")).style.width = width(pb[c]);
+      /** @type {HTMLElement} */ (li.querySelector(".after")).style.width = width(pa[c]);
       li.children[2].textContent = `${pct(pb[c])} → ${pct(pa[c])}`;
       this.probs.appendChild(li);
     }
@@ -260,7 +260,7 @@ export class StepLab {
     if (this.digits) return this.digits;
     const run = this.hooks.runName(), images = [], labels = [];
     for (let c = 0; c < this.classNames.length; c++) {
-      const q = new URLSearchParams({ run, label: c, offset: 0, limit: PER_CLASS });
+      const q = new URLSearchParams({ run, label: String(c), offset: "0", limit: String(PER_CLASS) });
       const d = await api(`api/test?${q}`);
       for (const t of d.digits) { images.push(...t.image); labels.push(t.label); }
     }

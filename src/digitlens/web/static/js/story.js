@@ -53,9 +53,11 @@ export class Story {
    * inspect(layer, neuron) opens a neuron in the explorer's inspector, uninspect() closes it. */
   constructor(card, hooks) {
     this.card = card; this.hooks = hooks; this.k = 0; this.maths = false; this.facts = null;
+    /** @type {(id: string) => any} */
     const q = (id) => card.querySelector(`[data-testid="${id}"]`);
-    Object.assign(this, { title: q("story-title"), progress: q("story-progress"), level: q("story-level"),
-                          text: q("story-text"), prevBtn: q("story-prev"), nextBtn: q("story-next") });
+    this.title = q("story-title"); this.progress = q("story-progress");
+    this.level = q("story-level"); this.text = q("story-text"); this.prevBtn = q("story-prev");
+    this.nextBtn = q("story-next");
     this.prevBtn.textContent = STORY.prev; this.nextBtn.textContent = STORY.next;
     this.prevBtn.addEventListener("click", () => this.go(this.k - 1));
     this.nextBtn.addEventListener("click", () => this.go(this.k + 1));

@@ -16,7 +16,7 @@ export class TestBrowser {
     this.more = document.getElementById("more");
     this.setClasses(Array.from({ length: 10 }, (_, c) => String(c)));
     this.filters.addEventListener("click", (e) => {
-      const f = e.target.dataset?.filter;
+      const f = /** @type {HTMLElement} */ (e.target).dataset?.filter;
       if (f === undefined) return;
       this.show(f === "all" ? {} : f === "misclassified" ? { misclassified: "true" } : { label: f });
     });
@@ -27,7 +27,7 @@ export class TestBrowser {
   setClasses(names) {
     if (this.names && this.names.join("\n") === names.join("\n")) return;
     this.names = names;
-    for (const b of [...this.filters.children]) if (/^\d+$/.test(b.dataset.filter ?? "")) b.remove();
+    for (const b of /** @type {HTMLElement[]} */ ([...this.filters.children])) if (/^\d+$/.test(b.dataset.filter ?? "")) b.remove();
     names.forEach((name, c) => {
       const b = document.createElement("button");
       b.dataset.filter = String(c); b.textContent = name;
@@ -52,7 +52,7 @@ export class TestBrowser {
   }
 
   renderConfusion(cm) {
-    const m = cm.confusion_matrix, n = m.length;
+    const m = cm.confusion_matrix;
     let peakOff = 1;
     m.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > peakOff) peakOff = v; }));
     const rowsum = m.map((r) => r.reduce((a, b) => a + b, 0));
@@ -60,8 +60,8 @@ export class TestBrowser {
     let html = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th>${nm(j)}</th>`).join("")}</tr>`;
     m.forEach((row, i) => {
       html += `<tr><th>${nm(i)}</th>` + row.map((v, j) => {
-        const bg = i === j ? `rgba(20,145,155,${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
-          : v ? `rgba(217,72,15,${0.1 + 0.6 * v / peakOff})` : "#f7f9fc";
+        const bg = i === j ? `rgba(var(--teal-rgb), ${0.15 + 0.7 * v / Math.max(1, rowsum[i])})`
+          : v ? `rgba(var(--wrong-rgb), ${0.1 + 0.6 * v / peakOff})` : "var(--panel)";  // colors.css
         return `<td tabindex="0" role="button" data-true="${i}" data-pred="${j}" data-bg="${bg}" data-testid="cm-${i}-${j}" title="${esc(t("test.cellTitle", { truth: this.name(i), pred: this.name(j), n: num(v) }))}">${v || ""}</td>`;
       }).join("") + "</tr>";
     });
@@ -80,7 +80,7 @@ export class TestBrowser {
 
   async show(query) {
     this.query = query; this.offset = 0;
-    for (const b of this.filters.children) {
+    for (const b of /** @type {HTMLCollectionOf<HTMLElement>} */ (this.filters.children)) {
       const f = b.dataset.filter;
       b.classList.toggle("on", (f === "all" && !Object.keys(query).length) ||
         (f === "misclassified" && query.misclassified && !query.label) ||
@@ -90,7 +90,7 @@ export class TestBrowser {
   }
 
   async load(append) {
-    const q = new URLSearchParams({ run: this.getRun(), ...this.query, offset: this.offset, limit: 60 });
+    const q = new URLSearchParams({ run: this.getRun(), ...this.query, offset: String(this.offset), limit: "60" });
     const ticket = (this.ticket = (this.ticket || 0) + 1);  // the newest question wins
     try {
       const d = await api(`api/test?${q}`);

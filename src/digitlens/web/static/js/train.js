@@ -3,41 +3,45 @@
 // with its own epochs by default, up to the server's cap (info.limits.train_epochs).
 
 import { api, toast } from "./api.js";
-import { paint } from "./colors.js";
+import { accuracyChart } from "./chart.js";
+import { paint, uiColor } from "./colors.js";
 import { gridShape } from "./engine.js";
 import { layerName } from "./numbering.js";
 import { fillCode, num, pct, t } from "./i18n.js";
 
+/** @type {(id: string) => any} the tab's elements by id (form, canvases, buttons alike) */
+const $ = (id) => document.getElementById(id);
+
 export class Trainer {
   constructor(info, onRunReady) {
     this.onRunReady = onRunReady;
-    this.form = document.getElementById("train");
-    this.status = document.getElementById("train-status");
-    this.stopBtn = document.getElementById("train-stop");
+    this.form = $("train");
+    this.status = $("train-status");
+    this.stopBtn = $("train-stop");
     this.history = []; this.job = null; this.source = null;
-    const preset = document.getElementById("preset");
+    const preset = $("preset");
     for (const p of info.presets) preset.add(new Option(`${p.name} (${p.layers.join("-")})`, p.name));
     preset.value = "s1-single-layer";
     const cap = info.limits?.train_epochs || 250;
     this.form.elements.epochs.max = String(cap);
     const describe = () => {
       const p = info.presets.find((x) => x.name === preset.value);
-      document.getElementById("preset-summary").textContent = p.summary;
+      $("preset-summary").textContent = p.summary;
       this.form.elements.epochs.value = String(Math.min(p.config?.epochs || 5, cap));
       this.form.elements.name.value = `${p.name}-${new Date().toISOString().slice(5, 16).replace(/[-:T]/g, "")}`;
     };
     preset.addEventListener("change", describe); describe();
     if (!info.training) {
-      document.getElementById("train-off").hidden = false;
+      $("train-off").hidden = false;
       for (const el of this.form.elements) el.disabled = true;
     }
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
     this.stopBtn.addEventListener("click", () => this.stop());
     // keep the chart's own aspect (a stretching flex row squashed its text) and say how many
     // neurons the mosaic shows
-    const chart = document.getElementById("train-chart");
+    const chart = $("train-chart");
     Object.assign(chart.style, { alignSelf: "flex-start", maxWidth: "100%", height: "auto" });
-    const mosaic = document.getElementById("train-mosaic");
+    const mosaic = $("train-mosaic");
     this.mosaicNote = document.createElement("p");
     this.mosaicNote.className = "explain";
     this.mosaicNote.dataset.testid = "train-mosaic-note";
@@ -86,38 +90,19 @@ export class Trainer {
     });
     // the run's own name in the command that resumes it; its folder is the server's runs folder
     src.addEventListener("stopped", () => finish(t("train.stopped", { run: this.job.run })));
-    src.addEventListener("error", (e) => {
+    src.addEventListener("error", (/** @type {MessageEvent} */ e) => {
       if (e.data) { finish(t("train.failed", { error: JSON.parse(e.data).error })); }
     });
   }
 
   chart() {
-    const c = document.getElementById("train-chart"), ctx = c.getContext("2d");
-    const W = c.width, H = c.height, L = 40, B = 24;
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
-    ctx.strokeStyle = "#e3e7ef"; ctx.fillStyle = "#667085"; ctx.font = "12px system-ui";
-    for (let p = 0; p <= 100; p += 20) {
-      const y = H - B - (H - B - 10) * p / 100;
-      ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(W - 8, y); ctx.stroke();
-      ctx.fillText(pct(p / 100), 4, y + 4);
-    }
-    const n = Math.max(this.epochs || 1, this.history.length, 1);
-    const px = (e) => L + (W - L - 12) * e / n, py = (a) => H - B - (H - B - 10) * a;
-    const step = [1, 2, 5, 10, 20, 25, 50, 100].find((s) => n / s <= 8) || 100;
-    ctx.textAlign = "center";
-    for (let e = 0; e <= n; e += step) ctx.fillText(String(e), px(e), H - 8);
-    if (n % step) ctx.fillText(String(n), px(n), H - 8);
-    ctx.textAlign = "right"; ctx.fillText(t("train.epochAxis"), W - 8, H - 20); ctx.textAlign = "left";
-    ctx.strokeStyle = "#14919b"; ctx.lineWidth = 2; ctx.beginPath();
-    this.history.forEach((h, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, px(h.epoch), py(h.test_accuracy)));
-    ctx.stroke();
-    ctx.fillStyle = "#0b3c5d";
-    for (const h of this.history) { ctx.beginPath(); ctx.arc(px(h.epoch), py(h.test_accuracy), 3, 0, 7); ctx.fill(); }
+    accuracyChart($("train-chart"), this.history.map((h) => ({ epoch: h.epoch, accuracy: h.test_accuracy })),
+                  Math.max(this.epochs || 1, this.history.length, 1));
   }
 
   // The neuron monitor's counts for this epoch (dead, dim, near-duplicate per hidden layer).
   neurons(row) {
-    const el = document.getElementById("train-neurons");
+    const el = $("train-neurons");
     if (!row.neurons || !row.neurons.length) { el.textContent = ""; return; }
     el.textContent = t("train.monitor", { k: row.epoch, n: num(1000) }) + row.neurons.map((n) =>
       t("train.monitorLayer", { layer: layerName(n.layer), dead: num(n.dead), dim: num(n.dim), dup: num(n.duplicates),
@@ -126,10 +111,10 @@ export class Trainer {
 
   mosaic(m) {
     const [h, w] = m.shape || [28, 28], [rows, cols] = gridShape(m.n);
-    const canvas = document.getElementById("train-mosaic");
+    const canvas = $("train-mosaic");
     canvas.width = cols * (w + 1) - 1; canvas.height = rows * (h + 1) - 1;
     const ctx = canvas.getContext("2d"), tile = document.createElement("canvas");
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = uiColor("card"); ctx.fillRect(0, 0, canvas.width, canvas.height);
     m.images.forEach((img, k) => {
       paint(tile, img, w, h, "diverging", 1);
       ctx.drawImage(tile, (k % cols) * (w + 1), Math.floor(k / cols) * (h + 1));

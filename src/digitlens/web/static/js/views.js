@@ -2,7 +2,7 @@
 // the engine's (or the server's) numbers (packed: float32 arrays with a .shape) and draws them; none computes
 // anything about the network.
 
-import { hue, paint, maxAbs } from "./colors.js";
+import { hue, paint, maxAbs, uiColor } from "./colors.js";
 import { rows } from "./packed.js";
 import { markTerms, term } from "./glossary.js";
 import { input } from "./state.js";
@@ -62,6 +62,7 @@ export function labelStrip(shape) {
 
 // The drawing, the crop (both drawn from the pad's own canvas: no numbers involved), then the
 // server's fitted 20×20, centred 28×28 and raw 28×28 (other models: their own box and size).
+let stripCanvas = null;  // renderStrip's scratch canvas, made once
 export function renderStrip(pad, pre, mode) {
   const [H, W] = input.shape, field = `${H}×${W}`;
   const box = [Math.max(1, Math.round(20 * H / 28)), Math.max(1, Math.round(20 * W / 28))];
@@ -95,12 +96,12 @@ export function renderStrip(pad, pre, mode) {
   const u = pad.canvas.width / pre.width, v = pad.canvas.height / pre.height;
   const [top, left, bottom, right] = [pre.bbox[0] * v, pre.bbox[1] * u, pre.bbox[2] * v, pre.bbox[3] * u];
   const sx = 112 / pad.canvas.width, sy = 112 / pad.canvas.height;
-  rc.strokeStyle = "#f5b942"; rc.lineWidth = 1.5;
+  rc.strokeStyle = uiColor("crop"); rc.lineWidth = 1.5;
   rc.strokeRect(left * sx, top * sy, (right - left) * sx, (bottom - top) * sy);
   const bw = right - left, bh = bottom - top, k = 104 / Math.max(bw, bh);
   cc.drawImage(pad.canvas, left, top, bw, bh, (112 - bw * k) / 2, (112 - bh * k) / 2, bw * k, bh * k);
   const [fh, fw] = pre.fitted.shape;
-  const fctx = blank(fit, box[1], box[0]), tmp = (renderStrip.tmp ||= document.createElement("canvas"));
+  const fctx = blank(fit, box[1], box[0]), tmp = (stripCanvas ||= document.createElement("canvas"));
   paint(tmp, pre.fitted, fw, fh, "gray");
   fctx.drawImage(tmp, Math.floor((box[1] - fw) / 2), Math.floor((box[0] - fh) / 2));
   const [cy, cx] = pre.centre_of_mass;
