@@ -25,6 +25,9 @@ import numpy as np
 from digitlens.errors import bad_param
 
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
+# AuxK: its weight, and a feature is dead after this many digits without firing
+AUX, DEAD_AFTER = 1 / 32, 10_000
+MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
 @dataclass
@@ -73,11 +76,18 @@ def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
                acts.mean(axis=0).astype(np.float32), k)
 
 
-def gradients(sae: SAE, a: np.ndarray, features: bool = False) -> Any:
+def gradients(sae: SAE, a: np.ndarray, features: bool = False,
+              dead: np.ndarray | None = None, aux_k: int = 0, aux: float = AUX) -> Any:
     """Mean over the batch of ‖â − a‖² and its gradient with respect to each parameter (the
     TopK mask is held fixed, as its derivative is zero almost everywhere); with ``features``
-    also the batch's feature activations."""
-    x = np.asarray(a, np.float32) - sae.b_dec
+    also the batch's feature activations.
+
+    With a ``dead`` mask (features that have not fired for a while) the loss gains the AuxK
+    term of Gao et al. (2024): the ``aux_k`` largest dead features alone rebuild what the
+    live ones missed, ``aux · ‖e − f_dead·W_dec‖²`` with ``e = a − â`` held fixed, so dead
+    features get a gradient that pulls them toward the unexplained part of the layer."""
+    a = np.asarray(a)
+    x = a - sae.b_dec
     pre = x @ sae.W_enc + sae.b_enc
     f = topk_relu(pre, sae.k)
     err = f @ sae.W_dec + sae.b_dec - a                 # (B, n)
@@ -85,19 +95,32 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False) -> Any:
     loss = float(np.mean(np.sum(err.astype(np.float64) ** 2, axis=1)))
     g = (2.0 / n) * err                                  # dL/dâ
     d_pre = (g @ sae.W_dec.T) * (f > 0)                  # through the kept features only
-    grads = {"W_dec": f.T @ g, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
+    g_dec = f.T @ g
+    if dead is not None and aux_k > 0 and dead.any():
+        cols = np.flatnonzero(dead)
+        f_aux = topk_relu(pre[:, cols], min(aux_k, len(cols)))
+        miss = f_aux @ sae.W_dec[cols] + err               # ê − e, with e = a − â fixed
+        loss += aux * float(np.mean(np.sum(miss.astype(np.float64) ** 2, axis=1)))
+        g_aux = (2.0 * aux / n) * miss
+        g_dec[cols] += f_aux.T @ g_aux
+        d_pre[:, cols] += (g_aux @ sae.W_dec[cols].T) * (f_aux > 0)
+    grads = {"W_dec": g_dec, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
              "W_enc": x.T @ d_pre, "b_enc": d_pre.sum(axis=0)}
     return (loss, grads, f) if features else (loss, grads)
 
 
 def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
-              seed: int = 0, lr: float = LR, batch: int = BATCH,
+              seed: int = 0, lr: float = LR, batch: int = BATCH, aux: float = AUX,
               on_epoch: Callable[[int, float], None] | None = None) -> SAE:
     """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
-    (and the gradient's part along them is removed first, so the step does not fight it)."""
+    (and the gradient's part along them is removed first, so the step does not fight it).
+    Features silent for ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0: none), and
+    those silent a whole epoch are also resampled."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
+    if n_features > MAX_FEATURES:
+        raise bad_param("features", f"an int in 2..{MAX_FEATURES}", n_features)
     if k > n_features:
         raise bad_param("k", f"at most the number of features ({n_features})", k)
     acts = np.ascontiguousarray(acts, np.float32)
@@ -107,13 +130,19 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     v = {p: np.zeros_like(getattr(sae, p)) for p in names}
     rng = np.random.default_rng(seed + 1)
     step = 0
+    silent = np.zeros(n_features, np.int64)      # digits since each feature last fired
+    aux_k = max(1, acts.shape[1] // 2)
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
         fired = np.zeros(n_features, bool)
         for i in range(0, len(acts), batch):
-            loss, grads, f = gradients(sae, acts[order[i:i + batch]], True)
-            fired |= np.any(f > 0, axis=0)
+            rows = acts[order[i:i + batch]]
+            dead = silent >= DEAD_AFTER
+            loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
+            now = np.any(f > 0, axis=0)
+            fired |= now
+            silent = np.where(now, 0, silent + len(rows))
             total += loss * len(order[i:i + batch])
             w = sae.W_dec
             grads["W_dec"] -= np.sum(grads["W_dec"] * w, axis=1, keepdims=True) * w
