@@ -26,7 +26,7 @@ from digitlens.errors import bad_param
 
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
 # AuxK: its weight, and a feature is dead after this many digits without firing
-AUX, DEAD_AFTER = 1 / 32, 10_000
+AUX, DEAD_AFTER = 1 / 32, 2_000
 MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
@@ -67,13 +67,24 @@ def topk_relu(pre: np.ndarray, k: int) -> np.ndarray:
 
 
 def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
-    """Random unit decoder rows, the encoder their transpose, b_dec the mean activation."""
-    n = acts.shape[1]
+    """Decoder rows start as the directions of randomly chosen digits' activations (from
+    their mean), the encoder as their transpose, b_dec as the mean activation: every feature
+    then fires on at least the digit it came from. Random directions in a 256-wide layer
+    whose activations fill only a small part of it mostly never reach the top k, and die."""
     rng = np.random.default_rng(seed)
-    w_dec = rng.normal(size=(n_features, n)).astype(np.float32)
+    mean = acts.mean(axis=0)
+    pick = rng.choice(len(acts), n_features, replace=n_features > len(acts))
+    w_dec = (acts[pick] - mean).astype(np.float32)
+    w_dec += 1e-3 * rng.normal(size=w_dec.shape).astype(np.float32)  # no two alike, none 0
     w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
-    return SAE(np.ascontiguousarray(w_dec.T), np.zeros(n_features, np.float32), w_dec,
-               acts.mean(axis=0).astype(np.float32), k)
+    sae = SAE(np.ascontiguousarray(w_dec.T), np.zeros(n_features, np.float32), w_dec,
+              mean.astype(np.float32), k)
+    # k features each as large as the digit overshoot: scale the encoder so that the first
+    # rebuild of a sample is as close as one number can make it (the top k do not change)
+    x = acts[rng.choice(len(acts), min(len(acts), 4096), replace=False)] - mean
+    r = sae.decode(sae.encode(x + mean)) - mean
+    sae.W_enc *= np.float32(np.sum(x * r) / max(float(np.sum(r * r)), 1e-12))
+    return sae
 
 
 def gradients(sae: SAE, a: np.ndarray, features: bool = False,
@@ -114,8 +125,9 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
               on_epoch: Callable[[int, float], None] | None = None) -> SAE:
     """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
     (and the gradient's part along them is removed first, so the step does not fight it).
-    Features silent for ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0: none), and
-    those silent a whole epoch are also resampled."""
+    Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
+    none). Resampling dead features at each epoch's end, tried before, left features that fire
+    on a handful of training digits and none of the test set, and jolted the loss."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
@@ -135,13 +147,11 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
-        fired = np.zeros(n_features, bool)
         for i in range(0, len(acts), batch):
             rows = acts[order[i:i + batch]]
             dead = silent >= DEAD_AFTER
             loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
             now = np.any(f > 0, axis=0)
-            fired |= now
             silent = np.where(now, 0, silent + len(rows))
             total += loss * len(order[i:i + batch])
             w = sae.W_dec
@@ -154,33 +164,9 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
-        if epoch < epochs and not fired.all():
-            resample(sae, acts, ~fired, rng, m, v)
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
-
-
-def resample(sae: SAE, acts: np.ndarray, dead: np.ndarray, rng: np.random.Generator,
-             *moments: dict[str, np.ndarray]) -> None:
-    """Give features that fired on no digit of an epoch a new start: the direction of a
-    badly rebuilt digit's error, chosen with probability by that error's size, so they take
-    up what the live features miss (their Adam moments are cleared)."""
-    sample = acts[rng.choice(len(acts), min(len(acts), 8192), replace=False)]
-    err = sample - sae.reconstruct(sample)
-    power = np.sum(err.astype(np.float64) ** 2, axis=1)
-    idx = np.flatnonzero(dead)
-    chosen = rng.choice(len(sample), len(idx), p=power / power.sum())
-    new = err[chosen] / (np.linalg.norm(err[chosen], axis=1, keepdims=True) + 1e-12)
-    live = ~dead
-    scale = float(np.mean(np.linalg.norm(sae.W_enc[:, live], axis=0))) if live.any() else 1.0
-    sae.W_dec[idx] = new
-    sae.W_enc[:, idx] = (new * 0.2 * scale).T
-    sae.b_enc[idx] = 0
-    for moment in moments:
-        moment["W_dec"][idx] = 0
-        moment["W_enc"][:, idx] = 0
-        moment["b_enc"][idx] = 0
 
 
 @dataclass

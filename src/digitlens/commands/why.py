@@ -185,7 +185,9 @@ def cmd_features(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     save_features(sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
                                               "sizes": list(model.sizes),
-                                              "network": network_digest(model)})
+                                              "network": network_digest(model),
+                                              "epochs": args.epochs, "seed": args.seed,
+                                              "seconds": round(seconds, 1)})
     f = np.concatenate([sae.encode(test[i:i + 4096]) for i in range(0, len(test), 4096)])
     feature_cards(model, args.layer, sae, f, ds.test_images, labels,
                   list(model.class_names)).save(out / "features.png")
