@@ -27,6 +27,7 @@ from digitlens.errors import bad_param
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
 # AuxK: its weight, and a feature is dead after this many digits without firing
 AUX, DEAD_AFTER = 1 / 32, 2_000
+RESAMPLE = True  # features silent through a whole epoch restart where the rebuild is worst
 MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
@@ -126,8 +127,9 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
     (and the gradient's part along them is removed first, so the step does not fight it).
     Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
-    none). Resampling dead features at each epoch's end, tried before, left features that fire
-    on a handful of training digits and none of the test set, and jolted the loss."""
+    none), their Adam moments cleared as they fall silent (moments of a feature's busy days
+    would shrink the small AuxK gradient's steps to nothing); with ``RESAMPLE``, features
+    silent through a whole epoch also restart (``resample``)."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
@@ -144,12 +146,15 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     step = 0
     silent = np.zeros(n_features, np.int64)      # digits since each feature last fired
     aux_k = max(1, acts.shape[1] // 2)
+    was_dead = np.zeros(n_features, bool)
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
         for i in range(0, len(acts), batch):
             rows = acts[order[i:i + batch]]
             dead = silent >= DEAD_AFTER
+            clear(dead & ~was_dead, m, v)
+            was_dead = dead
             loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
             now = np.any(f > 0, axis=0)
             silent = np.where(now, 0, silent + len(rows))
@@ -164,9 +169,39 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
+        if RESAMPLE and epoch < epochs and np.any(silent >= len(acts)):
+            resample(sae, acts, silent >= len(acts), rng, m, v)
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
+
+
+def clear(idx: np.ndarray, *moments: dict[str, np.ndarray]) -> None:
+    """Forget the Adam moments of features ``idx`` (a mask or indices)."""
+    for moment in moments:
+        moment["W_dec"][idx] = 0
+        moment["W_enc"][:, idx] = 0
+        moment["b_enc"][idx] = 0
+
+
+def resample(sae: SAE, acts: np.ndarray, dead: np.ndarray, rng: np.random.Generator,
+             *moments: dict[str, np.ndarray]) -> None:
+    """Give features silent through an epoch a new start: the direction of a badly rebuilt
+    digit's error, chosen with probability by that error's size, with an encoder as strong as
+    a live feature's (weaker, it would never reach the top k), so they take up what the live
+    features miss; their Adam moments are cleared."""
+    sample = acts[rng.choice(len(acts), min(len(acts), 8192), replace=False)]
+    err = sample - sae.reconstruct(sample)
+    power = np.sum(err.astype(np.float64) ** 2, axis=1)
+    idx = np.flatnonzero(dead)
+    chosen = rng.choice(len(sample), len(idx), p=power / power.sum())
+    new = err[chosen] / (np.linalg.norm(err[chosen], axis=1, keepdims=True) + 1e-12)
+    live = ~dead
+    scale = float(np.mean(np.linalg.norm(sae.W_enc[:, live], axis=0))) if live.any() else 1.0
+    sae.W_dec[idx] = new
+    sae.W_enc[:, idx] = (new * scale).T
+    sae.b_enc[idx] = float(np.mean(sae.b_enc[live])) if live.any() else 0.0
+    clear(idx, *moments)
 
 
 @dataclass
