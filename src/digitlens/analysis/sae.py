@@ -26,8 +26,8 @@ from digitlens.errors import bad_param
 
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
 # AuxK: its weight, and a feature is dead after this many digits without firing
-AUX, DEAD_AFTER = 1 / 32, 2_000
-RESAMPLE = True  # features silent through a whole epoch restart where the rebuild is worst
+AUX, DEAD_AFTER = 1 / 32, 10_000
+RESAMPLE_EVERY = 60_000  # digits; features silent that long restart where the rebuild is worst
 MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
@@ -127,9 +127,8 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
     (and the gradient's part along them is removed first, so the step does not fight it).
     Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
-    none), their Adam moments cleared as they fall silent (moments of a feature's busy days
-    would shrink the small AuxK gradient's steps to nothing); with ``RESAMPLE``, features
-    silent through a whole epoch also restart (``resample``)."""
+    none); every ``RESAMPLE_EVERY`` digits but in the last epoch, features silent for that
+    long restart (``resample``). Other settings tried are in docs/why.md."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
@@ -146,15 +145,13 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     step = 0
     silent = np.zeros(n_features, np.int64)      # digits since each feature last fired
     aux_k = max(1, acts.shape[1] // 2)
-    was_dead = np.zeros(n_features, bool)
+    seen = 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
         for i in range(0, len(acts), batch):
             rows = acts[order[i:i + batch]]
             dead = silent >= DEAD_AFTER
-            clear(dead & ~was_dead, m, v)
-            was_dead = dead
             loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
             now = np.any(f > 0, axis=0)
             silent = np.where(now, 0, silent + len(rows))
@@ -169,8 +166,12 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
-        if RESAMPLE and epoch < epochs and np.any(silent >= len(acts)):
-            resample(sae, acts, silent >= len(acts), rng, m, v)
+            seen += len(rows)
+            if seen >= RESAMPLE_EVERY and epoch < epochs:  # the last epoch lets them settle
+                seen = 0
+                gone = silent >= RESAMPLE_EVERY
+                if gone.any():
+                    resample(sae, acts, gone, rng, m, v)
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
