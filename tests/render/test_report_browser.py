@@ -39,7 +39,7 @@ def test_report_in_chromium(trained_run, tmp_path, require_tool) -> None:
                 "getComputedStyle(e).objectPosition])")
         browser.close()
     assert len(imgs) >= 10 and all(w > 100 for w in widths)
-    assert len(sections) == 9  # seven views, the hidden-space maps, asking the network
+    assert len(sections) == 10  # seven views, the maps, asking the network, why this answer
     assert explorer == 1 and (out / "explorer.html").stat().st_size > 100_000  # links to one
     assert all(u.startswith("file://") for u in requests)
     assert not errors

@@ -137,6 +137,9 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], tuple[Any, str]]] = {
     "nudge": ("POST", "/api/nudge", {"run": "small", **DRAWING}, (ask.HANDLERS, "nudge")),
     "attribute": ("POST", "/api/attribute", {"run": "small", **DRAWING},
                   (ask.HANDLERS, "attribute")),
+    "circuit": ("POST", "/api/circuit", {"run": "small", **DRAWING}, (ask.HANDLERS, "circuit")),
+    "patch": ("POST", "/api/patch", {"run": "small", **DRAWING, "source_index": 1, "layer": 0},
+              (ask.HANDLERS, "patch")),
     "map": ("GET", "/api/map", {"run": "small"}, (maps, "hidden_map")),
     "map/near": ("POST", "/api/map/near", {"run": "small", "activations": [0.5] * 16},
                  (maps, "near_digits")),
@@ -154,6 +157,8 @@ DISTINCT: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
     "dream": lambda b, i: {**b, "seed": i + 100},
     "nudge": lambda b, i: {**b, "net_input": [0.0] * i + [1.0] * 100 + [0.0] * (684 - i)},
     "attribute": lambda b, i: {**b, "net_input": [0.0] * i + [1.0] * 100 + [0.0] * (684 - i)},
+    "circuit": lambda b, i: {**b, "net_input": [0.0] * i + [1.0] * 100 + [0.0] * (684 - i)},
+    "patch": lambda b, i: {**b, "source_index": i + 2},
     "map": lambda b, i: {**b, "layer": str(i % 2)},  # "?layer=01" would be layer 1 again
     "map/near": lambda b, i: {**b, "activations": [0.5] * 15 + [i / 10]},
     "neuron": lambda b, i: {**b, "neuron": i},

@@ -305,6 +305,9 @@ API_SEEDS = [
     ("POST", "/api/dream", {"run": "small", "layer": 0, "neuron": 3, "seed": 1}),
     ("POST", "/api/nudge", {"run": "small", **INK, "target": 3}),
     ("POST", "/api/attribute", {"run": "small", **INK, "target": "all"}),
+    ("POST", "/api/circuit", {"run": "small", **INK, "target": 3, "max_nodes": 5}),
+    ("POST", "/api/patch", {"run": "small", **INK, "source_index": 2, "layer": 1,
+                            "neurons": [0, 4]}),
     ("POST", "/api/map/near", {"run": "small", "layer": 1, "activations": [0.5] * 16, "k": 3}),
 ]
 

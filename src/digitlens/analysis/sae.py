@@ -25,6 +25,10 @@ import numpy as np
 from digitlens.errors import bad_param
 
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
+# AuxK: its weight, and a feature is dead after this many digits without firing
+AUX, DEAD_AFTER = 1 / 32, 10_000
+RESAMPLE_EVERY = 60_000  # digits; features silent that long restart where the rebuild is worst
+MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
 @dataclass
@@ -64,20 +68,38 @@ def topk_relu(pre: np.ndarray, k: int) -> np.ndarray:
 
 
 def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
-    """Random unit decoder rows, the encoder their transpose, b_dec the mean activation."""
-    n = acts.shape[1]
+    """Decoder rows start as the directions of randomly chosen digits' activations (from
+    their mean), the encoder as their transpose, b_dec as the mean activation: every feature
+    then fires on at least the digit it came from. Random directions in a 256-wide layer
+    whose activations fill only a small part of it mostly never reach the top k, and die."""
     rng = np.random.default_rng(seed)
-    w_dec = rng.normal(size=(n_features, n)).astype(np.float32)
+    mean = acts.mean(axis=0)
+    pick = rng.choice(len(acts), n_features, replace=n_features > len(acts))
+    w_dec = (acts[pick] - mean).astype(np.float32)
+    w_dec += 1e-3 * rng.normal(size=w_dec.shape).astype(np.float32)  # no two alike, none 0
     w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
-    return SAE(np.ascontiguousarray(w_dec.T), np.zeros(n_features, np.float32), w_dec,
-               acts.mean(axis=0).astype(np.float32), k)
+    sae = SAE(np.ascontiguousarray(w_dec.T), np.zeros(n_features, np.float32), w_dec,
+              mean.astype(np.float32), k)
+    # k features each as large as the digit overshoot: scale the encoder so that the first
+    # rebuild of a sample is as close as one number can make it (the top k do not change)
+    x = acts[rng.choice(len(acts), min(len(acts), 4096), replace=False)] - mean
+    r = sae.decode(sae.encode(x + mean)) - mean
+    sae.W_enc *= np.float32(np.sum(x * r) / max(float(np.sum(r * r)), 1e-12))
+    return sae
 
 
-def gradients(sae: SAE, a: np.ndarray, features: bool = False) -> Any:
+def gradients(sae: SAE, a: np.ndarray, features: bool = False,
+              dead: np.ndarray | None = None, aux_k: int = 0, aux: float = AUX) -> Any:
     """Mean over the batch of ‖â − a‖² and its gradient with respect to each parameter (the
     TopK mask is held fixed, as its derivative is zero almost everywhere); with ``features``
-    also the batch's feature activations."""
-    x = np.asarray(a, np.float32) - sae.b_dec
+    also the batch's feature activations.
+
+    With a ``dead`` mask (features that have not fired for a while) the loss gains the AuxK
+    term of Gao et al. (2024): the ``aux_k`` largest dead features alone rebuild what the
+    live ones missed, ``aux · ‖e − f_dead·W_dec‖²`` with ``e = a − â`` held fixed, so dead
+    features get a gradient that pulls them toward the unexplained part of the layer."""
+    a = np.asarray(a)
+    x = a - sae.b_dec
     pre = x @ sae.W_enc + sae.b_enc
     f = topk_relu(pre, sae.k)
     err = f @ sae.W_dec + sae.b_dec - a                 # (B, n)
@@ -85,19 +107,33 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False) -> Any:
     loss = float(np.mean(np.sum(err.astype(np.float64) ** 2, axis=1)))
     g = (2.0 / n) * err                                  # dL/dâ
     d_pre = (g @ sae.W_dec.T) * (f > 0)                  # through the kept features only
-    grads = {"W_dec": f.T @ g, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
+    g_dec = f.T @ g
+    if dead is not None and aux_k > 0 and dead.any():
+        cols = np.flatnonzero(dead)
+        f_aux = topk_relu(pre[:, cols], min(aux_k, len(cols)))
+        miss = f_aux @ sae.W_dec[cols] + err               # ê − e, with e = a − â fixed
+        loss += aux * float(np.mean(np.sum(miss.astype(np.float64) ** 2, axis=1)))
+        g_aux = (2.0 * aux / n) * miss
+        g_dec[cols] += f_aux.T @ g_aux
+        d_pre[:, cols] += (g_aux @ sae.W_dec[cols].T) * (f_aux > 0)
+    grads = {"W_dec": g_dec, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
              "W_enc": x.T @ d_pre, "b_enc": d_pre.sum(axis=0)}
     return (loss, grads, f) if features else (loss, grads)
 
 
 def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
-              seed: int = 0, lr: float = LR, batch: int = BATCH,
+              seed: int = 0, lr: float = LR, batch: int = BATCH, aux: float = AUX,
               on_epoch: Callable[[int, float], None] | None = None) -> SAE:
     """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
-    (and the gradient's part along them is removed first, so the step does not fight it)."""
+    (and the gradient's part along them is removed first, so the step does not fight it).
+    Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
+    none); every ``RESAMPLE_EVERY`` digits but in the last epoch, features silent for that
+    long restart (``resample``). Other settings tried are in docs/why.md."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
+    if n_features > MAX_FEATURES:
+        raise bad_param("features", f"an int in 2..{MAX_FEATURES}", n_features)
     if k > n_features:
         raise bad_param("k", f"at most the number of features ({n_features})", k)
     acts = np.ascontiguousarray(acts, np.float32)
@@ -107,13 +143,18 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     v = {p: np.zeros_like(getattr(sae, p)) for p in names}
     rng = np.random.default_rng(seed + 1)
     step = 0
+    silent = np.zeros(n_features, np.int64)      # digits since each feature last fired
+    aux_k = max(1, acts.shape[1] // 2)
+    seen = 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
-        fired = np.zeros(n_features, bool)
         for i in range(0, len(acts), batch):
-            loss, grads, f = gradients(sae, acts[order[i:i + batch]], True)
-            fired |= np.any(f > 0, axis=0)
+            rows = acts[order[i:i + batch]]
+            dead = silent >= DEAD_AFTER
+            loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
+            now = np.any(f > 0, axis=0)
+            silent = np.where(now, 0, silent + len(rows))
             total += loss * len(order[i:i + batch])
             w = sae.W_dec
             grads["W_dec"] -= np.sum(grads["W_dec"] * w, axis=1, keepdims=True) * w
@@ -125,18 +166,31 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
-        if epoch < epochs and not fired.all():
-            resample(sae, acts, ~fired, rng, m, v)
+            seen += len(rows)
+            if seen >= RESAMPLE_EVERY and epoch < epochs:  # the last epoch lets them settle
+                seen = 0
+                gone = silent >= RESAMPLE_EVERY
+                if gone.any():
+                    resample(sae, acts, gone, rng, m, v)
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
 
 
+def clear(idx: np.ndarray, *moments: dict[str, np.ndarray]) -> None:
+    """Forget the Adam moments of features ``idx`` (a mask or indices)."""
+    for moment in moments:
+        moment["W_dec"][idx] = 0
+        moment["W_enc"][:, idx] = 0
+        moment["b_enc"][idx] = 0
+
+
 def resample(sae: SAE, acts: np.ndarray, dead: np.ndarray, rng: np.random.Generator,
              *moments: dict[str, np.ndarray]) -> None:
-    """Give features that fired on no digit of an epoch a new start: the direction of a
-    badly rebuilt digit's error, chosen with probability by that error's size, so they take
-    up what the live features miss (their Adam moments are cleared)."""
+    """Give features silent through an epoch a new start: the direction of a badly rebuilt
+    digit's error, chosen with probability by that error's size, with an encoder as strong as
+    a live feature's (weaker, it would never reach the top k), so they take up what the live
+    features miss; their Adam moments are cleared."""
     sample = acts[rng.choice(len(acts), min(len(acts), 8192), replace=False)]
     err = sample - sae.reconstruct(sample)
     power = np.sum(err.astype(np.float64) ** 2, axis=1)
@@ -146,12 +200,9 @@ def resample(sae: SAE, acts: np.ndarray, dead: np.ndarray, rng: np.random.Genera
     live = ~dead
     scale = float(np.mean(np.linalg.norm(sae.W_enc[:, live], axis=0))) if live.any() else 1.0
     sae.W_dec[idx] = new
-    sae.W_enc[:, idx] = (new * 0.2 * scale).T
-    sae.b_enc[idx] = 0
-    for moment in moments:
-        moment["W_dec"][idx] = 0
-        moment["W_enc"][:, idx] = 0
-        moment["b_enc"][idx] = 0
+    sae.W_enc[:, idx] = (new * scale).T
+    sae.b_enc[idx] = float(np.mean(sae.b_enc[live])) if live.any() else 0.0
+    clear(idx, *moments)
 
 
 @dataclass

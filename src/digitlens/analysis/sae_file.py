@@ -3,6 +3,7 @@ loading boundary (``safeload.read_npz``: no pickle, sizes checked before anythin
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -10,14 +11,24 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.sae import SAE
+from digitlens.analysis.sae import MAX_FEATURES, SAE
 from digitlens.errors import ModelError
 from digitlens.fileio import atomic_write_bytes
+from digitlens.nn.mlp import MLP
 from digitlens.safeload import parse_json, read_bounded, read_npz
 
 FORMAT = "digitlens-features"
-MAX_FEATURES = 1 << 16
 MAX_BYTES = 1 << 30
+
+
+def network_digest(model: MLP) -> str:
+    """A short hash of the weights: features describe one network, so a file written for
+    another (another run, the same run retrained) is told apart by it."""
+    h = hashlib.sha256()
+    for w, b in zip(model.weights, model.biases, strict=True):
+        h.update(np.ascontiguousarray(w, np.float32).tobytes())
+        h.update(np.ascontiguousarray(b, np.float32).tobytes())
+    return h.hexdigest()[:16]
 
 
 def save_features(sae: SAE, path: Path, meta: dict[str, Any]) -> Path:
@@ -30,10 +41,11 @@ def save_features(sae: SAE, path: Path, meta: dict[str, Any]) -> Path:
     return path
 
 
-def load_features(path: str | Path, width: int | None = None
+def load_features(path: str | Path, model: MLP | None = None, layer: int | None = None
                   ) -> tuple[SAE, dict[str, Any]]:
-    """A features file, checked: float32 arrays whose shapes agree with each other, with the
-    layer's ``width`` when given, and with the metadata; finite values; 1 <= k <= F."""
+    """A features file, checked: float32 arrays whose shapes agree with each other and with the
+    metadata; finite values; 1 <= k <= F; and, given ``model`` and ``layer``, written for that
+    network (its digest) and that hidden layer (its number and width)."""
     name = str(path)
     arrays = read_npz(read_bounded(path, MAX_BYTES, ModelError, "features file"), name,
                       MAX_BYTES, ModelError, "features file")
@@ -51,14 +63,25 @@ def load_features(path: str | Path, width: int | None = None
         if a.dtype != np.float32 or not np.all(np.isfinite(a)):
             raise ModelError(f"{name}: {key} must be finite float32 values")
     n, f = w_enc.shape if w_enc.ndim == 2 else (-1, -1)
-    if not (1 <= f <= MAX_FEATURES and b_enc.shape == (f,) and w_dec.shape == (f, n)
+    if not (2 <= f <= MAX_FEATURES and b_enc.shape == (f,) and w_dec.shape == (f, n)
             and b_dec.shape == (n,)):
         raise ModelError(f"{name}: its arrays' shapes do not fit together "
                          f"(W_enc {list(w_enc.shape)}, W_dec {list(w_dec.shape)})")
-    if width is not None and n != width:
-        raise ModelError(f"{name}: features of a {n}-neuron layer, not of this {width}-neuron "
-                         "one (another run or layer)")
     k = meta.get("k")
     if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= f):
         raise ModelError(f"{name}: k must be an int in 1..{f}")
+    if meta.get("features") != f:
+        raise ModelError(f"{name}: its meta says {meta.get('features')!r} features, its "
+                         f"arrays {f}")
+    if model is not None and layer is not None:
+        if meta.get("layer") != layer:
+            raise ModelError(f"{name}: features of layer {meta.get('layer')!r}, not of layer "
+                             f"{layer}")
+        width = model.sizes[layer + 1] if 0 <= layer < len(model.sizes) - 2 else -1
+        if n != width:
+            raise ModelError(f"{name}: features of a {n}-neuron layer, not of this "
+                             f"{width}-neuron one")
+        if meta.get("network") != network_digest(model):
+            raise ModelError(f"{name}: features of another network (its weights differ: "
+                             "another run, or this one retrained)")
     return SAE(w_enc, b_enc, w_dec, b_dec, k), meta

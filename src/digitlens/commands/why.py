@@ -151,15 +151,17 @@ def cmd_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from digitlens.analysis import sae as S
-    from digitlens.analysis.sae_file import save_features
+    from digitlens.analysis.sae_file import network_digest, save_features
     from digitlens.fileio import check_folder
     from digitlens.nn.backprop import forward, layer_activations
     from digitlens.render.views.features import feature_cards
     model = resolve_model(args.run)
     numbering.check_hidden_layer(model.sizes, args.layer)
-    for name in ("features", "k", "epochs"):
-        if getattr(args, name) < 1:
-            raise bad_param(name, "an int >= 1", getattr(args, name))
+    for name, lo in (("features", 2), ("k", 1), ("epochs", 1)):
+        if getattr(args, name) < lo:
+            raise bad_param(name, f"an int >= {lo}", getattr(args, name))
+    if args.features > S.MAX_FEATURES:
+        raise bad_param("features", f"an int in 2..{S.MAX_FEATURES}", args.features)
     if args.k > args.features:
         raise bad_param("k", f"at most --features ({args.features})", args.k)
     out = Path(args.out)
@@ -182,7 +184,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == labels)), accuracy)
     out.mkdir(parents=True, exist_ok=True)
     save_features(sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
-                                              "sizes": list(model.sizes)})
+                                              "sizes": list(model.sizes),
+                                              "network": network_digest(model),
+                                              "epochs": args.epochs, "seed": args.seed,
+                                              "seconds": round(seconds, 1)})
     f = np.concatenate([sae.encode(test[i:i + 4096]) for i in range(0, len(test), 4096)])
     feature_cards(model, args.layer, sae, f, ds.test_images, labels,
                   list(model.class_names)).save(out / "features.png")

@@ -179,6 +179,14 @@ def ask(s: Subject, p: ReportPage) -> str:
     return body
 
 
+def why(s: Subject, p: ReportPage) -> str:
+    """Circuits and patching for the net's commonest rivalries (digitlens.render.report_why)."""
+    from digitlens.render.report_why import why_section
+    body, more = why_section(s.model, s.x, s.y, s.names)
+    p.findings.extend(more)
+    return body
+
+
 def errors(s: Subject, p: ReportPage) -> str:
     return p.figure(errors_view(s.model, s.x, s.y, 40, s.names), "errors.png",
                     alt=f"Confusion matrix of the {s.label} net and 40 test digits it gets "
@@ -247,6 +255,7 @@ SECTIONS: list[Section] = [
             ("default",), ask),
     Section("workbook", "The network as a spreadsheet", "S4", ("s4-excel",), workbook,
             only_own=True),
+    Section("why", "Why this answer and not that one", "", ("default",), why),
 ]
 
 

@@ -1,5 +1,6 @@
 """The explorer's questions about one drawing: ``POST /api/nudge``, ``/api/attribute`` and
-``/api/dream``, in the API's one envelope and validation style.
+``/api/dream`` (and ``/api/circuit``, ``/api/patch`` from ``digitlens.web.why``), in the API's
+one envelope and validation style.
 
 Inputs are read as ``/api/predict`` reads them (``explore.read_input``); the numbers come from
 ``digitlens.analysis.nudge``, ``.integrated`` and ``.dream``. A dream needs the training set's
@@ -26,7 +27,7 @@ from digitlens.analysis.attribution import evidence
 from digitlens.errors import DigitlensError
 from digitlens.http import validate as v
 from digitlens.http.envelope import success
-from digitlens.web import explore
+from digitlens.web import explore, why
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.runs import LoadedRun, Registry
 
@@ -98,8 +99,8 @@ def dream(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str,
 INPUT = explore.INPUT_FIELDS | {"run"}
 FIELDS = {"nudge": INPUT | {"target", "method"},
           "attribute": INPUT | {"target", "method", "steps", "baseline"},
-          "dream": {"run", "layer", "neuron", "seed"}}
-HANDLERS = {"nudge": nudge, "attribute": attribute, "dream": dream}
+          "dream": {"run", "layer", "neuron", "seed"}, **why.FIELDS}
+HANDLERS = {"nudge": nudge, "attribute": attribute, "dream": dream, **why.HANDLERS}
 
 
 def flights() -> dict[str, Flights]:
@@ -123,7 +124,8 @@ async def answer(api: Any, kind: str, request: Request) -> Response:
 
 
 def routes(api: Any) -> list[Route]:
-    """``/nudge``, ``/attribute`` and ``/dream`` under the API's mount."""
+    """``/nudge``, ``/attribute``, ``/dream``, ``/circuit`` and ``/patch`` under the API's
+    mount."""
     def endpoint(kind: str) -> Any:
         async def handle(request: Request) -> Response:
             return await answer(api, kind, request)

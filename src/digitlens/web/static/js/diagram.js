@@ -9,6 +9,7 @@ import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint, u
 import { activeAbove, gridShape } from "./engine.js";
 import { layerName, neuronName } from "./numbering.js";
 import { num, pct, t } from "./i18n.js";
+import { drawCircuit } from "./circuitdraw.js";
 
 const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
 
@@ -28,7 +29,7 @@ export class Diagram {
     this.canvas = canvas; this.tip = tip; this.onPick = onPick; this.onLayer = onLayer;
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
-    this.classNames = [];
+    this.classNames = []; this.circuit = null;
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
       if (!hit || hit.layer < 0) return;
@@ -58,6 +59,7 @@ export class Diagram {
     this.sizes = sizes; this.classNames = classNames; this.activations = activations;
     this.shape = shape;
     this.data = null; this.lastDraw = null; this.tip.hidden = true;  // the former model's numbers fit no longer
+    this.circuit = null;
     const room = this.room() || 1100;
     this.width = this.room();
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length, GAP = 24;
@@ -141,7 +143,8 @@ export class Diagram {
         const [i, j, v] = conns[k], t = Math.abs(v) / peak;
         const [x0, y0] = this.pos(l, i), [x1, y1] = this.pos(l + 1, j);
         ctx.strokeStyle = css(divergingColor(Math.sign(v) * (0.35 + 0.65 * t)));
-        ctx.globalAlpha = 0.25 + 0.6 * t; ctx.lineWidth = 0.6 + 2.6 * t;
+        ctx.globalAlpha = (0.25 + 0.6 * t) * (this.circuit ? 0.3 : 1);  // faint under a circuit
+        ctx.lineWidth = 0.6 + 2.6 * t;
         ctx.beginPath(); ctx.moveTo(x0, y0);
         ctx.bezierCurveTo((x0 + x1) / 2, y0, (x0 + x1) / 2, y1, x1, y1); ctx.stroke();
       }
@@ -185,6 +188,13 @@ export class Diagram {
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
     });
+    if (this.circuit) drawCircuit(this, this.circuit);
+  }
+
+  // a circuit to ring on every redraw (circuitdraw.js), or null
+  showCircuit(c) {
+    this.circuit = c;
+    if (this.lastDraw) this.draw(...this.lastDraw);
   }
 
   title(c) {

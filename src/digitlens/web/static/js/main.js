@@ -25,6 +25,7 @@ import { EvidenceMethod } from "./evidence-method.js";
 import { esc } from "./escape.js";
 import { fillCode, languagePicker, pct, t, tn, translatePage } from "./i18n.js";
 import { Nudge } from "./nudge.js";
+import { Why } from "./why.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { drawSignal } from "./signal.js";
 import { StepLab } from "./steplab.js";
@@ -47,7 +48,7 @@ const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); 
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
-let announcer, picker;
+let announcer, picker, why;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -73,6 +74,7 @@ function requestFrame() {
 }
 
 function onPadChange(stamp) {
+  why?.stale();  // a circuit or patch of the former drawing describes this one no longer
   if (state.test !== null && pad.strokes.length) { state.test = null; writeURL(); }
   if (pendingSince === null) pendingSince = stamp;
   requestFrame();
@@ -268,6 +270,7 @@ function closeInspector() {
 
 function loadTest(index, image, label, name) {
   state.test = index; writeURL();
+  why?.stale();
   testDigit = { image, label, name };
   showTab("explore");
   pad.setBackground(image);
@@ -295,6 +298,7 @@ async function selectRun(name) {
   nameThings(run.class_names);
   nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
+  why.setModel(run.sizes, run.class_names);
   picker.setModel(run.sizes, run.class_names);
   live.last = null;  // the former model's answer fits neither the diagram nor the map
   net = null;
@@ -390,6 +394,9 @@ async function init() {
   picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => selectNeuron(l, i));
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i), (l) => picker.show(l));
   announcer = new Announcer($("announce"), $("diagram"));
+  why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
+                            shape: () => input.shape });
+  live.why = why;  // the circuit and patch on display, for tests
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label
   hmap = new HiddenMap($("hidden-map"), $("map-layer"), $("map-note"), $("map-near"));
