@@ -16,8 +16,8 @@ import numpy as np
 
 from digitlens.analysis import patching as P
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.web import explore
 from digitlens.http import validate as v
+from digitlens.web import explore
 from digitlens.web.runs import LoadedRun, Registry
 
 MAX_NODES = 60
