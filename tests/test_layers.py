@@ -63,3 +63,57 @@ def test_the_architecture_picture_is_the_contract() -> None:
     drawn = [" | ".join(name.strip() for name in row.split("|")) for row in rows]
     assert drawn == [" | ".join(m.strip().removeprefix("digitlens.") for m in layer.split("|"))
                      for layer in layers]
+
+
+def test_no_module_imports_itself_round_about() -> None:
+    """No cycle among digitlens's modules, counting imports inside functions and those made
+    only for type checking (an independent scan sees them all)."""
+    import grimp
+    graph = grimp.build_graph("digitlens", exclude_type_checking_imports=False)
+    cycles = [sorted(c) for c in strongly_connected(
+        {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules})
+        if len(c) > 1]
+    assert cycles == []
+    assert [sorted(c) for c in strongly_connected({"a": {"b"}, "b": {"a", "c"}, "c": set()})
+            if len(c) > 1] == [["a", "b"]]  # the search finds one when there is one
+
+
+def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, iterative (a deep import chain is no problem)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                found.append(component)
+    return found

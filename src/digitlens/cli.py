@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from digitlens import __version__
 from digitlens.errors import DigitlensError, NotFoundError, ParameterError
+from digitlens.version import __version__
 
 COMMAND_MODULES = ("core", "render", "serve", "export", "compare", "ask", "why", "learn",
                    "sweep", "classroom")

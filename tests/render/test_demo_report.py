@@ -41,7 +41,7 @@ def test_demo_draws_each_seed_from_its_own_run(tmp_path: Path, require_tool) -> 
         "training": "s3-machine-academy", "fingerprints": "s0-fingerprints",
         "evidence": "s1-single-layer", "weights": "default", "neurons": "s3-machine-academy",
         "maps": "s0-fingerprints", "errors": "default", "robustness": "s3-machine-academy",
-        "ask": "default", "workbook": "s4-excel"}
+        "ask": "default", "why": "default", "workbook": "s4-excel"}
     assert 'href="explorer.html"' in page and (report / "explorer.html").exists()
     assert "weights-compare.png" in page  # S2's 500 images against all, from runs/s2-500
     with zipfile.ZipFile(report / "s4-excel.xlsx") as zf:

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from digitlens import __version__, csp
+from digitlens import csp
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.export.json_format import to_json_text
 from digitlens.fileio import atomic_write_text
 from digitlens.jspack import pack
 from digitlens.nn.mlp import MLP
+from digitlens.version import __version__
 
 STATIC = Path(__file__).parents[1] / "web" / "static"
 PER_CLASS = 50              # sample digits per class

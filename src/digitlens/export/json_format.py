@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from digitlens import __version__
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_JSON_BYTES, check_architecture, check_finite
 from digitlens.fileio import atomic_write_text
 from digitlens.nn.io import ARCHITECTURE, META_SCHEMA, check_io_meta, preprocessing_for, verified
 from digitlens.nn.mlp import MLP, default_input_shape
 from digitlens.safeload import REQUIRED, check_schema, parse_json, read_bounded
+from digitlens.version import __version__
 
 FORMAT = "digitlens-network"
 VERSION = 1

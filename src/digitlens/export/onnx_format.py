@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from digitlens import __version__
 from digitlens.export.onnx_import import SUPPORTED, import_onnx, import_onnx_bytes
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
+from digitlens.version import __version__
 
 __all__ = ["IR_VERSION", "OPSET", "SUPPORTED", "export_onnx", "import_onnx", "import_onnx_bytes",
            "to_onnx"]

@@ -13,160 +13,30 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import digitlens
 from digitlens import palette as C
-from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.fileio import atomic_write_text, make_folder
 from digitlens.nn.io import MAX_MODEL_BYTES, load_model
 from digitlens.nn.mlp import MLP
-from digitlens.nn.presets import TrainConfig
-from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, Run, is_run
-from digitlens.nn.train import train
-from digitlens.render.image import Animation, Picture
+from digitlens.nn.run import HISTORY_FILE, MODEL_FILE
 from digitlens.render.report_html import page, section, settings_table, table
+from digitlens.render.report_page import Log, ReportPage, Subject
 from digitlens.render.report_sections import SECTIONS, Section
 from digitlens.safeload import digest_file, parse_json, read_bounded
 from digitlens.sweep.table import MAX_TABLE_BYTES
+from digitlens.version import __version__
 from digitlens.wording import article, count
 
-Log = Callable[[str], None]
-TWIN_SIZE = 500
 STAMP = "report-stamp.json"
 MAX_STAMP_BYTES = 16 << 20  # the stamp names each run and option; far below this
-
-
-@dataclass
-class Subject:
-    """One trained run as the sections see it."""
-
-    run: Run
-    model: MLP
-    config: TrainConfig | None
-    history: list[dict[str, Any]]
-    ev: Evaluation
-    x: np.ndarray
-    y: np.ndarray
-    names: list[str]
-
-    @classmethod
-    def load(cls, path: str | Path, ds: Dataset, model: MLP | None = None) -> Subject:
-        """A run folder, or a model file (``model``: as the caller's reader read it, e.g. an
-        .onnx): a file has no history, config or snapshots, so the sections that tell the
-        training story say they are left out."""
-        run = Run(path)
-        x, y = ds.test_images, ds.test_labels
-        if run.path.is_file():
-            model = model if model is not None else load_model(run.path)
-            return cls(run, model, None, [], evaluate_model(model, x, y), x, y,
-                       list(ds.class_names))
-        if not is_run(run.path):
-            raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE}) or a model file")
-        model = run.model()
-        return cls(run, model, run.config(), run.history(), evaluate_model(model, x, y), x, y,
-                   list(ds.class_names))
-
-    @property
-    def is_file(self) -> bool:
-        return self.run.path.is_file()
-
-    @property
-    def preset(self) -> str:
-        return self.config.preset if self.config else "custom"
-
-    @property
-    def accuracy(self) -> float:
-        return self.ev.accuracy
-
-    @property
-    def label(self) -> str:
-        return "-".join(map(str, self.model.sizes))
-
-    def is_twin(self) -> bool:
-        """A run on a few hundred images: S2's comparison partner, not a section's subject."""
-        return bool(self.config and self.config.train_size
-                    and self.config.train_size <= TWIN_SIZE)
-
-
-def train_twin(s: Subject, ds: Dataset, log: Log) -> MLP | None:
-    """The same net trained on only 500 images (S2's comparison), in memory: writing a run
-    folder (snapshots, checkpoints) would cost more than the training."""
-    config = s.config
-    if config is None or (config.train_size or len(ds.train_labels)) <= TWIN_SIZE:
-        return None
-    twin = config.with_overrides(train_size=TWIN_SIZE, epochs=min(max(config.epochs, 20), 100))
-    log(f"training the same net on {TWIN_SIZE} images for the comparison")
-    # its per-epoch test accuracy is only bookkeeping here: 1,000 test digits are plenty
-    small_test = replace(ds, test_images=ds.test_images[:1000], test_labels=ds.test_labels[:1000])
-    return train(twin, small_test).model
-
-
-@dataclass
-class ReportPage:
-    """The page being written: its folder, the figures saved so far and the findings."""
-
-    folder: Path
-    ds: Dataset
-    log: Log
-    robustness_n: int = 300
-    compare: MLP | None = None
-    train_twin_run: bool = True
-    twins: list[Subject] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    findings: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)  # CSS of single figures (no style="")
-
-    def save(self, view: Picture | Animation, name: str) -> str:
-        t = time.perf_counter()
-        view.save(self.folder / name)
-        self.files.append(name)
-        self.timings[name] = round(time.perf_counter() - t, 2)
-        return name
-
-    def figure(self, view: Picture | Animation, name: str, caption: str = "",
-               alt: str = "") -> str:
-        """A saved figure with its caption, size and a description of what it shows."""
-        src = html.escape(self.save(view, name))
-        text = caption or view.caption
-        cap = html.escape(text)
-        still = view.poster() if isinstance(view, Animation) else view
-        w, h = still.size
-        alt_text = html.escape(alt or text)  # escaped once: no &amp;#x27; in the alt
-        if name.endswith(".mp4"):
-            poster = self.save(still, name.replace(".mp4", "-poster.png"))
-            # the player's controls overlay the bottom of a video; the frame sits at the top of
-            # a box one control band taller (CSS .video), so they never cover its legend
-            box = "v-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
-            self.rules.append(f"#{box} {{ --w: {w}; --h: {h}; }}")
-            return (f'<figure class="video" id="{box}"><video src="{src}" '
-                    f'poster="{html.escape(poster)}" width="{w}" height="{h}" controls loop '
-                    f'muted autoplay playsinline aria-label="{alt_text}"></video>'
-                    f"<figcaption>{cap}</figcaption></figure>")
-        # a link to the picture itself: on a phone the page shrinks it, a tap shows it whole
-        media = (f'<a href="{src}"><img src="{src}" width="{w}" height="{h}" alt="{alt_text}" '
-                 f'loading="lazy"></a>')
-        return f"<figure>{media}<figcaption>{cap}</figcaption></figure>"
-
-    def twin(self, s: Subject) -> MLP | None:
-        """S2's partner for ``s``: --compare, a 500-image run of the same net, or one trained
-        now."""
-        twin = self.compare
-        if twin is None:
-            twin = next((t.model for t in self.twins if t.model.sizes == s.model.sizes), None)
-        if twin is None and self.train_twin_run:
-            twin = train_twin(s, self.ds, self.log)
-        return twin if twin is not None and twin.sizes == s.model.sizes else None
 
 
 def pick(sec: Section, subjects: list[Subject]) -> Subject | None:
@@ -186,8 +56,8 @@ def stamp_of(runs: Sequence[str | Path], ds: Dataset, options: dict[str, Any]) -
             h.update(p.name.encode())
             h.update(digest_file(p, MAX_MODEL_BYTES, ModelError, what).encode())
         return h.hexdigest()[:20]
-    code = sorted(Path(digitlens.__file__).parent.rglob("*.py"))
-    return {"code": digitlens.__version__ + ":" + digest(code, "source file"), "dataset": ds.name,
+    code = sorted(Path(__file__).parent.parent.rglob("*.py"))  # the package's sources
+    return {"code": __version__ + ":" + digest(code, "source file"), "dataset": ds.name,
             "n_test": int(len(ds.test_labels)), "options": options,
             "runs": {str(r): digest([Path(r)] if Path(r).is_file() else
                                     [Path(r) / MODEL_FILE, Path(r) / HISTORY_FILE])

@@ -35,7 +35,7 @@ from digitlens.render.views.robustness import robustness_view
 from digitlens.wording import count
 
 if TYPE_CHECKING:
-    from digitlens.render.report import ReportPage, Subject
+    from digitlens.render.report_page import ReportPage, Subject
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from digitlens import __version__
 from digitlens.errors import DigitlensError
 from digitlens.http import sse
 from digitlens.http import validate as v
@@ -31,6 +30,7 @@ from digitlens.http.statuses import Forbidden
 from digitlens.nn.presets import MAX_SERVER_EPOCHS as MAX_TRAIN_EPOCHS
 from digitlens.nn.presets import PRESETS, get_preset, validate_config
 from digitlens.safeload import parse_json
+from digitlens.version import __version__
 from digitlens.web import ask, encode, explore, live, maps, sweeps
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.flight import Flights, body_key
