@@ -9,31 +9,18 @@ diagram on one projector screen. Screenshots at the three sizes are saved for pe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from a11y import axe_violations, describe, small_text
-from support import chromium, screenshot_folder
 
 from .conftest import Served
 from .test_explorer_file import export
 
 pytestmark = pytest.mark.e2e
 LAPTOP, PROJECTOR, PHONE = (1366, 768), (1024, 768), (390, 844)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshot_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

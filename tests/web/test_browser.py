@@ -17,23 +17,12 @@ import pytest
 
 from digitlens.data.sources import Dataset
 from digitlens.web import live
-from support import CHROMIUM_FLAGS, chromium, forward_bounds, screenshot_folder
+from support import CHROMIUM_FLAGS, forward_bounds
 
 from .conftest import Served
 
 pytestmark = pytest.mark.e2e
 FLAGS = CHROMIUM_FLAGS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshot_folder(tmp_path_factory)
 
 
 class Page:

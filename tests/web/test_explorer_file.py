@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from digitlens.jspack import PackError, pack
 from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.palette import TARGET, palette_js
-from support import chromium, forward_bounds, require
+from support import forward_bounds, require
 
 from .test_browser import ONE, Page
 
@@ -45,12 +44,6 @@ def explorer(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["format"] == "html" and result["bytes"] == out.stat().st_size
     return out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def offline(ctx: Any) -> None:

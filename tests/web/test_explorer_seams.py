@@ -11,7 +11,7 @@ import pytest
 from digitlens.layout import grid_shape
 
 from .conftest import Served
-from .test_browser import ONE, Page, browser  # noqa: F401  (the module's browser fixture)
+from .test_browser import ONE, Page
 
 pytestmark = pytest.mark.e2e
 

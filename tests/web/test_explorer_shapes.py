@@ -6,7 +6,6 @@ on the same input."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from digitlens.export.html_explorer import build_html
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from shapes import SHAPES, shapes12, train_small
-from support import chromium, forward_bounds, screenshot_folder
+from support import forward_bounds, screenshot_folder
 
 from .test_browser import Page
 from .test_explorer_file import offline
@@ -38,12 +37,6 @@ def shapes_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[MLP, Dataset
     page = root / "explorer.html"
     page.write_text(build_html(model, ds, "shapes"))
     return model, ds, page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def check_answer(p: Page, model: MLP) -> str:

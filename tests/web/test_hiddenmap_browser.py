@@ -14,7 +14,7 @@ from digitlens.nn.io import load_model
 from digitlens.numbering import layer_name
 from support import forward_bounds
 
-from .test_browser import ONE, ZERO, Page, browser, page, shots  # noqa: F401  (fixtures)
+from .test_browser import ONE, ZERO, Page, page  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 

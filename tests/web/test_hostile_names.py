@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from datasets_support import idx_folder
 from digitlens.data.sources import Dataset, load_dataset
 from shapes import train_small
-from support import chromium, require
+from support import require
 
 from .conftest import Served
 
@@ -50,12 +49,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Dataset]:
     out = build_report(run, root / "report", ds, train_twin_run=False, robustness_n=60)
     assert {"explorer.html", "errors.png", "maps.png"} <= set(out["files"])  # the named figures
     return root / "report", ds
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 class Opened:

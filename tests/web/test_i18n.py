@@ -25,10 +25,8 @@ from .test_accessibility import (
     LAPTOP,
     PHONE,
     assert_no_violations,
-    browser,
     mouse_stroke,
     open_page,
-    shots,
     single_file,
     wait,
 )
@@ -37,7 +35,7 @@ STATIC = Path(__file__).parents[2] / "src/digitlens/web/static"
 JS = STATIC / "js"
 CLASSROOM = STATIC.parents[1] / "classroom/static"
 ENTRY = re.compile(r'^\s*("(?:[^"\\]|\\.)*"):\s*("(?:[^"\\]|\\.)*"),\s*$', re.M)
-__all__ = ["browser", "shots", "single_file"]  # the fixtures this module borrows
+__all__ = ["single_file"]  # the fixture this module borrows
 
 
 def catalogue(code: str) -> dict[str, str]:

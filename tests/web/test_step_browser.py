@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,12 @@ from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.onestep import one_step
-from support import chromium, forward_bounds, screenshot_folder
+from support import forward_bounds
 
 from .conftest import Served
 from .test_browser import ONE, Page
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshot_folder(tmp_path_factory)
 
 
 def balanced(sample: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,6 @@ chapter at 1366×768 and 390×844."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from digitlens.analysis.attribution import evidence
 from digitlens.analysis.inspector import arithmetic
 from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
-from support import chromium, forward_bounds, jacobian_bound, screenshot_folder
+from support import forward_bounds, jacobian_bound
 
 from .conftest import Served
 from .test_browser import Page
@@ -25,17 +24,6 @@ from .test_browser import Page
 pytestmark = pytest.mark.e2e
 FOCUS = [".strip-card", ".network-card", ".network-card", ".evidence-card", ".predict-card",
          ".step-card", ".draw-card", ".network-card"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshot_folder(tmp_path_factory)
 
 
 def n2(v: float) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_browser import ZERO, Page, browser, page, shots  # noqa: F401  (fixtures)
+from .test_browser import ZERO, Page, page  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 
