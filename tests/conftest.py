@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from digitlens.data.sources import Dataset, load_sample
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
+from support import chromium, screenshot_folder
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 - pytest's hook
@@ -56,3 +59,16 @@ def trained_model(trained_run: Path) -> MLP:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, one per test module (a module's pages share it)."""
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where a module's screenshots go (``DIGITLENS_SCREENSHOTS`` keeps them)."""
+    return screenshot_folder(tmp_path_factory)

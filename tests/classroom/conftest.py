@@ -9,10 +9,12 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from support import stop_process
 
@@ -58,3 +60,11 @@ def submit(client: httpx.Client, device: str, label: int, image: np.ndarray) -> 
     gray, w, h = drawing(image)
     return client.post("/api/class/drawings", json={"device": device, "label": label,
                                                     "gray": gray, "width": w, "height": h})
+
+
+@pytest.fixture(scope="module")
+def lesson(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
+    """A lesson served from the module's trained run, its database fresh."""
+    c = Classroom(trained_run, tmp_path_factory.mktemp("lesson") / "class.sqlite")
+    yield c
+    c.stop()

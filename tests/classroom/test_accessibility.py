@@ -14,7 +14,6 @@ import pytest
 
 from a11y import axe_violations, describe, small_text
 from digitlens.data.sources import Dataset
-from support import chromium
 
 from .conftest import Classroom, submit
 
@@ -33,12 +32,6 @@ def lesson(trained_run: Path, sample: Dataset, tmp_path_factory: pytest.TempPath
         yield c
     finally:
         c.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def opened(browser: Any, url: str, phone: bool) -> Any:

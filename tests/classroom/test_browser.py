@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from support import chromium, screenshot_folder
+from support import screenshot_folder
 
 from .conftest import Classroom
 
@@ -26,19 +25,6 @@ SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.55, 0.5), (0.42, 0.85)]
 ZERO = [(0.5 + 0.25 * c, 0.5 + 0.33 * s) for c, s in
         [(1, 0), (0.7, 0.7), (0, 1), (-0.7, 0.7), (-1, 0), (-0.7, -0.7), (0, -1), (0.7, -0.7),
          (1, 0)]]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def lesson(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
-    c = Classroom(trained_run, tmp_path_factory.mktemp("lesson") / "class.sqlite")
-    yield c
-    c.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def lesson(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
-    c = Classroom(trained_run, tmp_path_factory.mktemp("api") / "class.sqlite")
-    yield c
-    c.stop()
-
-
-@pytest.fixture(scope="module")
 def api(lesson: Classroom) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=lesson.base, timeout=20) as c:
         yield c

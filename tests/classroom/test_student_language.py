@@ -5,14 +5,11 @@ teacher's dashboard; still no axe-core violation."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from a11y import axe_violations, describe
-from support import chromium
 
 from .conftest import Classroom
 from .test_browser import ONE, Tab
@@ -20,19 +17,6 @@ from .test_browser import ONE, Tab
 pytestmark = pytest.mark.e2e
 ENGLISH = ["Clear", "the network reads", "Inside the network", "Which digit did you mean?",
            "Send to the class", "you are", "sure", "draw to see it light up"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def lesson(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
-    c = Classroom(trained_run, tmp_path_factory.mktemp("lesson") / "class.sqlite")
-    yield c
-    c.stop()
 
 
 def left(text: str) -> list[str]:

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
-from support import chromium, screenshot_folder, stop_process
+from support import stop_process
 
 
 @pytest.fixture(scope="session")
@@ -121,15 +120,3 @@ def served(served_runs: Path) -> Iterator[Served]:
     finally:
         s.stop()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, one per test module (a module's pages share it)."""
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where a module's screenshots go (``DIGITLENS_SCREENSHOTS`` keeps them)."""
-    return screenshot_folder(tmp_path_factory)
