@@ -85,9 +85,9 @@ def test_a_packed_parse_is_the_plain_parse(value: object) -> None:
         text = fuzzing.json.dumps(value, allow_nan=False)
     except ValueError:
         return
-    plain = parse_json(text, "x")
+    unpacked = parse_json(text, "x")
     packed = parse_json(text, "x", packed=True)  # dumps never repeats a key: nothing refused
-    assert plain(packed) == plain  # equal numbers (an int among floats becomes a float)
+    assert plain(packed) == unpacked  # equal numbers (an int among floats becomes a float)
 
 
 def test_a_packed_parse_makes_arrays_and_refuses_repeated_keys() -> None:
