@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import fuzzing
 from digitlens.errors import DigitlensError, ModelError
+from digitlens.export.json_format import plain
 from digitlens.safeload import check_schema, parse_json, parse_npy
 
 SCALE = float(os.environ.get("DIGITLENS_FUZZ_SCALE", "1"))
