@@ -27,7 +27,8 @@ _LAZY = {
     "nudge": "digitlens.notebook.questions", "attribute": "digitlens.notebook.questions",
     "dream": "digitlens.notebook.questions", "compare": "digitlens.notebook.questions",
     "map": "digitlens.notebook.questions", "patch": "digitlens.notebook.why",
-    "circuit": "digitlens.notebook.why", "step": "digitlens.notebook.learning",
+    "circuit": "digitlens.notebook.why", "features": "digitlens.notebook.why",
+    "step": "digitlens.notebook.learning",
 }
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from digitlens.notebook.questions import nudge as nudge
     from digitlens.notebook.training import train as train
     from digitlens.notebook.why import circuit as circuit
+    from digitlens.notebook.why import features as features
     from digitlens.notebook.why import patch as patch
 
 

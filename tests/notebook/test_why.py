@@ -42,3 +42,31 @@ def test_bad_patches_are_digitlens_errors(trained_run: Path) -> None:
         dl.patch(run, source_index=1, into_index=0, layer=run.model.n_layers - 1)
     with pytest.raises(DigitlensError):
         dl.circuit(run, index=0, max_nodes=0)
+
+
+def test_features_from_python_measure_the_clis_atlas(trained_run: Path, tmp_path: Path) -> None:
+    """``dl.features(atlas=…)`` reads the file ``digitlens features`` wrote and measures it on
+    the same test digits: the CLI's figures (float32 encodings in another process: the TopK
+    choice can differ only at exact ties, so the shares agree to one test digit)."""
+    run = dl.load(trained_run, dataset="mnist-sample")
+    out = tmp_path / "atlas"
+    want = cli_json("features", str(trained_run), "--layer", "1", "--features", "64", "--k",
+                    "4", "--epochs", "2", "--out", str(out), "--dataset", "mnist-sample")
+    f = dl.features(run, layer=1, atlas=str(out / "features.npz"))
+    n = len(run.dataset.test_labels)
+    assert f.atlas.l0 == pytest.approx(want["l0"], abs=1 / n)
+    assert f.atlas.accuracy == want["accuracy"]  # the same network on the same digits
+    assert f.atlas.accuracy_spliced == pytest.approx(want["accuracy_spliced"], abs=1 / n)
+    # float64 sums of float32 rebuilds made with another thread count: far inside 1e-4
+    assert f.atlas.explained_variance == pytest.approx(want["explained_variance"], abs=1e-4)
+    assert f.seconds is None and f.codes.shape == (n, 64)
+    assert repr(f).startswith("<features of layer 1: 64 (k 4), ")
+    assert f._repr_png_().startswith(PNG)
+    trained = dl.features(run, layer=1, features=32, k=2, epochs=1)  # trained here
+    assert trained.sae.n_features == 32 and trained.seconds is not None
+    with pytest.raises(DigitlensError):
+        dl.features(run, layer=run.model.n_layers - 1)
+    with pytest.raises(DigitlensError):
+        dl.features(run, layer=0, atlas=str(out / "features.npz"))  # written for layer 1
+    with pytest.raises(DigitlensError):
+        dl.features(run, layer=1, k=0)

@@ -147,13 +147,12 @@ def cmd_circuit(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    import time
     from pathlib import Path
 
     from digitlens.analysis import sae as S
+    from digitlens.analysis.atlas import atlas_of
     from digitlens.analysis.sae_file import network_digest, save_features
     from digitlens.fileio import check_folder
-    from digitlens.nn.backprop import forward, layer_activations
     from digitlens.render.views.features import feature_cards
     model = resolve_model(args.run)
     numbering.check_hidden_layer(model.sizes, args.layer)
@@ -169,27 +168,18 @@ def cmd_features(args: argparse.Namespace) -> int:
     if (out / "features.npz").exists():
         raise DigitlensError(f"{out}/features.npz exists: choose a new --out folder")
     ds = load_data(args, model)
-    train = layer_activations(model, model.as_input(ds.train_images))[args.layer]
-    test_in = model.as_input(ds.test_images)
-    test = layer_activations(model, test_in)[args.layer]
-    t0 = time.perf_counter()
-    sae = S.train_sae(train, args.features, args.k, args.epochs, args.seed,
-                      on_epoch=lambda e, loss: say(f"epoch {e}/{args.epochs}: reconstruction "
-                                                   f"error {loss:.4f}"))
-    seconds = time.perf_counter() - t0
-    rebuilt = sae.reconstruct(test)
-    spliced = forward(model, rebuilt, start=args.layer + 1).output
-    labels = ds.test_labels
-    accuracy = float(np.mean(np.argmax(forward(model, test_in).output, axis=1) == labels))
-    atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == labels)), accuracy)
+    fs = atlas_of(model, args.layer, ds.train_images, ds.test_images, ds.test_labels,
+                  n_features=args.features, k=args.k, epochs=args.epochs, seed=args.seed,
+                  on_epoch=lambda e, loss: say(f"epoch {e}/{args.epochs}: reconstruction "
+                                               f"error {loss:.4f}"))
+    atlas, seconds = fs.atlas, fs.seconds or 0.0
     out.mkdir(parents=True, exist_ok=True)
-    save_features(sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
-                                              "sizes": list(model.sizes),
-                                              "network": network_digest(model),
-                                              "epochs": args.epochs, "seed": args.seed,
-                                              "seconds": round(seconds, 1)})
-    f = np.concatenate([sae.encode(test[i:i + 4096]) for i in range(0, len(test), 4096)])
-    feature_cards(model, args.layer, sae, f, ds.test_images, labels,
+    save_features(fs.sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
+                                                 "sizes": list(model.sizes),
+                                                 "network": network_digest(model),
+                                                 "epochs": args.epochs, "seed": args.seed,
+                                                 "seconds": round(seconds, 1)})
+    feature_cards(model, args.layer, fs.sae, fs.codes, ds.test_images, ds.test_labels,
                   list(model.class_names)).save(out / "features.png")
     result = {"layer": args.layer, "features": args.features, "k": args.k,
               "l0": atlas.l0, "dead_fraction": atlas.dead_fraction,

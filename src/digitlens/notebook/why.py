@@ -1,5 +1,6 @@
-"""``dl.patch`` and ``dl.circuit``: why this answer and not another, from Python, with the
-CLI's answers (``digitlens patch``, ``digitlens circuit``), a one-line repr and a picture."""
+"""``dl.patch``, ``dl.circuit`` and ``dl.features``: why this answer and not another, from
+Python, with the CLI's answers (``digitlens patch``, ``circuit``, ``features``), a one-line repr
+and a picture."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from typing import Any
 import numpy as np
 
 from digitlens import numbering
+from digitlens.analysis import sae as S
+from digitlens.analysis.atlas import Features, atlas_of
 from digitlens.analysis.patching import Circuit, Patch, hidden_means
 from digitlens.analysis.patching import circuit as circuit_of
 from digitlens.analysis.patching import patch as patch_of
+from digitlens.errors import bad_param
 from digitlens.notebook.questions import Model, _class, _copy, _input, _run
 from digitlens.render.image import Picture
 
@@ -84,3 +88,49 @@ def circuit(run: Model, image: Any = None, *, index: int | None = None, target: 
                    _class(r.model, target, "target"), _class(r.model, contrast, "contrast"),
                    max_nodes)
     return _copy(CircuitAnswer, c, class_names=list(r.model.class_names))
+
+
+@dataclass(repr=False)
+class FeaturesAnswer(Features):
+    """``Features`` of one hidden layer, with what it needs for its cards and a repr."""
+
+    layer: int = 0
+    model: Any = None
+    images: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __repr__(self) -> str:
+        a = self.atlas
+        return (f"<features of layer {self.layer}: {self.sae.n_features} (k {self.sae.k}), "
+                f"{a.l0:.1f} active per digit, {a.dead_fraction:.1%} never fire, explained "
+                f"variance {a.explained_variance:.3f}, accuracy {a.accuracy:.2%} -> "
+                f"{a.accuracy_spliced:.2%} rebuilt>")
+
+    def picture(self) -> Picture:
+        from digitlens.render.views.features import feature_cards
+        return feature_cards(self.model, self.layer, self.sae, self.codes, self.images,
+                             self.labels, list(self.model.class_names))
+
+    def _repr_png_(self) -> bytes:
+        return self.picture()._repr_png_()
+
+
+def features(run: Model, *, layer: int, atlas: str | None = None, features: int = S.FEATURES,
+             k: int = S.K, epochs: int = S.EPOCHS, seed: int = 0) -> FeaturesAnswer:
+    """A TopK sparse autoencoder of hidden ``layer`` trained as ``digitlens features`` trains
+    it, or the one in ``atlas`` (a features.npz that command wrote for this network and layer),
+    measured on the test digits."""
+    from digitlens.analysis.sae_file import load_features
+    r = _run(run)
+    model = r.model
+    numbering.check_hidden_layer(model.sizes, layer)
+    for name, value, lo, hi in (("features", features, 2, S.MAX_FEATURES),
+                                ("k", k, 1, features), ("epochs", epochs, 1, 10_000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise bad_param(name, f"an int in {lo}..{hi}", value)
+    sae = load_features(atlas, model, layer)[0] if atlas is not None else None
+    ds = r.dataset
+    fs = atlas_of(model, layer, ds.train_images, ds.test_images, ds.test_labels, sae,
+                  features, k, epochs, seed)
+    return _copy(FeaturesAnswer, fs, layer=layer, model=model, images=ds.test_images,
+                 labels=ds.test_labels)

@@ -1,0 +1,50 @@
+"""A feature atlas of one hidden layer, as every surface asks for it (``digitlens features``,
+``dl.features``): the layer's activations over the training digits, a TopK sparse autoencoder
+trained on them (or one read back), and how well it describes the layer on the test digits,
+with the network's accuracy when the layer is rebuilt from its features."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitlens.analysis import sae as S
+from digitlens.nn.backprop import forward, layer_activations
+from digitlens.nn.mlp import MLP
+
+CHUNK = 4096
+
+
+@dataclass
+class Features:
+    """An atlas: the autoencoder, its measures, the test set's feature values and the time the
+    training took (None for one read from a file)."""
+
+    sae: S.SAE
+    atlas: S.Atlas
+    codes: np.ndarray          # (test digits, F) feature values
+    seconds: float | None
+
+
+def atlas_of(model: MLP, layer: int, train_images: np.ndarray, test_images: np.ndarray,
+             test_labels: np.ndarray, sae: S.SAE | None = None, n_features: int = S.FEATURES,
+             k: int = S.K, epochs: int = S.EPOCHS, seed: int = 0,
+             on_epoch: Callable[[int, float], None] | None = None) -> Features:
+    """Train an autoencoder on hidden ``layer`` (unless ``sae`` is given) and measure it."""
+    test_in = model.as_input(test_images)
+    test = layer_activations(model, test_in)[layer]
+    seconds = None
+    if sae is None:
+        train = layer_activations(model, model.as_input(train_images))[layer]
+        t0 = time.perf_counter()
+        sae = S.train_sae(train, n_features, k, epochs, seed, on_epoch=on_epoch)
+        seconds = time.perf_counter() - t0
+    spliced = forward(model, sae.reconstruct(test), start=layer + 1).output
+    accuracy = float(np.mean(np.argmax(forward(model, test_in).output, axis=1) == test_labels))
+    atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == test_labels)),
+                     accuracy)
+    codes = np.concatenate([sae.encode(test[i:i + CHUNK]) for i in range(0, len(test), CHUNK)])
+    return Features(sae, atlas, codes, seconds)
