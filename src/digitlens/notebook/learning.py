@@ -10,12 +10,12 @@ import numpy as np
 
 from digitlens.errors import bad_param
 from digitlens.nn.onestep import OneStep, one_step
-from digitlens.notebook.questions import Model, _class, _copy, _input, _run
+from digitlens.notebook.questions import Model, Pictured, _class, _copy, _input, _run
 from digitlens.render.image import Picture
 
 
 @dataclass(repr=False)
-class StepAnswer(OneStep):
+class StepAnswer(OneStep, Pictured):
     """``OneStep`` (``.model`` is the stepped copy) with what was taught, its repr and picture."""
 
     input: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -37,9 +37,6 @@ class StepAnswer(OneStep):
         from digitlens.render.views.step import step_view
         return step_view(self, self.input, self.shape, self.class_names, self.label, self.lr,
                          self.optimizer)
-
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
 
 
 def step(run: Model, image: Any = None, *, index: int | None = None, label: Any,

@@ -65,12 +65,22 @@ def _input(r: LoadedRun, image: Any, index: int | None) -> tuple[np.ndarray, int
     return x, None
 
 
+class Pictured:
+    """An answer that shows itself as its picture: Jupyter calls ``_repr_png_``."""
+
+    def picture(self) -> Picture:
+        raise NotImplementedError
+
+    def _repr_png_(self) -> bytes:
+        return self.picture()._repr_png_()
+
+
 def _copy(cls: type, base: Any, **extra: Any) -> Any:
     return cls(**{f.name: getattr(base, f.name) for f in fields(base)}, **extra)
 
 
 @dataclass(repr=False)
-class NudgeAnswer(Nudge):
+class NudgeAnswer(Nudge, Pictured):
     """``Nudge`` with the class names, a one-line repr and its picture."""
 
     class_names: list[str] = field(default_factory=list)
@@ -86,12 +96,9 @@ class NudgeAnswer(Nudge):
         from digitlens.render.views.ask import nudge_view
         return nudge_view(self, self.class_names, self.label)
 
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
-
 
 @dataclass(repr=False)
-class AttributionAnswer(Attribution):
+class AttributionAnswer(Attribution, Pictured):
     """``Attribution`` with the input it explains, a one-line repr and its picture."""
 
     input: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -108,12 +115,9 @@ class AttributionAnswer(Attribution):
         from digitlens.render.views.ask import attribution_view
         return attribution_view(self, self.input, self.shape, self.class_names)
 
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
-
 
 @dataclass(repr=False)
-class DreamAnswer(Dream):
+class DreamAnswer(Dream, Pictured):
     """``Dream`` with the neuron's name, a one-line repr and its picture."""
 
     title: str = ""
@@ -128,12 +132,9 @@ class DreamAnswer(Dream):
         from digitlens.render.views.ask import dream_view
         return dream_view(self, self.title)
 
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
-
 
 @dataclass(repr=False)
-class ComparisonAnswer(Comparison):
+class ComparisonAnswer(Comparison, Pictured):
     """``Comparison`` of two models on one test set, with its picture."""
 
     models: tuple[MLP, MLP] | None = None
@@ -151,12 +152,9 @@ class ComparisonAnswer(Comparison):
         a, b = self.models
         return compare_view(self, a, b, self.images, self.class_names, "a", "b")
 
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
-
 
 @dataclass(repr=False)
-class MapAnswer:
+class MapAnswer(Pictured):
     """Each chosen hidden layer's test digits on a 2-D map, with a linear probe's accuracy;
     ``maps[0]`` is the only one when a layer was asked for."""
 
@@ -171,9 +169,6 @@ class MapAnswer:
     def picture(self) -> Picture:
         from digitlens.render.views.maps import map_view
         return map_view(self.maps, self.labels, self.class_names)
-
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
 
 
 def nudge(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,

@@ -16,12 +16,12 @@ from digitlens.analysis.patching import Circuit, Patch, hidden_means
 from digitlens.analysis.patching import circuit as circuit_of
 from digitlens.analysis.patching import patch as patch_of
 from digitlens.errors import bad_param
-from digitlens.notebook.questions import Model, _class, _copy, _input, _run
+from digitlens.notebook.questions import Model, Pictured, _class, _copy, _input, _run
 from digitlens.render.image import Picture
 
 
 @dataclass(repr=False)
-class PatchAnswer(Patch):
+class PatchAnswer(Patch, Pictured):
     """``Patch`` with both inputs and the class names, a one-line repr and its picture."""
 
     source: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -40,12 +40,9 @@ class PatchAnswer(Patch):
         from digitlens.render.views.why import patch_view
         return patch_view(self, self.source, self.into, self.shape, self.class_names)
 
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
-
 
 @dataclass(repr=False)
-class CircuitAnswer(Circuit):
+class CircuitAnswer(Circuit, Pictured):
     """``Circuit`` with the class names, a one-line repr and its picture."""
 
     class_names: list[str] = field(default_factory=list)
@@ -60,9 +57,6 @@ class CircuitAnswer(Circuit):
     def picture(self) -> Picture:
         from digitlens.render.views.why import circuit_view
         return circuit_view(self, self.class_names)
-
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
 
 
 def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
@@ -91,7 +85,7 @@ def circuit(run: Model, image: Any = None, *, index: int | None = None, target: 
 
 
 @dataclass(repr=False)
-class FeaturesAnswer(Features):
+class FeaturesAnswer(Features, Pictured):
     """``Features`` of one hidden layer, with what it needs for its cards and a repr."""
 
     layer: int = 0
@@ -110,9 +104,6 @@ class FeaturesAnswer(Features):
         from digitlens.render.views.features import feature_cards
         return feature_cards(self.model, self.layer, self.sae, self.codes, self.images,
                              self.labels, list(self.model.class_names))
-
-    def _repr_png_(self) -> bytes:
-        return self.picture()._repr_png_()
 
 
 def features(run: Model, *, layer: int, atlas: str | None = None, features: int = S.FEATURES,
