@@ -11,11 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitlens import numbering
 from digitlens.analysis import sae as S
+from digitlens.errors import bad_param
 from digitlens.nn.backprop import forward, layer_activations
 from digitlens.nn.mlp import MLP
 
 CHUNK = 4096
+MAX_EPOCHS = 10_000
+
+
+def check_settings(model: MLP, layer: int, n_features: int, k: int, epochs: int) -> None:
+    """One set of rules for an atlas, whoever asks (the CLI's flags, ``dl.features``)."""
+    numbering.check_hidden_layer(model.sizes, layer)
+    for name, value, lo, hi in (("features", n_features, 2, S.MAX_FEATURES),
+                                ("k", k, 1, n_features), ("epochs", epochs, 1, MAX_EPOCHS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise bad_param(name, f"an int in {lo}..{hi}", value)
 
 
 @dataclass

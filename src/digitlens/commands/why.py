@@ -149,20 +149,12 @@ def cmd_circuit(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from digitlens.analysis import sae as S
-    from digitlens.analysis.atlas import atlas_of
+    from digitlens.analysis.atlas import atlas_of, check_settings
     from digitlens.analysis.sae_file import network_digest, save_features
     from digitlens.fileio import check_folder
     from digitlens.render.views.features import feature_cards
     model = resolve_model(args.run)
-    numbering.check_hidden_layer(model.sizes, args.layer)
-    for name, lo in (("features", 2), ("k", 1), ("epochs", 1)):
-        if getattr(args, name) < lo:
-            raise bad_param(name, f"an int >= {lo}", getattr(args, name))
-    if args.features > S.MAX_FEATURES:
-        raise bad_param("features", f"an int in 2..{S.MAX_FEATURES}", args.features)
-    if args.k > args.features:
-        raise bad_param("k", f"at most --features ({args.features})", args.k)
+    check_settings(model, args.layer, args.features, args.k, args.epochs)
     out = Path(args.out)
     check_folder(out)
     if (out / "features.npz").exists():

@@ -11,11 +11,10 @@ import numpy as np
 
 from digitlens import numbering
 from digitlens.analysis import sae as S
-from digitlens.analysis.atlas import Features, atlas_of
+from digitlens.analysis.atlas import Features, atlas_of, check_settings
 from digitlens.analysis.patching import Circuit, Patch, hidden_means
 from digitlens.analysis.patching import circuit as circuit_of
 from digitlens.analysis.patching import patch as patch_of
-from digitlens.errors import bad_param
 from digitlens.notebook.questions import Model, Pictured, _class, _copy, _input, _run
 from digitlens.render.image import Picture
 
@@ -114,11 +113,7 @@ def features(run: Model, *, layer: int, atlas: str | None = None, features: int 
     from digitlens.analysis.sae_file import load_features
     r = _run(run)
     model = r.model
-    numbering.check_hidden_layer(model.sizes, layer)
-    for name, value, lo, hi in (("features", features, 2, S.MAX_FEATURES),
-                                ("k", k, 1, features), ("epochs", epochs, 1, 10_000)):
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise bad_param(name, f"an int in {lo}..{hi}", value)
+    check_settings(model, layer, features, k, epochs)
     sae = load_features(atlas, model, layer)[0] if atlas is not None else None
     ds = r.dataset
     fs = atlas_of(model, layer, ds.train_images, ds.test_images, ds.test_labels, sae,
