@@ -56,6 +56,17 @@ def require(tool: str) -> str:
     return path
 
 
+def torch_or_skip():  # noqa: ANN201 - the module, when the dev extra is installed
+    """PyTorch, the oracle of some tests; skip without it, but fail in CI."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
+            pytest.fail("torch (the dev extra) is the oracle of these tests in CI")
+        pytest.skip("torch (the dev extra) is not installed")
+    return torch
+
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--disable-component-update",
                   "--no-first-run"]

@@ -26,7 +26,7 @@ def converged_model(sample) -> MLP:
     default preset is: its last steps were 100x smaller than its first."""
     config = TrainConfig(layers=(784, 64, 32, 10), epochs=15, batch_size=32, seed=1,
                          schedule="cosine", dataset="mnist-sample", preset="test-cosine")
-    return train(config, sample).model
+    return train(config, sample).mlp
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def models(trained_model: MLP, sample: Dataset, tmp_path_factory: pytest.TempPat
         config = TrainConfig(layers=layers, activation=act, output=output, cost=cost,
                              init="xavier", epochs=2, batch_size=20, seed=i,
                              dataset="mnist-sample", optimizer="adam", lr=3e-3)
-        out.append(train(config, sample, tmp_path_factory.mktemp("xlsx") / str(i)).model)
+        out.append(train(config, sample, tmp_path_factory.mktemp("xlsx") / str(i)).mlp)
     return out
 
 

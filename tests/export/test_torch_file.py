@@ -16,18 +16,9 @@ import pytest
 
 from digitlens.errors import ModelError
 from digitlens.export.torch_file import load_torch_file
+from support import torch_or_skip
 
 FIXTURES = Path(__file__).with_name("fixtures")
-
-
-def torch_or_skip():  # noqa: ANN201 - the module, when the dev extra is installed
-    try:
-        import torch
-    except ImportError:
-        if os.environ.get("DIGITLENS_REQUIRE_E2E"):
-            pytest.fail("torch (the dev extra) is the oracle of these tests in CI")
-        pytest.skip("torch (the dev extra) is not installed")
-    return torch
 
 
 def saved(obj: object) -> bytes:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.nn.backprop import evaluate
+from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn_step import evaluate_cnn
 from digitlens.nn.mlp import MLP
 
 
@@ -38,11 +40,14 @@ class Evaluation:
                 "confusion_matrix": self.confusion.tolist(), "n": int(self.confusion.sum())}
 
 
-def evaluate_model(model: MLP, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """``digitlens.nn.backprop.evaluate`` on uint8 images (n, h, w) or float inputs (n, h·w),
-    with the confusion matrix and per-class accuracy."""
-    s = evaluate(model, model.as_input(images), labels)
-    n_classes = model.sizes[-1]
+def evaluate_model(model: MLP | CNN, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """``digitlens.nn.backprop.evaluate`` (or a convolutional network's ``evaluate_cnn``) on
+    uint8 images (n, h, w) or float inputs (n, h·w), with the confusion matrix and per-class
+    accuracy."""
+    if isinstance(model, CNN):
+        s, n_classes = evaluate_cnn(model, model.as_input(images), labels), model.n_classes
+    else:
+        s, n_classes = evaluate(model, model.as_input(images), labels), model.sizes[-1]
     cm = confusion_matrix(labels, s.predictions, n_classes)
     totals = cm.sum(axis=1)
     per_class = [float(cm[c, c] / totals[c]) if totals[c] else 0.0 for c in range(n_classes)]

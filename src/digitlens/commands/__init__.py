@@ -13,7 +13,8 @@ import numpy as np
 from digitlens.data.sources import DATASETS, Dataset, io_sizes, load_dataset
 from digitlens.errors import DataError, ModelError, ParameterError
 from digitlens.export import IMPORT_SUFFIXES
-from digitlens.nn.io import load_model
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import load_model, load_network
 from digitlens.nn.mlp import MLP
 from digitlens.safeload import check_fits, finite_json
 
@@ -38,7 +39,15 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def load_data(args: argparse.Namespace, model: MLP | None = None,
+def resolve_network(path: str) -> MLP | CNN:
+    """``resolve_model``, or a convolutional network's run folder or model file."""
+    p = Path(path)
+    if p.exists() and (p.is_dir() or p.suffix.lower() == ".npz"):
+        return load_network(p)
+    return resolve_model(path)
+
+
+def load_data(args: argparse.Namespace, model: MLP | CNN | None = None,
               default: str | None = None) -> Dataset:
     """The dataset the flags name (a ``--data-dir`` is read as what it holds), else the one
     the model was trained on (found again from its metadata), else ``default`` or MNIST."""
@@ -54,7 +63,7 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
         # an imported model records no data: the MNIST guess is judged by the model's shape
         # before anything is read or downloaded
         fits = io_sizes(default or "mnist")
-        if fits is not None and fits != (model.sizes[0], model.sizes[-1]):
+        if fits is not None and fits != ends(model):
             raise no_data_recorded(model, default or "mnist")
     if args.dataset is None and args.data_dir is None and model is not None:
         ds = dataset_for(model.meta.get("dataset"), fetch=not args.no_fetch, log=say)
@@ -71,7 +80,7 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
     if model is not None:
         try:
             where = getattr(args, "run", None) or getattr(args, "model", None)
-            check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+            check_fits(ends(model), int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                        str(where or "the model"), f"dataset {ds.name!r}", ModelError)
         except ModelError:
             if not guessed:
@@ -80,9 +89,16 @@ def load_data(args: argparse.Namespace, model: MLP | None = None,
     return ds
 
 
-def no_data_recorded(model: MLP, name: str) -> ModelError:
+def ends(model: MLP | CNN) -> tuple[int, int]:
+    """How many values a model reads per image, and how many classes it answers."""
+    if isinstance(model, CNN):
+        return int(np.prod(model.input_shape)), model.n_classes
+    return model.sizes[0], model.sizes[-1]
+
+
+def no_data_recorded(model: MLP | CNN, name: str) -> ModelError:
     """An imported model records no data: say so rather than blame the MNIST guess."""
-    (h, w), n = model.input_shape, len(model.class_names)
+    (h, w), n = model.input_shape[-2:], len(model.class_names)
     return ModelError(f"the model reads {h}×{w} images into {n} classes and records no "
                       f"dataset, and {name!r} does not fit it: pass --data-dir FOLDER or "
                       "--dataset NAME")

@@ -13,11 +13,20 @@ import numpy as np
 
 from digitlens.analysis.metrics import evaluate_model
 from digitlens.analysis.monitor import watch
-from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.commands import (
+    add_data,
+    add_json,
+    emit,
+    load_data,
+    resolve_model,
+    resolve_network,
+    say,
+)
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
 from digitlens.errors import bad_param
 from digitlens.nn.functions import HIDDEN
+from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import OPTIMIZERS
 from digitlens.nn.presets import PRESETS, default_preset, get_preset, validate_config
 from digitlens.nn.run import Run
@@ -164,7 +173,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                     for h in result.history],
     }
     acc = last.get("test_accuracy")
-    what = f"{preset.name} ({'-'.join(map(str, config.layers))})"
+    what = f"{preset.name} ({'-'.join(map(str, config.layers))})" \
+        if isinstance(result.model, MLP) else f"{preset.name} ({result.model.describe()})"
     epochs = count(len(result.history), "epoch")
     if acc is None:
         text = "no epochs run"
@@ -177,7 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model = resolve_model(args.model)
+    model = resolve_network(args.model)
     ds = load_data(args, model)
     ev = evaluate_model(model, ds.test_images, ds.test_labels)
     result = {"model": args.model, "dataset": ds.name, **ev.to_dict(),

@@ -16,6 +16,8 @@ import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.fileio import atomic_write_bytes
+from digitlens.nn import cnn_io
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP, validate_architecture
 from digitlens.safeload import (
     REQUIRED,
@@ -47,6 +49,8 @@ def preprocessing_for(shape: tuple[int, int]) -> dict[str, str]:
                         "centre of mass at the centre"}
 
 
+ONLY_DENSE = ("this reads fully connected networks only, so far (a convolutional run is "
+              "trained by `digitlens train` and scored by `digitlens evaluate`)")
 MODEL_FILE = "model.npz"  # a run folder's latest model (the folder layout: digitlens.nn.run)
 ARCHITECTURE = ("format", "version", "sizes", "activations", "cost")
 MAX_MODEL_BYTES = 1 << 30
@@ -84,8 +88,9 @@ def save_model(model: MLP, path: str | Path) -> Path:
     return path
 
 
-def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
-    """The metadata string: JSON with limits, then checked field by field against the schema."""
+def parse_meta(raw: np.ndarray, name: str, convolutional: bool = False) -> dict[str, Any]:
+    """The metadata string: JSON with limits, then checked field by field against the schema
+    (a convolutional network's is handed back as it is, when ``convolutional`` allows one)."""
     if raw.dtype.kind != "U" or raw.ndim != 0:
         raise ModelError(f"{name}: metadata is not a JSON string")
     text = str(raw)
@@ -93,6 +98,10 @@ def parse_meta(raw: np.ndarray, name: str) -> dict[str, Any]:
         raise ModelError(f"{name}: metadata of {len(text)} characters (at most "
                          f"{MAX_META_CHARS})")
     meta = parse_json(text, f"{name}: metadata", ModelError)
+    if isinstance(meta, dict) and meta.get("format") == cnn_io.FORMAT and not convolutional:
+        raise ModelError(f"{name}: a convolutional network; {ONLY_DENSE}")
+    if isinstance(meta, dict) and meta.get("format") == cnn_io.FORMAT:
+        return meta
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"{name}: not a digitlens model file")
     if meta.get("version") != VERSION:
@@ -133,15 +142,41 @@ def check_io_meta(sizes: list[int], meta: dict[str, Any], name: str) -> None:
         check_class_names(names, f"{name}: metadata.class_names", ModelError)
 
 
-def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
-    """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``. Sizes
-    come from the arrays and must agree with the metadata's; parameters must be finite as the
-    float32 they are used in."""
+def read_meta(data: bytes, name: str, convolutional: bool = False) -> dict[str, Any]:
     head = read_npz(data, name, {"meta": 4 * MAX_META_CHARS + 256}, ModelError, "model file",
                     only=("meta",))
     if "meta" not in head:
         raise ModelError(f"{name}: no metadata")
-    meta = parse_meta(head["meta"], name)
+    return parse_meta(head["meta"], name, convolutional)
+
+
+def load_network_bytes(data: bytes, name: str = "<bytes>") -> MLP | CNN:
+    """A model file's network, fully connected or convolutional (``digitlens.nn.cnn_io``)."""
+    meta = read_meta(data, name, convolutional=True)
+    if meta.get("format") == cnn_io.FORMAT:
+        return cnn_io.load_cnn_meta(meta, data, name)
+    return load_model_bytes(data, name)
+
+
+def network_bytes(model: MLP | CNN) -> bytes:
+    return cnn_io.cnn_bytes(model) if isinstance(model, CNN) else model_bytes(model)
+
+
+def load_network(path: str | Path) -> MLP | CNN:
+    """``load_model`` for either kind of network."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    return load_network_bytes(read_bounded(path, MAX_MODEL_BYTES, ModelError, "model file"),
+                              str(path))
+
+
+def load_model_bytes(data: bytes, name: str = "<bytes>") -> MLP:
+    """Parse a model file's bytes; any corruption is a ``ModelError`` naming ``name``. Sizes
+    come from the arrays and must agree with the metadata's; parameters must be finite as the
+    float32 they are used in. A convolutional network is refused in one line (``ONLY_DENSE``):
+    ``load_network_bytes`` reads it."""
+    meta = read_meta(data, name)
     sizes, activations, cost = meta["sizes"], meta["activations"], meta["cost"]
     check_architecture(sizes, name)
     try:

@@ -1,6 +1,7 @@
 """The training step's element-wise work as single fused loops, compiled by numba when it is
 installed: optimizer updates, batch gathering, bias + ReLU, ReLU's backward with the bias
-gradient, and the softmax + cross-entropy output delta.
+gradient, and the softmax + cross-entropy output delta; and a convolutional network's window
+copies and pooling (``digitlens.nn.conv_kernels``).
 
 NumPy needs ten passes over the parameters for one Adam step (each ufunc reads and writes the
 whole buffer); a fused loop reads each parameter once. Batches are gathered from the uint8
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.nn import conv_kernels
 from digitlens.nn.functions import d_relu_, output_delta, relu_
 
 Kernel = Callable[..., None]
@@ -216,6 +218,8 @@ KERNELS: dict[str, KernelPair] = {
     "softmax_ce_delta": KernelPair(softmax_ce_delta_numpy, _softmax_ce_delta_loop,
                                    lambda: (_m(), _labels(), _m(), _v())),
 }
+KERNELS.update({name: KernelPair(numpy_form, loop, conv_kernels.EXAMPLES[name])
+                for name, (numpy_form, loop) in conv_kernels.PAIRS.items()})
 NUMPY: dict[str, Kernel] = {name: k.numpy for name, k in KERNELS.items()}
 
 

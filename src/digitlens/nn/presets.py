@@ -21,6 +21,9 @@ from digitlens.nn.optim import OPTIMIZERS
 from digitlens.safeload import MAX_LAYERS, MAX_NEURONS, MAX_PARAMS
 
 SCHEDULES = ("constant", "cosine")
+# "mlp": the fully connected layers of ``layers``; "lenet5": LeNet-5's convolutions and pooling
+# (``digitlens.nn.cnn.LENET5_FEATURES``) before the dense layers ``layers[1:]``
+NETS = ("mlp", "lenet5")
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,15 @@ class TrainConfig:
     dataset: str = "mnist"
     train_size: int | None = None
     preset: str = "custom"
+    net: str = "mlp"
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields; ``net`` only for a convolutional run (a fully connected run's files and
+        JSON read as they always did)."""
         d = asdict(self)
         d["layers"] = list(self.layers)
+        if self.net == "mlp":
+            del d["net"]
         return d
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
@@ -90,6 +98,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "schedule": (lambda x: x in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
     "seed": (lambda x: _whole(x) and 0 <= x < 2**63, "an int >= 0"),
     "train_size": (lambda x: x is None or (_whole(x) and x >= 1), "an int >= 1"),
+    "net": (lambda x: x in NETS, f"one of {', '.join(NETS)}"),
 }
 
 
@@ -159,6 +168,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            TrainConfig(layers=(784, 64, 10), activation="sigmoid", output="sigmoid",
                        init="xavier", optimizer="sgd", lr=0.01, batch_size=500, l2=1.5,
                        epochs=230, seed=1, preset="s3-machine-academy")),
+    Preset("lenet5", "LeNet-5: conv 6@5×5 pad 2, max-pool, conv 16@5×5, max-pool, 120-84-10 "
+           "ReLU, Adam, batch 64, 3 epochs",
+           TrainConfig(layers=(784, 120, 84, 10), net="lenet5", lr=1e-3, batch_size=64,
+                       epochs=3, preset="lenet5")),
     Preset("s4-excel", "S4 Excel net: 784-30-10 sigmoid, quadratic cost, lr 3.0, batch 10 "
            "(Nielsen's settings), 30 epochs",
            TrainConfig(layers=(784, 30, 10), activation="sigmoid", output="sigmoid",

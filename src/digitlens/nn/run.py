@@ -21,7 +21,14 @@ import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.fileio import atomic_write_bytes, atomic_write_text
-from digitlens.nn.io import MAX_MODEL_BYTES, MODEL_FILE, load_model, load_model_bytes, model_bytes
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import (
+    MAX_MODEL_BYTES,
+    MODEL_FILE,
+    load_model,
+    load_network_bytes,
+    network_bytes,
+)
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig, validate_config
 from digitlens.safeload import (
@@ -50,7 +57,7 @@ MAX_RUN_JSON = 64 << 20  # config.json and history.json (a history row is ~150 b
 CONFIG_SCHEMA = {REQUIRED: ("layers",), "layers": [int], "activation": str, "output": str,
                  "cost": str, "init": str, "optimizer": str, "lr": float, "momentum": float,
                  "batch_size": int, "l2": float, "epochs": int, "schedule": str, "seed": int,
-                 "dataset": str, "train_size": Maybe(int), "preset": str}
+                 "dataset": str, "train_size": Maybe(int), "preset": str, "net": str}
 HISTORY_SCHEMA = {REQUIRED: ("epochs",), "epochs": [{
     REQUIRED: ("epoch",), "epoch": int, "test_accuracy": float, "test_loss": float,
     "loss": float, "lr": float, "seconds": float, "threads": int}]}
@@ -109,10 +116,10 @@ class Run:
     def model(self) -> MLP:
         return load_model(self.path / MODEL_FILE)
 
-    def write_epoch(self, model: MLP, history: list[dict[str, Any]], opt_state: dict[str, Any],
-                    rng_state: dict[str, Any], threads: int) -> None:
+    def write_epoch(self, model: MLP | CNN, history: list[dict[str, Any]],
+                    opt_state: dict[str, Any], rng_state: dict[str, Any], threads: int) -> None:
         epoch = len(history)
-        data = model_bytes(model)
+        data = network_bytes(model)
         atomic_write_bytes(self.snapshot_path(epoch), data)
         atomic_write_bytes(self.path / MODEL_FILE, data)
         atomic_write_text(self.path / HISTORY_FILE, json.dumps({"epochs": history}, indent=1))
@@ -142,7 +149,7 @@ class Run:
                                  "train into another --out")
         return ckpt
 
-    def start(self, config: TrainConfig, model: MLP) -> None:
+    def start(self, config: TrainConfig, model: MLP | CNN) -> None:
         """Create the folder (or take over an interrupted one): write the config, and the
         initial weights as epoch 0's snapshot and the model unless a snapshot 0 exists."""
         try:
@@ -150,7 +157,7 @@ class Run:
             self.remove_stale_temp_files()
             atomic_write_text(self.path / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
             if not self.snapshot_path(0).exists():
-                initial = model_bytes(model)
+                initial = network_bytes(model)
                 atomic_write_bytes(self.snapshot_path(0), initial)
                 atomic_write_bytes(self.path / MODEL_FILE, initial)
         except OSError as exc:
@@ -179,7 +186,7 @@ class Run:
                             only=("model",))
             if "model" not in head or head["model"].dtype != np.uint8:
                 raise ModelError(f"{p}: no model in the checkpoint")
-            n = load_model_bytes(head["model"].tobytes(), str(p)).params.size
+            n = load_network_bytes(head["model"].tobytes(), str(p)).params.size
             limits = {"model": MAX_MODEL_BYTES, "epoch": 256, "threads": 256,
                       "rng": MAX_RUN_JSON, "history": MAX_RUN_JSON, "opt_t": 256,
                       "opt_m": 8 * n + 256, "opt_v": 8 * n + 256}
@@ -217,7 +224,7 @@ class Run:
             opt = {k[4:]: v for k, v in z.items() if k.startswith("opt_")}
             for k, v in opt.items():
                 finite_as(v, np.float32, f"optimizer state {k!r}", str(p), ModelError)
-            return {"model": load_model_bytes(z["model"].tobytes(), str(p)), "epoch": epoch,
+            return {"model": load_network_bytes(z["model"].tobytes(), str(p)), "epoch": epoch,
                     "rng": rng, "history": history, "opt": opt}
         except (ValueError, TypeError, DigitlensError) as exc:
             raise corrupt_checkpoint(p, exc) from None

@@ -27,6 +27,9 @@ import numpy as np
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.nn.backprop import Pass, evaluate
+from digitlens.nn.cnn import CNN, LENET5_FEATURES, Dense
+from digitlens.nn.cnn_step import CNNStepper, evaluate_cnn
+from digitlens.nn.io import ONLY_DENSE
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
 from digitlens.nn.presets import TrainConfig, training_subset, validate_config
@@ -35,7 +38,7 @@ from digitlens.nn.step import BatchStepper
 from digitlens.nn.threads import blas_threads
 from digitlens.safeload import check_fits
 
-EpochCallback = Callable[[dict[str, Any], MLP], None]
+EpochCallback = Callable[[dict[str, Any], MLP | CNN], None]
 BatchCallback = Callable[[int, int], None]
 # After each epoch, what to record under the history row's "neurons", given the model and its
 # activations on the first test digits (the evaluation's first chunk, already computed). The
@@ -62,7 +65,7 @@ def annealed_lr(lr: float, step: int, total: int) -> float:
 Rate = float | Callable[[int], float]
 
 
-def run_epoch(stepper: BatchStepper, x: np.ndarray, y: np.ndarray, perm: np.ndarray,
+def run_epoch(stepper: BatchStepper | CNNStepper, x: np.ndarray, y: np.ndarray, perm: np.ndarray,
               batch_size: int, lr: Rate, on_batch: BatchCallback | None = None) -> float:
     """One epoch of the one training loop: ``stepper`` over the batches of ``perm`` in order,
     at ``lr`` (a number, or the k-th batch's rate); the sum of the batch costs. ``train`` and
@@ -82,20 +85,35 @@ def as_float(images: np.ndarray) -> np.ndarray:
 
 @dataclass
 class RunResult:
-    model: MLP
+    model: MLP | CNN
     history: list[dict[str, Any]]
     run_dir: Path | None
     resumed_from: int
     seconds_per_epoch: float
 
+    @property
+    def mlp(self) -> MLP:
+        """The model, for a caller that reads fully connected networks only."""
+        if not isinstance(self.model, MLP):
+            raise ModelError(f"{self.run_dir or 'the run'}: a convolutional network; {ONLY_DENSE}")
+        return self.model
 
-def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP:
+
+def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP | CNN:
     """A fresh network per ``c``, or (fine-tuning) a copy of ``init``, whose architecture the
     config must then match."""
     check_fits(c.layers, int(np.prod(ds.image_shape)), ds.class_names, "layers",
                f"dataset {ds.name!r}", ParameterError)
     meta = {"training": c.to_dict(), "dataset": ds.record(),
             "class_names": list(ds.class_names), "input_shape": list(ds.image_shape)}
+    if c.net == "lenet5":
+        if init is not None:
+            raise bad_param("init", "a fully connected model (a convolutional network is "
+                            "trained from scratch, so far)", init.describe())
+        dense = [Dense(n, c.activation) for n in c.layers[1:-1]]
+        layers = (*LENET5_FEATURES, *dense, Dense(c.layers[-1], c.output))
+        return CNN.create((1, *ds.image_shape), layers, c.seed,
+                          {k: v for k, v in meta.items() if k != "input_shape"})
     if init is None:
         return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)
     if (init.sizes, init.activations[-1], init.cost) != (c.layers, c.output, c.cost):
@@ -158,8 +176,10 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
     if keep is not None:
         x, y = x[keep], y[keep]
     xt, yt = as_float(ds.test_images), ds.test_labels.astype(np.int64)
-    monitoring = monitor is not None and model.n_layers > 1
-    stepper = BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x))
+    monitoring = monitor is not None and isinstance(model, MLP) and model.n_layers > 1
+    stepper: BatchStepper | CNNStepper = (
+        BatchStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x)) if isinstance(model, MLP)
+        else CNNStepper(model, opt, min(c.batch_size, len(x)), c.l2, len(x)))
     n_batches = -(-len(x) // c.batch_size)
     times = []
     for epoch in range(len(history) + 1, c.epochs + 1):
@@ -174,13 +194,14 @@ def train_unlimited(c: TrainConfig, ds: Dataset, run_dir: str | Path | None,
             raise DigitlensError(f"training diverged in epoch {epoch} (loss or weights became "
                                  "infinite); nothing of this epoch was saved: lower --lr")
         first: list[Pass] = []
-        scores = evaluate(model, xt, yt, chunk=5000, first=first if monitoring else None)
+        scores = (evaluate(model, xt, yt, chunk=5000, first=first if monitoring else None)
+                  if isinstance(model, MLP) else evaluate_cnn(model, xt, yt))
         acc, test_loss = scores.accuracy, scores.cost
         # loss: the mean of the epoch's batch costs, before L2 (comparable with test_loss)
         row: dict[str, Any] = {"epoch": epoch, "test_accuracy": acc, "test_loss": test_loss,
                                "loss": total / n_batches, "lr": lr, "seconds": seconds,
                                "threads": threads}
-        if monitor is not None and monitoring:  # reads activations; changes nothing
+        if monitor is not None and monitoring and isinstance(model, MLP):  # reads; changes nothing
             row["neurons"] = monitor(model, first[0].activations)
         history.append(row)
         model.meta["history_tail"] = row

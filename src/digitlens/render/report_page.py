@@ -91,7 +91,7 @@ def train_twin(s: Subject, ds: Dataset, log: Log) -> MLP | None:
     log(f"training the same net on {TWIN_SIZE} images for the comparison")
     # its per-epoch test accuracy is only bookkeeping here: 1,000 test digits are plenty
     small_test = replace(ds, test_images=ds.test_images[:1000], test_labels=ds.test_labels[:1000])
-    return train(twin, small_test).model
+    return train(twin, small_test).mlp
 
 
 @dataclass

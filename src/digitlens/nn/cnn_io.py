@@ -1,0 +1,137 @@
+"""Convolutional model files: one ``.npz`` (no pickle), as an MLP's, in their own format.
+
+Arrays: ``W0..W{P-1}`` for the layers with parameters in order (a convolution's kernels
+``(out, in, k, k)`` as PyTorch stores them, a dense layer's ``(n_in, n_out)``), ``b0..``,
+and ``meta``, a JSON string: ``format`` "digitlens-cnn", ``version`` 1, ``input_shape``
+(channels, height, width), ``layers`` (records such as ``{"kind": "conv", "out": 6, "k": 5,
+"stride": 1, "pad": 2, "activation": "relu"}``, ``{"kind": "pool", "type": "max", "k": 2}``,
+``{"kind": "dense", "out": 120, "activation": "relu"}``), ``cost``, and what an MLP file keeps
+besides (training, dataset, class names). An MLP's file (``digitlens-mlp`` v1) is unchanged;
+docs/file-formats.md describes both.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from digitlens.errors import DigitlensError, ModelError
+from digitlens.nn.cnn import CNN, Conv, Dense, Layer, Pool, param_shapes
+from digitlens.safeload import (
+    MAX_LAYERS,
+    MAX_NEURONS,
+    MAX_PARAMS,
+    REQUIRED,
+    check_class_names,
+    check_schema,
+    finite_as,
+    read_npz,
+)
+
+FORMAT = "digitlens-cnn"
+VERSION = 1
+MAX_KERNEL = 64
+ARCHITECTURE = ("format", "version", "input_shape", "layers", "cost")
+META_SCHEMA = {REQUIRED: ARCHITECTURE, "format": (FORMAT,), "version": (VERSION,),
+               "input_shape": [int], "layers": [dict], "cost": str, "training": dict,
+               "dataset": dict, "class_names": [str], "imported_from": dict,
+               "history_tail": dict}
+
+
+def layer_record(layer: Layer) -> dict[str, Any]:
+    if isinstance(layer, Conv):
+        return {"kind": "conv", "out": layer.out, "k": layer.k, "stride": layer.stride,
+                "pad": layer.pad, "activation": layer.activation}
+    if isinstance(layer, Pool):
+        return {"kind": "pool", "type": layer.kind, "k": layer.k}
+    return {"kind": "dense", "out": layer.out, "activation": layer.activation}
+
+
+def _whole(d: dict[str, Any], key: str, low: int, high: int, where: str) -> int:
+    v = d.get(key)
+    if not (isinstance(v, int) and not isinstance(v, bool) and low <= v <= high):
+        raise ModelError(f"{where}: {key!r} must be an int in {low}..{high}, not "
+                         f"{str(v)[:20]!r}")
+    return v
+
+
+def layer_from(d: dict[str, Any], where: str) -> Layer:
+    """One layer record, its numbers bounded before anything is allocated."""
+    kind, act = d.get("kind"), d.get("activation", "relu")
+    if not isinstance(act, str):
+        raise ModelError(f"{where}: 'activation' must be a name")
+    if kind == "conv":
+        return Conv(_whole(d, "out", 1, MAX_NEURONS, where), _whole(d, "k", 1, MAX_KERNEL, where),
+                    _whole(d, "stride", 1, MAX_KERNEL, where),
+                    _whole(d, "pad", 0, MAX_KERNEL, where), act)
+    if kind == "pool":
+        if d.get("type") not in ("max", "avg"):
+            raise ModelError(f"{where}: a pool's 'type' is 'max' or 'avg'")
+        return Pool(_whole(d, "k", 1, MAX_KERNEL, where), d["type"])
+    if kind == "dense":
+        return Dense(_whole(d, "out", 1, MAX_NEURONS, where), act)
+    raise ModelError(f"{where}: unknown layer kind {str(kind)[:20]!r} (conv, pool or dense)")
+
+
+def cnn_bytes(model: CNN) -> bytes:
+    """The file's bytes; the architecture is written last, from the model itself."""
+    extra = {k: v for k, v in model.meta.items() if k not in ARCHITECTURE}
+    meta = {**extra, "format": FORMAT, "version": VERSION,
+            "input_shape": list(model.input_shape),
+            "layers": [layer_record(layer) for layer in model.layers], "cost": model.cost}
+    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
+    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def load_cnn_meta(meta: dict[str, Any], data: bytes, name: str) -> CNN:
+    """The model of a file whose metadata (already parsed) says it is a CNN."""
+    if meta.get("version") != VERSION:
+        raise ModelError(f"{name}: unsupported convolutional model version "
+                         f"{str(meta.get('version'))[:20]}")
+    check_schema(meta, META_SCHEMA, name, "metadata", ModelError)
+    if len(meta["layers"]) > MAX_LAYERS:
+        raise ModelError(f"{name}: more than {MAX_LAYERS} layers")
+    layers = tuple(layer_from(d, f"{name}: layer {i}") for i, d in enumerate(meta["layers"]))
+    shape = tuple(meta["input_shape"])
+    if len(shape) != 3 or not all(1 <= s <= MAX_NEURONS for s in shape):
+        raise ModelError(f"{name}: input_shape must be (channels, height, width)")
+    try:
+        pshapes = param_shapes(shape, layers)
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {exc}") from None
+    total = sum(int(np.prod(w)) + int(np.prod(b)) for w, b in pshapes)
+    if total > MAX_PARAMS:
+        raise ModelError(f"{name}: {total:,} parameters (at most {MAX_PARAMS:,})")
+    names = meta.get("class_names")
+    if names is not None:
+        if len(names) != layers[-1].out:  # type: ignore[union-attr]
+            raise ModelError(f"{name}: {len(names)} class names for "
+                             f"{layers[-1].out} outputs")  # type: ignore[union-attr]
+        check_class_names(names, f"{name}: metadata.class_names", ModelError)
+    limits = {"meta": 4 * len(json.dumps(meta)) + 1024}
+    for i, (w, b) in enumerate(pshapes):
+        limits[f"W{i}"], limits[f"b{i}"] = 8 * int(np.prod(w)) + 256, 8 * int(np.prod(b)) + 256
+    arrays = read_npz(data, name, limits, ModelError, "model file")
+    pieces = []
+    for i, (ws, bs) in enumerate(pshapes):
+        w, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
+        if w is None or b is None:
+            raise ModelError(f"{name}: array W{i} or b{i} is missing")
+        if w.shape != ws or b.shape != bs:
+            raise ModelError(f"{name}: parameters {i} have shapes {list(w.shape)}/"
+                             f"{list(b.shape)}, not {list(ws)}/{list(bs)} as the layers say")
+        pieces.append((finite_as(w, np.float32, f"weights {i}", name, ModelError),
+                       finite_as(b, np.float32, f"biases {i}", name, ModelError)))
+    params = np.concatenate([w.ravel() for w, _ in pieces] + [b.ravel() for _, b in pieces])
+    extra = {k: v for k, v in meta.items() if k not in ARCHITECTURE}
+    try:
+        return CNN(shape, layers, meta["cost"], params.astype(np.float32), extra)
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {exc}") from None
