@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digitlens.classroom import qr
-from digitlens.classroom.limits import DASHBOARDS, Limits
+from digitlens.classroom.limits import DASHBOARDS, EVENTS_KEPT, Limits
 from digitlens.classroom.store import Drawing, Store
 from digitlens.data.preprocess import preprocess
 from digitlens.errors import DigitlensError, bad_param
@@ -34,7 +34,7 @@ from digitlens.http import guard
 from digitlens.http import validate as v
 from digitlens.http.app import build
 from digitlens.http.envelope import ok
-from digitlens.http.sse import Broadcaster
+from digitlens.http.sse import EventLog
 from digitlens.http.statuses import Conflict, Forbidden
 from digitlens.nn.mlp import MLP
 
@@ -75,7 +75,8 @@ class Lesson:
     student_url: str
     mnist_accuracy: float | None
     limits: Limits = field(default_factory=Limits)
-    events: Broadcaster = field(default_factory=lambda: Broadcaster(DASHBOARDS, "dashboards"))
+    events: EventLog = field(default_factory=lambda: EventLog(EVENTS_KEPT, DASHBOARDS,
+                                                              "dashboards"))
     network_json: str = ""
 
     @property
@@ -159,7 +160,7 @@ class Api:
             stored = await asyncio.wrap_future(lesson.store.add(drawing))
         finally:
             lesson.limits.leave()
-        lesson.events.publish("drawing", stored.to_dict())
+        lesson.events.append("drawing", stored.to_dict())
         return ok({"id": stored.id, "prediction": stored.prediction,
                    "confidence": round(stored.confidence, 4), "label": stored.label},
                   status=201)
@@ -201,7 +202,7 @@ class Api:
         digit = None if digit is None else whole(digit, "digit", 0, 9)
         await run_in_threadpool(self.lesson.store.set_setting, "prompt",
                                 "" if digit is None else str(digit))
-        self.lesson.events.publish("settings", self.lesson.settings())
+        self.lesson.events.append("settings", self.lesson.settings())
         return ok(self.lesson.settings())
 
     async def set_pause(self, request: Request) -> Response:
@@ -213,7 +214,7 @@ class Api:
             raise bad_param("paused", "true or false", data.get("paused"))
         await run_in_threadpool(self.lesson.store.set_setting, "paused",
                                 "1" if data["paused"] else "0")
-        self.lesson.events.publish("settings", self.lesson.settings())
+        self.lesson.events.append("settings", self.lesson.settings())
         return ok(self.lesson.settings())
 
     async def remove(self, request: Request) -> Response:
@@ -223,7 +224,7 @@ class Api:
         d = await run_in_threadpool(self.lesson.store.remove, drawing_id)
         if d is None:
             raise HTTPException(404)
-        self.lesson.events.publish("removed", {"id": d.id, "label": d.label,
+        self.lesson.events.append("removed", {"id": d.id, "label": d.label,
                                                "prediction": d.prediction})
         return ok({"id": d.id, "removed": True})
 

@@ -29,6 +29,7 @@ MAX_IN_FLIGHT = 128
 MAX_DEVICES = 20_000
 MAX_ADDRESSES = 20_000
 DASHBOARDS = 64  # teacher's pages open at once (server-sent events each)
+EVENTS_KEPT = 2000  # a dashboard further behind than this is ended; it reconnects and reloads
 
 
 class TooMany(statuses.TooMany):

@@ -1,11 +1,12 @@
-"""Server-sent events, one wire form for every stream: ``id``/``event``/``data`` messages, a
-reconnect hint, keep-alives, and the headers that stop proxies from buffering.
+"""Server-sent events, one stream for every page that follows something: ``id``/``event``/``data``
+messages, a reconnect hint, keep-alives, and the headers that stop proxies from buffering.
 
-Two sources feed it. A ``Broadcaster`` fans live events out to every open page (the classroom
-dashboard): published from the event loop, never replayed; a page that falls too far behind is
-dropped, its EventSource reconnects by itself and reloads the state, so nothing is missed.
-``replay`` follows an event list another thread appends to (a training job): from any offset
-(``Last-Event-ID``) to its final event.
+An ``EventLog`` holds events in order, each numbered (its SSE ``id``), and any number of pages
+follow it from any number: a training job's log from its first event (or from ``Last-Event-ID``
+after a dropped connection), the classroom dashboard from now on. Events may be appended from
+any thread; followers are woken at once, never polled. A log may keep only its newest events: a
+page that falls further behind than that is ended, its EventSource reconnects by itself and the
+page reloads the state, so nothing is missed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -22,8 +25,6 @@ from starlette.responses import StreamingResponse
 from digitlens.http.statuses import Unavailable
 
 KEEPALIVE_S = 15.0
-POLL_S = 0.1
-QUEUE = 2000
 HELLO = "retry: 1000\n\n"   # reconnect after a second
 KEEPALIVE = ": keep-alive\n\n"
 
@@ -38,80 +39,100 @@ def response(messages: AsyncIterator[str]) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def replay(events: Sequence[dict[str, Any]], start: int, request: Request,
-                 final: Sequence[str]) -> AsyncIterator[str]:
-    """``events`` (each with its ``event`` name) from index ``start``, then as they come, until
-    one named in ``final``; polled, since another thread appends them."""
-    i, idle = start, 0.0
-    yield HELLO
-    while True:
-        while i < len(events):
-            yield message(i + 1, events[i]["event"], events[i])
-            if events[i]["event"] in final:
-                return
-            i += 1
-            idle = 0.0
-        if events and events[-1]["event"] in final:  # a client that starts past the end
-            return
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(POLL_S)
-        idle += POLL_S
-        if idle >= KEEPALIVE_S:
-            idle = 0.0
-            yield KEEPALIVE
+class EventLog:
+    """Numbered events (from 1), the newest ``keep`` of them (all when None), followed by at
+    most ``listeners`` pages at once."""
 
+    def __init__(self, keep: int | None = None, listeners: int = 64, who: str = "pages") -> None:
+        self.items: deque[tuple[str, Any]] = deque(maxlen=keep)
+        self.first = 1                      # the number of items[0]
+        self.listeners, self.who = listeners, who
+        self.lock = threading.Lock()
+        self.waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
-class Broadcaster:
-    """Open pages and the events they have not read yet; at most ``listeners`` at once."""
+    def __len__(self) -> int:
+        """The newest event's number (0 before the first)."""
+        return self.first - 1 + len(self.items)
 
-    def __init__(self, listeners: int, who: str = "pages") -> None:
-        self.queues: set[asyncio.Queue[str | None]] = set()
-        self.seq, self.listeners, self.who = 0, listeners, who
+    def append(self, event: str, data: Any) -> int:
+        """Add an event (from any thread); returns its number."""
+        with self.lock:
+            if self.items.maxlen is not None and len(self.items) == self.items.maxlen:
+                self.first += 1
+            self.items.append((event, data))
+            seq = len(self)
+        self.wake()
+        return seq
 
-    def publish(self, event: str, data: dict[str, Any]) -> None:
-        """Send to every page (call from the event loop)."""
-        self.seq += 1
-        text = message(self.seq, event, data)
-        for q in list(self.queues):
-            try:
-                q.put_nowait(text)
-            except asyncio.QueueFull:  # too slow: end its stream, it reconnects and reloads
-                self.queues.discard(q)
-                q.get_nowait()
-                q.put_nowait(None)
+    def amend(self, seq: int, change: Callable[[Any], Any]) -> None:
+        """Give event ``seq``, if still kept, the data ``change`` makes of its own (a job drops
+        an older epoch's pictures)."""
+        with self.lock:
+            k = seq - self.first
+            if 0 <= k < len(self.items):
+                self.items[k] = (self.items[k][0], change(self.items[k][1]))
 
-    async def follow(self, request: Request,
-                     q: asyncio.Queue[str | None]) -> AsyncIterator[str]:
+    def newest(self, event: str) -> int | None:
+        """The number of the newest event named ``event`` still kept, or None."""
+        with self.lock:
+            for k in range(len(self.items) - 1, -1, -1):
+                if self.items[k][0] == event:
+                    return self.first + k
+        return None
+
+    def after(self, seq: int) -> tuple[list[tuple[int, str, Any]], bool]:
+        """The events numbered above ``seq``, and whether some of them are no longer kept."""
+        with self.lock:
+            behind = seq + 1 < self.first
+            start = max(seq + 1 - self.first, 0)
+            return ([(self.first + k, *self.items[k]) for k in range(start, len(self.items))],
+                    behind)
+
+    def wake(self) -> None:
+        with self.lock:
+            waiting = list(self.waiting)
+        for loop, flag in waiting:
+            with contextlib.suppress(RuntimeError):  # that page's loop has closed
+                loop.call_soon_threadsafe(flag.set)
+
+    def stream(self, request: Request, start: int | None = None,
+               final: Sequence[str] = ()) -> StreamingResponse:
+        """Follow the log after event ``start`` (None: from now on) until one named in
+        ``final``."""
+        if len(self.waiting) >= self.listeners:
+            raise Unavailable(f"at most {self.listeners} {self.who} can be open at once")
+        return response(self.follow(request, len(self) if start is None else start, final))
+
+    async def follow(self, request: Request, seq: int,
+                     final: Sequence[str]) -> AsyncIterator[str]:
+        flag = asyncio.Event()
+        entry = (asyncio.get_running_loop(), flag)
+        with self.lock:
+            self.waiting.add(entry)
         try:
             yield HELLO
             while True:
+                flag.clear()
+                batch, behind = self.after(seq)
+                if behind:  # too slow or too old: end it; the page reconnects and reloads
+                    return
+                if batch:
+                    chunk = []
+                    for seq, event, data in batch:
+                        chunk.append(message(seq, event, data))
+                        if event in final:
+                            yield "".join(chunk)
+                            return
+                    yield "".join(chunk)  # all that waits, in one write
+                    continue
+                if self.items and self.items[-1][0] in final:
+                    return  # a page that asks past the end of a finished log
                 try:
-                    text = await asyncio.wait_for(q.get(), KEEPALIVE_S)
+                    await asyncio.wait_for(flag.wait(), KEEPALIVE_S)
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield KEEPALIVE
-                    continue
-                chunk = [text]
-                while not q.empty() and chunk[-1] is not None:  # all that waits, in one write
-                    chunk.append(q.get_nowait())
-                if None in chunk:
-                    yield "".join(t for t in chunk if t is not None)
-                    return
-                yield "".join(chunk)  # type: ignore[arg-type]
         finally:
-            self.queues.discard(q)
-
-    def stream(self, request: Request) -> StreamingResponse:
-        if len(self.queues) >= self.listeners:
-            raise Unavailable(f"at most {self.listeners} {self.who} can be open at once")
-        q: asyncio.Queue[str | None] = asyncio.Queue(QUEUE)
-        self.queues.add(q)
-        return response(self.follow(request, q))
-
-    def close(self) -> None:
-        for q in list(self.queues):
-            with contextlib.suppress(asyncio.QueueFull):
-                q.put_nowait(None)
-        self.queues.clear()
+            with self.lock:
+                self.waiting.discard(entry)

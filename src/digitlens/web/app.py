@@ -22,7 +22,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from digitlens.errors import DigitlensError
-from digitlens.http import sse
 from digitlens.http import validate as v
 from digitlens.http.app import build
 from digitlens.http.envelope import ok, success
@@ -215,8 +214,7 @@ class Api:
     async def train_events(self, request: Request) -> Response:
         job = self.jobs.get(v.name(request.path_params["job"], "job"))
         start = request.query_params.get("from") or request.headers.get("last-event-id") or "0"
-        return sse.response(sse.replay(job.events, v.integer(start, "from", 0, 10**7),
-                                        request, FINAL))
+        return job.events.stream(request, v.integer(start, "from", 0, 10**7), FINAL)
 
     async def train_stop(self, request: Request) -> Response:
         if not self.allow_training:

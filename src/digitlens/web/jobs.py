@@ -1,5 +1,5 @@
-"""Training from the page: one job at a time in a thread, its progress kept as a list of events
-that any number of server-sent-event streams replay and follow.
+"""Training from the page: one job at a time in a thread, its progress kept in an event log
+(the HTTP kit's ``EventLog``) that any number of pages follow from its start.
 
 The run is written by ``digitlens.nn.train.train`` into the registry's runs folder, so a job
 that is stopped (or a server that dies) leaves a valid run that ``digitlens train`` resumes.
@@ -18,6 +18,7 @@ import numpy as np
 from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, NotFoundError
+from digitlens.http.sse import EventLog
 from digitlens.http.statuses import Conflict
 from digitlens.nn.compose import neuron_images
 from digitlens.nn.mlp import MLP
@@ -28,6 +29,7 @@ from digitlens.web.runs import Registry
 MOSAIC_NEURONS = 64  # all of S3's hidden layer; wider layers say how many are shown
 
 
+LISTENERS = 32  # pages following one job at once
 FINAL = ("done", "stopped", "error")  # a job's last event: its stream ends there
 KEEP_JOBS = 8  # a job keeps every epoch's mosaic; older finished jobs are dropped
 
@@ -51,12 +53,13 @@ class Job:
     id: str
     run: str
     config: TrainConfig
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: EventLog = field(default_factory=lambda: EventLog(listeners=LISTENERS,
+                                                               who="followers of a job"))
     state: str = "queued"   # queued, running, done, stopped, failed
     stop: threading.Event = field(default_factory=threading.Event)
 
     def emit(self, kind: str, **data: Any) -> None:
-        self.events.append({"event": kind, "time": time.time(), **data})
+        self.events.append(kind, {"event": kind, "time": time.time(), **data})
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "run": self.run, "state": self.state,
@@ -115,10 +118,9 @@ class Jobs:
                 self.registry.add(job.run, path)
             # only the newest mosaic is kept for late followers: a 230-epoch run would
             # otherwise hold 230 of them
-            for i in range(len(job.events) - 1, -1, -1):
-                if job.events[i]["event"] == "epoch":
-                    job.events[i] = {k: v for k, v in job.events[i].items() if k != "mosaic"}
-                    break
+            last = job.events.newest("epoch")
+            if last is not None:
+                job.events.amend(last, lambda e: {k: v for k, v in e.items() if k != "mosaic"})
             job.emit("epoch", row=row, mosaic=mosaic(model))
 
         try:
