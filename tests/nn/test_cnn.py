@@ -11,7 +11,6 @@ from digitlens.errors import DigitlensError
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
 from digitlens.nn.functions import EPS
-
 from support import torch_or_skip
 
 SMALL = (Conv(3, 3, stride=2, pad=1), Pool(2, "avg"), Conv(4, 2, activation="tanh"),

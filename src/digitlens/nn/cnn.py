@@ -73,7 +73,7 @@ LENET5: tuple[Layer, ...] = (*LENET5_FEATURES, Dense(120), Dense(84), Dense(10, 
 
 
 def _positive(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 1)
 
 
 def shapes_of(input_shape: Shape, layers: Sequence[Layer]) -> list[Shape]:
@@ -332,8 +332,9 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
             grads_w.append(dw)
             grads_b.append(db)
             delta = below  # type: ignore[assignment]
-        if i > 0 and not isinstance(model.layers[i - 1], Pool):
-            delta = delta * F.NONLINEARITIES[model.layers[i - 1].activation].derivative(a_in)
+        below_layer = model.layers[i - 1] if i > 0 else None
+        if isinstance(below_layer, Conv | Dense):  # dCost/da -> dCost/dz of the layer below
+            delta = delta * F.NONLINEARITIES[below_layer.activation].derivative(a_in)
     grads = [g.ravel() for g in grads_w[::-1]] + [g.ravel() for g in grads_b[::-1]]
     return np.concatenate(grads).astype(dtype, copy=False)
 

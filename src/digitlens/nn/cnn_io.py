@@ -50,8 +50,9 @@ def layer_record(layer: Layer) -> dict[str, Any]:
     return {"kind": "dense", "out": layer.out, "activation": layer.activation}
 
 
-def _whole(d: dict[str, Any], key: str, low: int, high: int, where: str) -> int:
-    v = d.get(key)
+def _whole(d: dict[str, Any], key: str, low: int, high: int, where: str,
+           default: int | None = None) -> int:
+    v = d.get(key, default)
     if not (isinstance(v, int) and not isinstance(v, bool) and low <= v <= high):
         raise ModelError(f"{where}: {key!r} must be an int in {low}..{high}, not "
                          f"{str(v)[:20]!r}")
@@ -65,8 +66,8 @@ def layer_from(d: dict[str, Any], where: str) -> Layer:
         raise ModelError(f"{where}: 'activation' must be a name")
     if kind == "conv":
         return Conv(_whole(d, "out", 1, MAX_NEURONS, where), _whole(d, "k", 1, MAX_KERNEL, where),
-                    _whole(d, "stride", 1, MAX_KERNEL, where),
-                    _whole(d, "pad", 0, MAX_KERNEL, where), act)
+                    _whole(d, "stride", 1, MAX_KERNEL, where, 1),
+                    _whole(d, "pad", 0, MAX_KERNEL, where, 0), act)
     if kind == "pool":
         if d.get("type") not in ("max", "avg"):
             raise ModelError(f"{where}: a pool's 'type' is 'max' or 'avg'")
@@ -106,7 +107,7 @@ def load_cnn_meta(meta: dict[str, Any], data: bytes, name: str) -> CNN:
         pshapes = param_shapes(shape, layers)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
-    total = sum(int(np.prod(w)) + int(np.prod(b)) for w, b in pshapes)
+    total = sum(int(np.prod(ws)) + int(np.prod(bs)) for ws, bs in pshapes)
     if total > MAX_PARAMS:
         raise ModelError(f"{name}: {total:,} parameters (at most {MAX_PARAMS:,})")
     names = meta.get("class_names")
@@ -116,17 +117,18 @@ def load_cnn_meta(meta: dict[str, Any], data: bytes, name: str) -> CNN:
                              f"{layers[-1].out} outputs")  # type: ignore[union-attr]
         check_class_names(names, f"{name}: metadata.class_names", ModelError)
     limits = {"meta": 4 * len(json.dumps(meta)) + 1024}
-    for i, (w, b) in enumerate(pshapes):
-        limits[f"W{i}"], limits[f"b{i}"] = 8 * int(np.prod(w)) + 256, 8 * int(np.prod(b)) + 256
+    for i, (ws, bs) in enumerate(pshapes):
+        limits[f"W{i}"], limits[f"b{i}"] = 8 * int(np.prod(ws)) + 256, 8 * int(np.prod(bs)) + 256
     arrays = read_npz(data, name, limits, ModelError, "model file")
     pieces = []
-    for i, (ws, bs) in enumerate(pshapes):
-        w, b = arrays.get(f"W{i}"), arrays.get(f"b{i}")
-        if w is None or b is None:
+    for i, (w_shape, b_shape) in enumerate(pshapes):
+        if f"W{i}" not in arrays or f"b{i}" not in arrays:
             raise ModelError(f"{name}: array W{i} or b{i} is missing")
-        if w.shape != ws or b.shape != bs:
+        w, b = arrays[f"W{i}"], arrays[f"b{i}"]
+        if w.shape != w_shape or b.shape != b_shape:
             raise ModelError(f"{name}: parameters {i} have shapes {list(w.shape)}/"
-                             f"{list(b.shape)}, not {list(ws)}/{list(bs)} as the layers say")
+                             f"{list(b.shape)}, not {list(w_shape)}/{list(b_shape)} as the "
+                             "layers say")
         pieces.append((finite_as(w, np.float32, f"weights {i}", name, ModelError),
                        finite_as(b, np.float32, f"biases {i}", name, ModelError)))
     params = np.concatenate([w.ravel() for w, _ in pieces] + [b.ravel() for _, b in pieces])

@@ -11,6 +11,8 @@ a window view copied through a transpose, a boolean mask per tile position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from digitlens.nn import conv as C
@@ -85,6 +87,6 @@ EXAMPLES = {
     "max_pool_back": lambda: (np.zeros((1, 1, 1, 1), np.float32),
                               np.zeros((1, 1, 1, 1), np.uint8), 2, _maps()),
 }
-PAIRS = {"fold": (fold_numpy, _fold_loop),
-         "max_pool": (max_pool_numpy, _max_pool_loop),
-         "max_pool_back": (max_pool_back_numpy, _max_pool_back_loop)}
+PAIRS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+    "fold": (fold_numpy, _fold_loop), "max_pool": (max_pool_numpy, _max_pool_loop),
+    "max_pool_back": (max_pool_back_numpy, _max_pool_back_loop)}

@@ -13,6 +13,8 @@ from typing import Any
 from digitlens.analysis.monitor import watch
 from digitlens.api import LoadedRun
 from digitlens.data.sources import load_dataset
+from digitlens.errors import ParameterError
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import get_preset, validate_config
 from digitlens.nn.run import Run
@@ -43,6 +45,10 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
     if isinstance(config.layers, list):
         config = config.with_overrides(layers=tuple(config.layers))
     validate_config(config)  # the overrides, by the one set of rules, before any data is read
+    if config.net != "mlp":
+        raise ParameterError(f"preset {preset!r} is a convolutional network: dl.train trains "
+                             f"fully connected ones, so far (train it with `digitlens train "
+                             f"--preset {preset}`)")
     ds = load_dataset(dataset if dataset or data_dir else config.dataset, data_dir)
     config = config.with_overrides(
         layers=ds.fit_layers(config.layers, "layers" in overrides)[0])
@@ -65,13 +71,14 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
         monitor.start(config.epochs, Run(folder).history() if folder.is_dir() else [])
         callbacks.append(monitor.on_epoch)
 
-    def on_epoch(row: dict[str, Any], model: MLP) -> None:
+    def on_epoch(row: dict[str, Any], model: MLP | CNN) -> None:
         for cb in callbacks:
-            cb(row, model)
+            if isinstance(model, MLP):
+                cb(row, model)
     try:
         result = train_loop(config, ds, folder, on_epoch=on_epoch, threads=threads,
                             monitor=watch)
     finally:
         if bar is not None:
             bar.close()
-    return LoadedRun(folder, result.model, result.history, True, _dataset=ds)
+    return LoadedRun(folder, result.mlp, result.history, True, _dataset=ds)

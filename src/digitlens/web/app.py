@@ -61,7 +61,7 @@ class Api:
     async def info(self, _request: Request) -> Response:
         return ok({"version": __version__, "training": self.allow_training,
                    "default_run": self.registry.default, "runs": self.registry.names(),
-                   "presets": [p.to_dict() for p in PRESETS.values()],
+                   "presets": [p.to_dict() for p in PAGE_PRESETS.values()],
                    "limits": {"body_bytes": v.MAX_BODY, "side": v.MAX_SIDE,
                               "train_epochs": MAX_TRAIN_EPOCHS}})
 
@@ -197,7 +197,7 @@ class Api:
         data = await v.read_json(request, limit=4096)
         v.only(data, {"preset", "epochs", "name", "dataset"})
         preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
-                                     tuple(PRESETS)))
+                                     tuple(PAGE_PRESETS)))
         epochs = v.whole(data.get("epochs", preset.config.epochs), "epochs", 1, MAX_TRAIN_EPOCHS)
         run_name = v.name(data.get("name", f"{preset.name}-web"))
         ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
@@ -225,6 +225,9 @@ class Api:
 
 
 SERVE_ENV = "DIGITLENS_SERVE_WORKER"
+# the presets the page trains and draws: fully connected ones (a convolutional run is trained
+# and scored from the command line, so far)
+PAGE_PRESETS = {name: p for name, p in PRESETS.items() if p.config.net == "mlp"}
 
 
 def from_environment() -> Starlette:

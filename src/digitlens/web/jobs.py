@@ -20,6 +20,7 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, NotFoundError
 from digitlens.http.sse import EventLog
 from digitlens.http.statuses import Conflict
+from digitlens.nn.cnn import CNN
 from digitlens.nn.compose import neuron_images
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
@@ -113,7 +114,7 @@ class Jobs:
                 raise Stopped()
             job.emit("batch", k=k, n=n) if k % 100 == 0 else None
 
-        def on_epoch(row: dict[str, Any], model: MLP) -> None:
+        def on_epoch(row: dict[str, Any], model: MLP | CNN) -> None:
             if row["epoch"] == 1:
                 self.registry.add(job.run, path)
             # only the newest mosaic is kept for late followers: a 230-epoch run would
@@ -121,7 +122,8 @@ class Jobs:
             last = job.events.newest("epoch")
             if last is not None:
                 job.events.amend(last, lambda e: {k: v for k, v in e.items() if k != "mosaic"})
-            job.emit("epoch", row=row, mosaic=mosaic(model))
+            job.emit("epoch", row=row, **({"mosaic": mosaic(model)} if isinstance(model, MLP)
+                                          else {}))
 
         try:
             # one BLAS thread: the server keeps a core for the people drawing

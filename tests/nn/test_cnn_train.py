@@ -1,0 +1,141 @@
+"""LeNet-5 trained by the one training loop: a run folder like an MLP's, resumed after kill -9
+bit-identical, its model file read back through the loading boundary (hostile ones refused in
+one line), scored by `digitlens evaluate`, and refused in one line where a view reads fully
+connected networks only."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlens.data.sources import Dataset
+from digitlens.errors import ModelError
+from digitlens.nn import cnn_io
+from digitlens.nn.cnn import CNN, LENET5
+from digitlens.nn.cnn_step import evaluate_cnn
+from digitlens.nn.io import load_model, load_network, load_network_bytes, network_bytes
+from digitlens.nn.presets import get_preset
+from digitlens.nn.run import Run
+from digitlens.nn.train import as_float, train
+
+ARGS = ["train", "--preset", "lenet5", "--dataset", "mnist-sample", "--train-size", "600",
+        "--epochs", "4", "--seed", "2", "--threads", "1"]
+
+
+def digitlens(*args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "DIGITLENS_THREADS"}
+    return subprocess.Popen([sys.executable, "-m", "digitlens", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def epochs_done(run: Path) -> int:
+    try:
+        return len(json.loads((run / "history.json").read_text())["epochs"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+
+
+@pytest.fixture(scope="module")
+def lenet_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    c = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=2,
+                                                    train_size=600, seed=2)
+    out = tmp_path_factory.mktemp("lenet") / "run"
+    train(c, sample, out, threads=1)
+    return out
+
+
+def test_a_run_folder_like_an_mlps(lenet_run: Path, sample: Dataset) -> None:
+    run = Run(lenet_run)
+    assert run.snapshot_epochs() == [0, 1, 2] and len(run.history()) == 2
+    assert run.config() == get_preset("lenet5").config.with_overrides(
+        dataset="mnist-sample", epochs=2, train_size=600, seed=2)
+    model = load_network(lenet_run)
+    assert isinstance(model, CNN) and model.layers == LENET5
+    assert model.class_names == tuple("0123456789")
+    # what the history says is what the model file scores
+    acc = evaluate_cnn(model, as_float(sample.test_images), sample.test_labels).accuracy
+    assert acc == run.history()[-1]["test_accuracy"] and acc > 0.5
+    again = load_network_bytes(network_bytes(model))
+    assert np.array_equal(again.params.view(np.uint32), model.params.view(np.uint32))
+
+
+@pytest.mark.slow
+def test_resume_after_kill_is_bit_identical(tmp_path: Path) -> None:
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    ref = digitlens(*ARGS, "--out", str(straight))
+    proc = digitlens(*ARGS, "--out", str(killed))
+    deadline = time.time() + 240
+    while epochs_done(killed) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    resumed = digitlens(*ARGS, "--out", str(killed), "--json")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert 1 <= summary["resumed_from"] < 4 and summary["epochs"] == 4
+    ref.communicate(timeout=600)
+    assert ref.returncode == 0
+    a, b = load_network(straight), load_network(killed)
+    assert np.array_equal(a.params.view(np.uint32), b.params.view(np.uint32))
+    assert Run(killed).snapshot_epochs() == list(range(5))
+
+
+def test_evaluate_scores_it_and_other_views_refuse_it_in_one_line(lenet_run: Path) -> None:
+    ev = digitlens("evaluate", str(lenet_run), "--json")
+    out, err = ev.communicate(timeout=300)
+    assert ev.returncode == 0, err
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    assert got["accuracy"] == Run(lenet_run).history()[-1]["test_accuracy"]
+    assert len(got["confusion_matrix"]) == 10 and got["n"] == 1000
+    view = digitlens("render", "weights", "--run", str(lenet_run), "--out", "x.png")
+    _, err = view.communicate(timeout=300)
+    assert view.returncode != 0
+    line = err.decode().strip()
+    assert "\n" not in line and "a convolutional network" in line
+    with pytest.raises(ModelError, match="a convolutional network"):
+        load_model(lenet_run)
+
+
+def file_with(model: CNN, meta_change: dict | None = None, **arrays: np.ndarray) -> bytes:
+    """``model``'s file with its metadata or arrays changed."""
+    z = dict(np.load(io.BytesIO(cnn_io.cnn_bytes(model))))
+    meta = json.loads(str(z["meta"]))
+    meta.update(meta_change or {})
+    z["meta"] = np.array(json.dumps(meta))
+    z.update(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **z)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("change", "arrays", "says"), [
+    ({"layers": [{"kind": "conv", "out": 6, "k": 40}, {"kind": "dense", "out": 10,
+                                                      "activation": "softmax"}]}, {},
+     "layer 0 (conv 6@40×40, relu): its 40×40 kernel is larger than its 28×28 input"),
+    ({"layers": [{"kind": "lstm"}]}, {}, "unknown layer kind 'lstm'"),
+    ({"layers": [{"kind": "conv", "out": 10**9, "k": 5}]}, {}, "'out' must be an int"),
+    ({"layers": [{"kind": "conv", "out": 6, "k": "5"}]}, {}, "'k' must be an int"),
+    ({"layers": [{"kind": "pool", "type": "median", "k": 2}]}, {}, "'max' or 'avg'"),
+    ({"input_shape": [28, 28]}, {}, "(channels, height, width)"),
+    ({"version": 2}, {}, "unsupported convolutional model version"),
+    ({}, {"W0": np.zeros((6, 1, 3, 3), np.float32)}, "parameters 0 have shapes [6, 1, 3, 3]"),
+    ({}, {"b2": np.full(120, np.nan, np.float32)}, "biases 2"),
+    ({"class_names": ["<b>x</b>"] * 3}, {}, "3 class names for 10 outputs"),
+])
+def test_hostile_files_are_refused_in_one_line(change: dict, arrays: dict, says: str) -> None:
+    model = CNN.create((1, 28, 28), LENET5)
+    with pytest.raises(ModelError) as err:
+        load_network_bytes(file_with(model, change, **arrays), "bad.npz")
+    assert says in str(err.value) and str(err.value).startswith("bad.npz: ")
+    assert "\n" not in str(err.value)
