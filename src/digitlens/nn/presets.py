@@ -169,9 +169,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        init="xavier", optimizer="sgd", lr=0.01, batch_size=500, l2=1.5,
                        epochs=230, seed=1, preset="s3-machine-academy")),
     Preset("lenet5", "LeNet-5: conv 6@5×5 pad 2, max-pool, conv 16@5×5, max-pool, 120-84-10 "
-           "ReLU, Adam, batch 64, 3 epochs",
-           TrainConfig(layers=(784, 120, 84, 10), net="lenet5", lr=1e-3, batch_size=64,
-                       epochs=3, preset="lenet5")),
+           "ReLU, Adam with cosine decay, batch 32, 3 epochs",
+           TrainConfig(layers=(784, 120, 84, 10), net="lenet5", lr=1e-3, batch_size=32,
+                       epochs=3, schedule="cosine", preset="lenet5")),
     Preset("s4-excel", "S4 Excel net: 784-30-10 sigmoid, quadratic cost, lr 3.0, batch 10 "
            "(Nielsen's settings), 30 epochs",
            TrainConfig(layers=(784, 30, 10), activation="sigmoid", output="sigmoid",
