@@ -139,3 +139,14 @@ def test_hostile_files_are_refused_in_one_line(change: dict, arrays: dict, says:
         load_network_bytes(file_with(model, change, **arrays), "bad.npz")
     assert says in str(err.value) and str(err.value).startswith("bad.npz: ")
     assert "\n" not in str(err.value)
+
+
+def test_the_explorer_leaves_a_convolutional_run_out_of_its_list(lenet_run: Path,
+                                                                 trained_run: Path,
+                                                                 tmp_path: Path) -> None:
+    from digitlens.web.runs import Registry
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "lenet").symlink_to(lenet_run)
+    (runs / "small").symlink_to(trained_run)
+    assert Registry(runs).names() == ["small"]

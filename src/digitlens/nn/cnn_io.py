@@ -7,7 +7,7 @@ and ``meta``, a JSON string: ``format`` "digitlens-cnn", ``version`` 1, ``input_
 "stride": 1, "pad": 2, "activation": "relu"}``, ``{"kind": "pool", "type": "max", "k": 2}``,
 ``{"kind": "dense", "out": 120, "activation": "relu"}``), ``cost``, and what an MLP file keeps
 besides (training, dataset, class names). An MLP's file (``digitlens-mlp`` v1) is unchanged;
-docs/file-formats.md describes both.
+docs/cnn.md describes it.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from digitlens.analysis.inspector import Masks
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
-from digitlens.errors import ModelError, NotFoundError
+from digitlens.errors import DigitlensError, ModelError, NotFoundError
 from digitlens.http.validate import NAME_RE
 from digitlens.nn.backprop import evaluate, layer_activations
 from digitlens.nn.io import load_model
@@ -82,6 +82,16 @@ class LoadedRun:
                             for h in history]}
 
 
+def convolutional(path: Path) -> bool:
+    """Whether ``path`` is a convolutional network's run folder (the page reads fully connected
+    networks only, so far: such a run is left out of its list)."""
+    try:
+        config = Run(path).config() if path.is_dir() else None
+    except DigitlensError:
+        return False  # listed: choosing it says what is wrong
+    return config is not None and config.net != "mlp"
+
+
 def model_path(path: Path) -> Path | None:
     """The model file of a run folder or a model file itself; None when there is none."""
     if path.is_dir():
@@ -117,7 +127,7 @@ class Registry:
         found: dict[str, Path] = {}
         if self.runs_dir is not None and self.runs_dir.is_dir():
             for p in sorted(self.runs_dir.iterdir()):
-                if NAME_RE.match(p.name) and model_path(p) is not None:
+                if NAME_RE.match(p.name) and model_path(p) is not None and not convolutional(p):
                     found[p.name] = p
             found.update(point_runs(self.runs_dir))  # sweeps' points: SWEEP.POINT
         for n, p in self.extra.items():
