@@ -19,6 +19,7 @@ import pytest
 
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
+from digitlens.nn import cnn as K
 from digitlens.nn import cnn_io
 from digitlens.nn.cnn import CNN, LENET5
 from digitlens.nn.cnn_step import evaluate_cnn
@@ -150,3 +151,28 @@ def test_the_explorer_leaves_a_convolutional_run_out_of_its_list(lenet_run: Path
     (runs / "lenet").symlink_to(lenet_run)
     (runs / "small").symlink_to(trained_run)
     assert Registry(runs).names() == ["small"]
+
+
+def test_onnx_export_runs_in_onnxruntime_as_here(lenet_run: Path, sample: Dataset,
+                                                 tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime") if not os.environ.get("DIGITLENS_REQUIRE_E2E") \
+        else __import__("onnxruntime")
+    out = tmp_path / "lenet.onnx"
+    cmd = digitlens("export", str(lenet_run), "--out", str(out), "--json")
+    stdout, err = cmd.communicate(timeout=300)
+    assert cmd.returncode == 0, err
+    assert json.loads(stdout.decode().strip().splitlines()[-1])["input"] == "pixels"
+    model = load_network(lenet_run)
+    assert isinstance(model, CNN)
+    x = as_float(sample.test_images[:64])
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    theirs, probs = session.run(["output", "probabilities"], {"pixels": x})
+    ours = K.forward(model, model.as_input(x), np.float64).output
+    # a check of the graph, not of rounding: onnxruntime's float32 against float64 here differs
+    # by float32 rounding (about 1e-7 of these probabilities), a wrong kernel layout, padding or
+    # flattening order by more than 1e-2; 1e-5 lies between the two
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    assert np.array_equal(np.argmax(theirs, 1), np.argmax(ours, 1)) and np.allclose(probs, theirs)
+    xlsx = digitlens("export", str(lenet_run), "--out", str(tmp_path / "x.xlsx"))
+    _, err = xlsx.communicate(timeout=300)
+    assert xlsx.returncode != 0 and "exports to ONNX only" in err.decode()

@@ -16,11 +16,12 @@ from digitlens.commands import (
     class_arg,
     emit,
     load_data,
-    resolve_model,
+    resolve_network,
     say,
 )
 from digitlens.errors import DataError, ModelError, ParameterError, bad_param
 from digitlens.export import IMPORT_SUFFIXES, STATE_DICT_SUFFIXES
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import parse_neuron, spell
 from digitlens.safeload import open_regular
@@ -103,26 +104,21 @@ def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, 
     return ds.test_images[index] / 255.0, f"{ds.name} test image #{index} ({said})", label
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    fmt = pick_format(args)
-    workbook_only = [flag for flag, given in (("--digit", args.digit is not None),
-                                              ("--image", args.image is not None),
-                                              ("--neuron", args.neuron is not None),
-                                              ("--max-maps", args.max_maps != 32)) if given]
-    if fmt != "xlsx" and workbook_only:
-        raise ParameterError(f"{', '.join(workbook_only)} only applies to the xlsx export "
-                             f"(this one writes {fmt})")
-    model = resolve_model(args.model)
-    t0 = time.perf_counter()
+def onnx_facts() -> dict[str, Any]:
+    """What an ONNX export's summary adds: the graph's conventions (``onnx_format``)."""
+    from digitlens.export.onnx_format import INPUT, IR_VERSION, OPSET, OUTPUT, PROBS
+    return {"opset": OPSET, "ir_version": IR_VERSION, "input": INPUT, "outputs": [OUTPUT, PROBS]}
+
+
+def export_mlp(args: argparse.Namespace, fmt: str, model: MLP) -> tuple[Path, dict[str, Any]]:
+    """Write a fully connected network in ``fmt``; the file and what the summary adds."""
     extra: dict[str, Any] = {}
     if fmt == "json":
         from digitlens.export.json_format import export_json
         path = export_json(model, args.out)
     elif fmt == "onnx":
-        from digitlens.export.onnx_format import IR_VERSION, OPSET, export_onnx
-        path = export_onnx(model, args.out)
-        extra = {"opset": OPSET, "ir_version": IR_VERSION, "input": "pixels",
-                 "outputs": ["output", "probabilities"]}
+        from digitlens.export.onnx_format import export_onnx
+        path, extra = export_onnx(model, args.out), onnx_facts()
     elif fmt == "html":
         from digitlens.export.html_explorer import export_html
         name = Path(args.model).stem if Path(args.model).is_file() else Path(args.model).name
@@ -138,10 +134,32 @@ def cmd_export(args: argparse.Namespace) -> int:
         extra = {"shows": caption, "label": label,
                  "predicted_digit": forward64(model, image).prediction,
                  "neuron": None if neuron is None else spell(*neuron)}
+    return path, extra
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fmt = pick_format(args)
+    workbook_only = [flag for flag, given in (("--digit", args.digit is not None),
+                                              ("--image", args.image is not None),
+                                              ("--neuron", args.neuron is not None),
+                                              ("--max-maps", args.max_maps != 32)) if given]
+    if fmt != "xlsx" and workbook_only:
+        raise ParameterError(f"{', '.join(workbook_only)} only applies to the xlsx export "
+                             f"(this one writes {fmt})")
+    network = resolve_network(args.model)
+    t0 = time.perf_counter()
+    if isinstance(network, CNN):
+        if fmt != "onnx":
+            raise ModelError(f"{args.model}: a convolutional network exports to ONNX only, so "
+                             f"far (its {fmt} export is not built yet)")
+        from digitlens.export.onnx_cnn import export_cnn_onnx
+        path, extra = export_cnn_onnx(network, args.out), onnx_facts()
+    else:
+        path, extra = export_mlp(args, fmt, network)
     seconds = time.perf_counter() - t0
     size = path.stat().st_size
     result = {"format": fmt, "out": str(path), "bytes": size, "seconds": round(seconds, 3),
-              "model": model.describe(), **extra}
+              "model": network.describe(), **extra}
     return emit(args, result, f"wrote {path} ({fmt}, {size / 1e6:.2f} MB) in {seconds:.2f} s")
 
 

@@ -1,0 +1,102 @@
+"""A convolutional network to ONNX (opset 17, IR 8), as an MLP is (``onnx_format``): the same
+input ``pixels`` [batch, c·h·w] (row-major, 0..1) and outputs ``output`` and ``probabilities``.
+
+The graph: Reshape to [batch, c, h, w] → per layer Conv (kernels (out, in, k, k) as stored,
+``pads``, ``strides``) / MaxPool / AveragePool (k×k tiles, stride k, floor mode) / Gemm
+(transB = 0; the first one after a Flatten, which orders the maps as digitlens does: channel,
+row, column), each followed by its nonlinearity.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.export.onnx_format import INPUT, IR_VERSION, OPSET, OUTPUT, PROBS
+from digitlens.fileio import atomic_write_bytes
+from digitlens.nn.cnn import CNN, Conv, Pool
+from digitlens.version import __version__
+
+ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity"}
+
+
+def cnn_to_onnx(model: CNN) -> Any:
+    """The network as an ``onnx.ModelProto`` (checked by ``onnx.checker``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    inits.append(numpy_helper.from_array(np.array([-1, *model.input_shape], np.int64), "shape"))
+    nodes.append(helper.make_node("Reshape", [INPUT, "shape"], ["maps0"], name="images"))
+    x, p, flat = "maps0", 0, False
+    for i, layer in enumerate(model.layers):
+        n = i + 1
+        if isinstance(layer, Pool):
+            op = "MaxPool" if layer.kind == "max" else "AveragePool"
+            x_next = f"layer{n}.pool"
+            nodes.append(helper.make_node(op, [x], [x_next], kernel_shape=[layer.k, layer.k],
+                                          strides=[layer.k, layer.k], name=f"layer{n}.pool"))
+            x = x_next
+            continue
+        w, b = model.weights[p], model.biases[p]
+        p += 1
+        inits += [numpy_helper.from_array(np.ascontiguousarray(w), f"layer{n}.weight"),
+                  numpy_helper.from_array(np.ascontiguousarray(b), f"layer{n}.bias")]
+        z = f"layer{n}.z"
+        if isinstance(layer, Conv):
+            nodes.append(helper.make_node(
+                "Conv", [x, f"layer{n}.weight", f"layer{n}.bias"], [z],
+                kernel_shape=[layer.k, layer.k], strides=[layer.stride, layer.stride],
+                pads=[layer.pad] * 4, name=f"layer{n}.conv"))
+        else:
+            if not flat:  # maps (batch, c, h, w) -> rows (batch, c·h·w)
+                nodes.append(helper.make_node("Flatten", [x], ["flat"], axis=1, name="flatten"))
+                x, flat = "flat", True
+            nodes.append(helper.make_node("Gemm", [x, f"layer{n}.weight", f"layer{n}.bias"],
+                                          [z], name=f"layer{n}.gemm"))
+        a = OUTPUT if n == len(model.layers) else f"layer{n}.a"
+        if layer.activation == "softmax":
+            nodes.append(helper.make_node("Softmax", [z], [a], axis=-1, name=f"layer{n}.softmax"))
+        else:
+            nodes.append(helper.make_node(ACT_OPS[layer.activation], [z], [a],
+                                          name=f"layer{n}.{layer.activation}"))
+        x = a
+    out_act = model.layers[-1].activation  # type: ignore[union-attr]
+    if out_act == "softmax":
+        nodes.append(helper.make_node("Identity", [OUTPUT], [PROBS], name="probabilities"))
+    else:
+        inits.append(numpy_helper.from_array(np.array([1], np.int64), "sum_axes"))
+        nodes.append(helper.make_node("ReduceSum", [OUTPUT, "sum_axes"], ["output_sum"],
+                                      keepdims=1, name="output_sum"))
+        nodes.append(helper.make_node("Div", [OUTPUT, "output_sum"], [PROBS],
+                                      name="probabilities"))
+    c, h, w = model.input_shape
+    n_out = model.n_classes
+    graph = helper.make_graph(
+        nodes, "digitlens_cnn",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", c * h * w],
+                                       f"{c}×{h}×{w} image, row-major, ink bright, values 0..1")],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out],
+                                       f"last layer activations ({out_act})"),
+         helper.make_tensor_value_info(PROBS, TensorProto.FLOAT, ["batch", n_out],
+                                       "class probabilities, summing to 1")],
+        inits, doc_string=f"digitlens CNN {model.describe()}")
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="digitlens", producer_version=__version__,
+                              doc_string=f"digitlens CNN {model.describe()}")
+    proto.ir_version = IR_VERSION
+    meta = {"cost": model.cost, **model.meta, "input_shape": list(model.input_shape),
+            "class_names": list(model.class_names)}
+    helper.set_model_props(proto, {"digitlens": json.dumps(meta, default=str)})
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export_cnn_onnx(model: CNN, path: str | Path) -> Path:
+    """Write ``model`` as ONNX, atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, cnn_to_onnx(model).SerializeToString())
+    return path
