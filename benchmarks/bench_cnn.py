@@ -1,4 +1,5 @@
-"""LeNet-5: digitlens against PyTorch CPU on the same net, batch, optimizer and threads.
+"""LeNet-5: digitlens against PyTorch CPU on the same net, batch, optimizer, schedule and threads
+(the lenet5 preset's).
 
 Prints, from one run on this machine: the test accuracy after each epoch for both (each trained
 from its own initialisation, the same number of epochs), the seconds of each epoch, the ratio of
@@ -6,7 +7,7 @@ the best epochs, and one training step split into its parts (which bound it). Bo
 thread by default (``--threads``), as `digitlens train` does on a server. torch is an optional
 oracle: `pip install torch==2.13.0`.
 
-Usage: python benchmarks/bench_cnn.py [--epochs 3] [--threads 1] [--batch 64]
+Usage: python benchmarks/bench_cnn.py [--epochs 3] [--threads 1] [--batch 32]
 """
 
 from __future__ import annotations
@@ -22,26 +23,27 @@ from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5
 from digitlens.nn.cnn_step import CNNStepper, evaluate_cnn
 from digitlens.nn.optim import make_optimizer
+from digitlens.nn.presets import TrainConfig, get_preset
 from digitlens.nn.threads import blas_threads
-from digitlens.nn.train import as_float, run_epoch
+from digitlens.nn.train import as_float, epoch_lr, run_epoch
 
 
-def ours(x8: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs: int,
-         batch: int) -> list[tuple[float, float]]:
+def ours(x8: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray,
+         c: TrainConfig) -> list[tuple[float, float]]:
     """(seconds, test accuracy) per epoch of the training loop `digitlens train` runs."""
     model = CNN.create((1, 28, 28), LENET5, seed=0)
-    stepper = CNNStepper(model, make_optimizer("adam", model.params.size), batch)
+    stepper = CNNStepper(model, make_optimizer("adam", model.params.size), c.batch_size)
     rng, out = np.random.default_rng(0), []
-    for _ in range(epochs):
+    for epoch in range(1, c.epochs + 1):
         perm = rng.permutation(len(x8))
         t = time.perf_counter()
-        run_epoch(stepper, x8, y, perm, batch, 1e-3)
+        run_epoch(stepper, x8, y, perm, c.batch_size, epoch_lr(c, epoch))
         out.append((time.perf_counter() - t, evaluate_cnn(model, xt, yt).accuracy))
     return out
 
 
-def theirs(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs: int,
-           batch: int) -> list[tuple[float, float]] | None:
+def theirs(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray,
+           c: TrainConfig) -> list[tuple[float, float]] | None:
     try:
         import torch
     except ImportError:
@@ -54,8 +56,10 @@ def theirs(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs:
                         nn.Linear(84, 10))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     tx, ty = torch.from_numpy(x.reshape(-1, 1, 28, 28)), torch.from_numpy(y)
-    out = []
-    for _ in range(epochs):
+    out, batch = [], c.batch_size
+    for epoch in range(1, c.epochs + 1):
+        for group in opt.param_groups:  # the same schedule as ours
+            group["lr"] = epoch_lr(c, epoch)
         t = time.perf_counter()
         perm = torch.randperm(len(tx))
         for i in range(0, len(tx), batch):
@@ -109,7 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, help="batch size (the lenet5 preset's by default)")
     args = ap.parse_args()
     ds = load_dataset("mnist", fallback=False)
     x8 = np.ascontiguousarray(ds.train_images.reshape(-1, 784))
@@ -118,17 +122,18 @@ def main() -> None:
     load = os.getloadavg()[0]
     if load > 0.5:
         print(f"warning: load average {load:.1f}: other work shares the cores; figures will be low")
+    c = get_preset("lenet5").config.with_overrides(epochs=args.epochs, batch_size=args.batch)
     with blas_threads(args.threads, None):
         try:
             import torch
             torch.set_num_threads(args.threads)
         except ImportError:
             pass
-        a = ours(x8, y, xt, yt, args.epochs, args.batch)
-        b = theirs(x, y, xt, yt, args.epochs, args.batch)
-        split = parts(args.batch)
-    print(f"LeNet-5 (61,706 parameters), Adam lr 1e-3, batch {args.batch}, {len(x)} digits, "
-          f"{args.threads} thread(s)")
+        a = ours(x8, y, xt, yt, c)
+        b = theirs(x, y, xt, yt, c)
+        split = parts(c.batch_size)
+    print(f"LeNet-5 (61,706 parameters), Adam lr {c.lr:g} ({c.schedule}), batch {c.batch_size}, "
+          f"{len(x)} digits, {args.threads} thread(s)")
     print("epoch   digitlens s  accuracy    PyTorch s  accuracy")
     for k in range(args.epochs):
         right = f"{b[k][0]:9.1f}  {b[k][1]:8.2%}" if b else "    (no torch)"
