@@ -4,6 +4,12 @@
 // out at the width its box gives it and never scaled down, so its labels stay 12 CSS px on a phone
 // and a projector alike; when the network needs more room than that, the box scrolls sideways.
 // A finger's tap on squares smaller than a fingertip opens the layer enlarged (layerpick.js).
+// Compact mode ({compact: true}: the student's phone, a notebook cell) is the same picture made
+// short: short titles ("layer 0", "87/512 active"), the input at 2 px a pixel, the height what the
+// tallest column needs, and the squares as large as the width allows (14 px at most, 3 at least).
+// Every neuron stays drawn, even in wide layers: where most squares are dark is what a learner
+// sees in them, and a picked subset would need its own numbering; when even 3-px squares do not
+// fit, the box scrolls sideways as in the full mode.
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint, uiColor } from "./colors.js";
 import { activeAbove, gridShape } from "./engine.js";
@@ -12,27 +18,25 @@ import { num, pct, t } from "./i18n.js";
 import { drawCircuit } from "./circuitdraw.js";
 
 const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
-
-// the UI colours the diagram draws with (colors.css), read once the stylesheet is there
-let ui = null;
-function UI() {
-  if (ui && ui.ink) return ui;
-  const c = (name) => uiColor(name, null, "");
-  ui = { card: c("card"), ground: c("ground"), ink: c("ink"), muted: c("muted"), focus: c("focus"),
-         black: c("black"), ring: c("ring"), white: c("white") };
-  return ui;
-}
+// the measures of the two layouts, in CSS px: where the titles stand, the margins, the room
+// between columns; compact's input size, squares and the output's row height
+const FULL = { titleY: 18, subY: 34 };
+const COMPACT = { titleY: 14, subY: 30, top: 38, bottom: 6, margin: 4, gap: 16, input: 56,
+                  minCell: 3, maxCell: 14, outGap: 18, minOutGap: 14 };
 
 export class Diagram {
-  // onLayer(layer): a touch landed on a layer whose squares are too small to aim at
-  constructor(canvas, tip, onPick, onLayer = null) {
+  // onPick(layer, index): a neuron clicked (null: nothing to pick, the tip only); onLayer(layer):
+  // a touch landed on a layer whose squares are too small to aim at
+  constructor(canvas, tip, onPick, onLayer = null, { compact = false } = {}) {
     this.canvas = canvas; this.tip = tip; this.onPick = onPick; this.onLayer = onLayer;
+    this.compact = compact; this.at = compact ? COMPACT : FULL;
+    canvas.dataset.diagram = compact ? "compact" : "full";  // which picture this is (tests read it)
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = []; this.circuit = null;
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
-      if (!hit || hit.layer < 0) return;
+      if (!hit || hit.layer < 0 || !this.onPick) return;
       this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
       const c = this.layout.cols[hit.ci], small = (c.out ? c.gap : c.cell) * this.scale() < TOUCH_PX;
       if (e.pointerType === "touch" && small && this.onLayer) this.onLayer(hit.layer);
@@ -45,8 +49,10 @@ export class Diagram {
     new ResizeObserver(() => {
       const w = this.room();
       if (!this.sizes || !w || w === this.width) return;
+      const last = this.lastDraw, circuit = this.circuit;  // the same model: its picture stays
       this.setModel(this.sizes, this.classNames, this.activations, this.shape);
-      if (this.lastDraw) this.draw(...this.lastDraw);
+      this.circuit = circuit;
+      if (last) this.draw(...last);
     }).observe(canvas.parentElement);
   }
 
@@ -60,17 +66,37 @@ export class Diagram {
     this.shape = shape;
     this.data = null; this.lastDraw = null; this.tip.hidden = true;  // the former model's numbers fit no longer
     this.circuit = null;
-    const room = this.room() || 1100;
+    const room = this.room() || (this.compact ? 390 : 1100);
     this.width = this.room();
-    const H = 380, top = 46, avail = H - top - 14, n = sizes.length, GAP = 24;
-    const [inH, inW] = shape;
+    this.layout = this.compact ? this.compactLayout(room) : this.fullLayout(room);
+    const { W, H } = this.layout, dpr = Math.max(1, window.devicePixelRatio || 1);
+    this.canvas.width = W * dpr; this.canvas.height = H * dpr;
+    this.canvas.style.width = `${W}px`;
+    this.canvas.style.maxWidth = "none";
+    this.dpr = dpr;
+  }
+
+  // The input, the hidden layers (rows ≥ columns) and the output, before sizes are given.
+  columns(outGap, outW) {
+    const sizes = this.sizes, n = sizes.length, [inH, inW] = this.shape;
     const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
-    const outGap = Math.min(32, avail / sizes[n - 1]);
-    const longest = Math.max(...classNames.map((c) => Math.min(12, String(c).length)));
-    const outW = longest > 2 ? 70 + 7 * longest : 70;  // room for names beside the circles
-    const cols = [{ layer: -1, n: sizes[0], rows: inH, cols: inW },
+    return [{ layer: -1, n: sizes[0], rows: inH, cols: inW },
       ...shapes.map(([rows, cs], l) => ({ layer: l, n: sizes[l + 1], rows, cols: cs })),
       { layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] }];
+  }
+
+  // room for class names beside the output's circles, and for the probability ("100%" compact)
+  outWidth() {
+    const longest = Math.max(...this.classNames.map((c) => Math.min(12, String(c).length)));
+    return longest > 2 ? 70 + 7 * longest : this.compact ? 60 : 70;
+  }
+
+  // The explorer's layout: 380 px high, spread to the room up to 1100 px.
+  fullLayout(room) {
+    const sizes = this.sizes, activations = this.activations, shape = this.shape;
+    const H = 380, top = 46, avail = H - top - 14, n = sizes.length, GAP = 24;
+    const [inH, inW] = shape;
+    const outW = this.outWidth(), cols = this.columns(Math.min(32, avail / sizes[n - 1]), outW);
     const labels = this.labelWidths(cols, activations);
     // the input 112 px wide (28×28 at 4), 84 in a narrow box; hidden squares as large as the
     // height allows (22 at most) and as the width left or their layer's title gives them
@@ -91,12 +117,46 @@ export class Diagram {
     for (const c of cols) {
       c.x = x + (c.slot - c.w) / 2; c.y = top + (avail - c.h) / 2; x += c.slot + space;
     }
-    this.layout = { W, H, cols };
-    const dpr = Math.max(1, window.devicePixelRatio || 1);
-    this.canvas.width = W * dpr; this.canvas.height = H * dpr;
-    this.canvas.style.width = `${W}px`;
-    this.canvas.style.maxWidth = "none";
-    this.dpr = dpr;
+    return { W, H, cols };
+  }
+
+  // The compact layout: the largest squares (maxCell at most) with which every column fits the
+  // room, its titles reaching past a narrow column into the room beside it but kept 8 px from
+  // their neighbours'; as high as its tallest column; any width left spread between the columns.
+  compactLayout(room) {
+    const K = COMPACT, n = this.sizes.length, nOut = this.sizes[n - 1], [inH, inW] = this.shape;
+    const cols = this.columns(Math.max(K.minOutGap, Math.min(K.outGap, 180 / nOut)), this.outWidth());
+    const text = this.labelWidths(cols, this.activations).map((w) => Math.max(0, w - 10));
+    const inCell = Math.max(1, Math.floor(K.input / Math.max(inH, inW)));
+    Object.assign(cols[0], { cell: inCell, w: inW * inCell, h: inH * inCell });
+    const hidden = cols.slice(1, -1), out = cols[n - 1], base = Math.max(nOut * out.gap, 160, cols[0].h);
+    // how far the output's titles (centred on it) and its "100%" beside a circle reach out of its box
+    const ctx = this.canvas.getContext("2d"), wide = (weight, px, s) => { this.font(ctx, weight, px); return ctx.measureText(s).width; };
+    const titles = Math.max(wide(600, 12.5, t("diagram.output")), wide(400, 12, t("diagram.probability")));
+    const beside = 12 + Math.min(12, out.gap * 0.42) + 6 + wide(400, 12, pct(1, 0)) - out.w;
+    const outReach = [Math.max(0, (titles - out.w) / 2), Math.max(0, (titles - out.w) / 2, beside)];
+    const place = (cell) => {  // x of each column for squares of `cell` px; the width it needs
+      for (const c of hidden) Object.assign(c, { cell, w: c.cols * cell, h: c.rows * cell });
+      const reach = cols.map((c, i) => (c.out ? outReach : Array(2).fill(Math.max(0, (text[i] - c.w) / 2))));
+      let x = K.margin + reach[0][0];
+      cols.forEach((c, i) => {
+        if (i) x += Math.max(K.gap, reach[i - 1][1] + reach[i][0] + 8);
+        c.x = x; x += c.w;
+      });
+      return Math.ceil(x + reach[n - 1][1] + K.margin);
+    };
+    // the largest squares that fit; where none do, those that need the least width (titles
+    // wider than their squares can make smaller squares need more)
+    let cell = Math.min(K.maxCell, ...hidden.map((c) => Math.floor(base / c.rows))), best = cell;
+    for (; cell >= K.minCell; cell--) {
+      const need = place(cell);
+      if (need <= room) { best = cell; break; }
+      if (need < place(best)) best = cell;
+    }
+    const need = place(Math.max(K.minCell, best)), W = Math.max(room, need);
+    const avail = Math.max(base, ...hidden.map((c) => c.h)), H = K.top + avail + K.bottom;
+    cols.forEach((c, i) => { c.x += (W - need) * i / (n - 1); c.y = K.top + (avail - c.h) / 2; });
+    return { W, H, cols };
   }
 
   // Each column's titles need this much width (the widest they get, plus a margin).
@@ -134,7 +194,7 @@ export class Diagram {
     if (!this.layout || data.activations.length !== this.layout.cols.length - 1) return;
     const { W, H, cols } = this.layout, ctx = this.canvas.getContext("2d");
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = UI().card; ctx.fillRect(0, 0, W, H);
+    ctx.fillStyle = this.ui().card; ctx.fillRect(0, 0, W, H);
     // lines first, under the neurons
     (data.flow || []).forEach((conns, l) => {
       if (!conns.length) return;
@@ -153,7 +213,7 @@ export class Diagram {
     cols.forEach((c, ci) => {
       const values = ci === 0 ? data.input : data.activations[ci - 1];
       if (c.out) return this.drawOutput(ctx, c, data);
-      ctx.fillStyle = UI().ground;  // the grid's ground; also hides the lines' tails inside it
+      ctx.fillStyle = this.ui().ground;  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
       let peak = 0, firing = 0;
       // active: above what the activation gives for z = 0 (analysis/activity.py); ink: above 0
@@ -177,18 +237,28 @@ export class Diagram {
         ctx.fillRect(x + inset, y + inset, side, side);
         if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
       }
-      ctx.fillStyle = UI().ink; this.font(ctx, 600, 12.5);
+      ctx.fillStyle = this.ui().ink; this.font(ctx, 600, 12.5);
       ctx.textAlign = "center";
-      ctx.fillText(this.title(c), c.x + c.w / 2, 18);
-      ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
-      ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, 34);
+      ctx.fillText(this.title(c), c.x + c.w / 2, this.at.titleY);
+      ctx.fillStyle = this.ui().muted; this.font(ctx, 400, 12);
+      ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, this.at.subY);
       if (selected && selected.layer === c.layer && ci > 0) {
         const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
-        ctx.strokeStyle = UI().focus; ctx.lineWidth = 2.5;
+        ctx.strokeStyle = this.ui().focus; ctx.lineWidth = 2.5;
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
     });
     if (this.circuit) drawCircuit(this, this.circuit);
+  }
+
+  // the UI colours the diagram draws with (colors.css), read on the canvas (a notebook widget has
+  // them on its root, not the page's :root) once the stylesheet is there
+  ui() {
+    if (this.uiColors && this.uiColors.ink) return this.uiColors;
+    const c = (name) => uiColor(name, this.canvas, "");
+    this.uiColors = { card: c("card"), ground: c("ground"), ink: c("ink"), muted: c("muted"), focus: c("focus"),
+                      black: c("black"), ring: c("ring"), white: c("white") };
+    return this.uiColors;
   }
 
   // a circuit to ring on every redraw (circuitdraw.js), or null
@@ -198,10 +268,14 @@ export class Diagram {
   }
 
   title(c) {
+    if (this.compact) return c.layer < 0 ? t("diagram.inputShort") : t("diagram.layerShort", { l: c.layer });
     return c.layer < 0 ? t("diagram.input", { field: `${this.shape[0]}×${this.shape[1]}` }) : layerName(c.layer, this.sizes.length - 1);
   }
 
   subtitle(c, firing, cut) {
+    if (this.compact) {
+      return t(c.layer < 0 ? "diagram.inkedShort" : "diagram.activeShort", { n: num(c.layer < 0 ? firing : c.n), k: num(firing) });
+    }
     return c.layer < 0 ? t("diagram.inked", { n: num(firing) })
       : t(cut ? "diagram.activeAbove" : "diagram.active", { k: num(firing), n: num(c.n), cut: num(+cut.toFixed(3)) });
   }
@@ -216,27 +290,27 @@ export class Diagram {
   smallestTextPx() { return (this.smallest ?? Infinity) * this.scale(); }
 
   cross(ctx, x, y, s) {
-    ctx.fillStyle = UI().focus; ctx.fillRect(x, y, s, s);
-    ctx.strokeStyle = UI().black; ctx.lineWidth = 1.2;
+    ctx.fillStyle = this.ui().focus; ctx.fillRect(x, y, s, s);
+    ctx.strokeStyle = this.ui().black; ctx.lineWidth = 1.2;
     ctx.beginPath(); ctx.moveTo(x + 2, y + 2); ctx.lineTo(x + s - 2, y + s - 2);
     ctx.moveTo(x + s - 2, y + 2); ctx.lineTo(x + 2, y + s - 2); ctx.stroke();
   }
 
   drawOutput(ctx, c, data) {
     const probs = data.probabilities, radius = Math.min(12, c.gap * 0.42);
-    ctx.fillStyle = UI().ink; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
-    ctx.fillText(t("diagram.output"), c.x + 12, 18);
-    ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
-    ctx.fillText(t("diagram.probability"), c.x + 30, 34);
+    ctx.fillStyle = this.ui().ink; this.font(ctx, 600, 12.5); ctx.textAlign = "center";
+    ctx.fillText(t("diagram.output"), this.compact ? c.x + c.w / 2 : c.x + 12, this.at.titleY);
+    ctx.fillStyle = this.ui().muted; this.font(ctx, 400, 12);
+    ctx.fillText(t("diagram.probability"), this.compact ? c.x + c.w / 2 : c.x + 30, this.at.subY);
     for (let i = 0; i < c.n; i++) {
       const [x, y] = this.pos(this.layout.cols.length - 1, i);
       ctx.beginPath(); ctx.arc(x, y, radius, 0, 2 * Math.PI);
       ctx.fillStyle = css(activationColor(probs[i])); ctx.fill();
       const sel = this.selected && this.selected.layer === c.layer && this.selected.index === i;
-      ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? UI().focus : UI().ring; ctx.stroke();
+      ctx.lineWidth = sel ? 2.5 : 1; ctx.strokeStyle = sel ? this.ui().focus : this.ui().ring; ctx.stroke();
       // a digit fits in its circle; a longer class name goes beside it, before the probability
       const name = String(this.classNames[i] ?? i), inside = name.length <= 2;
-      ctx.fillStyle = probs[i] > 0.55 ? UI().ink : UI().white;
+      ctx.fillStyle = probs[i] > 0.55 ? this.ui().ink : this.ui().white;
       this.font(ctx, data.prediction === i ? 700 : 500, 12);
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
       if (inside) ctx.fillText(name, x, y + 0.5);
@@ -244,12 +318,12 @@ export class Diagram {
       let tx = x + radius + 6;
       if (!inside) {
         const short = name.length > 12 ? `${name.slice(0, 11)}…` : name;
-        ctx.fillStyle = UI().ink;
+        ctx.fillStyle = this.ui().ink;
         ctx.fillText(short, tx, y + 0.5);
         tx += ctx.measureText(short).width + 5;
       }
-      ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
-      if (data.has_ink !== false) ctx.fillText(pct(probs[i], 1), tx, y + 0.5);
+      ctx.fillStyle = this.ui().muted; this.font(ctx, 400, 12);
+      if (data.has_ink !== false) ctx.fillText(pct(probs[i], this.compact ? 0 : 1), tx, y + 0.5);
       ctx.textBaseline = "alphabetic";
     }
   }
@@ -281,13 +355,13 @@ export class Diagram {
   hover(e) {
     const h = this.hit(e);
     if (!h || !this.data) { this.tip.hidden = true; this.canvas.style.cursor = "default"; return; }
-    this.canvas.style.cursor = h.layer >= 0 ? "pointer" : "default";
+    this.canvas.style.cursor = h.layer >= 0 && this.onPick ? "pointer" : "default";
     const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
     const out = h.ci === this.layout.cols.length - 1;
     const name = h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
       : `${neuronName(h.layer, h.index)}${out ? t("diagram.class", { name: this.classNames[h.index] ?? h.index }) : ""}`;
     const r = this.canvas.getBoundingClientRect();
-    this.tip.textContent = `${name}: ${num(v, 3)}${h.layer >= 0 ? t("diagram.clickTip") : ""}`;
+    this.tip.textContent = `${name}: ${num(v, 3)}${h.layer >= 0 && this.onPick ? t("diagram.clickTip") : ""}`;
     this.tip.hidden = false;  // kept inside the diagram (a phone has no room beside it)
     const left = Math.min(e.clientX - r.left + 14, r.width - this.tip.offsetWidth - 2);
     this.tip.style.left = `${Math.max(0, left)}px`;
