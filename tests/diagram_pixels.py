@@ -13,9 +13,10 @@ from digitlens.palette import grey, to_rgb
 
 # per hidden layer, [value, r, g, b] at the centre of each neuron's square, as drawn last
 SQUARES_JS = """() => {
-  const d = %s, img = d.canvas.getContext("2d").getImageData(0, 0, d.canvas.width, d.canvas.height);
+  const d = %s, c = d.canvas, img = c.getContext("2d").getImageData(0, 0, c.width, c.height);
   return d.data.activations.slice(0, -1).map((values, l) => Array.from(values, (v, i) => {
-    const [x, y] = d.pos(l + 1, i), k = 4 * (Math.floor(y * d.dpr) * img.width + Math.floor(x * d.dpr));
+    const [x, y] = d.pos(l + 1, i);
+    const k = 4 * (Math.floor(y * d.dpr) * img.width + Math.floor(x * d.dpr));
     return [v, img.data[k], img.data[k + 1], img.data[k + 2]];
   }));
 }"""
