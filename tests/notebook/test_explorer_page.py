@@ -3,7 +3,8 @@ front of explorer.js) renders on a stand-in anywidget model holding a real widge
 both modes the network is the explorer's diagram (diagram.js, compact): labels of 12 CSS px or
 more, every hidden square in its activation's colour, and a click on a neuron's square selects
 it (``selected`` set and saved), rings it in the focus colour and opens its inspector. In kernel
-mode the test plays the kernel: what the page sends goes to the Python widget, its answer back."""
+mode the test plays the kernel: what the page sends goes to the Python widget, its answer back.
+A network too wide for its box scrolls sideways inside it, still legible."""
 
 from __future__ import annotations
 
@@ -141,4 +142,31 @@ def test_kernel_mode_draws_the_kernels_answer_and_picks_a_neuron(run: dl.LoadedR
         assert ring_pixel(page, 0, 3) == FOCUS
         assert "neuron 0:3" in page.get_by_test_id("dl-inspector").inner_text()
         page.screenshot(path=str(shots / "widget-kernel-mode.png"))
+    assert errors == []
+
+
+def test_a_wide_network_scrolls_in_a_narrow_cell_and_stays_legible() -> None:
+    """Three hidden layers of 1024 in a 420-px wide page: the compact diagram keeps every neuron
+    at 3 px or more and its labels at 12 px, and its box scrolls sideways; a click on a neuron
+    scrolled into view still selects that neuron."""
+    from digitlens.api import as_run
+    from digitlens.nn.mlp import MLP
+    wide = as_run(MLP.create([784, 1024, 1024, 1024, 10], seed=0))
+    widget, errors = dl.Explorer(wide, compute="page"), list[str]()
+    with chromium() as browser:
+        page = rendered(browser, widget, errors)
+        page.set_viewport_size({"width": 420, "height": 900})
+        draw(page, SEVEN)
+        page.wait_for_function("document.querySelector('[data-testid=dl-prediction]')"
+                               ".textContent !== '–'")
+        page.wait_for_timeout(200)  # the box's new width laid out (ResizeObserver)
+        facts = diagram_facts(page, DIAGRAM)
+        assert facts["scrolls"] and facts["textPx"] >= 12, facts
+        cells = page.evaluate(f"() => {DIAGRAM}.layout.cols.slice(1, -1).map(c => c.cell)")
+        assert cells == [3, 3, 3], cells
+        assert squares_coloured(page, DIAGRAM) == 3 * 1024
+        page.get_by_test_id("dl-diagram").scroll_into_view_if_needed()
+        page.evaluate(f"() => {DIAGRAM}.canvas.parentElement.scrollLeft = 10000")
+        click_neuron(page, 2, 1000)
+        assert page.evaluate("() => window.values.selected") == {"layer": 2, "index": 1000}
     assert errors == []

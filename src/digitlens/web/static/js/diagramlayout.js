@@ -64,7 +64,10 @@ export function compactLayout(d, room) {
   const text = labelWidths(d, cols, d.activations).map((w) => Math.max(0, w - 10));
   const inCell = Math.max(1, Math.floor(K.input / Math.max(inH, inW)));
   Object.assign(cols[0], { cell: inCell, w: inW * inCell, h: inH * inCell });
-  const hidden = cols.slice(1, -1), out = cols[n - 1], base = Math.max(nOut * out.gap, 160, cols[0].h);
+  // the height the squares may take: the output's column, or more in a wide box (a notebook cell),
+  // where larger squares are easier to aim at; a phone's stays that of the ten classes
+  const hidden = cols.slice(1, -1), out = cols[n - 1];
+  const base = Math.max(nOut * out.gap, 160, cols[0].h, Math.min(300, Math.round(0.45 * room)));
   // how far the output's titles (centred on it) and its "100%" beside a circle reach out of its box
   const ctx = d.canvas.getContext("2d"), wide = (weight, px, s) => { d.font(ctx, weight, px); return ctx.measureText(s).width; };
   const titles = Math.max(wide(600, 12.5, t("diagram.output")), wide(400, 12, t("diagram.probability")));
