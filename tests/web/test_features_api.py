@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -72,7 +73,7 @@ def test_the_encoder_and_what_the_test_set_says(client: httpx.Client, sae: SAE,
 
 def test_missing_foreign_and_bad_atlases_are_one_line(client: httpx.Client, sae: SAE,
                                                       served_runs: Path) -> None:
-    def refused(path: str, params: dict[str, object], status: int, needle: str) -> None:
+    def refused(path: str, params: dict[str, Any], status: int, needle: str) -> None:
         res = client.get(path, params=params)
         assert res.status_code == status, (params, res.text)
         error = res.json()["error"]
