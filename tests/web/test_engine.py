@@ -27,7 +27,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
-from support import U32, assert_within, forward_bounds, jacobian_bound, require, sum_order_bound
+from support import U32, assert_within, encode_bound, forward_bounds, jacobian_bound, require
 
 pytestmark = pytest.mark.e2e
 STATIC = Path(__file__).parents[2] / "src/digitlens/web/static"
@@ -324,14 +324,8 @@ def test_features_match_python(trained_model: MLP, sample: Dataset, layer: int,
     assert "error" not in out, out.get("error")
     js = floats(out["sae"]["values"]).reshape(len(acts), -1)
     want = sae.encode(acts)
-    # pre = (a − b_dec)·W_enc + b_enc: n + 1 terms in two orders (BLAS's float32, the page's
-    # float64), plus the float32 rounding of a − b_dec carried through |W_enc| and the page's
-    # float32 store; ReLU keeps the bound
-    x = np.abs(acts.astype(np.float64) - sae.b_dec)
-    w = np.abs(sae.W_enc.astype(np.float64))
+    bound = encode_bound(sae, acts)
     pre = (acts.astype(np.float64) - sae.b_dec) @ sae.W_enc.astype(np.float64) + sae.b_enc
-    bound = sum_order_bound(x.shape[1] + 1, x @ w + np.abs(sae.b_enc)) + U32 * (x @ w) \
-        + U32 * np.abs(pre)
     # the kept features agree wherever the k-th and the next value lie further apart than
     # the two sides may differ; elsewhere a tie may be broken either way
     ranked = np.sort(np.maximum(pre, 0), axis=1)[:, ::-1]

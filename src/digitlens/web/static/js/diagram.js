@@ -4,6 +4,8 @@
 // out at the width its box gives it and never scaled down, so its labels stay 12 CSS px on a phone
 // and a projector alike; when the network needs more room than that, the box scrolls sideways.
 // A finger's tap on squares smaller than a fingertip opens the layer enlarged (layerpick.js).
+// A hidden layer may be shown through a view instead of its neurons (setView: its features,
+// features.js): the view gives the squares' count, values, names and subtitle.
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint, uiColor } from "./colors.js";
 import { activeAbove, gridShape } from "./engine.js";
@@ -30,12 +32,13 @@ export class Diagram {
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = []; this.circuit = null;
+    this.views = {};  // hidden layer -> { n, values, selected, title(), subtitle(), name(i) }
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
       if (!hit || hit.layer < 0) return;
       this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
       const c = this.layout.cols[hit.ci], small = (c.out ? c.gap : c.cell) * this.scale() < TOUCH_PX;
-      if (e.pointerType === "touch" && small && this.onLayer) this.onLayer(hit.layer);
+      if (e.pointerType === "touch" && small && this.onLayer && !this.views[hit.layer]) this.onLayer(hit.layer);
       else this.onPick(hit.layer, hit.index);
     });
     canvas.addEventListener("mousemove", (e) => this.hover(e));
@@ -64,12 +67,13 @@ export class Diagram {
     this.width = this.room();
     const H = 380, top = 46, avail = H - top - 14, n = sizes.length, GAP = 24;
     const [inH, inW] = shape;
-    const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
+    const shown = (l) => this.views[l]?.n ?? sizes[l + 1];
+    const shapes = sizes.slice(1, -1).map((s, l) => gridShape(shown(l))).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
     const outGap = Math.min(32, avail / sizes[n - 1]);
     const longest = Math.max(...classNames.map((c) => Math.min(12, String(c).length)));
     const outW = longest > 2 ? 70 + 7 * longest : 70;  // room for names beside the circles
     const cols = [{ layer: -1, n: sizes[0], rows: inH, cols: inW },
-      ...shapes.map(([rows, cs], l) => ({ layer: l, n: sizes[l + 1], rows, cols: cs })),
+      ...shapes.map(([rows, cs], l) => ({ layer: l, n: shown(l), rows, cols: cs })),
       { layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] }];
     const labels = this.labelWidths(cols, activations);
     // the input 112 px wide (28×28 at 4), 84 in a narrow box; hidden squares as large as the
@@ -81,7 +85,10 @@ export class Diagram {
     const titled = Math.min(...hidden.map((c, k) => Math.floor(labels[k + 1] / c.cols)));
     const cell = Math.max(4, Math.min(22, Math.max(share, titled), ...hidden.map((c) => Math.floor(avail / c.rows))));
     Object.assign(cols[0], { cell: inCell, w: inW * inCell, h: inH * inCell });
-    for (const c of hidden) Object.assign(c, { cell, w: c.cols * cell, h: c.rows * cell });
+    for (const c of hidden) {  // a view's few squares as large as the height allows
+      const own = this.views[c.layer] ? Math.max(cell, Math.min(22, Math.floor(avail / c.rows))) : cell;
+      Object.assign(c, { cell: own, w: c.cols * own, h: c.rows * own });
+    }
     cols.forEach((c, i) => { c.slot = c.out ? c.w : Math.max(c.w, labels[i]); });
     const total = cols.reduce((s, c) => s + c.slot, 0);
     const natural = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));
@@ -137,7 +144,7 @@ export class Diagram {
     ctx.fillStyle = UI().card; ctx.fillRect(0, 0, W, H);
     // lines first, under the neurons
     (data.flow || []).forEach((conns, l) => {
-      if (!conns.length) return;
+      if (!conns.length || this.views[l - 1] || this.views[l]) return;  // no lines to a view
       const peak = Math.abs(conns[0][2]) || 1;
       for (let k = conns.length - 1; k >= 0; k--) {
         const [i, j, v] = conns[k], t = Math.abs(v) / peak;
@@ -151,7 +158,7 @@ export class Diagram {
       ctx.globalAlpha = 1;
     });
     cols.forEach((c, ci) => {
-      const values = ci === 0 ? data.input : data.activations[ci - 1];
+      const values = ci === 0 ? data.input : this.views[c.layer]?.values ?? data.activations[ci - 1];
       if (c.out) return this.drawOutput(ctx, c, data);
       ctx.fillStyle = UI().ground;  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
@@ -175,15 +182,17 @@ export class Diagram {
         const x = c.x + k * c.cell, y = c.y + r * c.cell;
         ctx.fillStyle = ACT_CSS[activationStep(peak > 0 ? values[i] / peak : 0)];
         ctx.fillRect(x + inset, y + inset, side, side);
-        if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
+        if (knocked(c.layer, i) && !this.views[c.layer]) this.cross(ctx, x, y, c.cell);
       }
       ctx.fillStyle = UI().ink; this.font(ctx, 600, 12.5);
       ctx.textAlign = "center";
       ctx.fillText(this.title(c), c.x + c.w / 2, 18);
       ctx.fillStyle = UI().muted; this.font(ctx, 400, 12);
       ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, 34);
-      if (selected && selected.layer === c.layer && ci > 0) {
-        const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
+      const mark = this.views[c.layer] ? this.views[c.layer].selected ?? null
+        : selected && selected.layer === c.layer ? selected.index : null;
+      if (mark !== null && ci > 0) {
+        const r = Math.floor(mark / c.cols), k = mark % c.cols;
         ctx.strokeStyle = UI().focus; ctx.lineWidth = 2.5;
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
@@ -198,10 +207,22 @@ export class Diagram {
   }
 
   title(c) {
+    if (this.views[c.layer]) return this.views[c.layer].title();
     return c.layer < 0 ? t("diagram.input", { field: `${this.shape[0]}×${this.shape[1]}` }) : layerName(c.layer, this.sizes.length - 1);
   }
 
+  // a view of a layer shown instead of its neurons (features.js), or null for its neurons; a
+  // circuit's rings (neurons) are cleared with the former layout
+  setView(layer, view) {
+    if (view) this.views[layer] = view; else delete this.views[layer];
+    if (!this.sizes) return;
+    const last = this.lastDraw;
+    this.setModel(this.sizes, this.classNames, this.activations, this.shape);
+    if (last) this.draw(...last);
+  }
+
   subtitle(c, firing, cut) {
+    if (this.views[c.layer]) return this.views[c.layer].subtitle();
     return c.layer < 0 ? t("diagram.inked", { n: num(firing) })
       : t(cut ? "diagram.activeAbove" : "diagram.active", { k: num(firing), n: num(c.n), cut: num(+cut.toFixed(3)) });
   }
@@ -282,9 +303,11 @@ export class Diagram {
     const h = this.hit(e);
     if (!h || !this.data) { this.tip.hidden = true; this.canvas.style.cursor = "default"; return; }
     this.canvas.style.cursor = h.layer >= 0 ? "pointer" : "default";
-    const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
+    const view = this.views[h.layer];
+    if (view && view.name(h.index) === null) { this.tip.hidden = true; return; }  // an empty square
+    const v = h.ci === 0 ? this.data.input[h.index] : (view?.values ?? this.data.activations[h.ci - 1])[h.index];
     const out = h.ci === this.layout.cols.length - 1;
-    const name = h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
+    const name = view ? view.name(h.index) : h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
       : `${neuronName(h.layer, h.index)}${out ? t("diagram.class", { name: this.classNames[h.index] ?? h.index }) : ""}`;
     const r = this.canvas.getBoundingClientRect();
     this.tip.textContent = `${name}: ${num(v, 3)}${h.layer >= 0 ? t("diagram.clickTip") : ""}`;
