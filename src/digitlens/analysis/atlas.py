@@ -55,11 +55,11 @@ def atlas_of(model: MLP, layer: int, train_images: np.ndarray, test_images: np.n
         t0 = time.perf_counter()
         sae = S.train_sae(train, n_features, k, epochs, seed, on_epoch=on_epoch)
         seconds = time.perf_counter() - t0
-    spliced = forward(model, sae.reconstruct(test), start=layer + 1).output
+    codes = np.concatenate([sae.encode(test[i:i + CHUNK]) for i in range(0, len(test), CHUNK)])
+    spliced = forward(model, sae.decode(codes), start=layer + 1).output  # the layer rebuilt
     accuracy = float(np.mean(np.argmax(forward(model, test_in).output, axis=1) == test_labels))
     atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == test_labels)),
-                     accuracy)
-    codes = np.concatenate([sae.encode(test[i:i + CHUNK]) for i in range(0, len(test), CHUNK)])
+                     accuracy, codes)
     return Features(sae, atlas, codes, seconds)
 
 
