@@ -47,7 +47,8 @@ class Api:
         self.jobs = Jobs(registry)
         self.downloads = Downloads()
         self.flights: dict[str, Flights] = {  # every expensive answer (digitlens.web.flight)
-            **ask.flights(), "map": Flights("map", keep=maps.KEEP), "map/near": Flights("map/near"),
+            **ask.flights(), **features.flights(), "map": Flights("map", keep=maps.KEEP),
+            "map/near": Flights("map/near"),
             "neuron": Flights("neuron"), "ablate": Flights("ablate"),
             "sweep chart": Flights("sweep chart", running=1, waiting=4)}
 

@@ -31,6 +31,7 @@ from digitlens.http.envelope import success
 from digitlens.numbering import layer_name
 from digitlens.palette import symmetric_limit
 from digitlens.web import encode
+from digitlens.web.flight import Flights
 from digitlens.web.runs import LoadedRun, Registry
 
 TOP = 5  # test digits on a card, as on the report's cards
@@ -111,15 +112,22 @@ def card(registry: Registry, run: LoadedRun, layer: int, feature: int) -> dict[s
             {"label": common, "count": labels.count(common), "of": len(labels)}}
 
 
+def flights() -> dict[str, Flights]:
+    """The two answers' ``Flights`` (single flight, a cap per kind), for an app's ``Api``."""
+    return {"features": Flights("features"), "feature card": Flights("feature card")}
+
+
 def routes(api: Any) -> list[Route]:
-    """``/features`` and ``/features/card`` under the API's mount."""
+    """``/features`` and ``/features/card`` under the API's mount, through the app's flights
+    (``flights``): the first answer of an atlas measures it on the test set (seconds)."""
     async def features(request: Request) -> Response:
         params = dict(request.query_params)
         v.only(params, {"run", "layer", "format"})
         fmt = v.choice(params.get("format", "json"), "format", encode.FORMATS)
         run = await run_in_threadpool(api.run_of, params.get("run"))
         layer = layer_of(run, params.get("layer"))
-        body = success(await run_in_threadpool(encoder, api.registry, run, layer))
+        body = success(await api.flights["features"].run(
+            (run.name, run.mtime, layer), lambda: encoder(api.registry, run, layer)))
         if fmt == "packed":
             return Response(encode.to_packed(body), media_type=encode.PACKED_TYPE)
         return Response(encode.to_json(body), media_type="application/json")
@@ -130,7 +138,8 @@ def routes(api: Any) -> list[Route]:
         run = await run_in_threadpool(api.run_of, params.get("run"))
         layer = layer_of(run, params.get("layer"))
         feature = v.integer(params.get("feature"), "feature", 0, S.MAX_FEATURES - 1)
-        body = success(await run_in_threadpool(card, api.registry, run, layer, feature))
+        body = success(await api.flights["feature card"].run(
+            (run.name, run.mtime, layer, feature), lambda: card(api.registry, run, layer, feature)))
         return Response(encode.to_json(body), media_type="application/json")
 
     return [Route("/features", features), Route("/features/card", feature_card)]
