@@ -14,6 +14,7 @@ import { encodeFeatures } from "./engine.js";
 import { esc } from "./escape.js";
 import { num, pct, t } from "./i18n.js";
 import { asButton } from "./keyboard.js";
+import { markTerms } from "./glossary.js";
 import { layerName } from "./numbering.js";
 import { input, state, writeURL } from "./state.js";
 
@@ -95,9 +96,12 @@ export class Features {
                      subtitle: () => t("feat.firing", { k: num(view.active.length), n: num(atlas.n_features) }),
                      name: (i) => (i < view.active.length ? t("feat.name", { j: view.active[i] }) : null) };
       this.shown.set(layer, { atlas, view });
-      row.querySelector(".feature-summary").textContent = t("feat.summary", {
-        n: num(atlas.n_features), k: num(atlas.k), ev: pct(atlas.explained_variance, 0),
-        acc: pct(atlas.accuracy, 1), spliced: pct(atlas.accuracy_spliced, 1) });
+      const summary = row.querySelector(".feature-summary");  // "2,048 features" explains itself
+      const count = esc(t("feat.count", { n: num(atlas.n_features) }));  // one term per page (its id)
+      summary.innerHTML = (document.getElementById("term-feature") ? count : `<button type="button" class="term" data-term="feature">${count}</button>`) +
+        esc(t("feat.summary", { k: num(atlas.k), ev: pct(atlas.explained_variance, 0),
+                                acc: pct(atlas.accuracy, 1), spliced: pct(atlas.accuracy_spliced, 1) }));
+      markTerms(summary);
       row.querySelector(".feature-list").hidden = false;
       this.opts.diagram.setView(layer, view);
     }
