@@ -94,13 +94,26 @@ def test_switch_shows_features_and_a_click_opens_a_card(browser: Any, served: Se
     p.page.screenshot(path=str(shots / f"features-card-{tag}.png"))
     found = axe_violations(p.page)
     assert not found, f"axe-core with the features on at {size}:\n{describe(found)}"
-    # a neuron's inspector takes the card's place; the switch back shows the neurons
+    # a circuit rings its neurons of the other layers, and stays when the neurons come back
+    p.page.get_by_test_id("circuit").click()
+    p.wait("window.digitlens.why.shown !== null")
+    diagram = "window.digitlens.features.opts.diagram"
+    assert p.js(f"{diagram}.unviewed({diagram}.circuit).nodes.every((n) => n.layer !== 1)")
+    # a neuron's inspector takes the card's place
+    p.page.get_by_test_id("layer-open-0").click()
+    p.page.get_by_test_id("pick-0-3").click()
+    p.wait("window.digitlens.features.card === null && "
+           "document.querySelector('[data-testid=inspector-title]') !== null")
+    assert p.js("window.digitlens.features.shown.get(1).view.selected") is None
+    p.page.locator("#insp-close").click()
+    # the switch back shows the neurons
     p.page.get_by_test_id("features-on-1").scroll_into_view_if_needed()
     p.page.locator("input[name=feat-1][value=neurons]").check()
     p.wait("window.digitlens.features.shown.size === 0")
     assert p.js("window.digitlens.features.card") is None
     assert p.js("window.digitlens.features.opts.diagram.layout.cols[2].n") == 16
     assert "feat=" not in p.page.url
+    assert p.js(f"{diagram}.circuit === window.digitlens.why.shown")
     assert p.errors == [], p.errors
     p.close()
 

@@ -197,7 +197,7 @@ export class Diagram {
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
     });
-    if (this.circuit) drawCircuit(this, this.circuit);
+    if (this.circuit) drawCircuit(this, this.unviewed(this.circuit));
   }
 
   // a circuit to ring on every redraw (circuitdraw.js), or null
@@ -211,13 +211,20 @@ export class Diagram {
     return c.layer < 0 ? t("diagram.input", { field: `${this.shape[0]}×${this.shape[1]}` }) : layerName(c.layer, this.sizes.length - 1);
   }
 
-  // a view of a layer shown instead of its neurons (features.js), or null for its neurons; a
-  // circuit's rings (neurons) are cleared with the former layout
+  // a circuit less its neurons and signals in layers shown through a view
+  unviewed(c) {
+    const seen = (l) => !this.views[l];
+    return { ...c, nodes: c.nodes.filter((d) => seen(d.layer)),
+             edges: c.edges.filter((e) => seen(e.layer) && seen(e.layer - 1)) };
+  }
+
+  // a view of a layer shown instead of its neurons (features.js), or null for its neurons
   setView(layer, view) {
     if (view) this.views[layer] = view; else delete this.views[layer];
     if (!this.sizes) return;
-    const last = this.lastDraw;
+    const [last, circuit] = [this.lastDraw, this.circuit];
     this.setModel(this.sizes, this.classNames, this.activations, this.shape);
+    this.circuit = circuit;
     if (last) this.draw(...last);
   }
 

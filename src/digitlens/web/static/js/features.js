@@ -114,7 +114,8 @@ export class Features {
   update(res) {
     this.last = res;
     for (const [layer, { atlas, view }] of this.shown) {
-      const f = res.has_ink === false ? { values: null, active: [] } : encodeFeatures(atlas, res.activations[layer]);
+      const a = res.activations?.[layer];
+      const f = res.has_ink === false || !a ? { values: null, active: [] } : encodeFeatures(atlas, a);
       view.active = f.active.slice(0, view.n);
       view.values.fill(0);
       view.active.forEach((j, i) => { view.values[i] = f.values[j]; });
