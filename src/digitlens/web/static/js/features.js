@@ -188,15 +188,17 @@ export class Features {
       <div class="insp-head"><h2>${esc(t("feat.cardTitle"))}</h2><b data-testid="feature-title">${esc(layerName(layer, this.nLayers))} · ${esc(t("feat.name", { j: d.feature }))}</b>
         <span class="hint" data-testid="feature-frequency">${esc(t("feat.fires", { p: pct(d.frequency, d.frequency < 0.1 ? 1 : 0) }))}</span>
         <button class="png" id="feat-close" title="${esc(t("insp.close"))}" aria-label="${esc(t("feat.closeAria"))}">✕</button></div>
-      <p class="feature-now" data-testid="feature-now" aria-live="polite"></p>
+      <div class="feature-side">
+        <p class="feature-now" data-testid="feature-now" aria-live="polite"></p>
+        <p class="explain">${esc(t("feat.what", { n: num(d.n_features), layer: layerName(layer, this.nLayers) }))}</p>
+      </div>
       <div class="insp-imgs">
-        <figure><canvas id="feat-dir" data-testid="feature-direction" width="${w}" height="${h}" role="img"
+        <figure class="feature-figure"><canvas id="feat-dir" data-testid="feature-direction" width="${w}" height="${h}" role="img"
           aria-label="${esc(t("feat.dirAria", { pos: hue("pos"), neg: hue("neg") }))}"></canvas>${esc(t("feat.direction", { field: `${h}×${w}` }))}<br>
           <small>${esc(t("feat.dirHint", { pos: hue("pos"), neg: hue("neg") }))}</small></figure>
       </div>
       <p class="explain">${esc(t("feat.topTest"))} ${esc(mostly)}</p>
-      <div class="excite" data-testid="feature-top"></div>
-      <p class="explain">${esc(t("feat.what", { n: num(d.n_features), layer: layerName(layer, this.nLayers) }))}</p>`;
+      <div class="excite" data-testid="feature-top"></div>`;
     paint(el.querySelector("#feat-dir"), d.image, w, h, "diverging", d.limit || null);
     const top = el.querySelector("[data-testid=feature-top]");
     for (const digit of d.top_test) {
