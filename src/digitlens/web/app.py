@@ -30,7 +30,7 @@ from digitlens.nn.presets import MAX_SERVER_EPOCHS as MAX_TRAIN_EPOCHS
 from digitlens.nn.presets import PRESETS, get_preset, validate_config
 from digitlens.safeload import parse_json
 from digitlens.version import __version__
-from digitlens.web import ask, encode, explore, live, maps, sweeps
+from digitlens.web import ask, encode, explore, features, live, maps, sweeps
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.jobs import FINAL, Jobs
@@ -46,7 +46,8 @@ class Api:
         self.jobs = Jobs(registry)
         self.downloads = Downloads()
         self.flights: dict[str, Flights] = {  # every expensive answer (digitlens.web.flight)
-            **ask.flights(), "map": Flights("map", keep=maps.KEEP), "map/near": Flights("map/near"),
+            **ask.flights(), **features.flights(), "map": Flights("map", keep=maps.KEEP),
+            "map/near": Flights("map/near"),
             "neuron": Flights("neuron"), "ablate": Flights("ablate"),
             "sweep chart": Flights("sweep chart", running=1, waiting=4)}
 
@@ -259,6 +260,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/map", api.hidden_map),
         Route("/map/near", api.map_near, methods=["POST"]),
         *ask.routes(api),
+        *features.routes(api),
         Route("/train", api.train, methods=["POST"]),
         Route("/train/jobs", api.train_jobs),
         Route("/train/{job}/events", api.train_events),

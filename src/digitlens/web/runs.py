@@ -22,6 +22,8 @@ import numpy as np
 from digitlens.analysis.dream import train_maxima
 from digitlens.analysis.inspector import Masks
 from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.analysis.sae_file import FILE as ATLAS_FILE
+from digitlens.analysis.sae_file import run_atlas
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import ModelError, NotFoundError
@@ -56,6 +58,7 @@ class LoadedRun:
     ablations: dict[Any, float] = field(default_factory=dict)
     train: dict[str, tuple[np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
     peaks: list[np.ndarray] | None = None
+    atlases: dict[Any, Any] = field(default_factory=dict)  # digitlens.web.features
 
     def row_peaks(self) -> list[np.ndarray]:
         """Each weight layer's ``max |w|`` per row, for ``strongest_connections`` on every
@@ -66,6 +69,13 @@ class LoadedRun:
 
     def model_file(self) -> Path:
         return self.path / MODEL_FILE if self.path.is_dir() else self.path
+
+    def feature_layers(self) -> list[int]:
+        """The hidden layers whose feature atlas the run folder holds (``run_atlas``)."""
+        if not self.path.is_dir():
+            return []
+        return [layer for layer in range(self.model.n_layers - 1)
+                if (run_atlas(self.path, layer) / ATLAS_FILE).is_file()]
 
     def summary(self) -> dict[str, Any]:
         m = self.model
@@ -78,6 +88,7 @@ class LoadedRun:
                 "test_accuracy": last.get("test_accuracy"),
                 "preset": m.meta.get("training", {}).get("preset"),
                 "n_test": int(len(self.dataset.test_labels)),
+                "feature_layers": self.feature_layers(),
                 "history": [{k: h.get(k) for k in ("epoch", "test_accuracy", "loss", "test_loss")}
                             for h in history]}
 

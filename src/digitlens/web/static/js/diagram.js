@@ -11,6 +11,8 @@
 // Every neuron stays drawn, even in wide layers: where most squares are dark is what a learner
 // sees in them, and a chosen few would need a numbering of their own; when even 3-px squares do
 // not fit, the box scrolls sideways as in the full mode.
+// A hidden layer may be shown through a view instead of its neurons (setView: its features,
+// features.js): the view gives the squares' count, values, names and subtitle.
 
 import { ACT_CSS, activationColor, activationStep, css, divergingColor, paint, uiColor } from "./colors.js";
 import { COMPACT, FULL, compactLayout, fullLayout } from "./diagramlayout.js";
@@ -31,12 +33,13 @@ export class Diagram {
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = []; this.circuit = null;
+    this.views = {};  // hidden layer -> { n, values, selected, title(), subtitle(), name(i) }
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
       if (!hit || hit.layer < 0 || !this.onPick) return;
       this.tip.hidden = true;  // the inspector answers now (a tap leaves no mouseleave to hide it)
       const c = this.layout.cols[hit.ci], small = (c.out ? c.gap : c.cell) * this.scale() < TOUCH_PX;
-      if (e.pointerType === "touch" && small && this.onLayer) this.onLayer(hit.layer);
+      if (e.pointerType === "touch" && small && this.onLayer && !this.views[hit.layer]) this.onLayer(hit.layer);
       else this.onPick(hit.layer, hit.index);
     });
     canvas.addEventListener("mousemove", (e) => this.hover(e));
@@ -98,7 +101,7 @@ export class Diagram {
     ctx.fillStyle = this.ui().card; ctx.fillRect(0, 0, W, H);
     // lines first, under the neurons
     (data.flow || []).forEach((conns, l) => {
-      if (!conns.length) return;
+      if (!conns.length || this.views[l - 1] || this.views[l]) return;  // no lines to a view
       const peak = Math.abs(conns[0][2]) || 1;
       for (let k = conns.length - 1; k >= 0; k--) {
         const [i, j, v] = conns[k], t = Math.abs(v) / peak;
@@ -112,7 +115,7 @@ export class Diagram {
       ctx.globalAlpha = 1;
     });
     cols.forEach((c, ci) => {
-      const values = ci === 0 ? data.input : data.activations[ci - 1];
+      const values = ci === 0 ? data.input : this.views[c.layer]?.values ?? data.activations[ci - 1];
       if (c.out) return this.drawOutput(ctx, c, data);
       ctx.fillStyle = this.ui().ground;  // the grid's ground; also hides the lines' tails inside it
       if (ci > 0) ctx.fillRect(c.x - 1, c.y - 1, c.w + 2, c.h + 2);
@@ -136,20 +139,22 @@ export class Diagram {
         const x = c.x + k * c.cell, y = c.y + r * c.cell;
         ctx.fillStyle = ACT_CSS[activationStep(peak > 0 ? values[i] / peak : 0)];
         ctx.fillRect(x + inset, y + inset, side, side);
-        if (knocked(c.layer, i)) this.cross(ctx, x, y, c.cell);
+        if (knocked(c.layer, i) && !this.views[c.layer]) this.cross(ctx, x, y, c.cell);
       }
       ctx.fillStyle = this.ui().ink; this.font(ctx, 600, 12.5);
       ctx.textAlign = "center";
       ctx.fillText(this.title(c), c.x + c.w / 2, this.at.titleY);
       ctx.fillStyle = this.ui().muted; this.font(ctx, 400, 12);
       ctx.fillText(this.subtitle(c, firing, cut), c.x + c.w / 2, this.at.subY);
-      if (selected && selected.layer === c.layer && ci > 0) {
-        const r = Math.floor(selected.index / c.cols), k = selected.index % c.cols;
+      const mark = this.views[c.layer] ? this.views[c.layer].selected ?? null
+        : selected && selected.layer === c.layer ? selected.index : null;
+      if (mark !== null && ci > 0) {
+        const r = Math.floor(mark / c.cols), k = mark % c.cols;
         ctx.strokeStyle = this.ui().focus; ctx.lineWidth = 2.5;
         ctx.strokeRect(c.x + k * c.cell - 1.5, c.y + r * c.cell - 1.5, c.cell + 3, c.cell + 3);
       }
     });
-    if (this.circuit) drawCircuit(this, this.circuit);
+    if (this.circuit) drawCircuit(this, this.unviewed(this.circuit));
   }
 
   // the UI colours the diagram draws with (colors.css), read on the canvas (a notebook widget has
@@ -169,11 +174,30 @@ export class Diagram {
   }
 
   title(c) {
+    if (this.views[c.layer]) return this.views[c.layer].title();
     if (this.compact) return c.layer < 0 ? t("diagram.inputShort") : t("diagram.layerShort", { l: c.layer });
     return c.layer < 0 ? t("diagram.input", { field: `${this.shape[0]}×${this.shape[1]}` }) : layerName(c.layer, this.sizes.length - 1);
   }
 
+  // a circuit less its neurons and signals in layers shown through a view
+  unviewed(c) {
+    const seen = (l) => !this.views[l];
+    return { ...c, nodes: c.nodes.filter((d) => seen(d.layer)),
+             edges: c.edges.filter((e) => seen(e.layer) && seen(e.layer - 1)) };
+  }
+
+  // a view of a layer shown instead of its neurons (features.js), or null for its neurons
+  setView(layer, view) {
+    if (view) this.views[layer] = view; else delete this.views[layer];
+    if (!this.sizes) return;
+    const [last, circuit] = [this.lastDraw, this.circuit];
+    this.setModel(this.sizes, this.classNames, this.activations, this.shape);
+    this.circuit = circuit;
+    if (last) this.draw(...last);
+  }
+
   subtitle(c, firing, cut) {
+    if (this.views[c.layer]) return this.views[c.layer].subtitle();
     if (this.compact) {
       return t(c.layer < 0 ? "diagram.inkedShort" : "diagram.activeShort", { n: num(c.layer < 0 ? firing : c.n), k: num(firing) });
     }
@@ -257,9 +281,11 @@ export class Diagram {
     const h = this.hit(e);
     if (!h || !this.data) { this.tip.hidden = true; this.canvas.style.cursor = "default"; return; }
     this.canvas.style.cursor = h.layer >= 0 && this.onPick ? "pointer" : "default";
-    const v = h.ci === 0 ? this.data.input[h.index] : this.data.activations[h.ci - 1][h.index];
+    const view = this.views[h.layer];
+    if (view && view.name(h.index) === null) { this.tip.hidden = true; return; }  // an empty square
+    const v = h.ci === 0 ? this.data.input[h.index] : (view?.values ?? this.data.activations[h.ci - 1])[h.index];
     const out = h.ci === this.layout.cols.length - 1;
-    const name = h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
+    const name = view ? view.name(h.index) : h.ci === 0 ? t("insp.pixel", { r: Math.floor(h.index / this.shape[1]), c: h.index % this.shape[1] })
       : `${neuronName(h.layer, h.index)}${out ? t("diagram.class", { name: this.classNames[h.index] ?? h.index }) : ""}`;
     const r = this.canvas.getBoundingClientRect();
     this.tip.textContent = `${name}: ${num(v, 3)}${h.layer >= 0 && this.onPick ? t("diagram.clickTip") : ""}`;

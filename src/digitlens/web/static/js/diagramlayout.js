@@ -14,9 +14,10 @@ export const COMPACT = { titleY: 14, subY: 30, top: 38, bottom: 6, margin: 4, ga
 // The input, the hidden layers (rows ≥ columns) and the output, before sizes are given.
 function columns(d, outGap, outW) {
   const sizes = d.sizes, n = sizes.length, [inH, inW] = d.shape;
-  const shapes = sizes.slice(1, -1).map((s) => gridShape(s)).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
+  const shown = (l) => d.views[l]?.n ?? sizes[l + 1];  // a view's squares, or the neurons
+  const shapes = sizes.slice(1, -1).map((s, l) => gridShape(shown(l))).map(([a, b]) => [Math.max(a, b), Math.min(a, b)]);
   return [{ layer: -1, n: sizes[0], rows: inH, cols: inW },
-    ...shapes.map(([rows, cs], l) => ({ layer: l, n: sizes[l + 1], rows, cols: cs })),
+    ...shapes.map(([rows, cs], l) => ({ layer: l, n: shown(l), rows, cols: cs })),
     { layer: n - 2, n: sizes[n - 1], out: true, gap: outGap, w: outW, h: outGap * sizes[n - 1] }];
 }
 
@@ -42,7 +43,10 @@ export function fullLayout(d, room) {
   const titled = Math.min(...hidden.map((c, k) => Math.floor(labels[k + 1] / c.cols)));
   const cell = Math.max(4, Math.min(22, Math.max(share, titled), ...hidden.map((c) => Math.floor(avail / c.rows))));
   Object.assign(cols[0], { cell: inCell, w: inW * inCell, h: inH * inCell });
-  for (const c of hidden) Object.assign(c, { cell, w: c.cols * cell, h: c.rows * cell });
+  for (const c of hidden) {  // a view's few squares as large as the height allows
+    const own = d.views[c.layer] ? Math.max(cell, Math.min(22, Math.floor(avail / c.rows))) : cell;
+    Object.assign(c, { cell: own, w: c.cols * own, h: c.rows * own });
+  }
   cols.forEach((c, i) => { c.slot = c.out ? c.w : Math.max(c.w, labels[i]); });
   const total = cols.reduce((s, c) => s + c.slot, 0);
   const natural = Math.max(640, Math.min(1100, total + 150 * (cols.length - 1) + 60));

@@ -498,3 +498,25 @@ export function project(activations, mean, components) {
   }
   return out;
 }
+
+// A layer's activations as the features of its sparse autoencoder (analysis/sae.py's
+// SAE.encode): f = TopK_k(ReLU((a − b_dec)·W_enc + b_enc)), all but the k largest set to 0.
+// sae: { W_enc (n × F Float32Array, row-major), b_enc (F), b_dec (n), k }. Returns the F
+// values (float32) and the firing features, strongest first.
+export function encodeFeatures(sae, activations) {
+  const { W_enc: w, b_enc: b, b_dec: d, k } = sae, F = b.length, n = d.length;
+  if (activations.length !== n || w.length !== n * F) {
+    throw new EngineError(`the feature atlas is of a ${n}-neuron layer, not of this ${activations.length}-neuron one`);
+  }
+  const pre = Float64Array.from(b);  // (1, n) @ (n, F) -> (1, F), a row of W_enc per input
+  for (let i = 0; i < n; i++) {
+    const x = activations[i] - d[i], row = i * F;
+    for (let j = 0; j < F; j++) pre[j] += x * w[row + j];
+  }
+  const firing = [];
+  for (let j = 0; j < F; j++) if (pre[j] > 0) firing.push(j);
+  firing.sort((p, q) => pre[q] - pre[p] || p - q);
+  const active = firing.slice(0, k), values = new Float32Array(F);
+  for (const j of active) values[j] = pre[j];
+  return { values, active };
+}
