@@ -13,7 +13,6 @@ from digitlens.data.preprocess import preprocess
 from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
-
 from support import assert_within, forward_bounds
 
 from .helpers import canvas_of, data_url, post

@@ -39,9 +39,10 @@ import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from ".
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
 // engine's compute in the page, the request's round trip (server loop: socket or fetch) and
-// the drawing alone, in milliseconds; the server's compute per socket answer (fetches carry
-// it in their Server-Timing header); answers by path.
-const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
+// the drawing alone, the circuit that follows the drawing (why.js), in milliseconds; the
+// server's compute per socket answer (fetches carry it in their Server-Timing header);
+// answers by path.
+const live = { timings: [], engine: [], fetches: [], draws: [], computes: [], circuits: [],
                via: { socket: 0, fetch: 0, page: 0 }, renders: 0, ready: false, last: null,
                problem: null };
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
@@ -190,6 +191,11 @@ function render(res) {
   renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
+  if (why.live) {  // the circuit that follows the drawing, ringed in the redraw below
+    const t0 = performance.now();
+    why.update(res);
+    keep(live.circuits, performance.now() - t0);
+  }
   diagram.draw(res, state.neuron, knockedOut);
   picker.update(res);
   announcer.update(res, run, thing);
@@ -395,7 +401,8 @@ async function init() {
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i), (l) => picker.show(l));
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
-                            shape: () => input.shape });
+                            shape: () => input.shape, net: () => (SERVER_LOOP ? null : net),
+                            redraw: () => requestFrame() });
   live.why = why;  // the circuit and patch on display, for tests
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label
