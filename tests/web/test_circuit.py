@@ -84,10 +84,10 @@ def float64_gap_bound(model: MLP, x: np.ndarray, means: list[np.ndarray], target
         reach = size if name in ("relu", "identity") else np.minimum(size, 1.0)
         v = np.maximum(reach, np.abs(means[layer]))
         err = err + (0 if name == "relu" else 4 * U64 * v)
-    w = np.abs(model.weights[-1].astype(np.float64))[:, [target, contrast]].sum(axis=1)
-    b = float(np.abs(model.biases[-1][[target, contrast]]).sum())
+    out = np.abs(model.weights[-1].astype(np.float64))[:, [target, contrast]].sum(axis=1)
+    size = float(v @ out) + float(np.abs(model.biases[-1][[target, contrast]]).sum())
     n = model.sizes[-2] + 1
-    return float(gamma(n) * (v @ w + b) + (1 + gamma(n)) * (err @ w) + U64 * (v @ w + b))
+    return gamma(n) * size + (1 + gamma(n)) * float(err @ out) + U64 * size
 
 
 def reference_effects(model: MLP, x: np.ndarray, means: list[np.ndarray], target: int,
@@ -146,10 +146,10 @@ def check_circuit(model: MLP, x: np.ndarray, means: list[np.ndarray], js: dict[s
             [(ly, a, bb) for ly, a, bb, _ in ref.edges]
     acts = [a[0] for a in model.trace(x).activations]
     for e in js["edges"]:
-        w = float(model.weights[e["layer"]][e["from"], e["to"]])
-        want = float(acts[e["layer"]][e["from"]]) * w
-        assert abs(e["value"] - want) <= a_err[e["layer"] - 1][0, e["from"]] * abs(w) \
-            + U64 * abs(want), e
+        weight = float(model.weights[e["layer"]][e["from"], e["to"]])
+        value = float(acts[e["layer"]][e["from"]]) * weight
+        assert abs(e["value"] - value) <= a_err[e["layer"] - 1][0, e["from"]] * abs(weight) \
+            + U64 * abs(value), e
     d_w = np.abs(model.weights[-1][:, t].astype(np.float64) - model.weights[-1][:, c])
     d_err = a_err[-2][0] * d_w
     assert_within(js["direct"], ref.direct, d_err + U64 * np.abs(ref.direct), "direct terms")
