@@ -4,10 +4,13 @@ the same input, and a test digit patched into the drawing at a chosen layer."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from .conftest import Served
 from .test_browser import ONE, ZERO, Page, page  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
@@ -148,3 +151,26 @@ def test_why_needs_a_drawing_and_says_bad_input(page: Page) -> None:  # noqa: F8
     page.page.get_by_test_id("patch").click()
     page.wait("document.querySelector('[data-testid=patch-result]').textContent"
               ".includes('by its number')")
+
+
+def test_without_the_page_engine_the_server_circuit_follows(browser: Any, served: Served) -> None:
+    """``?compute=server`` (no engine in the page): the switched-on circuit is asked of
+    /api/circuit, one question at a time, and still follows the drawing."""
+    p = Page(browser, served.url + "?compute=server")
+    try:
+        p.stroke(ZERO)
+        p.settle()
+        p.page.get_by_test_id("circuit").click()
+        p.wait(f"{SHOWN} !== null")
+        zero = nodes(p.js(SHOWN))
+        assert zero == nodes(p.page.evaluate(ASK, ["api/circuit", {}]))
+        p.page.get_by_test_id("clear").click()
+        p.stroke(ONE)
+        p.settle()
+        p.wait(f"JSON.stringify({SHOWN}.nodes) !== {json.dumps(json.dumps(p.js(SHOWN)['nodes']))}")
+        p.wait("!window.digitlens.why.asking")
+        assert nodes(p.js(SHOWN)) == nodes(p.page.evaluate(ASK, ["api/circuit", {}]))
+        assert p.js("window.digitlens.via.page") == 0
+        assert p.errors == []
+    finally:
+        p.close()

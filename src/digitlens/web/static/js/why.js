@@ -138,7 +138,11 @@ export class Why {
     const run = this.opts.run();
     if (!run) return;
     if (this.asking) { this.again = true; return; }  // asked again with the drawing it ends on
-    if (this.opts.isEmpty()) { this.circuitOut.textContent = t("why.drawFirst"); return; }
+    if (this.opts.isEmpty()) {
+      if (this.shown) { this.shown = null; this.opts.diagram.showCircuit(null); }
+      this.circuitOut.textContent = t("why.drawFirst");
+      return;
+    }
     const body = { run: run.name, ...this.opts.input() };
     if (this.contrast.value !== "") body.contrast = Number(this.contrast.value);
     this.asking = true;
