@@ -101,6 +101,9 @@ def test_axe_finds_nothing_on_the_single_file(browser: Any, single_file: Path) -
     assert_no_violations(page, "the single file")
     mouse_stroke(page)
     assert_no_violations(page, "the single file with a drawing")
+    page.get_by_test_id("circuit").click()  # the circuit, computed in the page
+    wait(page, "window.digitlens.why.shown !== null")
+    assert_no_violations(page, "the single file with the circuit on")
     assert not page.errors
     page.context.close()
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from digitlens.nn.functions import EPS, NONLINEARITIES, cost
+
+if TYPE_CHECKING:
+    from digitlens.nn.mlp import MLP
 
 Array = np.ndarray
 Masks = Mapping[int, Array]
@@ -188,3 +191,11 @@ def layer_activations(model: Network, x: Array, *, masks: Masks | None = None,
     if not parts:
         return [np.zeros((0, n), np.float32) for n in model.sizes[1:]]
     return [np.concatenate(layer) for layer in zip(*parts, strict=True)]
+
+
+def hidden_means(model: MLP, images: Array) -> list[Array]:
+    """Each hidden layer's mean activation over ``images`` (float64): what a circuit's
+    mean-ablation puts in (``analysis.patching``), here so that the single-file explorer can
+    carry them too."""
+    acts = layer_activations(model, model.as_input(images))[:-1]
+    return [a.astype(np.float64).mean(axis=0) for a in acts]

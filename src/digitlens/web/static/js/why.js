@@ -8,7 +8,8 @@
 // layer, for the ringed circuit's neurons there or for the whole layer (which always gives
 // the test digit's answer: what follows reads only that layer). If the answer moves to the
 // test digit's with the circuit's few neurons alone, they carried the difference.
-// Both need the server's test set (the single-file explorer hides them).
+// The single-file explorer offers the circuit (it carries the means) but not the patch, which
+// needs the server's test set.
 
 import { api, servedLocally } from "./api.js";
 import { circuit } from "./engine.js";
@@ -29,7 +30,6 @@ export class Why {
     this.live = false;  // the circuit follows the drawing
     this.means = new Map();  // run name -> {value: Float64Array per hidden layer} or {error}
     this.asking = false; this.again = false;  // a server question in flight; another waiting
-    host.hidden = servedLocally();
     host.innerHTML = `<div class="why-row"><b>${t("why.title")}</b>
         <label>${t("why.not")} <select data-testid="circuit-contrast"><option value="">${t("why.runnerUp")}</option></select></label>
         <button data-testid="circuit" aria-pressed="false" title="${t("why.circuitTitle")}">${t("why.circuit")}</button>
@@ -51,6 +51,10 @@ export class Why {
     this.toggle.addEventListener("click", () => this.follow(!this.live));
     this.contrast.addEventListener("change", () => { if (this.live) this.refresh(); });
     q("patch").addEventListener("click", () => this.askPatch());
+    if (servedLocally()) {  // no server: no patch
+      this.patchOut.hidden = true;
+      /** @type {HTMLElement} */ (this.thumb.parentElement).hidden = true;
+    }
     this.clearButton.addEventListener("click", () => this.follow(false));
   }
 
