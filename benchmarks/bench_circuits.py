@@ -198,13 +198,14 @@ def browser_circuits(run: Path, model: MLP, means: list[np.ndarray], n_strokes: 
                             input: Array.from(window.digitlens.last.input)})"""))
                 return moves
 
+            count = "() => [window.digitlens.timings.length, window.digitlens.draws.length]"
             draw(False)
-            off = page.evaluate("() => window.digitlens.timings.length")
+            off, off_d = page.evaluate(count)
             page.get_by_test_id("circuit").click()  # on: the run's means fetched once
             page.wait_for_function("() => window.digitlens.why.shown !== null", timeout=120_000)
             page.get_by_test_id("clear").click()
             page.wait_for_timeout(300)
-            on = page.evaluate("() => window.digitlens.timings.length")
+            on, on_d = page.evaluate(count)
             moves = draw(True)
             m = page.evaluate("""() => ({t: window.digitlens.timings, e: window.digitlens.engine,
                 d: window.digitlens.draws, c: window.digitlens.circuits})""")
@@ -215,11 +216,15 @@ def browser_circuits(run: Path, model: MLP, means: list[np.ndarray], n_strokes: 
     print(f"explorer in Chromium, {'-'.join(map(str, model.sizes))}, {moves} pointer moves per "
           f"pass at ~120/s; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"  {'milliseconds':<52}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}")
+    # a redraw's "drawing the views" holds the circuit's computation when it is on
+    views = [d - c for d, c in zip(m["d"][on_d:], m["c"][-len(m["d"][on_d:]):], strict=True)]
     rows = [("circuit off: pointer move -> every view redrawn", m["t"][:off]),
+            ("  of which the engine (engine.js)", m["e"][:off_d]),
+            ("  of which drawing the views", m["d"][:off_d]),
             ("circuit on: pointer move -> circuit and views redrawn", m["t"][on:]),
-            ("  of which the circuit (circuit.js)", m["c"]),
-            ("  of which the engine (engine.js)", m["e"][-len(m["c"]):]),
-            ("  of which drawing the views", m["d"][-len(m["c"]):])]
+            ("  of which the engine (engine.js)", m["e"][on_d:]),
+            ("  of which the circuit (circuit.js)", m["c"][-len(views):]),
+            ("  of which drawing the views", views)]
     for name, values in rows:
         a = np.array(values)
         print(f"  {name:<52}{len(a):>6}{np.median(a):>8.1f}{np.percentile(a, 95):>8.1f}"
