@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from digitlens.nn.functions import EPS, NONLINEARITIES, cost
-
-if TYPE_CHECKING:
-    from digitlens.nn.mlp import MLP
 
 Array = np.ndarray
 Masks = Mapping[int, Array]
@@ -193,7 +190,13 @@ def layer_activations(model: Network, x: Array, *, masks: Masks | None = None,
     return [np.concatenate(layer) for layer in zip(*parts, strict=True)]
 
 
-def hidden_means(model: MLP, images: Array) -> list[Array]:
+class Model(Network, Protocol):
+    """A network that also reads images as its input (``MLP.as_input``)."""
+
+    def as_input(self, x: Array) -> Array: ...
+
+
+def hidden_means(model: Model, images: Array) -> list[Array]:
     """Each hidden layer's mean activation over ``images`` (float64): what a circuit's
     mean-ablation puts in (``analysis.patching``), here so that the single-file explorer can
     carry them too."""
