@@ -39,9 +39,9 @@ import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from ".
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
 // engine's compute in the page, the request's round trip (server loop: socket or fetch) and
-// the drawing alone, the circuit that follows the drawing (why.js), in milliseconds; the
-// server's compute per socket answer (fetches carry it in their Server-Timing header);
-// answers by path.
+// the drawing alone, the circuit that follows the drawing (why.js, for bench_circuits.py), in
+// milliseconds; the server's compute per socket answer (fetches carry it in their
+// Server-Timing header); answers by path.
 const live = { timings: [], engine: [], fetches: [], draws: [], computes: [], circuits: [],
                via: { socket: 0, fetch: 0, page: 0 }, renders: 0, ready: false, last: null,
                problem: null };
