@@ -57,6 +57,7 @@ class LoadedRun:
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
     ablations: dict[Any, float] = field(default_factory=dict)
     train: dict[str, tuple[np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+    means: dict[str, list[np.ndarray]] = field(default_factory=dict)
     peaks: list[np.ndarray] | None = None
     atlases: dict[Any, Any] = field(default_factory=dict)  # digitlens.web.features
 
@@ -247,6 +248,18 @@ class Registry:
     def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
         return self.single_flight(run, layer, run.test_acts, lambda: layer_activations(  # type: ignore[no-any-return]
             run.model, run.model.as_input(run.dataset.test_images))[layer])
+
+    def hidden_means(self, run: LoadedRun) -> list[np.ndarray]:
+        """Each hidden layer's mean test activation (float64; what mean-ablation puts in),
+        computed once per loaded model from the cached test activations: the server's circuits
+        and the page's (``GET /api/runs/NAME/means``) use the same numbers."""
+        with self.lock:
+            if "means" in run.means:
+                return run.means["means"]
+        # the activations first: a flight computing the means must not wait for another
+        acts = [self.test_activations(run, layer) for layer in range(run.model.n_layers - 1)]
+        return self.single_flight(run, "means", run.means, lambda: [  # type: ignore[no-any-return]
+            a.astype(np.float64).mean(axis=0) for a in acts])
 
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))

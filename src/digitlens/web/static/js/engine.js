@@ -5,7 +5,7 @@
 // compares the two number for number. No DOM, no dependencies: it runs in a browser and in
 // Node 20. It never trains; it can take one illustrative gradient step on one example
 // (gradient.js: net.gradients, net.step), returning a new network. New analyses add a
-// function here (taking a Network and a trace).
+// function here (taking a Network and a trace); the circuit by mean-ablation is circuit.js's.
 //
 // Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
 // the layout in which both the forward pass (a row per non-zero input) and the backward pass
@@ -17,8 +17,9 @@ import { EngineError } from "./engine-error.js";
 import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
 import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
 import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
+import { circuit } from "./circuit.js";
 
-export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
+export { BOX, CENTRE, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;

@@ -40,9 +40,10 @@ import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from ".
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
 // engine's compute in the page, the request's round trip (server loop: socket or fetch) and
-// the drawing alone, in milliseconds; the server's compute per socket answer (fetches carry
-// it in their Server-Timing header); answers by path.
-const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
+// the drawing alone, the circuit that follows the drawing (why.js, for bench_circuits.py), in
+// milliseconds; the server's compute per socket answer (fetches carry it in their
+// Server-Timing header); answers by path.
+const live = { timings: [], engine: [], fetches: [], draws: [], computes: [], circuits: [],
                via: { socket: 0, fetch: 0, page: 0 }, renders: 0, ready: false, last: null,
                problem: null };
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
@@ -192,6 +193,11 @@ function render(res) {
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
   features.update(res);  // a layer shown as features: this drawing's, before the diagram draws them
+  if (why.live) {  // the circuit that follows the drawing, ringed in the redraw below
+    const t0 = performance.now();
+    why.update(res);
+    keep(live.circuits, performance.now() - t0);
+  }
   diagram.draw(res, state.neuron, knockedOut);
   picker.update(res);
   announcer.update(res, run, thing);
@@ -406,7 +412,8 @@ async function init() {
   live.features = features;  // the layers shown as features and the card, for tests
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
-                            shape: () => input.shape });
+                            shape: () => input.shape, net: () => (SERVER_LOOP ? null : net),
+                            redraw: () => requestFrame() });
   live.why = why;  // the circuit and patch on display, for tests
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label
