@@ -172,6 +172,20 @@ def forward_bounds(model: Any, x: np.ndarray, masks: Any = None, start: int = 0,
     return z_bounds, a_bounds
 
 
+def encode_bound(sae: Any, acts: np.ndarray) -> np.ndarray:
+    """How far two float32 passes of a sparse autoencoder's pre-activations
+    ``(a − b_dec)·W_enc + b_enc`` (``analysis/sae.py``) may lie apart, (n, F): the n_hidden + 1
+    terms in two orders, the float32 rounding of ``a − b_dec`` carried through |W_enc|, and a
+    float32 store of the result. ReLU keeps the bound; TopK keeps it where the k-th and the
+    next value lie further apart than twice it (elsewhere a near tie may go either way)."""
+    x = np.asarray(acts, np.float64) - sae.b_dec
+    w = np.abs(sae.W_enc.astype(np.float64))
+    pre = x @ sae.W_enc.astype(np.float64) + sae.b_enc
+    terms = np.abs(x) @ w
+    return np.asarray(sum_order_bound(w.shape[0] + 1, terms + np.abs(sae.b_enc))
+                      + U32 * terms + U32 * np.abs(pre))
+
+
 def assert_within(actual: Any, desired: Any, bound: Any, what: str = "") -> None:
     """|actual − desired| ≤ bound elementwise (the bound from ``sum_order_bound``,
     ``dense_bound`` or ``forward_bounds``), saying by how much it was broken if it was."""

@@ -3,6 +3,7 @@
 declare const PAGE: {
   chart: typeof import("../src/digitlens/web/static/js/chart.js");
   colors: typeof import("../src/digitlens/web/static/js/colors.js");
+  diagram: typeof import("../src/digitlens/web/static/js/diagram.js");
   draw: typeof import("../src/digitlens/web/static/js/draw.js");
   engine: typeof import("../src/digitlens/web/static/js/engine.js");
   numbering: typeof import("../src/digitlens/web/static/js/numbering.js");

@@ -65,6 +65,10 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "PC1, PC2": ("The two directions along which the layer's values spread out most: the map "
                  "is drawn along them.",
                  "The first two principal components; their share of the variance is given."),
+    "feature": ("One idea a layer has learned, found among its neurons: each digit is told by "
+                "a few of many features, where most neurons mix several ideas at once.",
+                "A direction in the layer's space from a sparse autoencoder: f = "
+                "TopK_k(ReLU((a − b_dec)·W_enc + b_enc)), the layer rebuilt as f·W_dec + b_dec."),
 }
 
 ROOT = Path(__file__).resolve().parent

@@ -227,3 +227,24 @@ def test_cli_features_bad_input(trained_run: Path, tmp_path: Path) -> None:
         assert bad.returncode == code, (extra, bad.stderr)
         assert needle in bad.stderr and bad.stderr.count("\n") == 1, (extra, bad.stderr)
         assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.e2e
+def test_cli_features_into_the_run_folder(trained_run: Path, trained_model: MLP,
+                                          tmp_path: Path) -> None:
+    """Without --out the atlas goes where the explorer looks: RUN/features/layer-L."""
+    import shutil
+
+    from digitlens.analysis.sae_file import FILE, run_atlas
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    done = cli("features", str(run), "--layer", "0", "--features", "16", "--k", "2",
+               "--epochs", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["out"] == str(run_atlas(run, 0))
+    sae, meta = load_features(run_atlas(run, 0) / FILE, trained_model, 0)
+    assert sae.n_features == 16 and meta["layer"] == 0
+    again = cli("features", str(run), "--layer", "0", "--epochs", "1")
+    assert again.returncode == 1 and "exists" in again.stderr and again.stderr.count("\n") == 1
+    alone = cli("features", str(run / "model.npz"), "--layer", "0", "--epochs", "1")
+    assert alone.returncode == 1 and "give --out" in alone.stderr

@@ -1,5 +1,6 @@
 """The lesson in a real browser: three students (one a phone at 390×844 drawing by touch) and
-the teacher against ``digitlens classroom``. Students draw and send; the teacher's matrix,
+the teacher against ``digitlens classroom``. Students draw and send (the phone's network is the
+explorer's diagram, compact, every square in its activation's colour); the teacher's matrix,
 gallery and hardest drawings follow within a second; the QR code on the teacher's page decodes
 to the student URL; prompt, pause and removal reach the pages. Screenshots are saved
 (``DIGITLENS_SCREENSHOTS=folder`` keeps them)."""
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from diagram_pixels import diagram_facts, squares_coloured
 from support import screenshot_folder
 
 from .conftest import Classroom
@@ -123,6 +125,11 @@ def test_a_lesson(browser: Any, lesson: Classroom, shots: Path) -> None:
         for tab, stroke, meant in ((phone, ONE, 1), (desks[0], SEVEN, 7), (desks[1], ZERO, 0)):
             tab.draw(stroke)
             page_says = tab.js("window.classroom.prediction")
+            if tab is phone:  # the explorer's diagram, compact: whole on the phone, legible, lit
+                facts = diagram_facts(phone.page, "window.classroom.diagram")
+                assert facts["mode"] == "compact" and facts["textPx"] >= 12, facts
+                assert not facts["scrolls"] and facts["width"] <= 390, facts
+                assert squares_coloured(phone.page, "window.classroom.diagram") == 32 + 16
             tab.choose(meant)
             before = teacher.js("window.classroom.n")
             tab.tap("submit")

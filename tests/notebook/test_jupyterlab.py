@@ -2,7 +2,8 @@
 browser of its own; the same server serves Jupyter Notebook 7's page) driven by Debian's
 Chromium through Playwright: in each front end run the cell, draw a 1 and a 0 with the mouse,
 read the prediction on the page and from the kernel (``widget.prediction`` printed by a
-follow-up cell), and check both against the Python engine."""
+follow-up cell), and check both against the Python engine; then click a neuron of the network
+diagram and read the selection back from the kernel."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def lab(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
                          dataset="mnist-sample", preset="test-lab")
     train(config, sample, root / "run")
     write_notebook(root / "explorer.ipynb", "import digitlens as dl\nw = dl.Explorer('run')\nw",
-                   "print('KERNEL', w.prediction, dl.predict(w.run, w.pixels).digit)")
+                   "print('KERNEL', w.prediction, dl.predict(w.run, w.pixels).digit)",
+                   "print('PICKED', w.selected['layer'], w.selected['index'])")
     with jupyter_lab(root) as url:
         yield url
 
@@ -80,8 +82,6 @@ def test_explorer_in_jupyterlab(lab: str, ui: str) -> None:
             if SHOTS:
                 page.screenshot(path=str(Path(SHOTS) / f"{ui}-no-widget.png"))
             raise AssertionError(f"the widget did not render; page errors: {errors}") from exc
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
         mode = page.locator("[data-testid=dl-mode]").text_content()
         pred = page.locator("[data-testid=dl-prediction]")
         results = {}
@@ -93,7 +93,9 @@ def test_explorer_in_jupyterlab(lab: str, ui: str) -> None:
             page.locator("[data-testid=dl-clear]").click()
             page.wait_for_function("document.querySelector('[data-testid=dl-prediction]')"
                                    ".textContent === '–'", timeout=20_000)
-            stroke(page, box, points)
+            # where the pad is now: running a cell scrolls the notebook to the next one
+            canvas.scroll_into_view_if_needed()
+            stroke(page, canvas.bounding_box(), points)
             page.wait_for_function("document.querySelector('[data-testid=dl-prediction]')"
                                    ".textContent !== '–'", timeout=20_000)
             page.wait_for_timeout(400)  # the last change's sync to the kernel
@@ -108,9 +110,24 @@ def test_explorer_in_jupyterlab(lab: str, ui: str) -> None:
             results[digit] = (shown, kernel)
             if SHOTS:
                 page.screenshot(path=str(Path(SHOTS) / f"{ui}-explorer-{digit}.png"))
+        # a click on a neuron of the network diagram (diagram.js) selects it in the kernel too
+        diagram = "document.querySelector('.dl-explorer').dlDiagram"
+        page.get_by_test_id("dl-diagram").scroll_into_view_if_needed()
+        text_px = page.evaluate(f"() => {diagram}.smallestTextPx()")
+        page.mouse.click(*page.evaluate(f"() => {diagram}.clientPoint(1, 7)"))  # layer 0, neuron 7
+        page.wait_for_function("() => /neuron 0:7/.test(document.querySelector("
+                               "'[data-testid=dl-inspector]').textContent)", timeout=20_000)
+        run_cell(page, 2)
+        page.wait_for_function(
+            "() => { const o = document.querySelectorAll('.jp-Notebook .jp-Cell')[2]"
+            ".querySelector('.jp-OutputArea-output'); return o && /PICKED/.test(o.textContent)"
+            " }", timeout=30_000)
+        picked = (page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
+                  .text_content() or "").split()
         browser.close()
     assert not errors, errors
     assert mode == "computed in this page (engine.js)"
+    assert text_px >= 12 and picked == ["PICKED", "0", "7"], (text_px, picked)
     for digit, (shown, kernel) in results.items():
         assert kernel[0] == "KERNEL"
         # the page, the widget's synced prediction and the Python engine on its pixels agree

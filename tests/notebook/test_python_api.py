@@ -197,6 +197,13 @@ def test_explorer_kernel_mode_predicts_a_drawing(run: dl.LoadedRun) -> None:
     assert w.prediction == int(t.prediction[0])
     np.testing.assert_allclose(w.image.ravel(), x[0], atol=1e-4)  # kept to 4 decimals
     assert len(w.state["activations"]) == 3
+    # the diagram's lines: analysis.flow's strongest signals a·w for this drawing
+    from digitlens.analysis.flow import strongest_connections
+    want = strongest_connections(run.model, t, 40)
+    assert [[[i, j] for i, j, _ in layer] for layer in w.state["flow"]] == \
+        [[[i, j] for i, j, _ in layer] for layer in want]
+    assert all(abs(got[2] - v) <= 5e-6 for layer, ref in zip(w.state["flow"], want, strict=True)
+               for got, (_, _, v) in zip(layer, ref, strict=True))
     w.selected = {"layer": 0, "index": 5}
     ar = w.state["inspector"]["arithmetic"]
     # the widget's pixels are kept to 4 decimals (±5e-5 each), and two float32 passes

@@ -13,7 +13,16 @@ const floats = (s) => { const b = Buffer.from(s, "base64"); return new Float32Ar
 
 const out = {};
 try {
-  const net = E.loadNetwork(JSON.parse(readFileSync(job.network, "utf8")));
+  if (job.sae) {  // a sparse autoencoder's features of given activations
+    const s = job.sae, sae = { W_enc: floats(s.W_enc), b_enc: floats(s.b_enc), b_dec: floats(s.b_dec), k: s.k };
+    const acts = floats(s.activations), n = sae.b_dec.length, values = [], active = [];
+    for (let r = 0; r < acts.length / n; r++) {
+      const f = E.encodeFeatures(sae, acts.subarray(r * n, (r + 1) * n));
+      values.push(...f.values); active.push(f.active);
+    }
+    out.sae = { values: b64(values), active };
+  }
+  const net = job.network ? E.loadNetwork(JSON.parse(readFileSync(job.network, "utf8"))) : null;
   const knockout = job.knockout || {};
   if (job.inputs) {
     const P = net.sizes[0], x = floats(job.inputs), n = x.length / P, probs = [], preds = [];

@@ -54,3 +54,21 @@ def post(client: httpx.Client, path: str, body: dict, status: int = 200) -> dict
     data = r.json()
     assert data["ok"] is (status < 400)
     return data
+
+
+def make_atlas(run_dir: Any, data: Any, layer: int = 1, n_features: int = 32, k: int = 4,
+               epochs: int = 2, out: Any = None) -> Any:
+    """A small feature atlas of ``layer`` trained on ``data``'s training digits (what
+    ``digitlens features`` trains, at a size that takes a moment), written where the explorer
+    looks for it (or into ``out``); the autoencoder."""
+    from digitlens.analysis.atlas import atlas_of
+    from digitlens.analysis.sae_file import FILE, network_digest, run_atlas, save_features
+    from digitlens.nn.io import load_model
+    model = load_model(run_dir)
+    fs = atlas_of(model, layer, data.train_images, data.test_images, data.test_labels,
+                  n_features=n_features, k=k, epochs=epochs)
+    folder = out if out is not None else run_atlas(run_dir, layer)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_features(fs.sae, folder / FILE, {"layer": layer, "run": str(run_dir),
+                                          "network": network_digest(model)})
+    return fs.sae

@@ -80,6 +80,9 @@ def test_axe_finds_nothing_on_the_explorer(browser: Any, served: Served, size: t
     page = open_page(browser, served.url, size)
     assert_no_violations(page, f"the explorer at {size}, empty")
     mouse_stroke(page)
+    page.get_by_test_id("circuit").click()  # the circuit switched on: it follows the drawing
+    wait(page, "window.digitlens.why.shown !== null")
+    assert_no_violations(page, f"the explorer at {size}, the circuit on")
     page.get_by_test_id("layer-open-0").click()  # the enlarged layer, then a neuron's inspector
     assert_no_violations(page, f"the explorer at {size}, a layer enlarged")
     page.get_by_test_id("pick-0-3").click()
@@ -98,6 +101,9 @@ def test_axe_finds_nothing_on_the_single_file(browser: Any, single_file: Path) -
     assert_no_violations(page, "the single file")
     mouse_stroke(page)
     assert_no_violations(page, "the single file with a drawing")
+    page.get_by_test_id("circuit").click()  # the circuit, computed in the page
+    wait(page, "window.digitlens.why.shown !== null")
+    assert_no_violations(page, "the single file with the circuit on")
     assert not page.errors
     page.context.close()
 

@@ -27,7 +27,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
-from support import U32, assert_within, forward_bounds, jacobian_bound, require
+from support import U32, assert_within, encode_bound, forward_bounds, jacobian_bound, require
 
 pytestmark = pytest.mark.e2e
 STATIC = Path(__file__).parents[2] / "src/digitlens/web/static"
@@ -305,3 +305,35 @@ def test_map_projection_matches_python(nets: dict[str, MLP], sample: Dataset,
         want = pca.project(h)
         assert_within(floats(out["projection"]).reshape(-1, 2), want,
                       err + 4 * U32 * (np.abs(want) + 1), "map point")
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_features_match_python(trained_model: MLP, sample: Dataset, layer: int,
+                               tmp_path: Path) -> None:
+    """engine.js's encodeFeatures against SAE.encode on the real test digits' activations,
+    with an autoencoder trained on the training digits' (k = 4 of 64 features)."""
+    from digitlens.analysis.atlas import atlas_of
+
+    sae = atlas_of(trained_model, layer, sample.train_images, sample.test_images,
+                   sample.test_labels, n_features=64, k=4, epochs=2).sae
+    acts = trained_model.trace(sample.test_images.reshape(len(sample.test_images), -1)
+                               ).activations[layer + 1].astype(np.float32)
+    out = run_engine(tmp_path, {"sae": {"W_enc": b64(sae.W_enc), "b_enc": b64(sae.b_enc),
+                                        "b_dec": b64(sae.b_dec), "k": sae.k,
+                                        "activations": b64(acts)}})
+    assert "error" not in out, out.get("error")
+    js = floats(out["sae"]["values"]).reshape(len(acts), -1)
+    want = sae.encode(acts)
+    bound = encode_bound(sae, acts)
+    pre = (acts.astype(np.float64) - sae.b_dec) @ sae.W_enc.astype(np.float64) + sae.b_enc
+    # the kept features agree wherever the k-th and the next value lie further apart than
+    # the two sides may differ; elsewhere a tie may be broken either way
+    ranked = np.sort(np.maximum(pre, 0), axis=1)[:, ::-1]
+    clear = ranked[:, sae.k - 1] - ranked[:, sae.k] > 2 * bound.max(axis=1)
+    assert clear.mean() > 0.99
+    assert np.array_equal(js[clear] > 0, want[clear] > 0)
+    assert_within(js[clear], want[clear], bound[clear], "features")
+    for row, active in zip(js, out["sae"]["active"], strict=True):  # strongest first
+        assert active == [int(j) for j in np.argsort(-row, kind="stable")[:len(active)]]
+        assert np.count_nonzero(row) == len(active) <= sae.k
+    assert (js > 0).sum(axis=1).mean() > 1  # the digits do fire features

@@ -20,12 +20,14 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.export.html_explorer import build_html
 from digitlens.jspack import PackError, pack
+from digitlens.nn.backprop import hidden_means
 from digitlens.nn.io import load_model, save_model
 from digitlens.nn.mlp import MLP
 from digitlens.web.palette import TARGET, palette_js
-from support import forward_bounds, require
+from support import assert_within, forward_bounds, require
 
 from .test_browser import ONE, Page
+from .test_circuit import check_circuit
 
 pytestmark = pytest.mark.e2e
 
@@ -127,6 +129,47 @@ def offline_data(html: str) -> Any:
     found = re.search(r'id="digitlens-offline">(.*?)</script>', html, re.S)
     assert found is not None
     return json.loads(found.group(1))
+
+
+def test_circuit_follows_the_drawing_offline(explorer: Path, browser: Any, trained_run: Path,
+                                             sample: Dataset) -> None:
+    """The single file carries each hidden layer's mean over the whole test set: the circuit
+    switched on follows the drawing in the page, the same as ``analysis.patching.circuit``
+    (``test_circuit.check_circuit``'s bounds); the patch, which needs the server, is not
+    offered."""
+    p = Page(browser, explorer.as_uri(), offline, viewport=(1366, 768))
+    try:
+        model = load_model(trained_run)
+        p.stroke(ONE[:10])
+        p.settle()
+        assert not p.page.get_by_test_id("patch").is_visible()
+        assert not p.page.get_by_test_id("patch-result").is_visible()
+        p.page.get_by_test_id("circuit").click()
+        p.wait("window.digitlens.why.shown !== null")
+        means = [np.array(m) for m in p.js(
+            "window.digitlens.why.means.values().next().value.value.map((m) => Array.from(m))")]
+        # the exporter's float32 test activations, summed in BLAS's order: within their bound
+        bounds = forward_bounds(model, sample.test_images)[1]
+        for layer, (mine, want) in enumerate(zip(means, hidden_means(model,
+                                                                     sample.test_images),
+                                                 strict=True)):
+            assert_within(mine, want, bounds[layer].mean(axis=0), f"means of layer {layer}")
+        shown = []
+        for more in (ONE[10:], None):
+            js = p.js("""(() => { const c = window.digitlens.why.shown;
+                return {...c, effects: c.effects.map((e) => Array.from(e)),
+                        direct: Array.from(c.direct)}; })()""")
+            x = np.array(p.js("Array.from(window.digitlens.last.input)"), np.float32)
+            check_circuit(model, x, means, js)
+            shown.append([(n["layer"], n["neuron"]) for n in js["nodes"]])
+            if more:  # the rest of the 1
+                p.stroke(more)
+                p.settle()
+        assert shown[0] != shown[1]  # it followed the drawing
+        assert p.text("circuit-count") == "30"
+        assert p.ctx.requests == [] and p.errors == []
+    finally:
+        p.close()
 
 
 def shipped_indices(html: str) -> list[int]:

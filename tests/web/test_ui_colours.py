@@ -1,7 +1,7 @@
 """The UI colours live in one stylesheet of variables (web/static/css/colors.css): no other
 stylesheet or script of the explorer, the classroom or the notebook widgets types a colour out,
-save the data's own (MNIST's white ink on black, the pixels the network reads) and a widget's
-fallback before its stylesheet is there. The data's palette is palette.js (from palette.py)."""
+save the data's own (MNIST's white ink on black, the pixels the network reads) and uiColor's
+answer without a stylesheet. The data's palette is palette.js (from palette.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ ALLOWED = {  # file -> the lines that may type a colour, and why
     "web/static/js/draw.js": ("#fff", "#000"),            # the pad's ink and ground: data
     "web/static/js/views.js": ("#000",),                  # the preprocessing strip's ground: data
     "web/static/js/colors.js": ('fallback = "#000"',),    # uiColor's answer without a stylesheet
-    "notebook/static/explorer.js": ('"#e8730c"',),        # --pick before the widget is on a page
 }
 
 

@@ -13,6 +13,7 @@ from digitlens.data.preprocess import preprocess
 from digitlens.data.sources import Dataset
 from digitlens.nn.io import load_model
 from digitlens.nn.mlp import MLP
+from support import assert_within, forward_bounds
 
 from .helpers import canvas_of, data_url, post
 
@@ -108,3 +109,24 @@ def test_bad_requests_are_clear_4xx(client: httpx.Client, path: str, body: dict,
 def test_only_post(client: httpx.Client) -> None:
     assert client.get("/api/circuit").status_code == 405
     assert client.get("/api/patch").status_code == 405
+
+
+def test_means_for_the_page(client: httpx.Client, small: MLP, sample: Dataset) -> None:
+    """``GET /api/runs/NAME/means``: the means the server's circuits ablate with, as numbers
+    that read back to the same float64 bits (the page's circuit then matches /api/circuit)."""
+    r = client.get("/api/runs/small/means")
+    assert r.status_code == 200 and r.json()["ok"] is True
+    got = r.json()["means"]
+    want = hidden_means(small, sample.test_images)
+    assert [len(m) for m in got] == [32, 16]
+    # float32 activations on both sides, summed in BLAS's order (thread counts may differ):
+    # each row within forward_bounds, so their mean within the mean of the bounds
+    bounds = forward_bounds(small, sample.test_images)[1]
+    for layer, (mine, ref) in enumerate(zip(got, want, strict=True)):
+        assert_within(mine, ref, bounds[layer].mean(axis=0), f"means of layer {layer}")
+    again = client.get("/api/runs/small/means").json()["means"]
+    assert again == got  # computed once, then the same numbers
+    single = client.get("/api/runs/single/means")
+    assert single.status_code == 400 and "no hidden layer" in single.json()["error"]
+    assert client.get("/api/runs/small/means?layer=0").status_code == 400
+    assert client.get("/api/runs/nope/means").status_code == 404

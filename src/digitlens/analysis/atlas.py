@@ -15,6 +15,7 @@ from digitlens import numbering
 from digitlens.analysis import sae as S
 from digitlens.errors import bad_param
 from digitlens.nn.backprop import forward, layer_activations
+from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 
 CHUNK = 4096
@@ -54,9 +55,27 @@ def atlas_of(model: MLP, layer: int, train_images: np.ndarray, test_images: np.n
         t0 = time.perf_counter()
         sae = S.train_sae(train, n_features, k, epochs, seed, on_epoch=on_epoch)
         seconds = time.perf_counter() - t0
-    spliced = forward(model, sae.reconstruct(test), start=layer + 1).output
+    codes = np.concatenate([sae.encode(test[i:i + CHUNK]) for i in range(0, len(test), CHUNK)])
+    spliced = forward(model, sae.decode(codes), start=layer + 1).output  # the layer rebuilt
     accuracy = float(np.mean(np.argmax(forward(model, test_in).output, axis=1) == test_labels))
     atlas = S.assess(sae, test, float(np.mean(np.argmax(spliced, axis=1) == test_labels)),
-                     accuracy)
-    codes = np.concatenate([sae.encode(test[i:i + CHUNK]) for i in range(0, len(test), CHUNK)])
+                     accuracy, codes)
     return Features(sae, atlas, codes, seconds)
+
+
+def decoder_pixels(model: MLP, layer: int, sae: S.SAE, features: list[int]) -> np.ndarray:
+    """(pixels, len(features)): each feature's decoder direction carried back to the input, as
+    composed weights carry a neuron (a feature is a direction in the layer's space)."""
+    # (pixels, n_hidden) @ (n_hidden, m) -> (pixels, m)
+    return composed_weights(model, layer) @ sae.W_dec[features].T.astype(np.float64)
+
+
+def top_digits(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's ``count`` most-activating digits, strongest first: indices and values,
+    both (F, count); a digit the feature does not fire on has index -1."""
+    count = min(count, len(codes))
+    idx = np.argpartition(-codes, count - 1, axis=0)[:count]           # (count, F), unordered
+    vals = np.take_along_axis(codes, idx, axis=0)
+    order = np.argsort(-vals, axis=0, kind="stable")
+    idx, vals = np.take_along_axis(idx, order, 0).T, np.take_along_axis(vals, order, 0).T
+    return np.where(vals > 0, idx, -1), np.maximum(vals, 0)

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.nn.backprop import forward, layer_activations, probabilities
+from digitlens.nn.backprop import forward, probabilities
+from digitlens.nn.backprop import hidden_means as hidden_means  # what mean-ablation puts in
 from digitlens.nn.functions import NONLINEARITIES
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import check_hidden_layer
@@ -117,12 +118,6 @@ class Circuit:
                 "decomposition": {"direct_sum": float(self.direct.sum()),
                                   "bias_difference": self.bias_difference,
                                   "gap": self.gap}}
-
-
-def hidden_means(model: MLP, images: np.ndarray) -> list[np.ndarray]:
-    """Each hidden layer's mean activation over ``images`` (what mean-ablation puts in)."""
-    acts = layer_activations(model, model.as_input(images))[:-1]
-    return [a.astype(np.float64).mean(axis=0) for a in acts]
 
 
 def gaps_with(model: MLP, x: np.ndarray, keep: list[np.ndarray], means: list[np.ndarray],

@@ -19,6 +19,13 @@ from digitlens.safeload import parse_json, read_bounded, read_npz
 
 FORMAT = "digitlens-features"
 MAX_BYTES = 1 << 30
+FILE = "features.npz"
+
+
+def run_atlas(run_dir: str | Path, layer: int) -> Path:
+    """Where a run folder keeps the atlas of its hidden ``layer``: ``RUN/features/layer-L/``
+    (``digitlens features`` writes there by default; the explorer looks there)."""
+    return Path(run_dir) / "features" / f"layer-{layer}"
 
 
 def network_digest(model: MLP) -> str:

@@ -63,7 +63,8 @@ def register(sub: Any) -> None:
     p.add_argument("--epochs", type=int, default=S.EPOCHS,
                    help=f"passes over the training set (default {S.EPOCHS})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="a new folder: features.npz and features.png")
+    p.add_argument("--out", help="a new folder for features.npz and features.png (default: "
+                   "RUN/features/layer-L, where the explorer finds it)")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_features)
@@ -150,15 +151,18 @@ def cmd_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from digitlens.analysis.atlas import atlas_of, check_settings
-    from digitlens.analysis.sae_file import network_digest, save_features
+    from digitlens.analysis.sae_file import FILE, network_digest, run_atlas, save_features
     from digitlens.fileio import check_folder
     from digitlens.render.views.features import feature_cards
     model = resolve_model(args.run)
     check_settings(model, args.layer, args.features, args.k, args.epochs)
-    out = Path(args.out)
+    if args.out is None and not Path(args.run).is_dir():
+        raise DigitlensError(f"{args.run} is a model file, not a run folder: give --out")
+    out = Path(args.out) if args.out is not None else run_atlas(args.run, args.layer)
     check_folder(out)
-    if (out / "features.npz").exists():
-        raise DigitlensError(f"{out}/features.npz exists: choose a new --out folder")
+    if (out / FILE).exists():
+        raise DigitlensError(f"{out / FILE} exists: choose a new --out folder"
+                             + ("" if args.out else " (or remove it to make a new atlas)"))
     ds = load_data(args, model)
     fs = atlas_of(model, args.layer, ds.train_images, ds.test_images, ds.test_labels,
                   n_features=args.features, k=args.k, epochs=args.epochs, seed=args.seed,
@@ -166,7 +170,7 @@ def cmd_features(args: argparse.Namespace) -> int:
                                                f"error {loss:.4f}"))
     atlas, seconds = fs.atlas, fs.seconds or 0.0
     out.mkdir(parents=True, exist_ok=True)
-    save_features(fs.sae, out / "features.npz", {"layer": args.layer, "run": str(args.run),
+    save_features(fs.sae, out / FILE, {"layer": args.layer, "run": str(args.run),
                                                  "sizes": list(model.sizes),
                                                  "network": network_digest(model),
                                                  "epochs": args.epochs, "seed": args.seed,

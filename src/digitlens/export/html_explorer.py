@@ -5,7 +5,8 @@ Inside: the served page's HTML, CSS and ES modules (packed into one inline scrip
 document whose weights and biases are base64 of little-endian float32 (exact: the values the
 model holds, 4 bytes each; the JSON export's decimal text would be ~2.5× larger), and a
 balanced sample of test digits (uint8, base64) with their labels, for the test-set browser and
-knock-out accuracies measured on that sample.
+knock-out accuracies measured on that sample, and each hidden layer's mean activation over the
+whole test set, for the circuit that follows the drawing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from digitlens.errors import ModelError
 from digitlens.export.json_format import to_json_text
 from digitlens.fileio import atomic_write_text
 from digitlens.jspack import pack
+from digitlens.nn.backprop import hidden_means
 from digitlens.nn.mlp import MLP
 from digitlens.version import __version__
 
@@ -85,8 +87,10 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
                "class_names": list(data.class_names)[:model.sizes[-1]], "version": __version__,
                "input_shape": list(model.input_shape),
                "test_accuracy": None, "n_test": len(sample["labels"])}
+    # each hidden layer's mean over the whole test set, for the circuit (why.js, circuit.js)
+    means = [m.tolist() for m in hidden_means(model, data.test_images)]
     payload = {"run": run_name, "network": network_document(model), "sample": sample,
-               "summary": summary}
+               "summary": summary, "means": means}
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     # the UI colours (colors.css) and the page's stylesheet, in the order the page links them
     css = "\n".join((STATIC / "css" / name).read_text(encoding="utf-8")

@@ -188,3 +188,17 @@ def layer_activations(model: Network, x: Array, *, masks: Masks | None = None,
     if not parts:
         return [np.zeros((0, n), np.float32) for n in model.sizes[1:]]
     return [np.concatenate(layer) for layer in zip(*parts, strict=True)]
+
+
+class Model(Network, Protocol):
+    """A network that also reads images as its input (``MLP.as_input``)."""
+
+    def as_input(self, x: Array) -> Array: ...
+
+
+def hidden_means(model: Model, images: Array) -> list[Array]:
+    """Each hidden layer's mean activation over ``images`` (float64): what a circuit's
+    mean-ablation puts in (``analysis.patching``), here so that the single-file explorer can
+    carry them too."""
+    acts = layer_activations(model, model.as_input(images))[:-1]
+    return [a.astype(np.float64).mean(axis=0) for a in acts]

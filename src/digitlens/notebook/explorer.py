@@ -19,7 +19,8 @@ import traitlets as t
 from digitlens.api import RunLike, as_run
 from digitlens.notebook.modules import has_page_module, widget_css, widget_esm
 
-PAGE_MODULES = ("colors", "draw", "engine", "numbering")
+PAGE_MODULES = ("colors", "diagram", "draw", "engine", "numbering")
+FLOW = 40  # the diagram's lines per layer (static/explorer.js asks the in-page engine for as many)
 
 
 def rounded(a: np.ndarray, digits: int = 4) -> list[float]:
@@ -38,6 +39,7 @@ class Explorer(anywidget.AnyWidget):
     compute = t.Unicode("kernel").tag(sync=True)       # "page" (engine.js) or "kernel"
     network = t.Unicode("").tag(sync=True)  # digitlens-network v1 JSON (page mode), weights base64
     sizes = t.List(t.Int()).tag(sync=True)
+    activations = t.List(t.Unicode()).tag(sync=True)   # per layer: "relu", ..., "softmax"
     class_names = t.List(t.Unicode()).tag(sync=True)
     input_shape = t.List(t.Int(), [28, 28]).tag(sync=True)  # the image the network reads
     # the pad's grey levels, kernel mode (binary buffers arrive as memoryview)
@@ -62,6 +64,7 @@ class Explorer(anywidget.AnyWidget):
             network = json.dumps(network_document(model), separators=(",", ":"))
         super().__init__(_esm=widget_esm("explorer", PAGE_MODULES), _css=widget_css("explorer"),
                          compute=mode, network=network, sizes=list(model.sizes),
+                         activations=list(model.activations),
                          class_names=names, input_shape=list(model.input_shape), **kwargs)
         self.observe(self._on_drawing, names=["drawing"])
         self.observe(self._on_selected, names=["selected"])
@@ -92,15 +95,19 @@ class Explorer(anywidget.AnyWidget):
 
     def update(self, x: np.ndarray, has_ink: bool = True) -> None:
         """Kernel mode: run the Python engine on input ``x`` (the model's inputs) and send what
-        the page draws: activations, probabilities, evidence, the selected neuron's arithmetic."""
+        the page draws: activations, probabilities, the diagram's strongest signals (``flow``),
+        evidence, the selected neuron's arithmetic."""
         from digitlens.analysis.attribution import evidence
+        from digitlens.analysis.flow import strongest_connections
         model = self.run.model
         tr = model.trace(x.reshape(1, -1))
         ev = evidence(model, x, "auto", trace=tr, ink_only=True)
+        flow = strongest_connections(model, tr, FLOW) if has_ink else []
         state: dict[str, Any] = {
             "has_ink": has_ink, "pixels": rounded(x, 3),
             "activations": [rounded(a[0]) for a in tr.activations[1:]],
             "probabilities": rounded(tr.probabilities[0]),
+            "flow": [[[int(i), int(j), round(float(v), 5)] for i, j, v in layer] for layer in flow],
             "evidence": {"method": ev.method, "scores": rounded(ev.scores),
                          "contributions": rounded(ev.contributions.T, 5)},
         }

@@ -30,7 +30,7 @@ from digitlens.nn.presets import MAX_SERVER_EPOCHS as MAX_TRAIN_EPOCHS
 from digitlens.nn.presets import PRESETS, get_preset, validate_config
 from digitlens.safeload import parse_json
 from digitlens.version import __version__
-from digitlens.web import ask, encode, explore, live, maps, sweeps
+from digitlens.web import ask, encode, explore, features, live, maps, sweeps, why
 from digitlens.web.downloads import FORMATS, Downloads
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.jobs import FINAL, Jobs
@@ -46,7 +46,8 @@ class Api:
         self.jobs = Jobs(registry)
         self.downloads = Downloads()
         self.flights: dict[str, Flights] = {  # every expensive answer (digitlens.web.flight)
-            **ask.flights(), "map": Flights("map", keep=maps.KEEP), "map/near": Flights("map/near"),
+            **ask.flights(), **features.flights(), "map": Flights("map", keep=maps.KEEP),
+            "map/near": Flights("map/near"),
             "neuron": Flights("neuron"), "ablate": Flights("ablate"),
             "sweep chart": Flights("sweep chart", running=1, waiting=4)}
 
@@ -118,6 +119,14 @@ class Api:
         digit = v.integer(params["digit"], "digit", 0, top) if "digit" in params else None
         made = await self.downloads.get(run, fmt, digit)
         return Response(made.body, media_type=made.media_type, headers=made.headers)
+
+    async def means(self, request: Request) -> Response:
+        """A run's hidden means over its test set (``digitlens.web.why``), for the page's
+        circuit; computed once per loaded model."""
+        if request.query_params:
+            raise DigitlensError("api/runs/NAME/means takes no parameters")
+        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        return ok(await run_in_threadpool(why.means, self.registry, run))
 
     async def predict(self, request: Request) -> Response:
         """``POST /api/predict``; errors are JSON whatever the format."""
@@ -252,6 +261,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/sweeps/{name}/chart.png", api.sweep_chart),
         Route("/runs/{name}/model.npz", api.model_file),
         Route("/runs/{name}/export/{format}", api.export_file),
+        Route("/runs/{name}/means", api.means),
         Route("/predict", api.predict, methods=["POST"]),
         WebSocketRoute("/live", api.live_socket),
         Route("/live", live.refuse_http),
@@ -262,6 +272,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/map", api.hidden_map),
         Route("/map/near", api.map_near, methods=["POST"]),
         *ask.routes(api),
+        *features.routes(api),
         Route("/train", api.train, methods=["POST"]),
         Route("/train/jobs", api.train_jobs),
         Route("/train/{job}/events", api.train_events),

@@ -22,6 +22,8 @@ import numpy as np
 from digitlens.analysis.dream import train_maxima
 from digitlens.analysis.inspector import Masks
 from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.analysis.sae_file import FILE as ATLAS_FILE
+from digitlens.analysis.sae_file import run_atlas
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import DigitlensError, ModelError, NotFoundError
@@ -55,7 +57,9 @@ class LoadedRun:
     test_acts: dict[int, np.ndarray] = field(default_factory=dict)
     ablations: dict[Any, float] = field(default_factory=dict)
     train: dict[str, tuple[np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+    means: dict[str, list[np.ndarray]] = field(default_factory=dict)
     peaks: list[np.ndarray] | None = None
+    atlases: dict[Any, Any] = field(default_factory=dict)  # digitlens.web.features
 
     def row_peaks(self) -> list[np.ndarray]:
         """Each weight layer's ``max |w|`` per row, for ``strongest_connections`` on every
@@ -66,6 +70,13 @@ class LoadedRun:
 
     def model_file(self) -> Path:
         return self.path / MODEL_FILE if self.path.is_dir() else self.path
+
+    def feature_layers(self) -> list[int]:
+        """The hidden layers whose feature atlas the run folder holds (``run_atlas``)."""
+        if not self.path.is_dir():
+            return []
+        return [layer for layer in range(self.model.n_layers - 1)
+                if (run_atlas(self.path, layer) / ATLAS_FILE).is_file()]
 
     def summary(self) -> dict[str, Any]:
         m = self.model
@@ -78,6 +89,7 @@ class LoadedRun:
                 "test_accuracy": last.get("test_accuracy"),
                 "preset": m.meta.get("training", {}).get("preset"),
                 "n_test": int(len(self.dataset.test_labels)),
+                "feature_layers": self.feature_layers(),
                 "history": [{k: h.get(k) for k in ("epoch", "test_accuracy", "loss", "test_loss")}
                             for h in history]}
 
@@ -246,6 +258,18 @@ class Registry:
     def test_activations(self, run: LoadedRun, layer: int) -> np.ndarray:
         return self.single_flight(run, layer, run.test_acts, lambda: layer_activations(  # type: ignore[no-any-return]
             run.model, run.model.as_input(run.dataset.test_images))[layer])
+
+    def hidden_means(self, run: LoadedRun) -> list[np.ndarray]:
+        """Each hidden layer's mean test activation (float64; what mean-ablation puts in),
+        computed once per loaded model from the cached test activations: the server's circuits
+        and the page's (``GET /api/runs/NAME/means``) use the same numbers."""
+        with self.lock:
+            if "means" in run.means:
+                return run.means["means"]
+        # the activations first: a flight computing the means must not wait for another
+        acts = [self.test_activations(run, layer) for layer in range(run.model.n_layers - 1)]
+        return self.single_flight(run, "means", run.means, lambda: [  # type: ignore[no-any-return]
+            a.astype(np.float64).mean(axis=0) for a in acts])
 
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))

@@ -4,7 +4,9 @@ run with a test digit's activations at one hidden layer).
 
 Inputs are read as ``/api/predict`` reads them; the numbers come from
 ``digitlens.analysis.patching``. Mean-ablation puts in each neuron's mean over the test set,
-from the registry's cached test activations. Both go through ``digitlens.web.ask``'s route
+computed once per loaded model by the registry (``Registry.hidden_means``); ``GET
+/api/runs/NAME/means`` gives the same means to the page, which computes the circuit itself
+while the learner draws (``static/js/circuit.js``). Both go through ``digitlens.web.ask``'s route
 (strict fields, one ``Flights`` per kind).
 """
 
@@ -33,10 +35,13 @@ def drawn(run: LoadedRun, data: dict[str, Any]) -> explore.Input:
     return inp
 
 
-def means(registry: Registry, run: LoadedRun) -> list[np.ndarray]:
-    """Each hidden layer's mean test activation (what mean-ablation puts in)."""
-    return [registry.test_activations(run, layer).astype(np.float64).mean(axis=0)
-            for layer in range(run.model.n_layers - 1)]
+def means(registry: Registry, run: LoadedRun) -> dict[str, Any]:
+    """``GET /api/runs/NAME/means``: each hidden layer's mean test activation (float64, as
+    JSON numbers that read back to the same bits), for the page's own circuit."""
+    if run.model.n_layers < 2:
+        raise DigitlensError("this network has no hidden layer: its answer is the weights "
+                             "times the pixels (see the evidence view)")
+    return {"run": run.name, "means": [m.tolist() for m in registry.hidden_means(run)]}
 
 
 def circuit(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +49,7 @@ def circuit(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[st
     n = run.model.sizes[-1]
     target = data.get("target")
     contrast = data.get("contrast")
-    c = P.circuit(run.model, inp.x, means(registry, run),
+    c = P.circuit(run.model, inp.x, registry.hidden_means(run),
                   None if target is None else v.whole(target, "target", 0, n - 1),
                   None if contrast is None else v.whole(contrast, "contrast", 0, n - 1),
                   v.whole(data.get("max_nodes", P.MAX_NODES), "max_nodes", 1, MAX_NODES))

@@ -1,10 +1,12 @@
 // The student's page: draw, see the network read it (computed here, with the explorer's
 // engine), say which digit was meant, send it. The device keeps a random pseudonym in
 // localStorage; no names are asked for. The server re-reads every drawing it stores.
-import { uiColor } from "/explorer/js/colors.js";
+import { diagramWords } from "/explorer/js/announce.js";
+import { Diagram } from "/explorer/js/diagram.js";
 import { DrawPad } from "/explorer/js/draw.js";
-import { loadNetwork, preprocess } from "/explorer/js/engine.js";
+import { loadNetwork } from "/explorer/js/engine.js";
 import { pct, t, translatePage } from "/explorer/js/i18n.js";
+import { localAnswer } from "/explorer/js/local.js";
 
 /** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
@@ -44,14 +46,13 @@ function changed() {
 }
 
 // ------------------------------------------------------------------ reading it in the page
+// The drawing read by the explorer's engine, as the explorer reads it (local.js: preprocessing to
+// the model's input shape, the trace, the diagram's strongest signals).
 function read() {
   if (!state.net) { updateSubmit(); return; }
-  const { gray, width, height } = pad.grayBytes();
-  const pre = preprocess(gray, width, height);
-  if (!pre.has_ink) { state.prediction = null; showReading(null); updateSubmit(); return; }
-  const tr = state.net.trace(pre.centred);
-  state.prediction = tr.prediction;
-  showReading(tr);
+  const res = localAnswer(state.net, pad.grayBytes());
+  state.prediction = res.prediction;
+  showReading(res.has_ink ? res : null);
   updateSubmit();
 }
 function showReading(tr) {
@@ -67,41 +68,16 @@ function showReading(tr) {
   }));
   drawNetwork(tr);
 }
-// The simplified network: one row of dots per layer (at most 24 shown, the most active),
-// brighter = more active; the output row is the ten digits.
+// The network: the explorer's diagram, compact (diagram.js), with nothing to pick: a neuron's
+// inspector is the explorer's, the tip says its name and value.
+const diagram = state.diagram = new Diagram($("network"), $("net-tip"), null, null, { compact: true });
 function drawNetwork(tr) {
-  const c = $("network"), g = c.getContext("2d"), W = c.width, H = c.height;
-  g.clearRect(0, 0, W, H);
-  if (!state.net) return;
-  const layers = tr ? [tr.input, ...tr.activations] : state.net.sizes.map((n) => new Float32Array(n));
-  const rows = layers.length, rowH = H / rows, teal = uiColor("teal-rgb");  // colors.css
-  layers.forEach((a, l) => {
-    const last = l === rows - 1, first = l === 0;
-    let idx = Array.from(a.keys());
-    if (!last) idx = idx.sort((i, j) => a[j] - a[i]).slice(0, first ? 0 : 24).sort((i, j) => i - j);
-    const y = rowH * (l + 0.5), n = Math.max(idx.length, 1);
-    if (first) {  // the input: the image the network sees (its model's input shape), small
-      const [ih, iw] = state.net.inputShape, img = g.createImageData(iw, ih);
-      const s = Math.min(rowH - 6, 40), k = s / Math.max(ih, iw);
-      for (let i = 0; i < iw * ih; i++) { const v = 255 * (a[i] || 0); img.data.set([v, v, v, 255], 4 * i); }
-      const off = document.createElement("canvas"); off.width = iw; off.height = ih;
-      off.getContext("2d").putImageData(img, 0, 0);
-      g.imageSmoothingEnabled = false;
-      g.drawImage(off, W / 2 - iw * k / 2, y - ih * k / 2, iw * k, ih * k);
-      return;
-    }
-    const peak = Math.max(1e-6, ...idx.map((i) => a[i]));
-    idx.forEach((i, k) => {
-      const x = W * (k + 0.5) / n, v = Math.max(0, a[i]) / peak;
-      g.beginPath(); g.arc(x, y, last ? 9 : 5, 0, 2 * Math.PI);
-      g.fillStyle = `rgba(${teal}, ${0.12 + 0.88 * v})`; g.fill();
-      if (last) {
-        g.fillStyle = uiColor(v > 0.5 ? "white" : "ink"); g.font = "13px system-ui"; g.textAlign = "center";  // 12 CSS px or more once scaled to a phone
-        g.textBaseline = "middle"; g.fillText(String(i), x, y + 0.5);
-      }
-    });
-  });
-  $("net-note").textContent = tr ? t("student.netSizes", { sizes: state.net.sizes.join("-") }) : t("student.netNote");
+  const net = state.net;
+  if (!net) return;
+  diagram.draw(tr ?? localAnswer(net, null), null, () => false);
+  $("network").setAttribute("aria-label", tr ? diagramWords(tr, net.sizes, net.activations, net.classNames, false)
+    : t("student.netAria"));
+  $("net-note").textContent = tr ? t("student.netSizes", { sizes: net.sizes.join("-") }) : t("student.netNote");
 }
 
 // ------------------------------------------------------------------ meaning and sending
@@ -182,7 +158,9 @@ async function start() {
   await refresh();
   setInterval(refresh, 3000);
   try {
-    state.net = loadNetwork(await (await fetch("/api/class/network")).json());
+    const net = loadNetwork(await (await fetch("/api/class/network")).json());
+    diagram.setModel(net.sizes, net.classNames, net.activations, net.inputShape);
+    state.net = net;
     drawNetwork(null);
   } catch (err) {
     $("status").textContent = t("student.noNet", { reason: err.message });

@@ -1,12 +1,13 @@
-// dl.Explorer: the explorer's drawing pad (draw.js) and colours (colors.js); the numbers come
-// from the in-page engine (engine.js) in "page" mode, else from the kernel's Python engine.
+// dl.Explorer: the explorer's drawing pad (draw.js), network diagram (diagram.js, compact) and
+// colours (colors.js); the numbers come from the in-page engine (engine.js) in "page" mode, else
+// from the kernel's Python engine.
 // In page mode the drawing, prediction and probabilities are synced back to the kernel once the
 // drawing rests SYNC_MS (and every SYNC_MAX_MS during a long stroke), so the loop never waits
 // for Python and serialising the traits does not land between two pointer moves.
 
 const SYNC_MS = 150, SYNC_MAX_MS = 1000;
 
-const CELL = 16;  // px per neuron square in the network diagram
+const FLOW = 40;  // the diagram's lines per layer: the strongest signals a·w (as the explorer's)
 
 function layerLabel(sizes, k) {  // the page's names (numbering.js): "layer 0 (hidden) · 32"
   return `${PAGE.numbering.layerName(k, sizes.length - 1)} · ${sizes[k + 1]}`;
@@ -43,24 +44,18 @@ function render({ model, el }) {
   root.append(h("div", { class: "dl-col" }, h("div", { class: "dl-title", text: "Prediction" }),
     pred, bars, mode));
 
-  // the network: one grid of squares per layer; click one to inspect it
-  const layers = sizes.slice(1).map((n, k) => {
-    const [r, c] = E.gridShape(n);
-    const cv = h("canvas", { class: "dl-layer", "data-layer": k, width: c, height: r });
-    cv.style.width = `${Math.min(c * CELL, 240)}px`;
-    cv.addEventListener("click", (e) => {
-      const b = cv.getBoundingClientRect();
-      const col = Math.floor((e.clientX - b.left) / b.width * c);
-      const row = Math.floor((e.clientY - b.top) / b.height * r);
-      const index = row * c + col;
-      if (index < n) { model.set("selected", { layer: k, index }); model.save_changes(); }
-    });
-    return { cv, r, c, n };
-  });
-  const netBox = h("div", { class: "dl-col dl-net" }, h("div", { class: "dl-title", text: "Network" }));
-  layers.forEach((L, k) => netBox.append(h("div", { class: "dl-note", text: layerLabel(sizes, k) }), L.cv));
-  netBox.append(h("div", { class: "dl-note", text: "click a neuron to inspect it (orange)" }));
-  root.append(netBox);
+  // the network: the explorer's diagram (diagram.js), compact; click a neuron to inspect it
+  const netCanvas = h("canvas", { class: "dl-diagram", "data-testid": "dl-diagram", role: "img",
+    "aria-label": "network diagram: each layer's neurons, brighter = more active; click one to inspect it" });
+  const tip = h("div", { class: "dl-tip" });
+  tip.hidden = true;
+  root.append(h("div", { class: "dl-col dl-net" }, h("div", { class: "dl-title", text: "Network" }),
+    h("div", { class: "dl-diagram-wrap" }, netCanvas, tip),
+    h("div", { class: "dl-note", text: "click a neuron to inspect it (ringed orange)" })));
+  const diagram = root.dlDiagram = new PAGE.diagram.Diagram(netCanvas, tip, (layer, index) => {
+    model.set("selected", { layer, index }); model.save_changes();
+  }, null, { compact: true });
+  diagram.setModel(sizes, names, model.get("activations"), [H, W]);
 
   // evidence and inspector
   const evTitle = h("div", { class: "dl-title", text: "Evidence: input × weights per class" });
@@ -79,19 +74,12 @@ function render({ model, el }) {
   function show(s) {
     if (!s || !s.activations) return;
     C.paint(seen, s.pixels, W, H, "gray");
-    s.activations.forEach((a, k) => {
-      const L = layers[k], vals = new Float32Array(L.r * L.c);
-      const m = Math.max(...a) || 1;
-      vals.set(a.map((v) => v / m));
-      C.paint(L.cv, vals, L.c, L.r, "act", 1);
-      const sel = model.get("selected");
-      if (sel && sel.layer === k && sel.index < L.n) {  // the inspected neuron, in orange
-        const ctx = L.cv.getContext("2d");
-        ctx.fillStyle = C.uiColor("pick", root, "#e8730c");
-        ctx.fillRect(sel.index % L.c, Math.floor(sel.index / L.c), 1, 1);
-      }
-    });
     const p = s.probabilities, best = p.indexOf(Math.max(...p));
+    // an empty pad lights nothing (as in the explorer), though a blank input has an answer
+    const blank = !s.has_ink, zeros = (n) => new Float32Array(n);
+    diagram.draw({ input: s.pixels, activations: blank ? sizes.slice(1).map(zeros) : s.activations,
+      probabilities: blank ? zeros(names.length) : p, prediction: blank ? null : best, has_ink: s.has_ink,
+      flow: blank ? [] : s.flow || [] }, model.get("selected"), () => false);
     pred.textContent = s.has_ink ? names[best] : "–";
     pred.dataset.digit = s.has_ink ? String(best) : "";
     barEls.forEach((b, i) => { b.fill.style.width = `${(100 * p[i]).toFixed(1)}%`;
@@ -132,7 +120,8 @@ function render({ model, el }) {
     const pre = E.preprocess(g.gray, g.width, g.height, [H, W]);
     const t = net.trace(pre.centred), ev = E.evidence(net, t), sel = model.get("selected");
     const s = { has_ink: pre.has_ink, pixels: pre.centred, activations: t.activations,
-      probabilities: t.probabilities, evidence: { method: ev.method, scores: ev.scores, contributions: ev.contributions },
+      probabilities: t.probabilities, flow: pre.has_ink ? E.strongestConnections(net, t, FLOW) : [],
+      evidence: { method: ev.method, scores: ev.scores, contributions: ev.contributions },
       inspector: sel && Number.isInteger(sel.layer) ? inspectPage(t, sel) : null };
     show(s);
     root.dataset.computeMs = (performance.now() - t0).toFixed(2);

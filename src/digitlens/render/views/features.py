@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from digitlens import palette as C
+from digitlens.analysis.atlas import decoder_pixels
 from digitlens.analysis.sae import SAE
-from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.render.draw import digit_tile, weight_tiles
 from digitlens.render.image import Picture
@@ -24,8 +24,7 @@ def feature_cards(model: MLP, layer: int, sae: SAE, f: np.ndarray, images: np.nd
     feature activations, (n, F)), one card per row."""
     freq = (f > 0).mean(axis=0)
     shown = [int(j) for j in np.argsort(-freq)[:count] if freq[j] > 0]
-    # a feature is a direction in the layer's space: composed weights map it to the pixels
-    pixels = composed_weights(model, layer) @ sae.W_dec[shown].T.astype(np.float64)  # (px, n)
+    pixels = decoder_pixels(model, layer, sae, shown)  # (px, len(shown))
     vmax = C.symmetric_limit(pixels)
     shape = model.input_shape
     side = digit_tile(images[0], SCALE, shape).shape[0]

@@ -19,8 +19,9 @@ export function predictionWords(res, names, thing = "digit") {
   return t("say.reads", { name: name(first), p: pct(res.probabilities[first]), next });
 }
 
-// The diagram in words: per layer, how many neurons are active and which three fire hardest.
-export function diagramWords(res, sizes, activations, names) {
+// The diagram in words: per layer, how many neurons are active and which three fire hardest;
+// `picking`: the page has the layer buttons to choose a neuron with (the student's page has not).
+export function diagramWords(res, sizes, activations, names, picking = true) {
   const nLayers = sizes.length - 1, parts = [];
   const inked = Array.prototype.filter.call(res.input, (v) => v > 0).length;
   parts.push(t("say.input", { inked: num(inked), n: num(sizes[0]) }));
@@ -34,7 +35,7 @@ export function diagramWords(res, sizes, activations, names) {
                                                               n: num(values.length), top: top.join(", ") }));
   });
   const probs = Array.from(res.probabilities), best = probs.indexOf(Math.max(...probs));
-  parts.push(t("say.output", { name: names[best] ?? best, p: pct(probs[best]) }));
+  parts.push(t(picking ? "say.output" : "say.outputOnly", { name: names[best] ?? best, p: pct(probs[best]) }));
   return parts.join(" ");
 }
 

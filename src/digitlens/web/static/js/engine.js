@@ -5,7 +5,7 @@
 // compares the two number for number. No DOM, no dependencies: it runs in a browser and in
 // Node 20. It never trains; it can take one illustrative gradient step on one example
 // (gradient.js: net.gradients, net.step), returning a new network. New analyses add a
-// function here (taking a Network and a trace).
+// function here (taking a Network and a trace); the circuit by mean-ablation is circuit.js's.
 //
 // Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
 // the layout in which both the forward pass (a row per non-zero input) and the backward pass
@@ -17,8 +17,9 @@ import { EngineError } from "./engine-error.js";
 import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
 import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
 import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
+import { circuit } from "./circuit.js";
 
-export { BOX, CENTRE, EngineError, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
+export { BOX, CENTRE, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;
@@ -497,4 +498,26 @@ export function project(activations, mean, components) {
     out[c] = s;
   }
   return out;
+}
+
+// A layer's activations as the features of its sparse autoencoder (analysis/sae.py's
+// SAE.encode): f = TopK_k(ReLU((a − b_dec)·W_enc + b_enc)), all but the k largest set to 0.
+// sae: { W_enc (n × F Float32Array, row-major), b_enc (F), b_dec (n), k }. Returns the F
+// values (float32) and the firing features, strongest first.
+export function encodeFeatures(sae, activations) {
+  const { W_enc: w, b_enc: b, b_dec: d, k } = sae, F = b.length, n = d.length;
+  if (activations.length !== n || w.length !== n * F) {
+    throw new EngineError(`the feature atlas is of a ${n}-neuron layer, not of this ${activations.length}-neuron one`);
+  }
+  const pre = Float64Array.from(b);  // (1, n) @ (n, F) -> (1, F), a row of W_enc per input
+  for (let i = 0; i < n; i++) {
+    const x = activations[i] - d[i], row = i * F;
+    for (let j = 0; j < F; j++) pre[j] += x * w[row + j];
+  }
+  const firing = [];
+  for (let j = 0; j < F; j++) if (pre[j] > 0) firing.push(j);
+  firing.sort((p, q) => pre[q] - pre[p] || p - q);
+  const active = firing.slice(0, k), values = new Float32Array(F);
+  for (const j of active) values[j] = pre[j];
+  return { values, active };
 }

@@ -22,4 +22,5 @@ export const TERMS_DE = {
   "epoch": ["Ein Durchgang durch alle Trainingsziffern.", "Eine Iteration über die ganze Trainingsmenge, in Mini-Batches."],
   "linear probe": ["Eine Prüfung, wie gut eine Schicht die Ziffern sortiert hat: Wenn ein gerader Schnitt sie dort trennen kann, hat die Schicht den Großteil der Arbeit getan.", "Die Genauigkeit eines linearen Klassifikators, trainiert auf den Aktivierungen der Schicht."],
   "PC1, PC2": ["Die zwei Richtungen, in denen sich die Werte der Schicht am weitesten ausbreiten: Die Karte ist entlang dieser Richtungen gezeichnet.", "Die ersten zwei Hauptkomponenten; ihr Anteil an der Varianz ist angegeben."],
+  "feature": ["Eine Idee, die eine Schicht gelernt hat, gefunden unter ihren Neuronen: Jede Ziffer wird durch wenige von vielen Merkmalen beschrieben, während die meisten Neuronen mehrere Ideen zugleich mischen.", "Eine Richtung im Raum der Schicht, gefunden von einem dünn besetzten Autoencoder: f = TopK_k(ReLU((a − b_dec)·W_enc + b_enc)), die Schicht nachgebaut als f·W_dec + b_dec."],
 };

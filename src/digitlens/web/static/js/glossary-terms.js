@@ -21,4 +21,5 @@ export const TERMS = {
   "epoch": ["One pass through every training digit.", "One iteration over the whole training set, in mini-batches."],
   "linear probe": ["A check of how well a layer has sorted the digits: if a straight cut can tell them apart there, the layer has done most of the work.", "The accuracy of a linear classifier trained on the layer's activations."],
   "PC1, PC2": ["The two directions along which the layer's values spread out most: the map is drawn along them.", "The first two principal components; their share of the variance is given."],
+  "feature": ["One idea a layer has learned, found among its neurons: each digit is told by a few of many features, where most neurons mix several ideas at once.", "A direction in the layer's space from a sparse autoencoder: f = TopK_k(ReLU((a − b_dec)·W_enc + b_enc)), the layer rebuilt as f·W_dec + b_dec."],
 };

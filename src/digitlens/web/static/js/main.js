@@ -26,6 +26,7 @@ import { esc } from "./escape.js";
 import { fillCode, languagePicker, pct, t, tn, translatePage } from "./i18n.js";
 import { Nudge } from "./nudge.js";
 import { Why } from "./why.js";
+import { Features } from "./features.js";
 import { renderArithmetic, renderInspector } from "./inspector.js";
 import { drawSignal } from "./signal.js";
 import { StepLab } from "./steplab.js";
@@ -39,16 +40,17 @@ import { labelStrip, renderBars, renderEvidence, renderStrip, runLabel } from ".
 const $ = (id) => document.getElementById(id);
 // Measurements for benchmarks/bench_browser.py: pointer move -> every view redrawn, the
 // engine's compute in the page, the request's round trip (server loop: socket or fetch) and
-// the drawing alone, in milliseconds; the server's compute per socket answer (fetches carry
-// it in their Server-Timing header); answers by path.
-const live = { timings: [], engine: [], fetches: [], draws: [], computes: [],
+// the drawing alone, the circuit that follows the drawing (why.js, for bench_circuits.py), in
+// milliseconds; the server's compute per socket answer (fetches carry it in their
+// Server-Timing header); answers by path.
+const live = { timings: [], engine: [], fetches: [], draws: [], computes: [], circuits: [],
                via: { socket: 0, fetch: 0, page: 0 }, renders: 0, ready: false, last: null,
                problem: null };
 const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); };
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
-let announcer, picker, why;
+let announcer, picker, why, features;
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -190,6 +192,12 @@ function render(res) {
   renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
   const pre = { ...res.preprocessing, input: res.input };
   renderStrip(pad, pre, state.mode);
+  features.update(res);  // a layer shown as features: this drawing's, before the diagram draws them
+  if (why.live) {  // the circuit that follows the drawing, ringed in the redraw below
+    const t0 = performance.now();
+    why.update(res);
+    keep(live.circuits, performance.now() - t0);
+  }
   diagram.draw(res, state.neuron, knockedOut);
   picker.update(res);
   announcer.update(res, run, thing);
@@ -228,6 +236,7 @@ async function refreshAblation() {
 
 async function selectNeuron(layer, index) {
   state.neuron = { layer, index }; writeURL();
+  features.forget();  // a feature card gives the inspector back
   const el = $("inspector");
   try {
     const body = { run: run.name, layer, neuron: index, knockout: state.knockout };
@@ -298,6 +307,7 @@ async function selectRun(name) {
   nameThings(run.class_names);
   nudge.setClasses(run.class_names);
   diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
+  features.setRun(run).catch((err) => toast(err.message));
   why.setModel(run.sizes, run.class_names);
   picker.setModel(run.sizes, run.class_names);
   live.last = null;  // the former model's answer fits neither the diagram nor the map
@@ -392,10 +402,18 @@ async function init() {
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
   picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => selectNeuron(l, i));
-  diagram = new Diagram($("diagram"), $("tip"), (l, i) => selectNeuron(l, i), (l) => picker.show(l));
+  diagram = new Diagram($("diagram"), $("tip"), (l, i) => features.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
+  features = new Features($("features-bar"), {
+    diagram, inspector: $("inspector"), place: placeInspector, loadTest,
+    redraw: () => { if (live.last) diagram.draw(live.last, state.neuron, knockedOut); },
+    open: () => { if (state.neuron) { state.neuron = null; writeURL(); } },
+    close: closeInspector,
+  });
+  live.features = features;  // the layers shown as features and the card, for tests
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
-                            shape: () => input.shape });
+                            shape: () => input.shape, net: () => (SERVER_LOOP ? null : net),
+                            redraw: () => requestFrame() });
   live.why = why;  // the circuit and patch on display, for tests
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label

@@ -2,7 +2,7 @@
 // a balanced sample of test digits are inlined in the page (#digitlens-offline); this module
 // answers the API paths the page asks (api.js answerLocally) from them with engine.js, so
 // the same views and glue run as on the served page. Accuracies are measured on the shipped
-// sample and say so.
+// sample and say so; the circuit's means are the whole test set's, carried beside it.
 
 import { answerLocally } from "./api.js";
 import { accuracy, activeAbove, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
@@ -27,6 +27,7 @@ class Offline {
     this.summary = { ...data.summary, name: this.name };
     this.scope = t("offline.scope", { n: num(labels.length) });
     this.cache = new Map();  // knock-out key -> {accuracy, predictions, probabilities}
+    this.means = Array.isArray(data.means) ? data.means : [];  // per hidden layer, over the test set
   }
 
   image(k) { return Array.from(this.images.subarray(this.P * k, this.P * (k + 1))); }
@@ -113,6 +114,11 @@ class Offline {
     }
     if (route === "api/runs") return { default: this.name, runs: [this.summary] };
     if (route.endsWith("/export/json")) return { document: this.doc };
+    if (route.endsWith("/means")) {  // the whole test set's, carried in the page (the circuit)
+      if (this.net.nLayers < 2) throw new EngineError(t("why.noHidden"));
+      if (this.means.length !== this.net.nLayers - 1) throw new EngineError("this page carries no hidden means");
+      return { run: this.name, means: this.means };
+    }
     if (route === "api/neuron") return this.neuron(body);
     if (route === "api/ablate") {
       const n = Object.values(body.knockout || {}).reduce((s, l) => s + l.length, 0);

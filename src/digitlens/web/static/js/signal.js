@@ -12,6 +12,7 @@ export function drawSignal(diagram, deltas, from) {
   ctx.setTransform(diagram.dpr, 0, 0, diagram.dpr, 0, 0);
   for (let l = from; l < deltas.length; l++) {
     const c = cols[l + 1], d = deltas[l], peak = maxAbs(d);
+    if (diagram.views[c.layer]) continue;  // a layer shown as features: no neurons to ring
     ctx.lineWidth = c.out ? 3 : Math.max(1.5, c.cell * 0.22);
     for (let i = 0; i < d.length; i++) {
       const t = d[i] / peak;

@@ -1,8 +1,10 @@
 // View state in the URL, so a link reproduces the view: run, tab, mode, selected neuron,
-// knocked-out neurons and a loaded test digit.  ?run=default&n=0.37&ko=0.3,0.17&mode=raw
+// knocked-out neurons, a loaded test digit and the layers shown as features (feat=1).
+// ?run=default&n=0.37&ko=0.3,0.17&mode=raw
 
 export const state = {
   run: null, tab: "explore", mode: "centred", neuron: null, knockout: {}, test: null,
+  /** @type {number[]} */ features: [],
 };
 
 // The current model's input image [height, width] (MNIST: 28×28): the views paint at it.
@@ -23,6 +25,7 @@ export function readURL() {
     const m = /^(\d+)\.(\d+)$/.exec(item);
     if (m) (state.knockout[m[1]] ||= []).push(+m[2]);
   }
+  state.features = (q.get("feat") || "").split(",").filter((l) => /^\d+$/.test(l)).map(Number);
   const t = q.get("test");
   if (t && /^\d+$/.test(t)) state.test = +t;
 }
@@ -36,6 +39,7 @@ export function writeURL() {
   const ko = Object.entries(state.knockout).flatMap(([l, ns]) => ns.map((i) => `${l}.${i}`));
   if (ko.length) q.set("ko", ko.join(","));
   if (state.test !== null) q.set("test", String(state.test));
+  if (state.features.length) q.set("feat", state.features.join(","));
   const lang = new URLSearchParams(location.search).get("lang");  // a chosen language stays
   if (lang) q.set("lang", lang);
   const url = `${location.pathname}${q.toString() ? "?" + q : ""}`;

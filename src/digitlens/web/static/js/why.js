@@ -1,13 +1,18 @@
-// "Why this answer and not that one?", under the network diagram. Circuit (POST /api/circuit):
-// the few hidden neurons that make the prediction beat another class, found by mean-ablation
-// on the server and ringed on the diagram, with the signals between them. Patch
-// (POST /api/patch): the drawing run again with a test digit's activations at one hidden
+// "Why this answer and not that one?", under the network diagram. Circuit: the few hidden
+// neurons that make the prediction beat another class, found by mean-ablation and ringed on
+// the diagram, with the signals between them. The circuit button is a switch: while it is on,
+// the circuit follows the drawing, recomputed in the page (circuit.js, with the run's hidden
+// means fetched once from GET api/runs/NAME/means) on every change before the diagram is
+// drawn; a page without its own engine (?compute=server) asks POST /api/circuit instead.
+// Patch (POST /api/patch): the drawing run again with a test digit's activations at one hidden
 // layer, for the ringed circuit's neurons there or for the whole layer (which always gives
 // the test digit's answer: what follows reads only that layer). If the answer moves to the
 // test digit's with the circuit's few neurons alone, they carried the difference.
-// Both need the server (the single-file explorer hides them).
+// The single-file explorer offers the circuit (it carries the means) but not the patch, which
+// needs the server's test set.
 
 import { api, servedLocally } from "./api.js";
+import { circuit } from "./engine.js";
 import { esc } from "./escape.js";
 import { paintDigit } from "./colors.js";
 import { num, pct, t } from "./i18n.js";
@@ -16,14 +21,18 @@ import { layerName, neuronName } from "./numbering.js";
 export class Why {
   // host: the element to fill; opts.run() the current run; opts.input() the current input
   // spec (as /api/predict takes it); opts.diagram: the Diagram to draw the circuit on;
-  // opts.isEmpty(): whether there is no drawing yet; opts.shape(): the input's [H, W].
+  // opts.isEmpty(): whether there is no drawing yet; opts.shape(): the input's [H, W];
+  // opts.net(): the page's Network (null: the server computes); opts.redraw(): compute and
+  // draw the current drawing again (update() is then called with the new answer).
   constructor(host, opts) {
     this.host = host; this.opts = opts;
     this.shown = null; this.patched = null;
-    host.hidden = servedLocally();
+    this.live = false;  // the circuit follows the drawing
+    this.means = new Map();  // run name -> {value: Float64Array per hidden layer} or {error}
+    this.asking = false; this.again = false;  // a server question in flight; another waiting
     host.innerHTML = `<div class="why-row"><b>${t("why.title")}</b>
         <label>${t("why.not")} <select data-testid="circuit-contrast"><option value="">${t("why.runnerUp")}</option></select></label>
-        <button data-testid="circuit" title="${t("why.circuitTitle")}">${t("why.circuit")}</button>
+        <button data-testid="circuit" aria-pressed="false" title="${t("why.circuitTitle")}">${t("why.circuit")}</button>
         <button data-testid="circuit-clear" hidden>${t("why.clear")}</button></div>
       <div class="why-result" data-testid="circuit-result" aria-live="polite"></div>
       <div class="why-row"><b>${t("why.patch")}</b> <label>${t("why.testDigit")} <input type="number" min="0" value="0"
@@ -38,9 +47,70 @@ export class Why {
     this.contrast = q("circuit-contrast"); this.layer = q("patch-layer"); this.source = q("patch-source");
     this.circuitOut = q("circuit-result"); this.patchOut = q("patch-result"); this.thumb = q("patch-thumb");
     this.clearButton = q("circuit-clear"); this.which = q("patch-neurons");
-    q("circuit").addEventListener("click", () => this.askCircuit());
+    this.toggle = q("circuit");
+    this.toggle.addEventListener("click", () => this.follow(!this.live));
+    this.contrast.addEventListener("change", () => { if (this.live) this.refresh(); });
     q("patch").addEventListener("click", () => this.askPatch());
-    this.clearButton.addEventListener("click", () => this.clear());
+    if (servedLocally()) {  // no server: no patch
+      this.patchOut.hidden = true;
+      /** @type {HTMLElement} */ (this.thumb.parentElement).hidden = true;
+    }
+    this.clearButton.addEventListener("click", () => this.follow(false));
+  }
+
+  /** Turn following the drawing on or off. */
+  follow(on) {
+    this.live = on;
+    this.toggle.setAttribute("aria-pressed", String(on));
+    // a sentence rewritten on every stroke is not read out each time
+    this.circuitOut.setAttribute("aria-live", on ? "off" : "polite");
+    if (on) this.refresh(); else this.clear();
+  }
+
+  // the current drawing's circuit: in the page when it can, else from the server
+  refresh() {
+    if (this.opts.net()) this.opts.redraw(); else this.askCircuit();
+  }
+
+  /** The run's hidden means, asked once per run: {value} or {error}, empty until answered. */
+  meansOf(run) {
+    if (!this.means.has(run.name)) {
+      const got = {};
+      this.means.set(run.name, got);
+      api(`api/runs/${encodeURIComponent(run.name)}/means`)
+        .then((d) => { got.value = d.means.map((m) => Float64Array.from(m)); },
+              (err) => { got.error = err.message; })
+        .then(() => { if (this.live && this.opts.run() === run) this.opts.redraw(); });
+    }
+    return this.means.get(run.name);
+  }
+
+  /**
+   * A new answer is about to be drawn (main.js's render): while following, its circuit is
+   * computed here and handed to the diagram, which rings it in the same redraw.
+   */
+  update(res) {
+    if (!this.live) return;
+    const net = this.opts.net(), run = this.opts.run();
+    if (!net) { this.askCircuit(); return; }
+    const none = (message) => { this.shown = null; this.opts.diagram.circuit = null; this.circuitOut.textContent = message; };
+    if (net.nLayers < 2) { none(t("why.noHidden")); return; }
+    if (!res.has_ink) { none(t("why.drawFirst")); return; }
+    const means = this.meansOf(run);
+    if (means.error) { none(means.error); return; }
+    if (!means.value) return;  // drawn again when they arrive
+    const contrast = this.contrast.value === "" ? undefined : Number(this.contrast.value);
+    if (contrast === res.prediction) { none(t("why.sameClass", { name: this.names[contrast] })); return; }
+    let c;
+    try {
+      c = circuit(net, res.input, means.value, { contrast });
+    } catch (err) {
+      none(err.message);
+      return;
+    }
+    this.shown = c;
+    this.opts.diagram.circuit = c;  // drawn by the redraw that follows
+    this.describe(c);
   }
 
   setModel(sizes, names) {
@@ -53,32 +123,51 @@ export class Why {
     this.clear();
   }
 
-  stale() { if (this.shown || this.patched) this.clear(); }
+  // a new drawing: a patch (and a circuit asked once) describes it no longer; a circuit that
+  // follows the drawing is recomputed with the drawing's next answer
+  stale() {
+    if (!this.live) { if (this.shown || this.patched) this.clear(); return; }
+    if (this.patched) { this.patched = null; this.patchOut.textContent = ""; this.thumb.hidden = true; }
+  }
 
-  clear() {  // a new drawing or model: the old circuit describes it no longer
+  clear() {  // a new model, or the circuit switched off
     this.shown = null; this.patched = null;
     this.opts.diagram.showCircuit(null);
     this.circuitOut.textContent = ""; this.patchOut.textContent = "";
     this.thumb.hidden = true; this.clearButton.hidden = true;
   }
 
+  // the server's circuit (a page without its own engine): one question at a time
   async askCircuit() {
     const run = this.opts.run();
     if (!run) return;
-    if (this.opts.isEmpty()) { this.circuitOut.textContent = t("why.drawFirst"); return; }
+    if (this.asking) { this.again = true; return; }  // asked again with the drawing it ends on
+    if (this.opts.isEmpty()) {
+      if (this.shown) { this.shown = null; this.opts.diagram.showCircuit(null); }
+      this.circuitOut.textContent = t("why.drawFirst");
+      return;
+    }
     const body = { run: run.name, ...this.opts.input() };
     if (this.contrast.value !== "") body.contrast = Number(this.contrast.value);
+    this.asking = true;
     try {
       const c = await api("api/circuit", body);
-      if (body.contrast === undefined || c.target !== body.contrast) this.showCircuit(c);
+      if (this.live && (body.contrast === undefined || c.target !== body.contrast)) this.showCircuit(c);
     } catch (err) {
       this.circuitOut.textContent = err.message;
+    } finally {
+      this.asking = false;
     }
+    if (this.again && this.live) { this.again = false; this.askCircuit(); }
   }
 
   showCircuit(c) {
     this.shown = c;
     this.opts.diagram.showCircuit(c);
+    this.describe(c);
+  }
+
+  describe(c) {
     this.clearButton.hidden = false;
     const n = this.names;
     const lead = c.nodes.slice(0, 3).map((d) => esc(neuronName(d.layer, d.neuron))).join(", ");
