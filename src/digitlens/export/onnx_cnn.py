@@ -41,10 +41,10 @@ def cnn_to_onnx(model: CNN) -> Any:
                                           strides=[layer.k, layer.k], name=f"layer{n}.pool"))
             x = x_next
             continue
-        w, b = model.weights[p], model.biases[p]
+        inits += [numpy_helper.from_array(np.ascontiguousarray(model.weights[p]),
+                                          f"layer{n}.weight"),
+                  numpy_helper.from_array(np.ascontiguousarray(model.biases[p]), f"layer{n}.bias")]
         p += 1
-        inits += [numpy_helper.from_array(np.ascontiguousarray(w), f"layer{n}.weight"),
-                  numpy_helper.from_array(np.ascontiguousarray(b), f"layer{n}.bias")]
         z = f"layer{n}.z"
         if isinstance(layer, Conv):
             nodes.append(helper.make_node(
