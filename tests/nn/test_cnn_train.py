@@ -48,7 +48,7 @@ def epochs_done(run: Path) -> int:
 @pytest.fixture(scope="module")
 def lenet_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     c = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=2,
-                                                    train_size=600, seed=2)
+                                                    schedule="constant", seed=2)
     out = tmp_path_factory.mktemp("lenet") / "run"
     train(c, sample, out, threads=1)
     return out
@@ -58,13 +58,13 @@ def test_a_run_folder_like_an_mlps(lenet_run: Path, sample: Dataset) -> None:
     run = Run(lenet_run)
     assert run.snapshot_epochs() == [0, 1, 2] and len(run.history()) == 2
     assert run.config() == get_preset("lenet5").config.with_overrides(
-        dataset="mnist-sample", epochs=2, train_size=600, seed=2)
+        dataset="mnist-sample", epochs=2, schedule="constant", seed=2)
     model = load_network(lenet_run)
     assert isinstance(model, CNN) and model.layers == LENET5
     assert model.class_names == tuple("0123456789")
     # what the history says is what the model file scores
     acc = evaluate_cnn(model, as_float(sample.test_images), sample.test_labels).accuracy
-    assert acc == run.history()[-1]["test_accuracy"] and acc > 0.5
+    assert acc == run.history()[-1]["test_accuracy"] and acc > 0.8
     again = load_network_bytes(network_bytes(model))
     assert np.array_equal(again.params.view(np.uint32), model.params.view(np.uint32))
 

@@ -176,6 +176,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, "
                              f".pth, .safetensors); a {kind or 'json/onnx'} network says "
                              "it itself")
+    from digitlens.export.onnx_cnn_import import convolutional_file
+    if path.suffix.lower() == ".onnx" and path.is_file() and convolutional_file(path):
+        return import_cnn(args, path, classes)
     if path.suffix.lower() in IMPORT_SUFFIXES:
         from digitlens.export.reader import read_model
         got = read_model(path, args.activation, args.output, classes, shape)
@@ -202,6 +205,26 @@ def cmd_import(args: argparse.Namespace) -> int:
               "class_names": list(model.class_names), "read": got.read, "given": got.given,
               "assumed": got.assumed, "notes": got.notes}
     return emit(args, result, f"imported {model.describe()} from {path} into {out}")
+
+
+def import_cnn(args: argparse.Namespace, path: Path, classes: list[str] | None) -> int:
+    """A convolutional network's ONNX to a model file (its graph says its shapes)."""
+    from digitlens.export.onnx_cnn_import import read_cnn_onnx
+    from digitlens.fileio import atomic_write_bytes
+    from digitlens.nn.io import load_network_bytes, network_bytes
+    model = read_cnn_onnx(path)
+    if classes is not None:
+        if len(classes) != model.n_classes:
+            raise ParameterError(f"--classes names {len(classes)} classes; the network has "
+                                 f"{model.n_classes} outputs")
+        model.meta["class_names"] = classes
+    data = network_bytes(model)
+    load_network_bytes(data, str(args.out))  # what every command will read back
+    atomic_write_bytes(Path(args.out), data)
+    result = {"format": "onnx", "file": str(path), "out": str(args.out),
+              "model": model.describe(), "input_shape": list(model.input_shape),
+              "class_names": list(model.class_names), "convolutional": True}
+    return emit(args, result, f"imported {model.describe()} from {path} into {args.out}")
 
 
 def import_network(path: Path, kind: str, shape: tuple[int, int] | None,

@@ -1,0 +1,132 @@
+"""Convolutional networks from ONNX: PyTorch's two exporters and digitlens' own export read
+back to the same numbers, and graphs digitlens cannot read refused in one line naming the
+node."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digitlens.errors import ModelError
+from digitlens.export.onnx_cnn import cnn_to_onnx
+from digitlens.export.onnx_cnn_import import read_cnn_onnx, read_cnn_onnx_bytes
+from digitlens.nn import cnn as K
+from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
+from digitlens.nn.io import load_network
+from support import torch_or_skip
+
+
+def lenet(torch: Any) -> Any:
+    nn = torch.nn
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(),  # pool, then ReLU
+                         nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84),
+                         nn.ReLU(), nn.Linear(84, 10), nn.LogSoftmax(1)).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Path]]:
+    torch = torch_or_skip()
+    net, x = lenet(torch), torch.rand(2, 1, 28, 28)
+    folder = tmp_path_factory.mktemp("cnn-onnx")
+    paths = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dynamo in (False, True):
+            path = folder / f"lenet-{'dynamo' if dynamo else 'torchscript'}.onnx"
+            torch.onnx.export(net, (x,), str(path), dynamo=dynamo, input_names=["x"],
+                              **({} if dynamo else {"dynamic_axes": {"x": {0: "batch"}}}))
+            paths["dynamo" if dynamo else "torchscript"] = path
+    return net, paths
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_pytorchs_exports_read_to_its_numbers(exported: tuple[Any, dict[str, Path]],
+                                              exporter: str, sample: Any) -> None:
+    torch = torch_or_skip()
+    net, paths = exported
+    model = read_cnn_onnx(paths[exporter])
+    assert [type(layer) for layer in model.layers] == [Conv, Pool, Conv, Pool, Dense, Dense,
+                                                       Dense]
+    assert [getattr(layer, "activation", None) for layer in model.layers] == [
+        "relu", None, "relu", None, "tanh", "relu", "softmax"]
+    x = (sample.test_images[:50] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        theirs = torch.exp(net(torch.from_numpy(x))).numpy()
+    ours = K.predict_proba(model, x)
+    # float32 both, summed in other orders: probabilities agree to float32 rounding carried
+    # through five layers (about 1e-6 of these); a wrong layout moves them by more than 1e-2
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_import_then_evaluate_from_the_command_line(exported: tuple[Any, dict[str, Path]],
+                                                    tmp_path: Path) -> None:
+    out = tmp_path / "lenet.npz"
+    cmd = subprocess.run([sys.executable, "-m", "digitlens", "import",
+                          str(exported[1]["dynamo"]), "--out", str(out), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert cmd.returncode == 0, cmd.stderr
+    assert json.loads(cmd.stdout.strip().splitlines()[-1])["convolutional"] is True
+    assert isinstance(load_network(out), CNN)
+    ev = subprocess.run([sys.executable, "-m", "digitlens", "evaluate",
+                         str(exported[1]["torchscript"]), "--dataset", "mnist-sample", "--json"],
+                        capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout.strip().splitlines()[-1])["n"] == 1000
+
+
+def test_digitlens_export_reads_back_bit_for_bit() -> None:
+    layers = (Conv(4, 3, stride=2, pad=1, activation="tanh"), Pool(2, "avg"), Conv(5, 2),
+              Dense(7, "sigmoid"), Dense(3, "softmax"))
+    model = CNN.create((1, 12, 12), layers, seed=4)
+    back = read_cnn_onnx_bytes(cnn_to_onnx(model).SerializeToString(), "mine.onnx")
+    assert back.layers == model.layers and back.input_shape == model.input_shape
+    assert np.array_equal(back.params.view(np.uint32), model.params.view(np.uint32))
+
+
+def edited(change: Any) -> bytes:
+    """digitlens' LeNet-5 export with ``change(proto)`` applied."""
+    proto = cnn_to_onnx(CNN.create((1, 28, 28), LENET5))
+    change(proto)
+    return proto.SerializeToString()
+
+
+def set_attr(op: str, key: str, value: Any) -> Any:
+    from onnx import helper
+
+    def change(proto: Any) -> None:
+        node = next(n for n in proto.graph.node if n.op_type == op)
+        kept = [a for a in node.attribute if a.name != key]
+        del node.attribute[:]
+        node.attribute.extend([*kept, helper.make_attribute(key, value)])
+    return change
+
+
+def add_batchnorm(proto: Any) -> None:
+    relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+    relu.op_type, relu.name = "BatchNormalization", "bn1"
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (set_attr("Conv", "group", 2), "grouped or dilated convolutions"),
+    (set_attr("Conv", "dilations", [2, 2]), "grouped or dilated convolutions"),
+    (set_attr("Conv", "auto_pad", "SAME_UPPER"), "auto_pad SAME_UPPER"),
+    (set_attr("Conv", "pads", [1, 2, 1, 2]), "pads every side alike"),
+    (set_attr("MaxPool", "strides", [1, 1]), "stride k, no padding"),
+    (set_attr("MaxPool", "ceil_mode", 1), "floor mode"),
+    (add_batchnorm, "node bn1 (BatchNormalization) is not supported"),
+])
+def test_graphs_it_cannot_read_are_refused_naming_the_node(change: Any, says: str) -> None:
+    pytest.importorskip("onnx")
+    with pytest.raises(ModelError) as err:
+        read_cnn_onnx_bytes(edited(change), "bad.onnx")
+    assert says in str(err.value) and str(err.value).startswith("bad.onnx: ")
+    assert "\n" not in str(err.value)
