@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from digitlens.cli import main
-from digitlens.render.views import VIEWS
+from digitlens.render.views import CONVOLUTIONAL, VIEWS
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, dict, str]:
@@ -26,10 +26,10 @@ def test_list(capsys) -> None:
     assert code == 0
     assert [v["name"] for v in data["views"]] == list(VIEWS) == [
         "fingerprints", "evidence", "weights", "composed", "evolution", "neurons", "map",
-        "compare", "errors", "nudge", "dream", "robustness"]
+        "compare", "errors", "nudge", "dream", "robustness", "filters", "feature-maps"]
 
 
-@pytest.mark.parametrize("view", list(VIEWS))
+@pytest.mark.parametrize("view", [v for v in VIEWS if v not in CONVOLUTIONAL])
 def test_every_view_as_png(view, trained_run, tmp_path, capsys) -> None:
     out = tmp_path / f"{view}.png"
     extra = ["--n", "100"] if view == "robustness" else []

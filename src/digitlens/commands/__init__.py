@@ -108,7 +108,7 @@ def no_data_recorded(model: MLP | CNN, name: str) -> ModelError:
                       "--dataset NAME")
 
 
-def class_arg(model: MLP, value: str | None, flag: str) -> int | None:
+def class_arg(model: MLP | CNN, value: str | None, flag: str) -> int | None:
     """A class given on the command line by its number or by its name (``--target three``),
     so a dataset's own names work wherever a class is asked for."""
     if value is None:

@@ -18,6 +18,7 @@ from digitlens.commands import (
     emit,
     load_data,
     resolve_model,
+    resolve_network,
     say,
 )
 from digitlens.errors import DigitlensError, bad_param
@@ -122,7 +123,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
     check_options(args)
     C.use_palette(args.palette)
-    model = resolve_model(args.run)
+    from digitlens.render.views import CONVOLUTIONAL
+    model = resolve_network(args.run) if args.view in CONVOLUTIONAL else resolve_model(args.run)
     args.digit = class_arg(model, args.digit, "digit")
     args.target = class_arg(model, args.target, "target")
     ds = load_data(args, model)

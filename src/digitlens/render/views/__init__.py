@@ -11,7 +11,8 @@ import numpy as np
 
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError, NotFoundError, bad_param
-from digitlens.nn.io import load_model
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import load_model, load_network
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
 from digitlens.render.image import Animation, Picture
@@ -51,7 +52,13 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
              "digit's value (--target C, or --layer L --neuron N)", False),
     ViewInfo("robustness", "S3", "accuracy when digits are moved or resized, as drawn vs after "
              "MNIST preprocessing", False),
+    ViewInfo("filters", "CNN", "a convolutional network's kernels, each as a small red/blue "
+             "image", False),
+    ViewInfo("feature-maps", "CNN", "one test digit (--digit, --index) and every channel's "
+             "feature map for it, layer by layer", False),
 ]}
+# the views of a convolutional network (the others read fully connected ones, so far)
+CONVOLUTIONAL = ("filters", "feature-maps")
 
 
 def get_view(name: str) -> ViewInfo:
@@ -70,7 +77,22 @@ def digit_indices(labels: np.ndarray, digit: int | None, count: int, start: int 
     return idx
 
 
-def build(name: str, run: str | Path | Run | MLP, ds: Dataset, animated: bool = False,
+def convolutional_view(name: str, run: str | Run | MLP | CNN, ds: Dataset,
+                       **opt: Any) -> Picture:
+    """``filters`` or ``feature-maps`` of a convolutional network."""
+    from digitlens.render.views import convolution as V
+    model = run if isinstance(run, MLP | CNN) else load_network(
+        run.path if isinstance(run, Run) else run)
+    if not isinstance(model, CNN):
+        raise ModelError(f"the {name} view shows a convolutional network's kernels and maps; "
+                         "this one is fully connected (see the weights and fingerprints views)")
+    if name == "filters":
+        return V.filters(model)
+    idx = digit_indices(ds.test_labels, opt.get("digit"), 1, opt.get("index") or 0)
+    return V.feature_maps(model, ds.test_images[idx[0]], int(ds.test_labels[idx[0]]))
+
+
+def build(name: str, run: str | Path | Run | MLP | CNN, ds: Dataset, animated: bool = False,
           **opt: Any) -> Picture | Animation:
     """Build view ``name`` for a run folder, a model file or a loaded model on dataset ``ds``.
     Options (all optional): index, digit, frames, mode, method, style, layer, compare, every,
@@ -80,6 +102,11 @@ def build(name: str, run: str | Path | Run | MLP, ds: Dataset, animated: bool = 
     info = get_view(name)
     if animated and not info.animated:
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
+    if name in CONVOLUTIONAL:
+        return convolutional_view(name, run, ds, **opt)
+    if isinstance(run, CNN):
+        raise ModelError(f"a convolutional network; the {name} view reads fully connected "
+                         f"networks only, so far (its views: {', '.join(CONVOLUTIONAL)})")
     model: MLP = run if isinstance(run, MLP) else load_model(
         run.path if isinstance(run, Run) else run)
     if tuple(ds.image_shape) != tuple(model.input_shape):

@@ -1,0 +1,84 @@
+"""The convolutional views: every kernel drawn in its colour, every channel's map for a digit
+with the numbers the engine computes, from the command line; each kind of network's views
+refuse the other kind in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlens import palette as C
+from digitlens.data.sources import Dataset
+from digitlens.nn import cnn as K
+from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
+from digitlens.nn.presets import get_preset
+from digitlens.nn.train import train
+from digitlens.render.views.convolution import feature_maps, filters
+
+
+@pytest.fixture(scope="module")
+def lenet_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    c = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=1,
+                                                    schedule="constant", seed=5)
+    out = tmp_path_factory.mktemp("lenet-views") / "run"
+    train(c, sample, out, threads=1)
+    return out
+
+
+def test_each_kernel_is_drawn_in_its_colour() -> None:
+    model = CNN.create((1, 8, 8), (Conv(2, 3), Pool(2), Conv(3, 2), Dense(2, "softmax")), seed=1)
+    pic = filters(model)
+    assert pic.data["layer 0"] == {"kernels": 2, "channels": 1, "size": 3,
+                                   "limit": C.symmetric_limit(model.weights[0].astype(float))}
+    assert pic.data["layer 2"]["kernels"] == 3 and pic.data["layer 2"]["channels"] == 2
+    # kernel 1 of layer 0, its weight [0, 2], as the diverging colour of that weight
+    w = model.weights[0].astype(np.float64)
+    want = C.diverging(w[1, 0], pic.data["layer 0"]["limit"])[0, 2]
+    assert want in pic.pixels  # the tile's colour is somewhere in the picture
+    colours = set(np.unique(pic.pixels).tolist())
+    assert set(np.unique(C.diverging(w, pic.data["layer 0"]["limit"])).tolist()) <= colours
+
+
+def test_feature_maps_carry_the_engines_numbers(sample: Dataset) -> None:
+    model = CNN.create((1, 28, 28), LENET5, seed=2)
+    image = sample.test_images[3]
+    pic = feature_maps(model, image, int(sample.test_labels[3]))
+    p = K.forward(model, model.as_input(image))
+    for i in (0, 1, 2, 3):
+        maps = p.outputs[i + 1][0]
+        got = pic.data[f"layer {i}"]
+        assert got["maps"] == maps.shape[-1] and got["size"] == list(maps.shape[:2])
+        assert got["peak"] == float(maps.max())
+        assert got["lit"] == int((maps.max(axis=(0, 1)) > 0).sum())
+    assert pic.data["prediction"] == int(np.argmax(p.output[0]))
+
+
+def digitlens(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "digitlens", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_views_from_the_command_line_and_refusals(lenet_run: Path, trained_run: Path,
+                                                  tmp_path: Path) -> None:
+    for view, extra in (("filters", []), ("feature-maps", ["--digit", "7"])):
+        out = tmp_path / f"{view}.png"
+        got = digitlens("render", view, "--run", str(lenet_run), "--out", str(out), "--json",
+                        "--dataset", "mnist-sample", *extra)
+        assert got.returncode == 0, got.stderr
+        data = json.loads(got.stdout.strip().splitlines()[-1])
+        assert data["view"] == view
+        with Image.open(out) as im:
+            assert im.width > 200 and im.height > 150
+    maps = json.loads(got.stdout.strip().splitlines()[-1])["data"]
+    assert maps["layer 0"]["maps"] == 6 and maps["layer 2"]["maps"] == 16
+    for view, run in (("filters", trained_run), ("weights", lenet_run)):
+        bad = digitlens("render", view, "--run", str(run), "--out", str(tmp_path / "x.png"))
+        assert bad.returncode != 0
+        line = bad.stderr.strip()
+        assert "\n" not in line and ("fully connected" in line or "convolutional" in line)
