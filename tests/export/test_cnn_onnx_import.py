@@ -130,3 +130,56 @@ def test_graphs_it_cannot_read_are_refused_naming_the_node(change: Any, says: st
         read_cnn_onnx_bytes(edited(change), "bad.onnx")
     assert says in str(err.value) and str(err.value).startswith("bad.onnx: ")
     assert "\n" not in str(err.value)
+
+
+class Named:
+    """LeNet-5 with named layers, as PyTorch's tutorials write it."""
+
+    @staticmethod
+    def build(torch: Any) -> Any:
+        nn = torch.nn
+
+        class LeNet(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv1, self.conv2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+                self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), \
+                    nn.Linear(84, 10)
+
+            def forward(self, x: Any) -> Any:
+                f = nn.functional
+                x = f.max_pool2d(f.relu(self.conv1(x)), 2)
+                x = f.max_pool2d(f.relu(self.conv2(x)), 2).flatten(1)
+                return self.fc3(f.relu(self.fc2(f.relu(self.fc1(x)))))
+
+        torch.manual_seed(3)
+        return LeNet().eval()
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_a_state_dict_with_the_architecture_given(suffix: str, tmp_path: Path,
+                                                  sample: Any) -> None:
+    torch = torch_or_skip()
+    net = Named.build(torch)
+    path = tmp_path / f"lenet{suffix}"
+    if suffix == ".pt":
+        torch.save(net.state_dict(), path)
+    else:
+        from safetensors.torch import save_file
+        save_file(net.state_dict(), str(path))
+    out = tmp_path / "lenet.npz"
+    cmd = subprocess.run([sys.executable, "-m", "digitlens", "import", str(path), "--arch",
+                          "lenet5", "--out", str(out), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert cmd.returncode == 0, cmd.stderr
+    model = load_network(out)
+    assert isinstance(model, CNN) and model.layers == LENET5
+    x = (sample.test_images[:40] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        theirs = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
+    np.testing.assert_allclose(K.predict_proba(model, x), theirs, atol=1e-5)  # as above
+    wrong = subprocess.run([sys.executable, "-m", "digitlens", "import", str(path), "--arch",
+                            "lenet5", "--input-shape", "20x20", "--out", str(tmp_path / "w.npz")],
+                           capture_output=True, text=True, timeout=300)
+    assert wrong.returncode != 0 and "do not fit lenet5 on 20×20 images" in wrong.stderr
+    assert "\n" not in wrong.stderr.strip()

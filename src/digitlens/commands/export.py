@@ -63,6 +63,9 @@ def register(sub: Any) -> None:
                    help="state_dict: the output layer (default softmax over the logits)")
     p.add_argument("--classes", help="class names, one per output: comma-separated, or "
                    "@FILE with one per line (default: the file's own, else 0..n-1)")
+    p.add_argument("--arch", choices=("lenet5",),
+                   help="state_dict of a convolutional network: its architecture, which the "
+                        "file cannot say (docs/cnn.md)")
     p.add_argument("--input-shape", metavar="HxW", help="the image the first layer reads, "
                    "e.g. 8x8 (default: what the file says, else 28x28 for 784 inputs, a "
                    "square for a square number, else 1xN)")
@@ -177,6 +180,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                              f".pth, .safetensors); a {kind or 'json/onnx'} network says "
                              "it itself")
     from digitlens.export.onnx_cnn_import import convolutional_file
+    if args.arch is not None:
+        from digitlens.export.cnn_state_dict import import_cnn_state_dict
+        if args.output:
+            raise ParameterError("--output does not apply with --arch (its output is softmax)")
+        return save_cnn(args, path, import_cnn_state_dict(path, args.arch, args.activation,
+                                                          classes, shape))
     if path.suffix.lower() == ".onnx" and path.is_file() and convolutional_file(path):
         return import_cnn(args, path, classes)
     if path.suffix.lower() in IMPORT_SUFFIXES:
@@ -210,18 +219,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 def import_cnn(args: argparse.Namespace, path: Path, classes: list[str] | None) -> int:
     """A convolutional network's ONNX to a model file (its graph says its shapes)."""
     from digitlens.export.onnx_cnn_import import read_cnn_onnx
-    from digitlens.fileio import atomic_write_bytes
-    from digitlens.nn.io import load_network_bytes, network_bytes
     model = read_cnn_onnx(path)
     if classes is not None:
         if len(classes) != model.n_classes:
             raise ParameterError(f"--classes names {len(classes)} classes; the network has "
                                  f"{model.n_classes} outputs")
         model.meta["class_names"] = classes
+    return save_cnn(args, path, model)
+
+
+def save_cnn(args: argparse.Namespace, path: Path, model: CNN) -> int:
+    """Write an imported convolutional network where ``--out`` says, and say what it is."""
+    from digitlens.fileio import atomic_write_bytes
+    from digitlens.nn.io import load_network_bytes, network_bytes
     data = network_bytes(model)
     load_network_bytes(data, str(args.out))  # what every command will read back
     atomic_write_bytes(Path(args.out), data)
-    result = {"format": "onnx", "file": str(path), "out": str(args.out),
+    result = {"format": path.suffix.lower().lstrip("."), "file": str(path), "out": str(args.out),
               "model": model.describe(), "input_shape": list(model.input_shape),
               "class_names": list(model.class_names), "convolutional": True}
     return emit(args, result, f"imported {model.describe()} from {path} into {args.out}")
