@@ -139,7 +139,7 @@ class Named:
     def build(torch: Any) -> Any:
         nn = torch.nn
 
-        class LeNet(nn.Module):
+        class LeNet(nn.Module):  # type: ignore[name-defined]
             def __init__(self) -> None:
                 super().__init__()
                 self.conv1, self.conv2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)

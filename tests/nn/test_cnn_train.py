@@ -92,13 +92,27 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path) -> None:
     assert Run(killed).snapshot_epochs() == list(range(5))
 
 
-def test_evaluate_scores_it_and_other_views_refuse_it_in_one_line(lenet_run: Path) -> None:
+def test_evaluate_scores_it_and_other_views_refuse_it_in_one_line(lenet_run: Path,
+                                                                 sample: Dataset,
+                                                                 tmp_path: Path) -> None:
     ev = digitlens("evaluate", str(lenet_run), "--json")
     out, err = ev.communicate(timeout=300)
     assert ev.returncode == 0, err
     got = json.loads(out.decode().strip().splitlines()[-1])
     assert got["accuracy"] == Run(lenet_run).history()[-1]["test_accuracy"]
     assert len(got["confusion_matrix"]) == 10 and got["n"] == 1000
+    from PIL import Image
+    image = tmp_path / "digit.png"
+    Image.fromarray(sample.test_images[0]).save(image)
+    pred = digitlens("predict", str(lenet_run), str(image), "--json")
+    out, err = pred.communicate(timeout=300)
+    assert pred.returncode == 0, err
+    row = json.loads(out.decode().strip().splitlines()[-1])["predictions"][0]
+    model = load_network(lenet_run)
+    assert isinstance(model, CNN)
+    from digitlens.data.preprocess import preprocess
+    want = K.predict_proba(model, preprocess(sample.test_images[0], (28, 28)).centred)[0]
+    assert row["digit"] == int(np.argmax(want))
     view = digitlens("render", "weights", "--run", str(lenet_run), "--out", "x.png")
     _, err = view.communicate(timeout=300)
     assert view.returncode != 0

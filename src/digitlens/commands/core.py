@@ -25,6 +25,7 @@ from digitlens.commands import (
 from digitlens.data.preprocess import load_image, preprocess
 from digitlens.data.sources import cache_dir, load_dataset
 from digitlens.errors import bad_param
+from digitlens.nn.cnn import predict_proba
 from digitlens.nn.functions import HIDDEN
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import OPTIMIZERS
@@ -202,14 +203,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model = resolve_model(args.model)
+    model = resolve_network(args.model)
     rows = []
     for path in args.images:
-        pre = preprocess(load_image(path), model.input_shape)
+        h, w = model.input_shape[-2:]
+        pre = preprocess(load_image(path), (h, w))
         x = pre.raw28 if args.raw else pre.centred
         row: dict[str, Any] = {"image": path, "has_ink": pre.has_ink}
         if pre.has_ink or args.raw:
-            probs = model.trace(x).probabilities[0]
+            probs = model.trace(x).probabilities[0] if isinstance(model, MLP) else \
+                predict_proba(model, x)[0]
             best = int(np.argmax(probs))
             row.update(digit=best, class_name=model.class_names[best],
                        probabilities=np.round(probs.astype(np.float64), 6).tolist())
