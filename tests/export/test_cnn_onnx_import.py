@@ -183,3 +183,10 @@ def test_a_state_dict_with_the_architecture_given(suffix: str, tmp_path: Path,
                            capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "do not fit lenet5 on 20×20 images" in wrong.stderr
     assert "\n" not in wrong.stderr.strip()
+
+
+def test_a_convolution_without_activation_reads_as_identity() -> None:
+    """The MLP importer refuses this fixture at its Conv node; the CNN importer reads it."""
+    fixture = Path(__file__).with_name("fixtures") / "torch-conv.onnx"
+    model = read_cnn_onnx(fixture)
+    assert model.layers == (Conv(2, 3, activation="identity"), Dense(10, "softmax"))

@@ -82,7 +82,6 @@ def test_xlsx_export_shows_the_chosen_digit(trained_run: Path, tmp_path: Path, s
      "--digit only applies to the xlsx export", 2),
     (["import", "{tmp}/trunc.onnx", "--out", "{tmp}/m.npz"], "not a readable ONNX file", 1),
     (["import", "{tmp}/trunc.json", "--out", "{tmp}/m.npz"], "not valid JSON", 1),
-    (["import", "{fixtures}/torch-conv.onnx", "--out", "{tmp}/m.npz"], r"/0/Conv \(Conv\)", 1),
     (["import", "{run}/model.npz", "--out", "{tmp}/m.npz"], "a digitlens model file already", 1),
     (["import", "{tmp}/s3.xlsx", "--out", "{tmp}/m.npz"],
      r"s3\.xlsx: an Excel workbook .*import reads networks saved as \.json .* or \.onnx", 1),
