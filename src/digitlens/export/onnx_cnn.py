@@ -9,24 +9,21 @@ row, column), each followed by its nonlinearity.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from digitlens.export.onnx_format import INPUT, IR_VERSION, OPSET, OUTPUT, PROBS
+from digitlens.export.onnx_format import INPUT, OUTPUT, finish
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.cnn import CNN, Conv, Pool
-from digitlens.version import __version__
 
 ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity"}
 
 
 def cnn_to_onnx(model: CNN) -> Any:
     """The network as an ``onnx.ModelProto`` (checked by ``onnx.checker``)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
     inits.append(numpy_helper.from_array(np.array([-1, *model.input_shape], np.int64), "shape"))
@@ -64,35 +61,13 @@ def cnn_to_onnx(model: CNN) -> Any:
             nodes.append(helper.make_node(ACT_OPS[layer.activation], [z], [a],
                                           name=f"layer{n}.{layer.activation}"))
         x = a
-    out_act = model.layers[-1].activation  # type: ignore[union-attr]
-    if out_act == "softmax":
-        nodes.append(helper.make_node("Identity", [OUTPUT], [PROBS], name="probabilities"))
-    else:
-        inits.append(numpy_helper.from_array(np.array([1], np.int64), "sum_axes"))
-        nodes.append(helper.make_node("ReduceSum", [OUTPUT, "sum_axes"], ["output_sum"],
-                                      keepdims=1, name="output_sum"))
-        nodes.append(helper.make_node("Div", [OUTPUT, "output_sum"], [PROBS],
-                                      name="probabilities"))
     c, h, w = model.input_shape
-    n_out = model.n_classes
-    graph = helper.make_graph(
-        nodes, "digitlens_cnn",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", c * h * w],
-                                       f"{c}×{h}×{w} image, row-major, ink bright, values 0..1")],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out],
-                                       f"last layer activations ({out_act})"),
-         helper.make_tensor_value_info(PROBS, TensorProto.FLOAT, ["batch", n_out],
-                                       "class probabilities, summing to 1")],
-        inits, doc_string=f"digitlens CNN {model.describe()}")
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="digitlens", producer_version=__version__,
-                              doc_string=f"digitlens CNN {model.describe()}")
-    proto.ir_version = IR_VERSION
-    meta = {"cost": model.cost, **model.meta, "input_shape": list(model.input_shape),
-            "class_names": list(model.class_names)}
-    helper.set_model_props(proto, {"digitlens": json.dumps(meta, default=str)})
-    onnx.checker.check_model(proto)
-    return proto
+    return finish(nodes, inits, "digitlens_cnn",
+                  (c * h * w, f"{c}×{h}×{w} image, row-major, ink bright, values 0..1"),
+                  model.layers[-1].activation,  # type: ignore[union-attr]
+                  f"digitlens CNN {model.describe()}",
+                  {"cost": model.cost, **model.meta, "input_shape": list(model.input_shape),
+                   "class_names": list(model.class_names)})
 
 
 def export_cnn_onnx(model: CNN, path: str | Path) -> Path:

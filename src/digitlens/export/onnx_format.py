@@ -33,8 +33,7 @@ INPUT, OUTPUT, PROBS = "pixels", "output", "probabilities"
 
 def to_onnx(model: MLP) -> Any:
     """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker``)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
     x = INPUT
@@ -56,7 +55,26 @@ def to_onnx(model: MLP) -> Any:
             op = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}[act]
             nodes.append(helper.make_node(op, [z], [a], name=f"layer{n}.{act}"))
         x = a
-    if model.output_activation == "softmax":
+    shape = model.input_shape
+    described = ("28×28 digit, row-major, ink bright, values 0..1 (MNIST preprocessing)"
+                 if shape == (28, 28) else
+                 f"{shape[0]}×{shape[1]} image, row-major, ink bright, values 0..1")
+    return finish(nodes, inits, "digitlens_mlp", (model.sizes[0], described),
+                  model.output_activation, f"digitlens MLP {model.describe()}",
+                  {"cost": model.cost, **model.meta, "input_shape": list(shape),
+                   "class_names": list(model.class_names)})
+
+
+def finish(nodes: list[Any], inits: list[Any], graph_name: str, given: tuple[int, str],
+           output: str, doc: str, meta: dict[str, Any]) -> Any:
+    """The graph's end, shared by every network digitlens exports: ``probabilities`` from
+    ``output`` (softmax as it is; sigmoid outputs divided by their sum), the input (``given``:
+    values per example and their description) and outputs declared, the model's metadata
+    (what it reads and answers, stated even where its own leaves it implied), checked."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if output == "softmax":
         nodes.append(helper.make_node("Identity", [OUTPUT], [PROBS], name="probabilities"))
     else:
         inits.append(numpy_helper.from_array(np.array([1], np.int64), "sum_axes"))
@@ -64,26 +82,19 @@ def to_onnx(model: MLP) -> Any:
                                       keepdims=1, name="output_sum"))
         nodes.append(helper.make_node("Div", [OUTPUT, "output_sum"], [PROBS],
                                       name="probabilities"))
-    n_out = model.sizes[-1]
+    n_out = len(meta["class_names"])
     graph = helper.make_graph(
-        nodes, "digitlens_mlp", [helper.make_tensor_value_info(
-            INPUT, TensorProto.FLOAT, ["batch", model.sizes[0]],
-            "28×28 digit, row-major, ink bright, values 0..1 (MNIST preprocessing)"
-            if model.input_shape == (28, 28) else
-            f"{model.input_shape[0]}×{model.input_shape[1]} image, row-major, ink bright, "
-            "values 0..1")],
+        nodes, graph_name,
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", given[0]], given[1])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out],
-                                       f"last layer activations ({model.output_activation})"),
+                                       f"last layer activations ({output})"),
          helper.make_tensor_value_info(PROBS, TensorProto.FLOAT, ["batch", n_out],
                                        "class probabilities, summing to 1")],
-        inits, doc_string=f"digitlens MLP {model.describe()}")
+        inits, doc_string=doc)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="digitlens", producer_version=__version__,
-                              doc_string=f"digitlens MLP {model.describe()}")
+                              doc_string=doc)
     proto.ir_version = IR_VERSION
-    # what the model reads and answers, stated even when its metadata leaves it implied
-    meta = {"cost": model.cost, **model.meta, "input_shape": list(model.input_shape),
-            "class_names": list(model.class_names)}
     helper.set_model_props(proto, {"digitlens": json.dumps(meta, default=str)})
     onnx.checker.check_model(proto)
     return proto
