@@ -140,8 +140,7 @@ def cnn_client(cnn_runs: Path) -> Any:
         yield c
 
 
-def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client,
-                                                        lenet: CNN) -> None:
+def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client) -> None:
     runs = {r["name"]: r for r in cnn_client.get("/api/runs").json()["runs"]}
     assert runs["lenet"]["usable"] and runs["lenet"]["kind"] == "cnn"
     assert runs["lenet"]["shapes"][1] == [6, 28, 28] and runs["lenet"]["input_shape"] == [28, 28]
