@@ -101,8 +101,8 @@ export class FeatureMaps {
   select(unit) {
     this.unit = unit;
     this.inspector.hidden = false;
-    this.show();
-    this.inspector.querySelector("h3")?.focus();
+    this.show();  // keeps the focus on a control of the inspector (a move), else takes it
+    if (!this.inspector.contains(document.activeElement)) this.inspector.querySelector("h3")?.focus();
   }
 
   close() { this.unit = null; this.inspector.hidden = true; this.show(); }
