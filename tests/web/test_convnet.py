@@ -56,7 +56,8 @@ def page_order(a: np.ndarray) -> np.ndarray:
 def knocked(model: CNN, layer: int, channel: int) -> CNN:
     """The same network with a ReLU convolution's channel knocked out, as Python computes it:
     kernel and bias zero, so relu(0) = 0 everywhere in that map."""
-    assert isinstance(model.layers[layer], Conv) and model.layers[layer].activation == "relu"
+    spec = model.layers[layer]
+    assert isinstance(spec, Conv) and spec.activation == "relu"
     out = CNN(model.input_shape, model.layers, model.cost, model.params.copy(), model.meta)
     p = sum(not isinstance(lay, K.Pool) for lay in model.layers[:layer])
     out.weights[p][channel] = 0
@@ -123,6 +124,7 @@ def test_units_and_receptive_fields(lenet: CNN, sample: Dataset, tmp_path: Path)
                                            + float(lenet.biases[p][ch]), abs=1e-12)
             assert u["result"] == pytest.approx(u["value"], abs=1e-12)
         else:
+            assert isinstance(spec, K.Pool)
             tile = a_in[r * spec.k:(r + 1) * spec.k, c * spec.k:(c + 1) * spec.k, ch]
             np.testing.assert_allclose([t[3] for t in u["terms"]], tile.ravel(), atol=1e-12)
             assert u["result"] == u["value"]

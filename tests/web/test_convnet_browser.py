@@ -65,9 +65,13 @@ def draw(page: Any, points: list[tuple[float, float]]) -> None:
     settle(page)
 
 
+PIXELS_JS = ("([l, c]) => Array.from(document.querySelector("
+             "`[data-testid=cnn-map-${l}-${c}] canvas`).getContext('2d')"
+             ".getImageData(0, 0, 28, 28).data)")
+
+
 def map_pixels(page: Any, layer: int, channel: int) -> list[int]:
-    return list(page.evaluate("([l, c]) => Array.from(document.querySelector(`[data-testid=cnn-map-${l}-${c}] canvas`)"
-                              ".getContext('2d').getImageData(0, 0, 28, 28).data)", [layer, channel]))
+    return list(page.evaluate(PIXELS_JS, [layer, channel]))
 
 
 def page_input(page: Any) -> np.ndarray:
