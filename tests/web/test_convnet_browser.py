@@ -82,6 +82,25 @@ def python_pass(model: CNN, x: np.ndarray) -> K.Pass:
     return K.forward(model, model.as_input(x[None], np.float64), np.float64)  # float64 oracle
 
 
+def check_unit(page: Any, lenet: CNN, ref: K.Pass, r: int, c: int) -> None:
+    """The inspector of unit (r, c) of the first convolution's map 3 shows Python's numbers."""
+    padded = np.pad(ref.outputs[0][0], ((2, 2), (2, 2), (0, 0)))[r:r + 5, c:c + 5, 0]
+    kernel = lenet.weights[0][2, 0].astype(np.float64)
+    s = float((padded * kernel).sum())
+    b = float(lenet.biases[0][2])
+    shown = {k: float(page.get_by_test_id(f"cnn-{k}").locator("b").inner_text())
+             for k in ("sum", "bias", "z", "value")}
+    # the page shows 3 decimals: within half a unit of the last one (and its own rounding)
+    for key, want in (("sum", s), ("bias", b), ("z", s + b), ("value", max(s + b, 0.0))):
+        assert shown[key] == pytest.approx(want, abs=6e-4), key
+    cells = page.locator("#cnn-inspector td").all()
+    assert len(cells) == 25
+    for i in (0, 12, 24):
+        shown_cell = [float(t) for t in cells[i].inner_text().replace("×", "").split()]
+        assert shown_cell == pytest.approx([padded[i // 5, i % 5], kernel[i // 5, i % 5]],
+                                           abs=6e-4)
+
+
 def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
         browser: Any, served_cnn: Served, lenet: CNN) -> None:
     page = open_cnn(browser, served_cnn)
@@ -113,19 +132,12 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     assert (unit["layer"], unit["channel"]) == (0, 2)
     r, c = unit["row"], unit["col"]
     assert (r, c) == (int(0.3 * 28), int(0.45 * 28))
-    padded = np.pad(ref.outputs[0][0], ((2, 2), (2, 2), (0, 0)))[r:r + 5, c:c + 5, 0]
-    kernel = lenet.weights[0][2, 0].astype(np.float64)
-    s = float((padded * kernel).sum())
-    b = float(lenet.biases[0][2])
-    shown = {k: float(page.get_by_test_id(f"cnn-{k}").locator("b").inner_text())
-             for k in ("sum", "bias", "z", "value")}
-    # the page shows 3 decimals: within half a unit of the last one (and its own rounding)
-    for key, want in (("sum", s), ("bias", b), ("z", s + b), ("value", max(s + b, 0.0))):
-        assert shown[key] == pytest.approx(want, abs=6e-4), key
-    cells = page.locator("#cnn-inspector td").all()
-    assert len(cells) == 25
-    first = [float(t) for t in cells[0].inner_text().replace("×", "").split()]
-    assert first == pytest.approx([padded[0, 0], kernel[0, 0]], abs=6e-4)
+    check_unit(page, lenet, ref, r, c)
+    draw(page, [(0.35, 0.5), (0.6, 0.5)])  # a crossed 7: the open inspector follows it
+    x = page_input(page)
+    ref = python_pass(lenet, x)
+    check_unit(page, lenet, ref, r, c)
+    probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
     caption = page.get_by_test_id("cnn-inspector").locator("figcaption").inner_text()
     assert f"rows {r - 1}–{r + 3}" in caption or r < 2  # 1-based rows r-2..r+2 of the input
 
