@@ -128,9 +128,16 @@ export class FeatureMaps {
   // the selected unit ringed on its map, and the inspector's numbers for this input
   show() {
     for (const b of this.root.querySelectorAll(".cnn-map.chosen")) b.classList.remove("chosen");
+    this.root.querySelector(".cnn-spot")?.remove();
     if (!this.unit || !this.last) return;
-    const { layer, channel } = this.unit;
-    this.canvases[layer][channel].parentElement.classList.add("chosen");
+    const { layer, channel, row, col } = this.unit, canvas = this.canvases[layer][channel];
+    canvas.parentElement.classList.add("chosen");
+    // the chosen unit ringed on its map (the canvas is scaled up: a box of one map pixel)
+    const [, h, w] = this.net.shapes[layer + 1], cw = canvas.clientWidth / w, ch = canvas.clientHeight / h;
+    const spot = el("span", { className: "cnn-spot" });
+    Object.assign(spot.style, { left: `${canvas.offsetLeft + col * cw - 1}px`, top: `${canvas.offsetTop + row * ch - 1}px`,
+                                width: `${cw + 2}px`, height: `${ch + 2}px` });
+    canvas.parentElement.append(spot);
     renderUnit(this.inspector, this.net, this.last, this.unit, {
       close: () => this.close(),
       move: (unit) => this.select(unit),
