@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from digitlens.data.sources import Dataset
+from digitlens.export.onnx_cnn import cnn_to_onnx
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, Conv
 from digitlens.nn.io import load_network
@@ -142,7 +143,8 @@ def cnn_client(cnn_runs: Path) -> Any:
         yield c
 
 
-def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client) -> None:
+def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client,
+                                                        lenet: CNN) -> None:
     runs = {r["name"]: r for r in cnn_client.get("/api/runs").json()["runs"]}
     assert runs["lenet"]["usable"] and runs["lenet"]["kind"] == "cnn"
     assert runs["lenet"]["shapes"][1] == [6, 28, 28] and runs["lenet"]["input_shape"] == [28, 28]
@@ -151,6 +153,8 @@ def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client
     assert res.status_code == 200 and res.content[:4] == b"DLP1"
     assert cnn_client.get("/api/runs/lenet").json()["run"]["kind"] == "cnn"
     assert cnn_client.get("/api/runs/lenet/model.npz").status_code == 200
+    onnx = cnn_client.get("/api/runs/lenet/export/onnx")  # digitlens export's file
+    assert onnx.status_code == 200 and onnx.content == cnn_to_onnx(lenet).SerializeToString()
     small = cnn_client.get("/api/runs/small/network")
     assert small.status_code == 400 and "export/json" in small.json()["error"]
 
