@@ -123,6 +123,7 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
     np.testing.assert_allclose(probs, ref.output[0], atol=1e-5)
     assert page.evaluate("() => window.digitlens.last.prediction") == int(ref.output[0].argmax())
+    wait(page, "document.getElementById('announce').textContent.startsWith('Reads')")
 
     # a click on map 3 of the first convolution, a third of the way down and across
     canvas = page.locator("[data-testid=cnn-map-0-2] canvas").bounding_box()

@@ -135,6 +135,7 @@ function predictConv() {
   const t1 = performance.now();
   renderVerdict(res);
   maps.update(res);
+  announcer.update(res, run, thing);  // the prediction in words, once the drawing is still
   convKnockNote();
   const t2 = performance.now();
   live.via.page++;
