@@ -5,7 +5,7 @@
 // numbers are convnet.js's (ConvNet.unit, ConvNet.receptiveField).
 
 import { paint, uiColor } from "./colors.js";
-import { num, t } from "./i18n.js";
+import { num, t, tn } from "./i18n.js";
 
 /** A layer's name for a learner: "convolution 1", "pooling 2" (counted per kind, from 1). */
 export function layerName(net, layer) {
@@ -134,7 +134,7 @@ export function renderUnit(root, net, answer, unit, actions) {
   const from = (ci) => (below ? t("cnn.fromMap", { c: ci + 1, layer: below }) : t("cnn.fromInput"));
   if (!answer.has_ink) maths.append(el("p", { className: "hint", textContent: t("cnn.drawFirst") }));
   else if (u.kind === "conv") {
-    maths.append(el("p", { className: "formula", textContent: t("cnn.convFormula", { f: u.activation, n: u.terms.length, k: u.k, c: u.terms.length / (u.k * u.k) }) }));
+    maths.append(el("p", { className: "formula", textContent: tn("cnn.convFormula", u.terms.length / (u.k * u.k), { f: u.activation, terms: u.terms.length, k: u.k }) }));
     const windows = el("div", { className: "cnn-windows" }), per = u.k * u.k;
     for (let ci = 0; ci < u.terms.length / per; ci++) {
       const part = u.terms.slice(ci * per, (ci + 1) * per);

@@ -32,7 +32,7 @@ export class FeatureMaps {
     for (const layer of net.mapLayers) {
       const spec = net.layers[layer], [c, h, w] = net.shapes[layer + 1];
       const what = spec.kind === "conv"
-        ? t("cnn.convWhat", { k: spec.k, n: net.shapes[layer][0] })
+        ? tn("cnn.convWhat", net.shapes[layer][0], { k: spec.k })
         : t(`cnn.poolWhat.${spec.type}`, { k: spec.k });
       const head = el("h3", {}, `${layerName(net, layer)} · `, el("span", { className: "hint", textContent: `${tn("cnn.maps", c)} ${h}×${w} · ${what}` }));
       const grid = el("div", { className: "cnn-grid" });
@@ -61,7 +61,7 @@ export class FeatureMaps {
     const w = net.params[layer].w, scale = maxAbs(w), per = k * k;
     const box = el("details", { className: "cnn-kernels" });
     box.open = nIn === 1;
-    box.append(el("summary", { textContent: t("cnn.kernels", { n: spec.out, k, c: nIn }) }));
+    box.append(el("summary", { textContent: tn("cnn.kernels", nIn, { out: spec.out, k }) }));
     const grid = el("div", { className: nIn === 1 ? "cnn-kernel-row" : "cnn-kernel-rows" });
     for (let o = 0; o < spec.out; o++) {
       const row = el("div", { className: "cnn-kernel" });
