@@ -70,6 +70,17 @@ PIXELS_JS = ("([l, c]) => Array.from(document.querySelector("
              ".getImageData(0, 0, 28, 28).data)")
 
 
+# the brightest pad pixel under the receptive field's ring (pad canvas pixels, 0..255)
+RING_INK_JS = """() => {
+  const pad = document.querySelector('[data-testid=draw]');
+  const ring = document.getElementById('pad-field');
+  const p = pad.getBoundingClientRect(), q = ring.getBoundingClientRect(), k = pad.width / p.width;
+  const x = Math.round((q.left - p.left) * k), y = Math.round((q.top - p.top) * k);
+  const w = Math.max(1, Math.round(q.width * k)), h = Math.max(1, Math.round(q.height * k));
+  const d = pad.getContext('2d').getImageData(x, y, w, h).data;
+  let m = 0; for (let i = 0; i < d.length; i += 4) m = Math.max(m, d[i]); return m; }"""
+
+
 def map_pixels(page: Any, layer: int, channel: int) -> list[int]:
     return list(page.evaluate(PIXELS_JS, [layer, channel]))
 
@@ -134,6 +145,11 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     r, c = unit["row"], unit["col"]
     assert (r, c) == (int(0.3 * 28), int(0.45 * 28))
     check_unit(page, lenet, ref, r, c)
+    # the same field ringed on the pad: the strokes under the ring are the input's ink there
+    field = x.reshape(28, 28)[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3]
+    assert field.max() > 0  # the 7's bar runs through it
+    assert page.get_by_test_id("pad-field").is_visible()
+    assert page.evaluate(RING_INK_JS) > 0
     draw(page, [(0.35, 0.5), (0.6, 0.5)])  # a crossed 7: the open inspector follows it
     x = page_input(page)
     ref = python_pass(lenet, x)

@@ -16,11 +16,11 @@
 import { EngineError } from "./engine-error.js";
 import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
 import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
-import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
+import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, inputBoxOnDrawing, preprocess, resize } from "./preprocess.js";
 import { circuit } from "./circuit.js";
 import { CNN_FORMAT, ConvNet, loadConvNet } from "./convnet.js";
 
-export { BOX, CENTRE, ConvNet, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
+export { BOX, CENTRE, ConvNet, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, inputBoxOnDrawing, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;

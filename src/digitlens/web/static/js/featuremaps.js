@@ -17,7 +17,8 @@ const el = (tag, props = {}, ...children) => {
 export class FeatureMaps {
   /**
    * root: the card's maps container; inspector: the inspector's element; on: { knockout(layer,
-   * channel) toggles a channel, changed() asks for a redraw, input() the pad's current answer }.
+   * channel) toggles a channel, outline(field, answer) rings the unit's receptive field on the
+   * drawing (null: none) }.
    */
   constructor(root, inspector, on) {
     this.root = root; this.inspector = inspector; this.on = on;
@@ -129,7 +130,7 @@ export class FeatureMaps {
   show() {
     for (const b of this.root.querySelectorAll(".cnn-map.chosen")) b.classList.remove("chosen");
     this.root.querySelector(".cnn-spot")?.remove();
-    if (!this.unit || !this.last) return;
+    if (!this.unit || !this.last) { this.on.outline?.(null, null); return; }
     const { layer, channel, row, col } = this.unit, canvas = this.canvases[layer][channel];
     canvas.parentElement.classList.add("chosen");
     // the chosen unit ringed on its map (the canvas is scaled up: a box of one map pixel)
@@ -138,6 +139,7 @@ export class FeatureMaps {
     Object.assign(spot.style, { left: `${canvas.offsetLeft + col * cw - 1}px`, top: `${canvas.offsetTop + row * ch - 1}px`,
                                 width: `${cw + 2}px`, height: `${ch + 2}px` });
     canvas.parentElement.append(spot);
+    this.on.outline?.(this.net.receptiveField(layer, row, col), this.last);  // on the drawing too
     renderUnit(this.inspector, this.net, this.last, this.unit, {
       close: () => this.close(),
       move: (unit) => this.select(unit),

@@ -8,7 +8,7 @@
 // live WebSocket while it is open, otherwise by fetch) for benchmarks/bench_browser.py.
 
 import { api, fetchJSON, fetchPacked, toast } from "./api.js";
-import { loadNetwork } from "./engine.js";
+import { inputBoxOnDrawing, loadNetwork } from "./engine.js";
 import { convAnswer, localAnswer } from "./local.js";
 import { FeatureMaps } from "./featuremaps.js";
 import { downloadCanvas } from "./colors.js";
@@ -143,6 +143,19 @@ function predictConv() {
   keep(live.draws, t2 - t1);
   if (since !== null) keep(live.timings, t2 - since);
   live.renders++;
+}
+
+// A unit's receptive field ringed on the pad: the strokes it was computing from (a test digit
+// or nothing drawn: no ring). The pad's own canvas is what the network reads, so the ring is a
+// box laid over it.
+function outlineOnPad(field, answer) {
+  const ring = $("pad-field"), pre = answer?.preprocessing;
+  const box = field && pre?.source === "drawing" ? inputBoxOnDrawing(pre, field, conv.inputShape) : null;
+  ring.hidden = !box;
+  if (!box) return;
+  const c = pad.canvas, kx = c.offsetWidth / pre.width, ky = c.offsetHeight / pre.height;
+  Object.assign(ring.style, { left: `${c.offsetLeft + box.left * kx}px`, top: `${c.offsetTop + box.top * ky}px`,
+                              width: `${(box.right - box.left) * kx}px`, height: `${(box.bottom - box.top) * ky}px` });
 }
 
 function toggleChannel(layer, channel) {
@@ -371,6 +384,7 @@ async function selectRun(name) {
   const convolutional = run.kind === "cnn";
   document.body.classList.toggle("cnn", convolutional);
   $("cnn-card").hidden = !convolutional;
+  $("pad-field").hidden = true;
   conv = null;
   if (convolutional) { await selectConvRun(base); return; }
   diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
@@ -498,7 +512,7 @@ async function init() {
     close: closeInspector,
   });
   live.features = features;
-  maps = new FeatureMaps($("cnn-layers"), $("cnn-inspector"), { knockout: toggleChannel });
+  maps = new FeatureMaps($("cnn-layers"), $("cnn-inspector"), { knockout: toggleChannel, outline: outlineOnPad });
   live.maps = maps;  // the unit on display, for tests  // the layers shown as features and the card, for tests
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
