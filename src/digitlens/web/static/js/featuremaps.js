@@ -117,6 +117,7 @@ export class FeatureMaps {
       const [, h, w] = net.shapes[layer + 1], maps = answer.trace.outputs[layer + 1], per = h * w;
       let top = 0;
       for (const v of maps) if (v > top) top = v;
+      if (!answer.has_ink) top = Infinity;  // nothing drawn: nothing lit (the biases alone are no answer)
       const off = answer.trace.masks.get(layer);
       this.canvases[layer].forEach((canvas, ch) => {
         paint(canvas, maps.subarray(ch * per, (ch + 1) * per), w, h, "act", top || 1);
