@@ -100,6 +100,28 @@ def test_forward_matches_python(lenet: CNN, sample: Dataset, tmp_path: Path,
           f"worst |Δp| {np.abs(p32 - probs).max():.1e}")
 
 
+def test_strides_padding_average_pooling_and_other_nonlinearities(sample: Dataset,
+                                                                 tmp_path: Path) -> None:
+    """What LeNet-5 does not use: a strided, padded tanh convolution, average-pooling, a
+    sigmoid convolution, then a sigmoid output (untrained: He-initialised, seed 3)."""
+    model = CNN.create((1, 28, 28), (Conv(4, 3, stride=2, pad=1, activation="tanh"),
+                                     K.Pool(2, "avg"), Conv(3, 2, activation="sigmoid"),
+                                     K.Dense(10, "sigmoid")), seed=3)
+    x = (sample.test_images[:20].reshape(20, -1) / 255.0).astype(np.float32)
+    out = run_page_engine(tmp_path, model, x, {"units": [[0, 1, 13, 0], [1, 3, 2, 5]],
+                                               "knockout": {}})
+    ref = K.forward(model, model.as_input(x, np.float64), np.float64)  # float64 both sides
+    for n in range(20):
+        for i, mine in enumerate(out["f64"][n]):
+            # only the order of each sum differs (≤ 108 terms)
+            np.testing.assert_allclose(f64(mine), page_order(ref.outputs[i + 1][n]),
+                                       rtol=1e-12, atol=1e-14)
+    conv, pool = out["units"]
+    assert conv["value"] == pytest.approx(ref.outputs[1][0, 13, 0, 1], abs=1e-14)
+    assert conv["field"] == {"top": 25, "left": 0, "bottom": 27, "right": 1}  # 2·13−1 .. +2
+    assert pool["result"] == pytest.approx(ref.outputs[1][0, 4:6, 10:12, 3].mean(), abs=1e-14)
+
+
 def test_units_and_receptive_fields(lenet: CNN, sample: Dataset, tmp_path: Path) -> None:
     x = (sample.test_images[:1].reshape(1, -1) / 255.0).astype(np.float32)
     units = [[0, 3, 14, 9], [0, 0, 0, 0], [1, 2, 5, 6], [2, 11, 4, 3], [3, 15, 2, 1]]
