@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from threadpoolctl import threadpool_limits
 
-    from digitlens.commands import load_data, resolve_model
+    from digitlens.commands import load_data, resolve_network
     from digitlens.web import live
     from digitlens.web.app import create_app
     from digitlens.web.connections import raise_fd_limit
@@ -84,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "a run's data from its model)", args.workers)
     # a corrupt model, or one whose data cannot be found or does not fit, is refused here
     # (one line, before anything listens), not on every request or by a page showing another run
-    data = load_data(args, resolve_model(args.run)) if args.run else None
+    data = load_data(args, resolve_network(args.run)) if args.run else None
     # One BLAS thread for the whole server: its products are small, and spinning OpenBLAS
     # threads on a busy machine cost far more than they save (see digitlens.nn.threads).
     threadpool_limits(limits=1, user_api="blas")

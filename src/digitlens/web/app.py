@@ -30,8 +30,10 @@ from digitlens.nn.presets import MAX_SERVER_EPOCHS as MAX_TRAIN_EPOCHS
 from digitlens.nn.presets import PRESETS, get_preset, validate_config
 from digitlens.safeload import parse_json
 from digitlens.version import __version__
-from digitlens.web import ask, encode, explore, features, live, maps, sweeps, why
+from digitlens.web import ask, convnets, encode, explore, features, live, maps, sweeps, why
+from digitlens.web.convnets import LoadedCNN
 from digitlens.web.downloads import FORMATS, Downloads
+from digitlens.web.encode import PACKED_TYPE, to_packed
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.jobs import FINAL, Jobs
 from digitlens.web.runs import Registry
@@ -75,7 +77,7 @@ class Api:
         rows = []
         for n in self.registry.names():
             try:
-                rows.append({**self.registry.get(n).summary(), "usable": True})
+                rows.append({**self.registry.get_any(n).summary(), "usable": True})
             except DigitlensError as exc:  # one bad run never fails the listing
                 rows.append({"name": n, "usable": False, "error": str(exc)})
         return rows
@@ -95,12 +97,29 @@ class Api:
             self.registry.runs_dir, name))
         return Response(png, media_type="image/png")
 
+    def any_run_of(self, value: Any) -> Any:
+        """A run of either kind (``run_of`` refuses a convolutional one in one line)."""
+        return self.registry.get_any(v.name(value))
+
     async def run_detail(self, request: Request) -> Response:
-        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        run = await run_in_threadpool(self.any_run_of, request.path_params["name"])
         return ok({"run": run.summary()})
 
+    async def network(self, request: Request) -> Response:
+        """A convolutional run's network for the page's engine, packed (an MLP's reaches the
+        page as its JSON export)."""
+        if request.query_params:
+            raise DigitlensError("api/runs/NAME/network takes no parameters")
+        run = await run_in_threadpool(self.any_run_of, request.path_params["name"])
+        if not isinstance(run, LoadedCNN):
+            raise DigitlensError(f"run {run.name!r} is fully connected: the page reads its "
+                                 f"network from api/runs/{run.name}/export/json")
+        body = await run_in_threadpool(lambda: to_packed(convnets.network(
+            run.model, list(run.dataset.class_names))))
+        return Response(body, media_type=PACKED_TYPE)
+
     async def model_file(self, request: Request) -> Response:
-        run = await run_in_threadpool(self.run_of, request.path_params["name"])
+        run = await run_in_threadpool(self.any_run_of, request.path_params["name"])
         return FileResponse(run.model_file(), media_type="application/octet-stream",
                             filename=f"{run.name}.npz")
 
@@ -114,8 +133,10 @@ class Api:
         if "digit" in params and fmt != "xlsx":
             raise DigitlensError("'digit' only applies to the xlsx export (the digit the "
                                  "workbook shows)")
-        run = await run_in_threadpool(self.run_of, request.path_params["name"])
-        top = run.model.sizes[-1] - 1  # a class of the model (MNIST: 0..9)
+        # a convolutional run's ONNX file; its other formats refused in one line (``run_of``)
+        run = await run_in_threadpool(self.any_run_of if fmt == "onnx" else self.run_of,
+                                      request.path_params["name"])
+        top = len(run.dataset.class_names) - 1  # a class of the model (MNIST: 0..9)
         digit = v.integer(params["digit"], "digit", 0, top) if "digit" in params else None
         made = await self.downloads.get(run, fmt, digit)
         return Response(made.body, media_type=made.media_type, headers=made.headers)
@@ -260,6 +281,7 @@ def create_app(registry: Registry, allow_training: bool = True,
         Route("/sweeps", api.sweeps),
         Route("/sweeps/{name}/chart.png", api.sweep_chart),
         Route("/runs/{name}/model.npz", api.model_file),
+        Route("/runs/{name}/network", api.network),
         Route("/runs/{name}/export/{format}", api.export_file),
         Route("/runs/{name}/means", api.means),
         Route("/predict", api.predict, methods=["POST"]),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitlens.errors import NotFoundError, bad_param
+from digitlens.web.convnets import LoadedCNN
 from digitlens.web.flight import Flights
 from digitlens.web.runs import LoadedRun
 
@@ -56,8 +57,15 @@ def shown_digit(run: LoadedRun, digit: int | None) -> tuple[np.ndarray, str]:
             f"{ds.name} test image #{index} (label {label})")
 
 
-def build(run: LoadedRun, fmt: str, digit: int | None) -> Download:
-    """The file's bytes, made with the export modules (blocking: call it off the event loop)."""
+def build(run: LoadedRun | LoadedCNN, fmt: str, digit: int | None) -> Download:
+    """The file's bytes, made with the export modules (blocking: call it off the event loop);
+    a convolutional run has its ONNX file only (the app refuses it the other formats)."""
+    if isinstance(run, LoadedCNN):
+        from digitlens.export.onnx_cnn import cnn_to_onnx
+        if fmt != "onnx":
+            raise bad_param("format", "onnx for a convolutional network", fmt)
+        return Download(cnn_to_onnx(run.model).SerializeToString(), MEDIA_TYPES[fmt],
+                        f"{run.name}.onnx")
     if fmt == "json":
         from digitlens.export.json_format import to_json_text
         body = to_json_text(run.model).encode("utf-8")
@@ -92,7 +100,7 @@ class Downloads:
     def building(self) -> bool:
         return bool(self.flights.pending)
 
-    async def get(self, run: LoadedRun, fmt: str, digit: int | None) -> Download:
+    async def get(self, run: LoadedRun | LoadedCNN, fmt: str, digit: int | None) -> Download:
         """The file for this run's current model, built once however many ask at a time."""
         key: Key = (run.name, run.mtime, fmt, digit)
         return await self.flights.run(key, lambda: build(run, fmt, digit))

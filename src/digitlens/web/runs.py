@@ -26,13 +26,15 @@ from digitlens.analysis.sae_file import FILE as ATLAS_FILE
 from digitlens.analysis.sae_file import run_atlas
 from digitlens.data.recorded import dataset_for
 from digitlens.data.sources import Dataset, load_dataset
-from digitlens.errors import DigitlensError, ModelError, NotFoundError
+from digitlens.errors import ModelError, NotFoundError
 from digitlens.http.validate import NAME_RE
 from digitlens.nn.backprop import evaluate, layer_activations
-from digitlens.nn.io import load_model
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import load_network
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.safeload import check_fits
+from digitlens.web.convnets import FOR_DENSE, LoadedCNN
 from digitlens.web.flight import Flights, limit_arenas
 from digitlens.web.sweeps import point_runs
 
@@ -94,16 +96,6 @@ class LoadedRun:
                             for h in history]}
 
 
-def convolutional(path: Path) -> bool:
-    """Whether ``path`` is a convolutional network's run folder (the page reads fully connected
-    networks only, so far: such a run is left out of its list)."""
-    try:
-        config = Run(path).config() if path.is_dir() else None
-    except DigitlensError:
-        return False  # listed: choosing it says what is wrong
-    return config is not None and config.net != "mlp"
-
-
 def model_path(path: Path) -> Path | None:
     """The model file of a run folder or a model file itself; None when there is none."""
     if path.is_dir():
@@ -119,7 +111,7 @@ class Registry:
         self.runs_dir = runs_dir.resolve() if runs_dir is not None else None
         self.extra = {self.safe_name(p): p.resolve() for p in (extra or [])}
         self.paths: dict[str, Path] = {}
-        self.loaded: OrderedDict[str, LoadedRun] = OrderedDict()    # at most KEEP_RUNS
+        self.loaded: OrderedDict[str, LoadedRun | LoadedCNN] = OrderedDict()  # <= KEEP_RUNS
         self.datasets: OrderedDict[str, Dataset] = OrderedDict()    # at most KEEP_DATASETS
         self.given: dict[str, Dataset] = {}  # a run's data named on the command line
         self.lock = threading.RLock()
@@ -139,7 +131,7 @@ class Registry:
         found: dict[str, Path] = {}
         if self.runs_dir is not None and self.runs_dir.is_dir():
             for p in sorted(self.runs_dir.iterdir()):
-                if NAME_RE.match(p.name) and model_path(p) is not None and not convolutional(p):
+                if NAME_RE.match(p.name) and model_path(p) is not None:
                     found[p.name] = p
             found.update(point_runs(self.runs_dir))  # sweeps' points: SWEEP.POINT
         for n, p in self.extra.items():
@@ -191,7 +183,15 @@ class Registry:
             return self.datasets[key]
 
     def get(self, run_name: str | None) -> LoadedRun:
-        """The named run (the default when None), reloaded if its model file changed."""
+        """The named fully connected run (the default when None): a convolutional one is
+        refused in one line (``get_any`` gives either)."""
+        run = self.get_any(run_name)
+        if isinstance(run, LoadedCNN):
+            raise ModelError(f"run {run.name!r} is {FOR_DENSE}")
+        return run
+
+    def get_any(self, run_name: str | None) -> LoadedRun | LoadedCNN:
+        """The named run of either kind, reloaded if its model file changed."""
         run_name = run_name or self.default
         with self.lock:
             path = self.paths.get(run_name) if run_name else None
@@ -212,15 +212,20 @@ class Registry:
                 cached.checked = now
                 return cached
             try:
-                model = load_model(file)
+                model = load_network(file)
             except ModelError as exc:  # say which run, not where it lives on this machine
                 reason = str(exc).split(": ", 1)[-1]
                 raise ModelError(f"run {run_name!r}: {reason}") from None
             ds_name = model.meta.get("dataset", {}).get("name") or "mnist"
             ds = self.given.get(run_name) or self.dataset(ds_name, model.meta.get("dataset"))
-            check_fits(model.sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
+            sizes = ([int(np.prod(model.input_shape)), model.n_classes]
+                     if isinstance(model, CNN) else list(model.sizes))
+            check_fits(sizes, int(np.prod(ds.test_images.shape[1:])), ds.class_names,
                        f"run {run_name!r}", f"dataset {ds.name!r}", ModelError)
-            loaded = LoadedRun(run_name, path, model, mtime, ds, checked=now)
+            loaded: LoadedRun | LoadedCNN = (
+                LoadedCNN(run_name, path, model, mtime, ds, checked=now)
+                if isinstance(model, CNN) else LoadedRun(run_name, path, model, mtime, ds,
+                                                         checked=now))
             self.loaded[run_name] = loaded
             self.loaded.move_to_end(run_name)
             while len(self.loaded) > KEEP_RUNS:  # a listing of 100 runs holds 8 at a time

@@ -48,6 +48,21 @@ export function toast(message) {
   toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
 }
 
+// A packed document (a convolutional network, api/runs/NAME/network), not an envelope;
+// errors come as one, in JSON.
+export async function fetchPacked(path) {
+  let res;
+  try {
+    res = await fetch(path);
+  } catch {
+    throw new ApiError(t("api.down"));
+  }
+  if ((res.headers.get("content-type") || "").startsWith(PACKED_TYPE)) return unpack(await res.arrayBuffer());
+  let data;
+  try { data = await res.json(); } catch { throw new ApiError(t("api.odd", { status: res.status })); }
+  throw new ApiError(data?.error || `HTTP ${res.status}`);
+}
+
 // A plain JSON document (a model's export), not an envelope; errors still come as one.
 export async function fetchJSON(path) {
   if (local) return (await local(path)).document;

@@ -16,10 +16,11 @@
 import { EngineError } from "./engine-error.js";
 import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
 import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
-import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, preprocess, resize } from "./preprocess.js";
+import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, inputBoxOnDrawing, preprocess, resize } from "./preprocess.js";
 import { circuit } from "./circuit.js";
+import { CNN_FORMAT, ConvNet, loadConvNet } from "./convnet.js";
 
-export { BOX, CENTRE, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, preprocess, resize };
+export { BOX, CENTRE, ConvNet, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, inputBoxOnDrawing, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;
@@ -92,7 +93,7 @@ function readBiases(value, n, where) {
 
 /**
  * A network from the parsed `digitlens-network` v1 document (`digitlens export --format
- * json`). Anything the page cannot run (another schema, other input sizes, wrong shapes,
+ * json`), or a ConvNet from the unpacked `digitlens-cnn-network` one (api/runs/NAME/network). Anything the page cannot run (another schema, other input sizes, wrong shapes,
  * non-finite numbers) is an EngineError naming the field.
  */
 const LOADED = new WeakMap();  // the same parsed document is decoded and checked once
@@ -105,6 +106,7 @@ export function loadNetwork(doc) {
 }
 
 function readNetwork(doc) {
+  if (doc && typeof doc === "object" && doc.format === CNN_FORMAT) return loadConvNet(doc);  // convnet.js
   if (!doc || typeof doc !== "object" || doc.format !== "digitlens-network") {
     throw new EngineError('not a digitlens network (no "format": "digitlens-network")');
   }

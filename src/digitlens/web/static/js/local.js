@@ -53,3 +53,26 @@ function blankAnswer(net, pre, knockout, run, BLANK) {
            activations: net.sizes.slice(1).map(zeros), preprocessing: pre,
            evidence: { method: "", note: "", contributions, scores: zeros(C) }, flow: [] };
 }
+
+// A convolutional network's answer (convnet.js): the drawing preprocessed as for an MLP, the
+// trace with every feature map, its prediction; `knockout` {layer: [channels]} switched off.
+export function convAnswer(net, input, { mode = "centred", knockout = {}, run = "" } = {}) {
+  const BLANK = new Float32Array(net.nInputs);
+  let x = BLANK, pre, hasInk = false;
+  if (input && input.test !== undefined) {
+    x = Float32Array.from(input.image, (v) => v / 255);
+    hasInk = true;
+    pre = { source: "test", mode, has_ink: true, test_index: input.test, label: input.label };
+  } else if (input && input.gray) {
+    const p = preprocess(input.gray, input.width, input.height, net.inputShape);
+    x = mode === "raw" ? p.raw28 : p.centred;
+    hasInk = p.has_ink;
+    pre = { source: "drawing", mode, has_ink: p.has_ink, width: p.width, height: p.height,
+            inverted: p.inverted, raw28: p.raw28, fitted: p.fitted, centred: p.centred,
+            bbox: p.bbox, centre_of_mass: p.centre_of_mass, offset: p.offset };
+  } else pre = { source: "drawing", mode, has_ink: false, raw28: BLANK, centred: BLANK };
+  const trace = net.trace(x, { knockout });
+  return { run, has_ink: hasInk, prediction: hasInk ? trace.prediction : null,
+           probabilities: hasInk ? trace.probabilities : new Float32Array(net.classNames.length),
+           input: trace.input, knockout, trace, preprocessing: pre };
+}

@@ -7,9 +7,10 @@
 // ?compute=server runs the server loop instead (every change sent to /api/predict, packed, over the
 // live WebSocket while it is open, otherwise by fetch) for benchmarks/bench_browser.py.
 
-import { api, fetchJSON, toast } from "./api.js";
-import { loadNetwork } from "./engine.js";
-import { localAnswer } from "./local.js";
+import { api, fetchJSON, fetchPacked, toast } from "./api.js";
+import { inputBoxOnDrawing, loadNetwork } from "./engine.js";
+import { convAnswer, localAnswer } from "./local.js";
+import { FeatureMaps } from "./featuremaps.js";
 import { downloadCanvas } from "./colors.js";
 import { Diagram } from "./diagram.js";
 import { HiddenMap } from "./hiddenmap.js";
@@ -50,7 +51,8 @@ const keep = (list, v) => { list.push(v); if (list.length > 5000) list.shift(); 
 window.digitlens = live;
 
 let runs = [], run = null, pad, diagram, tests, channel, net = null, testDigit = null, hmap, nudge, evMethod, stepLab, story;
-let announcer, picker, why, features;
+let announcer, picker, why, features, maps;
+let conv = null, convKnockout = {};  // a convolutional run: its ConvNet and channels switched off
 const SERVER_LOOP = new URLSearchParams(location.search).get("compute") === "server";
 const nets = new Map();  // run name -> Promise of its Network: weights fetched once per model
 let inflight = false, frameQueued = false, pendingSince = null, ablation = null, sentAt = -1e9;
@@ -69,7 +71,7 @@ function inputSpec() {
 function requestFrame() {
   if (frameQueued) return;
   // the page computes in a few ms: a change at most every GAP_MS, sooner than the next frame
-  const gap = SERVER_LOOP || !net ? FRAME_MS : GAP_MS;
+  const gap = SERVER_LOOP || !(net || conv) ? FRAME_MS : GAP_MS;
   if (!inflight && performance.now() - sentAt >= gap) { predict(); return; }
   frameQueued = true;
   requestAnimationFrame(() => { frameQueued = false; if (!inflight) predict(); });
@@ -95,6 +97,7 @@ function localInput() {
 
 function predict() {
   if (!run) return;
+  if (run.kind === "cnn") { if (conv) predictConv(); return; }
   if (SERVER_LOOP || !net) { predictOnServer(); return; }
   const since = pendingSince;
   pendingSince = null;
@@ -115,6 +118,60 @@ function predict() {
   keep(live.engine, t1 - sentAt);
   keep(live.draws, t2 - t1);
   if (since !== null) keep(live.timings, t2 - since);
+}
+
+// A convolutional network, always in the page: every feature map redrawn per change.
+function predictConv() {
+  const since = pendingSince;
+  pendingSince = null;
+  sentAt = performance.now();
+  let res;
+  try {
+    res = convAnswer(conv, localInput(), { mode: state.mode, knockout: convKnockout, run: run.name });
+  } catch (err) {
+    problem(err.message);
+    return;
+  }
+  const t1 = performance.now();
+  renderVerdict(res);
+  maps.update(res);
+  announcer.update(res, run, thing);  // the prediction in words, once the drawing is still
+  convKnockNote();
+  const t2 = performance.now();
+  live.via.page++;
+  keep(live.engine, t1 - sentAt);
+  keep(live.draws, t2 - t1);
+  if (since !== null) keep(live.timings, t2 - since);
+  live.renders++;
+}
+
+// A unit's receptive field ringed on the pad: the strokes it was computing from (a test digit
+// or nothing drawn: no ring). The pad's own canvas is what the network reads, so the ring is a
+// box laid over it.
+function outlineOnPad(field, answer) {
+  const ring = $("pad-field"), pre = answer?.preprocessing;
+  const box = field && pre?.source === "drawing" ? inputBoxOnDrawing(pre, field, conv.inputShape) : null;
+  ring.hidden = !box;
+  if (!box) return;
+  const c = pad.canvas, kx = c.offsetWidth / pre.width, ky = c.offsetHeight / pre.height;
+  Object.assign(ring.style, { left: `${c.offsetLeft + box.left * kx}px`, top: `${c.offsetTop + box.top * ky}px`,
+                              width: `${(box.right - box.left) * kx}px`, height: `${(box.bottom - box.top) * ky}px` });
+}
+
+function toggleChannel(layer, channel) {
+  const list = new Set(convKnockout[layer] || []);
+  if (list.has(channel)) list.delete(channel); else list.add(channel);
+  if (list.size) convKnockout[layer] = [...list].sort((a, b) => a - b); else delete convKnockout[layer];
+  requestFrame();
+}
+
+function convKnockNote() {
+  const n = Object.values(convKnockout).reduce((s, l) => s + l.length, 0), note = $("cnn-ko");
+  note.hidden = !n;
+  if (!n || note.dataset.n === String(n)) return;
+  note.dataset.n = String(n);
+  note.innerHTML = `${esc(tn("cnn.off", n))} <button type="button" data-testid="cnn-ko-reset">${esc(t("ko.reset"))}</button>`;
+  note.querySelector("button").addEventListener("click", () => { convKnockout = {}; note.dataset.n = ""; requestFrame(); });
 }
 
 // A problem the page cannot compute past (a network it cannot run, a drawing it refuses):
@@ -176,6 +233,24 @@ function excelLink(digit) {
   if (!link) return;
   link.href = digit === null ? base : `${base}?digit=${digit}`;
   link.title = digit === null ? t("top.xlsxFirst") : t("top.xlsxClass", { name: run.class_names[digit] });
+}
+
+// The prediction, its bars, the preprocessing strip and the source line: any network's.
+function renderVerdict(res) {
+  live.last = res;
+  const names = run.class_names;
+  const p = $("prediction");
+  p.textContent = res.prediction === null ? "?" : names[res.prediction];
+  p.classList.toggle("none", res.prediction === null);
+  p.classList.toggle("long", p.textContent.length > 2);
+  $("confidence").textContent = res.prediction === null ? t(`predict.empty.${thing}`)
+    : t("predict.sure", { p: pct(res.probabilities[res.prediction], 1) });
+  live.problem = null;
+  renderBars($("bars"), res.probabilities, res.prediction, names, res.has_ink);
+  renderStrip(pad, { ...res.preprocessing, input: res.input }, state.mode);
+  $("source").textContent = state.test !== null && !pad.strokes.length
+    ? t("source.test", { name: testDigit?.name ?? t("source.testName", { i: state.test }), label: res.preprocessing.label })
+    : pad.isEmpty() ? "" : tn("source.drawing", pad.strokes.length);
 }
 
 function render(res) {
@@ -306,6 +381,12 @@ async function selectRun(name) {
   labelStrip(input.shape);
   nameThings(run.class_names);
   nudge.setClasses(run.class_names);
+  const convolutional = run.kind === "cnn";
+  document.body.classList.toggle("cnn", convolutional);
+  $("cnn-card").hidden = !convolutional;
+  $("pad-field").hidden = true;
+  conv = null;
+  if (convolutional) { await selectConvRun(base); return; }
   diagram.setModel(run.sizes, run.class_names, run.activations, input.shape);
   features.setRun(run).catch((err) => toast(err.message));
   why.setModel(run.sizes, run.class_names);
@@ -328,6 +409,26 @@ async function selectRun(name) {
   else closeInspector();
   requestFrame();
   if (state.tab === "test") tests.open();
+}
+
+// A convolutional run: its network fetched once (packed), the feature-maps card built, the
+// cards for fully connected networks hidden (style.css, body.cnn).
+async function selectConvRun(base) {
+  state.neuron = null; state.knockout = {}; writeURL();
+  closeInspector();
+  convKnockout = {};
+  net = null; live.last = null;
+  if (["learn", "test"].includes(state.tab)) showTab("explore");
+  const key = `${run.name}\0network`;
+  if (!nets.has(key)) nets.set(key, fetchPacked(`${base}/network`).then(loadNetwork));
+  try { conv = await nets.get(key); } catch (err) {
+    nets.delete(key);
+    problem(t("source.askServer", { run: run.name, reason: err.message }));
+    return;
+  }
+  maps.setNet(conv);
+  live.conv = conv;
+  requestFrame();
 }
 
 async function loadRuns(select) {
@@ -387,6 +488,7 @@ async function init() {
   setupPalette($("palette"), () => {  // a new scheme: redraw, the inspector's pictures too
     requestFrame();
     if (state.neuron && run) selectNeuron(state.neuron.layer, state.neuron.index);
+    if (conv) { const unit = maps.unit; maps.setNet(conv); if (unit) maps.select(unit); }
     stepLab?.retext();
   });
   channel = new LiveChannel("api/live");
@@ -409,7 +511,9 @@ async function init() {
     open: () => { if (state.neuron) { state.neuron = null; writeURL(); } },
     close: closeInspector,
   });
-  live.features = features;  // the layers shown as features and the card, for tests
+  live.features = features;
+  maps = new FeatureMaps($("cnn-layers"), $("cnn-inspector"), { knockout: toggleChannel, outline: outlineOnPad });
+  live.maps = maps;  // the unit on display, for tests  // the layers shown as features and the card, for tests
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
                             shape: () => input.shape, net: () => (SERVER_LOOP ? null : net),

@@ -203,3 +203,25 @@ export function preprocess(gray, width, height, shape = [FIELD, FIELD]) {
                           centre_of_mass: [cy + oy, cx + ox], offset: [oy, ox] });
   return result;
 }
+
+/**
+ * Where a box of the network's input ({top, left, bottom, right}, inclusive pixels of the
+ * field) came from in the drawing `pre` was made of: {top, left, bottom, right} in the
+ * drawing's pixels (`pre.width` × `pre.height`, right and bottom exclusive), undoing the
+ * centring (offset), the fit (the crop's scale) and the crop (bbox); for a raw input, the
+ * squash. null when the box lies outside the fitted drawing (it reads only the blank margin).
+ */
+export function inputBoxOnDrawing(pre, box, shape) {
+  const [FH, FW] = shape;
+  if (pre.mode === "raw") {
+    const sy = pre.height / FH, sx = pre.width / FW;
+    return { top: box.top * sy, left: box.left * sx, bottom: (box.bottom + 1) * sy, right: (box.right + 1) * sx };
+  }
+  if (!pre.has_ink || !pre.fitted?.shape) return null;
+  const [fh, fw] = pre.fitted.shape, [oy, ox] = pre.offset, [top, left, bottom, right] = pre.bbox;
+  const y0 = Math.max(0, box.top - oy), y1 = Math.min(fh, box.bottom + 1 - oy);
+  const x0 = Math.max(0, box.left - ox), x1 = Math.min(fw, box.right + 1 - ox);
+  if (y0 >= y1 || x0 >= x1) return null;
+  const sy = (bottom - top) / fh, sx = (right - left) / fw;
+  return { top: top + y0 * sy, left: left + x0 * sx, bottom: top + y1 * sy, right: left + x1 * sx };
+}

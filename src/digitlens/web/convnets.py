@@ -1,0 +1,68 @@
+"""A convolutional run as the explorer serves it: its summary in the run list and its network
+for the page's engine (``static/js/convnet.js``), layer records and float32 parameters packed.
+
+The page computes a convolutional network's feature maps itself, as it computes an MLP's
+values; the server's other views (evidence, knock-out accuracy, maps, circuits, features…) read
+fully connected networks only and refuse such a run in one line (``FOR_DENSE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlens.data.sources import Dataset
+from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn_io import layer_record
+from digitlens.nn.run import MODEL_FILE, Run
+from digitlens.web.encode import Numbers
+
+NETWORK_FORMAT = "digitlens-cnn-network"
+FOR_DENSE = ("a convolutional network; this view is for fully connected networks (the explorer "
+             "shows its feature maps instead)")
+
+
+@dataclass
+class LoadedCNN:
+    """One convolutional run in memory (the registry's ``LoadedRun`` holds an MLP's)."""
+
+    name: str
+    path: Path
+    model: CNN
+    mtime: float
+    dataset: Dataset
+    checked: float = 0.0
+
+    def model_file(self) -> Path:
+        return self.path / MODEL_FILE if self.path.is_dir() else self.path
+
+    def summary(self) -> dict[str, Any]:
+        """What the run list says of it: ``kind`` "cnn", its layers and map shapes; ``sizes``
+        counts the inputs, then the dense layers' neurons (the run list's label)."""
+        m = self.model
+        history = Run(self.path).history() if self.path.is_dir() else []
+        last = history[-1] if history else m.meta.get("history_tail") or {}
+        dense = [s[0] for s in m.shapes[1:] if len(s) == 1]
+        return {"name": self.name, "kind": "cnn", "sizes": [int(np.prod(m.input_shape)), *dense],
+                "layers": [layer_record(layer) for layer in m.layers],
+                "shapes": [list(s) for s in m.shapes], "cost": m.cost,
+                "describe": m.describe(), "dataset": self.dataset.name,
+                "class_names": list(self.dataset.class_names), "epochs": len(history),
+                "input_shape": list(m.input_shape[1:]), "test_accuracy": last.get("test_accuracy"),
+                "preset": m.meta.get("training", {}).get("preset"),
+                "n_test": int(len(self.dataset.test_labels)), "feature_layers": [],
+                "history": [{k: h.get(k) for k in ("epoch", "test_accuracy", "loss", "test_loss")}
+                            for h in history]}
+
+
+def network(model: CNN, class_names: list[str]) -> dict[str, Any]:
+    """The page's copy of the network: kernels (out, in, k, k) as PyTorch stores them, dense
+    weights (n_in, n_out), every parameter as float32 ``Numbers`` (sent packed, unrounded)."""
+    return {"format": NETWORK_FORMAT, "version": 1, "input_shape": list(model.input_shape),
+            "layers": [layer_record(layer) for layer in model.layers],
+            "class_names": list(class_names), "cost": model.cost,
+            "params": [{"weights": Numbers(w), "biases": Numbers(b)}
+                       for w, b in zip(model.weights, model.biases, strict=True)]}
