@@ -156,15 +156,18 @@ def test_hostile_files_are_refused_in_one_line(change: dict, arrays: dict, says:
     assert "\n" not in str(err.value)
 
 
-def test_the_explorer_leaves_a_convolutional_run_out_of_its_list(lenet_run: Path,
-                                                                 trained_run: Path,
-                                                                 tmp_path: Path) -> None:
-    from digitlens.web.runs import Registry
+def test_the_explorer_lists_a_convolutional_run_and_its_dense_views_refuse_it(
+        lenet_run: Path, trained_run: Path, tmp_path: Path) -> None:
+    from digitlens.web.runs import LoadedCNN, Registry
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "lenet").symlink_to(lenet_run)
     (runs / "small").symlink_to(trained_run)
-    assert Registry(runs).names() == ["small"]
+    registry = Registry(runs)
+    assert registry.names() == ["lenet", "small"]
+    assert isinstance(registry.get_any("lenet"), LoadedCNN)
+    with pytest.raises(ModelError, match="run 'lenet' is a convolutional network"):
+        registry.get("lenet")
 
 
 def test_onnx_export_runs_in_onnxruntime_as_here(lenet_run: Path, sample: Dataset,
