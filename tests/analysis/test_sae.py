@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlens.analysis.sae import SAE, gradients, purity, topk_relu, train_sae
+from digitlens.analysis.sae import SAE, gradients, init_sae, purity, topk_relu, train_sae
 from digitlens.analysis.sae_file import load_features, network_digest, save_features
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.nn.mlp import MLP
@@ -32,7 +32,8 @@ def small_sae(rng: np.random.Generator, n: int = 6, f: int = 10, k: int = 3) -> 
 def loss_by_hand(sae: SAE, a: np.ndarray, dead: np.ndarray | None = None,
                  aux_k: int = 0, aux: float = 0.0, err0: np.ndarray | None = None) -> float:
     """The loss written out independently: TopK of the ReLU pre-activations, squared error;
-    with ``dead`` the AuxK term rebuilding the fixed residual ``err0`` from dead features."""
+    with ``dead`` the AuxK term rebuilding the fixed residual ``err0`` from the ``aux_k``
+    largest dead pre-activations, no ReLU."""
     pre = (a - sae.b_dec) @ sae.W_enc + sae.b_enc
     f = np.maximum(pre, 0)
     for row in f:
@@ -41,7 +42,7 @@ def loss_by_hand(sae: SAE, a: np.ndarray, dead: np.ndarray | None = None,
     loss = float(np.mean(np.sum(err ** 2, axis=1)))
     if dead is not None and err0 is not None:
         cols = np.flatnonzero(dead)
-        g = np.maximum(pre[:, cols], 0)
+        g = pre[:, cols].copy()
         for row in g:
             row[np.argsort(-row)[aux_k:]] = 0
         loss += aux * float(np.mean(np.sum((g @ sae.W_dec[cols] + err0) ** 2, axis=1)))
@@ -92,6 +93,25 @@ def test_auxk_gradient_matches_finite_differences(rng: np.random.Generator) -> N
     assert not np.allclose(grads["W_enc"][:, dead], plain["W_enc"][:, dead])
 
 
+def test_auxk_reaches_dead_features_below_zero(rng: np.random.Generator) -> None:
+    """Dead features whose pre-activations are all negative (the ReLU would leave them no
+    gradient) still get the AuxK gradient, and it matches finite differences."""
+    sae = small_sae(rng)
+    a = np.abs(rng.normal(size=(5, 6)))
+    dead = np.zeros(10, bool)
+    dead[[0, 3, 5, 8]] = True
+    sae.b_enc[dead] -= 50.0
+    assert np.all((a - sae.b_dec) @ sae.W_enc[:, dead] + sae.b_enc[dead] < 0)
+    _, _, f = gradients(sae, a, True)
+    err0 = f @ sae.W_dec + sae.b_dec - a
+    loss, grads = gradients(sae, a, dead=dead, aux_k=3, aux=0.25)
+    assert loss == pytest.approx(loss_by_hand(sae, a, dead, 3, 0.25, err0), rel=1e-12)
+    want = finite_differences(sae, lambda: loss_by_hand(sae, a, dead, 3, 0.25, err0))
+    for p in PARAMS:
+        np.testing.assert_allclose(grads[p], want[p], rtol=1e-5, atol=1e-7, err_msg=p)
+    assert np.count_nonzero(grads["b_enc"][dead]) >= 3     # each row's 3 largest move
+
+
 def test_topk_keeps_exactly_k_largest(rng: np.random.Generator) -> None:
     pre = rng.normal(size=(50, 40)) + 5            # every value positive: exactly k stay
     for k in (1, 7, 40):
@@ -114,6 +134,20 @@ def test_training_lowers_the_error_and_keeps_k(rng: np.random.Generator) -> None
     for features, k, epochs in ((1, 1, 1), (32, 0, 1), (32, 40, 1), (32, 4, 0), (1 << 20, 4, 1)):
         with pytest.raises(DigitlensError):
             train_sae(acts, features, k, epochs)
+
+
+def test_rare_features_have_their_bias_raised(rng: np.random.Generator) -> None:
+    """With the learning rate at 0 only the lift moves anything: the bias of a feature that
+    never fires rises, that of a feature firing on a good share of the digits stays."""
+    centres = np.abs(rng.normal(size=(3, 12))) * 3
+    acts = centres[rng.integers(0, 3, 3000)].astype(np.float32)  # three points, many times
+    start = init_sae(acts, 64, 1, seed=0)   # k = 1: one feature wins each point, none else
+    share = np.mean(start.encode(acts) > 0, axis=0)
+    assert np.any(share == 0) and np.any(share > 0.05)
+    sae = train_sae(acts, 64, 1, 3, seed=0, lr=0.0, batch=16, lift=1e-6)
+    moved = sae.b_enc - start.b_enc
+    assert np.all(moved[share == 0] > 0) and np.all(moved[share > 0.05] == 0)
+    np.testing.assert_array_equal(sae.W_enc, start.W_enc)
 
 
 def test_purity_counts_the_commonest_class() -> None:

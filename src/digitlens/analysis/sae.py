@@ -28,6 +28,10 @@ FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
 # AuxK: its weight, and a feature is dead after this many digits without firing
 AUX, DEAD_AFTER = 1 / 32, 10_000
 RESAMPLE_EVERY = 60_000  # digits; features silent that long restart where the rebuild is worst
+# a feature firing on fewer than FLOOR of the digits (a running mean) has its encoder bias
+# raised by LIFT each step, so that rare features fire on unseen digits too
+FLOOR, LIFT = 1 / 4096, 3e-4
+DECAY_FROM = 0.7  # the learning rate falls linearly to 0 over the last 30% of the steps
 MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
 
@@ -67,6 +71,17 @@ def topk_relu(pre: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def topk(pre: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's k largest values, whatever their sign, the rest 0; and the mask of those
+    kept (a kept value may be 0 or negative, so the mask is not ``out != 0``)."""
+    kept = np.zeros(pre.shape, bool)
+    if k < pre.shape[1]:
+        np.put_along_axis(kept, np.argpartition(pre, -k, axis=1)[:, -k:], True, axis=1)
+    else:
+        kept[:] = True
+    return np.where(kept, pre, 0), kept
+
+
 def init_sae(acts: np.ndarray, n_features: int, k: int, seed: int) -> SAE:
     """Decoder rows start as the directions of randomly chosen digits' activations (from
     their mean), the encoder as their transpose, b_dec as the mean activation: every feature
@@ -97,7 +112,9 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False,
     With a ``dead`` mask (features that have not fired for a while) the loss gains the AuxK
     term of Gao et al. (2024): the ``aux_k`` largest dead features alone rebuild what the
     live ones missed, ``aux · ‖e − f_dead·W_dec‖²`` with ``e = a − â`` held fixed, so dead
-    features get a gradient that pulls them toward the unexplained part of the layer."""
+    features get a gradient that pulls them toward the unexplained part of the layer.
+    ``f_dead`` is taken from the pre-activations *without* the ReLU (``topk``): a dead
+    feature pushed below zero still gets the gradient that brings it back."""
     a = np.asarray(a)
     x = a - sae.b_dec
     pre = x @ sae.W_enc + sae.b_enc
@@ -110,12 +127,12 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False,
     g_dec = f.T @ g
     if dead is not None and aux_k > 0 and dead.any():
         cols = np.flatnonzero(dead)
-        f_aux = topk_relu(pre[:, cols], min(aux_k, len(cols)))
+        f_aux, kept = topk(pre[:, cols], min(aux_k, len(cols)))
         miss = f_aux @ sae.W_dec[cols] + err               # ê − e, with e = a − â fixed
         loss += aux * float(np.mean(np.sum(miss.astype(np.float64) ** 2, axis=1)))
         g_aux = (2.0 * aux / n) * miss
         g_dec[cols] += f_aux.T @ g_aux
-        d_pre[:, cols] += (g_aux @ sae.W_dec[cols].T) * (f_aux > 0)
+        d_pre[:, cols] += (g_aux @ sae.W_dec[cols].T) * kept
     grads = {"W_dec": g_dec, "b_dec": g.sum(axis=0) - d_pre.sum(axis=0) @ sae.W_enc.T,
              "W_enc": x.T @ d_pre, "b_enc": d_pre.sum(axis=0)}
     return (loss, grads, f) if features else (loss, grads)
@@ -123,12 +140,14 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False,
 
 def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
               seed: int = 0, lr: float = LR, batch: int = BATCH, aux: float = AUX,
-              on_epoch: Callable[[int, float], None] | None = None) -> SAE:
-    """Adam on shuffled mini-batches; after each step the decoder rows go back to unit length
-    (and the gradient's part along them is removed first, so the step does not fight it).
-    Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
-    none); every ``RESAMPLE_EVERY`` digits but in the last epoch, features silent for that
-    long restart (``resample``). Other settings tried are in docs/why.md."""
+              lift: float = LIFT, on_epoch: Callable[[int, float], None] | None = None) -> SAE:
+    """Adam on shuffled mini-batches, the learning rate falling linearly to 0 from
+    ``DECAY_FROM`` of the way through; after each step the decoder rows go back to unit
+    length (and the gradient's part along them is removed first, so the step does not fight
+    it). Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
+    none); features whose running firing rate is under ``FLOOR`` get their bias raised by
+    ``lift`` (0: never); every ``RESAMPLE_EVERY`` digits but in the last epoch, features
+    silent for that long restart (``resample``). Other settings tried are in docs/why.md."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
@@ -144,8 +163,10 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
     rng = np.random.default_rng(seed + 1)
     step = 0
     silent = np.zeros(n_features, np.int64)      # digits since each feature last fired
+    rate = np.full(n_features, k / n_features)  # running share of digits each fires on
     aux_k = max(1, acts.shape[1] // 2)
     seen = 0
+    steps = epochs * -(-len(acts) // batch)
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(acts))
         total = 0.0
@@ -153,18 +174,21 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
             rows = acts[order[i:i + batch]]
             dead = silent >= DEAD_AFTER
             loss, grads, f = gradients(sae, rows, True, dead, aux_k if aux > 0 else 0, aux)
-            now = np.any(f > 0, axis=0)
-            silent = np.where(now, 0, silent + len(rows))
+            fired = np.count_nonzero(f > 0, axis=0)
+            silent = np.where(fired > 0, 0, silent + len(rows))
+            rate = 0.99 * rate + 0.01 * fired / len(rows)
             total += loss * len(order[i:i + batch])
             w = sae.W_dec
             grads["W_dec"] -= np.sum(grads["W_dec"] * w, axis=1, keepdims=True) * w
             step += 1
+            lr_now = lr * min(1.0, (1 - step / steps) / (1 - DECAY_FROM))
             for p in names:
                 m[p] = 0.9 * m[p] + 0.1 * grads[p]
                 v[p] = 0.999 * v[p] + 0.001 * grads[p] ** 2
-                update = lr * (m[p] / (1 - 0.9 ** step)) / (
+                update = lr_now * (m[p] / (1 - 0.9 ** step)) / (
                     np.sqrt(v[p] / (1 - 0.999 ** step)) + 1e-8)
                 setattr(sae, p, (getattr(sae, p) - update).astype(np.float32))
+            sae.b_enc[rate < FLOOR] += np.float32(lift)
             sae.W_dec /= np.linalg.norm(sae.W_dec, axis=1, keepdims=True) + 1e-12
             seen += len(rows)
             if seen >= RESAMPLE_EVERY and epoch < epochs:  # the last epoch lets them settle
@@ -172,6 +196,7 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                 gone = silent >= RESAMPLE_EVERY
                 if gone.any():
                     resample(sae, acts, gone, rng, m, v)
+                    silent[gone] = 0                # a fresh start, a fresh count
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
     return sae
