@@ -47,6 +47,25 @@ def strokes(n: int) -> list[list[tuple[float, float]]]:
     return out
 
 
+def draw_strokes(page: Any, n_strokes: int, after: Any = None) -> tuple[int, float]:
+    """Draw ``strokes(n_strokes)`` on the page's pad at ~120 moves a second (``after()`` once
+    each stroke is lifted); the moves made and the seconds it took."""
+    box = page.get_by_test_id("draw").bounding_box()
+    moves, t0 = 0, time.perf_counter()
+    for pts in strokes(n_strokes):
+        page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
+        page.mouse.down()
+        for x, y in pts[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+            moves += 1
+            time.sleep(0.008)
+        page.mouse.up()
+        time.sleep(0.2)
+        if after is not None:
+            after()
+    return moves, time.perf_counter() - t0
+
+
 def row(name: str, values: list[float], width: int = 34) -> str:
     if not values:
         return f"{name:<{width}}{0:>6}"
@@ -63,19 +82,7 @@ def draw_and_measure(browser: Any, url: str, n_strokes: int) -> dict[str, Any]:
         time.sleep(0.05)
     time.sleep(0.3)
     page.evaluate("() => performance.setResourceTimingBufferSize(100000)")
-    box = page.get_by_test_id("draw").bounding_box()
-    moves = 0
-    t0 = time.perf_counter()
-    for pts in strokes(n_strokes):
-        page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
-        page.mouse.down()
-        for x, y in pts[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
-            moves += 1
-            time.sleep(0.008)
-        page.mouse.up()
-        time.sleep(0.2)
-    seconds = time.perf_counter() - t0
+    moves, seconds = draw_strokes(page, n_strokes)
     time.sleep(0.5)
     m: dict[str, Any] = page.evaluate(
         "() => ({t: window.digitlens.timings, e: window.digitlens.engine,"

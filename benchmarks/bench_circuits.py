@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -152,21 +151,10 @@ def node_circuits(model: MLP, x: np.ndarray, means: list[np.ndarray], n: int, ma
           f"{np.percentile(times, 95):.2f} ms ({len(times)} circuits)")
 
 
-def strokes(n: int) -> list[list[tuple[float, float]]]:
-    """Loops and bars across the canvas, ~100 points each (as bench_browser.py draws)."""
-    out = []
-    for s in range(n):
-        if s % 2:
-            out.append([(140 + 60 * math.sin(t / 100 * 2 * math.pi), 140 - 90 * math.cos(
-                t / 100 * 2 * math.pi)) for t in range(101)])
-        else:
-            out.append([(120 + s * 4, 40 + 2 * t) for t in range(100)])
-    return out
-
-
 def browser_circuits(run: Path, model: MLP, means: list[np.ndarray], n_strokes: int) -> None:
     """The served explorer in Chromium: the same strokes drawn with the circuit off, then on."""
     sys.path.insert(0, str(Path(__file__).parent))
+    from bench_browser import draw_strokes  # type: ignore[import-not-found]
     from bench_web_load import start_server  # type: ignore[import-not-found]
 
     from support import chromium, stop_process
@@ -179,24 +167,14 @@ def browser_circuits(run: Path, model: MLP, means: list[np.ndarray], n_strokes: 
             page.wait_for_function("() => window.digitlens && window.digitlens.ready",
                                    timeout=120_000)
             page.wait_for_timeout(300)
-            box = page.get_by_test_id("draw").bounding_box()
 
             def draw(keep: bool) -> int:
-                moves = 0
-                for pts in strokes(n_strokes):
-                    page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
-                    page.mouse.down()
-                    for x, y in pts[1:]:
-                        page.mouse.move(box["x"] + x, box["y"] + y)
-                        moves += 1
-                        time.sleep(0.008)
-                    page.mouse.up()
-                    time.sleep(0.2)
+                def lifted() -> None:
                     page.wait_for_function("() => window.digitlens.idle()")
                     if keep:
                         shown.append(page.evaluate("""() => ({circuit: window.digitlens.why.shown,
                             input: Array.from(window.digitlens.last.input)})"""))
-                return moves
+                return draw_strokes(page, n_strokes, lifted)[0]
 
             count = "() => [window.digitlens.timings.length, window.digitlens.draws.length]"
             draw(False)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_browser import FLAGS, row, strokes  # noqa: E402
+from bench_browser import FLAGS, draw_strokes, row  # noqa: E402
 from bench_web_load import start_server  # noqa: E402
 
 
@@ -40,19 +40,7 @@ def draw_and_measure(browser: Any, url: str, n_strokes: int, inspect: bool) -> d
     page.evaluate("() => { const d = window.digitlens; d.timings.length = 0;"
                   " d.engine.length = 0; d.draws.length = 0; }")
     maps = int(page.evaluate("() => document.querySelectorAll('.cnn-map canvas').length"))
-    box = page.get_by_test_id("draw").bounding_box()
-    moves = 0
-    t0 = time.perf_counter()
-    for pts in strokes(n_strokes):
-        page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
-        page.mouse.down()
-        for x, y in pts[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
-            moves += 1
-            time.sleep(0.008)
-        page.mouse.up()
-        time.sleep(0.2)
-    seconds = time.perf_counter() - t0
+    moves, seconds = draw_strokes(page, n_strokes)
     time.sleep(0.5)
     m: dict[str, Any] = page.evaluate(
         "() => ({t: window.digitlens.timings, e: window.digitlens.engine,"
