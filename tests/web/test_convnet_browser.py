@@ -118,6 +118,8 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     assert page.get_by_test_id("cnn-card").is_visible()
     assert not page.get_by_test_id("diagram").is_visible()  # the MLP's cards, hidden
     assert page.get_by_test_id("cnn-hidden-note").is_visible()
+    label = page.evaluate("() => document.getElementById('run').selectedOptions[0].textContent")
+    assert label.startswith("lenet (conv 6-16 · 120-84-10")  # its kernels, then dense layers
     blank = map_pixels(page, 0, 0)
     draw(page, SEVEN[:2])                 # the 7's bar
     bar = [map_pixels(page, 0, c) for c in range(6)]

@@ -456,6 +456,7 @@ export const DE = {
   "feat.topTest": "Testziffern, bei denen es am stärksten feuert (zum Laden anklicken):",
   "feat.mostly": "meist {name} ({k} von {n}).",
   "feat.what": "Ein Merkmal ist eine Richtung im Raum der Neuronen von {layer}, gefunden von einem dünn besetzten Autoencoder: Jede Ziffer wird durch wenige seiner {n} Merkmale beschrieben statt durch alle Neuronen auf einmal.",
+  "run.cnn": "Faltung {convs} · {dense}",
   "cnn.title": "3 · Merkmalskarten",
   "cnn.hint": "jedes kleine Bild ist die Karte eines Kanals zu deiner Zeichnung: schwarz still, weiß das Stärkste der Schicht; klicke eine Karte an, um die Rechnung einer Einheit zu sehen",
   "cnn.hidden": "Dies ist ein Faltungsnetz: Netzdiagramm, Belege, Gradientenschritt, Karte sowie die Reiter Testdaten und Geschichte lesen nur vollständig verbundene Netze und sind deshalb ausgeblendet.",

@@ -456,6 +456,7 @@ export const EN = {
   "feat.topTest": "Test digits that make it fire most (click to load):",
   "feat.mostly": "mostly {name} ({k} of {n}).",
   "feat.what": "A feature is one direction in the space of {layer}'s neurons, found by a sparse autoencoder: each digit is described by a few of its {n} features instead of by every neuron at once.",
+  "run.cnn": "conv {convs} · {dense}",
   "cnn.title": "3 · Feature maps",
   "cnn.hint": "each small picture is one channel's map of your drawing: black silent, white the layer's strongest; click a map to see one unit's arithmetic",
   "cnn.hidden": "This is a convolutional network: the network diagram, the evidence, the gradient step, the map and the test-set and story tabs read fully connected networks only, so they are hidden.",

@@ -9,11 +9,15 @@ import { input } from "./state.js";
 import { esc } from "./escape.js";
 import { num, pct, t } from "./i18n.js";
 
-// A model in the picker: name, sizes and test accuracy; an accuracy measured on another test
-// set than MNIST's says on what (a class's 3 drawings' 100% is not MNIST's 100%).
+// A model in the picker: name, sizes (a convolutional one's kernels and dense layers) and test
+// accuracy; an accuracy measured on another test set than MNIST's says on what (a class's 3
+// drawings' 100% is not MNIST's 100%).
 const MNIST_TESTS = new Set(["mnist", "mnist-sample"]);
 export function runLabel(r) {
-  const sizes = r.sizes.join("-");
+  const sizes = r.kind === "cnn"  // its kernels per convolution, then the dense layers
+    ? t("run.cnn", { convs: r.layers.filter((l) => l.kind === "conv").map((l) => l.out).join("-"),
+                     dense: r.sizes.slice(1).join("-") })
+    : r.sizes.join("-");
   if (r.test_accuracy == null) return `${r.name} (${sizes})`;
   if (MNIST_TESTS.has(r.dataset) || !r.n_test) return `${r.name} (${sizes} · ${pct(r.test_accuracy, 1)})`;
   const p = pct(r.test_accuracy, r.n_test < 1000 ? 0 : 1);
