@@ -190,3 +190,23 @@ def test_a_convolution_without_activation_reads_as_identity() -> None:
     fixture = Path(__file__).with_name("fixtures") / "torch-conv.onnx"
     model = read_cnn_onnx(fixture)
     assert model.layers == (Conv(2, 3, activation="identity"), Dense(10, "softmax"))
+
+
+def test_kernels_reading_channels_the_layer_before_does_not_make_are_refused() -> None:
+    """Conv 2 reads 12 channels after a layer of 6, and the first dense layer is 20 inputs
+    short: the totals match, so only a per-layer check can refuse the file."""
+    from onnx import numpy_helper
+    model = CNN.create((1, 28, 28), LENET5)
+
+    def change(proto: Any) -> None:
+        for t in proto.graph.initializer:
+            if t.name == "layer3.weight":      # conv 2: (16, 6, 5, 5) -> (16, 12, 5, 5)
+                t.CopyFrom(numpy_helper.from_array(np.zeros((16, 12, 5, 5), np.float32), t.name))
+            if t.name == "layer5.weight":      # dense 1: (400, 120) -> (380, 120)
+                t.CopyFrom(numpy_helper.from_array(np.zeros((380, 120), np.float32), t.name))
+    proto = cnn_to_onnx(model)
+    change(proto)
+    with pytest.raises(ModelError) as err:
+        read_cnn_onnx_bytes(proto.SerializeToString(), "mixed.onnx")
+    assert "node layer3.conv (Conv): weights [16, 12, 5, 5]" in str(err.value)
+    assert "make [16, 6, 5, 5]" in str(err.value) and "\n" not in str(err.value)

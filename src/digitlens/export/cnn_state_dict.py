@@ -18,6 +18,7 @@ import numpy as np
 from digitlens.errors import DigitlensError, ModelError, bad_param
 from digitlens.export import MAX_FILE_BYTES, STATE_DICT_SUFFIXES
 from digitlens.export.checkpoint import state_dict_of
+from digitlens.export.onnx_cnn_import import check_shapes
 from digitlens.export.state_dict import DTYPES, KEY, load_safetensors, order_key
 from digitlens.export.torch_file import load_torch_file
 from digitlens.nn.cnn import CNN, LENET5_FEATURES, Conv, Dense
@@ -86,6 +87,12 @@ def import_cnn_state_dict(path: str | Path, arch: str, activation: str | None = 
         meta["class_names"] = class_names
     convs = tuple(Conv(c.out, c.k, c.stride, c.pad, act) if isinstance(c, Conv) else c
                   for c in LENET5_FEATURES)
+    try:
+        check_shapes(name, (channels, h, w_), [*convs, *layers],
+                     list(zip(weights, biases, strict=True)), names)
+    except ModelError as exc:
+        raise ModelError(f"{name}: the weights do not fit {arch} on {h}×{w_} images "
+                         f"({str(exc).removeprefix(name + ': ')})") from None
     try:
         model = CNN((channels, h, w_), (*convs, *layers),
                     params=np.concatenate([a.ravel() for a in weights] + biases),

@@ -21,7 +21,7 @@ import numpy as np
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.export import MAX_FILE_BYTES
 from digitlens.export.onnx_graph import constants, node_label, read_proto
-from digitlens.nn.cnn import CNN, Conv, Dense, Layer, Pool
+from digitlens.nn.cnn import CNN, Conv, Dense, Layer, Pool, param_shapes
 from digitlens.nn.io import load_network_bytes, network_bytes
 from digitlens.safeload import finite_as, read_bounded
 
@@ -115,6 +115,7 @@ def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None =
             users.setdefault(i, []).append(n)
     layers: list[Layer] = []
     params: list[tuple[np.ndarray, np.ndarray]] = []
+    owners: list[str] = []  # the node of each layer with parameters
     current, flat, seen = real[0].name, False, set()
     bias_due = False  # a MatMul's layer, whose bias an Add may give next
 
@@ -166,6 +167,7 @@ def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None =
                 np.zeros(layer.out, np.float32)
             layers.append(layer)
             params.append((w, b.reshape(-1)))
+            owners.append(label)
         elif op in ("MaxPool", "AveragePool"):
             layers.append(pool_layer(name, node))
         elif op in ("Gemm", "MatMul"):
@@ -178,6 +180,7 @@ def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None =
                 np.zeros(w.shape[-1], np.float32)
             layers.append(Dense(int(w.shape[-1]), "identity"))
             params.append((np.ascontiguousarray(w), b.reshape(-1)))
+            owners.append(label)
         elif op == "Add":
             if not bias_due:
                 raise ModelError(f"{name}: node {label} adds something that is not a dense "
@@ -208,6 +211,7 @@ def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None =
         close("softmax")  # logits: the class probabilities are their softmax
     if shape is None:
         raise ModelError(f"{name}: the input is flat and never reshaped into images")
+    check_shapes(name, shape, layers, params, [f"node {o}" for o in owners])
     try:
         model = CNN(shape, tuple(layers), params=np.concatenate(
             [w.ravel() for w, _ in params] + [b for _, b in params]).astype(np.float32),
@@ -215,6 +219,21 @@ def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None =
     except DigitlensError as exc:
         raise ModelError(f"{name}: {str(exc).removeprefix(name + ': ')}") from None
     return load_network_bytes(network_bytes(model), name)  # type: ignore[return-value]
+
+
+def check_shapes(name: str, shape: tuple[int, ...], layers: list[Layer],
+                 params: list[tuple[np.ndarray, np.ndarray]], owners: list[str]) -> None:
+    """Every layer's weights as the layers before it make them (a kernel reading 12 channels
+    after a layer of 6 would otherwise be read as other numbers, not refused)."""
+    try:
+        expected = param_shapes(shape, layers)
+    except DigitlensError as exc:
+        raise ModelError(f"{name}: {str(exc).removeprefix(name + ': ')}") from None
+    for (w, b), (w_shape, b_shape), owner in zip(params, expected, owners, strict=True):
+        if w.shape != w_shape or b.shape != b_shape:
+            raise ModelError(f"{name}: {owner}: weights {list(w.shape)} and bias "
+                             f"{list(b.shape)}, where the layers before it make "
+                             f"{list(w_shape)} and {list(b_shape)}")
 
 
 def read_cnn_onnx(path: str | Path) -> CNN:
