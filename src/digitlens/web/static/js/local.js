@@ -6,29 +6,32 @@ import { arithmetic, evidence, preprocess, strongestConnections } from "./engine
 
 // input: {gray: Uint8Array, width, height} (a drawing), {test: index, image: one byte per
 // input, label}, {net_input: the input's values} (a kept nudge, not preprocessed) or null (an
-// empty pad). Drawings are preprocessed to the network's own input shape.
-export function localAnswer(net, input, { mode = "centred", knockout = {}, neuron = null, run = "" } = {}) {
-  const BLANK = new Float32Array(net.sizes[0]);
-  let x = BLANK, pre, hasInk;
+// empty pad). Drawings are preprocessed to the network's own input shape ([h, w]); `n` values
+// a blank input has. The values the network reads, whether they hold ink, and the
+// preprocessing the strip shows.
+function networkInput(input, mode, n, shape) {
+  const blank = new Float32Array(n);
   if (input && input.net_input !== undefined) {  // a kept nudge: the network's input as it is
-    x = Float32Array.from(input.net_input);
-    hasInk = x.some((v) => v > 0);
-    pre = { source: "net input", mode, has_ink: hasInk };
-  } else if (input && input.test !== undefined) {
-    x = Float32Array.from(input.image, (v) => v / 255);
-    hasInk = true;
-    pre = { source: "test", mode, has_ink: true, test_index: input.test, label: input.label };
-  } else if (input) {
-    const p = preprocess(input.gray, input.width, input.height, net.inputShape);
-    x = mode === "raw" ? p.raw28 : p.centred;
-    hasInk = p.has_ink;
-    pre = { source: "drawing", mode, has_ink: p.has_ink, width: p.width, height: p.height,
-            inverted: p.inverted, raw28: p.raw28, fitted: p.fitted, centred: p.centred,
-            bbox: p.bbox, centre_of_mass: p.centre_of_mass, offset: p.offset };
-  } else {
-    hasInk = false;
-    pre = { source: "drawing", mode, has_ink: false, raw28: BLANK, centred: BLANK };
+    const x = Float32Array.from(input.net_input), hasInk = x.some((v) => v > 0);
+    return { x, hasInk, blank, pre: { source: "net input", mode, has_ink: hasInk } };
   }
+  if (input && input.test !== undefined) {
+    return { x: Float32Array.from(input.image, (v) => v / 255), hasInk: true, blank,
+             pre: { source: "test", mode, has_ink: true, test_index: input.test, label: input.label } };
+  }
+  if (input) {
+    const p = preprocess(input.gray, input.width, input.height, shape);
+    return { x: mode === "raw" ? p.raw28 : p.centred, hasInk: p.has_ink, blank,
+             pre: { source: "drawing", mode, has_ink: p.has_ink, width: p.width, height: p.height,
+                    inverted: p.inverted, raw28: p.raw28, fitted: p.fitted, centred: p.centred,
+                    bbox: p.bbox, centre_of_mass: p.centre_of_mass, offset: p.offset } };
+  }
+  return { x: blank, hasInk: false, blank,
+           pre: { source: "drawing", mode, has_ink: false, raw28: blank, centred: blank } };
+}
+
+export function localAnswer(net, input, { mode = "centred", knockout = {}, neuron = null, run = "" } = {}) {
+  const { x, hasInk, pre, blank: BLANK } = networkInput(input, mode, net.sizes[0], net.inputShape);
   if (!hasInk) return blankAnswer(net, pre, knockout, run, BLANK);
   const t = net.trace(x, { knockout });
   const ev = evidence(net, t);
@@ -57,20 +60,7 @@ function blankAnswer(net, pre, knockout, run, BLANK) {
 // A convolutional network's answer (convnet.js): the drawing preprocessed as for an MLP, the
 // trace with every feature map, its prediction; `knockout` {layer: [channels]} switched off.
 export function convAnswer(net, input, { mode = "centred", knockout = {}, run = "" } = {}) {
-  const BLANK = new Float32Array(net.nInputs);
-  let x = BLANK, pre, hasInk = false;
-  if (input && input.test !== undefined) {
-    x = Float32Array.from(input.image, (v) => v / 255);
-    hasInk = true;
-    pre = { source: "test", mode, has_ink: true, test_index: input.test, label: input.label };
-  } else if (input && input.gray) {
-    const p = preprocess(input.gray, input.width, input.height, net.inputShape);
-    x = mode === "raw" ? p.raw28 : p.centred;
-    hasInk = p.has_ink;
-    pre = { source: "drawing", mode, has_ink: p.has_ink, width: p.width, height: p.height,
-            inverted: p.inverted, raw28: p.raw28, fitted: p.fitted, centred: p.centred,
-            bbox: p.bbox, centre_of_mass: p.centre_of_mass, offset: p.offset };
-  } else pre = { source: "drawing", mode, has_ink: false, raw28: BLANK, centred: BLANK };
+  const { x, hasInk, pre } = networkInput(input, mode, net.nInputs, net.inputShape);
   const trace = net.trace(x, { knockout });
   return { run, has_ink: hasInk, prediction: hasInk ? trace.prediction : null,
            probabilities: hasInk ? trace.probabilities : new Float32Array(net.classNames.length),
