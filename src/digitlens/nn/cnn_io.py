@@ -12,7 +12,6 @@ docs/cnn.md describes it.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.nn.cnn import CNN, Conv, Dense, Layer, Pool, param_shapes
+from digitlens.nn.npz_layout import npz_bytes
 from digitlens.safeload import (
     MAX_LAYERS,
     MAX_NEURONS,
@@ -83,12 +83,7 @@ def cnn_bytes(model: CNN) -> bytes:
     meta = {**extra, "format": FORMAT, "version": VERSION,
             "input_shape": list(model.input_shape),
             "layers": [layer_record(layer) for layer in model.layers], "cost": model.cost}
-    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
-    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)  # type: ignore[arg-type]
-    return buf.getvalue()
+    return npz_bytes(meta, model.weights, model.biases)
 
 
 def load_cnn_meta(meta: dict[str, Any], data: bytes, name: str) -> CNN:

@@ -7,8 +7,6 @@ dataset and checksums. Loading never unpickles and validates every shape against
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from digitlens.fileio import atomic_write_bytes
 from digitlens.nn import cnn_io
 from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP, validate_architecture
+from digitlens.nn.npz_layout import npz_bytes
 from digitlens.safeload import (
     REQUIRED,
     check_architecture,
@@ -74,12 +73,7 @@ def model_bytes(model: MLP) -> bytes:
     meta = {"preprocessing": preprocessing_for(model.input_shape), **extra, "format": FORMAT,
             "version": VERSION, "sizes": list(model.sizes), "activations": list(model.activations),
             "cost": model.cost}
-    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
-    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)  # type: ignore[arg-type]
-    return buf.getvalue()
+    return npz_bytes(meta, model.weights, model.biases)
 
 
 def save_model(model: MLP, path: str | Path) -> Path:
