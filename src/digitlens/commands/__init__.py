@@ -45,9 +45,10 @@ def resolve_network(path: str) -> MLP | CNN:
     if p.exists() and (p.is_dir() or p.suffix.lower() == ".npz"):
         return load_network(p)
     if p.is_file() and p.suffix.lower() == ".onnx":
-        from digitlens.export.onnx_cnn_import import convolutional_file, read_cnn_onnx
-        if convolutional_file(p):
-            return read_cnn_onnx(p)
+        from digitlens.export.onnx_cnn_import import cnn_in_file
+        cnn = cnn_in_file(p)
+        if cnn is not None:
+            return cnn
     return resolve_model(path)
 
 

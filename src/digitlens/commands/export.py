@@ -179,15 +179,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise ParameterError(f"{', '.join(given)} only applies to state_dict files (.pt, "
                              f".pth, .safetensors); a {kind or 'json/onnx'} network says "
                              "it itself")
-    from digitlens.export.onnx_cnn_import import convolutional_file
+    from digitlens.export.onnx_cnn_import import cnn_in_file
     if args.arch is not None:
         from digitlens.export.cnn_state_dict import import_cnn_state_dict
         if args.output:
             raise ParameterError("--output does not apply with --arch (its output is softmax)")
         return save_cnn(args, path, import_cnn_state_dict(path, args.arch, args.activation,
                                                           classes, shape))
-    if path.suffix.lower() == ".onnx" and path.is_file() and convolutional_file(path):
-        return import_cnn(args, path, classes)
+    cnn = cnn_in_file(path) if path.suffix.lower() == ".onnx" and path.is_file() else None
+    if cnn is not None:
+        return import_cnn(args, path, cnn, classes)
     if path.suffix.lower() in IMPORT_SUFFIXES:
         from digitlens.export.reader import read_model
         got = read_model(path, args.activation, args.output, classes, shape)
@@ -216,10 +217,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     return emit(args, result, f"imported {model.describe()} from {path} into {out}")
 
 
-def import_cnn(args: argparse.Namespace, path: Path, classes: list[str] | None) -> int:
-    """A convolutional network's ONNX to a model file (its graph says its shapes)."""
-    from digitlens.export.onnx_cnn_import import read_cnn_onnx
-    model = read_cnn_onnx(path)
+def import_cnn(args: argparse.Namespace, path: Path, model: CNN,
+               classes: list[str] | None) -> int:
+    """A convolutional network read from ONNX to a model file (its graph says its shapes)."""
     if classes is not None:
         if len(classes) != model.n_classes:
             raise ParameterError(f"--classes names {len(classes)} classes; the network has "

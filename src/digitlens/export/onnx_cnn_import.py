@@ -31,15 +31,14 @@ OPS = ("Conv", "MaxPool", "AveragePool", "Flatten", "Reshape", "Gemm", "MatMul",
 TAIL = ("Identity", "ReduceSum", "Div", "ArgMax", "Softmax", "Constant")
 
 
-def has_convolution(data: bytes, name: str) -> bool:
-    """Whether an ONNX file's graph convolves (then this module reads it, not the MLP's)."""
-    return any(n.op_type == "Conv" for n in read_proto(data, name).graph.node)
-
-
-def convolutional_file(path: str | Path) -> bool:
-    """Whether the ONNX file at ``path`` holds a convolutional network."""
-    return has_convolution(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"),
-                           str(path))
+def cnn_in_file(path: str | Path) -> CNN | None:
+    """The convolutional network of the ONNX file at ``path``, or None when its graph does
+    not convolve (the MLP's reader is then the one to read it); read and parsed once."""
+    name = str(path)
+    proto = read_proto(read_bounded(path, MAX_FILE_BYTES, ModelError, "ONNX file"), name)
+    if not any(n.op_type == "Conv" for n in proto.graph.node):
+        return None
+    return cnn_of(proto, name, Path(path).parent)
 
 
 def _ints(node: Any, key: str, default: list[int]) -> list[int]:
@@ -94,8 +93,12 @@ def pool_layer(name: str, node: Any) -> Pool:
 
 
 def read_cnn_onnx_bytes(data: bytes, name: str = "<onnx>", folder: Path | None = None) -> CNN:
-    """The convolutional network of an ONNX graph, checked as a digitlens model file is."""
-    proto = read_proto(data, name)
+    """The convolutional network of an ONNX file's bytes."""
+    return cnn_of(read_proto(data, name), name, folder)
+
+
+def cnn_of(proto: Any, name: str, folder: Path | None = None) -> CNN:
+    """The convolutional network of a parsed ONNX graph, checked as a digitlens model file is."""
     nodes = list(proto.graph.node)
     values = constants(proto, nodes, name, folder)
     inits = {t.name for t in proto.graph.initializer}
