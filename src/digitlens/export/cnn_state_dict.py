@@ -16,14 +16,12 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import DigitlensError, ModelError, bad_param
-from digitlens.export import MAX_FILE_BYTES, STATE_DICT_SUFFIXES
-from digitlens.export.checkpoint import state_dict_of
+from digitlens.export import STATE_DICT_SUFFIXES
 from digitlens.export.onnx_cnn_import import check_shapes
-from digitlens.export.state_dict import DTYPES, KEY, load_safetensors, order_key
-from digitlens.export.torch_file import load_torch_file
+from digitlens.export.state_dict import DTYPES, KEY, order_key, read_tensors
 from digitlens.nn.cnn import CNN, LENET5_FEATURES, Conv, Dense
 from digitlens.nn.io import load_network_bytes, network_bytes
-from digitlens.safeload import finite_as, read_bounded
+from digitlens.safeload import finite_as
 
 ARCHITECTURES = ("lenet5",)
 
@@ -37,12 +35,7 @@ def import_cnn_state_dict(path: str | Path, arch: str, activation: str | None = 
         raise bad_param("arch", f"one of {', '.join(ARCHITECTURES)}", arch)
     if Path(path).suffix.lower() not in STATE_DICT_SUFFIXES:
         raise ModelError(f"{name}: --arch reads a state_dict (.pt, .pth, .safetensors)")
-    data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
-    found: list[str] = []
-    if Path(path).suffix.lower() == ".safetensors":
-        tensors = state_dict_of(load_safetensors(data, name), name, lambda _v: True, found)
-    else:
-        tensors = load_torch_file(data, name, found)
+    tensors, found = read_tensors(path)
     parts: dict[str, dict[str, np.ndarray]] = {}
     for key, array in tensors.items():
         m = KEY.match(key)

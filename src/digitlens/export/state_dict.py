@@ -130,6 +130,17 @@ def layers_of(tensors: Mapping[str, Any], name: str) -> tuple[list[str], list[np
     return names, weights, biases, notes
 
 
+def read_tensors(path: str | Path) -> tuple[Mapping[str, Any], list[str]]:
+    """A ``.pt``/``.pth`` or ``.safetensors`` file's tensors by name (never unpickled), and
+    notes on how they were found (which entry of a checkpoint held them)."""
+    name = str(path)
+    data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
+    found: list[str] = []
+    if Path(path).suffix.lower() == ".safetensors":
+        return state_dict_of(load_safetensors(data, name), name, lambda _v: True, found), found
+    return load_torch_file(data, name, found), found
+
+
 def import_state_dict(path: str | Path, activation: str | None = None,
                       output: str | None = None, class_names: list[str] | None = None,
                       input_shape: tuple[int, int] | None = None) -> Imported:
@@ -144,12 +155,7 @@ def import_state_dict(path: str | Path, activation: str | None = None,
         raise bad_param("activation", f"one of {', '.join(HIDDEN)}", activation)
     if output is not None and output not in OUTPUTS:
         raise bad_param("output", f"one of {', '.join(OUTPUTS)}", output)
-    data = read_bounded(path, MAX_FILE_BYTES, ModelError, "state_dict file")
-    found: list[str] = []
-    if kind == "safetensors":
-        tensors = state_dict_of(load_safetensors(data, name), name, lambda _v: True, found)
-    else:
-        tensors = load_torch_file(data, name, found)
+    tensors, found = read_tensors(path)
     layers, weights, biases, notes = layers_of(tensors, name)
     notes = found + notes
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights]
