@@ -22,6 +22,7 @@ from digitlens.data.sources import load_dataset
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5
 from digitlens.nn.cnn_step import CNNStepper, evaluate_cnn
+from digitlens.nn.heap import keep_freed_memory
 from digitlens.nn.optim import make_optimizer
 from digitlens.nn.presets import TrainConfig, get_preset
 from digitlens.nn.threads import blas_threads
@@ -129,8 +130,9 @@ def main() -> None:
             torch.set_num_threads(args.threads)
         except ImportError:
             pass
+        b = theirs(x, y, xt, yt, c)  # first: glibc's malloc as PyTorch meets it in a process
+        keep_freed_memory()           # as `digitlens train` does (digitlens.nn.heap)
         a = ours(x8, y, xt, yt, c)
-        b = theirs(x, y, xt, yt, c)
         split = parts(c.batch_size)
     print(f"LeNet-5 (61,706 parameters), Adam lr {c.lr:g} ({c.schedule}), batch {c.batch_size}, "
           f"{len(x)} digits, {args.threads} thread(s)")

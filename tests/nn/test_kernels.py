@@ -138,13 +138,14 @@ def test_layer_kernels_equal_numpy_bit_for_bit(fused) -> None:
         for impl in (fused, kernels.NUMPY):
             zz, dd, pp = z.copy(), z.copy(), np.abs(z) / (1 + np.abs(z))
             out_delta = np.full((b, n), np.nan, f32)
-            gb1, gb2 = np.full(n, np.nan, f32), np.full(n, np.nan, f32)
+            gb1, gb2, gb3 = (np.full(n, np.nan, f32) for _ in range(3))
             with np.errstate(all="ignore"):
+                impl["row_sums"](z, gb3)  # a convolution's bias gradient
                 impl["bias_relu"](zz, bias)
                 impl["relu_back_sum"](dd, a, gb1)
                 impl["softmax_ce_delta"](pp, y, out_delta, gb2)
             assert np.array_equal(pp, np.abs(z) / (1 + np.abs(z)), equal_nan=True)  # a is kept
-            results.append([zz, dd, gb1, out_delta, gb2])
+            results.append([zz, dd, gb1, out_delta, gb2, gb3])
         for x1, x2 in zip(*results, strict=True):
             assert same_bits(x1, x2)
         assert np.isnan(results[0][0][0, 0])  # ReLU keeps NaN, as np.maximum does

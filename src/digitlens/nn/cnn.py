@@ -229,14 +229,16 @@ def flatten(a: Array) -> Array:
 
 @dataclass(frozen=True)
 class Moves:
-    """How the passes copy windows, fold gradients back and max-pool: NumPy's forms
-    (``digitlens.nn.conv``, the textbook) or the compiled loops of ``conv_kernels``, which
-    give the same bits."""
+    """How the passes copy windows, fold gradients back, max-pool, sum the bias's gradient and
+    add a bias under a ReLU: NumPy's forms (``digitlens.nn.conv``, the textbook) or the compiled
+    loops of ``conv_kernels`` and ``kernels``, which give the same bits."""
 
     patches: Any
     fold: Any
     max_pool: Any
     max_pool_backward: Any
+    row_sums: Any = None      # None: NumPy's axis-0 sum
+    bias_relu: Any = None     # None: z + bias, then the nonlinearity's own function
 
 
 TEXTBOOK = Moves(C.patches, C.fold, C.max_pool, C.max_pool_backward)
@@ -263,7 +265,20 @@ def _max_pool_backward(delta: Array, where: Array, shape: tuple[int, int, int, i
     return out
 
 
-FAST = Moves(C.patches, _fold, _max_pool, _max_pool_backward)  # NumPy copies windows faster
+def _row_sums(d: Array) -> Array:
+    if d.shape[1] < 2:          # NumPy sums a 1-wide column pairwise: keep its form
+        return d.sum(axis=0)
+    out = np.empty(d.shape[1], d.dtype)
+    kernel("row_sums")(d, out)
+    return out
+
+
+def _bias_relu(z: Array, bias: Array) -> None:
+    kernel("bias_relu")(z.reshape(-1, len(bias)), bias)
+
+
+FAST = Moves(C.patches, _fold, _max_pool, _max_pool_backward,  # NumPy copies windows faster
+             _row_sums, _bias_relu)
 
 
 def moves_for(dtype: type[np.floating]) -> Moves:
@@ -282,8 +297,15 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
         keep: Array | None = None
         if isinstance(layer, Conv):
             w, b = (np.asarray(t, dtype) for t in (model.weights[p], model.biases[p]))
-            z, keep = C.conv_forward(a, w, b, layer.stride, layer.pad, mv.patches)
-            a, p = F.NONLINEARITIES[layer.activation].function(z), p + 1
+            fused = mv.bias_relu is not None and layer.activation == "relu"
+            z, keep = C.conv_forward(a, w, None if fused else b, layer.stride, layer.pad,
+                                     mv.patches)
+            if fused:
+                mv.bias_relu(z, b)  # z = max(z + b, 0) in one pass, in place
+                a = z
+            else:
+                a = F.NONLINEARITIES[layer.activation].function(z)
+            p += 1
         elif isinstance(layer, Pool):
             if layer.kind == "max":
                 a, keep = mv.max_pool(a, layer.k)
@@ -298,6 +320,13 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
     return Pass(outputs, saved)
 
 
+def _times_derivative(delta: Array, activation: str, a: Array) -> None:
+    """delta *= f'(z), written from the outputs a = f(z), in place. Below a max-pool it runs on
+    the pooled maps before the gradient goes back to the winners: a winner's output is the
+    pooled value, and every other pixel's gradient is 0 either way, so the bits are the same."""
+    F.NONLINEARITIES[activation].derivative_(delta, a, np.empty_like(a))  # type: ignore[misc]
+
+
 def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> Array:
     """The cost's gradient for every parameter, one flat vector laid out like ``model.params``,
     from ``delta`` = dCost/dz of the output layer (``functions.output_delta``)."""
@@ -308,8 +337,14 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
     k = len(model.weights)
     for i in range(len(model.layers) - 1, -1, -1):
         layer, a_in = model.layers[i], p.outputs[i]
+        below_layer = model.layers[i - 1] if i > 0 else None
+        activated = isinstance(below_layer, Conv | Dense)
         if isinstance(layer, Pool):
             if layer.kind == "max":
+                if activated:  # the winners' derivative, on the pooled maps (a quarter the work)
+                    _times_derivative(delta, below_layer.activation,  # type: ignore[union-attr]
+                                      p.outputs[i + 1])
+                    activated = False
                 delta = mv.max_pool_backward(delta, p.saved[i], a_in.shape, layer.k)
             else:
                 delta = C.avg_pool_backward(delta, a_in.shape, layer.k)  # type: ignore[arg-type]
@@ -320,7 +355,7 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
                 dw, db, below = C.conv_backward(delta, p.saved[i], w,  # type: ignore[arg-type]
                                                 a_in.shape, layer.stride,  # type: ignore[arg-type]
                                                 layer.pad, need_input=i > 0,
-                                                folding=mv.fold)
+                                                folding=mv.fold, summing=mv.row_sums)
             else:
                 dw, db = flatten(a_in).T @ delta, delta.sum(axis=0)
                 below = None
@@ -332,9 +367,8 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
             grads_w.append(dw)
             grads_b.append(db)
             delta = below  # type: ignore[assignment]
-        below_layer = model.layers[i - 1] if i > 0 else None
-        if isinstance(below_layer, Conv | Dense):  # dCost/da -> dCost/dz of the layer below
-            delta = delta * F.NONLINEARITIES[below_layer.activation].derivative(a_in)
+        if activated:  # dCost/da -> dCost/dz of the layer below
+            _times_derivative(delta, below_layer.activation, a_in)  # type: ignore[union-attr]
     grads = [g.ravel() for g in grads_w[::-1]] + [g.ravel() for g in grads_b[::-1]]
     return np.concatenate(grads).astype(dtype, copy=False)
 

@@ -38,12 +38,19 @@ def kernel_rows(kernels: Array) -> Array:
 
 def patches(x: Array, k: int, stride: int = 1, pad: int = 0) -> Array:
     """Every k×k window of ``x`` (n, h, w, c) as a row: (n·ho·wo, k·k·c), rows ordered by
-    image, output row, output column; a row's entries by kernel row, kernel column, channel."""
+    image, output row, output column; a row's entries by kernel row, kernel column, channel.
+    A one-channel input's matrix is stored column by column (the products read either)."""
     n, c = len(x), x.shape[3]
     if pad:
         x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     win = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]  # n,ho,wo,c,k,k
     ho, wo = win.shape[1], win.shape[2]
+    if c == 1:  # one column per kernel entry: k·k long copies instead of n·ho·wo short ones
+        cols = np.empty((k, k, n, ho, wo), x.dtype)
+        for i in range(k):
+            for j in range(k):
+                cols[i, j] = win[..., 0, i, j]
+        return cols.reshape(k * k, n * ho * wo).T    # the same matrix, stored by column
     return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n * ho * wo, k * k * c)
 
 
@@ -61,30 +68,34 @@ def fold(cols: Array, shape: tuple[int, int, int, int], k: int, stride: int = 1,
     return out[:, pad:pad + h, pad:pad + w]
 
 
-def conv_forward(x: Array, kernels: Array, bias: Array, stride: int = 1, pad: int = 0,
+def conv_forward(x: Array, kernels: Array, bias: Array | None, stride: int = 1, pad: int = 0,
                  windows: Callable[[Array, int, int, int], Array] | None = None
                  ) -> tuple[Array, Array]:
     """z = the convolution of ``x`` (n, h, w, c) with ``kernels`` (o, c, k, k), plus ``bias``
-    (o,): (n, ho, wo, o), and the patches it read (kept for the backward pass). ``windows``:
-    another form of ``patches`` giving the same rows."""
+    (o,): (n, ho, wo, o), and the patches it read (kept for the backward pass). ``bias`` None:
+    the product alone, for a caller that adds the bias in the same pass as the nonlinearity.
+    ``windows``: another form of ``patches`` giving the same rows."""
     n, k = len(x), kernels.shape[2]
     ho, wo = out_size(x.shape[1], k, stride, pad), out_size(x.shape[2], k, stride, pad)
     cols = (windows or patches)(x, k, stride, pad)      # (n·ho·wo, k·k·c)
-    z = cols @ kernel_rows(kernels).T + bias            # (n·ho·wo, o)
+    z = cols @ kernel_rows(kernels).T                   # (n·ho·wo, o)
+    if bias is not None:
+        z += bias
     return z.reshape(n, ho, wo, -1), cols
 
 
 def conv_backward(delta: Array, cols: Array, kernels: Array, in_shape: tuple[int, int, int, int],
                   stride: int = 1, pad: int = 0, need_input: bool = True,
-                  folding: Callable[..., Array] | None = None
+                  folding: Callable[..., Array] | None = None,
+                  summing: Callable[[Array], Array] | None = None
                   ) -> tuple[Array, Array, Array | None]:
     """From ``delta`` = dCost/dz (n, ho, wo, o): the kernels' gradient (o, c, k, k), the
     bias's (o,) and, when ``need_input``, the input's (n, h, w, c). ``folding``: another form
-    of ``fold`` giving the same sums."""
+    of ``fold`` giving the same sums; ``summing`` of the bias's column sums (rows in order)."""
     o, c, k = kernels.shape[0], kernels.shape[1], kernels.shape[2]
     d = delta.reshape(-1, o)                            # (n·ho·wo, o), rows as in ``cols``
     dk = (d.T @ cols).reshape(o, k, k, c).transpose(0, 3, 1, 2)  # (o, n·ho·wo) @ (n·ho·wo, kkc)
-    db = d.sum(axis=0)
+    db = summing(d) if summing else d.sum(axis=0)
     if not need_input:
         return np.ascontiguousarray(dk), db, None
     dcols = d @ kernel_rows(kernels)                    # (n·ho·wo, k·k·c)

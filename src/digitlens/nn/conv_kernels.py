@@ -1,12 +1,13 @@
 """The convolution's data movement as single loops numba compiles: folding patch gradients
-back onto pixels, max-pooling and its backward pass. (Copying windows into patch rows stays
-NumPy's: its strided copy is faster than a loop.)
+back onto pixels, max-pooling and its backward pass, and the bias gradient's column sums.
+(Copying windows into patch rows stays NumPy's: its strided copy is faster than a loop.)
 
-None of them does arithmetic that rounds differently from ``digitlens.nn.conv``'s NumPy forms:
-copies and comparisons are exact, and ``fold`` adds each pixel's contributions in the same
-order (kernel row, then kernel column, from zero). So the loops give bit-identical results,
-and the tests hold them to exact equality. What they save is NumPy's strided temporaries:
-a window view copied through a transpose, a boolean mask per tile position.
+None of them rounds differently from ``digitlens.nn.conv``'s NumPy forms: copies and
+comparisons are exact, ``fold`` adds each pixel's contributions in the same order (kernel row,
+then kernel column, from zero), and ``row_sums`` adds rows in order as NumPy's axis-0 sum does
+(for rows at least 2 wide: a 1-wide column NumPy sums pairwise, so callers keep NumPy's form
+there). So the loops give bit-identical results, and the tests hold them to exact equality.
+What they save is NumPy's strided temporaries and its per-row overhead on narrow arrays.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def _max_pool_back_loop(delta: np.ndarray, where: np.ndarray, k: int, out: np.nd
                     out[b, oy * k + pos // k, ox * k + pos % k, ch] = delta[b, oy, ox, ch]
 
 
+def row_sums_numpy(d: np.ndarray, out: np.ndarray) -> None:
+    np.sum(d, axis=0, out=out)
+
+
+def _row_sums_loop(d: np.ndarray, out: np.ndarray) -> None:
+    # +0.0 plus each row in order: NumPy's axis-0 sum of a C-ordered array at least 2 wide
+    out[:] = 0
+    for r in range(d.shape[0]):
+        for j in range(d.shape[1]):
+            out[j] += d[r, j]
+
+
 def _maps() -> np.ndarray:
     return np.zeros((1, 2, 2, 1), np.float32)
 
@@ -86,7 +99,9 @@ EXAMPLES = {
                          np.zeros((1, 1, 1, 1), np.uint8)),
     "max_pool_back": lambda: (np.zeros((1, 1, 1, 1), np.float32),
                               np.zeros((1, 1, 1, 1), np.uint8), 2, _maps()),
+    "row_sums": lambda: (np.zeros((1, 2), np.float32), np.zeros(2, np.float32)),
 }
 PAIRS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "fold": (fold_numpy, _fold_loop), "max_pool": (max_pool_numpy, _max_pool_loop),
-    "max_pool_back": (max_pool_back_numpy, _max_pool_back_loop)}
+    "max_pool_back": (max_pool_back_numpy, _max_pool_back_loop),
+    "row_sums": (row_sums_numpy, _row_sums_loop)}

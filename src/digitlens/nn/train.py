@@ -29,6 +29,7 @@ from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_par
 from digitlens.nn.backprop import Pass, evaluate
 from digitlens.nn.cnn import CNN, LENET5_FEATURES, Dense
 from digitlens.nn.cnn_step import CNNStepper, evaluate_cnn
+from digitlens.nn.heap import keep_freed_memory
 from digitlens.nn.io import ONLY_DENSE
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import make_optimizer
@@ -141,6 +142,7 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
         raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
                              "(choose another path)")
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
+    keep_freed_memory()
     with blas_threads(threads, recorded) as count:
         return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor, init)
 
