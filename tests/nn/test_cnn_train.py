@@ -192,4 +192,4 @@ def test_onnx_export_runs_in_onnxruntime_as_here(lenet_run: Path, sample: Datase
     assert np.array_equal(np.argmax(theirs, 1), np.argmax(ours, 1)) and np.allclose(probs, theirs)
     xlsx = digitlens("export", str(lenet_run), "--out", str(tmp_path / "x.xlsx"))
     _, err = xlsx.communicate(timeout=300)
-    assert xlsx.returncode != 0 and "exports to ONNX only" in err.decode()
+    assert xlsx.returncode != 0 and "exports to ONNX and the single-file explorer" in err.decode()

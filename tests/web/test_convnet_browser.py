@@ -6,6 +6,8 @@ zero axe-core violations and no text under 12 px at a laptop's and a phone's siz
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from digitlens.nn.io import load_network
 from .conftest import Served
 from .test_accessibility import open_page, wait
 from .test_convnet import knocked
+from .test_explorer_file import offline
 
 pytestmark = pytest.mark.e2e
 LAPTOP, PHONE = (1366, 768), (390, 844)
@@ -201,3 +204,40 @@ def test_cnn_mode_is_accessible(browser: Any, served_cnn: Served, shots: Path,
     page.screenshot(path=str(shots / f"cnn-{size[0]}x{size[1]}.png"), full_page=True)
     assert not page.errors
     page.context.close()
+
+
+def test_single_file_explorer_of_a_lenet_works_offline(browser: Any, cnn_runs: Path,
+                                                       lenet: CNN, shots: Path,
+                                                       tmp_path: Path) -> None:
+    """`digitlens export lenet --format html`: under 4 MB, opened from file:// with every
+    request refused, the drawn 7's maps and answer are Python's and a unit's arithmetic too."""
+    out = tmp_path / "lenet.html"
+    done = subprocess.run([sys.executable, "-m", "digitlens", "export", str(cnn_runs / "lenet"),
+                           "--format", "html", "--out", str(out), "--dataset", "mnist-sample",
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 0 < out.stat().st_size <= 4_000_000
+    ctx = browser.new_context(viewport={"width": LAPTOP[0], "height": LAPTOP[1]})
+    offline(ctx)
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(out.as_uri())
+    wait(page, "window.digitlens && window.digitlens.ready && !!window.digitlens.conv", 20.0)
+    assert page.get_by_test_id("cnn-card").is_visible()
+    assert page.evaluate("() => window.digitlens.problem || ''") == ""
+    draw(page, SEVEN)
+    x = page_input(page)
+    ref = python_pass(lenet, x)
+    conv1 = np.array(page.evaluate("() => Array.from(window.digitlens.last.trace.outputs[1])"))
+    np.testing.assert_allclose(conv1, ref.outputs[1][0].transpose(2, 0, 1).ravel(), atol=1e-5)
+    probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
+    np.testing.assert_allclose(probs, ref.output[0], atol=1e-5)
+    canvas = page.locator("[data-testid=cnn-map-0-2] canvas").bounding_box()
+    page.mouse.click(canvas["x"] + canvas["width"] * 0.45, canvas["y"] + canvas["height"] * 0.3)
+    wait(page, "!document.getElementById('cnn-inspector').hidden")
+    unit = page.evaluate("() => window.digitlens.maps.unit")
+    check_unit(page, lenet, ref, unit["row"], unit["col"])
+    page.screenshot(path=str(shots / "cnn-single-file-1366x768.png"))
+    assert ctx.requests == [] and not page.errors
+    ctx.close()

@@ -107,6 +107,11 @@ def shown_image(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, str, 
     return ds.test_images[index] / 255.0, f"{ds.name} test image #{index} ({said})", label
 
 
+def run_name(model: str) -> str:
+    """What the single-file explorer calls the network: the run folder's or file's name."""
+    return (Path(model).stem if Path(model).is_file() else Path(model).name) or "model"
+
+
 def onnx_facts() -> dict[str, Any]:
     """What an ONNX export's summary adds: the graph's conventions (``onnx_format``)."""
     from digitlens.export.onnx_format import INPUT, IR_VERSION, OPSET, OUTPUT, PROBS
@@ -124,8 +129,7 @@ def export_mlp(args: argparse.Namespace, fmt: str, model: MLP) -> tuple[Path, di
         path, extra = export_onnx(model, args.out), onnx_facts()
     elif fmt == "html":
         from digitlens.export.html_explorer import export_html
-        name = Path(args.model).stem if Path(args.model).is_file() else Path(args.model).name
-        path = export_html(model, load_data(args, model), args.out, name or "model")
+        path = export_html(model, load_data(args, model), args.out, run_name(args.model))
     else:
         from digitlens.export.xlsx import export_xlsx
         from digitlens.export.xlsx_book import forward64
@@ -152,11 +156,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     network = resolve_network(args.model)
     t0 = time.perf_counter()
     if isinstance(network, CNN):
-        if fmt != "onnx":
-            raise ModelError(f"{args.model}: a convolutional network exports to ONNX only, so "
-                             f"far (its {fmt} export is not built yet)")
-        from digitlens.export.onnx_cnn import export_cnn_onnx
-        path, extra = export_cnn_onnx(network, args.out), onnx_facts()
+        if fmt not in ("onnx", "html"):
+            raise ModelError(f"{args.model}: a convolutional network exports to ONNX and the "
+                             f"single-file explorer (html) only, so far (its {fmt} export is not "
+                             "built yet)")
+        if fmt == "html":
+            from digitlens.export.html_explorer import export_html
+            path, extra = export_html(network, load_data(args, network), args.out,
+                                      run_name(args.model)), {}
+        else:
+            from digitlens.export.onnx_cnn import export_cnn_onnx
+            path, extra = export_cnn_onnx(network, args.out), onnx_facts()
     else:
         path, extra = export_mlp(args, fmt, network)
     seconds = time.perf_counter() - t0

@@ -6,7 +6,8 @@ document whose weights and biases are base64 of little-endian float32 (exact: th
 model holds, 4 bytes each; the JSON export's decimal text would be ~2.5× larger), and a
 balanced sample of test digits (uint8, base64) with their labels, for the test-set browser and
 knock-out accuracies measured on that sample, and each hidden layer's mean activation over the
-whole test set, for the circuit that follows the drawing.
+whole test set, for the circuit that follows the drawing. A convolutional network travels as
+the served page's ``digitlens-cnn-network`` document, its parameters base64 float32 too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from digitlens.export.json_format import to_json_text
 from digitlens.fileio import atomic_write_text
 from digitlens.jspack import pack
 from digitlens.nn.backprop import hidden_means
+from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn_io import page_network, page_summary
 from digitlens.nn.mlp import MLP
 from digitlens.version import __version__
 
@@ -39,19 +42,25 @@ def b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
-def check_representable(model: MLP, data: Dataset, name: str) -> None:
+def check_representable(model: MLP | CNN, data: Dataset, name: str) -> None:
     """One error line for a run the single-file explorer cannot show."""
-    weights = sum(a * b for a, b in zip(model.sizes[:-1], model.sizes[1:], strict=True))
+    if isinstance(model, CNN):
+        weights, (h, w), n_out = model.n_weights, model.input_shape[1:], model.n_classes
+        if model.input_shape[0] != 1:
+            raise ModelError(f"{name}: the network reads {model.input_shape[0]} channels; the "
+                             "explorer draws one")
+    else:
+        weights = sum(a * b for a, b in zip(model.sizes[:-1], model.sizes[1:], strict=True))
+        (h, w), n_out = model.input_shape, model.sizes[-1]
     if weights > MAX_WEIGHTS:
         raise ModelError(f"{name}: {weights} weights is more than the {MAX_WEIGHTS} the HTML "
                          "explorer inlines")
-    if tuple(data.test_images.shape[1:]) != tuple(model.input_shape):
-        h, w = model.input_shape
+    if tuple(data.test_images.shape[1:]) != (h, w):
         raise ModelError(f"{name}: the network reads {h}×{w} images but the test images of "
                          f"{data.name} are {'×'.join(map(str, data.test_images.shape[1:]))}")
-    if int(data.test_labels.max(initial=0)) >= model.sizes[-1]:
+    if int(data.test_labels.max(initial=0)) >= n_out:
         raise ModelError(f"{name}: {data.name} has more classes than the network's "
-                         f"{model.sizes[-1]} outputs")
+                         f"{n_out} outputs")
 
 
 def network_document(model: MLP) -> dict[str, Any]:
@@ -78,19 +87,32 @@ def script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def build_html(model: MLP, data: Dataset, run_name: str) -> str:
-    """The whole page as text."""
+def contents(model: MLP | CNN, data: Dataset, run_name: str) -> dict[str, Any]:
+    """What the page carries: the network, a sample of test digits, the run list's summary
+    and, for an MLP, each hidden layer's mean over the whole test set (for the circuit:
+    why.js, circuit.js)."""
     check_representable(model, data, run_name)
     sample = balanced_sample(data)
-    summary = {"name": run_name, "sizes": list(model.sizes), "activations": list(model.activations),
-               "cost": model.cost, "describe": model.describe(), "dataset": data.name,
-               "class_names": list(data.class_names)[:model.sizes[-1]], "version": __version__,
-               "input_shape": list(model.input_shape),
-               "test_accuracy": None, "n_test": len(sample["labels"])}
-    # each hidden layer's mean over the whole test set, for the circuit (why.js, circuit.js)
+    common = {"name": run_name, "dataset": data.name, "version": __version__,
+              "test_accuracy": None, "n_test": len(sample["labels"])}
+    if isinstance(model, CNN):
+        names = list(data.class_names)[:model.n_classes]
+        return {"run": run_name, "network": page_network(model, names, lambda a: b64(
+                    np.asarray(a, "<f4"))), "sample": sample, "means": [],
+                "summary": {**common, **page_summary(model), "class_names": names}}
+    summary = {**common, "sizes": list(model.sizes), "activations": list(model.activations),
+               "cost": model.cost, "describe": model.describe(),
+               "class_names": list(data.class_names)[:model.sizes[-1]],
+               "input_shape": list(model.input_shape)}
     means = [m.tolist() for m in hidden_means(model, data.test_images)]
-    payload = {"run": run_name, "network": network_document(model), "sample": sample,
-               "summary": summary, "means": means}
+    return {"run": run_name, "network": network_document(model), "sample": sample,
+            "summary": summary, "means": means}
+
+
+def build_html(model: MLP | CNN, data: Dataset, run_name: str) -> str:
+    """The whole page as text."""
+    payload = contents(model, data, run_name)
+    sample = payload["sample"]
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     # the UI colours (colors.css) and the page's stylesheet, in the order the page links them
     css = "\n".join((STATIC / "css" / name).read_text(encoding="utf-8")
@@ -129,7 +151,7 @@ def build_html(model: MLP, data: Dataset, run_name: str) -> str:
     return html.replace("</body>", tail, 1)
 
 
-def export_html(model: MLP, data: Dataset, path: str | Path, run_name: str) -> Path:
+def export_html(model: MLP | CNN, data: Dataset, path: str | Path, run_name: str) -> Path:
     """Write the single-file explorer, atomically."""
     path = Path(path)
     atomic_write_text(path, build_html(model, data, run_name))

@@ -132,3 +132,28 @@ def load_cnn_meta(meta: dict[str, Any], data: bytes, name: str) -> CNN:
         return CNN(shape, layers, meta["cost"], params.astype(np.float32), extra)
     except DigitlensError as exc:
         raise ModelError(f"{name}: {exc}") from None
+
+
+PAGE_FORMAT = "digitlens-cnn-network"  # the explorer's copy (static/js/convnet.js reads it)
+
+
+def page_network(model: CNN, class_names: list[str], encode: Any) -> dict[str, Any]:
+    """The page's copy of the network: layer records, kernels (out, in, k, k) as PyTorch stores
+    them, dense weights (n_in, n_out), each parameter array as ``encode`` gives it (packed
+    float32 for the server, base64 for the single-file explorer)."""
+    return {"format": PAGE_FORMAT, "version": 1, "input_shape": list(model.input_shape),
+            "layers": [layer_record(layer) for layer in model.layers],
+            "class_names": list(class_names), "cost": model.cost,
+            "params": [{"weights": encode(w), "biases": encode(b)}
+                       for w, b in zip(model.weights, model.biases, strict=True)]}
+
+
+def page_summary(model: CNN) -> dict[str, Any]:
+    """What a run list says of a convolutional network: ``kind`` "cnn", its layers and map
+    shapes; ``sizes`` counts the inputs, then the dense layers' neurons (the list's label)."""
+    dense = [s[0] for s in model.shapes[1:] if len(s) == 1]
+    return {"kind": "cnn", "sizes": [int(np.prod(model.input_shape)), *dense],
+            "layers": [layer_record(layer) for layer in model.layers],
+            "shapes": [list(s) for s in model.shapes], "cost": model.cost,
+            "describe": model.describe(), "input_shape": list(model.input_shape[1:]),
+            "feature_layers": []}

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from digitlens.data.sources import Dataset
 from digitlens.nn.cnn import CNN
-from digitlens.nn.cnn_io import layer_record
+from digitlens.nn.cnn_io import page_network, page_summary
 from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.web.encode import Numbers
 
-NETWORK_FORMAT = "digitlens-cnn-network"
 FOR_DENSE = ("a convolutional network; this view is for fully connected networks (the explorer "
              "shows its feature maps instead)")
 
@@ -40,29 +37,20 @@ class LoadedCNN:
         return self.path / MODEL_FILE if self.path.is_dir() else self.path
 
     def summary(self) -> dict[str, Any]:
-        """What the run list says of it: ``kind`` "cnn", its layers and map shapes; ``sizes``
-        counts the inputs, then the dense layers' neurons (the run list's label)."""
+        """What the run list says of it (``cnn_io.page_summary``), with its training history."""
         m = self.model
         history = Run(self.path).history() if self.path.is_dir() else []
         last = history[-1] if history else m.meta.get("history_tail") or {}
-        dense = [s[0] for s in m.shapes[1:] if len(s) == 1]
-        return {"name": self.name, "kind": "cnn", "sizes": [int(np.prod(m.input_shape)), *dense],
-                "layers": [layer_record(layer) for layer in m.layers],
-                "shapes": [list(s) for s in m.shapes], "cost": m.cost,
-                "describe": m.describe(), "dataset": self.dataset.name,
+        return {"name": self.name, **page_summary(m), "dataset": self.dataset.name,
                 "class_names": list(self.dataset.class_names), "epochs": len(history),
-                "input_shape": list(m.input_shape[1:]), "test_accuracy": last.get("test_accuracy"),
+                "test_accuracy": last.get("test_accuracy"),
                 "preset": m.meta.get("training", {}).get("preset"),
-                "n_test": int(len(self.dataset.test_labels)), "feature_layers": [],
+                "n_test": int(len(self.dataset.test_labels)),
                 "history": [{k: h.get(k) for k in ("epoch", "test_accuracy", "loss", "test_loss")}
                             for h in history]}
 
 
 def network(model: CNN, class_names: list[str]) -> dict[str, Any]:
-    """The page's copy of the network: kernels (out, in, k, k) as PyTorch stores them, dense
-    weights (n_in, n_out), every parameter as float32 ``Numbers`` (sent packed, unrounded)."""
-    return {"format": NETWORK_FORMAT, "version": 1, "input_shape": list(model.input_shape),
-            "layers": [layer_record(layer) for layer in model.layers],
-            "class_names": list(class_names), "cost": model.cost,
-            "params": [{"weights": Numbers(w), "biases": Numbers(b)}
-                       for w, b in zip(model.weights, model.biases, strict=True)]}
+    """The page's copy of the network, every parameter as float32 ``Numbers`` (sent packed,
+    unrounded)."""
+    return page_network(model, class_names, Numbers)

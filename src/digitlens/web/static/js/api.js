@@ -48,9 +48,16 @@ export function toast(message) {
   toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
 }
 
+async function localDocument(path) {
+  const data = await local(path);
+  if (!data.ok) throw new ApiError(data.error);
+  return data.document;
+}
+
 // A packed document (a convolutional network, api/runs/NAME/network), not an envelope;
 // errors come as one, in JSON.
 export async function fetchPacked(path) {
+  if (local) return localDocument(path);
   let res;
   try {
     res = await fetch(path);
@@ -65,7 +72,7 @@ export async function fetchPacked(path) {
 
 // A plain JSON document (a model's export), not an envelope; errors still come as one.
 export async function fetchJSON(path) {
-  if (local) return (await local(path)).document;
+  if (local) return localDocument(path);
   let res, data;
   try {
     res = await fetch(path);

@@ -5,6 +5,7 @@
 // sample and say so; the circuit's means are the whole test set's, carried beside it.
 
 import { answerLocally } from "./api.js";
+import { CNN_FORMAT } from "./convnet.js";
 import { accuracy, activeAbove, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
 import { start } from "./main.js";
 import { num, t } from "./i18n.js";
@@ -15,13 +16,29 @@ function bytesOf(text) {
   return out;
 }
 
+// A convolutional network's parameters travel as base64 float32; the page's ConvNet reads them
+// as the server's packed arrays.
+function floats(text, where) {
+  if (typeof text !== "string") throw new EngineError(`${where} is not base64 text`);
+  const bytes = bytesOf(text);
+  if (bytes.length % 4) throw new EngineError(`${where} is not whole float32 values`);
+  return new Float32Array(bytes.buffer, 0, bytes.length / 4);
+}
+
+function convDocument(doc) {
+  const params = Array.isArray(doc.params) ? doc.params : [];
+  return { ...doc, params: params.map((p, i) => ({ weights: floats(p?.weights, `params[${i}].weights`),
+                                                  biases: floats(p?.biases, `params[${i}].biases`) })) };
+}
+
 class Offline {
   constructor(data) {
     this.name = data.run;
-    this.doc = data.network;
-    this.net = loadNetwork(data.network);  // refuses a hand-edited network, with the reason
+    const conv = data.network?.format === CNN_FORMAT;
+    this.doc = conv ? convDocument(data.network) : data.network;
+    this.net = loadNetwork(this.doc);  // refuses a hand-edited network, with the reason
     const images = bytesOf(data.sample.images), labels = data.sample.labels;
-    this.P = this.net.sizes[0];
+    this.P = conv ? this.net.nInputs : this.net.sizes[0];
     if (images.length !== this.P * labels.length) throw new EngineError("the shipped sample is damaged");
     this.images = images; this.labels = labels; this.indices = data.sample.indices;
     this.summary = { ...data.summary, name: this.name };
@@ -113,7 +130,7 @@ class Offline {
                runs: [this.name], presets: [], limits: {} };
     }
     if (route === "api/runs") return { default: this.name, runs: [this.summary] };
-    if (route.endsWith("/export/json")) return { document: this.doc };
+    if (route.endsWith("/export/json") || route.endsWith("/network")) return { document: this.doc };
     if (route.endsWith("/means")) {  // the whole test set's, carried in the page (the circuit)
       if (this.net.nLayers < 2) throw new EngineError(t("why.noHidden"));
       if (this.means.length !== this.net.nLayers - 1) throw new EngineError("this page carries no hidden means");
