@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 
 from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset, load_sample
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
-from digitlens.nn.presets import TrainConfig
+from digitlens.nn.presets import TrainConfig, get_preset
 from digitlens.nn.train import train
 from support import chromium, screenshot_folder
 
@@ -54,6 +56,25 @@ def trained_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def trained_model(trained_run: Path) -> MLP:
     from digitlens.nn.io import load_model
     return load_model(trained_run)
+
+
+@pytest.fixture(scope="session")
+def cnn_runs(trained_run: Path, sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``lenet`` (LeNet-5, 2 epochs on the sample) beside ``small`` (784-32-16-10 ReLU)."""
+    root = tmp_path_factory.mktemp("cnn-runs")
+    shutil.copytree(trained_run, root / "small")
+    config = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=2,
+                                                         schedule="constant", seed=2)
+    train(config, sample, root / "lenet", threads=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lenet_model(cnn_runs: Path) -> CNN:
+    from digitlens.nn.io import load_network
+    model = load_network(cnn_runs / "lenet")
+    assert isinstance(model, CNN)
+    return model
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import uvicorn
 
 from digitlens.analysis.monitor import watch
 from digitlens.data.sources import Dataset
-from digitlens.nn.presets import TrainConfig, get_preset
+from digitlens.nn.presets import TrainConfig
 from digitlens.nn.train import train
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
@@ -35,17 +35,6 @@ def runs_dir(trained_run: Path, sample: Dataset, tmp_path_factory: pytest.TempPa
     config = TrainConfig(layers=(784, 10), init="xavier", optimizer="sgd", lr=0.5, batch_size=50,
                          epochs=3, dataset="mnist-sample", preset="s1-single-layer")
     train(config, sample, root / "single", monitor=watch)
-    return root
-
-
-@pytest.fixture(scope="session")
-def cnn_runs(trained_run: Path, sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``lenet`` (LeNet-5, 2 epochs on the sample) beside ``small`` (784-32-16-10 ReLU)."""
-    root = tmp_path_factory.mktemp("cnn-runs")
-    shutil.copytree(trained_run, root / "small")
-    config = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=2,
-                                                         schedule="constant", seed=2)
-    train(config, sample, root / "lenet", threads=1)
     return root
 
 

@@ -15,7 +15,9 @@ still moves. The composed weights of the report are a linear approximation of wh
 wants; the dream is the network's real optimum within the pixel box.
 
 Layers are numbered as in ``digitlens.analysis.inspector``: layer 0 is the first hidden layer,
-``n_layers - 1`` the output. The ``activation`` reported is the neuron's value, f(z), for a
+``n_layers - 1`` the output. A convolutional network dreams of its classes (its output layer,
+``len(model.layers) - 1``), through the class scores' gradient (``analysis.gradients``). The
+``activation`` reported is the neuron's value, f(z), for a
 hidden neuron and the score z for an output neuron; ``max_train_activation`` is the same
 quantity's highest value over the training digits.
 """
@@ -27,8 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.gradients import input_gradient
+from digitlens.analysis.gradients import (
+    Network,
+    image_shape,
+    input_gradient,
+    pixels,
+    read,
+    score_gradient,
+)
 from digitlens.analysis.inspector import check_neuron
+from digitlens.errors import bad_param
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 
 STEPS = 200
@@ -74,20 +85,44 @@ def smoothness(x: np.ndarray, shape: tuple[int, int] = (28, 28)) -> tuple[float,
     return 0.5 * float((dy * dy).sum() + (dx * dx).sum()), g.ravel()
 
 
-def objective(model: MLP, x: np.ndarray, layer: int, neuron: int, l2: float = L2,
-              smooth: float = SMOOTH, scale: float = 1.0) -> tuple[float, np.ndarray]:
-    """J(x) and dJ/dx for one image (see the module docstring); z is divided by ``scale``."""
+def check_unit(model: Network, layer: int, neuron: int) -> None:
+    """A neuron of an MLP (``check_neuron``), or a class of a convolutional network."""
+    if not isinstance(model, CNN):
+        check_neuron(model, layer, neuron)
+        return
+    top = len(model.layers) - 1
+    if layer != top:
+        raise bad_param("layer", f"{top}, the output: a convolutional network dreams of its "
+                        "classes (its hidden units are positions in feature maps)", layer)
+    if not (isinstance(neuron, int) and 0 <= neuron < model.n_classes):
+        raise bad_param("class", f"an int in 0..{model.n_classes - 1}", neuron)
+
+
+def pre_activation(model: Network, x: np.ndarray, layer: int, neuron: int
+                   ) -> tuple[float, np.ndarray]:
+    """z of the neuron (a class's score) for one image, and its gradient."""
+    if isinstance(model, CNN):
+        g, r = score_gradient(model, x[None], np.eye(model.n_classes)[neuron])
+        return float(r.z[0, neuron]), g[0]
     t = model.trace(x)
     coef = np.zeros(model.sizes[layer + 1])
     coef[neuron] = 1.0
-    g = input_gradient(model, x, layer, coef, t)[0]
-    s, gs = smoothness(x, model.input_shape)
-    value = float(t.zs[layer][0, neuron]) / scale - 0.5 * l2 * float(x @ x) - smooth * s
+    return float(t.zs[layer][0, neuron]), input_gradient(model, x, layer, coef, t)[0]
+
+
+def objective(model: Network, x: np.ndarray, layer: int, neuron: int, l2: float = L2,
+              smooth: float = SMOOTH, scale: float = 1.0) -> tuple[float, np.ndarray]:
+    """J(x) and dJ/dx for one image (see the module docstring); z is divided by ``scale``."""
+    z, g = pre_activation(model, x, layer, neuron)
+    s, gs = smoothness(x, image_shape(model))
+    value = z / scale - 0.5 * l2 * float(x @ x) - smooth * s
     return value, g / scale - l2 * x - smooth * gs
 
 
-def neuron_value(model: MLP, x: np.ndarray, layer: int, neuron: int) -> np.ndarray:
+def neuron_value(model: Network, x: np.ndarray, layer: int, neuron: int) -> np.ndarray:
     """The reported quantity for many images: f(z) of a hidden neuron, z of an output one."""
+    if isinstance(model, CNN):
+        return read(model, x).z[:, neuron]
     t = model.trace(x)
     if layer == model.n_layers - 1:
         return t.zs[layer][:, neuron].astype(np.float64)
@@ -107,20 +142,18 @@ def train_maxima(model: MLP, images: np.ndarray, chunk: int = 4096) -> list[np.n
     return out
 
 
-def dream(model: MLP, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
+def dream(model: Network, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
           steps: int = STEPS, max_train: float | None = None, l2: float = L2,
           smooth: float = SMOOTH) -> Dream:
     """Projected Adam ascent on J from ``start`` (the mean training digit); the regularisers
     fade to a quarter of their weight over the steps: strong early, they shape the strokes;
     weaker late, they let the neuron reach its optimum."""
-    check_neuron(model, layer, neuron)
+    check_unit(model, layer, neuron)
     rng = np.random.default_rng(seed)
-    x0 = model.as_input(start)[0].astype(np.float64)
+    x0 = pixels(model, start)[0].astype(np.float64)
     x = np.clip(x0 + rng.normal(0.0, NOISE, x0.shape), 0.0, 1.0)
-    coef = np.zeros(model.sizes[layer + 1])
-    coef[neuron] = 1.0
     # z in units of its start gradient's RMS: one set of weights suits every neuron and layer
-    scale = float(np.sqrt(np.mean(input_gradient(model, x, layer, coef) ** 2))) or 1.0
+    scale = float(np.sqrt(np.mean(pre_activation(model, x, layer, neuron)[1] ** 2))) or 1.0
     m, v = np.zeros_like(x), np.zeros_like(x)
     b1, b2 = 0.9, 0.999
     for k in range(1, steps + 1):
@@ -132,15 +165,15 @@ def dream(model: MLP, layer: int, neuron: int, start: np.ndarray, seed: int = 0,
         x = np.clip(x + step, 0.0, 1.0)
     start_val = float(neuron_value(model, x0, layer, neuron)[0])
     act = float(neuron_value(model, x, layer, neuron)[0])
-    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, model.input_shape)
+    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, image_shape(model))
 
 
-def dream_of(model: MLP, train_images: np.ndarray, layer: int, neuron: int, seed: int = 0,
+def dream_of(model: Network, train_images: np.ndarray, layer: int, neuron: int, seed: int = 0,
              steps: int = STEPS, chunk: int = 4096) -> Dream:
     """A neuron's dream as every surface asks for it: from the mean training digit, with the
     training digit that excites it most (and its value) beside it."""
-    check_neuron(model, layer, neuron)
-    train = model.as_input(train_images)
+    check_unit(model, layer, neuron)
+    train = pixels(model, train_images)
     values = np.concatenate([neuron_value(model, train[i:i + chunk], layer, neuron)
                              for i in range(0, len(train), chunk)])
     top = int(np.argmax(values))

@@ -1,14 +1,21 @@
 """Input gradients: how a neuron's or class's pre-activation changes with every input pixel,
 by carrying a delta down through ``digitlens.nn.backprop`` to the input. Attribution, integrated
-gradients, dreams and nudges all read the network through these two."""
+gradients, dreams and nudges all read the network through these two; the class scores of a
+convolutional network too (``read``, ``score_gradient``, ``score_jacobian``), through
+``digitlens.nn.cnn``'s backward pass carried on to the pixels."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from digitlens.nn import backprop
+from digitlens.nn import cnn as K
+from digitlens.nn.cnn import CNN
+from digitlens.nn.functions import EPS
 from digitlens.nn.mlp import MLP, Trace
 
 
@@ -47,3 +54,72 @@ def input_gradient(model: MLP, x: np.ndarray, layer: int, coef: np.ndarray,
     n = len(t.activations[0])
     delta = np.array(np.broadcast_to(np.asarray(coef, np.float32), (n, model.sizes[layer + 1])))
     return backprop.input_gradient(model, t.activations, delta, layer).astype(np.float64)
+
+
+# The class scores of either kind of network, and their input gradients: what attributions,
+# nudges and class dreams read (a convolutional network has no hidden "neurons" in the MLP's
+# numbering, but it has class scores, and a gradient of them for every pixel).
+Network = MLP | CNN
+
+
+@dataclass
+class Reading:
+    """A batch's class scores ``z`` (before the output nonlinearity), ``probabilities`` and
+    ``prediction``; ``trace`` the network's own record of the pass, reused for its gradient."""
+
+    z: np.ndarray
+    probabilities: np.ndarray
+    prediction: np.ndarray
+    trace: Any
+
+
+def pixels(model: Network, x: np.ndarray) -> np.ndarray:
+    """(n, P) float32 rows of the P input values, from any shape the network reads."""
+    rows = model.as_input(x)
+    return rows.reshape(len(rows), -1)
+
+
+def image_shape(model: Network) -> tuple[int, int]:
+    """(height, width) of one input image."""
+    h, w = model.input_shape[-2:]
+    return int(h), int(w)
+
+
+def n_classes(model: Network) -> int:
+    return model.n_classes if isinstance(model, CNN) else model.sizes[-1]
+
+
+def _reading(model: CNN, p: K.Pass) -> Reading:
+    out = p.output
+    if model.layers[-1].activation != "softmax":  # type: ignore[union-attr]
+        out = out / np.maximum(out.sum(axis=1, keepdims=True), EPS)
+    return Reading(p.scores.astype(np.float64), out, np.argmax(p.output, axis=1), p)  # type: ignore[union-attr]
+
+
+def read(model: Network, x: np.ndarray) -> Reading:
+    """One forward pass over ``x``: the class scores and what the network answers."""
+    if isinstance(model, CNN):
+        return _reading(model, K.forward(model, model.as_input(x)))
+    t = model.trace(x)
+    return Reading(t.zs[-1].astype(np.float64), t.probabilities, t.prediction, t)
+
+
+def score_gradient(model: Network, x: np.ndarray, coef: np.ndarray,
+                   reading: Reading | None = None) -> tuple[np.ndarray, Reading]:
+    """d(Σ_j coef_j · z_j)/dx of the class scores for every image of ``x``: (n, P) float64,
+    and the reading it came from. ``coef``: (classes,) for all alike, or (n, classes)."""
+    if isinstance(model, CNN):
+        g, p = K.input_gradient(model, x, coef)
+        return g.astype(np.float64), _reading(model, p)
+    r = reading or read(model, x)
+    return input_gradient(model, x, model.n_layers - 1, coef, r.trace), r
+
+
+def score_jacobian(model: Network, x: np.ndarray, reading: Reading | None = None
+                   ) -> np.ndarray:
+    """d z / d x for one image: (P, classes), every class's gradient at once."""
+    if isinstance(model, CNN):
+        c = n_classes(model)
+        one = pixels(model, x)[:1]
+        return score_gradient(model, np.repeat(one, c, axis=0), np.eye(c))[0].T
+    return input_jacobian(model, x, reading.trace if reading else None)

@@ -21,9 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.gradients import input_gradient
+from digitlens.analysis.gradients import (
+    Network,
+    image_shape,
+    n_classes,
+    pixels,
+    read,
+    score_gradient,
+)
 from digitlens.errors import bad_param
-from digitlens.nn.mlp import MLP
 
 METHODS = ("integrated-gradients", "gradient-input")
 BASELINES = ("black", "blur")
@@ -75,31 +81,30 @@ class Attribution:
                 "attributions": np.round(self.attributions, 6).tolist()}
 
 
-def path_gradients(model: MLP, x: np.ndarray, base: np.ndarray, target: int,
+def path_gradients(model: Network, x: np.ndarray, base: np.ndarray, target: int,
                    steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Trapezoid-averaged gradient of z_target along base → x, and z_target at both ends."""
     alphas = np.linspace(0.0, 1.0, steps + 1)
     path = base[None, :] + alphas[:, None] * (x - base)[None, :]
-    t = model.trace(path)
-    coef = np.zeros(model.sizes[-1])
+    coef = np.zeros(n_classes(model))
     coef[target] = 1.0
-    g = input_gradient(model, path, model.n_layers - 1, coef, t)  # (steps + 1, 784)
+    g, r = score_gradient(model, path, coef)  # (steps + 1, 784)
     weights = np.full(steps + 1, 1.0 / steps)
     weights[[0, -1]] *= 0.5
-    z = t.zs[-1][:, target].astype(np.float64)
+    z = r.z[:, target]
     return weights @ g, np.array([z[-1], z[0]])
 
 
-def class_path_gradients(model: MLP, x: np.ndarray, steps: int = STEPS) -> np.ndarray:
+def class_path_gradients(model: Network, x: np.ndarray, steps: int = STEPS) -> np.ndarray:
     """(784, n_classes): every class's path-averaged gradient from black to ``x``; times x,
     the integrated gradients of every class (the evidence panels' method)."""
-    xv = model.as_input(x)[0].astype(np.float64)
+    xv = pixels(model, x)[0].astype(np.float64)
     zero = np.zeros_like(xv)
     return np.stack([path_gradients(model, xv, zero, c, steps)[0]
-                     for c in range(model.sizes[-1])], axis=1)
+                     for c in range(n_classes(model))], axis=1)
 
 
-def attribute(model: MLP, x: np.ndarray, method: str = "integrated-gradients",
+def attribute(model: Network, x: np.ndarray, method: str = "integrated-gradients",
               target: int | None = None, steps: int = STEPS,
               baseline: str = "black") -> Attribution:
     """Each pixel's share of the target's score (default target: the prediction)."""
@@ -107,16 +112,16 @@ def attribute(model: MLP, x: np.ndarray, method: str = "integrated-gradients",
         raise bad_param("method", f"one of {', '.join(METHODS)}", method)
     if not (isinstance(steps, int) and 1 <= steps <= MAX_STEPS):
         raise bad_param("steps", f"an int in 1..{MAX_STEPS}", steps)
-    x1 = model.as_input(x)
+    x1 = pixels(model, x)
     if len(x1) != 1:
         raise bad_param("x", "a single image", x1.shape)
     xv = x1[0].astype(np.float64)
-    n = model.sizes[-1]
+    n = n_classes(model)
     if target is None:
-        target = int(model.trace(x1).prediction[0])
+        target = int(read(model, x1).prediction[0])
     elif not (isinstance(target, int | np.integer) and 0 <= target < n):
         raise bad_param("target", f"a class in 0..{n - 1}", target)
-    base = baseline_image(xv, baseline, model.input_shape)
+    base = baseline_image(xv, baseline, image_shape(model))
     if method == "integrated-gradients":
         avg, (score, base_score) = path_gradients(model, xv, base, int(target), steps)
         attr = (xv - base) * avg
@@ -126,7 +131,7 @@ def attribute(model: MLP, x: np.ndarray, method: str = "integrated-gradients",
         _, (score, base_score) = path_gradients(model, xv, base, int(target), 1)
         coef = np.zeros(n)
         coef[int(target)] = 1.0
-        attr = (xv - base) * input_gradient(model, xv, model.n_layers - 1, coef)[0]
+        attr = (xv - base) * score_gradient(model, xv[None], coef)[0][0]
         steps = 1
     return Attribution(method, int(target), baseline, steps, attr, float(score),
                        float(base_score))

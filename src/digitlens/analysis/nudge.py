@@ -8,7 +8,8 @@ the box*: the shortest r with w·r = gap and 0 ≤ x + r ≤ 1 is r = clip(t·w,
 smallest t ≥ 0 that closes the gap (the problem's KKT conditions), found exactly by sorting the
 values of t at which pixels reach 0 or 1. A 2 % overshoot crosses the boundary; a last line
 search walks back towards the original as far as the flip holds. Every answer is checked by
-feeding the nudged image through ``MLP.trace``.
+feeding the nudged image through the network again. Both read the class scores of either kind of
+network (``digitlens.analysis.gradients``): an MLP's or a convolutional network's.
 
 FGSM (Goodfellow et al., 2015) moves every pixel by ±ε along the sign of the loss gradient; the
 baseline here is the smallest ε that flips, found by a scan and a bisection.
@@ -21,9 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.gradients import input_jacobian
+from digitlens.analysis.gradients import (
+    Network,
+    Reading,
+    image_shape,
+    n_classes,
+    pixels,
+    read,
+    score_jacobian,
+)
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.nn.mlp import MLP, Trace
 from digitlens.nn.threads import blas_threads
 
 METHODS = ("deepfool", "fgsm")
@@ -42,7 +50,7 @@ class Nudge:
     original: np.ndarray      # (pixels,) float64 0..1
     adversarial: np.ndarray   # (pixels,) float64 0..1
     source: int               # the prediction before ("from")
-    to: int                   # the prediction of the nudged image, as MLP.trace reads it
+    to: int                   # the prediction of the nudged image, as the network reads it
     target: int | None
     flipped: bool
     iterations: int
@@ -73,7 +81,9 @@ class Nudge:
                 "linf": self.linf, "changed_pixels": self.changed_pixels,
                 "iterations": self.iterations, "epsilon": self.epsilon,
                 "probability": float(self.probabilities[self.to]),
-                "adversarial": np.round(self.adversarial, 5).tolist()}
+                # the float32 values the network read (9 digits give each back exactly), so
+                # the image fed back flips as reported, even one a hair past the boundary
+                "adversarial": [float(f"{v:.9g}") for v in self.adversarial.astype(np.float32)]}
 
 
 def box_step(w: np.ndarray, gap: np.ndarray, lo: np.ndarray,
@@ -110,15 +120,16 @@ def box_step(w: np.ndarray, gap: np.ndarray, lo: np.ndarray,
     return r, reach
 
 
-def _check(model: MLP, x: np.ndarray, target: int | None) -> tuple[np.ndarray, int, Trace]:
-    x1 = model.as_input(x)
+def _check(model: Network, x: np.ndarray, target: int | None
+           ) -> tuple[np.ndarray, int, Reading]:
+    x1 = pixels(model, x)
     if len(x1) != 1:
         raise bad_param("x", "a single image", x1.shape)
     if not np.any(x1 > 0):
         raise DigitlensError("the drawing is blank: there is no digit to nudge")
-    t = model.trace(x1)
+    t = read(model, x1)
     source = int(t.prediction[0])
-    n = model.sizes[-1]
+    n = n_classes(model)
     if target is not None:
         if not (isinstance(target, int | np.integer) and 0 <= target < n):
             raise bad_param("target", f"a class in 0..{n - 1}", target)
@@ -132,31 +143,31 @@ def _done(pred: np.ndarray, source: int, target: int | None) -> np.ndarray:
     return pred == target if target is not None else pred != source
 
 
-def shrink(model: MLP, x0: np.ndarray, adv: np.ndarray, source: int, target: int | None,
+def shrink(model: Network, x0: np.ndarray, adv: np.ndarray, source: int, target: int | None,
            points: int = 17) -> np.ndarray:
     """The point nearest x0 on the segment x0 → adv that still flips (one batched trace)."""
     alphas = np.linspace(0.0, 1.0, points)[1:]
     batch = np.clip(x0 + alphas[:, None] * (adv - x0), 0.0, 1.0)
-    ok = _done(model.trace(batch).prediction, source, target)
+    ok = _done(read(model, batch).prediction, source, target)
     return batch[int(np.argmax(ok))] if ok.any() else adv
 
 
-def deepfool(model: MLP, x: np.ndarray, target: int | None = None,
+def deepfool(model: Network, x: np.ndarray, target: int | None = None,
              overshoot: float = OVERSHOOT, max_iter: int = MAX_ITER) -> Nudge:
     """DeepFool in the pixel box; untargeted (nearest other class) or towards ``target``."""
     x0, source, t = _check(model, x, target)
-    n = model.sizes[-1]
+    n = n_classes(model)
     cur = x0.copy()
     it, flipped = 0, False
     for it in range(max_iter + 1):
         if it:
-            t = model.trace(cur)
+            t = read(model, cur[None])
         pred = int(t.prediction[0])
         flipped = bool(_done(t.prediction, source, target)[0])
         if flipped or it == max_iter:
             break
-        z = t.zs[-1][0].astype(np.float64)
-        jac = input_jacobian(model, cur, t)  # (784, n): d z_k / d x
+        z = t.z[0]
+        jac = score_jacobian(model, cur[None], t)  # (784, n): d z_k / d x
         win = source if target is None else pred
         ks = [k for k in range(n) if k != win] if target is None else [target]
         w = (jac[:, ks] - jac[:, [win]]).T  # (k, 784): gradient of z_k − z_win
@@ -176,18 +187,18 @@ def deepfool(model: MLP, x: np.ndarray, target: int | None = None,
     return _result(model, "deepfool", x0, cur, source, target, it, None)
 
 
-def fgsm(model: MLP, x: np.ndarray, target: int | None = None, scan: int = 128) -> Nudge:
+def fgsm(model: Network, x: np.ndarray, target: int | None = None, scan: int = 128) -> Nudge:
     """FGSM with the smallest flipping ε: x' = clip(x ± ε·sign(∇ cross-entropy), 0, 1)."""
     x0, source, t = _check(model, x, target)
-    jac = input_jacobian(model, x0, t)
+    jac = score_jacobian(model, x0[None], t)
     p = t.probabilities[0].astype(np.float64)
-    onehot = np.eye(model.sizes[-1])[source if target is None else target]
+    onehot = np.eye(n_classes(model))[source if target is None else target]
     grad = jac @ (p - onehot)  # d cross-entropy / d x (softmax's delta p − y through the scores)
     sign = np.sign(grad) if target is None else -np.sign(grad)
 
     def flips(eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batch = np.clip(x0 + eps[:, None] * sign, 0.0, 1.0)
-        return _done(model.trace(batch).prediction, source, target), batch
+        return _done(read(model, batch).prediction, source, target), batch
 
     grid = np.linspace(1.0 / scan, 1.0, scan)
     ok, batch = flips(grid)
@@ -201,17 +212,17 @@ def fgsm(model: MLP, x: np.ndarray, target: int | None = None, scan: int = 128) 
     return _result(model, "fgsm", x0, batch2[k], source, target, scan + 32, float(fine[k]))
 
 
-def _result(model: MLP, method: str, x0: np.ndarray, adv: np.ndarray, source: int,
+def _result(model: Network, method: str, x0: np.ndarray, adv: np.ndarray, source: int,
             target: int | None, iterations: int, eps: float | None) -> Nudge:
-    t = model.trace(np.stack([adv, x0]))  # the check: what the engine reads in the nudged image
+    t = read(model, np.stack([adv, x0]))  # the check: what the engine reads in the nudged image
     to = int(t.prediction[0])
     flipped = bool(_done(t.prediction[:1], source, target)[0])
     p = t.probabilities.astype(np.float64)
     return Nudge(method, x0, adv.astype(np.float64), source, to, target, flipped, iterations,
-                 eps, p[0], p[1], model.input_shape)
+                 eps, p[0], p[1], image_shape(model))
 
 
-def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "deepfool",
+def nudge(model: Network, x: np.ndarray, target: int | None = None, method: str = "deepfool",
           require: bool = True) -> Nudge:
     """One image's nudge by ``method``; with ``require`` an image that does not flip is an
     ``UnflippableError`` (one clear line) rather than a result."""
@@ -227,13 +238,13 @@ def nudge(model: MLP, x: np.ndarray, target: int | None = None, method: str = "d
     return res
 
 
-def nudge_many(model: MLP, images: np.ndarray, method: str = "deepfool") -> list[Nudge | None]:
+def nudge_many(model: Network, images: np.ndarray, method: str = "deepfool") -> list[Nudge | None]:
     """Untargeted nudges of many images (None for a blank one): the robustness table. BLAS
     runs on one thread: one digit's products are too small to share, and spinning threads
     on a busy machine made each nudge twenty times slower."""
     out: list[Nudge | None] = []
     with blas_threads(1):
-        for im in model.as_input(images):
+        for im in pixels(model, images):
             out.append(nudge(model, im, None, method, require=False) if np.any(im > 0)
                        else None)
     return out

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_model
+from digitlens.analysis.gradients import Network, image_shape
+from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_network
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.nn.mlp import MLP
+from digitlens.nn.cnn import CNN
 
 
 def add_input(p: argparse.ArgumentParser) -> None:
@@ -64,13 +65,13 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_dream)
 
 
-def one_input(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, dict[str, Any]]:
+def one_input(args: argparse.Namespace, model: Network) -> tuple[np.ndarray, dict[str, Any]]:
     """The image named by --test-index or --image, and what to say about where it came from."""
     if (args.test_index is None) == (args.image is None):
         raise DigitlensError("give exactly one of --test-index I or --image PNG")
     if args.image is not None:
         from digitlens.data.preprocess import load_image, preprocess
-        pre = preprocess(load_image(args.image), model.input_shape)
+        pre = preprocess(load_image(args.image), image_shape(model))
         if not pre.has_ink:
             raise DigitlensError(f"{args.image}: the drawing is blank (no ink found)")
         return pre.centred.astype(np.float32).ravel(), {"image": args.image}
@@ -85,7 +86,7 @@ def one_input(args: argparse.Namespace, model: MLP) -> tuple[np.ndarray, dict[st
 
 def cmd_nudge(args: argparse.Namespace) -> int:
     from digitlens.analysis import nudge as N
-    model = resolve_model(args.run)
+    model = resolve_network(args.run)
     if args.test_count is not None:
         if args.test_index is not None or args.image is not None or args.target is not None:
             raise DigitlensError("--test-count takes no --test-index, --image or --target")
@@ -111,7 +112,7 @@ def cmd_nudge(args: argparse.Namespace) -> int:
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     from digitlens.analysis.integrated import attribute
-    model = resolve_model(args.run)
+    model = resolve_network(args.run)
     x, where = one_input(args, model)
     if not np.any(x > 0):
         raise DigitlensError("the drawing is blank: there is nothing to attribute")
@@ -126,19 +127,23 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
 def cmd_dream(args: argparse.Namespace) -> int:
     from digitlens.analysis import dream as D
-    model = resolve_model(args.run)
+    model = resolve_network(args.run)
+    if isinstance(model, CNN) and args.cls is None:
+        raise DigitlensError("a convolutional network dreams of its classes (--class C): its "
+                             "hidden units are positions in feature maps, which `digitlens "
+                             "render feature-maps` shows")
     if args.cls is not None:
         if args.layer is not None or args.neuron is not None:
             raise DigitlensError("give --class C, or --layer L --neuron N, not both")
-        layer, neuron = model.n_layers - 1, int(class_arg(model, args.cls, "class") or 0)
+        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
+        layer, neuron = top, int(class_arg(model, args.cls, "class") or 0)
     elif args.layer is None or args.neuron is None:
         raise DigitlensError("give --layer L --neuron N, or --class C")
     else:
         layer, neuron = args.layer, args.neuron
     if args.steps is not None and not 1 <= args.steps <= 10000:
         raise bad_param("steps", "an int in 1..10000", args.steps)
-    from digitlens.analysis.inspector import check_neuron
-    check_neuron(model, layer, neuron)
+    D.check_unit(model, layer, neuron)
     if args.out is not None and Path(args.out).suffix.lower() != ".png":
         raise bad_param("out", "a .png file", args.out)
     ds = load_data(args, model)

@@ -123,8 +123,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
     check_options(args)
     C.use_palette(args.palette)
-    from digitlens.render.views import CONVOLUTIONAL
-    model = resolve_network(args.run) if args.view in CONVOLUTIONAL else resolve_model(args.run)
+    from digitlens.render.views import CONVOLUTIONAL, EITHER
+    model = resolve_network(args.run) if args.view in CONVOLUTIONAL + EITHER \
+        else resolve_model(args.run)
     args.digit = class_arg(model, args.digit, "digit")
     args.target = class_arg(model, args.target, "target")
     ds = load_data(args, model)

@@ -206,10 +206,12 @@ class Pass:
     """What ``forward`` computed: ``outputs[0]`` is the input, ``outputs[i + 1]`` layer i's
     output after its nonlinearity (feature maps as (n, h, w, c), ``digitlens.nn.conv``'s
     layout); ``saved[i]`` what its backward pass needs (a convolution's patches, a max-pool's
-    winners)."""
+    winners); ``scores`` the output layer's z, before its nonlinearity (the class scores that
+    attributions explain)."""
 
     outputs: list[Array]
     saved: list[Array | None]
+    scores: Array | None = None
 
     @property
     def output(self) -> Array:
@@ -292,6 +294,7 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
     mv = moves or moves_for(dtype)
     a = channels_last(np.asarray(x, dtype))
     outputs, saved = [a], []
+    z: Array | None = None
     p = 0  # the next layer with parameters
     for layer in model.layers:
         keep: Array | None = None
@@ -317,7 +320,7 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
             a, p = F.NONLINEARITIES[layer.activation].function(z), p + 1
         outputs.append(a)
         saved.append(keep)
-    return Pass(outputs, saved)
+    return Pass(outputs, saved, z)
 
 
 def _times_derivative(delta: Array, activation: str, a: Array) -> None:
@@ -330,6 +333,24 @@ def _times_derivative(delta: Array, activation: str, a: Array) -> None:
 def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> Array:
     """The cost's gradient for every parameter, one flat vector laid out like ``model.params``,
     from ``delta`` = dCost/dz of the output layer (``functions.output_delta``)."""
+    return _backward(model, p, delta, moves, False)[0]
+
+
+def input_gradient(model: CNN, x: Array, coef: Array, dtype: type[np.floating] = np.float32
+                   ) -> tuple[Array, Pass]:
+    """d(Σ_j coef_j · z_j)/dx for every image of ``x``, z the class scores (before the output
+    nonlinearity): (n, c·h·w) in the input's order, and the forward pass it read. ``coef``:
+    (classes,) for every image alike, or (n, classes)."""
+    p = forward(model, model.as_input(x, dtype), dtype)
+    delta = np.array(np.broadcast_to(np.asarray(coef, dtype), p.output.shape))
+    dx = _backward(model, p, delta, None, True)[1]
+    return dx.transpose(0, 3, 1, 2).reshape(len(dx), -1), p
+
+
+def _backward(model: CNN, p: Pass, delta: Array, moves: Moves | None,
+              to_input: bool) -> tuple[Array, Array]:
+    """``backward``'s walk; with ``to_input`` it carries the delta on to the input too, and
+    hands back dCost/dx (n, h, w, c) beside the parameters' gradient."""
     dtype = delta.dtype
     mv = moves or moves_for(dtype.type)
     grads_w: list[Array] = []
@@ -354,12 +375,12 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
             if isinstance(layer, Conv):
                 dw, db, below = C.conv_backward(delta, p.saved[i], w,  # type: ignore[arg-type]
                                                 a_in.shape, layer.stride,  # type: ignore[arg-type]
-                                                layer.pad, need_input=i > 0,
+                                                layer.pad, need_input=i > 0 or to_input,
                                                 folding=mv.fold, summing=mv.row_sums)
             else:
                 dw, db = flatten(a_in).T @ delta, delta.sum(axis=0)
                 below = None
-                if i > 0:
+                if i > 0 or to_input:
                     below = delta @ w.T                     # (n, n_in), PyTorch's order
                     if a_in.ndim == 4:
                         n, h, wd, c = a_in.shape
@@ -370,7 +391,7 @@ def backward(model: CNN, p: Pass, delta: Array, moves: Moves | None = None) -> A
         if activated:  # dCost/da -> dCost/dz of the layer below
             _times_derivative(delta, below_layer.activation, a_in)  # type: ignore[union-attr]
     grads = [g.ravel() for g in grads_w[::-1]] + [g.ravel() for g in grads_b[::-1]]
-    return np.concatenate(grads).astype(dtype, copy=False)
+    return np.concatenate(grads).astype(dtype, copy=False), delta
 
 
 def loss_and_gradient(model: CNN, x: Array, y: Array, dtype: type[np.floating] = np.float32,

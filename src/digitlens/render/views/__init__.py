@@ -57,8 +57,10 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
     ViewInfo("feature-maps", "CNN", "one test digit (--digit, --index) and every channel's "
              "feature map for it, layer by layer", False),
 ]}
-# the views of a convolutional network (the others read fully connected ones, so far)
+# the views of a convolutional network, and those that read either kind (through the class
+# scores and their gradient, ``analysis.gradients``); the others read fully connected ones
 CONVOLUTIONAL = ("filters", "feature-maps")
+EITHER = ("nudge", "dream")
 
 
 def get_view(name: str) -> ViewInfo:
@@ -104,17 +106,15 @@ def build(name: str, run: str | Path | Run | MLP | CNN, ds: Dataset, animated: b
         raise bad_param("out", f"a still image (.png/.webp) for the {name!r} view", "animation")
     if name in CONVOLUTIONAL:
         return convolutional_view(name, run, ds, **opt)
+    if name in EITHER:
+        return either_view(name, run, ds, **opt)
     if isinstance(run, CNN):
         raise ModelError(f"a convolutional network; the {name} view reads fully connected "
-                         f"networks only, so far (its views: {', '.join(CONVOLUTIONAL)})")
+                         "networks only, so far (its views: "
+                         f"{', '.join(CONVOLUTIONAL + EITHER)})")
     model: MLP = run if isinstance(run, MLP) else load_model(
         run.path if isinstance(run, Run) else run)
-    if tuple(ds.image_shape) != tuple(model.input_shape):
-        h, w = model.input_shape
-        raise ModelError(f"the model reads {h}×{w} images but {ds.name}'s are "
-                         f"{ds.image_shape[0]}×{ds.image_shape[1]}: give it a dataset of "
-                         f"{h}×{w} images (--data-dir or --dataset; dl.load(path, "
-                         "dataset=...))")
+    check_images(model, ds)
     names = list(ds.class_names)
     x, y = ds.test_images, ds.test_labels
     o = {k: v for k, v in opt.items() if v is not None}
@@ -173,17 +173,35 @@ def build(name: str, run: str | Path | Run | MLP | CNN, ds: Dataset, animated: b
     if name == "errors":
         from digitlens.render.views.confusion import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
-    if name == "dream":
-        return dream_of_view(model, ds, o)
-    if name == "nudge":
-        from digitlens.analysis.nudge import nudge
-        from digitlens.render.views.ask import nudge_view
-        i = int(digit_indices(y, o.get("digit"), 1, o.get("index", 0))[0])
-        res = nudge(model, x[i], o.get("target"), o.get("method", "deepfool"))
-        return nudge_view(res, names, int(y[i]))
     from digitlens.analysis.robustness import robustness
     from digitlens.render.views.robustness import robustness_view
     return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
+
+
+def check_images(model: MLP | CNN, ds: Dataset) -> None:
+    from digitlens.analysis.gradients import image_shape
+    h, w = image_shape(model)
+    if tuple(ds.image_shape) != (h, w):
+        raise ModelError(f"the model reads {h}×{w} images but {ds.name}'s are "
+                         f"{ds.image_shape[0]}×{ds.image_shape[1]}: give it a dataset of "
+                         f"{h}×{w} images (--data-dir or --dataset; dl.load(path, "
+                         "dataset=...))")
+
+
+def either_view(name: str, run: str | Run | MLP | CNN, ds: Dataset, **opt: Any) -> Picture:
+    """``nudge`` or ``dream`` of either kind of network."""
+    model = run if isinstance(run, MLP | CNN) else load_network(
+        run.path if isinstance(run, Run) else run)
+    check_images(model, ds)
+    o = {k: v for k, v in opt.items() if v is not None}
+    if name == "dream":
+        return dream_of_view(model, ds, o)
+    from digitlens.analysis.nudge import nudge
+    from digitlens.render.views.ask import nudge_view
+    y = ds.test_labels
+    i = int(digit_indices(y, o.get("digit"), 1, o.get("index", 0))[0])
+    res = nudge(model, ds.test_images[i], o.get("target"), o.get("method", "deepfool"))
+    return nudge_view(res, list(ds.class_names), int(y[i]))
 
 
 def run_counts(run: str | Run | MLP) -> dict[str, Any] | None:
@@ -208,7 +226,7 @@ def map_of(run: str | Run | MLP, model: MLP, ds: Dataset, o: dict[str, Any]) -> 
     return map_view(maps, ds.test_labels, list(ds.class_names))
 
 
-def dream_of_view(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+def dream_of_view(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:
     """``--target C`` (an output class) or ``--layer L --neuron N`` (any neuron)."""
     from digitlens.analysis.dream import STEPS, dream_of
     from digitlens.render.views.ask import dream_title, dream_view
@@ -216,7 +234,8 @@ def dream_of_view(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
         if "neuron" in o:
             raise bad_param("target", "a class, or --layer L --neuron N instead, not both",
                             o["target"])
-        layer, neuron = model.n_layers - 1, int(o["target"])
+        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
+        layer, neuron = top, int(o["target"])
     elif "layer" in o and "neuron" in o:
         layer, neuron = int(o["layer"]), int(o["neuron"])
     else:

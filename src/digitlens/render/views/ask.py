@@ -11,6 +11,7 @@ from digitlens import palette as C
 from digitlens.analysis.dream import Dream
 from digitlens.analysis.integrated import Attribution
 from digitlens.analysis.nudge import Nudge
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.render.draw import digit_tile, labelled_row, scale_for, weight_tiles
 from digitlens.render.image import Picture
@@ -130,7 +131,8 @@ def dream_view(d: Dream, title: str) -> Picture:
                    {"layer": d.layer, "neuron": d.neuron, "activation": d.activation})
 
 
-def dream_title(model: MLP, layer: int, neuron: int) -> str:
+def dream_title(model: MLP | CNN, layer: int, neuron: int) -> str:
     """'class 3' for an output neuron (by its name), 'neuron 0:5' for a hidden one."""
-    return (f"class {model.class_names[neuron]}" if layer == model.n_layers - 1
+    return (f"class {model.class_names[neuron]}"
+            if isinstance(model, CNN) or layer == model.n_layers - 1
             else numbering.neuron_name(layer, neuron))
