@@ -19,12 +19,15 @@ import numpy as np
 
 from digitlens.errors import ModelError, ParameterError, bad_param
 from digitlens.export.reader import MODEL_SUFFIXES
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 
 if TYPE_CHECKING:
     from digitlens.data.sources import Dataset
 
 
+CNN_QUESTIONS = ("dl.predict, dl.attribute, dl.nudge, dl.dream(target=…), "
+                 "dl.views.filters, dl.views.feature_maps")
 FORMAT_NAMES = {"onnx": "ONNX", "pytorch": "a PyTorch state_dict",
                 "safetensors": "safetensors", "json": "JSON"}
 
@@ -45,11 +48,21 @@ class LoadedRun:
     """
 
     path: Path
-    model: MLP
+    model: MLP | CNN
     history: list[dict[str, Any]] = field(default_factory=list)
     is_folder: bool = False
     dataset_name: str | None = None
     _dataset: Dataset | None = field(default=None, repr=False)
+
+    def dense(self, what: str) -> MLP:
+        """The model, for ``what``, which reads a fully connected network's neurons and
+        weights; a convolutional network is refused in one line saying why, and what it
+        answers instead."""
+        if isinstance(self.model, CNN):
+            raise ModelError(f"{what} reads the neurons and weights of a fully connected "
+                             f"network; {self.path} is convolutional, its units positions in "
+                             f"feature maps (ask it {CNN_QUESTIONS})")
+        return self.model
 
     @property
     def dataset(self) -> Dataset:
@@ -74,22 +87,50 @@ class LoadedRun:
         fmt = source.get("format") if isinstance(source, dict) else None
         made = (f"imported from {FORMAT_NAMES.get(str(fmt), str(fmt))}" if fmt
                 else f"{len(self.history)} epochs")  # an import was not trained here
-        return f"<digitlens {kind} {self.path}: {'-'.join(map(str, self.model.sizes))}, " \
-               f"{made}{acc}>"
+        m = self.model
+        shape = m.describe() if isinstance(m, CNN) else "-".join(map(str, m.sizes))
+        return f"<digitlens {kind} {self.path}: {shape}, {made}{acc}>"
 
 
 def load_any_model(path: Path, activation: str | None = None, output: str | None = None,
                    classes: str | Sequence[str] | None = None,
-                   input_shape: str | Sequence[int] | None = None) -> MLP:
-    """A model file by suffix, through the one reader (``export.reader.read_model``)."""
+                   input_shape: str | Sequence[int] | None = None,
+                   arch: str | None = None) -> MLP | CNN:
+    """A model file by suffix, through the one reader (``export.reader.read_model``); a
+    convolutional network's own file or ONNX graph as that network; a state_dict of the
+    convolutional architecture ``arch`` names (``lenet5``)."""
     from digitlens.export.reader import read_model
+    suffix = path.suffix.lower()
+    if arch is not None:
+        from digitlens.export.cnn_state_dict import import_cnn_state_dict
+        from digitlens.export.imported import parse_classes, parse_shape
+        if output is not None:
+            raise ParameterError("output does not apply with arch (its output is softmax)")
+        return import_cnn_state_dict(path, arch, activation, parse_classes(classes),
+                                     parse_shape(input_shape))
+    if suffix in (".npz", ".onnx") and activation is None and output is None \
+            and input_shape is None:
+        from digitlens.export.onnx_cnn_import import cnn_in_file
+        from digitlens.nn.io import load_network
+        cnn = load_network(path) if suffix == ".npz" else cnn_in_file(path)
+        if isinstance(cnn, CNN):
+            if classes is not None:
+                from digitlens.export.imported import parse_classes
+                names = parse_classes(classes)
+                if names is None or len(names) != cnn.n_classes:
+                    raise bad_param("classes", f"{cnn.n_classes} class names", classes)
+                cnn.meta["class_names"] = names
+            return cnn
+        if isinstance(cnn, MLP) and classes is None:
+            return cnn
     return read_model(path, activation, output, classes, input_shape).model
 
 
 def load(path: str | Path, dataset: str | Dataset | None = None, *,
          activation: str | None = None, output: str | None = None,
          classes: str | Sequence[str] | None = None,
-         input_shape: str | Sequence[int] | None = None) -> LoadedRun:
+         input_shape: str | Sequence[int] | None = None,
+         arch: str | None = None) -> LoadedRun:
     """Load a run folder (model, history, snapshots) or a model file: .npz, .json, .onnx (its
     ``.data`` file beside it), or a PyTorch state_dict (.pt, .pth, .safetensors).
 
@@ -97,7 +138,8 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
     ``Dataset``; default the one the model was trained on. A state_dict does not say its
     activations: ``activation`` ("relu", default; "sigmoid", "tanh") and ``output``
     ("softmax", default; "sigmoid"). ``classes`` (a list, "a,b,c" or "@classes.txt") and
-    ``input_shape`` ((8, 8) or "8x8") name what a file does not say. Raises ``NotARunError``
+    ``input_shape`` ((8, 8) or "8x8") name what a file does not say; ``arch`` ("lenet5") reads
+    a state_dict as that convolutional network. Raises ``NotARunError``
     when ``path`` is neither, ``ModelError`` for a file it cannot read, ``ParameterError`` for
     a keyword that does not fit.
 
@@ -119,16 +161,17 @@ def load(path: str | Path, dataset: str | Dataset | None = None, *,
         from digitlens.nn.run import MODEL_FILE, Run, is_run
         if not is_run(p):
             raise NotARunError(f"{p}: not a run folder (no {MODEL_FILE} in it)")
-        if any(v is not None for v in (activation, output, classes, input_shape)):
-            raise ParameterError(f"{p}: activation, output, classes and input_shape apply to "
-                                 "a model file being imported, not to a run folder")
+        if any(v is not None for v in (activation, output, classes, input_shape, arch)):
+            raise ParameterError(f"{p}: activation, output, classes, input_shape and arch apply "
+                                 "to a model file being imported, not to a run folder")
+        from digitlens.nn.io import load_network
         run = Run(p)
-        model, history, folder = run.model(), run.history(), True
+        model, history, folder = load_network(p), run.history(), True
     elif stat.S_ISREG(mode):
         if p.suffix.lower() not in MODEL_SUFFIXES:
             raise NotARunError(f"{p}: not a run folder or a model file "
                                f"({', '.join(MODEL_SUFFIXES)})")
-        model = load_any_model(p, activation, output, classes, input_shape)
+        model = load_any_model(p, activation, output, classes, input_shape, arch)
         history, folder = [], False
     else:
         raise NotARunError(f"{p}: no such run folder or model file")
@@ -169,15 +212,15 @@ def mode_of(p: Path) -> int:
         raise NotARunError(f"{shown}: cannot read ({exc.strerror or exc})") from None
 
 
-def as_run(run: RunLike | MLP) -> LoadedRun:
+def as_run(run: RunLike | MLP | CNN) -> LoadedRun:
     """A ``LoadedRun`` from one, a path or a network in memory (a stepped copy, a model built
     in Python), so every function takes any of them."""
-    if isinstance(run, MLP):
+    if isinstance(run, MLP | CNN):
         return LoadedRun(path=Path("<model>"), model=run)
     return run if isinstance(run, LoadedRun) else load(run)
 
 
-def predict(run: RunLike | MLP, image: Any, raw: bool = False) -> Prediction:
+def predict(run: RunLike | MLP | CNN, image: Any, raw: bool = False) -> Prediction:
     """The digit in ``image``: an array of the model's input shape (28×28 for MNIST) in 0..1
     or uint8 (used as is; also a widget's ``pixels``), any other grayscale array, a PIL image
     or an image file path (MNIST preprocessing, scaled to the model's size, first unless
@@ -189,12 +232,21 @@ def predict(run: RunLike | MLP, image: Any, raw: bool = False) -> Prediction:
     if not isinstance(raw, bool):
         raise bad_param("raw", "True or False", raw)
     r = as_run(run)
-    x, has_ink = input_of(image, raw, r.model.input_shape)
-    t = r.model.trace(x.reshape(1, -1))
-    names = list(r.model.class_names)
-    probs = t.probabilities[0].astype(np.float64)
-    return Prediction(int(t.prediction[0]) if has_ink else None, probs,
-                      x.reshape(r.model.input_shape), names)
+    shape = image_shape(r.model)
+    x, has_ink = input_of(image, raw, shape)
+    if isinstance(r.model, CNN):
+        from digitlens.nn.cnn import predict_proba
+        probs = predict_proba(r.model, x.reshape(1, -1))[0].astype(np.float64)
+    else:
+        probs = r.model.trace(x.reshape(1, -1)).probabilities[0].astype(np.float64)
+    return Prediction(int(np.argmax(probs)) if has_ink else None, probs, x.reshape(shape),
+                      list(r.model.class_names))
+
+
+def image_shape(model: MLP | CNN) -> tuple[int, int]:
+    """(height, width) of the images ``model`` reads."""
+    h, w = model.input_shape[-2:]
+    return int(h), int(w)
 
 
 @dataclass

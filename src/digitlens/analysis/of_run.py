@@ -42,8 +42,8 @@ def class_fingerprints(run: RunLike) -> ClassFingerprints:
     """Each class's mean activations per layer and how consistently single digits match them."""
     from digitlens.analysis.fingerprints import class_fingerprints as of
     r = as_run(run)
-    return of(r.model, r.dataset.test_images, r.dataset.test_labels,
-                              len(r.dataset.class_names))
+    return of(r.dense("dl.analysis.class_fingerprints"), r.dataset.test_images,
+              r.dataset.test_labels, len(r.dataset.class_names))
 
 
 @dataclass
@@ -68,7 +68,7 @@ def trace(run: RunLike, image: Any) -> OneTrace:
     >>> dl.analysis.trace(run, image).prediction      # doctest: +SKIP
     7
     """
-    model = as_run(run).model
+    model = as_run(run).dense("dl.analysis.trace")
     t: Trace = model.trace(input_of(image, shape=model.input_shape)[0].reshape(1, -1))
     return OneTrace([z[0] for z in t.zs], [a[0] for a in t.activations], t.probabilities[0],
                     int(t.prediction[0]))
@@ -77,20 +77,20 @@ def trace(run: RunLike, image: Any) -> OneTrace:
 def evidence(run: RunLike, image: Any, method: str = "auto") -> Evidence:
     """Per-class weights, input × weights and scores for one image (S1)."""
     from digitlens.analysis.attribution import evidence as evidence_of
-    model = as_run(run).model
+    model = as_run(run).dense("dl.analysis.evidence")
     return evidence_of(model, input_of(image, shape=model.input_shape)[0], method)
 
 
 def composed(run: RunLike) -> Composed:
     """Weights composed through the layers as images of the input's shape (S2)."""
     from digitlens.nn.compose import all_composed
-    model = as_run(run).model
+    model = as_run(run).dense("dl.analysis.composed")
     return Composed([w.T.reshape(-1, *model.input_shape) for w in all_composed(model)])
 
 
 def arithmetic(run: RunLike, layer: int, index: int, image: Any) -> Arithmetic:
     """One neuron's value recomputed term by term: Σ inputs × weights + bias, then f (S4)."""
-    model = as_run(run).model
+    model = as_run(run).dense("dl.analysis.arithmetic")
     x = input_of(image, shape=model.input_shape)[0].reshape(1, -1)
     return arithmetic_of(model, layer, index, x)
 
@@ -99,11 +99,11 @@ def neuron_report(run: RunLike, layer: int | None = None, finetune: bool = True)
     """Importance, dead/dim/duplicate neurons, ablation and pruning of a hidden layer (S3)."""
     from digitlens.analysis.neurons import analyse_neurons, finetune_data
     r = as_run(run)
-    ds = r.dataset
+    ds, model = r.dataset, r.dense("dl.analysis.neuron_report")
     if not finetune:
-        return analyse_neurons(r.model, ds.test_images, ds.test_labels, layer)
-    tx, ty, tune = finetune_data(r.model, ds.train_images, ds.train_labels)
-    return analyse_neurons(r.model, ds.test_images, ds.test_labels, layer, train=(tx, ty),
+        return analyse_neurons(model, ds.test_images, ds.test_labels, layer)
+    tx, ty, tune = finetune_data(model, ds.train_images, ds.train_labels)
+    return analyse_neurons(model, ds.test_images, ds.test_labels, layer, train=(tx, ty),
                            finetune_with=tune)
 
 
@@ -111,7 +111,8 @@ def robustness_sweep(run: RunLike, n: int = 500) -> Robustness:
     """Accuracy of moved and resized test digits, as drawn and after MNIST preprocessing."""
     from digitlens.analysis.robustness import robustness as robustness_of
     r = as_run(run)
-    return robustness_of(r.model, r.dataset.test_images, r.dataset.test_labels, n=n)
+    return robustness_of(r.dense("dl.analysis.robustness_sweep"), r.dataset.test_images,
+                         r.dataset.test_labels, n=n)
 
 
 __all__ = ["Composed", "arithmetic", "class_fingerprints", "composed", "evaluate", "evidence",

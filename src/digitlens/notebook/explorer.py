@@ -53,7 +53,7 @@ class Explorer(anywidget.AnyWidget):
 
     def __init__(self, run: RunLike, compute: str | None = None, **kwargs: Any) -> None:
         self.run = as_run(run)
-        model = self.run.model
+        model = self.mlp = self.run.dense("dl.Explorer")
         names = list(model.class_names)
         mode = compute or ("page" if has_page_module("engine") else "kernel")
         network = ""
@@ -73,7 +73,7 @@ class Explorer(anywidget.AnyWidget):
     def image(self) -> np.ndarray:
         """The current drawing as the network saw it: float32 in 0..1 at the model's input
         shape ((28, 28) for MNIST)."""
-        shape = self.run.model.input_shape
+        shape = self.mlp.input_shape
         if not self.pixels:
             return np.zeros(shape, np.float32)
         return np.asarray(self.pixels, np.float32).reshape(shape)
@@ -85,7 +85,7 @@ class Explorer(anywidget.AnyWidget):
         if w * h == 0 or len(data) != w * h:
             return
         gray = np.frombuffer(data, np.uint8).reshape(h, w).astype(np.float32) / 255
-        pre = preprocess(gray, self.run.model.input_shape)
+        pre = preprocess(gray, self.mlp.input_shape)
         x = pre.centred.astype(np.float32).ravel()
         self.update(x, pre.has_ink)
 
@@ -99,7 +99,7 @@ class Explorer(anywidget.AnyWidget):
         evidence, the selected neuron's arithmetic."""
         from digitlens.analysis.attribution import evidence
         from digitlens.analysis.flow import strongest_connections
-        model = self.run.model
+        model = self.mlp
         tr = model.trace(x.reshape(1, -1))
         ev = evidence(model, x, "auto", trace=tr, ink_only=True)
         flow = strongest_connections(model, tr, FLOW) if has_ink else []
@@ -125,7 +125,7 @@ class Explorer(anywidget.AnyWidget):
         from digitlens.analysis.inspector import arithmetic
         from digitlens.errors import DigitlensError
         from digitlens.nn.compose import composed_weights
-        model = self.run.model
+        model = self.mlp
         try:
             ar = arithmetic(model, layer, index, x.reshape(1, -1))
         except DigitlensError as exc:

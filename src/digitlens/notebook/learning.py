@@ -44,11 +44,12 @@ def step(run: Model, image: Any = None, *, index: int | None = None, label: Any,
     """One ``optimizer`` step teaching ``label`` (a class number or name) on one drawing or test
     digit ``index``; the run is left as it was (``.model`` is the stepped copy)."""
     r = _run(run)
+    model = r.dense("dl.step")
     x, _ = _input(r, image, index)
-    c = _class(r.model, label, "label")
+    c = _class(model, label, "label")
     if c is None:
         raise bad_param("label", "the class to teach (a number or a name)", None)
-    s = one_step(r.model, x, c, lr, optimizer)
-    return _copy(StepAnswer, s, input=x, shape=r.model.input_shape,
-                 class_names=list(r.model.class_names), label=c, lr=float(lr),
+    s = one_step(model, x, c, lr, optimizer)
+    return _copy(StepAnswer, s, input=x, shape=model.input_shape,
+                 class_names=list(model.class_names), label=c, lr=float(lr),
                  optimizer=optimizer)

@@ -21,21 +21,22 @@ from digitlens.analysis.dream import Dream
 from digitlens.analysis.integrated import STEPS, Attribution
 from digitlens.analysis.maps import LayerMap
 from digitlens.analysis.nudge import Nudge
-from digitlens.api import LoadedRun, as_run, input_of
+from digitlens.api import LoadedRun, as_run, image_shape, input_of
 from digitlens.errors import DigitlensError, bad_param
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.render.image import Picture
 
-Model = LoadedRun | MLP | str | Path
+Model = LoadedRun | MLP | CNN | str | Path
 
 
 def _run(run: Any) -> LoadedRun:
-    if isinstance(run, LoadedRun | MLP | str | Path):
+    if isinstance(run, LoadedRun | MLP | CNN | str | Path):
         return as_run(run)
-    raise bad_param("run", "a loaded run (dl.load), a path or an MLP", type(run).__name__)
+    raise bad_param("run", "a loaded run (dl.load), a path or a network", type(run).__name__)
 
 
-def _class(model: MLP, value: Any, name: str) -> int | None:
+def _class(model: MLP | CNN, value: Any, name: str) -> int | None:
     """A class by number or by name, as ``--target`` takes it on the command line."""
     if value is None:
         return None
@@ -59,7 +60,7 @@ def _input(r: LoadedRun, image: Any, index: int | None) -> tuple[np.ndarray, int
             raise bad_param("index", f"an int in 0..{n - 1}", index)
         x = r.dataset.test_images[int(index)].astype(np.float32).ravel() / 255
         return x, int(r.dataset.test_labels[int(index)])
-    x, has_ink = input_of(image, shape=r.model.input_shape)
+    x, has_ink = input_of(image, shape=image_shape(r.model))
     if not has_ink:
         raise DigitlensError("the drawing is blank (no ink found)")
     return x, None
@@ -195,7 +196,7 @@ def attribute(run: Model, image: Any = None, *, index: int | None = None, target
     r = _run(run)
     x, _label = _input(r, image, index)
     a = attribute_of(r.model, x, method, _class(r.model, target, "target"), steps, baseline)
-    return _copy(AttributionAnswer, a, input=x, shape=r.model.input_shape,
+    return _copy(AttributionAnswer, a, input=x, shape=image_shape(r.model),
                  class_names=list(r.model.class_names))
 
 
@@ -210,7 +211,8 @@ def dream(run: Model, *, layer: int | None = None, neuron: int | None = None,
     if target is not None:
         if layer is not None or neuron is not None:
             raise DigitlensError("give target=, or layer= and neuron=, not both")
-        layer, neuron = model.n_layers - 1, _class(model, target, "target")
+        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
+        layer, neuron = top, _class(model, target, "target")
     elif layer is None or neuron is None:
         raise DigitlensError("give layer= and neuron=, or target= (an output class)")
     assert layer is not None and neuron is not None
@@ -227,8 +229,9 @@ def compare(run_a: Model, run_b: Model) -> ComparisonAnswer:
     from digitlens.analysis.compare import compare_models
     a, b = _run(run_a), _run(run_b)
     ds = a.dataset
-    c = compare_models(a.model, b.model, ds.test_images, ds.test_labels)
-    return _copy(ComparisonAnswer, c, models=(a.model, b.model), images=ds.test_images,
+    ma, mb = a.dense("dl.compare"), b.dense("dl.compare")
+    c = compare_models(ma, mb, ds.test_images, ds.test_labels)
+    return _copy(ComparisonAnswer, c, models=(ma, mb), images=ds.test_images,
                  class_names=list(ds.class_names))
 
 
@@ -240,8 +243,9 @@ def map(run: Model, layer: int | None = None, method: str = "pca") -> MapAnswer:
     if method not in ("pca", "umap"):
         raise bad_param("method", "pca or umap", method)
     r = _run(run)
-    layers = check_map_layer(r.model, layer)
+    model = r.dense("dl.map")
+    layers = check_map_layer(model, layer)
     cache = r.path / "maps" if r.is_folder else None
-    maps = hidden_maps(r.model, r.dataset.test_images, r.dataset.test_labels, layers, method,
+    maps = hidden_maps(model, r.dataset.test_images, r.dataset.test_labels, layers, method,
                        cache)
     return MapAnswer(maps, r.dataset.test_labels, list(r.dataset.class_names))

@@ -41,8 +41,9 @@ def fingerprints(run: RunLike, digit: int | None = 5, index: int = 0, image: Any
     if image is not None:
         from digitlens.render.views.fingerprints import fingerprint
         r = as_run(run)
-        x = input_of(image, shape=r.model.input_shape)[0]
-        return fingerprint(r.model, x, None, r.dataset.test_images[:1000], _names(r))
+        model = r.dense("dl.views.fingerprints")
+        x = input_of(image, shape=model.input_shape)[0]
+        return fingerprint(model, x, None, r.dataset.test_images[:1000], _names(r))
     return _build("fingerprints", run, animated, digit=digit, index=index, frames=frames,
                   mode=mode)
 
@@ -54,8 +55,9 @@ def evidence(run: RunLike, digit: int | None = None, index: int = 0, image: Any 
     if image is not None:
         from digitlens.render.views.evidence import evidence_panel
         r = as_run(run)
-        x = input_of(image, shape=r.model.input_shape)[0]
-        return evidence_panel(r.model, x, None, method, _names(r))
+        model = r.dense("dl.views.evidence")
+        x = input_of(image, shape=model.input_shape)[0]
+        return evidence_panel(model, x, None, method, _names(r))
     return _build("evidence", run, animated, digit=digit, index=index, method=method,
                   frames=frames)
 
@@ -67,7 +69,8 @@ def weights(run: RunLike, style: str = "diverging", compare: RunLike | None = No
     if compare is not None:
         from digitlens.render.views import compare_labels
         from digitlens.render.views.weights import compare_training
-        small, full = as_run(compare).model, as_run(run).model
+        small, full = as_run(compare).dense("dl.views.weights"), as_run(run).dense(
+            "dl.views.weights")
         return compare_training(small, full, *compare_labels(
             small, full, len(as_run(run).dataset.train_labels)), class_names=_names(run))
     return _still(_build("weights", run, style=style))
@@ -113,6 +116,18 @@ def map(run: RunLike, layer: int | None = None, method: str = "pca") -> Picture:
 def compare(run: RunLike, other: RunLike) -> Picture:
     """S2: two models side by side: accuracy per class, disagreements, matched neurons."""
     return _still(_build("compare", run, compare=str(as_run(other).path)))
+
+
+def filters(run: RunLike) -> Picture:
+    """A convolutional network's kernels, each a small red/blue image, one colour scale per
+    layer."""
+    return _still(_build("filters", run))
+
+
+def feature_maps(run: RunLike, digit: int | None = None, index: int = 0) -> Picture:
+    """A convolutional network's every feature map for one test digit (the ``index``-th, of
+    class ``digit`` when given), layer by layer, and its answer."""
+    return _still(_build("feature-maps", run, digit=digit, index=index))
 
 
 def nudge(run: RunLike, index: int = 0, digit: int | None = None, target: int | None = None,

@@ -64,10 +64,11 @@ def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
     """Run ``into`` with hidden ``layer``'s ``neurons`` (all when None) taking the values
     ``source`` gives them, as ``digitlens patch``: does the answer follow?"""
     r = _run(run)
+    model = r.dense("dl.patch")
     a, _ = _input(r, source, source_index)
     b, _ = _input(r, into, into_index)
-    return _copy(PatchAnswer, patch_of(r.model, a, b, layer, neurons), source=a, into=b,
-                 shape=r.model.input_shape, class_names=list(r.model.class_names))
+    return _copy(PatchAnswer, patch_of(model, a, b, layer, neurons), source=a, into=b,
+                 shape=model.input_shape, class_names=list(model.class_names))
 
 
 def circuit(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,
@@ -76,11 +77,12 @@ def circuit(run: Model, image: Any = None, *, index: int | None = None, target: 
     (default: the runner-up), with how much of the gap they restore and remove, as
     ``digitlens circuit``."""
     r = _run(run)
+    model = r.dense("dl.circuit")
     x, _ = _input(r, image, index)
-    c = circuit_of(r.model, x, hidden_means(r.model, r.dataset.test_images),
-                   _class(r.model, target, "target"), _class(r.model, contrast, "contrast"),
+    c = circuit_of(model, x, hidden_means(model, r.dataset.test_images),
+                   _class(model, target, "target"), _class(model, contrast, "contrast"),
                    max_nodes)
-    return _copy(CircuitAnswer, c, class_names=list(r.model.class_names))
+    return _copy(CircuitAnswer, c, class_names=list(model.class_names))
 
 
 @dataclass(repr=False)
@@ -112,7 +114,7 @@ def features(run: Model, *, layer: int, atlas: str | None = None, features: int 
     measured on the test digits."""
     from digitlens.analysis.sae_file import load_features
     r = _run(run)
-    model = r.model
+    model = r.dense("dl.features")
     check_settings(model, layer, features, k, epochs)
     sae = load_features(atlas, model, layer)[0] if atlas is not None else None
     ds = r.dataset
