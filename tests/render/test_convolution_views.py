@@ -82,3 +82,52 @@ def test_views_from_the_command_line_and_refusals(lenet_run: Path, trained_run: 
         assert bad.returncode != 0
         line = bad.stderr.strip()
         assert "\n" not in line and ("fully connected" in line or "convolutional" in line)
+
+
+def test_channel_fingerprints_are_the_maps_channel_means(lenet_run: Path,
+                                                          sample: Dataset) -> None:
+    from digitlens.analysis.fingerprints import channel_profiles, class_fingerprints
+    from digitlens.nn.io import load_network
+    model = load_network(lenet_run)
+    assert isinstance(model, CNN)
+    x, y = sample.test_images[:400], sample.test_labels[:400]
+    prof = channel_profiles(model, x)
+    outs = K.forward(model, model.as_input(x)).outputs[1:]
+    assert [p.shape[1] for p in prof] == [6, 6, 16, 16, 120, 84, 10]
+    np.testing.assert_allclose(prof[2], outs[2].mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_array_equal(prof[4], outs[4])
+    fp = class_fingerprints(model, x, y)
+    sevens = prof[3][y == 7].astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(fp.means[3][7], sevens, rtol=1e-9)
+    assert fp.readout_accuracy[-1] > 0.8  # the output names the digit
+
+
+def test_a_cnn_draws_the_views_that_fit_it_and_says_why_the_others_do_not(
+        lenet_run: Path, tmp_path: Path) -> None:
+    from digitlens.analysis.metrics import evaluate_model
+    from digitlens.data.sources import load_sample
+    from digitlens.nn.io import load_network
+    for view, extra in (("fingerprints", ["--mode", "classes"]), ("errors", []),
+                        ("robustness", ["--n", "60"]), ("nudge", ["--target", "3"]),
+                        ("dream", ["--target", "2", "--n", "20"])):
+        out = tmp_path / f"{view}.png"
+        got = digitlens("render", view, "--run", str(lenet_run), "--out", str(out), "--json",
+                        "--dataset", "mnist-sample", *extra)
+        assert got.returncode == 0, (view, got.stderr)
+        with Image.open(out) as im:
+            assert im.width > 200 and im.height > 150
+        if view == "errors":
+            ds = load_sample()
+            want = evaluate_model(load_network(lenet_run), ds.test_images, ds.test_labels)
+            wrong = int(want.confusion.sum() - np.trace(want.confusion))
+            assert f"{wrong:,} of" in json.loads(got.stdout.strip().splitlines()[-1])["caption"]
+    for view, why in (("evidence", "weigh feature maps, not pixels"),
+                      ("map", "thousands of map positions"), ("neurons", "units are channels")):
+        bad = digitlens("render", view, "--run", str(lenet_run), "--out", str(tmp_path / "x.png"),
+                        "--dataset", "mnist-sample")
+        line = bad.stderr.strip()
+        assert bad.returncode != 0 and "\n" not in line
+        assert f"the {view} view does not apply to a convolutional network" in line and why in line
+    one = digitlens("render", "fingerprints", "--run", str(lenet_run), "--out",
+                    str(tmp_path / "y.png"), "--dataset", "mnist-sample")
+    assert one.returncode != 0 and "feature-maps view" in one.stderr

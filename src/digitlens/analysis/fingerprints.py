@@ -4,6 +4,10 @@ S0 saw that every version of a "5" lights up roughly the same subset of neurons.
 for each class and layer, the mean fingerprint, how well single digits correlate with their own
 class's mean (consistency) versus the closest other class's mean, and how often the nearest
 class mean names the right digit (so a fingerprint alone can be "read").
+
+A convolutional network's fingerprint is read per channel: a map layer gives one number per
+channel (its mean over the map: how much of that feature the digit holds), a dense layer one
+per neuron (``channel_profiles``).
 """
 
 from __future__ import annotations
@@ -14,8 +18,30 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import bad_param
+from digitlens.nn import cnn as K
 from digitlens.nn.backprop import accuracy, layer_activations
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
+
+CHUNK = 1024
+
+
+def channel_profiles(model: CNN, images: np.ndarray) -> list[np.ndarray]:
+    """Every layer's fingerprint of each image: a map layer's channel means (n, channels), a
+    dense layer's values (n, neurons), the output last."""
+    x = model.as_input(images)
+    parts: list[list[np.ndarray]] = [[] for _ in model.layers]
+    for i in range(0, len(x), CHUNK):
+        for k, a in enumerate(K.forward(model, x[i:i + CHUNK]).outputs[1:]):
+            parts[k].append(a.mean(axis=(1, 2)) if a.ndim == 4 else a)
+    return [np.concatenate(p) for p in parts]
+
+
+def layer_values(model: MLP | CNN, images: np.ndarray) -> list[np.ndarray]:
+    """What a fingerprint reads in each layer (neurons; a convolutional map layer's channels)."""
+    if isinstance(model, CNN):
+        return channel_profiles(model, images)
+    return layer_activations(model, model.as_input(images))
 
 
 def activation_scales(model: MLP, x: np.ndarray, percentile: float = 99.0) -> list[float]:
@@ -53,7 +79,7 @@ class ClassFingerprints:
                 "counts": self.counts.tolist()}
 
 
-def class_fingerprints(model: MLP, images: np.ndarray, labels: np.ndarray,
+def class_fingerprints(model: MLP | CNN, images: np.ndarray, labels: np.ndarray,
                        n_classes: int = 10) -> ClassFingerprints:
     """Mean fingerprint per class and layer, with the consistency measures above."""
     labels = np.asarray(labels).astype(np.int64)
@@ -64,7 +90,7 @@ def class_fingerprints(model: MLP, images: np.ndarray, labels: np.ndarray,
         raise bad_param("images", "at least one example of every class",
                         f"none of class {int(np.argmin(counts))}")
     means, cons, other, readout = [], [], [], []
-    for a in layer_activations(model, model.as_input(images)):
+    for a in layer_values(model, images):
         a = a.astype(np.float64)
         m = np.stack([a[labels == c].mean(axis=0) for c in range(n_classes)])
         r = _rowwise_corr(a, m)  # (n, n_classes)

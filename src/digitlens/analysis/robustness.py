@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from digitlens.analysis.metrics import evaluate_model
 from digitlens.data.preprocess import preprocess
 from digitlens.errors import bad_param
-from digitlens.nn.backprop import evaluate
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 
 SHIFTS = (0, 1, 2, 3, 4, 5, 6)
@@ -101,7 +102,7 @@ class Robustness:
                 for k, v in r.items()}
 
 
-def robustness(model: MLP, images: np.ndarray, labels: np.ndarray,
+def robustness(model: MLP | CNN, images: np.ndarray, labels: np.ndarray,
                shifts: tuple[float, ...] = SHIFTS, scales: tuple[float, ...] = SCALES,
                n: int = 500, seed: int = 0) -> Robustness:
     """Accuracy over shifts (pixels, random directions) and scales, raw and preprocessed, on the
@@ -118,7 +119,7 @@ def robustness(model: MLP, images: np.ndarray, labels: np.ndarray,
             moved = shifted(x, v, seed) if kind == "shift" else scaled(x, v)
             fixed = preprocessed(moved)
             for name, images_at in (("raw", moved), ("preprocessed", fixed)):
-                scores = evaluate(model, model.as_input(images_at), y)
-                getattr(res, f"{kind}_{name}").append(scores.accuracy)
+                accuracy = evaluate_model(model, images_at, y).accuracy
+                getattr(res, f"{kind}_{name}").append(accuracy)
             res.examples[f"{kind}:{v:g}"] = np.stack([moved[0], fixed[0]])
     return res

@@ -22,6 +22,7 @@ from digitlens.commands import (
     say,
 )
 from digitlens.errors import DigitlensError, bad_param
+from digitlens.nn.mlp import MLP
 from digitlens.render.animate import FORMATS
 from digitlens.render.image import STILL_FORMATS, Animation
 
@@ -123,9 +124,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise bad_param("out", f"a still image (.png/.webp) for the {args.view!r} view", str(out))
     check_options(args)
     C.use_palette(args.palette)
-    from digitlens.render.views import CONVOLUTIONAL, EITHER
-    model = resolve_network(args.run) if args.view in CONVOLUTIONAL + EITHER \
-        else resolve_model(args.run)
+    model = resolve_network(args.run)  # a view a CNN does not fit says why (views.build)
     args.digit = class_arg(model, args.digit, "digit")
     args.target = class_arg(model, args.target, "target")
     ds = load_data(args, model)
@@ -133,8 +132,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     opts = {k: getattr(args, k) for k in OPTIONS}
     # a run folder is passed as itself (snapshots, map cache); a model file as the model it
     # was read into, so an .onnx or .pt is read once, by the one reader
-    view = build(args.view, args.run if Path(args.run).is_dir() else model, ds, animated,
-                 **opts)
+    view = build(args.view, args.run if Path(args.run).is_dir() and isinstance(model, MLP)
+                 else model, ds, animated, **opts)
     if isinstance(view, Animation) and not animated:
         view.poster().save(out)
         frames = 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlens.api import RunLike, as_run, input_of
+from digitlens.nn.cnn import CNN
 from digitlens.render.image import Animation, Picture
 
 View = Picture | Animation
@@ -23,7 +24,8 @@ def _build(name: str, run: RunLike, animated: bool = False, **opt: Any) -> View:
     r = as_run(run)
     # a run folder's snapshots (evolution) and map cache; any other model as it was loaded
     # (an .onnx or .pt file is read once, by dl.load, never again by path)
-    source: Any = r.path if name in ("evolution", "map") and r.is_folder else r.model
+    folder = r.is_folder and not isinstance(r.model, CNN)
+    source: Any = r.path if name in ("evolution", "map") and folder else r.model
     return build(name, source, r.dataset, animated, **opt)
 
 

@@ -60,7 +60,27 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
 # the views of a convolutional network, and those that read either kind (through the class
 # scores and their gradient, ``analysis.gradients``); the others read fully connected ones
 CONVOLUTIONAL = ("filters", "feature-maps")
-EITHER = ("nudge", "dream")
+EITHER = ("nudge", "dream", "errors", "robustness", "fingerprints")
+# why each other view does not apply to a convolutional network, and what answers instead
+NOT_CONVOLUTIONAL = {
+    "evidence": "it draws each class's weights on the pixels, and a convolutional network's "
+                "classes weigh feature maps, not pixels (each pixel's share of a class: "
+                "`digitlens attribute`)",
+    "weights": "it draws the first layer's weights, one image per neuron; a convolutional "
+               "network's first layer is a few small kernels (the filters view)",
+    "composed": "it multiplies dense layers' weight matrices back to the pixels, and a "
+                "convolution with pooling is not one matrix (the filters view, and `digitlens "
+                "attribute` for what each pixel adds)",
+    "evolution": "it draws the first layer's weights epoch by epoch as images of the input, "
+                 "which a convolutional network's kernels are not",
+    "neurons": "it ranks the neurons of fully connected layers by knocking them out; a "
+               "convolutional network's units are channels (knock one out in the explorer)",
+    "map": "it projects every hidden layer's neurons, and a convolutional network's first "
+           "layers hold thousands of map positions per digit (its channel fingerprints: "
+           "the fingerprints view)",
+    "compare": "it matches first-layer neurons by their weights on the pixels, which a "
+               "convolutional network's kernels are not",
+}
 
 
 def get_view(name: str) -> ViewInfo:
@@ -107,11 +127,19 @@ def build(name: str, run: str | Path | Run | MLP | CNN, ds: Dataset, animated: b
     if name in CONVOLUTIONAL:
         return convolutional_view(name, run, ds, **opt)
     if name in EITHER:
-        return either_view(name, run, ds, **opt)
+        network = run if isinstance(run, MLP | CNN) else load_network(
+            run.path if isinstance(run, Run) else run)
+        if isinstance(network, CNN) or name != "fingerprints":
+            return either_view(name, network, ds, animated, **opt)
+        run = network
     if isinstance(run, CNN):
-        raise ModelError(f"a convolutional network; the {name} view reads fully connected "
-                         "networks only, so far (its views: "
-                         f"{', '.join(CONVOLUTIONAL + EITHER)})")
+        raise not_convolutional(name)
+    return dense_view(name, run, ds, animated, **opt)
+
+
+def dense_view(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = False,
+               **opt: Any) -> Picture | Animation:
+    """The views that read a fully connected network's neurons and weights."""
     model: MLP = run if isinstance(run, MLP) else load_model(
         run.path if isinstance(run, Run) else run)
     check_images(model, ds)
@@ -168,14 +196,7 @@ def build(name: str, run: str | Path | Run | MLP | CNN, ds: Dataset, animated: b
         return neurons_view(model, rep, run_counts(run))
     if name == "map":
         return map_of(run, model, ds, o)
-    if name == "compare":
-        return compare_of(model, ds, o)
-    if name == "errors":
-        from digitlens.render.views.confusion import errors_view
-        return errors_view(model, x, y, o.get("n", 40), names)
-    from digitlens.analysis.robustness import robustness
-    from digitlens.render.views.robustness import robustness_view
-    return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
+    return compare_of(model, ds, o)  # the last of them
 
 
 def check_images(model: MLP | CNN, ds: Dataset) -> None:
@@ -188,12 +209,34 @@ def check_images(model: MLP | CNN, ds: Dataset) -> None:
                          "dataset=...))")
 
 
-def either_view(name: str, run: str | Run | MLP | CNN, ds: Dataset, **opt: Any) -> Picture:
-    """``nudge`` or ``dream`` of either kind of network."""
-    model = run if isinstance(run, MLP | CNN) else load_network(
-        run.path if isinstance(run, Run) else run)
+def not_convolutional(name: str) -> ModelError:
+    """One line: why view ``name`` does not apply to a convolutional network."""
+    return ModelError(f"the {name} view does not apply to a convolutional network: "
+                      f"{NOT_CONVOLUTIONAL[name]}; its views: "
+                      f"{', '.join(CONVOLUTIONAL + EITHER)}")
+
+
+def either_view(name: str, model: MLP | CNN, ds: Dataset, animated: bool = False,
+                **opt: Any) -> Picture:
+    """``nudge``, ``dream``, ``errors`` or ``robustness`` of either kind of network, and a
+    convolutional one's ``fingerprints`` (per channel, for every class)."""
     check_images(model, ds)
     o = {k: v for k, v in opt.items() if v is not None}
+    x, y, names = ds.test_images, ds.test_labels, list(ds.class_names)
+    if name == "fingerprints":
+        if o.get("mode", "example") != "classes" or animated:
+            raise bad_param("mode", "classes for a convolutional network (one digit's "
+                            "fingerprint is its feature maps: the feature-maps view)",
+                            o.get("mode", "example"))
+        from digitlens.render.views.fingerprints import class_fingerprints_view
+        return class_fingerprints_view(model, x, y, names)
+    if name == "errors":
+        from digitlens.render.views.confusion import errors_view
+        return errors_view(model, x, y, o.get("n", 40), names)
+    if name == "robustness":
+        from digitlens.analysis.robustness import robustness
+        from digitlens.render.views.robustness import robustness_view
+        return robustness_view(robustness(model, x, y, n=o.get("n", 500)))
     if name == "dream":
         return dream_of_view(model, ds, o)
     from digitlens.analysis.nudge import nudge

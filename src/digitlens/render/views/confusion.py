@@ -7,6 +7,7 @@ import numpy as np
 
 from digitlens import palette as C
 from digitlens.analysis.metrics import Evaluation, evaluate_model
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.render import charts
 from digitlens.render.draw import digit_tile
@@ -48,7 +49,7 @@ def gallery(images: np.ndarray, labels: np.ndarray, ev: Evaluation, names: list[
     return cv.idx, items
 
 
-def errors_view(model: MLP, images: np.ndarray, labels: np.ndarray, n: int = 40,
+def errors_view(model: MLP | CNN, images: np.ndarray, labels: np.ndarray, n: int = 40,
                 class_names: list[str] | None = None) -> Picture:
     """Confusion matrix beside the gallery of the most confident mistakes."""
     names = class_names or list(model.class_names)

@@ -11,6 +11,7 @@ import numpy as np
 
 from digitlens.analysis.fingerprints import activation_scales, class_fingerprints
 from digitlens.errors import bad_param
+from digitlens.nn.cnn import CNN, Conv, Dense
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render.draw import cells_row, digit_tile, layer_grid, outlined
@@ -26,6 +27,7 @@ from digitlens.render.tiles import (
 )
 
 PANEL = 192  # the longer side of each hidden layer's grid, in pixels
+LABEL = 130  # the width of the class fingerprints' row names
 
 
 def layer_names(model: MLP) -> list[str]:
@@ -127,32 +129,35 @@ def fingerprint_animation(model: MLP, images: np.ndarray, labels: np.ndarray | N
                      "keep lighting up the same squares.", {"scales": lay.scales}, 0)
 
 
-def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
+def class_fingerprints_view(model: MLP | CNN, images: np.ndarray, labels: np.ndarray,
                             class_names: list[str] | None = None) -> Picture:
     """Mean fingerprint of each class (a column each) in each layer (a row each), with its
     consistency r (mean correlation of single digits with their class mean) against the
-    closest other class's mean."""
-    names = names_of(model, class_names)
+    closest other class's mean. A convolutional network's map layers are read per channel."""
+    names = class_names or list(model.class_names)
     fp = class_fingerprints(model, images, labels, len(names))
-    x = model.as_input(images)
+    x = model.as_input(images).reshape(len(images), -1)
+    shape = (int(model.input_shape[-2]), int(model.input_shape[-1]))
     col_w = 104
     rows = []
-    head = Canvas(24, 130 + len(names) * col_w)
+    label = LABEL if isinstance(model, MLP) else LABEL + 90  # "16 channel means · read-out"
+    head = Canvas(24, label + len(names) * col_w)
     size = fit_size(names, col_w - 8, (18, 16, 14, 12, 11, 10))
     for c, name in enumerate(names):
-        head.text((18 - size) // 2, 130 + c * col_w + 48, name, size, True, align="centre")
+        head.text((18 - size) // 2, label + c * col_w + 48, name, size, True, align="centre")
     rows.append(head.idx)
-    digits = [outlined(digit_tile(x[np.asarray(labels) == c].mean(axis=0), 3, model.input_shape))
+    digits = [outlined(digit_tile(x[np.asarray(labels) == c].mean(axis=0), 3, shape))
               for c in range(len(names))]
     mean_of = "mean digit" if all(len(n) <= 2 for n in names) else "mean image"
-    rows.append(_row(mean_of, "", digits, [""] * len(names), col_w))
+    rows.append(_row(mean_of, "", digits, [""] * len(names), col_w, label))
     for k, m in enumerate(fp.means):
         vmax = float(np.max(m)) or 1.0
         imgs = [layer_image(m[c], vmax, k == len(fp.means) - 1, 96) for c in range(len(names))]
         notes = [f"r {fp.consistency[k, c]:.2f} vs {fp.nearest_other[k, c]:.2f}"
                  for c in range(len(names))]
-        rows.append(_row(layer_name(k, model.n_layers), f"{model.sizes[k + 1]} · read-out "
-                         f"{fp.readout_accuracy[k]:.0%}", imgs, notes, col_w))
+        title, width = row_title(model, k, m.shape[1])
+        rows.append(_row(title, f"{width} · read-out {fp.readout_accuracy[k]:.0%}", imgs, notes,
+                         col_w, label))
     legend = colorbar("grey", ("0", "", "layer max"), "mean activation", 160)
     digits_only = all(len(n) <= 2 for n in names)
     img = titled(stack([*rows, legend], gap=14),
@@ -161,21 +166,36 @@ def class_fingerprints_view(model: MLP, images: np.ndarray, labels: np.ndarray,
                           "class's mean and 0.6 with the closest other class's (1 = identical); "
                           "read-out: how often the nearest mean names the right digit")
     return Picture(img, "fingerprints-classes", "Each column is one digit's average "
-                   "fingerprint. r near 1 means every handwriting fires the same neurons.",
+                   f"fingerprint. r near 1 means every handwriting fires the same "
+                   f"{'neurons' if isinstance(model, MLP) else 'channels and neurons'}.",
                    fp.to_dict())
 
 
-def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int
-         ) -> np.ndarray:
+def row_title(model: MLP | CNN, k: int, width: int) -> tuple[str, str]:
+    """A layer's row: its name, and what its fingerprint counts (neurons, or channels)."""
+    if isinstance(model, MLP):
+        return layer_name(k, model.n_layers), str(width)
+    layer = model.layers[k]
+    if k == len(model.layers) - 1:
+        return "output", str(width)
+    nth = sum(type(m) is type(layer) for m in model.layers[:k + 1])  # as the explorer counts
+    if isinstance(layer, Dense):
+        return f"dense {nth}", str(width)
+    kind = "convolution" if isinstance(layer, Conv) else "pooling"
+    return f"{kind} {nth}", f"{width} channel means"
+
+
+def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int,
+         label: int = 0) -> np.ndarray:
     # tall enough for the title and the line under it beside a one-row strip (the output layer)
     h = max(max(i.shape[0] for i in imgs) + 16, 40 if sub else 0)
-    cv = Canvas(h, 130 + len(imgs) * col_w)
+    cv = Canvas(h, label + len(imgs) * col_w)
     cv.text(h // 2 - 14, 0, title, 12, True)
     cv.text(h // 2 + 2, 0, sub, 12, colour="muted")
     for c, (img, note) in enumerate(zip(imgs, notes, strict=True)):
-        x = 130 + c * col_w + (col_w - 8 - img.shape[1]) // 2
+        x = label + c * col_w + (col_w - 8 - img.shape[1]) // 2
         cv.paste(0, x, img)
         if note:
-            cv.text(img.shape[0] + 2, 130 + c * col_w + (col_w - 8) // 2, note, 12,
+            cv.text(img.shape[0] + 2, label + c * col_w + (col_w - 8) // 2, note, 12,
                     colour="muted", align="centre")
     return cv.idx
