@@ -17,7 +17,6 @@ from digitlens.commands import (
     class_arg,
     emit,
     load_data,
-    resolve_model,
     resolve_network,
     say,
 )
@@ -180,7 +179,7 @@ def summary_of(data: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from digitlens.render.report import build_report
-    models = {run: resolve_model(run) for run in args.run}  # files read once, here
+    models = {run: resolve_network(run) for run in args.run}  # files read once, here
     model = models[args.run[0]]
     ds = load_data(args, model)
     t0 = time.perf_counter()

@@ -24,10 +24,12 @@ from digitlens import palette as C
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError
 from digitlens.fileio import atomic_write_text, make_folder
-from digitlens.nn.io import MAX_MODEL_BYTES, load_model
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import MAX_MODEL_BYTES, load_model, load_network
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import HISTORY_FILE, MODEL_FILE
-from digitlens.render.report_html import page, section, settings_table, table
+from digitlens.render.report_cnn import build_cnn_report
+from digitlens.render.report_html import findings_box, page, section, settings_table, table
 from digitlens.render.report_page import Log, ReportPage, Subject
 from digitlens.render.report_sections import SECTIONS, Section
 from digitlens.safeload import digest_file, parse_json, read_bounded
@@ -78,7 +80,7 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
                  compare: str | None = None, train_twin_run: bool = True,
                  log: Log = lambda _s: None, robustness_n: int = 300,
                  force: bool = True, sweep: str | Path | None = None,
-                 models: dict[str, MLP] | None = None,
+                 models: dict[str, MLP | CNN] | None = None,
                  palette: str = "classic") -> dict[str, Any]:
     """Write ``out/index.html`` and its images for one run folder or several (and a section
     for the sweep folder ``sweep``), coloured in ``palette`` ('colourblind': signs that stay
@@ -96,7 +98,7 @@ def build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, d
 
 def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, ds: Dataset,
                   compare: str | None, train_twin_run: bool, log: Log, robustness_n: int,
-                  force: bool, sweep: str | Path | None, models: dict[str, MLP] | None,
+                  force: bool, sweep: str | Path | None, models: dict[str, MLP | CNN] | None,
                   palette: str) -> dict[str, Any]:
     runs = [run_path] if isinstance(run_path, str | Path) else list(run_path)
     folder = Path(out)
@@ -110,7 +112,11 @@ def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, 
     if not force and up_to_date(folder, stamp):
         return {"index": str(folder / "index.html"), "skipped": True,
                 "reason": "the runs, the code and the options did not change since it was made"}
-    everyone = [Subject.load(r, ds, (models or {}).get(str(r))) for r in runs]
+    convolutional = [r for r in runs if isinstance(network_of(r, models), CNN)]
+    if convolutional:
+        return cnn_report(runs, folder, ds, log, robustness_n, stamp, models)
+    given = {k: m for k, m in (models or {}).items() if isinstance(m, MLP)}
+    everyone = [Subject.load(r, ds, given.get(str(r))) for r in runs]
     twins = [s for s in everyone if s.is_twin()] if len(everyone) > 1 else []
     subjects = [s for s in everyone if s not in twins] or everyone
     make_folder(folder)
@@ -174,6 +180,35 @@ def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, 
             "sections": seconds, "timings": p.timings}
 
 
+def network_of(run: str | Path, models: dict[str, MLP | CNN] | None) -> MLP | CNN | None:
+    """The network a run folder or model file holds (None: another tool's file, which the
+    caller's reader has read when it is one of ``models``)."""
+    given = (models or {}).get(str(run))
+    if given is not None:
+        return given
+    p = Path(run)
+    return load_network(p) if p.is_dir() or p.suffix.lower() == ".npz" else None
+
+
+def cnn_report(runs: list[str | Path], folder: Path, ds: Dataset, log: Log, robustness_n: int,
+               stamp: dict[str, Any], models: dict[str, MLP | CNN] | None) -> dict[str, Any]:
+    """The report of one convolutional network (``report_cnn``)."""
+    if len(runs) > 1:
+        raise ModelError("a report of several networks is the seeds' gallery of fully "
+                         "connected ones; report a convolutional network on its own "
+                         "(digitlens report RUN)")
+    model = network_of(runs[0], models)
+    assert isinstance(model, CNN)
+    make_folder(folder)
+    p = ReportPage(folder, ds, log, robustness_n)
+    text, info = build_cnn_report(Path(runs[0]), model, p)
+    atomic_write_text(folder / "index.html", text)
+    atomic_write_text(folder / STAMP, json.dumps({"stamp": stamp, "files": p.files}, indent=1))
+    return {"index": str(folder / "index.html"), "skipped": False, "files": p.files,
+            "accuracy": info["accuracy"], "runs": [str(r) for r in runs],
+            "sections": info["sections"], "timings": p.timings}
+
+
 def explorer_link(s: Subject, p: ReportPage) -> str:
     """Write the single-file explorer of ``s`` beside the report and link to it (nothing for a
     run it cannot show)."""
@@ -219,8 +254,3 @@ def accuracy_finding(s: Subject) -> str:
             f"{html.escape(s.label)} net; its most common mix-up is {article(s.names[t])} "
             f"<b>{true}</b> read as {article(s.names[q])} <b>{read}</b> "
             f"({count(int(off[t, q]), 'time')}).")
-
-
-def findings_box(findings: list[str]) -> str:
-    items = "".join(f"<li>{f}</li>" for f in findings)
-    return f'<div class="findings"><b>What this page shows, in numbers</b><ul>{items}</ul></div>'

@@ -11,7 +11,9 @@ import numpy as np
 
 from digitlens.analysis import dream as D
 from digitlens.analysis import nudge as N
+from digitlens.analysis.gradients import pixels, read
 from digitlens.data.sources import Dataset
+from digitlens.nn.cnn import CNN
 from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
@@ -52,6 +54,14 @@ def ask_section(model: MLP, ds: Dataset, figure: Figure,
                 n: int = N_DIGITS) -> tuple[str, list[str]]:
     """The section's HTML body and its findings. ``figure(picture, file name, caption)``
     saves a figure and returns its HTML (the report's ``Writer.figure``)."""
+    body, findings = fragility_section(model, ds, figure, n)
+    return body + dream_figures(model, ds, figure), findings
+
+
+def fragility_section(model: MLP | CNN, ds: Dataset, figure: Figure,
+                      n: int = N_DIGITS) -> tuple[str, list[str]]:
+    """How far the first ``n`` test digits are from being misread, DeepFool beside FGSM, per
+    class, with the most fragile digit read right (either kind of network)."""
     names = list(ds.class_names)
     x, y = ds.test_images[:n], ds.test_labels[:n]
     df, fg = N.nudge_many(model, x), N.nudge_many(model, x, "fgsm")
@@ -84,8 +94,27 @@ def ask_section(model: MLP, ds: Dataset, figure: Figure,
                         f"L2 {fragile[2]} to flip it, most often into a "
                         f"<b>{html.escape(fragile[4])}</b>); DeepFool's changes are "
                         f"<b>{med['fgsm'] / med['deepfool']:.1f}×</b> smaller than FGSM's.")
-    body += dream_figures(model, ds, figure)
     return body, findings
+
+
+def class_dreams(model: MLP | CNN, ds: Dataset, figure: Figure) -> str:
+    """What each class wants to see, without the composed weights (a convolutional network
+    has none): each dream beside the best score a training digit reaches."""
+    train = pixels(model, ds.train_images)
+    scores = np.concatenate([read(model, train[i:i + 4096]).z
+                             for i in range(0, len(train), 4096)])
+    top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
+    start = train.mean(axis=0)
+    with blas_threads(1):  # one image at a time: too small to share among threads
+        dreams = [D.dream(model, top, c, start, max_train=float(scores[:, c].max()))
+                  for c in range(scores.shape[1])]
+    beat = sum(d.activation > (d.max_train_activation or np.inf) for d in dreams)
+    body = (f"<p>What does each class want to see? Gradient ascent from the mean training "
+            f"digit finds the input that gives its score the highest value (pixels in 0..1, "
+            f"smoothed so strokes stay connected). <b>{beat}</b> of the {len(dreams)} class "
+            f"dreams score higher than any real training digit.</p>")
+    return body + figure(dreams_view(dreams, None, list(ds.class_names), "classes"),
+                         "dreams-classes.png", "")
 
 
 def important_hidden(model: MLP, x: np.ndarray, k: int) -> tuple[int, np.ndarray]:

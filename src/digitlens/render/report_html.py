@@ -124,7 +124,8 @@ def table(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                   for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+    # tabindex: on a phone a wide table scrolls sideways, and a keyboard must reach it too
+    return f'<table tabindex="0"><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>'
 
 
 def settings_table(config: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -161,3 +162,8 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]],
             f"{header}<nav>{nav}</nav></header><main>{body}</main>"
             f"<footer>Made with digitlens. Re-create any figure with <code>digitlens render "
             f"VIEW --run RUN --out FILE</code>.</footer></body></html>")
+
+
+def findings_box(findings: list[str]) -> str:
+    items = "".join(f"<li>{f}</li>" for f in findings)
+    return f'<div class="findings"><b>What this page shows, in numbers</b><ul>{items}</ul></div>'

@@ -17,6 +17,7 @@ import numpy as np
 from digitlens import palette as C
 from digitlens.analysis.neurons import NeuronReport, analyse_neurons, finetune_data
 from digitlens.analysis.robustness import robustness
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render import charts
@@ -194,10 +195,17 @@ def errors(s: Subject, p: ReportPage) -> str:
 
 
 def robustness_section(s: Subject, p: ReportPage) -> str:
-    res = robustness(s.model, s.x, s.y, n=p.robustness_n)
+    return robustness_body(s.model, s.label, s.accuracy, p)
+
+
+def robustness_body(model: MLP | CNN, label: str, accuracy: float, p: ReportPage) -> str:
+    """Accuracy of moved and resized digits, as drawn and centred: the chart, its tables and a
+    finding (for either kind of network)."""
+    x, y = p.ds.test_images, p.ds.test_labels
+    res = robustness(model, x, y, n=p.robustness_n)
     i = len(res.shifts) - 1
     p.findings.append(f"Moved {count(res.shifts[i], 'pixel', fmt='g')} off-centre, digits are "
-                      f"recognised <b>{res.shift_raw[i]:.0%}</b> of the time by the {s.label} "
+                      f"recognised <b>{res.shift_raw[i]:.0%}</b> of the time by the {label} "
                       f"net; centred first as MNIST was, <b>{res.shift_preprocessed[i]:.0%}</b>.")
     n = count(res.n, "test digit")
     body = p.figure(robustness_view(res), "robustness.png",
@@ -205,7 +213,7 @@ def robustness_section(s: Subject, p: ReportPage) -> str:
                         "after centring, with one example digit at each setting")
     body += (f"<p class='note'>These accuracies are measured on the first {n} only, so the "
              f"0 px column ({res.shift_raw[0]:.1%}) is that subset's score and differs a little "
-             f"from the {s.accuracy:.2%} on all {count(len(s.y), 'test digit')}.</p>")
+             f"from the {accuracy:.2%} on all {count(len(y), 'test digit')}.</p>")
     body += table(["shift (px)", *[f"{v:g}" for v in res.shifts]],
                   [["as drawn", *[f"{a:.1%}" for a in res.shift_raw]],
                    ["preprocessed", *[f"{a:.1%}" for a in res.shift_preprocessed]]])

@@ -64,29 +64,31 @@ def nudge_view(nudge: Nudge, names: list[str], label: int | None = None) -> Pict
                     "changed_pixels": nudge.changed_pixels, "method": nudge.method})
 
 
-def dreams_view(dreams: list[Dream], composed: np.ndarray, labels: list[str],
+def dreams_view(dreams: list[Dream], composed: np.ndarray | None, labels: list[str],
                 title: str) -> Picture:
     """A row of dreams (each stretched black..white) over the same neurons' composed weights
-    (``composed``: (pixels, n), red/blue), labelled with the dream's value and the best digit's;
-    ``title`` names the picture (``dreams-<title>``)."""
+    (``composed``: (pixels, n), red/blue; None: a network without them, a convolutional one),
+    labelled with the dream's value and the best digit's; ``title`` names the picture
+    (``dreams-<title>``)."""
     shape = dreams[0].shape if dreams else (28, 28)
     imgs = np.stack([d.image.reshape(shape) for d in dreams])
     tiles = upscale(C.grey_minmax(imgs), scale_for(shape, 3))
-    vmax = C.symmetric_limit(composed)
-    w = weight_tiles(composed, vmax, 3, shape)
     names = [f"{lab}: {d.activation:.3g}" for lab, d in zip(labels, dreams, strict=True)]
     best = [f"best digit {d.max_train_activation:.3g}" if d.max_train_activation is not None
             else "" for d in dreams]
     top = labelled_row(tiles, names, size=11, bold=True)
     mid = labelled_row(np.zeros((len(dreams), 0, tiles.shape[2]), np.uint8), best, size=10)
-    low = labelled_row(w, [""] * len(dreams), size=4)
-    body = stack([titled(top, "dream (the input it likes most)"), mid,
-                  titled(low, "composed weights (the linear picture)", 12)], gap=4)
     caption = ("Top: the input each neuron likes most, found by gradient ascent from the mean "
                "digit (pixels kept in 0..1, smoothed); the number is what it reaches, beside "
-               "the highest any training digit gives. Bottom: its composed weights, a linear "
-               "approximation that ignores the activations; the dream is the network's real "
-               "optimum.")
+               "the highest any training digit gives.")
+    parts = [titled(top, "dream (the input it likes most)"), mid]
+    if composed is not None:
+        w = weight_tiles(composed, C.symmetric_limit(composed), 3, shape)
+        parts.append(titled(labelled_row(w, [""] * len(dreams), size=4),
+                            "composed weights (the linear picture)", 12))
+        caption += (" Bottom: its composed weights, a linear approximation that ignores the "
+                    "activations; the dream is the network's real optimum.")
+    body = stack(parts, gap=4)
     return Picture(pad(body, 8), f"dreams-{title}", caption,
                    {"activations": [d.activation for d in dreams],
                     "max_train": [d.max_train_activation for d in dreams]})
