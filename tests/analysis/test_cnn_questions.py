@@ -136,3 +136,27 @@ def test_attribute_nudge_and_dream_commands_take_a_cnn(cnn_runs: Path, lenet_mod
     picture = tmp_path / "nudge.png"
     r = cli("render", "nudge", "--run", run, "--dataset", "mnist-sample", "--out", str(picture))
     assert r.returncode == 0, r.stderr and picture.stat().st_size > 0
+
+
+def test_compare_matches_a_cnns_kernels_and_any_pair_of_networks(
+        lenet_model: CNN, trained_model, cnn_runs: Path, sample, tmp_path: Path) -> None:
+    from digitlens.analysis.compare import compare_models
+    from digitlens.analysis.metrics import evaluate_model
+    shuffled = CNN(lenet_model.input_shape, lenet_model.layers, params=lenet_model.params.copy())
+    order = np.array([3, 0, 5, 1, 4, 2])
+    shuffled.weights[0][...] = lenet_model.weights[0][order]
+    x, y = sample.test_images, sample.test_labels
+    c = compare_models(lenet_model, shuffled, x, y)
+    assert c.matched == "kernels" and len(c.matches) == 6
+    assert all(order[j] == i and s == pytest.approx(1.0) for i, j, s in c.matches)
+    mixed = compare_models(lenet_model, trained_model, x, y)
+    assert mixed.matched == "" and mixed.matches == []
+    assert mixed.a.accuracy == evaluate_model(lenet_model, x, y).accuracy
+    assert mixed.b.accuracy == evaluate_model(trained_model, x, y).accuracy
+    out = tmp_path / "compare.png"
+    got = cli("compare", str(cnn_runs / "lenet"), str(cnn_runs / "small"), "--dataset",
+              "mnist-sample", "--out", str(out), "--json")
+    assert got.returncode == 0, got.stderr
+    d = json.loads(got.stdout.strip().splitlines()[-1])
+    assert d["matched"] == "" and d["sizes_a"] is None and d["sizes_b"] == [784, 32, 16, 10]
+    assert d["accuracy_a"] == pytest.approx(mixed.a.accuracy) and out.stat().st_size > 0

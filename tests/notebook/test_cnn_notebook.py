@@ -48,13 +48,14 @@ def test_a_cnn_run_answers_every_question_that_reads_class_scores(run: dl.Loaded
     assert got["l2"] == pytest.approx(n.l2, rel=1e-6)
     d = dl.dream(run, target=3, steps=30)
     assert d.activation > d.start_activation and "class 3" in repr(d)
+    same = dl.compare(run, run)
+    assert same.matched == "kernels" and all(s == pytest.approx(1) for _, _, s in same.matches)
     for picture in (dl.views.filters(run), dl.views.feature_maps(run, digit=7),
-                    dl.views.nudge(run, index=0)):
+                    dl.views.nudge(run, index=0), same.picture()):
         assert picture._repr_png_().startswith(PNG)
 
 
 @pytest.mark.parametrize(("ask", "what"), [
-    (lambda r: dl.compare(r, r), "dl.compare"),
     (lambda r: dl.map(r), "dl.map"),
     (lambda r: dl.circuit(r, index=0), "dl.circuit"),
     (lambda r: dl.step(r, index=0, label=3), "dl.step"),

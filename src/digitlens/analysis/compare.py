@@ -1,5 +1,7 @@
 """Two models side by side on the same test digits: accuracy overall and per class, where they
-disagree, how their confusion matrices differ, and which first-layer neurons correspond.
+disagree, how their confusion matrices differ, and which first-layer neurons correspond (or,
+for two convolutional networks, which first-layer kernels). A fully connected and a
+convolutional network compare as well, all but the matching: their first layers are not alike.
 
 Neurons are matched one-to-one by the cosine similarity of their incoming weights (784 values
 each), maximising the total similarity (``scipy.optimize.linear_sum_assignment``): two nets
@@ -17,18 +19,41 @@ import numpy as np
 
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.errors import DigitlensError, ParameterError
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
 
+Network = MLP | CNN
 
-def check_comparable(a: MLP, b: MLP) -> None:
+
+def ends(m: Network) -> tuple[int, int]:
+    """(inputs, classes) of either kind of network."""
+    if isinstance(m, CNN):
+        return int(np.prod(m.input_shape)), m.n_classes
+    return m.sizes[0], m.sizes[-1]
+
+
+def check_comparable(a: Network, b: Network) -> None:
     """Both nets must read the same inputs and name the same classes."""
-    if a.sizes[0] != b.sizes[0]:
-        raise ParameterError(f"cannot compare a net reading {a.sizes[0]} inputs with one reading "
-                             f"{b.sizes[0]}: they must take the same images")
-    if a.sizes[-1] != b.sizes[-1]:
-        raise ParameterError(f"cannot compare a net with {a.sizes[-1]} classes with one with "
-                             f"{b.sizes[-1]}: they must answer the same question")
+    (ia, ca), (ib, cb) = ends(a), ends(b)
+    if ia != ib:
+        raise ParameterError(f"cannot compare a net reading {ia} inputs with one reading "
+                             f"{ib}: they must take the same images")
+    if ca != cb:
+        raise ParameterError(f"cannot compare a net with {ca} classes with one with "
+                             f"{cb}: they must answer the same question")
+
+
+def first_layers(a: Network, b: Network) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The two first layers as columns to match, and what they are ("neurons" or "kernels");
+    None when they are not alike (a dense layer and a convolution, or kernels of two shapes)."""
+    if isinstance(a, MLP) and isinstance(b, MLP):
+        return a.weights[0], b.weights[0], "neurons"
+    if isinstance(a, CNN) and isinstance(b, CNN) and a.weights[0].shape[1:] == \
+            b.weights[0].shape[1:]:
+        ka, kb = a.weights[0], b.weights[0]
+        return ka.reshape(len(ka), -1).T, kb.reshape(len(kb), -1).T, "kernels"
+    return None
 
 
 def cosine_similarity(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
@@ -61,6 +86,7 @@ class Comparison:
     b: Evaluation
     labels: np.ndarray
     matches: list[tuple[int, int, float]]
+    matched: str = "neurons"  # what ``matches`` pairs: "neurons", "kernels", or "" (nothing)
 
     @property
     def disagreements(self) -> np.ndarray:
@@ -81,16 +107,21 @@ class Comparison:
                                   "only_a_right": int((a_right & ~b_right).sum()),
                                   "only_b_right": int((b_right & ~a_right).sum())},
                 "confusion_difference": (self.b.confusion - self.a.confusion).tolist(),
+                "matched": self.matched,
                 "matches": [{"a": i, "b": j, "similarity": round(s, 5)}
                             for i, j, s in self.matches],
                 "mean_similarity": round(float(np.mean(sims)), 5) if sims else None}
 
 
-def compare_models(a: MLP, b: MLP, images: np.ndarray, labels: np.ndarray) -> Comparison:
-    """Evaluate both on the same labelled digits and match their first-layer neurons."""
+def compare_models(a: Network, b: Network, images: np.ndarray, labels: np.ndarray
+                   ) -> Comparison:
+    """Evaluate both on the same labelled digits and match their first-layer neurons (or
+    kernels) when the two first layers are alike."""
     check_comparable(a, b)
+    layers = first_layers(a, b)
     with blas_threads(None):
         ea = evaluate_model(a, images, labels)
         eb = evaluate_model(b, images, labels)
-        matches = match_neurons(a.weights[0], b.weights[0])
-    return Comparison(ea, eb, np.asarray(labels, np.int64), matches)
+        matches = match_neurons(layers[0], layers[1]) if layers else []
+    return Comparison(ea, eb, np.asarray(labels, np.int64), matches,
+                      layers[2] if layers else "")

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from digitlens.commands import add_data, add_json, emit, load_data, resolve_model, say
+from digitlens.commands import add_data, add_json, emit, load_data, resolve_network, say
 from digitlens.errors import bad_param
+from digitlens.nn.cnn import CNN
+from digitlens.nn.mlp import MLP
 
 
 def register(sub: Any) -> None:
@@ -24,9 +26,14 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def sizes(m: MLP | CNN) -> list[int] | None:
+    """A fully connected network's layer sizes (None for a convolutional one)."""
+    return list(m.sizes) if isinstance(m, MLP) else None
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from digitlens.analysis.compare import check_comparable, compare_models
-    a, b = resolve_model(args.run_a), resolve_model(args.run_b)
+    a, b = resolve_network(args.run_a), resolve_network(args.run_b)
     check_comparable(a, b)
     if args.out and Path(args.out).suffix.lower() != ".png":
         raise bad_param("out", "a .png file", args.out)
@@ -35,7 +42,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     c = compare_models(a, b, ds.test_images, ds.test_labels)
     seconds = time.perf_counter() - t0
     result: dict[str, Any] = {"a": args.run_a, "b": args.run_b,
-                              "sizes_a": list(a.sizes), "sizes_b": list(b.sizes),
+                              "sizes_a": sizes(a), "sizes_b": sizes(b),
+                              "model_a": a.describe(), "model_b": b.describe(),
                               **c.to_dict(), "seconds": round(seconds, 3)}
     if args.out:
         from digitlens.render.views import model_label
@@ -49,6 +57,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     text = (f"A {args.run_a}: {c.a.accuracy:.2%}   B {args.run_b}: {c.b.accuracy:.2%}\n"
             f"they disagree on {d['count']:,} of {result['n']:,} test digits "
             f"(A alone right on {d['only_a_right']:,}, B alone on {d['only_b_right']:,})\n"
-            f"first-layer neurons matched: {len(c.matches)}, mean similarity "
-            f"{result['mean_similarity']:+.3f}")
+            + (f"first-layer {c.matched} matched: {len(c.matches)}, mean similarity "
+               f"{result['mean_similarity']:+.3f}" if c.matches else
+               "first layers not matched: a fully connected and a convolutional one are not "
+               "alike"))
     return emit(args, result, text)

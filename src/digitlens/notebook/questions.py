@@ -138,7 +138,7 @@ class DreamAnswer(Dream, Pictured):
 class ComparisonAnswer(Comparison, Pictured):
     """``Comparison`` of two models on one test set, with its picture."""
 
-    models: tuple[MLP, MLP] | None = None
+    models: tuple[MLP | CNN, MLP | CNN] | None = None
     images: np.ndarray | None = None
     class_names: list[str] = field(default_factory=list)
 
@@ -229,7 +229,7 @@ def compare(run_a: Model, run_b: Model) -> ComparisonAnswer:
     from digitlens.analysis.compare import compare_models
     a, b = _run(run_a), _run(run_b)
     ds = a.dataset
-    ma, mb = a.dense("dl.compare"), b.dense("dl.compare")
+    ma, mb = a.model, b.model
     c = compare_models(ma, mb, ds.test_images, ds.test_labels)
     return _copy(ComparisonAnswer, c, models=(ma, mb), images=ds.test_images,
                  class_names=list(ds.class_names))

@@ -20,7 +20,7 @@ import numpy as np
 from digitlens.analysis.integrated import attribute
 from digitlens.analysis.metrics import evaluate_model
 from digitlens.data.sources import Dataset
-from digitlens.nn.cnn import CNN, Conv, Dense
+from digitlens.nn.cnn import CNN
 from digitlens.nn.run import Run
 from digitlens.render import charts
 from digitlens.render.image import Picture
@@ -28,6 +28,7 @@ from digitlens.render.report_ask import class_dreams, fragility_section
 from digitlens.render.report_html import findings_box, page, section, settings_table
 from digitlens.render.report_page import ReportPage
 from digitlens.render.report_sections import robustness_body
+from digitlens.render.views import network_label
 from digitlens.render.views.ask import attribution_view
 from digitlens.render.views.confusion import errors_view
 from digitlens.render.views.convolution import feature_maps, filters
@@ -42,13 +43,6 @@ LEFT_OUT = ("The sections of a fully connected network that read its neurons and
             "feature maps, and its classes weigh those maps, not pixels.")
 
 
-def label_of(model: CNN) -> str:
-    """'conv 6-16 · 120-84-10', as the explorer names a convolutional network."""
-    convs = [str(layer.out) for layer in model.layers if isinstance(layer, Conv)]
-    dense = [str(layer.out) for layer in model.layers if isinstance(layer, Dense)]
-    return f"conv {'-'.join(convs)} · {'-'.join(dense)}"
-
-
 def shown_digit(ds: Dataset) -> int:
     """The test digit the one-digit sections follow: the first 7 (the explorer's example)."""
     sevens = np.flatnonzero(ds.test_labels == 7)
@@ -59,7 +53,7 @@ def build_cnn_report(path: Path, model: CNN, p: ReportPage) -> tuple[str, dict[s
     """The page's HTML and what it reports (accuracy, sections)."""
     ds, names = p.ds, list(p.ds.class_names)
     ev = evaluate_model(model, ds.test_images, ds.test_labels)
-    label = label_of(model)
+    label = network_label(model)
     run = Run(path)
     history = run.history() if path.is_dir() else []
     i = shown_digit(ds)

@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError, NotFoundError, bad_param
-from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn import CNN, Conv, Dense
 from digitlens.nn.io import load_model, load_network
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
@@ -60,7 +60,7 @@ VIEWS: dict[str, ViewInfo] = {v.name: v for v in [
 # the views of a convolutional network, and those that read either kind (through the class
 # scores and their gradient, ``analysis.gradients``); the others read fully connected ones
 CONVOLUTIONAL = ("filters", "feature-maps")
-EITHER = ("nudge", "dream", "errors", "robustness", "fingerprints")
+EITHER = ("nudge", "dream", "errors", "robustness", "fingerprints", "compare")
 # why each other view does not apply to a convolutional network, and what answers instead
 NOT_CONVOLUTIONAL = {
     "evidence": "it draws each class's weights on the pixels, and a convolutional network's "
@@ -78,8 +78,6 @@ NOT_CONVOLUTIONAL = {
     "map": "it projects every hidden layer's neurons, and a convolutional network's first "
            "layers hold thousands of map positions per digit (its channel fingerprints: "
            "the fingerprints view)",
-    "compare": "it matches first-layer neurons by their weights on the pixels, which a "
-               "convolutional network's kernels are not",
 }
 
 
@@ -194,9 +192,7 @@ def dense_view(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = Fa
                                      o.get("n", FINETUNE_IMAGES))
         rep = analyse_neurons(model, x, y, o.get("layer"), train=(tx, ty), finetune_with=tune)
         return neurons_view(model, rep, run_counts(run))
-    if name == "map":
-        return map_of(run, model, ds, o)
-    return compare_of(model, ds, o)  # the last of them
+    return map_of(run, model, ds, o)  # the last of them
 
 
 def check_images(model: MLP | CNN, ds: Dataset) -> None:
@@ -233,6 +229,8 @@ def either_view(name: str, model: MLP | CNN, ds: Dataset, animated: bool = False
     if name == "errors":
         from digitlens.render.views.confusion import errors_view
         return errors_view(model, x, y, o.get("n", 40), names)
+    if name == "compare":
+        return compare_of(model, ds, o)
     if name == "robustness":
         from digitlens.analysis.robustness import robustness
         from digitlens.render.views.robustness import robustness_view
@@ -287,21 +285,29 @@ def dream_of_view(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:
     return dream_view(d, dream_title(model, layer, neuron))
 
 
-def compare_of(model: MLP, ds: Dataset, o: dict[str, Any]) -> Picture:
+def network_label(m: CNN) -> str:
+    """'conv 6-16 · 120-84-10', as the explorer names a convolutional network."""
+    convs = [str(layer.out) for layer in m.layers if isinstance(layer, Conv)]
+    dense = [str(layer.out) for layer in m.layers if isinstance(layer, Dense)]
+    return f"conv {'-'.join(convs)} · {'-'.join(dense)}"
+
+
+def compare_of(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:
     from digitlens.analysis.compare import compare_models
     from digitlens.render.views.compare import compare_view
     if "compare" not in o:
         raise bad_param("compare", "a second run or model file (--compare RUN)", None)
-    other = load_model(o["compare"])
+    other = load_network(o["compare"])
     c = compare_models(model, other, ds.test_images, ds.test_labels)
     return compare_view(c, model, other, ds.test_images, list(ds.class_names),
                         model_label(model, len(ds.train_labels)),
                         model_label(other, len(ds.train_labels)))
 
 
-def model_label(m: MLP, n_train: int) -> str:
-    """'784-512-256-10, 60,000 images' from a model's shape and training settings."""
-    shape = "-".join(map(str, m.sizes))
+def model_label(m: MLP | CNN, n_train: int) -> str:
+    """'784-512-256-10, 60,000 images' (or 'conv 6-16 · 120-84-10, …') from a model's shape and
+    training settings."""
+    shape = "-".join(map(str, m.sizes)) if isinstance(m, MLP) else network_label(m)
     t = m.meta.get("training") or {}
     if not t:
         return f"{shape}, imported" if m.meta.get("imported_from") else shape

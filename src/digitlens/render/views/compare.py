@@ -8,6 +8,7 @@ import numpy as np
 
 from digitlens import palette as C
 from digitlens.analysis.compare import Comparison
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.render import charts
 from digitlens.render.draw import digit_tile, weight_tiles
@@ -72,25 +73,34 @@ def disagreement_gallery(c: Comparison, images: np.ndarray, names: list[str],
     return cv.idx
 
 
-def matched_pairs(c: Comparison, a: MLP, b: MLP, n: int = PAIRS) -> np.ndarray:
+def tiles_of(m: MLP | CNN) -> tuple[np.ndarray, tuple[int, int]]:
+    """A first layer as columns to draw and the image each column is: an MLP's neurons as
+    input images, a convolutional network's kernels (channels side by side)."""
+    if isinstance(m, MLP):
+        return m.weights[0], m.input_shape
+    k = m.weights[0]
+    return k.transpose(0, 2, 1, 3).reshape(len(k), -1).T, (k.shape[2], k.shape[1] * k.shape[3])
+
+
+def matched_pairs(c: Comparison, a: MLP | CNN, b: MLP | CNN, n: int = PAIRS) -> np.ndarray:
     """The ``n`` most and ``n`` least similar matched pairs: A's neuron, B's neuron, similarity."""
     pairs = c.matches
     chosen = pairs[:n] + (pairs[max(n, len(pairs) - n):] if len(pairs) > n else [])
-    wa, wb = a.weights[0], b.weights[0]
+    (wa, sa), (wb, sb) = tiles_of(a), tiles_of(b)
     va, vb = C.symmetric_limit(wa), C.symmetric_limit(wb)
     cols, cell_w, cell_h = 6, 150, 92
     cv = Canvas(max(1, -(-len(chosen) // cols)) * cell_h, cols * cell_w)
     for k, (i, j, s) in enumerate(chosen):
         r, col = divmod(k, cols)
         y, x = r * cell_h, col * cell_w
-        cv.paste(y, x, weight_tiles(wa[:, [i]], va, 2, a.input_shape)[0])
-        cv.paste(y, x + 60, weight_tiles(wb[:, [j]], vb, 2, b.input_shape)[0])
+        cv.paste(y, x, weight_tiles(wa[:, [i]], va, 2, sa)[0])
+        cv.paste(y, x + 60, weight_tiles(wb[:, [j]], vb, 2, sb)[0])
         cv.text(y + 59, x, f"A{i} ↔ B{j}", 10, colour="muted")
         cv.text(y + 71, x, f"similarity {s:+.2f}", 10, True)
     return cv.idx
 
 
-def compare_view(c: Comparison, a: MLP, b: MLP, images: np.ndarray, names: list[str],
+def compare_view(c: Comparison, a: MLP | CNN, b: MLP | CNN, images: np.ndarray, names: list[str],
                  label_a: str = "A", label_b: str = "B") -> Picture:
     """Charts on top, then the disagreement gallery and the matched neuron pairs."""
     top = summary_charts(c, names, label_a, label_b)
@@ -104,9 +114,15 @@ def compare_view(c: Comparison, a: MLP, b: MLP, images: np.ndarray, names: list[
     sims = [s for _, _, s in c.matches]
     more = (f"the {PAIRS} most similar pairs, then the {PAIRS} least"
             if len(c.matches) > PAIRS else "every pair")
-    pairs = titled(matched_pairs(c, a, b), "First-layer neurons matched one to one",
-                   subtitle=f"cosine similarity of incoming weights, mean {np.mean(sims):+.2f}; "
-                            f"{more} ({C.hue('pos')} +, {C.hue('neg')} −)")
+    if sims:
+        pairs = titled(matched_pairs(c, a, b), f"First-layer {c.matched} matched one to one",
+                       subtitle=f"cosine similarity of {'incoming ' * (c.matched == 'neurons')}"
+                                f"weights, mean {np.mean(sims):+.2f}; {more} ({C.hue('pos')} +, "
+                                f"{C.hue('neg')} −)")
+    else:
+        pairs = titled(np.full((1, 1), C.WHITE, np.uint8), "First layers not matched",
+                       subtitle="a fully connected and a convolutional first layer are not "
+                                "alike, one to one")
     lower = C.to_rgb(np.concatenate([pad_to(gallery, max(gallery.shape[1], pairs.shape[1])),
                                      np.full((16, max(gallery.shape[1], pairs.shape[1])),
                                              C.WHITE, np.uint8),
@@ -116,8 +132,9 @@ def compare_view(c: Comparison, a: MLP, b: MLP, images: np.ndarray, names: list[
     rgb[:top.shape[0], :top.shape[1]] = top
     rgb[top.shape[0] + 12:, 8:8 + lower.shape[1]] = lower[:, :width - 8]
     caption = (f"A ({label_a}) reads {c.a.accuracy:.2%} of the test digits right, B ({label_b}) "
-               f"{c.b.accuracy:.2%}; they disagree on {dis['count']:,}. Matched first-layer "
-               f"neurons have a mean weight similarity of {np.mean(sims):+.2f}.")
+               f"{c.b.accuracy:.2%}; they disagree on {dis['count']:,}."
+               + (f" Matched first-layer {c.matched} have a mean weight similarity of "
+                  f"{np.mean(sims):+.2f}." if sims else ""))
     return Picture(rgb, "compare", caption, {k: v for k, v in d.items()
                                              if k not in ("matches",)})
 
