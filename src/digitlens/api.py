@@ -65,6 +65,11 @@ class LoadedRun:
         return self.model
 
     @property
+    def mlp(self) -> MLP:
+        """The model, known to be fully connected (``dense``: one line if it is not)."""
+        return self.dense("run.mlp")
+
+    @property
     def dataset(self) -> Dataset:
         """The dataset the model was trained on (loaded once; the embedded sample when MNIST
         cannot be had)."""

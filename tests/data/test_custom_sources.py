@@ -73,7 +73,7 @@ def test_python_api_trains_on_a_folder_and_finds_it_again(tmp_path: Path) -> Non
     folder = idx_folder(tmp_path / "bars", size=8)
     run = dl.train("s1-single-layer", epochs=2, out=tmp_path / "run", data_dir=folder,
                    progress=False)
-    assert run.model.sizes == (64, 3) and run.model.class_names == ("top", "middle", "bottom")
+    assert run.mlp.sizes == (64, 3) and run.mlp.class_names == ("top", "middle", "bottom")
     again = dl.load(tmp_path / "run").dataset
     assert again.name == "bars" and again.checksums == run.dataset.checksums
     with pytest.raises(DataError, match="layers 784-10 do not fit dataset 'bars'"):

@@ -181,21 +181,21 @@ def test_dl_load_reads_every_import_format(tmp_path: Path) -> None:
     assert pt.model.class_names == ("bar", "column", "diagonal")
     assert pt.model.input_shape == (9, 16) and not pt.is_folder and pt.history == []
     # PyTorch's stored float32 pass and ours: within the forward bound of each other
-    assert_within(pt.model.trace(stored["symbols12_x"]).probabilities, stored["symbols12"],
+    assert_within(pt.mlp.trace(stored["symbols12_x"]).probabilities, stored["symbols12"],
                   forward_bounds(pt.model, stored["symbols12_x"])[1][-1], "symbols12")
     names = tmp_path / "c.txt"
     names.write_text("\n".join(f"d{i}" for i in range(10)))
     st = dl.load(FIXTURES / DIGITS8_SAFETENSORS, classes=f"@{names}", input_shape=(8, 8))
     onnx = dl.load(FIXTURES / DIGITS8_ONNX, classes=[f"d{i}" for i in range(10)])
     for run in (st, onnx):
-        assert run.model.sizes == (64, 32, 10) and run.model.class_names[9] == "d9"
-        assert_within(run.model.trace(stored["digits8_x"]).probabilities, stored["digits8"],
+        assert run.mlp.sizes == (64, 32, 10) and run.mlp.class_names[9] == "d9"
+        assert_within(run.mlp.trace(stored["digits8_x"]).probabilities, stored["digits8"],
                       forward_bounds(run.model, stored["digits8_x"])[1][-1], "digits8")
     pth = tmp_path / "w.pth"
     pth.write_bytes((FIXTURES / PT_MODEL).read_bytes())
-    assert dl.load(pth, activation="tanh", output="sigmoid").model.activations == (
+    assert dl.load(pth, activation="tanh", output="sigmoid").mlp.activations == (
         "tanh", "sigmoid")
-    assert dl.load(FIXTURES / ONNX_MODEL).model.sizes == (784, 32, 16, 10)  # external data
+    assert dl.load(FIXTURES / ONNX_MODEL).mlp.sizes == (784, 32, 16, 10)  # external data
     assert dl.load(FIXTURES / SAFETENSORS_MODEL).model.input_shape == (28, 28)
 
 

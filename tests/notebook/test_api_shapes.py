@@ -25,7 +25,7 @@ def test_predict_reads_images_at_the_models_size(run: dl.LoadedRun) -> None:
     p = dl.predict(run, Image.fromarray(cross))
     x = preprocess(cross.astype(np.float32) / 255, (12, 12)).centred
     assert p.input.shape == (12, 12) and np.array_equal(p.input, x)
-    t = run.model.trace(x)
+    t = run.mlp.trace(x)
     assert p.digit == int(t.prediction[0]) and p.class_names == list(SHAPES)
     assert repr(p).startswith(f"<prediction: {SHAPES[p.digit]} (")
     small = run.dataset.test_images[0]  # already 12×12: used as it is
@@ -51,6 +51,6 @@ def test_kernel_explorer_on_a_12x12_model(run: dl.LoadedRun) -> None:
     x = preprocess(pad.astype(np.float32) / 255, (12, 12)).centred
     assert w.image.shape == (12, 12)
     np.testing.assert_allclose(w.image, x, atol=1e-4)  # the widget keeps 4 decimals
-    assert w.prediction == int(run.model.trace(x).prediction[0])
+    assert w.prediction == int(run.mlp.trace(x).prediction[0])
     w.selected = {"layer": 0, "index": 3}
     assert len(w.state["inspector"]["weights"]) == 144

@@ -93,7 +93,7 @@ def click_neuron(page: Any, layer: int, index: int) -> None:
 def check_diagram(page: Any, run: dl.LoadedRun) -> None:
     facts = diagram_facts(page, DIAGRAM)
     assert facts["mode"] == "compact" and facts["textPx"] >= 12 and not facts["scrolls"], facts
-    assert squares_coloured(page, DIAGRAM) == sum(run.model.sizes[1:-1])
+    assert squares_coloured(page, DIAGRAM) == sum(run.mlp.sizes[1:-1])
     assert page.evaluate(f"() => {DIAGRAM}.data.flow.length") == len(run.model.weights)
 
 

@@ -52,20 +52,20 @@ def test_load_model_files_give_the_same_network(run: dl.LoadedRun, tmp_path: Pat
     path = tmp_path / f"m{suffix}"
     if suffix == ".npz":
         from digitlens.nn.io import save_model
-        save_model(run.model, path)
+        save_model(run.mlp, path)
     elif suffix == ".json":
         from digitlens.export.json_format import export_json
-        export_json(run.model, path)
+        export_json(run.mlp, path)
     else:
         from digitlens.export.onnx_format import export_onnx
-        export_onnx(run.model, path)
+        export_onnx(run.mlp, path)
     other = dl.load(path, dataset="mnist-sample")
     assert not other.is_folder and other.history == []
     x = run.dataset.test_images[:50]
     # the file keeps the float32 parameters bit for bit; the same float32 code on the same
     # rows may still sum in another order only within the forward bound
-    assert_within(other.model.trace(other.model.as_input(x)).probabilities,
-                  run.model.trace(run.model.as_input(x)).probabilities,
+    assert_within(other.mlp.trace(other.mlp.as_input(x)).probabilities,
+                  run.mlp.trace(run.mlp.as_input(x)).probabilities,
                   forward_bounds(run.model, x)[1][-1], "loaded file")
 
 
@@ -85,7 +85,7 @@ def test_predict_matches_the_forward_pass(run: dl.LoadedRun, tmp_path: Path) -> 
     img = run.dataset.test_images[3]
     p = dl.predict(run, img)
     x = img.reshape(1, -1).astype(np.float32) / 255
-    t = run.model.trace(x)
+    t = run.mlp.trace(x)
     assert p.digit == int(t.prediction[0])
     # two float32 passes over the same row: within the forward bound
     assert_within(p.probabilities, t.probabilities[0], forward_bounds(run.model, x)[1][-1][0],
@@ -97,7 +97,7 @@ def test_predict_matches_the_forward_pass(run: dl.LoadedRun, tmp_path: Path) -> 
     big.save(tmp_path / "d.png")
     from digitlens.data.preprocess import load_image, preprocess
     pre = preprocess(load_image(str(tmp_path / "d.png"))).centred.reshape(1, -1)
-    assert dl.predict(run, tmp_path / "d.png").digit == int(run.model.trace(pre).prediction[0])
+    assert dl.predict(run, tmp_path / "d.png").digit == int(run.mlp.trace(pre).prediction[0])
     assert dl.predict(run, np.zeros((28, 28))).digit is None
     with pytest.raises(ParameterError, match="'image'"):
         dl.predict(run, np.full((28, 28), 3.0))
@@ -129,7 +129,7 @@ def test_view_numbers_are_the_forward_pass(run: dl.LoadedRun) -> None:
     ds = run.dataset
     i = int(np.flatnonzero(ds.test_labels == 5)[0])
     fp = dl.views.fingerprints(run, digit=5)
-    t = run.model.trace(run.model.as_input(ds.test_images[i:i + 1]))
+    t = run.mlp.trace(run.mlp.as_input(ds.test_images[i:i + 1]))
     # the view's own float32 pass and this one: within the forward bound
     zb, ab = forward_bounds(run.model, ds.test_images[i:i + 1])
     for got, want, bound in zip(fp.data["activations"], t.activations[1:], ab, strict=True):
@@ -143,14 +143,14 @@ def test_analysis_returns_dataclasses_of_arrays(run: dl.LoadedRun) -> None:
     ev = dl.analysis.evaluate(run)
     x = run.model.as_input(ds.test_images)
     # a count, float64 both sides
-    assert ev.accuracy == pytest.approx(float(np.mean(run.model.predict(x) == ds.test_labels)))
+    assert ev.accuracy == pytest.approx(float(np.mean(run.mlp.predict(x) == ds.test_labels)))
     assert isinstance(ev.confusion, np.ndarray) and ev.confusion.sum() == len(ds.test_labels)
     a = dl.analysis.arithmetic(run, layer=1, index=3, image=ds.test_images[0])
     t = dl.analysis.trace(run, ds.test_images[0])
     # float64 arithmetic over a float32 pass against a float32 pass: the forward bound
     bound = forward_bounds(run.model, ds.test_images[0])[1][1][0, 3]
     assert abs(a.value - float(t.activations[2][3])) <= bound
-    assert t.prediction == int(run.model.predict(run.model.as_input(ds.test_images[:1]))[0])
+    assert t.prediction == int(run.mlp.predict(run.mlp.as_input(ds.test_images[:1]))[0])
     assert t.probabilities.shape == (10,) and t.zs[0].shape == (32,)  # one image, one answer
     assert a.z == pytest.approx(float(a.terms.sum() + a.bias))  # float64 both sides
     comp = dl.analysis.composed(run)
@@ -193,13 +193,13 @@ def test_explorer_kernel_mode_predicts_a_drawing(run: dl.LoadedRun) -> None:
     w.drawing = pad.tobytes()
     from digitlens.data.preprocess import preprocess
     x = preprocess(pad.astype(np.float32) / 255).centred.reshape(1, -1)
-    t = run.model.trace(x)
+    t = run.mlp.trace(x)
     assert w.prediction == int(t.prediction[0])
     np.testing.assert_allclose(w.image.ravel(), x[0], atol=1e-4)  # kept to 4 decimals
     assert len(w.state["activations"]) == 3
     # the diagram's lines: analysis.flow's strongest signals a·w for this drawing
     from digitlens.analysis.flow import strongest_connections
-    want = strongest_connections(run.model, t, 40)
+    want = strongest_connections(run.mlp, t, 40)
     assert [[[i, j] for i, j, _ in layer] for layer in w.state["flow"]] == \
         [[[i, j] for i, j, _ in layer] for layer in want]
     assert all(abs(got[2] - v) <= 5e-6 for layer, ref in zip(w.state["flow"], want, strict=True)

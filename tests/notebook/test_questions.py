@@ -72,7 +72,7 @@ def test_dream_compare_and_map(run: dl.LoadedRun, trained_run: Path) -> None:
     assert "they disagree on 0" in repr(c)
 
     m = dl.map(run, layer=0)
-    h = run.model.trace(run.model.as_input(run.dataset.test_images)).activations[1]
+    h = run.mlp.trace(run.mlp.as_input(run.dataset.test_images)).activations[1]
     assert m.maps[-1].points.shape == (len(h), 2)
     assert "separation by a linear probe" in repr(m) and m._repr_png_().startswith(PNG)
 

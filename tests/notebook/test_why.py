@@ -39,7 +39,7 @@ def test_patch_and_circuit_from_python(trained_run: Path) -> None:
 def test_bad_patches_are_digitlens_errors(trained_run: Path) -> None:
     run = dl.load(trained_run, dataset="mnist-sample")
     with pytest.raises(DigitlensError):
-        dl.patch(run, source_index=1, into_index=0, layer=run.model.n_layers - 1)
+        dl.patch(run, source_index=1, into_index=0, layer=run.mlp.n_layers - 1)
     with pytest.raises(DigitlensError):
         dl.circuit(run, index=0, max_nodes=0)
 
@@ -65,7 +65,7 @@ def test_features_from_python_measure_the_clis_atlas(trained_run: Path, tmp_path
     trained = dl.features(run, layer=1, features=32, k=2, epochs=1)  # trained here
     assert trained.sae.n_features == 32 and trained.seconds is not None
     with pytest.raises(DigitlensError):
-        dl.features(run, layer=run.model.n_layers - 1)
+        dl.features(run, layer=run.mlp.n_layers - 1)
     with pytest.raises(DigitlensError):
         dl.features(run, layer=0, atlas=str(out / "features.npz"))  # written for layer 1
     with pytest.raises(DigitlensError):

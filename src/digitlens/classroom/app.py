@@ -2,8 +2,9 @@
 
 Students may only read their page, the network and the lesson's status, and submit drawings.
 Every teacher endpoint needs the token (``?token=``), compared in constant time. The server
-re-reads each drawing with the Python engine (``digitlens.data.preprocess`` and ``MLP.trace``)
-and stores what the student meant, what the network said and what the page said.
+re-reads each drawing with the Python engine (``digitlens.data.preprocess``, then the network:
+a fully connected or a convolutional one, ``analysis.gradients.read``) and stores what the
+student meant, what the network said and what the page said.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digitlens.analysis.gradients import read
 from digitlens.classroom import qr
 from digitlens.classroom.limits import DASHBOARDS, EVENTS_KEPT, Limits
 from digitlens.classroom.store import Drawing, Store
@@ -36,6 +38,7 @@ from digitlens.http.app import build
 from digitlens.http.envelope import ok
 from digitlens.http.sse import EventLog
 from digitlens.http.statuses import Conflict, Forbidden
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 
 STATIC = Path(__file__).with_name("static")
@@ -69,7 +72,7 @@ class Lesson:
     """What the server serves: the model, the record, the teacher's token and settings."""
 
     store: Store
-    model: MLP
+    model: MLP | CNN
     run: str
     token: str
     student_url: str
@@ -104,7 +107,7 @@ class Lesson:
         pre = preprocess(gray)
         if not pre.has_ink:
             raise DigitlensError("the drawing has no ink: draw a digit first")
-        t = self.model.trace(pre.centred)
+        t = read(self.model, pre.centred)
         probs = t.probabilities[0]
         pred = int(t.prediction[0])
         pixels = np.clip(np.rint(pre.centred * 255), 0, 255).astype(np.uint8).tobytes()
@@ -235,11 +238,24 @@ def page(name: str) -> Any:
     return serve
 
 
+def network_json(model: MLP | CNN) -> str:
+    """The network the student's page runs: the JSON export of an MLP, or a convolutional
+    network's page document, its parameters base64 float32 (as the single-file explorer's)."""
+    if isinstance(model, CNN):
+        import json
+
+        from digitlens.export.html_explorer import b64
+        from digitlens.nn.cnn_io import page_network
+        doc = page_network(model, list(model.class_names), lambda a: b64(np.asarray(a, "<f4")))
+        return json.dumps(doc, separators=(",", ":"))
+    from digitlens.export.json_format import to_json_text
+    return to_json_text(model)
+
+
 def create_app(lesson: Lesson, allowed_hosts: list[str] | None = None) -> Starlette:
     """The app; ``allowed_hosts`` guards a loopback server against DNS rebinding."""
     if not lesson.network_json:
-        from digitlens.export.json_format import to_json_text
-        lesson.network_json = to_json_text(lesson.model)
+        lesson.network_json = network_json(lesson.model)
     api = Api(lesson)
     routes = [
         Route("/", page("student.html")),

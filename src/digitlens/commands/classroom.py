@@ -8,8 +8,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from digitlens.commands import add_json, emit, resolve_model, say
+from digitlens.commands import add_json, emit, resolve_network, say
 from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
+from digitlens.nn.cnn import CNN
 
 DEFAULT_DB = "classroom.sqlite"
 PHONES = 40  # digitlens.classroom.limits.PHONES, without importing the server here
@@ -74,11 +75,14 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         raise bad_param("phones_per_address", f"an int in 1..{MAX_PHONES}",
                         args.phones_per_address)
     qr.make("check")  # segno missing: say so before anything starts
-    model = resolve_model(args.run)
-    if model.input_shape != (28, 28) or model.sizes[-1] != 10:
-        h, w = model.input_shape  # the class draws, stores and retrains on MNIST's digits
+    from digitlens.analysis.gradients import image_shape, n_classes
+    model = resolve_network(args.run)
+    shape, classes = image_shape(model), n_classes(model)
+    gray = not isinstance(model, CNN) or model.input_shape[0] == 1
+    if shape != (28, 28) or classes != 10 or not gray:
+        h, w = shape  # the class draws, stores and retrains on MNIST's digits
         raise ModelError(f"{args.run}: the classroom collects 28×28 drawings of the digits "
-                         f"0-9; this model reads {h}×{w} images into {model.sizes[-1]} classes")
+                         f"0-9; this model reads {h}×{w} images into {classes} classes")
     return supervised(lambda: serve(args, model), Path(args.db))
 
 

@@ -116,7 +116,7 @@ def build_html(model: MLP | CNN, data: Dataset, run_name: str) -> str:
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     # the UI colours (colors.css) and the page's stylesheet, in the order the page links them
     css = "\n".join((STATIC / "css" / name).read_text(encoding="utf-8")
-                    for name in ("colors.css", "style.css"))
+                    for name in ("colors.css", "style.css", "cnn.css"))
     icon = base64.b64encode((STATIC / "favicon.svg").read_bytes()).decode("ascii")
     bundle = pack(STATIC / "js" / "offline.js")
     style, flag, module = f"\n{css}", "window.digitlensOffline = true;", f"\n{bundle}"
@@ -125,7 +125,7 @@ def build_html(model: MLP | CNN, data: Dataset, run_name: str) -> str:
         (r'<meta charset="utf-8">', '<meta charset="utf-8">'
          + csp.meta(csp.policy(scripts=[flag, module], styles=[style]))),
         (r'<link rel="icon"[^>]*>', f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">'),
-        (r'<link rel="stylesheet"[^>]*>\s*<link rel="stylesheet"[^>]*>', f"<style>{style}</style>"),
+        (r'(<link rel="stylesheet"[^>]*>\s*){3}', f"<style>{style}</style>"),
         (r'<script type="module" src="js/main.js"></script>', ""),
         (r'<script type="module" src="js/sweep.js"></script>', ""),  # sweeps live on a server
         (r'<img src="favicon.svg"', f'<img src="data:image/svg+xml;base64,{icon}"'),

@@ -3,10 +3,12 @@
 // localStorage; no names are asked for. The server re-reads every drawing it stores.
 import { diagramWords } from "/explorer/js/announce.js";
 import { Diagram } from "/explorer/js/diagram.js";
+import { CNN_FORMAT, withFloats } from "/explorer/js/convnet.js";
 import { DrawPad } from "/explorer/js/draw.js";
 import { loadNetwork } from "/explorer/js/engine.js";
+import { FeatureMaps } from "/explorer/js/featuremaps.js";
 import { pct, t, translatePage } from "/explorer/js/i18n.js";
-import { localAnswer } from "/explorer/js/local.js";
+import { convAnswer, localAnswer } from "/explorer/js/local.js";
 
 /** @type {(id: string) => any} the page's elements by id (inputs, canvases, buttons alike) */
 const $ = (id) => document.getElementById(id);
@@ -17,7 +19,8 @@ const ANIMAL = ["otter", "fox", "owl", "panda", "koala", "lynx", "heron", "tiger
                 "gecko", "bison", "robin", "zebra", "llama", "seal", "crane"];
 /** @type {Record<string, any>} read by the tests as window.classroom */
 const state = window.classroom = { ready: false, net: null, prediction: null, label: null,
-                                   prompt: null, paused: false, sent: 0, drawn: false };
+                                   prompt: null, paused: false, sent: 0, drawn: false,
+                                   knockout: {} };
 
 function pseudonym() {
   let id = localStorage.getItem(KEY);
@@ -50,8 +53,10 @@ function changed() {
 // the model's input shape, the trace, the diagram's strongest signals).
 function read() {
   if (!state.net) { updateSubmit(); return; }
-  const res = localAnswer(state.net, pad.grayBytes());
-  state.prediction = res.prediction;
+  const res = state.net.kind === "cnn"
+    ? convAnswer(state.net, pad.grayBytes(), { knockout: state.knockout })
+    : localAnswer(state.net, pad.grayBytes());
+  state.prediction = res.prediction; state.last = res;
   showReading(res.has_ink ? res : null);
   updateSubmit();
 }
@@ -71,9 +76,25 @@ function showReading(tr) {
 // The network: the explorer's diagram, compact (diagram.js), with nothing to pick: a neuron's
 // inspector is the explorer's, the tip says its name and value.
 const diagram = state.diagram = new Diagram($("network"), $("net-tip"), null, null, { compact: true });
+// A convolutional network: the explorer's feature maps (featuremaps.js) take the diagram's
+// place; a map's unit opens the explorer's inspector, whose knock-out switches the channel off
+// in this page's reading.
+const maps = new FeatureMaps($("maps"), $("maps-inspector"), {
+  knockout(layer, channel) {
+    const off = new Set(state.knockout[layer] || []);
+    if (off.has(channel)) off.delete(channel); else off.add(channel);
+    state.knockout = { ...state.knockout, [layer]: [...off] };
+    read();
+  },
+});
 function drawNetwork(tr) {
   const net = state.net;
   if (!net) return;
+  if (net.kind === "cnn") {
+    maps.update(tr ?? convAnswer(net, null));
+    $("net-note").textContent = t(tr ? "student.netMaps" : "student.netNote");
+    return;
+  }
   diagram.draw(tr ?? localAnswer(net, null), null, () => false);
   $("network").setAttribute("aria-label", tr ? diagramWords(tr, net.sizes, net.activations, net.classNames, false)
     : t("student.netAria"));
@@ -158,8 +179,13 @@ async function start() {
   await refresh();
   setInterval(refresh, 3000);
   try {
-    const net = loadNetwork(await (await fetch("/api/class/network")).json());
-    diagram.setModel(net.sizes, net.classNames, net.activations, net.inputShape);
+    const doc = await (await fetch("/api/class/network")).json();
+    const net = loadNetwork(doc?.format === CNN_FORMAT ? withFloats(doc) : doc);
+    if (net.kind === "cnn") {
+      $("network").parentElement.hidden = true;
+      $("maps").hidden = false;
+      maps.setNet(net);
+    } else diagram.setModel(net.sizes, net.classNames, net.activations, net.inputShape);
     state.net = net;
     drawNetwork(null);
   } catch (err) {

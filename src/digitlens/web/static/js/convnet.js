@@ -54,6 +54,30 @@ function finite(a, where) {
   return a;
 }
 
+/** The bytes of base64 text (a page's inlined data). */
+export function base64Bytes(text) {
+  const bin = atob(text), out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function floats(text, where) {
+  if (typeof text !== "string") throw new EngineError(`${where} is not base64 text`);
+  const bytes = base64Bytes(text);
+  if (bytes.length % 4) throw new EngineError(`${where} is not whole float32 values`);
+  return new Float32Array(bytes.buffer, 0, bytes.length / 4);
+}
+
+/**
+ * A `digitlens-cnn-network` document whose parameters travel as base64 of little-endian float32
+ * (the single-file explorer's, the classroom's) with them as the arrays `loadConvNet` reads.
+ */
+export function withFloats(doc) {
+  const params = Array.isArray(doc?.params) ? doc.params : [];
+  return { ...doc, params: params.map((p, i) => ({ weights: floats(p?.weights, `params[${i}].weights`),
+                                                  biases: floats(p?.biases, `params[${i}].biases`) })) };
+}
+
 /** A ConvNet from the server's packed `digitlens-cnn-network` document (api/runs/NAME/network). */
 export function loadConvNet(doc) {
   if (!doc || doc.format !== CNN_FORMAT) throw new EngineError(`not a ${CNN_FORMAT} document`);

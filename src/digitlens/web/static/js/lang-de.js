@@ -275,6 +275,7 @@ export const DE = {
   "student.inside": "Im Netz",
   "student.netNote": "zeichne, damit es aufleuchtet",
   "student.netAria": "die Schichten des Netzes: hellere Quadrate sind aktivere Neuronen",
+  "student.netMaps": "jedes kleine Bild ist die Karte eines Kanals deiner Zeichnung; heller = aktiver",
   "student.netSizes": "{sizes}; heller = aktiver",
   "student.meant": "Welche Ziffer hast du gemeint?",
   "student.asks": "Deine Lehrkraft wünscht sich eine {d}",

@@ -275,6 +275,7 @@ export const EN = {
   "student.inside": "Inside the network",
   "student.netNote": "draw to see it light up",
   "student.netAria": "the network's layers: brighter squares are more active neurons",
+  "student.netMaps": "each small picture is one channel's map of your drawing; brighter = more active",
   "student.netSizes": "{sizes}; brighter = more active",
   "student.meant": "Which digit did you mean?",
   "student.asks": "Your teacher asks for a {d}",

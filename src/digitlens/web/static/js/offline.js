@@ -5,37 +5,16 @@
 // sample and say so; the circuit's means are the whole test set's, carried beside it.
 
 import { answerLocally } from "./api.js";
-import { CNN_FORMAT } from "./convnet.js";
+import { base64Bytes as bytesOf, CNN_FORMAT, withFloats } from "./convnet.js";
 import { accuracy, activeAbove, EngineError, gridShape, loadNetwork, neuronWeights } from "./engine.js";
 import { start } from "./main.js";
 import { num, t } from "./i18n.js";
-
-function bytesOf(text) {
-  const bin = atob(text), out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-// A convolutional network's parameters travel as base64 float32; the page's ConvNet reads them
-// as the server's packed arrays.
-function floats(text, where) {
-  if (typeof text !== "string") throw new EngineError(`${where} is not base64 text`);
-  const bytes = bytesOf(text);
-  if (bytes.length % 4) throw new EngineError(`${where} is not whole float32 values`);
-  return new Float32Array(bytes.buffer, 0, bytes.length / 4);
-}
-
-function convDocument(doc) {
-  const params = Array.isArray(doc.params) ? doc.params : [];
-  return { ...doc, params: params.map((p, i) => ({ weights: floats(p?.weights, `params[${i}].weights`),
-                                                  biases: floats(p?.biases, `params[${i}].biases`) })) };
-}
 
 class Offline {
   constructor(data) {
     this.name = data.run;
     const conv = data.network?.format === CNN_FORMAT;
-    this.doc = conv ? convDocument(data.network) : data.network;
+    this.doc = conv ? withFloats(data.network) : data.network;
     this.net = loadNetwork(this.doc);  // refuses a hand-edited network, with the reason
     const images = bytesOf(data.sample.images), labels = data.sample.labels;
     this.P = conv ? this.net.nInputs : this.net.sizes[0];
