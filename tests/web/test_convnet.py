@@ -184,7 +184,6 @@ def test_the_server_lists_and_sends_a_convolutional_run(cnn_client: httpx.Client
 @pytest.mark.parametrize(("method", "path", "body"), [
     ("POST", "/api/predict", {"run": "lenet", "test_index": 0}),
     ("POST", "/api/neuron", {"run": "lenet", "layer": 0, "neuron": 0}),
-    ("POST", "/api/ablate", {"run": "lenet", "knockout": {"0": [1]}}),
     ("GET", "/api/test?run=lenet", None),
     ("GET", "/api/confusion?run=lenet", None),
     ("GET", "/api/map?run=lenet&layer=0", None),
@@ -198,3 +197,32 @@ def test_views_for_dense_networks_refuse_it_in_one_line(cnn_client: httpx.Client
     error = res.json()["error"]
     assert "'lenet' is a convolutional network" in error and "\n" not in error
     assert "fully connected networks" in error
+
+
+def test_knocking_out_channels_is_measured_on_every_test_digit(cnn_client: httpx.Client,
+                                                               lenet: CNN, sample: Dataset) -> None:
+    """POST /api/ablate of a convolutional run: the test accuracy with whole channels off is
+    Python's with the channel's kernel and bias zeroed (a ReLU map of 0), and with a pooled
+    channel's maps zeroed; a channel that is not there is one clear error."""
+    from digitlens.analysis.metrics import evaluate_model
+    res = cnn_client.post("/api/ablate", json={"run": "lenet", "knockout": {"0": [1, 4]}})
+    assert res.status_code == 200, res.text
+    d = res.json()
+    x, y = sample.test_images, sample.test_labels
+    zeroed = knocked(knocked(lenet, 0, 1), 0, 4)
+    assert d["accuracy"] == evaluate_model(lenet, x, y).accuracy
+    assert d["accuracy_without"] == evaluate_model(zeroed, x, y).accuracy
+    assert d["knocked_out"] == 2 and d["knockout"] == {"0": [1, 4]} and d["n_test"] == len(y)
+    pooled = cnn_client.post("/api/ablate", json={"run": "lenet", "knockout": {"3": [0, 5]}})
+    # by hand: the second pooling's maps with channels 0 and 5 zeroed, through the dense layers
+    out = K.forward(lenet, lenet.as_input(x)).outputs[4].copy()
+    out[..., [0, 5]] = 0
+    for layer, w, b in zip(lenet.layers[4:], lenet.weights[2:], lenet.biases[2:], strict=True):
+        out = K.flatten(out) @ w + b
+        out = np.maximum(out, 0) if layer.activation == "relu" else out  # type: ignore[union-attr]
+    assert pooled.json()["accuracy_without"] == pytest.approx(np.mean(out.argmax(axis=1) == y))
+    bad = cnn_client.post("/api/ablate", json={"run": "lenet", "knockout": {"0": [6]}})
+    assert bad.status_code == 400 and "channels of layer 0 in 0..5" in bad.json()["error"]
+    dense = cnn_client.post("/api/ablate", json={"run": "lenet", "knockout": {"4": [0]}})
+    assert dense.status_code == 400 and "layers of feature maps" in dense.json()["error"]
+

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from a11y import axe_violations, describe, small_text
+from digitlens.analysis.metrics import evaluate_model
+from digitlens.data.sources import load_sample
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN
 from digitlens.nn.io import load_network
@@ -174,6 +176,13 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     settle(page)
     assert page.get_by_test_id("cnn-knockout").get_attribute("aria-pressed") == "true"
     assert page.get_by_test_id("cnn-ko").is_visible()
+    # and the test set without that channel, measured by the server on every test digit
+    wait(page, "document.querySelector('[data-testid=cnn-ko-accuracy]')?.textContent.length > 2")
+    shown = page.get_by_test_id("cnn-ko-accuracy").inner_text()
+    ds = load_sample()
+    before = evaluate_model(lenet, ds.test_images, ds.test_labels).accuracy
+    after = evaluate_model(knocked(lenet, 0, channel), ds.test_images, ds.test_labels).accuracy
+    assert f"{100 * before:.1f}% → {100 * after:.1f}%" in shown
     after = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
     np.testing.assert_allclose(after, drops[channel], atol=1e-5)
     assert not np.allclose(after, probs, atol=1e-3)
@@ -238,6 +247,17 @@ def test_single_file_explorer_of_a_lenet_works_offline(browser: Any, cnn_runs: P
     wait(page, "!document.getElementById('cnn-inspector').hidden")
     unit = page.evaluate("() => window.digitlens.maps.unit")
     check_unit(page, lenet, ref, unit["row"], unit["col"])
+    # a channel knocked out: the accuracy on the page's shipped sample, computed in the page
+    page.get_by_test_id("cnn-knockout").click()
+    wait(page, "document.querySelector('[data-testid=cnn-ko-accuracy]')?.textContent.length > 2")
+    from digitlens.export.html_explorer import balanced_sample
+    ds = load_sample()
+    idx = balanced_sample(ds)["indices"]
+    x8, y = ds.test_images[idx], ds.test_labels[idx]
+    before = evaluate_model(lenet, x8, y).accuracy
+    after = evaluate_model(knocked(lenet, 0, 2), x8, y).accuracy
+    shown = page.get_by_test_id("cnn-ko-accuracy").inner_text()
+    assert f"{100 * before:.1f}% → {100 * after:.1f}%" in shown
     page.screenshot(path=str(shots / "cnn-single-file-1366x768.png"))
     assert ctx.requests == [] and not page.errors
     ctx.close()

@@ -13,7 +13,7 @@ convolution and pooling arithmetic); the output layer's delta and the cost are t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,10 +288,33 @@ def moves_for(dtype: type[np.floating]) -> Moves:
     return FAST if dtype == np.float32 else TEXTBOOK
 
 
+def knockout_channels(model: CNN, knockout: Mapping[int, Sequence[int]] | None
+                      ) -> dict[int, list[int]]:
+    """``{layer: [channels]}`` checked: map layers only (convolutions and poolings, counted in
+    ``model.layers``), channels that exist; empty lists dropped."""
+    out: dict[int, list[int]] = {}
+    for layer, channels in (knockout or {}).items():
+        if not (isinstance(layer, int) and 0 <= layer < len(model.layers)
+                and not isinstance(model.layers[layer], Dense)):
+            raise bad_param("knockout", "layers of feature maps (convolutions, poolings)", layer)
+        c = model.shapes[layer + 1][0]
+        if not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < c
+                   for k in channels):
+            raise bad_param("knockout", f"channels of layer {layer} in 0..{c - 1}",
+                            list(channels)[:8])
+        if channels:
+            out[layer] = sorted(set(channels))
+    return out
+
+
 def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
-            moves: Moves | None = None) -> Pass:
-    """Run ``x`` (n, c, h, w) through every layer; float64 for checking."""
+            moves: Moves | None = None,
+            knockout: Mapping[int, Sequence[int]] | None = None) -> Pass:
+    """Run ``x`` (n, c, h, w) through every layer; float64 for checking. ``knockout``: whole
+    channels switched off ({layer: [channels]}, ``knockout_channels``): their maps are 0 after
+    the layer's nonlinearity, as the page's engine does."""
     mv = moves or moves_for(dtype)
+    off = knockout_channels(model, knockout)
     a = channels_last(np.asarray(x, dtype))
     outputs, saved = [a], []
     z: Array | None = None
@@ -318,6 +341,9 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
             w, b = (np.asarray(t, dtype) for t in (model.weights[p], model.biases[p]))
             z = flatten(a) @ w + b                  # (n, n_in) @ (n_in, n_out)
             a, p = F.NONLINEARITIES[layer.activation].function(z), p + 1
+        if len(outputs) - 1 in off:
+            a = a.copy()
+            a[..., off[len(outputs) - 1]] = 0
         outputs.append(a)
         saved.append(keep)
     return Pass(outputs, saved, z)
@@ -406,7 +432,9 @@ def loss_and_gradient(model: CNN, x: Array, y: Array, dtype: type[np.floating] =
     return F.cost(model.cost, out, p.output, y), backward(model, p, delta, moves)
 
 
-def predict_proba(model: CNN, x: Array, chunk: int = 1024) -> Array:
+def predict_proba(model: CNN, x: Array, chunk: int = 1024,
+                  knockout: Mapping[int, Sequence[int]] | None = None) -> Array:
     x = model.as_input(x)
-    parts = [forward(model, x[i:i + chunk]).output for i in range(0, len(x), chunk)]
+    parts = [forward(model, x[i:i + chunk], knockout=knockout).output
+             for i in range(0, len(x), chunk)]
     return np.concatenate(parts) if parts else np.zeros((0, model.n_classes), np.float32)

@@ -4,6 +4,8 @@ loop (``digitlens.nn.train``) runs either network."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from digitlens.nn import cnn as K
@@ -39,9 +41,11 @@ class CNNStepper:
         return loss
 
 
-def evaluate_cnn(model: CNN, x: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> Scores:
-    """``backprop.evaluate`` for a convolutional network: ``x`` (n, c·h·w) float32."""
-    out = K.predict_proba(model, x, chunk)
+def evaluate_cnn(model: CNN, x: np.ndarray, labels: np.ndarray, chunk: int = 2000,
+                 knockout: Mapping[int, Sequence[int]] | None = None) -> Scores:
+    """``backprop.evaluate`` for a convolutional network: ``x`` (n, c·h·w) float32;
+    ``knockout``: channels switched off ({layer: [channels]})."""
+    out = K.predict_proba(model, x, chunk, knockout)
     labels = np.asarray(labels).astype(np.int64)
     act = model.layers[-1].activation  # type: ignore[union-attr]
     return Scores(out, out, np.argmax(out, axis=1), accuracy(out, labels),

@@ -190,7 +190,11 @@ class Api:
     async def ablate(self, request: Request) -> Response:
         data = await v.read_json(request)
         v.only(data, {"run", "knockout"})
-        run = await run_in_threadpool(self.run_of, data.get("run"))
+        run = await run_in_threadpool(self.any_run_of, data.get("run") or None)
+        if isinstance(run, LoadedCNN):  # whole channels off, on every test digit
+            knock = v.knockouts(data.get("knockout"))
+            return ok(await self.flight("ablate", run, data,
+                                        lambda _r, cnn, _d: convnets.ablate(cnn, knock)))
         return ok(await self.flight("ablate", run, data, explore.ablate))
 
     async def test_digits(self, request: Request) -> Response:

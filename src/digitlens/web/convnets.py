@@ -8,7 +8,8 @@ fully connected networks only and refuse such a run in one line (``FOR_DENSE``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class LoadedCNN:
     mtime: float
     dataset: Dataset
     checked: float = 0.0
+    accuracies: dict[str, float] = field(default_factory=dict)  # knock-out key -> accuracy
 
     def model_file(self) -> Path:
         return self.path / MODEL_FILE if self.path.is_dir() else self.path
@@ -54,3 +56,30 @@ def network(model: CNN, class_names: list[str]) -> dict[str, Any]:
     """The page's copy of the network, every parameter as float32 ``Numbers`` (sent packed,
     unrounded)."""
     return page_network(model, class_names, Numbers)
+
+
+KEEP_ACCURACIES = 256
+
+
+def ablate(run: LoadedCNN, knockout: dict[int, list[int]]) -> dict[str, Any]:
+    """Test accuracy with whole channels switched off ({layer: [channels]}), beside the intact
+    network's: the page's channel knock-out, measured on every test digit."""
+    from digitlens.nn.cnn import knockout_channels
+    from digitlens.nn.cnn_step import evaluate_cnn
+    off = knockout_channels(run.model, knockout)
+    ds = run.dataset
+
+    def accuracy(k: dict[int, list[int]]) -> float:
+        key = json.dumps(sorted(k.items()))
+        if key not in run.accuracies:
+            if len(run.accuracies) >= KEEP_ACCURACIES:
+                run.accuracies.clear()
+            run.accuracies[key] = evaluate_cnn(run.model, run.model.as_input(ds.test_images),
+                                               ds.test_labels, knockout=k).accuracy
+        return run.accuracies[key]
+
+    return {"run": run.name, "knockout": {str(k): c for k, c in off.items()},
+            "accuracy": accuracy({}), "accuracy_without": accuracy(off),
+            "n_test": int(len(ds.test_labels)),
+            "knocked_out": int(sum(len(c) for c in off.values()))}
+

@@ -501,6 +501,7 @@ export const DE = {
   "cnn.poolFormula.avg": "Wert = der Mittelwert der {k}×{k}-Kachel",
   "cnn.poolResult.max": "größter Wert =",
   "cnn.poolResult.avg": "Mittelwert =",
+  "cnn.offAccuracy": "Testgenauigkeit {before} → {after} ohne sie",
   "cnn.off.one": "{n} Karte abgeschaltet",
   "cnn.off.other": "{n} Karten abgeschaltet",
 };

@@ -501,6 +501,7 @@ export const EN = {
   "cnn.poolFormula.avg": "value = the mean of the {k}×{k} tile",
   "cnn.poolResult.max": "largest =",
   "cnn.poolResult.avg": "mean =",
+  "cnn.offAccuracy": "test accuracy {before} → {after} without them",
   "cnn.off.one": "{n} map knocked out",
   "cnn.off.other": "{n} maps knocked out",
 };

@@ -165,13 +165,21 @@ function toggleChannel(layer, channel) {
   requestFrame();
 }
 
+// How many maps are off, and (measured by the server, or on the single file's sample) the test
+// accuracy with and without them.
 function convKnockNote() {
   const n = Object.values(convKnockout).reduce((s, l) => s + l.length, 0), note = $("cnn-ko");
+  const key = JSON.stringify(convKnockout);
   note.hidden = !n;
-  if (!n || note.dataset.n === String(n)) return;
-  note.dataset.n = String(n);
-  note.innerHTML = `${esc(tn("cnn.off", n))} <button type="button" data-testid="cnn-ko-reset">${esc(t("ko.reset"))}</button>`;
-  note.querySelector("button").addEventListener("click", () => { convKnockout = {}; note.dataset.n = ""; requestFrame(); });
+  if (!n || note.dataset.key === key) return;
+  note.dataset.key = key;
+  note.innerHTML = `${esc(tn("cnn.off", n))} <span data-testid="cnn-ko-accuracy"></span> <button type="button" data-testid="cnn-ko-reset">${esc(t("ko.reset"))}</button>`;
+  note.querySelector("button").addEventListener("click", () => { convKnockout = {}; note.dataset.key = ""; requestFrame(); });
+  api("api/ablate", { run: run.name, knockout: convKnockout }).then((d) => {
+    if (note.dataset.key !== key) return;  // another knock-out since
+    note.querySelector("[data-testid=cnn-ko-accuracy]").textContent =
+      `· ${t("cnn.offAccuracy", { before: pct(d.accuracy, 1), after: pct(d.accuracy_without, 1) })}`;
+  }).catch((err) => toast(err.message));
 }
 
 // A problem the page cannot compute past (a network it cannot run, a drawing it refuses):
