@@ -180,9 +180,9 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     wait(page, "document.querySelector('[data-testid=cnn-ko-accuracy]')?.textContent.length > 2")
     shown = page.get_by_test_id("cnn-ko-accuracy").inner_text()
     ds = load_sample()
-    before = evaluate_model(lenet, ds.test_images, ds.test_labels).accuracy
-    after = evaluate_model(knocked(lenet, 0, channel), ds.test_images, ds.test_labels).accuracy
-    assert f"{100 * before:.1f}% → {100 * after:.1f}%" in shown
+    was = evaluate_model(lenet, ds.test_images, ds.test_labels).accuracy
+    off = evaluate_model(knocked(lenet, 0, channel), ds.test_images, ds.test_labels).accuracy
+    assert f"{100 * was:.1f}% → {100 * off:.1f}%" in shown
     after = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
     np.testing.assert_allclose(after, drops[channel], atol=1e-5)
     assert not np.allclose(after, probs, atol=1e-3)
