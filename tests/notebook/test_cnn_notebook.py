@@ -92,3 +92,20 @@ def test_a_cnn_loads_from_onnx_and_from_a_state_dict_with_its_arch(run: dl.Loade
                                rtol=1e-6, atol=1e-7)
     with pytest.raises(dl.DigitlensError, match="arch"):
         dl.load(tmp_path / "lenet.pt", arch="alexnet")
+
+
+def test_dl_train_trains_a_lenet_with_its_kernels_on_the_monitor(tmp_path: Path) -> None:
+    mon = dl.TrainingMonitor()
+    run = dl.train(preset="lenet5", epochs=1, out=tmp_path / "lenet", dataset="mnist-sample",
+                   progress=False, monitor=mon, threads=1)
+    assert isinstance(run.model, CNN) and len(run.history) == 1
+    assert mon.epochs == [1] and mon.accuracy == [run.history[0]["test_accuracy"]]
+    assert mon.mosaic.startswith("data:image/png;base64,")
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    from digitlens.render.views.convolution import filters
+    drawn = Image.open(BytesIO(base64.b64decode(mon.mosaic.split(",", 1)[1])))
+    assert drawn.size == filters(run.model).size  # the kernels view, not a weight mosaic

@@ -10,6 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
+from digitlens.nn.cnn import CNN
+from digitlens.nn.io import load_network
 from digitlens.web.app import create_app
 from digitlens.web.runs import Registry
 
@@ -62,6 +64,30 @@ def test_train_streams_epochs_and_adds_the_run(client: httpx.Client, served_runs
     again = client.post("/api/train", json={"preset": "s1-single-layer", "epochs": 1,
                                             "name": "web-s1", "dataset": "mnist-sample"})
     assert again.status_code == 409 and "already exists" in again.json()["error"]
+
+
+def test_the_page_trains_a_lenet_and_shows_its_kernels(client: httpx.Client,
+                                                        served_runs: Path) -> None:
+    """The lenet5 preset from the page: its epochs carry the first layer's kernels as the
+    mosaic (each scaled to ±1), and the run joins the list as a convolutional one."""
+    info = client.get("/api/info").json()
+    lenet = next(p for p in info["presets"] if p["name"] == "lenet5")
+    assert lenet["label"] == "conv 6-16 · 120-84-10"
+    r = client.post("/api/train", json={"preset": "lenet5", "epochs": 1, "name": "web-lenet",
+                                        "dataset": "mnist-sample"})
+    assert r.status_code == 202, r.text
+    got = events(client, r.json()["job"]["id"])
+    assert [k for k, _ in got if k != "batch"] == ["start", "epoch", "done"], got[-1]
+    assert got[0][1]["label"] == "conv 6-16 · 120-84-10"
+    m = next(d for k, d in got if k == "epoch")["mosaic"]
+    model = load_network(served_runs / "web-lenet")
+    assert isinstance(model, CNN)
+    k = model.weights[0][:, 0].astype(np.float64)  # (6, 5, 5), one input channel
+    want = np.round(k / np.abs(k).reshape(6, -1).max(axis=1)[:, None, None], 2)
+    assert m["kind"] == "kernels" and m["shape"] == [5, 5] and m["n"] == 6
+    np.testing.assert_allclose(np.array(m["images"]).reshape(6, 5, 5), want, atol=1e-9)
+    runs = {x["name"]: x for x in client.get("/api/runs").json()["runs"]}
+    assert runs["web-lenet"]["kind"] == "cnn" and runs["web-lenet"]["epochs"] == 1
 
 
 def test_stop_leaves_a_resumable_run(client: httpx.Client, served_runs: Path) -> None:

@@ -57,6 +57,13 @@ class TrainConfig:
             del d["net"]
         return d
 
+    def label(self) -> str:
+        """The network in a few characters: '784-512-256-10', or 'conv 6-16 · 120-84-10' for
+        LeNet-5 (its two convolutions, then the dense layers after the input)."""
+        if self.net == "mlp":
+            return "-".join(map(str, self.layers))
+        return "conv 6-16 · " + "-".join(map(str, self.layers[1:]))
+
     def with_overrides(self, **kw: Any) -> TrainConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
@@ -144,6 +151,7 @@ class Preset:
     def to_dict(self) -> dict[str, Any]:
         c = self.config
         return {"name": self.name, "summary": self.summary, "layers": list(c.layers),
+                "label": c.label(),
                 "activation": c.activation, "output": c.output, "cost": c.cost,
                 "default": self.default, "config": c.to_dict()}
 

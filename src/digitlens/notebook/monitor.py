@@ -9,6 +9,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.notebook.modules import widget_css, widget_esm
 
@@ -42,10 +43,15 @@ class TrainingMonitor(anywidget.AnyWidget):
             self.accuracy = [float(h["test_accuracy"]) for h in history]
             self.loss = [float(h["loss"]) for h in history]
 
-    def on_epoch(self, row: dict[str, Any], model: MLP) -> None:
-        """Training's epoch callback: one more point and the new weights."""
-        from digitlens.render.views.weights import first_layer
-        png = first_layer(model).encode("png")
+    def on_epoch(self, row: dict[str, Any], model: MLP | CNN) -> None:
+        """Training's epoch callback: one more point and the new weights (a convolutional
+        network's kernels)."""
+        if isinstance(model, CNN):
+            from digitlens.render.views.convolution import filters
+            png = filters(model).encode("png")
+        else:
+            from digitlens.render.views.weights import first_layer
+            png = first_layer(model).encode("png")
         with self.hold_sync():
             self.epochs = [*self.epochs, int(row["epoch"])]
             self.accuracy = [*self.accuracy, float(row["test_accuracy"])]

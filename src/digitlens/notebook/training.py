@@ -13,7 +13,6 @@ from typing import Any
 from digitlens.analysis.monitor import watch
 from digitlens.api import LoadedRun
 from digitlens.data.sources import load_dataset
-from digitlens.errors import ParameterError
 from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import get_preset, validate_config
@@ -35,7 +34,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
 
     ``progress``: a progress bar (tqdm's notebook bar in Jupyter). ``monitor``: a
     ``dl.TrainingMonitor`` (or True for a new one, displayed) that draws the accuracy curve and
-    the weight mosaic after every epoch.
+    the weight mosaic (a convolutional network's kernels) after every epoch.
 
     >>> run = dl.train(preset="s3-machine-academy", epochs=5, out="runs/s3-short",
     ...                dataset="mnist-sample")     # doctest: +SKIP
@@ -45,10 +44,6 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
     if isinstance(config.layers, list):
         config = config.with_overrides(layers=tuple(config.layers))
     validate_config(config)  # the overrides, by the one set of rules, before any data is read
-    if config.net != "mlp":
-        raise ParameterError(f"preset {preset!r} is a convolutional network: dl.train trains "
-                             f"fully connected ones, so far (train it with `digitlens train "
-                             f"--preset {preset}`)")
     ds = load_dataset(dataset if dataset or data_dir else config.dataset, data_dir)
     config = config.with_overrides(
         layers=ds.fit_layers(config.layers, "layers" in overrides)[0])
@@ -56,7 +51,7 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
         config = config.with_overrides(dataset=ds.name)
     folder = Path(out) if out is not None else Path("runs") / preset
     done = len(Run(folder).history()) if folder.is_dir() else 0
-    callbacks: list[Callable[[dict[str, Any], MLP], None]] = []
+    callbacks: list[Callable[[dict[str, Any], MLP | CNN], None]] = []
     bar = None
     if progress:
         bar = epoch_bar(config.epochs, done)
@@ -73,12 +68,11 @@ def train(preset: str = "default", epochs: int | None = None, out: str | Path | 
 
     def on_epoch(row: dict[str, Any], model: MLP | CNN) -> None:
         for cb in callbacks:
-            if isinstance(model, MLP):
-                cb(row, model)
+            cb(row, model)
     try:
         result = train_loop(config, ds, folder, on_epoch=on_epoch, threads=threads,
                             monitor=watch)
     finally:
         if bar is not None:
             bar.close()
-    return LoadedRun(folder, result.mlp, result.history, True, _dataset=ds)
+    return LoadedRun(folder, result.model, result.history, True, _dataset=ds)

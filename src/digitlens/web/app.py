@@ -259,9 +259,8 @@ class Api:
 
 
 SERVE_ENV = "DIGITLENS_SERVE_WORKER"
-# the presets the page trains and draws: fully connected ones (a convolutional run is trained
-# and scored from the command line, so far)
-PAGE_PRESETS = {name: p for name, p in PRESETS.items() if p.config.net == "mlp"}
+# the presets the page trains: every one (a convolutional run's epochs show its kernels)
+PAGE_PRESETS = dict(PRESETS)
 
 
 def from_environment() -> Starlette:

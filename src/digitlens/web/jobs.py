@@ -49,6 +49,17 @@ def mosaic(model: MLP, n: int = MOSAIC_NEURONS) -> dict[str, Any]:
             "images": np.round(scaled.reshape(len(imgs), -1), 2).tolist()}
 
 
+def kernel_mosaic(model: CNN) -> dict[str, Any]:
+    """A convolutional network's first-layer kernels as the mosaic's images (channels side by
+    side), each scaled to -1..1: what its first layer learns, epoch by epoch."""
+    k = model.weights[0].astype(np.float64)
+    imgs = k.transpose(0, 2, 1, 3).reshape(len(k), k.shape[2], -1)
+    peak = np.abs(imgs).reshape(len(imgs), -1).max(axis=1)
+    scaled = imgs / np.where(peak > 0, peak, 1)[:, None, None]
+    return {"n": int(len(k)), "total": int(len(k)), "shape": list(imgs.shape[1:]),
+            "kind": "kernels", "images": np.round(scaled.reshape(len(k), -1), 2).tolist()}
+
+
 @dataclass
 class Job:
     id: str
@@ -106,7 +117,7 @@ class Jobs:
     def _work(self, job: Job, dataset: Dataset, path: Any) -> None:
         c = job.config
         job.state = "running"
-        job.emit("start", run=job.run, epochs=c.epochs, layers=list(c.layers),
+        job.emit("start", run=job.run, epochs=c.epochs, layers=list(c.layers), label=c.label(),
                  dataset=dataset.name, n_train=int(len(dataset.train_labels)))
 
         def on_batch(k: int, n: int) -> None:
@@ -122,8 +133,8 @@ class Jobs:
             last = job.events.newest("epoch")
             if last is not None:
                 job.events.amend(last, lambda e: {k: v for k, v in e.items() if k != "mosaic"})
-            job.emit("epoch", row=row, **({"mosaic": mosaic(model)} if isinstance(model, MLP)
-                                          else {}))
+            job.emit("epoch", row=row, mosaic=mosaic(model) if isinstance(model, MLP)
+                     else kernel_mosaic(model))
 
         try:
             # one BLAS thread: the server keeps a core for the people drawing

@@ -241,6 +241,7 @@ export const DE = {
   "train.epochAxis": "Epoche",
   "train.monitor": "nach Epoche {k}, auf {n} Testziffern: ",
   "train.monitorLayer": "{layer}: {dead} tot, {dim} schwach, {dup} fast doppelt, von {n}",
+  "train.kernelsAll": "alle {n} Kerne der ersten Schicht (die erste Schicht eines Faltungsnetzes)",
   "train.mosaicSome": "die ersten {k} von {n} Neuronen der ersten Schicht",
   "train.mosaicAll": "alle {n} Neuronen der ersten Schicht",
   "sweeps.points": "{n} Punkte",

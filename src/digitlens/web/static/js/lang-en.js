@@ -241,6 +241,7 @@ export const EN = {
   "train.epochAxis": "epoch",
   "train.monitor": "after epoch {k}, on {n} test digits: ",
   "train.monitorLayer": "{layer}: {dead} dead, {dim} dim, {dup} near-duplicate of {n}",
+  "train.kernelsAll": "all {n} first-layer kernels (a convolutional network's first layer)",
   "train.mosaicSome": "first {k} of {n} first-layer neurons",
   "train.mosaicAll": "all {n} first-layer neurons",
   "sweeps.points": "{n} points",

@@ -20,7 +20,7 @@ export class Trainer {
     this.stopBtn = $("train-stop");
     this.history = []; this.job = null; this.source = null;
     const preset = $("preset");
-    for (const p of info.presets) preset.add(new Option(`${p.name} (${p.layers.join("-")})`, p.name));
+    for (const p of info.presets) preset.add(new Option(`${p.name} (${p.label ?? p.layers.join("-")})`, p.name));
     preset.value = "s1-single-layer";
     const cap = info.limits?.train_epochs || 250;
     this.form.elements.epochs.max = String(cap);
@@ -72,7 +72,7 @@ export class Trainer {
     src.addEventListener("start", (e) => {
       const d = JSON.parse(e.data);
       this.epochs = d.epochs;
-      this.status.textContent = t("train.started", { run: d.run, layers: d.layers.join("-"), n: num(d.n_train), dataset: d.dataset });
+      this.status.textContent = t("train.started", { run: d.run, layers: d.label ?? d.layers.join("-"), n: num(d.n_train), dataset: d.dataset });
     });
     src.addEventListener("epoch", (e) => {
       const d = JSON.parse(e.data);
@@ -120,7 +120,8 @@ export class Trainer {
       ctx.drawImage(tile, (k % cols) * (w + 1), Math.floor(k / cols) * (h + 1));
     });
     const total = m.total || m.n;
-    this.mosaicNote.textContent = m.n < total ? t("train.mosaicSome", { k: num(m.n), n: num(total) })
-      : t("train.mosaicAll", { n: num(m.n) });
+    this.mosaicNote.textContent = m.kind === "kernels" ? t("train.kernelsAll", { n: num(m.n) })
+      : m.n < total ? t("train.mosaicSome", { k: num(m.n), n: num(total) })
+        : t("train.mosaicAll", { n: num(m.n) });
   }
 }
