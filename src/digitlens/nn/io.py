@@ -48,9 +48,10 @@ def preprocessing_for(shape: tuple[int, int]) -> dict[str, str]:
                         "centre of mass at the centre"}
 
 
-ONLY_DENSE = ("this reads fully connected networks only, so far (a convolutional network: "
-              "train, evaluate, predict, export --format onnx, import, render filters and "
-              "feature-maps; docs/cnn.md)")
+ONLY_DENSE = ("this reads the neurons and weights of a fully connected network (a "
+              "convolutional one answers train, evaluate, predict, export --format onnx or "
+              "html, import, attribute, nudge, dream --class, compare, report, classroom, "
+              "serve and render; docs/cnn.md)")
 MODEL_FILE = "model.npz"  # a run folder's latest model (the folder layout: digitlens.nn.run)
 ARCHITECTURE = ("format", "version", "sizes", "activations", "cost")
 MAX_MODEL_BYTES = 1 << 30
