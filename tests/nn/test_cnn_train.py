@@ -193,3 +193,13 @@ def test_onnx_export_runs_in_onnxruntime_as_here(lenet_run: Path, sample: Datase
     xlsx = digitlens("export", str(lenet_run), "--out", str(tmp_path / "x.xlsx"))
     _, err = xlsx.communicate(timeout=300)
     assert xlsx.returncode != 0 and "exports to ONNX and the single-file explorer" in err.decode()
+
+
+def test_a_configs_parameter_count_is_its_networks() -> None:
+    """The count a sweep's table reports (and schedules by) is the network's own: LeNet-5's
+    convolutions included, an MLP's layers."""
+    lenet = get_preset("lenet5").config
+    assert lenet.n_params() == CNN.create((1, 28, 28), lenet.cnn_layers()).params.size == 61_706
+    mlp = get_preset("default").config
+    assert mlp.n_params() == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    assert lenet.label() == "conv 6-16 · 120-84-10" and mlp.label() == "784-512-256-10"

@@ -265,3 +265,26 @@ def test_report_section_shows_the_chart_and_every_point(reference: Path, tmp_pat
     assert f"{best:.2%}" in html
     proc = cli("report", "--help")
     assert "--sweep" in proc.stdout
+
+
+def test_a_sweep_of_lenets(tmp_path: Path) -> None:
+    """LeNet-5 points on a local Dask cluster: each run folder holds the convolutional network
+    its row describes (its parameters counted with the convolutions), scored as evaluate does."""
+    from digitlens.analysis.metrics import evaluate_model
+    from digitlens.data.sources import load_sample
+    from digitlens.nn.cnn import CNN
+    from digitlens.nn.io import load_network
+    out = tmp_path / "lenets"
+    done = subprocess.run([sys.executable, "-m", "digitlens", "sweep", "--preset", "lenet5",
+                           "--grid", "lr=0.001,0.002", "--epochs", "1", "--dataset",
+                           "mnist-sample", "--out", str(out), "--workers", "2", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((out / "results.json").read_text())["points"]
+    assert [r["status"] for r in rows] == ["done", "done"]
+    ds = load_sample()
+    for r in rows:
+        model = load_network(Path(r["run_dir"]))
+        assert isinstance(model, CNN) and r["params"] == model.params.size == 61_706
+        assert r["test_accuracy"] == evaluate_model(model, ds.test_images,
+                                                    ds.test_labels).accuracy

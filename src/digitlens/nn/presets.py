@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import NotFoundError, bad_param
+from digitlens.nn.cnn import LENET5_FEATURES, Dense, Layer, param_shapes
 from digitlens.nn.functions import COSTS, HIDDEN, OUTPUTS
 from digitlens.nn.mlp import INITS, n_params
 from digitlens.nn.optim import OPTIMIZERS
@@ -56,6 +57,20 @@ class TrainConfig:
         if self.net == "mlp":
             del d["net"]
         return d
+
+    def cnn_layers(self) -> tuple[Layer, ...]:
+        """LeNet-5's convolutions and pooling, then this config's dense layers after the input
+        (``net`` "lenet5")."""
+        dense = [Dense(n, self.activation) for n in self.layers[1:-1]]
+        return (*LENET5_FEATURES, *dense, Dense(self.layers[-1], self.output))
+
+    def n_params(self) -> int:
+        """How many weights and biases the network has."""
+        side = math.isqrt(self.layers[0])
+        if self.net == "mlp" or side * side != self.layers[0]:
+            return n_params(self.layers)
+        return sum(int(np.prod(w)) + int(np.prod(b))
+                   for w, b in param_shapes((1, side, side), self.cnn_layers()))
 
     def label(self) -> str:
         """The network in a few characters: '784-512-256-10', or 'conv 6-16 · 120-84-10' for

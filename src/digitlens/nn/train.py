@@ -27,7 +27,7 @@ import numpy as np
 from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, ModelError, ParameterError, bad_param
 from digitlens.nn.backprop import Pass, evaluate
-from digitlens.nn.cnn import CNN, LENET5_FEATURES, Dense
+from digitlens.nn.cnn import CNN
 from digitlens.nn.cnn_step import CNNStepper, evaluate_cnn
 from digitlens.nn.heap import keep_freed_memory
 from digitlens.nn.io import ONLY_DENSE
@@ -111,9 +111,7 @@ def new_model(c: TrainConfig, ds: Dataset, init: MLP | None = None) -> MLP | CNN
         if init is not None:
             raise bad_param("init", "a fully connected model (a convolutional network is "
                             "trained from scratch, so far)", init.describe())
-        dense = [Dense(n, c.activation) for n in c.layers[1:-1]]
-        layers = (*LENET5_FEATURES, *dense, Dense(c.layers[-1], c.output))
-        return CNN.create((1, *ds.image_shape), layers, c.seed,
+        return CNN.create((1, *ds.image_shape), c.cnn_layers(), c.seed,
                           {k: v for k, v in meta.items() if k != "input_shape"})
     if init is None:
         return MLP.create(c.layers, c.activation, c.output, c.cost, c.init, c.seed, meta)

@@ -22,7 +22,6 @@ from typing import Any
 
 from digitlens.data.sources import Dataset, load_dataset
 from digitlens.errors import DigitlensError
-from digitlens.nn.mlp import n_params
 from digitlens.nn.presets import TrainConfig
 
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -75,7 +74,8 @@ def cost(spec: dict[str, Any]) -> int:
     """A point's rough work, parameters × images × epochs: the biggest start first, so that
     the last to finish are short ones and workers are not left idle beside a long one."""
     c = spec["config"]
-    return n_params(c["layers"]) * (c["train_size"] or 60_000) * max(1, c["epochs"])
+    params = TrainConfig(**{**c, "layers": tuple(c["layers"])}).n_params()
+    return params * (c["train_size"] or 60_000) * max(1, c["epochs"])
 
 
 def machine_workers() -> int:

@@ -17,7 +17,6 @@ from typing import Any
 
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.fileio import atomic_write_text
-from digitlens.nn.mlp import n_params
 from digitlens.nn.presets import TrainConfig
 from digitlens.nn.run import Run
 from digitlens.safeload import REQUIRED, Maybe, check_schema, parse_json, read_bounded
@@ -141,7 +140,7 @@ def row(folder: Path, m: dict[str, Any], point: dict[str, Any],
             "best_test_accuracy": accs[best] if best is not None else None,
             "best_epoch": best + 1 if best is not None else None,
             "epochs": len(history), "seconds": round(sum(h.get("seconds", 0) for h in history), 3),
-            "params": n_params(config.layers), "run_dir": str(run_dir)}
+            "params": config.n_params(), "run_dir": str(run_dir)}
 
 
 def write_table(folder: Path, rows: list[dict[str, Any]], extra: dict[str, Any]) -> None:
