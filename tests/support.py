@@ -274,3 +274,20 @@ def jacobian_bound(model: Any, x: np.ndarray, masks: Any = None) -> np.ndarray:
         scale = (scale * slope) @ np.abs(model.weights[layer].astype(np.float64))
     n = sum(model.sizes[1:]) + 2 * model.n_layers
     return sum_order_bound(n, scale)
+
+
+def torch_lenet(torch, model):  # noqa: ANN001, ANN201 - torch and a digitlens CNN
+    """PyTorch's LeNet-5 in float64 holding ``model``'s kernels and weights (the oracle of the
+    convolutional network's gradients)."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                        nn.Linear(84, 10)).double()
+    layers = [m for m in net if isinstance(m, nn.Conv2d | nn.Linear)]
+    with torch.no_grad():
+        for m, w, b in zip(layers, model.weights, model.biases, strict=True):
+            m.weight.copy_(torch.tensor(w if w.ndim == 4 else w.T, dtype=torch.float64))
+            m.bias.copy_(torch.tensor(b, dtype=torch.float64))
+    return net
+

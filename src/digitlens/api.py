@@ -237,21 +237,17 @@ def predict(run: RunLike | MLP | CNN, image: Any, raw: bool = False) -> Predicti
     if not isinstance(raw, bool):
         raise bad_param("raw", "True or False", raw)
     r = as_run(run)
-    shape = image_shape(r.model)
+    shape = r.model.image_shape
     x, has_ink = input_of(image, raw, shape)
     if isinstance(r.model, CNN):
+        from digitlens.nn.backprop import probabilities
         from digitlens.nn.cnn import predict_proba
-        probs = predict_proba(r.model, x.reshape(1, -1))[0].astype(np.float64)
+        out = probabilities(r.model, predict_proba(r.model, x.reshape(1, -1)))[0]
     else:
-        probs = r.model.trace(x.reshape(1, -1)).probabilities[0].astype(np.float64)
+        out = r.model.trace(x.reshape(1, -1)).probabilities[0]
+    probs = out.astype(np.float64)
     return Prediction(int(np.argmax(probs)) if has_ink else None, probs, x.reshape(shape),
                       list(r.model.class_names))
-
-
-def image_shape(model: MLP | CNN) -> tuple[int, int]:
-    """(height, width) of the images ``model`` reads."""
-    h, w = model.input_shape[-2:]
-    return int(h), int(w)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from digitlens.analysis.integrated import attribute
 from digitlens.errors import ParameterError
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
-from support import torch_or_skip
+from support import torch_lenet, torch_or_skip
 
 
 def scores64(model: CNN, x: np.ndarray) -> np.ndarray:
@@ -49,16 +49,7 @@ def test_lenet_input_gradient_matches_pytorch() -> None:
     rng = np.random.default_rng(6)
     model.params += rng.normal(0, 0.01, model.params.size).astype(np.float32)
     x, coef = rng.random((3, 1, 28, 28)), rng.normal(0, 1, (3, 10))
-    nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                        nn.Linear(84, 10)).double()
-    layers = [m for m in net if isinstance(m, nn.Conv2d | nn.Linear)]
-    with torch.no_grad():
-        for m, w, b in zip(layers, model.weights, model.biases, strict=True):
-            m.weight.copy_(torch.tensor(w if w.ndim == 4 else w.T, dtype=torch.float64))
-            m.bias.copy_(torch.tensor(b, dtype=torch.float64))
+    net = torch_lenet(torch, model)
     tx = torch.tensor(x, requires_grad=True)
     (net(tx) * torch.tensor(coef)).sum().backward()
     ours, _ = K.input_gradient(model, x, coef, np.float64)
@@ -150,7 +141,10 @@ def test_compare_matches_a_cnns_kernels_and_any_pair_of_networks(
     assert c.matched == "kernels" and len(c.matches) == 6
     assert all(order[j] == i and s == pytest.approx(1.0) for i, j, s in c.matches)
     mixed = compare_models(lenet_model, trained_model, x, y)
-    assert mixed.matched == "" and mixed.matches == []
+    assert mixed.matched == "" and mixed.matches == [] and "not alike" in mixed.unmatched
+    other = CNN.create((1, 28, 28), (Conv(4, 3), Pool(2), Dense(10, "softmax")), seed=0)
+    assert "first kernels differ (1×3×3 against 1×5×5" in compare_models(
+        other, lenet_model, x, y).unmatched
     assert mixed.a.accuracy == evaluate_model(lenet_model, x, y).accuracy
     assert mixed.b.accuracy == evaluate_model(trained_model, x, y).accuracy
     out = tmp_path / "compare.png"

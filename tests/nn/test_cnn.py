@@ -11,7 +11,7 @@ from digitlens.errors import DigitlensError
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
 from digitlens.nn.functions import EPS
-from support import torch_or_skip
+from support import torch_lenet, torch_or_skip
 
 SMALL = (Conv(3, 3, stride=2, pad=1), Pool(2, "avg"), Conv(4, 2, activation="tanh"),
          Dense(5, "sigmoid"), Dense(3, "softmax"))
@@ -57,15 +57,8 @@ def test_lenet5_gradient_matches_pytorch() -> None:
     model.params += rng.normal(0, 0.01, model.params.size).astype(np.float32)
     x, y = rng.random((5, 1, 28, 28)), rng.integers(0, 10, 5)
     nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                        nn.Linear(84, 10)).double()
+    net = torch_lenet(torch, model)
     convs = [m for m in net if isinstance(m, nn.Conv2d | nn.Linear)]
-    with torch.no_grad():
-        for m, w, b in zip(convs, model.weights, model.biases, strict=True):
-            m.weight.copy_(torch.tensor(w if w.ndim == 4 else w.T, dtype=torch.float64))
-            m.bias.copy_(torch.tensor(b, dtype=torch.float64))
     logits = net(torch.tensor(x))
     loss = nn.functional.cross_entropy(logits, torch.tensor(y))
     loss.backward()

@@ -126,8 +126,9 @@ def test_fingerprint_animation_and_classes(trained_model, sample) -> None:
     view = FP.class_fingerprints_view(trained_model, sample.test_images, sample.test_labels)
     assert len(view.data["consistency"]) == 3 and len(view.data["readout_accuracy"]) == 3
     # the output layer's row is a one-row strip: its "read-out" line still fits in the row
-    row = FP._row("output (10)", "read-out 98%", [np.zeros((10, 96), np.uint8)], [""], 104)
-    labels = row[:, :130]
+    row = FP._row("output (10)", "read-out 98%", [np.zeros((10, 96), np.uint8)], [""], 104,
+                  FP.LABEL)
+    labels = row[:, :FP.LABEL]
     inked = np.flatnonzero((labels != labels[0, 0]).any(axis=1))
     assert inked.size and inked[-1] < row.shape[0] - 2  # blank rows under the text
 

@@ -183,6 +183,10 @@ def test_ablate_matches_zeroed_weights(client: httpx.Client, small: MLP, sample:
     assert_within(p["probabilities"], zeroed.trace(sample.test_images[9]).probabilities[0],
                   HALF4 + forward_bounds(zeroed, sample.test_images[9])[1][-1][0], "p")
     assert p["activations"][0][5] == 0 and p["activations"][1][2] == 0
+    # no "run" (or an empty one): the server's default run, as every other endpoint reads it
+    default = client.get("/api/info").json()["default_run"]
+    for body in ({"knockout": {}}, {"run": "", "knockout": {}}):
+        assert post(client, "/api/ablate", body)["run"] == default
 
 
 def test_test_slices_and_confusion(client: httpx.Client, small: MLP, sample: Dataset) -> None:

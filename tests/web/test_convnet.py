@@ -22,7 +22,6 @@ from digitlens.data.sources import Dataset
 from digitlens.export.onnx_cnn import cnn_to_onnx
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, Conv
-from digitlens.nn.io import load_network
 from digitlens.web.app import create_app
 from digitlens.web.convnets import network
 from digitlens.web.encode import to_packed
@@ -67,10 +66,8 @@ def knocked(model: CNN, layer: int, channel: int) -> CNN:
 
 
 @pytest.fixture(scope="module")
-def lenet(cnn_runs: Path) -> CNN:
-    model = load_network(cnn_runs / "lenet")
-    assert isinstance(model, CNN)
-    return model
+def lenet(lenet_model: CNN) -> CNN:
+    return lenet_model
 
 
 @pytest.mark.parametrize("knockout", [None, (2, 7)])

@@ -20,7 +20,6 @@ from digitlens.analysis.metrics import evaluate_model
 from digitlens.data.sources import load_sample
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN
-from digitlens.nn.io import load_network
 
 from .conftest import Served
 from .test_accessibility import open_page, wait
@@ -42,10 +41,8 @@ def served_cnn(cnn_runs: Path) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def lenet(cnn_runs: Path) -> CNN:
-    model = load_network(cnn_runs / "lenet")
-    assert isinstance(model, CNN)
-    return model
+def lenet(lenet_model: CNN) -> CNN:
+    return lenet_model
 
 
 def open_cnn(browser: Any, served: Served, size: tuple[int, int] = LAPTOP) -> Any:
@@ -98,6 +95,19 @@ def python_pass(model: CNN, x: np.ndarray) -> K.Pass:
     return K.forward(model, model.as_input(x[None], np.float64), np.float64)  # float64 oracle
 
 
+def pages_answer_is_pythons(page: Any, lenet: CNN) -> tuple[np.ndarray, K.Pass, np.ndarray]:
+    """The page's first maps and probabilities are Python's for the input it fed the network
+    (float32 storage of 25-term sums of float32 inputs and weights: within 1e-5 of float64);
+    that input, Python's pass and the page's probabilities."""
+    x = page_input(page)
+    ref = python_pass(lenet, x)
+    conv1 = np.array(page.evaluate("() => Array.from(window.digitlens.last.trace.outputs[1])"))
+    np.testing.assert_allclose(conv1, ref.outputs[1][0].transpose(2, 0, 1).ravel(), atol=1e-5)
+    probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
+    np.testing.assert_allclose(probs, ref.output[0], atol=1e-5)
+    return x, ref, probs
+
+
 def check_unit(page: Any, lenet: CNN, ref: K.Pass, r: int, c: int) -> None:
     """The inspector of unit (r, c) of the first convolution's map 3 shows Python's numbers."""
     padded = np.pad(ref.outputs[0][0], ((2, 2), (2, 2), (0, 0)))[r:r + 5, c:c + 5, 0]
@@ -133,13 +143,7 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     assert any(s != b for s, b in zip(seven, bar, strict=True)) and seven[0] != blank
     assert sum(max(m) > 0 for m in seven) >= 3  # the edges light several maps
     # the page's maps and answer are Python's for the input the page fed the network
-    x = page_input(page)
-    ref = python_pass(lenet, x)
-    conv1 = np.array(page.evaluate("() => Array.from(window.digitlens.last.trace.outputs[1])"))
-    # float32 storage of 25-term sums of float32 inputs and weights: within 1e-5 of float64
-    np.testing.assert_allclose(conv1, ref.outputs[1][0].transpose(2, 0, 1).ravel(), atol=1e-5)
-    probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
-    np.testing.assert_allclose(probs, ref.output[0], atol=1e-5)
+    x, ref, probs = pages_answer_is_pythons(page, lenet)
     assert page.evaluate("() => window.digitlens.last.prediction") == int(ref.output[0].argmax())
     wait(page, "document.getElementById('announce').textContent.startsWith('Reads')")
 
@@ -236,12 +240,7 @@ def test_single_file_explorer_of_a_lenet_works_offline(browser: Any, cnn_runs: P
     assert page.get_by_test_id("cnn-card").is_visible()
     assert page.evaluate("() => window.digitlens.problem || ''") == ""
     draw(page, SEVEN)
-    x = page_input(page)
-    ref = python_pass(lenet, x)
-    conv1 = np.array(page.evaluate("() => Array.from(window.digitlens.last.trace.outputs[1])"))
-    np.testing.assert_allclose(conv1, ref.outputs[1][0].transpose(2, 0, 1).ravel(), atol=1e-5)
-    probs = np.array(page.evaluate("() => Array.from(window.digitlens.last.probabilities)"))
-    np.testing.assert_allclose(probs, ref.output[0], atol=1e-5)
+    x, ref, _ = pages_answer_is_pythons(page, lenet)
     canvas = page.locator("[data-testid=cnn-map-0-2] canvas").bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] * 0.45, canvas["y"] + canvas["height"] * 0.3)
     wait(page, "!document.getElementById('cnn-inspector').hidden")

@@ -4,7 +4,8 @@ for two convolutional networks, which first-layer kernels). A fully connected an
 convolutional network compare as well, all but the matching: their first layers are not alike.
 
 Neurons are matched one-to-one by the cosine similarity of their incoming weights (784 values
-each), maximising the total similarity (``scipy.optimize.linear_sum_assignment``): two nets
+each; a kernel's k·k·channels), maximising the total similarity
+(``scipy.optimize.linear_sum_assignment``): two nets
 trained from different starting points learn the same detectors in a different order, and a
 pruned net keeps a subset of its parent's neurons. With layers of different widths the smaller
 one is matched completely.
@@ -17,20 +18,17 @@ from typing import Any
 
 import numpy as np
 
+from digitlens.analysis.gradients import Network
 from digitlens.analysis.metrics import Evaluation, evaluate_model
 from digitlens.errors import DigitlensError, ParameterError
 from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
 from digitlens.nn.threads import blas_threads
 
-Network = MLP | CNN
-
 
 def ends(m: Network) -> tuple[int, int]:
     """(inputs, classes) of either kind of network."""
-    if isinstance(m, CNN):
-        return int(np.prod(m.input_shape)), m.n_classes
-    return m.sizes[0], m.sizes[-1]
+    return int(np.prod(m.input_shape)), m.n_classes
 
 
 def check_comparable(a: Network, b: Network) -> None:
@@ -44,16 +42,18 @@ def check_comparable(a: Network, b: Network) -> None:
                              f"{cb}: they must answer the same question")
 
 
-def first_layers(a: Network, b: Network) -> tuple[np.ndarray, np.ndarray, str] | None:
+def first_layers(a: Network, b: Network) -> tuple[np.ndarray, np.ndarray, str] | str:
     """The two first layers as columns to match, and what they are ("neurons" or "kernels");
-    None when they are not alike (a dense layer and a convolution, or kernels of two shapes)."""
+    when they are not alike, why (a dense layer and a convolution, or kernels of two shapes)."""
     if isinstance(a, MLP) and isinstance(b, MLP):
         return a.weights[0], b.weights[0], "neurons"
-    if isinstance(a, CNN) and isinstance(b, CNN) and a.weights[0].shape[1:] == \
-            b.weights[0].shape[1:]:
+    if isinstance(a, CNN) and isinstance(b, CNN):
         ka, kb = a.weights[0], b.weights[0]
+        if ka.shape[1:] != kb.shape[1:]:
+            return (f"their first kernels differ ({'×'.join(map(str, ka.shape[1:]))} against "
+                    f"{'×'.join(map(str, kb.shape[1:]))}: channels, rows, columns)")
         return ka.reshape(len(ka), -1).T, kb.reshape(len(kb), -1).T, "kernels"
-    return None
+    return "a fully connected first layer and a convolutional one are not alike"
 
 
 def cosine_similarity(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
@@ -87,6 +87,7 @@ class Comparison:
     labels: np.ndarray
     matches: list[tuple[int, int, float]]
     matched: str = "neurons"  # what ``matches`` pairs: "neurons", "kernels", or "" (nothing)
+    unmatched: str = ""       # why nothing was matched
 
     @property
     def disagreements(self) -> np.ndarray:
@@ -107,7 +108,7 @@ class Comparison:
                                   "only_a_right": int((a_right & ~b_right).sum()),
                                   "only_b_right": int((b_right & ~a_right).sum())},
                 "confusion_difference": (self.b.confusion - self.a.confusion).tolist(),
-                "matched": self.matched,
+                "matched": self.matched, "unmatched": self.unmatched or None,
                 "matches": [{"a": i, "b": j, "similarity": round(s, 5)}
                             for i, j, s in self.matches],
                 "mean_similarity": round(float(np.mean(sims)), 5) if sims else None}
@@ -122,6 +123,7 @@ def compare_models(a: Network, b: Network, images: np.ndarray, labels: np.ndarra
     with blas_threads(None):
         ea = evaluate_model(a, images, labels)
         eb = evaluate_model(b, images, labels)
-        matches = match_neurons(layers[0], layers[1]) if layers else []
-    return Comparison(ea, eb, np.asarray(labels, np.int64), matches,
-                      layers[2] if layers else "")
+        matches = [] if isinstance(layers, str) else match_neurons(layers[0], layers[1])
+    if isinstance(layers, str):
+        return Comparison(ea, eb, np.asarray(labels, np.int64), matches, "", layers)
+    return Comparison(ea, eb, np.asarray(labels, np.int64), matches, layers[2])

@@ -31,7 +31,6 @@ import numpy as np
 
 from digitlens.analysis.gradients import (
     Network,
-    image_shape,
     input_gradient,
     pixels,
     read,
@@ -114,7 +113,7 @@ def objective(model: Network, x: np.ndarray, layer: int, neuron: int, l2: float 
               smooth: float = SMOOTH, scale: float = 1.0) -> tuple[float, np.ndarray]:
     """J(x) and dJ/dx for one image (see the module docstring); z is divided by ``scale``."""
     z, g = pre_activation(model, x, layer, neuron)
-    s, gs = smoothness(x, image_shape(model))
+    s, gs = smoothness(x, model.image_shape)
     value = z / scale - 0.5 * l2 * float(x @ x) - smooth * s
     return value, g / scale - l2 * x - smooth * gs
 
@@ -165,7 +164,7 @@ def dream(model: Network, layer: int, neuron: int, start: np.ndarray, seed: int 
         x = np.clip(x + step, 0.0, 1.0)
     start_val = float(neuron_value(model, x0, layer, neuron)[0])
     act = float(neuron_value(model, x, layer, neuron)[0])
-    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, image_shape(model))
+    return Dream(layer, neuron, x, act, start_val, max_train, steps, seed, model.image_shape)
 
 
 def dream_of(model: Network, train_images: np.ndarray, layer: int, neuron: int, seed: int = 0,

@@ -15,7 +15,6 @@ import numpy as np
 from digitlens.nn import backprop
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN
-from digitlens.nn.functions import EPS
 from digitlens.nn.mlp import MLP, Trace
 
 
@@ -79,21 +78,16 @@ def pixels(model: Network, x: np.ndarray) -> np.ndarray:
     return rows.reshape(len(rows), -1)
 
 
-def image_shape(model: Network) -> tuple[int, int]:
-    """(height, width) of one input image."""
-    h, w = model.input_shape[-2:]
-    return int(h), int(w)
-
-
-def n_classes(model: Network) -> int:
-    return model.n_classes if isinstance(model, CNN) else model.sizes[-1]
+def output_layer(model: Network) -> int:
+    """The output layer's number, as dreams and neurons are addressed: an MLP's weight layers
+    counted from 0, a convolutional network's layers (pooling included)."""
+    return len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
 
 
 def _reading(model: CNN, p: K.Pass) -> Reading:
-    out = p.output
-    if model.layers[-1].activation != "softmax":  # type: ignore[union-attr]
-        out = out / np.maximum(out.sum(axis=1, keepdims=True), EPS)
-    return Reading(p.scores.astype(np.float64), out, np.argmax(p.output, axis=1), p)  # type: ignore[union-attr]
+    assert p.scores is not None  # the last layer is dense: it has scores
+    return Reading(p.scores.astype(np.float64), backprop.probabilities(model, p.output),
+                   np.argmax(p.output, axis=1), p)
 
 
 def read(model: Network, x: np.ndarray) -> Reading:
@@ -119,7 +113,7 @@ def score_jacobian(model: Network, x: np.ndarray, reading: Reading | None = None
                    ) -> np.ndarray:
     """d z / d x for one image: (P, classes), every class's gradient at once."""
     if isinstance(model, CNN):
-        c = n_classes(model)
+        c = model.n_classes
         one = pixels(model, x)[:1]
         return score_gradient(model, np.repeat(one, c, axis=0), np.eye(c))[0].T
     return input_jacobian(model, x, reading.trace if reading else None)

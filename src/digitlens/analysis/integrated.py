@@ -23,8 +23,6 @@ import numpy as np
 
 from digitlens.analysis.gradients import (
     Network,
-    image_shape,
-    n_classes,
     pixels,
     read,
     score_gradient,
@@ -86,7 +84,7 @@ def path_gradients(model: Network, x: np.ndarray, base: np.ndarray, target: int,
     """Trapezoid-averaged gradient of z_target along base → x, and z_target at both ends."""
     alphas = np.linspace(0.0, 1.0, steps + 1)
     path = base[None, :] + alphas[:, None] * (x - base)[None, :]
-    coef = np.zeros(n_classes(model))
+    coef = np.zeros(model.n_classes)
     coef[target] = 1.0
     g, r = score_gradient(model, path, coef)  # (steps + 1, 784)
     weights = np.full(steps + 1, 1.0 / steps)
@@ -101,7 +99,7 @@ def class_path_gradients(model: Network, x: np.ndarray, steps: int = STEPS) -> n
     xv = pixels(model, x)[0].astype(np.float64)
     zero = np.zeros_like(xv)
     return np.stack([path_gradients(model, xv, zero, c, steps)[0]
-                     for c in range(n_classes(model))], axis=1)
+                     for c in range(model.n_classes)], axis=1)
 
 
 def attribute(model: Network, x: np.ndarray, method: str = "integrated-gradients",
@@ -116,12 +114,12 @@ def attribute(model: Network, x: np.ndarray, method: str = "integrated-gradients
     if len(x1) != 1:
         raise bad_param("x", "a single image", x1.shape)
     xv = x1[0].astype(np.float64)
-    n = n_classes(model)
+    n = model.n_classes
     if target is None:
         target = int(read(model, x1).prediction[0])
     elif not (isinstance(target, int | np.integer) and 0 <= target < n):
         raise bad_param("target", f"a class in 0..{n - 1}", target)
-    base = baseline_image(xv, baseline, image_shape(model))
+    base = baseline_image(xv, baseline, model.image_shape)
     if method == "integrated-gradients":
         avg, (score, base_score) = path_gradients(model, xv, base, int(target), steps)
         attr = (xv - base) * avg

@@ -25,8 +25,6 @@ import numpy as np
 from digitlens.analysis.gradients import (
     Network,
     Reading,
-    image_shape,
-    n_classes,
     pixels,
     read,
     score_jacobian,
@@ -129,7 +127,7 @@ def _check(model: Network, x: np.ndarray, target: int | None
         raise DigitlensError("the drawing is blank: there is no digit to nudge")
     t = read(model, x1)
     source = int(t.prediction[0])
-    n = n_classes(model)
+    n = model.n_classes
     if target is not None:
         if not (isinstance(target, int | np.integer) and 0 <= target < n):
             raise bad_param("target", f"a class in 0..{n - 1}", target)
@@ -156,7 +154,7 @@ def deepfool(model: Network, x: np.ndarray, target: int | None = None,
              overshoot: float = OVERSHOOT, max_iter: int = MAX_ITER) -> Nudge:
     """DeepFool in the pixel box; untargeted (nearest other class) or towards ``target``."""
     x0, source, t = _check(model, x, target)
-    n = n_classes(model)
+    n = model.n_classes
     cur = x0.copy()
     it, flipped = 0, False
     for it in range(max_iter + 1):
@@ -192,7 +190,7 @@ def fgsm(model: Network, x: np.ndarray, target: int | None = None, scan: int = 1
     x0, source, t = _check(model, x, target)
     jac = score_jacobian(model, x0[None], t)
     p = t.probabilities[0].astype(np.float64)
-    onehot = np.eye(n_classes(model))[source if target is None else target]
+    onehot = np.eye(model.n_classes)[source if target is None else target]
     grad = jac @ (p - onehot)  # d cross-entropy / d x (softmax's delta p − y through the scores)
     sign = np.sign(grad) if target is None else -np.sign(grad)
 
@@ -219,7 +217,7 @@ def _result(model: Network, method: str, x0: np.ndarray, adv: np.ndarray, source
     flipped = bool(_done(t.prediction[:1], source, target)[0])
     p = t.probabilities.astype(np.float64)
     return Nudge(method, x0, adv.astype(np.float64), source, to, target, flipped, iterations,
-                 eps, p[0], p[1], image_shape(model))
+                 eps, p[0], p[1], model.image_shape)
 
 
 def nudge(model: Network, x: np.ndarray, target: int | None = None, method: str = "deepfool",

@@ -42,8 +42,8 @@ def class_fingerprints(run: RunLike) -> ClassFingerprints:
     """Each class's mean activations per layer and how consistently single digits match them."""
     from digitlens.analysis.fingerprints import class_fingerprints as of
     r = as_run(run)
-    return of(r.dense("dl.analysis.class_fingerprints"), r.dataset.test_images,
-              r.dataset.test_labels, len(r.dataset.class_names))
+    return of(r.model, r.dataset.test_images, r.dataset.test_labels,
+              len(r.dataset.class_names))
 
 
 @dataclass
@@ -111,8 +111,7 @@ def robustness_sweep(run: RunLike, n: int = 500) -> Robustness:
     """Accuracy of moved and resized test digits, as drawn and after MNIST preprocessing."""
     from digitlens.analysis.robustness import robustness as robustness_of
     r = as_run(run)
-    return robustness_of(r.dense("dl.analysis.robustness_sweep"), r.dataset.test_images,
-                         r.dataset.test_labels, n=n)
+    return robustness_of(r.model, r.dataset.test_images, r.dataset.test_labels, n=n)
 
 
 __all__ = ["Composed", "arithmetic", "class_fingerprints", "composed", "evaluate", "evidence",

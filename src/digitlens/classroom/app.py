@@ -244,9 +244,8 @@ def network_json(model: MLP | CNN) -> str:
     if isinstance(model, CNN):
         import json
 
-        from digitlens.export.html_explorer import b64
-        from digitlens.nn.cnn_io import page_network
-        doc = page_network(model, list(model.class_names), lambda a: b64(np.asarray(a, "<f4")))
+        from digitlens.nn.cnn_io import page_network_text
+        doc = page_network_text(model, list(model.class_names))
         return json.dumps(doc, separators=(",", ":"))
     from digitlens.export.json_format import to_json_text
     return to_json_text(model)

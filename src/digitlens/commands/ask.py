@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlens.analysis.gradients import Network, image_shape
+from digitlens.analysis.gradients import Network, output_layer
 from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_network
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.cnn import CNN
@@ -71,7 +71,7 @@ def one_input(args: argparse.Namespace, model: Network) -> tuple[np.ndarray, dic
         raise DigitlensError("give exactly one of --test-index I or --image PNG")
     if args.image is not None:
         from digitlens.data.preprocess import load_image, preprocess
-        pre = preprocess(load_image(args.image), image_shape(model))
+        pre = preprocess(load_image(args.image), model.image_shape)
         if not pre.has_ink:
             raise DigitlensError(f"{args.image}: the drawing is blank (no ink found)")
         return pre.centred.astype(np.float32).ravel(), {"image": args.image}
@@ -135,8 +135,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if args.cls is not None:
         if args.layer is not None or args.neuron is not None:
             raise DigitlensError("give --class C, or --layer L --neuron N, not both")
-        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
-        layer, neuron = top, int(class_arg(model, args.cls, "class") or 0)
+        layer, neuron = output_layer(model), int(class_arg(model, args.cls, "class") or 0)
     elif args.layer is None or args.neuron is None:
         raise DigitlensError("give --layer L --neuron N, or --class C")
     else:

@@ -75,9 +75,8 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         raise bad_param("phones_per_address", f"an int in 1..{MAX_PHONES}",
                         args.phones_per_address)
     qr.make("check")  # segno missing: say so before anything starts
-    from digitlens.analysis.gradients import image_shape, n_classes
     model = resolve_network(args.run)
-    shape, classes = image_shape(model), n_classes(model)
+    shape, classes = model.image_shape, model.n_classes
     gray = not isinstance(model, CNN) or model.input_shape[0] == 1
     if shape != (28, 28) or classes != 10 or not gray:
         h, w = shape  # the class draws, stores and retrains on MNIST's digits

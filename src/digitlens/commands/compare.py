@@ -59,6 +59,5 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"(A alone right on {d['only_a_right']:,}, B alone on {d['only_b_right']:,})\n"
             + (f"first-layer {c.matched} matched: {len(c.matches)}, mean similarity "
                f"{result['mean_similarity']:+.3f}" if c.matches else
-               "first layers not matched: a fully connected and a convolutional one are not "
-               "alike"))
+               f"first layers not matched: {c.unmatched}"))
     return emit(args, result, text)

@@ -29,7 +29,7 @@ from digitlens.fileio import atomic_write_text
 from digitlens.jspack import pack
 from digitlens.nn.backprop import hidden_means
 from digitlens.nn.cnn import CNN
-from digitlens.nn.cnn_io import page_network, page_summary
+from digitlens.nn.cnn_io import page_network_text, page_summary
 from digitlens.nn.mlp import MLP
 from digitlens.version import __version__
 
@@ -97,8 +97,8 @@ def contents(model: MLP | CNN, data: Dataset, run_name: str) -> dict[str, Any]:
               "test_accuracy": None, "n_test": len(sample["labels"])}
     if isinstance(model, CNN):
         names = list(data.class_names)[:model.n_classes]
-        return {"run": run_name, "network": page_network(model, names, lambda a: b64(
-                    np.asarray(a, "<f4"))), "sample": sample, "means": [],
+        return {"run": run_name, "network": page_network_text(model, names), "sample": sample,
+                "means": [],
                 "summary": {**common, **page_summary(model), "class_names": names}}
     summary = {**common, "sizes": list(model.sizes), "activations": list(model.activations),
                "cost": model.cost, "describe": model.describe(),

@@ -158,7 +158,8 @@ def image(value: Any) -> np.ndarray:
 
 
 def knockouts(value: Any) -> dict[int, list[int]]:
-    """``{"0": [3, 17], "1": [5]}`` (hidden layer -> neurons) with ints checked later per model."""
+    """``{"0": [3, 17], "1": [5]}`` (an MLP's hidden layer -> neurons, a convolutional
+    network's map layer -> channels) with ints checked later per model."""
     if value is None:
         return {}
     if not isinstance(value, dict) or len(value) > 16:

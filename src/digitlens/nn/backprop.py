@@ -139,7 +139,14 @@ def input_gradient(model: Network, acts: Sequence[Array], delta: Array, top: int
     return delta @ w.T                        # (k, n_out) @ (n_out, n_in) -> (k, n_in)
 
 
-def probabilities(model: Network, output: Array) -> Array:
+class HasOutput(Protocol):
+    """Any network with an output nonlinearity (an MLP, a convolutional network)."""
+
+    @property
+    def output_activation(self) -> str: ...
+
+
+def probabilities(model: HasOutput, output: Array) -> Array:
     """The output normalised to sum to 1 per row (softmax outputs already do)."""
     if model.output_activation == "softmax":
         return output

@@ -69,6 +69,19 @@ class Dense:
 Layer = Conv | Pool | Dense
 
 LENET5_FEATURES: tuple[Layer, ...] = (Conv(6, 5, pad=2), Pool(2), Conv(16, 5), Pool(2))
+
+
+def short_label(layers: Sequence[Layer]) -> str:
+    """'conv 6-16 · 120-84-10': the convolutions' kernels, then the dense layers (the run
+    lists' and pictures' name for a convolutional network)."""
+    convs = [str(layer.out) for layer in layers if isinstance(layer, Conv)]
+    dense = [str(layer.out) for layer in layers if isinstance(layer, Dense)]
+    return f"conv {'-'.join(convs)} · {'-'.join(dense)}"
+
+
+def kernel_images(kernels: Array) -> Array:
+    """Kernels (o, c, k, k) as o pictures (k, c·k), a kernel's channels side by side."""
+    return kernels.transpose(0, 2, 1, 3).reshape(len(kernels), kernels.shape[2], -1)
 LENET5: tuple[Layer, ...] = (*LENET5_FEATURES, Dense(120), Dense(84), Dense(10, "softmax"))
 
 
@@ -178,6 +191,15 @@ class CNN:
     @property
     def n_classes(self) -> int:
         return self.shapes[-1][0]
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of one input image, its channels dropped."""
+        return int(self.input_shape[1]), int(self.input_shape[2])
+
+    @property
+    def output_activation(self) -> str:
+        return self.layers[-1].activation  # type: ignore[union-attr]
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -294,7 +316,8 @@ def knockout_channels(model: CNN, knockout: Mapping[int, Sequence[int]] | None
     ``model.layers``), channels that exist; empty lists dropped."""
     out: dict[int, list[int]] = {}
     for layer, channels in (knockout or {}).items():
-        if not (isinstance(layer, int) and 0 <= layer < len(model.layers)
+        if not (isinstance(layer, int) and not isinstance(layer, bool)
+                and 0 <= layer < len(model.layers)
                 and not isinstance(model.layers[layer], Dense)):
             raise bad_param("knockout", "layers of feature maps (convolutions, poolings)", layer)
         c = model.shapes[layer + 1][0]

@@ -12,6 +12,7 @@ docs/cnn.md describes it.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -157,3 +158,15 @@ def page_summary(model: CNN) -> dict[str, Any]:
             "shapes": [list(s) for s in model.shapes], "cost": model.cost,
             "describe": model.describe(), "input_shape": list(model.input_shape[1:]),
             "feature_layers": []}
+
+
+def float32_base64(a: np.ndarray) -> str:
+    """Little-endian float32 bytes as base64 text: a page's inlined parameters."""
+    return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
+
+
+def page_network_text(model: CNN, class_names: list[str]) -> dict[str, Any]:
+    """``page_network`` with its parameters as base64 float32 (a page with no server: the
+    single-file explorer, the classroom's phones)."""
+    return page_network(model, class_names, float32_base64)
+

@@ -9,6 +9,8 @@ glibc to serve blocks below 64 MiB from the heap and to keep up to 256 MiB of it
 caching allocator does. It stays so for the life of the process: putting glibc's defaults back
 would also switch off its own adaptive thresholds, and whatever ran next would fault more than
 before. It changes no result, only where the bytes live; elsewhere than glibc it does nothing.
+Training asks for it for a convolutional network only (an MLP's step was not measured to
+gain), so a process that never trains one keeps glibc's own behaviour.
 """
 
 from __future__ import annotations

@@ -148,6 +148,16 @@ class MLP:
         return int(shape[0]), int(shape[1])
 
     @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of one input image (``input_shape``; a convolutional network's
+        drops its channels)."""
+        return self.input_shape
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """One name per output: ``meta["class_names"]``, else "0", "1", …"""
         names = self.meta.get("class_names")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.errors import NotFoundError, bad_param
-from digitlens.nn.cnn import LENET5_FEATURES, Dense, Layer, param_shapes
+from digitlens.nn.cnn import LENET5_FEATURES, Dense, Layer, param_shapes, short_label
 from digitlens.nn.functions import COSTS, HIDDEN, OUTPUTS
 from digitlens.nn.mlp import INITS, n_params
 from digitlens.nn.optim import OPTIMIZERS
@@ -77,7 +77,7 @@ class TrainConfig:
         LeNet-5 (its two convolutions, then the dense layers after the input)."""
         if self.net == "mlp":
             return "-".join(map(str, self.layers))
-        return "conv 6-16 · " + "-".join(map(str, self.layers[1:]))
+        return short_label(self.cnn_layers())
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})

@@ -140,7 +140,8 @@ def train(c: TrainConfig, ds: Dataset, run_dir: str | Path | None = None,
         raise DigitlensError(f"{run_dir}: exists and is not a folder; --out names a run folder "
                              "(choose another path)")
     recorded = Run(run_dir).recorded_threads() if threads is None and run_dir else None
-    keep_freed_memory()
+    if c.net != "mlp":  # its step's megabytes of temporaries (digitlens.nn.heap)
+        keep_freed_memory()
     with blas_threads(threads, recorded) as count:
         return train_unlimited(c, ds, run_dir, on_epoch, on_batch, count, monitor, init)
 

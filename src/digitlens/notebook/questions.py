@@ -18,10 +18,11 @@ import numpy as np
 
 from digitlens.analysis.compare import Comparison
 from digitlens.analysis.dream import Dream
+from digitlens.analysis.gradients import output_layer
 from digitlens.analysis.integrated import STEPS, Attribution
 from digitlens.analysis.maps import LayerMap
 from digitlens.analysis.nudge import Nudge
-from digitlens.api import LoadedRun, as_run, image_shape, input_of
+from digitlens.api import LoadedRun, as_run, input_of
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.cnn import CNN
 from digitlens.nn.mlp import MLP
@@ -60,7 +61,7 @@ def _input(r: LoadedRun, image: Any, index: int | None) -> tuple[np.ndarray, int
             raise bad_param("index", f"an int in 0..{n - 1}", index)
         x = r.dataset.test_images[int(index)].astype(np.float32).ravel() / 255
         return x, int(r.dataset.test_labels[int(index)])
-    x, has_ink = input_of(image, shape=image_shape(r.model))
+    x, has_ink = input_of(image, shape=r.model.image_shape)
     if not has_ink:
         raise DigitlensError("the drawing is blank (no ink found)")
     return x, None
@@ -196,7 +197,7 @@ def attribute(run: Model, image: Any = None, *, index: int | None = None, target
     r = _run(run)
     x, _label = _input(r, image, index)
     a = attribute_of(r.model, x, method, _class(r.model, target, "target"), steps, baseline)
-    return _copy(AttributionAnswer, a, input=x, shape=image_shape(r.model),
+    return _copy(AttributionAnswer, a, input=x, shape=r.model.image_shape,
                  class_names=list(r.model.class_names))
 
 
@@ -211,8 +212,7 @@ def dream(run: Model, *, layer: int | None = None, neuron: int | None = None,
     if target is not None:
         if layer is not None or neuron is not None:
             raise DigitlensError("give target=, or layer= and neuron=, not both")
-        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
-        layer, neuron = top, _class(model, target, "target")
+        layer, neuron = output_layer(model), _class(model, target, "target")
     elif layer is None or neuron is None:
         raise DigitlensError("give layer= and neuron=, or target= (an output class)")
     assert layer is not None and neuron is not None

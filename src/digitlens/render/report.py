@@ -27,7 +27,7 @@ from digitlens.fileio import atomic_write_text, make_folder
 from digitlens.nn.cnn import CNN
 from digitlens.nn.io import MAX_MODEL_BYTES, load_model, load_network
 from digitlens.nn.mlp import MLP
-from digitlens.nn.run import HISTORY_FILE, MODEL_FILE
+from digitlens.nn.run import HISTORY_FILE, MODEL_FILE, is_run
 from digitlens.render.report_cnn import build_cnn_report
 from digitlens.render.report_html import findings_box, page, section, settings_table, table
 from digitlens.render.report_page import Log, ReportPage, Subject
@@ -112,11 +112,11 @@ def _build_report(run_path: str | Path | Sequence[str | Path], out: str | Path, 
     if not force and up_to_date(folder, stamp):
         return {"index": str(folder / "index.html"), "skipped": True,
                 "reason": "the runs, the code and the options did not change since it was made"}
-    convolutional = [r for r in runs if isinstance(network_of(r, models), CNN)]
-    if convolutional:
-        return cnn_report(runs, folder, ds, log, robustness_n, stamp, models)
-    given = {k: m for k, m in (models or {}).items() if isinstance(m, MLP)}
-    everyone = [Subject.load(r, ds, given.get(str(r))) for r in runs]
+    read = {str(r): network_of(r, models) for r in runs}  # each network read once, here
+    if any(isinstance(m, CNN) for m in read.values()):
+        return cnn_report(runs, folder, ds, log, robustness_n, stamp, read)
+    everyone = [Subject.load(r, ds, m if isinstance(m := read[str(r)], MLP) else None)
+                for r in runs]
     twins = [s for s in everyone if s.is_twin()] if len(everyone) > 1 else []
     subjects = [s for s in everyone if s not in twins] or everyone
     make_folder(folder)
@@ -187,17 +187,19 @@ def network_of(run: str | Path, models: dict[str, MLP | CNN] | None) -> MLP | CN
     if given is not None:
         return given
     p = Path(run)
+    if p.is_dir() and not is_run(p):
+        return None  # Subject.load says what a run folder needs
     return load_network(p) if p.is_dir() or p.suffix.lower() == ".npz" else None
 
 
 def cnn_report(runs: list[str | Path], folder: Path, ds: Dataset, log: Log, robustness_n: int,
-               stamp: dict[str, Any], models: dict[str, MLP | CNN] | None) -> dict[str, Any]:
+               stamp: dict[str, Any], models: dict[str, MLP | CNN | None]) -> dict[str, Any]:
     """The report of one convolutional network (``report_cnn``)."""
     if len(runs) > 1:
         raise ModelError("a report of several networks is the seeds' gallery of fully "
                          "connected ones; report a convolutional network on its own "
                          "(digitlens report RUN)")
-    model = network_of(runs[0], models)
+    model = models[str(runs[0])]
     assert isinstance(model, CNN)
     make_folder(folder)
     p = ReportPage(folder, ds, log, robustness_n)

@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlens.analysis import dream as D
 from digitlens.analysis import nudge as N
-from digitlens.analysis.gradients import pixels, read
+from digitlens.analysis.gradients import output_layer, pixels, read
 from digitlens.data.sources import Dataset
 from digitlens.nn.cnn import CNN
 from digitlens.nn.compose import composed_weights
@@ -103,7 +103,7 @@ def class_dreams(model: MLP | CNN, ds: Dataset, figure: Figure) -> str:
     train = pixels(model, ds.train_images)
     scores = np.concatenate([read(model, train[i:i + 4096]).z
                              for i in range(0, len(train), 4096)])
-    top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
+    top = output_layer(model)
     start = train.mean(axis=0)
     with blas_threads(1):  # one image at a time: too small to share among threads
         dreams = [D.dream(model, top, c, start, max_train=float(scores[:, c].max()))

@@ -44,8 +44,8 @@ class Subject:
     @classmethod
     def load(cls, path: str | Path, ds: Dataset, model: MLP | None = None) -> Subject:
         """A run folder, or a model file (``model``: as the caller's reader read it, e.g. an
-        .onnx): a file has no history, config or snapshots, so the sections that tell the
-        training story say they are left out."""
+        .onnx, or a run folder's model read already): a file has no history, config or
+        snapshots, so the sections that tell the training story say they are left out."""
         run = Run(path)
         x, y = ds.test_images, ds.test_labels
         if run.path.is_file():
@@ -54,7 +54,7 @@ class Subject:
                        list(ds.class_names))
         if not is_run(run.path):
             raise ModelError(f"{run.path}: not a run folder (no {MODEL_FILE}) or a model file")
-        model = run.model()
+        model = model if model is not None else run.model()
         return cls(run, model, run.config(), run.history(), evaluate_model(model, x, y), x, y,
                    list(ds.class_names))
 

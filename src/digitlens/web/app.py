@@ -64,7 +64,7 @@ class Api:
     async def info(self, _request: Request) -> Response:
         return ok({"version": __version__, "training": self.allow_training,
                    "default_run": self.registry.default, "runs": self.registry.names(),
-                   "presets": [p.to_dict() for p in PAGE_PRESETS.values()],
+                   "presets": [p.to_dict() for p in PRESETS.values()],
                    "limits": {"body_bytes": v.MAX_BODY, "side": v.MAX_SIDE,
                               "train_epochs": MAX_TRAIN_EPOCHS}})
 
@@ -98,8 +98,9 @@ class Api:
         return Response(png, media_type="image/png")
 
     def any_run_of(self, value: Any) -> Any:
-        """A run of either kind (``run_of`` refuses a convolutional one in one line)."""
-        return self.registry.get_any(v.name(value))
+        """A run of either kind, the default one for none (``run_of`` refuses a convolutional
+        one in one line)."""
+        return self.registry.get_any(None if value in (None, "") else v.name(value))
 
     async def run_detail(self, request: Request) -> Response:
         run = await run_in_threadpool(self.any_run_of, request.path_params["name"])
@@ -190,11 +191,11 @@ class Api:
     async def ablate(self, request: Request) -> Response:
         data = await v.read_json(request)
         v.only(data, {"run", "knockout"})
-        run = await run_in_threadpool(self.any_run_of, data.get("run") or None)
+        run = await run_in_threadpool(self.any_run_of, data.get("run"))
         if isinstance(run, LoadedCNN):  # whole channels off, on every test digit
             knock = v.knockouts(data.get("knockout"))
             return ok(await self.flight("ablate", run, data,
-                                        lambda _r, cnn, _d: convnets.ablate(cnn, knock)))
+                                        lambda reg, cnn, _d: convnets.ablate(reg, cnn, knock)))
         return ok(await self.flight("ablate", run, data, explore.ablate))
 
     async def test_digits(self, request: Request) -> Response:
@@ -231,7 +232,7 @@ class Api:
         data = await v.read_json(request, limit=4096)
         v.only(data, {"preset", "epochs", "name", "dataset"})
         preset = get_preset(v.choice(data.get("preset", "s1-single-layer"), "preset",
-                                     tuple(PAGE_PRESETS)))
+                                     tuple(PRESETS)))
         epochs = v.whole(data.get("epochs", preset.config.epochs), "epochs", 1, MAX_TRAIN_EPOCHS)
         run_name = v.name(data.get("name", f"{preset.name}-web"))
         ds_name = v.choice(data.get("dataset", "mnist"), "dataset", TRAIN_DATASETS)
@@ -259,8 +260,6 @@ class Api:
 
 
 SERVE_ENV = "DIGITLENS_SERVE_WORKER"
-# the presets the page trains: every one (a convolutional run's epochs show its kernels)
-PAGE_PRESETS = dict(PRESETS)
 
 
 def from_environment() -> Starlette:

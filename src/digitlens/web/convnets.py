@@ -8,16 +8,18 @@ fully connected networks only and refuse such a run in one line (``FOR_DENSE``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digitlens.data.sources import Dataset
 from digitlens.nn.cnn import CNN
 from digitlens.nn.cnn_io import page_network, page_summary
 from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.web.encode import Numbers
+
+if TYPE_CHECKING:
+    from digitlens.web.runs import Registry
 
 FOR_DENSE = ("a convolutional network; this view is for fully connected networks (the explorer "
              "shows its feature maps instead)")
@@ -33,7 +35,7 @@ class LoadedCNN:
     mtime: float
     dataset: Dataset
     checked: float = 0.0
-    accuracies: dict[str, float] = field(default_factory=dict)  # knock-out key -> accuracy
+    accuracies: dict[Any, Any] = field(default_factory=dict)  # knock-out -> accuracy
 
     def model_file(self) -> Path:
         return self.path / MODEL_FILE if self.path.is_dir() else self.path
@@ -58,28 +60,22 @@ def network(model: CNN, class_names: list[str]) -> dict[str, Any]:
     return page_network(model, class_names, Numbers)
 
 
-KEEP_ACCURACIES = 256
-
-
-def ablate(run: LoadedCNN, knockout: dict[int, list[int]]) -> dict[str, Any]:
+def ablate(registry: Registry, run: LoadedCNN, knockout: dict[int, list[int]]) -> dict[str, Any]:
     """Test accuracy with whole channels switched off ({layer: [channels]}), beside the intact
-    network's: the page's channel knock-out, measured on every test digit."""
+    network's: the page's channel knock-out, measured on every test digit (each knock-out
+    computed once, through the registry's single flights and its bounded cache, as an MLP's
+    ablations are)."""
     from digitlens.nn.cnn import knockout_channels
     from digitlens.nn.cnn_step import evaluate_cnn
     off = knockout_channels(run.model, knockout)
     ds = run.dataset
 
     def accuracy(k: dict[int, list[int]]) -> float:
-        key = json.dumps(sorted(k.items()))
-        if key not in run.accuracies:
-            if len(run.accuracies) >= KEEP_ACCURACIES:
-                run.accuracies.clear()
-            run.accuracies[key] = evaluate_cnn(run.model, run.model.as_input(ds.test_images),
-                                               ds.test_labels, knockout=k).accuracy
-        return run.accuracies[key]
+        key = tuple(sorted((layer, tuple(c)) for layer, c in k.items()))
+        return registry.bounded_flight(run, ("ablation", key), run.accuracies, lambda: evaluate_cnn(  # type: ignore[no-any-return]
+            run.model, run.model.as_input(ds.test_images), ds.test_labels, knockout=k).accuracy)
 
     return {"run": run.name, "knockout": {str(k): c for k, c in off.items()},
             "accuracy": accuracy({}), "accuracy_without": accuracy(off),
             "n_test": int(len(ds.test_labels)),
             "knocked_out": int(sum(len(c) for c in off.values()))}
-

@@ -20,7 +20,7 @@ from digitlens.data.sources import Dataset
 from digitlens.errors import DigitlensError, NotFoundError
 from digitlens.http.sse import EventLog
 from digitlens.http.statuses import Conflict
-from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn import CNN, kernel_images
 from digitlens.nn.compose import neuron_images
 from digitlens.nn.mlp import MLP
 from digitlens.nn.presets import TrainConfig
@@ -52,12 +52,11 @@ def mosaic(model: MLP, n: int = MOSAIC_NEURONS) -> dict[str, Any]:
 def kernel_mosaic(model: CNN) -> dict[str, Any]:
     """A convolutional network's first-layer kernels as the mosaic's images (channels side by
     side), each scaled to -1..1: what its first layer learns, epoch by epoch."""
-    k = model.weights[0].astype(np.float64)
-    imgs = k.transpose(0, 2, 1, 3).reshape(len(k), k.shape[2], -1)
+    imgs = kernel_images(model.weights[0].astype(np.float64))
     peak = np.abs(imgs).reshape(len(imgs), -1).max(axis=1)
     scaled = imgs / np.where(peak > 0, peak, 1)[:, None, None]
-    return {"n": int(len(k)), "total": int(len(k)), "shape": list(imgs.shape[1:]),
-            "kind": "kernels", "images": np.round(scaled.reshape(len(k), -1), 2).tolist()}
+    return {"n": int(len(imgs)), "total": int(len(imgs)), "shape": list(imgs.shape[1:]),
+            "kind": "kernels", "images": np.round(scaled.reshape(len(imgs), -1), 2).tolist()}
 
 
 @dataclass

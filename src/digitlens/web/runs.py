@@ -239,7 +239,7 @@ class Registry:
     # one pass of memory, not 40 (the budget, docs/hostile-input.md: <= 500 MB over a fresh
     # server). Each endpoint's own cap (``digitlens.web.flight``) bounds who waits here.
 
-    def single_flight(self, run: LoadedRun, key: Any, cache: dict[Any, Any],
+    def single_flight(self, run: LoadedRun | LoadedCNN, key: Any, cache: dict[Any, Any],
                       compute: Callable[[], Any]) -> Any:
         with self.lock:
             if key in cache:
@@ -276,13 +276,19 @@ class Registry:
         return self.single_flight(run, "means", run.means, lambda: [  # type: ignore[no-any-return]
             a.astype(np.float64).mean(axis=0) for a in acts])
 
+    def bounded_flight(self, run: LoadedRun | LoadedCNN, key: Any, cache: dict[Any, Any],
+                       compute: Callable[[], Any], keep: int = 256) -> Any:
+        """``single_flight`` into a cache of at most ``keep`` answers (emptied when full: the
+        knock-outs a page asks for are many and each is cheap to compute again)."""
+        with self.lock:
+            if key not in cache and len(cache) > keep:
+                cache.clear()
+        return self.single_flight(run, key, cache, compute)
+
     def ablated_accuracy(self, run: LoadedRun, knock: dict[int, list[int]], masks: Masks) -> float:
         key = tuple(sorted((k, tuple(v)) for k, v in knock.items() if v))
-        with self.lock:
-            if key not in run.ablations and len(run.ablations) > 256:
-                run.ablations.clear()
         ds = run.dataset
-        return self.single_flight(run, ("ablation", key), run.ablations, lambda: evaluate(  # type: ignore[no-any-return]
+        return self.bounded_flight(run, ("ablation", key), run.ablations, lambda: evaluate(  # type: ignore[no-any-return]
             run.model, run.model.as_input(ds.test_images), ds.test_labels, masks=masks,
             chunk=2048).accuracy)
 

@@ -53,10 +53,13 @@ function changed() {
 // the model's input shape, the trace, the diagram's strongest signals).
 function read() {
   if (!state.net) { updateSubmit(); return; }
-  const res = state.net.kind === "cnn"
-    ? convAnswer(state.net, pad.grayBytes(), { knockout: state.knockout })
-    : localAnswer(state.net, pad.grayBytes());
-  state.prediction = res.prediction; state.last = res;
+  const gray = pad.grayBytes(), conv = state.net.kind === "cnn";
+  const res = conv ? convAnswer(state.net, gray, { knockout: state.knockout }) : localAnswer(state.net, gray);
+  state.last = res;
+  // what is sent as the page's reading is the whole network's, as the server reads it: maps
+  // switched off here change only what this page shows
+  const off = conv && Object.values(state.knockout).some((l) => l.length);
+  state.prediction = off ? convAnswer(state.net, gray).prediction : res.prediction;
   showReading(res.has_ink ? res : null);
   updateSubmit();
 }
@@ -91,7 +94,7 @@ function drawNetwork(tr) {
   const net = state.net;
   if (!net) return;
   if (net.kind === "cnn") {
-    maps.update(tr ?? convAnswer(net, null));
+    maps.update(tr ?? convAnswer(net, null, { knockout: state.knockout }));
     $("net-note").textContent = t(tr ? "student.netMaps" : "student.netNote");
     return;
   }

@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlens.data.sources import Dataset
 from digitlens.errors import ModelError, NotFoundError, bad_param
-from digitlens.nn.cnn import CNN, Conv, Dense
+from digitlens.nn.cnn import CNN, short_label
 from digitlens.nn.io import load_model, load_network
 from digitlens.nn.mlp import MLP
 from digitlens.nn.run import Run
@@ -196,8 +196,7 @@ def dense_view(name: str, run: str | Run | MLP, ds: Dataset, animated: bool = Fa
 
 
 def check_images(model: MLP | CNN, ds: Dataset) -> None:
-    from digitlens.analysis.gradients import image_shape
-    h, w = image_shape(model)
+    h, w = model.image_shape
     if tuple(ds.image_shape) != (h, w):
         raise ModelError(f"the model reads {h}×{w} images but {ds.name}'s are "
                          f"{ds.image_shape[0]}×{ds.image_shape[1]}: give it a dataset of "
@@ -214,16 +213,19 @@ def not_convolutional(name: str) -> ModelError:
 
 def either_view(name: str, model: MLP | CNN, ds: Dataset, animated: bool = False,
                 **opt: Any) -> Picture:
-    """``nudge``, ``dream``, ``errors`` or ``robustness`` of either kind of network, and a
-    convolutional one's ``fingerprints`` (per channel, for every class)."""
+    """``nudge``, ``dream``, ``errors``, ``robustness`` or ``compare`` of either kind of
+    network, and a convolutional one's ``fingerprints`` (per channel, for every class)."""
     check_images(model, ds)
     o = {k: v for k, v in opt.items() if v is not None}
     x, y, names = ds.test_images, ds.test_labels, list(ds.class_names)
     if name == "fingerprints":
-        if o.get("mode", "example") != "classes" or animated:
+        if o.get("mode", "example") != "classes":
             raise bad_param("mode", "classes for a convolutional network (one digit's "
                             "fingerprint is its feature maps: the feature-maps view)",
                             o.get("mode", "example"))
+        if animated:
+            raise bad_param("out", "a still image (.png/.webp): a convolutional network's "
+                            "class fingerprints are one picture", "animation")
         from digitlens.render.views.fingerprints import class_fingerprints_view
         return class_fingerprints_view(model, x, y, names)
     if name == "errors":
@@ -239,10 +241,9 @@ def either_view(name: str, model: MLP | CNN, ds: Dataset, animated: bool = False
         return dream_of_view(model, ds, o)
     from digitlens.analysis.nudge import nudge
     from digitlens.render.views.ask import nudge_view
-    y = ds.test_labels
     i = int(digit_indices(y, o.get("digit"), 1, o.get("index", 0))[0])
-    res = nudge(model, ds.test_images[i], o.get("target"), o.get("method", "deepfool"))
-    return nudge_view(res, list(ds.class_names), int(y[i]))
+    res = nudge(model, x[i], o.get("target"), o.get("method", "deepfool"))
+    return nudge_view(res, names, int(y[i]))
 
 
 def run_counts(run: str | Run | MLP) -> dict[str, Any] | None:
@@ -275,8 +276,8 @@ def dream_of_view(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:
         if "neuron" in o:
             raise bad_param("target", "a class, or --layer L --neuron N instead, not both",
                             o["target"])
-        top = len(model.layers) - 1 if isinstance(model, CNN) else model.n_layers - 1
-        layer, neuron = top, int(o["target"])
+        from digitlens.analysis.gradients import output_layer
+        layer, neuron = output_layer(model), int(o["target"])
     elif "layer" in o and "neuron" in o:
         layer, neuron = int(o["layer"]), int(o["neuron"])
     else:
@@ -287,9 +288,7 @@ def dream_of_view(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:
 
 def network_label(m: CNN) -> str:
     """'conv 6-16 · 120-84-10', as the explorer names a convolutional network."""
-    convs = [str(layer.out) for layer in m.layers if isinstance(layer, Conv)]
-    dense = [str(layer.out) for layer in m.layers if isinstance(layer, Dense)]
-    return f"conv {'-'.join(convs)} · {'-'.join(dense)}"
+    return short_label(m.layers)
 
 
 def compare_of(model: MLP | CNN, ds: Dataset, o: dict[str, Any]) -> Picture:

@@ -8,7 +8,7 @@ import numpy as np
 
 from digitlens import palette as C
 from digitlens.analysis.compare import Comparison
-from digitlens.nn.cnn import CNN
+from digitlens.nn.cnn import CNN, kernel_images
 from digitlens.nn.mlp import MLP
 from digitlens.render import charts
 from digitlens.render.draw import digit_tile, weight_tiles
@@ -78,8 +78,8 @@ def tiles_of(m: MLP | CNN) -> tuple[np.ndarray, tuple[int, int]]:
     input images, a convolutional network's kernels (channels side by side)."""
     if isinstance(m, MLP):
         return m.weights[0], m.input_shape
-    k = m.weights[0]
-    return k.transpose(0, 2, 1, 3).reshape(len(k), -1).T, (k.shape[2], k.shape[1] * k.shape[3])
+    imgs = kernel_images(m.weights[0])
+    return imgs.reshape(len(imgs), -1).T, (imgs.shape[1], imgs.shape[2])
 
 
 def matched_pairs(c: Comparison, a: MLP | CNN, b: MLP | CNN, n: int = PAIRS) -> np.ndarray:
@@ -121,8 +121,7 @@ def compare_view(c: Comparison, a: MLP | CNN, b: MLP | CNN, images: np.ndarray, 
                                 f"{C.hue('neg')} −)")
     else:
         pairs = titled(np.full((1, 1), C.WHITE, np.uint8), "First layers not matched",
-                       subtitle="a fully connected and a convolutional first layer are not "
-                                "alike, one to one")
+                       subtitle=c.unmatched)
     lower = C.to_rgb(np.concatenate([pad_to(gallery, max(gallery.shape[1], pairs.shape[1])),
                                      np.full((16, max(gallery.shape[1], pairs.shape[1])),
                                              C.WHITE, np.uint8),

@@ -34,7 +34,7 @@ def layer_names(model: MLP) -> list[str]:
     return [f"{layer_name(i, model.n_layers)} · {n}" for i, n in enumerate(model.sizes[1:])]
 
 
-def names_of(model: MLP, class_names: list[str] | None) -> list[str]:
+def names_of(model: MLP | CNN, class_names: list[str] | None) -> list[str]:
     return class_names or list(model.class_names)
 
 
@@ -134,7 +134,7 @@ def class_fingerprints_view(model: MLP | CNN, images: np.ndarray, labels: np.nda
     """Mean fingerprint of each class (a column each) in each layer (a row each), with its
     consistency r (mean correlation of single digits with their class mean) against the
     closest other class's mean. A convolutional network's map layers are read per channel."""
-    names = class_names or list(model.class_names)
+    names = names_of(model, class_names)
     fp = class_fingerprints(model, images, labels, len(names))
     x = model.as_input(images).reshape(len(images), -1)
     shape = (int(model.input_shape[-2]), int(model.input_shape[-1]))
@@ -186,7 +186,7 @@ def row_title(model: MLP | CNN, k: int, width: int) -> tuple[str, str]:
 
 
 def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int,
-         label: int = 0) -> np.ndarray:
+         label: int) -> np.ndarray:
     # tall enough for the title and the line under it beside a one-row strip (the output layer)
     h = max(max(i.shape[0] for i in imgs) + 16, 40 if sub else 0)
     cv = Canvas(h, label + len(imgs) * col_w)

@@ -169,8 +169,9 @@ function toggleChannel(layer, channel) {
 // accuracy with and without them.
 function convKnockNote() {
   const n = Object.values(convKnockout).reduce((s, l) => s + l.length, 0), note = $("cnn-ko");
-  const key = JSON.stringify(convKnockout);
+  const key = JSON.stringify([run.name, convKnockout]);
   note.hidden = !n;
+  if (!n) note.dataset.key = "";
   if (!n || note.dataset.key === key) return;
   note.dataset.key = key;
   note.innerHTML = `${esc(tn("cnn.off", n))} <span data-testid="cnn-ko-accuracy"></span> <button type="button" data-testid="cnn-ko-reset">${esc(t("ko.reset"))}</button>`;
