@@ -185,7 +185,8 @@ def test_ablate_matches_zeroed_weights(client: httpx.Client, small: MLP, sample:
     assert p["activations"][0][5] == 0 and p["activations"][1][2] == 0
     # no "run" (or an empty one): the server's default run, as every other endpoint reads it
     default = client.get("/api/info").json()["default_run"]
-    for body in ({"knockout": {}}, {"run": "", "knockout": {}}):
+    bodies: list[dict] = [{"knockout": {}}, {"run": "", "knockout": {}}]
+    for body in bodies:
         assert post(client, "/api/ablate", body)["run"] == default
 
 
