@@ -34,8 +34,9 @@ def test_make_it_say_overlay_keep_and_draw_on(page: Page, shots: Path) -> None: 
     assert page.text("prediction") == target
     last = page.js("Array.from(window.digitlens.last.input)")
     kept = page.js("window.digitlens.nudge.kept.values")
-    # the same pixels, kept as the API wrote them (5 decimals) and fed as float32: 1e-3 is
-    # far more than their rounding; a digit fed otherwise differs by whole pixels
+    # the same pixels, kept as the API wrote them (the float32 values, 9 digits) and fed as
+    # float32: 1e-3 is far more than their rounding; a digit fed otherwise differs by whole
+    # pixels
     np.testing.assert_allclose(last, kept, atol=1e-3)
     assert page.js("document.querySelector('[data-testid=nudge-overlay]').hidden")
     # drawing on: the pad's strokes go over the kept digit and the page preprocesses again

@@ -223,3 +223,25 @@ def test_knocking_out_channels_is_measured_on_every_test_digit(cnn_client: httpx
     dense = cnn_client.post("/api/ablate", json={"run": "lenet", "knockout": {"4": [0]}})
     assert dense.status_code == 400 and "layers of feature maps" in dense.json()["error"]
 
+
+def test_a_nudge_and_an_attribution_of_a_cnn_from_the_server(cnn_client: httpx.Client,
+                                                             lenet: CNN, sample: Dataset) -> None:
+    """POST /api/nudge and /api/attribute read a convolutional run's class scores: the nudged
+    input, fed back to Python's network, says what the answer says; integrated gradients add
+    up to the score's change (every class's too, the evidence panel's switch)."""
+    res = cnn_client.post("/api/nudge", json={"run": "lenet", "test_index": 0, "target": 3})
+    assert res.status_code == 200, res.text
+    d = res.json()
+    adv = np.array(d["adversarial"], np.float32)
+    assert d["flipped"] and d["to"] == 3 == int(K.predict_proba(lenet, adv[None]).argmax())
+    a = cnn_client.post("/api/attribute", json={"run": "lenet", "test_index": 0}).json()
+    assert a["ok"] and a["completeness_error"] < 0.02 and len(a["attributions"]) == 784
+    every = cnn_client.post("/api/attribute", json={"run": "lenet", "test_index": 0,
+                                                    "target": "all"}).json()
+    assert every["ok"] and max(every["completeness_errors"]) < 0.05
+    x = sample.test_images[0].astype(np.float64).ravel() / 255
+    scores = K.forward(lenet, lenet.as_input(x[None], np.float64), np.float64).scores
+    assert every["scores"] == pytest.approx(scores[0], abs=1e-4)
+    dream = cnn_client.post("/api/dream", json={"run": "lenet", "layer": 0, "neuron": 0})
+    assert dream.status_code == 400 and "convolutional" in dream.json()["error"]
+

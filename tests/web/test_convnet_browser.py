@@ -199,6 +199,24 @@ def test_drawing_a_seven_lights_the_maps_and_a_unit_shows_its_patch(
     page.context.close()
 
 
+def test_make_a_lenet_say_three(browser: Any, served_cnn: Served, lenet: CNN) -> None:
+    """"Make it say" on a convolutional run: the server's DeepFool through the class scores'
+    gradient; the kept digit, fed to the page's network as it is, reads 3, as Python reads it."""
+    page = open_cnn(browser, served_cnn)
+    draw(page, SEVEN)
+    page.get_by_test_id("nudge-target").select_option("3")
+    page.get_by_test_id("nudge-go").click()
+    wait(page, "!document.querySelector('[data-testid=nudge-overlay]').hidden", 30.0)
+    assert page.get_by_test_id("nudge-to").inner_text() == "3"
+    page.get_by_test_id("nudge-keep").click()
+    settle(page)
+    x = page_input(page)
+    assert page.evaluate("() => window.digitlens.last.prediction") == 3
+    assert int(K.predict_proba(lenet, x[None]).argmax()) == 3
+    assert not page.errors
+    page.context.close()
+
+
 @pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["1366x768", "390x844"])
 def test_cnn_mode_is_accessible(browser: Any, served_cnn: Served, shots: Path,
                                 size: tuple[int, int]) -> None:

@@ -1,6 +1,7 @@
 """The explorer's questions about one drawing: ``POST /api/nudge``, ``/api/attribute`` and
 ``/api/dream`` (and ``/api/circuit``, ``/api/patch`` from ``digitlens.web.why``), in the API's
-one envelope and validation style.
+one envelope and validation style. A nudge and an attribution read the class scores, so they
+answer for a convolutional run too; the others read an MLP's neurons.
 
 Inputs are read as ``/api/predict`` reads them (``explore.read_input``); the numbers come from
 ``digitlens.analysis.nudge``, ``.integrated`` and ``.dream``. A dream needs the training set's
@@ -23,28 +24,33 @@ from starlette.routing import Route
 from digitlens.analysis import dream as D
 from digitlens.analysis import integrated as IG
 from digitlens.analysis import nudge as N
-from digitlens.analysis.attribution import evidence
+from digitlens.analysis.attribution import Evidence, evidence
+from digitlens.analysis.gradients import read
 from digitlens.errors import DigitlensError
 from digitlens.http import validate as v
 from digitlens.http.envelope import success
+from digitlens.nn.cnn import CNN
 from digitlens.web import explore, why
+from digitlens.web.convnets import LoadedCNN
 from digitlens.web.flight import Flights, body_key
 from digitlens.web.runs import LoadedRun, Registry
 
+Run = LoadedRun | LoadedCNN
 
-def drawing(run: LoadedRun, data: dict[str, Any]) -> explore.Input:
+
+def drawing(run: Run, data: dict[str, Any]) -> explore.Input:
     inp = explore.read_input(data, run)
     if not inp.has_ink or not np.any(inp.x > 0):
         raise DigitlensError("the drawing is blank: draw a digit first")
     return inp
 
 
-def target_of(run: LoadedRun, data: dict[str, Any], name: str = "target") -> int | None:
+def target_of(run: Run, data: dict[str, Any], name: str = "target") -> int | None:
     value = data.get(name)
-    return None if value is None else v.whole(value, name, 0, run.model.sizes[-1] - 1)
+    return None if value is None else v.whole(value, name, 0, run.model.n_classes - 1)
 
 
-def nudge(_registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+def nudge(_registry: Registry, run: Run, data: dict[str, Any]) -> dict[str, Any]:
     """The smallest change of the drawing (as the network sees it, at its input shape) that
     flips it."""
     inp = drawing(run, data)
@@ -54,13 +60,21 @@ def nudge(_registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str
             "probabilities": np.round(res.probabilities, 5).tolist()}
 
 
-def every_class(run: LoadedRun, x: np.ndarray) -> dict[str, Any]:
+def every_class(run: Run, x: np.ndarray) -> dict[str, Any]:
     """Integrated gradients of every class from a black image (the evidence panel's switch),
     with every class's completeness error and the predicted class's as
     ``completeness_error`` (a class whose score barely moves from black's has a large
     relative error over a tiny difference)."""
-    ev = evidence(run.model, x, "integrated-gradients")
-    black = run.model.trace(np.zeros_like(x)).zs[-1][0].astype(np.float64)
+    model = run.model
+    if isinstance(model, CNN):  # the same integrals, through the class scores' gradient
+        r = read(model, x[None])
+        cw = IG.class_path_gradients(model, x)
+        ev = Evidence("integrated-gradients", cw, x.astype(np.float64)[:, None] * cw, r.z[0],
+                      r.probabilities[0].astype(np.float64), int(r.prediction[0]),
+                      "integrated gradients from black: they add up to score − black's score")
+    else:
+        ev = evidence(model, x, "integrated-gradients")
+    black = read(model, np.zeros_like(x)[None]).z[0]
     gain = ev.scores - black
     err = np.abs(ev.contributions.sum(axis=0) - gain) / np.maximum(np.abs(gain), 1e-12)
     return {"run": run.name, "method": "integrated-gradients", "target": "all",
@@ -71,7 +85,7 @@ def every_class(run: LoadedRun, x: np.ndarray) -> dict[str, Any]:
             "contributions": np.round(ev.contributions.T, 6).tolist()}
 
 
-def attribute(_registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str, Any]:
+def attribute(_registry: Registry, run: Run, data: dict[str, Any]) -> dict[str, Any]:
     inp = drawing(run, data)
     if data.get("target") == "all":
         v.only(data, INPUT | {"target", "steps"})
@@ -114,7 +128,9 @@ async def answer(api: Any, kind: str, request: Request) -> Response:
     t0 = time.perf_counter()
     data = await v.read_json(request)
     v.only(data, FIELDS[kind])
-    run = await run_in_threadpool(api.run_of, data.get("run"))
+    # a nudge and an attribution read any network's class scores; the rest an MLP's neurons
+    either = kind in ("nudge", "attribute")
+    run = await run_in_threadpool(api.any_run_of if either else api.run_of, data.get("run"))
     body = await api.flights[kind].run((run.name, run.mtime, body_key(data)),
                                        lambda: HANDLERS[kind](api.registry, run, data))
     ms = 1000 * (time.perf_counter() - t0)

@@ -26,6 +26,7 @@ from digitlens.data.preprocess import Preprocessed, preprocess
 from digitlens.errors import DigitlensError, ParameterError, bad_param
 from digitlens.http import validate as v
 from digitlens.layout import grid_shape
+from digitlens.web.convnets import LoadedCNN
 from digitlens.web.encode import Numbers
 from digitlens.web.runs import LoadedRun, Registry
 
@@ -62,11 +63,11 @@ class Input:
         return out
 
 
-def read_input(data: dict[str, Any], run: LoadedRun) -> Input:
+def read_input(data: dict[str, Any], run: LoadedRun | LoadedCNN) -> Input:
     """One of ``pixels`` or ``gray`` (+ width/height), ``image`` (data URL), ``test_index`` or
     ``net_input`` (the model's inputs, 0..1, fed to the network without preprocessing).
-    Drawings are preprocessed to the model's input shape (MNIST: 28×28)."""
-    ih, iw = run.model.input_shape
+    Drawings are preprocessed to the model's input image (MNIST: 28×28)."""
+    ih, iw = run.model.image_shape
     given = [k for k in INPUTS if k in data]
     if len(given) != 1:
         raise DigitlensError(f"give exactly one input: 'pixels' ({ih * iw} numbers in 0..1, or "

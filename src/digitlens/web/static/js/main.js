@@ -504,7 +504,8 @@ async function init() {
   pad = new DrawPad($("draw"), onPadChange);
   live.pad = pad;  // its strokes, for tests
   const question = () => ({ mode: state.mode, ...inputSpec() });  // the input, as predicted
-  const intact = () => knockoutCount() > 0;  // the server's nudge and IG use the whole network
+  // the server's nudge and IG use the whole network: say so while neurons or maps are off
+  const intact = () => knockoutCount() > 0 || (conv !== null && Object.values(convKnockout).some((l) => l.length));
   nudge = new Nudge(pad, { run: () => run, input: question, caveat: intact,
                            onKeep: () => { state.test = null; writeURL(); } });
   live.nudge = nudge;
