@@ -241,7 +241,7 @@ def test_a_nudge_and_an_attribution_of_a_cnn_from_the_server(cnn_client: httpx.C
     assert every["ok"] and max(every["completeness_errors"]) < 0.05
     x = sample.test_images[0].astype(np.float64).ravel() / 255
     scores = K.forward(lenet, lenet.as_input(x[None], np.float64), np.float64).scores
-    assert every["scores"] == pytest.approx(scores[0], abs=1e-4)
+    assert scores is not None and every["scores"] == pytest.approx(scores[0], abs=1e-4)
     dream = cnn_client.post("/api/dream", json={"run": "lenet", "layer": 0, "neuron": 0})
     assert dream.status_code == 400 and "convolutional" in dream.json()["error"]
 
