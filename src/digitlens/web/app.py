@@ -195,7 +195,8 @@ class Api:
         if isinstance(run, LoadedCNN):  # whole channels off, on every test digit
             knock = v.knockouts(data.get("knockout"))
             return ok(await self.flight("ablate", run, data,
-                                        lambda reg, cnn, _d: convnets.ablate(reg, cnn, knock)))
+                                        lambda reg, cnn, _d: explore.ablate_channels(
+                                            reg, cnn, knock)))
         return ok(await self.flight("ablate", run, data, explore.ablate))
 
     async def test_digits(self, request: Request) -> Response:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from digitlens.data.sources import Dataset
 from digitlens.nn.cnn import CNN
 from digitlens.nn.cnn_io import page_network, page_summary
 from digitlens.nn.run import MODEL_FILE, Run
 from digitlens.web.encode import Numbers
-
-if TYPE_CHECKING:
-    from digitlens.web.runs import Registry
 
 FOR_DENSE = ("a convolutional network; this view is for fully connected networks (the explorer "
              "shows its feature maps instead)")
@@ -58,24 +55,3 @@ def network(model: CNN, class_names: list[str]) -> dict[str, Any]:
     """The page's copy of the network, every parameter as float32 ``Numbers`` (sent packed,
     unrounded)."""
     return page_network(model, class_names, Numbers)
-
-
-def ablate(registry: Registry, run: LoadedCNN, knockout: dict[int, list[int]]) -> dict[str, Any]:
-    """Test accuracy with whole channels switched off ({layer: [channels]}), beside the intact
-    network's: the page's channel knock-out, measured on every test digit (each knock-out
-    computed once, through the registry's single flights and its bounded cache, as an MLP's
-    ablations are)."""
-    from digitlens.nn.cnn import knockout_channels
-    from digitlens.nn.cnn_step import evaluate_cnn
-    off = knockout_channels(run.model, knockout)
-    ds = run.dataset
-
-    def accuracy(k: dict[int, list[int]]) -> float:
-        key = tuple(sorted((layer, tuple(c)) for layer, c in k.items()))
-        return registry.bounded_flight(run, ("ablation", key), run.accuracies, lambda: evaluate_cnn(  # type: ignore[no-any-return]
-            run.model, run.model.as_input(ds.test_images), ds.test_labels, knockout=k).accuracy)
-
-    return {"run": run.name, "knockout": {str(k): c for k, c in off.items()},
-            "accuracy": accuracy({}), "accuracy_without": accuracy(off),
-            "n_test": int(len(ds.test_labels)),
-            "knocked_out": int(sum(len(c) for c in off.values()))}

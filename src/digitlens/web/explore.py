@@ -189,6 +189,28 @@ def ablate(registry: Registry, run: LoadedRun, data: dict[str, Any]) -> dict[str
             "knocked_out": int(sum(len(n) for n in knock.values()))}
 
 
+def ablate_channels(registry: Registry, run: LoadedCNN,
+                    knockout: dict[int, list[int]]) -> dict[str, Any]:
+    """Test accuracy with whole channels switched off ({layer: [channels]}), beside the intact
+    network's: the page's channel knock-out, measured on every test digit (each knock-out
+    computed once, through the registry's single flights and its bounded cache, as an MLP's
+    ablations are)."""
+    from digitlens.nn.cnn import knockout_channels
+    from digitlens.nn.cnn_step import evaluate_cnn
+    off = knockout_channels(run.model, knockout)
+    ds = run.dataset
+
+    def accuracy(k: dict[int, list[int]]) -> float:
+        key = tuple(sorted((layer, tuple(c)) for layer, c in k.items()))
+        return registry.bounded_flight(run, ("ablation", key), run.accuracies, lambda: evaluate_cnn(  # type: ignore[no-any-return]
+            run.model, run.model.as_input(ds.test_images), ds.test_labels, knockout=k).accuracy)
+
+    return {"run": run.name, "knockout": {str(k): c for k, c in off.items()},
+            "accuracy": accuracy({}), "accuracy_without": accuracy(off),
+            "n_test": int(len(ds.test_labels)),
+            "knocked_out": int(sum(len(c) for c in off.values()))}
+
+
 def test_slice(registry: Registry, run: LoadedRun, params: dict[str, Any]) -> dict[str, Any]:
     """Test digits by class, by 'misclassified' or by a confusion-matrix cell, with images."""
     ds, ev = run.dataset, registry.evaluation(run)
