@@ -60,7 +60,7 @@ class LoadedRun:
         answers instead."""
         if isinstance(self.model, CNN):
             raise ModelError(f"{what} reads the neurons and weights of a fully connected "
-                             f"network; {self.path} is convolutional, its units positions in "
+                             f"network; {self.path} is convolutional, its units are positions in "
                              f"feature maps (ask it {CNN_QUESTIONS})")
         return self.model
 

@@ -124,6 +124,10 @@ def test_attribute_nudge_and_dream_commands_take_a_cnn(cnn_runs: Path, lenet_mod
     assert d.returncode == 0, d.stderr and out.stat().st_size > 0
     refused = cli("dream", run, "--layer", "1", "--neuron", "0", "--dataset", "mnist-sample")
     assert refused.returncode != 0 and "dreams of its classes (--class C)" in refused.stderr
+    top = cli("dream", run, "--layer", "6", "--neuron", "4", "--steps", "20", "--dataset",
+              "mnist-sample", "--json")  # the output layer by its number: class 4, as --class
+    assert top.returncode == 0, top.stderr
+    assert json.loads(top.stdout.strip().splitlines()[-1])["neuron"] == 4
     picture = tmp_path / "nudge.png"
     r = cli("render", "nudge", "--run", run, "--dataset", "mnist-sample", "--out", str(picture))
     assert r.returncode == 0, r.stderr and picture.stat().st_size > 0

@@ -128,6 +128,11 @@ def test_a_cnn_draws_the_views_that_fit_it_and_says_why_the_others_do_not(
         line = bad.stderr.strip()
         assert bad.returncode != 0 and "\n" not in line
         assert f"the {view} view does not apply to a convolutional network" in line and why in line
-    one = digitlens("render", "fingerprints", "--run", str(lenet_run), "--out",
-                    str(tmp_path / "y.png"), "--dataset", "mnist-sample")
+    # without --mode a convolutional network's fingerprints are its classes'; one digit's
+    # fingerprint (--mode example) is refused: its feature maps are that
+    plain = digitlens("render", "fingerprints", "--run", str(lenet_run), "--out",
+                      str(tmp_path / "y.png"), "--dataset", "mnist-sample")
+    assert plain.returncode == 0, plain.stderr
+    one = digitlens("render", "fingerprints", "--run", str(lenet_run), "--mode", "example",
+                    "--out", str(tmp_path / "z.png"), "--dataset", "mnist-sample")
     assert one.returncode != 0 and "feature-maps view" in one.stderr

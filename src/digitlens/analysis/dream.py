@@ -92,7 +92,9 @@ def check_unit(model: Network, layer: int, neuron: int) -> None:
     top = len(model.layers) - 1
     if layer != top:
         raise bad_param("layer", f"{top}, the output: a convolutional network dreams of its "
-                        "classes (its hidden units are positions in feature maps)", layer)
+                        "classes (--class C); its layers below are feature maps and the dense "
+                        "layers reading them, which `render feature-maps` and the "
+                        "fingerprints view show", layer)
     if not (isinstance(neuron, int) and 0 <= neuron < model.n_classes):
         raise bad_param("class", f"an int in 0..{model.n_classes - 1}", neuron)
 

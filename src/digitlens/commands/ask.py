@@ -16,7 +16,6 @@ import numpy as np
 from digitlens.analysis.gradients import Network, output_layer
 from digitlens.commands import add_data, add_json, class_arg, emit, load_data, resolve_network
 from digitlens.errors import DigitlensError, bad_param
-from digitlens.nn.cnn import CNN
 
 
 def add_input(p: argparse.ArgumentParser) -> None:
@@ -128,10 +127,6 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 def cmd_dream(args: argparse.Namespace) -> int:
     from digitlens.analysis import dream as D
     model = resolve_network(args.run)
-    if isinstance(model, CNN) and args.cls is None:
-        raise DigitlensError("a convolutional network dreams of its classes (--class C): its "
-                             "hidden units are positions in feature maps, which `digitlens "
-                             "render feature-maps` shows")
     if args.cls is not None:
         if args.layer is not None or args.neuron is not None:
             raise DigitlensError("give --class C, or --layer L --neuron N, not both")

@@ -158,8 +158,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if isinstance(network, CNN):
         if fmt not in ("onnx", "html"):
             raise ModelError(f"{args.model}: a convolutional network exports to ONNX and the "
-                             f"single-file explorer (html) only, so far (its {fmt} export is not "
-                             "built yet)")
+                             f"single-file explorer (html); the {fmt} export is for fully "
+                             "connected networks (one sheet or record per dense layer)")
         if fmt == "html":
             from digitlens.export.html_explorer import export_html
             path, extra = export_html(network, load_data(args, network), args.out,

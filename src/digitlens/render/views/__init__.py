@@ -218,8 +218,8 @@ def either_view(name: str, model: MLP | CNN, ds: Dataset, animated: bool = False
     check_images(model, ds)
     o = {k: v for k, v in opt.items() if v is not None}
     x, y, names = ds.test_images, ds.test_labels, list(ds.class_names)
-    if name == "fingerprints":
-        if o.get("mode", "example") != "classes":
+    if name == "fingerprints":  # a convolutional network's fingerprints are per class
+        if o.get("mode", "classes") != "classes":
             raise bad_param("mode", "classes for a convolutional network (one digit's "
                             "fingerprint is its feature maps: the feature-maps view)",
                             o.get("mode", "example"))

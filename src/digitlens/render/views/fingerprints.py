@@ -177,12 +177,12 @@ def row_title(model: MLP | CNN, k: int, width: int) -> tuple[str, str]:
         return layer_name(k, model.n_layers), str(width)
     layer = model.layers[k]
     if k == len(model.layers) - 1:
-        return "output", str(width)
+        return f"output · layer {k}", str(width)
     nth = sum(type(m) is type(layer) for m in model.layers[:k + 1])  # as the explorer counts
-    if isinstance(layer, Dense):
-        return f"dense {nth}", str(width)
+    if isinstance(layer, Dense):  # and the layer's number, as filters and feature-maps give it
+        return f"dense {nth} · layer {k}", str(width)
     kind = "convolution" if isinstance(layer, Conv) else "pooling"
-    return f"{kind} {nth}", f"{width} channel means"
+    return f"{kind} {nth} · layer {k}", f"{width} channel means"
 
 
 def _row(title: str, sub: str, imgs: list[np.ndarray], notes: list[str], col_w: int,
