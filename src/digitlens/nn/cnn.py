@@ -23,6 +23,7 @@ from digitlens.errors import ModelError, bad_param
 from digitlens.nn import conv as C
 from digitlens.nn import functions as F
 from digitlens.nn.kernels import kernel
+from digitlens.nn.step import activate_step
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -254,15 +255,15 @@ def flatten(a: Array) -> Array:
 @dataclass(frozen=True)
 class Moves:
     """How the passes copy windows, fold gradients back, max-pool, sum the bias's gradient and
-    add a bias under a ReLU: NumPy's forms (``digitlens.nn.conv``, the textbook) or the compiled
-    loops of ``conv_kernels`` and ``kernels``, which give the same bits."""
+    add a bias under the nonlinearity: NumPy's forms (``digitlens.nn.conv``, the textbook) or
+    the compiled loops of ``conv_kernels`` and ``kernels``, which give the same bits."""
 
     patches: Any
     fold: Any
     max_pool: Any
     max_pool_backward: Any
     row_sums: Any = None      # None: NumPy's axis-0 sum
-    bias_relu: Any = None     # None: z + bias, then the nonlinearity's own function
+    activate: Any = None      # ``step.activate_step``; None: z + bias, then f(z) as a new array
 
 
 TEXTBOOK = Moves(C.patches, C.fold, C.max_pool, C.max_pool_backward)
@@ -297,12 +298,8 @@ def _row_sums(d: Array) -> Array:
     return out
 
 
-def _bias_relu(z: Array, bias: Array) -> None:
-    kernel("bias_relu")(z.reshape(-1, len(bias)), bias)
-
-
 FAST = Moves(C.patches, _fold, _max_pool, _max_pool_backward,  # NumPy copies windows faster
-             _row_sums, _bias_relu)
+             _row_sums, activate_step)
 
 
 def moves_for(dtype: type[np.floating]) -> Moves:
@@ -342,15 +339,14 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
     outputs, saved = [a], []
     z: Array | None = None
     p = 0  # the next layer with parameters
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):
         keep: Array | None = None
         if isinstance(layer, Conv):
             w, b = (np.asarray(t, dtype) for t in (model.weights[p], model.biases[p]))
-            fused = mv.bias_relu is not None and layer.activation == "relu"
-            z, keep = C.conv_forward(a, w, None if fused else b, layer.stride, layer.pad,
+            z, keep = C.conv_forward(a, w, None if mv.activate else b, layer.stride, layer.pad,
                                      mv.patches)
-            if fused:
-                mv.bias_relu(z, b)  # z = max(z + b, 0) in one pass, in place
+            if mv.activate:  # z = f(z + b) in place: the nonlinearity's fused loop if it has one
+                mv.activate(layer.activation)(z.reshape(-1, len(b)), b)
                 a = z
             else:
                 a = F.NONLINEARITIES[layer.activation].function(z)
@@ -364,9 +360,9 @@ def forward(model: CNN, x: Array, dtype: type[np.floating] = np.float32,
             w, b = (np.asarray(t, dtype) for t in (model.weights[p], model.biases[p]))
             z = flatten(a) @ w + b                  # (n, n_in) @ (n_in, n_out)
             a, p = F.NONLINEARITIES[layer.activation].function(z), p + 1
-        if len(outputs) - 1 in off:
+        if i in off:
             a = a.copy()
-            a[..., off[len(outputs) - 1]] = 0
+            a[..., off[i]] = 0
         outputs.append(a)
         saved.append(keep)
     return Pass(outputs, saved, z)
