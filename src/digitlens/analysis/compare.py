@@ -124,6 +124,5 @@ def compare_models(a: Network, b: Network, images: np.ndarray, labels: np.ndarra
         ea = evaluate_model(a, images, labels)
         eb = evaluate_model(b, images, labels)
         matches = [] if isinstance(layers, str) else match_neurons(layers[0], layers[1])
-    if isinstance(layers, str):
-        return Comparison(ea, eb, np.asarray(labels, np.int64), matches, "", layers)
-    return Comparison(ea, eb, np.asarray(labels, np.int64), matches, layers[2])
+    matched, why = ("", layers) if isinstance(layers, str) else (layers[2], "")
+    return Comparison(ea, eb, np.asarray(labels, np.int64), matches, matched, why)
