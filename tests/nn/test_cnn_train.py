@@ -26,7 +26,7 @@ from digitlens.nn.cnn_step import evaluate_cnn
 from digitlens.nn.io import load_model, load_network, load_network_bytes, network_bytes
 from digitlens.nn.presets import get_preset
 from digitlens.nn.run import Run
-from digitlens.nn.train import as_float, train
+from digitlens.nn.train import as_float
 
 ARGS = ["train", "--preset", "lenet5", "--dataset", "mnist-sample", "--train-size", "600",
         "--epochs", "4", "--seed", "2", "--threads", "1"]
@@ -46,12 +46,9 @@ def epochs_done(run: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def lenet_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    c = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=2,
-                                                    schedule="constant", seed=2)
-    out = tmp_path_factory.mktemp("lenet") / "run"
-    train(c, sample, out, threads=1)
-    return out
+def lenet_run(cnn_runs: Path) -> Path:
+    """The session's LeNet-5 run (2 epochs on the sample, seed 2: ``cnn_runs``)."""
+    return cnn_runs / "lenet"
 
 
 def test_a_run_folder_like_an_mlps(lenet_run: Path, sample: Dataset) -> None:

@@ -17,18 +17,12 @@ from digitlens import palette as C
 from digitlens.data.sources import Dataset
 from digitlens.nn import cnn as K
 from digitlens.nn.cnn import CNN, LENET5, Conv, Dense, Pool
-from digitlens.nn.presets import get_preset
-from digitlens.nn.train import train
 from digitlens.render.views.convolution import feature_maps, filters
 
 
 @pytest.fixture(scope="module")
-def lenet_run(sample: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    c = get_preset("lenet5").config.with_overrides(dataset="mnist-sample", epochs=1,
-                                                    schedule="constant", seed=5)
-    out = tmp_path_factory.mktemp("lenet-views") / "run"
-    train(c, sample, out, threads=1)
-    return out
+def lenet_run(cnn_runs: Path) -> Path:
+    return cnn_runs / "lenet"
 
 
 def test_each_kernel_is_drawn_in_its_colour() -> None:
