@@ -32,9 +32,12 @@ it was tried on. Run a changed test under ``OPENBLAS_CORETYPE=Haswell`` and ``=N
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,4 +293,22 @@ def torch_lenet(torch, model):  # noqa: ANN001, ANN201 - torch and a digitlens C
             m.weight.copy_(torch.tensor(w if w.ndim == 4 else w.T, dtype=torch.float64))
             m.bias.copy_(torch.tensor(b, dtype=torch.float64))
     return net
+
+
+def epochs_done(run: Path) -> int:
+    """Epochs a run folder's history records so far (0 before its first is written)."""
+    try:
+        return len(json.loads((run / "history.json").read_text())["epochs"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+
+
+def kill_after_epochs(proc: subprocess.Popen, run: Path, epochs: int, seconds: float) -> None:
+    """SIGKILL a training process once ``run`` has ``epochs`` epochs (it must still run)."""
+    deadline = time.time() + seconds
+    while epochs_done(run) < epochs and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
 

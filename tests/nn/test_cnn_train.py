@@ -8,10 +8,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from digitlens.nn.io import load_model, load_network, load_network_bytes, networ
 from digitlens.nn.presets import get_preset
 from digitlens.nn.run import Run
 from digitlens.nn.train import as_float
+from support import kill_after_epochs
 
 ARGS = ["train", "--preset", "lenet5", "--dataset", "mnist-sample", "--train-size", "600",
         "--epochs", "4", "--seed", "2", "--threads", "1"]
@@ -36,13 +35,6 @@ def digitlens(*args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DIGITLENS_THREADS"}
     return subprocess.Popen([sys.executable, "-m", "digitlens", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def epochs_done(run: Path) -> int:
-    try:
-        return len(json.loads((run / "history.json").read_text())["epochs"])
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +63,7 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path) -> None:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     ref = digitlens(*ARGS, "--out", str(straight))
     proc = digitlens(*ARGS, "--out", str(killed))
-    deadline = time.time() + 240
-    while epochs_done(killed) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    kill_after_epochs(proc, killed, 2, 240)
     resumed = digitlens(*ARGS, "--out", str(killed), "--json")
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err

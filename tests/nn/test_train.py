@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from digitlens.nn.io import load_model
 from digitlens.nn.presets import PRESETS, TrainConfig, get_preset
 from digitlens.nn.run import Run
 from digitlens.nn.train import epoch_lr, train
+from support import epochs_done, kill_after_epochs
 
 ARGS = ["train", "--preset", "s0-fingerprints", "--dataset", "mnist-sample", "--layers",
         "784-256-10", "--batch-size", "16", "--seed", "4", "--epochs", "5"]
@@ -40,13 +39,6 @@ def cli():
         proc.communicate()
 
 
-def epochs_done(run: Path) -> int:
-    try:
-        return len(json.loads((run / "history.json").read_text())["epochs"])
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
-
-
 @pytest.mark.slow
 def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -54,12 +46,7 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path, cli) -> None:
     # picked by load, which two trainings running side by side change
     ref = cli(*ARGS, "--threads", "1", "--out", str(straight))
     proc = cli(*ARGS, "--threads", "1", "--out", str(killed))
-    deadline = time.time() + 120
-    while epochs_done(killed) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_epochs(proc, killed, 2, 120)
     done_at_kill = epochs_done(killed)
     assert 2 <= done_at_kill < 5
     resumed = cli(*ARGS, "--out", str(killed), "--json")  # the checkpoint's count is reused
