@@ -22,8 +22,7 @@ import numpy as np
 from digitlens.errors import ModelError, bad_param
 from digitlens.nn import conv as C
 from digitlens.nn import functions as F
-from digitlens.nn.kernels import kernel
-from digitlens.nn.step import activate_step
+from digitlens.nn.kernels import activate_step, kernel
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -263,7 +262,7 @@ class Moves:
     max_pool: Any
     max_pool_backward: Any
     row_sums: Any = None      # None: NumPy's axis-0 sum
-    activate: Any = None      # ``step.activate_step``; None: z + bias, then f(z) as a new array
+    activate: Any = None      # ``kernels.activate_step``; None: z + bias, then f(z) as a new array
 
 
 TEXTBOOK = Moves(C.patches, C.fold, C.max_pool, C.max_pool_backward)

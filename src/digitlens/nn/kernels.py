@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.nn import conv_kernels
-from digitlens.nn.functions import d_relu_, output_delta, relu_
+from digitlens.nn.functions import NONLINEARITIES, d_relu_, output_delta, relu_
 
 Kernel = Callable[..., None]
 
@@ -258,6 +258,20 @@ def kernel(name: str) -> Kernel:
         return NUMPY[name]
     warm_up(name, fused[name])
     return fused[name]
+
+
+def activate_step(name: str) -> Callable[[np.ndarray, np.ndarray], None]:
+    """z = f(z + bias) in place: the nonlinearity's fused kernel, or two NumPy steps (what an
+    MLP's training step and a convolution's forward pass both do after their product)."""
+    f = NONLINEARITIES[name]
+    if f.fused_forward is not None:
+        return kernel(f.fused_forward)
+    inplace = f.inplace
+
+    def step(z: np.ndarray, bias: np.ndarray) -> None:
+        z += bias
+        inplace(z)
+    return step
 
 
 def backend() -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitlens.nn.functions import NONLINEARITIES, cost, output_delta
-from digitlens.nn.kernels import kernel
+from digitlens.nn.kernels import activate_step, kernel
 from digitlens.nn.mlp import MLP
 from digitlens.nn.optim import Optimizer
 
@@ -81,19 +81,6 @@ def backward_into(model: MLP, acts: list[Array], y: Array, ws: Workspace,
         ws.back[layer - 1](below, a_in, ws.gb[layer - 1], ws.tmps[layer - 1][:b])
         delta = below
     return ws.grad
-
-
-def activate_step(name: str) -> Callable[[np.ndarray, np.ndarray], None]:
-    """z = f(z + bias) in place: the nonlinearity's fused kernel, or two NumPy steps."""
-    f = NONLINEARITIES[name]
-    if f.fused_forward is not None:
-        return kernel(f.fused_forward)
-    inplace = f.inplace
-
-    def step(z: np.ndarray, bias: np.ndarray) -> None:
-        z += bias
-        inplace(z)
-    return step
 
 
 def back_step(name: str, width: int) -> Callable[
