@@ -70,3 +70,14 @@ def test_features_from_python_measure_the_clis_atlas(trained_run: Path, tmp_path
         dl.features(run, layer=0, atlas=str(out / "features.npz"))  # written for layer 1
     with pytest.raises(DigitlensError):
         dl.features(run, layer=1, k=0)
+    # dl.circuit splits the gap over a last-hidden-layer atlas: the CLI's numbers
+    c = dl.circuit(run, index=7, atlas=str(out / "features.npz"))
+    want = cli_json("circuit", str(trained_run), "--test-index", "7", "--atlas",
+                    str(out / "features.npz"), "--dataset", "mnist-sample")
+    assert c.features is not None
+    got = c.features.to_dict()  # another process: float32 passes that may round otherwise
+    assert [t["feature"] for t in got["terms"]] == [t["feature"] for t in want["features"]["terms"]]
+    for key in ("features_sum", "decoder_bias", "missed", "bias_difference", "gap"):
+        assert got[key] == pytest.approx(want["features"][key], abs=1e-5)
+    assert ", led in features by feature " in repr(c)
+    assert dl.circuit(run, index=7).features is None  # the run folder holds no atlas

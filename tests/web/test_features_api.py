@@ -54,6 +54,14 @@ def test_the_encoder_and_what_the_test_set_says(client: httpx.Client, sae: SAE,
         assert len(shown) == min(5, int(np.sum(want.codes[:, j] > 0)))
         if len(shown):
             assert values[-1] >= np.sort(want.codes[:, j])[-len(shown)]
+    # layer 1 is the last hidden layer: each feature's push on each class score, W_dec·W_out,
+    # and the atlas bias's, b_dec·W_out (float64 sums sent as float32)
+    w = model.weights[-1].astype(np.float64)
+    np.testing.assert_allclose(d["pushes"], sae.W_dec.astype(np.float64) @ w, rtol=1e-6,
+                               atol=1e-7)
+    np.testing.assert_allclose(d["bias_pushes"], sae.b_dec.astype(np.float64) @ w, rtol=1e-6,
+                               atol=1e-7)
+    assert np.asarray(d["pushes"]).shape == (32, 10)
     plain = client.get("/api/features", params={"run": "small", "layer": "1"}).json()
     assert plain["ok"] and np.asarray(plain["W_enc"]).shape == (16, 32)
     np.testing.assert_allclose(plain["W_enc"], sae.W_enc, atol=5e-7)  # 6 decimals

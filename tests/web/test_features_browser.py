@@ -131,3 +131,63 @@ def test_a_link_opens_the_features_and_the_keyboard_switches(browser: Any,
     p.wait("window.digitlens.features.shown.size === 1")
     assert p.errors == [], p.errors
     p.close()
+
+
+def test_the_circuit_splits_its_gap_over_the_features(browser: Any, served: Served, sae: SAE,
+                                                       served_runs: Path, shots: Path) -> None:
+    """With the circuit on, the card offers the last hidden layer's atlas; once shown, the gap
+    is split over the firing features (featuregap.js) as analysis.feature_gap splits it for
+    the page's own activations, within float32 bounds, and a feature's button opens its card."""
+    from digitlens.nn.io import load_model
+    model = load_model(served_runs / "small")
+    p = open_page(browser, served, (1366, 768))
+    p.stroke(ZERO)
+    p.settle()
+    p.page.get_by_test_id("circuit").click()
+    p.wait("window.digitlens.why.shown !== null")
+    offer = p.page.get_by_test_id("circuit-features-show")
+    assert offer.is_visible() and p.page.get_by_test_id("circuit-features").count() == 0
+    offer.click()
+    p.wait("window.digitlens.features.shown.size === 1")
+    p.wait("document.querySelector('[data-testid=circuit-features]') !== null")
+    p.settle()
+    c = p.js("window.digitlens.why.shown")
+    got = p.js("window.digitlens.features.gapOf(window.digitlens.why.shown)")
+    acts = np.asarray(p.js("Array.from(window.digitlens.last.activations[1])"), np.float64)
+    t, o = c["target"], c["contrast"]
+    f = sae.encode(acts.astype(np.float32)[None])[0].astype(np.float64)
+    w = model.weights[-1].astype(np.float64)
+    push = sae.W_dec.astype(np.float64) @ (w[:, t] - w[:, o])
+    firing = [int(j) for j in np.flatnonzero(f)]
+    assert sorted(d["feature"] for d in got["terms"]) == sorted(firing)
+    features = [d["feature"] for d in got["terms"]]
+    # the page's feature values within the encoder's float32 bound, times pushes sent as float32
+    reach = np.abs(sae.W_dec.astype(np.float64)) @ (np.abs(w[:, t]) + np.abs(w[:, o]))
+    bound = (encode_bound(sae, acts)[features] * np.abs(push[features])
+             + 4 * 2.0 ** -24 * f[features] * reach[features])
+    assert_within([d["effect"] for d in got["terms"]], f[features] * push[features], bound,
+                  "feature terms in Chromium")
+    effects = [d["effect"] for d in got["terms"]]
+    assert effects == sorted(effects, reverse=True)
+    gap = float(acts @ (w[:, t] - w[:, o]) + model.biases[-1][t] - model.biases[-1][o])
+    assert abs(got["gap"] - gap) <= 1e-9 and abs(got["gap"] - c["gap"]) <= 1e-4
+    total = got["features_sum"] + got["decoder_bias"] + got["missed"] + got["bias_difference"]
+    assert abs(total - got["gap"]) <= 1e-9
+    rebuilt = f @ sae.W_dec.astype(np.float64) + sae.b_dec
+    missed = float((acts - rebuilt) @ (w[:, t] - w[:, o]))
+    assert abs(got["missed"] - missed) <= float(bound.sum()) + 1e-6
+    # the sentence's buttons: the strongest push towards the answer opens its card
+    first = got["terms"][0]["feature"]
+    button = p.page.get_by_test_id(f"circuit-feature-{first}")
+    assert button.is_visible()
+    p.page.get_by_test_id("circuit-features").screenshot(path=str(shots / "circuit-features.png"))
+    button.click()
+    p.wait(f"window.digitlens.features.card !== null && "
+           f"window.digitlens.features.card.feature === {first}")
+    assert p.text("feature-title").endswith(f"feature {first}")
+    # the switch back to neurons: the sentence offers the atlas again
+    p.page.locator("#feat-close").click()
+    p.page.locator("input[name=feat-1][value=neurons]").check()
+    p.wait("document.querySelector('[data-testid=circuit-features-show]') !== null")
+    assert p.errors == [], p.errors
+    p.close()

@@ -7,6 +7,7 @@ Layers are numbered as on every surface: layer 0 is the first hidden layer.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ def register(sub: Any) -> None:
     p.add_argument("--contrast", help="the answer it beats (default: the runner-up)")
     p.add_argument("--max-nodes", type=int, default=MAX_NODES,
                    help=f"at most this many neurons (default {MAX_NODES})")
+    p.add_argument("--atlas", help="a features.npz of the last hidden layer: the gap split "
+                   "over its features (default: the run folder's, when it has one)")
     add_data(p)
     add_json(p)
     p.set_defaults(func=cmd_circuit)
@@ -143,13 +146,33 @@ def cmd_circuit(args: argparse.Namespace) -> int:
             f"softmax); {len(c.nodes)} neurons, led by {top}: alone they restore "
             f"{c.restored:.0%} of the gap, and removing them removes {c.removed:.0%}")
     result = {**c.to_dict(), "test_index": args.test_index,
-              "label": int(ds.test_labels[args.test_index])}
+              "label": int(ds.test_labels[args.test_index]), "features": None}
+    from digitlens.analysis.feature_gap import gap_in_features, last_layer_atlas
+    folder = args.run if Path(args.run).is_dir() else None
+    found = last_layer_atlas(model, args.atlas, folder)
+    if found is not None:
+        g = gap_in_features(model, found, model.n_layers - 2,
+                            ds.test_images[args.test_index], c.target, c.contrast)
+        result["features"] = g.to_dict()
+        text += "\n" + features_sentence(g, names[c.target], names[c.contrast])
     return emit(args, result, text)
 
 
-def cmd_features(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def features_sentence(g: Any, target: str, contrast: str) -> str:
+    """The gap in the atlas's words: the strongest pushes each way, and what is left."""
+    up = [t for t in g.terms if t[2] > 0][:3]
+    down = [t for t in g.terms if t[2] < 0][-2:][::-1]
+    part = lambda ts: ", ".join(f"feature {j} ({e:+.2f})" for j, _, e in ts)  # noqa: E731
+    text = (f"In the {len(g.terms)} features of layer {g.layer} that fire: "
+            f"{part(up) or 'none'} push towards {target}")
+    if down:
+        text += f"; {part(down)} towards {contrast}"
+    return (text + f"; together {g.features_sum:+.2f}, the atlas's bias {g.decoder_bias:+.2f}, "
+            f"what it misses {g.missed:+.2f}, the output biases {g.bias_difference:+.2f}: "
+            f"{g.gap:.2f}")
 
+
+def cmd_features(args: argparse.Namespace) -> int:
     from digitlens.analysis.atlas import atlas_of, check_settings
     from digitlens.analysis.sae_file import FILE, network_digest, run_atlas, save_features
     from digitlens.fileio import check_folder

@@ -12,6 +12,7 @@ import numpy as np
 from digitlens import numbering
 from digitlens.analysis import sae as S
 from digitlens.analysis.atlas import Features, atlas_of, check_settings
+from digitlens.analysis.feature_gap import FeatureGap, gap_in_features, last_layer_atlas
 from digitlens.analysis.patching import Circuit, Patch, hidden_means
 from digitlens.analysis.patching import circuit as circuit_of
 from digitlens.analysis.patching import patch as patch_of
@@ -42,16 +43,20 @@ class PatchAnswer(Patch, Pictured):
 
 @dataclass(repr=False)
 class CircuitAnswer(Circuit, Pictured):
-    """``Circuit`` with the class names, a one-line repr and its picture."""
+    """``Circuit`` with the class names, a one-line repr and its picture; ``features``: the
+    gap split over the last hidden layer's atlas, when there is one."""
 
     class_names: list[str] = field(default_factory=list)
+    features: FeatureGap | None = None
 
     def __repr__(self) -> str:
         n = self.class_names
         top = ", ".join(numbering.spell(ly, k) for ly, k, _ in self.nodes[:3])
+        lead = "" if not self.features or not self.features.terms else \
+            ", led in features by feature {} ({:+.2f})".format(*self.features.terms[0][::2])
         return (f"<circuit {n[self.target]} over {n[self.contrast]}: gap {self.gap:.3f}, "
                 f"{len(self.nodes)} neurons (top {top}) restore {self.restored:.0%}, "
-                f"removing them takes {self.removed:.0%}>")
+                f"removing them takes {self.removed:.0%}{lead}>")
 
     def picture(self) -> Picture:
         from digitlens.render.views.why import circuit_view
@@ -72,17 +77,22 @@ def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
 
 
 def circuit(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,
-            contrast: Any = None, max_nodes: int = 30) -> CircuitAnswer:
+            contrast: Any = None, max_nodes: int = 30, atlas: str | None = None
+            ) -> CircuitAnswer:
     """The hidden neurons that make ``target`` (default: the prediction) beat ``contrast``
     (default: the runner-up), with how much of the gap they restore and remove, as
-    ``digitlens circuit``."""
+    ``digitlens circuit``; the gap split over the features of ``atlas`` (a features.npz of
+    the last hidden layer; default: the run folder's, when it has one) as ``.features``."""
     r = _run(run)
     model = r.dense("dl.circuit")
     x, _ = _input(r, image, index)
     c = circuit_of(model, x, hidden_means(model, r.dataset.test_images),
                    _class(model, target, "target"), _class(model, contrast, "contrast"),
                    max_nodes)
-    return _copy(CircuitAnswer, c, class_names=list(model.class_names))
+    sae = last_layer_atlas(model, atlas, r.path if r.is_folder else None)
+    gap = None if sae is None else gap_in_features(model, sae, model.n_layers - 2, x,
+                                                   c.target, c.contrast)
+    return _copy(CircuitAnswer, c, class_names=list(model.class_names), features=gap)
 
 
 @dataclass(repr=False)

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from digitlens.analysis import sae as S
 from digitlens.analysis.atlas import atlas_of, decoder_pixels, top_digits
+from digitlens.analysis.feature_gap import class_pushes
 from digitlens.analysis.sae_file import FILE, load_features, run_atlas
 from digitlens.errors import ModelError, NotFoundError, ParameterError
 from digitlens.http import validate as v
@@ -80,9 +81,13 @@ def atlas(registry: Registry, run: LoadedRun, layer: int) -> Atlas:
 
 
 def encoder(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
-    """What the page computes a drawing's features with, and what it says of each."""
+    """What the page computes a drawing's features with, and what it says of each; for the
+    last hidden layer also each feature's push on each class score (``pushes``, F × classes)
+    and the atlas bias's (``bias_pushes``), with which the page splits a gap over features."""
     a = atlas(registry, run, layer)
     m = a.measures
+    last = layer == run.model.n_layers - 2
+    pushes, bias_pushes = class_pushes(run.model, a.sae) if last else (None, None)
     return {"run": run.name, "layer": layer, "n_hidden": int(a.sae.W_enc.shape[0]),
             "n_features": a.sae.n_features, "k": a.sae.k, "n_test": len(run.dataset.test_labels),
             "W_enc": encode.Numbers(a.sae.W_enc, 6), "b_enc": encode.Numbers(a.sae.b_enc, 6),
@@ -90,7 +95,9 @@ def encoder(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
             "frequency": encode.Numbers(m.frequency, 5, unit=True),
             "top": a.top.tolist(), "l0": round(m.l0, 3), "dead_fraction": m.dead_fraction,
             "explained_variance": round(m.explained_variance, 5),
-            "accuracy": m.accuracy, "accuracy_spliced": m.accuracy_spliced}
+            "accuracy": m.accuracy, "accuracy_spliced": m.accuracy_spliced,
+            "pushes": None if pushes is None else encode.Numbers(pushes.astype(np.float32), 6),
+            "bias_pushes": None if bias_pushes is None else encode.Numbers(bias_pushes, 9)}
 
 
 def card(registry: Registry, run: LoadedRun, layer: int, feature: int) -> dict[str, Any]:

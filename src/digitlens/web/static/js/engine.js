@@ -5,7 +5,8 @@
 // compares the two number for number. No DOM, no dependencies: it runs in a browser and in
 // Node 20. It never trains; it can take one illustrative gradient step on one example
 // (gradient.js: net.gradients, net.step), returning a new network. New analyses add a
-// function here (taking a Network and a trace); the circuit by mean-ablation is circuit.js's.
+// function here (taking a Network and a trace); the circuit by mean-ablation is circuit.js's, the gap over
+// an atlas's features featuregap.js's.
 //
 // Weights are kept as Float32Array (n_in × n_out, row-major: row i holds input i's weights),
 // the layout in which both the forward pass (a row per non-zero input) and the backward pass
@@ -18,9 +19,10 @@ import { ACTIVATIONS, DERIVATIVES } from "./functions.js";
 import { LR_MAX, OPTIMIZERS, gradients as gradientsOf, step as stepOf } from "./gradient.js";
 import { BOX, CENTRE, FIELD, INK_THRESHOLD, MAX_SIDE, boxFor, inputBoxOnDrawing, preprocess, resize } from "./preprocess.js";
 import { circuit } from "./circuit.js";
+import { featureGap } from "./featuregap.js";
 import { CNN_FORMAT, ConvNet, loadConvNet } from "./convnet.js";
 
-export { BOX, CENTRE, ConvNet, EngineError, circuit, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, inputBoxOnDrawing, preprocess, resize };
+export { BOX, CENTRE, ConvNet, EngineError, circuit, featureGap, FIELD, INK_THRESHOLD, LR_MAX, MAX_SIDE, OPTIMIZERS, boxFor, inputBoxOnDrawing, preprocess, resize };
 export const HIDDEN = ["sigmoid", "relu", "tanh", "identity"];
 export const OUTPUTS = ["softmax", "sigmoid"];
 const EPS = 1e-12;

@@ -10,7 +10,7 @@
 
 import { api, toast } from "./api.js";
 import { hue, paint, paintDigit } from "./colors.js";
-import { encodeFeatures } from "./engine.js";
+import { encodeFeatures, featureGap } from "./engine.js";
 import { esc } from "./escape.js";
 import { num, pct, t } from "./i18n.js";
 import { asButton } from "./keyboard.js";
@@ -28,7 +28,7 @@ export class Features {
     this.bar = bar; this.opts = opts;
     this.run = null; this.nLayers = 0;
     this.atlases = new Map();  // "run/layer" -> Promise of the encoder answer
-    this.shown = new Map();    // layer -> { atlas, view } for the layers showing features
+    this.shown = new Map();    // layer -> { atlas, view, f } for the layers showing features
     this.card = null;          // { layer, feature, data } on display
     this.last = null;          // the last answer drawn
   }
@@ -116,6 +116,7 @@ export class Features {
     for (const [layer, { atlas, view }] of this.shown) {
       const a = res.activations?.[layer];
       const f = res.has_ink === false || !a ? { values: null, active: [] } : encodeFeatures(atlas, a);
+      this.shown.get(layer).f = f;
       view.active = f.active.slice(0, view.n);
       view.values.fill(0);
       view.active.forEach((j, i) => { view.values[i] = f.values[j]; });
@@ -123,6 +124,26 @@ export class Features {
       this.list(layer, view);
     }
     if (this.card) this.cardNow();
+  }
+
+  /**
+   * Circuit `c`'s gap split over the last hidden layer's features for the drawing drawn last:
+   * {layer, terms, …} while that layer shows features, {offer: layer} when it has an atlas
+   * not shown (a switch away), else null (no atlas, or one of an earlier layer only).
+   */
+  gapOf(c) {
+    const layer = this.nLayers - 2, shown = this.shown.get(layer);
+    if (!shown) return (this.run?.feature_layers || []).includes(layer) ? { offer: layer } : null;
+    if (!shown.atlas.pushes || !shown.f?.values) return null;
+    return { layer, ...featureGap(shown.atlas, shown.f.active, shown.f.values, c) };
+  }
+
+  /** Show `layer` as features (its switch set, as a click on it would). */
+  async showLayer(layer) {
+    const radio = /** @type {HTMLInputElement|null} */ (this.bar.querySelector(`[data-testid=features-on-${layer}]`));
+    if (!radio || radio.checked) return;
+    radio.checked = true;
+    await this.toggle(layer, true);
   }
 
   slotOf(layer, feature) {

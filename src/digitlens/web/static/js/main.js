@@ -517,7 +517,10 @@ async function init() {
   diagram = new Diagram($("diagram"), $("tip"), (l, i) => features.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
   features = new Features($("features-bar"), {
     diagram, inspector: $("inspector"), place: placeInspector, loadTest,
-    redraw: () => { if (live.last) diagram.draw(live.last, state.neuron, knockedOut); },
+    redraw: () => {  // and the circuit's sentence, which splits the gap over shown features
+      if (live.last) diagram.draw(live.last, state.neuron, knockedOut);
+      if (why?.shown) why.describe(why.shown);
+    },
     open: () => { if (state.neuron) { state.neuron = null; writeURL(); } },
     close: closeInspector,
   });
@@ -527,7 +530,7 @@ async function init() {
   announcer = new Announcer($("announce"), $("diagram"));
   why = new Why($("why"), { run: () => run, input: question, diagram, isEmpty: () => pad.isEmpty(),
                             shape: () => input.shape, net: () => (SERVER_LOOP ? null : net),
-                            redraw: () => requestFrame() });
+                            redraw: () => requestFrame(), features });
   live.why = why;  // the circuit and patch on display, for tests
   live.neuronPoint = (layer, index) => diagram.clientPoint(layer + 1, index);  // for tests
   live.diagramTextPx = () => diagram.smallestTextPx();  // for tests: the canvas's smallest label

@@ -23,7 +23,9 @@ export class Why {
   // spec (as /api/predict takes it); opts.diagram: the Diagram to draw the circuit on;
   // opts.isEmpty(): whether there is no drawing yet; opts.shape(): the input's [H, W];
   // opts.net(): the page's Network (null: the server computes); opts.redraw(): compute and
-  // draw the current drawing again (update() is then called with the new answer).
+  // draw the current drawing again (update() is then called with the new answer);
+  // opts.features: the page's Features, which split the gap over the last hidden layer's
+  // atlas (featuregap.js) while that layer shows features.
   constructor(host, opts) {
     this.host = host; this.opts = opts;
     this.shown = null; this.patched = null;
@@ -178,7 +180,35 @@ export class Why {
       count: `<span data-testid="circuit-count">${c.nodes.length}</span>`, lead,
       restored: `<span data-testid="circuit-restored">${pct(c.restored)}</span>`,
       removed: `<span data-testid="circuit-removed">${pct(c.removed)}</span>` })}
-      <span class="hint">${t("why.averageHint")}</span>`;
+      <span class="hint">${t("why.averageHint")}</span>${this.inFeatures(c)}`;
+    for (const b of /** @type {NodeListOf<HTMLElement>} */ (this.circuitOut.querySelectorAll("[data-feature]"))) {
+      b.addEventListener("click", () => this.opts.features?.open(+b.dataset.layer, +b.dataset.feature));
+    }
+    this.circuitOut.querySelector("[data-testid=circuit-features-show]")
+      ?.addEventListener("click", (e) => this.opts.features?.showLayer(+(/** @type {HTMLElement} */ (e.currentTarget)).dataset.layer));
+  }
+
+  // The gap in the words of the last hidden layer's atlas: its strongest features each way
+  // (buttons to their cards) and what adds up to the gap; or a button to show that layer as
+  // features when it has an atlas not shown.
+  inFeatures(c) {
+    const g = this.opts.features?.gapOf(c), n = this.names;
+    if (!g) return "";
+    const layer = esc(layerName(g.offer ?? g.layer, this.sizes.length - 1));
+    if (g.offer !== undefined) {
+      return `<p class="why-features">${t("why.featOffer", { layer })} <button type="button" data-testid="circuit-features-show"
+        data-layer="${g.offer}">${t("why.featShow")}</button></p>`;
+    }
+    const signed = (x) => `${x < 0 ? "−" : "+"}${num(Math.abs(x), 2)}`;
+    const list = (terms) => terms.map((d) => `<button type="button" data-layer="${g.layer}" data-feature="${d.feature}"
+      data-testid="circuit-feature-${d.feature}">#${d.feature} ${signed(d.effect)}</button>`).join(" ");
+    const up = g.terms.filter((d) => d.effect > 0).slice(0, 3), down = g.terms.filter((d) => d.effect < 0).slice(-2).reverse();
+    const parts = [up.length ? t("why.featTowards", { list: list(up), target: `<b>${esc(n[c.target])}</b>` }) : "",
+                   down.length ? t("why.featAgainst", { list: list(down), contrast: `<b>${esc(n[c.contrast])}</b>` }) : ""];
+    return `<p class="why-features" data-testid="circuit-features">${t("why.featHead", { layer })} ${parts.filter(Boolean).join("; ")}.
+      <span class="hint">${t("why.featSum", { n: g.terms.length, sum: `<span data-testid="circuit-features-sum">${signed(g.features_sum)}</span>`,
+        bias: signed(g.decoder_bias), missed: `<span data-testid="circuit-features-missed">${signed(g.missed)}</span>`,
+        out: signed(g.bias_difference), gap: num(g.gap, 2) })}</span></p>`;
   }
 
   async askPatch() {
