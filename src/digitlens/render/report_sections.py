@@ -181,11 +181,17 @@ def ask(s: Subject, p: ReportPage) -> str:
 
 
 def why(s: Subject, p: ReportPage) -> str:
-    """Circuits and patching for the net's commonest rivalries (digitlens.render.report_why)."""
-    from digitlens.render.report_why import why_section
-    body, more = why_section(s.model, s.x, s.y, s.names)
+    """Circuits and patching for the net's commonest rivalries, and the run folder's feature
+    atlases (digitlens.render.report_why)."""
+    from digitlens.render.report_why import atlas_section, run_atlases, why_section
+    atlases, notes = run_atlases(s.model, s.run.path)
+    body, more = why_section(s.model, s.x, s.y, s.names, atlases)
+    if not body:
+        return ""
     p.findings.extend(more)
-    return body
+    cards, more = atlas_section(s.model, p.ds, s.names, atlases, notes, p.figure)
+    p.findings.extend(more)
+    return body + "<h3>A feature atlas</h3>" + cards
 
 
 def errors(s: Subject, p: ReportPage) -> str:

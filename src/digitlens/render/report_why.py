@@ -1,16 +1,27 @@
 """The report's "why this answer and not that one" section: circuits by mean-ablation for the
 network's most common rivalries, and the circuit's neurons patched in from a digit of the
-rival class (``digitlens.analysis.patching``). Tables only: the numbers are the point."""
+rival class (``digitlens.analysis.patching``); with the run folder's feature atlases, the gap
+split over the last hidden layer's features (``analysis.feature_gap``) and each atlas's cards
+and measures. It never trains an atlas (minutes): it says how to make one."""
 
 from __future__ import annotations
 
+import html
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from digitlens.analysis import sae as S
+from digitlens.analysis.feature_gap import gap_in_features
 from digitlens.analysis.patching import circuit, hidden_means, patch
+from digitlens.analysis.sae_file import FILE, load_features, run_atlas
+from digitlens.data.dataset import Dataset
+from digitlens.errors import ModelError
 from digitlens.nn.mlp import MLP
-from digitlens.numbering import neuron_name
+from digitlens.numbering import layer_name, neuron_name
+from digitlens.render.image import Picture
 from digitlens.render.report_html import table
 
 ROWS, MEDIAN_OVER, SCAN = 6, 40, 2000
@@ -30,15 +41,42 @@ def rivalries(model: MLP, x: np.ndarray, y: np.ndarray) -> list[tuple[int, int, 
     return [(first[p], *p) for p, _ in pairs.most_common(ROWS)]
 
 
-def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str]
-                ) -> tuple[str, list[str]]:
-    """The section's HTML and its finding ("" when the network has no hidden layer)."""
+def run_atlases(model: MLP, run_dir: Path | None) -> tuple[dict[int, S.SAE], list[str]]:
+    """The run folder's feature atlases by hidden layer, and a sentence for each one found
+    that does not fit this network (stale or foreign: said, never skipped in silence)."""
+    found: dict[int, S.SAE] = {}
+    notes: list[str] = []
+    if run_dir is None or not run_dir.is_dir():
+        return found, notes
+    for layer in range(model.n_layers - 1):
+        path = run_atlas(run_dir, layer) / FILE
+        if path.is_file():
+            try:
+                found[layer] = load_features(path, model, layer)[0]
+            except ModelError as exc:
+                notes.append(f"The run's feature atlas of {layer_name(layer)} was not used: "
+                             f"{str(exc).split(': ', 1)[-1]}.")
+    return found, notes
+
+
+def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str],
+                atlases: dict[int, S.SAE] | None = None) -> tuple[str, list[str]]:
+    """The section's HTML and its finding ("" when the network has no hidden layer); with an
+    atlas of the last hidden layer among ``atlases``, a column of the feature that pushes each
+    gap most."""
     if model.n_layers < 2:
         return "", []
     means = hidden_means(model, x)
+    last = model.n_layers - 2
+    sae = (atlases or {}).get(last)
     rows = []
     for i, target, rival in rivalries(model, x, y):
         c = circuit(model, x[i], means, target, rival)
+        in_features = []
+        if sae is not None:
+            g = gap_in_features(model, sae, last, x[i], target, rival)
+            j, _, e = g.terms[0] if g.terms else (None, 0.0, 0.0)
+            in_features = ["none fire" if j is None else f"feature {j} ({e:+.2f})"]
         per_layer = Counter(layer for layer, _, _ in c.nodes)
         layer = max(per_layer, key=lambda ly: (per_layer[ly], ly))
         donors = np.flatnonzero(y == rival)
@@ -52,8 +90,8 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str]
                      f"{names[p.prediction_after]} "
                      f"({p.probabilities_after.max():.0%})")
         lead = ", ".join(neuron_name(ly, j) for ly, j, _ in c.nodes[:3])
-        rows.append([str(i), names[target], names[rival],
-                     f"{c.gap:.2f}", f"{c.restored:.0%}", f"{c.removed:.0%}", lead, moved])
+        rows.append([str(i), names[target], names[rival], f"{c.gap:.2f}",
+                     f"{c.restored:.0%}", f"{c.removed:.0%}", lead, *in_features, moved])
     stats = [circuit(model, x[i], means) for i in range(min(MEDIAN_OVER, len(y)))]
     restored = float(np.median([c.restored for c in stats]))
     removed = float(np.median([c.removed for c in stats]))
@@ -64,8 +102,14 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str]
              "full gap; <em>removed</em>: the share of the gap gone with the circuit removed. "
              "Last, the circuit's neurons of its busiest layer take the values a digit of the "
              "rival class gives them (patching): does the answer follow?</p>")
-    body = intro + table(["test digit", "read as", "not", "gap", "restored", "removed",
-                          "led by", "patched from a rival digit"], rows)
+    if sae is not None:
+        intro += ("<p>The column <em>in features</em> names the feature of the atlas of "
+                  f"{layer_name(last)} that pushes the gap most: the gap is exactly the sum of "
+                  "one term per firing feature, the atlas's bias, what it misses and the output "
+                  "biases.</p>")
+    head = ["test digit", "read as", "not", "gap", "restored", "removed", "led by",
+            *(["in features"] if sae is not None else []), "patched from a rival digit"]
+    body = intro + table(head, rows)
     body += (f"<p class='note'>Over the first {len(stats)} test digits (rival: the "
              f"runner-up), the median circuit restores {restored:.0%} of the gap and its "
              f"removal takes away {removed:.0%}. Definitions and limits: docs/why.md.</p>")
@@ -73,3 +117,44 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str]
                f"of the gap between the answer and the runner-up; those 30 alone restore "
                f"<b>{restored:.0%}</b> of it.")
     return body, [finding]
+
+
+def atlas_section(model: MLP, ds: Dataset, names: list[str], atlases: dict[int, S.SAE],
+                  notes: list[str], figure: Callable[[Picture, str, str, str], str]
+                  ) -> tuple[str, list[str]]:
+    """Each atlas's cards and measures on the test set, with the purity of its features
+    against the layer's neurons; without one, how to make one."""
+    from digitlens.analysis.atlas import atlas_of
+    from digitlens.nn.backprop import layer_activations
+    from digitlens.render.views.features import feature_cards
+    body = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
+    findings: list[str] = []
+    if not atlases:
+        return body + ("<p class='note'>No feature atlas in the run folder: "
+                       "<code>digitlens features RUN --layer L</code> makes one (minutes), "
+                       "and this section then shows its cards.</p>"), findings
+    for layer, sae in sorted(atlases.items()):
+        fs = atlas_of(model, layer, ds.train_images, ds.test_images, ds.test_labels, sae=sae)
+        a = fs.atlas
+        purity_f = float(np.nanmedian(S.purity(fs.codes, ds.test_labels)))
+        acts = layer_activations(model, model.as_input(ds.test_images))[layer]
+        purity_n = float(np.nanmedian(S.purity(acts, ds.test_labels)))
+        name = layer_name(layer)
+        body += (f"<p>{sae.n_features:,} features of {html.escape(name)}, {a.l0:.1f} firing "
+                 f"per test digit: they rebuild {a.explained_variance:.1%} of the layer's "
+                 f"variance, and with the layer rebuilt from them the network scores "
+                 f"{a.accuracy_spliced:.2%} (as it is: {a.accuracy:.2%}); "
+                 f"{a.dead_fraction:.1%} fire on no test digit. Purity (the share of a unit's "
+                 f"50 strongest test digits of its commonest class), median: features "
+                 f"{purity_f:.0%}, neurons {purity_n:.0%}.</p>")
+        body += figure(feature_cards(model, layer, sae, fs.codes, ds.test_images,
+                                     ds.test_labels, names),
+                       f"features-layer-{layer}.png", "",
+                       f"Cards of the 24 most frequent features of {name}: each feature's "
+                       "direction carried back to the pixels and the test digits that make it "
+                       "fire most")
+        findings.append(f"A sparse autoencoder rewrites {html.escape(name)} as "
+                        f"{sae.n_features:,} features, {a.l0:.0f} per digit: the median "
+                        f"feature's strongest digits are <b>{purity_f:.0%}</b> one class, the "
+                        f"median neuron's <b>{purity_n:.0%}</b>.")
+    return body, findings
