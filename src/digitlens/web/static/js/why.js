@@ -201,7 +201,7 @@ export class Why {
     }
     const signed = (x) => `${x < 0 ? "−" : "+"}${num(Math.abs(x), 2)}`;
     const list = (terms) => terms.map((d) => `<button type="button" data-layer="${g.layer}" data-feature="${d.feature}"
-      data-testid="circuit-feature-${d.feature}">#${d.feature} ${signed(d.effect)}</button>`).join(" ");
+      data-testid="circuit-feature-${d.feature}" aria-label="${esc(t("feat.name", { j: d.feature }))} ${signed(d.effect)}">#${d.feature} ${signed(d.effect)}</button>`).join(" ");
     const up = g.terms.filter((d) => d.effect > 0).slice(0, 3), down = g.terms.filter((d) => d.effect < 0).slice(-2).reverse();
     const parts = [up.length ? t("why.featTowards", { list: list(up), target: `<b>${esc(n[c.target])}</b>` }) : "",
                    down.length ? t("why.featAgainst", { list: list(down), contrast: `<b>${esc(n[c.contrast])}</b>` }) : ""];
