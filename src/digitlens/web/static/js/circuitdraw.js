@@ -1,7 +1,8 @@
 // A circuit (POST /api/circuit) drawn onto the network diagram: its neurons ringed (thicker
 // for a larger effect on the gap), the signals a·w between them as lines, and each ringed
 // neuron of the last hidden layer tied to the class it explains. Drawn after every redraw of
-// the diagram until cleared; it draws the server's numbers and computes nothing.
+// the diagram until cleared; it draws the server's numbers and computes nothing. Neurons
+// picked to patch get dashed rings.
 
 import { css, divergingColor, uiColor } from "./colors.js";
 
@@ -46,5 +47,23 @@ export function drawCircuit(diagram, c) {
   const oc = cols[cols.length - 1];
   ctx.lineWidth = 3; ctx.strokeStyle = RING();
   ctx.beginPath(); ctx.arc(tx, ty, Math.min(12, oc.gap * 0.42) + 3, 0, 2 * Math.PI); ctx.stroke();
+  ctx.restore();
+}
+
+/** Dashed rings for the neurons picked to patch (why.js), [{layer, neuron}], over `diagram`. */
+export function drawPicked(diagram, picked) {
+  if (!diagram.layout || !picked?.length) return;
+  const ctx = diagram.canvas.getContext("2d"), cols = diagram.layout.cols;
+  ctx.save();
+  ctx.setTransform(diagram.dpr, 0, 0, diagram.dpr, 0, 0);
+  ctx.strokeStyle = RING(); ctx.setLineDash([3, 2]);
+  for (const d of picked) {
+    const col = cols[d.layer + 1];
+    if (!col || col.out || diagram.views[d.layer]) continue;
+    const [x, y] = diagram.pos(d.layer + 1, d.neuron);
+    ctx.lineWidth = Math.max(1.5, col.cell * 0.25);
+    const s = col.cell + 2 * ctx.lineWidth;
+    ctx.strokeRect(x - s / 2, y - s / 2, s, s);
+  }
   ctx.restore();
 }

@@ -19,7 +19,7 @@ import { COMPACT, FULL, compactLayout, fullLayout } from "./diagramlayout.js";
 import { activeAbove } from "./engine.js";
 import { layerName, neuronName } from "./numbering.js";
 import { num, pct, t } from "./i18n.js";
-import { drawCircuit } from "./circuitdraw.js";
+import { drawCircuit, drawPicked } from "./circuitdraw.js";
 
 const TOUCH_PX = 24;  // WCAG 2.5.8's smallest target, in CSS px
 
@@ -33,6 +33,7 @@ export class Diagram {
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = []; this.circuit = null;
+    this.picked = [];  // neurons picked to patch (why.js): dashed rings
     this.views = {};  // hidden layer -> { n, values, selected, title(), subtitle(), name(i) }
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
@@ -155,6 +156,7 @@ export class Diagram {
       }
     });
     if (this.circuit) drawCircuit(this, this.unviewed(this.circuit));
+    drawPicked(this, this.picked);
   }
 
   // the UI colours the diagram draws with (colors.css), read on the canvas (a notebook widget has

@@ -513,8 +513,9 @@ async function init() {
     run: () => run, input: question, redraw: () => requestFrame(), caveat: intact,
     render: (ev, p, err) => (err ? toast(err) : renderEvidence($("evidence"), ev, p, run.class_names)),
   });
-  picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => selectNeuron(l, i));
-  diagram = new Diagram($("diagram"), $("tip"), (l, i) => features.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
+  // a neuron chosen: a patch's pick (why.js), a feature's card, else the neuron inspector
+  picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => why.pick(l, i) || selectNeuron(l, i));
+  diagram = new Diagram($("diagram"), $("tip"), (l, i) => why.pick(l, i) || features.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
   features = new Features($("features-bar"), {
     diagram, inspector: $("inspector"), place: placeInspector, loadTest,
     redraw: () => {  // and the circuit's sentence, which splits the gap over shown features

@@ -7,7 +7,10 @@
 // Patch (POST /api/patch): the drawing run again with a test digit's activations at one hidden
 // layer, for the ringed circuit's neurons there or for the whole layer (which always gives
 // the test digit's answer: what follows reads only that layer). If the answer moves to the
-// test digit's with the circuit's few neurons alone, they carried the difference.
+// test digit's with the circuit's few neurons alone, they carried the difference. Or the
+// neurons you pick: with "neurons you pick", a click on a neuron of the patch layer (on the
+// diagram, or its button in the layer picker) carries it over or drops it, and the patch runs
+// again at once, so the answer moves as neurons go from one digit to the other.
 // The single-file explorer offers the circuit (it carries the means) but not the patch, which
 // needs the server's test set.
 
@@ -15,7 +18,7 @@ import { api, servedLocally } from "./api.js";
 import { circuit } from "./engine.js";
 import { esc } from "./escape.js";
 import { paintDigit } from "./colors.js";
-import { num, pct, t } from "./i18n.js";
+import { num, pct, t, tn } from "./i18n.js";
 import { layerName, neuronName } from "./numbering.js";
 
 export class Why {
@@ -41,15 +44,21 @@ export class Why {
         data-testid="patch-source" inputmode="numeric"></label>
         <label>${t("why.at")} <select data-testid="patch-layer"></select></label>
         <label>${t("why.for")} <select data-testid="patch-neurons"><option value="circuit">${t("why.circuitNeurons")}</option>
+          <option value="picked">${t("why.pickedNeurons")}</option>
           <option value="all">${t("why.everyNeuron")}</option></select></label>
         <button data-testid="patch" title="${t("why.patchTitle")}">${t("why.patchButton")}</button>
         <canvas class="why-thumb" data-testid="patch-thumb" width="28" height="28" hidden></canvas></div>
+      <div class="why-picked" data-testid="patch-picked" hidden></div>
       <div class="why-result" data-testid="patch-result" aria-live="polite"></div>`;
     const q = (id) => host.querySelector(`[data-testid=${id}]`);
     this.contrast = q("circuit-contrast"); this.layer = q("patch-layer"); this.source = q("patch-source");
     this.circuitOut = q("circuit-result"); this.patchOut = q("patch-result"); this.thumb = q("patch-thumb");
     this.clearButton = q("circuit-clear"); this.which = q("patch-neurons");
     this.toggle = q("circuit");
+    this.pickedOut = q("patch-picked");
+    this.picked = [];  // [neuron] of the patch layer, picked on the diagram, in the order picked
+    this.which.addEventListener("change", () => this.showPicked());
+    this.layer.addEventListener("change", () => { this.picked = []; this.showPicked(); });
     this.toggle.addEventListener("click", () => this.follow(!this.live));
     this.contrast.addEventListener("change", () => { if (this.live) this.refresh(); });
     q("patch").addEventListener("click", () => this.askPatch());
@@ -115,6 +124,37 @@ export class Why {
     this.describe(c);
   }
 
+  /**
+   * A neuron chosen on the diagram or by the layer picker: while the patch is for neurons
+   * you pick and it is of the patch layer, it joins the picked ones (or leaves them) and the
+   * patch runs again; true when it was taken so (the inspector does not open).
+   */
+  pick(layer, neuron) {
+    if (this.which.value !== "picked" || layer !== Number(this.layer.value)) return false;
+    const at = this.picked.indexOf(neuron);
+    if (at >= 0) this.picked.splice(at, 1); else this.picked.push(neuron);
+    this.showPicked();
+    if (this.picked.length && this.source.value.trim() !== "") this.askPatch();
+    return true;
+  }
+
+  // the picked neurons: dashed rings on the diagram, and a button each to drop one
+  showPicked() {
+    const on = this.which.value === "picked", layer = Number(this.layer.value);
+    this.pickedOut.hidden = !on;
+    this.opts.diagram.picked = on ? this.picked.map((neuron) => ({ layer, neuron })) : [];
+    if (on) {
+      const name = esc(layerName(layer, this.sizes.length - 1));
+      this.pickedOut.innerHTML = `<span class="hint">${t("why.pickHint", { layer: name })}</span> ` +
+        this.picked.map((j) => `<button type="button" data-neuron="${j}" data-testid="patch-picked-${j}"
+          aria-label="${esc(t("why.dropNeuron", { name: neuronName(layer, j) }))}">${esc(neuronName(layer, j))} ✕</button>`).join(" ");
+      for (const b of /** @type {NodeListOf<HTMLElement>} */ (this.pickedOut.querySelectorAll("button"))) {
+        b.addEventListener("click", () => this.pick(layer, +b.dataset.neuron));
+      }
+    }
+    if (this.opts.diagram.lastDraw) this.opts.diagram.draw(...this.opts.diagram.lastDraw);
+  }
+
   setModel(sizes, names) {
     this.names = names; this.sizes = sizes;
     this.contrast.length = 1;
@@ -122,7 +162,9 @@ export class Why {
     this.layer.length = 0;
     for (let l = 0; l < sizes.length - 2; l++) this.layer.add(new Option(layerName(l, sizes.length - 1), String(l)));
     this.layer.value = String(Math.max(0, sizes.length - 3));
+    this.picked = [];
     this.clear();
+    this.showPicked();
   }
 
   // a new drawing: a patch (and a circuit asked once) describes it no longer; a circuit that
@@ -229,6 +271,12 @@ export class Why {
         return;
       }
       body.neurons = mine;
+    } else if (this.which.value === "picked") {
+      if (!this.picked.length) {
+        this.patchOut.textContent = t("why.pickFirst", { layer: layerName(layer, this.sizes.length - 1) });
+        return;
+      }
+      body.neurons = [...this.picked];
     }
     try {
       this.showPatch(await api("api/patch", body));
@@ -246,7 +294,7 @@ export class Why {
     const whole = p.patched.length === this.sizes[p.layer + 1];
     this.patchOut.innerHTML = `${t("why.patchText", {
       before: `<b>${esc(n[p.prediction_before])}</b>`, pBefore: pct(Math.max(...p.probabilities_before)),
-      which: whole ? t("why.allOf") : t("why.someOf", { n: p.patched.length }),
+      which: whole ? t("why.allOf") : tn("why.someOf", p.patched.length),
       layer: esc(layerName(p.layer, this.sizes.length - 1)), index: p.source_index,
       label: esc(n[p.source_label]), pred: esc(n[p.source_prediction]),
       after: `<b data-testid="patch-after">${esc(n[p.prediction_after])}</b>`,
