@@ -138,6 +138,7 @@ def test_the_circuit_splits_its_gap_over_the_features(browser: Any, served: Serv
     """With the circuit on, the card offers the last hidden layer's atlas; once shown, the gap
     is split over the firing features (featuregap.js) as analysis.feature_gap splits it for
     the page's own activations, within float32 bounds, and a feature's button opens its card."""
+    from digitlens.analysis.feature_gap import gap_in_features
     from digitlens.nn.io import load_model
     model = load_model(served_runs / "small")
     p = open_page(browser, served, (1366, 768))
@@ -152,30 +153,37 @@ def test_the_circuit_splits_its_gap_over_the_features(browser: Any, served: Serv
     p.wait("document.querySelector('[data-testid=circuit-features]') !== null")
     p.settle()
     c = p.js("window.digitlens.why.shown")
-    got = p.js("window.digitlens.features.gapOf(window.digitlens.why.shown)")
-    acts = np.asarray(p.js("Array.from(window.digitlens.last.activations[1])"), np.float64)
+    got = p.js("window.digitlens.features.gapOf(window.digitlens.why.shown, "
+               "window.digitlens.why.opts.net())")
     t, o = c["target"], c["contrast"]
-    f = sae.encode(acts.astype(np.float32)[None])[0].astype(np.float64)
+    # analysis.feature_gap on the input the page's network read: its float32 pass there gives
+    # the activations the page's does within float32 rounding (the same weights and input)
+    x = np.asarray(p.js("Array.from(window.digitlens.last.input)"), np.float32)
+    want = gap_in_features(model, sae, x, t, o)
+    acts = np.asarray(c["hidden"], np.float64)
+    want_acts = model.trace(x[None]).activations[-2][0].astype(np.float64)
+    assert np.abs(acts - want_acts).max() <= 1e-5
+    assert sorted(d["feature"] for d in got["terms"]) == sorted(j for j, _, _ in want.terms)
+    # each term: the page's feature value (within the encoder's float32 bound) times its
+    # decoder row's push, a float64 sum of float32 numbers (a relative 1e-12 is plenty)
     w = model.weights[-1].astype(np.float64)
     push = sae.W_dec.astype(np.float64) @ (w[:, t] - w[:, o])
-    firing = [int(j) for j in np.flatnonzero(f)]
-    assert sorted(d["feature"] for d in got["terms"]) == sorted(firing)
     features = [d["feature"] for d in got["terms"]]
-    # the page's feature values within the encoder's float32 bound, times pushes sent as float32
-    reach = np.abs(sae.W_dec.astype(np.float64)) @ (np.abs(w[:, t]) + np.abs(w[:, o]))
-    bound = (encode_bound(sae, acts)[features] * np.abs(push[features])
-             + 4 * 2.0 ** -24 * f[features] * reach[features])
+    f = sae.encode(acts.astype(np.float32)[None])[0].astype(np.float64)
+    bound = encode_bound(sae, acts)[features] * np.abs(push[features]) + 1e-9
     assert_within([d["effect"] for d in got["terms"]], f[features] * push[features], bound,
                   "feature terms in Chromium")
-    effects = [d["effect"] for d in got["terms"]]
-    assert effects == sorted(effects, reverse=True)
-    gap = float(acts @ (w[:, t] - w[:, o]) + model.biases[-1][t] - model.biases[-1][o])
-    assert abs(got["gap"] - gap) <= 1e-9 and abs(got["gap"] - c["gap"]) <= 1e-4
+    effects = {j: e for j, _, e in want.terms}  # and Python's split of its own pass
+    assert max(abs(d["effect"] - effects[d["feature"]]) for d in got["terms"]) <= 1e-4
+    mine = [d["effect"] for d in got["terms"]]
+    assert mine == sorted(mine, reverse=True)
+    for key in ("decoder_bias", "bias_difference", "gap", "missed", "features_sum"):
+        assert abs(got[key] - getattr(want, key)) <= 1e-4, key
+    # computed each on its own in the page, the parts still make the gap
     total = got["features_sum"] + got["decoder_bias"] + got["missed"] + got["bias_difference"]
     assert abs(total - got["gap"]) <= 1e-9
-    rebuilt = f @ sae.W_dec.astype(np.float64) + sae.b_dec
-    missed = float((acts - rebuilt) @ (w[:, t] - w[:, o]))
-    assert abs(got["missed"] - missed) <= float(bound.sum()) + 1e-6
+    assert abs(got["gap"] - c["decomposition"]["direct_sum"]
+               - c["decomposition"]["bias_difference"]) <= 1e-9
     # the sentence's buttons: the strongest push towards the answer opens its card
     first = got["terms"][0]["feature"]
     button = p.page.get_by_test_id(f"circuit-feature-{first}")
@@ -185,6 +193,16 @@ def test_the_circuit_splits_its_gap_over_the_features(browser: Any, served: Serv
     p.wait(f"window.digitlens.features.card !== null && "
            f"window.digitlens.features.card.feature === {first}")
     assert p.text("feature-title").endswith(f"feature {first}")
+    # patching neurons you pick at the layer shown as features: a square is a feature, and a
+    # click on it opens its card; it picks no neuron
+    p.page.locator("#feat-close").click()
+    p.page.get_by_test_id("patch-layer").select_option("1")
+    p.page.get_by_test_id("patch-neurons").select_option("picked")
+    p.page.get_by_test_id("diagram").scroll_into_view_if_needed()
+    x, y = p.js("window.digitlens.neuronPoint(1, 0)")
+    p.page.mouse.click(x, y)
+    p.wait("window.digitlens.features.card !== null")
+    assert p.js("window.digitlens.why.picked") == []
     # the switch back to neurons: the sentence offers the atlas again
     p.page.locator("#feat-close").click()
     p.page.locator("input[name=feat-1][value=neurons]").check()

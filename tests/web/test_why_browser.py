@@ -178,7 +178,7 @@ def test_without_the_page_engine_the_server_circuit_follows(browser: Any, served
 
 def test_neurons_picked_on_the_diagram_are_patched_as_they_are_picked(page: Page) -> None:  # noqa: F811
     """"Neurons you pick": a click on a neuron of the patch layer carries it over from the test
-    digit (dashed rings, no inspector) and the patch runs again at once, as /api/patch answers
+    digit (dashed squares, no inspector) and the patch runs again at once, as /api/patch answers
     for those neurons; a second click, or its ✕, drops it; the layer picker's buttons (the
     keyboard's way) pick too; another layer's neuron still opens the inspector."""
     page.stroke(ZERO)
@@ -190,6 +190,7 @@ def test_neurons_picked_on_the_diagram_are_patched_as_they_are_picked(page: Page
     page.page.get_by_test_id("patch").click()
     page.wait("document.querySelector('[data-testid=patch-result]').textContent !== ''")
     assert "Pick neurons of layer 1 (hidden)" in page.text("patch-result")
+    page.page.mouse.move(0, 0)  # no hover on the diagram in either picture
     before = page.page.get_by_test_id("diagram").screenshot()
     for k, neuron in enumerate((2, 7, 11)):
         page.page.get_by_test_id("diagram").scroll_into_view_if_needed()
@@ -198,7 +199,8 @@ def test_neurons_picked_on_the_diagram_are_patched_as_they_are_picked(page: Page
         page.wait(f"window.digitlens.why.patched?.patched.length === {k + 1}")
     assert page.js("window.digitlens.why.picked") == [2, 7, 11]
     assert page.js("document.querySelector('[data-testid=inspector-title]')") is None
-    assert page.page.get_by_test_id("diagram").screenshot() != before  # the dashed rings
+    page.page.mouse.move(0, 0)
+    assert page.page.get_by_test_id("diagram").screenshot() != before  # the dashed squares
     assert page.js("window.digitlens.why.opts.diagram.picked") == [
         {"layer": 1, "neuron": n} for n in (2, 7, 11)]
     got = page.js("window.digitlens.why.patched")
@@ -207,13 +209,23 @@ def test_neurons_picked_on_the_diagram_are_patched_as_they_are_picked(page: Page
     assert got["patched"] == [2, 7, 11]
     assert got["probabilities_after"] == want["probabilities_after"]
     assert page.text("patch-result").startswith("Your drawing reads as")
-    # a second click drops one; so does its ✕ button
+    # a second click drops one; so does its ✕ button, the focus going on to the next one
     x, y = page.js("window.digitlens.neuronPoint(1, 7)")
     page.page.mouse.click(x, y)
     page.wait("window.digitlens.why.patched.patched.length === 2")
-    page.page.get_by_test_id("patch-picked-2").click()
+    page.page.get_by_test_id("patch-picked-2").focus()
+    page.page.keyboard.press("Enter")
     page.wait("window.digitlens.why.patched.patched.length === 1")
     assert page.js("window.digitlens.why.picked") == [11]
+    assert page.js("document.activeElement.dataset.testid") == "patch-picked-11"
+    # the last one dropped: no neuron carried over, no answer said for one
+    page.page.keyboard.press("Enter")
+    page.wait("window.digitlens.why.patched === null")
+    assert page.text("patch-result") == "" and page.js("window.digitlens.why.picked") == []
+    page.page.get_by_test_id("diagram").scroll_into_view_if_needed()
+    x, y = page.js("window.digitlens.neuronPoint(1, 11)")
+    page.page.mouse.click(x, y)
+    page.wait("window.digitlens.why.patched?.patched.length === 1")
     # the layer picker (the keyboard's way to a neuron) picks as a click on the diagram does
     page.page.get_by_test_id("layer-open-1").click()
     page.page.get_by_test_id("pick-1-4").click()

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from digitlens.analysis.sae import SAE
-from digitlens.analysis.sae_file import FILE, load_features, run_atlas
-from digitlens.errors import DigitlensError
+from digitlens.analysis.sae_file import FILE, check_fits, load_features, run_atlas
+from digitlens.errors import ModelError
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 
@@ -53,43 +53,42 @@ class FeatureGap:
                 "gap": self.gap}
 
 
-def check_last_hidden(model: MLP, layer: int) -> None:
-    """Only the last hidden layer reaches the scores linearly."""
-    last = model.n_layers - 2
-    if layer != last:
-        raise DigitlensError(f"the gap splits over features only at the last hidden layer "
-                             f"({layer_name(last)}): this atlas is of {layer_name(layer)}")
-
-
 def last_layer_atlas(model: MLP, path: str | Path | None = None,
-                     run_dir: str | Path | None = None) -> SAE | None:
-    """The atlas to split the gap over: the file at ``path``, else the run folder's atlas of
-    the last hidden layer when it has one, else None. Either is checked against the network:
-    a stale or foreign file is an error, never left out in silence."""
+                     run_dir: str | Path | None = None) -> tuple[SAE | None, str | None]:
+    """The atlas to split the gap over, and a note when there is none to use: the file at
+    ``path`` (one that cannot be read or does not fit is an error: the user named it), else
+    the run folder's atlas of the last hidden layer when it has one (stale, it is said in the
+    note and left out: the circuit does not need it), else neither."""
     last = model.n_layers - 2
+    named = path is not None
     if path is None:
         if run_dir is None or not (run_atlas(run_dir, last) / FILE).is_file():
-            return None
+            return None, None
         path = run_atlas(run_dir, last) / FILE
-    layer = load_features(path)[1].get("layer")  # an atlas of another layer: say why not
-    check_last_hidden(model, layer if isinstance(layer, int) else -1)
-    return load_features(path, model, last)[0]
+    try:
+        sae, meta = load_features(path)
+        if meta.get("layer") != last:
+            raise ModelError(f"{path}: an atlas of layer {meta.get('layer')!r}; the gap "
+                             f"splits over features only at the last hidden layer "
+                             f"({layer_name(last)})")
+        check_fits(sae, meta, str(path), model, last)
+    except ModelError as exc:
+        if named:
+            raise
+        return None, (f"the run's feature atlas of {layer_name(last)} was not used: "
+                      f"{str(exc).removeprefix(f'{path}: ')} (make it again with "
+                      f"`digitlens features RUN --layer {last}`)")
+    return sae, None
 
 
-def class_pushes(model: MLP, sae: SAE) -> tuple[np.ndarray, np.ndarray]:
-    """(F, classes) each feature's push on each output score per unit of its value
-    (``W_dec · W_out``), and (classes,) the atlas bias's (``b_dec · W_out``), float64: what the
-    page needs, beside the features it computes, to split the gap itself."""
-    w = model.weights[-1].astype(np.float64)
-    return sae.W_dec.astype(np.float64) @ w, sae.b_dec.astype(np.float64) @ w
-
-
-def gap_in_features(model: MLP, sae: SAE, layer: int, x: np.ndarray, target: int,
-                    contrast: int) -> FeatureGap:
+def gap_in_features(model: MLP, sae: SAE, x: np.ndarray, target: int, contrast: int
+                    ) -> FeatureGap:
     """Input ``x``'s gap between ``target`` and ``contrast``, term by term over the features
-    of ``sae`` (an atlas of the last hidden ``layer``) that fire for it."""
-    check_last_hidden(model, layer)
+    of ``sae`` (an atlas of the last hidden layer) that fire for it."""
     a32 = model.trace(model.as_input(x)[:1]).activations[-2][0]
+    if a32.shape != (sae.W_enc.shape[0],):
+        raise ModelError(f"the atlas is of a {sae.W_enc.shape[0]}-neuron layer, not of the "
+                         f"last hidden layer's {a32.shape[0]} neurons")
     f = sae.encode(a32[None])[0].astype(np.float64)
     a = a32.astype(np.float64)
     w = model.weights[-1].astype(np.float64)
@@ -100,5 +99,5 @@ def gap_in_features(model: MLP, sae: SAE, layer: int, x: np.ndarray, target: int
     terms = sorted(((int(j), float(f[j]), float(f[j] * push[j])) for j in fired),
                    key=lambda t: (-t[2], t[0]))
     bias = float(model.biases[-1][target]) - float(model.biases[-1][contrast])
-    return FeatureGap(layer, terms, float(sae.b_dec.astype(np.float64) @ dw),
+    return FeatureGap(model.n_layers - 2, terms, float(sae.b_dec.astype(np.float64) @ dw),
                       float((a - rebuilt) @ dw), bias, float(a @ dw + bias))

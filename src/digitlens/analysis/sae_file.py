@@ -80,15 +80,23 @@ def load_features(path: str | Path, model: MLP | None = None, layer: int | None 
     if meta.get("features") != f:
         raise ModelError(f"{name}: its meta says {meta.get('features')!r} features, its "
                          f"arrays {f}")
+    sae = SAE(w_enc, b_enc, w_dec, b_dec, k)
     if model is not None and layer is not None:
-        if meta.get("layer") != layer:
-            raise ModelError(f"{name}: features of layer {meta.get('layer')!r}, not of layer "
-                             f"{layer}")
-        width = model.sizes[layer + 1] if 0 <= layer < len(model.sizes) - 2 else -1
-        if n != width:
-            raise ModelError(f"{name}: features of a {n}-neuron layer, not of this "
-                             f"{width}-neuron one")
-        if meta.get("network") != network_digest(model):
-            raise ModelError(f"{name}: features of another network (its weights differ: "
-                             "another run, or this one retrained)")
-    return SAE(w_enc, b_enc, w_dec, b_dec, k), meta
+        check_fits(sae, meta, name, model, layer)
+    return sae, meta
+
+
+def check_fits(sae: SAE, meta: dict[str, Any], name: str, model: MLP, layer: int) -> None:
+    """A file read by ``load_features`` was written for ``model``'s hidden ``layer``: its
+    number, its width and the network's digest."""
+    if meta.get("layer") != layer:
+        raise ModelError(f"{name}: features of layer {meta.get('layer')!r}, not of layer "
+                         f"{layer}")
+    n = sae.W_enc.shape[0]
+    width = model.sizes[layer + 1] if 0 <= layer < len(model.sizes) - 2 else -1
+    if n != width:
+        raise ModelError(f"{name}: features of a {n}-neuron layer, not of this "
+                         f"{width}-neuron one")
+    if meta.get("network") != network_digest(model):
+        raise ModelError(f"{name}: features of another network (its weights differ: "
+                         "another run, or this one retrained)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from digitlens.commands import (
 )
 from digitlens.errors import DigitlensError, bad_param
 from digitlens.nn.mlp import MLP
+
+if TYPE_CHECKING:
+    from digitlens.analysis.feature_gap import FeatureGap
 
 
 def register(sub: Any) -> None:
@@ -149,27 +152,33 @@ def cmd_circuit(args: argparse.Namespace) -> int:
               "label": int(ds.test_labels[args.test_index]), "features": None}
     from digitlens.analysis.feature_gap import gap_in_features, last_layer_atlas
     folder = args.run if Path(args.run).is_dir() else None
-    found = last_layer_atlas(model, args.atlas, folder)
+    found, note = last_layer_atlas(model, args.atlas, folder)
+    if note is not None:
+        say(f"note: {note}")
+        result["features_note"] = note
     if found is not None:
-        g = gap_in_features(model, found, model.n_layers - 2,
-                            ds.test_images[args.test_index], c.target, c.contrast)
+        g = gap_in_features(model, found, ds.test_images[args.test_index], c.target,
+                            c.contrast)
         result["features"] = g.to_dict()
         text += "\n" + features_sentence(g, names[c.target], names[c.contrast])
     return emit(args, result, text)
 
 
-def features_sentence(g: Any, target: str, contrast: str) -> str:
+def features_sentence(g: FeatureGap, target: str, contrast: str) -> str:
     """The gap in the atlas's words: the strongest pushes each way, and what is left."""
     up = [t for t in g.terms if t[2] > 0][:3]
     down = [t for t in g.terms if t[2] < 0][-2:][::-1]
-    part = lambda ts: ", ".join(f"feature {j} ({e:+.2f})" for j, _, e in ts)  # noqa: E731
-    text = (f"In the {len(g.terms)} features of layer {g.layer} that fire: "
-            f"{part(up) or 'none'} push towards {target}")
+    text = (f"In the {len(g.terms)} features of {numbering.layer_name(g.layer)} that fire: "
+            f"{listed(up) or 'none'} push towards {target}")
     if down:
-        text += f"; {part(down)} towards {contrast}"
+        text += f"; {listed(down)} towards {contrast}"
     return (text + f"; together {g.features_sum:+.2f}, the atlas's bias {g.decoder_bias:+.2f}, "
             f"what it misses {g.missed:+.2f}, the output biases {g.bias_difference:+.2f}: "
             f"{g.gap:.2f}")
+
+
+def listed(terms: list[tuple[int, float, float]]) -> str:
+    return ", ".join(f"feature {j} ({e:+.2f})" for j, _, e in terms)
 
 
 def cmd_features(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ and a picture."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,21 +79,23 @@ def patch(run: Model, source: Any = None, into: Any = None, *, layer: int,
 
 
 def circuit(run: Model, image: Any = None, *, index: int | None = None, target: Any = None,
-            contrast: Any = None, max_nodes: int = 30, atlas: str | None = None
+            contrast: Any = None, max_nodes: int = 30, atlas: str | Path | None = None
             ) -> CircuitAnswer:
     """The hidden neurons that make ``target`` (default: the prediction) beat ``contrast``
     (default: the runner-up), with how much of the gap they restore and remove, as
     ``digitlens circuit``; the gap split over the features of ``atlas`` (a features.npz of
-    the last hidden layer; default: the run folder's, when it has one) as ``.features``."""
+    the last hidden layer; default: the run folder's, when it has one, a stale one left out with
+    a warning) as ``.features``."""
     r = _run(run)
     model = r.dense("dl.circuit")
     x, _ = _input(r, image, index)
     c = circuit_of(model, x, hidden_means(model, r.dataset.test_images),
                    _class(model, target, "target"), _class(model, contrast, "contrast"),
                    max_nodes)
-    sae = last_layer_atlas(model, atlas, r.path if r.is_folder else None)
-    gap = None if sae is None else gap_in_features(model, sae, model.n_layers - 2, x,
-                                                   c.target, c.contrast)
+    sae, note = last_layer_atlas(model, atlas, r.path if r.is_folder else None)
+    if note is not None:
+        warnings.warn(note, stacklevel=2)
+    gap = None if sae is None else gap_in_features(model, sae, x, c.target, c.contrast)
     return _copy(CircuitAnswer, c, class_names=list(model.class_names), features=gap)
 
 

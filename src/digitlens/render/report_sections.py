@@ -181,17 +181,22 @@ def ask(s: Subject, p: ReportPage) -> str:
 
 
 def why(s: Subject, p: ReportPage) -> str:
-    """Circuits and patching for the net's commonest rivalries, and the run folder's feature
-    atlases (digitlens.render.report_why)."""
-    from digitlens.render.report_why import atlas_section, run_atlases, why_section
-    atlases, notes = run_atlases(s.model, s.run.path)
+    """Circuits and patching for the net's commonest rivalries (digitlens.render.report_why),
+    and the run folder's feature atlases (report_features)."""
+    from digitlens.render.report_features import atlas_section, run_atlases
+    from digitlens.render.report_why import why_section
+    folder = s.run.path.is_dir()
+    atlases, notes = run_atlases(s.model, s.run.path if folder else None)
     body, more = why_section(s.model, s.x, s.y, s.names, atlases)
     if not body:
         return ""
     p.findings.extend(more)
+    if not folder:  # a model file: an atlas lives in a run folder
+        return body
     cards, more = atlas_section(s.model, p.ds, s.names, atlases, notes, p.figure)
     p.findings.extend(more)
-    return body + "<h3>A feature atlas</h3>" + cards
+    heading = "Feature atlases" if len(atlases) > 1 else "A feature atlas"
+    return body + f"<h3>{heading}</h3>" + cards
 
 
 def errors(s: Subject, p: ReportPage) -> str:

@@ -1,27 +1,20 @@
 """The report's "why this answer and not that one" section: circuits by mean-ablation for the
 network's most common rivalries, and the circuit's neurons patched in from a digit of the
-rival class (``digitlens.analysis.patching``); with the run folder's feature atlases, the gap
-split over the last hidden layer's features (``analysis.feature_gap``) and each atlas's cards
-and measures. It never trains an atlas (minutes): it says how to make one."""
+rival class (``digitlens.analysis.patching``); with an atlas of the last hidden layer, the
+feature that pushes each gap most (``analysis.feature_gap``). Tables only: the numbers are
+the point."""
 
 from __future__ import annotations
 
-import html
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from digitlens.analysis import sae as S
 from digitlens.analysis.feature_gap import gap_in_features
 from digitlens.analysis.patching import circuit, hidden_means, patch
-from digitlens.analysis.sae_file import FILE, load_features, run_atlas
-from digitlens.data.dataset import Dataset
-from digitlens.errors import ModelError
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name, neuron_name
-from digitlens.render.image import Picture
 from digitlens.render.report_html import table
 
 ROWS, MEDIAN_OVER, SCAN = 6, 40, 2000
@@ -41,24 +34,6 @@ def rivalries(model: MLP, x: np.ndarray, y: np.ndarray) -> list[tuple[int, int, 
     return [(first[p], *p) for p, _ in pairs.most_common(ROWS)]
 
 
-def run_atlases(model: MLP, run_dir: Path | None) -> tuple[dict[int, S.SAE], list[str]]:
-    """The run folder's feature atlases by hidden layer, and a sentence for each one found
-    that does not fit this network (stale or foreign: said, never skipped in silence)."""
-    found: dict[int, S.SAE] = {}
-    notes: list[str] = []
-    if run_dir is None or not run_dir.is_dir():
-        return found, notes
-    for layer in range(model.n_layers - 1):
-        path = run_atlas(run_dir, layer) / FILE
-        if path.is_file():
-            try:
-                found[layer] = load_features(path, model, layer)[0]
-            except ModelError as exc:
-                notes.append(f"The run's feature atlas of {layer_name(layer)} was not used: "
-                             f"{str(exc).split(': ', 1)[-1]}.")
-    return found, notes
-
-
 def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str],
                 atlases: dict[int, S.SAE] | None = None) -> tuple[str, list[str]]:
     """The section's HTML and its finding ("" when the network has no hidden layer); with an
@@ -74,7 +49,7 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str],
         c = circuit(model, x[i], means, target, rival)
         in_features = []
         if sae is not None:
-            g = gap_in_features(model, sae, last, x[i], target, rival)
+            g = gap_in_features(model, sae, x[i], target, rival)
             j, _, e = g.terms[0] if g.terms else (None, 0.0, 0.0)
             in_features = ["none fire" if j is None else f"feature {j} ({e:+.2f})"]
         per_layer = Counter(layer for layer, _, _ in c.nodes)
@@ -118,43 +93,3 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str],
                f"<b>{restored:.0%}</b> of it.")
     return body, [finding]
 
-
-def atlas_section(model: MLP, ds: Dataset, names: list[str], atlases: dict[int, S.SAE],
-                  notes: list[str], figure: Callable[[Picture, str, str, str], str]
-                  ) -> tuple[str, list[str]]:
-    """Each atlas's cards and measures on the test set, with the purity of its features
-    against the layer's neurons; without one, how to make one."""
-    from digitlens.analysis.atlas import atlas_of
-    from digitlens.nn.backprop import layer_activations
-    from digitlens.render.views.features import feature_cards
-    body = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
-    findings: list[str] = []
-    if not atlases:
-        return body + ("<p class='note'>No feature atlas in the run folder: "
-                       "<code>digitlens features RUN --layer L</code> makes one (minutes), "
-                       "and this section then shows its cards.</p>"), findings
-    for layer, sae in sorted(atlases.items()):
-        fs = atlas_of(model, layer, ds.train_images, ds.test_images, ds.test_labels, sae=sae)
-        a = fs.atlas
-        purity_f = float(np.nanmedian(S.purity(fs.codes, ds.test_labels)))
-        acts = layer_activations(model, model.as_input(ds.test_images))[layer]
-        purity_n = float(np.nanmedian(S.purity(acts, ds.test_labels)))
-        name = layer_name(layer)
-        body += (f"<p>{sae.n_features:,} features of {html.escape(name)}, {a.l0:.1f} firing "
-                 f"per test digit: they rebuild {a.explained_variance:.1%} of the layer's "
-                 f"variance, and with the layer rebuilt from them the network scores "
-                 f"{a.accuracy_spliced:.2%} (as it is: {a.accuracy:.2%}); "
-                 f"{a.dead_fraction:.1%} fire on no test digit. Purity (the share of a unit's "
-                 f"50 strongest test digits of its commonest class), median: features "
-                 f"{purity_f:.0%}, neurons {purity_n:.0%}.</p>")
-        body += figure(feature_cards(model, layer, sae, fs.codes, ds.test_images,
-                                     ds.test_labels, names),
-                       f"features-layer-{layer}.png", "",
-                       f"Cards of the 24 most frequent features of {name}: each feature's "
-                       "direction carried back to the pixels and the test digits that make it "
-                       "fire most")
-        findings.append(f"A sparse autoencoder rewrites {html.escape(name)} as "
-                        f"{sae.n_features:,} features, {a.l0:.0f} per digit: the median "
-                        f"feature's strongest digits are <b>{purity_f:.0%}</b> one class, the "
-                        f"median neuron's <b>{purity_n:.0%}</b>.")
-    return body, findings

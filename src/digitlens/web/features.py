@@ -1,6 +1,7 @@
 """The explorer's feature atlas of a hidden layer (``digitlens features``): ``GET /api/features``
 gives the page what it needs to compute a drawing's features itself (the encoder: ``W_enc``,
-``b_enc``, ``b_dec`` and k, in the packed form the page asks for) and what it says about each
+``b_enc``, ``b_dec`` and k, in the packed form the page asks for; the decoder ``W_dec``, to split
+a gap over the last hidden layer's features) and what it says about each
 feature (how often it fires on the test set, its strongest test digits); ``GET
 /api/features/card`` gives one feature's card (its decoder direction composed to the input,
 its top test digits with their pictures).
@@ -24,7 +25,6 @@ from starlette.routing import Route
 
 from digitlens.analysis import sae as S
 from digitlens.analysis.atlas import atlas_of, decoder_pixels, top_digits
-from digitlens.analysis.feature_gap import class_pushes
 from digitlens.analysis.sae_file import FILE, load_features, run_atlas
 from digitlens.errors import ModelError, NotFoundError, ParameterError
 from digitlens.http import validate as v
@@ -81,13 +81,11 @@ def atlas(registry: Registry, run: LoadedRun, layer: int) -> Atlas:
 
 
 def encoder(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
-    """What the page computes a drawing's features with, and what it says of each; for the
-    last hidden layer also each feature's push on each class score (``pushes``, F × classes)
-    and the atlas bias's (``bias_pushes``), with which the page splits a gap over features."""
+    """What the page computes a drawing's features with (the encoder), and rebuilds the layer
+    from (``W_dec``: the page splits a gap over the last hidden layer's features,
+    featuregap.js), and what it says of each feature."""
     a = atlas(registry, run, layer)
     m = a.measures
-    last = layer == run.model.n_layers - 2
-    pushes, bias_pushes = class_pushes(run.model, a.sae) if last else (None, None)
     return {"run": run.name, "layer": layer, "n_hidden": int(a.sae.W_enc.shape[0]),
             "n_features": a.sae.n_features, "k": a.sae.k, "n_test": len(run.dataset.test_labels),
             "W_enc": encode.Numbers(a.sae.W_enc, 6), "b_enc": encode.Numbers(a.sae.b_enc, 6),
@@ -96,8 +94,7 @@ def encoder(registry: Registry, run: LoadedRun, layer: int) -> dict[str, Any]:
             "top": a.top.tolist(), "l0": round(m.l0, 3), "dead_fraction": m.dead_fraction,
             "explained_variance": round(m.explained_variance, 5),
             "accuracy": m.accuracy, "accuracy_spliced": m.accuracy_spliced,
-            "pushes": None if pushes is None else encode.Numbers(pushes.astype(np.float32), 6),
-            "bias_pushes": None if bias_pushes is None else encode.Numbers(bias_pushes, 9)}
+            "W_dec": encode.Numbers(a.sae.W_dec, 6)}
 
 
 def card(registry: Registry, run: LoadedRun, layer: int, feature: int) -> dict[str, Any]:

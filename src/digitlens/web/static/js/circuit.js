@@ -89,7 +89,8 @@ function checkClass(value, name, n) {
 /**
  * The circuit of `net` for input `pixels` (sizes[0] values in 0..1), with `means` each hidden
  * layer's mean test activation (float64). Returns what POST /api/circuit answers (target,
- * contrast, gap, nodes, edges, restored, removed, decomposition) and, for tests, every
+ * contrast, gap, nodes, edges, restored, removed, decomposition), the last hidden layer's
+ * activations (`hidden`) and, for tests, every
  * neuron's `effects` and the last layer's `direct` terms. Target: the prediction by default;
  * contrast: the runner-up.
  */
@@ -178,6 +179,7 @@ export function circuit(net, pixels, means, { target = undefined, contrast = und
     nodes: nodes.map(([layer, neuron, effect]) => ({ layer, neuron, effect })),
     edges, restored: kept / scale, removed: 1 - gone / scale,
     decomposition: { direct_sum: directSum, bias_difference: bias, gap: full },
+    hidden: hLast,  // the last hidden layer of the float32 pass (featuregap.js splits its gap)
     effects, direct,
   };
 }

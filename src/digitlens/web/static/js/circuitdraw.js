@@ -2,7 +2,7 @@
 // for a larger effect on the gap), the signals a·w between them as lines, and each ringed
 // neuron of the last hidden layer tied to the class it explains. Drawn after every redraw of
 // the diagram until cleared; it draws the server's numbers and computes nothing. Neurons
-// picked to patch get dashed rings.
+// picked to patch get dashed squares.
 
 import { css, divergingColor, uiColor } from "./colors.js";
 
@@ -50,7 +50,7 @@ export function drawCircuit(diagram, c) {
   ctx.restore();
 }
 
-/** Dashed rings for the neurons picked to patch (why.js), [{layer, neuron}], over `diagram`. */
+/** Dashed squares around the neurons picked to patch (why.js), [{layer, neuron}], over `diagram`. */
 export function drawPicked(diagram, picked) {
   if (!diagram.layout || !picked?.length) return;
   const ctx = diagram.canvas.getContext("2d"), cols = diagram.layout.cols;

@@ -33,7 +33,7 @@ export class Diagram {
     this.layout = null; this.data = null; this.selected = null; this.knocked = () => false;
     this.inputCanvas = null;  // the input image at its own size, drawn scaled up
     this.classNames = []; this.circuit = null;
-    this.picked = [];  // neurons picked to patch (why.js): dashed rings
+    this.picked = [];  // neurons picked to patch (why.js): dashed squares
     this.views = {};  // hidden layer -> { n, values, selected, title(), subtitle(), name(i) }
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);

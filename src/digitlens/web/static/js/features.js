@@ -28,7 +28,7 @@ export class Features {
     this.bar = bar; this.opts = opts;
     this.run = null; this.nLayers = 0;
     this.atlases = new Map();  // "run/layer" -> Promise of the encoder answer
-    this.shown = new Map();    // layer -> { atlas, view, f } for the layers showing features
+    this.shown = new Map();    // layer -> { atlas, view } for the layers showing features
     this.card = null;          // { layer, feature, data } on display
     this.last = null;          // the last answer drawn
   }
@@ -116,7 +116,6 @@ export class Features {
     for (const [layer, { atlas, view }] of this.shown) {
       const a = res.activations?.[layer];
       const f = res.has_ink === false || !a ? { values: null, active: [] } : encodeFeatures(atlas, a);
-      this.shown.get(layer).f = f;
       view.active = f.active.slice(0, view.n);
       view.values.fill(0);
       view.active.forEach((j, i) => { view.values[i] = f.values[j]; });
@@ -127,15 +126,17 @@ export class Features {
   }
 
   /**
-   * Circuit `c`'s gap split over the last hidden layer's features for the drawing drawn last:
-   * {layer, terms, …} while that layer shows features, {offer: layer} when it has an atlas
-   * not shown (a switch away), else null (no atlas, or one of an earlier layer only).
+   * Circuit `c`'s gap split over the last hidden layer's features (featuregap.js, on the
+   * activations the circuit read and the page's network `net`): {layer, terms, …} while that
+   * layer shows features, {offer: layer} when it has an atlas not shown, else null (no atlas,
+   * one of an earlier layer only, or no network in the page: ?compute=server).
    */
-  gapOf(c) {
+  gapOf(c, net) {
     const layer = this.nLayers - 2, shown = this.shown.get(layer);
+    if (!net || !c.hidden) return null;
     if (!shown) return (this.run?.feature_layers || []).includes(layer) ? { offer: layer } : null;
-    if (!shown.atlas.pushes || !shown.f?.values) return null;
-    return { layer, ...featureGap(shown.atlas, shown.f.active, shown.f.values, c) };
+    const f = encodeFeatures(shown.atlas, c.hidden);
+    return { layer, ...featureGap(net, shown.atlas, c.hidden, f, c.target, c.contrast) };
   }
 
   /** Show `layer` as features (its switch set, as a click on it would). */

@@ -515,7 +515,8 @@ async function init() {
   });
   // a neuron chosen: a patch's pick (why.js), a feature's card, else the neuron inspector
   picker = new LayerPicker($("layer-bar"), $("layer-zoom"), (l, i) => why.pick(l, i) || selectNeuron(l, i));
-  diagram = new Diagram($("diagram"), $("tip"), (l, i) => why.pick(l, i) || features.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
+  // (a layer shown as features: a square is a feature, its card opens, whatever the patch)
+  diagram = new Diagram($("diagram"), $("tip"), (l, i) => features.pick(l, i) || why.pick(l, i) || selectNeuron(l, i), (l) => picker.show(l));
   features = new Features($("features-bar"), {
     diagram, inspector: $("inspector"), place: placeInspector, loadTest,
     redraw: () => {  // and the circuit's sentence, which splits the gap over shown features

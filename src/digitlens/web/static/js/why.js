@@ -57,8 +57,9 @@ export class Why {
     this.toggle = q("circuit");
     this.pickedOut = q("patch-picked");
     this.picked = [];  // [neuron] of the patch layer, picked on the diagram, in the order picked
+    this.asked = 0;  // patches asked: an answer to an older question is not shown
     this.which.addEventListener("change", () => this.showPicked());
-    this.layer.addEventListener("change", () => { this.picked = []; this.showPicked(); });
+    this.layer.addEventListener("change", () => { this.picked = []; this.unpatch(); this.showPicked(); });
     this.toggle.addEventListener("click", () => this.follow(!this.live));
     this.contrast.addEventListener("change", () => { if (this.live) this.refresh(); });
     q("patch").addEventListener("click", () => this.askPatch());
@@ -133,14 +134,23 @@ export class Why {
     if (this.which.value !== "picked" || layer !== Number(this.layer.value)) return false;
     const at = this.picked.indexOf(neuron);
     if (at >= 0) this.picked.splice(at, 1); else this.picked.push(neuron);
-    this.showPicked();
-    if (this.picked.length && this.source.value.trim() !== "") this.askPatch();
+    this.showPicked(at >= 0 ? at : null);
+    if (!this.picked.length) this.unpatch();  // nothing carried over: no answer to show
+    else if (this.source.value.trim() !== "") this.askPatch();
     return true;
   }
 
-  // the picked neurons: dashed rings on the diagram, and a button each to drop one
-  showPicked() {
+  unpatch() {
+    this.asked++;  // an answer still on its way describes what is gone
+    this.patched = null; this.patchOut.textContent = ""; this.thumb.hidden = true;
+  }
+
+  // the picked neurons: dashed squares on the diagram, and a button each to drop one (when one
+  // was dropped with its button, `dropped`: its place, the focus goes to the next one's)
+  showPicked(dropped = null) {
+    if (!this.sizes) return;
     const on = this.which.value === "picked", layer = Number(this.layer.value);
+    const focused = dropped !== null && this.pickedOut.contains(document.activeElement);
     this.pickedOut.hidden = !on;
     this.opts.diagram.picked = on ? this.picked.map((neuron) => ({ layer, neuron })) : [];
     if (on) {
@@ -148,9 +158,9 @@ export class Why {
       this.pickedOut.innerHTML = `<span class="hint">${t("why.pickHint", { layer: name })}</span> ` +
         this.picked.map((j) => `<button type="button" data-neuron="${j}" data-testid="patch-picked-${j}"
           aria-label="${esc(t("why.dropNeuron", { name: neuronName(layer, j) }))}">${esc(neuronName(layer, j))} ✕</button>`).join(" ");
-      for (const b of /** @type {NodeListOf<HTMLElement>} */ (this.pickedOut.querySelectorAll("button"))) {
-        b.addEventListener("click", () => this.pick(layer, +b.dataset.neuron));
-      }
+      const buttons = /** @type {NodeListOf<HTMLElement>} */ (this.pickedOut.querySelectorAll("button"));
+      for (const b of buttons) b.addEventListener("click", () => this.pick(layer, +b.dataset.neuron));
+      if (focused) (buttons[Math.min(dropped, buttons.length - 1)] ?? this.which).focus();
     }
     if (this.opts.diagram.lastDraw) this.opts.diagram.draw(...this.opts.diagram.lastDraw);
   }
@@ -213,6 +223,9 @@ export class Why {
 
   describe(c) {
     this.clearButton.hidden = false;
+    // rewritten on every stroke: a keyboard's focus on one of its buttons stays on that button
+    const had = this.circuitOut.contains(document.activeElement)
+      ? /** @type {HTMLElement} */ (document.activeElement).dataset.testid : null;
     const n = this.names;
     const lead = c.nodes.slice(0, 3).map((d) => esc(neuronName(d.layer, d.neuron))).join(", ");
     // the catalogue's sentence is ours; every piece from data is escaped before it goes in
@@ -226,15 +239,18 @@ export class Why {
     for (const b of /** @type {NodeListOf<HTMLElement>} */ (this.circuitOut.querySelectorAll("[data-feature]"))) {
       b.addEventListener("click", () => this.opts.features?.open(+b.dataset.layer, +b.dataset.feature));
     }
-    this.circuitOut.querySelector("[data-testid=circuit-features-show]")
-      ?.addEventListener("click", (e) => this.opts.features?.showLayer(+(/** @type {HTMLElement} */ (e.currentTarget)).dataset.layer));
+    this.circuitOut.querySelector("[data-testid=circuit-features-show]")?.addEventListener("click", async (e) => {
+      await this.opts.features?.showLayer(+(/** @type {HTMLElement} */ (e.currentTarget)).dataset.layer);
+      /** @type {HTMLElement|null} */ (this.circuitOut.querySelector("[data-feature]"))?.focus();  // the button is gone
+    });
+    if (had) /** @type {HTMLElement|null} */ (this.circuitOut.querySelector(`[data-testid="${had}"]`))?.focus();
   }
 
   // The gap in the words of the last hidden layer's atlas: its strongest features each way
   // (buttons to their cards) and what adds up to the gap; or a button to show that layer as
   // features when it has an atlas not shown.
   inFeatures(c) {
-    const g = this.opts.features?.gapOf(c), n = this.names;
+    const g = this.opts.features?.gapOf(c, this.opts.net()), n = this.names;
     if (!g) return "";
     const layer = esc(layerName(g.offer ?? g.layer, this.sizes.length - 1));
     if (g.offer !== undefined) {
@@ -243,12 +259,13 @@ export class Why {
     }
     const signed = (x) => `${x < 0 ? "−" : "+"}${num(Math.abs(x), 2)}`;
     const list = (terms) => terms.map((d) => `<button type="button" data-layer="${g.layer}" data-feature="${d.feature}"
-      data-testid="circuit-feature-${d.feature}" aria-label="${esc(t("feat.name", { j: d.feature }))} ${signed(d.effect)}">#${d.feature} ${signed(d.effect)}</button>`).join(" ");
+      data-testid="circuit-feature-${d.feature}" aria-label="#${d.feature} ${signed(d.effect)}: ${esc(t("why.featOpen", { j: d.feature }))}">#${d.feature} ${signed(d.effect)}</button>`).join(" ");
     const up = g.terms.filter((d) => d.effect > 0).slice(0, 3), down = g.terms.filter((d) => d.effect < 0).slice(-2).reverse();
     const parts = [up.length ? t("why.featTowards", { list: list(up), target: `<b>${esc(n[c.target])}</b>` }) : "",
                    down.length ? t("why.featAgainst", { list: list(down), contrast: `<b>${esc(n[c.contrast])}</b>` }) : ""];
-    return `<p class="why-features" data-testid="circuit-features">${t("why.featHead", { layer })} ${parts.filter(Boolean).join("; ")}.
-      <span class="hint">${t("why.featSum", { n: g.terms.length, sum: `<span data-testid="circuit-features-sum">${signed(g.features_sum)}</span>`,
+    const said = g.terms.length ? `${parts.filter(Boolean).join("; ")}.` : t("why.featNone");
+    return `<p class="why-features" data-testid="circuit-features">${t("why.featHead", { layer })} ${said}
+      <span class="hint">${tn("why.featSum", g.terms.length, { sum: `<span data-testid="circuit-features-sum">${signed(g.features_sum)}</span>`,
         bias: signed(g.decoder_bias), missed: `<span data-testid="circuit-features-missed">${signed(g.missed)}</span>`,
         out: signed(g.bias_difference), gap: num(g.gap, 2) })}</span></p>`;
   }
@@ -278,10 +295,12 @@ export class Why {
       }
       body.neurons = [...this.picked];
     }
+    const asked = ++this.asked;
     try {
-      this.showPatch(await api("api/patch", body));
+      const p = await api("api/patch", body);
+      if (asked === this.asked) this.showPatch(p);
     } catch (err) {
-      this.patchOut.textContent = err.message;
+      if (asked === this.asked) this.patchOut.textContent = err.message;
     }
   }
 
