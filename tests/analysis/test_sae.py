@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlens.analysis.sae import SAE, gradients, init_sae, purity, topk_relu, train_sae
+from digitlens.analysis.sae import SAE, gradients, init_sae, purity, support, topk_relu, train_sae
 from digitlens.analysis.sae_file import load_features, network_digest, save_features
 from digitlens.errors import DigitlensError, ModelError
 from digitlens.nn.mlp import MLP
@@ -144,7 +144,7 @@ def test_rare_features_have_their_bias_raised(rng: np.random.Generator) -> None:
     start = init_sae(acts, 64, 1, seed=0)   # k = 1: one feature wins each point, none else
     share = np.mean(start.encode(acts) > 0, axis=0)
     assert np.any(share == 0) and np.any(share > 0.05)
-    sae = train_sae(acts, 64, 1, 3, seed=0, lr=0.0, batch=16, lift=1e-6)
+    sae = train_sae(acts, 64, 1, 3, seed=0, lr=0.0, batch=16, lift=1e-6, min_support=0)
     moved = sae.b_enc - start.b_enc
     assert np.all(moved[share == 0] > 0) and np.all(moved[share > 0.05] == 0)
     np.testing.assert_array_equal(sae.W_enc, start.W_enc)
@@ -282,3 +282,43 @@ def test_cli_features_into_the_run_folder(trained_run: Path, trained_model: MLP,
     assert again.returncode == 1 and "exists" in again.stderr and again.stderr.count("\n") == 1
     alone = cli("features", str(run / "model.npz"), "--layer", "0", "--epochs", "1")
     assert alone.returncode == 1 and "give --out" in alone.stderr
+
+
+def test_support_gives_rare_features_their_closest_digits_and_no_more() -> None:
+    """A feature that fires on fewer than ``count`` digits gets the least raise of its bias
+    that makes it fire on ``count``: those it responds to most (a hair less and it fires on
+    fewer); the others keep theirs. Several such features take digits from each other: the
+    passes after the first make up most of it."""
+    rng = np.random.default_rng(5)
+    base = small_sae(rng, n=6, f=12, k=2)
+    base = SAE(*(np.asarray(getattr(base, p), np.float32) for p in PARAMS), base.k)
+    acts = rng.normal(size=(300, 6)).astype(np.float32)
+    count = 10
+    fires = np.count_nonzero(base.encode(acts), axis=0)
+    j = int(np.argmax(fires))
+    sae = SAE(base.W_enc, base.b_enc.copy(), base.W_dec, base.b_dec, base.k)
+    sae.b_enc[j] -= 8  # silent now; the others fire as often as before or more
+    before = np.count_nonzero(sae.encode(acts), axis=0)
+    assert before[j] < count and np.all(np.delete(before, j) >= count)
+    bias = sae.b_enc.copy()
+    support(sae, acts, count, passes=1, chunk=64)  # chunks: the raise is found across them
+    assert np.count_nonzero(sae.encode(acts)[:, j]) == count
+    np.testing.assert_array_equal(np.delete(sae.b_enc, j), np.delete(bias, j))
+    trial = SAE(sae.W_enc, sae.b_enc.copy(), sae.W_dec, sae.b_dec, sae.k)
+    trial.b_enc[j] -= 1e-4
+    assert np.count_nonzero(trial.encode(acts)[:, j]) < count  # the least raise
+    pre = (acts - sae.b_dec) @ sae.W_enc + sae.b_enc
+    others = np.sort(np.where(np.arange(12) == j, -np.inf, pre), axis=1)[:, -2]
+    lead = pre[:, j] - np.maximum(others, 0)  # it fires where this is > 0
+    assert set(np.argsort(-lead)[:count]) == set(np.flatnonzero(sae.encode(acts)[:, j]))
+    # five silent features of twelve, two kept a digit, competing for the same digits: one
+    # pass leaves some short (a lifted one takes digits from another), the next bring each
+    # within a digit of count (in so crowded a toy they keep trading the last one)
+    short = []
+    for passes in (1, 3):
+        many = SAE(base.W_enc, base.b_enc.copy(), base.W_dec, base.b_dec, base.k)
+        many.b_enc[:5] -= 8
+        support(many, acts, count, passes=passes, chunk=64)
+        fires = np.count_nonzero(many.encode(acts), axis=0)
+        short.append(int(np.maximum(count - fires, 0).sum()))
+    assert np.all(fires >= count - 1) and short[1] < short[0]

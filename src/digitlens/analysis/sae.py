@@ -26,11 +26,14 @@ from digitlens.errors import bad_param
 
 FEATURES, K, EPOCHS, BATCH, LR = 2048, 16, 10, 256, 1e-3
 # AuxK: its weight, and a feature is dead after this many digits without firing
-AUX, DEAD_AFTER = 1 / 32, 10_000
+AUX, DEAD_AFTER = 1 / 32, 500
 RESAMPLE_EVERY = 60_000  # digits; features silent that long restart where the rebuild is worst
 # a feature firing on fewer than FLOOR of the digits (a running mean) has its encoder bias
 # raised by LIFT each step, so that rare features fire on unseen digits too
-FLOOR, LIFT = 1 / 4096, 3e-4
+FLOOR, LIFT = 1 / 4096, 2e-3
+# after training, a feature firing on fewer training digits than this has its encoder bias
+# raised just enough to fire on that many (the ones it responds to most)
+MIN_SUPPORT = 12
 DECAY_FROM = 0.7  # the learning rate falls linearly to 0 over the last 30% of the steps
 MAX_FEATURES = 16_384  # a (4096, F) float32 encoding chunk stays under 256 MiB
 
@@ -140,14 +143,17 @@ def gradients(sae: SAE, a: np.ndarray, features: bool = False,
 
 def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: int = EPOCHS,
               seed: int = 0, lr: float = LR, batch: int = BATCH, aux: float = AUX,
-              lift: float = LIFT, on_epoch: Callable[[int, float], None] | None = None) -> SAE:
+              lift: float = LIFT, min_support: int = MIN_SUPPORT,
+              on_epoch: Callable[[int, float], None] | None = None) -> SAE:
     """Adam on shuffled mini-batches, the learning rate falling linearly to 0 from
     ``DECAY_FROM`` of the way through; after each step the decoder rows go back to unit
     length (and the gradient's part along them is removed first, so the step does not fight
     it). Features silent for the last ``DEAD_AFTER`` digits get the AuxK gradient (``aux`` = 0:
     none); features whose running firing rate is under ``FLOOR`` get their bias raised by
     ``lift`` (0: never); every ``RESAMPLE_EVERY`` digits but in the last epoch, features
-    silent for that long restart (``resample``). Other settings tried are in docs/why.md."""
+    silent for that long restart (``resample``); at the end, ``support`` gives each feature
+    ``min_support`` training digits (0: left as trained). Other settings tried are in
+    docs/why.md."""
     for name, value, lo in (("features", n_features, 2), ("k", k, 1), ("epochs", epochs, 1)):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
             raise bad_param(name, f"an int >= {lo}", value)
@@ -199,7 +205,38 @@ def train_sae(acts: np.ndarray, n_features: int = FEATURES, k: int = K, epochs: 
                     silent[gone] = 0                # a fresh start, a fresh count
         if on_epoch is not None:
             on_epoch(epoch, total / len(acts))
+    if min_support > 0:
+        support(sae, acts, min_support)
     return sae
+
+
+def support(sae: SAE, acts: np.ndarray, count: int, passes: int = 3, chunk: int = 4096
+            ) -> None:
+    """Raise the encoder bias of each feature that fires on fewer than ``count`` of ``acts``
+    just enough that it fires on the ``count`` it responds to most: a feature reaches a
+    digit's top k once its pre-activation passes that digit's k-th largest (and 0). Features
+    the training left (nearly) silent then answer the digits closest to their direction
+    instead of none. A lifted feature can take a digit from another lifted one, so up to
+    ``passes`` passes, each over the features still short."""
+    if count > len(acts):
+        return
+    for _ in range(passes):
+        fires = np.zeros(sae.n_features, np.int64)
+        for i in range(0, len(acts), chunk):
+            fires += np.count_nonzero(sae.encode(acts[i:i + chunk]), axis=0)
+        rare = np.flatnonzero(fires < count)
+        if not len(rare):
+            return
+        least = np.full((len(rare), count), np.inf)  # the smallest raises that make it fire
+        for i in range(0, len(acts), chunk):
+            pre = (acts[i:i + chunk] - sae.b_dec) @ sae.W_enc + sae.b_enc
+            kth = np.partition(pre, -sae.k, axis=1)[:, -sae.k] if sae.k < pre.shape[1] \
+                else np.zeros(len(pre), pre.dtype)
+            need = (np.maximum(kth, 0)[:, None] - pre[:, rare]).T.astype(np.float64)
+            least = np.partition(np.concatenate([least, need], axis=1), count - 1,
+                                 axis=1)[:, :count]
+        raise_by = np.maximum(least.max(axis=1), 0) * (1 + 1e-6) + 1e-6
+        sae.b_enc[rare] += raise_by.astype(np.float32)
 
 
 def clear(idx: np.ndarray, *moments: dict[str, np.ndarray]) -> None:
