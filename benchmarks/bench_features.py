@@ -74,6 +74,13 @@ def main() -> None:
           f"({int(np.sum(~np.isnan(p_feat)))} that fire) vs neurons {np.nanmedian(p_neur):.1%} "
           f"({int(np.sum(~np.isnan(p_neur)))} that fire): "
           f"{100 * (np.nanmedian(p_feat) - np.nanmedian(p_neur)):+.1f} points (goal >= +15)")
+    # a unit is judged on the test digits it fires on, at most 50: a rare one on a handful
+    fires = np.count_nonzero(f, axis=0)
+    for lo, hi in ((1, 10), (10, 50), (50, len(test) + 1)):
+        band = (fires >= lo) & (fires < hi)
+        median = f"{np.nanmedian(p_feat[band]):.1%}" if band.any() else "-"
+        print(f"    features firing on {lo}..{min(hi, len(test)) - 1} test digits: "
+              f"{int(band.sum()):>4}, median purity {median}")
 
 
 if __name__ == "__main__":
