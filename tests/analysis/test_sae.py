@@ -290,8 +290,9 @@ def test_support_gives_rare_features_their_closest_digits_and_no_more() -> None:
     fewer); the others keep theirs. Several such features take digits from each other: the
     passes after the first make up most of it."""
     rng = np.random.default_rng(5)
-    base = small_sae(rng, n=6, f=12, k=2)
-    base = SAE(*(np.asarray(getattr(base, p), np.float32) for p in PARAMS), base.k)
+    raw = small_sae(rng, n=6, f=12, k=2)
+    w_enc, b_enc, w_dec, b_dec = (np.asarray(getattr(raw, p), np.float32) for p in PARAMS)
+    base = SAE(w_enc, b_enc, w_dec, b_dec, raw.k)
     acts = rng.normal(size=(300, 6)).astype(np.float32)
     count = 10
     fires = np.count_nonzero(base.encode(acts), axis=0)
