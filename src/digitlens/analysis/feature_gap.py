@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.analysis.sae import SAE
-from digitlens.analysis.sae_file import FILE, check_fits, load_features, run_atlas
+from digitlens.analysis.sae_file import check_fits, load_features, read_run_atlas
 from digitlens.errors import ModelError
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
@@ -60,25 +60,18 @@ def last_layer_atlas(model: MLP, path: str | Path | None = None,
     the run folder's atlas of the last hidden layer when it has one (stale, it is said in the
     note and left out: the circuit does not need it), else neither."""
     last = model.n_layers - 2
-    named = path is not None
     if path is None:
-        if run_dir is None or not (run_atlas(run_dir, last) / FILE).is_file():
+        if run_dir is None:
             return None, None
-        path = run_atlas(run_dir, last) / FILE
-    try:
-        sae, meta = load_features(path)
-        if meta.get("layer") != last:
-            raise ModelError(f"{path}: an atlas of layer {meta.get('layer')!r}; the gap "
-                             f"splits over features only at the last hidden layer "
-                             f"({layer_name(last)})")
-        check_fits(sae, meta, str(path), model, last)
-    except ModelError as exc:
-        if named:
-            raise
-        return None, (f"the run's feature atlas of {layer_name(last)} was not used: "
-                      f"{str(exc).removeprefix(f'{path}: ')} (make it again with "
-                      f"`digitlens features RUN --layer {last}`)")
-    return sae, None
+        sae, note = read_run_atlas(run_dir, model, last)
+        return sae, None if note is None else (f"{note} (make it again with `digitlens "
+                                               f"features RUN --layer {last}`)")
+    found, meta = load_features(path)
+    if meta.get("layer") != last:  # say why this layer's atlas, not only that it is not
+        raise ModelError(f"{path}: an atlas of layer {meta.get('layer')!r}; the gap splits "
+                         f"over features only at the last hidden layer ({layer_name(last)})")
+    check_fits(found, meta, str(path), model, last)
+    return found, None
 
 
 def gap_in_features(model: MLP, sae: SAE, x: np.ndarray, target: int, contrast: int
@@ -93,11 +86,11 @@ def gap_in_features(model: MLP, sae: SAE, x: np.ndarray, target: int, contrast: 
     a = a32.astype(np.float64)
     w = model.weights[-1].astype(np.float64)
     dw = w[:, target] - w[:, contrast]
-    push = sae.W_dec.astype(np.float64) @ dw
-    rebuilt = f @ sae.W_dec.astype(np.float64) + sae.b_dec.astype(np.float64)
-    fired = np.flatnonzero(f)
-    terms = sorted(((int(j), float(f[j]), float(f[j] * push[j])) for j in fired),
+    w_dec, b_dec = sae.W_dec.astype(np.float64), sae.b_dec.astype(np.float64)
+    push = w_dec @ dw
+    rebuilt = f @ w_dec + b_dec
+    terms = sorted(((int(j), float(f[j]), float(f[j] * push[j])) for j in np.flatnonzero(f)),
                    key=lambda t: (-t[2], t[0]))
     bias = float(model.biases[-1][target]) - float(model.biases[-1][contrast])
-    return FeatureGap(model.n_layers - 2, terms, float(sae.b_dec.astype(np.float64) @ dw),
-                      float((a - rebuilt) @ dw), bias, float(a @ dw + bias))
+    return FeatureGap(model.n_layers - 2, terms, float(b_dec @ dw), float((a - rebuilt) @ dw),
+                      bias, float(a @ dw + bias))

@@ -15,6 +15,7 @@ from digitlens.analysis.sae import MAX_FEATURES, SAE
 from digitlens.errors import ModelError
 from digitlens.fileio import atomic_write_bytes
 from digitlens.nn.mlp import MLP
+from digitlens.numbering import layer_name
 from digitlens.safeload import parse_json, read_bounded, read_npz
 
 FORMAT = "digitlens-features"
@@ -26,6 +27,21 @@ def run_atlas(run_dir: str | Path, layer: int) -> Path:
     """Where a run folder keeps the atlas of its hidden ``layer``: ``RUN/features/layer-L/``
     (``digitlens features`` writes there by default; the explorer looks there)."""
     return Path(run_dir) / "features" / f"layer-{layer}"
+
+
+def read_run_atlas(run_dir: str | Path, model: MLP, layer: int
+                   ) -> tuple[SAE | None, str | None]:
+    """The run folder's atlas of hidden ``layer`` (None when it has none), or None and a
+    sentence saying why it was not used when it does not fit ``model`` (stale or foreign):
+    whoever reads a run's atlases unasked says so instead of failing or skipping in silence."""
+    path = run_atlas(run_dir, layer) / FILE
+    if not path.is_file():
+        return None, None
+    try:
+        return load_features(path, model, layer)[0], None
+    except ModelError as exc:
+        return None, (f"the run's feature atlas of {layer_name(layer)} was not used: "
+                      f"{str(exc).removeprefix(f'{path}: ')}")
 
 
 def network_digest(model: MLP) -> str:

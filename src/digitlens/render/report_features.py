@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlens.analysis import sae as S
-from digitlens.analysis.sae_file import FILE, check_fits, load_features, run_atlas
+from digitlens.analysis.sae_file import read_run_atlas
 from digitlens.data.dataset import Dataset
-from digitlens.errors import ModelError
 from digitlens.nn.mlp import MLP
 from digitlens.numbering import layer_name
 from digitlens.render.image import Picture
@@ -28,15 +27,11 @@ def run_atlases(model: MLP, run_dir: Path | None) -> tuple[dict[int, S.SAE], lis
     if run_dir is None or not run_dir.is_dir():
         return found, notes
     for layer in range(model.n_layers - 1):
-        path = run_atlas(run_dir, layer) / FILE
-        if path.is_file():
-            try:
-                sae, meta = load_features(path)
-                check_fits(sae, meta, str(path), model, layer)
-                found[layer] = sae
-            except ModelError as exc:
-                notes.append(f"The run's feature atlas of {layer_name(layer)} was not used: "
-                             f"{str(exc).removeprefix(f'{path}: ')}.")
+        sae, note = read_run_atlas(run_dir, model, layer)
+        if sae is not None:
+            found[layer] = sae
+        if note is not None:
+            notes.append(f"{note[0].upper()}{note[1:]}.")
     return found, notes
 
 

@@ -92,4 +92,3 @@ def why_section(model: MLP, x: np.ndarray, y: np.ndarray, names: list[str],
                f"of the gap between the answer and the runner-up; those 30 alone restore "
                f"<b>{restored:.0%}</b> of it.")
     return body, [finding]
-

@@ -175,6 +175,12 @@ export class Diagram {
     if (this.lastDraw) this.draw(...this.lastDraw);
   }
 
+  // neurons picked to patch ([{layer, neuron}]), marked on every redraw (circuitdraw.js)
+  showPicked(picked) {
+    this.picked = picked;
+    if (this.lastDraw) this.draw(...this.lastDraw);
+  }
+
   title(c) {
     if (this.views[c.layer]) return this.views[c.layer].title();
     if (this.compact) return c.layer < 0 ? t("diagram.inputShort") : t("diagram.layerShort", { l: c.layer });

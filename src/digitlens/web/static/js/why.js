@@ -152,7 +152,6 @@ export class Why {
     const on = this.which.value === "picked", layer = Number(this.layer.value);
     const focused = dropped !== null && this.pickedOut.contains(document.activeElement);
     this.pickedOut.hidden = !on;
-    this.opts.diagram.picked = on ? this.picked.map((neuron) => ({ layer, neuron })) : [];
     if (on) {
       const name = esc(layerName(layer, this.sizes.length - 1));
       this.pickedOut.innerHTML = `<span class="hint">${t("why.pickHint", { layer: name })}</span> ` +
@@ -162,7 +161,7 @@ export class Why {
       for (const b of buttons) b.addEventListener("click", () => this.pick(layer, +b.dataset.neuron));
       if (focused) (buttons[Math.min(dropped, buttons.length - 1)] ?? this.which).focus();
     }
-    if (this.opts.diagram.lastDraw) this.opts.diagram.draw(...this.opts.diagram.lastDraw);
+    this.opts.diagram.showPicked(on ? this.picked.map((neuron) => ({ layer, neuron })) : []);
   }
 
   setModel(sizes, names) {
