@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlens.analysis.gradients import input_jacobian
+from digitlens.analysis.gradients import Network, input_jacobian, read
 from digitlens.analysis.integrated import class_path_gradients
 from digitlens.errors import bad_param
 from digitlens.nn.compose import composed_weights
 from digitlens.nn.mlp import MLP, Trace
 
 METHODS = ("auto", "weights", "composed", "gradient", "integrated-gradients")
+IG_NOTE = "integrated gradients from black: they add up to score − black's score"
 
 
 @dataclass
@@ -59,11 +60,20 @@ def evidence(model: MLP, x: np.ndarray, method: str = "auto", trace: Trace | Non
         cw = composed_weights(model, model.n_layers - 1, masks)
         note = "input × composed weights W1·…·WL: a linear picture that ignores activations"
     elif method == "integrated-gradients":
-        cw = class_path_gradients(model, x1[0])
-        note = "integrated gradients from black: they add up to score − black's score"
+        cw, note = class_path_gradients(model, x1[0]), IG_NOTE
     else:
         cw = input_jacobian(model, x1, t, masks, np.flatnonzero(x1[0]) if ink_only else None)
         note = "gradient × input: each pixel's first-order effect on the class score"
     contrib = x1[0].astype(np.float64)[:, None] * cw
     return Evidence(method, cw, contrib, t.zs[-1][0].astype(np.float64),
                     t.probabilities[0].astype(np.float64), int(t.prediction[0]), note)
+
+
+def integrated_evidence(model: Network, x: np.ndarray) -> Evidence:
+    """Every class's integrated gradients from black for one input ``x`` (the values the
+    network reads, flat), for either kind of network: they read only the class scores."""
+    r = read(model, x[None])
+    cw = class_path_gradients(model, x)
+    return Evidence("integrated-gradients", cw, x.astype(np.float64).ravel()[:, None] * cw,
+                    r.z[0], r.probabilities[0].astype(np.float64), int(r.prediction[0]),
+                    IG_NOTE)

@@ -24,12 +24,11 @@ from starlette.routing import Route
 from digitlens.analysis import dream as D
 from digitlens.analysis import integrated as IG
 from digitlens.analysis import nudge as N
-from digitlens.analysis.attribution import Evidence, evidence
+from digitlens.analysis.attribution import integrated_evidence
 from digitlens.analysis.gradients import read
 from digitlens.errors import DigitlensError
 from digitlens.http import validate as v
 from digitlens.http.envelope import success
-from digitlens.nn.cnn import CNN
 from digitlens.web import explore, why
 from digitlens.web.convnets import LoadedCNN
 from digitlens.web.flight import Flights, body_key
@@ -65,16 +64,8 @@ def every_class(run: Run, x: np.ndarray) -> dict[str, Any]:
     with every class's completeness error and the predicted class's as
     ``completeness_error`` (a class whose score barely moves from black's has a large
     relative error over a tiny difference)."""
-    model = run.model
-    if isinstance(model, CNN):  # the same integrals, through the class scores' gradient
-        r = read(model, x[None])
-        cw = IG.class_path_gradients(model, x)
-        ev = Evidence("integrated-gradients", cw, x.astype(np.float64)[:, None] * cw, r.z[0],
-                      r.probabilities[0].astype(np.float64), int(r.prediction[0]),
-                      "integrated gradients from black: they add up to score − black's score")
-    else:
-        ev = evidence(model, x, "integrated-gradients")
-    black = read(model, np.zeros_like(x)[None]).z[0]
+    ev = integrated_evidence(run.model, x)
+    black = read(run.model, np.zeros_like(x)[None]).z[0]
     gain = ev.scores - black
     err = np.abs(ev.contributions.sum(axis=0) - gain) / np.maximum(np.abs(gain), 1e-12)
     return {"run": run.name, "method": "integrated-gradients", "target": "all",
